@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every Rill target shares: Swift 6 language mode plus the upcoming features that keep
+/// imports and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Rill",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Rill", targets: ["Rill"]),
+        .library(name: "RillTesting", targets: ["RillTesting"]),
+        .executable(name: "Hello", targets: ["Hello"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+
+        // The event loop, the loop-thread executor, timers and TCP handles.
+        .target(
+            name: "RillCore",
+            dependencies: ["CLibUV", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // HTTP/1.1 on bytes: incremental parser, serializer, connection state machine. No sockets.
+        .target(
+            name: "RillHTTP",
+            dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings
+        ),
+        // Server-Sent Events on bytes: the event type, the encoder and a spec-exact client parser.
+        .target(name: "RillSSE", swiftSettings: strictSettings),
+        // The framework users import: application, router, middleware, handlers, responses.
+        .target(
+            name: "Rill",
+            dependencies: [
+                "RillCore", "RillHTTP", "RillSSE",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // What users import into their tests: in-process and live test clients, SSE test client.
+        .target(name: "RillTesting", dependencies: ["Rill"], swiftSettings: strictSettings),
+
+        .executableTarget(
+            name: "Hello",
+            dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Hello",
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "RillCoreTests", dependencies: ["RillCore"], swiftSettings: strictSettings),
+        .testTarget(name: "RillHTTPTests", dependencies: ["RillHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
+        .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
+    ]
+)
