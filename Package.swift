@@ -59,9 +59,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        .testTarget(name: "RillCoreTests", dependencies: ["RillCore"], swiftSettings: strictSettings),
+        // Counts hops from a loop thread to the global executor, for the no-hidden-hop tests.
+        .target(name: "CRillTestHooks", path: "Tests/CRillTestHooks"),
+        .testTarget(name: "RillCoreTests", dependencies: ["RillCore", "CRillTestHooks"], swiftSettings: strictSettings),
         .testTarget(name: "RillHTTPTests", dependencies: ["RillHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
-        .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
+        .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
     ]
 )

@@ -1,0 +1,64 @@
+internal import CLibUV
+
+extension EventLoop {
+    /// Runs `body` on the loop after `delay` (millisecond resolution, rounded up).
+    ///
+    /// - Important: call on the loop's thread; the returned timer is loop-confined too.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ScheduledTimer {
+        preconditionInEventLoop()
+        return timers.schedule(after: delay, body)
+    }
+
+    /// The loop's monotonic clock in milliseconds, as libuv caches it for the current iteration.
+    public var nowMilliseconds: UInt64 { timers.nowMilliseconds }
+
+    /// Suspends the calling task for `duration` using the loop's timer queue.
+    ///
+    /// Unlike `Task.sleep`, resuming costs no cross-thread wakeup when the task runs on this
+    /// loop. Throws `CancellationError` as soon as the task is cancelled.
+    public func sleep(for duration: Duration) async throws {
+        let sleeper = Sleeper()
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let start = { [self] in
+                    sleeper.continuation = continuation
+                    if sleeper.cancelled {
+                        sleeper.finish(throwing: CancellationError())
+                        return
+                    }
+                    sleeper.timer = self.timers.schedule(after: duration) { sleeper.finish(throwing: nil) }
+                }
+                if inEventLoop { start() } else { execute(UncheckedBox(start).call) }
+            }
+        } onCancel: {
+            let cancel = { [self] in
+                sleeper.cancelled = true
+                sleeper.timer?.cancel()
+                sleeper.finish(throwing: CancellationError())
+                _ = self
+            }
+            if inEventLoop { cancel() } else { execute(UncheckedBox(cancel).call) }
+        }
+    }
+}
+
+/// Loop-confined state of one `sleep`; every access happens on the loop thread.
+private final class Sleeper: @unchecked Sendable {
+    var continuation: UnsafeContinuation<Void, any Error>?
+    var timer: ScheduledTimer?
+    var cancelled = false
+
+    func finish(throwing error: (any Error)?) {
+        guard let continuation else { return }
+        self.continuation = nil
+        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+    }
+}
+
+/// Carries a loop-confined closure to the loop thread, where it is called.
+struct UncheckedBox: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+    var call: @Sendable () -> Void { { body() } }
+}

@@ -1,0 +1,209 @@
+internal import CLibUV
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libuv event loop running on its own thread.
+///
+/// The loop owns a `uv_loop_t`; every libuv call for it happens on its thread. Work reaches the
+/// thread in two ways: Swift tasks whose executor preference is ``executor`` and closures passed
+/// to ``execute(_:)``. Both are drained in libuv's prepare and check phases.
+///
+/// ```swift
+/// let loop = try EventLoop(name: "rill-0")
+/// let task = Task(executorPreference: loop.executor) {
+///     try await loop.sleep(for: .milliseconds(10))   // a libuv timer, no thread hop
+/// }
+/// try await task.value
+/// await loop.shutdown()
+/// ```
+///
+/// - Important: handle lifetimes follow libuv's rules: a handle that was initialised must be
+///   closed, and its memory is freed only in the close callback. ``shutdown()`` closes the loop's
+///   own handles and reports any other handle still open in ``leakedHandleCount``.
+public final class EventLoop: @unchecked Sendable {
+    /// The executor that runs tasks on this loop's thread.
+    public let executor: LoopExecutor
+    /// The loop's name, also the thread's name (truncated to 15 bytes by the kernel).
+    public let name: String
+
+    let uvLoop: UnsafeMutablePointer<uv_loop_t>
+    let timers: TimerQueue
+    /// One read buffer for every connection of the loop, so an idle connection holds none.
+    let sharedReadBuffer: UnsafeMutableRawBufferPointer
+    static let sharedReadBufferBytes = 64 * 1024
+
+    private var localClosures: [() -> Void] = []
+    private var runningClosures: [() -> Void] = []
+    private let remoteClosures = Mutex<[@Sendable () -> Void]>([])
+    private let state = Atomic<Int>(State.running.rawValue)
+    private var thread = pthread_t()
+    private let exited = DispatchSemaphore(value: 0)
+    private let exitWaiters = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private var shutdownObservers: [() -> Void] = []
+
+    /// Handles that were still open when the loop shut down (0 when every handle was closed).
+    public private(set) var leakedHandleCount = 0
+    /// The result of `uv_loop_close` at exit: 0 when the loop had nothing left open.
+    public private(set) var closeResult: Int32 = 0
+
+    private enum State: Int { case running, stopping, stopped }
+
+    /// Creates the loop and starts its thread; returns once the loop is ready for work.
+    public init(name: String = "rill-loop") throws(UVError) {
+        self.name = name
+        uvLoop = .allocate(capacity: 1)
+        let rc = uv_loop_init(uvLoop)
+        if rc < 0 {
+            uvLoop.deallocate()
+            throw UVError(rc, "uv_loop_init")
+        }
+        sharedReadBuffer = .allocate(byteCount: Self.sharedReadBufferBytes, alignment: 16)
+        executor = LoopExecutor(loop: uvLoop, thread: pthread_self())
+        timers = TimerQueue(loop: uvLoop)
+        uvLoop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+
+        let started = DispatchSemaphore(value: 0)
+        let box = Unmanaged.passRetained(ThreadBody { [self] in
+            self.executor.install(on: self.uvLoop)
+            self.timers.install()
+            started.signal()
+            self.run()
+        }).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            let body = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
+            body.run()
+            return nil
+        }, box)
+        precondition(created == 0, "pthread_create failed: \(created)")
+        started.wait()
+    }
+
+    deinit {
+        sharedReadBuffer.deallocate()
+        uvLoop.deallocate()
+    }
+
+    private final class ThreadBody {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    private func run() {
+        rill_set_thread_name(String(name.prefix(15)))
+        executor.setClosureSource(self)
+        uv_run(uvLoop, UV_RUN_DEFAULT)
+        closeResult = uv_loop_close(uvLoop)
+        state.store(State.stopped.rawValue, ordering: .releasing)
+        let waiters = exitWaiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        exited.signal()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Whether the calling thread is this loop's thread.
+    public var inEventLoop: Bool { executor.isOnLoopThread }
+
+    /// Fails with a clear message when not called on the loop's thread.
+    public func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inEventLoop, "must be called on event loop \(name)", file: file, line: line)
+    }
+
+    /// Runs `body` on the loop's thread, after the current work (never inline).
+    ///
+    /// Safe to call from any thread. From another thread it costs one wakeup of the loop,
+    /// shared with every other submission made before the loop drains.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            // Drained in this iteration's check phase or the next prepare phase, both before
+            // the loop can block in poll.
+            localClosures.append(body)
+            return
+        }
+        let wasEmpty = remoteClosures.withLock { queue in
+            defer { queue.append(body) }
+            return queue.isEmpty
+        }
+        if wasEmpty { executor.wakeUp() }
+    }
+
+    /// Runs the closures submitted with `execute`; called by the executor's drain.
+    func drainClosures() {
+        remoteClosures.withLock { queue in
+            guard !queue.isEmpty else { return }
+            // Element by element: an array cast between function types that differ only in
+            // `@Sendable` fails at run time.
+            for body in queue { localClosures.append(body) }
+            queue.removeAll(keepingCapacity: true)
+        }
+        while !localClosures.isEmpty {
+            swap(&localClosures, &runningClosures)
+            for body in runningClosures { body() }
+            runningClosures.removeAll(keepingCapacity: true)
+        }
+    }
+
+    var hasPendingClosures: Bool { !localClosures.isEmpty }
+
+    /// Registers `body` to run on the loop thread when shutdown begins, before handles are
+    /// closed: servers stop accepting and close their connections there.
+    public func onShutdown(_ body: @escaping () -> Void) {
+        preconditionInEventLoop()
+        shutdownObservers.append(body)
+    }
+
+    /// Stops the loop: runs shutdown observers, closes the loop's handles, waits for the thread
+    /// to exit and closes the `uv_loop_t`. Safe to call more than once and from any thread but
+    /// the loop's own.
+    public func shutdown() async {
+        requestStop()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyExited = exitWaiters.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if alreadyExited { continuation.resume() }
+        }
+        pthread_join(thread, nil)
+    }
+
+    /// Blocking form of ``shutdown()`` for non-async callers. Must not run on the loop thread.
+    public func shutdownAndWait() {
+        precondition(!inEventLoop, "shutdownAndWait() would deadlock on the loop's own thread")
+        requestStop()
+        exited.wait()
+        exited.signal()
+        pthread_join(thread, nil)
+    }
+
+    private func requestStop() {
+        let (exchanged, _) = state.compareExchange(
+            expected: State.running.rawValue, desired: State.stopping.rawValue, ordering: .acquiringAndReleasing)
+        guard exchanged else { return }
+        execute { [self] in self.closeEverything() }
+    }
+
+    private func closeEverything() {
+        let observers = shutdownObservers
+        shutdownObservers.removeAll()
+        for observer in observers { observer() }
+        // Give close callbacks and the observers' queued work a chance before counting leaks:
+        // the walk below runs after the current iteration.
+        timers.uninstall()
+        executor.uninstall()
+        var leaked = 0
+        withUnsafeMutablePointer(to: &leaked) { counter in
+            uv_walk(uvLoop, { handle, context in
+                guard let handle, uv_is_closing(handle) == 0 else { return }
+                context!.assumingMemoryBound(to: Int.self).pointee += 1
+                uv_close(handle, nil)
+            }, counter)
+        }
+        leakedHandleCount = leaked
+    }
+}

@@ -1,0 +1,165 @@
+internal import CLibUV
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The executor of one `EventLoop`: a serial executor and a task executor that runs every job on
+/// the loop's thread, inside libuv's prepare and check phases.
+///
+/// A task started with `Task(executorPreference: loop.executor)` runs its body, every
+/// nonisolated async function it awaits and its structured children (`async let`, task groups)
+/// on the loop thread, with no hop through the global concurrent executor.
+///
+/// - Jobs enqueued on the loop thread go to a plain array: no lock, no syscall.
+/// - Jobs enqueued from other threads go to a locked queue, and one `uv_async_send` wakes the
+///   loop when that queue turns non-empty (libuv coalesces sends, so the whole queue is drained).
+/// - Each drain has a budget; when jobs remain, an idle handle keeps the loop from blocking in
+///   poll so I/O is still serviced between batches.
+///
+/// - Important: unstructured `Task {}` and `Task.detached` inside a handler do not inherit the
+///   preference; pass `executorPreference: loop.executor` explicitly.
+public final class LoopExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    /// The most jobs one drain runs before it lets libuv poll for I/O again.
+    public static let jobsPerDrainBudget = 4096
+
+    private var local: [UnownedJob] = []
+    private var running: [UnownedJob] = []
+    private let remote = Mutex<[UnownedJob]>([])
+    private let hasRemote = Atomic<Bool>(false)
+    private var loopThread: pthread_t
+
+    let asyncHandle: UnsafeMutablePointer<uv_async_t>
+    let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
+    let checkHandle: UnsafeMutablePointer<uv_check_t>
+    let idleHandle: UnsafeMutablePointer<uv_idle_t>
+    private var idleActive = false
+
+    /// How many jobs were enqueued from threads other than the loop's (each may cost a wakeup).
+    public let crossThreadEnqueueCount = Atomic<Int>(0)
+
+    /// The loop whose `execute` closures run in the same drain as the jobs.
+    private unowned(unsafe) var closureSource: EventLoop?
+
+    init(loop: UnsafeMutablePointer<uv_loop_t>, thread: pthread_t) {
+        loopThread = thread
+        asyncHandle = .allocate(capacity: 1)
+        prepareHandle = .allocate(capacity: 1)
+        checkHandle = .allocate(capacity: 1)
+        idleHandle = .allocate(capacity: 1)
+        local.reserveCapacity(256)
+        running.reserveCapacity(256)
+    }
+
+    /// Registers the handles on the loop. Called on the loop thread before `uv_run`.
+    func install(on loop: UnsafeMutablePointer<uv_loop_t>) {
+        loopThread = pthread_self()
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        uv_async_init(loop, asyncHandle) { handle in
+            LoopExecutor.from(handle!.pointee.data).drain()
+        }
+        asyncHandle.pointee.data = context
+        uv_prepare_init(loop, prepareHandle)
+        prepareHandle.pointee.data = context
+        uv_prepare_start(prepareHandle) { handle in LoopExecutor.from(handle!.pointee.data).drain() }
+        uv_check_init(loop, checkHandle)
+        checkHandle.pointee.data = context
+        uv_check_start(checkHandle) { handle in LoopExecutor.from(handle!.pointee.data).drain() }
+        // Prepare and check handles must not keep the loop alive on their own; the async
+        // handle does that until the loop is shut down.
+        uv_unref(rill_prepare_as_handle(prepareHandle))
+        uv_unref(rill_check_as_handle(checkHandle))
+        uv_idle_init(loop, idleHandle)
+        idleHandle.pointee.data = context
+    }
+
+    /// Closes the executor's handles. Called on the loop thread during shutdown; the memory is
+    /// freed in the close callbacks.
+    func uninstall() {
+        uv_close(rill_async_as_handle(asyncHandle)) { $0!.deallocate() }
+        uv_close(rill_prepare_as_handle(prepareHandle)) { $0!.deallocate() }
+        uv_close(rill_check_as_handle(checkHandle)) { $0!.deallocate() }
+        uv_close(rill_idle_as_handle(idleHandle)) { $0!.deallocate() }
+    }
+
+    private static func from(_ pointer: UnsafeMutableRawPointer?) -> LoopExecutor {
+        Unmanaged<LoopExecutor>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    /// Whether the calling thread is this loop's thread.
+    @inline(__always)
+    public var isOnLoopThread: Bool { pthread_equal(pthread_self(), loopThread) != 0 }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if isOnLoopThread {
+            local.append(job)
+            return
+        }
+        crossThreadEnqueueCount.add(1, ordering: .relaxed)
+        let wasEmpty = remote.withLock { queue in
+            defer { queue.append(job) }
+            return queue.isEmpty
+        }
+        if wasEmpty {
+            hasRemote.store(true, ordering: .releasing)
+            uv_async_send(asyncHandle)
+        }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+
+    public func isSameExclusiveExecutionContext(other: LoopExecutor) -> Bool { self === other }
+
+    public func checkIsolated() {
+        precondition(isOnLoopThread, "expected to run on the event loop's thread")
+    }
+
+    public func isIsolatingCurrentContext() -> Bool? { isOnLoopThread }
+
+    func setClosureSource(_ loop: EventLoop) { closureSource = loop }
+
+    /// Wakes the loop from another thread.
+    func wakeUp() {
+        hasRemote.store(true, ordering: .releasing)
+        uv_async_send(asyncHandle)
+    }
+
+    /// Runs queued jobs until the queue is empty or the budget is spent.
+    func drain() {
+        closureSource?.drainClosures()
+        if hasRemote.load(ordering: .acquiring) {
+            hasRemote.store(false, ordering: .relaxed)
+            remote.withLock { queue in
+                local.append(contentsOf: queue)
+                queue.removeAll(keepingCapacity: true)
+            }
+        }
+        var budget = Self.jobsPerDrainBudget
+        let serial = asUnownedSerialExecutor()
+        let taskExecutor = asUnownedTaskExecutor()
+        while !local.isEmpty && budget > 0 {
+            swap(&local, &running)
+            budget -= running.count
+            for job in running {
+                job.runSynchronously(isolatedTo: serial, taskExecutor: taskExecutor)
+            }
+            running.removeAll(keepingCapacity: true)
+        }
+        // Jobs left over: keep poll from blocking so the next iteration runs them after I/O.
+        let pending = !local.isEmpty || hasRemote.load(ordering: .relaxed) || (closureSource?.hasPendingClosures ?? false)
+        if pending && !idleActive {
+            idleActive = true
+            uv_idle_start(idleHandle) { handle in LoopExecutor.from(handle!.pointee.data).drain() }
+        } else if !pending && idleActive {
+            idleActive = false
+            uv_idle_stop(idleHandle)
+        }
+    }
+}

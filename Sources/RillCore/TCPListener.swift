@@ -1,0 +1,146 @@
+internal import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening TCP socket on an `EventLoop`.
+///
+/// Each accepted connection is handed to `onConnection` as a ``TCPStream`` on the loop thread.
+/// The listener is loop-confined: create, use and close it on the loop's thread.
+///
+/// - Important: a listener must be closed with ``close()``; its handle is freed in libuv's close
+///   callback.
+public final class TCPListener: @unchecked Sendable {
+    /// The loop the listener belongs to.
+    public let loop: EventLoop
+    /// The address the socket is bound to, with the real port when port 0 was asked for.
+    public let localAddress: SocketAddress
+
+    private let handle: UnsafeMutablePointer<uv_tcp_t>
+    private let onConnection: (TCPStream) -> Void
+    private var isClosed = false
+    /// Accept errors seen so far (EMFILE and similar); the listener keeps running.
+    public private(set) var acceptErrorCount = 0
+
+    /// Binds and listens.
+    ///
+    /// - Parameters:
+    ///   - loop: the loop that accepts; must be the current thread's loop.
+    ///   - host: a numeric IPv4 or IPv6 address, `localhost`, or a host name.
+    ///   - port: the port, or 0 for a free one (see ``localAddress``).
+    ///   - backlog: the kernel's queue of not-yet-accepted connections.
+    ///   - reusePort: sets `SO_REUSEPORT`, so several loops can listen on one port.
+    ///   - onConnection: called on the loop thread for each accepted connection.
+    /// - Throws: `UVError` when the address cannot be resolved or bound.
+    public init(
+        loop: EventLoop, host: String, port: Int, backlog: Int32 = 4096, reusePort: Bool = false,
+        onConnection: @escaping (TCPStream) -> Void
+    ) throws(UVError) {
+        loop.preconditionInEventLoop()
+        self.loop = loop
+        self.onConnection = onConnection
+        let addresses = try SocketAddress.resolve(host: host, port: port)
+        var lastError = UVError(Int32(UV_EADDRNOTAVAIL.rawValue), "binding \(host):\(port)")
+        var result: (UnsafeMutablePointer<uv_tcp_t>, SocketAddress)?
+        for address in addresses {
+            do {
+                result = try Self.bind(loop: loop, address: address, reusePort: reusePort)
+                break
+            } catch {
+                lastError = UVError(error.code, "binding \(host):\(port)")
+            }
+        }
+        guard let (handle, bound) = result else { throw lastError }
+        self.handle = handle
+        localAddress = bound
+        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let rc = uv_listen(rill_tcp_as_stream(handle), backlog) { server, status in
+            let listener = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue()
+            listener.accept(status: status)
+        }
+        if rc < 0 {
+            Self.close(handle)
+            throw UVError(rc, "listening on \(bound)")
+        }
+        // The uv handle points back at this object until it is closed.
+        _ = Unmanaged.passRetained(self)
+    }
+
+    /// Creates a socket of the address's family, applies options that must precede `bind`,
+    /// binds, and reads back the real address.
+    private static func bind(
+        loop: EventLoop, address: sockaddr_storage, reusePort: Bool
+    ) throws(UVError) -> (UnsafeMutablePointer<uv_tcp_t>, SocketAddress) {
+        var address = address
+        let family = Int32(address.ss_family)
+        let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        let initRC = uv_tcp_init_ex(loop.uvLoop, handle, UInt32(family))
+        if initRC < 0 {
+            handle.deallocate()
+            throw UVError(initRC, "uv_tcp_init_ex")
+        }
+        do throws(UVError) {
+            if reusePort {
+                let rc = rill_set_reuseport(handle)
+                if rc != 0 { throw UVError(-errno, "setting SO_REUSEPORT") }
+            }
+            let flags = family == AF_INET6 ? UInt32(UV_TCP_IPV6ONLY.rawValue) : 0
+            try UVError.check(
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, flags) }
+                }, "uv_tcp_bind")
+            var name = sockaddr_storage()
+            var length = Int32(MemoryLayout<sockaddr_storage>.size)
+            try UVError.check(
+                withUnsafeMutablePointer(to: &name) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getsockname(handle, $0, &length) }
+                }, "uv_tcp_getsockname")
+            guard let bound = withUnsafePointer(to: &name, { SocketAddress($0) }) else {
+                throw UVError(Int32(UV_EINVAL.rawValue), "reading the bound address")
+            }
+            return (handle, bound)
+        } catch {
+            close(handle)
+            throw error
+        }
+    }
+
+    private func accept(status: Int32) {
+        guard status == 0, !isClosed else {
+            acceptErrorCount += 1
+            return
+        }
+        let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop.uvLoop, client)
+        let rc = uv_accept(rill_tcp_as_stream(handle), rill_tcp_as_stream(client))
+        guard rc == 0 else {
+            // Out of file descriptors or the peer already left: drop it and keep listening.
+            acceptErrorCount += 1
+            Self.close(client)
+            return
+        }
+        uv_tcp_nodelay(client, 1)
+        onConnection(TCPStream(loop: loop, handle: client))
+    }
+
+    /// Stops listening and frees the socket. Idempotent.
+    public func close() {
+        loop.preconditionInEventLoop()
+        guard !isClosed else { return }
+        isClosed = true
+        uv_close(rill_tcp_as_handle(handle)) { handle in
+            let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
+            if let data = pointer.pointee.data {
+                Unmanaged<TCPListener>.fromOpaque(data).release()
+            }
+            pointer.deallocate()
+        }
+    }
+
+    private static func close(_ handle: UnsafeMutablePointer<uv_tcp_t>) {
+        handle.pointee.data = nil
+        uv_close(rill_tcp_as_handle(handle)) { handle in
+            UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self).deallocate()
+        }
+    }
+}

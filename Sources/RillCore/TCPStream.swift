@@ -1,0 +1,222 @@
+internal import CLibUV
+
+/// What a ``TCPStream`` tells its owner. Every method is called on the loop thread.
+public protocol TCPStreamDelegate: AnyObject {
+    /// Bytes arrived. The buffer is the loop's shared read buffer: use or copy it before
+    /// returning.
+    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer)
+    /// The peer finished sending (`error` is nil) or the read side failed (reset, timeout).
+    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?)
+    /// Queued write bytes fell to the threshold set with ``TCPStream/notifyWhenQueuedBytes(atMost:)``.
+    func streamDidDrain(_ stream: TCPStream)
+    /// The handle is closed and freed; the stream does nothing more.
+    func streamDidClose(_ stream: TCPStream)
+}
+
+/// One accepted TCP connection. Loop-confined: use it only on its loop's thread.
+///
+/// Writes go out with `uv_try_write` first; whatever the kernel does not take at once is copied
+/// into a `uv_write_t` request, which libuv keeps in order. ``queuedBytes`` is the backpressure
+/// signal.
+///
+/// - Important: lifetime follows libuv's rules. The stream stays alive until libuv's close
+///   callback has run, even if its owner lets go of it; call ``close()`` (or
+///   ``closeAfterFlush(lingering:)``) exactly when the connection is done.
+public final class TCPStream: @unchecked Sendable {
+    /// The loop the stream belongs to.
+    public let loop: EventLoop
+    /// The receiver of read, drain and close notifications.
+    public var delegate: (any TCPStreamDelegate)?
+
+    private let handle: UnsafeMutablePointer<uv_tcp_t>
+    private var reading = false
+    private var drainThreshold: Int?
+    private var lingerTimer: ScheduledTimer?
+    private var discardingInput = false
+    private var receivedEOF = false
+
+    /// Whether `close` has been called (the handle may still be closing).
+    public private(set) var isClosing = false
+    /// The first write error, if a write failed (the stream closes itself then).
+    public private(set) var writeError: UVError?
+
+    init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
+        self.loop = loop
+        self.handle = handle
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    private static func from(_ pointer: UnsafeMutableRawPointer?) -> TCPStream {
+        Unmanaged<TCPStream>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    /// The peer's address, if the socket still knows it.
+    public var remoteAddress: SocketAddress? {
+        var name = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &name) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
+        }
+        guard rc == 0 else { return nil }
+        return withUnsafePointer(to: &name) { SocketAddress($0) }
+    }
+
+    /// Bytes handed to libuv that the kernel has not taken yet.
+    public var queuedBytes: Int { uv_stream_get_write_queue_size(rill_tcp_as_stream(handle)) }
+
+    /// Starts delivering received bytes to the delegate.
+    public func startReading() {
+        guard !reading, !isClosing, !receivedEOF else { return }
+        reading = true
+        uv_read_start(
+            rill_tcp_as_stream(handle),
+            { handle, _, buffer in
+                let stream = TCPStream.from(handle!.pointee.data)
+                let shared = stream.loop.sharedReadBuffer
+                buffer!.pointee = uv_buf_t(base: shared.baseAddress!.assumingMemoryBound(to: CChar.self), len: shared.count)
+            },
+            { handle, count, _ in
+                TCPStream.from(handle!.pointee.data).didRead(count: count)
+            })
+    }
+
+    /// Stops reading: the kernel buffers, then the peer's window fills (backpressure).
+    public func stopReading() {
+        guard reading else { return }
+        reading = false
+        uv_read_stop(rill_tcp_as_stream(handle))
+    }
+
+    private func didRead(count: Int) {
+        if count > 0 {
+            if discardingInput { return }
+            delegate?.stream(self, didRead: UnsafeRawBufferPointer(rebasing: loop.sharedReadBuffer[0..<count]))
+        } else if count < 0 {
+            reading = false
+            receivedEOF = true
+            uv_read_stop(rill_tcp_as_stream(handle))
+            if discardingInput {
+                close()
+                return
+            }
+            let error = count == Int(UV_EOF.rawValue) ? nil : UVError(Int32(count), "reading")
+            delegate?.stream(self, didEndReadingWith: error)
+        }
+    }
+
+    /// Writes `bytes` after everything written before. Never blocks; what the kernel does not
+    /// take now is copied and queued. A failed write closes the stream.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosing, !bytes.isEmpty else { return }
+        var buffer = uv_buf_t(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self), len: bytes.count)
+        let written = uv_try_write(rill_tcp_as_stream(handle), &buffer, 1)
+        if written == Int32(bytes.count) { return }
+        if written < 0 && written != Int32(UV_EAGAIN.rawValue) {
+            fail(UVError(written, "writing"))
+            return
+        }
+        let offset = max(0, Int(written))
+        queueWrite(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+    }
+
+    /// Writes `bytes` after everything written before. See ``write(_:)-(UnsafeRawBufferPointer)``.
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// One allocation holds the request and the unsent bytes; freed in the write callback.
+    private func queueWrite(_ bytes: UnsafeRawBufferPointer) {
+        let requestSize = (MemoryLayout<uv_write_t>.size + 15) & ~15
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: requestSize + bytes.count, alignment: 16)
+        let request = memory.bindMemory(to: uv_write_t.self, capacity: 1)
+        let payload = memory + requestSize
+        payload.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        var buffer = uv_buf_t(base: payload.assumingMemoryBound(to: CChar.self), len: bytes.count)
+        let rc = uv_write(request, rill_tcp_as_stream(handle), &buffer, 1) { request, status in
+            let stream = TCPStream.from(request!.pointee.handle.pointee.data)
+            UnsafeMutableRawPointer(request!).deallocate()
+            stream.didWrite(status: status)
+        }
+        if rc < 0 {
+            memory.deallocate()
+            fail(UVError(rc, "writing"))
+        }
+    }
+
+    private func didWrite(status: Int32) {
+        if status < 0 {
+            if status != Int32(UV_ECANCELED.rawValue) { fail(UVError(status, "writing")) }
+            return
+        }
+        if let threshold = drainThreshold, queuedBytes <= threshold {
+            drainThreshold = nil
+            delegate?.streamDidDrain(self)
+        }
+    }
+
+    /// Asks for one ``TCPStreamDelegate/streamDidDrain(_:)`` call once queued bytes are at most
+    /// `threshold`. If they already are, the call comes on the next loop iteration.
+    public func notifyWhenQueuedBytes(atMost threshold: Int) {
+        guard !isClosing else { return }
+        if queuedBytes <= threshold {
+            drainThreshold = nil
+            loop.execute(UncheckedBox { [self] in
+                if !self.isClosing { self.delegate?.streamDidDrain(self) }
+            }.call)
+            return
+        }
+        drainThreshold = threshold
+    }
+
+    private func fail(_ error: UVError) {
+        if writeError == nil { writeError = error }
+        close()
+    }
+
+    /// Closes the connection now; queued writes are cancelled.
+    public func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        uv_close(rill_tcp_as_handle(handle)) { handle in
+            let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
+            let stream = Unmanaged<TCPStream>.fromOpaque(pointer.pointee.data!).takeRetainedValue()
+            pointer.deallocate()
+            let delegate = stream.delegate
+            stream.delegate = nil
+            delegate?.streamDidClose(stream)
+        }
+    }
+
+    /// Sends what is queued, half-closes the write side, then reads and discards the peer's
+    /// remaining input until it closes or `lingering` passes, and closes.
+    ///
+    /// Why linger: closing a socket that still has unread input makes the kernel send a reset,
+    /// which can destroy a response (a 400 or 413) before the client has read it.
+    public func closeAfterFlush(lingering: Duration = .seconds(2)) {
+        guard !isClosing, !discardingInput else { return }
+        discardingInput = true
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        let rc = uv_shutdown(request, rill_tcp_as_stream(handle)) { request, _ in
+            let stream = TCPStream.from(request!.pointee.handle.pointee.data)
+            request!.deallocate()
+            stream.lingerAfterShutdown()
+        }
+        if rc < 0 {
+            request.deallocate()
+            close()
+            return
+        }
+        lingerTimer = loop.schedule(after: lingering) { [self] in self.close() }
+    }
+
+    private func lingerAfterShutdown() {
+        guard !isClosing else { return }
+        if receivedEOF {
+            close()
+        } else if !reading {
+            startReading()
+        }
+    }
+}

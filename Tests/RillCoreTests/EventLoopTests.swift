@@ -1,0 +1,127 @@
+import CRillTestHooks
+import RillCore
+import Synchronization
+import Testing
+
+@Suite struct EventLoopTests {
+    @Test func tasksWithTheLoopAsExecutorPreferenceRunOnTheLoopThread() async throws {
+        let loop = try EventLoop(name: "test-loop")
+        let results = try await Task(executorPreference: loop.executor) {
+            var seen: [Bool] = [loop.inEventLoop]
+            try await loop.sleep(for: .milliseconds(5))
+            seen.append(loop.inEventLoop)
+            async let child: Bool = { loop.inEventLoop }()
+            seen.append(await child)
+            return seen
+        }.value
+        #expect(results == [true, true, true])
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+        #expect(loop.leakedHandleCount == 0)
+    }
+
+    @Test func executeFromAnotherThreadRunsOnTheLoopInOrder() async throws {
+        let loop = try EventLoop()
+        let order = Mutex<[Int]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for index in 0..<1000 {
+                loop.execute {
+                    precondition(loop.inEventLoop)
+                    order.withLock { $0.append(index) }
+                    if index == 999 { done.resume() }
+                }
+            }
+        }
+        #expect(order.withLock { $0 } == Array(0..<1000))
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
+    @Test func timersFireInDeadlineOrderAndCancelledTimersNever() async throws {
+        let loop = try EventLoop()
+        let fired = try await Task(executorPreference: loop.executor) { () -> [Int] in
+            var fired: [Int] = []
+            let late = loop.schedule(after: .milliseconds(30)) { fired.append(3) }
+            loop.schedule(after: .milliseconds(20)) { fired.append(2) }
+            loop.schedule(after: .milliseconds(10)) { fired.append(1) }
+            let cancelled = loop.schedule(after: .milliseconds(15)) { fired.append(99) }
+            cancelled.cancel()
+            try await loop.sleep(for: .milliseconds(60))
+            #expect(!late.isPending)
+            return fired
+        }.value
+        #expect(fired == [1, 2, 3])
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
+    @Test func cancellingASleepingTaskThrowsCancellationPromptly() async throws {
+        let loop = try EventLoop()
+        let task = Task(executorPreference: loop.executor) { () -> Bool in
+            do {
+                try await loop.sleep(for: .seconds(60))
+                return false
+            } catch is CancellationError {
+                return loop.inEventLoop
+            } catch {
+                return false
+            }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        task.cancel()
+        #expect(await task.value == true)
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
+    @Test func awaitingContinuationsResumedFromLoopCallbacksNeverHopsToTheGlobalExecutor() async throws {
+        rill_install_global_enqueue_counter()
+        let loop = try EventLoop()
+        loop.execute { rill_watch_current_thread_for_global_enqueues() }
+        let count = try await Task(executorPreference: loop.executor) { () -> Int in
+            for _ in 0..<200 {
+                // A continuation resumed from a libuv timer callback, outside any task.
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    loop.schedule(after: .zero) { continuation.resume() }
+                }
+                try await loop.sleep(for: .milliseconds(0))
+            }
+            return rill_global_enqueue_count()
+        }.value
+        #expect(count == 0)
+        await loop.shutdown()
+    }
+}
+
+@Suite struct GlobalEnqueueCounterTests {
+    /// The control for the no-hop test: without the executor preference, a continuation resumed
+    /// on the loop thread sends the task to the global pool, and the counter must see it.
+    @Test func theCounterSeesTheHopOfATaskWithoutLoopPreference() async throws {
+        rill_install_global_enqueue_counter()
+        let loop = try EventLoop()
+        await withCheckedContinuation { (ready: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                rill_watch_current_thread_for_global_enqueues()
+                ready.resume()
+            }
+        }
+        let timer = UncheckedTimerStarter(loop: loop)
+        for _ in 0..<20 {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                timer.resume(continuation)
+            }
+        }
+        let count = await withCheckedContinuation { (result: CheckedContinuation<Int, Never>) in
+            loop.execute { result.resume(returning: rill_global_enqueue_count()) }
+        }
+        #expect(count >= 20)
+        await loop.shutdown()
+    }
+}
+
+private struct UncheckedTimerStarter: @unchecked Sendable {
+    let loop: EventLoop
+    func resume(_ continuation: UnsafeContinuation<Void, Never>) {
+        loop.execute { loop.schedule(after: .zero) { continuation.resume() } }
+    }
+}
