@@ -96,6 +96,52 @@ enum HTTPBytes {
         return nil
     }
 
+    /// Checks that every byte of `bytes[range]` is a field-value byte (see ``isFieldValueByte(_:)``)
+    /// and reports whether all of them are ASCII.
+    ///
+    /// Values such as `Accept`, `Cookie` or `User-Agent` are long, so eight bytes are checked per
+    /// step: a word of printable ASCII (0x20–0x7E) passes with three bit tricks; any word holding a
+    /// control byte, DEL or obs-text is re-checked byte by byte (HTAB and obs-text are allowed).
+    @inline(__always)
+    static func validateFieldValue(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        _ range: Range<Int>
+    ) -> (isValid: Bool, isASCII: Bool) {
+        var index = range.lowerBound
+        let end = range.upperBound
+        var isASCII = true
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while end - index >= 8 {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let deleteBytes = word ^ 0x7F7F_7F7F_7F7F_7F7F
+                // Some byte has its high bit set, is below 0x20, or equals 0x7F (each test is
+                // exact about *whether* a byte matches, which is all that is needed here).
+                let suspicious =
+                    (word & highs)
+                    | ((word &- 0x2020_2020_2020_2020) & ~word & highs)
+                    | ((deleteBytes &- ones) & ~deleteBytes & highs)
+                if suspicious != 0 {
+                    for offset in index..<(index + 8) {
+                        let byte = bytes[offset]
+                        guard isFieldValueByte(byte) else { return (false, false) }
+                        if byte >= 0x80 { isASCII = false }
+                    }
+                }
+                index &+= 8
+            }
+        }
+        while index < end {
+            let byte = bytes[index]
+            guard isFieldValueByte(byte) else { return (false, false) }
+            if byte >= 0x80 { isASCII = false }
+            index &+= 1
+        }
+        return (true, isASCII)
+    }
+
     /// Trims optional whitespace (SP / HTAB) from both ends of `range` in `bytes`.
     @inline(__always)
     static func trimmingWhitespace(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {

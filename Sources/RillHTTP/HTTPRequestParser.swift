@@ -628,6 +628,9 @@ public struct HTTPRequestParser: Sendable {
 
 /// The parts of a head collected line by line until the empty line arrives.
 private struct HeadBuilder {
+    /// Typical browsers send 10–15 fields, load generators 2–5.
+    static let expectedFieldCount = 16
+
     var method: HTTPRequest.Method = .get
     var target = ""
     var version: HTTPVersion = .http1_1
@@ -647,7 +650,7 @@ private struct HeadBuilder {
     static func splitField(
         _ bytes: UnsafeBufferPointer<UInt8>,
         _ line: Range<Int>
-    ) throws(HTTPParserError) -> (name: Range<Int>, value: Range<Int>) {
+    ) throws(HTTPParserError) -> (name: Range<Int>, value: Range<Int>, valueIsASCII: Bool) {
         let first = bytes[line.lowerBound]
         if first == HTTPBytes.space || first == HTTPBytes.tab {
             // obs-fold: RFC 9112 §5.2 lets a server reject it; unfolding differently from a
@@ -670,15 +673,14 @@ private struct HeadBuilder {
         guard index < line.upperBound else { throw .malformedHeader(reason: "missing colon") }
         guard index > line.lowerBound else { throw .malformedHeader(reason: "empty field name") }
         let value = HTTPBytes.trimmingWhitespace(bytes, (index + 1)..<line.upperBound)
-        for position in value where !HTTPBytes.isFieldValueByte(bytes[position]) {
-            throw .malformedHeader(reason: "invalid character in field value")
-        }
-        return (line.lowerBound..<index, value)
+        let (isValid, isASCII) = HTTPBytes.validateFieldValue(bytes, value)
+        guard isValid else { throw .malformedHeader(reason: "invalid character in field value") }
+        return (line.lowerBound..<index, value, isASCII)
     }
 
     /// Validates one header line, records framing-relevant values and appends the field.
     mutating func addField(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) throws(HTTPParserError) {
-        let (nameRange, valueRange) = try Self.splitField(bytes, line)
+        let (nameRange, valueRange, valueIsASCII) = try Self.splitField(bytes, line)
         let nameBytes = UnsafeBufferPointer(rebasing: bytes[nameRange])
         let valueBytes = UnsafeBufferPointer(rebasing: bytes[valueRange])
         let (knownName, role) = KnownHeaderName.lookUp(nameBytes)
@@ -719,7 +721,18 @@ private struct HeadBuilder {
             throw .malformedHeader(reason: "invalid field name")
         }
         // The value was validated above (no CR/LF/NUL/CTL, trimmed), so HTTPField keeps it as is.
-        fields.append(HTTPField(name: name, value: valueBytes))
+        // ASCII values (nearly all) go through String, whose validation HTTPTypes runs as a tight
+        // specialised loop; the byte-collection initialiser costs a generic UTF-8 validation per
+        // field. obs-text values keep the byte path so non-UTF-8 bytes survive unrepaired.
+        let field =
+            valueIsASCII
+            ? HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self))
+            : HTTPField(name: name, value: valueBytes)
+        if fields.isEmpty {
+            // One allocation for a typical browser request instead of growing 1, 2, 4, 8, 16.
+            fields.reserveCapacity(Self.expectedFieldCount)
+        }
+        fields.append(field)
     }
 
     /// `Content-Length = 1*DIGIT`, possibly repeated as a list or across fields. Identical

@@ -65,6 +65,29 @@ struct HTTPRequestParserTests {
         #expect(bytes == Array("caf".utf8) + [0xE9, 0xFF])
     }
 
+    @Test func `field values are validated at every byte position`() throws {
+        // Long enough for the eight-bytes-at-a-time check plus a byte-wise tail.
+        let base = Array("abcdefghijklmnopqrstu".utf8)
+        for position in 1..<(base.count - 1) {
+            for (byte, isAccepted) in [(UInt8(0x09), true), (0xA0, true), (0xFF, true), (0x00, false),
+                (0x0D, false), (0x1F, false), (0x7F, false)] as [(UInt8, Bool)]
+            {
+                var value = base
+                value[position] = byte
+                let input = Array("GET / HTTP/1.1\r\nHost: a\r\nX: ".utf8) + value + Array("\r\n\r\n".utf8)
+                let outcome = parse(input, mode: .whole)
+                if isAccepted {
+                    let field = try #require(outcome.heads.first?.headerFields.first { $0.name.rawName == "X" })
+                    #expect(field.withUnsafeBytesOfValue { Array($0) } == value, "byte \(byte) at \(position)")
+                } else {
+                    #expect(
+                        outcome.error == .malformedHeader(reason: "invalid character in field value"),
+                        "byte \(byte) at \(position)")
+                }
+            }
+        }
+    }
+
     @Test func `every token character is accepted in a field name and nothing else`() {
         let tokenCharacters = Set(
             "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
