@@ -399,7 +399,8 @@ public struct HTTPRequestParser: Sendable {
             return (version, method, isOptions)
         }
         builder.target = try buffer.withUnsafeBufferPointer { bytes throws(HTTPParserError) in
-            try Self.parseTarget(UnsafeBufferPointer(rebasing: bytes[targetStart..<targetEnd]), isOptions: isOptions)
+            try Self.parseTarget(
+                UnsafeBufferPointer(rebasing: bytes[targetStart..<targetEnd]), isOptions: isOptions)
         }
     }
 
@@ -467,7 +468,9 @@ public struct HTTPRequestParser: Sendable {
             }
         default:
             let schemeEnd: Int
-            if bytes.count > 7, HTTPBytes.equalsCaseInsensitive(UnsafeBufferPointer(rebasing: bytes[0..<7]), "http://") {
+            if bytes.count > 7,
+                HTTPBytes.equalsCaseInsensitive(UnsafeBufferPointer(rebasing: bytes[0..<7]), "http://")
+            {
                 schemeEnd = 7
             } else if bytes.count > 8,
                 HTTPBytes.equalsCaseInsensitive(UnsafeBufferPointer(rebasing: bytes[0..<8]), "https://")
@@ -586,7 +589,9 @@ public struct HTTPRequestParser: Sendable {
         guard index > 0 else { throw .malformedChunk(reason: "missing chunk size") }
         guard index < line.count else { return size }
         var extensionStart = index
-        while extensionStart < line.count, line[extensionStart] == HTTPBytes.space || line[extensionStart] == HTTPBytes.tab {
+        while extensionStart < line.count,
+            line[extensionStart] == HTTPBytes.space || line[extensionStart] == HTTPBytes.tab
+        {
             extensionStart += 1
         }
         guard extensionStart < line.count, line[extensionStart] == HTTPBytes.semicolon else {

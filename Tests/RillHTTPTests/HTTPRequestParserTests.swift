@@ -293,7 +293,8 @@ struct HTTPRequestParserTests {
         var input = ""
         for index in 0..<100 {
             if index % 3 == 0 {
-                input += "POST /r/\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: \(String(index).utf8.count)\r\n\r\n\(index)"
+                let length = String(index).utf8.count
+                input += "POST /r/\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: \(length)\r\n\r\n\(index)"
             } else if index % 3 == 1 {
                 input += "PUT /r/\(index) HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                 input += "\(String(String(index).utf8.count, radix: 16))\r\n\(index)\r\n0\r\n\r\n"
@@ -318,6 +319,33 @@ struct HTTPRequestParserTests {
             #expect(events.popFirst() == .end, "request \(index)")
         }
         #expect(events.isEmpty)
+    }
+
+    @Test func `splitting the input into two appends at any point gives the same events`() {
+        let input = Array(
+            ("\r\nGET /a?b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                + "POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                + "PUT /d HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n"
+                + "GET /e HTTP/1.0\nConnection: keep-alive\n\n").utf8)
+        let reference = parse(input, mode: .whole)
+        #expect(reference.error == nil)
+        #expect(reference.heads.map(\.target) == ["/a?b", "/c", "/d", "/e"])
+        for split in 1..<input.count {
+            var parser = HTTPRequestParser()
+            var outcome = ParseOutcome()
+            for part in [input[..<split], input[split...]] {
+                parser.append(contentsOf: part)
+                while let event = try? parser.next() {
+                    if case .body(let bytes) = event, case .body(let previous)? = outcome.events.last {
+                        outcome.events[outcome.events.count - 1] = .body(previous + bytes)
+                    } else {
+                        outcome.events.append(event)
+                    }
+                }
+            }
+            #expect(outcome.events == reference.events, "split at \(split)")
+        }
     }
 
     @Test func `pipelined bytes stay buffered until consumed`() throws {
