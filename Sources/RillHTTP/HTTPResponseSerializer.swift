@@ -17,9 +17,14 @@ public enum HTTPResponseSerializer {
     /// from integer literals, e.g. `HTTPResponse(status: 404)`), the standard phrase for the code
     /// is written instead, if there is one. Framing fields (`Content-Length`,
     /// `Transfer-Encoding`, `Connection`) are the caller's responsibility.
+    ///
+    /// - Parameter extraFieldLines: raw `name: value\r\n` lines written after the response's own
+    ///   fields, for the fields a server manages itself (`Date`, `Content-Length`, `Connection`)
+    ///   without building `HTTPField` values on every response.
     public static func writeHead(
         _ response: HTTPResponse,
         version: HTTPVersion = .http1_1,
+        extraFieldLines: [UInt8] = [],
         into buffer: inout [UInt8]
     ) {
         buffer.append(contentsOf: "HTTP/".utf8)
@@ -52,6 +57,7 @@ public enum HTTPResponseSerializer {
             buffer.append(HTTPBytes.cr)
             buffer.append(HTTPBytes.lf)
         }
+        buffer.append(contentsOf: extraFieldLines)
         buffer.append(HTTPBytes.cr)
         buffer.append(HTTPBytes.lf)
     }

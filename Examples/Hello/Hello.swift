@@ -1,0 +1,53 @@
+// Hello — the smallest Rill server: plain text, JSON, path parameters, a route group and a
+// streamed body. It is also what `make bench` drives with wrk.
+//
+//   swift run -c release Hello --port 8080
+//   curl -i localhost:8080/
+//   curl -i localhost:8080/plaintext
+//   curl -i localhost:8080/hello/ada
+//   curl -i localhost:8080/api/json
+//   curl -i -X POST localhost:8080/api/echo -H 'content-type: application/json' -d '{"message":"hi"}'
+//   curl -N localhost:8080/count
+import ArgumentParser
+import Rill
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Greeting: Codable, Sendable {
+    var message: String
+}
+
+@main
+struct Hello: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The smallest Rill server.")
+
+    @Option(help: "The address to bind.") var host = "127.0.0.1"
+    @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
+    @Flag(help: "Log one line per request.") var logRequests = false
+
+    func run() async throws {
+        let router = Router()
+        if logRequests { router.add(middleware: LogRequestsMiddleware(.info)) }
+        router.get("/") { _, _ in "Hello from Rill\n" }
+        router.get("/plaintext") { _, _ in "Hello, World!" }
+        router.get("/hello/:name") { _, context in "Hello, \(try context.parameter("name"))!\n" }
+        let api = router.group("/api")
+        api.get("/json") { _, _ in Greeting(message: "Hello, World!") }
+        api.post("/echo") { request, _ in try request.decode(Greeting.self) }
+        router.get("/count") { _, context in
+            Response(headerFields: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
+                for number in 1...5 {
+                    try await writer.write("\(number)\n")
+                    try await context.eventLoop.sleep(for: .milliseconds(200))
+                }
+            })
+        }
+
+        let app = try Application(router: router, configuration: .init(host: host, port: port))
+        let address = try await app.start()
+        print("listening on http://\(address)")
+        fflush(stdout)
+        try await app.run()
+    }
+}

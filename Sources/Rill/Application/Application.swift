@@ -1,0 +1,133 @@
+public import Logging
+public import RillCore
+import RillHTTP
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Rill server: a router served over HTTP/1.1 by one event loop thread.
+///
+/// ```swift
+/// let router = Router()
+/// router.get("/hello") { request, context in "Hello" }
+/// let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 8080))
+/// try await app.run()   // until SIGINT or SIGTERM, then a graceful shutdown
+/// ```
+///
+/// Handlers run on the loop's thread (the loop's executor is their task executor), so the
+/// functions they await and their child tasks do too, with no thread hop per request.
+public final class Application: Sendable {
+    /// The routes.
+    public let router: Router
+    /// The server's address, port, limits and timeouts.
+    public let configuration: ServerConfiguration
+    /// The logger handlers receive in their context.
+    public let logger: Logger
+    /// The loop that runs the server and every handler.
+    public let eventLoop: EventLoop
+
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var server: HTTPServer?
+        var localAddress: SocketAddress?
+        var stopped = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        var signalWatchers: [SignalWatcher] = []
+    }
+
+    /// Creates the application and its event loop thread.
+    ///
+    /// - Throws: `UVError` if libuv cannot create the loop.
+    public init(router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill")) throws {
+        self.router = router
+        self.configuration = configuration
+        self.logger = logger
+        eventLoop = try EventLoop(name: "rill-loop")
+    }
+
+    /// The bound address once started (with the real port when port 0 was configured).
+    public var localAddress: SocketAddress? { state.withLock { $0.localAddress } }
+
+    /// Binds and starts serving; returns the bound address. Pair it with ``shutdown()``.
+    ///
+    /// - Throws: `UVError` when the address cannot be bound (for example `EADDRINUSE`).
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let responder = router.makeResponder()
+        let router = self.router
+        let server = HTTPServer(
+            loop: eventLoop, configuration: configuration, logger: logger,
+            bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+        let address = try await onLoop { try server.start() }
+        state.withLock {
+            $0.server = server
+            $0.localAddress = address
+        }
+        return address
+    }
+
+    /// Serves until SIGINT or SIGTERM (or ``shutdown()``), then shuts down gracefully. Starts
+    /// the server first unless ``start()`` already did.
+    public func run() async throws {
+        if localAddress == nil { try await start() }
+        let watchers = try await onLoop { [self] () throws -> [SignalWatcher] in
+            try [SIGINT, SIGTERM].map { signal in
+                try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
+                    self.logger.info("signal \(signal) received, shutting down")
+                    Task { await self.shutdown() }
+                }
+            }
+        }
+        state.withLock { $0.signalWatchers = watchers }
+        await withCheckedContinuation { continuation in
+            let alreadyStopped = state.withLock { state -> Bool in
+                if state.stopped { return true }
+                state.stopWaiters.append(continuation)
+                return false
+            }
+            if alreadyStopped { continuation.resume() }
+        }
+    }
+
+    /// Graceful shutdown: stops accepting, lets in-flight responses finish within
+    /// ``ServerConfiguration/shutdownGracePeriod`` (then cancels them), closes every connection
+    /// and stops the event loop. Idempotent.
+    public func shutdown() async {
+        let (server, watchers) = state.withLock { state in
+            defer { state.signalWatchers = [] }
+            return (state.server, state.signalWatchers)
+        }
+        if let server {
+            await onLoop {
+                for watcher in watchers { watcher.cancel() }
+                await server.shutdown()
+            }
+        }
+        await eventLoop.shutdown()
+        let waiters = state.withLock { state in
+            state.stopped = true
+            defer { state.stopWaiters = [] }
+            return state.stopWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Open client connections right now (for tests and metrics).
+    public func connectionCount() async -> Int {
+        guard let server = state.withLock({ $0.server }) else { return 0 }
+        return await onLoop { server.connectionCount }
+    }
+
+    /// The router's responder with all middleware, for in-process tests (no sockets).
+    package func makeResponder() -> Responder { router.makeResponder() }
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task(executorPreference: eventLoop.executor) { try await body() }.value
+    }
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        await Task(executorPreference: eventLoop.executor) { await body() }.value
+    }
+}

@@ -1,0 +1,6 @@
+@_exported import HTTPTypes
+@_exported import Logging
+@_exported import RillSSE
+@_exported import struct RillCore.SocketAddress
+@_exported import class RillCore.EventLoop
+@_exported import struct RillHTTP.HTTPVersion

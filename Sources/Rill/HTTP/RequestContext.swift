@@ -1,0 +1,55 @@
+public import Logging
+public import RillCore
+
+/// What a handler knows besides the request: path parameters, the logger, the peer's address
+/// and the event loop it runs on.
+public struct RequestContext: Sendable {
+    /// The parameters captured from the route's path pattern (`:id`, `**`).
+    public var parameters: Parameters
+    /// A logger carrying the request's metadata.
+    public var logger: Logger
+    /// The address of the client, when known.
+    public let remoteAddress: SocketAddress?
+    /// The event loop the handler runs on. Use ``EventLoop/sleep(for:)`` for delays.
+    public let eventLoop: EventLoop
+    /// Values set by middleware for later middleware and the handler (an authenticated user,
+    /// for example), keyed by type.
+    public var storage: Storage = Storage()
+
+    /// Creates a context; the server does this for each request.
+    public init(parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop) {
+        self.parameters = parameters
+        self.logger = logger
+        self.remoteAddress = remoteAddress
+        self.eventLoop = eventLoop
+    }
+
+    /// Values keyed by a key type, for middleware to pass along.
+    ///
+    /// ```swift
+    /// enum UserKey: RequestContext.StorageKey { typealias Value = User }
+    /// context.storage[UserKey.self] = user
+    /// ```
+    public struct Storage: Sendable {
+        /// A key type whose `Value` is the stored type.
+        public protocol Key { associatedtype Value: Sendable }
+        private var values: [ObjectIdentifier: any Sendable] = [:]
+
+        /// Creates empty storage.
+        public init() {}
+
+        /// The value stored for `key`, or nil.
+        public subscript<K: Key>(_ key: K.Type) -> K.Value? {
+            get { values[ObjectIdentifier(key)] as? K.Value }
+            set { values[ObjectIdentifier(key)] = newValue }
+        }
+    }
+
+    /// The path parameter `name`, or a 400 error naming it.
+    public func parameter(_ name: String) throws -> String {
+        guard let value = parameters[name] else {
+            throw HTTPError(.badRequest, message: "missing path parameter '\(name)'")
+        }
+        return value
+    }
+}

@@ -1,0 +1,113 @@
+public import HTTPTypes
+import RillHTTP
+
+/// Maps method and path to handlers.
+///
+/// ```swift
+/// let router = Router()
+/// router.get("/hello") { request, context in "Hello" }
+/// router.get("/users/:id") { request, context in try context.parameter("id") }
+/// router.get("/files/**") { request, context in context.parameters.catchAll ?? "" }
+/// let api = router.group("/api")
+/// api.post("/echo") { request, context in request.bodyText }
+/// ```
+///
+/// Patterns: literal segments, `:name` parameters, `*` for any one segment, and a trailing
+/// `**` that captures the rest of the path. An unknown path answers 404; a known path without
+/// a handler for the method answers 405 with an `Allow` header. `HEAD` falls back to `GET`.
+///
+/// - Important: configure the router before the application starts; it is read-only after.
+public final class Router: RouterMethods, @unchecked Sendable {
+    private var trie = RouterTrie<[HTTPRequest.Method: Route]>()
+    private var middleware: [any Middleware] = []
+    private var routes: [Route] = []
+    private var frozen = false
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// Adds middleware around every request, including those that end in 404 or 405.
+    @discardableResult
+    public func add(middleware: any Middleware) -> Self {
+        preconditionConfigurable()
+        self.middleware.append(middleware)
+        return self
+    }
+
+    /// A group of routes under `prefix`.
+    public func group(_ prefix: String) -> RouterGroup {
+        RouterGroup(prefix: Self.join("", prefix), router: self, parents: [])
+    }
+
+    public func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, responder: @escaping Responder) {
+        register(Route(method: method, pattern: Self.join("", path), maxBodyBytes: maxBodyBytes, handler: responder, groups: []))
+    }
+
+    func register(_ route: Route) {
+        preconditionConfigurable()
+        routes.append(route)
+        trie.update(route.pattern, default: [:]) { routes in routes[route.method] = route }
+    }
+
+    func preconditionConfigurable() {
+        precondition(!frozen, "routes and middleware must be added before the application starts")
+    }
+
+    static func join(_ prefix: String, _ path: String) -> String {
+        let left = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        let right = path.hasPrefix("/") ? path : "/" + path
+        return left + right
+    }
+
+    /// The route for `method` and `path`, with its captured parameters.
+    func resolve(method: HTTPRequest.Method, path: Substring) -> RouteMatch {
+        guard let (routes, parameters) = trie.resolve(path) else { return .notFound }
+        if let route = routes[method] ?? (method == .head ? routes[.get] : nil) {
+            return .found(route, parameters)
+        }
+        var allowed = Set(routes.keys)
+        if allowed.contains(.get) { allowed.insert(.head) }
+        return .methodNotAllowed(allowed.map(\.rawValue).sorted())
+    }
+
+    enum RouteMatch {
+        case found(Route, Parameters)
+        case notFound
+        case methodNotAllowed([String])
+    }
+
+    /// The body limit of the route a request head targets (nil: the server default).
+    func bodyLimit(for head: HTTPRequestHead) -> Int? {
+        guard head.bodyFraming != .none else { return nil }
+        if case .found(let route, _) = resolve(method: head.method, path: head.path) { return route.maxBodyBytes }
+        return nil
+    }
+
+    /// Freezes the router and composes middleware and handlers into one responder.
+    func makeResponder() -> Responder {
+        frozen = true
+        // Compose each route's group middleware once, not per request.
+        for route in routes { route.compose() }
+        let endpoint: Responder = { [self] request, context in
+            switch self.resolve(method: request.method, path: request.path) {
+            case .found(let route, let parameters):
+                var context = context
+                context.parameters = parameters
+                return try await route.responder(request, context)
+            case .notFound:
+                throw HTTPError(.notFound, message: "no route for \(request.path)")
+            case .methodNotAllowed(let allowed):
+                var fields = HTTPFields()
+                fields[.allow] = allowed.joined(separator: ", ")
+                throw HTTPError(.methodNotAllowed, message: "\(request.method) is not allowed here", headerFields: fields)
+            }
+        }
+        return Self.wrap(endpoint, in: middleware)
+    }
+
+    static func wrap(_ responder: @escaping Responder, in middleware: [any Middleware]) -> Responder {
+        middleware.reversed().reduce(responder) { next, middleware in
+            { request, context in try await middleware.handle(request, context: context, next: next) }
+        }
+    }
+}

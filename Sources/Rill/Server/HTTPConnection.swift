@@ -1,0 +1,365 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+
+/// One client connection: the loop side (socket callbacks feeding the state machine, never
+/// awaiting) and the task side (the handler task writing its response). Loop-confined.
+///
+/// ```
+///  socket ─read─► HTTPConnectionStateMachine ─.handle─► Task(executorPreference: loop)
+///    ▲                                                       │ responder(request, context)
+///    └──────────────── write (try-write, then queued) ◄──────┘ response head + body
+/// ```
+final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
+    private unowned let server: HTTPServer
+    let stream: TCPStream
+    private var machine: HTTPConnectionStateMachine
+    private var actions: [HTTPConnectionStateMachine.Action] = []
+    private var handlerTask: Task<Void, Never>?
+    private var drainWaiter: UnsafeContinuation<Void, any Error>?
+    private var isClosed = false
+    private let remoteAddress: SocketAddress?
+
+    /// The response in progress must end with the connection (HTTP/1.0 stream, late error).
+    private var closeAfterResponse = false
+    /// The current response uses chunked framing.
+    private var chunked = false
+    /// The current request is HEAD: heads only.
+    private var headOnly = false
+
+    private enum TimeoutKind { case none, idle, request }
+    private var timeoutKind = TimeoutKind.none
+    private var deadlineMilliseconds: UInt64 = 0
+    private var timer: ScheduledTimer?
+
+    init(server: HTTPServer, stream: TCPStream) {
+        self.server = server
+        self.stream = stream
+        machine = HTTPConnectionStateMachine(configuration: server.machineConfiguration)
+        remoteAddress = stream.remoteAddress
+        actions.reserveCapacity(4)
+    }
+
+    func start() {
+        stream.delegate = self
+        stream.startReading()
+        updateTimeout()
+    }
+
+    var queuedBytes: Int { stream.queuedBytes }
+
+    // MARK: Loop side
+
+    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+        machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
+        perform()
+    }
+
+    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) {
+        if error != nil {
+            machine.connectionFailed(into: &actions)
+        } else {
+            machine.inputEnded(into: &actions)
+        }
+        perform()
+    }
+
+    func streamDidDrain(_ stream: TCPStream) {
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume()
+        }
+    }
+
+    func streamDidClose(_ stream: TCPStream) {
+        isClosed = true
+        timer?.cancel()
+        timer = nil
+        handlerTask?.cancel()
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume(throwing: ConnectionClosedError())
+        }
+        server.connectionDidClose(self)
+    }
+
+    private func perform() {
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .sendContinue:
+                stream.write(Self.continueResponse)
+            case .handle(let head, let body):
+                startHandler(head: head, body: body)
+            case .reject(let error):
+                writeError(error)
+                stream.closeAfterFlush()
+            case .pauseReading:
+                stream.stopReading()
+            case .resumeReading:
+                stream.startReading()
+            case .cancelHandling:
+                handlerTask?.cancel()
+            case .closeAfterFlush:
+                stream.closeAfterFlush()
+            case .close:
+                stream.close()
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        updateTimeout()
+    }
+
+    /// Graceful shutdown: close now if idle, else after the response in progress.
+    func closeWhenIdle() {
+        machine.closeWhenIdle(into: &actions)
+        perform()
+    }
+
+    /// End of the grace period: cancel the handler and close.
+    func forceClose() {
+        machine.connectionFailed(into: &actions)
+        perform()
+    }
+
+    // MARK: Timeouts (one timer entry per connection, re-armed only when it fires)
+
+    private func updateTimeout() {
+        let kind: TimeoutKind
+        switch machine.phase {
+        case .idle: kind = .idle
+        case .receivingRequest: kind = .request
+        case .handling, .closed: kind = .none
+        }
+        guard kind != timeoutKind else { return }
+        timeoutKind = kind
+        let duration: Duration
+        switch kind {
+        case .none: return
+        case .idle: duration = server.configuration.idleTimeout
+        case .request: duration = server.configuration.requestTimeout
+        }
+        deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(duration)
+        if timer == nil { armTimer() }
+    }
+
+    private func armTimer() {
+        let now = server.loop.nowMilliseconds
+        let delay = deadlineMilliseconds > now ? deadlineMilliseconds - now : 0
+        timer = server.loop.schedule(after: .milliseconds(delay)) { [unowned self] in self.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard !isClosed, timeoutKind != .none else { return }
+        if server.loop.nowMilliseconds < deadlineMilliseconds {
+            armTimer()
+            return
+        }
+        switch timeoutKind {
+        case .none:
+            return
+        case .idle:
+            timeoutKind = .none
+            machine.closeWhenIdle(into: &actions)
+            perform()
+        case .request:
+            timeoutKind = .none
+            writeSimple(status: .requestTimeout, message: "the request was not received in time")
+            machine.connectionFailed(into: &actions)
+            actions.removeAll()
+            stream.closeAfterFlush()
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds / 1_000_000_000_000_000))
+    }
+
+    // MARK: Task side
+
+    private func startHandler(head: HTTPRequestHead, body: [UInt8]) {
+        let request = Request(head: head, body: body)
+        let context = RequestContext(logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop)
+        handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            await self.respond(to: request, context: context)
+        }
+    }
+
+    private func respond(to request: Request, context: RequestContext) async {
+        let response: Response
+        do {
+            response = try await server.responder(request, context)
+        } catch {
+            response = Self.errorResponse(for: error, logger: context.logger, request: request)
+        }
+        await write(response, for: request)
+        handlerTask = nil
+        guard !isClosed else { return }
+        machine.responseFinished(
+            keepAlive: !closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
+        perform()
+    }
+
+    static func errorResponse(for error: any Error, logger: Logger, request: Request) -> Response {
+        if let error = error as? HTTPError { return error.response }
+        if error is CancellationError || error is ConnectionClosedError {
+            return HTTPError(.serviceUnavailable, message: "the request was cancelled").response
+        }
+        logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(String(reflecting: error))"])
+        return HTTPError(.internalServerError).response
+    }
+
+    private func write(_ response: Response, for request: Request) async {
+        let head = request.head
+        headOnly = head.method == .head
+        closeAfterResponse = !head.keepAlive
+        let status = response.status
+        let bodyAllowed = status.code >= 200 && status.code != 204 && status.code != 304
+        var extra: [UInt8] = server.dateCache.dateLine()
+        extra.append(contentsOf: server.serverLine)
+        switch response.body.storage {
+        case .empty, .bytes:
+            let bytes: [UInt8]
+            if case .bytes(let content) = response.body.storage { bytes = content } else { bytes = [] }
+            if bodyAllowed { Self.appendContentLength(bytes.count, to: &extra) }
+            appendConnectionField(for: head, to: &extra)
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(256 + bytes.count)
+            HTTPResponseSerializer.writeHead(
+                HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
+                extraFieldLines: extra, into: &buffer)
+            if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
+            stream.write(buffer)
+        case .stream(let produce):
+            if !bodyAllowed || headOnly {
+                appendConnectionField(for: head, to: &extra)
+                var buffer: [UInt8] = []
+                HTTPResponseSerializer.writeHead(
+                    HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
+                    extraFieldLines: extra, into: &buffer)
+                stream.write(buffer)
+                return
+            }
+            // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
+            chunked = head.version != .http1_0
+            if chunked {
+                extra.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
+            } else {
+                closeAfterResponse = true
+            }
+            appendConnectionField(for: head, to: &extra)
+            var buffer: [UInt8] = []
+            HTTPResponseSerializer.writeHead(
+                HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
+                extraFieldLines: extra, into: &buffer)
+            // The head leaves at once, before the first body byte: SSE clients need it to open.
+            stream.write(buffer)
+            var writer = ResponseBodyWriter(connection: self)
+            do {
+                try await produce(&writer)
+                if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
+            } catch {
+                // The head is out: the only honest signal left is to close without the last chunk.
+                if !(error is CancellationError || error is ConnectionClosedError) {
+                    server.logger.error("streaming body failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+                }
+                closeAfterResponse = true
+            }
+        }
+    }
+
+    private static func responseVersion(_ head: HTTPRequestHead) -> HTTPVersion {
+        head.version == .http1_0 ? .http1_0 : .http1_1
+    }
+
+    private static func appendContentLength(_ count: Int, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: "content-length: ".utf8)
+        buffer.append(contentsOf: String(count).utf8)
+        buffer.append(contentsOf: "\r\n".utf8)
+    }
+
+    private func appendConnectionField(for head: HTTPRequestHead, to buffer: inout [UInt8]) {
+        if closeAfterResponse || server.isShuttingDown {
+            closeAfterResponse = true
+            buffer.append(contentsOf: "connection: close\r\n".utf8)
+        } else if head.version == .http1_0 {
+            buffer.append(contentsOf: "connection: keep-alive\r\n".utf8)
+        }
+    }
+
+    /// One body chunk from the handler; suspends above the high-water mark.
+    func writeBodyChunk(_ bytes: [UInt8]) async throws {
+        guard !isClosed, !stream.isClosing else { throw ConnectionClosedError() }
+        guard !bytes.isEmpty else { return }
+        if chunked {
+            var framed: [UInt8] = []
+            framed.reserveCapacity(bytes.count + 12)
+            HTTPResponseSerializer.writeChunk(bytes, into: &framed)
+            stream.write(framed)
+        } else {
+            stream.write(bytes)
+        }
+        try await waitUntilWritable()
+    }
+
+    /// Suspends while more than the high-water mark is queued for the client.
+    func waitUntilWritable() async throws {
+        guard stream.queuedBytes > server.configuration.writeHighWaterMarkBytes else { return }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if isClosed {
+                    continuation.resume(throwing: ConnectionClosedError())
+                    return
+                }
+                drainWaiter = continuation
+                stream.notifyWhenQueuedBytes(atMost: server.configuration.writeLowWaterMarkBytes)
+            }
+        } onCancel: {
+            server.loop.execute { [self] in
+                if let waiter = self.drainWaiter {
+                    self.drainWaiter = nil
+                    waiter.resume(throwing: CancellationError())
+                }
+            }
+        }
+    }
+
+    private func writeError(_ error: HTTPParserError) {
+        let message: String
+        switch error {
+        case .malformedRequestLine(let reason), .malformedHeader(let reason), .malformedChunk(let reason):
+            message = reason
+        case .headersTooLarge: message = "the request head is larger than \(server.configuration.maxHeaderBytes) bytes"
+        case .uriTooLong: message = "the request target is too long"
+        case .bodyTooLarge: message = "the request body is larger than allowed"
+        case .conflictingFraming: message = "conflicting Content-Length / Transfer-Encoding"
+        case .invalidContentLength: message = "invalid Content-Length"
+        case .unsupportedTransferEncoding: message = "unsupported transfer coding"
+        case .unsupportedVersion: message = "only HTTP/1.0 and HTTP/1.1 are supported"
+        case .missingHost: message = "HTTP/1.1 requests need a Host header"
+        }
+        writeSimple(status: error.status, message: message)
+    }
+
+    /// A complete error response with `Connection: close`, written directly from the loop side.
+    private func writeSimple(status: HTTPResponse.Status, message: String) {
+        let response = HTTPError(status, message: message).response
+        guard case .bytes(let body) = response.body.storage else { return }
+        var extra = server.dateCache.dateLine()
+        extra.append(contentsOf: server.serverLine)
+        Self.appendContentLength(body.count, to: &extra)
+        extra.append(contentsOf: "connection: close\r\n".utf8)
+        var buffer: [UInt8] = []
+        HTTPResponseSerializer.writeHead(
+            HTTPResponse(status: status, headerFields: response.headerFields), extraFieldLines: extra, into: &buffer)
+        buffer.append(contentsOf: body)
+        stream.write(buffer)
+    }
+
+    static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}

@@ -1,0 +1,103 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+
+/// The HTTP/1.1 server on one event loop: accepts connections, owns them, and shuts down
+/// gracefully. Loop-confined.
+final class HTTPServer: @unchecked Sendable {
+    typealias Responder = @Sendable (Request, RequestContext) async throws -> Response
+
+    let loop: EventLoop
+    let configuration: ServerConfiguration
+    let responder: Responder
+    let bodyLimit: @Sendable (HTTPRequestHead) -> Int?
+    let logger: Logger
+    let machineConfiguration: HTTPConnectionStateMachine.Configuration
+    let serverLine: [UInt8]
+
+    private var listener: TCPListener?
+    private(set) var connections: Set<ObjectIdentifier> = []
+    private var connectionObjects: [ObjectIdentifier: HTTPConnection] = [:]
+    private var shuttingDown = false
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    var dateCache = DateCache()
+    /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
+    private(set) var refusedConnectionCount = 0
+
+    init(
+        loop: EventLoop, configuration: ServerConfiguration, logger: Logger,
+        bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
+    ) {
+        self.loop = loop
+        self.configuration = configuration
+        self.logger = logger
+        self.bodyLimit = bodyLimit
+        self.responder = responder
+        machineConfiguration = .init(
+            parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),
+            maxQueuedRequests: configuration.maxQueuedRequests)
+        serverLine = configuration.serverName.map { Array("server: \($0)\r\n".utf8) } ?? []
+    }
+
+    /// Binds and starts accepting. Loop thread only.
+    func start() throws(UVError) -> SocketAddress {
+        let listener = try TCPListener(loop: loop, host: configuration.host, port: configuration.port) { [unowned self] stream in
+            self.accept(stream)
+        }
+        self.listener = listener
+        return listener.localAddress
+    }
+
+    var connectionCount: Int { connectionObjects.count }
+
+    private func accept(_ stream: TCPStream) {
+        if shuttingDown || connectionObjects.count >= configuration.maxConnections {
+            refusedConnectionCount += 1
+            stream.write(Self.serviceUnavailable)
+            stream.closeAfterFlush(lingering: .milliseconds(500))
+            return
+        }
+        let connection = HTTPConnection(server: self, stream: stream)
+        connectionObjects[ObjectIdentifier(connection)] = connection
+        connection.start()
+    }
+
+    func connectionDidClose(_ connection: HTTPConnection) {
+        connectionObjects[ObjectIdentifier(connection)] = nil
+        if shuttingDown && connectionObjects.isEmpty {
+            let waiters = shutdownWaiters
+            shutdownWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, close idle connections, let in-flight responses
+    /// finish within the grace period, then cancel what is left and close everything.
+    func shutdown() async {
+        if !shuttingDown {
+            shuttingDown = true
+            listener?.close()
+            listener = nil
+            for connection in Array(connectionObjects.values) { connection.closeWhenIdle() }
+            if !connectionObjects.isEmpty {
+                loop.schedule(after: configuration.shutdownGracePeriod) { [self] in
+                    for connection in Array(self.connectionObjects.values) { connection.forceClose() }
+                }
+            }
+        }
+        if connectionObjects.isEmpty { return }
+        await withCheckedContinuation { shutdownWaiters.append($0) }
+    }
+
+    /// Whether shutdown has begun.
+    var isShuttingDown: Bool { shuttingDown }
+
+    /// The canned answer to a client over the connection cap, written without parsing.
+    static let serviceUnavailable: [UInt8] = {
+        let body = "{\"error\":{\"status\":503,\"reason\":\"Service Unavailable\",\"message\":\"too many connections\"}}"
+        let head = "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\n"
+            + "content-type: application/json; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n\r\n"
+        return Array((head + body).utf8)
+    }()
+}

@@ -1,0 +1,57 @@
+/// Limits and timeouts of the HTTP server. Every limit is explicit and has a unit in its name.
+public struct ServerConfiguration: Sendable {
+    /// The address to bind: a numeric IPv4 or IPv6 address, `localhost` or a host name.
+    public var host: String
+    /// The port; 0 picks a free one (see ``Application/localAddress``).
+    public var port: Int
+    /// The most bytes of request line plus headers (431 beyond).
+    public var maxHeaderBytes: Int
+    /// The default maximum request body (413 beyond); routes may set their own.
+    public var maxRequestBodyBytes: Int
+    /// The most open client connections; further clients get a `503` and are closed.
+    public var maxConnections: Int
+    /// How long a client may take to send a complete request once it started one (408 after).
+    public var requestTimeout: Duration
+    /// How long an idle keep-alive connection stays open.
+    public var idleTimeout: Duration
+    /// How many complete pipelined requests may wait behind the one being handled.
+    public var maxQueuedRequests: Int
+    /// A streaming response suspends its writer while more than this many bytes are queued for
+    /// the client…
+    public var writeHighWaterMarkBytes: Int
+    /// …and resumes it once the queue drained to this many.
+    public var writeLowWaterMarkBytes: Int
+    /// How long graceful shutdown waits for in-flight responses before cancelling them.
+    public var shutdownGracePeriod: Duration
+    /// The `Server` header value; nil sends none.
+    public var serverName: String?
+
+    /// Creates a configuration; every value has a production default.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        maxHeaderBytes: Int = 16 * 1024,
+        maxRequestBodyBytes: Int = 1024 * 1024,
+        maxConnections: Int = 19_000,
+        requestTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(60),
+        maxQueuedRequests: Int = 32,
+        writeHighWaterMarkBytes: Int = 64 * 1024,
+        writeLowWaterMarkBytes: Int = 16 * 1024,
+        shutdownGracePeriod: Duration = .seconds(10),
+        serverName: String? = "Rill"
+    ) {
+        self.host = host
+        self.port = port
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+        self.maxConnections = maxConnections
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
+        self.maxQueuedRequests = maxQueuedRequests
+        self.writeHighWaterMarkBytes = writeHighWaterMarkBytes
+        self.writeLowWaterMarkBytes = writeLowWaterMarkBytes
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.serverName = serverName
+    }
+}

@@ -1,0 +1,250 @@
+/// The server side of one HTTP/1.1 connection as a value type: bytes and events in, actions out.
+///
+/// It owns the request parser and decides, without any I/O, when a request is complete and
+/// may be handled, when to send `100 Continue`, when to stop reading (too many pipelined
+/// requests waiting), when to reject with an error status and when to close. The connection
+/// object that owns the socket performs the actions in order.
+///
+/// One request is handled at a time; pipelined requests that arrive meanwhile are parsed and
+/// queued, so their responses leave in request order.
+///
+/// ```
+///   bytes ──► receive(_:) ──► [.handle(head, body)] ──► handler runs ──► responseFinished()
+///                                                                        └► next queued request
+/// ```
+public struct HTTPConnectionStateMachine: Sendable {
+    /// Bounds for one connection.
+    public struct Configuration: Sendable {
+        /// The parser's limits (head size, target length, default body size, header count).
+        public var parserLimits: HTTPRequestParser.Limits
+        /// How many complete requests may wait behind the one being handled before reading
+        /// stops. Bounds the memory a pipelining client can make us hold.
+        public var maxQueuedRequests: Int
+
+        /// Creates a configuration.
+        public init(parserLimits: HTTPRequestParser.Limits = .init(), maxQueuedRequests: Int = 32) {
+            self.parserLimits = parserLimits
+            self.maxQueuedRequests = maxQueuedRequests
+        }
+    }
+
+    /// What the connection must do, in order.
+    public enum Action: Sendable, Equatable {
+        /// Write the interim `HTTP/1.1 100 Continue` response.
+        case sendContinue
+        /// Start handling this complete request; call ``responseFinished(keepAlive:)`` when its
+        /// response is fully written.
+        case handle(HTTPRequestHead, body: [UInt8])
+        /// Write an error response for this parse error with `Connection: close`, then close
+        /// after flushing. Nothing more will be read.
+        case reject(HTTPParserError)
+        /// Stop reading from the socket (backpressure).
+        case pauseReading
+        /// Start reading again.
+        case resumeReading
+        /// The peer is gone or finished: cancel the request being handled, if any.
+        case cancelHandling
+        /// Flush what was written, then close the connection.
+        case closeAfterFlush
+        /// Close now: nothing is left to send.
+        case close
+    }
+
+    /// Where the connection is, for timeouts.
+    public enum Phase: Sendable, Equatable {
+        /// Waiting for a request with nothing received: the keep-alive idle timeout applies.
+        case idle
+        /// Part of a request has arrived: the slow-request (408) timeout applies.
+        case receivingRequest
+        /// A request is being handled (responses may stream for hours: no timeout here).
+        case handling
+        /// Closing or closed.
+        case closed
+    }
+
+    private enum Queued: Sendable {
+        case request(HTTPRequestHead, [UInt8])
+        case error(HTTPParserError)
+    }
+
+    private var parser: HTTPRequestParser
+    private let configuration: Configuration
+    private var currentHead: HTTPRequestHead?
+    private var currentBody: [UInt8] = []
+    private var queue: [Queued] = []
+    private var handling = false
+    private var readingPaused = false
+    private var inputEnded = false
+    private var parseStopped = false
+    private var closed = false
+    /// A head with `Expect: 100-continue` whose interim response waits until no response is in
+    /// progress (an interim response must not land inside another response).
+    private var continuePending = false
+
+    /// Creates the state machine of a new connection.
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        parser = HTTPRequestParser(limits: configuration.parserLimits)
+    }
+
+    /// The connection's phase, for choosing which timeout applies.
+    public var phase: Phase {
+        if closed { return .closed }
+        if handling { return .handling }
+        if currentHead != nil || parser.bufferedByteCount > 0 || !queue.isEmpty { return .receivingRequest }
+        return .idle
+    }
+
+    /// Whether a request is being handled right now.
+    public var isHandling: Bool { handling }
+
+    /// Feeds bytes read from the socket.
+    ///
+    /// - Parameters:
+    ///   - bytes: what was read.
+    ///   - bodyLimit: the maximum body size for a request with this head (per-route limits), or
+    ///     nil for the configured default.
+    ///   - actions: receives the actions to perform, in order.
+    public mutating func receive(
+        _ bytes: UnsafeRawBufferPointer, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
+    ) {
+        guard !closed, !parseStopped else { return }
+        parser.append(bytes)
+        parse(bodyLimit: bodyLimit, into: &actions)
+    }
+
+    /// The response of the request being handled is completely written.
+    ///
+    /// - Parameter keepAlive: false when the response itself requires closing (for example a
+    ///   handler failed after the head was sent).
+    public mutating func responseFinished(
+        keepAlive: Bool, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
+    ) {
+        guard handling else { return }
+        handling = false
+        if !keepAlive {
+            close(flushing: true, into: &actions)
+            return
+        }
+        if dispatchNext(into: &actions) { return }
+        if inputEnded {
+            close(flushing: true, into: &actions)
+            return
+        }
+        // Parse what was held back while the response was in progress.
+        parse(bodyLimit: bodyLimit, into: &actions)
+        if !closed && readingPaused && queue.count < configuration.maxQueuedRequests {
+            readingPaused = false
+            actions.append(.resumeReading)
+        }
+    }
+
+    /// The peer finished sending (EOF). A request in progress is cancelled, but its response
+    /// may still be written; queued complete requests are answered first.
+    public mutating func inputEnded(into actions: inout [Action]) {
+        guard !closed else { return }
+        inputEnded = true
+        if handling {
+            actions.append(.cancelHandling)
+            return
+        }
+        if dispatchNext(into: &actions) { return }
+        close(flushing: true, into: &actions)
+    }
+
+    /// The socket failed (reset) or the server gives up on the connection.
+    public mutating func connectionFailed(into actions: inout [Action]) {
+        guard !closed else { return }
+        if handling { actions.append(.cancelHandling) }
+        closed = true
+        queue.removeAll()
+        actions.append(.close)
+    }
+
+    /// Ends the connection at the next point where no response is in progress (graceful
+    /// shutdown, idle timeout). Returns whether it closed right away.
+    public mutating func closeWhenIdle(into actions: inout [Action]) {
+        guard !closed else { return }
+        inputEnded = true
+        queue.removeAll()
+        if !handling { close(flushing: true, into: &actions) }
+    }
+
+    // MARK: - Internals
+
+    private mutating func close(flushing: Bool, into actions: inout [Action]) {
+        closed = true
+        queue.removeAll()
+        actions.append(flushing ? .closeAfterFlush : .close)
+    }
+
+    /// Starts the next queued request or error if nothing is being handled.
+    /// Returns true if something was dispatched (or the connection closed).
+    private mutating func dispatchNext(into actions: inout [Action]) -> Bool {
+        guard !handling, !queue.isEmpty else { return false }
+        switch queue.removeFirst() {
+        case .request(let head, let body):
+            handling = true
+            actions.append(.handle(head, body: body))
+        case .error(let error):
+            closed = true
+            queue.removeAll()
+            actions.append(.reject(error))
+        }
+        return true
+    }
+
+    private mutating func parse(bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]) {
+        while !closed {
+            if queue.count >= configuration.maxQueuedRequests || continuePending {
+                if continuePending && !handling && queue.isEmpty {
+                    continuePending = false
+                    actions.append(.sendContinue)
+                    continue
+                }
+                if !readingPaused {
+                    readingPaused = true
+                    actions.append(.pauseReading)
+                }
+                return
+            }
+            let event: HTTPParserEvent?
+            do {
+                event = try parser.next()
+            } catch {
+                parseStopped = true
+                currentHead = nil
+                queue.append(.error(error))
+                _ = dispatchNext(into: &actions)
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .head(let head):
+                let limit = bodyLimit(head) ?? configuration.parserLimits.maxBodyBytes
+                parser.setBodyLimit(forCurrentRequest: limit)
+                currentHead = head
+                currentBody = []
+                // No `100 Continue` for a body already known to be too large: the 413 that the
+                // parser raises next is the answer the client is waiting for.
+                var bodyFits = true
+                if case .contentLength(let length) = head.bodyFraming { bodyFits = length <= limit }
+                if head.expectsContinue && head.bodyFraming != .none && bodyFits {
+                    if handling || !queue.isEmpty {
+                        continuePending = true
+                    } else {
+                        actions.append(.sendContinue)
+                    }
+                }
+            case .body(let bytes):
+                if currentBody.isEmpty { currentBody = bytes } else { currentBody.append(contentsOf: bytes) }
+            case .end:
+                guard let head = currentHead else { continue }
+                currentHead = nil
+                queue.append(.request(head, currentBody))
+                currentBody = []
+                if !handling { _ = dispatchNext(into: &actions) }
+            }
+        }
+    }
+}
