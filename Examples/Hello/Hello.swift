@@ -47,7 +47,7 @@ struct Hello: AsyncParsableCommand {
         let app = try Application(router: router, configuration: .init(host: host, port: port))
         let address = try await app.start()
         print("listening on http://\(address)")
-        fflush(stdout)
+        fflush(nil)  // stdout may be a pipe: make the line visible now
         try await app.run()
     }
 }
