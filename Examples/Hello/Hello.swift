@@ -8,6 +8,7 @@
 //   curl -i localhost:8080/api/json
 //   curl -i -X POST localhost:8080/api/echo -H 'content-type: application/json' -d '{"message":"hi"}'
 //   curl -N localhost:8080/count
+//   curl -N localhost:8080/events -H 'Last-Event-ID: 41'
 import ArgumentParser
 import Rill
 #if canImport(Glibc)
@@ -42,6 +43,17 @@ struct Hello: AsyncParsableCommand {
                     try await context.eventLoop.sleep(for: .milliseconds(200))
                 }
             })
+        }
+
+        router.get("/events") { request, context in
+            // Resumes after the client's Last-Event-ID, one event every 500 ms.
+            let start = Int(request.lastEventID ?? "") ?? 0
+            return EventStream(configuration: .init(heartbeatInterval: .seconds(2), retry: .seconds(1))) { stream in
+                for number in (start + 1)... {
+                    try await stream.send(ServerSentEvent(data: "tick \(number)\nsecond line", event: "tick", id: "\(number)"))
+                    try await context.eventLoop.sleep(for: .milliseconds(500))
+                }
+            }
         }
 
         let app = try Application(router: router, configuration: .init(host: host, port: port))

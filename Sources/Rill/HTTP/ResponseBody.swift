@@ -13,6 +13,9 @@ public struct ResponseBody: Sendable {
         case empty
         case bytes([UInt8])
         case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
+        /// Server-Sent Events: written through the connection's event-stream support
+        /// (heartbeats, slow-client cap, shutdown farewell).
+        case eventStream(@Sendable (HTTPConnection) async throws -> Void)
     }
 
     let storage: Storage
@@ -40,7 +43,7 @@ public struct ResponseBody: Sendable {
         switch storage {
         case .empty: 0
         case .bytes(let bytes): bytes.count
-        case .stream: nil
+        case .stream, .eventStream: nil
         }
     }
 }

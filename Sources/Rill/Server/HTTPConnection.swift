@@ -18,7 +18,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private var actions: [HTTPConnectionStateMachine.Action] = []
     private var handlerTask: Task<Void, Never>?
     private var drainWaiter: UnsafeContinuation<Void, any Error>?
-    private var isClosed = false
+    private(set) var isClosed = false
     private let remoteAddress: SocketAddress?
 
     /// The response in progress must end with the connection (HTTP/1.0 stream, late error).
@@ -28,7 +28,13 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     /// The current request is HEAD: heads only.
     private var headOnly = false
 
-    private enum TimeoutKind { case none, idle, request }
+    private enum TimeoutKind { case none, idle, request, heartbeat }
+    /// Heartbeat interval of the event stream in progress, in ms (0: none).
+    private var heartbeatMilliseconds: UInt64 = 0
+    /// When the event stream last wrote anything, in loop ms.
+    private var lastEventWriteMilliseconds: UInt64 = 0
+    /// The response in progress is an event stream (shutdown cancels it at once).
+    private var streamingEvents = false
     private var timeoutKind = TimeoutKind.none
     private var deadlineMilliseconds: UInt64 = 0
     private var timer: ScheduledTimer?
@@ -132,17 +138,17 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         switch machine.phase {
         case .idle: kind = .idle
         case .receivingRequest: kind = .request
-        case .handling, .closed: kind = .none
+        case .handling: kind = heartbeatMilliseconds > 0 ? .heartbeat : .none
+        case .closed: kind = .none
         }
         guard kind != timeoutKind else { return }
         timeoutKind = kind
-        let duration: Duration
         switch kind {
         case .none: return
-        case .idle: duration = server.configuration.idleTimeout
-        case .request: duration = server.configuration.requestTimeout
+        case .idle: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.idleTimeout)
+        case .request: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.requestTimeout)
+        case .heartbeat: deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
         }
-        deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(duration)
         if timer == nil { armTimer() }
     }
 
@@ -155,12 +161,27 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private func timerFired() {
         timer = nil
         guard !isClosed, timeoutKind != .none else { return }
+        if timeoutKind == .heartbeat {
+            // Every write moved the deadline without touching the timer; only now compare.
+            deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
+            if server.loop.nowMilliseconds >= deadlineMilliseconds {
+                writeEventChunk(Self.heartbeatComment)
+                if queuedBytes > eventStreamDefaults.maxQueuedBytes {
+                    // A heartbeat that cannot leave means a stalled client.
+                    disconnectSlowClient()
+                    return
+                }
+                deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
+            }
+            armTimer()
+            return
+        }
         if server.loop.nowMilliseconds < deadlineMilliseconds {
             armTimer()
             return
         }
         switch timeoutKind {
-        case .none:
+        case .none, .heartbeat:
             return
         case .idle:
             timeoutKind = .none
@@ -235,7 +256,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
                 extraFieldLines: extra, into: &buffer)
             if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
             stream.write(buffer)
-        case .stream(let produce):
+        case .stream, .eventStream:
             if !bodyAllowed || headOnly {
                 appendConnectionField(for: head, to: &extra)
                 var buffer: [UInt8] = []
@@ -259,11 +280,20 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
                 extraFieldLines: extra, into: &buffer)
             // The head leaves at once, before the first body byte: SSE clients need it to open.
             stream.write(buffer)
-            var writer = ResponseBodyWriter(connection: self)
             do {
-                try await produce(&writer)
-                if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
+                switch response.body.storage {
+                case .stream(let produce):
+                    var writer = ResponseBodyWriter(connection: self)
+                    try await produce(&writer)
+                case .eventStream(let produce):
+                    try await produce(self)
+                    endEventStream()
+                case .empty, .bytes:
+                    break
+                }
+                if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
             } catch {
+                endEventStream()
                 // The head is out: the only honest signal left is to close without the last chunk.
                 if !(error is CancellationError || error is ConnectionClosedError) {
                     server.logger.error("streaming body failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
@@ -328,6 +358,55 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             }
         }
     }
+
+    // MARK: Event streams
+
+    var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
+    var isShuttingDown: Bool { server.isShuttingDown }
+
+    /// Marks the response as an event stream and starts its idle heartbeat.
+    func beginEventStream(heartbeatInterval: Duration) {
+        streamingEvents = true
+        heartbeatMilliseconds = Self.milliseconds(heartbeatInterval)
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        updateTimeout()
+    }
+
+    private func endEventStream() {
+        streamingEvents = false
+        heartbeatMilliseconds = 0
+        updateTimeout()
+    }
+
+    /// Writes one or more encoded events as one chunk, in one socket write.
+    func writeEventChunk(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        if chunked {
+            var framed: [UInt8] = []
+            framed.reserveCapacity(bytes.count + 12)
+            HTTPResponseSerializer.writeChunk(bytes, into: &framed)
+            stream.write(framed)
+        } else {
+            stream.write(bytes)
+        }
+    }
+
+    /// The slow-client policy's disconnect: close now, dropping what is queued.
+    func disconnectSlowClient() {
+        server.noteSlowClientDisconnect()
+        machine.connectionFailed(into: &actions)
+        perform()
+    }
+
+    /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
+    /// can send its farewell; other responses get the grace period.
+    func serverIsShuttingDown() {
+        if streamingEvents { handlerTask?.cancel() }
+        closeWhenIdle()
+    }
+
+    static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
 
     private func writeError(_ error: HTTPParserError) {
         let message: String

@@ -24,6 +24,10 @@ final class HTTPServer: @unchecked Sendable {
     var dateCache = DateCache()
     /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
     private(set) var refusedConnectionCount = 0
+    /// Event streams closed because their client fell too far behind.
+    private(set) var slowClientDisconnectCount = 0
+
+    func noteSlowClientDisconnect() { slowClientDisconnectCount += 1 }
 
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger,
@@ -79,7 +83,7 @@ final class HTTPServer: @unchecked Sendable {
             shuttingDown = true
             listener?.close()
             listener = nil
-            for connection in Array(connectionObjects.values) { connection.closeWhenIdle() }
+            for connection in Array(connectionObjects.values) { connection.serverIsShuttingDown() }
             if !connectionObjects.isEmpty {
                 loop.schedule(after: configuration.shutdownGracePeriod) { [self] in
                     for connection in Array(self.connectionObjects.values) { connection.forceClose() }

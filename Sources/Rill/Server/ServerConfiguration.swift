@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// The `Server` header value; nil sends none.
     public var serverName: String?
+    /// Defaults for Server-Sent Events streams (heartbeats, slow-client cap).
+    public var eventStream: EventStreamConfiguration
 
     /// Creates a configuration; every value has a production default.
     public init(
@@ -39,7 +41,8 @@ public struct ServerConfiguration: Sendable {
         writeHighWaterMarkBytes: Int = 64 * 1024,
         writeLowWaterMarkBytes: Int = 16 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
-        serverName: String? = "Rill"
+        serverName: String? = "Rill",
+        eventStream: EventStreamConfiguration = .init()
     ) {
         self.host = host
         self.port = port
@@ -53,5 +56,6 @@ public struct ServerConfiguration: Sendable {
         self.writeLowWaterMarkBytes = writeLowWaterMarkBytes
         self.shutdownGracePeriod = shutdownGracePeriod
         self.serverName = serverName
+        self.eventStream = eventStream
     }
 }

@@ -1,0 +1,107 @@
+public import HTTPTypes
+
+/// A Server-Sent Events response: `text/event-stream` fed from an `AsyncSequence` of events or
+/// written by a closure.
+///
+/// ```swift
+/// router.get("/ticks") { request, context in
+///     EventStream(ticks)                       // any AsyncSequence<ServerSentEvent, _>
+/// }
+/// router.get("/countdown") { request, context in
+///     EventStream { stream in
+///         for n in (1...3).reversed() {
+///             try await stream.send(ServerSentEvent(data: "\(n)", id: "\(n)"))
+///             try await context.eventLoop.sleep(for: .seconds(1))
+///         }
+///     }
+/// }
+/// ```
+///
+/// On the wire: status 200, `Content-Type: text/event-stream; charset=utf-8`,
+/// `Cache-Control: no-store`, `X-Accel-Buffering: no`, chunked, never compressed. The head and
+/// an opening comment (or the configured `retry:`) leave at once, so clients reach OPEN before
+/// the first event. Each event is one chunk in one socket write. Heartbeat comments go out only
+/// when the stream has been idle for the configured interval.
+///
+/// When the client disconnects, the handler task is cancelled: the sequence's `for await` ends
+/// (sequences must honour cancellation, as `AsyncStream` and broker subscriptions do). When the
+/// server shuts down, the task is cancelled too and ``farewell`` (if any) is sent before the
+/// stream closes.
+///
+/// To tell an `EventSource` to stop reconnecting, answer `204 No Content` instead of a stream
+/// (return `HTTPResponse.Status.noContent`); any non-200 status ends its reconnect loop.
+public struct EventStream: ResponseGenerator {
+    /// Header fields added to the stream's response (the SSE fields are always set).
+    public var headerFields: HTTPFields
+    /// Overrides of the server's event-stream defaults for this stream.
+    public var configuration: EventStreamConfiguration?
+    /// Sent last when the server shuts down while the stream is open.
+    public var farewell: ServerSentEvent?
+
+    let produce: @Sendable (inout EventStreamWriter) async throws -> Void
+
+    /// A stream of the events of `events`, in order, until the sequence ends or the client leaves.
+    public init<Events: AsyncSequence & Sendable>(
+        _ events: Events, configuration: EventStreamConfiguration? = nil, farewell: ServerSentEvent? = nil,
+        headerFields: HTTPFields = [:]
+    ) where Events.Element == ServerSentEvent {
+        self.init(configuration: configuration, farewell: farewell, headerFields: headerFields) { stream in
+            do {
+                for try await event in events {
+                    try await stream.send(event)
+                }
+            } catch is CancellationError {
+                // The client left or the server is shutting down: both end the stream normally.
+            }
+        }
+    }
+
+    /// A stream written by `body`; it ends when `body` returns.
+    public init(
+        configuration: EventStreamConfiguration? = nil, farewell: ServerSentEvent? = nil, headerFields: HTTPFields = [:],
+        _ body: @escaping @Sendable (inout EventStreamWriter) async throws -> Void
+    ) {
+        self.headerFields = headerFields
+        self.configuration = configuration
+        self.farewell = farewell
+        self.produce = body
+    }
+
+    public func response(from request: Request, context: RequestContext) throws -> Response {
+        var fields = headerFields
+        fields[.contentType] = "text/event-stream; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        fields[Self.accelBuffering] = "no"
+        let produce = self.produce
+        let override = configuration
+        let farewell = self.farewell
+        return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .eventStream { connection in
+            let configuration = override ?? connection.eventStreamDefaults
+            var writer = EventStreamWriter(connection: connection, configuration: configuration)
+            try writer.open()
+            do {
+                try await produce(&writer)
+            } catch is CancellationError {
+                // Cancellation is how disconnects and shutdown reach the producer.
+            }
+            if let farewell, connection.isShuttingDown, !connection.isClosed {
+                try writer.sendNow(farewell)
+            }
+        }))
+    }
+
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+}
+
+extension Request {
+    /// The id of the last event the client received: the `Last-Event-ID` header, or the
+    /// `lastEventId` query parameter for clients that cannot set headers. Nil when absent.
+    public var lastEventID: String? {
+        if let header = headerFields[EventStream.lastEventIDField] { return header }
+        return query["lastEventId"]
+    }
+}
+
+extension EventStream {
+    static let lastEventIDField = HTTPField.Name("Last-Event-ID")!
+}
