@@ -1,6 +1,7 @@
 @_exported import HTTPTypes
 @_exported import Logging
 @_exported import RillSSE
+@_exported import RillPubSub
 @_exported import struct RillCore.SocketAddress
 @_exported import class RillCore.EventLoop
 @_exported import struct RillHTTP.HTTPVersion

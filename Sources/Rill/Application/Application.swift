@@ -1,6 +1,7 @@
 public import Logging
 public import RillCore
 import RillHTTP
+public import RillPubSub
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,8 @@ public final class Application: Sendable {
     public let logger: Logger
     /// The loop that runs the server and every handler.
     public let eventLoop: EventLoop
+    /// The publish/subscribe broker (in memory unless configured otherwise).
+    public let broker: any Broker
 
     private let state = Mutex<State>(State())
 
@@ -35,16 +38,27 @@ public final class Application: Sendable {
         var stopped = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var signalWatchers: [SignalWatcher] = []
+        var channelAuthorizer: ChannelAuthorizer?
     }
 
-    /// Creates the application and its event loop thread.
+    /// Creates the application, its event loop thread and its broker.
     ///
-    /// - Throws: `UVError` if libuv cannot create the loop.
-    public init(router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill")) throws {
+    /// - Throws: `UVError` if libuv cannot create the loop, or the broker factory's error.
+    public init(
+        router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill"),
+        broker: BrokerFactory = .inMemory()
+    ) throws {
         self.router = router
         self.configuration = configuration
         self.logger = logger
         eventLoop = try EventLoop(name: "rill-loop")
+        self.broker = try broker.make(eventLoop)
+    }
+
+    var channelAuthorizer: ChannelAuthorizer? { state.withLock { $0.channelAuthorizer } }
+
+    func setChannelAuthorizer(_ authorizer: @escaping ChannelAuthorizer) {
+        state.withLock { $0.channelAuthorizer = authorizer }
     }
 
     /// The bound address once started (with the real port when port 0 was configured).

@@ -1,0 +1,144 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HTTPTypes
+public import RillPubSub
+
+extension Application {
+    /// The channel used when a request names none, as in flask-sse.
+    public static let defaultChannel = "sse"
+
+    /// Publishes `data` as JSON to `channel` — flask-sse's `publish`, callable from any route,
+    /// task or thread context.
+    ///
+    /// ```swift
+    /// router.post("/send") { request, context in
+    ///     let message = try request.decode(Message.self)
+    ///     try await app.publish(["message": message.text], event: "notify", channel: "users.42")
+    ///     return HTTPResponse.Status.accepted
+    /// }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - request: when given, the channel authorization hook must allow `.publish` (403 if not).
+    /// - Returns: the assigned id and how many subscribers were reached.
+    @discardableResult
+    public func publish(
+        _ data: some Encodable & Sendable, event: String? = nil, id: String? = nil, retry: Duration? = nil,
+        channel: String = Application.defaultChannel, authorizing request: (Request, RequestContext)? = nil
+    ) async throws -> PublishReceipt {
+        let text: String
+        if let string = data as? String {
+            text = string
+        } else {
+            text = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
+        }
+        return try await publish(ServerSentEvent(data: text, event: event, id: id, retry: retry), channel: channel, authorizing: request)
+    }
+
+    /// Publishes a complete event to `channel`.
+    @discardableResult
+    public func publish(
+        _ event: ServerSentEvent, channel: String = Application.defaultChannel, authorizing request: (Request, RequestContext)? = nil
+    ) async throws -> PublishReceipt {
+        if let (request, context) = request {
+            try await authorize(request, context: context, channels: [channel], access: .publish)
+        }
+        do {
+            return try await broker.publish(event, to: channel)
+        } catch let error as BrokerError {
+            throw error.httpError
+        }
+    }
+
+    /// Sets the hook that allows or denies subscribing and publishing per request and channel.
+    /// Denied requests get 403 with a JSON error. Without a hook everything is allowed.
+    public func authorizeChannels(_ authorizer: @escaping ChannelAuthorizer) {
+        setChannelAuthorizer(authorizer)
+    }
+
+    /// An SSE stream of the channels the request names with `?channel=` (repeatable; default
+    /// ``defaultChannel``), resuming after the client's `Last-Event-ID` (header or
+    /// `lastEventId` query parameter).
+    ///
+    /// ```swift
+    /// router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
+    /// ```
+    ///
+    /// Replay: events the broker's history holds after the client's last id come first, then
+    /// live events, with no gap and no duplicate. The `Rill-Replay` response header says
+    /// `live`, `complete` or `gap`; on a gap the stream starts with an event of type
+    /// `rill-history-gap` whose data is `{"lastEventId":"…"}`, so a client knows to refresh.
+    ///
+    /// A subscriber that falls behind is disconnected (the broker's overflow policy) and
+    /// reconnects with `Last-Event-ID`.
+    public func eventStream(
+        for request: Request, context: RequestContext, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
+    ) async throws -> EventStream {
+        var names = channels ?? request.query.values(for: "channel").filter { !$0.isEmpty }
+        if names.isEmpty { names = [Self.defaultChannel] }
+        try await authorize(request, context: context, channels: names, access: .subscribe)
+        let subscription: Subscription
+        do {
+            subscription = try await broker.subscribe(to: names, lastEventID: request.lastEventID)
+        } catch let error as BrokerError {
+            throw error.httpError
+        }
+        let status = subscription.replayStatus
+        var fields = HTTPFields()
+        fields[Self.replayField] = status.headerValue
+        let lastEventID = request.lastEventID ?? ""
+        return EventStream(configuration: configuration, headerFields: fields) { stream in
+            defer { subscription.cancel() }
+            if status == .gap {
+                var payload = "{\"lastEventId\":"
+                JSONString.append(lastEventID, to: &payload)
+                payload += "}"
+                try await stream.send(ServerSentEvent(data: payload, event: "rill-history-gap"))
+            }
+            var batch: [UInt8] = []
+            for try await delivered in subscription {
+                // Everything that piled up while this task waited to run leaves in one write.
+                let pending = subscription.takeBuffered()
+                if pending.isEmpty {
+                    try await stream.send(encoded: delivered.encoded)
+                    continue
+                }
+                batch.removeAll(keepingCapacity: true)
+                batch.append(contentsOf: delivered.encoded)
+                for event in pending { batch.append(contentsOf: event.encoded) }
+                try await stream.send(encoded: batch)
+            }
+        }
+    }
+
+    func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
+        guard let authorizer = channelAuthorizer else { return }
+        for channel in channels where try await !authorizer(request, context, channel, access) {
+            throw HTTPError(.forbidden, message: "\(access == .publish ? "publishing to" : "subscribing to") channel '\(channel)' is not allowed")
+        }
+    }
+
+    static let replayField = HTTPField.Name("Rill-Replay")!
+}
+
+extension ReplayStatus {
+    var headerValue: String {
+        switch self {
+        case .live: "live"
+        case .complete: "complete"
+        case .gap: "gap"
+        }
+    }
+}
+
+extension BrokerError {
+    var httpError: HTTPError {
+        switch self {
+        case .invalidEvent, .invalidChannel: HTTPError(.badRequest, message: description)
+        case .closed, .backend: HTTPError(.serviceUnavailable, message: description)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+public import RillSSE
+
+/// Publish/subscribe of Server-Sent Events on named channels.
+///
+/// ```swift
+/// let receipt = try await broker.publish(ServerSentEvent(data: "hi", event: "notify"), to: "users.42")
+/// let subscription = try await broker.subscribe(to: ["users.42"], lastEventID: request.lastEventID)
+/// for try await delivered in subscription { print(delivered.event.data ?? "") }
+/// ```
+///
+/// `publish` never waits for a subscriber: each subscription has its own bounded buffer and
+/// overflow policy, so one slow subscriber never delays the others.
+public protocol Broker: AnyObject, Sendable {
+    /// Publishes `event` to `channel`; the broker assigns an id when `event.id` is nil.
+    ///
+    /// - Throws: ``BrokerError`` for an invalid event or channel, or when the broker is closed.
+    @discardableResult
+    func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt
+
+    /// Subscribes to `channels`. With a `lastEventID`, the events published after it that the
+    /// history still holds come first, then live events, with no gap and no duplicate; see
+    /// ``Subscription/replayStatus``.
+    func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription
+
+    /// Current counters.
+    func statistics() async -> BrokerStatistics
+}
+
+extension Broker {
+    /// Validates a channel name: 1 to 256 bytes, no control characters.
+    package static func validate(channel: String) throws(BrokerError) {
+        let bytes = channel.utf8
+        guard !bytes.isEmpty, bytes.count <= 256, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw BrokerError.invalidChannel(channel)
+        }
+    }
+}

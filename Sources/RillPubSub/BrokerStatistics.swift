@@ -1,0 +1,18 @@
+/// Counters of a broker, for metrics endpoints.
+public struct BrokerStatistics: Sendable, Hashable {
+    /// Events published.
+    public var publishedEventCount: Int = 0
+    /// Events handed to subscriptions (one per subscriber per event).
+    public var deliveredEventCount: Int = 0
+    /// Events dropped by the `dropOldest` policy.
+    public var droppedEventCount: Int = 0
+    /// Subscriptions ended because their consumer fell too far behind.
+    public var slowConsumerDisconnectCount: Int = 0
+    /// Subscriptions open now.
+    public var subscriptionCount: Int = 0
+    /// Subscribers per channel, for channels that have any.
+    public var subscribersPerChannel: [String: Int] = [:]
+
+    /// Creates zeroed counters.
+    public init() {}
+}

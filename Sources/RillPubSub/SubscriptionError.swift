@@ -1,0 +1,35 @@
+/// Why a subscription ended with an error.
+public enum SubscriptionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The consumer fell more than the buffer behind (policy `disconnect`).
+    case slowConsumer
+    /// The broker shut down or lost its backend for good.
+    case brokerClosed
+
+    public var description: String {
+        switch self {
+        case .slowConsumer: "the subscriber fell too far behind and was disconnected"
+        case .brokerClosed: "the broker is closed"
+        }
+    }
+}
+
+/// Why a publish or subscribe was refused.
+public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The event is invalid (an `event` or `id` containing a line break, …).
+    case invalidEvent(String)
+    /// A channel name is empty or longer than 256 bytes.
+    case invalidChannel(String)
+    /// The broker is closed.
+    case closed
+    /// The backend (Redis) failed.
+    case backend(String)
+
+    public var description: String {
+        switch self {
+        case .invalidEvent(let reason): "invalid event: \(reason)"
+        case .invalidChannel(let name): "invalid channel name '\(name)'"
+        case .closed: "the broker is closed"
+        case .backend(let reason): "broker backend failed: \(reason)"
+        }
+    }
+}

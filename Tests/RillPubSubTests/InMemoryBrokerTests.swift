@@ -1,0 +1,245 @@
+import RillCore
+import RillPubSub
+import RillSSE
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body` on the loop thread as a task that prefers the loop (like a handler).
+private func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task(executorPreference: loop.executor) { try await body() }.value
+}
+
+private func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "" } }
+
+@Suite struct InMemoryBrokerTests {
+    @Test func publishFansOutToEverySubscriberWithTheSameEncodedBytes() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (first, second, receipt) = try await onLoop(loop) {
+            let a = try broker.subscribeOnLoop(to: ["news"], lastEventID: nil)
+            let b = try broker.subscribeOnLoop(to: ["news", "other"], lastEventID: nil)
+            let receipt = try broker.publishOnLoop(ServerSentEvent(data: "hello", event: "notify"), to: "news")
+            return (a.takeBuffered(), b.takeBuffered(), receipt)
+        }
+        #expect(receipt == PublishReceipt(id: "1", subscriberCount: 2))
+        #expect(data(first) == ["hello"] && data(second) == ["hello"])
+        #expect(first[0].encoded == Array("event: notify\nid: 1\ndata: hello\n\n".utf8))
+        // One encoding shared by both: the arrays share storage.
+        first[0].encoded.withUnsafeBufferPointer { a in
+            second[0].encoded.withUnsafeBufferPointer { b in #expect(a.baseAddress == b.baseAddress) }
+        }
+        await loop.shutdown()
+    }
+
+    @Test func idsAreAssignedMonotonicallyAcrossChannelsAndPublisherIdsAreKept() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let ids = try await onLoop(loop) {
+            [
+                try broker.publishOnLoop(ServerSentEvent(data: "a"), to: "x").id,
+                try broker.publishOnLoop(ServerSentEvent(data: "b"), to: "y").id,
+                try broker.publishOnLoop(ServerSentEvent(data: "c", id: "custom-7"), to: "x").id,
+                try broker.publishOnLoop(ServerSentEvent(data: "d"), to: "x").id,
+            ]
+        }
+        #expect(ids == ["1", "2", "custom-7", "4"])
+        await loop.shutdown()
+    }
+
+    @Test func invalidEventsAndChannelsAreRefused() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
+        await #expect(throws: BrokerError.invalidChannel("")) { try await broker.publish(ServerSentEvent(data: "x"), to: "") }
+        await #expect(throws: BrokerError.self) { try await broker.subscribe(to: ["bad\u{0}"], lastEventID: nil) }
+        await loop.shutdown()
+    }
+
+    @Test func reconnectWithLastEventIDReplaysExactlyWhatWasMissedInOrder() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (status, replayed) = try await onLoop(loop) {
+            for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)"), to: n.isMultiple(of: 2) ? "b" : "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "2")
+            return (subscription.replayStatus, subscription.takeBuffered())
+        }
+        #expect(status == .complete)
+        #expect(data(replayed) == ["n3", "n4", "n5"])
+        #expect(replayed.map(\.id) == ["3", "4", "5"])
+        await loop.shutdown()
+    }
+
+    @Test func anIDOlderThanTheHistoryIsReportedAsAGap() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3))
+        let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
+            for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)"), to: "a") }
+            let old = try broker.subscribeOnLoop(to: ["a"], lastEventID: "2")
+            let recent = try broker.subscribeOnLoop(to: ["a"], lastEventID: "7")
+            let unknown = try broker.subscribeOnLoop(to: ["a"], lastEventID: "not-an-id")
+            let fresh = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil)
+            return [old, recent, unknown, fresh].map { ($0.replayStatus, $0.takeBuffered().map { $0.event.data ?? "" }) }
+        }
+        #expect(results[0].0 == .gap && results[0].1 == ["n8", "n9", "n10"])
+        #expect(results[1].0 == .complete && results[1].1 == ["n8", "n9", "n10"])
+        #expect(results[2].0 == .gap)
+        #expect(results[3].0 == .live && results[3].1.isEmpty)
+        await loop.shutdown()
+    }
+
+    @Test func historyExpiresByAge() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyMaxAge: .milliseconds(50)))
+        let (status, replayed) = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "old"), to: "a")
+            try await loop.sleep(for: .milliseconds(80))
+            try broker.publishOnLoop(ServerSentEvent(data: "new"), to: "a")
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "0")
+            return (subscription.replayStatus, subscription.takeBuffered())
+        }
+        #expect(status == .gap)
+        #expect(data(replayed) == ["new"])
+        await loop.shutdown()
+    }
+
+    @Test func replayUnderConcurrentPublishingHasNoGapAndNoDuplicate() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10_000, subscriberBufferCount: 10_000))
+        let publishing = Atomic<Bool>(true)
+        // A plain thread publishes without pause while clients reconnect.
+        let publisher = Thread {
+            var n = 0
+            while publishing.load(ordering: .relaxed) && n < 200_000 {
+                n += 1
+                broker.post(ServerSentEvent(data: "\(n)"), to: "live")
+                if n.isMultiple(of: 64) { usleep(50) }
+            }
+        }
+        publisher.start()
+        let received = try await onLoop(loop) { () -> [UInt64] in
+            var seen: [UInt64] = []
+            var lastID: String?
+            for _ in 0..<20 {
+                let subscription = try broker.subscribeOnLoop(to: ["live"], lastEventID: lastID)
+                var taken = 0
+                for try await event in subscription {
+                    seen.append(event.sequence)
+                    lastID = event.id
+                    taken += 1
+                    if taken == 50 { break }
+                }
+                subscription.cancel()
+                try await loop.sleep(for: .milliseconds(2))
+            }
+            return seen
+        }
+        publishing.store(false, ordering: .relaxed)
+        publisher.join()
+        #expect(received.count == 1000)
+        let firstSequence = try #require(received.first)
+        #expect(received == Array(firstSequence..<(firstSequence + 1000)))
+        await loop.shutdown()
+    }
+
+    @Test func aSlowSubscriberIsDisconnectedWithoutDelayingOthers() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 4))
+        let outcome = try await onLoop(loop) { () -> (Bool, Int, SubscriptionError?) in
+            let slow = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
+            let fast = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
+            var fastReceived = 0
+            for n in 1...10 {
+                try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c")
+                fastReceived += fast.takeBuffered().count
+            }
+            var caught: SubscriptionError?
+            do { for try await _ in slow {} } catch { caught = error as? SubscriptionError }
+            return (slow.isActive, fastReceived, caught)
+        }
+        #expect(outcome.0 == false)
+        #expect(outcome.1 == 10)
+        #expect(outcome.2 == SubscriptionError.slowConsumer)
+        let statistics = await broker.statistics()
+        #expect(statistics.slowConsumerDisconnectCount == 1)
+        #expect(statistics.subscriptionCount == 1)
+        await loop.shutdown()
+    }
+
+    @Test func dropOldestKeepsTheNewestEventsAndCountsDrops() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 3, overflowPolicy: .dropOldest))
+        let kept = try await onLoop(loop) {
+            let subscription = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
+            for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
+            return subscription.takeBuffered()
+        }
+        #expect(data(kept) == ["8", "9", "10"])
+        #expect(await broker.statistics().droppedEventCount == 7)
+        await loop.shutdown()
+    }
+
+    @Test func cancellingTheConsumingTaskUnsubscribesAndForgetsQuietChannels() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
+        let consumer = Task(executorPreference: loop.executor) { () -> Int in
+            let subscription = try await broker.subscribe(to: ["quiet"], lastEventID: nil)
+            var count = 0
+            for try await _ in subscription { count += 1 }
+            return count
+        }
+        while await broker.statistics().subscriptionCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        consumer.cancel()
+        #expect(try await consumer.value == 0)
+        let statistics = await broker.statistics()
+        #expect(statistics.subscriptionCount == 0)
+        #expect(statistics.subscribersPerChannel.isEmpty)
+        let channels = try await onLoop(loop) { broker.channelCount }
+        #expect(channels == 0)
+        await loop.shutdown()
+    }
+
+    @Test func publishingFromAPlainThreadReachesSubscribers() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let consumer = Task(executorPreference: loop.executor) { () -> [String] in
+            let subscription = try await broker.subscribe(to: ["t"], lastEventID: nil)
+            var received: [String] = []
+            for try await event in subscription {
+                received.append(event.event.data ?? "")
+                if received.count == 100 { break }
+            }
+            return received
+        }
+        while await broker.statistics().subscriptionCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let thread = Thread {
+            for n in 1...100 { broker.post(ServerSentEvent(data: "\(n)"), to: "t") }
+        }
+        thread.start()
+        thread.join()
+        #expect(try await consumer.value == (1...100).map(String.init))
+        await loop.shutdown()
+    }
+}
+
+/// A plain POSIX thread (not a Swift task) for publishing from outside any executor.
+final class Thread: @unchecked Sendable {
+    private let body: @Sendable () -> Void
+    private var handle = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&handle, nil, { context in
+            let thread = Unmanaged<Thread>.fromOpaque(context!).takeRetainedValue()
+            thread.body()
+            return nil
+        }, context)
+    }
+
+    func join() { pthread_join(handle, nil) }
+}
