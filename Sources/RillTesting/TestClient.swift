@@ -1,0 +1,272 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import Rill
+import RillHTTP
+
+/// How ``Application/test(_:_:isolation:)`` runs requests.
+public enum TestMode: Sendable {
+    /// In process: requests go straight to the router's responder (with all middleware) on the
+    /// application's event loop. No sockets, no server limits; streamed bodies are not
+    /// supported (see ``TestClientError/streamedBodyNotSupportedInRouterMode(path:)``).
+    case router
+    /// Over real sockets: the server is started on 127.0.0.1 with a free port, each request
+    /// uses a new TCP connection. Needs `ServerConfiguration(host: "127.0.0.1", port: 0)`.
+    case live
+}
+
+extension Application {
+    /// Runs `body` with a client for this application, then shuts the application down.
+    ///
+    /// ```swift
+    /// let router = Router()
+    /// router.get("/hello") { _, _ in "Hello" }
+    /// let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 0))
+    /// try await app.test(.live) { client in
+    ///     let response = try await client.get("/hello")
+    ///     #expect(response.status == .ok)
+    ///     #expect(response.bodyText == "Hello")
+    /// }
+    /// ```
+    ///
+    /// - `.router` calls the router's responder in process;
+    /// - `.live` starts the server, which must be configured with host `127.0.0.1` and port 0
+    ///   (a free port; the client learns the real one), so tests never collide on a port.
+    ///
+    /// The application is shut down when `body` returns or throws (its event loop stops), so use
+    /// a new `Application` for every call.
+    ///
+    /// - Throws: ``TestClientError/liveModeNeedsLoopbackAndPortZero(host:port:)`` for `.live`
+    ///   with another host or port, errors from starting the server, and whatever `body` throws.
+    public func test<T>(
+        _ mode: TestMode, isolation: isolated (any Actor)? = #isolation, _ body: (TestClient) async throws -> T
+    ) async throws -> T {
+        let client: TestClient
+        switch mode {
+        case .router:
+            client = TestClient(backend: .router(responder: makeResponder(), eventLoop: eventLoop, logger: logger))
+        case .live:
+            guard configuration.host == "127.0.0.1", configuration.port == 0 else {
+                await shutdown()
+                throw TestClientError.liveModeNeedsLoopbackAndPortZero(host: configuration.host, port: configuration.port)
+            }
+            let address: SocketAddress
+            do {
+                address = try await start()
+            } catch {
+                await shutdown()
+                throw error
+            }
+            client = TestClient(backend: .live(port: address.port))
+        }
+        do {
+            let result = try await body(client)
+            await shutdown()
+            return result
+        } catch {
+            await shutdown()
+            throw error
+        }
+    }
+}
+
+/// Sends requests to an application under test; get one from ``Application/test(_:_:isolation:)``.
+///
+/// ```swift
+/// try await app.test(.router) { client in
+///     let created = try await client.post("/users", json: User(name: "Ada"))
+///     #expect(created.status == .created)
+///     let missing = try await client.get("/users/999")
+///     #expect(missing.status == .notFound)
+/// }
+/// ```
+public struct TestClient: Sendable {
+    enum Backend: Sendable {
+        case router(responder: Responder, eventLoop: EventLoop, logger: Logger)
+        case live(port: Int)
+    }
+
+    let backend: Backend
+
+    /// The server's port in `.live` mode; nil in `.router` mode.
+    public var port: Int? {
+        if case .live(let port) = backend { return port }
+        return nil
+    }
+
+    /// How long a `.live` request may take before it fails with
+    /// ``TestClientError/timedOut(waitingFor:)``.
+    public var timeout: Duration = .seconds(10)
+
+    /// Sends one request and returns the response.
+    ///
+    /// Error statuses are responses, not errors: a handler's thrown ``HTTPError`` comes back as
+    /// its JSON response, any other thrown error as a `500`. In `.live` mode the client adds
+    /// `Host` and `Content-Length` unless `headerFields` has them (or `Transfer-Encoding`).
+    ///
+    /// - Parameters:
+    ///   - path: the request target, such as `/search?q=rill`.
+    ///   - method: the method.
+    ///   - headerFields: the request's header fields.
+    ///   - body: the request body.
+    public func execute(
+        _ path: String, method: HTTPRequest.Method = .get, headerFields: HTTPFields = [:], body: [UInt8] = []
+    ) async throws -> TestResponse {
+        switch backend {
+        case .router(let responder, let eventLoop, let logger):
+            return try await Self.respondInProcess(
+                path: path, method: method, headerFields: headerFields, body: body,
+                responder: responder, eventLoop: eventLoop, logger: logger)
+        case .live(let port):
+            let request = Self.serialize(path: path, method: method, headerFields: headerFields, body: body, port: port)
+            let timeout = self.timeout
+            return try await onDedicatedThread {
+                let connection = try RawConnection(port: port, timeout: timeout)
+                defer { connection.close() }
+                try connection.send(request)
+                var response = try connection.readResponse(forRequestMethod: method)
+                // Interim responses (100 Continue) are not what the caller asked for.
+                while (100..<200).contains(response.status.code) && response.status.code != 101 {
+                    response = try connection.readResponse(forRequestMethod: method)
+                }
+                return response
+            }
+        }
+    }
+
+    /// Sends a `GET`.
+    public func get(_ path: String, headerFields: HTTPFields = [:]) async throws -> TestResponse {
+        try await execute(path, method: .get, headerFields: headerFields)
+    }
+
+    /// Sends a `HEAD` (the response has no body).
+    public func head(_ path: String, headerFields: HTTPFields = [:]) async throws -> TestResponse {
+        try await execute(path, method: .head, headerFields: headerFields)
+    }
+
+    /// Sends a `DELETE`.
+    public func delete(_ path: String, headerFields: HTTPFields = [:]) async throws -> TestResponse {
+        try await execute(path, method: .delete, headerFields: headerFields)
+    }
+
+    /// Sends a `POST` with a raw body.
+    public func post(_ path: String, body: [UInt8], headerFields: HTTPFields = [:]) async throws -> TestResponse {
+        try await execute(path, method: .post, headerFields: headerFields, body: body)
+    }
+
+    /// Sends a `POST` with a UTF-8 text body (`text/plain` unless `headerFields` sets a type).
+    public func post(_ path: String, text: String, headerFields: HTTPFields = [:]) async throws -> TestResponse {
+        var fields = headerFields
+        if fields[.contentType] == nil { fields[.contentType] = "text/plain; charset=utf-8" }
+        return try await execute(path, method: .post, headerFields: fields, body: Array(text.utf8))
+    }
+
+    /// Sends a `POST` with `value` encoded as JSON (`Content-Type: application/json`).
+    ///
+    /// ```swift
+    /// let response = try await client.post("/users", json: User(name: "Ada"))
+    /// ```
+    public func post<Value: Encodable>(
+        _ path: String, json value: Value, encoder: JSONEncoder = JSONEncoder(), headerFields: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        try await sendJSON(path, method: .post, value: value, encoder: encoder, headerFields: headerFields)
+    }
+
+    /// Sends a `PUT` with `value` encoded as JSON.
+    public func put<Value: Encodable>(
+        _ path: String, json value: Value, encoder: JSONEncoder = JSONEncoder(), headerFields: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        try await sendJSON(path, method: .put, value: value, encoder: encoder, headerFields: headerFields)
+    }
+
+    /// Sends a `PATCH` with `value` encoded as JSON.
+    public func patch<Value: Encodable>(
+        _ path: String, json value: Value, encoder: JSONEncoder = JSONEncoder(), headerFields: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        try await sendJSON(path, method: .patch, value: value, encoder: encoder, headerFields: headerFields)
+    }
+
+    private func sendJSON<Value: Encodable>(
+        _ path: String, method: HTTPRequest.Method, value: Value, encoder: JSONEncoder, headerFields: HTTPFields
+    ) async throws -> TestResponse {
+        var fields = headerFields
+        if fields[.contentType] == nil { fields[.contentType] = "application/json" }
+        return try await execute(path, method: method, headerFields: fields, body: Array(try encoder.encode(value)))
+    }
+
+    // MARK: Router mode
+
+    private static func respondInProcess(
+        path: String, method: HTTPRequest.Method, headerFields: HTTPFields, body: [UInt8],
+        responder: @escaping Responder, eventLoop: EventLoop, logger: Logger
+    ) async throws -> TestResponse {
+        let head = HTTPRequestHead(
+            method: method, target: path, version: .http1_1, headerFields: headerFields,
+            bodyFraming: body.isEmpty ? .none : .contentLength(body.count))
+        let request = Request(head: head, body: body)
+        let context = RequestContext(logger: logger, remoteAddress: nil, eventLoop: eventLoop)
+        let task = Task(executorPreference: eventLoop.executor) { () -> Response in
+            do {
+                return try await responder(request, context)
+            } catch let error as HTTPError {
+                return error.response
+            } catch {
+                // What the server does: log it, tell the client nothing about it.
+                logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(String(reflecting: error))"])
+                return HTTPError(.internalServerError).response
+            }
+        }
+        let response = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        let bodyBytes: [UInt8]
+        switch BodyContents(response.body) {
+        case .bytes(let bytes): bodyBytes = bytes
+        case .streamed: throw TestClientError.streamedBodyNotSupportedInRouterMode(path: path)
+        }
+        let code = response.status.code
+        let bodyAllowed = code >= 200 && code != 204 && code != 304 && method != .head
+        return TestResponse(status: response.status, headerFields: response.headerFields, body: bodyAllowed ? bodyBytes : [])
+    }
+
+    // MARK: Live mode
+
+    private static let hostName = HTTPField.Name("Host")!
+
+    static func serialize(path: String, method: HTTPRequest.Method, headerFields: HTTPFields, body: [UInt8], port: Int) -> [UInt8] {
+        var text = "\(method.rawValue) \(path) HTTP/1.1\r\n"
+        if headerFields[hostName] == nil { text += "host: 127.0.0.1:\(port)\r\n" }
+        for field in headerFields { text += "\(field.name): \(field.value)\r\n" }
+        let framed = headerFields[.contentLength] != nil || headerFields[.transferEncoding] != nil
+        if !framed && (!body.isEmpty || [.post, .put, .patch].contains(method)) {
+            text += "content-length: \(body.count)\r\n"
+        }
+        text += "\r\n"
+        return Array(text.utf8) + body
+    }
+}
+
+/// What a response body holds, read from `ResponseBody`'s storage.
+///
+/// `ResponseBody` exposes no accessor for its bytes, so this reads its storage by reflection:
+/// a `bytes` case carries them, `empty` has none, and anything else (`stream`, `eventStream`)
+/// is streamed. Replace with a package-level accessor on `ResponseBody` when one exists.
+private enum BodyContents {
+    case bytes([UInt8])
+    case streamed
+
+    init(_ body: ResponseBody) {
+        if body.byteCount == 0 {
+            self = .bytes([])
+            return
+        }
+        guard body.byteCount != nil, let storage = Mirror(reflecting: body).children.first?.value,
+            let payload = Mirror(reflecting: storage).children.first, payload.label == "bytes",
+            let bytes = payload.value as? [UInt8]
+        else {
+            self = .streamed
+            return
+        }
+        self = .bytes(bytes)
+    }
+}
