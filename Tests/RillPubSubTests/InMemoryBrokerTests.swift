@@ -108,23 +108,22 @@ private func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.d
 
     @Test func replayUnderConcurrentPublishingHasNoGapAndNoDuplicate() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10_000, subscriberBufferCount: 10_000))
-        let publishing = Atomic<Bool>(true)
-        // A plain thread publishes without pause while clients reconnect.
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000))
+        // A plain thread publishes steadily while the client disconnects and reconnects.
         let publisher = Thread {
-            var n = 0
-            while publishing.load(ordering: .relaxed) && n < 200_000 {
-                n += 1
+            for n in 1...20_000 {
                 broker.post(ServerSentEvent(data: "\(n)"), to: "live")
-                if n.isMultiple(of: 64) { usleep(50) }
+                if n.isMultiple(of: 16) { usleep(100) }
             }
         }
         publisher.start()
-        let received = try await onLoop(loop) { () -> [UInt64] in
+        let (received, statuses) = try await onLoop(loop) { () -> ([UInt64], [ReplayStatus]) in
             var seen: [UInt64] = []
+            var statuses: [ReplayStatus] = []
             var lastID: String?
             for _ in 0..<20 {
                 let subscription = try broker.subscribeOnLoop(to: ["live"], lastEventID: lastID)
+                statuses.append(subscription.replayStatus)
                 var taken = 0
                 for try await event in subscription {
                     seen.append(event.sequence)
@@ -133,15 +132,17 @@ private func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.d
                     if taken == 50 { break }
                 }
                 subscription.cancel()
-                try await loop.sleep(for: .milliseconds(2))
+                // Meanwhile the publisher goes on: these events must come back as replay.
+                try await loop.sleep(for: .milliseconds(3))
             }
-            return seen
+            return (seen, statuses)
         }
-        publishing.store(false, ordering: .relaxed)
         publisher.join()
         #expect(received.count == 1000)
-        let firstSequence = try #require(received.first)
-        #expect(received == Array(firstSequence..<(firstSequence + 1000)))
+        #expect(statuses.first == .live)
+        #expect(statuses.dropFirst().allSatisfy { $0 == .complete })
+        let contiguous = zip(received, received.dropFirst()).allSatisfy { $1 == $0 + 1 }
+        #expect(contiguous, "every sequence number exactly once, in order")
         await loop.shutdown()
     }
 

@@ -38,6 +38,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private var timeoutKind = TimeoutKind.none
     private var deadlineMilliseconds: UInt64 = 0
     private var timer: ScheduledTimer?
+    /// When the armed timer fires; a later deadline needs no re-arm (checked on fire), an
+    /// earlier one does.
+    private var timerDeadlineMilliseconds: UInt64 = 0
 
     init(server: HTTPServer, stream: TCPStream) {
         self.server = server
@@ -149,12 +152,16 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         case .request: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.requestTimeout)
         case .heartbeat: deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
         }
-        if timer == nil { armTimer() }
+        if timer == nil || deadlineMilliseconds < timerDeadlineMilliseconds {
+            timer?.cancel()
+            armTimer()
+        }
     }
 
     private func armTimer() {
         let now = server.loop.nowMilliseconds
         let delay = deadlineMilliseconds > now ? deadlineMilliseconds - now : 0
+        timerDeadlineMilliseconds = deadlineMilliseconds
         timer = server.loop.schedule(after: .milliseconds(delay)) { [unowned self] in self.timerFired() }
     }
 
