@@ -22,8 +22,21 @@ public protocol Broker: AnyObject, Sendable {
     /// ``Subscription/replayStatus``.
     func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription
 
+    /// Publishes from any thread without waiting — a queue consumer, a database listener, a
+    /// timer callback. Errors go to `onError`.
+    func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)?)
+
     /// Current counters.
     func statistics() async -> BrokerStatistics
+}
+
+extension Broker {
+    /// Default: a task that publishes and reports failures.
+    public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)?) {
+        Task {
+            do { try await publish(event, to: channel) } catch { onError?(error) }
+        }
+    }
 }
 
 extension Broker {

@@ -38,15 +38,19 @@ public final class SSETestStream: @unchecked Sendable {
     /// Whether the server ended the stream (last chunk or close).
     public var isEnded: Bool { ended && ready.isEmpty }
 
-    /// The last event id the parser holds (what a browser would send on reconnect).
-    public var lastEventID: String { parser.lastEventID }
+    /// The last event id of the events returned so far (what a browser that processed them
+    /// would send on reconnect).
+    public private(set) var lastEventID = ""
 
     /// The next event; nil when the stream ended. Blocks up to the connection's timeout.
     public func nextEvent() throws -> MessageEvent? {
         while ready.isEmpty && !ended {
             try receiveMore()
         }
-        return ready.isEmpty ? nil : ready.removeFirst()
+        guard !ready.isEmpty else { return nil }
+        let event = ready.removeFirst()
+        lastEventID = event.lastEventID
+        return event
     }
 
     /// The next `count` events (fewer only if the stream ended).

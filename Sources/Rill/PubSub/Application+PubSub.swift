@@ -53,6 +53,15 @@ extension Application {
         }
     }
 
+    /// Publishes from any thread or synchronous context without waiting (a background job, a
+    /// timer, a database listener). Failures are logged.
+    public func post(_ event: ServerSentEvent, channel: String = Application.defaultChannel) {
+        let logger = self.logger
+        broker.post(event, to: channel) { error in
+            logger.error("publishing to channel failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        }
+    }
+
     /// Sets the hook that allows or denies subscribing and publishing per request and channel.
     /// Denied requests get 403 with a JSON error. Without a hook everything is allowed.
     public func authorizeChannels(_ authorizer: @escaping ChannelAuthorizer) {

@@ -1,0 +1,188 @@
+import Rill
+import RillTesting
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The flask-sse pattern: `/stream?channel=…` subscribes, `POST /publish?channel=…` publishes.
+private func pubSubApp(
+    broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init()
+) throws -> Application {
+    let router = Router()
+    let app = try Application(
+        router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventStream: eventStream), broker: broker)
+    router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
+    router.post("/publish") { request, context in
+        let receipt = try await app.publish(
+            ServerSentEvent(data: request.bodyText, event: request.query["event"]),
+            channel: request.query["channel"] ?? Application.defaultChannel, authorizing: (request, context))
+        return ["id": receipt.id, "subscribers": "\(receipt.subscriberCount)"]
+    }
+    return app
+}
+
+private func subscriptions(_ app: Application) async -> Int { await app.broker.statistics().subscriptionCount }
+
+@Suite struct ChannelStreamTests {
+    @Test func aPostReachesEverySubscriberOfItsChannelOnly() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let first = try await client.sse("/stream?channel=room")
+            let second = try await client.sse("/stream?channel=room")
+            let other = try await client.sse("/stream?channel=elsewhere")
+            #expect(await eventually { await subscriptions(app) == 3 })
+            let response = try await client.post("/publish?channel=room&event=notify", text: "hello\nworld")
+            #expect(response.status == .ok)
+            #expect(response.bodyText.contains(#""subscribers":"2""#))
+            for stream in [first, second] {
+                let events = try await stream.events(1)
+                #expect(events == [MessageEvent(type: "notify", data: "hello\nworld", lastEventID: "1")])
+            }
+            _ = try await client.post("/publish?channel=elsewhere", text: "only here")
+            #expect(try await other.events(1).map(\.data) == ["only here"])
+            for stream in [first, second, other] { stream.close() }
+        }
+    }
+
+    @Test func severalChannelsOnOneConnectionAndTheDefaultChannel() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let both = try await client.sse("/stream?channel=a&channel=b")
+            let plain = try await client.sse("/stream")
+            #expect(await eventually { await subscriptions(app) == 2 })
+            _ = try await client.post("/publish?channel=a", text: "to a")
+            _ = try await client.post("/publish?channel=b", text: "to b")
+            _ = try await client.post("/publish", text: "to sse")
+            #expect(try await both.events(2).map(\.data) == ["to a", "to b"])
+            #expect(try await plain.events(1).map(\.data) == ["to sse"])
+        }
+    }
+
+    @Test func reconnectingWithLastEventIDReplaysWhatWasMissedThenContinuesLive() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let first = try await client.sse("/stream?channel=news")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            for n in 1...3 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
+            let seen = try await first.events(2)
+            #expect(seen.map(\.data) == ["n1", "n2"])
+            first.close()
+            #expect(await eventually { await subscriptions(app) == 0 })
+            for n in 4...5 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
+            let resumed = try await client.sse(
+                "/stream?channel=news", headerFields: [HTTPField.Name("Last-Event-ID")!: first.lastEventID])
+            #expect(resumed.headerFields[HTTPField.Name("Rill-Replay")!] == "complete")
+            #expect(try await resumed.events(3).map(\.data) == ["n3", "n4", "n5"])
+            _ = try await client.post("/publish?channel=news", text: "n6")
+            #expect(try await resumed.events(1).map(\.data) == ["n6"])
+        }
+    }
+
+    @Test func anIDOlderThanTheHistoryIsAnnouncedAsAGap() async throws {
+        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 2)))
+        try await app.test(.live) { client in
+            for n in 1...5 { _ = try await client.post("/publish?channel=c", text: "n\(n)") }
+            let stream = try await client.sse("/stream?channel=c&lastEventId=1")
+            #expect(stream.headerFields[HTTPField.Name("Rill-Replay")!] == "gap")
+            let events = try await stream.events(3)
+            #expect(events.map(\.type) == ["rill-history-gap", "message", "message"])
+            #expect(events.first?.data == #"{"lastEventId":"1"}"#)
+            #expect(events.dropFirst().map(\.data) == ["n4", "n5"])
+        }
+    }
+
+    @Test func theAuthorizationHookSeesCookiesQueryTokensAndAuthorization() async throws {
+        let app = try pubSubApp()
+        app.authorizeChannels { request, _, channel, access in
+            guard channel.hasPrefix("private.") else { return true }
+            switch access {
+            case .subscribe:
+                return request.headerFields[.cookie] == "session=alice" || request.query["token"] == "t0k3n"
+            case .publish:
+                return request.headerFields[.authorization] == "Bearer admin"
+            }
+        }
+        try await app.test(.live) { client in
+            let denied = try await client.sse("/stream?channel=private.alice")
+            #expect(denied.status == .forbidden)
+            #expect(String(decoding: denied.body, as: UTF8.self).contains("not allowed"))
+            let byCookie = try await client.sse("/stream?channel=private.alice", headerFields: [.cookie: "session=alice"])
+            #expect(byCookie.status == .ok)
+            let byToken = try await client.sse("/stream?channel=private.alice&token=t0k3n")
+            #expect(byToken.status == .ok)
+            let publishDenied = try await client.post("/publish?channel=private.alice", text: "x")
+            #expect(publishDenied.status == .forbidden)
+            let published = try await client.post(
+                "/publish?channel=private.alice", text: "secret", headerFields: [.authorization: "Bearer admin"])
+            #expect(published.status == .ok)
+            #expect(try await byCookie.events(1).map(\.data) == ["secret"])
+            #expect(try await byToken.events(1).map(\.data) == ["secret"])
+        }
+    }
+
+    @Test func clientsLeavingAQuietChannelLeaveNothingBehind() async throws {
+        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 0)))
+        try await app.test(.live) { client in
+            var streams: [SSETestStream] = []
+            for n in 0..<100 { streams.append(try await client.sse("/stream?channel=quiet\(n % 10)")) }
+            #expect(await eventually { await subscriptions(app) == 100 })
+            for stream in streams { stream.close() }
+            #expect(await eventually { await subscriptions(app) == 0 })
+            #expect(await app.broker.statistics().subscribersPerChannel.isEmpty)
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    @Test func publishingFromAPlainThreadReachesHTTPSubscribers() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=jobs")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let worker = PlainThread { for n in 1...20 { app.post(ServerSentEvent(data: "job \(n)"), channel: "jobs") } }
+            worker.start()
+            worker.join()
+            #expect(try await stream.events(20).map(\.data) == (1...20).map { "job \($0)" })
+        }
+    }
+
+    @Test func aSubscriberThatFallsBehindIsDisconnectedWhileOthersKeepUp() async throws {
+        let app = try pubSubApp(eventStream: .init(maxQueuedBytes: 32 * 1024))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let stalled = try RawConnection(port: port, timeout: .seconds(5), receiveBufferBytes: 2048)
+            try stalled.send("GET /stream?channel=firehose HTTP/1.1\r\nHost: x\r\n\r\n")
+            let healthy = try await client.sse("/stream?channel=firehose")
+            #expect(await eventually { await subscriptions(app) == 2 })
+            // 8 MB: more than the kernel's socket buffers absorb for the stalled reader.
+            let payload = String(repeating: "p", count: 8000)
+            var received = 0
+            for burst in 0..<50 {
+                for n in 1...20 { app.post(ServerSentEvent(data: "\(burst * 20 + n) \(payload)"), channel: "firehose") }
+                received += try await healthy.events(20).count
+            }
+            #expect(received == 1000)
+            #expect(await eventually { await subscriptions(app) == 1 })
+            stalled.close()
+        }
+    }
+}
+
+/// A plain POSIX thread, to publish from outside any Swift executor.
+final class PlainThread: @unchecked Sendable {
+    private let body: @Sendable () -> Void
+    private var handle = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        pthread_create(&handle, nil, { context in
+            Unmanaged<PlainThread>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+    }
+
+    func join() { pthread_join(handle, nil) }
+}
