@@ -1,4 +1,7 @@
 internal import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Opens client-side TCP connections on an `EventLoop`: the counterpart of ``TCPListener``, for
 /// load generators, test clients and outbound connections.
@@ -28,40 +31,53 @@ public enum TCPConnector {
     ///     long as the kernel does.
     ///   - noDelay: sets `TCP_NODELAY` on the connected socket (the default, as for accepted
     ///     sockets).
+    ///   - localHost: a numeric local address to connect from (the port is still picked by the
+    ///     kernel, per destination, with `IP_BIND_ADDRESS_NO_PORT`). Many connections to one
+    ///     server from one source address share one ephemeral port range (28,232 ports by
+    ///     default, and Linux searches the odd half first, which gets slow past ~14,000); a load
+    ///     generator spreads its connections over several loopback sources (127.0.0.2, …) instead.
     ///   - completion: the connected stream, or the error of the last address tried. When it
     ///     succeeds the caller owns the stream and must close it.
     public static func connect(
         loop: EventLoop, host: String, port: Int, timeout: Duration? = nil, noDelay: Bool = true,
-        _ completion: @escaping (Result<TCPStream, UVError>) -> Void
+        localHost: String? = nil, _ completion: @escaping (Result<TCPStream, UVError>) -> Void
     ) {
         loop.preconditionInEventLoop()
         let addresses: [sockaddr_storage]
+        var local: sockaddr_storage?
         do {
             addresses = try SocketAddress.resolve(host: host, port: port)
+            if let localHost { local = try SocketAddress.resolve(host: localHost, port: 0).first }
         } catch {
             completion(.failure(error))
             return
         }
-        connect(loop: loop, addresses: addresses[...], timeout: timeout, noDelay: noDelay, lastError: nil, completion)
+        connect(
+            loop: loop, addresses: addresses[...], local: local, timeout: timeout, noDelay: noDelay, lastError: nil,
+            completion)
     }
 
     /// Connects to `address` (numeric, so nothing is resolved); see
-    /// ``connect(loop:host:port:timeout:noDelay:_:)``.
+    /// ``connect(loop:host:port:timeout:noDelay:localHost:_:)``.
     public static func connect(
         loop: EventLoop, to address: SocketAddress, timeout: Duration? = nil, noDelay: Bool = true,
-        _ completion: @escaping (Result<TCPStream, UVError>) -> Void
+        localHost: String? = nil, _ completion: @escaping (Result<TCPStream, UVError>) -> Void
     ) {
-        connect(loop: loop, host: address.host, port: address.port, timeout: timeout, noDelay: noDelay, completion)
+        connect(
+            loop: loop, host: address.host, port: address.port, timeout: timeout, noDelay: noDelay, localHost: localHost,
+            completion)
     }
 
-    /// The async form of ``connect(loop:host:port:timeout:noDelay:_:)``. Call it from a task whose
-    /// executor preference is the loop's executor (it hops there otherwise).
+    /// The async form of ``connect(loop:host:port:timeout:noDelay:localHost:_:)``. Call it from a
+    /// task whose executor preference is the loop's executor (it hops there otherwise).
     public static func connect(
-        loop: EventLoop, host: String, port: Int, timeout: Duration? = nil, noDelay: Bool = true
+        loop: EventLoop, host: String, port: Int, timeout: Duration? = nil, noDelay: Bool = true, localHost: String? = nil
     ) async throws(UVError) -> TCPStream {
         let result = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<TCPStream, UVError>, Never>) in
             let start = {
-                connect(loop: loop, host: host, port: port, timeout: timeout, noDelay: noDelay) { continuation.resume(returning: $0) }
+                connect(loop: loop, host: host, port: port, timeout: timeout, noDelay: noDelay, localHost: localHost) {
+                    continuation.resume(returning: $0)
+                }
             }
             if loop.inEventLoop { start() } else { loop.execute(UncheckedBox(start).call) }
         }
@@ -78,15 +94,17 @@ public enum TCPConnector {
 
     /// Tries the addresses in order until one connects.
     private static func connect(
-        loop: EventLoop, addresses: ArraySlice<sockaddr_storage>, timeout: Duration?, noDelay: Bool, lastError: UVError?,
-        _ completion: @escaping (Result<TCPStream, UVError>) -> Void
+        loop: EventLoop, addresses: ArraySlice<sockaddr_storage>, local: sockaddr_storage?, timeout: Duration?, noDelay: Bool,
+        lastError: UVError?, _ completion: @escaping (Result<TCPStream, UVError>) -> Void
     ) {
         guard let address = addresses.first else {
             completion(.failure(lastError ?? UVError(Int32(UV_EADDRNOTAVAIL.rawValue), "connecting")))
             return
         }
         let rest = addresses.dropFirst()
-        ConnectAttempt.start(loop: loop, address: address, timeout: timeout, noDelay: noDelay) { result in
+        // A local address of the other family cannot reach this address: connect without it.
+        let matchingLocal = local.flatMap { $0.ss_family == address.ss_family ? $0 : nil }
+        ConnectAttempt.start(loop: loop, address: address, local: matchingLocal, timeout: timeout, noDelay: noDelay) { result in
             switch result {
             case .success:
                 completion(result)
@@ -95,7 +113,9 @@ public enum TCPConnector {
                 if rest.isEmpty || error.code == Int32(UV_ETIMEDOUT.rawValue) || error.code == Int32(UV_EMFILE.rawValue) {
                     completion(result)
                 } else {
-                    connect(loop: loop, addresses: rest, timeout: timeout, noDelay: noDelay, lastError: error, completion)
+                    connect(
+                        loop: loop, addresses: rest, local: local, timeout: timeout, noDelay: noDelay, lastError: error,
+                        completion)
                 }
             }
         }
@@ -124,7 +144,7 @@ private final class ConnectAttempt {
     }
 
     static func start(
-        loop: EventLoop, address: sockaddr_storage, timeout: Duration?, noDelay: Bool,
+        loop: EventLoop, address: sockaddr_storage, local: sockaddr_storage?, timeout: Duration?, noDelay: Bool,
         _ completion: @escaping (Result<TCPStream, UVError>) -> Void
     ) {
         var address = address
@@ -139,6 +159,15 @@ private final class ConnectAttempt {
             return
         }
         attempt.handle.pointee.data = nil
+        if let local {
+            let rc = bindLocal(attempt.handle, local)
+            if rc < 0 {
+                attempt.request.deallocate()
+                attempt.closeHandle()
+                attempt.finish(.failure(UVError(rc, "binding the local address, \(attempt.description)")))
+                return
+            }
+        }
         attempt.request.pointee.data = Unmanaged.passRetained(attempt).toOpaque()
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
@@ -158,6 +187,23 @@ private final class ConnectAttempt {
         }
         if let timeout {
             attempt.timer = loop.schedule(after: timeout) { [attempt] in attempt.expire() }
+        }
+    }
+
+    /// Binds the socket to `local` before connecting; with port 0 the kernel picks the port at
+    /// connect time, per destination (`IP_BIND_ADDRESS_NO_PORT`), not at bind time.
+    private static func bindLocal(_ handle: UnsafeMutablePointer<uv_tcp_t>, _ local: sockaddr_storage) -> Int32 {
+        var local = local
+        if local.ss_family == sa_family_t(AF_INET) {
+            var fd: uv_os_fd_t = -1
+            if uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 {
+                var one: Int32 = 1
+                // Best effort: without it the bind itself reserves a port, which still works.
+                _ = setsockopt(fd, Int32(IPPROTO_IP), IP_BIND_ADDRESS_NO_PORT, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+        }
+        return withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, 0) }
         }
     }
 
