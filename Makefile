@@ -46,6 +46,9 @@ test: deps
 bench: deps-bench
 	$(SWIFT) build -c release --product Hello
 	Benchmarks/scripts/http-wrk.sh .build/release/Hello
+	$(SWIFT) build -c release --product SSEIdleServer
+	$(SWIFT) build -c release --product rill-load
+	Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
 
 clean:
 	rm -rf .build

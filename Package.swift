@@ -15,11 +15,14 @@ let package = Package(
         .library(name: "Rill", targets: ["Rill"]),
         .library(name: "RillTesting", targets: ["RillTesting"]),
         .executable(name: "Hello", targets: ["Hello"]),
+        .executable(name: "rill-load", targets: ["RillLoad"]),
+        .executable(name: "SSEIdleServer", targets: ["SSEIdleServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
@@ -58,6 +61,27 @@ let package = Package(
             path: "Examples/Hello",
             swiftSettings: strictSettings
         ),
+
+        // The load harness (`rill-load idle|…`): many SSE clients on one RillCore loop.
+        .executableTarget(
+            name: "RillLoad",
+            dependencies: [
+                "RillCore", "RillSSE",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/RillLoad",
+            swiftSettings: strictSettings
+        ),
+        // The server `make bench` measures: `GET /stream` is an idle event stream (heartbeats only).
+        .executableTarget(
+            name: "SSEIdleServer",
+            dependencies: ["Rill", "CMallocStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/SSEIdleServer",
+            swiftSettings: strictSettings
+        ),
+        // glibc's mallinfo2 for SSEIdleServer --heap-stats (Swift's Glibc module lacks <malloc.h>).
+        .target(name: "CMallocStats", path: "Benchmarks/CMallocStats"),
 
         // Counts hops from a loop thread to the global executor, for the no-hidden-hop tests.
         .target(name: "CRillTestHooks", path: "Tests/CRillTestHooks"),
