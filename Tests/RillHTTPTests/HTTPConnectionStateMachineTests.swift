@@ -1,0 +1,167 @@
+import HTTPTypes
+import RillHTTP
+import Testing
+
+/// Drives a state machine with raw bytes, the way a connection does, and records its actions.
+private struct Driver {
+    var machine: HTTPConnectionStateMachine
+    var limits: [String: Int] = [:]
+
+    init(_ configuration: HTTPConnectionStateMachine.Configuration = .init()) {
+        machine = HTTPConnectionStateMachine(configuration: configuration)
+    }
+
+    mutating func receive(_ text: String, byteByByte: Bool = false) -> [HTTPConnectionStateMachine.Action] {
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        let bytes = Array(text.utf8)
+        let limits = self.limits
+        let bodyLimit: (HTTPRequestHead) -> Int? = { limits[String($0.path)] }
+        if byteByByte {
+            for byte in bytes { [byte].withUnsafeBytes { machine.receive($0, bodyLimit: bodyLimit, into: &actions) } }
+        } else {
+            bytes.withUnsafeBytes { machine.receive($0, bodyLimit: bodyLimit, into: &actions) }
+        }
+        return actions
+    }
+
+    mutating func finish(keepAlive: Bool = true) -> [HTTPConnectionStateMachine.Action] {
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        let limits = self.limits
+        machine.responseFinished(keepAlive: keepAlive, bodyLimit: { limits[String($0.path)] }, into: &actions)
+        return actions
+    }
+
+    mutating func endOfInput() -> [HTTPConnectionStateMachine.Action] {
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        machine.inputEnded(into: &actions)
+        return actions
+    }
+}
+
+/// The targets of the `.handle` actions, in order.
+private func handled(_ actions: [HTTPConnectionStateMachine.Action]) -> [String] {
+    actions.compactMap { if case .handle(let head, _) = $0 { head.target } else { nil } }
+}
+
+private func request(_ path: String, _ extra: String = "") -> String {
+    "GET \(path) HTTP/1.1\r\nHost: x\r\n\(extra)\r\n"
+}
+
+@Suite struct HTTPConnectionStateMachineTests {
+    @Test(arguments: [false, true])
+    func aCompleteRequestIsHandledAndTheConnectionGoesIdleAfterItsResponse(byteByByte: Bool) {
+        var driver = Driver()
+        #expect(driver.machine.phase == .idle)
+        let actions = driver.receive(request("/a"), byteByByte: byteByByte)
+        #expect(handled(actions) == ["/a"])
+        #expect(driver.machine.phase == .handling)
+        #expect(driver.finish().isEmpty)
+        #expect(driver.machine.phase == .idle)
+    }
+
+    @Test func aPartialRequestIsInTheReceivingPhase() {
+        var driver = Driver()
+        #expect(driver.receive("GET /a HTTP/1.1\r\nHo").isEmpty)
+        #expect(driver.machine.phase == .receivingRequest)
+    }
+
+    @Test func pipelinedRequestsAreHandledOneAtATimeInOrder() {
+        var driver = Driver()
+        let burst = (1...5).map { request("/\($0)") }.joined()
+        #expect(handled(driver.receive(burst)) == ["/1"])
+        var order: [String] = ["/1"]
+        for _ in 2...5 { order += handled(driver.finish()) }
+        #expect(order == ["/1", "/2", "/3", "/4", "/5"])
+        #expect(driver.finish().isEmpty)
+        #expect(driver.machine.phase == .idle)
+    }
+
+    @Test func readingPausesWhenTooManyRequestsWaitAndResumesWhenTheyDrain() {
+        var driver = Driver(.init(maxQueuedRequests: 2))
+        let actions = driver.receive((1...6).map { request("/\($0)") }.joined())
+        #expect(actions.contains(.pauseReading))
+        var resumed = false
+        for _ in 0..<6 {
+            let next = driver.finish()
+            if next.contains(.resumeReading) { resumed = true }
+        }
+        #expect(resumed)
+    }
+
+    @Test func bodiesArriveWholeWithTheirRequest() {
+        var driver = Driver()
+        let actions = driver.receive("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", byteByByte: true)
+        guard case .handle(let head, let body) = actions.first(where: { if case .handle = $0 { true } else { false } }) else {
+            Issue.record("no request handled: \(actions)")
+            return
+        }
+        #expect(head.method == .post)
+        #expect(body == Array("hello".utf8))
+    }
+
+    @Test func expectContinueIsAnsweredBeforeTheBodyUnlessTheBodyIsTooLarge() {
+        var driver = Driver()
+        let small = driver.receive("POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        #expect(small == [.sendContinue])
+        var limited = Driver()
+        limited.limits["/p"] = 2
+        let large = limited.receive("POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        #expect(large == [.reject(.bodyTooLarge)])
+    }
+
+    @Test func aPerRouteBodyLimitRejectsWith413() {
+        var driver = Driver()
+        driver.limits["/small"] = 4
+        let actions = driver.receive("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(actions == [.reject(.bodyTooLarge)])
+        #expect(driver.machine.phase == .closed)
+    }
+
+    @Test func anErrorAfterPipelinedRequestsWaitsForTheirResponses() {
+        var driver = Driver()
+        let actions = driver.receive(request("/ok") + "BROKEN\r\n\r\n")
+        #expect(handled(actions) == ["/ok"])
+        #expect(!actions.contains { if case .reject = $0 { true } else { false } })
+        let after = driver.finish()
+        #expect(after.count == 1)
+        if case .reject(let error) = after.first { #expect(error.status == .badRequest) } else { Issue.record("\(after)") }
+    }
+
+    @Test func connectionCloseAndHTTP10EndTheConnectionAfterTheResponse() {
+        var driver = Driver()
+        _ = driver.receive(request("/a", "Connection: close\r\n"))
+        #expect(driver.finish(keepAlive: false) == [.closeAfterFlush])
+        var old = Driver()
+        let actions = old.receive("GET /a HTTP/1.0\r\n\r\n")
+        guard case .handle(let head, _) = actions.first else { Issue.record("\(actions)"); return }
+        #expect(head.keepAlive == false)
+    }
+
+    @Test func endOfInputCancelsTheHandlerButLetsItsResponseFinish() {
+        var driver = Driver()
+        _ = driver.receive(request("/slow"))
+        #expect(driver.endOfInput() == [.cancelHandling])
+        #expect(driver.finish() == [.closeAfterFlush])
+        var idle = Driver()
+        #expect(idle.endOfInput() == [.closeAfterFlush])
+    }
+
+    @Test func http2PrefaceIsRejectedWith505() {
+        var driver = Driver()
+        let actions = driver.receive("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", byteByByte: true)
+        #expect(actions == [.reject(.unsupportedVersion)])
+    }
+
+    @Test func closeWhenIdleClosesAnIdleConnectionAtOnceAndABusyOneAfterItsResponse() {
+        var idle = Driver()
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        idle.machine.closeWhenIdle(into: &actions)
+        #expect(actions == [.closeAfterFlush])
+        var busy = Driver()
+        _ = busy.receive(request("/a") + request("/b"))
+        actions = []
+        busy.machine.closeWhenIdle(into: &actions)
+        #expect(actions.isEmpty)
+        #expect(busy.finish() == [.closeAfterFlush])
+    }
+}
