@@ -4,7 +4,7 @@
 SWIFT        ?= swift
 HOST         ?= 127.0.0.1
 PORT         ?= 8080
-MAIN_EXAMPLE ?= Hello
+MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
 APT_BUILD    := libuv1-dev pkg-config
 # What `make bench` needs on top: the load generator and the reference server.

@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Rill", targets: ["Rill"]),
         .library(name: "RillTesting", targets: ["RillTesting"]),
         .executable(name: "Hello", targets: ["Hello"]),
+        .executable(name: "Notifications", targets: ["Notifications"]),
+        .executable(name: "SSETestServer", targets: ["SSETestServer"]),
         .executable(name: "rill-load", targets: ["RillLoad"]),
         .executable(name: "SSEIdleServer", targets: ["SSEIdleServer"]),
     ],
@@ -22,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Tests only: a third-party SSE decoder that RillClientTests checks Rill's streams against.
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -42,11 +47,17 @@ let package = Package(
         ),
         // Server-Sent Events on bytes: the event type, the encoder and a spec-exact client parser.
         .target(name: "RillSSE", swiftSettings: strictSettings),
+        // Publish/subscribe of events on channels: brokers, subscriptions, history. No HTTP.
+        .target(
+            name: "RillPubSub",
+            dependencies: ["RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings
+        ),
         // The framework users import: application, router, middleware, handlers, responses.
         .target(
             name: "Rill",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE",
+                "RillCore", "RillHTTP", "RillSSE", "RillPubSub",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -56,9 +67,22 @@ let package = Package(
         .target(name: "RillTesting", dependencies: ["Rill"], swiftSettings: strictSettings),
 
         .executableTarget(
+            name: "Notifications",
+            dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Notifications",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "Hello",
             dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Hello",
+            swiftSettings: strictSettings
+        ),
+        // The server RillClientTests start as a subprocess for browsers and third-party clients.
+        .executableTarget(
+            name: "SSETestServer",
+            dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/SSETestServer",
             swiftSettings: strictSettings
         ),
 
@@ -88,6 +112,14 @@ let package = Package(
         .testTarget(name: "RillCoreTests", dependencies: ["RillCore", "CRillTestHooks"], swiftSettings: strictSettings),
         .testTarget(name: "RillHTTPTests", dependencies: ["RillHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
+        .testTarget(name: "RillPubSubTests", dependencies: ["RillPubSub"], swiftSettings: strictSettings),
         .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
+        // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
+        // headless Chromium, all talking to Examples/SSETestServer over loopback.
+        .testTarget(
+            name: "RillClientTests",
+            dependencies: ["Rill", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: strictSettings
+        ),
     ]
 )
