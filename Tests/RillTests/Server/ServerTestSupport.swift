@@ -2,6 +2,9 @@ import Rill
 import RillTesting
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A configuration for a server on 127.0.0.1 with a free port.
 func testConfiguration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
@@ -119,4 +122,10 @@ struct CapturingLogHandler: LogHandler {
     static func logger(into store: Store) -> Logger {
         Logger(label: "rill-test") { _ in CapturingLogHandler(store: store) }
     }
+}
+
+/// Blocks the calling (dedicated) thread, to let the server read one write before the next.
+func blockingSleep(milliseconds: Int) {
+    var time = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+    nanosleep(&time, nil)
 }

@@ -160,11 +160,11 @@ private func makeApp(_ router: Router = petRouter()) throws -> Application {
         let router = Router()
         router.get("/") { _, _ in "x" }
         try await withLiveServer(router) { _, port in
-            let closed = try await converse(port: port) { connection in
+            let (body, closed) = try await converse(port: port) { connection in
                 try connection.send(request("/"))
-                #expect(try connection.readResponse().bodyText == "x")
-                return connection.isClosedByPeer(within: .milliseconds(150))
+                return (try connection.readResponse().bodyText, connection.isClosedByPeer(within: .milliseconds(150)))
             }
+            #expect(body == "x")
             #expect(closed == false)
         }
     }

@@ -1,0 +1,180 @@
+import Rill
+import RillTesting
+import Testing
+
+private func hostileRouter() -> Router {
+    let router = Router()
+    router.get("/") { _, _ in "ok" }
+    router.post("/upload") { request, _ in "\(request.body.count)" }
+    router.post("/small", maxBodyBytes: 10) { request, _ in "\(request.body.count)" }
+    return router
+}
+
+/// What one hostile conversation produced.
+private struct Rejection: Sendable {
+    var response: TestResponse
+    var closedByServer: Bool
+    /// Responses (beyond the first) that arrived before the close: must be none.
+    var extraBytes: [UInt8]
+}
+
+/// Malformed and abusive requests: each gets one error response with `Connection: close`, the
+/// server closes, and nothing after the bad request is processed.
+@Suite struct HostileInputTests {
+    /// Sends `input`, then a valid request that must never be answered, and collects the result.
+    private func reject(_ input: [UInt8], port: Int) async throws -> Rejection {
+        try await converse(port: port) { connection in
+            try connection.send(input)
+            // A request smuggled behind the bad one: after a framing error it must be ignored.
+            try? connection.send(request("/"))
+            let response = try connection.readResponse()
+            let rest = try connection.receiveUntilClose()
+            return Rejection(response: response, closedByServer: true, extraBytes: rest)
+        }
+    }
+
+    private func expectRejected(
+        _ input: String, status: Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await expectRejected(Array(input.utf8), status: status, sourceLocation: sourceLocation)
+    }
+
+    private func expectRejected(
+        _ input: [UInt8], status: Int, router: Router = hostileRouter(), sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await withLiveServer(router) { app, port in
+            let rejection = try await reject(input, port: port)
+            let response = rejection.response
+            #expect(response.status.code == status, "\(response)", sourceLocation: sourceLocation)
+            #expect(response.headerFields[.connection] == "close", sourceLocation: sourceLocation)
+            #expect(response.headerFields[.contentType] == "application/json; charset=utf-8", sourceLocation: sourceLocation)
+            #expect((try? response.decode(ErrorBody.self).error.status) == status, sourceLocation: sourceLocation)
+            #expect(rejection.closedByServer, sourceLocation: sourceLocation)
+            #expect(rejection.extraBytes.isEmpty, "bytes after the error response", sourceLocation: sourceLocation)
+            #expect(await eventually { await app.connectionCount() == 0 }, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func `a malformed request line is a 400`() async throws {
+        try await expectRejected("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", status: 400)
+    }
+
+    @Test func `whitespace between a header name and its colon is a 400`() async throws {
+        try await expectRejected("GET / HTTP/1.1\r\nHost : x\r\n\r\n", status: 400)
+    }
+
+    @Test func `an HTTP 1.1 request without Host is a 400`() async throws {
+        try await expectRejected("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", status: 400)
+    }
+
+    @Test func `headers larger than 16 KiB are a 431`() async throws {
+        try await expectRejected("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 17 * 1024))\r\n\r\n", status: 431)
+    }
+
+    @Test func `a head that never ends is a 431 once it passes 16 KiB`() async throws {
+        try await expectRejected("GET / HTTP/1.1\r\nHost: x\r\nX-Endless: \(String(repeating: "a", count: 20 * 1024))", status: 431)
+    }
+
+    @Test func `a body larger than the 1 MiB default is a 413`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\nsome of it", status: 413)
+    }
+
+    @Test func `a chunked body that grows past the limit is a 413`() async throws {
+        let chunk = String(repeating: "z", count: 64 * 1024)
+        var input = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for _ in 0..<17 { input += "10000\r\n\(chunk)\r\n" }
+        try await expectRejected(input, status: 413)
+    }
+
+    @Test func `a body of exactly the default limit is accepted`() async throws {
+        try await withLiveServer(hostileRouter()) { _, port in
+            let response = try await converse(port: port) { connection in
+                try connection.send(request("/upload", method: "POST", body: String(repeating: "b", count: 1024 * 1024)))
+                return try connection.readResponse()
+            }
+            #expect(response.status == .ok)
+            #expect(response.bodyText == "1048576")
+        }
+    }
+
+    @Test func `a route's own smaller body limit is a 413 beyond it`() async throws {
+        try await expectRejected(request("/small", method: "POST", body: "eleven byte"), status: 413)
+        try await withLiveServer(hostileRouter()) { _, port in
+            let response = try await converse(port: port) { connection in
+                try connection.send(request("/small", method: "POST", body: "ten bytes!"))
+                return try connection.readResponse()
+            }
+            #expect(response.status == .ok)
+            #expect(response.bodyText == "10")
+        }
+    }
+
+    @Test func `Content-Length together with Transfer-Encoding is a 400`() async throws {
+        try await expectRejected(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            status: 400)
+    }
+
+    @Test func `two different Content-Length values are a 400`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", status: 400)
+    }
+
+    @Test func `Transfer-Encoding gzip is a 501`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", status: 501)
+    }
+
+    @Test func `the HTTP 2 connection preface is a 505`() async throws {
+        try await expectRejected("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 505)
+    }
+
+    @Test func `HTTP 1.2 is a 505`() async throws {
+        try await expectRejected("GET / HTTP/1.2\r\nHost: x\r\n\r\n", status: 505)
+    }
+
+    @Test func `malformed chunked framing is a 400`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nhello\r\n0\r\n\r\n", status: 400)
+    }
+
+    @Test func `garbage bytes are a 400 and the server keeps serving other clients`() async throws {
+        let garbage: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03, 0x00, 0xFF, 0x0D, 0x0A, 0x0D, 0x0A]
+        try await withLiveServer(hostileRouter()) { app, port in
+            let rejection = try await reject(garbage, port: port)
+            #expect(rejection.response.status == .badRequest)
+            #expect(rejection.response.headerFields[.connection] == "close")
+            #expect(rejection.extraBytes.isEmpty)
+            // Random binary noise from several clients at once, then a normal client.
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<5 {
+                let noise = (0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let response = try await converse(port: port) { connection -> TestResponse? in
+                    try connection.send(noise)
+                    return try? connection.readResponse()
+                }
+                if let response { #expect([400, 431, 501, 505].contains(response.status.code), "\(response)") }
+            }
+            let fine = try await converse(port: port) { connection in
+                try connection.send(request("/"))
+                return try connection.readResponse()
+            }
+            #expect(fine.status == .ok)
+            #expect(fine.bodyText == "ok")
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    @Test func `a client that resets mid-request does not disturb the server`() async throws {
+        try await withLiveServer(hostileRouter()) { app, port in
+            try await onDedicatedThread {
+                let connection = try RawConnection(port: port)
+                try connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf")
+                connection.reset()
+            }
+            #expect(await eventually { await app.connectionCount() == 0 })
+            let fine = try await converse(port: port) { connection in
+                try connection.send(request("/"))
+                return try connection.readResponse()
+            }
+            #expect(fine.bodyText == "ok")
+        }
+    }
+}
