@@ -1,0 +1,140 @@
+import Rill
+import RillTesting
+import Testing
+
+private func okRouter() -> Router {
+    let router = Router()
+    router.get("/") { _, _ in "ok" }
+    return router
+}
+
+/// Slow clients, idle clients and too many clients.
+@Suite struct TimeoutAndLimitTests {
+    @Test func `a request head that stalls gets a 408 and is closed`() async throws {
+        let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { app, port in
+            let (response, elapsed, closed) = try await converse(port: port, timeout: .seconds(3)) { connection in
+                let start = ContinuousClock.now
+                try connection.send("GET /slo")
+                let response = try connection.readResponse()
+                let elapsed = ContinuousClock.now - start
+                return (response, elapsed, connection.isClosedByPeer(within: .seconds(2)))
+            }
+            #expect(response.status == .requestTimeout)
+            #expect(response.headerFields[.connection] == "close")
+            #expect(try response.decode(ErrorBody.self).error.status == 408)
+            #expect(elapsed >= .milliseconds(250), "the 408 came before the timeout")
+            #expect(elapsed < .seconds(2))
+            #expect(closed)
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    @Test func `a body that stalls gets a 408 as well`() async throws {
+        let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { _, port in
+            let response = try await converse(port: port, timeout: .seconds(3)) { connection in
+                try connection.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+                return try connection.readResponse()
+            }
+            #expect(response.status == .requestTimeout)
+        }
+    }
+
+    @Test func `a trickling head is not saved by each new byte`() async throws {
+        // The request timeout runs from the first byte; a byte every 100 ms must not re-arm it.
+        let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { _, port in
+            let (response, elapsed) = try await converse(port: port) { connection -> (TestResponse?, Duration) in
+                let start = ContinuousClock.now
+                connection.timeout = .milliseconds(100)
+                for byte in "GET /trickle HTTP/1.1\r\nHost: x".utf8 {
+                    try connection.send([byte])
+                    // Waits 100 ms for an answer; a partial response stays buffered for the next try.
+                    if let response = try? connection.readResponse() { return (response, ContinuousClock.now - start) }
+                }
+                return (nil, ContinuousClock.now - start)
+            }
+            #expect(response?.status == .requestTimeout)
+            #expect(elapsed >= .milliseconds(250))
+            #expect(elapsed < .seconds(1), "each byte re-armed the request timeout")
+        }
+    }
+
+    @Test func `an idle keep-alive connection is closed by the server`() async throws {
+        let configuration = testConfiguration { $0.idleTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { app, port in
+            let (response, openEarly, closed, elapsed) = try await converse(port: port) { connection in
+                try connection.send(request("/"))
+                let response = try connection.readResponse()
+                let start = ContinuousClock.now
+                let closedEarly = connection.isClosedByPeer(within: .milliseconds(100))
+                let closed = connection.isClosedByPeer(within: .seconds(2))
+                return (response, !closedEarly, closed, ContinuousClock.now - start)
+            }
+            #expect(response.status == .ok)
+            #expect(openEarly, "closed before the idle timeout")
+            #expect(closed, "still open long after the idle timeout")
+            #expect(elapsed >= .milliseconds(250))
+            #expect(elapsed < .seconds(2))
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    @Test func `a connection that never sends anything is closed after the idle timeout`() async throws {
+        let configuration = testConfiguration { $0.idleTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { _, port in
+            let (bytes, elapsed) = try await converse(port: port) { connection in
+                let start = ContinuousClock.now
+                let bytes = try connection.receiveUntilClose()
+                return (bytes, ContinuousClock.now - start)
+            }
+            #expect(bytes.isEmpty)
+            #expect(elapsed >= .milliseconds(250))
+            #expect(elapsed < .seconds(2))
+        }
+    }
+
+    @Test func `past the connection cap a client gets a 503 and is closed, and a freed slot is reused`() async throws {
+        let configuration = testConfiguration { $0.maxConnections = 5 }
+        try await withLiveServer(okRouter(), configuration: configuration) { app, port in
+            let (held, statuses) = try await onDedicatedThread { () -> ([RawConnection], [Int]) in
+                var held: [RawConnection] = []
+                var statuses: [Int] = []
+                for _ in 0..<5 {
+                    let connection = try RawConnection(port: port)
+                    try connection.send(request("/"))
+                    statuses.append(try connection.readResponse().status.code)
+                    held.append(connection)
+                }
+                return (held, statuses)
+            }
+            #expect(statuses == [200, 200, 200, 200, 200])
+            #expect(await app.connectionCount() == 5)
+            let (refused, closed) = try await converse(port: port) { connection in
+                (try connection.readResponse(), connection.isClosedByPeer(within: .seconds(2)))
+            }
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headerFields[.connection] == "close")
+            #expect(refused.headerFields[.retryAfter] == "1")
+            #expect(try refused.decode(ErrorBody.self) == ErrorBody(error: .init(status: 503, reason: "Service Unavailable", message: "too many connections")))
+            #expect(closed)
+            // The held connections still work.
+            let stillServed = try await onDedicatedThread { () -> Bool in
+                try held[0].send(request("/"))
+                return try held[0].readResponse().bodyText == "ok"
+            }
+            #expect(stillServed)
+            held[4].close()
+            #expect(await eventually { await app.connectionCount() == 4 })
+            let served = try await converse(port: port) { connection in
+                try connection.send(request("/"))
+                return try connection.readResponse()
+            }
+            #expect(served.status == .ok)
+            #expect(served.bodyText == "ok")
+            for connection in held { connection.close() }
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+}
