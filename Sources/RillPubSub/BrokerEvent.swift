@@ -12,17 +12,34 @@ public struct BrokerEvent: Sendable {
     public let sequence: UInt64
     /// The event in `text/event-stream` format, `\n\n`-terminated.
     public let encoded: [UInt8]
+    /// ``encoded`` framed as one HTTP/1.1 chunk (`size CRLF bytes CRLF`), built once at publish
+    /// time so that a fan-out to thousands of chunked responses copies nothing per subscriber.
+    public let chunk: [UInt8]
     /// When it was published, on the loop's millisecond clock (for history age).
     let publishedAtMilliseconds: UInt64
 
     /// The event's id.
     public var id: String { event.id ?? "" }
 
+    /// `bytes` as one HTTP/1.1 chunk.
+    package static func frame(_ bytes: [UInt8]) -> [UInt8] {
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(bytes.count + 12)
+        chunk.append(contentsOf: String(bytes.count, radix: 16).utf8)
+        chunk.append(13)
+        chunk.append(10)
+        chunk.append(contentsOf: bytes)
+        chunk.append(13)
+        chunk.append(10)
+        return chunk
+    }
+
     package init(event: ServerSentEvent, channel: String, sequence: UInt64, encoded: [UInt8], publishedAtMilliseconds: UInt64) {
         self.event = event
         self.channel = channel
         self.sequence = sequence
         self.encoded = encoded
+        self.chunk = Self.frame(encoded)
         self.publishedAtMilliseconds = publishedAtMilliseconds
     }
 }

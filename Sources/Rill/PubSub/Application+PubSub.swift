@@ -112,7 +112,7 @@ extension Application {
                 // Everything that piled up while this task waited to run leaves in one write.
                 let pending = subscription.takeBuffered()
                 if pending.isEmpty {
-                    try await stream.send(encoded: delivered.encoded)
+                    try await stream.send(delivered)
                     continue
                 }
                 batch.removeAll(keepingCapacity: true)

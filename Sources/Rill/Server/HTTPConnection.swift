@@ -385,11 +385,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         updateTimeout()
     }
 
-    /// Writes one or more encoded events as one chunk, in one socket write.
-    func writeEventChunk(_ bytes: [UInt8]) {
+    /// Writes one or more encoded events as one chunk, in one socket write. `preframed` is the
+    /// same bytes already framed as a chunk, shared between connections.
+    func writeEventChunk(_ bytes: [UInt8], preframed: [UInt8]? = nil) {
         guard !isClosed, !bytes.isEmpty else { return }
         lastEventWriteMilliseconds = server.loop.nowMilliseconds
-        if chunked {
+        if chunked, let preframed {
+            stream.write(preframed)
+        } else if chunked {
             var framed: [UInt8] = []
             framed.reserveCapacity(bytes.count + 12)
             HTTPResponseSerializer.writeChunk(bytes, into: &framed)
