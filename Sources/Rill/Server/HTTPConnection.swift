@@ -250,29 +250,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         let bodyAllowed = status.code >= 200 && status.code != 204 && status.code != 304
         var extra: [UInt8] = server.dateCache.dateLine()
         extra.append(contentsOf: server.serverLine)
+        var bytes: [UInt8] = []
+        var streamsBody = false
         switch response.body.storage {
-        case .empty, .bytes:
-            let bytes: [UInt8]
-            if case .bytes(let content) = response.body.storage { bytes = content } else { bytes = [] }
-            if bodyAllowed { Self.appendContentLength(bytes.count, to: &extra) }
-            appendConnectionField(for: head, to: &extra)
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(256 + bytes.count)
-            HTTPResponseSerializer.writeHead(
-                HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
-                extraFieldLines: extra, into: &buffer)
-            if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
-            stream.write(buffer)
-        case .stream, .eventStream:
-            if !bodyAllowed || headOnly {
-                appendConnectionField(for: head, to: &extra)
-                var buffer: [UInt8] = []
-                HTTPResponseSerializer.writeHead(
-                    HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
-                    extraFieldLines: extra, into: &buffer)
-                stream.write(buffer)
-                return
-            }
+        case .empty: break
+        case .bytes(let content): bytes = content
+        case .stream, .eventStream: streamsBody = bodyAllowed && !headOnly
+        }
+        if streamsBody {
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
             chunked = head.version != .http1_0
             if chunked {
@@ -280,33 +265,38 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             } else {
                 closeAfterResponse = true
             }
-            appendConnectionField(for: head, to: &extra)
-            var buffer: [UInt8] = []
-            HTTPResponseSerializer.writeHead(
-                HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
-                extraFieldLines: extra, into: &buffer)
-            // The head leaves at once, before the first body byte: SSE clients need it to open.
-            stream.write(buffer)
-            do {
-                switch response.body.storage {
-                case .stream(let produce):
-                    var writer = ResponseBodyWriter(connection: self)
-                    try await produce(&writer)
-                case .eventStream(let produce):
-                    try await produce(self)
-                    endEventStream()
-                case .empty, .bytes:
-                    break
-                }
-                if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
-            } catch {
+        } else if bodyAllowed && response.body.byteCount != nil {
+            Self.appendContentLength(bytes.count, to: &extra)
+        }
+        appendConnectionField(for: head, to: &extra)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(256 + bytes.count)
+        HTTPResponseSerializer.writeHead(
+            HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
+            extraFieldLines: extra, into: &buffer)
+        if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
+        // The head leaves at once, before any streamed byte: SSE clients need it to open.
+        stream.write(buffer)
+        guard streamsBody else { return }
+        do {
+            switch response.body.storage {
+            case .stream(let produce):
+                var writer = ResponseBodyWriter(connection: self)
+                try await produce(&writer)
+            case .eventStream(let produce):
+                try await produce(self)
                 endEventStream()
-                // The head is out: the only honest signal left is to close without the last chunk.
-                if !(error is CancellationError || error is ConnectionClosedError) {
-                    server.logger.error("streaming body failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
-                }
-                closeAfterResponse = true
+            case .empty, .bytes:
+                break
             }
+            if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
+        } catch {
+            endEventStream()
+            // The head is out: the only honest signal left is to close without the last chunk.
+            if !(error is CancellationError || error is ConnectionClosedError) {
+                server.logger.error("streaming body failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            }
+            closeAfterResponse = true
         }
     }
 
