@@ -1,4 +1,5 @@
 public import Rill
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,14 +18,18 @@ import Glibc
 /// #expect(response.bodyText == "Hello")
 /// ```
 ///
-/// - Important: not thread-safe; use one connection from one thread at a time.
+/// - Important: not thread-safe; use one connection from one thread at a time. Only ``close()``
+///   may be called from anywhere, any number of times: the descriptor is closed exactly once
+///   (a second `close(2)` of a reused descriptor number would close another test's socket).
 public final class RawConnection: @unchecked Sendable {
     /// The server port this connection is connected to.
     public let port: Int
     /// The bound on every blocking call.
     public var timeout: Duration
 
-    private var fd: Int32
+    /// The socket; -1 once closed. Swapped atomically so it is closed exactly once.
+    private let descriptor: Atomic<Int32>
+    private var fd: Int32 { descriptor.load(ordering: .acquiring) }
     private var reader = HTTPResponseReader()
     private var receivedEndOfInput = false
 
@@ -39,7 +44,8 @@ public final class RawConnection: @unchecked Sendable {
     public init(host: String = "127.0.0.1", port: Int, timeout: Duration = .seconds(5), receiveBufferBytes: Int? = nil) throws {
         self.port = port
         self.timeout = timeout
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = Atomic(fd)
         guard fd >= 0 else { throw TestClientError.system(call: "socket", errno: errno) }
         var time = Self.timeval(timeout)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
@@ -53,7 +59,8 @@ public final class RawConnection: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
-            Glibc.close(fd)
+            // deinit runs after a throwing init too: close() leaves it nothing to close again.
+            close()
             throw TestClientError.system(call: "inet_pton", errno: EINVAL)
         }
         let rc = withUnsafePointer(to: &address) {
@@ -63,7 +70,7 @@ public final class RawConnection: @unchecked Sendable {
         }
         guard rc == 0 else {
             let error = errno
-            Glibc.close(fd)
+            close()
             throw TestClientError.system(call: "connect", errno: error)
         }
     }
@@ -75,13 +82,13 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Closes the socket (idempotent).
     public func close() {
-        guard fd >= 0 else { return }
-        Glibc.close(fd)
-        fd = -1
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { Glibc.close(fd) }
     }
 
     /// Closes the socket with `SO_LINGER` 0, so the peer sees a reset instead of a clean close.
     public func reset() {
+        let fd = self.fd
         guard fd >= 0 else { return }
         var option = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
@@ -90,6 +97,7 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Half-closes: the server reads EOF, the connection can still receive.
     public func shutdownWrite() {
+        let fd = self.fd
         guard fd >= 0 else { return }
         Glibc.shutdown(fd, Int32(SHUT_WR))
     }
@@ -98,6 +106,8 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Sends all of `bytes` (blocking while the kernel's send buffer is full, up to ``timeout``).
     public func send(_ bytes: [UInt8]) throws {
+        let fd = self.fd
+        guard fd >= 0 else { throw TestClientError.system(call: "send", errno: EBADF) }
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -192,12 +202,13 @@ public final class RawConnection: @unchecked Sendable {
 
     /// One `recv` after waiting until readable; nil at EOF.
     private func receiveSome(before deadline: ContinuousClock.Instant, waitingFor what: String) throws -> [UInt8]? {
+        let fd = self.fd
         guard fd >= 0 else { throw TestClientError.system(call: "recv", errno: EBADF) }
         while true {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw TestClientError.timedOut(waitingFor: what) }
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Self.milliseconds(remaining))
+            var pollDescriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pollDescriptor, 1, Self.milliseconds(remaining))
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw TestClientError.system(call: "poll", errno: errno)

@@ -178,6 +178,39 @@ private func makeApp(_ router: Router = petRouter()) throws -> Application {
         }
     }
 
+    @Test func `closing twice closes the descriptor only once`() async throws {
+        let router = Router()
+        router.get("/") { _, _ in "x" }
+        try await withLiveServer(router) { _, port in
+            let stillOpen = try await onDedicatedThread { () -> Bool in
+                let connection = try RawConnection(port: port)
+                connection.close()
+                // Usually reuses the number just freed; a second close(2) of it would close this.
+                let other = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { Glibc.close(other) }
+                connection.close()
+                return fcntl(other, F_GETFD) != -1
+            }
+            #expect(stillOpen)
+        }
+    }
+
+    @Test func `operations on a closed connection fail instead of touching a reused descriptor`() async throws {
+        let router = Router()
+        router.get("/") { _, _ in "x" }
+        try await withLiveServer(router) { _, port in
+            let errors = try await onDedicatedThread { () -> [String] in
+                let connection = try RawConnection(port: port)
+                connection.close()
+                var errors: [String] = []
+                do { try connection.send("GET / HTTP/1.1\r\n\r\n") } catch { errors.append("\(error)") }
+                do { _ = try connection.readResponse() } catch { errors.append("\(error)") }
+                return errors
+            }
+            #expect(errors == ["send failed with errno \(EBADF)", "recv failed with errno \(EBADF)"])
+        }
+    }
+
     @Test func `work on a dedicated thread returns its value or its error`() async throws {
         #expect(try await onDedicatedThread { 6 * 7 } == 42)
         await #expect(throws: Secret.self) { try await onDedicatedThread { throw Secret() } }
