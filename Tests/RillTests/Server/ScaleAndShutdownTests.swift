@@ -32,10 +32,16 @@ import Glibc
     @Test func `graceful shutdown finishes the response in flight and refuses new connections`() async throws {
         let started = Shared(false)
         let finished = Shared(false)
+        let refusalSeen = Shared(false)
         let router = Router()
         router.get("/slow") { _, context in
             started.set(true)
-            try await context.eventLoop.sleep(for: .milliseconds(300))
+            // 300 ms, and more only if the test has not yet seen a refusal (a loaded machine):
+            // the response must still be in flight when the refusal is observed.
+            for _ in 0..<10 {
+                try await context.eventLoop.sleep(for: .milliseconds(300))
+                if refusalSeen.current { break }
+            }
             finished.set(true)
             return "slow but complete"
         }
@@ -58,7 +64,9 @@ import Glibc
                     connection.close()
                     blockingSleep(milliseconds: 2)
                 } catch TestClientError.system(call: "connect", errno: ECONNREFUSED) {
-                    return !finished.current
+                    let inFlight = !finished.current
+                    refusalSeen.set(true)
+                    return inFlight
                 }
             }
             return nil

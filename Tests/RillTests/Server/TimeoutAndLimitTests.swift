@@ -57,26 +57,25 @@ private func okRouter() -> Router {
             }
             #expect(response?.status == .requestTimeout)
             #expect(elapsed >= .milliseconds(250))
-            #expect(elapsed < .seconds(1), "each byte re-armed the request timeout")
+            #expect(elapsed < .seconds(2), "each byte re-armed the request timeout")
         }
     }
 
     @Test func `an idle keep-alive connection is closed by the server`() async throws {
-        let configuration = testConfiguration { $0.idleTimeout = .milliseconds(300) }
+        // Generous margins: the client thread may be scheduled late on a loaded machine, so only
+        // "not closed well before" and "closed well after" are asserted.
+        let configuration = testConfiguration { $0.idleTimeout = .seconds(1) }
         try await withLiveServer(okRouter(), configuration: configuration) { app, port in
-            let (response, openEarly, closed, elapsed) = try await converse(port: port) { connection in
+            let (response, openEarly, closed) = try await converse(port: port) { connection in
                 try connection.send(request("/"))
                 let response = try connection.readResponse()
-                let start = ContinuousClock.now
-                let closedEarly = connection.isClosedByPeer(within: .milliseconds(100))
-                let closed = connection.isClosedByPeer(within: .seconds(2))
-                return (response, !closedEarly, closed, ContinuousClock.now - start)
+                let closedEarly = connection.isClosedByPeer(within: .milliseconds(300))
+                let closed = connection.isClosedByPeer(within: .seconds(3))
+                return (response, !closedEarly, closed)
             }
             #expect(response.status == .ok)
             #expect(openEarly, "closed before the idle timeout")
             #expect(closed, "still open long after the idle timeout")
-            #expect(elapsed >= .milliseconds(250))
-            #expect(elapsed < .seconds(2))
             #expect(await eventually { await app.connectionCount() == 0 })
         }
     }
