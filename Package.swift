@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RillTesting", targets: ["RillTesting"]),
         .executable(name: "Hello", targets: ["Hello"]),
         .executable(name: "Notifications", targets: ["Notifications"]),
+        .executable(name: "Counter", targets: ["Counter"]),
         .executable(name: "SSETestServer", targets: ["SSETestServer"]),
         .executable(name: "rill-load", targets: ["RillLoad"]),
         .executable(name: "SSEIdleServer", targets: ["SSEIdleServer"]),
@@ -70,6 +71,12 @@ let package = Package(
             name: "Notifications",
             dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Notifications",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "Counter",
+            dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Counter",
             swiftSettings: strictSettings
         ),
         .executableTarget(
