@@ -75,6 +75,28 @@ private struct Rejection: Sendable {
         try await expectRejected("GET / HTTP/1.1\r\nHost: x\r\nX-Endless: \(String(repeating: "a", count: 20 * 1024))", status: 431)
     }
 
+    @Test func `a request target longer than 8 KiB is a 414`() async throws {
+        try await expectRejected("GET /\(String(repeating: "t", count: 9 * 1024)) HTTP/1.1\r\nHost: x\r\n\r\n", status: 414)
+    }
+
+    @Test func `more than 100 header fields are a 431`() async throws {
+        let fields = (0..<101).map { "X-Field-\($0): v\r\n" }.joined()
+        try await expectRejected("GET / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n", status: 431)
+    }
+
+    @Test func `an obsolete folded header line is a 400`() async throws {
+        try await expectRejected("GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", status: 400)
+    }
+
+    @Test func `a Content-Length that is not a number is a 400`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", status: 400)
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", status: 400)
+    }
+
+    @Test func `Transfer-Encoding chunked twice is a 501`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", status: 501)
+    }
+
     @Test func `a body larger than the 1 MiB default is a 413`() async throws {
         try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\nsome of it", status: 413)
     }

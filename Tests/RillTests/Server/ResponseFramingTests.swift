@@ -1,0 +1,75 @@
+import Rill
+import RillTesting
+import Testing
+
+/// The server owns response framing: whatever a handler returns, the bytes on the wire delimit
+/// exactly one response, so the next response on the connection is read correctly.
+@Suite struct ResponseFramingTests {
+    private func framingRouter() -> Router {
+        let router = Router()
+        router.get("/n/:n") { _, context in try context.parameter("n") }
+        router.get("/own-framing") { _, _ in
+            Response(
+                headerFields: [
+                    .contentType: "text/plain", .contentLength: "999", .transferEncoding: "chunked", .connection: "close",
+                ],
+                body: .text("hello"))
+        }
+        router.get("/stream") { _, _ in
+            Response(body: ResponseBody { writer in try await writer.write("streamed") })
+        }
+        router.get("/not-modified") { _, _ in
+            Response(status: .notModified, headerFields: [.eTag: "\"v1\""], body: .text("must not be sent"))
+        }
+        return router
+    }
+
+    /// Sends `first` then a pipelined `GET /n/after`, and reads both responses.
+    private func pipelined(_ first: String, method: HTTPRequest.Method = .get, port: Int) async throws -> [TestResponse] {
+        try await converse(port: port) { connection in
+            try connection.send(first + request("/n/after"))
+            return [try connection.readResponse(forRequestMethod: method), try connection.readResponse()]
+        }
+    }
+
+    @Test func `framing fields a handler sets are replaced by the server's own`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let responses = try await pipelined(request("/own-framing"), port: port)
+            let response = responses[0]
+            #expect(response.bodyText == "hello")
+            #expect(response.headerFields[values: .contentLength] == ["5"])
+            #expect(response.headerFields[.transferEncoding] == nil)
+            #expect(response.headerFields[values: .connection].allSatisfy { $0 != "close" })
+            #expect(responses[1].bodyText == "after")
+        }
+    }
+
+    @Test func `HEAD on a streamed route sends the head only and the connection carries on`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let responses = try await pipelined(request("/stream", method: "HEAD"), method: .head, port: port)
+            #expect(responses[0].status == .ok)
+            #expect(responses[0].body.isEmpty)
+            #expect(responses[1].bodyText == "after")
+        }
+    }
+
+    @Test func `a 304 never carries the body a handler gave it`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let responses = try await pipelined(request("/not-modified"), port: port)
+            #expect(responses[0].status == .notModified)
+            #expect(responses[0].headerFields[.eTag] == "\"v1\"")
+            #expect(responses[0].body.isEmpty)
+            #expect(responses[1].status == .ok)
+            #expect(responses[1].bodyText == "after")
+        }
+    }
+
+    @Test func `a request body sent to an unknown route is consumed, keeping the connection in step`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let responses = try await pipelined(
+                request("/nowhere", method: "POST", body: "GET /n/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"), port: port)
+            #expect(responses.map(\.status.code) == [404, 200])
+            #expect(responses[1].bodyText == "after")
+        }
+    }
+}
