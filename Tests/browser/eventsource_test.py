@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Drives headless Chromium (Selenium + chromedriver) against Examples/SSETestServer's page,
+whose `new EventSource('/events')` receives 3 events per connection and then sees the stream end,
+so the browser must reconnect and send Last-Event-ID.
+
+    eventsource_test.py URL SCREENSHOT_PATH [--timeout SECONDS] [--min-events N] [--min-connections N]
+
+Waits (bounded) until the page logged at least N events over at least N connections, checks
+every event (type, data, lastEventId, which connection it came on), saves a screenshot, prints
+the page's record (`window.rill`) as one JSON line on stdout and exits 0. On any failure it
+prints why on stderr, still saves a screenshot when it can, and exits non-zero.
+
+Chromium and chromedriver come from Debian (`chromium`, `chromium-driver`); Selenium is told
+both paths, so Selenium Manager never tries to download a browser or a driver.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError as error:  # pragma: no cover
+    sys.exit(f"eventsource_test.py: {error}; install with: python3 -m pip install selenium")
+
+
+class Failure(Exception):
+    pass
+
+
+def find_executable(environment_name, candidates):
+    configured = os.environ.get(environment_name)
+    if configured:
+        return configured
+    for candidate in candidates:
+        path = shutil.which(candidate)
+        if path:
+            return path
+    raise Failure(f"none of {candidates} is on PATH (set {environment_name}); install Debian's chromium chromium-driver")
+
+
+def start_browser():
+    options = Options()
+    options.binary_location = find_executable("CHROMIUM", ["chromium", "chromium-browser"])
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1100,900", "--no-first-run", "--disable-extensions"):
+        options.add_argument(argument)
+    service = Service(executable_path=find_executable("CHROMEDRIVER", ["chromedriver"]))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(15)
+    driver.set_script_timeout(5)
+    return driver
+
+
+def expected(event_id):
+    """What /events sends for an id: odd ids an unnamed two-line message, even ids a tick."""
+    if event_id % 2 == 0:
+        return {"type": "tick", "data": f"tick {event_id}"}
+    return {"type": "message", "data": "line1\nline2"}
+
+
+def check(state, events_per_connection, min_events, min_connections):
+    events = state["events"]
+    if len(events) < min_events or state["opens"] < min_connections:
+        raise Failure(f"only {len(events)} events over {state['opens']} connections "
+                      f"(wanted >= {min_events} over >= {min_connections})")
+    if state["errors"] < state["opens"] - 1:
+        raise Failure(f"{state['opens']} opens but only {state['errors']} error events: a reconnect was not reported")
+    for index, event in enumerate(events):
+        event_id = index + 1  # the first connection sends no Last-Event-ID, so ids start at 1
+        want = dict(expected(event_id), lastEventId=str(event_id),
+                    connection=(event_id - 1) // events_per_connection + 1)
+        got = {key: event[key] for key in ("type", "data", "lastEventId", "connection")}
+        if got != want:
+            raise Failure(f"event #{index + 1}: got {got}, expected {want} (all events: {events})")
+    types = {event["type"] for event in events}
+    if types != {"message", "tick"}:
+        raise Failure(f"expected both unnamed 'message' and named 'tick' events, got {sorted(types)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("screenshot")
+    parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the events")
+    parser.add_argument("--min-events", type=int, default=7)
+    parser.add_argument("--min-connections", type=int, default=3)
+    parser.add_argument("--events-per-connection", type=int, default=3)
+    arguments = parser.parse_args()
+
+    driver = None
+    try:
+        driver = start_browser()
+        driver.get(arguments.url)
+        deadline = time.monotonic() + arguments.timeout
+        while True:
+            state = driver.execute_script("return window.rill")
+            if state and len(state["events"]) >= arguments.min_events and state["opens"] >= arguments.min_connections:
+                break
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {arguments.timeout} s; page state: {json.dumps(state)}; "
+                              f"log:\n{driver.find_element(By.ID, 'log').text}")
+            time.sleep(0.1)
+        # Stop reconnecting, then read the final record: nothing can change it any more.
+        state = driver.execute_script("window.rillSource.close(); render(); return window.rill")
+        check(state, arguments.events_per_connection, arguments.min_events, arguments.min_connections)
+        log_text = driver.find_element(By.ID, "log").text
+        if '"lastEventId":"1"' not in log_text or "-- open #" not in log_text:
+            raise Failure(f"the page's <pre id=log> does not show the events:\n{log_text}")
+        save_screenshot(driver, arguments.screenshot)
+        print(json.dumps(state), flush=True)
+        return 0
+    except Failure as failure:
+        print(f"eventsource_test.py: FAILED: {failure}", file=sys.stderr)
+        save_screenshot(driver, arguments.screenshot)
+        return 1
+    except Exception as error:  # a browser that did not start, a driver error
+        print(f"eventsource_test.py: ERROR: {type(error).__name__}: {error}", file=sys.stderr)
+        save_screenshot(driver, arguments.screenshot)
+        return 2
+    finally:
+        if driver is not None:
+            driver.quit()
+
+
+def save_screenshot(driver, path):
+    if driver is None:
+        return
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if not driver.save_screenshot(path):
+            print(f"eventsource_test.py: could not save the screenshot to {path}", file=sys.stderr)
+    except Exception as error:
+        print(f"eventsource_test.py: screenshot failed: {error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
