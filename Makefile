@@ -7,10 +7,19 @@ PORT         ?= 8080
 MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
 APT_BUILD    := libuv1-dev pkg-config
+# What `make test` needs on top: headless Chromium and its driver (browser tests) and pip.
+APT_TEST     := chromium chromium-driver python3-pip
+# PyPI packages of the client tests (Tests/RillClientTests, Tests/browser), and their modules.
+PIP_TEST     := selenium sseclient-py requests
+PIP_MODULES  := selenium, sseclient, requests
+# The interpreter behind `python3` (pyenv's shim or Debian's): pip installs into it and the tests
+# run it, so both always agree.
+export RILL_TEST_PYTHON := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
 # What `make bench` needs on top: the load generator and the reference server.
 APT_BENCH    := wrk nginx-light util-linux
 
-.PHONY: run test build build-release bench deps deps-bench clean
+.PHONY: run test build build-release bench deps deps-test deps-bench clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,6 +31,14 @@ endef
 
 deps:
 	$(call apt_install,$(APT_BUILD))
+
+## What the tests need: one apt run for everything missing, then pip only if an import fails.
+deps-test:
+	$(call apt_install,$(APT_BUILD) $(APT_TEST))
+	@$(PYTHON) -c 'import $(PIP_MODULES)' 2>/dev/null || { \
+		echo "installing (pip): $(PIP_TEST)"; \
+		PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
+			$(PYTHON) -m pip install --quiet --disable-pip-version-check $(PIP_TEST); }
 
 deps-bench: deps
 	$(call apt_install,$(APT_BENCH))
@@ -38,7 +55,7 @@ run: deps
 	.build/release/$(MAIN_EXAMPLE) --host $(HOST) --port $(PORT)
 
 ## Builds everything (warnings are errors) and runs the whole test suite.
-test: deps
+test: deps-test
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test --skip-build
 
