@@ -268,11 +268,20 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         } else if bodyAllowed && response.body.byteCount != nil {
             Self.appendContentLength(bytes.count, to: &extra)
         }
+        // Framing is the server's: a handler's Content-Length, Transfer-Encoding or Connection
+        // would contradict what is actually sent. A handler asking to close is honoured.
+        var fields = response.headerFields
+        if fields[.connection] != nil || fields[.contentLength] != nil || fields[.transferEncoding] != nil {
+            if fields[.connection]?.lowercased().contains("close") == true { closeAfterResponse = true }
+            fields[.connection] = nil
+            fields[.contentLength] = nil
+            fields[.transferEncoding] = nil
+        }
         appendConnectionField(for: head, to: &extra)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256 + bytes.count)
         HTTPResponseSerializer.writeHead(
-            HTTPResponse(status: status, headerFields: response.headerFields), version: Self.responseVersion(head),
+            HTTPResponse(status: status, headerFields: fields), version: Self.responseVersion(head),
             extraFieldLines: extra, into: &buffer)
         if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
         // The head leaves at once, before any streamed byte: SSE clients need it to open.

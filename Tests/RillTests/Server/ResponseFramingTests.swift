@@ -10,10 +10,11 @@ import Testing
         router.get("/n/:n") { _, context in try context.parameter("n") }
         router.get("/own-framing") { _, _ in
             Response(
-                headerFields: [
-                    .contentType: "text/plain", .contentLength: "999", .transferEncoding: "chunked", .connection: "close",
-                ],
+                headerFields: [.contentType: "text/plain", .contentLength: "999", .transferEncoding: "chunked"],
                 body: .text("hello"))
+        }
+        router.get("/close-after") { _, _ in
+            Response(headerFields: [.connection: "close"], body: .text("last"))
         }
         router.get("/stream") { _, _ in
             Response(body: ResponseBody { writer in try await writer.write("streamed") })
@@ -41,6 +42,19 @@ import Testing
             #expect(response.headerFields[.transferEncoding] == nil)
             #expect(response.headerFields[values: .connection].allSatisfy { $0 != "close" })
             #expect(responses[1].bodyText == "after")
+        }
+    }
+
+    @Test func `a handler's Connection close is honoured once, and the server closes after it`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let (response, closed) = try await converse(port: port) { connection in
+                try connection.send(request("/close-after") + request("/n/after"))
+                let response = try connection.readResponse()
+                return (response, connection.isClosedByPeer(within: .seconds(3)))
+            }
+            #expect(response.bodyText == "last")
+            #expect(response.headerFields[values: .connection] == ["close"])
+            #expect(closed)
         }
     }
 
