@@ -49,9 +49,10 @@ struct OpenAPIRuntimeDecoderTests {
         let withData = decoded.filter { $0.data != nil }
         #expect(dispatchedLikeABrowser(decoded) == Fixture.dispatched)
         #expect(withData.map(\.id) == Fixture.ownIDs)
-        #expect(withData.map(\.event) == [
-            "multi", nil, "empty", nil, nil, nil, nil, "unicode-ü", nil, "done",
-        ])
+        #expect(
+            withData.map(\.event) == [
+                "multi", nil, "empty", nil, nil, nil, nil, "unicode-ü", nil, "done",
+            ])
         // The id-only block carries the retry; written as digits, so Int64 parsing is conformant.
         #expect(decoded.contains(OpenAPIRuntime.ServerSentEvent(id: "7", retry: 1234)))
         #expect(withData.allSatisfy { $0.retry == nil })
