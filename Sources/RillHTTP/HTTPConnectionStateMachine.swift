@@ -139,6 +139,14 @@ public struct HTTPConnectionStateMachine: Sendable {
         }
     }
 
+    /// Frees buffers kept for the next request while a long response streams (an idle SSE
+    /// connection should hold no read-side memory).
+    public mutating func releaseIdleMemory() {
+        if queue.isEmpty { queue = [] }
+        if currentHead == nil && currentBody.isEmpty { currentBody = [] }
+        parser.releaseBufferIfConsumed()
+    }
+
     /// The peer finished sending (EOF). A request in progress is cancelled, but its response
     /// may still be written; queued complete requests are answered first.
     public mutating func inputEnded(into actions: inout [Action]) {

@@ -157,6 +157,15 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: - Buffer management
 
+    /// Frees the receive buffer when every byte in it was consumed (a connection that will read
+    /// nothing for a long time, such as an event stream, should not hold it).
+    public mutating func releaseBufferIfConsumed() {
+        guard readIndex == buffer.count else { return }
+        buffer = []
+        readIndex = 0
+        scanIndex = 0
+    }
+
     /// Compacts consumed bytes; returns `false` when input must be dropped (failed parser).
     private mutating func prepareForAppend() -> Bool {
         if case .failed = state { return false }

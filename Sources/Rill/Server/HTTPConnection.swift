@@ -17,6 +17,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private var machine: HTTPConnectionStateMachine
     private var actions: [HTTPConnectionStateMachine.Action] = []
     private var handlerTask: Task<Void, Never>?
+    /// The request in progress was cancelled (EOF, shutdown): a body task started later for it
+    /// starts cancelled.
+    private var handlingCancelled = false
     private var drainWaiter: UnsafeContinuation<Void, any Error>?
     private(set) var isClosed = false
     private let remoteAddress: SocketAddress?
@@ -47,7 +50,6 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         self.stream = stream
         machine = HTTPConnectionStateMachine(configuration: server.machineConfiguration)
         remoteAddress = stream.remoteAddress
-        actions.reserveCapacity(4)
     }
 
     func start() {
@@ -111,6 +113,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             case .resumeReading:
                 stream.startReading()
             case .cancelHandling:
+                handlingCancelled = true
                 handlerTask?.cancel()
             case .closeAfterFlush:
                 stream.closeAfterFlush()
@@ -211,6 +214,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     // MARK: Task side
 
     private func startHandler(head: HTTPRequestHead, body: [UInt8]) {
+        handlingCancelled = false
         let request = Request(head: head, body: body)
         let context = RequestContext(logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop)
         handlerTask = Task(executorPreference: server.loop.executor) { [self] in
@@ -225,8 +229,29 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         } catch {
             response = Self.errorResponse(for: error, logger: context.logger, request: request)
         }
-        await write(response, for: request)
-        handlerTask = nil
+        guard !isClosed else {
+            handlerTask = nil
+            return
+        }
+        guard let body = writeHead(of: response, for: request.head) else {
+            // A client that pipelines without reading must not make us queue response after
+            // response: the next request waits until this one drained below the low mark.
+            try? await waitUntilWritable()
+            handlerTask = nil
+            finishResponse()
+            return
+        }
+        // A streamed body outlives the routing task: it gets a task of its own, so that the
+        // routing task ends and frees its frames, the request and the response (several KB per
+        // long-lived stream), and the stream's task holds only what the body needs.
+        let cancelled = handlingCancelled
+        handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            await self.streamBody(body)
+        }
+        if cancelled { handlerTask?.cancel() }
+    }
+
+    private func finishResponse() {
         guard !isClosed else { return }
         machine.responseFinished(
             keepAlive: !closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
@@ -242,8 +267,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         return HTTPError(.internalServerError).response
     }
 
-    private func write(_ response: Response, for request: Request) async {
-        let head = request.head
+    /// The body part that still has to be produced after the head.
+    private enum StreamedBody {
+        case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
+        case eventStream(@Sendable (HTTPConnection) async throws -> Void)
+    }
+
+    /// Writes the head (and a byte body) at once; returns the body still to stream, if any.
+    private func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
         headOnly = head.method == .head
         closeAfterResponse = !head.keepAlive
         let status = response.status
@@ -286,27 +317,38 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
         // The head leaves at once, before any streamed byte: SSE clients need it to open.
         stream.write(buffer)
-        guard streamsBody else { return }
+        guard streamsBody else { return nil }
+        // Nothing more will be read until the stream ends: give back the read-side buffers.
+        machine.releaseIdleMemory()
+        actions = []
+        switch response.body.storage {
+        case .stream(let produce): return .stream(produce)
+        case .eventStream(let produce): return .eventStream(produce)
+        case .empty, .bytes: return nil
+        }
+    }
+
+    private func streamBody(_ body: StreamedBody) async {
         do {
-            switch response.body.storage {
+            switch body {
             case .stream(let produce):
                 var writer = ResponseBodyWriter(connection: self)
                 try await produce(&writer)
             case .eventStream(let produce):
                 try await produce(self)
                 endEventStream()
-            case .empty, .bytes:
-                break
             }
             if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
         } catch {
             endEventStream()
             // The head is out: the only honest signal left is to close without the last chunk.
             if !(error is CancellationError || error is ConnectionClosedError) {
-                server.logger.error("streaming body failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+                server.logger.error("streaming body failed", metadata: ["error": "\(error)"])
             }
             closeAfterResponse = true
         }
+        handlerTask = nil
+        finishResponse()
     }
 
     private static func responseVersion(_ head: HTTPRequestHead) -> HTTPVersion {
@@ -411,7 +453,10 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
     /// can send its farewell; other responses get the grace period.
     func serverIsShuttingDown() {
-        if streamingEvents { handlerTask?.cancel() }
+        if streamingEvents {
+            handlingCancelled = true
+            handlerTask?.cancel()
+        }
         closeWhenIdle()
     }
 

@@ -179,7 +179,11 @@ func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async
     }
 
     @Test func shutdownLetsStreamsSendAFarewellAndCompletesQuickly() async throws {
-        let app = try liveApp { router in
+        // A long grace period: finishing well inside it shows the streams ended by themselves
+        // (farewell, last chunk, close) instead of being cut off when it ran out.
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.shutdownGracePeriod = .seconds(60)
+        let app = try liveApp(configuration) { router in
             router.get("/news") { _, _ in
                 let (events, _) = AsyncStream<ServerSentEvent>.makeStream()
                 return EventStream(events, farewell: ServerSentEvent(data: "bye", event: "shutdown"))
@@ -194,7 +198,7 @@ func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async
         for stream in streams { try await stream.waitForBody(containing: ":ok") }
         let started = ContinuousClock.now
         await app.shutdown()
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(30))
         for stream in streams {
             let events = try await stream.remainingEvents()
             #expect(events.map(\.type) == ["shutdown"])
