@@ -47,14 +47,15 @@ import Testing
 
     @Test func `a handler's Connection close is honoured once, and the server closes after it`() async throws {
         try await withLiveServer(framingRouter()) { _, port in
-            let (response, closed) = try await converse(port: port) { connection in
+            let (response, rest) = try await converse(port: port) { connection in
                 try connection.send(request("/close-after") + request("/n/after"))
                 let response = try connection.readResponse()
-                return (response, connection.isClosedByPeer(within: .seconds(3)))
+                return (response, try connection.receiveUntilClose())
             }
             #expect(response.bodyText == "last")
             #expect(response.headerFields[values: .connection] == ["close"])
-            #expect(closed)
+            // RFC 9112 §9.6: nothing after the response that carried "close".
+            #expect(rest.isEmpty, "answered a request after close: \(String(decoding: rest, as: UTF8.self))")
         }
     }
 

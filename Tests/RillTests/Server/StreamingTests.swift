@@ -205,4 +205,38 @@ private struct StreamRecord: Sendable {
             #expect(outcome == "\(HTTPResponseReaderError.unexpectedEndOfInput)")
         }
     }
+
+    @Test func `a client that pipelines without reading does not make the server queue every response`() async throws {
+        // 64 pipelined requests for 512 KiB each (32 MiB) and a client that reads nothing for
+        // 500 ms: the kernel's buffers take a few MiB; the server must not queue the rest in
+        // memory by handling request after request.
+        let responseBytes = 512 * 1024
+        let requestCount = 64
+        let handled = Shared(0)
+        let router = Router()
+        router.get("/blob/:n") { _, context in
+            handled.update { $0 += 1 }
+            let n = Int(try context.parameter("n")) ?? 0
+            return [UInt8](repeating: UInt8(n % 251), count: responseBytes)
+        }
+        try await withLiveServer(router) { _, port in
+            let connection = try await onDedicatedThread { () -> RawConnection in
+                let connection = try RawConnection(port: port, timeout: .seconds(30), receiveBufferBytes: 256 * 1024)
+                try connection.send((0..<requestCount).map { request("/blob/\($0)") }.joined())
+                return connection
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let handledDuringPause = handled.current
+            let responses = try await onDedicatedThread {
+                defer { connection.close() }
+                return try connection.readResponses(requestCount)
+            }
+            #expect(responses.count == requestCount)
+            #expect(responses.enumerated().allSatisfy { index, response in
+                response.body.count == responseBytes && response.body.allSatisfy { $0 == UInt8(index % 251) }
+            })
+            // 20 × 512 KiB = 10 MiB: more than the kernel holds, far less than all 32 MiB.
+            #expect(handledDuringPause <= 20, "\(handledDuringPause) responses were produced for a client that read nothing")
+        }
+    }
 }
