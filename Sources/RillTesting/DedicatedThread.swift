@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs blocking work (a ``RawConnection`` conversation) on a new thread of its own and awaits
@@ -20,10 +20,12 @@ public func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws
         let work = ThreadWork { continuation.resume(with: Result { try body() }) }
         let context = Unmanaged.passRetained(work).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            Unmanaged<ThreadWork>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<ThreadWork>.fromOpaque(context!).takeRetainedValue().run()
+                return nil
+            }, context)
         if rc == 0 {
             pthread_detach(thread)
         } else {

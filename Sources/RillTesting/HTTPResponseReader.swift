@@ -354,6 +354,7 @@ public enum HTTPResponseReaderError: Error, Sendable, Equatable, CustomStringCon
     /// The connection closed in the middle of a response.
     case unexpectedEndOfInput
 
+    /// What went wrong, for test failure messages.
     public var description: String {
         switch self {
         case .malformedStatusLine(let line): "malformed status line \"\(line)\""

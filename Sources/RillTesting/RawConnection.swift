@@ -1,7 +1,8 @@
 public import Rill
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking TCP client on a plain POSIX socket, for tests that need exact control over the

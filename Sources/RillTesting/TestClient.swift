@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import Foundation
-#endif
 public import Rill
 import RillHTTP
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// How ``Application/test(_:_:isolation:)`` runs requests.
 public enum TestMode: Sendable {
@@ -218,7 +219,11 @@ public struct TestClient: Sendable {
                 return HTTPError(.internalServerError).response
             }
         }
-        let response = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        let response = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
         let bodyBytes: [UInt8]
         switch BodyContents(response.body) {
         case .bytes(let bytes): bodyBytes = bytes

@@ -14,6 +14,7 @@ public enum TestClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// The peer reset the connection.
     case connectionReset
 
+    /// What went wrong and how to fix it, for test failure messages.
     public var description: String {
         switch self {
         case .liveModeNeedsLoopbackAndPortZero(let host, let port):

@@ -8,10 +8,11 @@ import Testing
 @Suite struct LoopAffinityTests {
     @Test func `handlers stay on the loop thread across awaits and never hop to the global executor`() async throws {
         let router = Router()
-        router.add(middleware: ClosureMiddleware { request, context, next in
-            guard context.eventLoop.inEventLoop else { return Response(status: .internalServerError, body: .text("middleware off loop")) }
-            return try await next(request, context)
-        })
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                guard context.eventLoop.inEventLoop else { return Response(status: .internalServerError, body: .text("middleware off loop")) }
+                return try await next(request, context)
+            })
         router.get("/hops/:n") { _, context in
             var onLoop = [context.eventLoop.inEventLoop]
             try await context.eventLoop.sleep(for: .milliseconds(1))
@@ -28,12 +29,13 @@ import Testing
             return onLoop.allSatisfy { $0 } ? "on loop" : "hopped: \(onLoop)"
         }
         router.get("/stream") { _, context in
-            Response(body: ResponseBody { writer in
-                for _ in 0..<3 {
-                    try await writer.write(context.eventLoop.inEventLoop ? "on loop;" : "hopped;")
-                    try await context.eventLoop.sleep(for: .milliseconds(1))
-                }
-            })
+            Response(
+                body: ResponseBody { writer in
+                    for _ in 0..<3 {
+                        try await writer.write(context.eventLoop.inEventLoop ? "on loop;" : "hopped;")
+                        try await context.eventLoop.sleep(for: .milliseconds(1))
+                    }
+                })
         }
 
         rill_install_global_enqueue_counter()

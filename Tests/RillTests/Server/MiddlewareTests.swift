@@ -68,13 +68,14 @@ private func layer(_ name: String) -> ClosureMiddleware {
     @Test func `closure middleware can answer 401 without calling the handler`() async throws {
         let handlerCalls = Shared(0)
         let router = Router()
-        router.add(middleware: ClosureMiddleware { request, context, next in
-            guard request.headerFields[.authorization] == "Bearer letmein" else {
-                return Response(
-                    status: .unauthorized, headerFields: [.wwwAuthenticate: "Bearer"], body: .text("who are you?"))
-            }
-            return try await next(request, context)
-        })
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                guard request.headerFields[.authorization] == "Bearer letmein" else {
+                    return Response(
+                        status: .unauthorized, headerFields: [.wwwAuthenticate: "Bearer"], body: .text("who are you?"))
+                }
+                return try await next(request, context)
+            })
         router.get("/private") { _, _ in
             handlerCalls.update { $0 += 1 }
             return "secret stuff"
@@ -96,11 +97,12 @@ private func layer(_ name: String) -> ClosureMiddleware {
     @Test func `middleware can pass values to the handler through the context storage`() async throws {
         enum UserKey: RequestContext.Storage.Key { typealias Value = String }
         let router = Router()
-        router.add(middleware: ClosureMiddleware { request, context, next in
-            var context = context
-            context.storage[UserKey.self] = request.headerFields[.authorization].map { String($0.dropFirst("Bearer ".count)) }
-            return try await next(request, context)
-        })
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                var context = context
+                context.storage[UserKey.self] = request.headerFields[.authorization].map { String($0.dropFirst("Bearer ".count)) }
+                return try await next(request, context)
+            })
         router.get("/me") { _, context in context.storage[UserKey.self] ?? "anonymous" }
         let app = try Application(router: router, configuration: testConfiguration(), logger: quietLogger)
         try await app.test(.live) { client async throws in

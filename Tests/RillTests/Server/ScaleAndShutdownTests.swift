@@ -1,8 +1,9 @@
 import Rill
 import RillTesting
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Many clients at once, and graceful shutdown with work in flight.

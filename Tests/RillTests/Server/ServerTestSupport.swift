@@ -2,8 +2,9 @@ import Rill
 import RillTesting
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A configuration for a server on 127.0.0.1 with a free port.

@@ -15,12 +15,14 @@ private struct StreamRecord: Sendable {
     @Test func `a streamed body goes out chunked and arrives whole`() async throws {
         let router = Router()
         router.get("/count") { _, context in
-            Response(headerFields: [.contentType: "text/plain"], body: ResponseBody { writer in
-                for number in 1...10 {
-                    try await writer.write("line \(number)\n")
-                    if number % 3 == 0 { try await context.eventLoop.sleep(for: .milliseconds(5)) }
-                }
-            })
+            Response(
+                headerFields: [.contentType: "text/plain"],
+                body: ResponseBody { writer in
+                    for number in 1...10 {
+                        try await writer.write("line \(number)\n")
+                        if number % 3 == 0 { try await context.eventLoop.sleep(for: .milliseconds(5)) }
+                    }
+                })
         }
         try await withLiveServer(router) { _, port in
             let (raw, response) = try await converse(port: port) { connection in
@@ -44,9 +46,10 @@ private struct StreamRecord: Sendable {
     @Test func `an HTTP 1.0 client gets a streamed body delimited by the close`() async throws {
         let router = Router()
         router.get("/count") { _, _ in
-            Response(body: ResponseBody { writer in
-                for number in 1...3 { try await writer.write("\(number)") }
-            })
+            Response(
+                body: ResponseBody { writer in
+                    for number in 1...3 { try await writer.write("\(number)") }
+                })
         }
         try await withLiveServer(router) { _, port in
             let response = try await converse(port: port) { connection in
@@ -63,18 +66,19 @@ private struct StreamRecord: Sendable {
         let record = Shared(StreamRecord())
         let router = Router()
         router.get("/endless") { _, context in
-            Response(body: ResponseBody { writer in
-                do {
-                    while true {
-                        try await writer.write("tick\n")
-                        record.update { $0.chunksWritten += 1 }
-                        try await context.eventLoop.sleep(for: .milliseconds(10))
+            Response(
+                body: ResponseBody { writer in
+                    do {
+                        while true {
+                            try await writer.write("tick\n")
+                            record.update { $0.chunksWritten += 1 }
+                            try await context.eventLoop.sleep(for: .milliseconds(10))
+                        }
+                    } catch {
+                        record.update { $0.ending = "\(type(of: error))" }
+                        throw error
                     }
-                } catch {
-                    record.update { $0.ending = "\(type(of: error))" }
-                    throw error
-                }
-            })
+                })
         }
         try await withLiveServer(router) { app, port in
             let received = try await onDedicatedThread { () -> [UInt8] in
@@ -98,17 +102,18 @@ private struct StreamRecord: Sendable {
         let record = Shared(StreamRecord())
         let router = Router()
         router.get("/endless") { _, context in
-            Response(body: ResponseBody { writer in
-                do {
-                    while true {
-                        try await writer.write([UInt8](repeating: 0x61, count: 1024))
-                        try await context.eventLoop.sleep(for: .milliseconds(2))
+            Response(
+                body: ResponseBody { writer in
+                    do {
+                        while true {
+                            try await writer.write([UInt8](repeating: 0x61, count: 1024))
+                            try await context.eventLoop.sleep(for: .milliseconds(2))
+                        }
+                    } catch {
+                        record.update { $0.ending = "\(type(of: error))" }
+                        throw error
                     }
-                } catch {
-                    record.update { $0.ending = "\(type(of: error))" }
-                    throw error
-                }
-            })
+                })
         }
         try await withLiveServer(router) { app, port in
             try await onDedicatedThread {
@@ -130,18 +135,20 @@ private struct StreamRecord: Sendable {
         let record = Shared(StreamRecord())
         let router = Router()
         router.get("/big") { _, _ in
-            Response(headerFields: [.contentType: "application/octet-stream"], body: ResponseBody { writer in
-                for index in 0..<(totalBytes / chunkBytes) {
-                    try await writer.write([UInt8](repeating: UInt8(index % 251), count: chunkBytes))
-                    let queued = writer.queuedBytes
-                    record.update {
-                        $0.chunksWritten += 1
-                        $0.bytesWritten += chunkBytes
-                        $0.maxQueuedBytes = max($0.maxQueuedBytes, queued)
+            Response(
+                headerFields: [.contentType: "application/octet-stream"],
+                body: ResponseBody { writer in
+                    for index in 0..<(totalBytes / chunkBytes) {
+                        try await writer.write([UInt8](repeating: UInt8(index % 251), count: chunkBytes))
+                        let queued = writer.queuedBytes
+                        record.update {
+                            $0.chunksWritten += 1
+                            $0.bytesWritten += chunkBytes
+                            $0.maxQueuedBytes = max($0.maxQueuedBytes, queued)
+                        }
                     }
-                }
-                record.update { $0.ending = "finished" }
-            })
+                    record.update { $0.ending = "finished" }
+                })
         }
         try await withLiveServer(router, configuration: configuration) { _, port in
             let connection = try await onDedicatedThread { () -> RawConnection in
@@ -180,10 +187,11 @@ private struct StreamRecord: Sendable {
         struct Broken: Error {}
         let router = Router()
         router.get("/broken") { _, _ in
-            Response(body: ResponseBody { writer in
-                try await writer.write("partial")
-                throw Broken()
-            })
+            Response(
+                body: ResponseBody { writer in
+                    try await writer.write("partial")
+                    throw Broken()
+                })
         }
         try await withLiveServer(router) { _, port in
             let (raw, outcome) = try await converse(port: port) { connection -> ([UInt8], String) in
@@ -232,9 +240,10 @@ private struct StreamRecord: Sendable {
                 return try connection.readResponses(requestCount)
             }
             #expect(responses.count == requestCount)
-            #expect(responses.enumerated().allSatisfy { index, response in
-                response.body.count == responseBytes && response.body.allSatisfy { $0 == UInt8(index % 251) }
-            })
+            #expect(
+                responses.enumerated().allSatisfy { index, response in
+                    response.body.count == responseBytes && response.body.allSatisfy { $0 == UInt8(index % 251) }
+                })
             // 20 × 512 KiB = 10 MiB: more than the kernel holds, far less than all 32 MiB.
             #expect(handledDuringPause <= 20, "\(handledDuringPause) responses were produced for a client that read nothing")
         }

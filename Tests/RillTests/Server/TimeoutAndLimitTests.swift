@@ -116,7 +116,9 @@ private func okRouter() -> Router {
             #expect(refused.status == .serviceUnavailable)
             #expect(refused.headerFields[.connection] == "close")
             #expect(refused.headerFields[.retryAfter] == "1")
-            #expect(try refused.decode(ErrorBody.self) == ErrorBody(error: .init(status: 503, reason: "Service Unavailable", message: "too many connections")))
+            #expect(
+                try refused.decode(ErrorBody.self)
+                    == ErrorBody(error: .init(status: 503, reason: "Service Unavailable", message: "too many connections")))
             #expect(closed)
             // The held connections still work.
             let stillServed = try await onDedicatedThread { () -> Bool in

@@ -58,7 +58,8 @@ import Testing
     }
 
     @Test func `a chunked body is reassembled with extensions ignored and trailers kept`() throws {
-        let input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let input =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Checksum: abc\r\nX-More: 2\r\n\r\n"
         let response = try #require(try readBothWays(input).first)
         #expect(response.bodyText == "hello 0123456789")
@@ -91,14 +92,16 @@ import Testing
     }
 
     @Test func `204 and 304 responses have no body`() throws {
-        let input = "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"
+        let input =
+            "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"
         let responses = try readBothWays(input)
         #expect(responses.map(\.status.code) == [204, 304, 200])
         #expect(responses.map(\.body.count) == [0, 0, 1])
     }
 
     @Test func `pipelined responses of every framing come out in order`() throws {
-        let input = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+        let input =
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
             + "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\n\r\n"
             + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
             + "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\ncd\r\n0\r\n\r\n"

@@ -1,8 +1,9 @@
 import Rill
 import RillTesting
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 private struct Pet: Codable, Equatable, Sendable {
