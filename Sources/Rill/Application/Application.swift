@@ -87,9 +87,18 @@ public final class Application: Sendable {
     public func run() async throws {
         if localAddress == nil { try await start() }
         let watchers = try await onLoop { [self] () throws -> [SignalWatcher] in
-            try [SIGINT, SIGTERM].map { signal in
+            // The watchers stay installed until the loop stops: a second signal during the
+            // grace period is a deliberate, logged "stop now", never the default kill.
+            var signalled = false
+            return try [SIGINT, SIGTERM].map { signal in
                 try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
-                    self.logger.info("signal \(signal) received, shutting down")
+                    if signalled {
+                        self.logger.warning("signal \(signal) received again: closing every connection now")
+                        self.state.withLock { $0.server }?.forceCloseAll()
+                        return
+                    }
+                    signalled = true
+                    self.logger.info("signal \(signal) received, shutting down gracefully (send it again to stop at once)")
                     Task { await self.shutdown() }
                 }
             }
@@ -115,8 +124,8 @@ public final class Application: Sendable {
         }
         if let server {
             await onLoop {
-                for watcher in watchers { watcher.cancel() }
                 await server.shutdown()
+                for watcher in watchers { watcher.cancel() }
             }
         }
         await eventLoop.shutdown()

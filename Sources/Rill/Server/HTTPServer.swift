@@ -94,6 +94,11 @@ final class HTTPServer: @unchecked Sendable {
         await withCheckedContinuation { shutdownWaiters.append($0) }
     }
 
+    /// Cancels every handler and closes every connection now (a second shutdown signal).
+    func forceCloseAll() {
+        for connection in Array(connectionObjects.values) { connection.forceClose() }
+    }
+
     /// Whether shutdown has begun.
     var isShuttingDown: Bool { shuttingDown }
 
