@@ -6,7 +6,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8080
 MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
-APT_BUILD    := libuv1-dev pkg-config
+APT_BUILD    := libuv1-dev pkg-config libhiredis-dev
 # What `make test` needs on top: headless Chromium and its driver (browser tests) and pip.
 APT_TEST     := chromium chromium-driver python3-pip
 # PyPI packages of the client tests (Tests/RillClientTests, Tests/browser), and their modules.

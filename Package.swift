@@ -33,6 +33,10 @@ let package = Package(
     targets: [
         // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        // System library: hiredis from Debian's libhiredis-dev. Only RillRedis imports it.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // hiredis's libuv adapter, fixed (the stock 0.14 one hangs on socket errors).
+        .target(name: "CRedisLibUV", dependencies: ["CLibUV", "CHiredis"]),
 
         // The event loop, the loop-thread executor, timers and TCP handles.
         .target(
