@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Rill", targets: ["Rill"]),
         .library(name: "RillTesting", targets: ["RillTesting"]),
+        .library(name: "RillRedis", targets: ["RillRedis"]),
         .executable(name: "Hello", targets: ["Hello"]),
         .executable(name: "Notifications", targets: ["Notifications"]),
         .executable(name: "Counter", targets: ["Counter"]),
@@ -56,6 +57,16 @@ let package = Package(
         .target(
             name: "RillPubSub",
             dependencies: ["RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings
+        ),
+        // The broker shared across processes: Redis pub/sub and streams via hiredis on the loop.
+        .target(
+            name: "RillRedis",
+            dependencies: [
+                "RillCore", "RillSSE", "RillPubSub", "CHiredis", "CRedisLibUV",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // The framework users import: application, router, middleware, handlers, responses.

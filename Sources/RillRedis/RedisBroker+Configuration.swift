@@ -1,0 +1,164 @@
+public import RillPubSub
+
+extension RedisBroker {
+    /// Where Redis is, how to log in, and the broker's bounds and timings.
+    ///
+    /// ```swift
+    /// let configuration = try RedisBroker.Configuration(
+    ///     url: "redis://:secret@127.0.0.1:6379/0", broker: .init(historyCount: 500))
+    /// ```
+    public struct Configuration: Sendable {
+        /// The server's host: a numeric IPv4 or IPv6 address, or a name. A name is resolved by
+        /// hiredis with the system resolver, which blocks the loop for that moment on every
+        /// (re)connect: prefer a numeric address.
+        public var host: String
+        /// The server's port (default 6379).
+        public var port: Int
+        /// The database that holds the streams (`SELECT`, default 0). Pub/sub ignores
+        /// databases, so the database number is part of the pub/sub channel names when it is
+        /// not 0: brokers on different databases never see each other's events.
+        public var database: Int
+        /// The ACL user (Redis 6+); nil logs in with the password alone (`AUTH <password>`).
+        public var username: String?
+        /// The password; nil sends no `AUTH`.
+        public var password: String?
+        /// History bounds, subscriber buffer and overflow policy, with the meaning they have
+        /// for ``InMemoryBroker`` (history is kept in Redis streams; see the type's notes).
+        public var broker: BrokerConfiguration
+        /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
+        /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>lastid`, and the
+        /// pub/sub channel `<prefix>channel:<channel>`.
+        public var keyPrefix: String
+        /// How long connecting (TCP, `AUTH`, `SELECT`, loading the scripts) may take.
+        public var connectTimeout: Duration
+        /// How long a command may wait for its reply before the connection is considered dead
+        /// and is reset (hiredis 0.14 has no timeouts of its own).
+        public var replyTimeout: Duration
+        /// The first delay before reconnecting after a connection is lost; doubled after every
+        /// failed attempt up to ``reconnectMaxDelay``.
+        public var reconnectInitialDelay: Duration
+        /// The longest delay between reconnection attempts.
+        public var reconnectMaxDelay: Duration
+
+        /// Creates a configuration from its parts.
+        public init(
+            host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, username: String? = nil, password: String? = nil,
+            broker: BrokerConfiguration = .init(), keyPrefix: String = "rill:"
+        ) {
+            self.host = host
+            self.port = port
+            self.database = database
+            self.username = username
+            self.password = password
+            self.broker = broker
+            self.keyPrefix = keyPrefix
+            connectTimeout = .seconds(2)
+            replyTimeout = .seconds(5)
+            reconnectInitialDelay = .milliseconds(100)
+            reconnectMaxDelay = .seconds(5)
+        }
+
+        /// Creates a configuration from a URL:
+        /// `redis://[[username]:password@]host[:port][/database]`. The port defaults to 6379
+        /// and the database to 0; user and password may be percent-encoded; an IPv6 host is
+        /// written in brackets (`redis://[::1]:6380`).
+        ///
+        /// - Throws: ``BrokerError/backend(_:)`` naming what is wrong with the URL (another
+        ///   scheme such as `rediss://`, which is not supported, a port out of range, …).
+        public init(url: String, broker: BrokerConfiguration = .init(), keyPrefix: String = "rill:") throws(BrokerError) {
+            self.init(broker: broker, keyPrefix: keyPrefix)
+            func invalid(_ reason: String) -> BrokerError { .backend("invalid Redis URL '\(url)': \(reason)") }
+            let scheme = "redis://"
+            guard url.hasPrefix(scheme) else { throw invalid("only redis:// is supported") }
+            var rest = Substring(url.dropFirst(scheme.count))
+            if let at = rest.lastIndex(of: "@") {
+                let credentials = rest[..<at]
+                rest = rest[rest.index(after: at)...]
+                let user: Substring
+                let password: Substring?
+                if let colon = credentials.firstIndex(of: ":") {
+                    user = credentials[..<colon]
+                    password = credentials[credentials.index(after: colon)...]
+                } else {
+                    user = credentials
+                    password = nil
+                }
+                guard let decodedUser = Self.percentDecoded(user) else { throw invalid("bad percent-encoding in the user") }
+                if let password {
+                    guard let decodedPassword = Self.percentDecoded(password) else {
+                        throw invalid("bad percent-encoding in the password")
+                    }
+                    username = decodedUser.isEmpty ? nil : decodedUser
+                    self.password = decodedPassword
+                } else {
+                    // `redis://secret@host`: a lone credential can only be a password.
+                    self.password = decodedUser.isEmpty ? nil : decodedUser
+                }
+            }
+            var hostPort = rest
+            if let slash = rest.firstIndex(of: "/") {
+                hostPort = rest[..<slash]
+                let path = rest[rest.index(after: slash)...]
+                if !path.isEmpty {
+                    guard let number = Int(path), number >= 0 else { throw invalid("the database must be a number") }
+                    database = number
+                }
+            }
+            if hostPort.hasPrefix("[") {
+                guard let close = hostPort.firstIndex(of: "]") else { throw invalid("unclosed '[' in the host") }
+                host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+                hostPort = hostPort[hostPort.index(after: close)...]
+                if !hostPort.isEmpty {
+                    guard hostPort.first == ":" else { throw invalid("unexpected text after the host") }
+                }
+            } else if let colon = hostPort.firstIndex(of: ":") {
+                host = String(hostPort[..<colon])
+                hostPort = hostPort[colon...]
+            } else {
+                host = String(hostPort)
+                hostPort = ""
+            }
+            if hostPort.first == ":" {
+                guard let number = Int(hostPort.dropFirst()), (1...65535).contains(number) else {
+                    throw invalid("the port must be a number from 1 to 65535")
+                }
+                port = number
+            }
+            guard !host.isEmpty else { throw invalid("no host") }
+        }
+
+        /// The server as a URL, with the password hidden: for messages and logs.
+        public var url: String {
+            var text = "redis://"
+            if username != nil || password != nil {
+                text += (username ?? "") + (password == nil ? "" : ":***") + "@"
+            }
+            text += host.contains(":") ? "[\(host)]" : host
+            text += ":\(port)/\(database)"
+            return text
+        }
+
+        private static func percentDecoded(_ text: Substring) -> String? {
+            var bytes: [UInt8] = []
+            var iterator = text.utf8.makeIterator()
+            while let byte = iterator.next() {
+                guard byte == UInt8(ascii: "%") else {
+                    bytes.append(byte)
+                    continue
+                }
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                bytes.append(high << 4 | low)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        private static func hexValue(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+    }
+}

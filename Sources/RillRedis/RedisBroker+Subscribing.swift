@@ -1,0 +1,484 @@
+import Logging
+import RillCore
+public import RillPubSub
+import RillSSE
+
+/// One channel this process has local interest in.
+///
+/// ```
+///  subscribing ──confirmed──► syncing ──stream read──► live
+///       ▲                        │ (live messages held)   │
+///       └─── subscriber connection lost ◄─────────────────┘
+/// ```
+/// `position` is the id of the last event of the channel handled here: every newer event gets
+/// delivered, in order, exactly once. It is set when the channel is first synced (the last id
+/// Redis had issued, read after SUBSCRIBE was confirmed: the channel's start) and advances with
+/// each event. After the subscriber connection comes back, syncing reads the stream after
+/// `position` (the catch-up), so nothing published meanwhile is lost.
+final class ChannelState {
+    enum Phase: Equatable {
+        /// `SUBSCRIBE` not yet confirmed (`sent` false: waiting for the subscriber connection).
+        case subscribing(sent: Bool)
+        /// Confirmed; the start position or the catch-up is being read (`sent` false: waiting
+        /// for the command connection). Live messages are held meanwhile.
+        case syncing(sent: Bool)
+        case live
+    }
+
+    let name: String
+    let pubsubName: [UInt8]
+    var subscribers: [Subscription] = []
+    /// Subscribe calls in progress that include this channel; they receive its events too.
+    var joins: [Join] = []
+    var position: StreamID?
+    var phase = Phase.subscribing(sent: false)
+    var held: [(StreamID, EventRecord)] = []
+    /// Identifies the current sync request, so that a stale reply is ignored.
+    var syncToken = 0
+
+    init(name: String, pubsubName: [UInt8]) {
+        self.name = name
+        self.pubsubName = pubsubName
+    }
+
+    var isUnused: Bool { subscribers.isEmpty && joins.isEmpty }
+}
+
+/// A subscribe call in progress: it waits until its channels are live and, with a
+/// `Last-Event-ID`, until its replay was read; meanwhile it collects the channels' events.
+final class Join {
+    let channels: [String]
+    let lastEventID: String?
+    var buffer: [(StreamID, BrokerEvent)] = []
+    var replaySent = false
+    var replay: ReplayOutcome?
+    var completion: ((Result<Subscription, BrokerError>) -> Void)?
+    var timer: ScheduledTimer?
+
+    init(channels: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void) {
+        self.channels = channels
+        self.lastEventID = lastEventID
+        self.completion = completion
+    }
+}
+
+/// What a replay read found for a `Last-Event-ID`.
+struct ReplayOutcome {
+    var status: ReplayStatus
+    /// The events to replay, in id order, with their channels.
+    var entries: [(id: StreamID, channel: String, record: EventRecord)]
+    /// The last id Redis had issued when it read the streams: live events up to it are part of
+    /// the replay (or older than the client's position); newer ones are not.
+    var readThrough: StreamID
+}
+
+/// The reply of the replay script.
+struct ReplaySnapshot {
+    struct Channel {
+        /// The highest id removed from the history (nil: nothing, as far as Redis remembers).
+        var trimmedThrough: StreamID?
+        /// Whether Redis remembers the channel at all (its meta hash outlives the stream).
+        var known: Bool
+        var entries: [(StreamID, EventRecord)]
+    }
+
+    var lastID: StreamID
+    var nowMilliseconds: UInt64
+    var channels: [Channel]
+
+    init?(_ reply: RedisValue) {
+        guard let parts = reply.elements, parts.count == 3, case .bulk(let last) = parts[0], let lastID = StreamID(bytes: last[...]),
+            let now = parts[1].integer, let channelReplies = parts[2].elements
+        else { return nil }
+        self.lastID = lastID
+        nowMilliseconds = UInt64(max(0, now))
+        var channels: [Channel] = []
+        for channelReply in channelReplies {
+            guard let fields = channelReply.elements, fields.count == 3, case .bulk(let mark) = fields[0], let exists = fields[1].integer,
+                let entryReplies = fields[2].elements
+            else { return nil }
+            var entries: [(StreamID, EventRecord)] = []
+            for entryReply in entryReplies {
+                guard let entry = entryReply.elements, entry.count == 2, case .bulk(let idBytes) = entry[0], let id = StreamID(bytes: idBytes[...]),
+                    let fieldList = entry[1].elements, let record = EventRecord(streamFields: fieldList)
+                else { continue }  // not written by RedisBroker: skipped
+                entries.append((id, record))
+            }
+            channels.append(Channel(trimmedThrough: StreamID(bytes: mark[...]), known: exists != 0, entries: entries))
+        }
+        self.channels = channels
+    }
+
+    /// Where `lastEventID` is and what to replay after it, for the channels `names` (in the
+    /// order the snapshot was read).
+    func outcome(after lastEventID: String, names: [String], historyMaxAgeMilliseconds: UInt64) -> ReplayOutcome {
+        var all: [(id: StreamID, channel: String, record: EventRecord)] = []
+        for (name, channel) in zip(names, channels) {
+            for (id, record) in channel.entries { all.append((id, name, record)) }
+        }
+        if names.count > 1 { all.sort { $0.id < $1.id } }
+        var position = StreamID(lastEventID)
+        if position == nil {
+            // A publisher's own id: its entry, if the history still holds it.
+            let wanted = Array(lastEventID.utf8)
+            position = all.last(where: { $0.record.id == wanted })?.id
+        }
+        guard let position, position <= lastID else {
+            return ReplayOutcome(status: .gap, entries: all, readThrough: lastID)
+        }
+        let lost = channels.contains { channel in
+            if let trimmed = channel.trimmedThrough { return trimmed > position }
+            // Forgotten entirely (or never published to): events after a position older than the
+            // age bound may have existed and expired; after a recent one they would be known.
+            return !channel.known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
+        }
+        return ReplayOutcome(status: lost ? .gap : .complete, entries: all.filter { $0.id > position }, readThrough: lastID)
+    }
+}
+
+extension RedisBroker {
+    // MARK: Subscribing
+
+    public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
+            onLoop { self.subscribeOnLoop(to: channels, lastEventID: lastEventID) { continuation.resume(with: $0) } }
+        }
+    }
+
+    /// Subscribes on the loop thread; `completion` runs on the loop, at once when every channel
+    /// is already live here and there is no `lastEventID`, else after one to three round trips.
+    ///
+    /// - Throws (through `completion`): ``BrokerError/backend(_:)`` when a Redis connection is
+    ///   down, drops before the subscription is set up, or Redis does not answer within
+    ///   ``Configuration/replyTimeout``.
+    public func subscribeOnLoop(
+        to channelNames: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void
+    ) {
+        eventLoop.preconditionInEventLoop()
+        var names: [String] = []
+        do {
+            for name in channelNames where !names.contains(name) {
+                try Self.validate(channel: name)
+                names.append(name)
+            }
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        guard lifecycle == .running, command.isReady, subscriber.isReady else {
+            completion(.failure(unavailable))
+            return
+        }
+        let states = names.map(channelNamed)
+        if lastEventID == nil, states.allSatisfy({ $0.phase == .live }) {
+            completion(.success(makeSubscription(names, status: .live, replay: [])))
+            return
+        }
+        let join = Join(channels: names, lastEventID: lastEventID, completion: completion)
+        joins[ObjectIdentifier(join)] = join
+        for state in states { state.joins.append(join) }
+        join.timer = eventLoop.schedule(after: configuration.replyTimeout) { [weak self, weak join] in
+            guard let self, let join else { return }
+            self.fail(join, .backend("\(self.configuration.url) did not complete the subscription within \(self.configuration.replyTimeout)"))
+        }
+        sendReplayIfReady(join)
+    }
+
+    private func channelNamed(_ name: String) -> ChannelState {
+        if let channel = channels[name] { return channel }
+        let channel = ChannelState(name: name, pubsubName: keys.pubsub(name))
+        channels[name] = channel
+        if subscriber.subscribe([channel.pubsubName]) { channel.phase = .subscribing(sent: true) }
+        return channel
+    }
+
+    private func makeSubscription(_ names: [String], status: ReplayStatus, replay: [BrokerEvent]) -> Subscription {
+        let subscription = Subscription(
+            channels: names, replayStatus: status, eventLoop: eventLoop, bufferLimit: configuration.broker.subscriberBufferCount,
+            policy: configuration.broker.overflowPolicy, replay: replay
+        ) { [weak self] subscription, error in
+            self?.unsubscribe(subscription, error: error)
+        }
+        for (index, name) in names.enumerated() {
+            guard let channel = channels[name] else { continue }
+            subscription.positions[index] = channel.subscribers.count
+            channel.subscribers.append(subscription)
+        }
+        subscriptionCount += 1
+        return subscription
+    }
+
+    private func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
+        if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
+        counters.droppedEventCount += subscription.dropped
+        subscriptionCount -= 1
+        for (index, name) in subscription.channels.enumerated() {
+            guard let channel = channels[name] else { continue }
+            let position = subscription.positions[index]
+            guard position >= 0, position < channel.subscribers.count, channel.subscribers[position] === subscription else { continue }
+            // Swap-remove, then fix the moved subscription's position in this channel.
+            let last = channel.subscribers.removeLast()
+            if last !== subscription {
+                channel.subscribers[position] = last
+                if let moved = last.channels.firstIndex(of: name) { last.positions[moved] = position }
+            }
+            releaseIfUnused(channel)
+        }
+    }
+
+    /// Forgets a channel nobody here wants any more and `UNSUBSCRIBE`s it. A channel whose
+    /// SUBSCRIBE is still unconfirmed waits for the confirmation first, so that a later
+    /// SUBSCRIBE of the same name can never be mistaken for it.
+    private func releaseIfUnused(_ channel: ChannelState) {
+        guard channel.isUnused, channels[channel.name] === channel else { return }
+        switch channel.phase {
+        case .subscribing(sent: true):
+            return
+        case .subscribing(sent: false):
+            channels[channel.name] = nil
+        case .syncing, .live:
+            channels[channel.name] = nil
+            if lifecycle == .running { subscriber.unsubscribe([channel.pubsubName]) }
+        }
+    }
+
+    // MARK: Joins
+
+    /// Sends a join's replay read once each of its channels has its start position or has the
+    /// read of it in flight on the command connection: the replay then reads after it, so the
+    /// channel delivers every event newer than what the replay saw.
+    private func sendReplayIfReady(_ join: Join) {
+        guard let lastEventID = join.lastEventID, !join.replaySent, join.completion != nil else { return }
+        let ready = join.channels.allSatisfy { name in
+            guard let channel = channels[name] else { return false }
+            return channel.position != nil || channel.phase == .syncing(sent: true)
+        }
+        guard ready else { return }
+        let after = StreamID(lastEventID) != nil ? lastEventID : ""
+        let names = join.channels
+        join.replaySent = readHistory(of: names, after: after) { [weak self, weak join] reply in
+            guard let self, let join, join.completion != nil else { return }
+            guard let reply else {
+                self.fail(join, self.unavailable)
+                return
+            }
+            guard let snapshot = ReplaySnapshot(reply) else {
+                self.fail(join, .backend("\(self.configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
+                return
+            }
+            join.replay = snapshot.outcome(after: lastEventID, names: names, historyMaxAgeMilliseconds: self.historyMaxAgeMilliseconds)
+            self.completeIfReady(join)
+        }
+        if !join.replaySent { fail(join, unavailable) }
+    }
+
+    private func completeIfReady(_ join: Join) {
+        guard let completion = join.completion, join.channels.allSatisfy({ channels[$0]?.phase == .live }) else { return }
+        var events: [BrokerEvent] = []
+        var status = ReplayStatus.live
+        var readThrough: StreamID?
+        if join.lastEventID != nil {
+            guard let replay = join.replay else { return }
+            status = replay.status
+            readThrough = replay.readThrough
+            for entry in replay.entries {
+                if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { events.append(event) }
+            }
+        }
+        if join.channels.count > 1 { join.buffer.sort { $0.0 < $1.0 } }
+        for (id, event) in join.buffer where readThrough.map({ id > $0 }) ?? true { events.append(event) }
+        detach(join)
+        completion(.success(makeSubscription(join.channels, status: status, replay: events)))
+    }
+
+    func fail(_ join: Join, _ error: BrokerError) {
+        guard let completion = join.completion else { return }
+        detach(join)
+        completion(.failure(error))
+        for name in join.channels { if let channel = channels[name] { releaseIfUnused(channel) } }
+    }
+
+    private func detach(_ join: Join) {
+        join.completion = nil
+        join.timer?.cancel()
+        join.timer = nil
+        joins[ObjectIdentifier(join)] = nil
+        for name in join.channels { channels[name]?.joins.removeAll { $0 === join } }
+    }
+
+    func failAllJoins(_ error: BrokerError) {
+        for join in Array(joins.values) { fail(join, error) }
+    }
+
+    // MARK: Connection changes
+
+    /// After the subscriber connection came back: SUBSCRIBE every channel again (one command).
+    func resubscribe() {
+        let pending = channels.values.filter { $0.phase == .subscribing(sent: false) }
+        guard subscriber.subscribe([keys.anchor] + pending.map(\.pubsubName)) else { return }
+        for channel in pending { channel.phase = .subscribing(sent: true) }
+    }
+
+    /// The subscriber connection is gone: channels wait to be resubscribed (their held events
+    /// will be read again from the stream), subscribe calls in progress fail.
+    func subscriptionsLostTheirConnection(_ error: BrokerError) {
+        for channel in channels.values {
+            channel.phase = .subscribing(sent: false)
+            channel.held.removeAll()
+            channel.syncToken &+= 1
+        }
+        failAllJoins(error)
+        for (name, channel) in channels where channel.isUnused { channels[name] = nil }
+    }
+
+    /// After the command connection came back: send the syncs that waited for it.
+    func resumeSyncs() {
+        for channel in Array(channels.values) where channel.phase == .syncing(sent: false) { requestSync(channel) }
+    }
+
+    // MARK: Live events and syncing
+
+    func handlePush(_ value: RedisValue) {
+        guard let parts = value.elements, parts.count == 3, case .bulk(let kind) = parts[0], case .bulk(let pubsubName) = parts[1],
+            let name = keys.channel(fromPubSub: pubsubName), let channel = channels[name]
+        else { return }
+        if kind == Self.messageKind, case .bulk(let payload) = parts[2] {
+            guard let space = payload.firstIndex(of: UInt8(ascii: " ")), let id = StreamID(bytes: payload[..<space]),
+                let record = EventRecord(messageFields: payload[(space + 1)...])
+            else {
+                logger.warning("skipping a malformed message on \(String(decoding: pubsubName, as: UTF8.self))")
+                return
+            }
+            switch channel.phase {
+            case .live: deliver(channel, id: id, record: record)
+            case .syncing: channel.held.append((id, record))
+            case .subscribing: break  // from an earlier subscription; the next sync reads it again
+            }
+        } else if kind == Self.subscribeKind, channel.phase == .subscribing(sent: true) {
+            if channel.isUnused {
+                channels[name] = nil
+                subscriber.unsubscribe([channel.pubsubName])
+                return
+            }
+            channel.phase = .syncing(sent: false)
+            requestSync(channel)
+        }
+    }
+
+    private static let messageKind = bytes("message")
+    private static let subscribeKind = bytes("subscribe")
+
+    /// Reads a confirmed channel's start position (`GET <prefix>lastid`) or, when it has one,
+    /// catches up after it (the replay script for that channel).
+    private func requestSync(_ channel: ChannelState) {
+        guard lifecycle == .running, channel.phase == .syncing(sent: false), channels[channel.name] === channel, command.isReady else { return }
+        channel.syncToken &+= 1
+        let token = channel.syncToken
+        let handler: (RedisValue?) -> Void = { [weak self, weak channel] reply in
+            guard let self, let channel else { return }
+            self.syncReplied(channel, token: token, reply)
+        }
+        let sent: Bool
+        if let position = channel.position {
+            sent = readHistory(of: [channel.name], after: position.description, handler)
+        } else {
+            sent = command.send([bytes("GET"), keys.lastID], handler)
+        }
+        guard sent else { return }
+        channel.phase = .syncing(sent: true)
+        for join in channel.joins { sendReplayIfReady(join) }
+    }
+
+    private func syncReplied(_ channel: ChannelState, token: Int, _ reply: RedisValue?) {
+        guard channels[channel.name] === channel, channel.syncToken == token, channel.phase == .syncing(sent: true) else { return }
+        guard let reply else {
+            channel.phase = .syncing(sent: false)  // sent again when the command connection is back
+            return
+        }
+        var entries: [(StreamID, EventRecord)] = []
+        if let position = channel.position {
+            guard let snapshot = ReplaySnapshot(reply), let read = snapshot.channels.first else {
+                syncFailed(channel, reply)
+                return
+            }
+            if let trimmed = read.trimmedThrough, trimmed > position {
+                logger.warning(
+                    """
+                    channel \(channel.name): events after \(position) left the history (through \(trimmed)) \
+                    before the subscriber connection was back; they are lost
+                    """
+                )
+            }
+            entries = read.entries
+        } else {
+            switch reply {
+            case .null: channel.position = .zero
+            case .bulk(let text):
+                guard let id = StreamID(bytes: text[...]) else {
+                    syncFailed(channel, reply)
+                    return
+                }
+                channel.position = id
+            default:
+                syncFailed(channel, reply)
+                return
+            }
+        }
+        for (id, record) in entries { deliver(channel, id: id, record: record) }
+        let held = channel.held
+        channel.held.removeAll()
+        for (id, record) in held { deliver(channel, id: id, record: record) }
+        channel.phase = .live
+        for join in channel.joins { completeIfReady(join) }
+    }
+
+    /// Redis answered a sync with an error: subscribe calls waiting for the channel fail (their
+    /// replay may not line up with a later start), and the sync is retried after a while.
+    private func syncFailed(_ channel: ChannelState, _ reply: RedisValue) {
+        let reason = reply.errorMessage ?? "unexpected reply"
+        logger.error("channel \(channel.name): cannot read its position from \(configuration.url): \(reason)")
+        channel.phase = .syncing(sent: false)
+        for join in channel.joins { fail(join, .backend("\(configuration.url) could not set up the subscription: \(reason)")) }
+        eventLoop.schedule(after: configuration.reconnectMaxDelay) { [weak self, weak channel] in
+            guard let self, let channel else { return }
+            self.requestSync(channel)
+        }
+    }
+
+    /// Hands one event to the channel's subscribers (and subscribe calls in progress), unless it
+    /// is not newer than the channel's position (already delivered: a duplicate).
+    private func deliver(_ channel: ChannelState, id: StreamID, record: EventRecord) {
+        guard id > channel.position ?? .zero else { return }
+        channel.position = id
+        guard !channel.subscribers.isEmpty || !channel.joins.isEmpty, let event = makeEvent(channel: channel.name, id: id, record: record)
+        else { return }
+        // Iterate a copy: a subscriber that overflows is removed from the list meanwhile.
+        let subscribers = channel.subscribers
+        var reached = 0
+        for subscriber in subscribers where subscriber.deliver(event) { reached += 1 }
+        counters.deliveredEventCount += reached
+        for join in channel.joins { join.buffer.append((id, event)) }
+    }
+
+    /// Builds the delivered event and its bytes, once per event and process.
+    private func makeEvent(channel: String, id: StreamID, record: EventRecord) -> BrokerEvent? {
+        let event = record.serverSentEvent(entryID: id)
+        guard let encoded = try? event.encoded() else {
+            logger.warning("channel \(channel): skipping event \(id), which cannot be encoded")
+            return nil
+        }
+        sequence += 1
+        return BrokerEvent(event: event, channel: channel, sequence: sequence, encoded: encoded, publishedAtMilliseconds: eventLoop.nowMilliseconds)
+    }
+
+    /// Runs the replay script for `names` after `after` (an entry id, or "" for everything).
+    private func readHistory(of names: [String], after: String, _ handler: @escaping (RedisValue?) -> Void) -> Bool {
+        var arguments = [keys.lastID]
+        for name in names {
+            arguments.append(keys.stream(name))
+            arguments.append(keys.meta(name))
+        }
+        arguments += [bytes(after), historyCountBytes, slackBytes, ageBytes]
+        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 1 + 2 * names.count, arguments, handler)
+    }
+}

@@ -1,0 +1,458 @@
+import Dispatch
+public import Logging
+public import RillCore
+public import RillPubSub
+public import RillSSE
+
+/// A ``Broker`` shared by every process that uses the same Redis: live events over Redis
+/// pub/sub, history in Redis streams, driven by hiredis on the application's own event loop
+/// (no extra thread).
+///
+/// ```swift
+/// let broker = try await RedisBroker.connect(
+///     eventLoop: loop, configuration: try .init(url: "redis://127.0.0.1:6379/0"))
+/// try await broker.publish(ServerSentEvent(data: "hello"), to: "news")   // every process's subscribers
+/// let subscription = try await broker.subscribe(to: ["news"], lastEventID: request.lastEventID)
+/// ```
+///
+/// **Connections.** Two per process, whatever the number of subscribers: one for commands
+/// (publishing, replay) and one subscriber connection that `SUBSCRIBE`s to a channel when its
+/// first local subscriber arrives and `UNSUBSCRIBE`s when the last one leaves. A live event is
+/// received once per process, encoded once, and the same bytes go to every local subscription.
+///
+/// **Ids.** An event published without an id gets a stream entry id such as `1700000000000-0`;
+/// a publisher's own id is kept (and stored with the event). Ids increase across all channels in
+/// publish order (see `RedisScripts`), so a `Last-Event-ID` is a position in the whole history.
+/// ``BrokerEvent/sequence`` is this process's delivery counter: it orders the events one
+/// subscription receives; a replayed event gets a fresh number.
+///
+/// **Receipts.** ``PublishReceipt/subscriberCount`` is the reply of Redis's `PUBLISH`: the number
+/// of subscriber connections (processes) that had a subscriber for the channel, not the number
+/// of SSE clients.
+///
+/// **Replay.** With a `Last-Event-ID`, the subscription starts with the events after it that
+/// the history still holds, then continues live, with no gap and no duplicate while publishing
+/// goes on: pub/sub first, live events held back, the stream read, then held events newer than
+/// what the read saw. ``ReplayStatus`` has InMemoryBroker's meaning: `.gap` when trimming (by
+/// count or age) removed an event after the id, or the id is unknown — neither an entry id up to
+/// the newest one issued nor a publisher id still in the history; then the whole remaining
+/// history is replayed. A position older than the age bound on a channel Redis has forgotten
+/// entirely (no publish for twice the age bound) also counts as a gap: nothing is left to prove
+/// otherwise.
+///
+/// **History bounds.** ``BrokerConfiguration/historyCount`` keeps between `count` and
+/// `count + min(count / 10, 100)` events per channel (trimmed in batches, exactly back to
+/// `count`); ``BrokerConfiguration/historyMaxAge`` removes events at least that old, judged by
+/// Redis's clock, on every publish and replay, and a channel's stream expires that long after
+/// its last publish (so silent channels leave nothing behind). Buffering and overflow per subscription are InMemoryBroker's (the same
+/// ``Subscription``).
+///
+/// **Failures.** When a connection drops, the broker reconnects with backoff (100 ms doubling
+/// to 5 s by default). Open subscriptions stay open: once the subscriber connection is back,
+/// each channel catches up from the last event delivered here (read from the stream), then
+/// continues live, losing nothing the history still holds. While Redis cannot be reached,
+/// `publish` and `subscribe` fail at once with ``BrokerError/backend(_:)``; a command that gets
+/// no reply within ``Configuration/replyTimeout`` resets the connection instead of hanging.
+///
+/// Needs Redis 6.2 or newer; Redis Cluster is not supported (the scripts use several keys).
+///
+/// - Important: the broker is confined to its event loop; every method may be called from any
+///   thread and hops there. Call ``close()`` (or shut the loop down) to release the connections.
+public final class RedisBroker: Broker, @unchecked Sendable {
+    /// The loop whose thread runs hiredis and owns the broker's state.
+    public let eventLoop: EventLoop
+    /// Where Redis is, bounds and timings.
+    public let configuration: Configuration
+
+    let logger: Logger
+    let keys: RedisKeys
+    let command: RedisConnection
+    let subscriber: RedisConnection
+    let historyCountBytes: [UInt8]
+    let slackBytes: [UInt8]
+    let ageBytes: [UInt8]
+    let historyMaxAgeMilliseconds: UInt64
+
+    private var publishSHA: [UInt8] = []
+    var replayScriptSHA: [UInt8] = []
+    var lifecycle = Lifecycle.starting
+    private var startupCompletion: ((Result<Void, BrokerError>) -> Void)?
+    private var commandDelay: Duration
+    private var subscriberDelay: Duration
+    private var commandRetry: ScheduledTimer?
+    private var subscriberRetry: ScheduledTimer?
+    private var lastFailure = "not connected yet"
+
+    // Subscribing state (RedisBroker+Subscribing.swift).
+    var channels: [String: ChannelState] = [:]
+    var joins: [ObjectIdentifier: Join] = [:]
+    var sequence: UInt64 = 0
+    var counters = BrokerStatistics()
+    var subscriptionCount = 0
+
+    enum Lifecycle { case starting, running, closed }
+
+    private init(eventLoop: EventLoop, configuration: Configuration, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.logger = logger
+        keys = RedisKeys(prefix: configuration.keyPrefix, database: configuration.database)
+        let count = configuration.broker.historyCount
+        historyCountBytes = Array(String(count).utf8)
+        slackBytes = Array(String(min(count / 10, 100)).utf8)
+        // At least 1 ms (PEXPIRE needs it); at most ten years, which is "forever" here.
+        let age = min(max(EventRecord.wholeMilliseconds(configuration.broker.historyMaxAge), 1), 315_360_000_000)
+        historyMaxAgeMilliseconds = UInt64(age)
+        ageBytes = Array(String(age).utf8)
+        commandDelay = configuration.reconnectInitialDelay
+        subscriberDelay = configuration.reconnectInitialDelay
+        command = RedisConnection(
+            eventLoop: eventLoop, host: configuration.host, port: configuration.port,
+            connectTimeout: configuration.connectTimeout, replyTimeout: configuration.replyTimeout)
+        subscriber = RedisConnection(
+            eventLoop: eventLoop, host: configuration.host, port: configuration.port,
+            connectTimeout: configuration.connectTimeout, replyTimeout: configuration.replyTimeout)
+    }
+
+    // MARK: Starting
+
+    /// Connects both connections and returns the broker once Redis has answered on each.
+    ///
+    /// - Throws: ``BrokerError/backend(_:)`` — `cannot connect to redis://host:port/db: <reason>`
+    ///   — when Redis refuses, does not answer within ``Configuration/connectTimeout`` (2 s by
+    ///   default), or rejects the login. Startup does not retry: a wrong address fails fast.
+    public static func connect(
+        eventLoop: EventLoop, configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
+    ) async throws -> RedisBroker {
+        let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            broker.onLoop { broker.start { continuation.resume(with: $0) } }
+        }
+        return broker
+    }
+
+    /// ``connect(eventLoop:configuration:logger:)`` for synchronous callers, such as a
+    /// `BrokerFactory` closure: blocks the calling thread (never the loop) until the broker is
+    /// connected or has failed.
+    ///
+    /// ```swift
+    /// let app = try Application(router: router, broker: BrokerFactory { loop in
+    ///     try RedisBroker.connectBlocking(eventLoop: loop, configuration: .init(url: "redis://127.0.0.1:6379"))
+    /// })
+    /// ```
+    ///
+    /// - Important: must not be called on `eventLoop`'s thread, which has to run the connection.
+    public static func connectBlocking(
+        eventLoop: EventLoop, configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
+    ) throws -> RedisBroker {
+        precondition(!eventLoop.inEventLoop, "connectBlocking would block the loop that has to connect; use connect")
+        let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        let outcome = BlockingOutcome()
+        eventLoop.execute {
+            broker.start { result in
+                outcome.result = result
+                outcome.done.signal()
+            }
+        }
+        outcome.done.wait()
+        try outcome.result!.get()
+        return broker
+    }
+
+    private final class BlockingOutcome: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Void, BrokerError>?  // written before `done` is signalled
+    }
+
+    private func start(_ completion: @escaping (Result<Void, BrokerError>) -> Void) {
+        startupCompletion = completion
+        eventLoop.onShutdown { [weak self] in self?.closeOnLoop() }
+        var login: [[[UInt8]]] = []
+        if let password = configuration.password {
+            login.append(["AUTH"].map(bytes) + (configuration.username.map { [bytes($0)] } ?? []) + [bytes(password)])
+        }
+        var commandHandshake = login
+        if configuration.database != 0 { commandHandshake.append(["SELECT", String(configuration.database)].map(bytes)) }
+        commandHandshake.append(["CLIENT", "SETNAME", "rill-command"].map(bytes))
+        commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.publish].map(bytes))
+        commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.replay].map(bytes))
+        command.handshake = commandHandshake
+        subscriber.handshake = login + [["CLIENT", "SETNAME", "rill-subscriber"].map(bytes)]
+
+        command.onReady = { [unowned self] replies in self.commandReady(replies) }
+        command.onDown = { [unowned self] reason in self.commandLost(reason) }
+        subscriber.onReady = { [unowned self] _ in self.subscriberReady() }
+        subscriber.onDown = { [unowned self] reason in self.subscriberLost(reason) }
+        subscriber.onPush = { [unowned self] value in self.handlePush(value) }
+        command.connect()
+        subscriber.connect()
+    }
+
+    private func finishStartup(_ result: Result<Void, BrokerError>) {
+        guard let completion = startupCompletion else { return }
+        startupCompletion = nil
+        switch result {
+        case .success:
+            lifecycle = .running
+            logger.debug("connected to \(configuration.url)")
+        case .failure:
+            closeOnLoop()
+        }
+        completion(result)
+    }
+
+    // MARK: Connection events
+
+    private func commandReady(_ replies: [RedisValue]) {
+        guard replies.count >= 2, case .bulk(let publish) = replies[replies.count - 2], case .bulk(let replay) = replies[replies.count - 1]
+        else {
+            command.reset(reason: "unexpected reply to SCRIPT LOAD")
+            return
+        }
+        publishSHA = publish
+        replayScriptSHA = replay
+        commandDelay = configuration.reconnectInitialDelay
+        switch lifecycle {
+        case .starting:
+            if subscriber.isReady { finishStartup(.success(())) }
+        case .running:
+            logger.info("command connection to \(configuration.url) is back")
+            resumeSyncs()
+        case .closed:
+            break
+        }
+    }
+
+    private func commandLost(_ reason: String) {
+        lastFailure = reason
+        switch lifecycle {
+        case .starting:
+            finishStartup(.failure(.backend("cannot connect to \(configuration.url): \(reason)")))
+        case .running:
+            // A lost connection is a warning; each failed attempt to get it back, a debug note.
+            if commandDelay == configuration.reconnectInitialDelay {
+                logger.warning("command connection to \(configuration.url) lost: \(reason)")
+            } else {
+                logger.debug("command connection to \(configuration.url): reconnecting failed: \(reason)")
+            }
+            failAllJoins(.backend("lost the connection to \(configuration.url): \(reason)"))
+            commandRetry = scheduleReconnect(command, delay: &commandDelay)
+        case .closed:
+            break
+        }
+    }
+
+    private func subscriberReady() {
+        subscriberDelay = configuration.reconnectInitialDelay
+        switch lifecycle {
+        case .starting:
+            subscriber.subscribe([keys.anchor])
+            if command.isReady { finishStartup(.success(())) }
+        case .running:
+            logger.info("subscriber connection to \(configuration.url) is back; resubscribing \(channels.count) channels")
+            resubscribe()
+        case .closed:
+            break
+        }
+    }
+
+    private func subscriberLost(_ reason: String) {
+        lastFailure = reason
+        switch lifecycle {
+        case .starting:
+            finishStartup(.failure(.backend("cannot connect to \(configuration.url): \(reason)")))
+        case .running:
+            if subscriberDelay == configuration.reconnectInitialDelay {
+                logger.warning("subscriber connection to \(configuration.url) lost: \(reason)")
+            } else {
+                logger.debug("subscriber connection to \(configuration.url): reconnecting failed: \(reason)")
+            }
+            subscriptionsLostTheirConnection(.backend("lost the connection to \(configuration.url): \(reason)"))
+            subscriberRetry = scheduleReconnect(subscriber, delay: &subscriberDelay)
+        case .closed:
+            break
+        }
+    }
+
+    private func scheduleReconnect(_ connection: RedisConnection, delay: inout Duration) -> ScheduledTimer {
+        let wait = delay
+        delay = min(delay * 2, configuration.reconnectMaxDelay)
+        return eventLoop.schedule(after: wait) { [weak self, weak connection] in
+            guard let self, let connection, self.lifecycle == .running, connection.state == .idle else { return }
+            connection.connect()
+        }
+    }
+
+    /// The error for an operation that needs Redis while a connection is down.
+    var unavailable: BrokerError {
+        lifecycle == .closed ? .closed : .backend("\(configuration.url) is unavailable (reconnecting): \(lastFailure)")
+    }
+
+    // MARK: Publishing
+
+    @discardableResult
+    public func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<PublishReceipt, any Error>) in
+            onLoop { self.publishOnLoop(event, to: channel) { continuation.resume(with: $0) } }
+        }
+    }
+
+    /// Publishes from any thread without waiting; an error is reported to `onError` (called on
+    /// the loop).
+    public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)? = nil) {
+        onLoop {
+            self.publishOnLoop(event, to: channel) { result in
+                if case .failure(let error) = result { onError?(error) }
+            }
+        }
+    }
+
+    /// Publishes on the loop thread: one `EVALSHA` that appends the event to the channel's
+    /// stream, trims the history and `PUBLISH`es it, atomically. `completion` runs on the loop
+    /// with the receipt once Redis has answered.
+    public func publishOnLoop(
+        _ event: ServerSentEvent, to channel: String, completion: @escaping (Result<PublishReceipt, BrokerError>) -> Void
+    ) {
+        eventLoop.preconditionInEventLoop()
+        do {
+            try Self.validate(channel: channel)
+            _ = try event.encoded()  // the id Redis assigns is always valid, so this is the check
+        } catch let error as BrokerError {
+            completion(.failure(error))
+            return
+        } catch {
+            completion(.failure(.invalidEvent(String(describing: error))))
+            return
+        }
+        guard lifecycle == .running, command.isReady else {
+            completion(.failure(unavailable))
+            return
+        }
+        let record = EventRecord(event)
+        let arguments: [[UInt8]] =
+            [
+                keys.stream(channel), keys.meta(channel), keys.lastID, keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes,
+                record.messageFields,
+            ]
+            + record.streamArguments
+        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 3, arguments) { [weak self] reply in
+            guard let self else { return }
+            guard let reply else {
+                completion(
+                    .failure(
+                        self.lifecycle == .closed
+                            ? .closed : .backend("lost the connection to \(self.configuration.url) before it confirmed the publish")))
+                return
+            }
+            guard let elements = reply.elements, elements.count == 2, let id = elements[0].text, let receivers = elements[1].integer else {
+                completion(.failure(.backend("\(self.configuration.url) refused the publish: \(reply.errorMessage ?? "unexpected reply")")))
+                return
+            }
+            self.counters.publishedEventCount += 1
+            completion(.success(PublishReceipt(id: event.id ?? id, subscriberCount: Int(receivers))))
+        }
+        if !sent { completion(.failure(unavailable)) }
+    }
+
+    /// Runs a script by its SHA; if Redis lost its script cache (`NOSCRIPT`, after a restart or
+    /// `SCRIPT FLUSH`), sends the script itself once, which also caches it again.
+    func evaluate(
+        _ sha: [UInt8], _ script: String, keyCount: Int, _ arguments: [[UInt8]], _ handler: @escaping (RedisValue?) -> Void
+    ) -> Bool {
+        let tail = [bytes(String(keyCount))] + arguments
+        return command.send([bytes("EVALSHA"), sha] + tail) { [weak self] reply in
+            guard let self, let message = reply?.errorMessage, message.hasPrefix("NOSCRIPT") else {
+                handler(reply)
+                return
+            }
+            if !self.command.send([bytes("EVAL"), bytes(script)] + tail, handler) { handler(nil) }
+        }
+    }
+
+    // MARK: Statistics, closing
+
+    public func statistics() async -> BrokerStatistics {
+        await withUnsafeContinuation { continuation in
+            onLoop { continuation.resume(returning: self.statisticsOnLoop()) }
+        }
+    }
+
+    private func statisticsOnLoop() -> BrokerStatistics {
+        var statistics = counters
+        statistics.subscriptionCount = subscriptionCount
+        var seen = Set<ObjectIdentifier>()
+        for (name, channel) in channels where !channel.subscribers.isEmpty {
+            statistics.subscribersPerChannel[name] = channel.subscribers.count
+            for subscription in channel.subscribers where seen.insert(ObjectIdentifier(subscription)).inserted {
+                statistics.droppedEventCount += subscription.dropped
+            }
+        }
+        return statistics
+    }
+
+    /// Ends every subscription with ``SubscriptionError/brokerClosed``, fails what is in flight
+    /// with ``BrokerError/closed`` and closes both connections. Idempotent. Shutting the event
+    /// loop down closes the broker too.
+    public func close() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            onLoop {
+                self.closeOnLoop()
+                continuation.resume()
+            }
+        }
+    }
+
+    func closeOnLoop() {
+        guard lifecycle != .closed else { return }
+        let starting = lifecycle == .starting
+        lifecycle = .closed
+        if starting, let completion = startupCompletion {
+            startupCompletion = nil
+            completion(.failure(.closed))
+        }
+        failAllJoins(.closed)
+        var ended = Set<ObjectIdentifier>()
+        for channel in Array(channels.values) {
+            for subscription in channel.subscribers where ended.insert(ObjectIdentifier(subscription)).inserted {
+                subscription.end(with: .brokerClosed)
+            }
+        }
+        channels.removeAll()
+        commandRetry?.cancel()
+        subscriberRetry?.cancel()
+        command.close()
+        subscriber.close()
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` on the loop: inline when already there.
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
+
+    /// Sends any command on the command connection (tests and diagnostics: `PUBSUB NUMSUB`,
+    /// `CLIENT KILL`, …).
+    package func runCommand(_ arguments: [String]) async throws -> RedisValue {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RedisValue, any Error>) in
+            onLoop {
+                let sent =
+                    self.lifecycle == .running
+                    && self.command.send(arguments.map(bytes)) { reply in
+                        if let reply { continuation.resume(returning: reply) } else { continuation.resume(throwing: self.unavailable) }
+                    }
+                if !sent { continuation.resume(throwing: self.unavailable) }
+            }
+        }
+    }
+
+    /// Whether each connection is up right now.
+    package func connectionStatus() async -> (command: Bool, subscriber: Bool) {
+        await withUnsafeContinuation { continuation in
+            onLoop { continuation.resume(returning: (self.command.isReady, self.subscriber.isReady)) }
+        }
+    }
+}
+
+/// A string's UTF-8 bytes, as command arguments.
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
