@@ -7,8 +7,9 @@ PORT         ?= 8080
 MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
 APT_BUILD    := libuv1-dev pkg-config libhiredis-dev
-# What `make test` needs on top: headless Chromium and its driver (browser tests) and pip.
-APT_TEST     := chromium chromium-driver python3-pip
+# What `make test` needs on top: headless Chromium and its driver (browser tests), pip, and
+# redis-server (RillRedisTests start their own on a free port).
+APT_TEST     := chromium chromium-driver python3-pip redis-server
 # PyPI packages of the client tests (Tests/RillClientTests, Tests/browser), and their modules.
 PIP_TEST     := selenium sseclient-py requests
 PIP_MODULES  := selenium, sseclient, requests

@@ -135,6 +135,12 @@ let package = Package(
         .testTarget(name: "RillHTTPTests", dependencies: ["RillHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
         .testTarget(name: "RillPubSubTests", dependencies: ["RillPubSub"], swiftSettings: strictSettings),
+        // Against a real redis-server each test starts on a free loopback port.
+        .testTarget(
+            name: "RillRedisTests",
+            dependencies: ["RillRedis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
         // headless Chromium, all talking to Examples/SSETestServer over loopback.

@@ -1,0 +1,379 @@
+import Dispatch
+import Foundation
+import RillCore
+import RillPubSub
+import RillRedis
+import RillSSE
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// RedisBroker against a real redis-server started by each test on a free loopback port. Two
+/// brokers on two event loops stand for two processes sharing one Redis.
+@Suite(.timeLimit(.minutes(1))) struct RedisBrokerTests {
+    @Test func aSubscriberOnAnotherProcessReceivesTheSameIdsAndBytes() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        let onB = try await b.broker.subscribe(to: ["news"], lastEventID: nil)
+        let onA = try await a.broker.subscribe(to: ["news"], lastEventID: nil)
+
+        let published = [
+            ServerSentEvent(data: "hello"),
+            ServerSentEvent(data: "two\nlines\r\nand \u{0} bytes é", event: "notify", retry: .milliseconds(2500)),
+            ServerSentEvent(data: "", id: "publisher-7", comment: "a comment"),
+        ]
+        var receipts: [PublishReceipt] = []
+        for event in published { receipts.append(try await a.broker.publish(event, to: "news")) }
+
+        let receivedOnB = try await take(3, from: onB)
+        let receivedOnA = try await take(3, from: onA)
+        #expect(receivedOnB.map(\.id) == receipts.map(\.id))
+        #expect(receivedOnB.map(\.encoded) == receivedOnA.map(\.encoded))
+        #expect(receipts.allSatisfy { $0.subscriberCount == 2 })  // two processes, one connection each
+        #expect(receipts[2].id == "publisher-7")
+        for (event, (delivered, receipt)) in zip(published, zip(receivedOnB, receipts)) {
+            var expected = event
+            expected.id = receipt.id
+            #expect(delivered.encoded == (try expected.encoded()))
+            #expect(delivered.channel == "news")
+        }
+        // Broker-assigned ids are stream entry ids, increasing.
+        let assigned = receipts[0...1].map(\.id)
+        #expect(assigned.allSatisfy { $0.wholeMatch(of: /[0-9]+-[0-9]+/) != nil })
+        #expect(receivedOnB.map(\.sequence) == receivedOnB.map(\.sequence).sorted())
+
+        let statistics = await b.broker.statistics()
+        #expect(statistics.subscriptionCount == 1 && statistics.subscribersPerChannel == ["news": 1])
+        #expect(statistics.deliveredEventCount == 3)
+        #expect(await a.broker.statistics().publishedEventCount == 3)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func lastEventIDReplaysExactlyTheMissedEventsWhilePublishingContinues() async throws {
+        let server = try RedisServer()
+        // A replay larger than the live buffer would count against it (Subscription's rule), and
+        // the replay's size depends on timing here: room enough for all of it.
+        let roomy = BrokerConfiguration(subscriberBufferCount: 4096)
+        let a = try await Node.start(server, broker: roomy)
+        let b = try await Node.start(server, broker: roomy)
+        // Two channels: the replay merges them in publish order.
+        let first = try await b.broker.subscribe(to: ["left", "right"], lastEventID: nil)
+        let total = 400
+        let failures = Atomic<Int>(0)
+        let finished = DispatchSemaphore(value: 0)
+        _ = onPlainThread {
+            for number in 1...total {
+                if case .failure = a.publishBlocking(ServerSentEvent(data: String(number)), to: number % 2 == 0 ? "left" : "right") {
+                    failures.add(1, ordering: .relaxed)
+                }
+                usleep(500)
+            }
+            finished.signal()
+        }
+        let before = try await take(50, from: first)
+        first.cancel()
+        // Reconnect with the last id received while the publisher keeps going.
+        let resumed = try await b.broker.subscribe(to: ["left", "right"], lastEventID: before.last!.id)
+        #expect(resumed.replayStatus == .complete)
+        let after = try await take(total - 50, from: resumed, within: .seconds(20))
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                finished.wait()
+                continuation.resume()
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(dataOf(before + after) == (1...total).map(String.init))
+        #expect(Set((before + after).map(\.id)).count == total)
+        // Nothing more: no duplicate arrives after the last one.
+        #expect(resumed.bufferedCount == 0)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func trimmedHistoryIsReportedAsAGap() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
+        let b = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
+        var ids: [String] = []
+        for number in 1...20 { ids.append(try await a.broker.publish(ServerSentEvent(data: String(number)), to: "t").id) }
+
+        let behind = try await b.broker.subscribe(to: ["t"], lastEventID: ids[2])
+        #expect(behind.replayStatus == .gap)
+        #expect(dataOf(try await take(5, from: behind)) == ["16", "17", "18", "19", "20"])
+
+        let recent = try await b.broker.subscribe(to: ["t"], lastEventID: ids[16])
+        #expect(recent.replayStatus == .complete)
+        #expect(dataOf(try await take(3, from: recent)) == ["18", "19", "20"])
+
+        // The newest event trimmed is exactly ids[14]: resuming after it lost nothing.
+        let edge = try await b.broker.subscribe(to: ["t"], lastEventID: ids[14])
+        #expect(edge.replayStatus == .complete)
+        #expect(dataOf(try await take(5, from: edge)) == ["16", "17", "18", "19", "20"])
+
+        for unknown in ["not-an-id", "99999999999999-0", ""] {
+            let subscription = try await b.broker.subscribe(to: ["t"], lastEventID: unknown)
+            #expect(subscription.replayStatus == .gap, "\(unknown)")
+            #expect(subscription.bufferedCount == 5)
+        }
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func historyOlderThanTheMaximumAgeIsAGap() async throws {
+        let server = try RedisServer()
+        let history = BrokerConfiguration(historyMaxAge: .milliseconds(400))
+        let a = try await Node.start(server, broker: history)
+        let first = try await a.broker.publish(ServerSentEvent(data: "old 1"), to: "aged")
+        let second = try await a.broker.publish(ServerSentEvent(data: "old 2"), to: "aged")
+        try await Task.sleep(for: .milliseconds(600))
+        _ = try await a.broker.publish(ServerSentEvent(data: "new"), to: "aged")
+        // "old 2" aged out after the client's position: a gap.
+        let behind = try await a.broker.subscribe(to: ["aged"], lastEventID: first.id)
+        #expect(behind.replayStatus == .gap)
+        #expect(dataOf(try await take(1, from: behind)) == ["new"])
+        #expect(behind.bufferedCount == 0)
+        // The client had the newest aged-out event: nothing lost.
+        let current = try await a.broker.subscribe(to: ["aged"], lastEventID: second.id)
+        #expect(current.replayStatus == .complete)
+        #expect(dataOf(try await take(1, from: current)) == ["new"])
+        await a.shutdown()
+    }
+
+    @Test func aPublisherIdLocatesTheClientInTheHistory() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        for number in 1...4 { _ = try await a.broker.publish(ServerSentEvent(data: String(number), id: "order-\(number)"), to: "orders") }
+        let resumed = try await a.broker.subscribe(to: ["orders"], lastEventID: "order-2")
+        #expect(resumed.replayStatus == .complete)
+        let replayed = try await take(2, from: resumed)
+        #expect(replayed.map(\.id) == ["order-3", "order-4"])
+        await a.shutdown()
+    }
+
+    @Test func aRestartedRedisKeepsSubscriptionsOpenAndPublishingFailsClearlyMeanwhile() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        let subscription = try await b.broker.subscribe(to: ["live"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "before"), to: "live")
+        #expect(dataOf(try await take(1, from: subscription)) == ["before"])
+
+        server.kill()
+        try await eventually("A noticing the kill") { await a.broker.connectionStatus() == (false, false) }
+        let started = ContinuousClock.now
+        do {
+            _ = try await a.broker.publish(ServerSentEvent(data: "lost"), to: "live")
+            Issue.record("publishing while Redis is down succeeded")
+        } catch let error as BrokerError {
+            guard case .backend(let message) = error else { throw error }
+            #expect(message.contains("unavailable"), "\(message)")
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(500))
+        await #expect(throws: BrokerError.self) { try await b.broker.subscribe(to: ["other"], lastEventID: nil) }
+        #expect(subscription.isActive)
+
+        try server.start()
+        try await eventually("both brokers reconnecting") {
+            let statuses = [await a.broker.connectionStatus(), await b.broker.connectionStatus()]
+            return statuses.allSatisfy { $0 == (true, true) }
+        }
+        // Published as soon as A is back, maybe before B resubscribed: B catches up from the stream.
+        _ = try await a.broker.publish(ServerSentEvent(data: "after 1"), to: "live")
+        _ = try await a.broker.publish(ServerSentEvent(data: "after 2"), to: "live")
+        #expect(dataOf(try await take(2, from: subscription)) == ["after 1", "after 2"])
+        #expect(subscription.isActive && subscription.bufferedCount == 0)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func eventsPublishedWhileOnlyTheSubscriberConnectionWasDownAreReplayed() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        let subscription = try await b.broker.subscribe(to: ["feed"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "1"), to: "feed")
+        #expect(dataOf(try await take(1, from: subscription)) == ["1"])
+
+        // Drop every pub/sub connection (A's and B's); command connections stay up.
+        let killed = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        #expect(killed == .integer(2))
+        // B reconnects after its first backoff delay (100 ms); these go out at once, before that.
+        let unheard = try await a.publishPipelined(["2", "3", "4"], to: "feed")
+        #expect(unheard.map(\.subscriberCount) == [0, 0, 0], "published while no subscriber connection was listening")
+
+        try await eventually("B's subscriber connection coming back") { await b.broker.connectionStatus().subscriber }
+        #expect(dataOf(try await take(3, from: subscription)) == ["2", "3", "4"])
+        _ = try await a.broker.publish(ServerSentEvent(data: "5"), to: "feed")
+        #expect(dataOf(try await take(1, from: subscription)) == ["5"])
+        #expect(subscription.bufferedCount == 0)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func anUnreachableRedisFailsAtStartWithAClearErrorInBoundedTime() async throws {
+        let port = try freeLoopbackPort()
+        let loop = try EventLoop()
+        let configuration = try RedisBroker.Configuration(url: "redis://127.0.0.1:\(port)/0")
+        let started = ContinuousClock.now
+        do {
+            _ = try await RedisBroker.connect(eventLoop: loop, configuration: configuration)
+            Issue.record("connected to nothing")
+        } catch let error as BrokerError {
+            #expect(error == .backend("cannot connect to redis://127.0.0.1:\(port)/0: Connection refused"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+
+        // The blocking form, from a plain thread (as a BrokerFactory closure runs).
+        let blocking = Mutex<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        _ = onPlainThread {
+            do { _ = try RedisBroker.connectBlocking(eventLoop: loop, configuration: configuration) } catch {
+                blocking.withLock { $0 = error }
+            }
+            done.signal()
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                done.wait()
+                continuation.resume()
+            }
+        }
+        #expect(blocking.withLock { $0.map { "\($0)" } }?.contains("Connection refused") == true)
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
+    }
+
+    @Test func aServerThatNeverAnswersTimesOutAtStart() async throws {
+        // A listener that accepts (the kernel completes the handshake) but never speaks Redis.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        #expect(listen(fd, 8) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let loop = try EventLoop()
+        var configuration = try RedisBroker.Configuration(url: "redis://127.0.0.1:\(port)")
+        configuration.connectTimeout = .milliseconds(300)
+        let started = ContinuousClock.now
+        await #expect(throws: BrokerError.backend("cannot connect to redis://127.0.0.1:\(port)/0: no answer within 0.3 seconds")) {
+            _ = try await RedisBroker.connect(eventLoop: loop, configuration: configuration)
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
+    }
+
+    @Test func theLastLocalSubscriberLeavingUnsubscribesTheChannel() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        @Sendable func redisSubscribers() async throws -> Int64? {
+            try await a.broker.runCommand(["PUBSUB", "NUMSUB", "rill:channel:room"]).elements?.last?.integer
+        }
+        let first = try await b.broker.subscribe(to: ["room"], lastEventID: nil)
+        let second = try await b.broker.subscribe(to: ["room", "hall"], lastEventID: nil)
+        #expect(try await redisSubscribers() == 1)  // one connection for both subscriptions
+        #expect(await b.broker.statistics().subscribersPerChannel == ["room": 2, "hall": 1])
+
+        first.cancel()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await redisSubscribers() == 1)
+        second.cancel()
+        try await eventually("UNSUBSCRIBE reaching Redis") { try await redisSubscribers() == 0 }
+        #expect(await b.broker.statistics().subscriptionCount == 0)
+
+        // Churn: subscribe and leave quickly, many times; hiredis's bookkeeping must hold.
+        for _ in 0..<30 {
+            let quick = try await b.broker.subscribe(to: ["room"], lastEventID: nil)
+            quick.cancel()
+        }
+        let last = try await b.broker.subscribe(to: ["room"], lastEventID: nil)
+        #expect(try await redisSubscribers() == 1)
+        _ = try await a.broker.publish(ServerSentEvent(data: "still works"), to: "room")
+        #expect(dataOf(try await take(1, from: last)) == ["still works"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func closeEndsSubscriptionsAndLeavesNoHandleOpen() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let subscription = try await a.broker.subscribe(to: ["x"], lastEventID: nil)
+        await a.broker.close()
+        await #expect(throws: SubscriptionError.brokerClosed) {
+            for try await _ in subscription {}
+        }
+        await #expect(throws: BrokerError.closed) { try await a.broker.publish(ServerSentEvent(data: "late"), to: "x") }
+        await #expect(throws: BrokerError.closed) { try await a.broker.subscribe(to: ["x"], lastEventID: nil) }
+        await a.shutdown()
+    }
+
+    @Test func shuttingTheLoopDownClosesTheBroker() async throws {
+        let server = try RedisServer()
+        let loop = try EventLoop()
+        let broker = try await RedisBroker.connect(eventLoop: loop, configuration: try .init(url: server.url))
+        let subscription = try await broker.subscribe(to: ["x"], lastEventID: nil)
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
+        #expect(!subscription.isActive)
+    }
+
+    @Test func invalidEventsAndChannelsAreRefusedBeforeReachingRedis() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
+        await #expect(throws: BrokerError.invalidChannel("")) { try await a.broker.publish(ServerSentEvent(data: "x"), to: "") }
+        await #expect(throws: BrokerError.self) { try await a.broker.subscribe(to: ["bad\u{0}"], lastEventID: nil) }
+        await a.shutdown()
+    }
+
+    @Test func aPasswordProtectedRedisNeedsThePassword() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        _ = try await a.broker.runCommand(["CONFIG", "SET", "requirepass", "s3cret"])
+        let withPassword = try await Node.start(server) { $0.password = "s3cret" }
+        _ = try await withPassword.broker.publish(ServerSentEvent(data: "ok"), to: "p")
+        do {
+            _ = try await Node.start(server) { $0.password = "wrong" }
+            Issue.record("logged in with a wrong password")
+        } catch let error as BrokerError {
+            #expect("\(error)".contains("AUTH failed"), "\(error)")
+        }
+        await withPassword.shutdown()
+        await a.shutdown()
+    }
+
+    /// Not a benchmark: a bounded sanity run that prints the rate of this build.
+    @Test func publishThroughputToOneLocalSubscriber() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(subscriberBufferCount: 100_000))
+        let subscription = try await a.broker.subscribe(to: ["bench"], lastEventID: nil)
+        let count = 5000
+        let broker = a.broker
+        let (received, elapsed) = try await Task(executorPreference: a.loop.executor) {
+            let started = ContinuousClock.now
+            for number in 0..<count {
+                broker.publishOnLoop(ServerSentEvent(data: String(number)), to: "bench") { _ in }
+            }
+            var received = 0
+            for try await _ in subscription {
+                received += 1 + subscription.takeBuffered().count
+                if received >= count { break }
+            }
+            return (received, ContinuousClock.now - started)
+        }.value
+        #expect(received == count)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("RedisBroker: \(count) pipelined publishes delivered to 1 local subscriber in \(elapsed): \(Int(Double(count) / seconds)) events/s")
+        await a.shutdown()
+    }
+}
