@@ -66,7 +66,9 @@ bench: deps-bench
 	Benchmarks/scripts/http-wrk.sh .build/release/Hello
 	$(SWIFT) build -c release --product SSEIdleServer
 	$(SWIFT) build -c release --product rill-load
-	Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
+	IDLE=subscribe Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
+	sleep 5  # let the previous server's port and sockets go
+	IDLE=sleep PORT=18091 Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
 
 clean:
 	rm -rf .build

@@ -12,8 +12,9 @@
 // `--idle` picks what the suspended handler waits on:
 // - `sleep` (default): `context.eventLoop.sleep(for: 1 day)`, the writer form a user would write
 //   (one more timer-heap entry per stream).
-// - `suspend`: a bare continuation that only cancellation resumes: the floor, what a broker
-//   subscription with nothing to deliver costs.
+// - `suspend`: a bare continuation that only cancellation resumes.
+// - `subscribe`: `app.eventStream(for:)`, a broker subscription relayed by the connection
+//   itself, with no task per stream — what a pub/sub hub's idle subscriber costs.
 //
 // `--heap-stats SECONDS` prints glibc's heap in use (mallinfo2) and the open connections to
 // stderr every SECONDS, for per-connection heap deltas (`heap_in_use_bytes=… connections=…`).
@@ -31,7 +32,7 @@ struct SSEIdleServer: AsyncParsableCommand {
         abstract: "A Rill server whose GET /stream is an idle event stream (heartbeats only).")
 
     enum IdleProducer: String, ExpressibleByArgument, CaseIterable {
-        case sleep, suspend
+        case sleep, suspend, subscribe
     }
 
     @Option(help: "The address to bind.") var host = "127.0.0.1"
@@ -51,16 +52,19 @@ struct SSEIdleServer: AsyncParsableCommand {
         let interval = Duration.milliseconds(Int64(heartbeat * 1000))
         let idle = self.idle
         let router = Router()
-        router.get("/stream") { _, context in
-            EventStream(configuration: .init(heartbeatInterval: interval)) { _ in
-                switch idle {
-                case .sleep: try await context.eventLoop.sleep(for: .seconds(86_400))
-                case .suspend: try await suspendUntilCancelled()
-                }
+        let configuration = ServerConfiguration(
+            host: host, port: port, maxConnections: maxConnections, eventStream: .init(heartbeatInterval: interval))
+        let app = try Application(router: router, configuration: configuration)
+        router.get("/stream") { request, context in
+            switch idle {
+            case .subscribe:
+                return try await app.eventStream(for: request, context: context)
+            case .sleep:
+                return EventStream { _ in try await context.eventLoop.sleep(for: .seconds(86_400)) }
+            case .suspend:
+                return EventStream { _ in try await suspendUntilCancelled() }
             }
         }
-        let configuration = ServerConfiguration(host: host, port: port, maxConnections: maxConnections)
-        let app = try Application(router: router, configuration: configuration)
         let address = try await app.start()
         print("listening on http://\(address) (open files: \(files), heartbeat: \(heartbeat) s, idle: \(idle.rawValue))")
         fflush(nil)  // stdout may be a pipe: make the line visible now

@@ -9,8 +9,9 @@
 #
 # Environment: CONNECTIONS (default 19000), DURATION (hold seconds, default 30), HEARTBEAT
 # (server heartbeat seconds, default 10, so every stream should see heartbeats within the hold),
-# RAMP (new connections per second, default 2000), IDLE (what the handler awaits: sleep or
-# suspend, default sleep), PORT (default 18090).
+# RAMP (new connections per second, default 2000), IDLE (what serves the stream: subscribe — a
+# broker subscription relayed by the connection, no task — or sleep / suspend — a handler task
+# that waits; default subscribe), PORT (default 18090).
 set -euo pipefail
 SERVER=${1:?usage: sse-idle.sh PATH_TO_SSEIdleServer PATH_TO_rill-load}
 LOAD=${2:?usage: sse-idle.sh PATH_TO_SSEIdleServer PATH_TO_rill-load}
@@ -18,7 +19,7 @@ CONNECTIONS=${CONNECTIONS:-19000}
 DURATION=${DURATION:-30}
 HEARTBEAT=${HEARTBEAT:-10}
 RAMP=${RAMP:-2000}
-IDLE=${IDLE:-sleep}
+IDLE=${IDLE:-subscribe}
 PORT=${PORT:-18090}
 WORK=$(mktemp -d)
 PIDS=()
@@ -65,6 +66,6 @@ cpu=$(field server_cpu_idle_s)
 harness=$(field harness_cpu_s)
 
 printf '\n%-52s %14s %14s %14s %14s\n' "scenario (server on 1 core, rill-load on the other)" "alive" "RSS/stream B" "server CPU s" "harness CPU s"
-printf '%-52s %14s %14s %14s %14s\n' "idle SSE, ${CONNECTIONS} streams, ${DURATION} s hold, heartbeat ${HEARTBEAT} s" \
+printf '%-52s %14s %14s %14s %14s\n' "idle SSE ($IDLE), ${CONNECTIONS} streams, ${DURATION} s hold, hb ${HEARTBEAT} s" \
     "$alive/$CONNECTIONS" "$rss" "$cpu" "$harness"
 echo "RESULT scenario=sse-idle connections=$CONNECTIONS alive=$alive rss_per_conn_bytes=$rss rss_per_open_conn_bytes=$(field rss_per_open_conn_bytes) server_cpu_idle_s=$cpu harness_cpu_s=$harness heartbeat_s=$HEARTBEAT idle=$IDLE"

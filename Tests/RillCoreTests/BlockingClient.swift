@@ -4,7 +4,7 @@ import Glibc
 
 /// A plain blocking TCP client for tests: a real socket, independent of libuv.
 final class BlockingClient {
-    let fd: Int32
+    private(set) var fd: Int32
 
     init(port: Int, host: String = "127.0.0.1", receiveTimeoutSeconds: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -19,12 +19,15 @@ final class BlockingClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
+            let error = errno
             close(fd)
-            throw ClientError.system("connect", errno)
+            // A throwing init still runs deinit: make sure it does not close this number again.
+            fd = -1
+            throw ClientError.system("connect", error)
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 

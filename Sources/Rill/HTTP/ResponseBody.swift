@@ -16,6 +16,8 @@ public struct ResponseBody: Sendable {
         /// Server-Sent Events: written through the connection's event-stream support
         /// (heartbeats, slow-client cap, shutdown farewell).
         case eventStream(@Sendable (HTTPConnection) async throws -> Void)
+        /// Server-Sent Events relayed from a broker subscription by the connection itself.
+        case subscription(SubscriptionRelay)
     }
 
     let storage: Storage
@@ -43,7 +45,7 @@ public struct ResponseBody: Sendable {
         switch storage {
         case .empty: 0
         case .bytes(let bytes): bytes.count
-        case .stream, .eventStream: nil
+        case .stream, .eventStream, .subscription: nil
         }
     }
 }

@@ -98,29 +98,14 @@ extension Application {
         let status = subscription.replayStatus
         var fields = HTTPFields()
         fields[Self.replayField] = status.headerValue
-        let lastEventID = request.lastEventID ?? ""
-        return EventStream(configuration: configuration, headerFields: fields) { stream in
-            defer { subscription.cancel() }
-            if status == .gap {
-                var payload = "{\"lastEventId\":"
-                JSONString.append(lastEventID, to: &payload)
-                payload += "}"
-                try await stream.send(ServerSentEvent(data: payload, event: "rill-history-gap"))
-            }
-            var batch: [UInt8] = []
-            for try await delivered in subscription {
-                // Everything that piled up while this task waited to run leaves in one write.
-                let pending = subscription.takeBuffered()
-                if pending.isEmpty {
-                    try await stream.send(delivered)
-                    continue
-                }
-                batch.removeAll(keepingCapacity: true)
-                batch.append(contentsOf: delivered.encoded)
-                for event in pending { batch.append(contentsOf: event.encoded) }
-                try await stream.send(encoded: batch)
-            }
+        var leading: [ServerSentEvent] = []
+        if status == .gap {
+            var payload = "{\"lastEventId\":"
+            JSONString.append(request.lastEventID ?? "", to: &payload)
+            payload += "}"
+            leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
         }
+        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: fields)
     }
 
     func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {

@@ -2,7 +2,8 @@
 ///
 /// Empty segments are skipped, which is what makes a leading slash optional, a trailing slash
 /// insignificant and `//` equivalent to `/`, for patterns and request paths alike. Segments are
-/// views into the path, so walking them allocates nothing.
+/// views into the path, so walking them allocates nothing. The iterator serves pattern parsing;
+/// request matching uses the byte-offset overload of `segment(in:from:)`.
 struct PathSegments: Sequence, IteratorProtocol {
     /// The whole path being split.
     let path: Substring
@@ -27,9 +28,8 @@ struct PathSegments: Sequence, IteratorProtocol {
 
     /// Finds the first non-empty segment of `path` at or after `position`.
     ///
-    /// The router calls this directly rather than through an iterator because backtracking needs
-    /// to resume from a saved index. Indices come from the UTF-8 view; `/` is ASCII, so every
-    /// returned bound is also a valid `Character` boundary.
+    /// Indices come from the UTF-8 view; `/` is ASCII, so every returned bound is also a valid
+    /// `Character` boundary.
     @inline(__always)
     static func segment(in path: Substring, from position: String.Index) -> Range<String.Index>? {
         let bytes = path.utf8
@@ -43,5 +43,30 @@ struct PathSegments: Sequence, IteratorProtocol {
             index = bytes.index(after: index)
         }
         return start..<index
+    }
+
+    /// Finds the first non-empty segment of the UTF-8 `path` at or after offset `position`, noting
+    /// whether it contains `%` so the router can skip decoding the (usual) segments without one.
+    ///
+    /// This is the router's hot-path variant: plain offsets into the request's bytes, one pass.
+    @inline(__always)
+    static func segment(
+        in path: UnsafeBufferPointer<UInt8>,
+        from position: Int
+    ) -> (start: Int, end: Int, containsPercent: Bool)? {
+        var start = position
+        while start < path.count && path[start] == UInt8(ascii: "/") {
+            start += 1
+        }
+        if start == path.count { return nil }
+        var end = start
+        var containsPercent = false
+        while end < path.count {
+            let byte = path[end]
+            if byte == UInt8(ascii: "/") { break }
+            containsPercent = containsPercent || byte == UInt8(ascii: "%")
+            end += 1
+        }
+        return (start, end, containsPercent)
     }
 }

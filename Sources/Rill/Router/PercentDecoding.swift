@@ -22,26 +22,59 @@ enum PercentDecoding {
         }
         return withUTF8Bytes(of: segment) { source in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer in
-                var count = 0
-                var index = 0
-                while index < source.count {
-                    let byte = source[index]
-                    if byte == UInt8(ascii: "%") {
-                        guard index + 2 < source.count,
-                            let high = hexValue(source[index + 1]),
-                            let low = hexValue(source[index + 2])
-                        else { return nil }
-                        let decoded = high << 4 | low
-                        if decoded == 0 { return nil }
-                        buffer[count] = decoded
-                        index += 3
-                    } else {
-                        buffer[count] = byte
-                        index += 1
-                    }
-                    count += 1
-                }
-                return String(validating: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
+                guard let count = decodePathSegment(source, into: buffer) else { return nil }
+                return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
+            }
+        }
+    }
+
+    /// Strictly decodes the bytes of one path segment into `destination`, which must hold at least
+    /// `source.count` bytes (decoding never grows the text).
+    ///
+    /// This is the allocation-free core the router uses on the request path; the rules are those
+    /// of the `Substring` overload.
+    /// - Returns: The number of bytes written, or `nil` if the segment is not strictly decodable.
+    static func decodePathSegment(
+        _ source: UnsafeBufferPointer<UInt8>,
+        into destination: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int? {
+        var count = 0
+        var index = 0
+        var sawNonASCII = false
+        while index < source.count {
+            var byte = source[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < source.count,
+                    let high = hexValue(source[index + 1]),
+                    let low = hexValue(source[index + 2])
+                else { return nil }
+                byte = high << 4 | low
+                if byte == 0 { return nil }
+                index += 3
+            } else {
+                index += 1
+            }
+            sawNonASCII = sawNonASCII || byte >= 0x80
+            destination[count] = byte
+            count += 1
+        }
+        // Pure ASCII is always valid UTF-8; only pay for validation when it can fail.
+        if sawNonASCII && !isValidUTF8(UnsafeBufferPointer(rebasing: destination[..<count])) {
+            return nil
+        }
+        return count
+    }
+
+    /// Whether `bytes` is well-formed UTF-8 (no overlong forms, surrogates or truncated
+    /// sequences), checked without building a `String`.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
             }
         }
     }
@@ -52,37 +85,41 @@ enum PercentDecoding {
     /// not valid UTF-8 are repaired with U+FFFD, matching what browsers produce.
     /// - Parameter plusAsSpace: Whether `+` means a space (`application/x-www-form-urlencoded`).
     static func decodeQueryComponent(_ component: Substring, plusAsSpace: Bool = true) -> String {
-        let needsWork = component.utf8.contains { byte in
+        withUTF8Bytes(of: component) { decodeQueryComponent($0, plusAsSpace: plusAsSpace) }
+    }
+
+    /// Decodes the UTF-8 bytes of one query-string name or value; the rules are those of the
+    /// `Substring` overload. Bytes without `%` or `+` become the `String` directly.
+    static func decodeQueryComponent(_ source: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool = true) -> String {
+        let needsWork = source.contains { byte in
             byte == UInt8(ascii: "%") || (plusAsSpace && byte == UInt8(ascii: "+"))
         }
         if !needsWork {
-            return String(component)
+            return String(decoding: source, as: UTF8.self)
         }
-        return withUTF8Bytes(of: component) { source in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer in
-                var count = 0
-                var index = 0
-                while index < source.count {
-                    let byte = source[index]
-                    if byte == UInt8(ascii: "%"), index + 2 < source.count,
-                        let high = hexValue(source[index + 1]),
-                        let low = hexValue(source[index + 2])
-                    {
-                        buffer[count] = high << 4 | low
-                        index += 3
-                    } else if plusAsSpace && byte == UInt8(ascii: "+") {
-                        buffer[count] = UInt8(ascii: " ")
-                        index += 1
-                    } else {
-                        // Includes a `%` that does not start a valid escape: kept as is, and the
-                        // bytes after it are examined afresh (so `%%41` decodes to `%A`).
-                        buffer[count] = byte
-                        index += 1
-                    }
-                    count += 1
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer in
+            var count = 0
+            var index = 0
+            while index < source.count {
+                let byte = source[index]
+                if byte == UInt8(ascii: "%"), index + 2 < source.count,
+                    let high = hexValue(source[index + 1]),
+                    let low = hexValue(source[index + 2])
+                {
+                    buffer[count] = high << 4 | low
+                    index += 3
+                } else if plusAsSpace && byte == UInt8(ascii: "+") {
+                    buffer[count] = UInt8(ascii: " ")
+                    index += 1
+                } else {
+                    // Includes a `%` that does not start a valid escape: kept as is, and the
+                    // bytes after it are examined afresh (so `%%41` decodes to `%A`).
+                    buffer[count] = byte
+                    index += 1
                 }
-                return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
+                count += 1
             }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
         }
     }
 

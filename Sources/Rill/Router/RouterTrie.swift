@@ -39,19 +39,13 @@ struct RouterTrie<Value> {
         var value: Value?
         /// The value of the pattern ending in `**` at this node.
         var catchAllValue: Value?
-        /// Literal children in insertion order, scanned linearly while there are few of them.
-        var literals: [(segment: String, child: Int)] = []
-        /// The same children keyed by bytes, built once a node has too many for a linear scan.
-        var literalIndex: [SegmentKey: Int]?
+        /// Literal children, looked up by the bytes of the decoded segment.
+        var literals = LiteralChildren()
         /// The `:name` child; at most one, because one position has one parameter name.
         var parameter: (name: String, child: Int)?
         /// The `*` child.
         var wildcard: Int?
     }
-
-    /// Above this many literal children a node switches from linear scan to hashing. Comparing a
-    /// few short byte strings (length first) beats hashing the segment; hundreds do not.
-    static var linearScanLimit: Int { 8 }
 
     /// All nodes; index 0 is the root, which stands for the path `/`.
     private var nodes: [Node] = [Node()]
@@ -124,11 +118,11 @@ struct RouterTrie<Value> {
                     nodes[current].parameter = (name, child)
                     current = child
                 }
-            } else if let child = literalChild(of: current, matching: segment) {
+            } else if let child = nodes[current].literals.child(matching: segment) {
                 current = child
             } else {
                 let child = appendNode()
-                addLiteral(String(segment), child: child, to: current)
+                nodes[current].literals.insert(segment, child: child)
                 current = child
             }
         }
@@ -154,11 +148,15 @@ struct RouterTrie<Value> {
     /// - Returns: `nil` when no pattern matches, including when the path contains a segment that
     ///   is not strictly percent-decodable (the router turns that into 404).
     func resolve(_ path: Substring) -> (value: Value, parameters: Parameters)? {
-        var captures: [Parameters.Entry] = []
-        guard let value = match(node: 0, path: path, from: path.startIndex, captures: &captures) else {
-            return nil
+        // Matching runs on the path's UTF-8 bytes with integer offsets: no `Substring` slicing
+        // (whose index validation showed up in profiles) and no `String` per segment.
+        PercentDecoding.withUTF8Bytes(of: path) { bytes in
+            var captures: [Parameters.Entry] = []
+            guard let value = match(node: 0, path: bytes, from: 0, captures: &captures) else {
+                return nil
+            }
+            return (value, Parameters(entries: captures))
         }
-        return (value, Parameters(entries: captures))
     }
 
     /// Finds the value whose pattern matches `path`; see the `Substring` overload.
@@ -168,17 +166,17 @@ struct RouterTrie<Value> {
 
     // MARK: - Matching
 
-    /// Matches the part of `path` from `position` against the subtree at `index`, depth first in
-    /// priority order. `captures` holds the parameters of the current branch and is restored on
-    /// backtracking, so it is only ever appended to for the branch that finally wins (plus any
-    /// abandoned attempts, which cost one decode each).
+    /// Matches the bytes of `path` from `position` against the subtree at `index`.
+    ///
+    /// Finds the next segment and, only if it contains `%`, decodes it into a temporary buffer
+    /// that lives for the rest of this node's matching; the common case matches the raw slice.
     private func match(
         node index: Int,
-        path: Substring,
-        from position: String.Index,
+        path: UnsafeBufferPointer<UInt8>,
+        from position: Int,
         captures: inout [Parameters.Entry]
     ) -> Value? {
-        guard let range = PathSegments.segment(in: path, from: position) else {
+        guard let segment = PathSegments.segment(in: path, from: position) else {
             // Path exhausted: an exact pattern wins over a catch-all matching nothing.
             if let value = nodes[index].value { return value }
             if let value = nodes[index].catchAllValue {
@@ -187,38 +185,58 @@ struct RouterTrie<Value> {
             }
             return nil
         }
-
-        let raw = path[range]
-        // Decode only segments that need it; the common case compares the raw slice directly.
-        var decoded: String?
-        if raw.utf8.contains(UInt8(ascii: "%")) {
-            // An undecodable segment fails every branch (each one must consume it), so give up.
-            guard let text = PercentDecoding.decodePathSegment(raw) else { return nil }
-            decoded = text
+        let raw = UnsafeBufferPointer(rebasing: path[segment.start..<segment.end])
+        if !segment.containsPercent {
+            return match(node: index, segment: raw, path: path, start: segment.start, end: segment.end, captures: &captures)
         }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: raw.count) { buffer in
+            // An undecodable segment fails every branch (each one must consume it), so give up.
+            guard let count = PercentDecoding.decodePathSegment(raw, into: buffer) else { return nil }
+            let decoded = UnsafeBufferPointer(rebasing: buffer[..<count])
+            return match(
+                node: index, segment: decoded, path: path, start: segment.start, end: segment.end, captures: &captures)
+        }
+    }
 
-        if let child = literalChild(of: index, matching: decoded.map { $0[...] } ?? raw),
-            let value = match(node: child, path: path, from: range.upperBound, captures: &captures)
+    /// Tries the children of node `index` for one decoded segment, depth first in priority order:
+    /// literal, parameter, wildcard, catch-all.
+    ///
+    /// `captures` holds the parameters of the current branch and is restored when a branch
+    /// fails, so only the winning branch's captures survive.
+    /// - Parameters:
+    ///   - segment: The decoded bytes of the segment at `start..<end` in `path`.
+    private func match(
+        node index: Int,
+        segment: UnsafeBufferPointer<UInt8>,
+        path: UnsafeBufferPointer<UInt8>,
+        start: Int,
+        end: Int,
+        captures: inout [Parameters.Entry]
+    ) -> Value? {
+        if let child = nodes[index].literals.child(matching: segment),
+            let value = match(node: child, path: path, from: end, captures: &captures)
         {
             return value
         }
 
         if let parameter = nodes[index].parameter {
-            capture(parameter.name, decoded ?? String(raw), into: &captures)
-            if let value = match(node: parameter.child, path: path, from: range.upperBound, captures: &captures) {
+            // The bytes came from a valid `String` or passed strict validation, so decoding
+            // cannot repair anything; it just copies.
+            capture(parameter.name, String(decoding: segment, as: UTF8.self), into: &captures)
+            if let value = match(node: parameter.child, path: path, from: end, captures: &captures) {
                 return value
             }
             captures.removeLast()
         }
 
         if let child = nodes[index].wildcard,
-            let value = match(node: child, path: path, from: range.upperBound, captures: &captures)
+            let value = match(node: child, path: path, from: end, captures: &captures)
         {
             return value
         }
 
         if let value = nodes[index].catchAllValue {
-            guard let rest = Self.catchAllText(path, from: range.lowerBound) else { return nil }
+            guard let rest = Self.catchAllText(path, from: start) else { return nil }
             capture(Parameters.catchAllName, rest, into: &captures)
             return value
         }
@@ -235,68 +253,51 @@ struct RouterTrie<Value> {
         captures.append(Parameters.Entry(name: name, value: value))
     }
 
-    /// The decoded remainder of `path` from `position` for a `**` capture: non-empty segments
-    /// joined by single slashes, or `nil` if any segment fails strict decoding.
-    private static func catchAllText(_ path: Substring, from position: String.Index) -> String? {
-        let rest = path[position...]
-        // Fast path: no escapes and no empty segments to drop means the text is already right,
-        // apart from trailing slashes.
+    /// The decoded remainder of `path` from `start` (the first byte of a segment) for a `**`
+    /// capture: non-empty segments joined by single slashes, or `nil` if any segment fails strict
+    /// decoding.
+    private static func catchAllText(_ path: UnsafeBufferPointer<UInt8>, from start: Int) -> String? {
+        var end = path.count
+        while end > start && path[end - 1] == UInt8(ascii: "/") {
+            end -= 1
+        }
+        // Fast path: without escapes or empty segments the bytes are already the answer.
         var needsRebuild = false
         var previousWasSlash = false
-        var end = rest.utf8.startIndex
-        var index = rest.utf8.startIndex
-        while index < rest.utf8.endIndex {
-            let byte = rest.utf8[index]
+        for index in start..<end {
+            let byte = path[index]
             if byte == UInt8(ascii: "%") || (byte == UInt8(ascii: "/") && previousWasSlash) {
                 needsRebuild = true
                 break
             }
             previousWasSlash = byte == UInt8(ascii: "/")
-            index = rest.utf8.index(after: index)
-            if !previousWasSlash { end = index }
         }
         if !needsRebuild {
-            return String(rest[..<end])
+            return String(decoding: UnsafeBufferPointer(rebasing: path[start..<end]), as: UTF8.self)
         }
 
-        var text = ""
-        for segment in PathSegments(rest) {
-            guard let decoded = PercentDecoding.decodePathSegment(segment) else { return nil }
-            if !text.isEmpty { text.append("/") }
-            text.append(decoded)
+        // Decoding never grows a segment and separators only shrink, so `end - start` suffices.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end - start) { buffer in
+            var count = 0
+            var position = start
+            while let segment = PathSegments.segment(in: path, from: position) {
+                if count > 0 {
+                    buffer[count] = UInt8(ascii: "/")
+                    count += 1
+                }
+                guard
+                    let written = PercentDecoding.decodePathSegment(
+                        UnsafeBufferPointer(rebasing: path[segment.start..<segment.end]),
+                        into: UnsafeMutableBufferPointer(rebasing: buffer[count...]))
+                else { return nil }
+                count += written
+                position = segment.end
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
         }
-        return text
     }
 
     // MARK: - Building
-
-    /// The literal child of `index` whose segment has exactly the bytes of `segment`.
-    @inline(__always)
-    private func literalChild(of index: Int, matching segment: Substring) -> Int? {
-        if let literalIndex = nodes[index].literalIndex {
-            return literalIndex[SegmentKey(segment)]
-        }
-        let count = segment.utf8.count
-        for edge in nodes[index].literals
-        where edge.segment.utf8.count == count && edge.segment.utf8.elementsEqual(segment.utf8) {
-            return edge.child
-        }
-        return nil
-    }
-
-    /// Records a new literal edge, switching the node to a hashed index once it has many.
-    private mutating func addLiteral(_ segment: String, child: Int, to index: Int) {
-        nodes[index].literals.append((segment, child))
-        if nodes[index].literalIndex != nil {
-            nodes[index].literalIndex![SegmentKey(segment[...])] = child
-        } else if nodes[index].literals.count > Self.linearScanLimit {
-            var literalIndex: [SegmentKey: Int] = [:]
-            for edge in nodes[index].literals {
-                literalIndex[SegmentKey(edge.segment[...])] = edge.child
-            }
-            nodes[index].literalIndex = literalIndex
-        }
-    }
 
     /// Adds an empty node and returns its index.
     private mutating func appendNode() -> Int {

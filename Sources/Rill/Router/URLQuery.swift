@@ -31,33 +31,34 @@ public struct URLQuery: Sendable, Hashable {
 
     /// Parses a raw query string: the text after `?` and before any `#`, without the `?`.
     public init(_ rawQuery: Substring) {
-        pairs = []
-        var position = rawQuery.startIndex
-        let bytes = rawQuery.utf8
-        while position < bytes.endIndex {
-            // Find the end of this piece and the first `=` inside it in one pass.
-            var end = position
-            var equals: String.Index?
-            while end < bytes.endIndex && bytes[end] != UInt8(ascii: "&") {
-                if equals == nil && bytes[end] == UInt8(ascii: "=") { equals = end }
-                end = bytes.index(after: end)
-            }
-            if end > position {
-                let name: Substring
-                let value: Substring
-                if let equals {
-                    name = rawQuery[position..<equals]
-                    value = rawQuery[bytes.index(after: equals)..<end]
-                } else {
-                    name = rawQuery[position..<end]
-                    value = rawQuery[end..<end]
+        // Work on the raw bytes with integer offsets: no `Substring` slicing per piece, and the
+        // pair count is known up front so the array is allocated once.
+        pairs = PercentDecoding.withUTF8Bytes(of: rawQuery) { bytes in
+            var pairs: [Pair] = []
+            if bytes.isEmpty { return pairs }
+            pairs.reserveCapacity(1 + bytes.count { $0 == UInt8(ascii: "&") })
+            var start = 0
+            while start < bytes.count {
+                // Find the end of this piece and the first `=` inside it in one pass.
+                var end = start
+                var equals = -1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "&") {
+                    if equals < 0 && bytes[end] == UInt8(ascii: "=") { equals = end }
+                    end += 1
                 }
-                pairs.append(
-                    Pair(
-                        name: PercentDecoding.decodeQueryComponent(name),
-                        value: PercentDecoding.decodeQueryComponent(value)))
+                if end > start {
+                    let nameEnd = equals < 0 ? end : equals
+                    let valueStart = equals < 0 ? end : equals + 1
+                    pairs.append(
+                        Pair(
+                            name: PercentDecoding.decodeQueryComponent(
+                                UnsafeBufferPointer(rebasing: bytes[start..<nameEnd])),
+                            value: PercentDecoding.decodeQueryComponent(
+                                UnsafeBufferPointer(rebasing: bytes[valueStart..<end]))))
+                }
+                start = end + 1
             }
-            position = end < bytes.endIndex ? bytes.index(after: end) : end
+            return pairs
         }
     }
 

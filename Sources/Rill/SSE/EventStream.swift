@@ -1,4 +1,5 @@
 public import HTTPTypes
+public import RillPubSub
 
 /// A Server-Sent Events response: `text/event-stream` fed from an `AsyncSequence` of events or
 /// written by a closure.
@@ -38,7 +39,12 @@ public struct EventStream: ResponseGenerator {
     /// Sent last when the server shuts down while the stream is open.
     public var farewell: ServerSentEvent?
 
-    let produce: @Sendable (inout EventStreamWriter) async throws -> Void
+    enum Source: Sendable {
+        case producer(@Sendable (inout EventStreamWriter) async throws -> Void)
+        case subscription(Subscription, leading: [ServerSentEvent])
+    }
+
+    let source: Source
 
     /// A stream of the events of `events`, in order, until the sequence ends or the client leaves.
     public init<Events: AsyncSequence & Sendable>(
@@ -64,7 +70,24 @@ public struct EventStream: ResponseGenerator {
         self.headerFields = headerFields
         self.configuration = configuration
         self.farewell = farewell
-        self.produce = body
+        self.source = .producer(body)
+    }
+
+    /// A stream of a broker subscription's events (replay first, then live), relayed by the
+    /// connection itself: no task waits per client, so an idle subscriber costs only its
+    /// connection and its subscription. A client that falls more than
+    /// ``EventStreamConfiguration/maxQueuedBytes`` behind is disconnected (the `.wait` policy does
+    /// not apply: a broker never waits for one subscriber).
+    ///
+    /// - Parameter leading: events sent before the subscription's own (for example a notice).
+    public init(
+        _ subscription: Subscription, leading: [ServerSentEvent] = [], configuration: EventStreamConfiguration? = nil,
+        farewell: ServerSentEvent? = nil, headerFields: HTTPFields = [:]
+    ) {
+        self.headerFields = headerFields
+        self.configuration = configuration
+        self.farewell = farewell
+        self.source = .subscription(subscription, leading: leading)
     }
 
     public func response(from request: Request, context: RequestContext) throws -> Response {
@@ -72,22 +95,27 @@ public struct EventStream: ResponseGenerator {
         fields[.contentType] = "text/event-stream; charset=utf-8"
         fields[.cacheControl] = "no-store"
         fields[Self.accelBuffering] = "no"
-        let produce = self.produce
         let override = configuration
         let farewell = self.farewell
-        return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .eventStream { connection in
-            let configuration = override ?? connection.eventStreamDefaults
-            var writer = EventStreamWriter(connection: connection, configuration: configuration)
-            try writer.open()
-            do {
-                try await produce(&writer)
-            } catch is CancellationError {
-                // Cancellation is how disconnects and shutdown reach the producer.
-            }
-            if let farewell, connection.isShuttingDown, !connection.isClosed {
-                try writer.sendNow(farewell)
-            }
-        }))
+        switch source {
+        case .subscription(let subscription, let leading):
+            let relay = SubscriptionRelay(subscription: subscription, leading: leading, configuration: override, farewell: farewell)
+            return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .subscription(relay)))
+        case .producer(let produce):
+            return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .eventStream { connection in
+                let configuration = override ?? connection.eventStreamDefaults
+                var writer = EventStreamWriter(connection: connection, configuration: configuration)
+                try writer.open()
+                do {
+                    try await produce(&writer)
+                } catch is CancellationError {
+                    // Cancellation is how disconnects and shutdown reach the producer.
+                }
+                if let farewell, connection.isShuttingDown, !connection.isClosed {
+                    try writer.sendNow(farewell)
+                }
+            }))
+        }
     }
 
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!

@@ -10,12 +10,7 @@ public struct EventStreamWriter: Sendable {
     /// Writes the opening bytes: `retry:` if configured, else a comment, so the head and a first
     /// chunk are flushed and the client reaches OPEN.
     mutating func open() throws {
-        connection.beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
-        if let retry = configuration.retry {
-            try connection.writeEventChunk(ServerSentEvent(retry: retry).encoded())
-        } else {
-            connection.writeEventChunk(Self.openingComment)
-        }
+        try connection.openEventStream(configuration)
     }
 
     /// Sends `event` as one chunk in one write.
@@ -69,6 +64,4 @@ public struct EventStreamWriter: Sendable {
             throw ConnectionClosedError()
         }
     }
-
-    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
 }

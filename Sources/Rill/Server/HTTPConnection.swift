@@ -2,6 +2,7 @@ import HTTPTypes
 import Logging
 import RillCore
 import RillHTTP
+import RillPubSub
 
 /// One client connection: the loop side (socket callbacks feeding the state machine, never
 /// awaiting) and the task side (the handler task writing its response). Loop-confined.
@@ -38,6 +39,10 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private var lastEventWriteMilliseconds: UInt64 = 0
     /// The response in progress is an event stream (shutdown cancels it at once).
     private var streamingEvents = false
+    /// The subscription this connection relays (push mode, no task), if any.
+    private var relayedSubscription: Subscription?
+    private var relayFarewell: ServerSentEvent?
+    private var relayMaxQueuedBytes = 0
     private var timeoutKind = TimeoutKind.none
     private var deadlineMilliseconds: UInt64 = 0
     private var timer: ScheduledTimer?
@@ -88,6 +93,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         timer?.cancel()
         timer = nil
         handlerTask?.cancel()
+        relayedSubscription?.cancel()
         if let waiter = drainWaiter {
             drainWaiter = nil
             waiter.resume(throwing: ConnectionClosedError())
@@ -115,6 +121,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             case .cancelHandling:
                 handlingCancelled = true
                 handlerTask?.cancel()
+                relayedSubscription?.cancel()
             case .closeAfterFlush:
                 stream.closeAfterFlush()
             case .close:
@@ -241,6 +248,11 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             finishResponse()
             return
         }
+        if case .subscription(let relay) = body {
+            handlerTask = nil
+            startRelay(relay)
+            return
+        }
         // A streamed body outlives the routing task: it gets a task of its own, so that the
         // routing task ends and frees its frames, the request and the response (several KB per
         // long-lived stream), and the stream's task holds only what the body needs.
@@ -271,6 +283,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private enum StreamedBody {
         case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
         case eventStream(@Sendable (HTTPConnection) async throws -> Void)
+        case subscription(SubscriptionRelay)
     }
 
     /// Writes the head (and a byte body) at once; returns the body still to stream, if any.
@@ -286,7 +299,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         switch response.body.storage {
         case .empty: break
         case .bytes(let content): bytes = content
-        case .stream, .eventStream: streamsBody = bodyAllowed && !headOnly
+        case .stream, .eventStream, .subscription: streamsBody = bodyAllowed && !headOnly
         }
         if streamsBody {
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
@@ -317,14 +330,21 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
         // The head leaves at once, before any streamed byte: SSE clients need it to open.
         stream.write(buffer)
-        guard streamsBody else { return nil }
+        guard streamsBody else {
+            // HEAD (or a status without a body) on a relayed subscription: nothing will read it.
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            return nil
+        }
         // Nothing more will be read until the stream ends: give back the read-side buffers.
         machine.releaseIdleMemory()
         actions = []
         switch response.body.storage {
         case .stream(let produce): return .stream(produce)
         case .eventStream(let produce): return .eventStream(produce)
-        case .empty, .bytes: return nil
+        case .subscription(let relay): return .subscription(relay)
+        case .empty, .bytes:
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            return nil
         }
     }
 
@@ -337,6 +357,8 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             case .eventStream(let produce):
                 try await produce(self)
                 endEventStream()
+            case .subscription:
+                break
             }
             if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
         } catch {
@@ -412,6 +434,69 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
     var isShuttingDown: Bool { server.isShuttingDown }
 
+    /// Writes the opening bytes of an event stream — `retry:` if configured, else a comment — so
+    /// the head and a first chunk are flushed and the client reaches OPEN; starts heartbeats.
+    func openEventStream(_ configuration: EventStreamConfiguration) throws {
+        beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
+        if let retry = configuration.retry {
+            writeEventChunk(try ServerSentEvent(retry: retry).encoded())
+        } else {
+            writeEventChunk(Self.openingComment)
+        }
+    }
+
+    // MARK: Relaying a broker subscription (no task per stream)
+
+    private func startRelay(_ relay: SubscriptionRelay) {
+        let configuration = relay.configuration ?? eventStreamDefaults
+        relayMaxQueuedBytes = configuration.maxQueuedBytes
+        relayFarewell = relay.farewell
+        do {
+            try openEventStream(configuration)
+            for event in relay.leading { writeEventChunk(try event.encoded()) }
+        } catch {
+            relay.subscription.cancel()
+            closeAfterResponse = true
+            finishRelay(error: nil)
+            return
+        }
+        relayedSubscription = relay.subscription
+        let replay = relay.subscription.attach(
+            sink: { [unowned self] event in self.relayEvent(event) },
+            ended: { [unowned self] error in self.finishRelay(error: error) })
+        // What the replay holds leaves in one write.
+        if replay.count == 1 {
+            relayEvent(replay[0])
+        } else if !replay.isEmpty {
+            var batch: [UInt8] = []
+            for event in replay { batch.append(contentsOf: event.encoded) }
+            writeEventChunk(batch)
+            checkRelayQueue()
+        }
+    }
+
+    private func relayEvent(_ event: BrokerEvent) {
+        writeEventChunk(event.encoded, preframed: event.chunk)
+        checkRelayQueue()
+    }
+
+    private func checkRelayQueue() {
+        if queuedBytes > relayMaxQueuedBytes { disconnectSlowClient() }
+    }
+
+    private func finishRelay(error: SubscriptionError?) {
+        relayedSubscription = nil
+        guard !isClosed else { return }
+        endEventStream()
+        if error == nil {
+            if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
+        } else {
+            // A slow consumer or a closed broker: close, the client reconnects and replays.
+            closeAfterResponse = true
+        }
+        finishResponse()
+    }
+
     /// Marks the response as an event stream and starts its idle heartbeat.
     func beginEventStream(heartbeatInterval: Duration) {
         streamingEvents = true
@@ -453,7 +538,10 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
     /// can send its farewell; other responses get the grace period.
     func serverIsShuttingDown() {
-        if streamingEvents {
+        if let subscription = relayedSubscription {
+            if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEventChunk(bytes) }
+            subscription.cancel()
+        } else if streamingEvents {
             handlingCancelled = true
             handlerTask?.cancel()
         }
@@ -461,6 +549,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
+    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
 
     private func writeError(_ error: HTTPParserError) {
         let message: String

@@ -18,7 +18,7 @@ func sseConfiguration(_ eventStream: EventStreamConfiguration) -> ServerConfigur
 }
 
 /// Polls `condition` every 5 ms for at most `timeout`.
-func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
