@@ -182,7 +182,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             // Every write moved the deadline without touching the timer; only now compare.
             deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
             if server.loop.nowMilliseconds >= deadlineMilliseconds {
-                writeEventChunk(Self.heartbeatComment)
+                writeEventChunk(Self.heartbeatComment, preframed: Self.heartbeatChunk)
                 if queuedBytes > eventStreamDefaults.maxQueuedBytes {
                     // A heartbeat that cannot leave means a stalled client.
                     disconnectSlowClient()
@@ -549,6 +549,8 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
+    /// The heartbeat framed as a chunk once, shared by every connection.
+    static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)
     static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
 
     private func writeError(_ error: HTTPParserError) {
