@@ -57,7 +57,8 @@ public import RillSSE
 /// Needs Redis 6.2 or newer; Redis Cluster is not supported (the scripts use several keys).
 ///
 /// - Important: the broker is confined to its event loop; every method may be called from any
-///   thread and hops there. Call ``close()`` (or shut the loop down) to release the connections.
+///   thread and hops there. Call ``close()`` or shut the loop down to release the connections;
+///   until then the loop keeps the broker alive, even when nothing else refers to it.
 public final class RedisBroker: Broker, @unchecked Sendable {
     /// The loop whose thread runs hiredis and owns the broker's state.
     public let eventLoop: EventLoop
@@ -166,7 +167,9 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     private func start(_ completion: @escaping (Result<Void, BrokerError>) -> Void) {
         startupCompletion = completion
-        eventLoop.onShutdown { [weak self] in self?.closeOnLoop() }
+        // Strong on purpose: a broker dropped without close() keeps its connections until the
+        // loop shuts down, and is closed then, instead of leaking them.
+        eventLoop.onShutdown { self.closeOnLoop() }
         var login: [[[UInt8]]] = []
         if let password = configuration.password {
             login.append(["AUTH"].map(bytes) + (configuration.username.map { [bytes($0)] } ?? []) + [bytes(password)])

@@ -320,8 +320,10 @@ import Testing
     @Test func shuttingTheLoopDownClosesTheBroker() async throws {
         let server = try RedisServer()
         let loop = try EventLoop()
-        let broker = try await RedisBroker.connect(eventLoop: loop, configuration: try .init(url: server.url))
+        let broker = try await RedisBroker.connect(eventLoop: loop, configuration: try .init(url: server.url), logger: quietLogger)
         let subscription = try await broker.subscribe(to: ["x"], lastEventID: nil)
+        // A second broker nobody refers to any more: the loop still closes it.
+        _ = try await RedisBroker.connect(eventLoop: loop, configuration: try .init(url: server.url), logger: quietLogger)
         await loop.shutdown()
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
         #expect(!subscription.isActive)
