@@ -45,7 +45,7 @@ public struct BrokerEvent: Sendable {
 }
 
 /// What a publish achieved.
-public struct PublishReceipt: Sendable, Hashable {
+public struct PublishReceipt: Sendable, Hashable, Codable {
     /// The id the event was published with (assigned by the broker when the publisher gave none).
     public let id: String
     /// How many subscriptions of this process received it (for Redis: this process's share).
