@@ -1,5 +1,6 @@
 import Histogram
 import RillCore
+import RillSSE
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +41,10 @@ final class LoadDriver: @unchecked Sendable {
     private var runStartMicroseconds: UInt64 = 0
     private var phaseName = "ramp"
     private var progressTimer: ScheduledTimer?
+    /// Gets every event a client parses (`fanout`); nil: events are only counted.
+    var eventSink: (any SSEEventSink)?
+    /// Appended to each progress line (`fanout`: publish and delivery counts).
+    var progressDetail: (() -> String)?
     private var rampTimer: ScheduledTimer?
 
     init(loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, mode: String) {
@@ -193,6 +198,7 @@ final class LoadDriver: @unchecked Sendable {
         line += " pending \(inFlight) retries \(retryCount) failed \(failedCount) closed-by-server \(closedByServerCount)"
         line += " comments \(comments) body \(bytes) B"
         if let serverProbe, let rss = serverProbe.residentBytes() { line += " server-rss \(format(Double(rss) / 1_048_576, 1)) MiB" }
+        if let progressDetail { line += " " + progressDetail() }
         return line
     }
 
@@ -208,6 +214,11 @@ final class LoadDriver: @unchecked Sendable {
         }
         stopProgress()
     }
+}
+
+/// Receives the events clients parse, on the loop thread.
+protocol SSEEventSink: AnyObject {
+    func client(_ client: SSEClient, received events: [MessageEvent])
 }
 
 /// `value` with `digits` decimals (no Foundation).

@@ -9,7 +9,9 @@
 // retries and timeouts, and `--server-pid` for sampling the server's RSS and CPU time.
 // - `idle`: open N streams, hold them D seconds, report how many stayed alive, server RSS per
 //   stream and server CPU while idle.
-// - `fanout`, `churn` (later): same options; fan-out latency and connect/disconnect churn.
+// - `fanout`: N streams plus a publisher POSTing M numbered, timestamped events; delivery
+//   latency (HdrHistogram), gaps and duplicates per stream, server CPU per delivery.
+// - `churn` (later): same options; connect/disconnect churn.
 //
 // Progress goes to stderr once a second; stdout ends with one `RESULT mode=… key=value…` line.
 // Every run is bounded: the ramp by `--ramp-timeout`, the hold by `-d`, the teardown by 10 s.
@@ -25,7 +27,7 @@ struct RillLoad: AsyncParsableCommand {
             Every client is an HTTP/1.1 GET with 'Accept: text/event-stream' on its own \
             connection, all driven by a single libuv loop thread. Loopback targets only.
             """,
-        subcommands: [IdleCommand.self])
+        subcommands: [IdleCommand.self, FanoutCommand.self])
 }
 
 /// Options every mode shares: where to connect, how many clients, how fast, how persistent.

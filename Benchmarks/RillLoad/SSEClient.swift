@@ -106,7 +106,9 @@ final class SSEClient: TCPStreamDelegate {
         do {
             completedHead = try decoder.feed(bytes) { body in
                 commentCounter.feed(body)
-                events += parser.parse(body).count
+                let parsed = parser.parse(body)
+                events += parsed.count
+                if !parsed.isEmpty, let sink = driver.eventSink { sink.client(self, received: parsed) }
             }
         } catch {
             failAttempt(reason: "bad response (\(error))", retryable: false)

@@ -16,6 +16,10 @@
 // - `subscribe`: `app.eventStream(for:)`, a broker subscription relayed by the connection
 //   itself, with no task per stream — what a pub/sub hub's idle subscriber costs.
 //
+// `POST /publish?channel=NAME` publishes the request body verbatim as one event's data to NAME
+// (default `sse`) with `app.publish` and answers `{"id":"…","subscribers":N}`: what
+// `rill-load fanout` drives (the streams then need `--idle subscribe`).
+//
 // `--heap-stats SECONDS` prints glibc's heap in use (mallinfo2) and the open connections to
 // stderr every SECONDS, for per-connection heap deltas (`heap_in_use_bytes=… connections=…`).
 import ArgumentParser
@@ -64,6 +68,17 @@ struct SSEIdleServer: AsyncParsableCommand {
             case .suspend:
                 return EventStream { _ in try await suspendUntilCancelled() }
             }
+        }
+        router.post("/publish", maxBodyBytes: 1 << 20) { request, _ in
+            let channel = request.query["channel"].flatMap { $0.isEmpty ? nil : $0 } ?? Application.defaultChannel
+            let receipt = try await app.publish(ServerSentEvent(data: request.bodyText), channel: channel)
+            var json = "{\"id\":\""
+            for character in receipt.id.unicodeScalars {
+                if character == "\"" || character == "\\" { json += "\\" }
+                json.unicodeScalars.append(character)
+            }
+            json += "\",\"subscribers\":\(receipt.subscriberCount)}"
+            return Response(headerFields: [.contentType: "application/json"], body: .text(json))
         }
         let address = try await app.start()
         print("listening on http://\(address) (open files: \(files), heartbeat: \(heartbeat) s, idle: \(idle.rawValue))")
