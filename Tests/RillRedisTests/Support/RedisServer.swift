@@ -7,22 +7,27 @@ import Testing
 
 /// A real `redis-server` for one test: started on a free loopback port with no persistence,
 /// killed at the end. Tests never rely on a Redis that is already running.
+///
+/// The server runs under a small `sh` watchdog that SIGKILLs it as soon as the test process is
+/// gone, so a crashed or killed test run leaves no server behind. Both are spawned with an empty
+/// signal mask: a thread of the concurrency pool blocks most signals, and a child would inherit
+/// that (and ignore SIGTERM).
 final class RedisServer: @unchecked Sendable {
     let port: Int
-    private let directory: URL
-    private var process: Process?
+    private let directory: String
+    private var watchdog: pid_t?
 
     /// Starts a server and waits (at most 10 s) until it answers PING.
     init() throws {
         port = try freeLoopbackPort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rill-redis-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = "/tmp/rill-redis-\(getpid())-\(port)"
+        mkdir(directory, 0o700)
         try start()
     }
 
     deinit {
-        stop()
-        try? FileManager.default.removeItem(at: directory)
+        kill()
+        rmdir(directory)
     }
 
     var url: String { "redis://127.0.0.1:\(port)/0" }
@@ -32,35 +37,46 @@ final class RedisServer: @unchecked Sendable {
         guard let executable = Self.executable else {
             throw RedisServerError("redis-server is not installed (make test installs it: apt-get install redis-server)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
-            "--dir", directory.path, "--loglevel", "warning",
+        let arguments = [
+            executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--daemonize", "no", "--dir", directory, "--loglevel", "warning",
         ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        let pid = try spawn(["/bin/sh", "-c", Self.watchdogScript, "sh", String(getpid())] + arguments)
+        watchdog = pid
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if ping() { return }
-            guard process.isRunning else { throw RedisServerError("redis-server exited at start on port \(port)") }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                watchdog = nil
+                throw RedisServerError("redis-server exited at start on port \(port)")
+            }
             usleep(20_000)
         }
+        kill()
         throw RedisServerError("redis-server did not answer PING on port \(port) within 10 s")
     }
 
-    /// SIGKILLs the server (no goodbye to its clients) and waits until it is gone.
+    /// SIGKILLs the server (no goodbye to its clients) and waits until its port is free.
     func kill() {
-        guard let process, process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
+        guard let watchdog else { return }
+        self.watchdog = nil
+        Glibc.kill(watchdog, SIGTERM)
+        var status: Int32 = 0
+        waitpid(watchdog, &status, 0)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ping(), ContinuousClock.now < deadline { usleep(10_000) }
     }
 
-    func stop() { kill() }
+    /// `$1` is the test process; the rest is the server's command line.
+    private static let watchdogScript = """
+        parent=$1; shift
+        trap 'kill -9 $server 2>/dev/null; exit 0' TERM
+        "$@" &
+        server=$!
+        while kill -0 "$parent" 2>/dev/null; do sleep 0.2; done
+        kill -9 $server 2>/dev/null
+        """
 
     /// Whether a `PING` on a fresh connection gets `+PONG`.
     private func ping() -> Bool {
@@ -100,6 +116,34 @@ final class RedisServer: @unchecked Sendable {
         }
         return nil
     }()
+}
+
+/// `posix_spawn` with an empty signal mask, default dispositions for the usual signals, and
+/// stdin/stdout/stderr on /dev/null.
+private func spawn(_ arguments: [String]) throws -> pid_t {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+    guard rc == 0 else { throw RedisServerError("posix_spawn \(arguments[0]): \(rc)") }
+    return pid
 }
 
 struct RedisServerError: Error, CustomStringConvertible {
