@@ -127,11 +127,11 @@ import Testing
 
     @Test func historyOlderThanTheMaximumAgeIsAGap() async throws {
         let server = try RedisServer()
-        let history = BrokerConfiguration(historyMaxAge: .milliseconds(400))
+        let history = BrokerConfiguration(historyMaxAge: .milliseconds(1500))
         let a = try await Node.start(server, broker: history)
         let first = try await a.broker.publish(ServerSentEvent(data: "old 1"), to: "aged")
         let second = try await a.broker.publish(ServerSentEvent(data: "old 2"), to: "aged")
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(1700))
         _ = try await a.broker.publish(ServerSentEvent(data: "new"), to: "aged")
         // "old 2" aged out after the client's position: a gap.
         let behind = try await a.broker.subscribe(to: ["aged"], lastEventID: first.id)
@@ -195,7 +195,8 @@ import Testing
     @Test func eventsPublishedWhileOnlyTheSubscriberConnectionWasDownAreReplayed() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
-        let b = try await Node.start(server)
+        // B waits 1 s before reconnecting: ample time to publish while it is away, even on a busy machine.
+        let b = try await Node.start(server) { $0.reconnectInitialDelay = .seconds(1) }
         let subscription = try await b.broker.subscribe(to: ["feed"], lastEventID: nil)
         _ = try await a.broker.publish(ServerSentEvent(data: "1"), to: "feed")
         #expect(dataOf(try await take(1, from: subscription)) == ["1"])
@@ -203,7 +204,7 @@ import Testing
         // Drop every pub/sub connection (A's and B's); command connections stay up.
         let killed = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
         #expect(killed == .integer(2))
-        // B reconnects after its first backoff delay (100 ms); these go out at once, before that.
+        // These go out at once, long before B's subscriber connection is back.
         let unheard = try await a.publishPipelined(["2", "3", "4"], to: "feed")
         #expect(unheard.map(\.subscriberCount) == [0, 0, 0], "published while no subscriber connection was listening")
 

@@ -8,21 +8,29 @@ import Testing
 /// A real `redis-server` for one test: started on a free loopback port with no persistence,
 /// killed at the end. Tests never rely on a Redis that is already running.
 ///
-/// The server runs under a small `sh` watchdog that SIGKILLs it as soon as the test process is
-/// gone, so a crashed or killed test run leaves no server behind. Both are spawned with an empty
+/// A watcher started next to the server SIGKILLs it as soon as the test process is gone, so a
+/// crashed or killed test run leaves no server behind. The server is spawned with an empty
 /// signal mask: a thread of the concurrency pool blocks most signals, and a child would inherit
-/// that (and ignore SIGTERM).
+/// that.
 final class RedisServer: @unchecked Sendable {
-    let port: Int
+    private(set) var port: Int
     private let directory: String
-    private var watchdog: pid_t?
+    private var pid: pid_t?
 
-    /// Starts a server and waits (at most 10 s) until it answers PING.
+    /// Starts a server and waits until it answers PING. A port picked by binding port 0 can be
+    /// taken by someone else's outgoing connection before the server binds it; then another is tried.
     init() throws {
         port = try freeLoopbackPort()
         directory = "/tmp/rill-redis-\(getpid())-\(port)"
         mkdir(directory, 0o700)
-        try start()
+        for attempt in 1...5 {
+            do {
+                try start()
+                return
+            } catch let error as RedisServerError where error.exitedAtStart && attempt < 5 {
+                port = try freeLoopbackPort()
+            }
+        }
     }
 
     deinit {
@@ -32,7 +40,7 @@ final class RedisServer: @unchecked Sendable {
 
     var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    /// Starts the server on ``port`` (again, after ``kill()``).
+    /// Starts the server on ``port`` (again, after ``kill()``), waiting at most 10 s for PING.
     func start() throws {
         guard let executable = Self.executable else {
             throw RedisServerError("redis-server is not installed (make test installs it: apt-get install redis-server)")
@@ -41,15 +49,15 @@ final class RedisServer: @unchecked Sendable {
             executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--dir", directory, "--loglevel", "warning",
         ]
-        let pid = try spawn(["/bin/sh", "-c", Self.watchdogScript, "sh", String(getpid())] + arguments)
-        watchdog = pid
+        let pid = try spawn(["/bin/sh", "-c", Self.launchScript, "sh", String(getpid())] + arguments)
+        self.pid = pid
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if ping() { return }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                watchdog = nil
-                throw RedisServerError("redis-server exited at start on port \(port)")
+                self.pid = nil
+                throw RedisServerError("redis-server exited at start on port \(port) (taken?)", exitedAtStart: true)
             }
             usleep(20_000)
         }
@@ -57,25 +65,27 @@ final class RedisServer: @unchecked Sendable {
         throw RedisServerError("redis-server did not answer PING on port \(port) within 10 s")
     }
 
-    /// SIGKILLs the server (no goodbye to its clients) and waits until its port is free.
+    /// SIGKILLs the server (no goodbye to its clients) and reaps it; its port is free then.
     func kill() {
-        guard let watchdog else { return }
-        self.watchdog = nil
-        Glibc.kill(watchdog, SIGTERM)
+        guard let pid else { return }
+        self.pid = nil
+        Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
-        waitpid(watchdog, &status, 0)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ping(), ContinuousClock.now < deadline { usleep(10_000) }
+        waitpid(pid, &status, 0)
     }
 
-    /// `$1` is the test process; the rest is the server's command line.
-    private static let watchdogScript = """
+    /// `$1` is the test process; the rest is the server's command line, which replaces the shell
+    /// (same pid, `$$`), next to a watcher that kills it once the test process is gone.
+    private static let launchScript = """
         parent=$1; shift
-        trap 'kill -9 $server 2>/dev/null; exit 0' TERM
-        "$@" &
-        server=$!
-        while kill -0 "$parent" 2>/dev/null; do sleep 0.2; done
-        kill -9 $server 2>/dev/null
+        (
+          while kill -0 "$parent" 2>/dev/null; do
+            kill -0 $$ 2>/dev/null || exit 0
+            sleep 0.2
+          done
+          kill -9 $$ 2>/dev/null
+        ) &
+        exec "$@"
         """
 
     /// Whether a `PING` on a fresh connection gets `+PONG`.
@@ -148,7 +158,11 @@ private func spawn(_ arguments: [String]) throws -> pid_t {
 
 struct RedisServerError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    var exitedAtStart = false
+    init(_ description: String, exitedAtStart: Bool = false) {
+        self.description = description
+        self.exitedAtStart = exitedAtStart
+    }
 }
 
 func loopback(port: Int) -> sockaddr_in {
