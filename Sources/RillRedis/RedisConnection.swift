@@ -119,7 +119,9 @@ final class RedisConnection {
                 guard let self, attempt == self.attempt, self.state == .handshaking else { return }
                 guard let reply else { return }  // the disconnect callback reports it
                 if let message = reply.errorMessage {
-                    let name = String(decoding: command.first ?? [], as: UTF8.self)
+                    // "AUTH", "SELECT 3", "CLIENT SETNAME", "SCRIPT LOAD" (never a password).
+                    let words = command.first == Array("AUTH".utf8) ? command.prefix(1) : command.prefix(2)
+                    let name = words.map { String(decoding: $0.prefix(32), as: UTF8.self) }.joined(separator: " ")
                     self.teardown(reason: "\(name) failed: \(message)")
                     return
                 }

@@ -349,7 +349,14 @@ import Testing
             _ = try await Node.start(server) { $0.password = "wrong" }
             Issue.record("logged in with a wrong password")
         } catch let error as BrokerError {
-            #expect("\(error)".contains("AUTH failed"), "\(error)")
+            #expect("\(error)".contains("AUTH failed: WRONGPASS"), "\(error)")
+            #expect("\(error)".contains("redis://:***@127.0.0.1:\(server.port)/0"), "\(error)")
+        }
+        do {
+            _ = try await Node.start(server)
+            Issue.record("connected without the password Redis requires")
+        } catch let error as BrokerError {
+            #expect("\(error)".contains("CLIENT SETNAME failed: NOAUTH"), "\(error)")
         }
         await withPassword.shutdown()
         await a.shutdown()
