@@ -26,6 +26,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     public let eventLoop: EventLoop
 
     private var buffer = Deque<BrokerEvent>()
+    /// How many of the buffered events (at the front) are replay: they do not count toward the
+    /// live buffer limit, or a reconnect with a long replay would be cut off as a slow consumer.
+    private var replayCount = 0
     private var waiter: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>?
     private var ended: Result<Void, SubscriptionError>?
     private let bufferLimit: Int
@@ -52,6 +55,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         positions = Array(repeating: -1, count: channels.count)
         // Replay is bounded by the history, not by the live buffer.
         buffer.append(contentsOf: replay)
+        replayCount = replay.count
     }
 
     /// Whether the subscription still receives events.
@@ -74,13 +78,13 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             waiter.resume(returning: .success(event))
             return true
         }
-        if buffer.count >= bufferLimit {
+        if buffer.count - replayCount >= bufferLimit {
             switch policy {
             case .disconnect:
                 end(with: .slowConsumer)
                 return false
             case .dropOldest:
-                buffer.removeFirst()
+                buffer.remove(at: replayCount)
                 dropped += 1
             }
         }
@@ -98,6 +102,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         guard !buffer.isEmpty else { return [] }
         let events = Array(buffer)
         buffer.removeAll(keepingCapacity: false)
+        replayCount = 0
         return events
     }
 
@@ -116,6 +121,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         guard ended == nil else { return }
         ended = error.map { .failure($0) } ?? .success(())
         buffer.removeAll()
+        replayCount = 0
         if let waiter {
             self.waiter = nil
             waiter.resume(returning: error.map { .failure($0) } ?? .success(nil))
@@ -140,6 +146,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         precondition(waiter == nil && self.sink == nil, "a Subscription has a single consumer")
         let replay = Array(buffer)
         buffer = Deque()
+        replayCount = 0
         if let outcome = self.ended {
             if case .failure(let error) = outcome { ended(error) } else { ended(nil) }
             return replay
@@ -149,8 +156,14 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         return replay
     }
 
+    private func popFirst() -> BrokerEvent? {
+        guard let event = buffer.popFirst() else { return nil }
+        if replayCount > 0 { replayCount -= 1 }
+        return event
+    }
+
     private func nextOnLoop(_ continuation: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>) {
-        if let event = buffer.popFirst() {
+        if let event = popFirst() {
             continuation.resume(returning: .success(event))
             return
         }
@@ -166,7 +179,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// The next event; nil once cancelled or ended normally.
     func next() async throws(SubscriptionError) -> BrokerEvent? {
         // Fast path: an event is already buffered and we are on the loop — no suspension.
-        if eventLoop.inEventLoop, let event = buffer.popFirst() { return event }
+        if eventLoop.inEventLoop, let event = popFirst() { return event }
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>) in
                 if eventLoop.inEventLoop {

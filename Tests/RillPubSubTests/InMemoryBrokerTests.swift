@@ -244,3 +244,25 @@ final class Thread: @unchecked Sendable {
 
     func join() { pthread_join(handle, nil) }
 }
+
+@Suite struct ReplayBufferTests {
+    @Test func aReplayLongerThanTheLiveBufferIsNotCutOffAsASlowConsumer() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100, subscriberBufferCount: 4))
+        let received = try await Task(executorPreference: loop.executor) { () -> [String] in
+            for n in 1...50 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
+            let subscription = try broker.subscribeOnLoop(to: ["c"], lastEventID: "10")
+            // Live events arrive before the consumer drained the 40-event replay.
+            for n in 51...53 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
+            #expect(subscription.isActive)
+            var data: [String] = []
+            for try await event in subscription {
+                data.append(event.event.data ?? "")
+                if data.count == 43 { break }
+            }
+            return data
+        }.value
+        #expect(received == (11...53).map(String.init))
+        await loop.shutdown()
+    }
+}
