@@ -84,7 +84,7 @@ let package = Package(
 
         .executableTarget(
             name: "Notifications",
-            dependencies: ["Rill", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Notifications",
             swiftSettings: strictSettings
         ),

@@ -3,7 +3,8 @@
 //
 // What it shows: a JSON POST route that publishes to a channel (`app.publish`), the SSE
 // endpoint with `?channel=` and `Last-Event-ID` replay (`app.eventStream`), a static page,
-// 400 errors with a JSON body, and the in-memory broker.
+// 400 errors with a JSON body, and the in-memory broker — or Redis with `--redis`, so that
+// several processes share notifications and history.
 //
 //   make run                                   # or: swift run -c release Notifications --port 8080
 //   curl -N localhost:8080/stream              # terminal 1: listen (default channel "sse")
@@ -12,8 +13,11 @@
 //   curl -N 'localhost:8080/stream?channel=sse' -H 'Last-Event-ID: 1'     # replay after id 1
 //   curl -i -X POST localhost:8080/send_notification -H 'content-type: application/json' -d '{}'   # 400
 //   open http://localhost:8080/ in two browser tabs and send from one
+//   swift run -c release Notifications --port 8081 --redis redis://127.0.0.1:6379/0   # and a second
+//   process on 8082 with the same --redis: a POST to either reaches the streams of both
 import ArgumentParser
 import Rill
+import RillRedis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,10 +41,12 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: "The address to bind.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
     @Option(help: "The channel the page publishes to and listens on.") var channel = Application.defaultChannel
+    @Option(help: "Share events through Redis (redis://host:port/db) instead of the in-memory broker.") var redis: String?
 
     func run() async throws {
         let router = Router()
-        let app = try Application(router: router, configuration: .init(host: host, port: port))
+        let broker = try redis.map { try BrokerFactory.redis(url: $0) } ?? .inMemory()
+        let app = try Application(router: router, configuration: .init(host: host, port: port), broker: broker)
         let channel = self.channel
 
         router.get("/") { _, _ in

@@ -1,5 +1,4 @@
 public import RillCore
-public import RillPubSub
 
 /// Makes the application's broker once its event loop exists.
 ///
@@ -7,7 +6,7 @@ public import RillPubSub
 /// let app = try Application(router: router, broker: .inMemory(.init(historyCount: 100)))
 /// ```
 public struct BrokerFactory: Sendable {
-    let make: @Sendable (EventLoop) throws -> any Broker
+    package let make: @Sendable (EventLoop) throws -> any Broker
 
     /// A factory from a closure (used by other broker modules, such as RillRedis).
     public init(_ make: @escaping @Sendable (EventLoop) throws -> any Broker) {
