@@ -199,6 +199,7 @@ struct FanoutRun {
         }
         let serverCPUStart = probe?.cpuSeconds()
         let harnessCPUStart = ownCPUSeconds()
+        let systemStart = SystemCPU.now()
         let phaseStart = monotonicMicroseconds()
         let deadline = phaseStart + UInt64(timeout * 1_000_000)
         var timedOut = false
@@ -234,6 +235,14 @@ struct FanoutRun {
         let phaseEnd = monotonicMicroseconds()
         let serverCPUEnd = probe?.cpuSeconds()
         let harnessCPUEnd = ownCPUSeconds()
+        let systemEnd = SystemCPU.now()
+        var otherCPU: Double?
+        var steal: Double?
+        if let systemStart, let systemEnd {
+            let busy = systemEnd.busy - systemStart.busy
+            otherCPU = max(0, busy - (harnessCPUEnd - harnessCPUStart) - (serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } } ?? 0))
+            steal = systemEnd.steal - systemStart.steal
+        }
 
         let stillOpen = driver.clients.filter { $0.phase == .streaming }.count
         let firstSend = publisher.firstSendMicroseconds
@@ -263,7 +272,8 @@ struct FanoutRun {
             latencyP99: tracker.delivered > 0 ? ms(99) : 0, latencyP999: tracker.delivered > 0 ? ms(99.9) : 0,
             latencyMax: tracker.delivered > 0 ? Double(latency.max) / 1000 : 0,
             serverCPU: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
-            harnessCPUPhase: harnessCPUEnd - harnessCPUStart, harnessCPU: harnessCPUEnd - startCPU, timedOut: timedOut)
+            harnessCPUPhase: harnessCPUEnd - harnessCPUStart, harnessCPU: harnessCPUEnd - startCPU,
+            otherCPU: otherCPU, stealCPU: steal, timedOut: timedOut)
         driver.progressDetail = nil
         publisher.closeAll()
         await driver.closeAll()
@@ -313,6 +323,10 @@ struct FanoutReport: Sendable {
     var serverCPU: Double?
     var harnessCPUPhase: Double
     var harnessCPU: Double
+    /// CPU seconds the machine spent on anything but the server and the harness during the
+    /// publish phase (other processes, and softirq time not charged to either).
+    var otherCPU: Double?
+    var stealCPU: Double?
     var timedOut: Bool
 
     var deliveriesPerSecond: Double { deliverySeconds > 0 ? Double(delivered) / deliverySeconds : 0 }
@@ -339,6 +353,8 @@ struct FanoutReport: Sendable {
         line += " rate=\(rate.map { format($0, 1) } ?? "max") payload_bytes=\(payloadBytes) sent=\(sent) acked=\(acknowledged)"
         line += " publish_failed=\(publishFailed) publish_rate=\(format(publishRate, 1)) late=\(late)"
         line += " opened=\(opened) open_at_end=\(openAtEnd) closed_by_server=\(closedByServer) failed=\(failed)"
+        line += " other_cpu_pct=\(otherCPU.map { format(phaseSeconds > 0 ? $0 * 100 / phaseSeconds : 0, 0) } ?? "NA")"
+        line += " steal_cpu_s=\(stealCPU.map { format($0, 2) } ?? "NA")"
         line += " reordered=\(reordered) foreign=\(foreign) delivery_s=\(format(deliverySeconds, 2)) timed_out=\(timedOut ? 1 : 0)"
         return line
     }
@@ -372,6 +388,12 @@ struct FanoutReport: Sendable {
             lines.append(serverLine)
         }
         lines.append("  harness CPU in the publish phase: \(format(harnessCPUPhase, 2)) s = \(format(harnessBusy * 100, 0)) % of a core (whole run \(format(harnessCPU, 2)) s)")
+        if let otherCPU, phaseSeconds > 0 {
+            var otherLine = "  CPU used by anything else meanwhile (other processes, softirq not charged to either): \(format(otherCPU, 2)) s = \(format(otherCPU * 100 / phaseSeconds, 0)) % of a core"
+            if let stealCPU, stealCPU > 0.05 { otherLine += "; hypervisor steal \(format(stealCPU, 2)) s" }
+            if otherCPU / phaseSeconds > 0.2 { otherLine += " — the cores were shared, figures are pessimistic" }
+            lines.append(otherLine)
+        }
         if harnessBound {
             lines.append("  HARNESS-BOUND: the harness's loop used \(format(harnessBusy * 100, 0)) % of its core, so it, not the server, may set the pace; latency and deliveries/s are then limits of the harness (server CPU per delivery is still the server's).")
         } else if let serverBusy, serverBusy >= 0.85 {
