@@ -149,5 +149,8 @@ let package = Package(
             dependencies: ["Rill", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
             swiftSettings: strictSettings
         ),
+        // Examples/Notifications as two real processes sharing one real redis-server, over
+        // loopback: fan-out across processes, replay on the other process, a Redis outage.
+        .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
     ]
 )
