@@ -17,7 +17,8 @@ struct FanoutCommand: AsyncParsableCommand {
             and records receive time - T in an HdrHistogram, and which sequence numbers it got \
             (gaps: numbers missing below the highest one received; duplicates: received twice). \
             The run waits until every open stream has every acknowledged event, or nothing \
-            arrived for --settle seconds, or --timeout passed since the first POST. With \
+            arrived for --settle seconds; --timeout after the first POST stops publishing, \
+            and the drain then lasts at most --settle seconds more. With \
             --server-pid, the server's CPU time is taken from the first POST to the end of that \
             wait. The harness is one loop thread: when its CPU time nears the wall time of the \
             publish phase, it is the bottleneck and the figures are a lower bound of the server's.
@@ -40,7 +41,7 @@ struct FanoutCommand: AsyncParsableCommand {
     @Option(help: "Keep-alive publish connections (default: 1 back-to-back, 4 with --rate).")
     var publishConnections: Int?
 
-    @Option(help: "Seconds from the first POST until the run stops waiting (default: 300, or events/rate + 60).")
+    @Option(help: "Seconds from the first POST until publishing stops (default: 300, or events/rate + 60); the drain after it takes at most --settle more.")
     var timeout: Double?
 
     @Option(help: "Seconds without any new delivery after the last answer before giving up on the rest.")
@@ -210,12 +211,14 @@ struct FanoutRun {
             timedOut = publisher.acknowledged + publisher.failed < events
 
             // Drain: until every open stream has every acknowledged event, nothing new arrived
-            // for `settle` seconds, or the deadline.
+            // for `settle` seconds, or `settle` seconds past the deadline (so what was in flight
+            // when publishing stopped still counts).
             driver.setPhase("drain")
             let settleMicroseconds = UInt64(settle * 1_000_000)
+            let drainDeadline = max(deadline, monotonicMicroseconds()) + settleMicroseconds
             while true {
                 let now = monotonicMicroseconds()
-                if now >= deadline {
+                if now >= drainDeadline {
                     timedOut = true
                     break
                 }
@@ -264,7 +267,7 @@ struct FanoutRun {
             firstSubscribers: publisher.firstSubscribers, minSubscribers: publisher.minSubscribers,
             answerP50Milliseconds: answers.totalCount > 0 ? Double(answers.valueAtPercentile(50)) / 1000 : 0,
             answerP99Milliseconds: answers.totalCount > 0 ? Double(answers.valueAtPercentile(99)) / 1000 : 0,
-            delivered: tracker.delivered, expected: expectedTotal, gaps: tracker.gaps, duplicates: tracker.duplicates,
+            delivered: tracker.delivered, expected: expectedTotal, expectedAcknowledged: publisher.acknowledged * driver.clients.count, gaps: tracker.gaps, duplicates: tracker.duplicates,
             reordered: tracker.reordered, foreign: tracker.foreign,
             deliverySeconds: deliverySeconds, publishSeconds: publishSeconds,
             phaseSeconds: Double(phaseEnd - phaseStart) / 1_000_000,
@@ -305,6 +308,8 @@ struct FanoutReport: Sendable {
     var answerP99Milliseconds: Double
     var delivered: Int
     var expected: Int
+    /// Acknowledged events × streams: what could have arrived if publishing stopped early.
+    var expectedAcknowledged: Int
     var gaps: Int
     var duplicates: Int
     var reordered: Int
@@ -351,7 +356,7 @@ struct FanoutReport: Sendable {
         line += " harness_cpu_total_s=\(format(harnessCPU, 2)) harness_busy_pct=\(format(harnessBusy * 100, 0))"
         line += " server_busy_pct=\(serverBusy.map { format($0 * 100, 0) } ?? "NA") harness_bound=\(harnessBound ? 1 : 0)"
         line += " rate=\(rate.map { format($0, 1) } ?? "max") payload_bytes=\(payloadBytes) sent=\(sent) acked=\(acknowledged)"
-        line += " publish_failed=\(publishFailed) publish_rate=\(format(publishRate, 1)) late=\(late)"
+        line += " expected_acked=\(expectedAcknowledged) publish_failed=\(publishFailed) publish_rate=\(format(publishRate, 1)) late=\(late)"
         line += " opened=\(opened) open_at_end=\(openAtEnd) closed_by_server=\(closedByServer) failed=\(failed)"
         line += " other_cpu_pct=\(otherCPU.map { format(phaseSeconds > 0 ? $0 * 100 / phaseSeconds : 0, 0) } ?? "NA")"
         line += " steal_cpu_s=\(stealCPU.map { format($0, 2) } ?? "NA")"
@@ -371,7 +376,11 @@ struct FanoutReport: Sendable {
         publishLine += " = \(format(publishRate, 1)) events/s over \(publishersUp)/\(publishConnections) connection(s);"
         publishLine += " answer p50 \(format(answerP50Milliseconds, 2)) ms, p99 \(format(answerP99Milliseconds, 2)) ms"
         lines.append(publishLine)
-        if rate != nil { lines.append("  late sends (> 5 ms after their slot): \(late), max lag \(format(maxLagMilliseconds, 1)) ms") }
+        if rate != nil {
+            var lateLine = "  late sends (> 5 ms after their slot): \(late), max lag \(format(maxLagMilliseconds, 1)) ms"
+            if late > 0 { lateLine += " (latency counts from the actual write, so it leaves out this lag)" }
+            lines.append(lateLine)
+        }
         if publishFailed > 0 {
             lines.append("  publish failures: " + publishFailureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
@@ -379,6 +388,9 @@ struct FanoutReport: Sendable {
             lines.append("  server says it reached \(firstSubscribers) subscribers with the first event, at least \(minSubscribers) with each")
         }
         let percent = expected > 0 ? format(Double(delivered) * 100 / Double(expected), 2) : "0"
+        if expectedAcknowledged != expected {
+            lines.append("  publishing stopped early: \(acknowledged) of \(events) events acknowledged, so at most \(expectedAcknowledged) deliveries could arrive; \(delivered) did")
+        }
         lines.append("  delivered \(delivered)/\(expected) (\(percent) %), gaps \(gaps), duplicates \(duplicates), reordered \(reordered), foreign \(foreign)\(timedOut ? ", TIMED OUT" : "")")
         lines.append("  \(format(deliveriesPerSecond, 0)) deliveries/s (first POST → last event received: \(format(deliverySeconds, 2)) s)")
         lines.append("  latency POST write → event read: p50 \(format(latencyP50, 3)) ms, p90 \(format(latencyP90, 3)) ms, p99 \(format(latencyP99, 3)) ms, p99.9 \(format(latencyP999, 3)) ms, max \(format(latencyMax, 3)) ms")
