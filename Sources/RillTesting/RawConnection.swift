@@ -45,7 +45,9 @@ public final class RawConnection: @unchecked Sendable {
     public init(host: String = "127.0.0.1", port: Int, timeout: Duration = .seconds(5), receiveBufferBytes: Int? = nil) throws {
         self.port = port
         self.timeout = timeout
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a test that spawns a process (redis-server, a browser) must not hand it
+        // this socket, or closing it here would not close the connection.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         descriptor = Atomic(fd)
         guard fd >= 0 else { throw TestClientError.system(call: "socket", errno: errno) }
         var time = Self.timeval(timeout)

@@ -253,7 +253,7 @@ import Testing
 
     @Test func aServerThatNeverAnswersTimesOutAtStart() async throws {
         // A listener that accepts (the kernel completes the handshake) but never speaks Redis.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

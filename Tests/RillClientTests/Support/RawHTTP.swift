@@ -49,7 +49,7 @@ private func exchange(
     port: Int, request: [UInt8], timeout: Duration, until: (@Sendable ([UInt8]) -> Bool)?
 ) throws -> [UInt8] {
     let deadline = ContinuousClock.now + timeout
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
     defer { close(fd) }
 

@@ -60,7 +60,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// Whether a `PING` on a fresh connection gets `+PONG`.
     private func ping() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
@@ -136,7 +136,7 @@ func loopback(port: Int) -> sockaddr_in {
 
 /// A loopback port nothing listens on right now: bind port 0, read the port, close.
 func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
     defer { close(fd) }
     var address = loopback(port: 0)

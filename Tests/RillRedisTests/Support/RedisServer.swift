@@ -96,7 +96,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// Sends raw RESP and reads up to `expecting` bytes (a blocking helper for setup checks).
     func exchange(_ request: String, expecting: Int) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RedisServerError("socket: \(errno)") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
@@ -175,7 +175,7 @@ func loopback(port: Int) -> sockaddr_in {
 
 /// A loopback port nothing listens on right now: bind port 0, read the port, close.
 func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw RedisServerError("socket: \(errno)") }
     defer { close(fd) }
     var address = loopback(port: 0)

@@ -187,7 +187,7 @@ private func makeApp(_ router: Router = petRouter()) throws -> Application {
                 let connection = try RawConnection(port: port)
                 connection.close()
                 // Usually reuses the number just freed; a second close(2) of it would close this.
-                let other = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                let other = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 defer { Glibc.close(other) }
                 connection.close()
                 return fcntl(other, F_GETFD) != -1
