@@ -37,7 +37,7 @@ public import RillSSE
 /// count or age) removed an event after the id, or the id is unknown — neither an entry id up to
 /// the newest one issued nor a publisher id still in the history; then the whole remaining
 /// history is replayed. A position older than the age bound on a channel Redis has forgotten
-/// entirely (no publish for twice the age bound) also counts as a gap: nothing is left to prove
+/// entirely (no publish for 7 days, or twice the age bound if longer) also counts as a gap: nothing is left to prove
 /// otherwise.
 ///
 /// **History bounds.** ``BrokerConfiguration/historyCount`` keeps between `count` and

@@ -18,7 +18,8 @@
 /// between `count` and `count + slack` events and trimming costs O(1) per publish on average.
 /// The age bound removes entries at least `age` old (by the millisecond part of their id, which
 /// is Redis's clock) on every publish and every replay; the stream expires `age` after the
-/// channel's last publish, its meta hash twice as late. Needs Redis 6.2 or newer (`XTRIM MINID`,
+/// channel's last publish, its meta hash twice as late but at least 7 days (so a client back after
+/// a long quiet period still learns that what it missed expired). Needs Redis 6.2 or newer (`XTRIM MINID`,
 /// exclusive ranges).
 enum RedisScripts {
     /// Shared helpers: id parsing, formatting, comparison, and trimming one stream.
@@ -110,7 +111,9 @@ enum RedisScripts {
             local age = tonumber(ARGV[4])
             trim(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
             redis.call('PEXPIRE', KEYS[1], age)
-            redis.call('PEXPIRE', KEYS[2], 2 * age)
+            -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
+            -- after a long quiet period must still learn that the history it missed expired.
+            redis.call('PEXPIRE', KEYS[2], math.max(2 * age, 604800000))
             local receivers = redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[5])
             return {id, receivers}
             """
