@@ -17,7 +17,7 @@
 #   c:   100 streams × 20,000 events back-to-back
 # Environment: PAYLOAD (event data bytes, default 64), HEARTBEAT (server heartbeat seconds,
 # default 10), RAMP (new streams per second, default 2000), PORT (default 18092), QUIET_WAIT
-# (seconds to wait, before each scenario, for the machine to fall under 10 % of a core busy —
+# (seconds to wait, before each scenario, for 3 s in a row under 10 % of a core busy —
 # other builds or tests on a 2-core machine skew every figure; default 120, then it runs anyway
 # and rill-load's other_cpu_pct tells how much the cores were shared).
 set -euo pipefail
@@ -64,8 +64,11 @@ busy_percent() {
 }
 
 wait_for_quiet() {
-    local waited=0 busy
-    while busy=$(busy_percent); [ "$busy" -gt 10 ]; do
+    local waited=0 busy quiet=0
+    while [ "$quiet" -lt 3 ]; do
+        busy=$(busy_percent)
+        if [ "$busy" -le 10 ]; then quiet=$((quiet + 1)); continue; fi
+        quiet=0
         if [ "$waited" -ge "$QUIET_WAIT" ]; then
             echo "the machine is still ${busy} % busy after ${QUIET_WAIT} s; running anyway (see other_cpu_pct)" >&2
             return 0
