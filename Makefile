@@ -69,6 +69,8 @@ bench: deps-bench
 	IDLE=subscribe Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
 	sleep 5  # let the previous server's port and sockets go
 	IDLE=sleep PORT=18091 Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
+	sleep 5
+	PORT=18092 Benchmarks/scripts/sse-fanout.sh .build/release/SSEIdleServer .build/release/rill-load
 
 clean:
 	rm -rf .build
