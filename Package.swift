@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "SSETestServer", targets: ["SSETestServer"]),
         .executable(name: "rill-load", targets: ["RillLoad"]),
         .executable(name: "SSEIdleServer", targets: ["SSEIdleServer"]),
+        .executable(name: "WebhookRelay", targets: ["WebhookRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -30,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Examples/WebhookRelay: HMAC-SHA256 of GitHub webhook bodies.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
@@ -108,6 +111,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // GitHub webhooks (HMAC-verified) relayed to SSE subscribers: the routes live in a library
+        // so WebhookRelayTests can build the same application in process.
+        .target(
+            name: "WebhookRelayCore",
+            dependencies: ["Rill", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Examples/WebhookRelay/Core",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "WebhookRelay",
+            dependencies: ["Rill", "WebhookRelayCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/WebhookRelay/Main",
+            swiftSettings: strictSettings
+        ),
+
         // The load harness (`rill-load idle|…`): many SSE clients on one RillCore loop.
         .executableTarget(
             name: "RillLoad",
@@ -152,5 +170,11 @@ let package = Package(
         // Examples/Notifications as two real processes sharing one real redis-server, over
         // loopback: fan-out across processes, replay on the other process, a Redis outage.
         .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
+        // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
+        .testTarget(
+            name: "WebhookRelayTests",
+            dependencies: ["WebhookRelayCore", "Rill", "RillTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
     ]
 )

@@ -109,8 +109,9 @@ import Testing
         let shutdownTook = ContinuousClock.now - start
         let (closed, closeTook) = try await closedByServer.value
         #expect(closed)
-        #expect(closeTook < .seconds(1))
-        #expect(shutdownTook < .seconds(1))
+        // Well inside the 10 s grace period: idle connections are not waited for.
+        #expect(closeTook < .seconds(5))
+        #expect(shutdownTook < .seconds(5))
         #expect(app.eventLoop.closeResult == 0)
         #expect(app.eventLoop.leakedHandleCount == 0)
     }
