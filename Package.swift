@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "SSETestServer", targets: ["SSETestServer"]),
         .executable(name: "rill-load", targets: ["RillLoad"]),
         .executable(name: "SSEIdleServer", targets: ["SSEIdleServer"]),
+        .executable(name: "rill-hub", targets: ["Hub"]),
         .executable(name: "WebhookRelay", targets: ["WebhookRelay"]),
     ],
     dependencies: [
@@ -126,6 +127,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // rill-hub: a standalone pub/sub hub (publish over HTTP, SSE out, metrics, dashboard).
+        // HubCore builds the application so that HubTests can test it without a subprocess.
+        .target(
+            name: "HubCore",
+            dependencies: ["Rill", "RillRedis"],
+            path: "Examples/Hub/Core",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "Hub",
+            dependencies: ["HubCore", "Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Hub",
+            exclude: ["Core"],
+            swiftSettings: strictSettings
+        ),
+
         // The load harness (`rill-load idle|…`): many SSE clients on one RillCore loop.
         .executableTarget(
             name: "RillLoad",
@@ -170,6 +187,8 @@ let package = Package(
         // Examples/Notifications as two real processes sharing one real redis-server, over
         // loopback: fan-out across processes, replay on the other process, a Redis outage.
         .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
+        // rill-hub's endpoints over loopback sockets, with HubCore's application.
+        .testTarget(name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting"], swiftSettings: strictSettings),
         // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
         .testTarget(
             name: "WebhookRelayTests",

@@ -1,0 +1,38 @@
+public import Rill
+
+/// Lets one browser origin use the hub from its own pages: every response (errors included)
+/// carries `Access-Control-Allow-Origin`, `Vary: Origin` and, unless the origin is `*`,
+/// `Access-Control-Allow-Credentials: true`; an `OPTIONS` preflight is answered here with the
+/// allowed methods and headers.
+public struct CORSMiddleware: Middleware {
+    /// The allowed origin, such as `https://app.example.com`, or `*`.
+    public let origin: String
+
+    /// Allows `origin`.
+    public init(origin: String) { self.origin = origin }
+
+    public func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
+        if request.method == .options {
+            var response = Response(status: .noContent)
+            addFields(to: &response.headerFields)
+            response.headerFields[.accessControlAllowMethods] = "GET, POST"
+            response.headerFields[.accessControlAllowHeaders] = "Authorization, Content-Type, Last-Event-ID"
+            response.headerFields[.accessControlMaxAge] = "600"
+            return response
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPError {
+            response = error.response
+        }
+        addFields(to: &response.headerFields)
+        return response
+    }
+
+    private func addFields(to fields: inout HTTPFields) {
+        fields[.accessControlAllowOrigin] = origin
+        if origin != "*" { fields[.accessControlAllowCredentials] = "true" }
+        fields.append(HTTPField(name: .vary, value: "Origin"))
+    }
+}

@@ -1,0 +1,144 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import Rill
+import RillRedis
+
+/// What `POST /publish` answers.
+public struct PublishAnswer: Codable, Sendable, Equatable {
+    /// The event's id (the publisher's, or the one the broker assigned).
+    public var id: String
+    /// How many subscribers of this process received it.
+    public var subscribers: Int
+
+    /// Creates an answer.
+    public init(id: String, subscribers: Int) {
+        self.id = id
+        self.subscribers = subscribers
+    }
+}
+
+/// One sample of `GET /stats`, the dashboard's feed.
+public struct HubStats: Codable, Sendable, Equatable {
+    /// Open client connections (the dashboard's own included).
+    public var connections: Int
+    /// Open subscriptions, over all channels.
+    public var subscribers: Int
+    /// Events published since start.
+    public var published: Int
+    /// Events handed to subscribers since start (one per subscriber per event).
+    public var delivered: Int
+    /// Deliveries per second since the previous sample of this stream (0 in the first).
+    public var deliveriesPerSecond: Double
+
+    /// Creates a sample.
+    public init(connections: Int, subscribers: Int, published: Int, delivered: Int, deliveriesPerSecond: Double) {
+        self.connections = connections
+        self.subscribers = subscribers
+        self.published = published
+        self.delivered = delivered
+        self.deliveriesPerSecond = deliveriesPerSecond
+    }
+}
+
+/// The hub: a standalone pub/sub server an operator runs without writing Swift.
+///
+/// ```swift
+/// let app = try Hub.makeApplication(HubOptions(port: 8080, token: "secret"))
+/// try await app.run()
+/// ```
+public enum Hub {
+    /// The application with every route of the hub, not yet started.
+    ///
+    /// - Throws: the broker's error (a malformed Redis URL, Redis unreachable) or libuv's.
+    public static func makeApplication(_ options: HubOptions) throws -> Application {
+        let router = Router()
+        let brokerConfiguration = BrokerConfiguration(historyCount: max(0, options.history))
+        let broker = try options.redis.map { try BrokerFactory.redis(url: $0, broker: brokerConfiguration) }
+            ?? .inMemory(brokerConfiguration)
+        let configuration = ServerConfiguration(
+            host: options.host, port: options.port, maxConnections: options.maxConnections,
+            eventStream: EventStreamConfiguration(heartbeatInterval: options.heartbeat, maxQueuedBytes: options.maxQueuedBytes))
+        let app = try Application(router: router, configuration: configuration, broker: broker)
+        if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
+
+        router.get("/") { _, _ in
+            Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(HubDashboard.html))
+        }
+        router.get("/health") { _, _ in
+            Response(headerFields: [.contentType: "application/json; charset=utf-8"], body: .text(#"{"status":"ok"}"#))
+        }
+        router.get("/stream") { request, context in
+            try await app.eventStream(for: request, context: context)
+        }
+        let token = options.token
+        router.post("/publish") { request, context in
+            if let token, !Self.isAuthorized(request, token: token) {
+                throw HTTPError(
+                    .unauthorized, message: "publishing needs 'Authorization: Bearer <token>' or '?token=<token>'",
+                    headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
+            }
+            let channel = request.query["channel"].flatMap { $0.isEmpty ? nil : $0 } ?? Application.defaultChannel
+            let event = ServerSentEvent(
+                data: request.bodyText, event: request.query["event"].flatMap { $0.isEmpty ? nil : $0 },
+                id: request.query["id"].flatMap { $0.isEmpty ? nil : $0 })
+            let receipt = try await app.publish(event, channel: channel, authorizing: (request, context))
+            return JSONResponse(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
+        }
+        router.get("/metrics") { _, _ in
+            let text = Metrics.exposition(connections: await app.connectionCount(), statistics: await app.broker.statistics())
+            return Response(headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .text(text))
+        }
+        let statsInterval = options.statsInterval
+        router.get("/stats") { _, context in
+            EventStream { stream in
+                let clock = ContinuousClock()
+                var previous: (time: ContinuousClock.Instant, delivered: Int)?
+                while true {
+                    let statistics = await app.broker.statistics()
+                    let now = clock.now
+                    var rate = 0.0
+                    if let previous {
+                        let elapsed = (now - previous.time) / .milliseconds(1) / 1000
+                        if elapsed > 0 { rate = Double(statistics.deliveredEventCount - previous.delivered) / elapsed }
+                    }
+                    previous = (now, statistics.deliveredEventCount)
+                    let sample = HubStats(
+                        connections: await app.connectionCount(), subscribers: statistics.subscriptionCount,
+                        published: statistics.publishedEventCount, delivered: statistics.deliveredEventCount,
+                        deliveriesPerSecond: rate)
+                    try await stream.send(ServerSentEvent(data: String(decoding: try JSONEncoder().encode(sample), as: UTF8.self)))
+                    try await context.eventLoop.sleep(for: statsInterval)
+                }
+            }
+        }
+        return app
+    }
+
+    /// Whether `request` carries the token as a bearer credential or as `?token=`.
+    static func isAuthorized(_ request: Request, token: String) -> Bool {
+        if let header = request.headerFields[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer",
+                constantTimeEqual(Array(parts[1].utf8), Array(token.utf8))
+            {
+                return true
+            }
+        }
+        if let query = request.query["token"], constantTimeEqual(Array(query.utf8), Array(token.utf8)) { return true }
+        return false
+    }
+
+    /// Compares without stopping at the first difference, so timing does not reveal a prefix.
+    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+        var difference = UInt8(left.count == right.count ? 0 : 1)
+        for index in 0..<max(left.count, right.count) {
+            let a = index < left.count ? left[index] : 0
+            let b = index < right.count ? right[index] : 0
+            difference |= a ^ b
+        }
+        return difference == 0
+    }
+}

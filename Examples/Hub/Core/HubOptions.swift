@@ -1,0 +1,43 @@
+/// Everything `rill-hub` can be told on its command line, as plain values (no ArgumentParser
+/// here, so that tests build a hub without parsing arguments).
+public struct HubOptions: Sendable {
+    /// The address to bind.
+    public var host: String
+    /// The port; 0 picks a free one.
+    public var port: Int
+    /// Share events and history through Redis (`redis://host:port/db`) instead of memory.
+    public var redis: String?
+    /// Events kept per channel for `Last-Event-ID` replay.
+    public var history: Int
+    /// A heartbeat comment after this much silence on a stream; `.zero` disables them.
+    public var heartbeat: Duration
+    /// The most open client connections (503 beyond).
+    public var maxConnections: Int
+    /// The most bytes queued for one slow SSE client before it is disconnected.
+    public var maxQueuedBytes: Int
+    /// The one browser origin allowed to call the hub cross-origin (`*` for any, without
+    /// credentials); nil sends no CORS headers.
+    public var corsOrigin: String?
+    /// When set, `POST /publish` requires `Authorization: Bearer <token>` or `?token=<token>`.
+    public var token: String?
+    /// How often `GET /stats` sends a sample.
+    public var statsInterval: Duration
+
+    /// Creates options; the defaults are the command line's.
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, redis: String? = nil, history: Int = 1000,
+        heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
+        corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1)
+    ) {
+        self.host = host
+        self.port = port
+        self.redis = redis
+        self.history = history
+        self.heartbeat = heartbeat
+        self.maxConnections = maxConnections
+        self.maxQueuedBytes = maxQueuedBytes
+        self.corsOrigin = corsOrigin
+        self.token = token
+        self.statsInterval = statsInterval
+    }
+}

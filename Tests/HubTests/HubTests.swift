@@ -1,0 +1,318 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HubCore
+import Rill
+import RillTesting
+import Testing
+
+@Suite struct PublishAndStreamTests {
+    @Test func aPublishedBodyReachesTheSubscriberVerbatim() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=room")
+            #expect(stream.status == .ok)
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let body = "line one\nline two\n\n  indented: «ünïcode» ✓\n"
+            let response = try await client.post("/publish?channel=room", text: body)
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType]?.hasPrefix("application/json") == true)
+            #expect(try response.decode(PublishAnswer.self) == PublishAnswer(id: "1", subscribers: 1))
+            #expect(try await stream.events(1) == [MessageEvent(type: "message", data: body, lastEventID: "1")])
+            stream.close()
+        }
+    }
+
+    @Test func eventAndIDParametersNameTheEvent() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=news")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let response = try await client.post("/publish?channel=news&event=headline&id=custom-7", text: "big news")
+            #expect(try response.decode(PublishAnswer.self) == PublishAnswer(id: "custom-7", subscribers: 1))
+            #expect(try await stream.events(1) == [MessageEvent(type: "headline", data: "big news", lastEventID: "custom-7")])
+            stream.close()
+        }
+    }
+
+    @Test func theAnswerCountsSubscribersAndAssignsIncreasingIDs() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let first = try await client.sse("/stream?channel=a")
+            let second = try await client.sse("/stream?channel=a&channel=b")
+            #expect(await eventually { await subscriptions(app) == 2 })
+            let toA = try await client.post("/publish?channel=a", text: "to a").decode(PublishAnswer.self)
+            let toB = try await client.post("/publish?channel=b", text: "to b").decode(PublishAnswer.self)
+            let toNobody = try await client.post("/publish?channel=empty", text: "nobody").decode(PublishAnswer.self)
+            #expect(toA.subscribers == 2)
+            #expect(toB.subscribers == 1)
+            #expect(toNobody.subscribers == 0)
+            let ids = [toA.id, toB.id, toNobody.id].compactMap { Int($0) }
+            #expect(ids.count == 3 && ids == ids.sorted() && Set(ids).count == 3)
+            #expect(try await first.events(1).map(\.data) == ["to a"])
+            #expect(try await second.events(2).map(\.data) == ["to a", "to b"])
+            first.close()
+            second.close()
+        }
+    }
+
+    @Test func aPublishWithoutAChannelGoesToTheDefaultChannel() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            #expect(try await client.post("/publish", text: "default").decode(PublishAnswer.self).subscribers == 1)
+            #expect(try await stream.events(1).map(\.data) == ["default"])
+            stream.close()
+        }
+    }
+
+    @Test func lastEventIDReplaysWhatWasMissedThenContinuesLive() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            for n in 1...3 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
+            let resumed = try await client.sse("/stream?channel=news", headerFields: [lastEventIDField: "1"])
+            #expect(resumed.headerFields[replayField] == "complete")
+            #expect(try await resumed.events(2) == [
+                MessageEvent(data: "n2", lastEventID: "2"), MessageEvent(data: "n3", lastEventID: "3"),
+            ])
+            #expect(await eventually { await subscriptions(app) == 1 })
+            _ = try await client.post("/publish?channel=news", text: "n4")
+            #expect(try await resumed.events(1).map(\.data) == ["n4"])
+            resumed.close()
+            // The query parameter, for clients that cannot set headers.
+            let byQuery = try await client.sse("/stream?channel=news&lastEventId=3")
+            #expect(try await byQuery.events(1).map(\.data) == ["n4"])
+            byQuery.close()
+        }
+    }
+
+    @Test func historyBeyondHistoryCountIsAnnouncedAsAGap() async throws {
+        let app = try hub(history: 2)
+        try await app.test(.live) { client in
+            for n in 1...5 { _ = try await client.post("/publish?channel=c", text: "n\(n)") }
+            let stream = try await client.sse("/stream?channel=c", headerFields: [lastEventIDField: "1"])
+            #expect(stream.headerFields[replayField] == "gap")
+            #expect(try await stream.events(3).map(\.type) == ["rill-history-gap", "message", "message"])
+            stream.close()
+        }
+    }
+}
+
+@Suite struct PublishErrorTests {
+    struct Failure: Decodable {
+        struct Detail: Decodable {
+            var status: Int
+            var message: String?
+        }
+        var error: Detail
+    }
+
+    @Test(arguments: [
+        "/publish?channel=x&id=a%0Ab",  // an id with a line feed
+        "/publish?channel=x&id=a%0Db",  // …with a carriage return
+        "/publish?channel=x&id=a%00b",  // …with NUL
+        "/publish?channel=x&event=a%0Ab",  // an event name with a line feed
+        "/publish?channel=a%01b",  // a channel with a control character
+        "/publish?channel=" + String(repeating: "c", count: 257),  // a channel that is too long
+    ])
+    func invalidEventsAndChannelsAre400(path: String) async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.post(path, text: "x")
+            #expect(response.status == .badRequest, "\(path)")
+            #expect(try response.decode(Failure.self).error.status == 400)
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+        }
+    }
+
+    @Test func withATokenPublishingNeedsItAsBearerOrQuery() async throws {
+        let app = try hub(token: "s3cret")
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=t")  // subscribing needs no token
+            #expect(stream.status == .ok)
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let missing = try await client.post("/publish?channel=t", text: "x")
+            #expect(missing.status == .unauthorized)
+            #expect(missing.headerFields[.contentType]?.hasPrefix("application/json") == true)
+            #expect(try missing.decode(Failure.self).error.status == 401)
+            #expect(missing.headerFields[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            for wrong: HTTPFields in [
+                [.authorization: "Bearer s3cre"], [.authorization: "Bearer s3cret2"], [.authorization: "Basic s3cret"],
+                [.authorization: "s3cret"],
+            ] {
+                #expect(try await client.post("/publish?channel=t", text: "x", headerFields: wrong).status == .unauthorized)
+            }
+            #expect(try await client.post("/publish?channel=t&token=wrong", text: "x").status == .unauthorized)
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+
+            let byHeader = try await client.post("/publish?channel=t", text: "by header", headerFields: [.authorization: "Bearer s3cret"])
+            #expect(byHeader.status == .ok)
+            let byQuery = try await client.post("/publish?channel=t&token=s3cret", text: "by query")
+            #expect(byQuery.status == .ok)
+            #expect(try await stream.events(2).map(\.data) == ["by header", "by query"])
+            stream.close()
+        }
+    }
+}
+
+@Suite struct OperationsTests {
+    @Test func healthAnswersOK() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.get("/health")
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType]?.hasPrefix("application/json") == true)
+            #expect(try response.decode([String: String].self) == ["status": "ok"])
+        }
+    }
+
+    @Test func metricsFollowConnectionsSubscribersAndPublishes() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let before = try await client.get("/metrics")
+            #expect(before.status == .ok)
+            #expect(before.headerFields[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let empty = Exposition(before.bodyText)
+            #expect(empty.samples["rill_events_published_total"] == 0)
+            #expect(empty.samples["rill_events_delivered_total"] == 0)
+            #expect(empty.samples["rill_events_dropped_total"] == 0)
+            #expect(empty.samples["rill_slow_client_disconnects_total"] == 0)
+            #expect(empty.samples["rill_connections"] == 1)  // this request's own
+            #expect(!empty.samples.keys.contains { $0.hasPrefix("rill_subscribers{") })
+            let families = [
+                "rill_connections", "rill_subscribers", "rill_events_published_total", "rill_events_delivered_total",
+                "rill_events_dropped_total", "rill_slow_client_disconnects_total",
+            ]
+            for family in families { #expect(empty.helped.contains(family), "HELP \(family)") }
+            #expect(empty.types["rill_connections"] == "gauge")
+            #expect(empty.types["rill_subscribers"] == "gauge")
+            for family in families.dropFirst(2) { #expect(empty.types[family] == "counter", "TYPE \(family)") }
+
+            // A channel whose name needs escaping in a label value: `we"ird\x`.
+            let weird = try await client.sse("/stream?channel=we%22ird%5Cx")
+            let plain1 = try await client.sse("/stream?channel=plain")
+            let plain2 = try await client.sse("/stream?channel=plain")
+            #expect(await eventually { await subscriptions(app) == 3 })
+            _ = try await client.post("/publish?channel=plain", text: "one")
+            _ = try await client.post("/publish?channel=plain", text: "two")
+            _ = try await client.post("/publish?channel=we%22ird%5Cx", text: "three")
+            _ = try await client.post("/publish?channel=nobody", text: "four")
+
+            let after = Exposition(try await client.get("/metrics").bodyText)
+            #expect(after.samples["rill_events_published_total"] == 4)
+            #expect(after.samples["rill_events_delivered_total"] == 5)
+            #expect(after.samples["rill_connections"] == 4)
+            #expect(after.samples[#"rill_subscribers{channel="plain"}"#] == 2)
+            #expect(after.samples[#"rill_subscribers{channel="we\"ird\\x"}"#] == 1)
+            for stream in [weird, plain1, plain2] { stream.close() }
+            #expect(await eventually { await subscriptions(app) == 0 })
+            let closed = Exposition(try await client.get("/metrics").bodyText)
+            #expect(!closed.samples.keys.contains { $0.hasPrefix("rill_subscribers{") })
+        }
+    }
+
+    @Test func labelValuesEscapeBackslashQuoteAndLineFeed() {
+        #expect(Metrics.escapeLabelValue(#"a\b"c"#) == #"a\\b\"c"#)
+        #expect(Metrics.escapeLabelValue("line\nfeed") == #"line\nfeed"#)
+        #expect(Metrics.escapeLabelValue("plain.channel-1 ✓") == "plain.channel-1 ✓")
+    }
+
+    @Test func statsSendsAJSONSampleEveryInterval() async throws {
+        let app = try hub(statsInterval: .milliseconds(100))
+        try await app.test(.live) { client in
+            let stats = try await client.sse("/stats")
+            #expect(stats.status == .ok)
+            #expect(stats.headerFields[.contentType]?.hasPrefix("text/event-stream") == true)
+            let first = try JSONDecoder().decode(HubStats.self, from: Data(try #require(try await stats.events(1).first).data.utf8))
+            #expect(first.connections >= 1)
+            #expect(first.published == 0 && first.delivered == 0 && first.subscribers == 0)
+            #expect(first.deliveriesPerSecond == 0)
+
+            let stream = try await client.sse("/stream?channel=s")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            for n in 1...5 { _ = try await client.post("/publish?channel=s", text: "\(n)") }
+            var latest = first
+            for _ in 0..<50 where latest.delivered < 5 {
+                let event = try #require(try await stats.events(1).first)
+                latest = try JSONDecoder().decode(HubStats.self, from: Data(event.data.utf8))
+            }
+            #expect(latest.published == 5 && latest.delivered == 5 && latest.subscribers == 1)
+            #expect(latest.connections >= 2)
+            #expect(latest.deliveriesPerSecond > 0)
+            stream.close()
+            stats.close()
+        }
+    }
+
+    @Test func theDashboardDrawsStatsOnACanvas() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.get("/")
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType] == "text/html; charset=utf-8")
+            let page = response.bodyText
+            #expect(page.contains("<canvas id=\"chart\""))
+            #expect(page.contains("new EventSource('/stats')"))
+            #expect(page.contains("getContext('2d')"))
+            #expect(page.contains("deliveriesPerSecond"))
+            #expect(!page.contains("http://") && !page.contains("https://"))  // nothing from a CDN
+        }
+    }
+}
+
+@Suite struct CORSTests {
+    static let origin = "https://app.example.com"
+    static let allowOrigin = HTTPField.Name.accessControlAllowOrigin
+
+    private func expectCORS(_ fields: HTTPFields, _ comment: Comment) {
+        #expect(fields[Self.allowOrigin] == Self.origin, comment)
+        #expect(fields[.accessControlAllowCredentials] == "true", comment)
+        #expect(fields[values: .vary].contains("Origin"), comment)
+    }
+
+    @Test func responsesCarryTheAllowedOrigin() async throws {
+        let app = try hub(token: "t", corsOrigin: Self.origin)
+        try await app.test(.live) { client in
+            let fromPage: HTTPFields = [.origin: Self.origin]
+            expectCORS(try await client.get("/health", headerFields: fromPage).headerFields, "health")
+            let denied = try await client.post("/publish?channel=x", text: "x", headerFields: fromPage)
+            #expect(denied.status == .unauthorized)
+            expectCORS(denied.headerFields, "401")
+            expectCORS(try await client.get("/missing", headerFields: fromPage).headerFields, "404")
+            let stream = try await client.sse("/stream?channel=x", headerFields: fromPage)
+            #expect(stream.status == .ok)
+            expectCORS(stream.headerFields, "stream")
+            stream.close()
+        }
+    }
+
+    @Test func aPreflightIsAnsweredWithMethodsAndHeaders() async throws {
+        let app = try hub(corsOrigin: Self.origin)
+        try await app.test(.live) { client in
+            let response = try await client.execute(
+                "/publish?channel=x", method: .options,
+                headerFields: [
+                    .origin: Self.origin, .accessControlRequestMethod: "POST",
+                    .accessControlRequestHeaders: "authorization, content-type",
+                ])
+            #expect(response.status == .noContent)
+            expectCORS(response.headerFields, "preflight")
+            #expect(response.headerFields[.accessControlAllowMethods] == "GET, POST")
+            #expect(response.headerFields[.accessControlAllowHeaders] == "Authorization, Content-Type, Last-Event-ID")
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+        }
+    }
+
+    @Test func withoutTheOptionThereAreNoCORSHeaders() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.get("/health", headerFields: [.origin: Self.origin])
+            #expect(response.headerFields[Self.allowOrigin] == nil)
+            let preflight = try await client.execute("/publish", method: .options, headerFields: [.origin: Self.origin])
+            #expect(preflight.status == .methodNotAllowed)
+        }
+    }
+}
