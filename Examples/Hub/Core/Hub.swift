@@ -85,7 +85,7 @@ public enum Hub {
                 data: request.bodyText, event: request.query["event"].flatMap { $0.isEmpty ? nil : $0 },
                 id: request.query["id"].flatMap { $0.isEmpty ? nil : $0 })
             let receipt = try await app.publish(event, channel: channel, authorizing: (request, context))
-            return JSONResponse(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
+            return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
         router.get("/metrics") { _, _ in
             let text = Metrics.exposition(connections: await app.connectionCount(), statistics: await app.broker.statistics())
@@ -109,12 +109,24 @@ public enum Hub {
                         connections: await app.connectionCount(), subscribers: statistics.subscriptionCount,
                         published: statistics.publishedEventCount, delivered: statistics.deliveredEventCount,
                         deliveriesPerSecond: rate)
-                    try await stream.send(ServerSentEvent(data: String(decoding: try JSONEncoder().encode(sample), as: UTF8.self)))
+                    try await stream.send(ServerSentEvent(data: String(decoding: try Self.encoder.encode(sample), as: UTF8.self)))
                     try await context.eventLoop.sleep(for: statsInterval)
                 }
             }
         }
         return app
+    }
+
+    /// Encodes with sorted keys, so answers read the same every time (`{"id":…,"subscribers":…}`).
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    /// `value` as a JSON response.
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(headerFields: [.contentType: "application/json; charset=utf-8"], body: .bytes(Array(try encoder.encode(value))))
     }
 
     /// Whether `request` carries the token as a bearer credential or as `?token=`.

@@ -1,0 +1,66 @@
+import Foundation
+import HubCore
+import Rill
+import RillTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `rill-hub` executable itself, as an operator runs it: its command-line options, its
+/// `listening on` line, a graceful SIGTERM, and two processes sharing one real `redis-server`.
+@Suite struct HubProcessTests {
+    @Test func theExecutableServesWithItsOptionsAndStopsOnSIGTERM() async throws {
+        let hub = try await HubProcess(["--token", "s3cret", "--cors-origin", "https://app.example.com", "--heartbeat", "0.1"])
+        let client = hub.client
+        let stream = try await client.sse("/stream?channel=news", headerFields: [.origin: "https://app.example.com"])
+        #expect(stream.status == .ok)
+        #expect(stream.headerFields[.accessControlAllowOrigin] == "https://app.example.com")
+        try await stream.waitForBody(containing: "\n\n:\n\n")  // --heartbeat 0.1
+        #expect(try await client.post("/publish?channel=news", text: "x").status == .unauthorized)
+        let published = try await client.post(
+            "/publish?channel=news&event=headline", text: "line one\nline two", headerFields: [.authorization: "Bearer s3cret"])
+        #expect(published.bodyText == #"{"id":"1","subscribers":1}"#)
+        #expect(try await stream.events(1) == [MessageEvent(type: "headline", data: "line one\nline two", lastEventID: "1")])
+        #expect(try await client.get("/health").bodyText == #"{"status":"ok"}"#)
+        stream.close()
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+
+    @Test(arguments: [["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"]])
+    func invalidOptionsAreRefused(arguments: [String]) async throws {
+        let executable = try productExecutable("rill-hub")
+        let process = try ChildProcess([executable] + arguments, logPrefix: "hub-invalid")
+        let ended = try await withDeadline(.seconds(20), "rill-hub \(arguments)") { process.waitForExit(timeout: .seconds(15)) }
+        #expect(ended != nil && ended != "exit status 0", "\(arguments): \(ended ?? "still running")")
+        #expect(!process.standardError.isEmpty)
+        #expect(!process.standardOutput.contains("listening on"))
+    }
+
+    @Test(.enabled(if: RedisServer.isInstalled, "needs redis-server"))
+    func twoHubsOnOneRedisShareEventsAndHistory() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        let a = try await HubProcess(["--redis", redis.url])
+        let b = try await HubProcess(["--redis", redis.url])
+        let onB = try await b.client.sse("/stream?channel=shared")
+        #expect(onB.status == .ok)
+        // The subscription on B is in place once a publish on B reaches it.
+        #expect(await eventually(within: .seconds(10)) {
+            (try? await b.client.get("/metrics").bodyText.contains(#"rill_subscribers{channel="shared"} 1"#)) == true
+        })
+        let first = try await a.client.post("/publish?channel=shared", text: "from A").decode(PublishAnswer.self)
+        #expect(try await onB.events(1).map(\.data) == ["from A"])
+        _ = try await a.client.post("/publish?channel=shared", text: "again from A")
+        #expect(try await onB.events(1).map(\.data) == ["again from A"])
+        onB.close()
+        // Replay on B of what was published on A, from Redis's shared history.
+        let replay = try await b.client.sse("/stream?channel=shared", headerFields: [lastEventIDField: first.id])
+        #expect(replay.headerFields[replayField] == "complete")
+        #expect(try await replay.events(1).map(\.data) == ["again from A"])
+        replay.close()
+        #expect(try await a.terminate() == "exit status 0")
+        #expect(try await b.terminate() == "exit status 0")
+    }
+}
