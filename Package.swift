@@ -188,7 +188,8 @@ let package = Package(
         // loopback: fan-out across processes, replay on the other process, a Redis outage.
         .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
         // rill-hub's endpoints over loopback sockets, with HubCore's application.
-        .testTarget(name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting"], exclude: ["browser"], swiftSettings: strictSettings),
         // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
         .testTarget(
             name: "WebhookRelayTests",

@@ -40,30 +40,42 @@ public enum HubDashboard {
             const samples = [];
             const canvas = document.getElementById('chart');
             const g = canvas.getContext('2d');
-            function line(key, color, max, pad, w, h) {
-              g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-              samples.forEach((s, i) => {
-                const x = pad + (w - 2 * pad) * i / (windowSize - 1);
-                const y = h - pad - (h - 2 * pad) * s[key] / max;
-                if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
-              });
+            const pad = 34;
+            function point(i, value, max) {
+              const w = canvas.width, h = canvas.height;
+              const slot = windowSize - samples.length + i;  // the newest sample sits at the right edge
+              return [pad + (w - 2 * pad) * slot / (windowSize - 1), h - pad - (h - 2 * pad) * value / max];
+            }
+            function line(key, color, max) {
+              g.strokeStyle = color; g.fillStyle = color; g.lineWidth = 2; g.beginPath();
+              samples.forEach((s, i) => { const [x, y] = point(i, s[key], max); if (i === 0) g.moveTo(x, y); else g.lineTo(x, y); });
               g.stroke();
+              if (samples.length > 0) {
+                const [x, y] = point(samples.length - 1, samples[samples.length - 1][key], max);
+                g.beginPath(); g.arc(x, y, 3.5, 0, 2 * Math.PI); g.fill();
+              }
+            }
+            function niceMax(value) {
+              const power = Math.pow(10, Math.floor(Math.log10(value)));
+              return [1, 2, 5, 10].map(m => m * power).find(m => m >= value);
             }
             function draw() {
-              const w = canvas.width, h = canvas.height, pad = 30;
+              const w = canvas.width, h = canvas.height;
               g.clearRect(0, 0, w, h);
-              const max = Math.max(1, ...samples.map(s => Math.max(s.connections, s.deliveriesPerSecond))) * 1.1;
+              const max = niceMax(Math.max(5, ...samples.map(s => Math.max(s.connections, s.deliveriesPerSecond))));
               g.strokeStyle = '#e4e7ee'; g.fillStyle = '#888'; g.font = '11px system-ui'; g.lineWidth = 1;
-              for (let i = 0; i <= 4; i++) {
-                const y = h - pad - (h - 2 * pad) * i / 4;
+              for (let i = 0; i <= 5; i++) {
+                const y = h - pad - (h - 2 * pad) * i / 5;
                 g.beginPath(); g.moveTo(pad, y); g.lineTo(w - pad, y); g.stroke();
-                g.fillText(String(Math.round(max * i / 4)), 2, y + 4);
+                g.fillText(String(max * i / 5), 4, y + 4);
               }
-              line('connections', '#2a6fdb', max, pad, w, h);
-              line('deliveriesPerSecond', '#d9480f', max, pad, w, h);
+              g.fillText(windowSize + ' samples ago', pad, h - 10);
+              g.fillText('now', w - pad - 20, h - 10);
+              line('connections', '#2a6fdb', max);
+              line('deliveriesPerSecond', '#d9480f', max);
             }
             const source = new EventSource('/stats');
-            source.onopen = () => { document.getElementById('state').textContent = 'live, one sample per second'; };
+            source.onopen = () => { document.getElementById('state').textContent = 'live'; };
             source.onerror = () => { document.getElementById('state').textContent = 'reconnecting…'; };
             source.onmessage = (event) => {
               const s = JSON.parse(event.data);
@@ -71,6 +83,7 @@ public enum HubDashboard {
                 document.getElementById(key).textContent = s[key];
               }
               document.getElementById('rate').textContent = s.deliveriesPerSecond.toFixed(1);
+              document.getElementById('state').textContent = 'live, updated ' + new Date().toLocaleTimeString();
               samples.push(s);
               if (samples.length > windowSize) samples.shift();
               draw();
