@@ -139,7 +139,7 @@ let package = Package(
             name: "Hub",
             dependencies: ["HubCore", "Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Hub",
-            exclude: ["Core"],
+            exclude: ["Core", "README.md"],
             swiftSettings: strictSettings
         ),
 

@@ -5,7 +5,9 @@ public enum Metrics {
     /// `GET /metrics`: one HELP and one TYPE line per metric, then its samples.
     public static func exposition(connections: Int, statistics: BrokerStatistics) -> String {
         var text = ""
-        family(&text, "rill_connections", "gauge", "Open client connections.", ["rill_connections \(connections)"])
+        family(
+            &text, "rill_connections", "gauge", "Open client connections, this scrape's included.",
+            ["rill_connections \(connections)"])
         family(
             &text, "rill_subscribers", "gauge", "Open subscriptions per channel.",
             statistics.subscribersPerChannel.sorted { $0.key < $1.key }.map { channel, count in
@@ -21,7 +23,7 @@ public enum Metrics {
             &text, "rill_events_dropped_total", "counter", "Events dropped from full subscriber buffers.",
             ["rill_events_dropped_total \(statistics.droppedEventCount)"])
         family(
-            &text, "rill_slow_client_disconnects_total", "counter", "Subscribers disconnected for falling too far behind.",
+            &text, "rill_slow_client_disconnects_total", "counter", "Subscriptions the broker ended because their buffer overflowed.",
             ["rill_slow_client_disconnects_total \(statistics.slowConsumerDisconnectCount)"])
         return text
     }
