@@ -242,10 +242,14 @@ import Testing
             _ = try await client.post("/publish?channel=we%22ird%5Cx", text: "three")
             _ = try await client.post("/publish?channel=nobody", text: "four")
 
-            let after = Exposition(try await client.get("/metrics").bodyText)
+            // The three streams and the scrape itself, once the server saw the POSTs' connections close.
+            var after = Exposition("")
+            #expect(await eventually {
+                after = Exposition((try? await client.get("/metrics").bodyText) ?? "")
+                return after.samples["rill_connections"] == 4
+            })
             #expect(after.samples["rill_events_published_total"] == 4)
             #expect(after.samples["rill_events_delivered_total"] == 5)
-            #expect(after.samples["rill_connections"] == 4)
             #expect(after.samples[#"rill_subscribers{channel="plain"}"#] == 2)
             #expect(after.samples[#"rill_subscribers{channel="we\"ird\\x"}"#] == 1)
             for stream in [weird, plain1, plain2] { stream.close() }
