@@ -351,6 +351,15 @@ import Testing
         }
     }
 
+    @Test func anyOriginIsAllowedWithoutCredentials() async throws {
+        let app = try hub(corsOrigin: "*")
+        try await app.test(.live) { client in
+            let response = try await client.get("/health", headerFields: [.origin: "https://elsewhere.example"])
+            #expect(response.headerFields[Self.allowOrigin] == "*")
+            #expect(response.headerFields[.accessControlAllowCredentials] == nil)
+        }
+    }
+
     @Test func withoutTheOptionThereAreNoCORSHeaders() async throws {
         let app = try hub()
         try await app.test(.live) { client in
