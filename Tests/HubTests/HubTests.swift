@@ -196,6 +196,7 @@ import Testing
             #expect(await eventually { await subscriptions(app) == 0 })
             let metrics = Exposition(try await client.get("/metrics").bodyText)
             #expect(metrics.samples["rill_events_published_total"].map { $0 > 0 } == true)
+            #expect(metrics.samples["rill_slow_client_disconnects_total"] == 1)
             stalled.close()
         }
     }

@@ -88,7 +88,10 @@ public enum Hub {
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
         router.get("/metrics") { _, _ in
-            let text = Metrics.exposition(connections: await app.connectionCount(), statistics: await app.broker.statistics())
+            let server = await app.serverStatistics()
+            let text = Metrics.exposition(
+                connections: server.connectionCount, statistics: await app.broker.statistics(),
+                slowClientDisconnects: server.slowClientDisconnectCount)
             return Response(headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .text(text))
         }
         let statsInterval = options.statsInterval

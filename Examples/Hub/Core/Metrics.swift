@@ -3,7 +3,7 @@ public import Rill
 /// The Prometheus text exposition format (version 0.0.4) of the hub's counters.
 public enum Metrics {
     /// `GET /metrics`: one HELP and one TYPE line per metric, then its samples.
-    public static func exposition(connections: Int, statistics: BrokerStatistics) -> String {
+    public static func exposition(connections: Int, statistics: BrokerStatistics, slowClientDisconnects: Int = 0) -> String {
         var text = ""
         family(
             &text, "rill_connections", "gauge", "Open client connections, this scrape's included.",
@@ -23,8 +23,9 @@ public enum Metrics {
             &text, "rill_events_dropped_total", "counter", "Events dropped from full subscriber buffers.",
             ["rill_events_dropped_total \(statistics.droppedEventCount)"])
         family(
-            &text, "rill_slow_client_disconnects_total", "counter", "Subscriptions the broker ended because their buffer overflowed.",
-            ["rill_slow_client_disconnects_total \(statistics.slowConsumerDisconnectCount)"])
+            &text, "rill_slow_client_disconnects_total", "counter",
+            "Subscribers disconnected for falling behind: too many bytes queued on the socket, or a full broker buffer.",
+            ["rill_slow_client_disconnects_total \(statistics.slowConsumerDisconnectCount + slowClientDisconnects)"])
         return text
     }
 

@@ -137,6 +137,16 @@ public final class Application: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// The server's counters: open and refused connections, slow-client disconnects.
+    public func serverStatistics() async -> ServerStatistics {
+        guard let server = state.withLock({ $0.server }) else { return ServerStatistics() }
+        return await onLoop {
+            ServerStatistics(
+                connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
+                slowClientDisconnectCount: server.slowClientDisconnectCount)
+        }
+    }
+
     /// Open client connections right now (for tests and metrics).
     public func connectionCount() async -> Int {
         guard let server = state.withLock({ $0.server }) else { return 0 }
