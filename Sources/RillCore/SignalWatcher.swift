@@ -1,4 +1,7 @@
 internal import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Watches a process signal (SIGINT, SIGTERM…) on an event loop and calls a closure on the loop
 /// thread each time it arrives. Loop-confined.
@@ -14,6 +17,12 @@ public final class SignalWatcher: @unchecked Sendable {
     public init(loop: EventLoop, signal: Int32, onSignal: @escaping () -> Void) throws(UVError) {
         loop.preconditionInEventLoop()
         self.onSignal = onSignal
+        // A process started by a parent that blocked this signal (some supervisors, test
+        // runners' worker threads) inherits the block; the loop thread must be able to take it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         handle = .allocate(capacity: 1)
         try UVError.check(uv_signal_init(loop.uvLoop, handle), "uv_signal_init")
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
