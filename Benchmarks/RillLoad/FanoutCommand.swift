@@ -231,7 +231,8 @@ struct FanoutRun {
                     complete = false
                     break
                 }
-                if complete { break }
+                // Requests still unanswered when the deadline stopped publishing may add events.
+                if complete && publisher.inFlight == 0 { break }
                 try? await driver.loop.sleep(for: .milliseconds(20))
             }
         }
