@@ -1,0 +1,81 @@
+import Rill
+import RillTesting
+import Testing
+
+/// Every endpoint of the Notifications and Counter examples, error cases included, against the
+/// real executables on a free port.
+@Suite struct ExampleEndpointTests {
+    private let json: HTTPFields = [.contentType: "application/json"]
+
+    @Test func notificationsServesItsPageAndRelaysAPostToTheStream() async throws {
+        try await withExampleServer("Notifications") { server in
+            let client = TestClient(port: server.port)
+            let page = try await client.get("/")
+            #expect(page.status == .ok)
+            #expect(page.headerFields[.contentType] == "text/html; charset=utf-8")
+            #expect(page.bodyText.contains("new EventSource('/stream?channel='"))
+            let stream = try await client.sse("/stream")
+            try await stream.waitForBody(containing: ":ok")
+            let sent = try await client.post("/send_notification", text: #"{"message":"Hello!"}"#, headerFields: json)
+            #expect(sent.status == .ok)
+            let outcome = try sent.decode([String: String].self)
+            #expect(outcome["status"] == "success")
+            let events = try await stream.events(1)
+            #expect(events == [MessageEvent(type: "notify", data: #"{"message":"Hello!"}"#, lastEventID: outcome["id"] ?? "?")])
+            stream.close()
+        }
+    }
+
+    @Test func notificationsRejectsMissingEmptyAndMalformedMessagesWithA400() async throws {
+        try await withExampleServer("Notifications") { server in
+            let client = TestClient(port: server.port)
+            for body in ["{}", #"{"message":""}"#, #"{"message":"   "}"#, "{not json", #"{"message":42}"#] {
+                let response = try await client.post("/send_notification", text: body, headerFields: json)
+                #expect(response.status == .badRequest, "\(body)")
+                let outcome = try response.decode([String: String].self)
+                #expect(outcome["status"] == "error", "\(body)")
+                #expect(!(outcome["message"] ?? "").isEmpty, "\(body)")
+            }
+            let wrongType = try await client.post("/send_notification", text: "message=hi")
+            #expect(wrongType.status == .unsupportedMediaType)
+            #expect(try wrongType.decode([String: String].self)["status"] == "error")
+            let tooLarge = try await client.post(
+                "/send_notification", text: #"{"message":""# + String(repeating: "x", count: 20_000) + #""}"#, headerFields: json)
+            #expect(tooLarge.status == .contentTooLarge)
+        }
+    }
+
+    @Test func counterCountsOncePerIntervalAndResumesAfterLastEventID() async throws {
+        try await withExampleServer("Counter") { server in
+            let client = TestClient(port: server.port)
+            let stream = try await client.sse("/stream?interval_ms=50", headerFields: [HTTPField.Name("Last-Event-ID")!: "41"])
+            #expect(stream.status == .ok)
+            let events = try await stream.events(3)
+            #expect(events.map(\.lastEventID) == ["42", "43", "44"])
+            for (offset, event) in events.enumerated() {
+                #expect(event.data.contains(#""count":\#(42 + offset)"#))
+                #expect(event.data.contains(#""message":"Hello""#))
+                #expect(event.data.contains(#""time":"20"#))
+            }
+            stream.close()
+            let bad = try await client.get("/stream?interval_ms=5")
+            #expect(bad.status == .badRequest)
+            #expect(bad.bodyText.contains("interval_ms"))
+            #expect(try await client.get("/").status == .ok)
+        }
+    }
+
+    @Test func counterLogsWhenAClientLeavesAndTheSequenceStops() async throws {
+        try await withExampleServer("Counter") { server in
+            let client = TestClient(port: server.port)
+            let stream = try await client.sse("/stream?interval_ms=20")
+            _ = try await stream.events(2)
+            stream.close()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !server.standardError.contains("client disconnected, sequence stopped"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(server.standardError.contains("client disconnected, sequence stopped"))
+        }
+    }
+}
