@@ -186,10 +186,12 @@ let package = Package(
         ),
         // Examples/Notifications as two real processes sharing one real redis-server, over
         // loopback: fan-out across processes, replay on the other process, a Redis outage.
-        .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting"], swiftSettings: strictSettings),
+        // What several test targets share: child processes (examples, redis-server) under a watchdog.
+        .target(name: "RillTestSupport", path: "Tests/RillTestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting", "RillTestSupport"], swiftSettings: strictSettings),
         // rill-hub's endpoints over loopback sockets, with HubCore's application.
         .testTarget(
-            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting"], exclude: ["browser"], swiftSettings: strictSettings),
+            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting", "RillTestSupport"], exclude: ["browser"], swiftSettings: strictSettings),
         // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
         .testTarget(
             name: "WebhookRelayTests",

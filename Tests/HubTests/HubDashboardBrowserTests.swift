@@ -1,3 +1,4 @@
+import RillTestSupport
 import Foundation
 import HubCore
 import Rill

@@ -1,0 +1,114 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real `redis-server` on a free loopback port with no persistence; ``kill()`` SIGKILLs it and
+/// ``start()`` brings it back on the same port.
+package final class RedisServer: @unchecked Sendable {
+    package private(set) var port: Int
+    private var process: ChildProcess?
+
+    /// Starts a server and waits until it answers PING. A port picked by binding port 0 can be
+    /// taken by someone else before the server binds it; then another is tried.
+    package init() throws {
+        port = try freeLoopbackPort()
+        for attempt in 1...5 {
+            do {
+                try start()
+                return
+            } catch let error as HarnessError where attempt < 5 && error.description.contains("exited at start") {
+                port = try freeLoopbackPort()
+            }
+        }
+    }
+
+    package var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    /// Starts the server on ``port`` (again, after ``kill()``), waiting at most 10 s for PING.
+    package func start() throws {
+        guard let executable = Self.executable else {
+            throw HarnessError("redis-server is not installed (apt-get install redis-server)")
+        }
+        let process = try ChildProcess(
+            [
+                executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--dir", "/tmp", "--loglevel", "warning",
+            ], logPrefix: "redis")
+        self.process = process
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if ping() { return }
+            if process.hasExited {
+                self.process = nil
+                throw HarnessError("redis-server exited at start on port \(port) (taken?): \(process.standardOutput)")
+            }
+            usleep(20_000)
+        }
+        kill()
+        throw HarnessError("redis-server did not answer PING on port \(port) within 10 s")
+    }
+
+    /// SIGKILLs the server (no goodbye to its clients) and reaps it; its port is free then.
+    package func kill() {
+        guard let process else { return }
+        self.process = nil
+        process.kill(SIGKILL)
+        _ = process.waitForExit(timeout: .seconds(10))
+    }
+
+    /// Whether a `PING` on a fresh connection gets `+PONG`.
+    private func ping() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("PING\r\n".utf8)
+        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
+        var buffer = [UInt8](repeating: 0, count: 7)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, 7, Int32(MSG_WAITALL)) }
+        return count == 7 && buffer.starts(with: Array("+PONG".utf8))
+    }
+
+    private static let executable: String? = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+            let candidate = "\(directory)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }()
+}
+
+package func loopback(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+    return address
+}
+
+/// A loopback port nothing listens on right now: bind port 0, read the port, close.
+package func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+    defer { close(fd) }
+    var address = loopback(port: 0)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw HarnessError("bind: \(errno)") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw HarnessError("getsockname: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
