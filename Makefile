@@ -18,7 +18,7 @@ PIP_MODULES  := selenium, sseclient, requests
 export RILL_TEST_PYTHON := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
 # What `make bench` needs on top: the load generator and the reference server.
-APT_BENCH    := wrk nginx-light util-linux
+APT_BENCH    := wrk nginx-light util-linux redis-server
 
 .PHONY: run test build build-release bench deps deps-test deps-bench clean
 

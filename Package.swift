@@ -157,7 +157,7 @@ let package = Package(
         // The server `make bench` measures: `GET /stream` is an idle event stream (heartbeats only).
         .executableTarget(
             name: "SSEIdleServer",
-            dependencies: ["Rill", "CMallocStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Rill", "RillRedis", "CMallocStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/SSEIdleServer",
             swiftSettings: strictSettings
         ),

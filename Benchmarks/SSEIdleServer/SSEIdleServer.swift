@@ -25,6 +25,7 @@
 import ArgumentParser
 import CMallocStats
 import Rill
+import RillRedis
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,7 @@ struct SSEIdleServer: AsyncParsableCommand {
     var idle: IdleProducer = .sleep
     @Option(help: "The most open connections (the server answers 503 beyond).") var maxConnections = 19_500
     @Option(help: "Print heap in use and open connections to stderr every SECONDS (0: never).") var heapStats: Double = 0
+    @Option(help: "Use a RedisBroker at this URL (redis://host:port/db) instead of the in-memory broker.") var redis: String?
 
     func validate() throws {
         guard heartbeat >= 0, heapStats >= 0 else { throw ValidationError("--heartbeat and --heap-stats must be >= 0") }
@@ -58,7 +60,8 @@ struct SSEIdleServer: AsyncParsableCommand {
         let router = Router()
         let configuration = ServerConfiguration(
             host: host, port: port, maxConnections: maxConnections, eventStream: .init(heartbeatInterval: interval))
-        let app = try Application(router: router, configuration: configuration)
+        let broker = try redis.map { try BrokerFactory.redis(url: $0) } ?? .inMemory()
+        let app = try Application(router: router, configuration: configuration, broker: broker)
         router.get("/stream") { request, context in
             switch idle {
             case .subscribe:

@@ -15,6 +15,9 @@
 #        more than one core delivers today, so publishing stops at the 80 s timeout)
 #   b1k: 1,000 streams × 1,000 events at 50 events/s (50,000 deliveries/s: the sustainable case)
 #   c:   100 streams × 20,000 events back-to-back
+#   a-redis: scenario a with the server on a RedisBroker (a redis-server this script starts on
+#        REDIS_PORT, default 18379): publish → Redis → the server's one subscriber connection →
+#        the streams
 # Environment: PAYLOAD (event data bytes, default 64), HEARTBEAT (server heartbeat seconds,
 # default 10), RAMP (new streams per second, default 2000), PORT (default 18092), QUIET_WAIT
 # (seconds to wait, before each scenario, for 3 s in a row under 10 % of a core busy —
@@ -23,7 +26,9 @@
 set -euo pipefail
 SERVER=${1:?usage: sse-fanout.sh PATH_TO_SSEIdleServer PATH_TO_rill-load}
 LOAD=${2:?usage: sse-fanout.sh PATH_TO_SSEIdleServer PATH_TO_rill-load}
-SCENARIOS=${SCENARIOS:-a b b1k c}
+SCENARIOS=${SCENARIOS:-a b b1k c a-redis}
+REDIS_PORT=${REDIS_PORT:-18379}
+REDIS_PID=
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
 PAYLOAD=${PAYLOAD:-64}
 HEARTBEAT=${HEARTBEAT:-10}
@@ -34,6 +39,7 @@ WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -80,14 +86,16 @@ wait_for_quiet() {
 
 ROWS=()
 RESULTS=()
-# run NAME CONNECTIONS EVENTS RATE(empty: back-to-back) LABEL
+# run NAME CONNECTIONS EVENTS RATE(empty: back-to-back) LABEL [SERVER ARGUMENTS…]
 run() {
     local name=$1 connections=$2 events=$3 rate=$4 label=$5
+    shift 5
+    local server_args=("$@")
     wait_for_quiet
     local rate_args=()
     if [ -n "$rate" ]; then rate_args=(--rate "$rate"); fi
     taskset -c 0 "$SERVER" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" --idle subscribe \
-        --max-connections $((connections + 500)) >"$WORK/server-$name.log" 2>&1 &
+        --max-connections $((connections + 500)) "${server_args[@]}" >"$WORK/server-$name.log" 2>&1 &
     SERVER_PID=$!
     wait_for_port "$PORT"
     sleep 1
@@ -122,7 +130,17 @@ for scenario in $SCENARIOS; do
     b) run b "$FANOUT_CONNECTIONS" 1000 50 "fan-out ${FANOUT_CONNECTIONS} streams × 1,000 events at 50/s" ;;
     b1k) run b1k 1000 1000 50 "fan-out 1000 streams × 1,000 events at 50/s" ;;
     c) run c 100 20000 "" "fan-out 100 streams × 20,000 events, back-to-back" ;;
-    *) echo "unknown scenario $scenario (a, b, b1k or c)" >&2; exit 1 ;;
+    a-redis)
+        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+            --loglevel warning >"$WORK/redis.log" 2>&1 &
+        REDIS_PID=$!
+        wait_for_port "$REDIS_PORT"
+        run a-redis "$FANOUT_CONNECTIONS" 200 "" "fan-out ${FANOUT_CONNECTIONS} × 200 through Redis" \
+            --redis "redis://127.0.0.1:$REDIS_PORT/0"
+        kill "$REDIS_PID" 2>/dev/null || true
+        REDIS_PID=
+        ;;
+    *) echo "unknown scenario $scenario (a, b, b1k, c or a-redis)" >&2; exit 1 ;;
     esac
 done
 
