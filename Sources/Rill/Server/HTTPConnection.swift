@@ -43,6 +43,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     private var relayedSubscription: Subscription?
     private var relayFarewell: ServerSentEvent?
     private var relayMaxQueuedBytes = 0
+    /// Events for a relayed subscription that arrived while the socket had a backlog: they
+    /// leave together, in one write, when libuv drained it.
+    private var relayBacklog: [UInt8] = []
     private var timeoutKind = TimeoutKind.none
     private var deadlineMilliseconds: UInt64 = 0
     private var timer: ScheduledTimer?
@@ -82,6 +85,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     func streamDidDrain(_ stream: TCPStream) {
+        flushRelayBacklog()
         if let waiter = drainWaiter {
             drainWaiter = nil
             waiter.resume()
@@ -476,17 +480,34 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     private func relayEvent(_ event: BrokerEvent) {
+        // A client behind (libuv still holds unsent bytes) gets its pending events in one write
+        // once the socket drains, instead of one queued write per event.
+        if chunked && (!relayBacklog.isEmpty || queuedBytes > 0) {
+            if relayBacklog.isEmpty { stream.notifyWhenQueuedBytes(atMost: 0) }
+            relayBacklog.append(contentsOf: event.chunk)
+            checkRelayQueue()
+            return
+        }
         writeEventChunk(event.encoded, preframed: event.chunk)
         checkRelayQueue()
     }
 
+    private func flushRelayBacklog() {
+        guard !relayBacklog.isEmpty, !isClosed else { return }
+        let backlog = relayBacklog
+        relayBacklog = []
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        stream.write(backlog)
+    }
+
     private func checkRelayQueue() {
-        if queuedBytes > relayMaxQueuedBytes { disconnectSlowClient() }
+        if queuedBytes + relayBacklog.count > relayMaxQueuedBytes { disconnectSlowClient() }
     }
 
     private func finishRelay(error: SubscriptionError?) {
         relayedSubscription = nil
         guard !isClosed else { return }
+        flushRelayBacklog()
         endEventStream()
         if error == nil {
             if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
@@ -539,6 +560,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     /// can send its farewell; other responses get the grace period.
     func serverIsShuttingDown() {
         if let subscription = relayedSubscription {
+            flushRelayBacklog()
             if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEventChunk(bytes) }
             subscription.cancel()
         } else if streamingEvents {
