@@ -8,30 +8,23 @@ import Testing
 enum ReadmeSnippets {
     // README: quick start — begin
     static func quickStart() async throws {
-        struct Message: Codable, Sendable { var text: String }
-
         let router = Router()
         let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 8080))
 
-        router.get("/hello/:name") { request, context in
-            "Hello, \(try context.parameter("name"))!"                 // a String: text/plain
+        router.get("/hello/:name") { request, context in "Hello, \(try context.parameter("name"))!" }
+        router.get("/ticks") { request, context in                 // SSE from any AsyncSequence of events
+            EventStream(AsyncStream { () async -> ServerSentEvent? in
+                try? await context.eventLoop.sleep(for: .seconds(1))   // a libuv timer, no thread hop
+                return ServerSentEvent(data: "tick")
+            })
         }
-        router.get("/ticks") { request, context in                     // SSE from any AsyncSequence…
-            EventStream { stream in                                     // …or written step by step
-                for n in 1... {
-                    try await stream.send(ServerSentEvent(data: "tick \(n)", id: "\(n)"))
-                    try await context.eventLoop.sleep(for: .seconds(1))  // a libuv timer, no thread hop
-                }
-            }
-        }
-        router.get("/stream") { request, context in                    // ?channel=a&channel=b, Last-Event-ID replay
+        router.get("/stream") { request, context in                // ?channel=…, Last-Event-ID replay
             try await app.eventStream(for: request, context: context)
         }
-        router.post("/send") { request, context in                     // flask-sse's publish, from any route
-            let message = try request.decode(Message.self)             // 415 / 400 on a wrong body
-            return try await app.publish(["message": message.text], event: "notify", channel: "sse")
+        router.post("/send") { request, context in                 // flask-sse's publish, from any route
+            try await app.publish(["message": request.bodyText], event: "notify")
         }
-        try await app.run()                                            // SIGINT/SIGTERM → graceful shutdown
+        try await app.run()                                        // SIGINT/SIGTERM → graceful shutdown
     }
     // README: quick start — end
 }
