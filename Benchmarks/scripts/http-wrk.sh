@@ -20,14 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 
 # Prints "requests_per_second" for one wrk run pinned to CPU 1.
 run_wrk() {
