@@ -13,45 +13,45 @@ import RillPubSub
 ///    └──────────────── write (try-write, then queued) ◄──────┘ response head + body
 /// ```
 final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
-    private unowned let server: HTTPServer
+    unowned let server: HTTPServer
     let stream: TCPStream
-    private var machine: HTTPConnectionStateMachine
-    private var actions: [HTTPConnectionStateMachine.Action] = []
-    private var handlerTask: Task<Void, Never>?
+    var machine: HTTPConnectionStateMachine
+    var actions: [HTTPConnectionStateMachine.Action] = []
+    var handlerTask: Task<Void, Never>?
     /// The request in progress was cancelled (EOF, shutdown): a body task started later for it
     /// starts cancelled.
-    private var handlingCancelled = false
-    private var drainWaiter: UnsafeContinuation<Void, any Error>?
+    var handlingCancelled = false
+    var drainWaiter: UnsafeContinuation<Void, any Error>?
     private(set) var isClosed = false
-    private let remoteAddress: SocketAddress?
+    let remoteAddress: SocketAddress?
 
     /// The response in progress must end with the connection (HTTP/1.0 stream, late error).
-    private var closeAfterResponse = false
+    var closeAfterResponse = false
     /// The current response uses chunked framing.
-    private var chunked = false
+    var chunked = false
     /// The current request is HEAD: heads only.
-    private var headOnly = false
+    var headOnly = false
 
-    private enum TimeoutKind { case none, idle, request, heartbeat }
+    enum TimeoutKind { case none, idle, request, heartbeat }
     /// Heartbeat interval of the event stream in progress, in ms (0: none).
-    private var heartbeatMilliseconds: UInt64 = 0
+    var heartbeatMilliseconds: UInt64 = 0
     /// When the event stream last wrote anything, in loop ms.
-    private var lastEventWriteMilliseconds: UInt64 = 0
+    var lastEventWriteMilliseconds: UInt64 = 0
     /// The response in progress is an event stream (shutdown cancels it at once).
-    private var streamingEvents = false
+    var streamingEvents = false
     /// The subscription this connection relays (push mode, no task), if any.
-    private var relayedSubscription: Subscription?
-    private var relayFarewell: ServerSentEvent?
-    private var relayMaxQueuedBytes = 0
+    var relayedSubscription: Subscription?
+    var relayFarewell: ServerSentEvent?
+    var relayMaxQueuedBytes = 0
     /// Events for a relayed subscription that arrived while the socket had a backlog: they
     /// leave together, in one write, when libuv drained it.
-    private var relayBacklog: [UInt8] = []
-    private var timeoutKind = TimeoutKind.none
-    private var deadlineMilliseconds: UInt64 = 0
-    private var timer: ScheduledTimer?
+    var relayBacklog: [UInt8] = []
+    var timeoutKind = TimeoutKind.none
+    var deadlineMilliseconds: UInt64 = 0
+    var timer: ScheduledTimer?
     /// When the armed timer fires; a later deadline needs no re-arm (checked on fire), an
     /// earlier one does.
-    private var timerDeadlineMilliseconds: UInt64 = 0
+    var timerDeadlineMilliseconds: UInt64 = 0
 
     init(server: HTTPServer, stream: TCPStream) {
         self.server = server
@@ -105,7 +105,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         server.connectionDidClose(self)
     }
 
-    private func perform() {
+    func perform() {
         var index = 0
         while index < actions.count {
             let action = actions[index]
@@ -150,7 +150,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
 
     // MARK: Timeouts (one timer entry per connection, re-armed only when it fires)
 
-    private func updateTimeout() {
+    func updateTimeout() {
         let kind: TimeoutKind
         switch machine.phase {
         case .idle: kind = .idle
@@ -172,14 +172,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
     }
 
-    private func armTimer() {
+    func armTimer() {
         let now = server.loop.nowMilliseconds
         let delay = deadlineMilliseconds > now ? deadlineMilliseconds - now : 0
         timerDeadlineMilliseconds = deadlineMilliseconds
         timer = server.loop.schedule(after: .milliseconds(delay)) { [unowned self] in self.timerFired() }
     }
 
-    private func timerFired() {
+    func timerFired() {
         timer = nil
         guard !isClosed, timeoutKind != .none else { return }
         if timeoutKind == .heartbeat {
@@ -217,14 +217,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
     }
 
-    private static func milliseconds(_ duration: Duration) -> UInt64 {
+    static func milliseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds / 1_000_000_000_000_000))
     }
 
     // MARK: Task side
 
-    private func startHandler(head: HTTPRequestHead, body: [UInt8]) {
+    func startHandler(head: HTTPRequestHead, body: [UInt8]) {
         handlingCancelled = false
         let request = Request(head: head, body: body)
         let context = RequestContext(logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop)
@@ -233,7 +233,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
     }
 
-    private func respond(to request: Request, context: RequestContext) async {
+    func respond(to request: Request, context: RequestContext) async {
         let response: Response
         do {
             response = try await server.responder(request, context)
@@ -267,7 +267,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         if cancelled { handlerTask?.cancel() }
     }
 
-    private func finishResponse() {
+    func finishResponse() {
         guard !isClosed else { return }
         machine.responseFinished(
             keepAlive: !closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
@@ -284,14 +284,14 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     /// The body part that still has to be produced after the head.
-    private enum StreamedBody {
+    enum StreamedBody {
         case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
         case eventStream(@Sendable (HTTPConnection) async throws -> Void)
         case subscription(SubscriptionRelay)
     }
 
     /// Writes the head (and a byte body) at once; returns the body still to stream, if any.
-    private func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
+    func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
         headOnly = head.method == .head
         closeAfterResponse = !head.keepAlive
         let status = response.status
@@ -352,7 +352,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
     }
 
-    private func streamBody(_ body: StreamedBody) async {
+    func streamBody(_ body: StreamedBody) async {
         do {
             switch body {
             case .stream(let produce):
@@ -387,7 +387,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         buffer.append(contentsOf: "\r\n".utf8)
     }
 
-    private func appendConnectionField(for head: HTTPRequestHead, to buffer: inout [UInt8]) {
+    func appendConnectionField(for head: HTTPRequestHead, to buffer: inout [UInt8]) {
         if closeAfterResponse || server.isShuttingDown {
             closeAfterResponse = true
             buffer.append(contentsOf: "connection: close\r\n".utf8)
@@ -433,149 +433,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
     }
 
-    // MARK: Event streams
-
-    var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
-    var isShuttingDown: Bool { server.isShuttingDown }
-
-    /// Writes the opening bytes of an event stream — `retry:` if configured, else a comment — so
-    /// the head and a first chunk are flushed and the client reaches OPEN; starts heartbeats.
-    func openEventStream(_ configuration: EventStreamConfiguration) throws {
-        beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
-        if let retry = configuration.retry {
-            writeEventChunk(try ServerSentEvent(retry: retry).encoded())
-        } else {
-            writeEventChunk(Self.openingComment)
-        }
-    }
-
-    // MARK: Relaying a broker subscription (no task per stream)
-
-    private func startRelay(_ relay: SubscriptionRelay) {
-        let configuration = relay.configuration ?? eventStreamDefaults
-        relayMaxQueuedBytes = configuration.maxQueuedBytes
-        relayFarewell = relay.farewell
-        do {
-            try openEventStream(configuration)
-            for event in relay.leading { writeEventChunk(try event.encoded()) }
-        } catch {
-            relay.subscription.cancel()
-            closeAfterResponse = true
-            finishRelay(error: nil)
-            return
-        }
-        relayedSubscription = relay.subscription
-        let replay = relay.subscription.attach(
-            sink: { [unowned self] event in self.relayEvent(event) },
-            ended: { [unowned self] error in self.finishRelay(error: error) })
-        // What the replay holds leaves in one write.
-        if replay.count == 1 {
-            relayEvent(replay[0])
-        } else if !replay.isEmpty {
-            var batch: [UInt8] = []
-            for event in replay { batch.append(contentsOf: event.encoded) }
-            writeEventChunk(batch)
-            checkRelayQueue()
-        }
-    }
-
-    private func relayEvent(_ event: BrokerEvent) {
-        // A client behind (libuv still holds unsent bytes) gets its pending events in one write
-        // once the socket drains, instead of one queued write per event.
-        if chunked && (!relayBacklog.isEmpty || queuedBytes > 0) {
-            if relayBacklog.isEmpty { stream.notifyWhenQueuedBytes(atMost: 0) }
-            relayBacklog.append(contentsOf: event.chunk)
-            checkRelayQueue()
-            return
-        }
-        writeEventChunk(event.encoded, preframed: event.chunk)
-        checkRelayQueue()
-    }
-
-    private func flushRelayBacklog() {
-        guard !relayBacklog.isEmpty, !isClosed else { return }
-        let backlog = relayBacklog
-        relayBacklog = []
-        lastEventWriteMilliseconds = server.loop.nowMilliseconds
-        stream.write(backlog)
-    }
-
-    private func checkRelayQueue() {
-        if queuedBytes + relayBacklog.count > relayMaxQueuedBytes { disconnectSlowClient() }
-    }
-
-    private func finishRelay(error: SubscriptionError?) {
-        relayedSubscription = nil
-        guard !isClosed else { return }
-        flushRelayBacklog()
-        endEventStream()
-        if error == nil {
-            if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
-        } else {
-            // A slow consumer or a closed broker: close, the client reconnects and replays.
-            closeAfterResponse = true
-        }
-        finishResponse()
-    }
-
-    /// Marks the response as an event stream and starts its idle heartbeat.
-    func beginEventStream(heartbeatInterval: Duration) {
-        streamingEvents = true
-        heartbeatMilliseconds = Self.milliseconds(heartbeatInterval)
-        lastEventWriteMilliseconds = server.loop.nowMilliseconds
-        updateTimeout()
-    }
-
-    private func endEventStream() {
-        streamingEvents = false
-        heartbeatMilliseconds = 0
-        updateTimeout()
-    }
-
-    /// Writes one or more encoded events as one chunk, in one socket write. `preframed` is the
-    /// same bytes already framed as a chunk, shared between connections.
-    func writeEventChunk(_ bytes: [UInt8], preframed: [UInt8]? = nil) {
-        guard !isClosed, !bytes.isEmpty else { return }
-        lastEventWriteMilliseconds = server.loop.nowMilliseconds
-        if chunked, let preframed {
-            stream.write(preframed)
-        } else if chunked {
-            var framed: [UInt8] = []
-            framed.reserveCapacity(bytes.count + 12)
-            HTTPResponseSerializer.writeChunk(bytes, into: &framed)
-            stream.write(framed)
-        } else {
-            stream.write(bytes)
-        }
-    }
-
-    /// The slow-client policy's disconnect: close now, dropping what is queued.
-    func disconnectSlowClient() {
-        server.noteSlowClientDisconnect()
-        machine.connectionFailed(into: &actions)
-        perform()
-    }
-
-    /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
-    /// can send its farewell; other responses get the grace period.
-    func serverIsShuttingDown() {
-        if let subscription = relayedSubscription {
-            flushRelayBacklog()
-            if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEventChunk(bytes) }
-            subscription.cancel()
-        } else if streamingEvents {
-            handlingCancelled = true
-            handlerTask?.cancel()
-        }
-        closeWhenIdle()
-    }
-
-    static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
-    /// The heartbeat framed as a chunk once, shared by every connection.
-    static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)
-    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
-
-    private func writeError(_ error: HTTPParserError) {
+    func writeError(_ error: HTTPParserError) {
         let message: String
         switch error {
         case .malformedRequestLine(let reason), .malformedHeader(let reason), .malformedChunk(let reason):
@@ -593,7 +451,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     /// A complete error response with `Connection: close`, written directly from the loop side.
-    private func writeSimple(status: HTTPResponse.Status, message: String) {
+    func writeSimple(status: HTTPResponse.Status, message: String) {
         let response = HTTPError(status, message: message).response
         guard case .bytes(let body) = response.body.storage else { return }
         var extra = server.dateCache.dateLine()

@@ -1,0 +1,150 @@
+import HTTPTypes
+import RillCore
+import RillHTTP
+import RillPubSub
+
+/// Event streams on a connection: opening bytes, heartbeats, the slow-client cap, shutdown, and
+/// relaying a broker subscription with no task per client.
+extension HTTPConnection {
+    // MARK: Event streams
+
+    var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
+    var isShuttingDown: Bool { server.isShuttingDown }
+
+    /// Writes the opening bytes of an event stream — `retry:` if configured, else a comment — so
+    /// the head and a first chunk are flushed and the client reaches OPEN; starts heartbeats.
+    func openEventStream(_ configuration: EventStreamConfiguration) throws {
+        beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
+        if let retry = configuration.retry {
+            writeEventChunk(try ServerSentEvent(retry: retry).encoded())
+        } else {
+            writeEventChunk(Self.openingComment)
+        }
+    }
+
+    // MARK: Relaying a broker subscription (no task per stream)
+
+    func startRelay(_ relay: SubscriptionRelay) {
+        let configuration = relay.configuration ?? eventStreamDefaults
+        relayMaxQueuedBytes = configuration.maxQueuedBytes
+        relayFarewell = relay.farewell
+        do {
+            try openEventStream(configuration)
+            for event in relay.leading { writeEventChunk(try event.encoded()) }
+        } catch {
+            relay.subscription.cancel()
+            closeAfterResponse = true
+            finishRelay(error: nil)
+            return
+        }
+        relayedSubscription = relay.subscription
+        let replay = relay.subscription.attach(
+            sink: { [unowned self] event in self.relayEvent(event) },
+            ended: { [unowned self] error in self.finishRelay(error: error) })
+        // What the replay holds leaves in one write.
+        if replay.count == 1 {
+            relayEvent(replay[0])
+        } else if !replay.isEmpty {
+            var batch: [UInt8] = []
+            for event in replay { batch.append(contentsOf: event.encoded) }
+            writeEventChunk(batch)
+            checkRelayQueue()
+        }
+    }
+
+    func relayEvent(_ event: BrokerEvent) {
+        // A client behind (libuv still holds unsent bytes) gets its pending events in one write
+        // once the socket drains, instead of one queued write per event.
+        if chunked && (!relayBacklog.isEmpty || queuedBytes > 0) {
+            if relayBacklog.isEmpty { stream.notifyWhenQueuedBytes(atMost: 0) }
+            relayBacklog.append(contentsOf: event.chunk)
+            checkRelayQueue()
+            return
+        }
+        writeEventChunk(event.encoded, preframed: event.chunk)
+        checkRelayQueue()
+    }
+
+    func flushRelayBacklog() {
+        guard !relayBacklog.isEmpty, !isClosed else { return }
+        let backlog = relayBacklog
+        relayBacklog = []
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        stream.write(backlog)
+    }
+
+    func checkRelayQueue() {
+        if queuedBytes + relayBacklog.count > relayMaxQueuedBytes { disconnectSlowClient() }
+    }
+
+    func finishRelay(error: SubscriptionError?) {
+        relayedSubscription = nil
+        guard !isClosed else { return }
+        flushRelayBacklog()
+        endEventStream()
+        if error == nil {
+            if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
+        } else {
+            // A slow consumer or a closed broker: close, the client reconnects and replays.
+            closeAfterResponse = true
+        }
+        finishResponse()
+    }
+
+    /// Marks the response as an event stream and starts its idle heartbeat.
+    func beginEventStream(heartbeatInterval: Duration) {
+        streamingEvents = true
+        heartbeatMilliseconds = Self.milliseconds(heartbeatInterval)
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        updateTimeout()
+    }
+
+    func endEventStream() {
+        streamingEvents = false
+        heartbeatMilliseconds = 0
+        updateTimeout()
+    }
+
+    /// Writes one or more encoded events as one chunk, in one socket write. `preframed` is the
+    /// same bytes already framed as a chunk, shared between connections.
+    func writeEventChunk(_ bytes: [UInt8], preframed: [UInt8]? = nil) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        if chunked, let preframed {
+            stream.write(preframed)
+        } else if chunked {
+            var framed: [UInt8] = []
+            framed.reserveCapacity(bytes.count + 12)
+            HTTPResponseSerializer.writeChunk(bytes, into: &framed)
+            stream.write(framed)
+        } else {
+            stream.write(bytes)
+        }
+    }
+
+    /// The slow-client policy's disconnect: close now, dropping what is queued.
+    func disconnectSlowClient() {
+        server.noteSlowClientDisconnect()
+        machine.connectionFailed(into: &actions)
+        perform()
+    }
+
+    /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
+    /// can send its farewell; other responses get the grace period.
+    func serverIsShuttingDown() {
+        if let subscription = relayedSubscription {
+            flushRelayBacklog()
+            if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEventChunk(bytes) }
+            subscription.cancel()
+        } else if streamingEvents {
+            handlingCancelled = true
+            handlerTask?.cancel()
+        }
+        closeWhenIdle()
+    }
+
+    static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
+    /// The heartbeat framed as a chunk once, shared by every connection.
+    static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)
+    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
+}
