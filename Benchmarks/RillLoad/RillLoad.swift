@@ -11,7 +11,8 @@
 //   stream and server CPU while idle.
 // - `fanout`: N streams plus a publisher POSTing M numbered, timestamped events; delivery
 //   latency (HdrHistogram), gaps and duplicates per stream, server CPU per delivery.
-// - `churn` (later): same options; connect/disconnect churn.
+// - `churn`: C connections in flight, each connect → GET → first body byte → close, replaced at
+//   once, for D seconds; connections per second, connect-to-first-byte latency, failures.
 //
 // Progress goes to stderr once a second; stdout ends with one `RESULT mode=… key=value…` line.
 // Every run is bounded: the ramp by `--ramp-timeout`, the hold by `-d`, the teardown by 10 s.
@@ -27,7 +28,7 @@ struct RillLoad: AsyncParsableCommand {
             Every client is an HTTP/1.1 GET with 'Accept: text/event-stream' on its own \
             connection, all driven by a single libuv loop thread. Loopback targets only.
             """,
-        subcommands: [IdleCommand.self, FanoutCommand.self])
+        subcommands: [IdleCommand.self, FanoutCommand.self, ChurnCommand.self])
 }
 
 /// Options every mode shares: where to connect, how many clients, how fast, how persistent.
