@@ -77,3 +77,18 @@ bench: deps-bench
 
 clean:
 	rm -rf .build
+
+## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools) on the same SSE scenarios;
+## prints one table with Rill's ratio to each (Benchmarks/scripts/bench-compare.sh).
+APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
+PIP_COMPARE  := fastapi uvicorn uvloop httptools
+.PHONY: bench-compare
+bench-compare: deps
+	$(call apt_install,$(APT_COMPARE))
+	@python3 -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null || { \
+		echo "installing (pip): $(PIP_COMPARE)"; \
+		PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
+			python3 -m pip install --quiet --disable-pip-version-check $(PIP_COMPARE); }
+	$(SWIFT) build -c release --scratch-path .build-compare --product SSEIdleServer
+	$(SWIFT) build -c release --scratch-path .build-compare --product rill-load
+	PYTHON=python3 Benchmarks/scripts/bench-compare.sh .build-compare/release/SSEIdleServer .build-compare/release/rill-load
