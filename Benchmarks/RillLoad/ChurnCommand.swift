@@ -19,10 +19,13 @@ struct ChurnCommand: AsyncParsableCommand {
             or a wrong content type), other (EADDRNOTAVAIL: local ports exhausted, …). \
             Nothing is retried (--ramp, --max-pending, --retries do not apply). Cycles still \
             in flight when D ends are abandoned: neither completed nor failed. \
-            The client closes first, so each cycle leaves one TIME_WAIT socket on the client \
-            side for 60 s: with a loopback target the cycles spread over --source-addresses \
+            The client closes first, so a cycle can leave a TIME_WAIT socket on the client \
+            side for 60 s (against SSEIdleServer it does not: the server still sends after \
+            the client's FIN, the client's kernel answers with a reset, TcpExtTCPAbortOnData \
+            counts one per cycle, and nothing stays in TIME_WAIT). So that ports cannot run \
+            out either way, with a loopback target the cycles spread over --source-addresses \
             loopback sources (default here: 8, 127.0.0.1-127.0.0.8, each with its own \
-            28,232 ephemeral ports towards the server).
+            28,232 ephemeral ports towards the server); SO_LINGER 0 is not used.
             """)
 
     @OptionGroup var connection: ConnectionOptions

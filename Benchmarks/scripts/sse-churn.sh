@@ -8,9 +8,11 @@
 #
 #   Benchmarks/scripts/sse-churn.sh .build/release/SSEIdleServer .build/release/rill-load
 #
-# The client closes first, so every cycle leaves a TIME_WAIT socket on the client side for 60 s;
-# rill-load churn spreads its connects over SOURCES loopback source addresses (127.0.0.1…) so the
-# ephemeral ports do not run out.
+# The client closes first, which can leave a TIME_WAIT socket per cycle on the client side for
+# 60 s (against SSEIdleServer it does not: the server still sends after the client's FIN and the
+# client's kernel answers with a reset). Either way rill-load churn spreads its connects over
+# SOURCES loopback source addresses (127.0.0.1…) so the ephemeral ports cannot run out.
+# time_wait_after in the RESULT line is the whole machine's TIME_WAIT count after the run.
 #
 # Environment: CONCURRENCY (default 50), DURATION (seconds, default 15), SOURCES (loopback source
 # addresses, default 8), PORT (default 18093).
