@@ -79,8 +79,10 @@ start() {
         local dir="$WORK/nginx"
         rm -rf "$dir"
         mkdir -p "$dir"
+        # worker_connections at 2 × the streams: with 1 × + 500, nginx logs "worker_connections
+        # are not enough, reusing connections" at 10,000 nchan subscribers and ~1 % of them fail.
         sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$PORT|" \
-            -e "s|@MAX_CONNECTIONS@|$((connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
+            -e "s|@MAX_CONNECTIONS@|$((2 * connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
             "$REFERENCE/nchan.conf" >"$dir/nginx.conf"
         taskset -c 0 "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
