@@ -17,7 +17,6 @@ final class HTTPServer: @unchecked Sendable {
     let serverLine: [UInt8]
 
     private var listener: TCPListener?
-    private(set) var connections: Set<ObjectIdentifier> = []
     private var connectionObjects: [ObjectIdentifier: HTTPConnection] = [:]
     private var shuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
