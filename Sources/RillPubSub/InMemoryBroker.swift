@@ -29,6 +29,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     }
 
     private var channels: [String: Channel] = [:]
+    /// The highest sequence number dropped from a channel that was forgotten since.
+    private var forgottenThrough: UInt64 = 0
     private var sequence: UInt64 = 0
     private var counters = BrokerStatistics()
     private var subscriptionCount = 0
@@ -148,7 +150,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         guard let position else {
             return (.gap, mergedHistory(of: names, after: 0))
         }
-        let lost = names.contains { (channels[$0]?.trimmedThrough ?? 0) > position }
+        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
         return (lost ? .gap : .complete, mergedHistory(of: names, after: position))
     }
 
@@ -200,12 +202,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     }
 
     /// A channel with no subscribers and no history is forgotten: channel names never leak.
+    /// What it had dropped is kept broker-wide, so a client that comes back to it later with an
+    /// old id still hears about the gap (conservatively: it may hear of one it did not have).
     private func removeIfUnused(_ name: String, _ channel: Channel) {
-        if channel.subscribers.isEmpty && channel.history.isEmpty && channel.trimmedThrough == 0 {
-            channels[name] = nil
-        } else if channel.subscribers.isEmpty && channel.history.isEmpty {
-            channels[name] = nil
-        }
+        guard channel.subscribers.isEmpty && channel.history.isEmpty else { return }
+        forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
+        channels[name] = nil
     }
 
     /// Ages out history of channels nobody publishes to any more.

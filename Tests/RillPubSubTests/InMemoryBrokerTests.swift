@@ -266,3 +266,19 @@ final class Thread: @unchecked Sendable {
         await loop.shutdown()
     }
 }
+
+@Suite struct ForgottenChannelTests {
+    @Test func aClientBackOnAForgottenChannelStillHearsOfTheGap() async throws {
+        let loop = try EventLoop()
+        // No history: every event leaves at once, and the idle channel is forgotten.
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
+        let status = try await Task(executorPreference: loop.executor) { () -> ReplayStatus in
+            let first = try broker.publishOnLoop(ServerSentEvent(data: "1"), to: "quiet")
+            try broker.publishOnLoop(ServerSentEvent(data: "2"), to: "quiet")
+            #expect(broker.channelCount == 0)
+            return try broker.subscribeOnLoop(to: ["quiet"], lastEventID: first.id).replayStatus
+        }.value
+        #expect(status == .gap)
+        await loop.shutdown()
+    }
+}
