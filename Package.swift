@@ -173,7 +173,7 @@ let package = Package(
         // Against a real redis-server each test starts on a free loopback port.
         .testTarget(
             name: "RillRedisTests",
-            dependencies: ["RillRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RillRedis", "RillTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),

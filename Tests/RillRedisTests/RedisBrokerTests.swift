@@ -5,6 +5,7 @@ import RillPubSub
 import RillRedis
 import RillSSE
 import Synchronization
+import RillTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Foundation
+import RillTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -163,30 +164,4 @@ struct RedisServerError: Error, CustomStringConvertible {
         self.description = description
         self.exitedAtStart = exitedAtStart
     }
-}
-
-func loopback(port: Int) -> sockaddr_in {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
-    return address
-}
-
-/// A loopback port nothing listens on right now: bind port 0, read the port, close.
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw RedisServerError("socket: \(errno)") }
-    defer { close(fd) }
-    var address = loopback(port: 0)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw RedisServerError("bind: \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { throw RedisServerError("getsockname: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
