@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 /// A running example executable of this build (`Examples/<name>`) on 127.0.0.1 and a port the
-/// kernel picked: the same start and stop as ``withTestServer(arguments:sourceLocation:_:)``
-/// (Support/TestServer.swift), for any example that prints `listening on http://HOST:PORT`.
+/// kernel picked, for any example that prints `listening on http://HOST:PORT` (SSETestServer
+/// included: see ``withTestServer(arguments:sourceLocation:_:)``).
 struct ExampleServer: Sendable {
     /// The product name, for messages.
     let name: String
@@ -21,6 +21,12 @@ struct ExampleServer: Sendable {
 
     /// What the server logged to stderr so far (for failure messages).
     var standardError: String { (try? String(contentsOf: standardErrorURL, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM (graceful shutdown) now; ``withExampleServer(_:arguments:sourceLocation:_:)``
+    /// still waits for the exit and checks its status.
+    func terminate() {
+        process.terminate()
+    }
 }
 
 extension Paths {
