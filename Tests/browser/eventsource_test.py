@@ -16,45 +16,15 @@ both paths, so Selenium Manager never tries to download a browser or a driver.
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError as error:  # pragma: no cover
     sys.exit(f"eventsource_test.py: {error}; install with: python3 -m pip install selenium")
 
-
-class Failure(Exception):
-    pass
-
-
-def find_executable(environment_name, candidates):
-    configured = os.environ.get(environment_name)
-    if configured:
-        return configured
-    for candidate in candidates:
-        path = shutil.which(candidate)
-        if path:
-            return path
-    raise Failure(f"none of {candidates} is on PATH (set {environment_name}); install Debian's chromium chromium-driver")
-
-
-def start_browser():
-    options = Options()
-    options.binary_location = find_executable("CHROMIUM", ["chromium", "chromium-browser"])
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1100,900", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    service = Service(executable_path=find_executable("CHROMEDRIVER", ["chromedriver"]))
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(15)
-    driver.set_script_timeout(5)
-    return driver
+from chromium import Failure, start_browser
 
 
 def expected(event_id):

@@ -13,27 +13,12 @@ and exits non-zero.
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-except ImportError as error:  # pragma: no cover
-    sys.exit(f"hub_dashboard.py: {error}; install with: python3 -m pip install selenium")
-
-
-def find_executable(environment_name, candidates):
-    configured = os.environ.get(environment_name)
-    if configured:
-        return configured
-    for candidate in candidates:
-        path = shutil.which(candidate)
-        if path:
-            return path
-    sys.exit(f"hub_dashboard.py: none of {candidates} is on PATH (set {environment_name})")
+# The shared headless-Chromium setup lives in Tests/browser/chromium.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "browser"))
+from chromium import start_browser  # noqa: E402
 
 
 READ_PAGE = """
@@ -66,16 +51,8 @@ def main():
     parser.add_argument("--published", type=int, default=1)
     arguments = parser.parse_args()
 
-    options = Options()
-    options.binary_location = find_executable("CHROMIUM", ["chromium", "chromium-browser"])
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1000,700", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    service = Service(executable_path=find_executable("CHROMEDRIVER", ["chromedriver"]))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = start_browser(window_size="1000,700")
     try:
-        driver.set_page_load_timeout(15)
-        driver.set_script_timeout(5)
         driver.get(arguments.url)
         deadline = time.monotonic() + arguments.timeout
         page = driver.execute_script(READ_PAGE)

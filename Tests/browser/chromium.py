@@ -1,0 +1,40 @@
+"""Headless Chromium for the browser tests: Debian's `chromium` and `chromium-driver`, driven by
+Selenium, which is told both paths so Selenium Manager never tries to download anything."""
+import os
+import shutil
+import sys
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+except ImportError as error:  # pragma: no cover
+    sys.exit(f"{os.path.basename(sys.argv[0])}: {error}; install with: python3 -m pip install selenium")
+
+
+class Failure(Exception):
+    pass
+
+
+def find_executable(environment_name, candidates):
+    configured = os.environ.get(environment_name)
+    if configured:
+        return configured
+    for candidate in candidates:
+        path = shutil.which(candidate)
+        if path:
+            return path
+    raise Failure(f"none of {candidates} is on PATH (set {environment_name}); install Debian's chromium chromium-driver")
+
+
+def start_browser(window_size="1100,900"):
+    options = Options()
+    options.binary_location = find_executable("CHROMIUM", ["chromium", "chromium-browser"])
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={window_size}", "--no-first-run", "--disable-extensions"):
+        options.add_argument(argument)
+    service = Service(executable_path=find_executable("CHROMEDRIVER", ["chromedriver"]))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(15)
+    driver.set_script_timeout(5)
+    return driver
