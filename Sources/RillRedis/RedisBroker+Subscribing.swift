@@ -201,8 +201,7 @@ extension RedisBroker {
         }
         for (index, name) in names.enumerated() {
             guard let channel = channels[name] else { continue }
-            subscription.positions[index] = channel.subscribers.count
-            channel.subscribers.append(subscription)
+            subscription.addToChannelList(&channel.subscribers, at: index)
         }
         subscriptionCount += 1
         return subscription
@@ -214,14 +213,7 @@ extension RedisBroker {
         subscriptionCount -= 1
         for (index, name) in subscription.channels.enumerated() {
             guard let channel = channels[name] else { continue }
-            let position = subscription.positions[index]
-            guard position >= 0, position < channel.subscribers.count, channel.subscribers[position] === subscription else { continue }
-            // Swap-remove, then fix the moved subscription's position in this channel.
-            let last = channel.subscribers.removeLast()
-            if last !== subscription {
-                channel.subscribers[position] = last
-                if let moved = last.channels.firstIndex(of: name) { last.positions[moved] = position }
-            }
+            guard subscription.removeFromChannelList(&channel.subscribers, at: index) else { continue }
             releaseIfUnused(channel)
         }
     }
