@@ -1,0 +1,108 @@
+import Benchmark
+import RillMicroWorkloads
+
+// Rill microbenchmarks; see Benchmarks/Micro/README.md. Run with Benchmarks/Micro/run.sh.
+//
+// Metrics marked `*` in the output are per operation (the inner loop of `scalingFactor`
+// operations is divided out). `instructions` needs hardware counters (perf_event_open); where
+// the machine has none, package-benchmark leaves the row out and run.sh --instructions counts
+// them under valgrind instead.
+
+/// Holds what a benchmark's setup made, for its closure and its teardown.
+final class Holder<Value>: @unchecked Sendable {
+    var value: Value?
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let metrics: [BenchmarkMetric] = [.instructions, .mallocCountTotal, .wallClock, .throughput]
+    let perThousand = Benchmark.Configuration(
+        metrics: metrics, timeUnits: .nanoseconds, scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 2_000)
+    let perOperation = Benchmark.Configuration(
+        metrics: metrics, timeUnits: .microseconds, scalingFactor: .one, maxDuration: .seconds(4), maxIterations: 2_000)
+
+    // MARK: HTTP parsing
+
+    Benchmark("HTTP parse: GET head 314 B, whole buffer", configuration: perThousand) { benchmark in
+        var workload = HTTPParsingWorkload()
+        let request = HTTPParsingWorkload.getRequest
+        for _ in benchmark.scaledIterations { blackHole(workload.parseWhole(request)) }
+    }
+    Benchmark("HTTP parse: POST head 146 B + 56 B body, whole buffer", configuration: perThousand) { benchmark in
+        var workload = HTTPParsingWorkload()
+        let request = HTTPParsingWorkload.postRequest
+        for _ in benchmark.scaledIterations { blackHole(workload.parseWhole(request)) }
+    }
+    Benchmark("HTTP parse: GET head 314 B, byte by byte", configuration: perThousand) { benchmark in
+        var workload = HTTPParsingWorkload()
+        let request = HTTPParsingWorkload.getRequest
+        for _ in benchmark.scaledIterations { blackHole(workload.parseByteByByte(request)) }
+    }
+
+    // MARK: SSE encoding
+
+    Benchmark("SSE encode: small event into reused buffer", configuration: perThousand) { benchmark in
+        var buffer: [UInt8] = []
+        let event = SSEEncodingWorkload.smallEvent
+        for _ in benchmark.scaledIterations { blackHole(SSEEncodingWorkload.encode(event, into: &buffer)) }
+    }
+    Benchmark("SSE encode: small event, encoded() new array", configuration: perThousand) { benchmark in
+        let event = SSEEncodingWorkload.smallEvent
+        for _ in benchmark.scaledIterations { blackHole(SSEEncodingWorkload.encoded(event)) }
+    }
+    Benchmark("SSE encode: 8-line data event into reused buffer", configuration: perThousand) { benchmark in
+        var buffer: [UInt8] = []
+        let event = SSEEncodingWorkload.multiLineEvent
+        for _ in benchmark.scaledIterations { blackHole(SSEEncodingWorkload.encode(event, into: &buffer)) }
+    }
+
+    // MARK: Routing (whole in-process request via RillTesting; see RoutingWorkload)
+
+    let fiftyRoutes = Holder<RoutingWorkload>()
+    Benchmark("Route: 50 routes, GET with 2 params, app.test(.router)", configuration: perThousand) { benchmark in
+        blackHole(try await fiftyRoutes.value!.get(RoutingWorkload.paramPath, count: benchmark.scaledIterations.count))
+    } setup: {
+        fiftyRoutes.value = try await RoutingWorkload.start(router: RoutingWorkload.fiftyRoutes())
+    } teardown: {
+        try await fiftyRoutes.value?.shutdown()
+        fiftyRoutes.value = nil
+    }
+    let oneRoute = Holder<RoutingWorkload>()
+    Benchmark("Route: 1 literal route, GET, app.test(.router)", configuration: perThousand) { benchmark in
+        blackHole(try await oneRoute.value!.get(RoutingWorkload.literalPath, count: benchmark.scaledIterations.count))
+    } setup: {
+        oneRoute.value = try await RoutingWorkload.start(router: RoutingWorkload.oneRoute())
+    } teardown: {
+        try await oneRoute.value?.shutdown()
+        oneRoute.value = nil
+    }
+
+    // MARK: Pub/sub fan-out to 10,000 subscriptions (one publish per operation)
+
+    let consumerTasks = Holder<FanOutWorkload>()
+    Benchmark("Fan-out: 1 publish to 10k subscriptions, consumer tasks", configuration: perOperation) { benchmark in
+        blackHole(try await consumerTasks.value!.publish(count: benchmark.scaledIterations.count))
+    } setup: {
+        consumerTasks.value = try await FanOutWorkload.start(.consumerTasks)
+    } teardown: {
+        await consumerTasks.value?.shutdown()
+        consumerTasks.value = nil
+    }
+    let brokerOnly = Holder<FanOutWorkload>()
+    Benchmark("Fan-out: 1 publish to 10k subscriptions, broker only", configuration: perOperation) { benchmark in
+        blackHole(try await brokerOnly.value!.publish(count: benchmark.scaledIterations.count))
+    } setup: {
+        brokerOnly.value = try await FanOutWorkload.start(.brokerOnly)
+    } teardown: {
+        await brokerOnly.value?.shutdown()
+        brokerOnly.value = nil
+    }
+    let roundTrip = Holder<LoopRoundTripWorkload>()
+    Benchmark("Loop round trip: Task onto the loop and back (baseline)", configuration: perOperation) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(await roundTrip.value!.roundTrip()) }
+    } setup: {
+        roundTrip.value = try LoopRoundTripWorkload()
+    } teardown: {
+        await roundTrip.value?.shutdown()
+        roundTrip.value = nil
+    }
+}
