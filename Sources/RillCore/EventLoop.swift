@@ -51,8 +51,18 @@ public final class EventLoop: @unchecked Sendable {
 
     private enum State: Int { case running, stopping, stopped }
 
+    private static let brokenPipesIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
     /// Creates the loop and starts its thread; returns once the loop is ready for work.
+    ///
+    /// The first loop of the process sets `SIGPIPE` to be ignored: libuv writes to sockets with
+    /// `write(2)`, and a write to a connection the peer already reset must fail with `EPIPE`
+    /// (handled as a closed connection), not kill the process.
     public init(name: String = "rill-loop") throws(UVError) {
+        _ = Self.brokenPipesIgnored
         self.name = name
         uvLoop = .allocate(capacity: 1)
         let rc = uv_loop_init(uvLoop)

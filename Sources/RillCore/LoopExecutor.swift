@@ -40,6 +40,10 @@ public final class LoopExecutor: SerialExecutor, TaskExecutor, @unchecked Sendab
 
     /// The loop whose `execute` closures run in the same drain as the jobs.
     private unowned(unsafe) var closureSource: EventLoop?
+    /// Work that runs at the end of every drain, after the jobs (see
+    /// ``EventLoop/addDrainObserver(_:)``).
+    private var drainObservers: [(id: Int, body: () -> Bool)] = []
+    private var nextDrainObserverID = 0
 
     init(loop: UnsafeMutablePointer<uv_loop_t>, thread: pthread_t) {
         loopThread = thread
@@ -131,7 +135,18 @@ public final class LoopExecutor: SerialExecutor, TaskExecutor, @unchecked Sendab
         uv_async_send(asyncHandle)
     }
 
-    /// Runs queued jobs until the queue is empty or the budget is spent.
+    func addDrainObserver(_ body: @escaping () -> Bool) -> Int {
+        nextDrainObserverID += 1
+        drainObservers.append((nextDrainObserverID, body))
+        return nextDrainObserverID
+    }
+
+    func removeDrainObserver(_ id: Int) {
+        drainObservers.removeAll { $0.id == id }
+    }
+
+    /// Runs queued jobs until the queue is empty or the budget is spent, then the drain
+    /// observers.
     func drain() {
         closureSource?.drainClosures()
         if hasRemote.load(ordering: .acquiring) {
@@ -152,8 +167,10 @@ public final class LoopExecutor: SerialExecutor, TaskExecutor, @unchecked Sendab
             }
             running.removeAll(keepingCapacity: true)
         }
-        // Jobs left over: keep poll from blocking so the next iteration runs them after I/O.
-        let pending = !local.isEmpty || hasRemote.load(ordering: .relaxed) || (closureSource?.hasPendingClosures ?? false)
+        var observersHaveMore = false
+        for observer in drainObservers where observer.body() { observersHaveMore = true }
+        // Work left over: keep poll from blocking so the next iteration runs it after I/O.
+        let pending = observersHaveMore || !local.isEmpty || hasRemote.load(ordering: .relaxed) || (closureSource?.hasPendingClosures ?? false)
         if pending && !idleActive {
             idleActive = true
             uv_idle_start(idleHandle) { handle in LoopExecutor.from(handle!.pointee.data).drain() }

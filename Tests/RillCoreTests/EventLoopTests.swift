@@ -2,8 +2,20 @@ import CRillTestHooks
 import RillCore
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct EventLoopTests {
+    @Test func aLoopMakesBrokenPipesErrorsNotSignals() async throws {
+        let loop = try EventLoop(name: "test-loop")
+        var action = sigaction()
+        #expect(sigaction(SIGPIPE, nil, &action) == 0)
+        // A write to a reset socket must fail with EPIPE, not kill the process.
+        #expect(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self))
+        await loop.shutdown()
+    }
+
     @Test func tasksWithTheLoopAsExecutorPreferenceRunOnTheLoopThread() async throws {
         let loop = try EventLoop(name: "test-loop")
         let results = try await Task(executorPreference: loop.executor) {
