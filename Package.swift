@@ -78,6 +78,7 @@ let package = Package(
             name: "Rill",
             dependencies: [
                 "RillCore", "RillHTTP", "RillSSE", "RillPubSub",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -57,6 +57,9 @@ public final class Application: Sendable {
 
     var channelAuthorizer: ChannelAuthorizer? { state.withLock { $0.channelAuthorizer } }
 
+    /// The running server, if started.
+    var server: HTTPServer? { state.withLock { $0.server } }
+
     func setChannelAuthorizer(_ authorizer: @escaping ChannelAuthorizer) {
         state.withLock { $0.channelAuthorizer = authorizer }
     }
@@ -143,7 +146,8 @@ public final class Application: Sendable {
         return await onLoop {
             ServerStatistics(
                 connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
-                slowClientDisconnectCount: server.slowClientDisconnectCount)
+                slowClientDisconnectCount: server.slowClientDisconnectCount,
+                relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount)
         }
     }
 

@@ -39,6 +39,13 @@ extension Application {
     }
 
     /// Publishes a complete event to `channel`.
+    ///
+    /// Returns once the broker took the event. Backpressure: called on the loop (as handlers
+    /// are) while the server is still writing earlier events to many streams, it returns once
+    /// what was queued before the previous publish was written — so a publisher that awaits
+    /// each publish stays within about two passes over the subscribers, which bounds latency
+    /// and memory, while events published meanwhile share the streams' writes.
+    /// ``post(_:channel:)`` never waits.
     @discardableResult
     public func publish(
         _ event: ServerSentEvent, channel: String = Application.defaultChannel, authorizing request: (Request, RequestContext)? = nil
@@ -46,11 +53,18 @@ extension Application {
         if let (request, context) = request {
             try await authorize(request, context: context, channels: [channel], access: .publish)
         }
+        // Backpressure: on the loop, wait until what the server queued for event streams
+        // before this publish was written (see the doc comment).
+        let flushQueue = eventLoop.inEventLoop ? server?.eventStreamFlushQueue : nil
+        let ticket = flushQueue?.admitPublish() ?? 0
+        let receipt: PublishReceipt
         do {
-            return try await broker.publish(event, to: channel)
+            receipt = try await broker.publish(event, to: channel)
         } catch let error as BrokerError {
             throw error.httpError
         }
+        await flushQueue?.waitForEarlierWrites(ticket: ticket)
+        return receipt
     }
 
     /// Publishes from any thread or synchronous context without waiting (a background job, a

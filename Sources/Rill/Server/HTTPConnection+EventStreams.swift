@@ -27,6 +27,7 @@ extension HTTPConnection {
     func startRelay(_ relay: SubscriptionRelay) {
         let configuration = relay.configuration ?? eventStreamDefaults
         relayMaxQueuedBytes = configuration.maxQueuedBytes
+        updateRelayCheckBytes()
         relayFarewell = relay.farewell
         do {
             try openEventStream(configuration)
@@ -38,8 +39,11 @@ extension HTTPConnection {
             return
         }
         relayedSubscription = relay.subscription
+        // unowned(unsafe): the sink runs once per event per stream, and a checked unowned
+        // reference costs an atomic operation each time. Safe: the connection outlives its
+        // subscription's sink — closing cancels the subscription, which drops both closures.
         let replay = relay.subscription.attach(
-            sink: { [unowned self] event in self.relayEvent(event) },
+            sink: { [unowned(unsafe) self] event in self.relayEvent(event) },
             ended: { [unowned self] error in self.finishRelay(error: error) })
         // What the replay holds leaves in one write.
         if replay.count == 1 {
@@ -47,22 +51,34 @@ extension HTTPConnection {
         } else if !replay.isEmpty {
             var batch: [UInt8] = []
             for event in replay { batch.append(contentsOf: event.encoded) }
+            server.relayedEventCount += replay.count
+            server.relayedWriteCount += 1
             writeEventChunk(batch)
             checkRelayQueue()
         }
     }
 
+    /// A published event for the relayed subscription: appended to the pending bytes (the
+    /// broker's pre-framed chunk, shared, not copied, when it is the only one), written by the
+    /// server's flush queue — or once the socket drained, if libuv still holds a backlog.
     func relayEvent(_ event: BrokerEvent) {
-        // A client behind (libuv still holds unsent bytes) gets its pending events in one write
-        // once the socket drains, instead of one queued write per event.
-        if chunked && (!relayBacklog.isEmpty || queuedBytes > 0) {
-            if relayBacklog.isEmpty { stream.notifyWhenQueuedBytes(atMost: 0) }
-            relayBacklog.append(contentsOf: event.chunk)
-            checkRelayQueue()
-            return
+        guard !isClosed else { return }
+        server.relayedEventCount += 1
+        let bytes = chunked ? event.chunk : event.encoded
+        if relayBacklog.isEmpty {
+            relayBacklog = bytes
+            if !relayFlushQueued {
+                if queuedBytes > 0 {
+                    stream.notifyWhenQueuedBytes(atMost: 0)
+                } else {
+                    relayFlushQueued = true
+                    server.eventStreamFlushQueue.enqueue(self)
+                }
+            }
+        } else {
+            relayBacklog.append(contentsOf: bytes)
         }
-        writeEventChunk(event.encoded, preframed: event.chunk)
-        checkRelayQueue()
+        if relayBacklog.count >= relayCheckBytes { checkRelayQueue() }
     }
 
     func flushRelayBacklog() {
@@ -70,12 +86,38 @@ extension HTTPConnection {
         let backlog = relayBacklog
         relayBacklog = []
         lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        server.relayedWriteCount += 1
         stream.write(backlog)
+        updateRelayCheckBytes()
     }
 
+    /// Bounds what a relayed stream holds. Pending bytes waiting only for their turn in the
+    /// flush queue (the socket had no backlog) are written at once past
+    /// ``relayEarlyWriteBytes``, or past the stream's limit: a burst is not a slow client. What
+    /// is still held then, in libuv and pending, beyond `maxQueuedBytes` is a slow client.
     func checkRelayQueue() {
-        if queuedBytes + relayBacklog.count > relayMaxQueuedBytes { disconnectSlowClient() }
+        let pending = relayBacklog.count
+        if relayFlushQueued && queuedBytes == 0 && (pending >= Self.relayEarlyWriteBytes || pending > relayMaxQueuedBytes) {
+            flushRelayBacklog()
+        }
+        if queuedBytes + relayBacklog.count > relayMaxQueuedBytes {
+            disconnectSlowClient()
+        } else {
+            updateRelayCheckBytes()
+        }
     }
+
+    /// After a write: how many pending bytes call for ``checkRelayQueue()``. libuv's queue only
+    /// shrinks until the next write, so a threshold from the queue as it is now is safe, and a
+    /// published event costs no look at the socket.
+    func updateRelayCheckBytes() {
+        guard relayMaxQueuedBytes > 0 else { return }
+        relayCheckBytes = min(Self.relayEarlyWriteBytes, max(1, relayMaxQueuedBytes - queuedBytes + 1))
+    }
+
+    /// Pending bytes of a relayed stream written without waiting for the flush queue: batching
+    /// gains nothing beyond this size, and it bounds the memory a burst holds per stream.
+    static let relayEarlyWriteBytes = 16 * 1024
 
     func finishRelay(error: SubscriptionError?) {
         relayedSubscription = nil
@@ -120,6 +162,7 @@ extension HTTPConnection {
         } else {
             stream.write(bytes)
         }
+        updateRelayCheckBytes()
     }
 
     /// The slow-client policy's disconnect: close now, dropping what is queued.

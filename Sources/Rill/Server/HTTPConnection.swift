@@ -43,9 +43,15 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     var relayedSubscription: Subscription?
     var relayFarewell: ServerSentEvent?
     var relayMaxQueuedBytes = 0
-    /// Events for a relayed subscription that arrived while the socket had a backlog: they
-    /// leave together, in one write, when libuv drained it.
+    /// Events of the relayed subscription not yet written: they leave together, in one write,
+    /// when the server's ``EventStreamFlushQueue`` reaches this connection or, if the socket
+    /// has a backlog, when libuv drained it.
     var relayBacklog: [UInt8] = []
+    /// The connection waits in the server's flush queue.
+    var relayFlushQueued = false
+    /// Pending bytes at which a relayed event checks the stream's limits (see
+    /// `updateRelayCheckBytes`).
+    var relayCheckBytes = 1
     var timeoutKind = TimeoutKind.none
     var deadlineMilliseconds: UInt64 = 0
     var timer: ScheduledTimer?

@@ -21,10 +21,17 @@ final class HTTPServer: @unchecked Sendable {
     private var shuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     var dateCache = DateCache()
+    /// Relayed event streams waiting to write their pending events.
+    let eventStreamFlushQueue = EventStreamFlushQueue()
+    private var flushObserver: Int?
     /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
     private(set) var refusedConnectionCount = 0
     /// Event streams closed because their client fell too far behind.
     private(set) var slowClientDisconnectCount = 0
+
+    /// Broker events handed to relayed event streams, and the socket writes that carried them.
+    var relayedEventCount = 0
+    var relayedWriteCount = 0
 
     func noteSlowClientDisconnect() { slowClientDisconnectCount += 1 }
 
@@ -49,6 +56,8 @@ final class HTTPServer: @unchecked Sendable {
             self.accept(stream)
         }
         self.listener = listener
+        let queue = eventStreamFlushQueue
+        flushObserver = loop.addDrainObserver { queue.flush() }
         return listener.localAddress
     }
 
@@ -69,6 +78,7 @@ final class HTTPServer: @unchecked Sendable {
     func connectionDidClose(_ connection: HTTPConnection) {
         connectionObjects[ObjectIdentifier(connection)] = nil
         if shuttingDown && connectionObjects.isEmpty {
+            removeFlushObserver()
             let waiters = shutdownWaiters
             shutdownWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
@@ -89,8 +99,18 @@ final class HTTPServer: @unchecked Sendable {
                 }
             }
         }
-        if connectionObjects.isEmpty { return }
+        if connectionObjects.isEmpty {
+            removeFlushObserver()
+            return
+        }
         await withCheckedContinuation { shutdownWaiters.append($0) }
+    }
+
+    private func removeFlushObserver() {
+        guard let flushObserver else { return }
+        self.flushObserver = nil
+        loop.removeDrainObserver(flushObserver)
+        eventStreamFlushQueue.releaseWaiters()
     }
 
     /// Cancels every handler and closes every connection now (a second shutdown signal).

@@ -7,11 +7,23 @@ public struct ServerStatistics: Sendable, Hashable {
     /// Event streams closed because their client fell more than
     /// ``EventStreamConfiguration/maxQueuedBytes`` behind.
     public var slowClientDisconnectCount: Int
+    /// Broker events handed to relayed event streams (`Application.eventStream`), one per
+    /// event per stream.
+    public var relayedEventCount: Int
+    /// Socket writes that carried those events. Events that reach a stream faster than the
+    /// server writes to all streams share a write, so under load this grows slower than
+    /// ``relayedEventCount``; their ratio is the events per write.
+    public var relayedWriteCount: Int
 
     /// Creates counters.
-    public init(connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0) {
+    public init(
+        connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0,
+        relayedEventCount: Int = 0, relayedWriteCount: Int = 0
+    ) {
         self.connectionCount = connectionCount
         self.refusedConnectionCount = refusedConnectionCount
         self.slowClientDisconnectCount = slowClientDisconnectCount
+        self.relayedEventCount = relayedEventCount
+        self.relayedWriteCount = relayedWriteCount
     }
 }

@@ -186,3 +186,98 @@ final class PlainThread: @unchecked Sendable {
 
     func join() { pthread_join(handle, nil) }
 }
+
+/// Events that reach a relayed stream faster than the server writes share one socket write.
+@Suite struct CoalescedEventWriteTests {
+    /// A route that posts `count` events back to back (`post` does not wait for writes), inside
+    /// one handler run.
+    private func burstApp() throws -> Application {
+        let app = try pubSubApp()
+        app.router.post("/burst") { request, context in
+            let count = Int(request.query["count"] ?? "") ?? 1
+            for n in 1...count { app.post(ServerSentEvent(data: "event \(n)"), channel: "burst") }
+            return ["published": "\(count)"]
+        }
+        return app
+    }
+
+    @Test func eventsPublishedTogetherLeaveInOneWritePerStream() async throws {
+        let app = try burstApp()
+        try await app.test(.live) { client in
+            let streams = [
+                try await client.sse("/stream?channel=burst"), try await client.sse("/stream?channel=burst"),
+                try await client.sse("/stream?channel=burst"),
+            ]
+            #expect(await eventually { await subscriptions(app) == 3 })
+            let before = await app.serverStatistics()
+            #expect(try await client.post("/burst?count=50", text: "").status == .ok)
+            for stream in streams {
+                #expect(try await stream.events(50).map(\.data) == (1...50).map { "event \($0)" })
+            }
+            let after = await app.serverStatistics()
+            #expect(after.relayedEventCount - before.relayedEventCount == 150)
+            #expect(after.relayedWriteCount - before.relayedWriteCount == 3)
+            for stream in streams { stream.close() }
+        }
+    }
+
+    @Test func aLoneEventIsWrittenAtOnce() async throws {
+        let app = try burstApp()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=burst")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let before = await app.serverStatistics()
+            for round in 1...3 {
+                #expect(try await client.post("/burst?count=1", text: "").status == .ok)
+                #expect(try await stream.events(1).map(\.data) == ["event 1"], "round \(round)")
+            }
+            let after = await app.serverStatistics()
+            #expect(after.relayedWriteCount - before.relayedWriteCount == 3)
+            stream.close()
+        }
+    }
+
+    @Test func anAwaitingPublisherStaysWithinTwoPassesOfTheWrites() async throws {
+        let app = try pubSubApp()
+        // Three publishes in a row: the third returns only once everything queued before the
+        // second was written — the first event's write to every stream. 40 streams take
+        // several drains (16 per drain), so without the wait no write would have happened yet.
+        app.router.post("/three") { _, _ in
+            let before = await app.serverStatistics().relayedWriteCount
+            for n in 1...3 { _ = try await app.publish(ServerSentEvent(data: "event \(n)"), channel: "burst") }
+            let after = await app.serverStatistics().relayedWriteCount
+            return ["writesBeforeReturn": after - before]
+        }
+        try await app.test(.live) { client in
+            var streams: [SSETestStream] = []
+            for _ in 0..<40 { streams.append(try await client.sse("/stream?channel=burst")) }
+            #expect(await eventually { await subscriptions(app) == 40 })
+            let answer = try await client.post("/three", text: "").decode([String: Int].self)
+            #expect(try #require(answer["writesBeforeReturn"]) >= 40)
+            for stream in streams {
+                #expect(try await stream.events(3).map(\.data) == ["event 1", "event 2", "event 3"])
+                stream.close()
+            }
+        }
+    }
+
+    @Test func aBurstLargerThanTheQueueLimitIsWrittenNotDisconnected() async throws {
+        let app = try pubSubApp(eventStream: .init(maxQueuedBytes: 32 * 1024))
+        let payload = String(repeating: "x", count: 4000)
+        app.router.post("/big-burst") { _, _ in
+            for n in 1...40 { app.post(ServerSentEvent(data: "\(n) \(payload)"), channel: "big") }
+            return ["published": "40"]
+        }
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=big")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            #expect(try await client.post("/big-burst", text: "").status == .ok)
+            // 160 KB in one handler run: written in ≥ 16 KiB pieces as it accumulates, while the
+            // client reads, so the stream is never more than 32 KiB behind.
+            let events = try await stream.events(40)
+            #expect(events.map { $0.data.prefix(while: { $0 != " " }) } == (1...40).map { "\($0)"[...] })
+            #expect(await app.serverStatistics().slowClientDisconnectCount == 0)
+            stream.close()
+        }
+    }
+}
