@@ -16,6 +16,7 @@
 //   curl -i -X POST 'localhost:8080/publish?channel=news' -d 'no token'            # 401
 //   curl -N 'localhost:8080/stream?channel=news' -H 'Last-Event-ID: 1'             # replay after id 1
 //   curl localhost:8080/health                                                      # {"status":"ok"}
+//   curl localhost:8080/ping                                                        # pong (text/plain)
 //   curl localhost:8080/metrics                                                     # Prometheus text
 //   curl -N localhost:8080/stats                                                    # one JSON sample a second
 //   open http://localhost:8080/ for the live dashboard

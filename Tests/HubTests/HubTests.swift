@@ -211,6 +211,16 @@ import Testing
         }
     }
 
+    @Test func pingAnswersPlainText() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.get("/ping")
+            #expect(response.status == .ok)
+            #expect(response.headerFields[.contentType]?.hasPrefix("text/plain") == true)
+            #expect(response.bodyText == "pong")
+        }
+    }
+
     @Test func metricsFollowConnectionsSubscribersAndPublishes() async throws {
         let app = try hub()
         try await app.test(.live) { client in

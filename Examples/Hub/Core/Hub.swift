@@ -70,6 +70,8 @@ public enum Hub {
         router.get("/health") { _, _ in
             Response(headerFields: [.contentType: "application/json; charset=utf-8"], body: .text(#"{"status":"ok"}"#))
         }
+        // A plain-text liveness probe for load balancers (and `wrk` in `make bench`).
+        router.get("/ping") { _, _ in "pong" }
         router.get("/stream") { request, context in
             try await app.eventStream(for: request, context: context)
         }
