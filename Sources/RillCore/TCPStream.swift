@@ -34,6 +34,8 @@ public final class TCPStream: @unchecked Sendable {
     private var lingerTimer: ScheduledTimer?
     private var discardingInput = false
     private var receivedEOF = false
+    private var coalescingDepth = 0
+    private var coalesced: [UInt8] = []
 
     /// Whether `close` has been called (the handle may still be closing).
     public private(set) var isClosing = false
@@ -104,10 +106,37 @@ public final class TCPStream: @unchecked Sendable {
         }
     }
 
+    /// Collects the writes that follow, until ``endCoalescingWrites()``, into one socket write —
+    /// say a response head and the first bytes of its body. Closing flushes them first.
+    public func beginCoalescingWrites() {
+        coalescingDepth += 1
+    }
+
+    /// Ends ``beginCoalescingWrites()``; the outermost end writes what was collected.
+    public func endCoalescingWrites() {
+        precondition(coalescingDepth > 0, "endCoalescingWrites without beginCoalescingWrites")
+        coalescingDepth -= 1
+        if coalescingDepth == 0 { flushCoalescedWrites() }
+    }
+
+    private func flushCoalescedWrites() {
+        guard !coalesced.isEmpty else { return }
+        let bytes = coalesced
+        coalesced = []
+        let depth = coalescingDepth
+        coalescingDepth = 0
+        write(bytes)
+        coalescingDepth = depth
+    }
+
     /// Writes `bytes` after everything written before. Never blocks; what the kernel does not
     /// take now is copied and queued. A failed write closes the stream.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosing, !bytes.isEmpty else { return }
+        if coalescingDepth > 0 {
+            coalesced.append(contentsOf: bytes)
+            return
+        }
         var buffer = uv_buf_t(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self), len: bytes.count)
         let written = uv_try_write(rill_tcp_as_stream(handle), &buffer, 1)
         if written == Int32(bytes.count) { return }
@@ -121,6 +150,10 @@ public final class TCPStream: @unchecked Sendable {
 
     /// Writes `bytes` after everything written before. See ``write(_:)-(UnsafeRawBufferPointer)``.
     public func write(_ bytes: [UInt8]) {
+        if coalescingDepth > 0 && coalesced.isEmpty && !isClosing {
+            coalesced = bytes  // shared, not copied, while it is the only one
+            return
+        }
         bytes.withUnsafeBytes { write($0) }
     }
 
@@ -196,6 +229,13 @@ public final class TCPStream: @unchecked Sendable {
     /// which can destroy a response (a 400 or 413) before the client has read it.
     public func closeAfterFlush(lingering: Duration = .seconds(2)) {
         guard !isClosing, !discardingInput else { return }
+        flushCoalescedWrites()
+        // The peer already closed its side and nothing waits to be sent: no unread input can
+        // cause a reset, so close now (no shutdown call, no linger).
+        if receivedEOF && queuedBytes == 0 {
+            close()
+            return
+        }
         discardingInput = true
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         let rc = uv_shutdown(request, rill_tcp_as_stream(handle)) { request, _ in

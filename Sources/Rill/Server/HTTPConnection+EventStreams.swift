@@ -125,7 +125,8 @@ extension HTTPConnection {
         flushRelayBacklog()
         endEventStream()
         if error == nil {
-            if chunked { stream.write(HTTPResponseSerializer.lastChunk) }
+            // No last chunk for a client that went away (EOF or reset cancelled the stream).
+            if chunked && !handlingCancelled { stream.write(HTTPResponseSerializer.lastChunk) }
         } else {
             // A slow consumer or a closed broker: close, the client reconnects and replays.
             closeAfterResponse = true

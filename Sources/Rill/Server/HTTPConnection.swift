@@ -250,7 +250,11 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             handlerTask = nil
             return
         }
+        // The head and what follows at once (a relayed stream's opening comment and replay)
+        // leave in one write.
+        stream.beginCoalescingWrites()
         guard let body = writeHead(of: response, for: request.head) else {
+            stream.endCoalescingWrites()
             // A client that pipelines without reading must not make us queue response after
             // response: the next request waits until this one drained below the low mark.
             try? await waitUntilWritable()
@@ -261,8 +265,10 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         if case .subscription(let relay) = body {
             handlerTask = nil
             startRelay(relay)
+            stream.endCoalescingWrites()
             return
         }
+        stream.endCoalescingWrites()
         // A streamed body outlives the routing task: it gets a task of its own, so that the
         // routing task ends and frees its frames, the request and the response (several KB per
         // long-lived stream), and the stream's task holds only what the body needs.
