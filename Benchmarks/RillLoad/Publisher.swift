@@ -4,8 +4,11 @@ import Glibc
 #endif
 
 /// Publishes numbered events with `POST` over keep-alive HTTP/1.1 connections on the harness's
-/// loop (`rill-load fanout`). Each body is `seq=S t=T` (T: monotonic ns just before the write),
-/// padded with ` pad=xxx…` to the payload size. One request per connection at a time (no
+/// loop (`rill-load fanout`). Each body is `seq=S t=T`, padded with ` pad=xxx…` to the payload
+/// size. T (monotonic ns) is the moment just before the write back-to-back, and the event's
+/// slot in rate mode — so a send delayed because every connection still waits for an answer
+/// counts in the latency (no coordinated omission: a server that answers publishes slowly
+/// cannot hide its backlog in the publisher). One request per connection at a time (no
 /// pipelining): back-to-back mode sends the next event when the previous response arrived; rate
 /// mode sends event i at start + i/R on any idle connection, or as soon as one frees up (late).
 /// Loop-confined.
@@ -117,7 +120,7 @@ final class Publisher {
                 if lag > 5_000 { late += 1 }
                 maxLagMicroseconds = max(maxLagMicroseconds, lag)
             }
-            send(sent, on: connection)
+            send(sent, on: connection, stampNanoseconds: rate == nil ? nil : due * 1_000)
         }
         if let rate, sent < events, !connections.allSatisfy({ !$0.isUp || $0.busy }) {
             let due = startMicroseconds + UInt64(Double(sent) * 1_000_000 / rate)
@@ -129,10 +132,10 @@ final class Publisher {
         finishIfDone()
     }
 
-    private func send(_ sequence: Int, on connection: PublishConnection) {
+    private func send(_ sequence: Int, on connection: PublishConnection, stampNanoseconds: UInt64?) {
         var body = "seq=\(sequence) t="
         let time = monotonicNanoseconds()
-        body += String(time)
+        body += String(stampNanoseconds ?? time)
         if body.utf8.count + 5 < payloadBytes {
             body += " pad="
             body += String(repeating: "x", count: payloadBytes - body.utf8.count)
