@@ -17,8 +17,8 @@ PIP_MODULES  := selenium, sseclient, requests
 # run it, so both always agree.
 export RILL_TEST_PYTHON := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
-# What `make bench` needs on top: the load generator and the reference server.
-APT_BENCH    := wrk nginx-light util-linux redis-server
+# What `make bench` needs on top: the load generators (wrk), taskset, pgrep and redis-server.
+APT_BENCH    := wrk util-linux procps redis-server
 
 .PHONY: run test build build-release bench deps deps-test deps-bench clean
 
@@ -62,24 +62,27 @@ test: deps-test
 	# bounds, and a 2-core machine running them all at once starves some of them.
 	$(SWIFT) test --skip-build --no-parallel
 
-## Release build, then the benchmark scenarios; prints one table.
+## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
+## Redis); prints one table (Benchmarks/scripts/bench.sh). About 8 minutes.
 bench: deps-bench
-	$(SWIFT) build -c release --product Hello
-	Benchmarks/scripts/http-wrk.sh .build/release/Hello
-	$(SWIFT) build -c release --product SSEIdleServer
+	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
-	IDLE=subscribe Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
-	sleep 5  # let the previous server's port and sockets go
-	IDLE=sleep PORT=18091 Benchmarks/scripts/sse-idle.sh .build/release/SSEIdleServer .build/release/rill-load
-	sleep 5
-	PORT=18092 Benchmarks/scripts/sse-fanout.sh .build/release/SSEIdleServer .build/release/rill-load
-	PORT=18093 Benchmarks/scripts/sse-churn.sh .build/release/SSEIdleServer .build/release/rill-load
+	Benchmarks/scripts/bench.sh
+
+## Microbenchmarks (package-benchmark, nested package Benchmarks/Micro): HTTP parsing, SSE
+## encoding, routing, in-process fan-out to 10,000 subscriptions; time and mallocs, then
+## instructions per operation counted under valgrind (VMs often lack hardware counters).
+.PHONY: bench-micro
+bench-micro: deps
+	$(call apt_install,valgrind)
+	Benchmarks/Micro/run.sh --instructions
 
 clean:
 	rm -rf .build
 
-## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools) on the same SSE scenarios;
-## prints one table with Rill's ratio to each (Benchmarks/scripts/bench-compare.sh).
+## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools), scenarios 1–5 of
+## `make bench` with the same harness in the same run; one table with Rill's ratio to each.
+## About 25 minutes.
 APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
 PIP_COMPARE  := fastapi uvicorn uvloop httptools
 .PHONY: bench-compare
@@ -89,6 +92,8 @@ bench-compare: deps
 		echo "installing (pip): $(PIP_COMPARE)"; \
 		PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
 			python3 -m pip install --quiet --disable-pip-version-check $(PIP_COMPARE); }
-	$(SWIFT) build -c release --scratch-path .build-compare --product SSEIdleServer
-	$(SWIFT) build -c release --scratch-path .build-compare --product rill-load
-	PYTHON=python3 Benchmarks/scripts/bench-compare.sh .build-compare/release/SSEIdleServer .build-compare/release/rill-load
+	$(SWIFT) build -c release --product rill-hub
+	$(SWIFT) build -c release --product rill-load
+	$(call apt_install,wrk)
+	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" \
+		Benchmarks/scripts/bench.sh

@@ -1,9 +1,12 @@
-"""FastAPI reference SSE hub for Benchmarks/scripts/bench-compare.sh.
+"""FastAPI reference SSE hub for Benchmarks/scripts/bench.sh.
 
 The idiomatic in-memory hub: channel name -> set of asyncio.Queue, one queue per subscriber.
 
-    GET  /stream?channel=NAME   text/event-stream; every message published to NAME, as `data:`
-                                lines (one per line of the message), each event ending in a blank line
+    GET  /stream?channel=NAME   text/event-stream: a `: ok` comment at once (so the client knows it is
+                                subscribed, like nchan's `: hi` and Rill's `:ok`), then every message
+                                published to NAME as `data:` lines (one per line of the message), each
+                                event ending in a blank line
+    GET  /ping                  `pong` as text/plain (the plain-HTTP scenario)
     POST /publish?channel=NAME  the raw request body becomes one event on every subscriber of NAME;
                                 answers {"subscribers": n}
 
@@ -17,7 +20,7 @@ import asyncio
 from collections import defaultdict
 
 from fastapi import FastAPI, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 app = FastAPI()
 channels: dict[str, set[asyncio.Queue]] = defaultdict(set)
@@ -35,6 +38,7 @@ async def stream(channel: str):
 
     async def events():
         try:
+            yield ": ok\n\n"
             while True:
                 data = await queue.get()
                 yield format_event(data)
@@ -50,6 +54,11 @@ async def stream(channel: str):
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@app.get("/ping", response_class=PlainTextResponse)
+async def ping():
+    return "pong"
 
 
 @app.post("/publish")

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# The benchmark scenarios of `make bench` (Rill alone) and `make bench-compare` (Rill against
+# the hubs a user would otherwise pick), with one harness, on one machine, printed as one table.
+#
+#   rill     rill-hub (Examples/Hub) on the in-memory broker, or on Redis for scenario redis
+#   nchan    nginx, one worker, + the nchan module (Benchmarks/reference/nchan.conf)
+#   fastapi  FastAPI on uvicorn --loop uvloop --http httptools, one worker
+#            (Benchmarks/reference/fastapi_app.py)
+# All three serve GET /stream?channel=NAME, POST /publish?channel=NAME (the body becomes the
+# event's data) and GET /ping (a 4-byte text body; nginx serves it as a static file).
+#
+# Every server is pinned to CPU 0 and the harness (rill-load, or wrk for http) to CPU 1, so each
+# figure is single-core; each scenario gets a fresh server and waits for a quiet machine first.
+# Scenarios (SCENARIOS, default "idle fanout rate small churn http redis"):
+#   idle    rill-load idle: IDLE_CONNECTIONS (19,000) streams held DURATION (30) s — alive, server
+#           RSS per stream, server CPU in the hold. Rill sends a HEARTBEAT (10) s heartbeat and
+#           its run requires one per stream in the hold; nchan and FastAPI send none.
+#   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back
+#   rate    the same streams at RATE (50) events/s for RATE_SECONDS (20) s — latency from each
+#           event's slot in the schedule to its receipt, so a server that answers publishes late
+#           pays for it (16 publish connections; publishing stops RATE_SECONDS + 20 s after the
+#           first POST if the server falls behind)
+#   small   SMALL_CONNECTIONS (100) × SMALL_EVENTS (20,000) back-to-back
+#   churn   rill-load churn: CHURN_CONCURRENCY (50) in flight for CHURN_SECONDS (15) s: connect,
+#           GET /stream, first body byte, close
+#   http    wrk -t1 -c HTTP_CONNECTIONS (64) for HTTP_SECONDS (10) s on GET /ping, after 2 s warm-up
+#   redis   the fanout scenario with Rill on a RedisBroker (a redis-server this script starts on
+#           REDIS_PORT, 18379; Rill only)
+#
+#   Benchmarks/scripts/bench.sh                                  # what `make bench` runs
+#   SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" Benchmarks/scripts/bench.sh
+#
+# Environment: HUB and LOAD (the rill-hub and rill-load binaries, default .build/release/…),
+# SERVERS (default rill), SCENARIOS, the counts above, PAYLOAD (event bytes, 64), RAMP (new
+# streams per second, 2000), PORT (18095), FANOUT_TIMEOUT (300 s), QUIET_WAIT (60 s), NGINX,
+# NCHAN_MODULE (/usr/lib/nginx/modules/ngx_nchan_module.so), PYTHON (python3).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+REFERENCE=$ROOT/Benchmarks/reference
+HUB=${HUB:-$ROOT/.build/release/rill-hub}
+LOAD=${LOAD:-$ROOT/.build/release/rill-load}
+SERVERS=${SERVERS:-rill}
+SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-19000}
+DURATION=${DURATION:-30}
+FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
+FANOUT_EVENTS=${FANOUT_EVENTS:-200}
+RATE=${RATE:-50}
+RATE_SECONDS=${RATE_SECONDS:-20}
+SMALL_CONNECTIONS=${SMALL_CONNECTIONS:-100}
+SMALL_EVENTS=${SMALL_EVENTS:-20000}
+CHURN_CONCURRENCY=${CHURN_CONCURRENCY:-50}
+CHURN_SECONDS=${CHURN_SECONDS:-15}
+HTTP_CONNECTIONS=${HTTP_CONNECTIONS:-64}
+HTTP_SECONDS=${HTTP_SECONDS:-10}
+PAYLOAD=${PAYLOAD:-64}
+HEARTBEAT=${HEARTBEAT:-10}
+RAMP=${RAMP:-2000}
+PORT=${PORT:-18095}
+REDIS_PORT=${REDIS_PORT:-18379}
+FANOUT_TIMEOUT=${FANOUT_TIMEOUT:-300}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+PYTHON=${PYTHON:-python3}
+WORK=$(mktemp -d)
+SERVER_PID=
+PROBE_PID=
+REDIS_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# shellcheck source=common.sh
+source "$HERE/common.sh"
+
+for binary in "$HUB" "$LOAD"; do
+    [ -x "$binary" ] || { echo "missing $binary: swift build -c release --product rill-hub (and rill-load)" >&2; exit 1; }
+done
+# The servers inherit this shell's open-file limit (rill-load and rill-hub raise their own).
+ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" = unlimited ]; then NOFILE=1048576; fi
+for count in "$IDLE_CONNECTIONS" "$FANOUT_CONNECTIONS"; do
+    if [ "$NOFILE" -lt $((count + 96)) ]; then
+        echo "the open-file limit ($NOFILE) is below $count streams + 96; lower the connection counts" >&2
+        exit 1
+    fi
+done
+
+# start NAME CONNECTIONS [RILL ARGUMENTS…]: sets SERVER_PID (what to stop) and PROBE_PID (what
+# rill-load samples for RSS and CPU).
+start() {
+    local name=$1 connections=$2
+    shift 2
+    wait_for_quiet
+    case $name in
+    rill)
+        taskset -c 0 "$HUB" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" \
+            --max-connections $((connections + 500)) "$@" >"$WORK/server-$name.log" 2>&1 &
+        SERVER_PID=$!
+        PROBE_PID=$SERVER_PID
+        ;;
+    nchan)
+        local dir="$WORK/nginx"
+        rm -rf "$dir"
+        mkdir -p "$dir/html"
+        printf 'pong' >"$dir/html/ping"
+        # nginx's worker runs as nobody: let it reach the file (mktemp makes WORK 0700).
+        chmod a+rx "$WORK" "$dir" "$dir/html" && chmod a+r "$dir/html/ping"
+        # worker_connections at 2 × the streams: with 1 × + 500, nginx logs "worker_connections
+        # are not enough, reusing connections" at 10,000 nchan subscribers and ~1 % of them fail.
+        sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$PORT|" \
+            -e "s|@MAX_CONNECTIONS@|$((2 * connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
+            "$REFERENCE/nchan.conf" >"$dir/nginx.conf"
+        taskset -c 0 "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$WORK/server-$name.log" 2>&1 &
+        SERVER_PID=$!
+        ;;
+    fastapi)
+        (cd "$REFERENCE" && exec taskset -c 0 "$PYTHON" -m uvicorn fastapi_app:app --host 127.0.0.1 --port "$PORT" \
+            --loop uvloop --http httptools --workers 1 --no-access-log --log-level warning \
+            --backlog 4096) >"$WORK/server-$name.log" 2>&1 &
+        SERVER_PID=$!
+        PROBE_PID=$SERVER_PID
+        ;;
+    *) echo "unknown server $name (rill, nchan or fastapi)" >&2; exit 1 ;;
+    esac
+    wait_for_port "$PORT" || { cat "$WORK/server-$name.log" >&2; return 1; }
+    if [ "$name" = nchan ]; then
+        # The worker does the work; the master only supervises. Sample the worker.
+        PROBE_PID=$(pgrep -P "$SERVER_PID" | head -1)
+    fi
+    sleep 1
+}
+
+stop() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    sleep 3   # let this run's sockets go before the next server binds the port
+}
+
+declare -A FIG
+RESULTS=()
+# field LINE NAME: one key=value of a RESULT line.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# run_load NAME KEY MODE ARGUMENTS…: runs rill-load against the server started last, keeps its
+# RESULT line as "RESULT scenario=KEY server=NAME …".
+run_load() {
+    local name=$1 key=$2 mode=$3
+    shift 3
+    echo "[$key/$name] rill-load $mode $* --server-pid $PROBE_PID" >&2
+    taskset -c 1 "$LOAD" "$mode" "$@" --server-pid "$PROBE_PID" | tee "$WORK/$key-$name.out" || true
+    stop
+    local r
+    r=$(grep "^RESULT mode=$mode" "$WORK/$key-$name.out" | tail -1 || true)
+    RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode }")
+}
+
+run_idle() {
+    local name=$1 hb=()
+    if [ "$name" = rill ]; then hb=(--expect-heartbeat "$HEARTBEAT"); fi
+    start "$name" "$IDLE_CONNECTIONS"
+    run_load "$name" idle idle -c "$IDLE_CONNECTIONS" -d "$DURATION" --ramp "$RAMP" "${hb[@]}" \
+        "http://127.0.0.1:$PORT/stream?channel=idle"
+}
+
+# run_fanout NAME KEY CONNECTIONS EVENTS [RATE] [-- RILL ARGUMENTS…]
+run_fanout() {
+    local name=$1 key=$2 connections=$3 events=$4 rate=${5:-}
+    shift 5
+    local rate_args=(--timeout "$FANOUT_TIMEOUT")
+    if [ -n "$rate" ]; then rate_args=(--rate "$rate" --timeout $((RATE_SECONDS + 20))); fi
+    start "$name" "$connections" "$@"
+    run_load "$name" "$key" fanout -c "$connections" --events "$events" "${rate_args[@]}" --payload-bytes "$PAYLOAD" \
+        --ramp "$RAMP" --publish "http://127.0.0.1:$PORT/publish?channel=bench" "http://127.0.0.1:$PORT/stream?channel=bench"
+}
+
+run_churn() {
+    local name=$1
+    start "$name" "$CHURN_CONCURRENCY"
+    run_load "$name" churn churn -c "$CHURN_CONCURRENCY" -d "$CHURN_SECONDS" "http://127.0.0.1:$PORT/stream?channel=churn"
+}
+
+run_http() {
+    local name=$1 url="http://127.0.0.1:$PORT/ping"
+    start "$name" "$HTTP_CONNECTIONS"
+    echo "[http/$name] wrk -t1 -c$HTTP_CONNECTIONS -d${HTTP_SECONDS}s $url" >&2
+    taskset -c 1 wrk -t1 -c"$HTTP_CONNECTIONS" -d2s "$url" >/dev/null   # warm-up
+    local cpu0 cpu1 out rps errors
+    cpu0=$(awk '{print $14 + $15}' "/proc/$PROBE_PID/stat")
+    out=$(taskset -c 1 wrk -t1 -c"$HTTP_CONNECTIONS" -d"${HTTP_SECONDS}s" "$url")
+    cpu1=$(awk '{print $14 + $15}' "/proc/$PROBE_PID/stat")
+    echo "$out" >&2
+    stop
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | tr ' ' '_')
+    local server_cpu
+    server_cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+    RESULTS+=("RESULT scenario=http server=$name requests_per_s=$rps server_cpu_s=$server_cpu duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none}")
+}
+
+run_redis() {
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+        --loglevel warning >"$WORK/redis.log" 2>&1 &
+    REDIS_PID=$!
+    wait_for_port "$REDIS_PORT"
+    run_fanout rill redis "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" --redis "redis://127.0.0.1:$REDIS_PORT/0"
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
+}
+
+for scenario in $SCENARIOS; do
+    for name in $SERVERS; do
+        case $scenario in
+        idle) run_idle "$name" ;;
+        fanout) run_fanout "$name" fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
+        rate) run_fanout "$name" rate "$FANOUT_CONNECTIONS" $((RATE * RATE_SECONDS)) "$RATE" ;;
+        small) run_fanout "$name" small "$SMALL_CONNECTIONS" "$SMALL_EVENTS" "" ;;
+        churn) run_churn "$name" ;;
+        http) run_http "$name" ;;
+        redis) if [ "$name" = rill ]; then run_redis; fi ;;
+        *) echo "unknown scenario $scenario (idle fanout rate small churn http redis)" >&2; exit 1 ;;
+        esac
+    done
+done
+
+# The figures, from the RESULT lines (the one place that knows the field names).
+for line in "${RESULTS[@]}"; do
+    name=$(field "$line" server)
+    key=$(field "$line" scenario)
+    bound=""
+    if [ "$(field "$line" harness_bound)" = 1 ]; then bound=" HB"; fi
+    if [ "$(field "$line" timed_out)" = 1 ]; then bound+=" TO"; fi
+    other=$(field "$line" other_cpu_pct)
+    if [[ "$other" =~ ^[0-9]+$ ]] && [ "$other" -gt 20 ]; then bound+=" SH"; fi
+    case $key in
+    idle)
+        FIG[idle_alive,$name]="$(field "$line" alive)/$(field "$line" connections)"
+        FIG[idle_rss,$name]=$(field "$line" rss_per_conn_bytes)
+        FIG[idle_cpu,$name]=$(field "$line" server_cpu_idle_s)
+        FIG[idle_harness,$name]=$(field "$line" harness_cpu_s) ;;
+    fanout|rate|small|redis)
+        FIG[${key}_delivered,$name]="$(field "$line" delivered)/$(field "$line" expected)"
+        FIG[${key}_gaps,$name]="$(field "$line" gaps)/$(field "$line" duplicates)"
+        FIG[${key}_rate,$name]=$(field "$line" deliveries_per_s)
+        FIG[${key}_p50,$name]=$(field "$line" latency_p50_ms)
+        FIG[${key}_p99,$name]=$(field "$line" latency_p99_ms)
+        FIG[${key}_us,$name]=$(field "$line" server_us_per_delivery)
+        FIG[${key}_late,$name]="$(field "$line" acked)/$(field "$line" late)"
+        FIG[${key}_busy,$name]="$(field "$line" server_busy_pct)/$(field "$line" harness_busy_pct)$bound" ;;
+    churn)
+        FIG[churn_rate,$name]=$(field "$line" connections_per_s)
+        FIG[churn_failures,$name]=$(field "$line" failures)
+        FIG[churn_p99,$name]=$(field "$line" first_byte_p99_ms)
+        FIG[churn_cpu,$name]="$(field "$line" server_cpu_s)/$(field "$line" harness_cpu_s)" ;;
+    http)
+        FIG[http_rps,$name]=$(field "$line" requests_per_s)
+        FIG[http_cpu,$name]=$(field "$line" server_cpu_s) ;;
+    esac
+done
+
+ratio() {  # Rill / reference, or -
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
+}
+refs=()
+for name in $SERVERS; do if [ "$name" != rill ]; then refs+=("$name"); fi; done
+header=$(printf '%-50s %-7s' "figure" "better")
+for name in $SERVERS; do header+=$(printf ' %18s' "$name"); done
+for ref in "${refs[@]}"; do header+=$(printf ' %11s' "rill/$ref"); done
+row() {  # KEY LABEL BETTER RATIO(yes/no)
+    local key=$1 label=$2 better=$3 want=$4 out
+    out=$(printf '%-50s %-7s' "$label" "$better")
+    for name in $SERVERS; do out+=$(printf ' %18s' "${FIG[$key,$name]:-NA}"); done
+    for ref in "${refs[@]}"; do
+        if [ "$want" = yes ]; then
+            out+=$(printf ' %11s' "$(ratio "${FIG[$key,rill]:-}" "${FIG[$key,$ref]:-}")")
+        else out+=$(printf ' %11s' "-"); fi
+    done
+    echo "$out"
+}
+fanout_rows() {  # KEY LABEL
+    row "$1_delivered" "$2: delivered" higher no
+    row "$1_gaps" "$2: gaps/duplicates" lower no
+    row "$1_rate" "$2: deliveries/s" higher yes
+    row "$1_p50" "$2: latency p50 (ms)" lower yes
+    row "$1_p99" "$2: latency p99 (ms)" lower yes
+    row "$1_us" "$2: server CPU µs per delivery" lower yes
+    row "$1_late" "$2: publishes answered/late" - no
+    row "$1_busy" "$2: busy % server/harness" - no
+}
+echo
+echo "Rill$(for ref in "${refs[@]}"; do printf ' vs %s' "$ref"; done): server pinned to CPU 0, harness to CPU 1; payload ${PAYLOAD} B;" \
+    "$(nproc) CPUs, $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "$header"
+for scenario in $SCENARIOS; do
+    case $scenario in
+    idle)
+        row idle_alive "idle ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
+        row idle_rss "idle: server RSS per stream (B)" lower yes
+        row idle_cpu "idle: server CPU in the hold (s)" lower yes
+        row idle_harness "idle: harness CPU, ramp + hold (s)" - no ;;
+    fanout) fanout_rows fanout "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
+    rate) fanout_rows rate "fan-out ${FANOUT_CONNECTIONS} at ${RATE}/s, ${RATE_SECONDS} s" ;;
+    small) fanout_rows small "fan-out ${SMALL_CONNECTIONS}x${SMALL_EVENTS}" ;;
+    churn)
+        row churn_rate "churn ${CHURN_CONCURRENCY} in flight ${CHURN_SECONDS} s: conn/s" higher yes
+        row churn_failures "churn: failures" lower no
+        row churn_p99 "churn: connect to first byte p99 (ms)" lower yes
+        row churn_cpu "churn: CPU s server/harness" - no ;;
+    http)
+        row http_rps "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns: req/s" higher yes
+        row http_cpu "plain HTTP: server CPU (s, wrk on CPU 1)" - no ;;
+    redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
+    esac
+done
+echo "HB: the harness used ≥ 85 % of its core (a lower bound of the server's figure); TO: publishing hit its"
+echo "timeout; SH: other processes used > 20 % of a core meanwhile. Rill sends a ${HEARTBEAT} s heartbeat and"
+echo "its idle run requires one per stream in the hold; nchan and FastAPI send none."
+for line in "${RESULTS[@]}"; do echo "$line"; done
