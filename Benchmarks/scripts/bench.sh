@@ -258,7 +258,12 @@ for line in "${RESULTS[@]}"; do
         FIG[churn_rate,$name]=$(field "$line" connections_per_s)
         FIG[churn_failures,$name]=$(field "$line" failures)
         FIG[churn_p99,$name]=$(field "$line" first_byte_p99_ms)
-        FIG[churn_cpu,$name]="$(field "$line" server_cpu_s)/$(field "$line" harness_cpu_s)" ;;
+        # The harness-bound mark, as rill-load's fan-out gives it: its CPU ≥ 85 % of the run.
+        if awk -v h="$(field "$line" harness_cpu_s)" -v d="$(field "$line" duration_s)" 'BEGIN { exit !(d > 0 && h / d >= 0.85) }'; then
+            bound+=" HB"
+        fi
+        FIG[churn_cpu,$name]="$(field "$line" server_cpu_s)/$(field "$line" harness_cpu_s)$bound"
+        FIG[churn_us,$name]=$(field "$line" server_cpu_us_per_conn) ;;
     http)
         FIG[http_rps,$name]=$(field "$line" requests_per_s)
         FIG[http_cpu,$name]=$(field "$line" server_cpu_s) ;;
@@ -303,7 +308,7 @@ for scenario in $SCENARIOS; do
     idle)
         row idle_alive "idle ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
         row idle_rss "idle: server RSS per stream (B)" lower yes
-        row idle_cpu "idle: server CPU in the hold (s)" lower yes
+        row idle_cpu "idle: server CPU in the hold (s; heartbeats)" lower no
         row idle_harness "idle: harness CPU, ramp + hold (s)" - no ;;
     fanout) fanout_rows fanout "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
     rate) fanout_rows rate "fan-out ${FANOUT_CONNECTIONS} at ${RATE}/s, ${RATE_SECONDS} s" ;;
@@ -312,6 +317,7 @@ for scenario in $SCENARIOS; do
         row churn_rate "churn ${CHURN_CONCURRENCY} in flight ${CHURN_SECONDS} s: conn/s" higher yes
         row churn_failures "churn: failures" lower no
         row churn_p99 "churn: connect to first byte p99 (ms)" lower yes
+        row churn_us "churn: server CPU µs per connection" lower yes
         row churn_cpu "churn: CPU s server/harness" - no ;;
     http)
         row http_rps "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns: req/s" higher yes
