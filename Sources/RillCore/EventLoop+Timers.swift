@@ -1,6 +1,10 @@
 internal import CLibUV
 
 extension EventLoop {
+    /// Timers scheduled and neither fired nor cancelled (cancelling removes the entry at once).
+    /// Loop thread only.
+    package var pendingTimerCount: Int { timers.count }
+
     /// Runs `body` on the loop after `delay` (millisecond resolution, rounded up).
     ///
     /// - Important: call on the loop's thread; the returned timer is loop-confined too.

@@ -67,6 +67,37 @@ import Glibc
         #expect(loop.closeResult == 0)
     }
 
+    @Test func cancelledTimersLeaveTheQueueAtOnceAndTheRestFireInOrder() async throws {
+        let loop = try EventLoop()
+        let (fired, expected, countsAfterCancel) = try await Task(executorPreference: loop.executor) {
+            () -> ([Int], [Int], [Int]) in
+            // Long timers, half cancelled in random order: the queue holds only the live half.
+            var long = (0..<1000).map { n in loop.schedule(after: .seconds(60 + n % 7)) {} }
+            long.shuffle()
+            for timer in long.prefix(500) { timer.cancel() }
+            let afterLong = loop.pendingTimerCount
+            for timer in long.suffix(500) { timer.cancel() }
+            let afterAll = loop.pendingTimerCount
+            // Short timers with random deadlines, a random half cancelled: the others fire in
+            // deadline order (the heap stays consistent through removals from its middle).
+            var fired: [Int] = []
+            var timers: [(deadline: Int, timer: ScheduledTimer)] = []
+            for n in 0..<200 {
+                let deadline = Int.random(in: 1...40) * 1000 + n  // distinct, ordered by ms then n
+                timers.append((deadline, loop.schedule(after: .milliseconds(deadline / 1000)) { fired.append(deadline) }))
+            }
+            var expected: [Int] = []
+            for (deadline, timer) in timers.shuffled() {
+                if Bool.random() { timer.cancel() } else { expected.append(deadline) }
+            }
+            try await loop.sleep(for: .milliseconds(120))
+            return (fired, expected.sorted(), [afterLong, afterAll])
+        }.value
+        #expect(countsAfterCancel == [500, 0])
+        #expect(fired == expected)
+        await loop.shutdown()
+    }
+
     @Test func cancellingASleepingTaskThrowsCancellationPromptly() async throws {
         let loop = try EventLoop()
         let task = Task(executorPreference: loop.executor) { () -> Bool in
