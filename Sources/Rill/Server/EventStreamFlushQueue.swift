@@ -31,9 +31,6 @@ final class EventStreamFlushQueue {
     private var writtenTotal = 0
     private var waiters = Deque<(ticket: Int, continuation: CheckedContinuation<Void, Never>)>()
 
-    /// How many connections wait for a write.
-    var count: Int { queue.count }
-
     /// Queues `connection` for one write of its pending event bytes.
     func enqueue(_ connection: HTTPConnection) {
         queue.append(connection)
