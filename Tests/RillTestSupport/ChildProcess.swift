@@ -84,8 +84,8 @@ package final class ChildProcess: @unchecked Sendable {
 }
 
 /// `posix_spawn` with an empty signal mask, default dispositions for the usual signals, stdin on
-/// /dev/null and stdout/stderr into the given files.
-private func spawn(_ arguments: [String], standardOutput: String, standardError: String) throws -> pid_t {
+/// /dev/null and stdout/stderr into the given files (/dev/null unless named).
+package func spawn(_ arguments: [String], standardOutput: String = "/dev/null", standardError: String = "/dev/null") throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
