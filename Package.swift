@@ -190,6 +190,8 @@ let package = Package(
         // What several test targets share: child processes (examples, redis-server) under a watchdog.
         .target(name: "RillTestSupport", path: "Tests/RillTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "RillIntegrationTests", dependencies: ["Rill", "RillTesting", "RillTestSupport"], swiftSettings: strictSettings),
+        // The load harness: its response decoder, and each mode run as a process against rill-hub.
+        .testTarget(name: "RillLoadTests", dependencies: ["RillLoad", "RillTestSupport"], swiftSettings: strictSettings),
         // rill-hub's endpoints over loopback sockets, with HubCore's application.
         .testTarget(
             name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting", "RillTestSupport"], exclude: ["browser"], swiftSettings: strictSettings),

@@ -45,17 +45,30 @@ struct ResponseDecoder {
         var index = 0
         var completedHead = false
         if case .head = state {
-            // Find the blank line; the head is small and arrives once, so buffering it is cheap.
-            let start = max(0, headBuffer.count - 3)
-            headBuffer.append(contentsOf: bytes)
-            guard let end = Self.findHeadEnd(headBuffer, from: start) else {
-                if headBuffer.count > Self.maxHeadBytes { throw .headTooLarge }
-                return false
+            // The head is small and usually arrives in one read: parse it in place, and buffer
+            // only a head split over several reads.
+            let parsed: Head
+            if headBuffer.isEmpty, let end = Self.findHeadEnd(bytes, from: 0) {
+                if end > Self.maxHeadBytes { throw .headTooLarge }
+                parsed = try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+                index = end + 4
+            } else {
+                let start = max(0, headBuffer.count - 3)
+                headBuffer.append(contentsOf: bytes)
+                let found = headBuffer.withUnsafeBytes { buffer -> (end: Int, head: Result<Head, Failure>)? in
+                    guard let end = Self.findHeadEnd(buffer, from: start) else { return nil }
+                    if end > Self.maxHeadBytes { return (end, .failure(.headTooLarge)) }
+                    return (end, Result { () throws(Failure) in try Self.parseHead(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) })
+                }
+                guard let found else {
+                    if headBuffer.count > Self.maxHeadBytes { throw .headTooLarge }
+                    return false
+                }
+                parsed = try found.head.get()
+                index = bytes.count - (headBuffer.count - (found.end + 4))
+                headBuffer = []
             }
-            let parsed = try Self.parseHead(headBuffer[0..<end])
             head = parsed
-            index = bytes.count - (headBuffer.count - (end + 4))
-            headBuffer = []
             completedHead = true
             if parsed.chunked {
                 state = .chunkSize(value: 0, digits: 0, inExtension: false)
@@ -137,38 +150,103 @@ struct ResponseDecoder {
         }
     }
 
-    private static func findHeadEnd(_ buffer: [UInt8], from start: Int) -> Int? {
-        guard buffer.count >= 4 else { return nil }
+    /// The offset of the `CRLF CRLF` that ends the head, searching from `start`.
+    private static func findHeadEnd(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Int? {
         var index = start
         while index + 3 < buffer.count {
-            if buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+            if buffer[index + 3] == 10 && buffer[index + 2] == 13 && buffer[index + 1] == 10 && buffer[index] == 13 {
                 return index
             }
-            index += 1
+            // A match at index + 1 needs an LF at index + 2: skip it otherwise.
+            index += buffer[index + 2] == 10 ? 1 : 2
         }
         return nil
     }
 
-    private static func parseHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Head {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)[...]
-        guard let statusLine = lines.popFirst() else { throw .malformedHead }
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else { throw .malformedHead }
+    /// Parses the status line and the three fields the harness needs, byte by byte: the head of
+    /// every cycle goes through here, and the harness must stay cheaper than what it measures.
+    private static func parseHead(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Head {
+        var lines = HeadLines(bytes)
+        guard let statusLine = lines.next() else { throw .malformedHead }
+        // "HTTP/1.x SSS reason"
+        guard statusLine.count >= 12,
+            statusLine.starts(with: "HTTP/1.".utf8), statusLine[8] == 32,
+            let status = decimal(UnsafeRawBufferPointer(rebasing: statusLine[9..<12])),
+            statusLine.count == 12 || statusLine[12] == 32
+        else { throw .malformedHead }
         var head = Head(status: status, contentType: "", chunked: false, contentLength: nil)
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformedHead }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" })
-            switch name {
-            case "content-type": head.contentType = String(value)
-            case "transfer-encoding": head.chunked = value.lowercased().contains("chunked")
-            case "content-length": head.contentLength = Int(value)
-            default: break
+        while let line = lines.next() {
+            guard let colon = line.firstIndex(of: 58) else { throw .malformedHead }
+            let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+            var valueStart = colon + 1
+            while valueStart < line.count, line[valueStart] == 32 || line[valueStart] == 9 { valueStart += 1 }
+            let value = UnsafeRawBufferPointer(rebasing: line[valueStart...])
+            if equalsLowercase(name, "content-type") {
+                head.contentType = String(decoding: value, as: UTF8.self)
+            } else if equalsLowercase(name, "transfer-encoding") {
+                head.chunked = containsLowercase(value, "chunked")
+            } else if equalsLowercase(name, "content-length") {
+                head.contentLength = decimal(trimmingTrailingSpace(value))
             }
         }
         if head.chunked { head.contentLength = nil }
         return head
+    }
+
+    /// The lines of a head (split at CRLF).
+    private struct HeadLines: IteratorProtocol {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        mutating func next() -> UnsafeRawBufferPointer? {
+            guard position <= bytes.count else { return nil }
+            var end = position
+            while end + 1 < bytes.count, !(bytes[end] == 13 && bytes[end + 1] == 10) { end += 1 }
+            if end + 1 >= bytes.count { end = bytes.count }
+            let line = UnsafeRawBufferPointer(rebasing: bytes[position..<end])
+            position = end + 2
+            return line
+        }
+    }
+
+    /// A non-negative decimal of at most 18 digits, or nil.
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 48, byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
+
+    /// `bytes` equals `lowercase` (ASCII, already lowercase) ignoring case.
+    private static func equalsLowercase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        for index in 0..<bytes.count where lowercased(bytes[index]) != expected[index] { return false }
+        return true
+    }
+
+    /// `bytes` contains `lowercase` (ASCII, already lowercase) ignoring case.
+    private static func containsLowercase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        let count = lowercase.utf8CodeUnitCount
+        guard bytes.count >= count else { return false }
+        for start in 0...(bytes.count - count)
+        where equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]), lowercase) {
+            return true
+        }
+        return false
+    }
+
+    private static func trimmingTrailingSpace(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 32 || bytes[end - 1] == 9 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[0..<end])
     }
 }
 

@@ -1,0 +1,78 @@
+import Foundation
+import RillTestSupport
+import Testing
+
+/// `rill-load` as a benchmark user runs it: each mode as a process against a real `rill-hub`
+/// over loopback, with small, bounded counts. Only what the harness reports is checked (counts,
+/// gaps, failures, the RESULT line's shape), never a speed.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct RillLoadProcessTests {
+    /// Runs `rill-load ARGUMENTS` (at most 60 s) and returns its RESULT line's fields.
+    private func runLoad(_ arguments: [String]) async throws -> [String: String] {
+        let process = try ChildProcess([try productExecutable("rill-load")] + arguments + ["--quiet"], logPrefix: "rill-load")
+        let ended = try await withDeadline(.seconds(70), "rill-load \(arguments.first ?? "")") {
+            process.waitForExit(timeout: .seconds(60))
+        }
+        #expect(ended == "exit status 0", "\(process.standardError)")
+        let output = process.standardOutput
+        let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("RESULT ") }, "no RESULT line in\n\(output)")
+        var fields: [String: String] = [:]
+        for pair in line.split(separator: " ").dropFirst() {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+        }
+        return fields
+    }
+
+    @Test func fanoutCountsEveryDeliveryAndSamplesTheServer() async throws {
+        let hub = try await ExampleProcess("rill-hub")
+        let base = "http://127.0.0.1:\(hub.port)"
+        let result = try await runLoad([
+            "fanout", "-c", "20", "--events", "50", "--publish", "\(base)/publish?channel=t", "\(base)/stream?channel=t",
+            "--server-pid", String(hub.process.pid),
+        ])
+        #expect(result["mode"] == "fanout")
+        #expect(result["delivered"] == "1000")
+        #expect(result["expected"] == "1000")
+        #expect(result["gaps"] == "0")
+        #expect(result["duplicates"] == "0")
+        #expect(result["failed"] == "0")
+        #expect(result["timed_out"] == "0")
+        #expect(Double(result["latency_p99_ms"] ?? "") != nil)
+        #expect((Double(result["server_cpu_s"] ?? "") ?? -1) >= 0, "the server's CPU is sampled from /proc")
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+
+    @Test func idleHoldsEveryStreamAndReportsMemoryPerStream() async throws {
+        let hub = try await ExampleProcess("rill-hub", arguments: ["--heartbeat", "0.2"])
+        let result = try await runLoad([
+            "idle", "-c", "40", "-d", "1", "--expect-heartbeat", "0.2", "--server-pid", String(hub.process.pid),
+            "http://127.0.0.1:\(hub.port)/stream?channel=idle",
+        ])
+        #expect(result["mode"] == "idle")
+        #expect(result["alive"] == "40")
+        #expect(result["failed"] == "0")
+        #expect(Int(result["rss_per_conn_bytes"] ?? "") != nil, "RSS is sampled from /proc")
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+
+    @Test func churnCompletesCyclesWithoutFailures() async throws {
+        let hub = try await ExampleProcess("rill-hub")
+        let result = try await runLoad([
+            "churn", "-c", "4", "-d", "1", "--server-pid", String(hub.process.pid),
+            "http://127.0.0.1:\(hub.port)/stream?channel=churn",
+        ])
+        #expect(result["mode"] == "churn")
+        #expect((Int(result["cycles"] ?? "") ?? 0) > 0)
+        #expect(result["failures"] == "0")
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+
+    @Test func churnAgainstAPlainRouteReportsStatusFailures() async throws {
+        let hub = try await ExampleProcess("rill-hub")
+        let result = try await runLoad(["churn", "-c", "2", "-d", "0.5", "http://127.0.0.1:\(hub.port)/ping"])
+        #expect(result["cycles"] == "0")
+        #expect((Int(result["failures_status"] ?? "") ?? 0) > 0, "text/plain is not an event stream")
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+}
