@@ -72,4 +72,29 @@ import Testing
             #expect(count.current == 0, "global-executor enqueues on the loop thread while serving")
         }
     }
+
+    @Test func `a request costs the loop one job, the handler task's start`() async throws {
+        let router = Router()
+        router.add(middleware: ClosureMiddleware { request, context, next in try await next(request, context) })
+        router.get("/text") { _, _ in "hi" }
+        try await withLiveServer(router) { app, port in
+            let jobs = { @Sendable () async -> Int in
+                await withCheckedContinuation { result in
+                    app.eventLoop.execute { result.resume(returning: app.eventLoop.executor.localEnqueueCount) }
+                }
+            }
+            let before = await jobs()
+            let statuses = try await converse(port: port) { connection in
+                try (0..<50).map { _ in
+                    try connection.send(request("/text"))
+                    return try connection.readResponse().status.code
+                }
+            }
+            #expect(statuses == Array(repeating: 200, count: 50))
+            // Every nonisolated async function on the way (middleware, router, handler) continues
+            // inline; running the task's jobs as if isolated to the loop used to cost 9 per request.
+            let count = await jobs() - before
+            #expect(count <= 50 + 2, "\(count) jobs for 50 requests")
+        }
+    }
 }
