@@ -19,6 +19,9 @@ public final class TCPListener: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<uv_tcp_t>
     private let onConnection: (TCPStream) -> Void
     private var isClosed = false
+    /// Whether accepted sockets inherit the listener's `TCP_NODELAY` (Linux: yes), checked on
+    /// the first one; nil until then. When they do, no connection needs a `setsockopt` of its own.
+    private var acceptedInheritNoDelay: Bool?
     /// Accept errors seen so far (EMFILE and similar); the listener keeps running.
     public private(set) var acceptErrorCount = 0
 
@@ -54,6 +57,9 @@ public final class TCPListener: @unchecked Sendable {
         self.handle = handle
         localAddress = bound
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        // Small writes (events, heartbeats) must not wait for an ACK: set on the listener, which
+        // accepted sockets inherit on Linux.
+        uv_tcp_nodelay(handle, 1)
         let rc = uv_listen(rill_tcp_as_stream(handle), backlog) { server, status in
             let listener = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue()
             listener.accept(status: status)
@@ -119,8 +125,10 @@ public final class TCPListener: @unchecked Sendable {
             Self.close(client)
             return
         }
-        uv_tcp_nodelay(client, 1)
-        onConnection(TCPStream(loop: loop, handle: client))
+        let stream = TCPStream(loop: loop, handle: client)
+        if acceptedInheritNoDelay == nil { acceptedInheritNoDelay = stream.hasNoDelay }
+        if acceptedInheritNoDelay != true { uv_tcp_nodelay(client, 1) }
+        onConnection(stream)
     }
 
     /// Stops listening and frees the socket. Idempotent.

@@ -63,6 +63,16 @@ public final class TCPStream: @unchecked Sendable {
         return withUnsafePointer(to: &name) { SocketAddress($0) }
     }
 
+    /// Whether `TCP_NODELAY` is set on the socket.
+    package var hasNoDelay: Bool {
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return false }
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0 else { return false }
+        return value != 0
+    }
+
     /// Bytes handed to libuv that the kernel has not taken yet.
     public var queuedBytes: Int { uv_stream_get_write_queue_size(rill_tcp_as_stream(handle)) }
 

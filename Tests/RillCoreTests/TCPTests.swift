@@ -39,6 +39,26 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
+    @Test func everyAcceptedConnectionHasNoDelay() async throws {
+        let loop = try EventLoop()
+        let flags = Mutex<[Bool]>([])
+        let listener = try await Task(executorPreference: loop.executor) {
+            try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { stream in
+                flags.withLock { $0.append(stream.hasNoDelay) }
+                stream.close()
+            }
+        }.value
+        // The first connection is where the listener learns whether the option is inherited.
+        for _ in 0..<3 {
+            let client = try BlockingClient(port: listener.localAddress.port)
+            _ = try client.receiveUntilClose()
+        }
+        #expect(flags.withLock { $0 } == [true, true, true])
+        loop.execute { listener.close() }
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
     @Test func bindingATakenPortFailsWithAddressInUse() async throws {
         let loop = try EventLoop()
         let outcome = await Task(executorPreference: loop.executor) { () -> Bool in
