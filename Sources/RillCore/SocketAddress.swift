@@ -22,27 +22,53 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     init?(_ storage: UnsafePointer<sockaddr_storage>) {
-        var name = [CChar](repeating: 0, count: 64)
         switch Int32(storage.pointee.ss_family) {
         case AF_INET:
-            let ok = storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
-                uv_ip4_name(address, &name, name.count) == 0 ? Int(UInt16(bigEndian: address.pointee.sin_port)) : nil
+            // Formatted by hand: every accepted connection comes through here, and
+            // inet_ntop goes through printf.
+            let (address, port) = storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                (UInt32(bigEndian: $0.pointee.sin_addr.s_addr), Int(UInt16(bigEndian: $0.pointee.sin_port)))
             }
-            guard let port = ok else { return nil }
-            self.init(host: Self.string(name), port: port, isIPv6: false)
+            self.init(host: Self.dottedQuad(address), port: port, isIPv6: false)
         case AF_INET6:
-            let ok = storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
-                uv_ip6_name(address, &name, name.count) == 0 ? Int(UInt16(bigEndian: address.pointee.sin6_port)) : nil
+            let name = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> (String, Int)? in
+                storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    guard uv_ip6_name(address, buffer.baseAddress!, buffer.count) == 0 else { return nil }
+                    return (String(cString: buffer.baseAddress!), Int(UInt16(bigEndian: address.pointee.sin6_port)))
+                }
             }
-            guard let port = ok else { return nil }
-            self.init(host: Self.string(name), port: port, isIPv6: true)
+            guard let (host, port) = name else { return nil }
+            self.init(host: host, port: port, isIPv6: true)
         default:
             return nil
         }
     }
 
-    private static func string(_ name: [CChar]) -> String {
-        name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    /// `a.b.c.d` for a host-order IPv4 address (at most 15 bytes: a small string, no allocation).
+    package static func dottedQuad(_ address: UInt32) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            var count = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                var octet = Int((address >> UInt32(shift)) & 0xff)
+                if octet >= 100 {
+                    buffer[count] = UInt8(48 + octet / 100)
+                    count += 1
+                    octet %= 100
+                    buffer[count] = UInt8(48 + octet / 10)
+                    count += 1
+                } else if octet >= 10 {
+                    buffer[count] = UInt8(48 + octet / 10)
+                    count += 1
+                }
+                buffer[count] = UInt8(48 + octet % 10)
+                count += 1
+                if shift > 0 {
+                    buffer[count] = 46
+                    count += 1
+                }
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
+        }
     }
 
     /// Resolves `host` (a numeric address, `localhost`, or a name) and `port` to socket
