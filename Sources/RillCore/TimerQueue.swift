@@ -102,6 +102,18 @@ final class TimerQueue {
         rearm()
     }
 
+    /// Moves a pending timer's entry to `deadline` (ordered after the entries already due then).
+    func reschedule(_ timer: ScheduledTimer, at deadline: UInt64) {
+        let index = timer.heapIndex
+        guard index >= 0, index < heap.count, heap[index].timer === timer else { return }
+        heap[index].deadlineMilliseconds = deadline
+        heap[index].sequence = nextSequence
+        nextSequence &+= 1
+        siftDown(index)
+        siftUp(timer.heapIndex)
+        rearm()
+    }
+
     /// Removes a cancelled timer's entry and re-arms the libuv timer if the first one changed.
     func didCancel(_ timer: ScheduledTimer) {
         let index = timer.heapIndex
@@ -166,6 +178,16 @@ public final class ScheduledTimer: @unchecked Sendable {
 
     /// Whether the timer has neither fired nor been cancelled.
     public var isPending: Bool { callback != nil }
+
+    /// Moves the deadline of a timer that has neither fired nor been cancelled to `delay` from
+    /// now, earlier or later, without a new timer. Must be called on the loop's thread.
+    /// - Returns: false, changing nothing, if the timer already fired or was cancelled.
+    @discardableResult
+    public func reschedule(after delay: Duration) -> Bool {
+        guard callback != nil, let queue else { return false }
+        queue.reschedule(self, at: queue.nowMilliseconds + TimerQueue.milliseconds(roundingUp: delay))
+        return true
+    }
 
     /// Cancels the timer if it has not fired. Must be called on the loop's thread.
     public func cancel() {

@@ -27,6 +27,15 @@ public enum HTTPResponseSerializer {
         extraFieldLines: [UInt8] = [],
         into buffer: inout [UInt8]
     ) {
+        writeStatusLineAndFields(response, version: version, into: &buffer)
+        buffer.append(contentsOf: extraFieldLines)
+        endHead(into: &buffer)
+    }
+
+    /// Appends the status line and the response's own field lines but not the empty line that
+    /// ends the head, so a server can append the lines it manages itself straight into the same
+    /// buffer, then call ``endHead(into:)``. See ``writeHead(_:version:extraFieldLines:into:)``.
+    public static func writeStatusLineAndFields(_ response: HTTPResponse, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
         buffer.append(contentsOf: "HTTP/".utf8)
         buffer.append(digit(version.major))
         buffer.append(UInt8(ascii: "."))
@@ -57,7 +66,10 @@ public enum HTTPResponseSerializer {
             buffer.append(HTTPBytes.cr)
             buffer.append(HTTPBytes.lf)
         }
-        buffer.append(contentsOf: extraFieldLines)
+    }
+
+    /// Appends the empty line that ends a head.
+    public static func endHead(into buffer: inout [UInt8]) {
         buffer.append(HTTPBytes.cr)
         buffer.append(HTTPBytes.lf)
     }

@@ -98,6 +98,44 @@ import Glibc
         await loop.shutdown()
     }
 
+    @Test func rescheduledTimersMoveInPlaceAndFireInTheirNewOrder() async throws {
+        let loop = try EventLoop()
+        let (fired, expected, counts, lateResults) = try await Task(executorPreference: loop.executor) {
+            () -> ([Int], [Int], [Int], [Bool]) in
+            // 60 timers at distinct milliseconds, every other one moved to another free
+            // millisecond, earlier or later, and one moved far out: each fires once, at its
+            // deadline, in deadline order, and moving one never adds an entry.
+            var fired: [Int] = []
+            var free = Array(1...90).shuffled()
+            var timers: [(id: Int, deadline: Int, timer: ScheduledTimer)] = []
+            for id in 0..<60 {
+                let deadline = free.removeLast()
+                timers.append((id, deadline, loop.schedule(after: .milliseconds(deadline)) { fired.append(id) }))
+            }
+            let before = loop.pendingTimerCount
+            for index in stride(from: 0, to: timers.count, by: 2) {
+                let deadline = free.removeLast()
+                #expect(timers[index].timer.reschedule(after: .milliseconds(deadline)))
+                timers[index].deadline = deadline
+            }
+            #expect(timers[1].timer.reschedule(after: .seconds(60)))
+            let after = loop.pendingTimerCount
+            try await loop.sleep(for: .milliseconds(150))
+            // A fired or cancelled timer stays as it is.
+            let cancelled = loop.schedule(after: .seconds(60)) { fired.append(-1) }
+            cancelled.cancel()
+            let late = [timers[0].timer.reschedule(after: .zero), cancelled.reschedule(after: .zero)]
+            try await loop.sleep(for: .milliseconds(20))
+            let expected = timers.filter { $0.id != 1 }.sorted { $0.deadline < $1.deadline }.map(\.id)
+            timers[1].timer.cancel()
+            return (fired, expected, [before, after, loop.pendingTimerCount], late)
+        }.value
+        #expect(fired == expected)
+        #expect(counts == [60, 60, 0])
+        #expect(lateResults == [false, false])
+        await loop.shutdown()
+    }
+
     @Test func cancellingASleepingTaskThrowsCancellationPromptly() async throws {
         let loop = try EventLoop()
         let task = Task(executorPreference: loop.executor) { () -> Bool in

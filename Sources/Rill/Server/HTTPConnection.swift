@@ -172,17 +172,17 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         case .request: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.requestTimeout)
         case .heartbeat: deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
         }
-        if timer == nil || deadlineMilliseconds < timerDeadlineMilliseconds {
-            timer?.cancel()
-            armTimer()
-        }
+        if timer == nil || deadlineMilliseconds < timerDeadlineMilliseconds { armTimer() }
     }
 
+    /// Sets the connection's timer to `deadlineMilliseconds`: the pending timer moves, or a new
+    /// one is scheduled if it fired.
     func armTimer() {
         let now = server.loop.nowMilliseconds
-        let delay = deadlineMilliseconds > now ? deadlineMilliseconds - now : 0
+        let delay = Duration.milliseconds(deadlineMilliseconds > now ? deadlineMilliseconds - now : 0)
         timerDeadlineMilliseconds = deadlineMilliseconds
-        timer = server.loop.schedule(after: .milliseconds(delay)) { [unowned self] in self.timerFired() }
+        if let timer, timer.reschedule(after: delay) { return }
+        timer = server.loop.schedule(after: delay) { [unowned self] in self.timerFired() }
     }
 
     func timerFired() {
@@ -308,8 +308,6 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         closeAfterResponse = !head.keepAlive
         let status = response.status
         let bodyAllowed = status.code >= 200 && status.code != 204 && status.code != 304
-        var extra: [UInt8] = server.dateCache.dateLine()
-        extra.append(contentsOf: server.serverLine)
         var bytes: [UInt8] = []
         var streamsBody = false
         switch response.body.storage {
@@ -320,13 +318,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         if streamsBody {
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
             chunked = head.version != .http1_0
-            if chunked {
-                extra.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
-            } else {
-                closeAfterResponse = true
-            }
-        } else if bodyAllowed && response.body.byteCount != nil {
-            Self.appendContentLength(bytes.count, to: &extra)
+            if !chunked { closeAfterResponse = true }
         }
         // Framing is the server's: a handler's Content-Length, Transfer-Encoding or Connection
         // would contradict what is actually sent. A handler asking to close is honoured.
@@ -337,12 +329,20 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             fields[.contentLength] = nil
             fields[.transferEncoding] = nil
         }
-        appendConnectionField(for: head, to: &extra)
+        // One buffer, one allocation: status line, the handler's fields, the server's own lines.
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(256 + bytes.count)
-        HTTPResponseSerializer.writeHead(
-            HTTPResponse(status: status, headerFields: fields), version: Self.responseVersion(head),
-            extraFieldLines: extra, into: &buffer)
+        buffer.reserveCapacity(384 + bytes.count)
+        HTTPResponseSerializer.writeStatusLineAndFields(
+            HTTPResponse(status: status, headerFields: fields), version: Self.responseVersion(head), into: &buffer)
+        buffer.append(contentsOf: server.dateCache.dateLine())
+        buffer.append(contentsOf: server.serverLine)
+        if streamsBody {
+            if chunked { buffer.append(contentsOf: Self.chunkedLine) }
+        } else if bodyAllowed && response.body.byteCount != nil {
+            Self.appendContentLength(bytes.count, to: &buffer)
+        }
+        appendConnectionField(for: head, to: &buffer)
+        HTTPResponseSerializer.endHead(into: &buffer)
         if bodyAllowed && !headOnly { buffer.append(contentsOf: bytes) }
         // The head leaves at once, before any streamed byte: SSE clients need it to open.
         stream.write(buffer)
@@ -478,4 +478,5 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     }
 
     static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    static let chunkedLine: [UInt8] = Array("transfer-encoding: chunked\r\n".utf8)
 }
