@@ -110,8 +110,6 @@ extension Application {
             throw error.httpError
         }
         let status = subscription.replayStatus
-        var fields = HTTPFields()
-        fields[Self.replayField] = status.headerValue
         var leading: [ServerSentEvent] = []
         if status == .gap {
             var payload = "{\"lastEventId\":"
@@ -119,7 +117,7 @@ extension Application {
             payload += "}"
             leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
         }
-        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: fields)
+        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
     }
 
     func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
@@ -133,6 +131,19 @@ extension Application {
 }
 
 extension ReplayStatus {
+    /// An event stream's head fields for this status, built once (no copy per stream).
+    var headerFields: HTTPFields {
+        switch self {
+        case .live: Self.liveFields
+        case .complete: Self.completeFields
+        case .gap: Self.gapFields
+        }
+    }
+
+    private static let liveFields = EventStream.fields(adding: Application.replayField, ReplayStatus.live.headerValue)
+    private static let completeFields = EventStream.fields(adding: Application.replayField, ReplayStatus.complete.headerValue)
+    private static let gapFields = EventStream.fields(adding: Application.replayField, ReplayStatus.gap.headerValue)
+
     var headerValue: String {
         switch self {
         case .live: "live"

@@ -91,10 +91,7 @@ public struct EventStream: ResponseGenerator {
     }
 
     public func response(from request: Request, context: RequestContext) throws -> Response {
-        var fields = headerFields
-        fields[.contentType] = "text/event-stream; charset=utf-8"
-        fields[.cacheControl] = "no-store"
-        fields[Self.accelBuffering] = "no"
+        let fields = Self.withStandardFields(headerFields)
         let override = configuration
         let farewell = self.farewell
         switch source {
@@ -119,6 +116,28 @@ public struct EventStream: ResponseGenerator {
     }
 
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+
+    /// The fields every event stream's head carries: its type, no caching, and no buffering
+    /// in a proxy (nginx honours `X-Accel-Buffering`).
+    static let standardFields: [(HTTPField.Name, String)] = [
+        (.contentType, "text/event-stream; charset=utf-8"), (.cacheControl, "no-store"), (accelBuffering, "no"),
+    ]
+
+    /// `fields` plus the standard fields. Fields that already hold their standard value (the
+    /// shared sets ``fields(adding:_:)`` makes) are left alone, so the storage is not copied.
+    static func withStandardFields(_ fields: HTTPFields) -> HTTPFields {
+        var fields = fields
+        for (name, value) in standardFields where fields[name] != value { fields[name] = value }
+        return fields
+    }
+
+    /// The standard fields plus `name: value`, built once by the caller and shared by every
+    /// stream that uses it.
+    static func fields(adding name: HTTPField.Name, _ value: String) -> HTTPFields {
+        var fields = HTTPFields()
+        fields[name] = value
+        return withStandardFields(fields)
+    }
 }
 
 extension Request {

@@ -18,7 +18,7 @@ extension HTTPConnection {
         if let retry = configuration.retry {
             writeEventChunk(try ServerSentEvent(retry: retry).encoded())
         } else {
-            writeEventChunk(Self.openingComment)
+            writeEventChunk(Self.openingComment, preframed: Self.openingChunk)
         }
     }
 
@@ -191,4 +191,6 @@ extension HTTPConnection {
     /// The heartbeat framed as a chunk once, shared by every connection.
     static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)
     static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
+    /// The opening comment framed as a chunk once, shared by every connection.
+    static let openingChunk: [UInt8] = Array("5\r\n:ok\n\n\r\n".utf8)
 }
