@@ -63,7 +63,7 @@ test: deps-test
 	$(SWIFT) test --skip-build --no-parallel
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
-## Redis); prints one table (Benchmarks/scripts/bench.sh). About 8 minutes.
+## Redis); prints one table (Benchmarks/scripts/bench.sh). About 9 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
