@@ -48,23 +48,21 @@ struct ResponseDecoder {
             // The head is small and usually arrives in one read: parse it in place, and buffer
             // only a head split over several reads.
             let parsed: Head
-            if headBuffer.isEmpty, let end = Self.findHeadEnd(bytes, from: 0) {
-                if end > Self.maxHeadBytes { throw .headTooLarge }
-                parsed = try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
-                index = end + 4
+            if headBuffer.isEmpty, let found = try Self.completeHead(in: bytes, from: 0) {
+                parsed = found.head
+                index = found.end + 4
             } else {
                 let start = max(0, headBuffer.count - 3)
                 headBuffer.append(contentsOf: bytes)
-                let found = headBuffer.withUnsafeBytes { buffer -> (end: Int, head: Result<Head, Failure>)? in
-                    guard let end = Self.findHeadEnd(buffer, from: start) else { return nil }
-                    if end > Self.maxHeadBytes { return (end, .failure(.headTooLarge)) }
-                    return (end, Result { () throws(Failure) in try Self.parseHead(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) })
+                // (Array.withUnsafeBytes rethrows untyped errors: carry the Failure out in a Result.)
+                let result = headBuffer.withUnsafeBytes { buffer in
+                    Result { () throws(Failure) in try Self.completeHead(in: buffer, from: start) }
                 }
-                guard let found else {
+                guard let found = try result.get() else {
                     if headBuffer.count > Self.maxHeadBytes { throw .headTooLarge }
                     return false
                 }
-                parsed = try found.head.get()
+                parsed = found.head
                 index = bytes.count - (headBuffer.count - (found.end + 4))
                 headBuffer = []
             }
@@ -148,6 +146,14 @@ struct ResponseDecoder {
         case 97...102: Int(byte - 87)
         default: nil
         }
+    }
+
+    /// The parsed head and the offset of the `CRLF CRLF` that ends it, if `buffer` holds it
+    /// (searching from `start`).
+    private static func completeHead(in buffer: UnsafeRawBufferPointer, from start: Int) throws(Failure) -> (end: Int, head: Head)? {
+        guard let end = findHeadEnd(buffer, from: start) else { return nil }
+        if end > maxHeadBytes { throw .headTooLarge }
+        return (end, try parseHead(UnsafeRawBufferPointer(rebasing: buffer[0..<end])))
     }
 
     /// The offset of the `CRLF CRLF` that ends the head, searching from `start`.

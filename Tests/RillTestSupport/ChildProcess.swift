@@ -20,9 +20,7 @@ package final class ChildProcess: @unchecked Sendable {
         let base = FileManager.default.temporaryDirectory.path + "/rill-test-\(logPrefix)-\(getpid())-\(UUID().uuidString)"
         standardOutputPath = base + ".stdout"
         standardErrorPath = base + ".stderr"
-        pid = try spawn(
-            ["/bin/sh", "-c", Self.launchScript, "sh", String(getpid())] + arguments,
-            standardOutput: standardOutputPath, standardError: standardErrorPath)
+        pid = try spawnWatched(arguments, standardOutput: standardOutputPath, standardError: standardErrorPath)
     }
 
     deinit {
@@ -31,20 +29,6 @@ package final class ChildProcess: @unchecked Sendable {
         unlink(standardOutputPath)
         unlink(standardErrorPath)
     }
-
-    /// `$1` is the test process; the rest is the command line, which replaces the shell (same
-    /// pid, `$$`), next to a watcher that kills it once the test process is gone.
-    private static let launchScript = """
-        parent=$1; shift
-        (
-          while kill -0 "$parent" 2>/dev/null; do
-            kill -0 $$ 2>/dev/null || exit 0
-            sleep 0.2
-          done
-          kill -9 $$ 2>/dev/null
-        ) &
-        exec "$@"
-        """
 
     package var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }
     package var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
@@ -81,6 +65,28 @@ package final class ChildProcess: @unchecked Sendable {
             usleep(10_000)
         }
     }
+}
+
+/// `$1` is the test process; the rest is the command line, which replaces the shell (same
+/// pid, `$$`), next to a watcher that kills it once the test process is gone.
+private let watchedLaunchScript = """
+    parent=$1; shift
+    (
+      while kill -0 "$parent" 2>/dev/null; do
+        kill -0 $$ 2>/dev/null || exit 0
+        sleep 0.2
+      done
+      kill -9 $$ 2>/dev/null
+    ) &
+    exec "$@"
+    """
+
+/// Spawns `arguments` (see ``spawn(_:standardOutput:standardError:)``) next to a watcher that
+/// SIGKILLs it as soon as the test process is gone; the pid is the command's own.
+package func spawnWatched(_ arguments: [String], standardOutput: String = "/dev/null", standardError: String = "/dev/null") throws -> pid_t {
+    try spawn(
+        ["/bin/sh", "-c", watchedLaunchScript, "sh", String(getpid())] + arguments,
+        standardOutput: standardOutput, standardError: standardError)
 }
 
 /// `posix_spawn` with an empty signal mask, default dispositions for the usual signals, stdin on

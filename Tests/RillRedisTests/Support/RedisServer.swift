@@ -50,7 +50,7 @@ final class RedisServer: @unchecked Sendable {
             executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--dir", directory, "--loglevel", "warning",
         ]
-        let pid = try spawn(["/bin/sh", "-c", Self.launchScript, "sh", String(getpid())] + arguments)
+        let pid = try spawnWatched(arguments)
         self.pid = pid
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -74,20 +74,6 @@ final class RedisServer: @unchecked Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
-
-    /// `$1` is the test process; the rest is the server's command line, which replaces the shell
-    /// (same pid, `$$`), next to a watcher that kills it once the test process is gone.
-    private static let launchScript = """
-        parent=$1; shift
-        (
-          while kill -0 "$parent" 2>/dev/null; do
-            kill -0 $$ 2>/dev/null || exit 0
-            sleep 0.2
-          done
-          kill -9 $$ 2>/dev/null
-        ) &
-        exec "$@"
-        """
 
     /// Whether a `PING` on a fresh connection gets `+PONG`.
     private func ping() -> Bool {
