@@ -33,11 +33,14 @@ public final class TCPListener: @unchecked Sendable {
     ///   - port: the port, or 0 for a free one (see ``localAddress``).
     ///   - backlog: the kernel's queue of not-yet-accepted connections.
     ///   - reusePort: sets `SO_REUSEPORT`, so several loops can listen on one port.
+    ///   - acceptDeferral: on Linux, sets `TCP_DEFER_ACCEPT` (whole seconds, rounded up): a
+    ///     connection is handed over once its first bytes arrived, or after about this long
+    ///     of silence. nil (the default) hands every connection over at once.
     ///   - onConnection: called on the loop thread for each accepted connection.
     /// - Throws: `UVError` when the address cannot be resolved or bound.
     public init(
         loop: EventLoop, host: String, port: Int, backlog: Int32 = 4096, reusePort: Bool = false,
-        onConnection: @escaping (TCPStream) -> Void
+        acceptDeferral: Duration? = nil, onConnection: @escaping (TCPStream) -> Void
     ) throws(UVError) {
         loop.preconditionInEventLoop()
         self.loop = loop
@@ -60,6 +63,7 @@ public final class TCPListener: @unchecked Sendable {
         // Small writes (events, heartbeats) must not wait for an ACK: set on the listener, which
         // accepted sockets inherit on Linux.
         uv_tcp_nodelay(handle, 1)
+        if let acceptDeferral { Self.deferAccept(handle, for: acceptDeferral) }
         let rc = uv_listen(rill_tcp_as_stream(handle), backlog) { server, status in
             let listener = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue()
             listener.accept(status: status)
@@ -109,6 +113,34 @@ public final class TCPListener: @unchecked Sendable {
             close(handle)
             throw error
         }
+    }
+
+    /// Sets `TCP_DEFER_ACCEPT` (Linux); elsewhere, or if the kernel refuses, connections are
+    /// accepted at once, which is only slower.
+    private static func deferAccept(_ handle: UnsafeMutablePointer<uv_tcp_t>, for duration: Duration) {
+        #if os(Linux)
+        let (seconds, attoseconds) = duration.components
+        guard seconds > 0 || attoseconds > 0 else { return }
+        var value = Int32(clamping: seconds + (attoseconds > 0 ? 1 : 0))
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return }
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+    }
+
+    /// `TCP_DEFER_ACCEPT` as the kernel holds it for this listener (rounded to its retransmission
+    /// schedule), 0 when connections are accepted at once. For tests.
+    package var acceptDeferralSeconds: Int32 {
+        #if os(Linux)
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return 0 }
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, &length) == 0 else { return 0 }
+        return value
+        #else
+        return 0
+        #endif
     }
 
     private func accept(status: Int32) {

@@ -39,6 +39,50 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
+    @Test func aDeferringListenerTakesAConnectionOnlyOnceItsFirstBytesArrived() async throws {
+        let loop = try EventLoop()
+        let accepted = Mutex(0)
+        let (deferring, immediate) = try await Task(executorPreference: loop.executor) {
+            let echo: (TCPStream) -> Void = { stream in
+                accepted.withLock { $0 += 1 }
+                stream.delegate = EchoDelegate {}
+                stream.startReading()
+            }
+            return (
+                try TCPListener(loop: loop, host: "127.0.0.1", port: 0, acceptDeferral: .milliseconds(1500), onConnection: echo),
+                try TCPListener(loop: loop, host: "127.0.0.1", port: 0, onConnection: echo)
+            )
+        }.value
+        let (deferral, none) = await Task(executorPreference: loop.executor) {
+            (deferring.acceptDeferralSeconds, immediate.acceptDeferralSeconds)
+        }.value
+        #expect(deferral >= 2)
+        #expect(none == 0)
+        // Silent: the kernel holds the connection (its deferral is over a second), the server
+        // never sees it.
+        let silent = try BlockingClient(port: deferring.localAddress.port)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(accepted.withLock { $0 } == 0)
+        // Its first bytes hand it over, and nothing of them is lost.
+        try silent.send("ping")
+        #expect(try silent.receive(atLeast: 4) == Array("ping".utf8))
+        #expect(accepted.withLock { $0 } == 1)
+        // Without a deferral a silent connection is taken at once.
+        let other = try BlockingClient(port: immediate.localAddress.port)
+        for _ in 0..<300 where accepted.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(accepted.withLock { $0 } == 2)
+        silent.shutdownWrite()
+        other.shutdownWrite()
+        _ = try silent.receiveUntilClose()
+        _ = try other.receiveUntilClose()
+        loop.execute {
+            deferring.close()
+            immediate.close()
+        }
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
     @Test func everyAcceptedConnectionHasNoDelay() async throws {
         let loop = try EventLoop()
         let flags = Mutex<[Bool]>([])

@@ -52,7 +52,9 @@ final class HTTPServer: @unchecked Sendable {
 
     /// Binds and starts accepting. Loop thread only.
     func start() throws(UVError) -> SocketAddress {
-        let listener = try TCPListener(loop: loop, host: configuration.host, port: configuration.port) { [unowned self] stream in
+        let listener = try TCPListener(
+            loop: loop, host: configuration.host, port: configuration.port, acceptDeferral: configuration.acceptDeferral
+        ) { [unowned self] stream in
             self.accept(stream)
         }
         self.listener = listener

@@ -16,6 +16,14 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// How many complete pipelined requests may wait behind the one being handled.
     public var maxQueuedRequests: Int
+    /// Accept a connection only once its first bytes arrived (Linux `TCP_DEFER_ACCEPT`, nginx's
+    /// `listen … deferred`): the kernel completes the handshake, and the server is woken once, by
+    /// the request, instead of once for the connection and again for its request. A client
+    /// that connects and sends nothing is held by the kernel for about this long (it retransmits
+    /// its SYN-ACK meanwhile) before the server takes it and ``idleTimeout`` applies. HTTP clients
+    /// always speak first, so only silent sockets (port scanners, idle floods, speculative
+    /// preconnects) notice. nil accepts every connection at once (and elsewhere than Linux).
+    public var acceptDeferral: Duration?
     /// A streaming response suspends its writer while more than this many bytes are queued for
     /// the client…
     public var writeHighWaterMarkBytes: Int
@@ -38,6 +46,7 @@ public struct ServerConfiguration: Sendable {
         requestTimeout: Duration = .seconds(30),
         idleTimeout: Duration = .seconds(60),
         maxQueuedRequests: Int = 32,
+        acceptDeferral: Duration? = .seconds(5),
         writeHighWaterMarkBytes: Int = 64 * 1024,
         writeLowWaterMarkBytes: Int = 16 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
@@ -52,6 +61,7 @@ public struct ServerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.idleTimeout = idleTimeout
         self.maxQueuedRequests = maxQueuedRequests
+        self.acceptDeferral = acceptDeferral
         self.writeHighWaterMarkBytes = writeHighWaterMarkBytes
         self.writeLowWaterMarkBytes = writeLowWaterMarkBytes
         self.shutdownGracePeriod = shutdownGracePeriod

@@ -81,7 +81,12 @@ private func okRouter() -> Router {
     }
 
     @Test func `a connection that never sends anything is closed after the idle timeout`() async throws {
-        let configuration = testConfiguration { $0.idleTimeout = .milliseconds(300) }
+        // Without the accept deferral: with it the kernel would hold the silent socket for
+        // seconds before the server ever sees it (TCPTests covers the deferral itself).
+        let configuration = testConfiguration {
+            $0.idleTimeout = .milliseconds(300)
+            $0.acceptDeferral = nil
+        }
         try await withLiveServer(okRouter(), configuration: configuration) { _, port in
             let (bytes, elapsed) = try await converse(port: port) { connection in
                 let start = ContinuousClock.now
@@ -110,8 +115,11 @@ private func okRouter() -> Router {
             }
             #expect(statuses == [200, 200, 200, 200, 200])
             #expect(await app.connectionCount() == 5)
+            // The refused client speaks first, as HTTP clients do (the listener defers accepting
+            // a connection until its first bytes); its request is read and dropped.
             let (refused, closed) = try await converse(port: port) { connection in
-                (try connection.readResponse(), connection.isClosedByPeer(within: .seconds(2)))
+                try connection.send(request("/"))
+                return (try connection.readResponse(), connection.isClosedByPeer(within: .seconds(2)))
             }
             #expect(refused.status == .serviceUnavailable)
             #expect(refused.headerFields[.connection] == "close")
