@@ -62,21 +62,23 @@ public struct HTTPConnectionStateMachine: Sendable {
         case closed
     }
 
-    private enum Queued: Sendable {
+    @usableFromInline enum Queued: Sendable {
         case request(HTTPRequestHead, [UInt8])
         case error(HTTPParserError)
     }
 
-    private var parser: HTTPRequestParser
+    // `@usableFromInline`: read by the inlinable ``phase``, which the connection asks after
+    // every event (an opaque getter made the caller copy the whole machine each time).
+    @usableFromInline var parser: HTTPRequestParser
     private let configuration: Configuration
-    private var currentHead: HTTPRequestHead?
+    @usableFromInline var currentHead: HTTPRequestHead?
     private var currentBody: [UInt8] = []
-    private var queue: [Queued] = []
-    private var handling = false
+    @usableFromInline var queue: [Queued] = []
+    @usableFromInline var handling = false
     private var readingPaused = false
     private var inputEnded = false
     private var parseStopped = false
-    private var closed = false
+    @usableFromInline var closed = false
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
@@ -88,7 +90,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// The connection's phase, for choosing which timeout applies.
-    public var phase: Phase {
+    @inlinable public var phase: Phase {
         if closed { return .closed }
         if handling { return .handling }
         if currentHead != nil || parser.bufferedByteCount > 0 || !queue.isEmpty { return .receivingRequest }
@@ -249,9 +251,17 @@ public struct HTTPConnectionStateMachine: Sendable {
             case .end:
                 guard let head = currentHead else { continue }
                 currentHead = nil
-                queue.append(.request(head, currentBody))
+                let body = currentBody
                 currentBody = []
-                if !handling { _ = dispatchNext(into: &actions) }
+                if !handling && queue.isEmpty {
+                    // The common case, one request at a time: straight to the handler (the queue
+                    // would cost an allocation per connection only to be emptied at once).
+                    handling = true
+                    actions.append(.handle(head, body: body))
+                } else {
+                    queue.append(.request(head, body))
+                    if !handling { _ = dispatchNext(into: &actions) }
+                }
             }
         }
     }

@@ -67,9 +67,9 @@ public struct HTTPRequestParser: Sendable {
     private static let retainedCapacityBytes = 64 * 1024
 
     /// Received bytes; `buffer[readIndex...]` is not yet consumed.
-    private var buffer: [UInt8] = []
+    @usableFromInline var buffer: [UInt8] = []
     /// Start of the unconsumed bytes.
-    private var readIndex = 0
+    @usableFromInline var readIndex = 0
     /// Where the search for the current line's LF resumes, so a line trickling in byte by byte
     /// is scanned once in total instead of once per append (`readIndex <= scanIndex`).
     private var scanIndex = 0
@@ -121,7 +121,7 @@ public struct HTTPRequestParser: Sendable {
 
     /// Bytes received but not yet consumed by ``next()``; the integrator stops reading from the
     /// socket while this is large (backpressure).
-    public var bufferedByteCount: Int {
+    @inlinable public var bufferedByteCount: Int {
         buffer.count - readIndex
     }
 

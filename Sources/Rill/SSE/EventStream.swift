@@ -126,9 +126,24 @@ public struct EventStream: ResponseGenerator {
     /// `fields` plus the standard fields. Fields that already hold their standard value (the
     /// shared sets ``fields(adding:_:)`` makes) are left alone, so the storage is not copied.
     static func withStandardFields(_ fields: HTTPFields) -> HTTPFields {
+        if hasStandardFields(fields) { return fields }
         var fields = fields
         for (name, value) in standardFields where fields[name] != value { fields[name] = value }
         return fields
+    }
+
+    /// Whether each standard field occurs exactly once, with its standard value. One pass over
+    /// the fields, with no allocation (`fields[name]` joins the values into a new string): the
+    /// shared sets pass it on every stream.
+    static func hasStandardFields(_ fields: HTTPFields) -> Bool {
+        var matched = 0
+        for field in fields {
+            for (name, value) in standardFields where field.name == name {
+                guard field.value == value else { return false }
+                matched += 1
+            }
+        }
+        return matched == standardFields.count
     }
 
     /// The standard fields plus `name: value`, built once by the caller and shared by every

@@ -77,11 +77,13 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     // MARK: Loop side
 
     func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+        reserveActions()
         machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
         perform()
     }
 
     func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) {
+        reserveActions()
         if error != nil {
             machine.connectionFailed(into: &actions)
         } else {
@@ -109,6 +111,13 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             waiter.resume(throwing: ConnectionClosedError())
         }
         server.connectionDidClose(self)
+    }
+
+    /// Gives the (released while a stream is open) actions array room for what one event
+    /// produces at most, so that it is allocated once rather than grown on the second action
+    /// (an EOF on a stream cancels it, and the end of the response closes).
+    @inline(__always) func reserveActions() {
+        if actions.capacity == 0 { actions.reserveCapacity(4) }
     }
 
     func perform() {

@@ -1,3 +1,4 @@
+import HTTPTypes
 import RillHTTP
 import Testing
 
@@ -24,5 +25,27 @@ import Testing
             #expect(fields[.contentType] == "text/event-stream; charset=utf-8")
             #expect(fields[Application.replayField] == status.headerValue)
         }
+    }
+
+    @Test func fieldsLackingAlteringOrRepeatingAStandardFieldAreCompleted() throws {
+        let shared = ReplayStatus.live.headerFields
+        #expect(EventStream.hasStandardFields(shared))
+        let custom = try #require(HTTPField.Name("X-Custom"))
+        var lacking = shared
+        lacking[.cacheControl] = nil
+        lacking[custom] = "1"
+        var altered = shared
+        altered[.contentType] = "text/plain"
+        var repeated = shared
+        repeated.append(HTTPField(name: .cacheControl, value: "no-store"))
+        for fields in [lacking, altered, repeated, HTTPFields()] {
+            #expect(!EventStream.hasStandardFields(fields))
+            let completed = EventStream.withStandardFields(fields)
+            #expect(EventStream.hasStandardFields(completed))
+            #expect(completed[values: .cacheControl] == ["no-store"])
+            #expect(completed[values: .contentType] == ["text/event-stream; charset=utf-8"])
+            #expect(completed[values: EventStream.accelBuffering] == ["no"])
+        }
+        #expect(EventStream.withStandardFields(lacking)[custom] == "1")
     }
 }
