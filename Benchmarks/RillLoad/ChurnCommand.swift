@@ -234,8 +234,9 @@ final class ChurnCycle: TCPStreamDelegate {
     func start(localHost: String?) {
         startMicroseconds = monotonicMicroseconds()
         driver.connectStarted()
+        // No TCP_NODELAY: the request is the only write, and a first segment is never delayed.
         TCPConnector.connect(
-            loop: driver.loop, to: driver.address, timeout: driver.connectTimeout, localHost: localHost
+            loop: driver.loop, to: driver.address, timeout: driver.connectTimeout, noDelay: false, localHost: localHost
         ) { [self] result in
             driver.connectFinished()
             switch result {

@@ -132,12 +132,23 @@ private final class ConnectAttempt {
     var completion: ((Result<TCPStream, UVError>) -> Void)?
     var timer: ScheduledTimer?
     var timedOut = false
-    let description: String
+    /// The destination, formatted into error messages only when one is needed (a load
+    /// generator connects tens of thousands of times per second).
+    let address: sockaddr_storage
 
-    private init(loop: EventLoop, noDelay: Bool, description: String, completion: @escaping (Result<TCPStream, UVError>) -> Void) {
+    /// What failed, for error messages: "connecting to 127.0.0.1:8080".
+    var description: String {
+        var address = address
+        let text = withUnsafePointer(to: &address) { SocketAddress($0)?.description } ?? "?"
+        return "connecting to \(text)"
+    }
+
+    private init(
+        loop: EventLoop, noDelay: Bool, address: sockaddr_storage, completion: @escaping (Result<TCPStream, UVError>) -> Void
+    ) {
         self.loop = loop
         self.noDelay = noDelay
-        self.description = description
+        self.address = address
         self.completion = completion
         handle = .allocate(capacity: 1)
         request = .allocate(capacity: 1)
@@ -148,8 +159,7 @@ private final class ConnectAttempt {
         _ completion: @escaping (Result<TCPStream, UVError>) -> Void
     ) {
         var address = address
-        let text = withUnsafePointer(to: &address) { SocketAddress($0)?.description } ?? "?"
-        let attempt = ConnectAttempt(loop: loop, noDelay: noDelay, description: "connecting to \(text)", completion: completion)
+        let attempt = ConnectAttempt(loop: loop, noDelay: noDelay, address: address, completion: completion)
         let initRC = uv_tcp_init_ex(loop.uvLoop, attempt.handle, UInt32(address.ss_family))
         if initRC < 0 {
             // The handle was never registered with the loop: free it directly.
@@ -192,19 +202,27 @@ private final class ConnectAttempt {
 
     /// Binds the socket to `local` before connecting; with port 0 the kernel picks the port at
     /// connect time, per destination (`IP_BIND_ADDRESS_NO_PORT`), not at bind time.
+    ///
+    /// A plain `bind(2)` on the handle's socket: `uv_tcp_bind` would also set `SO_REUSEADDR`,
+    /// one more system call per connection that a socket bound without a port does not need.
     private static func bindLocal(_ handle: UnsafeMutablePointer<uv_tcp_t>, _ local: sockaddr_storage) -> Int32 {
         var local = local
+        var fd: uv_os_fd_t = -1
+        let rc = uv_fileno(rill_tcp_as_handle(handle), &fd)
+        guard rc == 0 else { return rc }
+        let length: socklen_t
         if local.ss_family == sa_family_t(AF_INET) {
-            var fd: uv_os_fd_t = -1
-            if uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 {
-                var one: Int32 = 1
-                // Best effort: without it the bind itself reserves a port, which still works.
-                _ = setsockopt(fd, Int32(IPPROTO_IP), IP_BIND_ADDRESS_NO_PORT, &one, socklen_t(MemoryLayout<Int32>.size))
-            }
+            var one: Int32 = 1
+            // Best effort: without it the bind itself reserves a port, which still works.
+            _ = setsockopt(fd, Int32(IPPROTO_IP), IP_BIND_ADDRESS_NO_PORT, &one, socklen_t(MemoryLayout<Int32>.size))
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        } else {
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
         }
-        return withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(handle, $0, 0) }
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
+        return bound == 0 ? 0 : -errno
     }
 
     private func connected(status: Int32) {
