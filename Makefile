@@ -63,7 +63,7 @@ test: deps-test
 	$(SWIFT) test --skip-build --no-parallel
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
-## Redis); prints one table (Benchmarks/scripts/bench.sh). About 9 minutes.
+## Redis); prints one table (Benchmarks/scripts/bench.sh). About 10 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
@@ -82,7 +82,7 @@ clean:
 
 ## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools), scenarios 1–5 of
 ## `make bench` with the same harness in the same run; one table with Rill's ratio to each.
-## About 25 minutes.
+## About 28 minutes.
 APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
 PIP_COMPARE  := fastapi uvicorn uvloop httptools
 .PHONY: bench-compare

@@ -22,7 +22,7 @@
 #           first POST if the server falls behind)
 #   small   SMALL_CONNECTIONS (100) × SMALL_EVENTS (20,000) back-to-back
 #   churn   rill-load churn: CHURN_CONCURRENCY (50) in flight for CHURN_SECONDS (15) s: connect,
-#           GET /stream, first body byte, close; CHURN_ROUNDS (3) rounds, the servers taking
+#           GET /stream, first body byte, close; CHURN_ROUNDS (5) rounds, the servers taking
 #           turns (rill nchan …, rill nchan …), so a slow minute of a shared machine does not
 #           fall on one server; the table shows each server's median round and the range
 #   http    wrk -t1 -c HTTP_CONNECTIONS (64) for HTTP_SECONDS (10) s on GET /ping, after 2 s warm-up
@@ -54,7 +54,7 @@ SMALL_CONNECTIONS=${SMALL_CONNECTIONS:-100}
 SMALL_EVENTS=${SMALL_EVENTS:-20000}
 CHURN_CONCURRENCY=${CHURN_CONCURRENCY:-50}
 CHURN_SECONDS=${CHURN_SECONDS:-15}
-CHURN_ROUNDS=${CHURN_ROUNDS:-3}
+CHURN_ROUNDS=${CHURN_ROUNDS:-5}
 HTTP_CONNECTIONS=${HTTP_CONNECTIONS:-64}
 HTTP_SECONDS=${HTTP_SECONDS:-10}
 PAYLOAD=${PAYLOAD:-64}
