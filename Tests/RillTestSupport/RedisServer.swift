@@ -77,15 +77,18 @@ package final class RedisServer: @unchecked Sendable {
         return count == 7 && buffer.starts(with: Array("+PONG".utf8))
     }
 
-    private static let executable: String? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
-            let candidate = "\(directory)/redis-server"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }()
+    private static var executable: String? { redisServerExecutable }
 }
+
+/// The `redis-server` binary on `PATH` (or in the usual directories), nil when not installed.
+package let redisServerExecutable: String? = {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+        let candidate = "\(directory)/redis-server"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}()
 
 package func loopback(port: Int) -> sockaddr_in {
     var address = sockaddr_in()

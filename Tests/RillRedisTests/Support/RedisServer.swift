@@ -105,14 +105,7 @@ final class RedisServer: @unchecked Sendable {
         return String(decoding: buffer[..<received], as: UTF8.self)
     }
 
-    private static let executable: String? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
-            let candidate = "\(directory)/redis-server"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }()
+    private static var executable: String? { redisServerExecutable }
 }
 
 struct RedisServerError: Error, CustomStringConvertible {
