@@ -177,7 +177,7 @@ let package = Package(
             dependencies: ["RillRedis", "RillTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "RillTests", dependencies: ["Rill", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
+        .testTarget(name: "RillTests", dependencies: ["Rill", "RillHTTP", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
         // headless Chromium, all talking to Examples/SSETestServer over loopback.
         .testTarget(

@@ -6,6 +6,10 @@
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/prctl.h>
+#ifdef __linux__
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#endif
 
 // libuv's handle "subclasses" share a common prefix; C code casts between them freely, Swift
 // cannot. These helpers keep the casts in one audited place.
@@ -25,6 +29,21 @@ static inline int rill_set_reuseport(uv_tcp_t *tcp) {
     if (rc != 0) return rc;
     int one = 1;
     return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+}
+
+/// Bytes in a TCP socket's send queue the peer has not acknowledged (Linux SIOCOUTQ); 0 when
+/// unknown. Tells a peer that reads from one that stalled even while libuv's queue is still.
+static inline int rill_tcp_unacknowledged_bytes(uv_tcp_t *tcp) {
+#ifdef __linux__
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)tcp, &fd) != 0) return 0;
+    int count = 0;
+    if (ioctl(fd, SIOCOUTQ, &count) != 0) return 0;
+    return count;
+#else
+    (void)tcp;
+    return 0;
+#endif
 }
 
 /// Names the calling thread (visible in top, perf and gdb); the kernel keeps 15 bytes.

@@ -36,6 +36,21 @@ public final class TCPStream: @unchecked Sendable {
     private var receivedEOF = false
     private var coalescingDepth = 0
     private var coalesced: [UInt8] = []
+    /// Watches queued writes for progress while any are queued (see ``writeTimeout``).
+    private var writeProgressTimer: ScheduledTimer?
+    /// A queued write completed since the last progress check.
+    private var completedWriteSinceCheck = false
+    /// ``queuedBytes`` at the last progress check.
+    private var queuedBytesAtCheck = 0
+    /// ``kernelQueuedBytes`` at the last progress check.
+    private var kernelQueuedBytesAtCheck = 0
+
+    /// How long queued writes may make no progress at all (no write completes and the queue
+    /// does not shrink) before the stream gives up on the peer: it closes, with a `ETIMEDOUT`
+    /// ``writeError``. Bounds how long a peer that stopped reading holds the connection and
+    /// its queued bytes. nil (the default) never gives up. Checked only while bytes are queued,
+    /// so a stream whose writes the kernel takes at once pays nothing.
+    public var writeTimeout: Duration?
 
     /// Whether `close` has been called (the handle may still be closing).
     public private(set) var isClosing = false
@@ -72,6 +87,10 @@ public final class TCPStream: @unchecked Sendable {
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0 else { return false }
         return value != 0
     }
+
+    /// Bytes in the kernel's send queue, sent or not, that the peer has not acknowledged yet
+    /// (`SIOCOUTQ`); 0 if the socket cannot tell.
+    private var kernelQueuedBytes: Int { Int(rill_tcp_unacknowledged_bytes(handle)) }
 
     /// Bytes handed to libuv that the kernel has not taken yet.
     public var queuedBytes: Int { uv_stream_get_write_queue_size(rill_tcp_as_stream(handle)) }
@@ -183,7 +202,35 @@ public final class TCPStream: @unchecked Sendable {
         if rc < 0 {
             memory.deallocate()
             fail(UVError(rc, "writing"))
+            return
         }
+        if writeProgressTimer == nil, let writeTimeout {
+            completedWriteSinceCheck = false
+            queuedBytesAtCheck = queuedBytes
+            kernelQueuedBytesAtCheck = kernelQueuedBytes
+            writeProgressTimer = loop.schedule(after: writeTimeout) { [unowned self] in self.checkWriteProgress() }
+        }
+    }
+
+    /// The write timeout passed with bytes queued: the peer stalled unless a write completed or
+    /// the queue shrank meanwhile.
+    private func checkWriteProgress() {
+        writeProgressTimer = nil
+        guard !isClosing, let writeTimeout else { return }
+        let queued = queuedBytes
+        guard queued > 0 else { return }
+        // Progress: a write completed, libuv's queue shrank, or the kernel's send queue did. The
+        // last one matters: the kernel wakes libuv only once a third of a large send buffer is
+        // free, so a peer that reads steadily can drain megabytes before libuv sees a change.
+        let kernelQueued = kernelQueuedBytes
+        guard completedWriteSinceCheck || queued < queuedBytesAtCheck || kernelQueued < kernelQueuedBytesAtCheck else {
+            fail(UVError(Int32(UV_ETIMEDOUT.rawValue), "writing (no progress within the write timeout)"))
+            return
+        }
+        completedWriteSinceCheck = false
+        queuedBytesAtCheck = queued
+        kernelQueuedBytesAtCheck = kernelQueued
+        writeProgressTimer = loop.schedule(after: writeTimeout) { [unowned self] in self.checkWriteProgress() }
     }
 
     private func didWrite(status: Int32) {
@@ -191,6 +238,7 @@ public final class TCPStream: @unchecked Sendable {
             if status != Int32(UV_ECANCELED.rawValue) { fail(UVError(status, "writing")) }
             return
         }
+        completedWriteSinceCheck = true
         if let threshold = drainThreshold, queuedBytes <= threshold {
             drainThreshold = nil
             delegate?.streamDidDrain(self)
@@ -222,6 +270,8 @@ public final class TCPStream: @unchecked Sendable {
         isClosing = true
         lingerTimer?.cancel()
         lingerTimer = nil
+        writeProgressTimer?.cancel()
+        writeProgressTimer = nil
         uv_close(rill_tcp_as_handle(handle)) { handle in
             let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
             let stream = Unmanaged<TCPStream>.fromOpaque(pointer.pointee.data!).takeRetainedValue()

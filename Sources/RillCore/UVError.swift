@@ -22,6 +22,9 @@ public struct UVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether the error means the address is already taken by another socket.
     public var isAddressInUse: Bool { code == Int32(UV_EADDRINUSE.rawValue) }
 
+    /// Whether the operation gave up waiting (for a write: the peer stopped reading).
+    public var isTimeout: Bool { code == Int32(UV_ETIMEDOUT.rawValue) }
+
     /// Throws a `UVError` when `code` is negative.
     static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(UVError) {
         if code < 0 { throw UVError(code, operation()) }

@@ -20,11 +20,20 @@ public struct HTTPConnectionStateMachine: Sendable {
         /// How many complete requests may wait behind the one being handled before reading
         /// stops. Bounds the memory a pipelining client can make us hold.
         public var maxQueuedRequests: Int
+        /// How many bytes of requests not yet handled (complete ones waiting, a partial one, and
+        /// unparsed input) the connection holds behind the one being handled before reading
+        /// stops. With ``maxQueuedRequests`` it bounds what pipelining costs: a count alone let
+        /// 32 queued requests with 1 MiB bodies each hold 32 MiB per connection.
+        public var maxQueuedRequestBytes: Int
 
         /// Creates a configuration.
-        public init(parserLimits: HTTPRequestParser.Limits = .init(), maxQueuedRequests: Int = 32) {
+        public init(
+            parserLimits: HTTPRequestParser.Limits = .init(), maxQueuedRequests: Int = 32,
+            maxQueuedRequestBytes: Int = 64 * 1024
+        ) {
             self.parserLimits = parserLimits
             self.maxQueuedRequests = maxQueuedRequests
+            self.maxQueuedRequestBytes = maxQueuedRequestBytes
         }
     }
 
@@ -63,7 +72,8 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     @usableFromInline enum Queued: Sendable {
-        case request(HTTPRequestHead, [UInt8])
+        /// A complete request and the bytes it took on the wire.
+        case request(HTTPRequestHead, [UInt8], wireBytes: Int)
         case error(HTTPParserError)
     }
 
@@ -82,6 +92,17 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
+    /// Wire bytes of the requests in ``queue``.
+    private var queuedRequestBytes = 0
+    /// The parser's ``HTTPRequestParser/consumedByteCount`` when the last request ended: what
+    /// it consumed since belongs to the request in progress.
+    private var consumedAtLastRequestEnd = 0
+    /// An endless response (an event stream) is in progress: input is read only to notice the
+    /// end of it, and dropped.
+    private var discardingInput = false
+    /// Input arrived behind an endless response and was dropped, so the connection cannot go on
+    /// after it.
+    private var discardedInput = false
 
     /// Creates the state machine of a new connection.
     public init(configuration: Configuration = .init()) {
@@ -93,7 +114,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     @inlinable public var phase: Phase {
         if closed { return .closed }
         if handling { return .handling }
-        if currentHead != nil || parser.bufferedByteCount > 0 || !queue.isEmpty { return .receivingRequest }
+        if currentHead != nil || parser.hasPartialRequest || !queue.isEmpty { return .receivingRequest }
         return .idle
     }
 
@@ -111,6 +132,10 @@ public struct HTTPConnectionStateMachine: Sendable {
         _ bytes: UnsafeRawBufferPointer, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
     ) {
         guard !closed, !parseStopped else { return }
+        if discardingInput {
+            if bytes.count > 0 { discardedInput = true }
+            return
+        }
         parser.append(bytes)
         parse(bodyLimit: bodyLimit, into: &actions)
     }
@@ -124,7 +149,9 @@ public struct HTTPConnectionStateMachine: Sendable {
     ) {
         guard handling else { return }
         handling = false
-        if !keepAlive {
+        let inputWasDropped = discardedInput
+        discardingInput = false
+        if !keepAlive || inputWasDropped {
             close(flushing: true, into: &actions)
             return
         }
@@ -135,10 +162,42 @@ public struct HTTPConnectionStateMachine: Sendable {
         }
         // Parse what was held back while the response was in progress.
         parse(bodyLimit: bodyLimit, into: &actions)
-        if !closed && readingPaused && queue.count < configuration.maxQueuedRequests {
+        if !closed && readingPaused && queue.count < configuration.maxQueuedRequests
+            && heldRequestBytes < configuration.maxQueuedRequestBytes
+        {
             readingPaused = false
             actions.append(.resumeReading)
         }
+    }
+
+    /// The response being handled is endless (an event stream): from now on input is read only
+    /// so that the peer's leaving is noticed, and dropped; nothing is buffered or parsed. A
+    /// request pipelined behind such a response can never be answered in turn, so if any was
+    /// received, the connection closes once the response ends. Reading resumes if it was paused.
+    public mutating func responseIsEndless(into actions: inout [Action]) {
+        guard handling, !closed else { return }
+        discardingInput = true
+        if !queue.isEmpty || currentHead != nil || parser.hasPartialRequest { discardedInput = true }
+        queue = []
+        queuedRequestBytes = 0
+        currentHead = nil
+        currentBody = []
+        continuePending = false
+        parser = HTTPRequestParser(limits: configuration.parserLimits)
+        consumedAtLastRequestEnd = 0
+        if readingPaused {
+            readingPaused = false
+            actions.append(.resumeReading)
+        }
+    }
+
+    /// Bytes held for requests not yet handled: complete ones queued, the one being received
+    /// (consumed so far) and unparsed input. Bounded by
+    /// ``Configuration/maxQueuedRequestBytes`` plus one read while a response is in progress.
+    public var heldRequestByteCount: Int { heldRequestBytes }
+
+    private var heldRequestBytes: Int {
+        queuedRequestBytes + (parser.consumedByteCount - consumedAtLastRequestEnd) + parser.bufferedByteCount
     }
 
     /// Frees buffers kept for the next request while a long response streams (an idle SSE
@@ -168,6 +227,7 @@ public struct HTTPConnectionStateMachine: Sendable {
         if handling { actions.append(.cancelHandling) }
         closed = true
         queue.removeAll()
+        queuedRequestBytes = 0
         actions.append(.close)
     }
 
@@ -177,6 +237,7 @@ public struct HTTPConnectionStateMachine: Sendable {
         guard !closed else { return }
         inputEnded = true
         queue.removeAll()
+        queuedRequestBytes = 0
         if !handling { close(flushing: true, into: &actions) }
     }
 
@@ -185,6 +246,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     private mutating func close(flushing: Bool, into actions: inout [Action]) {
         closed = true
         queue.removeAll()
+        queuedRequestBytes = 0
         actions.append(flushing ? .closeAfterFlush : .close)
     }
 
@@ -193,12 +255,14 @@ public struct HTTPConnectionStateMachine: Sendable {
     private mutating func dispatchNext(into actions: inout [Action]) -> Bool {
         guard !handling, !queue.isEmpty else { return false }
         switch queue.removeFirst() {
-        case .request(let head, let body):
+        case .request(let head, let body, let wireBytes):
+            queuedRequestBytes -= wireBytes
             handling = true
             actions.append(.handle(head, body: body))
         case .error(let error):
             closed = true
             queue.removeAll()
+            queuedRequestBytes = 0
             actions.append(.reject(error))
         }
         return true
@@ -206,7 +270,11 @@ public struct HTTPConnectionStateMachine: Sendable {
 
     private mutating func parse(bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]) {
         while !closed {
-            if queue.count >= configuration.maxQueuedRequests || continuePending {
+            let full =
+                handling
+                && (queue.count >= configuration.maxQueuedRequests
+                    || heldRequestBytes >= configuration.maxQueuedRequestBytes)
+            if full || continuePending {
                 if continuePending && !handling && queue.isEmpty {
                     continuePending = false
                     actions.append(.sendContinue)
@@ -253,13 +321,16 @@ public struct HTTPConnectionStateMachine: Sendable {
                 currentHead = nil
                 let body = currentBody
                 currentBody = []
+                let wireBytes = parser.consumedByteCount - consumedAtLastRequestEnd
+                consumedAtLastRequestEnd = parser.consumedByteCount
                 if !handling && queue.isEmpty {
                     // The common case, one request at a time: straight to the handler (the queue
                     // would cost an allocation per connection only to be emptied at once).
                     handling = true
                     actions.append(.handle(head, body: body))
                 } else {
-                    queue.append(.request(head, body))
+                    queue.append(.request(head, body, wireBytes: wireBytes))
+                    queuedRequestBytes += wireBytes
                     if !handling { _ = dispatchNext(into: &actions) }
                 }
             }

@@ -59,6 +59,22 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return path.isEmpty ? "/" : path
     }
 
+    /// The host the request is for: the authority of an absolute-form target
+    /// (`http://example.com:8080/a` → `example.com:8080`), which RFC 9112 §3.2.2 says replaces
+    /// any `Host` field, or else the `Host` field's value; nil when there is neither (HTTP/1.0).
+    public var authority: Substring? {
+        let utf8 = target.utf8
+        guard let first = utf8.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "*") else {
+            return headerFields[Self.hostField].map { $0[...] }
+        }
+        let pathAndQuery = Self.pathAndQuery(of: target)
+        guard let separator = utf8.firstRange(of: "://".utf8) else { return nil }
+        return target[separator.upperBound..<pathAndQuery.startIndex]
+    }
+
+    /// `Host`, which swift-http-types leaves unnamed (it maps it to `:authority` for HTTP/2).
+    private static let hostField = HTTPField.Name("Host")!
+
     /// The query component of ``target`` (after the first `?`), or `nil` when there is no `?`.
     public var query: Substring? {
         let pathAndQuery = Self.pathAndQuery(of: target)

@@ -74,7 +74,9 @@ public struct HTTPRequestParser: Sendable {
     /// is scanned once in total instead of once per append (`readIndex <= scanIndex`).
     private var scanIndex = 0
 
-    private var state: State = .requestLine
+    private var state: State = .requestLine {
+        didSet { isBetweenMessages = state.isRequestLine }
+    }
     private var builder = HeadBuilder()
     /// The body limit of the request in progress (see ``setBodyLimit(forCurrentRequest:)``).
     private var currentBodyLimit: Int
@@ -89,6 +91,12 @@ public struct HTTPRequestParser: Sendable {
     private var chunkedBodyByteCount = 0
     /// Bytes of the current trailer section, bounded by `maxHeaderBytes`.
     private var trailerByteCount = 0
+
+    /// Whether the parser waits for the first byte of a request line: nothing of a message has
+    /// been consumed (a request line already parsed counts as a message begun, even though its
+    /// bytes left the buffer). With ``bufferedByteCount`` it tells an idle connection from one
+    /// that is slowly sending a request.
+    @usableFromInline private(set) var isBetweenMessages = true
 
     private enum State: Sendable {
         case requestLine
@@ -105,6 +113,11 @@ public struct HTTPRequestParser: Sendable {
         case chunkDataEnd
         case trailerLines
         case failed(HTTPParserError)
+
+        var isRequestLine: Bool {
+            if case .requestLine = self { return true }
+            return false
+        }
     }
 
     private enum LineSearch {
@@ -123,6 +136,16 @@ public struct HTTPRequestParser: Sendable {
     /// socket while this is large (backpressure).
     @inlinable public var bufferedByteCount: Int {
         buffer.count - readIndex
+    }
+
+    /// Every byte consumed since the parser was created (heads, bodies, framing): the difference
+    /// between two readings is what the messages in between took on the wire.
+    public private(set) var consumedByteCount = 0
+
+    /// Whether part of a request has been received and not yet returned in full: a request line
+    /// or header lines consumed, a body in progress, or unparsed bytes buffered.
+    @inlinable public var hasPartialRequest: Bool {
+        !isBetweenMessages || buffer.count > readIndex
     }
 
     /// Appends received bytes; parsing happens in ``next()``.
@@ -185,6 +208,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func consume(_ count: Int) {
+        consumedByteCount &+= count
         readIndex += count
         scanIndex = readIndex
     }
@@ -491,6 +515,16 @@ public struct HTTPRequestParser: Sendable {
             guard bytes[schemeEnd] != UInt8(ascii: "/"), bytes[schemeEnd] != UInt8(ascii: "?") else {
                 throw .malformedRequestLine(reason: "absolute-form target without authority")
             }
+            // The authority replaces Host (RFC 9112 §3.2.2), so it must be a plain host[:port]:
+            // userinfo is an error in an http(s) URI (RFC 9110 §4.2.4), and would let
+            // "http://trusted@evil/" read differently by different components.
+            var index = schemeEnd
+            while index < bytes.count, bytes[index] != UInt8(ascii: "/"), bytes[index] != UInt8(ascii: "?") {
+                guard bytes[index] != UInt8(ascii: "@") else {
+                    throw .malformedRequestLine(reason: "userinfo in the request-target's authority")
+                }
+                index += 1
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -597,19 +631,60 @@ public struct HTTPRequestParser: Sendable {
         }
         guard index > 0 else { throw .malformedChunk(reason: "missing chunk size") }
         guard index < line.count else { return size }
-        var extensionStart = index
-        while extensionStart < line.count,
-            line[extensionStart] == HTTPBytes.space || line[extensionStart] == HTTPBytes.tab
-        {
-            extensionStart += 1
-        }
-        guard extensionStart < line.count, line[extensionStart] == HTTPBytes.semicolon else {
-            throw .malformedChunk(reason: "invalid character after chunk size")
-        }
-        for byte in UnsafeBufferPointer(rebasing: line[extensionStart...]) where !HTTPBytes.isFieldValueByte(byte) {
-            throw .malformedChunk(reason: "invalid character in chunk extension")
-        }
+        try validateChunkExtensions(UnsafeBufferPointer(rebasing: line[index...]))
         return size
+    }
+
+    /// Checks `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )` (RFC 9112 §7.1.1),
+    /// where a name is a token and a value a token or a quoted-string. Extensions are ignored,
+    /// but a lenient reading is where request-smuggling parsers disagree (an empty name, an
+    /// unterminated quote hiding a CRLF), so anything off the grammar is refused.
+    private static func validateChunkExtensions(_ bytes: UnsafeBufferPointer<UInt8>) throws(HTTPParserError) {
+        var index = 0
+        func skipWhitespace() {
+            while index < bytes.count, bytes[index] == HTTPBytes.space || bytes[index] == HTTPBytes.tab { index += 1 }
+        }
+        func token() -> Bool {
+            let start = index
+            while index < bytes.count, HTTPBytes.isTokenByte(bytes[index]) { index += 1 }
+            return index > start
+        }
+        while index < bytes.count {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == HTTPBytes.semicolon else {
+                throw .malformedChunk(reason: "invalid character after chunk size")
+            }
+            index += 1
+            skipWhitespace()
+            guard token() else { throw .malformedChunk(reason: "chunk extension without a name") }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { continue }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+                index += 1
+                var closed = false
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    index += 1
+                    if byte == UInt8(ascii: "\"") {
+                        closed = true
+                        break
+                    }
+                    if byte == UInt8(ascii: "\\") {
+                        guard index < bytes.count, HTTPBytes.isFieldValueByte(bytes[index]) else {
+                            throw .malformedChunk(reason: "invalid quoted-pair in chunk extension")
+                        }
+                        index += 1
+                    } else if !HTTPBytes.isFieldValueByte(byte) {
+                        throw .malformedChunk(reason: "invalid character in chunk extension")
+                    }
+                }
+                guard closed else { throw .malformedChunk(reason: "unterminated quoted string in chunk extension") }
+            } else if !token() {
+                throw .malformedChunk(reason: "chunk extension without a value after =")
+            }
+        }
     }
 
     /// Parses and discards the trailer section after the last chunk; returns `true` once the

@@ -88,6 +88,89 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(resumed)
     }
 
+    @Test func aRequestLineWithoutHeadersYetIsInTheReceivingPhase() {
+        var driver = Driver()
+        #expect(driver.receive("GET /a HTTP/1.1\r\n").isEmpty)
+        #expect(driver.machine.phase == .receivingRequest)
+        #expect(driver.receive("Host: x\r\n").isEmpty)
+        #expect(driver.machine.phase == .receivingRequest)
+    }
+
+    @Test(arguments: [false, true])
+    func readingPausesOncePipelinedRequestsHoldMoreThanTheByteLimit(byteByByte: Bool) {
+        var driver = Driver(.init(maxQueuedRequests: 32, maxQueuedRequestBytes: 4096))
+        let body = String(repeating: "b", count: 1500)
+        let post = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n" + body
+        var actions = driver.receive(request("/first"))
+        #expect(handled(actions) == ["/first"])
+        // Ten 1.5 KB requests behind the one being handled: reading pauses after about 4 KB.
+        actions = driver.receive(String(repeating: post, count: 10), byteByByte: byteByByte)
+        #expect(actions.contains(.pauseReading))
+        #expect(handled(actions).isEmpty)
+        // Nothing is lost: every request is answered in turn, and reading resumes.
+        var order: [String] = []
+        var resumed = false
+        for _ in 0..<11 {
+            let next = driver.finish()
+            order += handled(next)
+            if next.contains(.resumeReading) { resumed = true }
+        }
+        #expect(order == Array(repeating: "/p", count: 10))
+        #expect(resumed)
+    }
+
+    @Test func aBytePausedConnectionHoldsNoMoreThanTheLimitPlusOneRead() {
+        var driver = Driver(.init(maxQueuedRequests: 32, maxQueuedRequestBytes: 64 * 1024))
+        #expect(handled(driver.receive(request("/first"))) == ["/first"])
+        let body = String(repeating: "b", count: 1024 * 1024)
+        let post = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        var paused = false
+        // A reader delivers at most 64 KiB at a time; after a pause the socket is not read.
+        let bytes = Array(String(repeating: post, count: 3).utf8)
+        var offset = 0
+        while offset < bytes.count && !paused {
+            let end = min(bytes.count, offset + 64 * 1024)
+            var actions: [HTTPConnectionStateMachine.Action] = []
+            bytes[offset..<end].withUnsafeBytes { driver.machine.receive($0, bodyLimit: { _ in nil }, into: &actions) }
+            offset = end
+            paused = actions.contains(.pauseReading)
+        }
+        #expect(paused)
+        #expect(driver.machine.heldRequestByteCount <= 128 * 1024)
+    }
+
+    @Test func inputBehindAnEndlessResponseIsDroppedAndTheConnectionClosesAfterIt() {
+        var driver = Driver()
+        #expect(handled(driver.receive(request("/events"))) == ["/events"])
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        driver.machine.responseIsEndless(into: &actions)
+        #expect(actions.isEmpty)
+        #expect(driver.receive(String(repeating: request("/next"), count: 100)).isEmpty)
+        #expect(driver.machine.heldRequestByteCount == 0)
+        #expect(driver.finish() == [.closeAfterFlush])
+    }
+
+    @Test func anEndlessResponseWithNothingBehindItKeepsTheConnection() {
+        var driver = Driver()
+        #expect(handled(driver.receive(request("/events"))) == ["/events"])
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        driver.machine.responseIsEndless(into: &actions)
+        #expect(driver.finish().isEmpty)
+        #expect(driver.machine.phase == .idle)
+        #expect(handled(driver.receive(request("/again"))) == ["/again"])
+    }
+
+    @Test func anEndlessResponseResumesPausedReadingSoThatEOFIsNoticed() {
+        var driver = Driver(.init(maxQueuedRequests: 1))
+        let actions = driver.receive((1...4).map { request("/\($0)") }.joined())
+        #expect(actions.contains(.pauseReading))
+        var endless: [HTTPConnectionStateMachine.Action] = []
+        driver.machine.responseIsEndless(into: &endless)
+        #expect(endless == [.resumeReading])
+        #expect(driver.endOfInput() == [.cancelHandling])
+        #expect(driver.finish() == [.closeAfterFlush])
+    }
+
     @Test func bodiesArriveWholeWithTheirRequest() {
         var driver = Driver()
         let actions = driver.receive("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", byteByByte: true)

@@ -47,6 +47,8 @@ struct HTTPRequestParserErrorTests {
         "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n",  // authority-form
         "GET ftp://example.com/ HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET http:///path HTTP/1.1\r\nHost: a\r\n\r\n",  // absolute-form without authority
+        "GET http://user@evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n",  // userinfo in the authority
+        "GET http://trusted:pw@evil.example?x HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /a\u{7F}b HTTP/1.1\r\nHost: a\r\n\r\n",  // DEL in target
         "GET /a\u{01}b HTTP/1.1\r\nHost: a\r\n\r\n",  // control byte in target
         "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n",  // non-ASCII in target
@@ -259,6 +261,14 @@ struct HTTPRequestParserErrorTests {
         "5\nhello\r\n0\r\n\r\n",  // bare LF after the size
         "5;a=\u{01}\r\nhello\r\n0\r\n\r\n",  // control byte in an extension
         "5;a\rb\r\nhello\r\n0\r\n\r\n",  // bare CR in an extension
+        "2;\r\naa\r\n0\r\n\r\n",  // an empty extension
+        "5;a=\"abc;\r\nhello\r\n0\r\n\r\n",  // an unterminated quoted string
+        "5;=x\r\nhello\r\n0\r\n\r\n",  // an extension without a name
+        "5;a=\r\nhello\r\n0\r\n\r\n",  // "=" without a value
+        "5;a b\r\nhello\r\n0\r\n\r\n",  // two names without ";"
+        "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",  // junk after a quoted value
+        "5;a=\"x\\\r\nhello\r\n0\r\n\r\n",  // a quoted-pair cut by the line end
+        "5;a;;b\r\nhello\r\n0\r\n\r\n",  // an empty extension between two
         "5\r\nhello\r\n0\r\nX: y\n\r\n",  // bare LF in a trailer
         "5\r\nhello\r\n0\r\nBad Trailer: y\r\n\r\n",  // invalid trailer name
     ])

@@ -233,7 +233,7 @@ struct HTTPRequestParserTests {
         let input =
             "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "4;name=value\r\nWiki\r\n"
-            + "5 ; ext ; other=\"quoted\"\r\npedia\r\n"
+            + "5 ; ext ; other=\"quo\\\"ted; x\" ;\tlast = v\r\npedia\r\n"
             + "E\r\n in\r\n\r\nchunks.\r\n"
             + "0\r\nExpires: never\r\nX-Checksum: abc\r\n\r\n"
             + "GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -393,6 +393,17 @@ struct HTTPRequestParserTests {
         #expect(head.target == "http://example.com:8080/a%20b?q")
         #expect(head.path == "/a%20b")
         #expect(head.query == "q")
+    }
+
+    @Test func `an absolute-form target's authority replaces the Host field`() throws {
+        let outcome = parseAllWays(
+            "GET http://example.com:8080/a?q HTTP/1.1\r\nHost: other.example\r\n\r\n"
+                + "GET https://only.example HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /b HTTP/1.1\r\nHost: host.example\r\n\r\n"
+                + "GET /c HTTP/1.0\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.heads.map(\.authority) == ["example.com:8080", "only.example", "host.example", nil])
+        #expect(outcome.heads.map(\.path) == ["/a", "/", "/b", "/c"])
     }
 
     @Test func `a request head of exactly maxHeaderBytes is accepted`() {

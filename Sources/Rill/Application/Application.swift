@@ -147,7 +147,8 @@ public final class Application: Sendable {
             ServerStatistics(
                 connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
                 slowClientDisconnectCount: server.slowClientDisconnectCount,
-                relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount)
+                relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
+                writeTimeoutCount: server.writeTimeoutCount)
         }
     }
 

@@ -102,6 +102,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
 
     func streamDidClose(_ stream: TCPStream) {
         isClosed = true
+        if stream.writeError?.isTimeout == true { server.noteWriteTimeout() }
         timer?.cancel()
         timer = nil
         handlerTask?.cancel()
@@ -256,6 +257,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             response = Self.errorResponse(for: error, logger: context.logger, request: request)
         }
         guard !isClosed else {
+            // The client left while the handler ran: what the response holds (a broker
+            // subscription) must not outlive it.
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
             handlerTask = nil
             return
         }
@@ -360,8 +364,16 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
             return nil
         }
-        // Nothing more will be read until the stream ends: give back the read-side buffers.
-        machine.releaseIdleMemory()
+        switch response.body.storage {
+        case .eventStream, .subscription:
+            // An endless response: input is read only to notice the client leaving, and
+            // nothing is buffered for requests that could never be answered in turn.
+            machine.responseIsEndless(into: &actions)
+            if actions.contains(.resumeReading) { stream.startReading() }
+        case .empty, .bytes, .stream:
+            // Nothing more will be read until the body ends: give back the read-side buffers.
+            machine.releaseIdleMemory()
+        }
         actions = []
         switch response.body.storage {
         case .stream(let produce): return .stream(produce)

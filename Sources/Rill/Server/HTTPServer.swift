@@ -35,6 +35,11 @@ final class HTTPServer: @unchecked Sendable {
 
     func noteSlowClientDisconnect() { slowClientDisconnectCount += 1 }
 
+    /// Connections closed by ``ServerConfiguration/writeTimeout``.
+    private(set) var writeTimeoutCount = 0
+
+    func noteWriteTimeout() { writeTimeoutCount += 1 }
+
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger,
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
@@ -46,7 +51,7 @@ final class HTTPServer: @unchecked Sendable {
         self.responder = responder
         machineConfiguration = .init(
             parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),
-            maxQueuedRequests: configuration.maxQueuedRequests)
+            maxQueuedRequests: configuration.maxQueuedRequests, maxQueuedRequestBytes: configuration.maxQueuedRequestBytes)
         serverLine = configuration.serverName.map { Array("server: \($0)\r\n".utf8) } ?? []
     }
 
@@ -72,6 +77,7 @@ final class HTTPServer: @unchecked Sendable {
             stream.closeAfterFlush(lingering: .milliseconds(500))
             return
         }
+        stream.writeTimeout = configuration.writeTimeout
         let connection = HTTPConnection(server: self, stream: stream)
         connectionObjects[ObjectIdentifier(connection)] = connection
         connection.start()

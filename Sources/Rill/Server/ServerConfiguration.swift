@@ -16,6 +16,11 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// How many complete pipelined requests may wait behind the one being handled.
     public var maxQueuedRequests: Int
+    /// How many bytes of pipelined requests (waiting ones, a partial one and unparsed input) a
+    /// connection holds behind the one being handled; reading pauses beyond. Behind an endless
+    /// response (an event stream) nothing is held at all: input is only read to notice the
+    /// client leaving, and the connection closes when the stream ends.
+    public var maxQueuedRequestBytes: Int
     /// Accept a connection only once its first bytes arrived (Linux `TCP_DEFER_ACCEPT`, nginx's
     /// `listen … deferred`): the kernel completes the handshake, and the server is woken once, by
     /// the request, instead of once for the connection and again for its request. A client
@@ -29,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var writeHighWaterMarkBytes: Int
     /// …and resumes it once the queue drained to this many.
     public var writeLowWaterMarkBytes: Int
+    /// How long bytes queued for a client may make no progress at all before the connection is
+    /// closed (a client that stopped reading; nginx's `send_timeout`). Applies to every
+    /// response, event streams included; nil never gives up.
+    public var writeTimeout: Duration?
     /// How long graceful shutdown waits for in-flight responses before cancelling them.
     public var shutdownGracePeriod: Duration
     /// The `Server` header value; nil sends none.
@@ -46,9 +55,11 @@ public struct ServerConfiguration: Sendable {
         requestTimeout: Duration = .seconds(30),
         idleTimeout: Duration = .seconds(60),
         maxQueuedRequests: Int = 32,
+        maxQueuedRequestBytes: Int = 64 * 1024,
         acceptDeferral: Duration? = .seconds(5),
         writeHighWaterMarkBytes: Int = 64 * 1024,
         writeLowWaterMarkBytes: Int = 16 * 1024,
+        writeTimeout: Duration? = .seconds(60),
         shutdownGracePeriod: Duration = .seconds(10),
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init()
@@ -61,9 +72,11 @@ public struct ServerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.idleTimeout = idleTimeout
         self.maxQueuedRequests = maxQueuedRequests
+        self.maxQueuedRequestBytes = maxQueuedRequestBytes
         self.acceptDeferral = acceptDeferral
         self.writeHighWaterMarkBytes = writeHighWaterMarkBytes
         self.writeLowWaterMarkBytes = writeLowWaterMarkBytes
+        self.writeTimeout = writeTimeout
         self.shutdownGracePeriod = shutdownGracePeriod
         self.serverName = serverName
         self.eventStream = eventStream

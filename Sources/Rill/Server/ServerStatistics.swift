@@ -14,12 +14,16 @@ public struct ServerStatistics: Sendable, Hashable {
     /// server writes to all streams share a write, so under load this grows slower than
     /// ``relayedEventCount``; their ratio is the events per write.
     public var relayedWriteCount: Int
+    /// Connections closed because their queued response bytes made no progress for
+    /// ``ServerConfiguration/writeTimeout`` (a client that stopped reading).
+    public var writeTimeoutCount: Int
 
     /// Creates counters.
     public init(
         connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0,
-        relayedEventCount: Int = 0, relayedWriteCount: Int = 0
+        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, writeTimeoutCount: Int = 0
     ) {
+        self.writeTimeoutCount = writeTimeoutCount
         self.connectionCount = connectionCount
         self.refusedConnectionCount = refusedConnectionCount
         self.slowClientDisconnectCount = slowClientDisconnectCount

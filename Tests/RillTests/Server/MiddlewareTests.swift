@@ -1,4 +1,5 @@
 import Rill
+import RillHTTP
 import RillTesting
 import Testing
 
@@ -40,6 +41,49 @@ private func layer(_ name: String) -> ClosureMiddleware {
             #expect(statuses == [200, 404, 405])
         }
         #expect(log.current == ["GET /here 200", "GET /missing 404", "POST /here 405"])
+    }
+
+    @Test func `a middleware guarding a prefix by routingPath sees every spelling the router matches`() async throws {
+        let router = Router()
+        // Guards "/admin" the way a middleware should: by the path the router will match.
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                let path = request.routingPath ?? "/"
+                if path == "/admin" || path.hasPrefix("/admin/") { throw HTTPError(.forbidden) }
+                return try await next(request, context)
+            })
+        router.get("/admin/panel") { _, _ in "secret" }
+        router.get("/files/:name") { _, context in try context.parameter("name") }
+        try await withLiveServer(router) { _, port in
+            let statuses = try await converse(port: port) { connection in
+                let targets = ["/admin/panel", "//admin//panel/", "/%61dmin/panel", "/admin/%70anel", "/ADMIN/panel"]
+                try connection.send(targets.map { request($0) }.joined())
+                return try connection.readResponses(targets.count).map(\.status.code)
+            }
+            // Every spelling of /admin/panel is refused; a different case is a different path.
+            #expect(statuses == [403, 403, 403, 403, 404])
+            let file = try await converse(port: port) { connection in
+                try connection.send(request("/files/a%2Fb"))
+                return try connection.readResponse().bodyText
+            }
+            #expect(file == "a/b")
+        }
+    }
+
+    @Test func `routingPath decodes segments, drops empty ones and keeps encoded slashes distinct`() {
+        func routingPath(_ target: String) -> String? {
+            Request(head: HTTPRequestHead(method: .get, target: target)).routingPath
+        }
+        #expect(routingPath("/") == "/")
+        #expect(routingPath("//") == "/")
+        #expect(routingPath("/a//b/") == "/a/b")
+        #expect(routingPath("/%61dmin?x=1") == "/admin")
+        #expect(routingPath("/a%2Fb/c") == "/a%2Fb/c")
+        #expect(routingPath("/100%25") == "/100%25")
+        #expect(routingPath("/caf%C3%A9") == "/café")
+        #expect(routingPath("/bad%zz") == nil)
+        #expect(routingPath("/nul%00") == nil)
+        #expect(routingPath("http://example.com//x/") == "/x")
     }
 
     @Test func `group middleware wraps only the group's routes, inside the global middleware`() async throws {

@@ -30,6 +30,37 @@ private func okRouter() -> Router {
         }
     }
 
+    @Test func `a request line followed by silence gets a 408, not the idle timeout`() async throws {
+        // Whole lines leave the parser's buffer as they are parsed: the connection must still
+        // count as receiving a request (it used to fall back to the 60 s idle timeout).
+        let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { _, port in
+            let (response, elapsed) = try await converse(port: port, timeout: .seconds(5)) { connection in
+                let start = ContinuousClock.now
+                try connection.send("GET /silent HTTP/1.1\r\n")
+                return (try connection.readResponse(), ContinuousClock.now - start)
+            }
+            #expect(response.status == .requestTimeout)
+            #expect(elapsed < .seconds(4))
+        }
+    }
+
+    @Test func `header lines trickled one at a time get a 408`() async throws {
+        let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
+        try await withLiveServer(okRouter(), configuration: configuration) { _, port in
+            let response = try await converse(port: port, timeout: .seconds(5)) { connection -> TestResponse? in
+                try connection.send("GET /trickle HTTP/1.1\r\nHost: x\r\n")
+                connection.timeout = .milliseconds(100)
+                for index in 0..<40 {
+                    if let response = try? connection.readResponse() { return response }
+                    try? connection.send("X-Line-\(index): v\r\n")
+                }
+                return nil
+            }
+            #expect(response?.status == .requestTimeout)
+        }
+    }
+
     @Test func `a body that stalls gets a 408 as well`() async throws {
         let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
         try await withLiveServer(okRouter(), configuration: configuration) { _, port in
