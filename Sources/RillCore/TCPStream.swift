@@ -36,21 +36,43 @@ public final class TCPStream: @unchecked Sendable {
     private var receivedEOF = false
     private var coalescingDepth = 0
     private var coalesced: [UInt8] = []
-    /// Watches queued writes for progress while any are queued (see ``writeTimeout``).
-    private var writeProgressTimer: ScheduledTimer?
-    /// A queued write completed since the last progress check.
-    private var completedWriteSinceCheck = false
-    /// ``queuedBytes`` at the last progress check.
-    private var queuedBytesAtCheck = 0
-    /// ``kernelQueuedBytes`` at the last progress check.
-    private var kernelQueuedBytesAtCheck = 0
+    /// Watches queued writes for progress while any are queued (see ``writeTimeout``); nil
+    /// while nothing is queued, so a connection whose writes the kernel takes at once carries
+    /// one pointer for it.
+    private var writeWatch: WriteProgressWatch?
+    /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
+    /// `Duration` in every connection).
+    private var writeTimeoutMilliseconds: UInt32 = 0
 
-    /// How long queued writes may make no progress at all (no write completes and the queue
-    /// does not shrink) before the stream gives up on the peer: it closes, with a `ETIMEDOUT`
-    /// ``writeError``. Bounds how long a peer that stopped reading holds the connection and
-    /// its queued bytes. nil (the default) never gives up. Checked only while bytes are queued,
-    /// so a stream whose writes the kernel takes at once pays nothing.
-    public var writeTimeout: Duration?
+    /// What the last progress check saw.
+    private final class WriteProgressWatch {
+        var timer: ScheduledTimer?
+        /// A queued write completed since the last check.
+        var completedWrite = false
+        /// ``queuedBytes`` at the last check.
+        var queuedBytes = 0
+        /// ``kernelQueuedBytes`` at the last check.
+        var kernelQueuedBytes = 0
+    }
+
+    /// How long queued writes may make no progress at all (no write completes and neither
+    /// libuv's nor the kernel's send queue shrinks) before the stream gives up on the peer: it
+    /// closes, with an `ETIMEDOUT` ``writeError``. Bounds how long a peer that stopped reading
+    /// holds the connection and its queued bytes. nil (the default) never gives up. Checked
+    /// only while bytes are queued in libuv, so a stream whose writes the kernel takes at once
+    /// pays nothing.
+    public var writeTimeout: Duration? {
+        get { writeTimeoutMilliseconds == 0 ? nil : .milliseconds(writeTimeoutMilliseconds) }
+        set {
+            guard let newValue else {
+                writeTimeoutMilliseconds = 0
+                return
+            }
+            let (seconds, attoseconds) = newValue.components
+            let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+            writeTimeoutMilliseconds = UInt32(clamping: milliseconds)
+        }
+    }
 
     /// Whether `close` has been called (the handle may still be closing).
     public private(set) var isClosing = false
@@ -204,33 +226,41 @@ public final class TCPStream: @unchecked Sendable {
             fail(UVError(rc, "writing"))
             return
         }
-        if writeProgressTimer == nil, let writeTimeout {
-            completedWriteSinceCheck = false
-            queuedBytesAtCheck = queuedBytes
-            kernelQueuedBytesAtCheck = kernelQueuedBytes
-            writeProgressTimer = loop.schedule(after: writeTimeout) { [unowned self] in self.checkWriteProgress() }
+        if writeWatch == nil, writeTimeoutMilliseconds > 0 {
+            let watch = WriteProgressWatch()
+            writeWatch = watch
+            snapshotWriteProgress(into: watch)
+        }
+    }
+
+    /// Notes where the queues stand and checks again after the write timeout.
+    private func snapshotWriteProgress(into watch: WriteProgressWatch) {
+        watch.completedWrite = false
+        watch.queuedBytes = queuedBytes
+        watch.kernelQueuedBytes = kernelQueuedBytes
+        watch.timer = loop.schedule(after: .milliseconds(writeTimeoutMilliseconds)) { [unowned self] in
+            self.checkWriteProgress()
         }
     }
 
     /// The write timeout passed with bytes queued: the peer stalled unless a write completed or
-    /// the queue shrank meanwhile.
+    /// a queue shrank meanwhile.
     private func checkWriteProgress() {
-        writeProgressTimer = nil
-        guard !isClosing, let writeTimeout else { return }
-        let queued = queuedBytes
-        guard queued > 0 else { return }
+        guard let watch = writeWatch else { return }
+        watch.timer = nil
+        guard !isClosing, queuedBytes > 0 else {
+            writeWatch = nil
+            return
+        }
         // Progress: a write completed, libuv's queue shrank, or the kernel's send queue did. The
         // last one matters: the kernel wakes libuv only once a third of a large send buffer is
         // free, so a peer that reads steadily can drain megabytes before libuv sees a change.
-        let kernelQueued = kernelQueuedBytes
-        guard completedWriteSinceCheck || queued < queuedBytesAtCheck || kernelQueued < kernelQueuedBytesAtCheck else {
+        guard watch.completedWrite || queuedBytes < watch.queuedBytes || kernelQueuedBytes < watch.kernelQueuedBytes else {
+            writeWatch = nil
             fail(UVError(Int32(UV_ETIMEDOUT.rawValue), "writing (no progress within the write timeout)"))
             return
         }
-        completedWriteSinceCheck = false
-        queuedBytesAtCheck = queued
-        kernelQueuedBytesAtCheck = kernelQueued
-        writeProgressTimer = loop.schedule(after: writeTimeout) { [unowned self] in self.checkWriteProgress() }
+        snapshotWriteProgress(into: watch)
     }
 
     private func didWrite(status: Int32) {
@@ -238,7 +268,7 @@ public final class TCPStream: @unchecked Sendable {
             if status != Int32(UV_ECANCELED.rawValue) { fail(UVError(status, "writing")) }
             return
         }
-        completedWriteSinceCheck = true
+        writeWatch?.completedWrite = true
         if let threshold = drainThreshold, queuedBytes <= threshold {
             drainThreshold = nil
             delegate?.streamDidDrain(self)
@@ -270,8 +300,8 @@ public final class TCPStream: @unchecked Sendable {
         isClosing = true
         lingerTimer?.cancel()
         lingerTimer = nil
-        writeProgressTimer?.cancel()
-        writeProgressTimer = nil
+        writeWatch?.timer?.cancel()
+        writeWatch = nil
         uv_close(rill_tcp_as_handle(handle)) { handle in
             let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
             let stream = Unmanaged<TCPStream>.fromOpaque(pointer.pointee.data!).takeRetainedValue()
