@@ -55,6 +55,26 @@ private struct Rejection: Sendable {
         }
     }
 
+    @Test func `deeply nested JSON is a 400, not a crash`() async throws {
+        let router = Router()
+        router.post("/json") { request, _ in try request.decode([String: String].self) }
+        try await withLiveServer(router) { _, port in
+            for body in [String(repeating: "[", count: 500_000), String(repeating: "{\"a\":", count: 200_000)] {
+                let response = try await converse(port: port) { connection in
+                    try connection.send(request("/json", method: "POST", ["Content-Type: application/json"], body: body))
+                    return try connection.readResponse()
+                }
+                #expect(response.status == .badRequest)
+            }
+            // The loop is still serving.
+            let response = try await converse(port: port) { connection in
+                try connection.send(request("/json", method: "POST", ["Content-Type: application/json"], body: "{}"))
+                return try connection.readResponse()
+            }
+            #expect(response.status == .ok)
+        }
+    }
+
     @Test func `a malformed request line is a 400`() async throws {
         try await expectRejected("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", status: 400)
     }
