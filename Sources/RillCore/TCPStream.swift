@@ -34,15 +34,15 @@ public final class TCPStream: @unchecked Sendable {
     private var lingerTimer: ScheduledTimer?
     private var discardingInput = false
     private var receivedEOF = false
+    /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
+    /// `Duration` in every connection).
+    private var writeTimeoutMilliseconds: UInt32 = 0
     private var coalescingDepth = 0
     private var coalesced: [UInt8] = []
     /// Watches queued writes for progress while any are queued (see ``writeTimeout``); nil
     /// while nothing is queued, so a connection whose writes the kernel takes at once carries
     /// one pointer for it.
     private var writeWatch: WriteProgressWatch?
-    /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
-    /// `Duration` in every connection).
-    private var writeTimeoutMilliseconds: UInt32 = 0
 
     /// What the last progress check saw.
     private final class WriteProgressWatch {

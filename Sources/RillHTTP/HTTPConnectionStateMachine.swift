@@ -72,8 +72,8 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     @usableFromInline enum Queued: Sendable {
-        /// A complete request and the bytes it took on the wire.
-        case request(HTTPRequestHead, [UInt8], wireBytes: Int)
+        /// A complete request and the bytes it holds (its head as received, and its body).
+        case request(HTTPRequestHead, [UInt8], heldBytes: Int)
         case error(HTTPParserError)
     }
 
@@ -92,11 +92,6 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
-    /// Wire bytes of the requests in ``queue``.
-    private var queuedRequestBytes = 0
-    /// The parser's ``HTTPRequestParser/consumedByteCount`` when the last request ended: what
-    /// it consumed since belongs to the request in progress.
-    private var consumedAtLastRequestEnd = 0
     /// An endless response (an event stream) is in progress: input is read only to notice the
     /// end of it, and dropped.
     private var discardingInput = false
@@ -179,25 +174,26 @@ public struct HTTPConnectionStateMachine: Sendable {
         discardingInput = true
         if !queue.isEmpty || currentHead != nil || parser.hasPartialRequest { discardedInput = true }
         queue = []
-        queuedRequestBytes = 0
         currentHead = nil
         currentBody = []
         continuePending = false
         parser = HTTPRequestParser(limits: configuration.parserLimits)
-        consumedAtLastRequestEnd = 0
         if readingPaused {
             readingPaused = false
             actions.append(.resumeReading)
         }
     }
 
-    /// Bytes held for requests not yet handled: complete ones queued, the one being received
-    /// (consumed so far) and unparsed input. Bounded by
-    /// ``Configuration/maxQueuedRequestBytes`` plus one read while a response is in progress.
+    /// Bytes held for requests not yet handled: complete ones queued (heads and bodies), the
+    /// body of the one being received, and unparsed input. While a response is in progress it
+    /// stays within ``Configuration/maxQueuedRequestBytes`` plus one read (and the header lines
+    /// of one head, bounded by the parser's `maxHeaderBytes`).
     public var heldRequestByteCount: Int { heldRequestBytes }
 
     private var heldRequestBytes: Int {
-        queuedRequestBytes + (parser.consumedByteCount - consumedAtLastRequestEnd) + parser.bufferedByteCount
+        var bytes = currentBody.count + parser.bufferedByteCount
+        for case .request(_, _, let heldBytes) in queue { bytes += heldBytes }
+        return bytes
     }
 
     /// Frees buffers kept for the next request while a long response streams (an idle SSE
@@ -227,7 +223,6 @@ public struct HTTPConnectionStateMachine: Sendable {
         if handling { actions.append(.cancelHandling) }
         closed = true
         queue.removeAll()
-        queuedRequestBytes = 0
         actions.append(.close)
     }
 
@@ -237,7 +232,6 @@ public struct HTTPConnectionStateMachine: Sendable {
         guard !closed else { return }
         inputEnded = true
         queue.removeAll()
-        queuedRequestBytes = 0
         if !handling { close(flushing: true, into: &actions) }
     }
 
@@ -246,7 +240,6 @@ public struct HTTPConnectionStateMachine: Sendable {
     private mutating func close(flushing: Bool, into actions: inout [Action]) {
         closed = true
         queue.removeAll()
-        queuedRequestBytes = 0
         actions.append(flushing ? .closeAfterFlush : .close)
     }
 
@@ -255,14 +248,12 @@ public struct HTTPConnectionStateMachine: Sendable {
     private mutating func dispatchNext(into actions: inout [Action]) -> Bool {
         guard !handling, !queue.isEmpty else { return false }
         switch queue.removeFirst() {
-        case .request(let head, let body, let wireBytes):
-            queuedRequestBytes -= wireBytes
+        case .request(let head, let body, _):
             handling = true
             actions.append(.handle(head, body: body))
         case .error(let error):
             closed = true
             queue.removeAll()
-            queuedRequestBytes = 0
             actions.append(.reject(error))
         }
         return true
@@ -321,16 +312,14 @@ public struct HTTPConnectionStateMachine: Sendable {
                 currentHead = nil
                 let body = currentBody
                 currentBody = []
-                let wireBytes = parser.consumedByteCount - consumedAtLastRequestEnd
-                consumedAtLastRequestEnd = parser.consumedByteCount
+                let heldBytes = parser.lastHeadByteCount + body.count
                 if !handling && queue.isEmpty {
                     // The common case, one request at a time: straight to the handler (the queue
                     // would cost an allocation per connection only to be emptied at once).
                     handling = true
                     actions.append(.handle(head, body: body))
                 } else {
-                    queue.append(.request(head, body, wireBytes: wireBytes))
-                    queuedRequestBytes += wireBytes
+                    queue.append(.request(head, body, heldBytes: heldBytes))
                     if !handling { _ = dispatchNext(into: &actions) }
                 }
             }

@@ -74,9 +74,8 @@ public struct HTTPRequestParser: Sendable {
     /// is scanned once in total instead of once per append (`readIndex <= scanIndex`).
     private var scanIndex = 0
 
-    private var state: State = .requestLine {
-        didSet { isBetweenMessages = state.isRequestLine }
-    }
+    // `@usableFromInline`: read by the inlinable ``hasPartialRequest``.
+    @usableFromInline var state: State = .requestLine
     private var builder = HeadBuilder()
     /// The body limit of the request in progress (see ``setBodyLimit(forCurrentRequest:)``).
     private var currentBodyLimit: Int
@@ -92,13 +91,7 @@ public struct HTTPRequestParser: Sendable {
     /// Bytes of the current trailer section, bounded by `maxHeaderBytes`.
     private var trailerByteCount = 0
 
-    /// Whether the parser waits for the first byte of a request line: nothing of a message has
-    /// been consumed (a request line already parsed counts as a message begun, even though its
-    /// bytes left the buffer). With ``bufferedByteCount`` it tells an idle connection from one
-    /// that is slowly sending a request.
-    @usableFromInline private(set) var isBetweenMessages = true
-
-    private enum State: Sendable {
+    @usableFromInline enum State: Sendable {
         case requestLine
         case headerLines
         /// The head was returned; `.end` is due next.
@@ -114,7 +107,10 @@ public struct HTTPRequestParser: Sendable {
         case trailerLines
         case failed(HTTPParserError)
 
-        var isRequestLine: Bool {
+        /// Waiting for the first byte of a request line: nothing of a message has been consumed
+        /// (a request line already parsed counts as a message begun, though its bytes left the
+        /// buffer).
+        @inlinable var isRequestLine: Bool {
             if case .requestLine = self { return true }
             return false
         }
@@ -138,14 +134,14 @@ public struct HTTPRequestParser: Sendable {
         buffer.count - readIndex
     }
 
-    /// Every byte consumed since the parser was created (heads, bodies, framing): the difference
-    /// between two readings is what the messages in between took on the wire.
-    public private(set) var consumedByteCount = 0
+    /// The bytes of the request line and header section of the last head returned (or being
+    /// parsed), for accounting what a queued request holds.
+    public var lastHeadByteCount: Int { headByteCount }
 
     /// Whether part of a request has been received and not yet returned in full: a request line
     /// or header lines consumed, a body in progress, or unparsed bytes buffered.
     @inlinable public var hasPartialRequest: Bool {
-        !isBetweenMessages || buffer.count > readIndex
+        !state.isRequestLine || buffer.count > readIndex
     }
 
     /// Appends received bytes; parsing happens in ``next()``.
@@ -208,7 +204,6 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func consume(_ count: Int) {
-        consumedByteCount &+= count
         readIndex += count
         scanIndex = readIndex
     }
@@ -565,7 +560,6 @@ public struct HTTPRequestParser: Sendable {
             expectsContinue: isHTTP11 && builder.expectsContinue
         )
         builder = HeadBuilder()
-        headByteCount = 0
         leadingEmptyLineCount = 0
         currentBodyLimit = limits.maxBodyBytes
         switch bodyFraming {

@@ -60,6 +60,7 @@ import Testing
                 try connection.send(request("/flood"))
                 return connection
             }
+            #expect(await eventually { written.current > 0 })
             // Never read: the server must give up on its own.
             #expect(await eventually(within: .seconds(10)) { await app.connectionCount() == 0 })
             #expect(await app.serverStatistics().writeTimeoutCount == 1)
