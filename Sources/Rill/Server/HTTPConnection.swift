@@ -202,7 +202,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
             if server.loop.nowMilliseconds >= deadlineMilliseconds {
                 writeEventChunk(Self.heartbeatComment, preframed: Self.heartbeatChunk)
-                if queuedBytes > eventStreamDefaults.maxQueuedBytes {
+                if queuedBytes > eventStreamMaxQueuedBytes {
                     // A heartbeat that cannot leave means a stalled client.
                     disconnectSlowClient()
                     return
@@ -256,6 +256,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             response = Self.errorResponse(for: error, logger: context.logger, request: request)
         }
         guard !isClosed else {
+            dropUnwritten(response)
             handlerTask = nil
             return
         }
