@@ -20,17 +20,32 @@ public struct BrokerConfiguration: Sendable {
     public var subscriberBufferCount: Int
     /// What happens when that buffer is full.
     public var overflowPolicy: OverflowPolicy
+    /// The in-memory broker's history budget over all channels, in bytes (each stored event
+    /// counts its wire bytes plus ``BrokerEvent/storageOverheadBytes``). Past it, the oldest
+    /// events of the least recently published channels leave the history; a client that later
+    /// replays from them is told `gap`.
+    public var maxHistoryBytes: Int
+    /// The most channels the in-memory broker holds state for (subscribers or history). A new
+    /// channel past it evicts the least recently published channel without subscribers (its
+    /// history is forgotten: later replays from it report `gap`); when every channel has
+    /// subscribers, publishing or subscribing to a new channel fails with
+    /// ``BrokerError/channelLimitReached(_:)`` (HTTP 503).
+    public var maxChannels: Int
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
-    /// buffered events per subscriber, disconnect on overflow.
+    /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,
+    /// 100,000 channels.
     public init(
         historyCount: Int = 1000, historyMaxAge: Duration = .seconds(3600), subscriberBufferCount: Int = 256,
-        overflowPolicy: OverflowPolicy = .disconnect
+        overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000
     ) {
         precondition(historyCount >= 0 && subscriberBufferCount >= 1, "history count ≥ 0 and buffer count ≥ 1")
+        precondition(maxHistoryBytes >= 0 && maxChannels >= 1, "history bytes ≥ 0 and channels ≥ 1")
         self.historyCount = historyCount
         self.historyMaxAge = historyMaxAge
         self.subscriberBufferCount = subscriberBufferCount
         self.overflowPolicy = overflowPolicy
+        self.maxHistoryBytes = maxHistoryBytes
+        self.maxChannels = maxChannels
     }
 }

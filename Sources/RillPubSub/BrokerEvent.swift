@@ -1,28 +1,50 @@
 public import RillSSE
 
-/// An event as a broker delivers it: the event (its `id` always set), the channel it was
-/// published to, its position in the broker's order, and its wire bytes, encoded once at
-/// publish time and shared by every subscriber.
+/// An event as a broker delivers it: its id, the channel it was published to, its position in
+/// the broker's order, and its wire bytes, encoded and framed once at publish time and shared
+/// by every subscriber and by the history.
+///
+/// Storage: one copy of the event. The wire bytes are kept once, framed as an HTTP/1.1 chunk
+/// (``chunk``); ``encodedBytes`` is a slice of that storage and ``event`` is decoded from it
+/// on demand. A stored event costs its wire bytes plus ``storageOverheadBytes``.
 public struct BrokerEvent: Sendable {
-    /// The event; ``ServerSentEvent/id`` is the publisher's id or the one the broker assigned.
-    public let event: ServerSentEvent
+    /// The event's id: the publisher's, or the one the broker assigned.
+    public let id: String
     /// The channel it was published to.
     public let channel: String
     /// The broker's monotonic sequence number (orders events across channels).
     public let sequence: UInt64
-    /// The event in `text/event-stream` format, `\n\n`-terminated.
-    public let encoded: [UInt8]
-    /// ``encoded`` framed as one HTTP/1.1 chunk (`size CRLF bytes CRLF`), built once at publish
-    /// time so that a fan-out to thousands of chunked responses copies nothing per subscriber.
+    /// The event in `text/event-stream` format framed as one HTTP/1.1 chunk
+    /// (`size CRLF bytes CRLF`), built once at publish time so that a fan-out to thousands of
+    /// chunked responses copies nothing per subscriber.
     public let chunk: [UInt8]
+    /// Where ``encodedBytes`` starts in ``chunk`` (after the size line).
+    private let encodedStart: Int
     /// When it was published, on the loop's millisecond clock (for history age).
     let publishedAtMilliseconds: UInt64
 
-    /// The event's id.
-    public var id: String { event.id ?? "" }
+    /// The event in `text/event-stream` format, `\n\n`-terminated: a slice of ``chunk``, no copy.
+    public var encodedBytes: ArraySlice<UInt8> { chunk[encodedStart..<(chunk.count - 2)] }
+
+    /// ``encodedBytes`` as an array of its own (a copy: prefer ``encodedBytes`` or ``chunk``).
+    public var encoded: [UInt8] { Array(encodedBytes) }
+
+    /// The event, decoded from its wire bytes (each access decodes; the broker keeps only the
+    /// bytes). ``ServerSentEvent/id`` is always set.
+    public var event: ServerSentEvent { ServerSentEvent(decodingEncoded: encodedBytes, id: id) }
+
+    /// Fixed bytes a stored event costs besides its wire bytes (this value, its array's header,
+    /// allocator rounding), counted by the in-memory broker's history budget.
+    public static let storageOverheadBytes = 96
+
+    /// The bytes a stored event is counted for: its chunk, its id and channel when they are
+    /// not stored inline, and ``storageOverheadBytes``.
+    public var storedByteCount: Int {
+        chunk.count + Self.storageOverheadBytes + (id.utf8.count > 15 ? id.utf8.count : 0)
+    }
 
     /// `bytes` as one HTTP/1.1 chunk.
-    package static func frame(_ bytes: [UInt8]) -> [UInt8] {
+    package static func frame(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var chunk: [UInt8] = []
         chunk.reserveCapacity(bytes.count + 12)
         chunk.append(contentsOf: String(bytes.count, radix: 16).utf8)
@@ -34,13 +56,53 @@ public struct BrokerEvent: Sendable {
         return chunk
     }
 
+    /// An event from its encoded bytes; `event.id` must be set (it is what the bytes carry).
     package init(event: ServerSentEvent, channel: String, sequence: UInt64, encoded: [UInt8], publishedAtMilliseconds: UInt64) {
-        self.event = event
+        self.id = event.id ?? ""
         self.channel = channel
         self.sequence = sequence
-        self.encoded = encoded
         self.chunk = Self.frame(encoded)
+        self.encodedStart = chunk.count - encoded.count - 2
         self.publishedAtMilliseconds = publishedAtMilliseconds
+    }
+}
+
+extension ServerSentEvent {
+    /// Decodes the output of ``encoded()`` (fields `name: value`, one per line; `data` lines
+    /// joined with line feeds; `:` comments).
+    init(decodingEncoded bytes: ArraySlice<UInt8>, id: String) {
+        self.init()
+        self.id = id
+        var data: [UInt8]?
+        var comment: [UInt8]?
+        var lineStart = bytes.startIndex
+        while lineStart < bytes.endIndex, let lineEnd = bytes[lineStart...].firstIndex(of: 10) {
+            let line = bytes[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
+            guard !line.isEmpty else { continue }
+            let colon = line.firstIndex(of: 58) ?? line.endIndex
+            var valueStart = colon < line.endIndex ? colon + 1 : colon
+            if valueStart < line.endIndex, line[valueStart] == 32 { valueStart += 1 }
+            let value = line[valueStart...]
+            switch String(decoding: line[..<colon], as: UTF8.self) {
+            case "": Self.appendLine(value, to: &comment)
+            case "data": Self.appendLine(value, to: &data)
+            case "event": event = String(decoding: value, as: UTF8.self)
+            case "retry": retry = Int(String(decoding: value, as: UTF8.self)).map { .milliseconds($0) }
+            default: break
+            }
+        }
+        self.data = data.map { String(decoding: $0, as: UTF8.self) }
+        self.comment = comment.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func appendLine(_ line: ArraySlice<UInt8>, to lines: inout [UInt8]?) {
+        if lines == nil {
+            lines = Array(line)
+        } else {
+            lines!.append(10)
+            lines!.append(contentsOf: line)
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-import DequeModule
+internal import DequeModule
 public import RillCore
 public import RillSSE
 
@@ -12,23 +12,67 @@ public import RillSSE
 /// ```
 ///
 /// Ids: when the publisher gives none, the broker assigns its sequence number (`"1"`, `"2"`, …,
-/// increasing across all channels), so a `Last-Event-ID` locates the client's position in
-/// every channel it subscribes to.
+/// increasing across all channels). A `Last-Event-ID` identifies the event whose id equals it
+/// exactly, in the history of the channels subscribed to; that event is the client's position
+/// in every one of them. An id that parses as a number is looked up by sequence number first
+/// (a fast path), but counts only if the event there carries exactly that id: a publisher's
+/// own numeric id (`"5"` on the event with sequence 10) is never read as a sequence number.
+/// An id the history does not hold gives ``ReplayStatus/gap``, with what the history holds.
+///
+/// Memory: each channel keeps ``BrokerConfiguration/historyCount`` events for at most
+/// ``BrokerConfiguration/historyMaxAge``; all channels together keep at most
+/// ``BrokerConfiguration/maxHistoryBytes`` (the oldest events of the least recently published
+/// channels go first) in at most ``BrokerConfiguration/maxChannels`` channels. Whatever leaves
+/// the history is remembered as a gap, so a client replaying from it is told `gap`, never
+/// silently given less. A channel with no subscribers and no history is forgotten; if it comes
+/// back, it starts from what the broker forgot (a replay across the forgotten part is a gap).
+/// Each event is stored once (its framed wire bytes) and shared by the history and every
+/// subscriber. A replay is read from the history as the subscriber drains, not copied.
 public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// The loop that owns the broker's state; publishes from elsewhere hop onto it.
     public let eventLoop: EventLoop
     /// History, buffer and overflow settings.
     public let configuration: BrokerConfiguration
 
-    private final class Channel {
+    fileprivate final class Channel {
+        let name: String
         var subscribers: [Subscription] = []
         var history = Deque<BrokerEvent>()
-        /// The highest sequence number that left the history (by count or age): a client whose
-        /// last event is older than this missed something.
-        var trimmedThrough: UInt64 = 0
+        /// What ``history`` counts toward the broker's history budget.
+        var historyBytes = 0
+        /// The highest sequence number that left the history (by count, age or budget), or that
+        /// the broker had forgotten when the channel was made: a client whose last event is
+        /// older than this missed something.
+        var trimmedThrough: UInt64
+        /// Neighbours in the broker's list of channels with history, least recently published
+        /// first. `unowned(unsafe)`: the previous channel holds this one through `next`.
+        unowned(unsafe) var previous: Channel?
+        var next: Channel?
+        var isListed = false
+
+        init(name: String, trimmedThrough: UInt64) {
+            self.name = name
+            self.trimmedThrough = trimmedThrough
+        }
+
+        /// The index of the first history event with a sequence number above `sequence`.
+        func firstIndex(after sequence: UInt64) -> Int {
+            var low = history.startIndex
+            var high = history.endIndex
+            while low < high {
+                let middle = low + (high - low) / 2
+                if history[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     private var channels: [String: Channel] = [:]
+    /// Channels with history, least recently published first (evicted in that order).
+    private var oldestChannel: Channel?
+    private var newestChannel: Channel?
+    /// What all histories count toward ``BrokerConfiguration/maxHistoryBytes``.
+    private var historyBytes = 0
     /// The highest sequence number dropped from a channel that was forgotten since.
     private var forgottenThrough: UInt64 = 0
     private var sequence: UInt64 = 0
@@ -78,14 +122,19 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         if event.id == nil { event.id = String(next) }
         let encoded: [UInt8]
         do { encoded = try event.encoded() } catch { throw BrokerError.invalidEvent(error.description) }
+        let channel = try channelNamed(channelName)
         sequence = next
         let now = eventLoop.nowMilliseconds
         let delivered = BrokerEvent(event: event, channel: channelName, sequence: next, encoded: encoded, publishedAtMilliseconds: now)
         counters.publishedEventCount += 1
-        let channel = channelNamed(channelName)
         if configuration.historyCount > 0 {
+            let cost = delivered.storedByteCount
             channel.history.append(delivered)
+            channel.historyBytes += cost
+            historyBytes += cost
+            markRecentlyPublished(channel)
             trim(channel, now: now)
+            if historyBytes > configuration.maxHistoryBytes { evictOldestHistory() }
         } else {
             channel.trimmedThrough = next
         }
@@ -95,7 +144,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         for subscriber in subscribers where subscriber.deliver(delivered) { reached += 1 }
         counters.deliveredEventCount += reached
         removeIfUnused(channelName, channel)
-        return PublishReceipt(id: event.id!, subscriberCount: reached)
+        return PublishReceipt(id: delivered.id, subscriberCount: reached)
     }
 
     // MARK: Subscribing
@@ -111,6 +160,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     /// Subscribes on the loop thread. Replay and registration happen in one step, so an event
     /// published meanwhile is either replayed or delivered live — never both, never neither.
+    /// The replay is read from the history as the subscriber takes it (see ``Subscription``).
     public func subscribeOnLoop(to channelNames: [String], lastEventID: String?) throws -> Subscription {
         eventLoop.preconditionInEventLoop()
         var names: [String] = []
@@ -119,48 +169,110 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             names.append(name)
         }
         let now = eventLoop.nowMilliseconds
-        let (status, replay) = replay(after: lastEventID, in: names, now: now)
+        for name in names { if let channel = channels[name] { trim(channel, now: now) } }
+        let status = replayStatus(after: lastEventID, in: names)
+        var subscribed: [Channel] = []
+        subscribed.reserveCapacity(names.count)
+        do {
+            for name in names { subscribed.append(try channelNamed(name, keeping: names)) }
+        } catch {
+            for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
+            throw error
+        }
+        var source: HistoryReplay?
+        if let after = status.after { source = HistoryReplay(channels: subscribed, after: after) }
         let subscription = Subscription(
-            channels: names, replayStatus: status, eventLoop: eventLoop, bufferLimit: configuration.subscriberBufferCount,
-            policy: configuration.overflowPolicy, replay: replay
+            channels: names, replayStatus: status.status, eventLoop: eventLoop, bufferLimit: configuration.subscriberBufferCount,
+            policy: configuration.overflowPolicy, replay: [], replaySource: source
         ) { [weak self] subscription, error in
             self?.unsubscribe(subscription, error: error)
         }
-        for (index, name) in names.enumerated() {
-            let channel = channelNamed(name)
+        for (index, channel) in subscribed.enumerated() {
             subscription.addToChannelList(&channel.subscribers, at: index)
         }
         subscriptionCount += 1
         return subscription
     }
 
-    private func replay(after lastEventID: String?, in names: [String], now: UInt64) -> (ReplayStatus, [BrokerEvent]) {
-        guard let lastEventID else { return (.live, []) }
-        for name in names { if let channel = channels[name] { trim(channel, now: now) } }
-        // The client's position: the event with that id in these channels' history, else the
-        // broker-assigned sequence number it encodes.
+    /// The replay status for `lastEventID`, and the sequence number after which the replay
+    /// starts (nil: no replay).
+    private func replayStatus(after lastEventID: String?, in names: [String]) -> (status: ReplayStatus, after: UInt64?) {
+        guard let lastEventID else { return (.live, nil) }
+        guard let position = position(of: lastEventID, in: names) else { return (.gap, 0) }
+        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
+        return (lost ? .gap : .complete, position)
+    }
+
+    /// The sequence number of the event whose id is exactly `id` in these channels' history
+    /// (the latest, if several carry it). A decimal id is first looked up as a sequence number,
+    /// and accepted only if the event there carries exactly that id.
+    private func position(of id: String, in names: [String]) -> UInt64? {
+        let number = UInt64(id)
         var position: UInt64?
         for name in names {
-            if let match = channels[name]?.history.last(where: { $0.id == lastEventID }) {
+            guard let channel = channels[name], !channel.history.isEmpty else { continue }
+            if let number {
+                let index = channel.firstIndex(after: number - min(number, 1))
+                if index < channel.history.endIndex, channel.history[index].sequence == number, channel.history[index].id == id {
+                    position = max(position ?? 0, number)
+                    continue
+                }
+            }
+            if let match = channel.history.last(where: { $0.id == id }) {
                 position = max(position ?? 0, match.sequence)
             }
         }
-        if position == nil, let number = UInt64(lastEventID), number <= sequence { position = number }
-        guard let position else {
-            return (.gap, mergedHistory(of: names, after: 0))
-        }
-        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
-        return (lost ? .gap : .complete, mergedHistory(of: names, after: position))
+        return position
     }
 
-    private func mergedHistory(of names: [String], after position: UInt64) -> [BrokerEvent] {
-        var events: [BrokerEvent] = []
-        for name in names {
-            guard let history = channels[name]?.history else { continue }
-            events.append(contentsOf: history.filter { $0.sequence > position })
+    /// A replay read from the history of a subscription's channels as its subscriber takes it:
+    /// the events after `after` up to each channel's last event at subscription time, merged in
+    /// sequence order. Events published later are delivered live.
+    private final class HistoryReplay: ReplaySource {
+        private let channels: [Channel]
+        /// Per channel, the sequence number of its last event to replay.
+        private let lastSequences: [UInt64]
+        /// Per channel, what it had dropped when the replay began (a gap already reported).
+        private let trimmedAtStart: [UInt64]
+        /// The sequence number of the last event produced.
+        private var after: UInt64
+
+        init(channels: [Channel], after: UInt64) {
+            self.channels = channels
+            self.lastSequences = channels.map { $0.history.last?.sequence ?? 0 }
+            self.trimmedAtStart = channels.map(\.trimmedThrough)
+            self.after = after
         }
-        if names.count > 1 { events.sort { $0.sequence < $1.sequence } }
-        return events
+
+        func produce(maxBytes: Int, into events: inout Deque<BrokerEvent>) -> ReplayProgress {
+            // History is trimmed oldest first: a channel that dropped an event past `after`
+            // since the replay began, while it still had events to replay, dropped the next one
+            // this replay needed.
+            for (index, channel) in channels.enumerated()
+            where lastSequences[index] > after && channel.trimmedThrough > max(after, trimmedAtStart[index]) {
+                return .lost
+            }
+            var indices = channels.map { $0.firstIndex(after: after) }
+            var bytes = 0
+            while bytes < maxBytes {
+                var best = -1
+                var bestSequence = UInt64.max
+                for (index, channel) in channels.enumerated() where indices[index] < channel.history.endIndex {
+                    let sequence = channel.history[indices[index]].sequence
+                    if sequence <= lastSequences[index], sequence < bestSequence {
+                        best = index
+                        bestSequence = sequence
+                    }
+                }
+                guard best >= 0 else { return .finished }
+                let event = channels[best].history[indices[best]]
+                indices[best] += 1
+                events.append(event)
+                bytes += event.chunk.count
+                after = event.sequence
+            }
+            return lastSequences.contains { $0 > after } ? .more : .finished
+        }
     }
 
     private func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
@@ -176,30 +288,100 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     // MARK: History and housekeeping
 
-    private func channelNamed(_ name: String) -> Channel {
+    /// The channel named `name`, made if needed; past ``BrokerConfiguration/maxChannels`` the
+    /// least recently published channel without subscribers is forgotten to make room.
+    /// The channels named in `keeping` are not forgotten (a subscription is being made to them).
+    private func channelNamed(_ name: String, keeping: [String] = []) throws(BrokerError) -> Channel {
         if let channel = channels[name] { return channel }
-        let channel = Channel()
+        if channels.count >= configuration.maxChannels { try forgetLeastRecentlyPublishedChannel(keeping: keeping) }
+        let channel = Channel(name: name, trimmedThrough: forgottenThrough)
         channels[name] = channel
         return channel
     }
 
-    private func trim(_ channel: Channel, now: UInt64) {
-        while channel.history.count > configuration.historyCount, let first = channel.history.popFirst() {
-            channel.trimmedThrough = first.sequence
+    /// Forgets the least recently published channel that has no subscribers (channels with
+    /// subscribers met on the way count as recently used). Throws if every channel has some.
+    private func forgetLeastRecentlyPublishedChannel(keeping: [String]) throws(BrokerError) {
+        var remaining = channels.count
+        while remaining > 0, let channel = oldestChannel {
+            remaining -= 1
+            guard channel.subscribers.isEmpty, !keeping.contains(channel.name) else {
+                markRecentlyPublished(channel)
+                continue
+            }
+            while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
+            historyBytes -= channel.historyBytes
+            channel.historyBytes = 0
+            unlist(channel)
+            removeIfUnused(channel.name, channel)
+            return
         }
-        while let first = channel.history.first, now >= first.publishedAtMilliseconds + historyMaxAgeMilliseconds {
-            channel.history.removeFirst()
-            channel.trimmedThrough = first.sequence
+        throw .channelLimitReached(configuration.maxChannels)
+    }
+
+    /// Drops the oldest events of the least recently published channels until the histories fit
+    /// ``BrokerConfiguration/maxHistoryBytes``.
+    private func evictOldestHistory() {
+        while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannel {
+            while historyBytes > configuration.maxHistoryBytes, let first = channel.history.popFirst() {
+                dropped(first, from: channel)
+            }
+            if channel.history.isEmpty {
+                unlist(channel)
+                removeIfUnused(channel.name, channel)
+            }
         }
     }
 
+    private func dropped(_ event: BrokerEvent, from channel: Channel) {
+        let cost = event.storedByteCount
+        channel.historyBytes -= cost
+        historyBytes -= cost
+        channel.trimmedThrough = event.sequence
+    }
+
+    /// Moves `channel` to the recent end of the eviction order.
+    private func markRecentlyPublished(_ channel: Channel) {
+        if channel.isListed {
+            guard newestChannel !== channel else { return }
+            unlist(channel)
+        }
+        channel.isListed = true
+        channel.previous = newestChannel
+        if let newest = newestChannel { newest.next = channel } else { oldestChannel = channel }
+        newestChannel = channel
+    }
+
+    private func unlist(_ channel: Channel) {
+        guard channel.isListed else { return }
+        channel.isListed = false
+        let next = channel.next
+        if let previous = channel.previous { previous.next = next } else { oldestChannel = next }
+        if let next { next.previous = channel.previous } else { newestChannel = channel.previous }
+        channel.previous = nil
+        channel.next = nil
+    }
+
+    private func trim(_ channel: Channel, now: UInt64) {
+        while channel.history.count > configuration.historyCount, let first = channel.history.popFirst() {
+            dropped(first, from: channel)
+        }
+        while let first = channel.history.first, now >= first.publishedAtMilliseconds + historyMaxAgeMilliseconds {
+            channel.history.removeFirst()
+            dropped(first, from: channel)
+        }
+        if channel.history.isEmpty { unlist(channel) }
+    }
+
     /// A channel with no subscribers and no history is forgotten: channel names never leak.
-    /// What it had dropped is kept broker-wide, so a client that comes back to it later with an
-    /// old id still hears about the gap (conservatively: it may hear of one it did not have).
+    /// What it had dropped is kept broker-wide, and a channel made later starts from it, so a
+    /// client that comes back to it with an old id still hears about the gap (conservatively:
+    /// it may hear of one it did not have).
     private func removeIfUnused(_ name: String, _ channel: Channel) {
         guard channel.subscribers.isEmpty && channel.history.isEmpty else { return }
         forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
-        channels[name] = nil
+        unlist(channel)
+        if channels[name] === channel { channels[name] = nil }
     }
 
     /// Ages out history of channels nobody publishes to any more.

@@ -1,4 +1,4 @@
-import DequeModule
+internal import DequeModule
 public import RillCore
 
 /// A single-consumer stream of ``BrokerEvent``s for one client, confined to one event loop.
@@ -25,10 +25,14 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// The loop the subscription lives on.
     public let eventLoop: EventLoop
 
+    /// Live events not yet taken, bounded by the buffer limit.
     private var buffer = Deque<BrokerEvent>()
-    /// How many of the buffered events (at the front) are replay: they do not count toward the
+    /// Replay events ready to be taken, before any live event. They do not count toward the
     /// live buffer limit, or a reconnect with a long replay would be cut off as a slow consumer.
-    private var replayCount = 0
+    private var replay = Deque<BrokerEvent>()
+    /// The rest of the replay, produced on demand (the in-memory broker reads it from its
+    /// history as the consumer goes), so a long replay never sits in memory per subscriber.
+    private var replaySource: (any ReplaySource)?
     private var waiter: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>?
     private var ended: Result<Void, SubscriptionError>?
     private let bufferLimit: Int
@@ -37,13 +41,18 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// Push mode: events go straight to this closure on the loop, with no consuming task.
     private var sink: ((BrokerEvent) -> Void)?
     private var sinkEnded: ((SubscriptionError?) -> Void)?
+    /// Push mode, while the replay is pending: live events wait in `buffer` (not given to the
+    /// sink, which must send the replay first), at most `maxHeldBytes` of them.
+    private var holding = false
+    private var heldBytes = 0
+    private var maxHeldBytes = 0
     /// The subscription's index in each channel's subscriber list (parallel to ``channels``),
     /// kept by the broker for O(1) removal.
     package var positions: [Int]
 
     package init(
         channels: [String], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
-        policy: BrokerConfiguration.OverflowPolicy, replay: [BrokerEvent],
+        policy: BrokerConfiguration.OverflowPolicy, replay: [BrokerEvent], replaySource: (any ReplaySource)? = nil,
         onEnd: @escaping (Subscription, SubscriptionError?) -> Void
     ) {
         self.channels = channels
@@ -54,37 +63,49 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         self.onEnd = onEnd
         positions = Array(repeating: -1, count: channels.count)
         // Replay is bounded by the history, not by the live buffer.
-        buffer.append(contentsOf: replay)
-        replayCount = replay.count
+        self.replay.append(contentsOf: replay)
+        self.replaySource = replaySource
     }
 
     /// Whether the subscription still receives events.
     public var isActive: Bool { ended == nil }
 
-    /// Events waiting to be taken.
-    public var bufferedCount: Int { buffer.count }
+    /// Events waiting to be taken (live events and the replay events produced so far).
+    public var bufferedCount: Int { replay.count + buffer.count }
+
+    /// Whether replay events remain to be taken before the live ones.
+    package var hasPendingReplay: Bool { !replay.isEmpty || replaySource != nil }
 
     /// Hands an event to the subscription (loop thread). Returns `false` if it ended, possibly
     /// because this event overflowed its buffer under the disconnect policy.
     @discardableResult
     package func deliver(_ event: BrokerEvent) -> Bool {
         guard ended == nil else { return false }
-        if let sink {
+        if let sink, !holding {
             sink(event)
             return true
         }
-        if let waiter, buffer.isEmpty {
+        if holding {
+            heldBytes += event.chunk.count
+            guard heldBytes <= maxHeldBytes else {
+                end(with: .slowConsumer)
+                return false
+            }
+            buffer.append(event)
+            return true
+        }
+        if let waiter, buffer.isEmpty, !hasPendingReplay {
             self.waiter = nil
             waiter.resume(returning: .success(event))
             return true
         }
-        if buffer.count - replayCount >= bufferLimit {
+        if buffer.count >= bufferLimit {
             switch policy {
             case .disconnect:
                 end(with: .slowConsumer)
                 return false
             case .dropOldest:
-                buffer.remove(at: replayCount)
+                buffer.removeFirst()
                 dropped += 1
             }
         }
@@ -97,14 +118,66 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
 
     /// Takes every event buffered right now, in order, so a consumer that fell behind within
     /// one loop iteration can send them in one write. Loop thread only.
+    ///
+    /// The whole remaining replay comes first, produced now.
     public func takeBuffered() -> [BrokerEvent] {
         eventLoop.preconditionInEventLoop()
-        guard !buffer.isEmpty else { return [] }
-        let events = Array(buffer)
+        var events: [BrokerEvent] = []
+        while hasPendingReplay {
+            events.append(contentsOf: takeReplay(maxBytes: .max))
+        }
+        guard !buffer.isEmpty else { return events }
+        events.append(contentsOf: buffer)
         buffer.removeAll(keepingCapacity: false)
-        replayCount = 0
         return events
     }
+
+    /// Takes the next replay events, oldest first: about `maxBytes` of wire bytes (at least one
+    /// event while any remain). Empty once the replay is over — or if the history dropped
+    /// events before they were replayed: then the subscription ends as a slow consumer (the
+    /// client reconnects and is told of the gap). Loop thread only.
+    ///
+    /// In push mode, the call that finds the replay over hands the live events held meanwhile
+    /// to the sink, in order, before it returns.
+    package func takeReplay(maxBytes: Int) -> [BrokerEvent] {
+        eventLoop.preconditionInEventLoop()
+        var events: [BrokerEvent] = []
+        var bytes = 0
+        while bytes < maxBytes, refillReplay(), let event = replay.popFirst() {
+            events.append(event)
+            bytes += event.chunk.count
+        }
+        if events.isEmpty && holding { releaseHeld() }
+        return events
+    }
+
+    /// The replay is over: the held live events go to the sink, and the next ones directly.
+    private func releaseHeld() {
+        holding = false
+        heldBytes = 0
+        while let sink, let event = buffer.popFirst() { sink(event) }
+    }
+
+    /// Makes sure `replay` holds an event if the replay has more; false once it has none.
+    private func refillReplay() -> Bool {
+        if !replay.isEmpty { return true }
+        guard let source = replaySource else { return false }
+        switch source.produce(maxBytes: Self.replayBatchBytes, into: &replay) {
+        case .more:
+            break
+        case .finished:
+            replaySource = nil
+        case .lost:
+            replaySource = nil
+            replay.removeAll()
+            end(with: .slowConsumer)
+            return false
+        }
+        return !replay.isEmpty
+    }
+
+    /// Wire bytes of replay produced at a time.
+    static let replayBatchBytes = 64 * 1024
 
     /// Ends the subscription and unsubscribes; a waiting consumer gets the end of the
     /// sequence. Safe from any thread; idempotent.
@@ -121,7 +194,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         guard ended == nil else { return }
         ended = error.map { .failure($0) } ?? .success(())
         buffer.removeAll()
-        replayCount = 0
+        replay.removeAll()
+        replaySource = nil
+        holding = false
         if let waiter {
             self.waiter = nil
             waiter.resume(returning: error.map { .failure($0) } ?? .success(nil))
@@ -136,30 +211,38 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
 
     /// Switches to push mode: from now on every event is handed to `sink` synchronously on the
     /// loop, and `ended` is called once when the subscription ends, for whatever reason (nil
-    /// for a cancellation or a normal end). Returns the events buffered so far (the replay),
-    /// which the caller sends first.
+    /// for a cancellation or a normal end). The replay is not pushed: the caller takes it with
+    /// ``takeReplay(maxBytes:)`` as its client drains, and holds live events until it is over.
     ///
     /// Why: a connection that only relays a subscription needs no task of its own, which saves
     /// the task and its frames (about 1.3 KB) on every idle stream.
-    package func attach(sink: @escaping (BrokerEvent) -> Void, ended: @escaping (SubscriptionError?) -> Void) -> [BrokerEvent] {
+    /// `maxHeldBytes`: the most wire bytes of live events held while the replay is pending;
+    /// one more ends the subscription as a slow consumer.
+    package func attach(
+        sink: @escaping (BrokerEvent) -> Void, ended: @escaping (SubscriptionError?) -> Void, maxHeldBytes: Int = .max
+    ) {
         eventLoop.preconditionInEventLoop()
         precondition(waiter == nil && self.sink == nil, "a Subscription has a single consumer")
-        let replay = Array(buffer)
-        buffer = Deque()
-        replayCount = 0
         if let outcome = self.ended {
             if case .failure(let error) = outcome { ended(error) } else { ended(nil) }
-            return replay
+            return
         }
         self.sink = sink
         sinkEnded = ended
-        return replay
+        self.maxHeldBytes = maxHeldBytes
+        if hasPendingReplay {
+            // Live events that arrived before the attach stay held behind the replay.
+            holding = true
+            heldBytes = buffer.reduce(0) { $0 + $1.chunk.count }
+            if heldBytes > maxHeldBytes { end(with: .slowConsumer) }
+        } else {
+            releaseHeld()
+        }
     }
 
     private func popFirst() -> BrokerEvent? {
-        guard let event = buffer.popFirst() else { return nil }
-        if replayCount > 0 { replayCount -= 1 }
-        return event
+        if refillReplay() { return replay.popFirst() }
+        return buffer.popFirst()
     }
 
     private func nextOnLoop(_ continuation: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>) {

@@ -23,6 +23,9 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
     case closed
     /// The backend (Redis) failed.
     case backend(String)
+    /// The broker holds state for its maximum number of channels (the associated value), all
+    /// in use: a new channel is refused (``BrokerConfiguration/maxChannels``).
+    case channelLimitReached(Int)
 
     public var description: String {
         switch self {
@@ -30,6 +33,7 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidChannel(let name): "invalid channel name '\(name)'"
         case .closed: "the broker is closed"
         case .backend(let reason): "broker backend failed: \(reason)"
+        case .channelLimitReached(let limit): "the broker already holds its maximum of \(limit) channels"
         }
     }
 }

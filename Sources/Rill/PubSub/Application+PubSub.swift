@@ -96,18 +96,33 @@ extension Application {
     /// `rill-history-gap` whose data is `{"lastEventId":"…"}`, so a client knows to refresh.
     ///
     /// A subscriber that falls behind is disconnected (the broker's overflow policy) and
-    /// reconnects with `Last-Event-ID`.
+    /// reconnects with `Last-Event-ID`. The replay goes out as the client reads, within the
+    /// stream's ``EventStreamConfiguration/maxQueuedBytes``; live events published meanwhile
+    /// follow it, held within the same limit.
+    ///
+    /// Channels named twice count once (the first occurrence keeps its place); more than
+    /// ``EventStreamConfiguration/maxChannelsPerStream`` distinct channels get 400, before the
+    /// authorization hook runs.
     public func eventStream(
         for request: Request, context: RequestContext, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
     ) async throws -> EventStream {
-        var names = channels ?? request.query.values(for: "channel").filter { !$0.isEmpty }
+        var names = Self.distinct(channels ?? request.query.values(for: "channel").filter { !$0.isEmpty })
         if names.isEmpty { names = [Self.defaultChannel] }
+        let limit = (configuration ?? self.configuration.eventStream).maxChannelsPerStream
+        guard names.count <= limit else {
+            throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct channels; this one names \(names.count)")
+        }
         try await authorize(request, context: context, channels: names, access: .subscribe)
         let subscription: Subscription
         do {
             subscription = try await broker.subscribe(to: names, lastEventID: request.lastEventID)
         } catch let error as BrokerError {
             throw error.httpError
+        }
+        // The client may have left while the broker subscribed: nothing would ever cancel it.
+        guard !Task.isCancelled else {
+            subscription.cancel()
+            throw CancellationError()
         }
         let status = subscription.replayStatus
         var leading: [ServerSentEvent] = []
@@ -118,6 +133,12 @@ extension Application {
             leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
         }
         return EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
+    }
+
+    /// `names` without repeats, in the order of their first occurrence.
+    static func distinct(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
     }
 
     func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
@@ -157,7 +178,7 @@ extension BrokerError {
     var httpError: HTTPError {
         switch self {
         case .invalidEvent, .invalidChannel: HTTPError(.badRequest, message: description)
-        case .closed, .backend: HTTPError(.serviceUnavailable, message: description)
+        case .closed, .backend, .channelLimitReached: HTTPError(.serviceUnavailable, message: description)
         }
     }
 }

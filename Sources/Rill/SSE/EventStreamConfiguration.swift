@@ -22,15 +22,21 @@ public struct EventStreamConfiguration: Sendable {
     public var maxQueuedBytes: Int
     /// What to do past ``maxQueuedBytes``.
     public var slowClientPolicy: SlowClientPolicy
+    /// The most distinct channels one `Application.eventStream(for:context:)` stream may name
+    /// (repeats count once); more get 400 with a JSON error. Each channel costs a replay and a
+    /// subscriber-list entry, so this bounds what one request can make the server do.
+    public var maxChannelsPerStream: Int
 
-    /// Creates a configuration; defaults: 15 s heartbeats, no `retry`, 256 KiB cap, disconnect.
+    /// Creates a configuration; defaults: 15 s heartbeats, no `retry`, 256 KiB cap, disconnect,
+    /// 32 channels per stream.
     public init(
         heartbeatInterval: Duration = .seconds(15), retry: Duration? = nil, maxQueuedBytes: Int = 256 * 1024,
-        slowClientPolicy: SlowClientPolicy = .disconnect
+        slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32
     ) {
         self.heartbeatInterval = heartbeatInterval
         self.retry = retry
         self.maxQueuedBytes = maxQueuedBytes
         self.slowClientPolicy = slowClientPolicy
+        self.maxChannelsPerStream = maxChannelsPerStream
     }
 }

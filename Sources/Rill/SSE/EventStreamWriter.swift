@@ -34,7 +34,7 @@ public struct EventStreamWriter: Sendable {
     /// Sends a broker event using its shared, pre-framed bytes (no copy per subscriber).
     mutating func send(_ event: BrokerEvent) async throws {
         try checkOpen()
-        connection.writeEventChunk(event.encoded, preframed: event.chunk)
+        connection.writeEvent(event)
         try applyPolicy()
         if configuration.slowClientPolicy == .wait { try await connection.waitUntilWritable() }
     }

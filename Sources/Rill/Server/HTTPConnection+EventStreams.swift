@@ -14,12 +14,24 @@ extension HTTPConnection {
     /// Writes the opening bytes of an event stream — `retry:` if configured, else a comment — so
     /// the head and a first chunk are flushed and the client reaches OPEN; starts heartbeats.
     func openEventStream(_ configuration: EventStreamConfiguration) throws {
+        relayMaxQueuedBytes = configuration.maxQueuedBytes
         beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
         if let retry = configuration.retry {
             writeEventChunk(try ServerSentEvent(retry: retry).encoded())
         } else {
             writeEventChunk(Self.openingComment, preframed: Self.openingChunk)
         }
+    }
+
+    /// The queued-bytes limit of the event stream in progress: its own configuration's
+    /// ``EventStreamConfiguration/maxQueuedBytes`` (set when it opened), for the heartbeat's
+    /// stalled-client check.
+    var eventStreamMaxQueuedBytes: Int { relayMaxQueuedBytes }
+
+    /// A response that will not be written (the connection closed while it was made): what it
+    /// holds is released — a subscription is cancelled, or it would stay subscribed forever.
+    func dropUnwritten(_ response: Response) {
+        if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
     }
 
     // MARK: Relaying a broker subscription (no task per stream)
@@ -29,6 +41,14 @@ extension HTTPConnection {
         relayMaxQueuedBytes = configuration.maxQueuedBytes
         updateRelayCheckBytes()
         relayFarewell = relay.farewell
+        // The client left (EOF or reset) while the handler subscribed: no later event would
+        // end this stream.
+        guard !handlingCancelled else {
+            relay.subscription.cancel()
+            closeAfterResponse = true
+            finishRelay(error: nil)
+            return
+        }
         do {
             try openEventStream(configuration)
             for event in relay.leading { writeEventChunk(try event.encoded()) }
@@ -42,20 +62,82 @@ extension HTTPConnection {
         // unowned(unsafe): the sink runs once per event per stream, and a checked unowned
         // reference costs an atomic operation each time. Safe: the connection outlives its
         // subscription's sink — closing cancels the subscription, which drops both closures.
-        let replay = relay.subscription.attach(
+        // Live events published during the replay wait in the subscription, behind it, up to
+        // what the replay window leaves of the stream's limit.
+        relay.subscription.attach(
             sink: { [unowned(unsafe) self] event in self.relayEvent(event) },
-            ended: { [unowned self] error in self.finishRelay(error: error) })
-        // What the replay holds leaves in one write.
-        if replay.count == 1 {
-            relayEvent(replay[0])
-        } else if !replay.isEmpty {
-            var batch: [UInt8] = []
-            for event in replay { batch.append(contentsOf: event.encoded) }
-            server.relayedEventCount += replay.count
-            server.relayedWriteCount += 1
-            writeEventChunk(batch)
-            checkRelayQueue()
+            ended: { [unowned self] error in self.finishRelay(error: error) },
+            maxHeldBytes: max(0, relayMaxQueuedBytes - Self.replayWindowBytes(relayMaxQueuedBytes)))
+        // The replay starts once the head and the opening left (the writes are being coalesced
+        // now, so the socket's queue does not show them yet): a drain notice comes at once.
+        if relay.subscription.hasPendingReplay { stream.notifyWhenQueuedBytes(atMost: 0) }
+    }
+
+    /// How much of a stream's queued-bytes limit its replay may fill: half, so that live events
+    /// held behind it have the other half. At least 1: one event at a time.
+    static func replayWindowBytes(_ maxQueuedBytes: Int) -> Int { max(1, maxQueuedBytes / 2) }
+
+    /// Pieces of replay written per drain notice, so that one fast reader's long replay does not
+    /// hold the loop: the next ones follow at the next notice.
+    static let replayPiecesPerDrain = 4
+
+    /// Writes the relayed subscription's replay while libuv holds less than the replay window,
+    /// in pieces taken from the broker's history as the client reads (never the whole replay at
+    /// once), and asks to be called again when the socket drained. When the replay is over the
+    /// subscription hands over the live events it held meanwhile, in order.
+    func pumpReplay() {
+        guard let subscription = relayedSubscription, !isClosed else { return }
+        let window = Self.replayWindowBytes(relayMaxQueuedBytes)
+        var pieces = 0
+        while queuedBytes < window, pieces < Self.replayPiecesPerDrain {
+            let events = subscription.takeReplay(maxBytes: window - queuedBytes)
+            // Ended: the history dropped events before they were replayed (or the client left).
+            guard relayedSubscription === subscription, !isClosed else { return }
+            guard !events.isEmpty else { return }
+            writeReplayPiece(events)
+            pieces += 1
         }
+        if subscription.hasPendingReplay { stream.notifyWhenQueuedBytes(atMost: window / 2) }
+    }
+
+    /// Writes `events` in one write, as one chunk (a lone event's shared pre-framed chunk).
+    func writeReplayPiece(_ events: [BrokerEvent]) {
+        server.relayedEventCount += events.count
+        server.relayedWriteCount += 1
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        if events.count == 1 {
+            writeEvent(events[0])
+            return
+        }
+        var size = 0
+        for event in events { size += event.encodedBytes.count }
+        var piece: [UInt8] = []
+        piece.reserveCapacity(size + 12)
+        if chunked {
+            piece.append(contentsOf: String(size, radix: 16).utf8)
+            piece.append(13)
+            piece.append(10)
+        }
+        for event in events { piece.append(contentsOf: event.encodedBytes) }
+        if chunked {
+            piece.append(13)
+            piece.append(10)
+        }
+        stream.write(piece)
+        updateRelayCheckBytes()
+    }
+
+    /// Writes one broker event: its shared pre-framed chunk, or its bytes on an HTTP/1.0
+    /// stream; no copy either way.
+    func writeEvent(_ event: BrokerEvent) {
+        guard !isClosed else { return }
+        lastEventWriteMilliseconds = server.loop.nowMilliseconds
+        if chunked {
+            stream.write(event.chunk)
+        } else {
+            event.encodedBytes.withUnsafeBytes { stream.write($0) }
+        }
+        updateRelayCheckBytes()
     }
 
     /// A published event for the relayed subscription: appended to the pending bytes (the
@@ -64,9 +146,8 @@ extension HTTPConnection {
     func relayEvent(_ event: BrokerEvent) {
         guard !isClosed else { return }
         server.relayedEventCount += 1
-        let bytes = chunked ? event.chunk : event.encoded
         if relayBacklog.isEmpty {
-            relayBacklog = bytes
+            if chunked { relayBacklog = event.chunk } else { relayBacklog.append(contentsOf: event.encodedBytes) }
             if !relayFlushQueued {
                 if queuedBytes > 0 {
                     stream.notifyWhenQueuedBytes(atMost: 0)
@@ -76,13 +157,18 @@ extension HTTPConnection {
                 }
             }
         } else {
-            relayBacklog.append(contentsOf: bytes)
+            relayBacklog.append(contentsOf: chunked ? event.chunk[...] : event.encodedBytes)
         }
         if relayBacklog.count >= relayCheckBytes { checkRelayQueue() }
     }
 
+    /// Writes the pending live events — or, while the relayed subscription still replays (none
+    /// are pending then), the next pieces of its replay.
     func flushRelayBacklog() {
-        guard !relayBacklog.isEmpty, !isClosed else { return }
+        guard !relayBacklog.isEmpty, !isClosed else {
+            if relayedSubscription?.hasPendingReplay == true { pumpReplay() }
+            return
+        }
         let backlog = relayBacklog
         relayBacklog = []
         lastEventWriteMilliseconds = server.loop.nowMilliseconds

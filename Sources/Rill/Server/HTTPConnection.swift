@@ -203,7 +203,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
             if server.loop.nowMilliseconds >= deadlineMilliseconds {
                 writeEventChunk(Self.heartbeatComment, preframed: Self.heartbeatChunk)
-                if queuedBytes > eventStreamDefaults.maxQueuedBytes {
+                if queuedBytes > eventStreamMaxQueuedBytes {
                     // A heartbeat that cannot leave means a stalled client.
                     disconnectSlowClient()
                     return
@@ -259,7 +259,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         guard !isClosed else {
             // The client left while the handler ran: what the response holds (a broker
             // subscription) must not outlive it.
-            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            dropUnwritten(response)
             handlerTask = nil
             return
         }

@@ -1,0 +1,130 @@
+import DequeModule
+import RillCore
+import RillPubSub
+import RillSSE
+import Testing
+
+/// `count` events of `size` bytes of data each.
+private func payload(_ size: Int) -> String { String(repeating: "x", count: size) }
+
+/// Last-Event-ID rule: an id identifies the event that carries exactly it.
+@Suite struct LastEventIDRuleTests {
+    @Test func anIDNoEventCarriesIsAGapEvenWhenItParsesAsASequenceNumber() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (status, replayed) = try await onLoop(loop) {
+            for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)", id: "p\(n)"), to: "a") }
+            // "3" is sequence number 3, but that event's id is "p3": "3" names no event.
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "3")
+            return (subscription.replayStatus, subscription.takeBuffered())
+        }
+        #expect(status == .gap)
+        #expect(data(replayed) == ["n1", "n2", "n3", "n4", "n5"])
+        await loop.shutdown()
+    }
+
+    @Test func aPublishersNumericIDIsMatchedExactlyNotReadAsASequenceNumber() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (status, replayed) = try await onLoop(loop) {
+            for n in 1...9 { try broker.publishOnLoop(ServerSentEvent(data: "other \(n)"), to: "other") }
+            try broker.publishOnLoop(ServerSentEvent(data: "tenth", id: "5"), to: "a")  // sequence 10
+            try broker.publishOnLoop(ServerSentEvent(data: "eleventh"), to: "a")
+            let subscription = try broker.subscribeOnLoop(to: ["a", "other"], lastEventID: "5")
+            return (subscription.replayStatus, subscription.takeBuffered())
+        }
+        // Position 10 (the event carrying "5"), not sequence number 5.
+        #expect(status == .complete)
+        #expect(data(replayed) == ["eleventh"])
+        await loop.shutdown()
+    }
+
+    @Test func theSequenceFastPathChecksTheIDOfTheEventItFinds() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (status, replayed) = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "one", id: "2"), to: "a")  // sequence 1
+            try broker.publishOnLoop(ServerSentEvent(data: "two", id: "x"), to: "a")  // sequence 2
+            try broker.publishOnLoop(ServerSentEvent(data: "three"), to: "a")  // sequence 3, id "3"
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "2")
+            return (subscription.replayStatus, subscription.takeBuffered())
+        }
+        #expect(status == .complete)
+        #expect(data(replayed) == ["two", "three"])
+        await loop.shutdown()
+    }
+}
+
+@Suite struct HistoryBudgetTests {
+    @Test func theHistoryByteBudgetEvictsTheOldestEventsOfTheLeastRecentlyPublishedChannelAndRecordsTheGap() async throws {
+        let loop = try EventLoop()
+        // Room for about three 1,000-byte events in all.
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxHistoryBytes: 3 * 1200))
+        let (fromEvicted, fromKept, onB) = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "a")  // 1
+            try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "a")  // 2
+            try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "b")  // 3
+            try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "b")  // 4: evicts 1, a's oldest
+            let evicted = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            let kept = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "2")
+            let onB = try broker.subscribeOnLoop(to: ["b"], lastEventID: "3")
+            return (
+                (evicted.replayStatus, evicted.takeBuffered().map(\.id)), (kept.replayStatus, kept.takeBuffered().map(\.id)),
+                (onB.replayStatus, onB.takeBuffered().map(\.id))
+            )
+        }
+        #expect(fromEvicted.0 == .gap && fromEvicted.1 == ["2"])
+        #expect(fromKept.0 == .complete && fromKept.1 == ["3", "4"])
+        #expect(onB.0 == .complete && onB.1 == ["4"])
+        await loop.shutdown()
+    }
+
+    @Test func pastMaxChannelsAnIdleChannelIsForgottenAndComesBackFromWhatTheBrokerForgot() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let (count, status, replayed) = try await onLoop(loop) {
+            let holdB = try broker.subscribeOnLoop(to: ["b"], lastEventID: nil)
+            try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")  // 1: the client's last event
+            try broker.publishOnLoop(ServerSentEvent(data: "a-missed"), to: "a")  // 2
+            try broker.publishOnLoop(ServerSentEvent(data: "c1"), to: "c")  // 3: a (idle) is forgotten, not b
+            let count = broker.channelCount
+            try broker.publishOnLoop(ServerSentEvent(data: "a-new"), to: "a")  // 4: a is back, c forgotten
+            let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "1")
+            holdB.cancel()
+            return (count, subscription.replayStatus, subscription.takeBuffered())
+        }
+        #expect(count == 2)
+        // "a-missed" is gone: the channel that came back must not claim it held everything.
+        #expect(status == .gap)
+        #expect(data(replayed) == ["a-new"])
+        await loop.shutdown()
+    }
+
+    @Test func makingAChannelForASubscriptionNeverForgetsAnotherOfItsChannels() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let received = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")
+            try broker.publishOnLoop(ServerSentEvent(data: "c1"), to: "c")
+            let subscription = try broker.subscribeOnLoop(to: ["b", "a"], lastEventID: nil)  // c goes, not b
+            try broker.publishOnLoop(ServerSentEvent(data: "b2"), to: "b")
+            return subscription.takeBuffered()
+        }
+        #expect(data(received) == ["b2"])
+        await loop.shutdown()
+    }
+
+    @Test func whenEveryChannelHasSubscribersANewChannelIsRefused() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        try await onLoop(loop) {
+            let held = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
+            #expect(throws: BrokerError.channelLimitReached(2)) { try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c") }
+            #expect(throws: BrokerError.channelLimitReached(2)) { try broker.subscribeOnLoop(to: ["a", "c"], lastEventID: nil) }
+            #expect(broker.channelCount == 2)
+            held.cancel()
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")
+        }
+        await loop.shutdown()
+    }
+}
