@@ -37,6 +37,74 @@ enum HTTPBytes {
         (byte >= 0x20 && byte != 0x7F) || byte == tab
     }
 
+    /// Whether `bytes` is `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name
+    /// (unreserved, sub-delims and `%`-escapes), an IPv4 address, or an IP literal in brackets,
+    /// then an optional `:` and digits. Empty is valid (a Host for a URI without authority).
+    /// Refuses what would let two components read a different host: `@`, `/`, `\`, spaces,
+    /// a second `:` outside brackets.
+    static func isValidHost(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        if bytes.first == UInt8(ascii: "[") {
+            index = 1
+            while index < bytes.count, bytes[index] != UInt8(ascii: "]") {
+                let byte = bytes[index]
+                guard isUnreservedOrSubDelimiter(byte) || byte == colon else { return false }
+                index += 1
+            }
+            guard index < bytes.count, index > 1 else { return false }
+            index += 1
+        } else {
+            while index < bytes.count, bytes[index] != colon {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "%") {
+                    guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else {
+                        return false
+                    }
+                    index += 3
+                    continue
+                }
+                guard isUnreservedOrSubDelimiter(byte) else { return false }
+                index += 1
+            }
+        }
+        guard index < bytes.count else { return true }
+        guard bytes[index] == colon else { return false }
+        index += 1
+        guard bytes.count - index <= 5 else { return false }
+        while index < bytes.count {
+            guard bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") else { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// RFC 3986 unreserved (`ALPHA DIGIT - . _ ~`) or sub-delims (`! $ & ' ( ) * + , ; =`).
+    @inline(__always)
+    static func isUnreservedOrSubDelimiter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
+            UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
+
+    @inline(__always)
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// ASCII lowercase of one byte; used for case-insensitive comparisons without allocating.
     @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {

@@ -513,12 +513,15 @@ public struct HTTPRequestParser: Sendable {
             // The authority replaces Host (RFC 9112 §3.2.2), so it must be a plain host[:port]:
             // userinfo is an error in an http(s) URI (RFC 9110 §4.2.4), and would let
             // "http://trusted@evil/" read differently by different components.
-            var index = schemeEnd
-            while index < bytes.count, bytes[index] != UInt8(ascii: "/"), bytes[index] != UInt8(ascii: "?") {
-                guard bytes[index] != UInt8(ascii: "@") else {
+            var end = schemeEnd
+            while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") {
+                guard bytes[end] != UInt8(ascii: "@") else {
                     throw .malformedRequestLine(reason: "userinfo in the request-target's authority")
                 }
-                index += 1
+                end += 1
+            }
+            guard HTTPBytes.isValidHost(UnsafeBufferPointer(rebasing: bytes[schemeEnd..<end])) else {
+                throw .malformedRequestLine(reason: "invalid authority in the request-target")
             }
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -774,6 +777,8 @@ private struct HeadBuilder {
             hostCount += 1
             // RFC 9112 §3.2: more than one Host line MUST be rejected with 400.
             guard hostCount == 1 else { throw .malformedHeader(reason: "more than one Host field") }
+            // RFC 9112 §3.2: and so must a Host whose value is not a host[:port].
+            guard HTTPBytes.isValidHost(valueBytes) else { throw .malformedHeader(reason: "invalid Host") }
         case .contentLength:
             try recordContentLength(valueBytes)
         case .transferEncoding:

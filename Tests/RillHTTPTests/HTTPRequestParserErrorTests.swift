@@ -49,6 +49,10 @@ struct HTTPRequestParserErrorTests {
         "GET http:///path HTTP/1.1\r\nHost: a\r\n\r\n",  // absolute-form without authority
         "GET http://user@evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n",  // userinfo in the authority
         "GET http://trusted:pw@evil.example?x HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://a%zz/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://a\\b/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://evil.example:80:80/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /a\u{7F}b HTTP/1.1\r\nHost: a\r\n\r\n",  // DEL in target
         "GET /a\u{01}b HTTP/1.1\r\nHost: a\r\n\r\n",  // control byte in target
         "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n",  // non-ASCII in target
@@ -307,6 +311,20 @@ struct HTTPRequestParserErrorTests {
     @Test func `an HTTP 1_1 request without Host is rejected with 400`() {
         expectFailure("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", .missingHost)
         #expect(statusCode(of: "GET / HTTP/1.1\r\n\r\n") == 400)
+    }
+
+    @Test(arguments: [
+        "a b", "user@host", "host/path", "a\\b", "host:port", "host:80:80", "[::1", "[]", "[::1]x", "a%zz", "host:123456",
+    ])
+    func `a Host that is not host[:port] is rejected with 400`(host: String) {
+        expectFailure("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n", .malformedHeader(reason: "invalid Host"))
+    }
+
+    @Test(arguments: ["", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "a%41b", "x-y_z~!$&'()*+,;=", "host:"])
+    func `a Host of host[:port] is accepted`(host: String) {
+        let outcome = parseAllWays("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.heads.first?.authority.map(String.init) == host)
     }
 
     @Test func `more than one Host field is rejected with 400`() {
