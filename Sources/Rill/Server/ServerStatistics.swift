@@ -14,16 +14,20 @@ public struct ServerStatistics: Sendable, Hashable {
     /// server writes to all streams share a write, so under load this grows slower than
     /// ``relayedEventCount``; their ratio is the events per write.
     public var relayedWriteCount: Int
+    /// Connections the listener failed to accept (`accept(2)` errors such as EMFILE or ENFILE
+    /// that libuv reported), counted and logged at most once per 10 seconds.
+    public var acceptErrorCount: Int
 
     /// Creates counters.
     public init(
         connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0,
-        relayedEventCount: Int = 0, relayedWriteCount: Int = 0
+        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, acceptErrorCount: Int = 0
     ) {
         self.connectionCount = connectionCount
         self.refusedConnectionCount = refusedConnectionCount
         self.slowClientDisconnectCount = slowClientDisconnectCount
         self.relayedEventCount = relayedEventCount
         self.relayedWriteCount = relayedWriteCount
+        self.acceptErrorCount = acceptErrorCount
     }
 }
