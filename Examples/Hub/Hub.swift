@@ -17,7 +17,7 @@
 //   curl -N 'localhost:8080/stream?channel=news' -H 'Last-Event-ID: 1'             # replay after id 1
 //   curl localhost:8080/health                                                      # {"status":"ok"}
 //   curl localhost:8080/ping                                                        # pong (text/plain)
-//   curl localhost:8080/metrics                                                     # Prometheus text
+//   curl localhost:8080/metrics                                                     # Prometheus text (totals; see --metrics-channels, --metrics-token)
 //   curl -N localhost:8080/stats                                                    # one JSON sample a second
 //   open http://localhost:8080/ for the live dashboard
 //   swift run -c release rill-hub --port 8081 --redis redis://127.0.0.1:6379/0 --cors-origin https://app.example.com
@@ -42,6 +42,8 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "The most bytes queued for one slow SSE client before it is disconnected.") var maxQueuedBytes = 256 * 1024
     @Option(help: "The browser origin allowed to call the hub cross-origin ('*' for any, without credentials).") var corsOrigin: String?
     @Option(help: "Require 'Authorization: Bearer TOKEN' (or ?token=TOKEN) to publish.") var token: String?
+    @Option(help: "Name this many channels, those with the most subscribers, in /metrics (0: totals only).") var metricsChannels = 0
+    @Option(help: "Require 'Authorization: Bearer TOKEN' for /metrics.") var metricsToken: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -50,12 +52,15 @@ struct RillHub: AsyncParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
         guard maxQueuedBytes >= 1 else { throw ValidationError("--max-queued-bytes must be ≥ 1") }
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
+        guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
+        if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
     }
 
     func run() async throws {
         let options = HubOptions(
             host: host, port: port, redis: redis, history: history, heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
-            maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token)
+            maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
+            maxMetricsChannels: metricsChannels, metricsToken: metricsToken)
         let app = try Hub.makeApplication(options)
         let address = try await app.start()
         print("listening on http://\(address)")

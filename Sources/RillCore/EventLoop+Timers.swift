@@ -20,7 +20,9 @@ extension EventLoop {
     /// Suspends the calling task for `duration` using the loop's timer queue.
     ///
     /// Unlike `Task.sleep`, resuming costs no cross-thread wakeup when the task runs on this
-    /// loop. Throws `CancellationError` as soon as the task is cancelled.
+    /// loop. Throws `CancellationError` as soon as the task is cancelled, and a `UVError`
+    /// (`ECANCELED`) when called from another thread on a loop that refuses work (stopped, or
+    /// its cross-thread queue full).
     public func sleep(for duration: Duration) async throws {
         let sleeper = Sleeper()
         try await withTaskCancellationHandler {
@@ -33,7 +35,11 @@ extension EventLoop {
                     }
                     sleeper.timer = self.timers.schedule(after: duration) { sleeper.finish(throwing: nil) }
                 }
-                if inEventLoop { start() } else { execute(UncheckedBox(start).call) }
+                if inEventLoop {
+                    start()
+                } else if !execute(UncheckedBox(start).call) {
+                    continuation.resume(throwing: UVError(Int32(UV_ECANCELED.rawValue), "sleeping on a loop that refused work"))
+                }
             }
         } onCancel: {
             let cancel = { [self] in

@@ -1,5 +1,6 @@
 internal import CLibUV
 import Dispatch
+public import Logging
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +10,13 @@ import Glibc
 ///
 /// The loop owns a `uv_loop_t`; every libuv call for it happens on its thread. Work reaches the
 /// thread in two ways: Swift tasks whose executor preference is ``executor`` and closures passed
-/// to ``execute(_:)``. Both are drained in libuv's prepare and check phases.
+/// to ``execute(_:)``. Both are drained in libuv's prepare and check phases, at most
+/// ``LoopExecutor/jobsPerDrainBudget`` per drain, with I/O polled between drains.
+///
+/// Work submitted from another thread is bounded: at most ``maxPendingCrossThreadClosures``
+/// closures wait for the loop, and none is accepted once ``shutdown()`` closed the loop's
+/// wakeup handle. A refused closure is released without running, counted in
+/// ``droppedClosureCount`` and logged (rate-limited), and ``execute(_:)`` returns false.
 ///
 /// ```swift
 /// let loop = try EventLoop(name: "rill-0")
@@ -35,9 +42,17 @@ public final class EventLoop: @unchecked Sendable {
     let sharedReadBuffer: UnsafeMutableRawBufferPointer
     static let sharedReadBufferBytes = 64 * 1024
 
-    private var localClosures: [() -> Void] = []
-    private var runningClosures: [() -> Void] = []
-    private let remoteClosures = Mutex<[@Sendable () -> Void]>([])
+    /// The default of ``maxPendingCrossThreadClosures``: 65,536 closures.
+    public static let defaultMaxPendingCrossThreadClosures = 65_536
+    /// The most closures submitted with ``execute(_:)`` from other threads that may wait for the
+    /// loop; further ones are refused (see ``execute(_:)``).
+    public var maxPendingCrossThreadClosures: Int { executor.maxPendingCrossThreadClosures }
+    /// Closures ``execute(_:)`` refused (queue full, or the loop stopping or stopped) or that
+    /// were still queued when the loop exited: released without running.
+    public var droppedClosureCount: Int { dropped.load(ordering: .relaxed) }
+
+    private let dropped = Atomic<Int>(0)
+    private let logger: Logger
     private let state = Atomic<Int>(State.running.rawValue)
     private var thread = pthread_t()
     private let exited = DispatchSemaphore(value: 0)
@@ -58,12 +73,23 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Creates the loop and starts its thread; returns once the loop is ready for work.
     ///
+    /// - Parameters:
+    ///   - name: the loop's and its thread's name.
+    ///   - maxPendingCrossThreadClosures: the most closures from other threads that may wait
+    ///     for the loop (default 65,536); at least 1.
+    ///   - logger: where refused work is reported (rate-limited: the 1st, 2nd, 4th, 8th, …).
+    ///
     /// The first loop of the process sets `SIGPIPE` to be ignored: libuv writes to sockets with
     /// `write(2)`, and a write to a connection the peer already reset must fail with `EPIPE`
     /// (handled as a closed connection), not kill the process.
-    public init(name: String = "rill-loop") throws(UVError) {
+    public init(
+        name: String = "rill-loop", maxPendingCrossThreadClosures: Int = EventLoop.defaultMaxPendingCrossThreadClosures,
+        logger: Logger = Logger(label: "rill.loop")
+    ) throws(UVError) {
+        precondition(maxPendingCrossThreadClosures >= 1, "maxPendingCrossThreadClosures must be at least 1")
         _ = Self.brokenPipesIgnored
         self.name = name
+        self.logger = logger
         uvLoop = .allocate(capacity: 1)
         let rc = uv_loop_init(uvLoop)
         if rc < 0 {
@@ -71,7 +97,8 @@ public final class EventLoop: @unchecked Sendable {
             throw UVError(rc, "uv_loop_init")
         }
         sharedReadBuffer = .allocate(byteCount: Self.sharedReadBufferBytes, alignment: 16)
-        executor = LoopExecutor(loop: uvLoop, thread: pthread_self())
+        executor = LoopExecutor(
+            loop: uvLoop, thread: pthread_self(), maxPendingCrossThreadClosures: maxPendingCrossThreadClosures)
         timers = TimerQueue(loop: uvLoop)
         uvLoop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
 
@@ -103,8 +130,10 @@ public final class EventLoop: @unchecked Sendable {
 
     private func run() {
         rill_set_thread_name(String(name.prefix(15)))
-        executor.setClosureSource(self)
         uv_run(uvLoop, UV_RUN_DEFAULT)
+        // Queued by close callbacks after the final drain: nothing runs them any more.
+        let leftovers = executor.discardLeftovers()
+        if leftovers > 0 { noteDropped(leftovers, reason: "the loop had stopped") }
         closeResult = uv_loop_close(uvLoop)
         state.store(State.stopped.rawValue, ordering: .releasing)
         let waiters = exitWaiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
@@ -127,37 +156,42 @@ public final class EventLoop: @unchecked Sendable {
     ///
     /// Safe to call from any thread. From another thread it costs one wakeup of the loop,
     /// shared with every other submission made before the loop drains.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    ///
+    /// - Returns: whether `body` was queued. From another thread it is refused when
+    ///   ``maxPendingCrossThreadClosures`` closures are waiting already, or once the loop is
+    ///   shutting down; it is then released without running, counted in
+    ///   ``droppedClosureCount`` and logged. On the loop thread it is always queued.
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
         if inEventLoop {
             // Drained in this iteration's check phase or the next prepare phase, both before
             // the loop can block in poll.
-            localClosures.append(body)
-            return
+            executor.enqueueLocalClosure(body)
+            return true
         }
-        let wasEmpty = remoteClosures.withLock { queue in
-            defer { queue.append(body) }
-            return queue.isEmpty
-        }
-        if wasEmpty { executor.wakeUp() }
-    }
-
-    /// Runs the closures submitted with `execute`; called by the executor's drain.
-    func drainClosures() {
-        remoteClosures.withLock { queue in
-            guard !queue.isEmpty else { return }
-            // Element by element: an array cast between function types that differ only in
-            // `@Sendable` fails at run time.
-            for body in queue { localClosures.append(body) }
-            queue.removeAll(keepingCapacity: true)
-        }
-        while !localClosures.isEmpty {
-            swap(&localClosures, &runningClosures)
-            for body in runningClosures { body() }
-            runningClosures.removeAll(keepingCapacity: true)
+        switch executor.enqueueCrossThreadClosure(body) {
+        case nil:
+            return true
+        case .full?:
+            noteDropped(1, reason: "\(maxPendingCrossThreadClosures) closures were waiting already")
+            return false
+        case .stopped?:
+            noteDropped(1, reason: "the loop is shutting down")
+            return false
         }
     }
 
-    var hasPendingClosures: Bool { !localClosures.isEmpty }
+    /// Counts dropped closures and logs the 1st, 2nd, 4th, 8th, … so an overload cannot
+    /// flood the log.
+    private func noteDropped(_ count: Int, reason: @autoclosure () -> String) {
+        let before = dropped.add(count, ordering: .relaxed).oldValue
+        let after = before + count
+        // Log only when (before, after] holds a power of two: its bit length grew.
+        guard after.leadingZeroBitCount < before.leadingZeroBitCount else { return }
+        logger.warning(
+            "event loop refused work from another thread",
+            metadata: ["loop": "\(name)", "reason": "\(reason())", "dropped_total": "\(after)"])
+    }
 
     /// Registers `body` to run on the loop thread when shutdown begins, before handles are
     /// closed: servers stop accepting and close their connections there.
@@ -195,13 +229,19 @@ public final class EventLoop: @unchecked Sendable {
         let (exchanged, _) = state.compareExchange(
             expected: State.running.rawValue, desired: State.stopping.rawValue, ordering: .acquiringAndReleasing)
         guard exchanged else { return }
-        execute { [self] in self.closeEverything() }
+        // Past the cross-thread limit: shutdown must never be refused for a full queue.
+        let close: @Sendable () -> Void = { [self] in self.closeEverything() }
+        if inEventLoop { executor.enqueueLocalClosure(close) } else { _ = executor.enqueueCrossThreadClosure(close, ignoringLimit: true) }
     }
 
     private func closeEverything() {
+        executor.closeInbox()
         let observers = shutdownObservers
         shutdownObservers.removeAll()
         for observer in observers { observer() }
+        // What was accepted before the inbox closed, and what the observers queued, runs now,
+        // while timers and sockets are still open.
+        executor.runAllQueuedWork()
         // Give close callbacks and the observers' queued work a chance before counting leaks:
         // the walk below runs after the current iteration.
         timers.uninstall()

@@ -14,8 +14,12 @@ import Glibc
 /// - Jobs enqueued on the loop thread go to a plain array: no lock, no syscall.
 /// - Jobs enqueued from other threads go to a locked queue, and one `uv_async_send` wakes the
 ///   loop when that queue turns non-empty (libuv coalesces sends, so the whole queue is drained).
-/// - Each drain has a budget; when jobs remain, an idle handle keeps the loop from blocking in
-///   poll so I/O is still serviced between batches.
+///   The send happens under the queue's lock, which shutdown takes before it closes the wakeup
+///   handle: nothing is ever sent to a closed handle. A job enqueued from another thread after
+///   the loop stopped is dropped (its task never resumes) and counted in ``droppedJobCount``.
+/// - Each drain has a budget, ``jobsPerDrainBudget``, shared by jobs and `EventLoop.execute`
+///   closures; when work remains, an idle handle keeps the loop from blocking in poll so I/O
+///   is still serviced between batches.
 /// - A job keeps the role it was enqueued for. One enqueued on the task executor (a nonisolated
 ///   task with the loop as its preference) runs as nonisolated code, so each nonisolated async
 ///   function it calls continues inline; run as if isolated to the loop's serial executor, each
@@ -26,7 +30,8 @@ import Glibc
 /// - Important: unstructured `Task {}` and `Task.detached` inside a handler do not inherit the
 ///   preference; pass `executorPreference: loop.executor` explicitly.
 public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
-    /// The most jobs one drain runs before it lets libuv poll for I/O again.
+    /// The most jobs and `EventLoop.execute` closures one drain runs (whole batches: a batch
+    /// that crosses it completes) before it lets libuv poll for I/O again.
     public static let jobsPerDrainBudget = 4096
 
     /// A job and the role it was enqueued for.
@@ -36,10 +41,36 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         let isolated: Bool
     }
 
+    /// What other threads submitted and the loop has not taken yet.
+    struct CrossThreadInbox {
+        var jobs: [QueuedJob] = []
+        /// `EventLoop.execute` closures; those before `closureHead` were taken already.
+        var closures: [@Sendable () -> Void] = []
+        var closureHead = 0
+        /// False once the loop closes its wakeup handle: later submissions are refused.
+        var isOpen = true
+
+        var pendingClosureCount: Int { closures.count - closureHead }
+        var isEmpty: Bool { jobs.isEmpty && closureHead == closures.count }
+    }
+
+    /// Why a closure submitted from another thread was not queued.
+    enum Refusal {
+        /// The loop is stopping or stopped.
+        case stopped
+        /// ``EventLoop/maxPendingCrossThreadClosures`` closures are waiting already.
+        case full
+    }
+
     private var local: [QueuedJob] = []
     private var running: [QueuedJob] = []
-    private let remote = Mutex<[QueuedJob]>([])
+    private var localClosures: [() -> Void] = []
+    private var runningClosures: [() -> Void] = []
+    private let remote = Mutex<CrossThreadInbox>(CrossThreadInbox())
     private let hasRemote = Atomic<Bool>(false)
+    /// Set on the loop thread when shutdown closes the handles: no idle handle or observer after.
+    private var isUninstalled = false
+    let maxPendingCrossThreadClosures: Int
     private var loopThread: pthread_t
 
     let asyncHandle: UnsafeMutablePointer<uv_async_t>
@@ -50,6 +81,9 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
 
     /// How many jobs were enqueued from threads other than the loop's (each may cost a wakeup).
     public let crossThreadEnqueueCount = Atomic<Int>(0)
+    /// Jobs enqueued from another thread after the loop stopped, or left queued when it exited:
+    /// never run, so their tasks never resume (0 unless work outlives its loop).
+    public let droppedJobCount = Atomic<Int>(0)
     /// Jobs enqueued on the loop thread (loop-confined; for tests that count hops).
     package private(set) var localEnqueueCount = 0
 
@@ -63,15 +97,14 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
     /// ```
     public let serialExecutor = LoopSerialExecutor()
 
-    /// The loop whose `execute` closures run in the same drain as the jobs.
-    private unowned(unsafe) var closureSource: EventLoop?
     /// Work that runs at the end of every drain, after the jobs (see
     /// ``EventLoop/addDrainObserver(_:)``).
     private var drainObservers: [(id: Int, body: () -> Bool)] = []
     private var nextDrainObserverID = 0
 
-    init(loop: UnsafeMutablePointer<uv_loop_t>, thread: pthread_t) {
+    init(loop: UnsafeMutablePointer<uv_loop_t>, thread: pthread_t, maxPendingCrossThreadClosures: Int) {
         loopThread = thread
+        self.maxPendingCrossThreadClosures = maxPendingCrossThreadClosures
         asyncHandle = .allocate(capacity: 1)
         prepareHandle = .allocate(capacity: 1)
         checkHandle = .allocate(capacity: 1)
@@ -103,9 +136,48 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         idleHandle.pointee.data = context
     }
 
-    /// Closes the executor's handles. Called on the loop thread during shutdown; the memory is
-    /// freed in the close callbacks.
+    /// Shutdown, first step (loop thread): from now on work from other threads is refused —
+    /// the inbox is closed under the lock every wakeup is sent under, so no thread touches the
+    /// wakeup handle after this — and what was accepted before moves to the loop-thread queues.
+    func closeInbox() {
+        remote.withLock { inbox in
+            inbox.isOpen = false
+            local.append(contentsOf: inbox.jobs)
+            for index in inbox.closureHead..<inbox.closures.count { localClosures.append(inbox.closures[index]) }
+            inbox = CrossThreadInbox(isOpen: false)
+        }
+        hasRemote.store(false, ordering: .relaxed)
+    }
+
+    /// Shutdown, second step: runs every queued closure and job, with no budget, while the
+    /// loop's handles are still open. Called from a closure the drain runs (it leaves the
+    /// drain's own batch alone).
+    func runAllQueuedWork() {
+        let serial = asUnownedSerialExecutor()
+        let taskExecutor = asUnownedTaskExecutor()
+        // Bounded: work that keeps queueing more is dropped (and counted) when the loop exits.
+        var rounds = 0
+        while (!localClosures.isEmpty || !local.isEmpty) && rounds < 64 {
+            rounds += 1
+            let closures = localClosures
+            localClosures = []
+            for body in closures { body() }
+            let jobs = local
+            local = []
+            for queued in jobs {
+                if queued.isolated {
+                    queued.job.runSynchronously(isolatedTo: serial, taskExecutor: taskExecutor)
+                } else {
+                    queued.job.runSynchronously(on: taskExecutor)
+                }
+            }
+        }
+    }
+
+    /// Closes the executor's handles: the last step of shutdown, on the loop thread. The memory
+    /// is freed in the close callbacks. Work queued after this is dropped and counted.
     func uninstall() {
+        isUninstalled = true
         uv_close(rill_async_as_handle(asyncHandle)) { $0!.deallocate() }
         uv_close(rill_prepare_as_handle(prepareHandle)) { $0!.deallocate() }
         uv_close(rill_check_as_handle(checkHandle)) { $0!.deallocate() }
@@ -132,14 +204,48 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
             return
         }
         crossThreadEnqueueCount.add(1, ordering: .relaxed)
-        let wasEmpty = remote.withLock { queue in
-            defer { queue.append(job) }
-            return queue.isEmpty
+        let accepted = remote.withLock { inbox -> Bool in
+            guard inbox.isOpen else { return false }
+            let wasEmpty = inbox.isEmpty
+            inbox.jobs.append(job)
+            if wasEmpty { wakeUpLocked() }
+            return true
         }
-        if wasEmpty {
-            hasRemote.store(true, ordering: .releasing)
-            uv_async_send(asyncHandle)
+        if !accepted { droppedJobCount.add(1, ordering: .relaxed) }
+    }
+
+    /// Queues an `EventLoop.execute` closure submitted on the loop thread. No lock.
+    func enqueueLocalClosure(_ body: @escaping () -> Void) {
+        localClosures.append(body)
+    }
+
+    /// Queues a closure submitted from another thread; nil when queued, else why not.
+    func enqueueCrossThreadClosure(_ body: @escaping @Sendable () -> Void, ignoringLimit: Bool = false) -> Refusal? {
+        remote.withLock { inbox -> Refusal? in
+            guard inbox.isOpen else { return .stopped }
+            guard ignoringLimit || inbox.pendingClosureCount < maxPendingCrossThreadClosures else { return .full }
+            let wasEmpty = inbox.isEmpty
+            inbox.closures.append(body)
+            if wasEmpty { wakeUpLocked() }
+            return nil
         }
+    }
+
+    /// Wakes the loop. Called with the inbox locked and open, so the handle is alive: shutdown
+    /// closes the inbox under the same lock before it closes the handle.
+    private func wakeUpLocked() {
+        hasRemote.store(true, ordering: .releasing)
+        uv_async_send(asyncHandle)
+    }
+
+    /// Releases what can no longer run once the loop thread left `uv_run`, counting it;
+    /// returns the closures released. Called on the loop thread as it exits.
+    func discardLeftovers() -> Int {
+        let closures = localClosures.count
+        droppedJobCount.add(local.count, ordering: .relaxed)
+        local.removeAll()
+        localClosures.removeAll()
+        return closures
     }
 
     /// The loop's serial executor (see ``serialExecutor``).
@@ -156,14 +262,6 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         precondition(isOnLoopThread, "expected to run on the event loop's thread")
     }
 
-    func setClosureSource(_ loop: EventLoop) { closureSource = loop }
-
-    /// Wakes the loop from another thread.
-    func wakeUp() {
-        hasRemote.store(true, ordering: .releasing)
-        uv_async_send(asyncHandle)
-    }
-
     func addDrainObserver(_ body: @escaping () -> Bool) -> Int {
         nextDrainObserverID += 1
         drainObservers.append((nextDrainObserverID, body))
@@ -174,18 +272,43 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
         drainObservers.removeAll { $0.id == id }
     }
 
-    /// Runs queued jobs until the queue is empty or the budget is spent, then the drain
-    /// observers.
+    /// Runs queued closures, then jobs, until both are empty or the budget is spent, then the
+    /// drain observers. Closures from other threads are taken no more than the budget allows;
+    /// the rest stay queued, in order, for the next drain.
     func drain() {
-        closureSource?.drainClosures()
+        var budget = Self.jobsPerDrainBudget
         if hasRemote.load(ordering: .acquiring) {
             hasRemote.store(false, ordering: .relaxed)
-            remote.withLock { queue in
-                local.append(contentsOf: queue)
-                queue.removeAll(keepingCapacity: true)
+            let room = max(0, budget - localClosures.count)
+            remote.withLock { inbox in
+                if !inbox.jobs.isEmpty {
+                    local.append(contentsOf: inbox.jobs)
+                    inbox.jobs.removeAll(keepingCapacity: true)
+                }
+                let end = inbox.closureHead + min(room, inbox.pendingClosureCount)
+                // Element by element: an array cast between function types that differ only in
+                // `@Sendable` fails at run time.
+                for index in inbox.closureHead..<end { localClosures.append(inbox.closures[index]) }
+                inbox.closureHead = end
+                if end == inbox.closures.count {
+                    inbox.closures.removeAll(keepingCapacity: true)
+                    inbox.closureHead = 0
+                } else {
+                    // Left for the next drain; compact once the taken prefix is the larger part.
+                    if end > inbox.closures.count / 2 {
+                        inbox.closures.removeFirst(end)
+                        inbox.closureHead = 0
+                    }
+                    hasRemote.store(true, ordering: .relaxed)
+                }
             }
         }
-        var budget = Self.jobsPerDrainBudget
+        while !localClosures.isEmpty && budget > 0 {
+            swap(&localClosures, &runningClosures)
+            budget -= runningClosures.count
+            for body in runningClosures { body() }
+            runningClosures.removeAll(keepingCapacity: true)
+        }
         let serial = asUnownedSerialExecutor()
         let taskExecutor = asUnownedTaskExecutor()
         while !local.isEmpty && budget > 0 {
@@ -200,10 +323,11 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
             }
             running.removeAll(keepingCapacity: true)
         }
+        if isUninstalled { return }
         var observersHaveMore = false
         for observer in drainObservers where observer.body() { observersHaveMore = true }
         // Work left over: keep poll from blocking so the next iteration runs it after I/O.
-        let pending = observersHaveMore || !local.isEmpty || hasRemote.load(ordering: .relaxed) || (closureSource?.hasPendingClosures ?? false)
+        let pending = observersHaveMore || !local.isEmpty || !localClosures.isEmpty || hasRemote.load(ordering: .relaxed)
         if pending && !idleActive {
             idleActive = true
             uv_idle_start(idleHandle) { handle in LoopExecutor.from(handle!.pointee.data).drain() }

@@ -79,7 +79,11 @@ public enum TCPConnector {
                     continuation.resume(returning: $0)
                 }
             }
-            if loop.inEventLoop { start() } else { loop.execute(UncheckedBox(start).call) }
+            if loop.inEventLoop {
+                start()
+            } else if !loop.execute(UncheckedBox(start).call) {
+                continuation.resume(returning: .failure(UVError(Int32(UV_ECANCELED.rawValue), "connecting to \(host):\(port) on a loop that refused work")))
+            }
         }
         return try result.get()
     }

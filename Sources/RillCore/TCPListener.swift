@@ -22,8 +22,22 @@ public final class TCPListener: @unchecked Sendable {
     /// Whether accepted sockets inherit the listener's `TCP_NODELAY` (Linux: yes), checked on
     /// the first one; nil until then. When they do, no connection needs a `setsockopt` of its own.
     private var acceptedInheritNoDelay: Bool?
-    /// Accept errors seen so far (EMFILE and similar); the listener keeps running.
+    /// Accept errors libuv reported so far (EMFILE and similar); the listener keeps running.
+    ///
+    /// libuv absorbs most EMFILE and ENFILE failures itself: it keeps one spare descriptor per
+    /// loop, and when `accept(2)` runs out it closes the spare, accepts and closes the waiting
+    /// connections, and reopens it — silently. It reports EMFILE and ENFILE only when that spare
+    /// is gone, and then calls again at once for as long as a connection waits, which would
+    /// spin the loop; the listener then sheds the waiting connection with a spare of its own
+    /// (see ``shedConnectionCount``).
     public private(set) var acceptErrorCount = 0
+    /// Waiting connections closed unanswered because no file descriptor was left for them.
+    public private(set) var shedConnectionCount = 0
+    /// Called on the loop thread for each accept error, after it was counted.
+    public var onAcceptError: ((UVError) -> Void)?
+    /// A descriptor held in reserve (`/dev/null`), released to accept and close one connection
+    /// when the process is out of descriptors; -1 when none could be opened.
+    private var spareDescriptor: Int32 = -1
 
     /// Binds and listens.
     ///
@@ -72,8 +86,13 @@ public final class TCPListener: @unchecked Sendable {
             Self.close(handle)
             throw UVError(rc, "listening on \(bound)")
         }
+        spareDescriptor = Self.openSpareDescriptor()
         // The uv handle points back at this object until it is closed.
         _ = Unmanaged.passRetained(self)
+    }
+
+    private static func openSpareDescriptor() -> Int32 {
+        open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 
     /// Creates a socket of the address's family, applies options that must precede `bind`,
@@ -144,8 +163,11 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     private func accept(status: Int32) {
-        guard status == 0, !isClosed else {
+        guard !isClosed else { return }
+        guard status == 0 else {
             acceptErrorCount += 1
+            if status == Int32(UV_EMFILE.rawValue) || status == Int32(UV_ENFILE.rawValue) { shedWaitingConnection() }
+            onAcceptError?(UVError(status, "accepting a connection on \(localAddress)"))
             return
         }
         let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
@@ -163,11 +185,40 @@ public final class TCPListener: @unchecked Sendable {
         onConnection(stream)
     }
 
+    /// Out of descriptors with a connection waiting: libuv calls again at once until the backlog
+    /// is empty, so release the spare, accept the connection into it and close it (the client
+    /// sees the connection closed and may retry), then take the spare back.
+    private func shedWaitingConnection() {
+        if spareDescriptor >= 0 {
+            Glibc.close(spareDescriptor)
+            spareDescriptor = -1
+        }
+        var fd: uv_os_fd_t = -1
+        if uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 {
+            let client = Glibc.accept(fd, nil, nil)
+            if client >= 0 {
+                Glibc.close(client)
+                shedConnectionCount += 1
+            }
+        }
+        spareDescriptor = Self.openSpareDescriptor()
+    }
+
+    /// Reports `status` as libuv would when `accept(2)` failed (EMFILE, ENFILE, …). For tests.
+    package func simulateAcceptError(_ status: Int32) {
+        loop.preconditionInEventLoop()
+        accept(status: status)
+    }
+
     /// Stops listening and frees the socket. Idempotent.
     public func close() {
         loop.preconditionInEventLoop()
         guard !isClosed else { return }
         isClosed = true
+        if spareDescriptor >= 0 {
+            Glibc.close(spareDescriptor)
+            spareDescriptor = -1
+        }
         uv_close(rill_tcp_as_handle(handle)) { handle in
             let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
             if let data = pointer.pointee.data {

@@ -233,15 +233,19 @@ import Testing
             #expect(empty.samples["rill_events_dropped_total"] == 0)
             #expect(empty.samples["rill_slow_client_disconnects_total"] == 0)
             #expect(empty.samples["rill_connections"] == 1)  // this request's own
-            #expect(!empty.samples.keys.contains { $0.hasPrefix("rill_subscribers{") })
+            #expect(empty.samples["rill_subscribers"] == 0)
+            #expect(empty.samples["rill_channels"] == 0)
+            #expect(empty.samples["rill_accept_errors_total"] == 0)
             let families = [
-                "rill_connections", "rill_subscribers", "rill_events_published_total", "rill_events_delivered_total",
-                "rill_events_dropped_total", "rill_slow_client_disconnects_total",
+                "rill_connections", "rill_subscribers", "rill_channels", "rill_events_published_total",
+                "rill_events_delivered_total", "rill_events_dropped_total", "rill_slow_client_disconnects_total",
+                "rill_accept_errors_total",
             ]
             for family in families { #expect(empty.helped.contains(family), "HELP \(family)") }
             #expect(empty.types["rill_connections"] == "gauge")
             #expect(empty.types["rill_subscribers"] == "gauge")
-            for family in families.dropFirst(2) { #expect(empty.types[family] == "counter", "TYPE \(family)") }
+            #expect(empty.types["rill_channels"] == "gauge")
+            for family in families.dropFirst(3) { #expect(empty.types[family] == "counter", "TYPE \(family)") }
 
             // A channel whose name needs escaping in a label value: `we"ird\x`.
             let weird = try await client.sse("/stream?channel=we%22ird%5Cx")
@@ -261,12 +265,51 @@ import Testing
             })
             #expect(after.samples["rill_events_published_total"] == 4)
             #expect(after.samples["rill_events_delivered_total"] == 5)
-            #expect(after.samples[#"rill_subscribers{channel="plain"}"#] == 2)
-            #expect(after.samples[#"rill_subscribers{channel="we\"ird\\x"}"#] == 1)
+            #expect(after.samples["rill_subscribers"] == 3)
+            #expect(after.samples["rill_channels"] == 2)
+            // No channel name by default.
+            #expect(!after.samples.keys.contains { $0.contains("channel=") })
             for stream in [weird, plain1, plain2] { stream.close() }
             #expect(await eventually { await subscriptions(app) == 0 })
             let closed = Exposition(try await client.get("/metrics").bodyText)
-            #expect(!closed.samples.keys.contains { $0.hasPrefix("rill_subscribers{") })
+            #expect(closed.samples["rill_subscribers"] == 0)
+        }
+    }
+
+    @Test func metricsNameAtMostTheConfiguredNumberOfBusiestChannels() async throws {
+        let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, maxMetricsChannels: 2))
+        try await app.test(.live) { client in
+            // A channel whose name needs escaping in a label value: `we"ird\x`, and two more.
+            var streams = [try await client.sse("/stream?channel=we%22ird%5Cx")]
+            for _ in 0..<3 { streams.append(try await client.sse("/stream?channel=busy")) }
+            for _ in 0..<2 { streams.append(try await client.sse("/stream?channel=second")) }
+            #expect(await eventually { await subscriptions(app) == 6 })
+            let metrics = Exposition(try await client.get("/metrics").bodyText)
+            #expect(metrics.samples[#"rill_channel_subscribers{channel="busy"}"#] == 3)
+            #expect(metrics.samples[#"rill_channel_subscribers{channel="second"}"#] == 2)
+            #expect(metrics.samples.keys.filter { $0.contains("channel=") }.count == 2)
+            #expect(metrics.samples["rill_channels"] == 3)
+            #expect(metrics.types["rill_channel_subscribers"] == "gauge")
+            for stream in streams { stream.close() }
+        }
+        var statistics = BrokerStatistics()
+        statistics.subscriptionCount = 1
+        statistics.subscribersPerChannel = [#"we"ird\x"#: 1]
+        let text = Metrics.exposition(connections: 0, statistics: statistics, maxChannelLabels: 1)
+        #expect(text.contains(#"rill_channel_subscribers{channel="we\"ird\\x"} 1"#))
+    }
+
+    @Test func withAMetricsTokenMetricsNeedItAsBearer() async throws {
+        let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, metricsToken: "m3trics"))
+        try await app.test(.live) { client in
+            let without = try await client.get("/metrics")
+            #expect(without.status == .unauthorized)
+            #expect(without.headerFields[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            #expect(try await client.get("/metrics?token=m3trics").status == .unauthorized)
+            #expect(try await client.get("/metrics", headerFields: [.authorization: "Bearer wrong"]).status == .unauthorized)
+            let with = try await client.get("/metrics", headerFields: [.authorization: "Bearer m3trics"])
+            #expect(with.status == .ok)
+            #expect(Exposition(with.bodyText).samples["rill_connections"] != nil)
         }
     }
 

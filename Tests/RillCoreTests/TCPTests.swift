@@ -1,6 +1,9 @@
 import RillCore
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Echoes what it reads and closes when the peer closes.
 private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
@@ -132,5 +135,52 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(address.host == "::1")
         await loop.shutdown()
         #expect(loop.closeResult == 0)
+    }
+}
+
+@Suite struct AcceptErrorTests {
+    @Test func outOfDescriptorsTheListenerShedsTheWaitingConnectionInsteadOfSpinning() async throws {
+        let loop = try EventLoop()
+        // All on the loop thread, in one go: the connection waits in the backlog, unseen by
+        // libuv, when the listener is told accept(2) failed with EMFILE.
+        let (shed, errors, reported, accepted, received) = try await Task(executorPreference: loop.executor) {
+            () throws -> (Int, Int, [String], Int, Int) in
+            var accepted = 0
+            var reported: [String] = []
+            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { stream in
+                accepted += 1
+                stream.close()
+            }
+            listener.onAcceptError = { reported.append($0.name) }
+            let client = try BlockingClient(port: listener.localAddress.port)
+            listener.simulateAcceptError(-EMFILE)
+            listener.close()
+            // The client sees its connection closed (end of stream, or a reset) at once.
+            var byte: UInt8 = 0
+            let received = recv(client.fd, &byte, 1, 0)
+            return (listener.shedConnectionCount, listener.acceptErrorCount, reported, accepted, received)
+        }.value
+        #expect(shed == 1)
+        #expect(errors == 1)
+        #expect(reported == ["EMFILE"])
+        #expect(accepted == 0)
+        #expect(received <= 0)
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0)
+    }
+
+    @Test func theConnectionCapFitsTheOpenFileLimit() {
+        #expect(OpenFileLimit.connectionCap(configured: 19_000, openFileLimit: 1024) == 1024 - OpenFileLimit.reservedDescriptorCount)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 1024) == 100)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: nil) == 100)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 10) == 1)
+        #expect(OpenFileLimit.connectionCap(configured: 500, openFileLimit: 564, reservedDescriptors: 64) == 500)
+    }
+
+    @Test func raisingTheSoftLimitNeverLowersIt() {
+        let before = OpenFileLimit.softLimit
+        let raised = OpenFileLimit.raiseSoftLimitToHardLimit()
+        if let before, let raised { #expect(raised >= before) }
+        #expect(OpenFileLimit.softLimit == raised)
     }
 }

@@ -156,3 +156,83 @@ private func withRelay(_ body: (TestClient) async throws -> Void) async throws {
     WebhookRelayRoutes.install(on: app, secret: WebhookRelayTests.secret)
     try await app.test(.live) { client in try await body(client) }
 }
+
+/// Replays and oversized bodies (issue 12).
+@Suite(.timeLimit(.minutes(1)))
+struct WebhookRelayReplayTests {
+    static let deliveryField = HTTPField.Name("X-GitHub-Delivery")!
+
+    private func signedPush(_ body: String, delivery: String?) -> HTTPFields {
+        var fields = headers(event: "push", signature: signature(body))
+        if let delivery { fields[Self.deliveryField] = delivery }
+        return fields
+    }
+
+    @Test func `a replayed delivery is answered 200 duplicate and published once`() async throws {
+        try await withRelay { client in
+            let stream = try await client.sse("/stream")
+            defer { stream.close() }
+            let body = Array(WebhookRelayTests.push.utf8)
+            let first = try await client.post(
+                "/webhook/github", body: body, headerFields: signedPush(WebhookRelayTests.push, delivery: "d-1"))
+            #expect(try first.decode(ReplyBody.self).status == "published")
+            // The same delivery again, and the same signed body under a fresh id (the id is not signed).
+            for delivery in ["d-1", "d-2", nil] {
+                let again = try await client.post(
+                    "/webhook/github", body: body, headerFields: signedPush(WebhookRelayTests.push, delivery: delivery))
+                #expect(again.status == .ok)
+                #expect(try again.decode(ReplyBody.self).status == "duplicate", "\(delivery ?? "no id")")
+            }
+            // A different push under the first id is a replay of that id too.
+            let other = #"{"ref":"refs/heads/dev","pusher":{"name":"ada"}}"#
+            let reused = try await client.post("/webhook/github", body: Array(other.utf8), headerFields: signedPush(other, delivery: "d-1"))
+            #expect(try reused.decode(ReplyBody.self).status == "duplicate")
+            // A new delivery goes through: the stream gets exactly two events.
+            let fresh = try await client.post("/webhook/github", body: Array(other.utf8), headerFields: signedPush(other, delivery: "d-3"))
+            #expect(try fresh.decode(ReplyBody.self).status == "published")
+            let events = try await stream.events(2)
+            let messages = try events.map { try JSONDecoder().decode([String: String].self, from: Data($0.data.utf8))["message"] }
+            #expect(messages == ["octocat pushed to main", "ada pushed to dev"])
+        }
+    }
+
+    @Test func `an unsigned request with a delivery id does not block the real delivery`() async throws {
+        try await withRelay { client in
+            var forged = headers(event: "push", signature: signature(WebhookRelayTests.push, secret: "wrong"))
+            forged[Self.deliveryField] = "d-9"
+            let refused = try await client.post("/webhook/github", body: Array(WebhookRelayTests.push.utf8), headerFields: forged)
+            #expect(refused.status == .unauthorized)
+            let real = try await client.post(
+                "/webhook/github", body: Array(WebhookRelayTests.push.utf8), headerFields: signedPush(WebhookRelayTests.push, delivery: "d-9"))
+            #expect(try real.decode(ReplyBody.self).status == "published")
+        }
+    }
+
+    @Test func `remembered deliveries are bounded by count and age`() {
+        let deliveries = RecentDeliveries(maxRememberedDeliveries: 3, retention: .seconds(60))
+        let start = ContinuousClock.now
+        for index in 0..<5 { #expect(deliveries.admit(deliveryID: "d\(index)", body: [UInt8(index)], now: start)) }
+        #expect(deliveries.count == 3)
+        // The two oldest were forgotten, the three newest are known.
+        #expect(deliveries.admit(deliveryID: "d0", body: [0], now: start))
+        #expect(!deliveries.admit(deliveryID: "d4", body: [99], now: start))
+        #expect(!deliveries.admit(deliveryID: "other", body: [4], now: start))
+        // Past the retention everything is forgotten.
+        #expect(deliveries.admit(deliveryID: "d4", body: [4], now: start + .seconds(61)))
+        #expect(deliveries.count == 1)
+        // A delivery that failed is forgotten at once, so GitHub's retry goes through.
+        #expect(deliveries.admit(deliveryID: "retry", body: [7], now: start + .seconds(61)))
+        deliveries.forget(deliveryID: "retry", body: [7])
+        #expect(deliveries.admit(deliveryID: "retry", body: [7], now: start + .seconds(62)))
+    }
+
+    @Test func `a body over maxBodyBytes is 413 and publishes nothing`() async throws {
+        try await withRelay { client in
+            let big = "{\"ref\":\"refs/heads/main\",\"pusher\":{\"name\":\"x\"},\"pad\":\""
+                + String(repeating: "a", count: WebhookRelayRoutes.maxBodyBytes) + "\"}"
+            let response = try await client.post("/webhook/github", body: Array(big.utf8), headerFields: signedPush(big, delivery: "big"))
+            #expect(response.status == .contentTooLarge)
+            #expect(WebhookRelayRoutes.maxBodyBytes == 1024 * 1024)
+        }
+    }
+}

@@ -89,11 +89,19 @@ public enum Hub {
             let receipt = try await app.publish(event, channel: channel, authorizing: (request, context))
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
-        router.get("/metrics") { _, _ in
+        let metricsToken = options.metricsToken
+        let maxMetricsChannels = max(0, options.maxMetricsChannels)
+        router.get("/metrics") { request, _ in
+            if let metricsToken, !Self.hasBearer(request, token: metricsToken) {
+                throw HTTPError(
+                    .unauthorized, message: "metrics need 'Authorization: Bearer <metrics token>'",
+                    headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub-metrics""#])
+            }
             let server = await app.serverStatistics()
             let text = Metrics.exposition(
                 connections: server.connectionCount, statistics: await app.broker.statistics(),
-                slowClientDisconnects: server.slowClientDisconnectCount)
+                slowClientDisconnects: server.slowClientDisconnectCount, acceptErrors: server.acceptErrorCount,
+                maxChannelLabels: maxMetricsChannels)
             return Response(headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .text(text))
         }
         let statsInterval = options.statsInterval
@@ -136,16 +144,16 @@ public enum Hub {
 
     /// Whether `request` carries the token as a bearer credential or as `?token=`.
     static func isAuthorized(_ request: Request, token: String) -> Bool {
-        if let header = request.headerFields[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            if parts.count == 2, parts[0].lowercased() == "bearer",
-                constantTimeEqual(Array(parts[1].utf8), Array(token.utf8))
-            {
-                return true
-            }
-        }
+        if hasBearer(request, token: token) { return true }
         if let query = request.query["token"], constantTimeEqual(Array(query.utf8), Array(token.utf8)) { return true }
         return false
+    }
+
+    /// Whether `request` has `Authorization: Bearer <token>`.
+    static func hasBearer(_ request: Request, token: String) -> Bool {
+        guard let header = request.headerFields[.authorization] else { return false }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        return parts.count == 2 && parts[0].lowercased() == "bearer" && constantTimeEqual(Array(parts[1].utf8), Array(token.utf8))
     }
 
     /// Compares without stopping at the first difference, so timing does not reveal a prefix.

@@ -22,12 +22,19 @@ public struct HubOptions: Sendable {
     public var token: String?
     /// How often `GET /stats` sends a sample.
     public var statsInterval: Duration
+    /// How many channels `GET /metrics` names, those with the most subscribers; 0 (the default)
+    /// names none, only totals: channel names can be secrets, and each is a time series.
+    public var maxMetricsChannels: Int
+    /// When set, `GET /metrics` requires `Authorization: Bearer <metricsToken>` (401 without);
+    /// nil (the default) serves metrics to anyone who can reach the port.
+    public var metricsToken: String?
 
     /// Creates options; the defaults are the command line's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
-        corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1)
+        corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
+        metricsToken: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -39,5 +46,7 @@ public struct HubOptions: Sendable {
         self.corsOrigin = corsOrigin
         self.token = token
         self.statsInterval = statsInterval
+        self.maxMetricsChannels = maxMetricsChannels
+        self.metricsToken = metricsToken
     }
 }

@@ -15,14 +15,19 @@ import Foundation
 ///   body with the shared secret, compared in constant time; 401 when missing or wrong), then
 ///   by `X-GitHub-Event`: `push` publishes `"<pusher> pushed to <branch>"` as a `notify` event
 ///   with data `{"message":…}` to the default channel (400 on a malformed payload), `ping`
-///   answers `{"status":"pong"}`, anything else `202 {"status":"ignored"}`.
+///   answers `{"status":"pong"}`, anything else `202 {"status":"ignored"}`. A delivery seen
+///   before (same `X-GitHub-Delivery` id or same signed body, see ``RecentDeliveries``) is
+///   answered `200 {"status":"duplicate"}` and not published again. Bodies over
+///   ``maxBodyBytes`` (1 MiB) are refused with 413 before any of this.
 /// - `GET /stream`: the subscribers (`?channel=`, `Last-Event-ID` replay).
 public enum WebhookRelayRoutes {
-    /// The largest webhook body accepted (GitHub caps payloads at 25 MB; pushes are far smaller).
+    /// The largest webhook body accepted, 1 MiB (413 beyond): GitHub caps payloads at 25 MB,
+    /// but the events this relay publishes are far smaller.
     public static let maxBodyBytes = 1024 * 1024
 
-    /// Registers the routes on `app`'s router; `secret` is the webhook's shared secret.
-    public static func install(on app: Application, secret: String) {
+    /// Registers the routes on `app`'s router; `secret` is the webhook's shared secret, and
+    /// `deliveries` remembers what was handled, to recognise replays.
+    public static func install(on app: Application, secret: String, deliveries: RecentDeliveries = RecentDeliveries()) {
         let secret = Array(secret.utf8)  // SymmetricKey is not Sendable: each request makes its own
         app.router.get("/stream") { request, context in
             try await app.eventStream(for: request, context: context)
@@ -34,6 +39,11 @@ public enum WebhookRelayRoutes {
             guard WebhookSignature.isValid(header: header, body: request.body, secret: secret) else {
                 return JSONResponse(Reply(status: "error", message: "invalid X-Hub-Signature-256"), status: .unauthorized)
             }
+            let deliveryID = request.headerFields[deliveryField]
+            guard deliveries.admit(deliveryID: deliveryID, body: request.body) else {
+                context.logger.notice("replayed delivery ignored", metadata: ["delivery": "\(deliveryID ?? "-")"])
+                return JSONResponse(Reply(status: "duplicate"))
+            }
             switch request.headerFields[eventField] ?? "" {
             case "ping":
                 return JSONResponse(Reply(status: "pong"))
@@ -42,10 +52,18 @@ public enum WebhookRelayRoutes {
                 do {
                     push = try JSONDecoder().decode(PushPayload.self, from: Data(request.body))
                 } catch {
+                    deliveries.forget(deliveryID: deliveryID, body: request.body)
                     return JSONResponse(Reply(status: "error", message: "malformed push payload"), status: .badRequest)
                 }
                 let message = "\(push.pusher.name) pushed to \(push.branch)"
-                let receipt = try await app.publish(["message": message], event: "notify")
+                let receipt: PublishReceipt
+                do {
+                    receipt = try await app.publish(["message": message], event: "notify")
+                } catch {
+                    // Not handled: GitHub's retry must not be taken for a replay.
+                    deliveries.forget(deliveryID: deliveryID, body: request.body)
+                    throw error
+                }
                 context.logger.info("relayed push", metadata: ["message": "\(message)", "id": "\(receipt.id)"])
                 return JSONResponse(Reply(status: "published", message: message, id: receipt.id))
             default:
@@ -56,6 +74,7 @@ public enum WebhookRelayRoutes {
 
     static let signatureField = HTTPField.Name("X-Hub-Signature-256")!
     static let eventField = HTTPField.Name("X-GitHub-Event")!
+    static let deliveryField = HTTPField.Name("X-GitHub-Delivery")!
 }
 
 /// GitHub's `X-Hub-Signature-256` header: `sha256=` and the hex HMAC-SHA256 of the raw body.

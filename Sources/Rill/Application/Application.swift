@@ -43,7 +43,8 @@ public final class Application: Sendable {
 
     /// Creates the application, its event loop thread and its broker.
     ///
-    /// - Throws: `UVError` if libuv cannot create the loop, or the broker factory's error.
+    /// - Throws: `UVError` if libuv cannot create the loop, or the broker factory's error; the
+    ///   loop thread is stopped again before the error is thrown.
     public init(
         router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill"),
         broker: BrokerFactory = .inMemory()
@@ -51,8 +52,15 @@ public final class Application: Sendable {
         self.router = router
         self.configuration = configuration
         self.logger = logger
-        eventLoop = try EventLoop(name: "rill-loop")
-        self.broker = try broker.make(eventLoop)
+        let eventLoop = try EventLoop(name: "rill-loop", logger: logger)
+        self.eventLoop = eventLoop
+        do {
+            self.broker = try broker.make(eventLoop)
+        } catch {
+            // Nothing else will ever stop the loop: the application is never returned.
+            eventLoop.shutdownAndWait()
+            throw error
+        }
     }
 
     var channelAuthorizer: ChannelAuthorizer? { state.withLock { $0.channelAuthorizer } }
@@ -148,7 +156,7 @@ public final class Application: Sendable {
                 connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
                 slowClientDisconnectCount: server.slowClientDisconnectCount,
                 relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
-                writeTimeoutCount: server.writeTimeoutCount)
+                writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount)
         }
     }
 

@@ -29,6 +29,17 @@ final class HTTPServer: @unchecked Sendable {
     /// Event streams closed because their client fell too far behind.
     private(set) var slowClientDisconnectCount = 0
 
+    /// `accept(2)` failures libuv reported (EMFILE, ENFILE, …).
+    private(set) var acceptErrorCount = 0
+    /// Accept errors since the last log line, while a summary line is due; nil when the next
+    /// error is logged at once.
+    private var unloggedAcceptErrors: Int?
+    /// At most one accept-error line per this many milliseconds (10 s).
+    static let acceptErrorLogIntervalMilliseconds = 10_000
+    /// The connection cap in force: ``ServerConfiguration/maxConnections``, lowered at start
+    /// to fit the open-file limit.
+    private(set) var maxConnections: Int
+
     /// Broker events handed to relayed event streams, and the socket writes that carried them.
     var relayedEventCount = 0
     var relayedWriteCount = 0
@@ -53,15 +64,31 @@ final class HTTPServer: @unchecked Sendable {
             parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),
             maxQueuedRequests: configuration.maxQueuedRequests, maxQueuedRequestBytes: configuration.maxQueuedRequestBytes)
         serverLine = configuration.serverName.map { Array("server: \($0)\r\n".utf8) } ?? []
+        maxConnections = configuration.maxConnections
     }
 
     /// Binds and starts accepting. Loop thread only.
+    ///
+    /// First raises the soft open-file limit to the hard one; when even that cannot hold
+    /// ``ServerConfiguration/maxConnections`` connections plus
+    /// `OpenFileLimit.reservedDescriptorCount`, the cap is lowered to fit, with a warning (a connection over the cap gets a 503, which is better than an accept failure).
     func start() throws(UVError) -> SocketAddress {
+        let openFileLimit = OpenFileLimit.raiseSoftLimitToHardLimit()
+        maxConnections = OpenFileLimit.connectionCap(configured: configuration.maxConnections, openFileLimit: openFileLimit)
+        if maxConnections < configuration.maxConnections {
+            logger.warning(
+                "maxConnections lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE=) to serve more",
+                metadata: [
+                    "configured": "\(configuration.maxConnections)", "in_force": "\(maxConnections)",
+                    "open_file_limit": "\(openFileLimit ?? -1)",
+                ])
+        }
         let listener = try TCPListener(
             loop: loop, host: configuration.host, port: configuration.port, acceptDeferral: configuration.acceptDeferral
         ) { [unowned self] stream in
             self.accept(stream)
         }
+        listener.onAcceptError = { [unowned self] error in self.noteAcceptError(error) }
         self.listener = listener
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
@@ -71,7 +98,7 @@ final class HTTPServer: @unchecked Sendable {
     var connectionCount: Int { connectionObjects.count }
 
     private func accept(_ stream: TCPStream) {
-        if shuttingDown || connectionObjects.count >= configuration.maxConnections {
+        if shuttingDown || connectionObjects.count >= maxConnections {
             refusedConnectionCount += 1
             stream.write(Self.serviceUnavailable)
             stream.closeAfterFlush(lingering: .milliseconds(500))
@@ -81,6 +108,38 @@ final class HTTPServer: @unchecked Sendable {
         let connection = HTTPConnection(server: self, stream: stream)
         connectionObjects[ObjectIdentifier(connection)] = connection
         connection.start()
+    }
+
+    /// Counts an accept error and logs it: the first at once, the rest in one line per
+    /// ``acceptErrorLogIntervalMilliseconds``, so a descriptor shortage cannot flood the log.
+    func noteAcceptError(_ error: UVError) {
+        acceptErrorCount += 1
+        if let unlogged = unloggedAcceptErrors {
+            unloggedAcceptErrors = unlogged + 1
+            return
+        }
+        logger.error(
+            "accepting a connection failed", metadata: ["error": "\(error)", "accept_errors_total": "\(acceptErrorCount)"])
+        unloggedAcceptErrors = 0
+        scheduleAcceptErrorSummary(lastError: error)
+    }
+
+    private func scheduleAcceptErrorSummary(lastError: UVError) {
+        loop.schedule(after: .milliseconds(Self.acceptErrorLogIntervalMilliseconds)) { [weak self] in
+            guard let self, let unlogged = self.unloggedAcceptErrors else { return }
+            guard unlogged > 0 else {
+                self.unloggedAcceptErrors = nil
+                return
+            }
+            self.logger.error(
+                "accepting connections keeps failing",
+                metadata: [
+                    "errors_in_interval": "\(unlogged)", "accept_errors_total": "\(self.acceptErrorCount)",
+                    "last_error": "\(lastError)",
+                ])
+            self.unloggedAcceptErrors = 0
+            self.scheduleAcceptErrorSummary(lastError: lastError)
+        }
     }
 
     func connectionDidClose(_ connection: HTTPConnection) {

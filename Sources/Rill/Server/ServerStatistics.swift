@@ -17,11 +17,14 @@ public struct ServerStatistics: Sendable, Hashable {
     /// Connections closed because their queued response bytes made no progress for
     /// ``ServerConfiguration/writeTimeout`` (a client that stopped reading).
     public var writeTimeoutCount: Int
+    /// Connections the listener failed to accept (`accept(2)` errors such as EMFILE or ENFILE
+    /// that libuv reported), counted and logged at most once per 10 seconds.
+    public var acceptErrorCount: Int
 
     /// Creates counters.
     public init(
         connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0,
-        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, writeTimeoutCount: Int = 0
+        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, writeTimeoutCount: Int = 0, acceptErrorCount: Int = 0
     ) {
         self.writeTimeoutCount = writeTimeoutCount
         self.connectionCount = connectionCount
@@ -29,5 +32,6 @@ public struct ServerStatistics: Sendable, Hashable {
         self.slowClientDisconnectCount = slowClientDisconnectCount
         self.relayedEventCount = relayedEventCount
         self.relayedWriteCount = relayedWriteCount
+        self.acceptErrorCount = acceptErrorCount
     }
 }
