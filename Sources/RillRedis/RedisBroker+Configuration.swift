@@ -67,7 +67,8 @@ extension RedisBroker {
         ///   scheme such as `rediss://`, which is not supported, a port out of range, …).
         public init(url: String, broker: BrokerConfiguration = .init(), keyPrefix: String = "rill:") throws(BrokerError) {
             self.init(broker: broker, keyPrefix: keyPrefix)
-            func invalid(_ reason: String) -> BrokerError { .backend("invalid Redis URL '\(url)': \(reason)") }
+            // The URL may carry a password: errors show it with the user information hidden.
+            func invalid(_ reason: String) -> BrokerError { .backend("invalid Redis URL '\(Self.redacted(url))': \(reason)") }
             let scheme = "redis://"
             guard url.hasPrefix(scheme) else { throw invalid("only redis:// is supported") }
             var rest = Substring(url.dropFirst(scheme.count))
@@ -138,6 +139,15 @@ extension RedisBroker {
             return text
         }
 
+        /// `url` with everything between `://` and its last `@` replaced by `***`, for messages:
+        /// `redis://***@host:6379/0`. The parser takes the credentials up to the last `@`, so
+        /// whatever a password contains (`/`, `@`, …) stays hidden.
+        static func redacted(_ url: String) -> String {
+            guard let at = url.lastIndex(of: "@") else { return url }
+            let afterScheme = url.firstRange(of: "://").map(\.upperBound).flatMap { $0 <= at ? $0 : nil } ?? url.startIndex
+            return String(url[..<afterScheme]) + "***" + String(url[at...])
+        }
+
         private static func percentDecoded(_ text: Substring) -> String? {
             var bytes: [UInt8] = []
             var iterator = text.utf8.makeIterator()
@@ -160,5 +170,24 @@ extension RedisBroker {
             default: nil
             }
         }
+    }
+}
+
+extension RedisBroker.Configuration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The server as ``url`` shows it (password hidden) and the key prefix; never the password.
+    public var description: String { "RedisBroker.Configuration(\(url), keyPrefix: \(keyPrefix))" }
+
+    public var debugDescription: String { description }
+
+    /// `dump` and the debugger see the fields with the password hidden.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "database": database, "username": username as Any,
+                "password": password.map { _ in "***" } as Any, "broker": broker, "keyPrefix": keyPrefix,
+                "connectTimeout": connectTimeout, "replyTimeout": replyTimeout, "reconnectInitialDelay": reconnectInitialDelay,
+                "reconnectMaxDelay": reconnectMaxDelay,
+            ])
     }
 }

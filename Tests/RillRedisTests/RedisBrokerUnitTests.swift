@@ -23,6 +23,32 @@ import Testing
         }
     }
 
+    @Test func invalidURLErrorsAndDescriptionsNeverShowThePassword() throws {
+        let bad = [
+            "redis://user:hunter2@cache.internal:99999", "rediss://:hunter2@cache.internal", "http://hunter2@x",
+            "redis://:hunter2@", "redis://u:hunt/er2@host/db", "redis://u:hunt@er2@[::1", "redis://:hunter2@h/notanumber",
+            "redis://u:%zzhunter2@h", "hunter2@redis://h",
+        ]
+        for url in bad {
+            do {
+                _ = try RedisBroker.Configuration(url: url)
+                Issue.record("accepted \(url)")
+            } catch {
+                let text = "\(error) \(String(reflecting: error))"
+                #expect(!text.contains("hunter2") && !text.contains("hunt") && !text.contains("er2"), "\(text)")
+                #expect(text.contains("***"), "\(text)")
+            }
+        }
+        // A valid configuration prints, debug-prints and dumps without its password.
+        let configuration = try RedisBroker.Configuration(url: "redis://user:hunter2@10.0.0.5:6380/3")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+            #expect(!text.contains("hunter2"), "\(text)")
+        }
+        #expect("\(configuration)".contains("redis://user:***@10.0.0.5:6380/3"))
+    }
+
     @Test func streamIDsParseStrictlyAndOrderNumerically() {
         #expect(StreamID("1700000000000-12") == StreamID(milliseconds: 1_700_000_000_000, sequence: 12))
         for bad in ["", "12", "-1", "1-", "a-1", "1-2-3", " 1-2", "99999999999999999999999-0"] { #expect(StreamID(bad) == nil, "\(bad)") }
