@@ -8,9 +8,9 @@ extension RedisBroker {
     ///     url: "redis://:secret@127.0.0.1:6379/0", broker: .init(historyCount: 500))
     /// ```
     public struct Configuration: Sendable {
-        /// The server's host: a numeric IPv4 or IPv6 address, or a name. A name is resolved by
-        /// hiredis with the system resolver, which blocks the loop for that moment on every
-        /// (re)connect: prefer a numeric address.
+        /// The server's host: a numeric IPv4 or IPv6 address, or a name. A name is resolved
+        /// again before every (re)connect, on libuv's thread pool (never blocking the loop),
+        /// within ``connectTimeout``; with several addresses, successive attempts go round them.
         public var host: String
         /// The server's port (default 6379).
         public var port: Int

@@ -254,6 +254,28 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
+    @Test func aHostNameIsResolvedOffTheLoopAndAnUnknownOneFailsClearly() async throws {
+        let server = try RedisServer()
+        let named = try await Node.start(server) { $0.host = "localhost" }
+        let subscription = try await named.broker.subscribe(to: ["named"], lastEventID: nil)
+        _ = try await named.broker.publish(ServerSentEvent(data: "via localhost"), to: "named")
+        #expect(dataOf(try await take(1, from: subscription)) == ["via localhost"])
+        await named.shutdown()
+
+        let loop = try EventLoop()
+        // Not a valid host name: the resolver refuses it without asking a DNS server.
+        let configuration = RedisBroker.Configuration(host: "not a host", port: server.port)
+        do {
+            _ = try await RedisBroker.connect(eventLoop: loop, configuration: configuration, logger: quietLogger)
+            Issue.record("connected to a host that does not exist")
+        } catch let error as BrokerError {
+            guard case .backend(let message) = error else { throw error }
+            #expect(message.hasPrefix("cannot connect to redis://not a host:\(server.port)/0: resolving host not a host failed: EAI_"), "\(message)")
+        }
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
+    }
+
     @Test func aServerThatNeverAnswersTimesOutAtStart() async throws {
         // A listener that accepts (the kernel completes the handshake) but never speaks Redis.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
