@@ -139,10 +139,53 @@ struct ReplaySnapshot {
 extension RedisBroker {
     // MARK: Subscribing
 
+    /// Subscribes; see ``Broker/subscribe(to:lastEventID:)``.
+    ///
+    /// Cancelling the calling task while the subscription is being set up (its `SUBSCRIBE`,
+    /// position read or replay still in flight) abandons it at once: the call throws
+    /// `CancellationError`, and the channels nobody else here wants are released (`UNSUBSCRIBE`d
+    /// once Redis has confirmed the `SUBSCRIBE`). A subscription that completes after the task
+    /// was cancelled is cancelled too, never handed to a caller that has gone.
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
-            onLoop { self.subscribeOnLoop(to: channels, lastEventID: lastEventID) { continuation.resume(with: $0) } }
+        try Task.checkCancellation()
+        let request = SubscribeRequest()
+        let subscription = try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
+                onLoop {
+                    guard !request.isCancelled else {
+                        continuation.resume(throwing: CancellationError())
+                        return
+                    }
+                    request.join = self.startSubscribing(to: channels, lastEventID: lastEventID) { result in
+                        request.join = nil
+                        if request.isCancelled {
+                            if case .success(let subscription) = result { subscription.cancel() }
+                            continuation.resume(throwing: CancellationError())
+                        } else {
+                            continuation.resume(with: result)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            onLoop {
+                request.isCancelled = true
+                if let join = request.join { self.fail(join, .closed) }  // completes with CancellationError
+            }
         }
+        // Cancelled while the reply was on its way to this task.
+        if Task.isCancelled {
+            subscription.cancel()
+            throw CancellationError()
+        }
+        return subscription
+    }
+
+    /// A ``subscribe(to:lastEventID:)`` call, for its cancellation handler. Loop-confined.
+    private final class SubscribeRequest: @unchecked Sendable {
+        var isCancelled = false
+        /// The subscription being set up, while it is in flight.
+        var join: Join?
     }
 
     /// Subscribes on the loop thread; `completion` runs on the loop, at once when every channel
@@ -154,25 +197,35 @@ extension RedisBroker {
     public func subscribeOnLoop(
         to channelNames: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) {
+        startSubscribing(to: channelNames, lastEventID: lastEventID, completion)
+    }
+
+    /// ``subscribeOnLoop(to:lastEventID:completion:)``, returning the subscribe call in flight
+    /// (nil when `completion` already ran), which ``fail(_:_:)`` abandons.
+    @discardableResult
+    private func startSubscribing(
+        to channelNames: [String], lastEventID: String?, _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
+    ) -> Join? {
         eventLoop.preconditionInEventLoop()
         var names: [String] = []
+        var seen = Set<String>()
         do {
-            for name in channelNames where !names.contains(name) {
+            for name in channelNames where seen.insert(name).inserted {
                 try Self.validate(channel: name)
                 names.append(name)
             }
         } catch {
             completion(.failure(error))
-            return
+            return nil
         }
         guard lifecycle == .running, command.isReady, subscriber.isReady else {
             completion(.failure(unavailable))
-            return
+            return nil
         }
         let states = names.map(channelNamed)
         if lastEventID == nil, states.allSatisfy({ $0.phase == .live }) {
             completion(.success(makeSubscription(names, status: .live, replay: [])))
-            return
+            return nil
         }
         let join = Join(channels: names, lastEventID: lastEventID, completion: completion)
         joins[ObjectIdentifier(join)] = join
@@ -182,6 +235,7 @@ extension RedisBroker {
             self.fail(join, .backend("\(self.configuration.url) did not complete the subscription within \(self.configuration.replyTimeout)"))
         }
         sendReplayIfReady(join)
+        return join.completion == nil ? nil : join
     }
 
     private func channelNamed(_ name: String) -> ChannelState {

@@ -449,6 +449,14 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         }
     }
 
+    /// The channels this process holds state for (and has `SUBSCRIBE`d or is subscribing to),
+    /// with or without subscribers: tests check that none is left behind.
+    package func channelNames() async -> Set<String> {
+        await withUnsafeContinuation { continuation in
+            onLoop { continuation.resume(returning: Set(self.channels.keys)) }
+        }
+    }
+
     /// Whether each connection is up right now.
     package func connectionStatus() async -> (command: Bool, subscriber: Bool) {
         await withUnsafeContinuation { continuation in

@@ -332,6 +332,53 @@ import Testing
         await b.shutdown()
     }
 
+    @Test func aSubscribeCancelledInFlightLeavesNoChannelNoSubscriptionAndNoSubscribeBehind() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        _ = try await a.broker.publish(ServerSentEvent(data: "history"), to: "u-history")
+        @Sendable func redisChannels() async throws -> Int {
+            try await a.broker.runCommand(["PUBSUB", "CHANNELS", "rill:channel:*"]).elements?.count ?? -1
+        }
+        // Cancelled at once: SUBSCRIBE, the position read and the replay are all still in flight.
+        for round in 0..<20 {
+            let task = Task { try await b.broker.subscribe(to: ["u-now-\(round)", "u-history"], lastEventID: "1-0") }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await task.value }
+        }
+        // Many at once on unique channels, cancelled at different points: a caller that got its
+        // subscription cancels it, as a well-behaved handler does; one that was cancelled first
+        // gets CancellationError and owns nothing.
+        let broker = b.broker
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                let task = Task {
+                    let subscription = try await broker.subscribe(
+                        to: ["u-\(index)"], lastEventID: index % 3 == 0 ? nil : "\(index)-0")
+                    subscription.cancel()
+                }
+                group.addTask {
+                    for _ in 0..<(index % 7) { await Task.yield() }
+                    if index % 5 == 0 { try? await Task.sleep(for: .milliseconds(index % 4)) }
+                    task.cancel()
+                    _ = await task.result
+                }
+            }
+        }
+        try await eventually("every channel released here and in Redis") {
+            let statistics = await b.broker.statistics()
+            let local = await b.broker.channelNames()
+            let remote = try await redisChannels()
+            return remote == 0 && local.isEmpty && statistics.subscriptionCount == 0 && statistics.subscribersPerChannel.isEmpty
+        }
+        // The broker still works for the same names afterwards.
+        let again = try await b.broker.subscribe(to: ["u-1"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "after"), to: "u-1")
+        #expect(dataOf(try await take(1, from: again)) == ["after"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
     @Test func closeEndsSubscriptionsAndLeavesNoHandleOpen() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
