@@ -25,6 +25,12 @@ extension RedisBroker {
         /// History bounds, subscriber buffer and overflow policy, with the meaning they have
         /// for ``InMemoryBroker`` (history is kept in Redis streams; see the type's notes).
         public var broker: BrokerConfiguration
+        /// The most events one replay (a subscription with a `Last-Event-ID`) delivers, over all
+        /// its channels (default 1,000): when more events follow the client's position, the
+        /// newest ones are replayed and the status is `.gap`. Each channel's history is read
+        /// with one bounded call (`XREVRANGE … COUNT`), so a replay holds at most this many
+        /// events plus one per channel.
+        public var maximumReplayEventCount: Int
         /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
         /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>lastid`, and the
         /// pub/sub channel `<prefix>channel:<channel>`.
@@ -52,6 +58,7 @@ extension RedisBroker {
             self.password = password
             self.broker = broker
             self.keyPrefix = keyPrefix
+            maximumReplayEventCount = 1000
             connectTimeout = .seconds(2)
             replyTimeout = .seconds(5)
             reconnectInitialDelay = .milliseconds(100)
@@ -185,7 +192,7 @@ extension RedisBroker.Configuration: CustomStringConvertible, CustomDebugStringC
             self,
             children: [
                 "host": host, "port": port, "database": database, "username": username as Any,
-                "password": password.map { _ in "***" } as Any, "broker": broker, "keyPrefix": keyPrefix,
+                "password": password.map { _ in "***" } as Any, "broker": broker, "maximumReplayEventCount": maximumReplayEventCount, "keyPrefix": keyPrefix,
                 "connectTimeout": connectTimeout, "replyTimeout": replyTimeout, "reconnectInitialDelay": reconnectInitialDelay,
                 "reconnectMaxDelay": reconnectMaxDelay,
             ])

@@ -33,6 +33,9 @@ final class ChannelState {
     var position: StreamID?
     var phase = Phase.subscribing(sent: false)
     var held: [(StreamID, EventRecord)] = []
+    /// The catch-up after a lost subscriber connection was read (into `held`); the channel
+    /// waits for the other channels' catch-ups before it delivers.
+    var caughtUp = false
     /// Identifies the current sync request, so that a stale reply is ignored.
     var syncToken = 0
 
@@ -51,6 +54,8 @@ final class Join {
     let lastEventID: String?
     var buffer: [(StreamID, BrokerEvent)] = []
     var replaySent = false
+    /// The replay read of each channel (parallel to ``channels``), as the replies come.
+    var reads: [ChannelRead?]
     var replay: ReplayOutcome?
     var completion: ((Result<Subscription, BrokerError>) -> Void)?
     var timer: ScheduledTimer?
@@ -59,6 +64,7 @@ final class Join {
         self.channels = channels
         self.lastEventID = lastEventID
         self.completion = completion
+        reads = Array(repeating: nil, count: lastEventID == nil ? 0 : channels.count)
     }
 }
 
@@ -67,72 +73,85 @@ struct ReplayOutcome {
     var status: ReplayStatus
     /// The events to replay, in id order, with their channels.
     var entries: [(id: StreamID, channel: String, record: EventRecord)]
-    /// The last id Redis had issued when it read the streams: live events up to it are part of
-    /// the replay (or older than the client's position); newer ones are not.
-    var readThrough: StreamID
+    /// Per channel (parallel to the join's channels), the newest id the read covered: live
+    /// events of the channel up to it are part of the replay (or older than the client's
+    /// position); newer ones are not.
+    var readThrough: [StreamID]
 }
 
-/// The reply of the replay script.
-struct ReplaySnapshot {
-    struct Channel {
-        /// The highest id removed from the history (nil: nothing, as far as Redis remembers).
-        var trimmedThrough: StreamID?
-        /// Whether Redis remembers the channel at all (its meta hash outlives the stream).
-        var known: Bool
-        var entries: [(StreamID, EventRecord)]
-    }
-
-    var lastID: StreamID
+/// The reply of the replay script for one channel.
+struct ChannelRead {
+    /// Redis's clock when it read the channel.
     var nowMilliseconds: UInt64
-    var channels: [Channel]
+    /// The highest id removed from the history (nil: nothing, as far as Redis remembers).
+    var trimmedThrough: StreamID?
+    /// Whether Redis remembers the channel at all (its meta hash outlives the stream).
+    var known: Bool
+    /// The entry whose wire id is the wanted `Last-Event-ID` (nil: not in this history).
+    var found: StreamID?
+    /// The entries read, oldest first: at most the limit asked for plus one.
+    var entries: [(StreamID, EventRecord)]
 
     init?(_ reply: RedisValue) {
-        guard let parts = reply.elements, parts.count == 3, case .bulk(let last) = parts[0], let lastID = StreamID(bytes: last[...]),
-            let now = parts[1].integer, let channelReplies = parts[2].elements
+        guard let parts = reply.elements, parts.count == 5, let now = parts[0].integer, case .bulk(let mark) = parts[1],
+            let exists = parts[2].integer, case .bulk(let found) = parts[3], let entryReplies = parts[4].elements
         else { return nil }
-        self.lastID = lastID
         nowMilliseconds = UInt64(max(0, now))
-        var channels: [Channel] = []
-        for channelReply in channelReplies {
-            guard let fields = channelReply.elements, fields.count == 3, case .bulk(let mark) = fields[0], let exists = fields[1].integer,
-                let entryReplies = fields[2].elements
-            else { return nil }
-            var entries: [(StreamID, EventRecord)] = []
-            for entryReply in entryReplies {
-                guard let entry = entryReply.elements, entry.count == 2, case .bulk(let idBytes) = entry[0], let id = StreamID(bytes: idBytes[...]),
-                    let fieldList = entry[1].elements, let record = EventRecord(streamFields: fieldList)
-                else { continue }  // not written by RedisBroker: skipped
-                entries.append((id, record))
-            }
-            channels.append(Channel(trimmedThrough: StreamID(bytes: mark[...]), known: exists != 0, entries: entries))
+        trimmedThrough = StreamID(bytes: mark[...])
+        known = exists != 0
+        self.found = StreamID(bytes: found[...])
+        entries = []
+        entries.reserveCapacity(entryReplies.count)
+        for entryReply in entryReplies.reversed() {
+            guard let entry = entryReply.elements, entry.count == 2, case .bulk(let idBytes) = entry[0], let id = StreamID(bytes: idBytes[...]),
+                let fieldList = entry[1].elements, let record = EventRecord(streamFields: fieldList)
+            else { continue }  // not written by RedisBroker: skipped
+            entries.append((id, record))
         }
-        self.channels = channels
     }
 
-    /// Where `lastEventID` is and what to replay after it, for the channels `names` (in the
-    /// order the snapshot was read).
-    func outcome(after lastEventID: String, names: [String], historyMaxAgeMilliseconds: UInt64) -> ReplayOutcome {
+    /// Whether events after `position` were lost: trimmed, or expired with the whole stream
+    /// (Redis forgot the channel and the position is older than the age bound).
+    func lostEvents(after position: StreamID, historyMaxAgeMilliseconds: UInt64) -> Bool {
+        if let trimmedThrough { return trimmedThrough > position }
+        // Forgotten entirely (or never published to): events after a position older than the
+        // age bound may have existed and expired; after a recent one they would be known.
+        return !known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
+    }
+
+    /// Where a `Last-Event-ID` is and what to replay after it, from the reads of a join's
+    /// channels (each asked for at most `limit` events, plus one).
+    ///
+    /// The id is found when one channel's history holds the event whose wire id it is exactly;
+    /// ids are one order across channels, so its entry id is the position in every channel.
+    /// Not found (unknown, trimmed, from another deployment, or a publisher id that merely looks
+    /// like an entry id): `.gap`, and the newest history is replayed. Found, but an event after
+    /// it trimmed, expired, or beyond the `limit` newest: `.gap` too. Never a silent skip.
+    static func outcome(_ reads: [ChannelRead], names: [String], limit: Int, historyMaxAgeMilliseconds: UInt64) -> ReplayOutcome {
+        let position = reads.compactMap(\.found).max()
+        var lost = position == nil
         var all: [(id: StreamID, channel: String, record: EventRecord)] = []
-        for (name, channel) in zip(names, channels) {
-            for (id, record) in channel.entries { all.append((id, name, record)) }
+        var readThrough: [StreamID] = []
+        for (name, read) in zip(names, reads) {
+            var entries = read.entries[...]
+            if entries.count > limit {
+                // More than the limit: the oldest one read only tells that some were left unread.
+                if position.map({ entries[entries.startIndex].0 > $0 }) ?? true { lost = true }
+                entries = entries.dropFirst(entries.count - limit)
+            }
+            if let position {
+                if read.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) { lost = true }
+                entries = entries.drop { $0.0 <= position }
+            }
+            readThrough.append(max(position ?? .zero, read.entries.last?.0 ?? .zero))
+            for (id, record) in entries { all.append((id, name, record)) }
         }
         if names.count > 1 { all.sort { $0.id < $1.id } }
-        var position = StreamID(lastEventID)
-        if position == nil {
-            // A publisher's own id: its entry, if the history still holds it.
-            let wanted = Array(lastEventID.utf8)
-            position = all.last(where: { $0.record.id == wanted })?.id
+        if all.count > limit {
+            lost = true
+            all.removeFirst(all.count - limit)
         }
-        guard let position, position <= lastID else {
-            return ReplayOutcome(status: .gap, entries: all, readThrough: lastID)
-        }
-        let lost = channels.contains { channel in
-            if let trimmed = channel.trimmedThrough { return trimmed > position }
-            // Forgotten entirely (or never published to): events after a position older than the
-            // age bound may have existed and expired; after a recent one they would be known.
-            return !channel.known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
-        }
-        return ReplayOutcome(status: lost ? .gap : .complete, entries: all.filter { $0.id > position }, readThrough: lastID)
+        return ReplayOutcome(status: lost ? .gap : .complete, entries: all, readThrough: readThrough)
     }
 }
 
@@ -281,18 +300,25 @@ extension RedisBroker {
         case .subscribing(sent: true):
             return
         case .subscribing(sent: false):
-            channels[channel.name] = nil
+            forget(channel)
         case .syncing, .live:
-            channels[channel.name] = nil
+            forget(channel)
             if lifecycle == .running { subscriber.unsubscribe([channel.pubsubName]) }
         }
     }
 
+    /// Removes a channel's state (and its part in a catch-up in progress).
+    private func forget(_ channel: ChannelState) {
+        channels[channel.name] = nil
+        if catchingUp.remove(channel.name) != nil { finishCatchUpIfDone() }
+    }
+
     // MARK: Joins
 
-    /// Sends a join's replay read once each of its channels has its start position or has the
-    /// read of it in flight on the command connection: the replay then reads after it, so the
-    /// channel delivers every event newer than what the replay saw.
+    /// Sends a join's replay reads (one bounded script call per channel, pipelined) once each
+    /// of its channels has its start position or has the read of it in flight on the command
+    /// connection: the replay then reads after it, so the channel delivers every event newer
+    /// than what the replay saw.
     private func sendReplayIfReady(_ join: Join) {
         guard let lastEventID = join.lastEventID, !join.replaySent, join.completion != nil else { return }
         let ready = join.channels.allSatisfy { name in
@@ -300,41 +326,57 @@ extension RedisBroker {
             return channel.position != nil || channel.phase == .syncing(sent: true)
         }
         guard ready else { return }
-        let after = StreamID(lastEventID) != nil ? lastEventID : ""
-        let names = join.channels
-        join.replaySent = readHistory(of: names, after: after) { [weak self, weak join] reply in
-            guard let self, let join, join.completion != nil else { return }
-            guard let reply else {
-                self.fail(join, self.unavailable)
+        join.replaySent = true
+        for (index, name) in join.channels.enumerated() {
+            let sent = readChannel(name, finding: lastEventID, after: nil, limit: replayLimit) { [weak self, weak join] reply in
+                guard let self, let join, join.completion != nil else { return }
+                guard let reply else {
+                    self.fail(join, self.unavailable)
+                    return
+                }
+                guard let read = ChannelRead(reply) else {
+                    self.fail(join, .backend("\(self.configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
+                    return
+                }
+                join.reads[index] = read
+                guard join.reads.allSatisfy({ $0 != nil }) else { return }
+                join.replay = ChannelRead.outcome(
+                    join.reads.map { $0! }, names: join.channels, limit: self.replayLimit,
+                    historyMaxAgeMilliseconds: self.historyMaxAgeMilliseconds)
+                join.reads = []
+                self.completeIfReady(join)
+            }
+            guard sent else {
+                fail(join, unavailable)
                 return
             }
-            guard let snapshot = ReplaySnapshot(reply) else {
-                self.fail(join, .backend("\(self.configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
-                return
-            }
-            join.replay = snapshot.outcome(after: lastEventID, names: names, historyMaxAgeMilliseconds: self.historyMaxAgeMilliseconds)
-            self.completeIfReady(join)
         }
-        if !join.replaySent { fail(join, unavailable) }
     }
 
+    /// Hands a join its subscription once its channels are live and its replay was read: the
+    /// replay and the live events buffered meanwhile that the replay did not cover, merged in
+    /// id order (so a multi-channel subscription never sees an id older than one before it).
     private func completeIfReady(_ join: Join) {
         guard let completion = join.completion, join.channels.allSatisfy({ channels[$0]?.phase == .live }) else { return }
-        var events: [BrokerEvent] = []
+        var merged: [(StreamID, BrokerEvent)] = []
         var status = ReplayStatus.live
-        var readThrough: StreamID?
         if join.lastEventID != nil {
             guard let replay = join.replay else { return }
             status = replay.status
-            readThrough = replay.readThrough
+            merged.reserveCapacity(replay.entries.count + join.buffer.count)
             for entry in replay.entries {
-                if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { events.append(event) }
+                if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { merged.append((entry.id, event)) }
             }
+            for (id, event) in join.buffer {
+                guard let index = join.channels.firstIndex(of: event.channel), id > replay.readThrough[index] else { continue }
+                merged.append((id, event))
+            }
+        } else {
+            merged = join.buffer
         }
-        if join.channels.count > 1 { join.buffer.sort { $0.0 < $1.0 } }
-        for (id, event) in join.buffer where readThrough.map({ id > $0 }) ?? true { events.append(event) }
+        if join.channels.count > 1 { merged.sort { $0.0 < $1.0 } }
         detach(join)
-        completion(.success(makeSubscription(join.channels, status: status, replay: events)))
+        completion(.success(makeSubscription(join.channels, status: status, replay: merged.map(\.1))))
     }
 
     func fail(_ join: Join, _ error: BrokerError) {
@@ -367,14 +409,21 @@ extension RedisBroker {
 
     /// The subscriber connection is gone: channels wait to be resubscribed (their held events
     /// will be read again from the stream), subscribe calls in progress fail.
+    ///
+    /// Every channel that had a position catches up from it once the connection is back, and
+    /// none of them delivers anything until all of them have read their catch-up: then the
+    /// events they read and held are delivered merged in id order, so that a subscription to
+    /// several channels receives the events of the outage in publish order too.
     func subscriptionsLostTheirConnection(_ error: BrokerError) {
         for channel in channels.values {
             channel.phase = .subscribing(sent: false)
             channel.held.removeAll()
+            channel.caughtUp = false
             channel.syncToken &+= 1
         }
         failAllJoins(error)
         for (name, channel) in channels where channel.isUnused { channels[name] = nil }
+        catchingUp = Set(channels.values.filter { $0.position != nil }.map(\.name))
     }
 
     /// After the command connection came back: send the syncs that waited for it.
@@ -402,7 +451,7 @@ extension RedisBroker {
             }
         } else if kind == Self.subscribeKind, channel.phase == .subscribing(sent: true) {
             if channel.isUnused {
-                channels[name] = nil
+                forget(channel)
                 subscriber.unsubscribe([channel.pubsubName])
                 return
             }
@@ -415,7 +464,7 @@ extension RedisBroker {
     private static let subscribeKind = bytes("subscribe")
 
     /// Reads a confirmed channel's start position (`GET <prefix>lastid`) or, when it has one,
-    /// catches up after it (the replay script for that channel).
+    /// catches up after it (the replay script for that channel, bounded by the history).
     private func requestSync(_ channel: ChannelState) {
         guard lifecycle == .running, channel.phase == .syncing(sent: false), channels[channel.name] === channel, command.isReady else { return }
         channel.syncToken &+= 1
@@ -426,7 +475,7 @@ extension RedisBroker {
         }
         let sent: Bool
         if let position = channel.position {
-            sent = readHistory(of: [channel.name], after: position.description, handler)
+            sent = readChannel(channel.name, finding: nil, after: position, limit: catchUpLimit, handler)
         } else {
             sent = command.send([bytes("GET"), keys.lastID], handler)
         }
@@ -441,41 +490,89 @@ extension RedisBroker {
             channel.phase = .syncing(sent: false)  // sent again when the command connection is back
             return
         }
-        var entries: [(StreamID, EventRecord)] = []
         if let position = channel.position {
-            guard let snapshot = ReplaySnapshot(reply), let read = snapshot.channels.first else {
+            guard let read = ChannelRead(reply) else {
                 syncFailed(channel, reply)
                 return
             }
-            if let trimmed = read.trimmedThrough, trimmed > position {
-                logger.warning(
-                    """
-                    channel \(channel.name): events after \(position) left the history (through \(trimmed)) \
-                    before the subscriber connection was back; they are lost
-                    """
-                )
-            }
-            entries = read.entries
-        } else {
-            switch reply {
-            case .null: channel.position = .zero
-            case .bulk(let text):
-                guard let id = StreamID(bytes: text[...]) else {
-                    syncFailed(channel, reply)
-                    return
-                }
-                channel.position = id
-            default:
-                syncFailed(channel, reply)
+            if read.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) || read.entries.count > catchUpLimit {
+                historyLost(channel, after: position, read: read)
                 return
             }
+            // Held until every channel has caught up; then delivered in id order.
+            channel.held.insert(contentsOf: read.entries, at: 0)
+            channel.caughtUp = true
+            if catchingUp.remove(channel.name) != nil {
+                finishCatchUpIfDone()
+            } else {
+                goLive(channel)
+            }
+            return
         }
-        for (id, record) in entries { deliver(channel, id: id, record: record) }
+        switch reply {
+        case .null: channel.position = .zero
+        case .bulk(let text):
+            guard let id = StreamID(bytes: text[...]) else {
+                syncFailed(channel, reply)
+                return
+            }
+            channel.position = id
+        default:
+            syncFailed(channel, reply)
+            return
+        }
+        goLive(channel)
+    }
+
+    /// Delivers what a synced channel held and makes it live.
+    private func goLive(_ channel: ChannelState) {
+        if channel.caughtUp { channel.held.sort { $0.0 < $1.0 } }  // a catch-up read, then what came meanwhile
         let held = channel.held
         channel.held.removeAll()
+        channel.caughtUp = false
         for (id, record) in held { deliver(channel, id: id, record: record) }
+        guard channels[channel.name] === channel else { return }  // its last subscriber overflowed
         channel.phase = .live
         for join in channel.joins { completeIfReady(join) }
+    }
+
+    /// Once every channel has read its catch-up: their events, merged in id order, then live.
+    private func finishCatchUpIfDone() {
+        guard catchingUp.isEmpty else { return }
+        let ready = channels.values.filter { $0.caughtUp && $0.phase == .syncing(sent: true) }
+        guard !ready.isEmpty else { return }
+        var merged: [(id: StreamID, channel: ChannelState, record: EventRecord)] = []
+        for channel in ready {
+            for (id, record) in channel.held { merged.append((id, channel, record)) }
+            channel.held.removeAll()
+        }
+        merged.sort { $0.id < $1.id }
+        for entry in merged where channels[entry.channel.name] === entry.channel {
+            deliver(entry.channel, id: entry.id, record: entry.record)
+        }
+        for channel in ready where channels[channel.name] === channel { goLive(channel) }
+    }
+
+    /// A catch-up found that events after the channel's position left the history while the
+    /// subscriber connection was down (trimmed by count or age): they can never be delivered,
+    /// so the channel's subscriptions end with ``SubscriptionError/historyLost``; their clients
+    /// reconnect with their last id and are told `gap`. The channel is released with them.
+    private func historyLost(_ channel: ChannelState, after position: StreamID, read: ChannelRead) {
+        let through = read.trimmedThrough.map { " (through \($0))" } ?? ""
+        logger.warning(
+            """
+            channel \(channel.name): events after \(position) left the history\(through) before the subscriber connection \
+            was back; ending its \(channel.subscribers.count) subscriptions so that their clients replay
+            """
+        )
+        for join in channel.joins { fail(join, .backend("\(configuration.url): events of channel \(channel.name) left the history")) }
+        for subscription in channel.subscribers { subscription.end(with: .historyLost) }
+        // Normally released with its last subscription; if anything is left, it starts afresh.
+        guard channels[channel.name] === channel else { return }
+        channel.held.removeAll()
+        channel.position = read.entries.last?.0 ?? position
+        channel.caughtUp = true
+        if catchingUp.remove(channel.name) != nil { finishCatchUpIfDone() } else { goLive(channel) }
     }
 
     /// Redis answered a sync with an error: subscribe calls waiting for the channel fail (their
@@ -517,14 +614,16 @@ extension RedisBroker {
         return BrokerEvent(event: event, channel: channel, sequence: sequence, encoded: encoded, publishedAtMilliseconds: eventLoop.nowMilliseconds)
     }
 
-    /// Runs the replay script for `names` after `after` (an entry id, or "" for everything).
-    private func readHistory(of names: [String], after: String, _ handler: @escaping (RedisValue?) -> Void) -> Bool {
-        var arguments = [keys.lastID]
-        for name in names {
-            arguments.append(keys.stream(name))
-            arguments.append(keys.meta(name))
-        }
-        arguments += [bytes(after), historyCountBytes, slackBytes, ageBytes]
-        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 1 + 2 * names.count, arguments, handler)
+    /// Runs the replay script for one channel: finding the event whose wire id is
+    /// `lastEventID` (nil: reading after `after`, or from the start) and reading at most
+    /// `limit + 1` of the newest entries after it.
+    private func readChannel(
+        _ name: String, finding lastEventID: String?, after: StreamID?, limit: Int, _ handler: @escaping (RedisValue?) -> Void
+    ) -> Bool {
+        let arguments = [
+            keys.stream(name), keys.meta(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes, slackBytes,
+            ageBytes, bytes(String(limit)),
+        ]
+        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 2, arguments, handler)
     }
 }

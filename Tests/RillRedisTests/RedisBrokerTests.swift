@@ -158,6 +158,108 @@ import Testing
         await a.shutdown()
     }
 
+    @Test func aLastEventIDNamesTheEventWithExactlyThatIdNeverAPositionItLooksLike() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let published: [(String, String?)] = [("1", nil), ("2", "1-0"), ("3", nil), ("4", "99999999999999-5"), ("5", nil)]
+        var ids: [String] = []
+        for (data, id) in published { ids.append(try await a.broker.publish(ServerSentEvent(data: data, id: id), to: "ids").id) }
+        #expect(ids[1] == "1-0" && ids[3] == "99999999999999-5")
+        func replay(_ lastEventID: String) async throws -> (ReplayStatus, [String]) {
+            let subscription = try await a.broker.subscribe(to: ["ids", "other"], lastEventID: lastEventID)
+            defer { subscription.cancel() }
+            return (subscription.replayStatus, dataOf(try await take(subscription.bufferedCount, from: subscription)))
+        }
+        // Publisher ids shaped like entry ids are found by exact match, not read as positions.
+        #expect(try await replay("1-0") == (.complete, ["3", "4", "5"]))
+        #expect(try await replay("99999999999999-5") == (.complete, ["5"]))
+        // A broker-assigned id is its entry: the fast path.
+        #expect(try await replay(ids[2]) == (.complete, ["4", "5"]))
+        #expect(try await replay(ids[4]) == (.complete, []))
+        // Shaped like a position, but no event has that id: a gap, never a silent `complete`.
+        for unknown in ["2-0", "0-1", "99999999999999-6", "18446744073709551615-18446744073709551615", "99999999999999999999999-0"] {
+            #expect(try await replay(unknown) == (.gap, ["1", "2", "3", "4", "5"]), "\(unknown)")
+        }
+        await a.shutdown()
+    }
+
+    @Test func aReplayReadsEachChannelBoundedAndCapsTheTotal() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server) { $0.maximumReplayEventCount = 10 }
+        let first = try await a.broker.publish(ServerSentEvent(data: "start"), to: "r0")
+        for round in 1...8 {
+            for channel in 0..<3 { _ = try await a.broker.publish(ServerSentEvent(data: "\(channel).\(round)"), to: "r\(channel)") }
+        }
+        _ = try await a.broker.runCommand(["CONFIG", "RESETSTAT"])
+        let capped = try await a.broker.subscribe(to: ["r0", "r1", "r2"], lastEventID: first.id)
+        #expect(capped.replayStatus == .gap)
+        let events = try await take(capped.bufferedCount, from: capped)
+        // The newest ten, in publish order.
+        #expect(dataOf(events) == ["2.5", "0.6", "1.6", "2.6", "0.7", "1.7", "2.7", "0.8", "1.8", "2.8"])
+        // One bounded script call per channel, never one over all of them.
+        let stats = try await a.broker.runCommand(["INFO", "commandstats"]).text ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=3,"), "\(stats)")
+        capped.cancel()
+        // Within the cap: complete.
+        let recent = try await a.broker.subscribe(to: ["r0", "r1", "r2"], lastEventID: events[events.count - 4].id)
+        #expect(recent.replayStatus == .complete)
+        #expect(dataOf(try await take(3, from: recent)) == ["0.8", "1.8", "2.8"])
+        await a.shutdown()
+    }
+
+    @Test func eventsTrimmedDuringAnOutageEndTheirSubscriptionsNeverSkipSilently() async throws {
+        let server = try RedisServer()
+        let small = BrokerConfiguration(historyCount: 5)
+        let a = try await Node.start(server, broker: small)
+        // B waits 1 s before reconnecting: ample time to publish while it is away.
+        let b = try await Node.start(server, broker: small) { $0.reconnectInitialDelay = .seconds(1) }
+        let trimmed = try await b.broker.subscribe(to: ["trim"], lastEventID: nil)
+        let kept = try await b.broker.subscribe(to: ["keep"], lastEventID: nil)
+        let last = try await a.broker.publish(ServerSentEvent(data: "0"), to: "trim")
+        #expect(dataOf(try await take(1, from: trimmed)) == ["0"])
+
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        // Past the history of "trim" (5 events): the first ones after B's position are gone.
+        _ = try await a.publishPipelined((1...12).map(String.init), to: "trim")
+        _ = try await a.publishPipelined(["k1", "k2"], to: "keep")
+
+        try await eventually("B's subscriber connection coming back") { await b.broker.connectionStatus().subscriber }
+        await #expect(throws: SubscriptionError.historyLost) { _ = try await take(20, from: trimmed) }
+        #expect(!trimmed.isActive)
+        // The channel whose history held everything caught up and stays.
+        #expect(dataOf(try await take(2, from: kept)) == ["k1", "k2"])
+        #expect(kept.isActive)
+        // The client comes back with its last id and is told.
+        let again = try await b.broker.subscribe(to: ["trim"], lastEventID: last.id)
+        #expect(again.replayStatus == .gap)
+        #expect(dataOf(try await take(5, from: again)) == ["8", "9", "10", "11", "12"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func aMultiChannelSubscriptionCatchesUpInIdOrder() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server) { $0.reconnectInitialDelay = .seconds(1) }
+        let both = try await b.broker.subscribe(to: ["p", "q"], lastEventID: nil)
+        let onlyQ = try await b.broker.subscribe(to: ["q"], lastEventID: nil)
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        var receipts: [PublishReceipt] = []
+        for number in 1...12 {
+            receipts += try await a.publishPipelined([String(number)], to: number % 3 == 0 ? "q" : "p")
+        }
+        try await eventually("B's subscriber connection coming back") { await b.broker.connectionStatus().subscriber }
+        // Live events right after the catch-up must come after it, too.
+        receipts += try await a.publishPipelined(["13"], to: "q")
+        let received = try await take(13, from: both)
+        #expect(dataOf(received) == (1...13).map(String.init))
+        #expect(received.map(\.id) == receipts.map(\.id))
+        #expect(dataOf(try await take(5, from: onlyQ)) == ["3", "6", "9", "12", "13"])
+        #expect(both.isActive && onlyQ.isActive)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
     @Test func aRestartedRedisKeepsSubscriptionsOpenAndPublishingFailsClearlyMeanwhile() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)

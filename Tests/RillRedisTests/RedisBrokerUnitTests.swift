@@ -78,35 +78,58 @@ import Testing
         #expect(EventRecord(messageFields: Array("dx:hi".utf8)[...]) == nil)
     }
 
-    private func snapshot(
-        lastID: String, now: UInt64 = 10_000, _ channels: [(trimmed: String?, exists: Bool, ids: [String])]
-    ) -> ReplaySnapshot {
-        var reply: [RedisValue] = []
-        for channel in channels {
-            let entries = channel.ids.map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
-            reply.append(.array([.bulk(Array((channel.trimmed ?? "").utf8)), .integer(channel.exists ? 1 : 0), .array(entries)]))
-        }
-        return ReplaySnapshot(.array([.bulk(Array(lastID.utf8)), .integer(Int64(now)), .array(reply)]))!
+    /// One channel's reply to the replay script: entries come newest first.
+    private func read(
+        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, _ ids: [String]
+    ) -> ChannelRead {
+        let entries = ids.reversed().map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
+        return ChannelRead(
+            .array([
+                .integer(Int64(now)), .bulk(Array((trimmed ?? "").utf8)), .integer(exists ? 1 : 0), .bulk(Array((found ?? "").utf8)),
+                .array(entries),
+            ]))!
     }
 
     @Test func replayDecisionsMatchInMemoryBrokerSemantics() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
-        // Two channels merged in id order; nothing trimmed after the position.
-        let both = snapshot(lastID: "40-0", [(nil, true, ["10-0", "30-0"]), ("5-0", true, ["20-0", "40-0"])])
-        let resumed = both.outcome(after: "10-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000)
+        func outcome(_ reads: [ChannelRead], limit: Int = 100, age: UInt64 = 100_000) -> ReplayOutcome {
+            ChannelRead.outcome(reads, names: Array(["a", "b", "c"].prefix(reads.count)), limit: limit, historyMaxAgeMilliseconds: age)
+        }
+        // Two channels merged in id order; the id found in channel a, nothing trimmed after it.
+        let resumed = outcome([read(found: "10-0", ["30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])])
         #expect(resumed.status == .complete && ids(resumed) == ["20-0", "30-0", "40-0"])
         #expect(resumed.entries.map(\.channel) == ["b", "a", "b"])
-        // Trimming removed an event after the position.
-        let trimmed = both.outcome(after: "4-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000)
+        #expect(resumed.readThrough == [StreamID("30-0")!, StreamID("40-0")!])
+        // Found, but trimming removed an event of another channel after it.
+        let trimmed = outcome([read(found: "4-0", ["10-0", "30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])])
         #expect(trimmed.status == .gap && ids(trimmed) == ["10-0", "20-0", "30-0", "40-0"])
         // Exactly at the trim mark: nothing lost.
-        #expect(both.outcome(after: "5-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .complete)
-        // Unknown ids: from the future, or a publisher id the history no longer holds.
-        #expect(both.outcome(after: "41-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .gap)
-        #expect(both.outcome(after: "gone", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .gap)
+        #expect(outcome([read(found: "5-0", ["10-0", "30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])]).status == .complete)
+        // Not found in any channel (unknown, from the future, a look-alike of an entry id): a
+        // gap, whatever the id looks like, and the whole history is replayed.
+        let unknown = outcome([read(["10-0", "30-0"]), read(["20-0"])])
+        #expect(unknown.status == .gap && ids(unknown) == ["10-0", "20-0", "30-0"])
+        #expect(unknown.readThrough == [StreamID("30-0")!, StreamID("20-0")!])
         // An expired stream: an old position may have missed events, a recent one cannot have.
-        let expired = snapshot(lastID: "9000-0", now: 10_000, [(nil, false, [])])
-        #expect(expired.outcome(after: "1000-0", names: ["a"], historyMaxAgeMilliseconds: 5000).status == .gap)
-        #expect(expired.outcome(after: "8000-0", names: ["a"], historyMaxAgeMilliseconds: 5000).status == .complete)
+        #expect(outcome([read(now: 10_000, found: "1000-0", []), read(now: 10_000, exists: false, [])], age: 5000).status == .gap)
+        #expect(outcome([read(now: 10_000, found: "8000-0", []), read(now: 10_000, exists: false, [])], age: 5000).status == .complete)
+    }
+
+    @Test func aReplayIsCappedToTheNewestEventsAndThenReportsAGap() {
+        func outcome(_ reads: [ChannelRead], limit: Int) -> ReplayOutcome {
+            ChannelRead.outcome(reads, names: Array(["a", "b"].prefix(reads.count)), limit: limit, historyMaxAgeMilliseconds: 100_000)
+        }
+        // The script returns limit + 1 entries when more follow: the oldest one only tells so.
+        let one = outcome([read(found: "1-0", ["2-0", "3-0", "4-0"])], limit: 2)
+        #expect(one.status == .gap && one.entries.map(\.id.description) == ["3-0", "4-0"])
+        // Exactly the limit after the position: complete.
+        let exact = outcome([read(found: "1-0", ["2-0", "3-0"])], limit: 2)
+        #expect(exact.status == .complete && exact.entries.count == 2)
+        // A channel read from the start whose extra entry is at or before the position lost nothing.
+        let other = outcome([read(found: "5-0", ["6-0"]), read(["3-0", "4-0", "7-0", "8-0"])], limit: 3)
+        #expect(other.status == .complete)
+        // Over all channels: the newest `limit` in id order, and a gap.
+        let total = outcome([read(found: "1-0", ["2-0", "5-0"]), read(["3-0", "4-0"])], limit: 3)
+        #expect(total.status == .gap && total.entries.map(\.id.description) == ["3-0", "4-0", "5-0"])
     }
 }
