@@ -54,8 +54,8 @@ final class Join {
     let lastEventID: String?
     var buffer: [(StreamID, BrokerEvent)] = []
     var replaySent = false
-    /// The replay read of each channel (parallel to ``channels``), as the replies come.
-    var reads: [ChannelRead?]
+    /// The replay being read (with a `Last-Event-ID`).
+    var reader: ReplayReader?
     var replay: ReplayOutcome?
     var completion: ((Result<Subscription, BrokerError>) -> Void)?
     var timer: ScheduledTimer?
@@ -64,7 +64,6 @@ final class Join {
         self.channels = channels
         self.lastEventID = lastEventID
         self.completion = completion
-        reads = Array(repeating: nil, count: lastEventID == nil ? 0 : channels.count)
     }
 }
 
@@ -118,40 +117,93 @@ struct ChannelRead {
         // age bound may have existed and expired; after a recent one they would be known.
         return !known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
     }
+}
 
-    /// Where a `Last-Event-ID` is and what to replay after it, from the reads of a join's
-    /// channels (each asked for at most `limit` events, plus one).
-    ///
-    /// The id is found when one channel's history holds the event whose wire id it is exactly;
-    /// ids are one order across channels, so its entry id is the position in every channel.
-    /// Not found (unknown, trimmed, from another deployment, or a publisher id that merely looks
-    /// like an entry id): `.gap`, and the newest history is replayed. Found, but an event after
-    /// it trimmed, expired, or beyond the `limit` newest: `.gap` too. Never a silent skip.
-    static func outcome(_ reads: [ChannelRead], names: [String], limit: Int, historyMaxAgeMilliseconds: UInt64) -> ReplayOutcome {
-        let position = reads.compactMap(\.found).max()
-        var lost = position == nil
-        var all: [(id: StreamID, channel: String, record: EventRecord)] = []
-        var readThrough: [StreamID] = []
-        for (name, read) in zip(names, reads) {
-            var entries = read.entries[...]
-            if entries.count > limit {
-                // More than the limit: the oldest one read only tells that some were left unread.
-                if position.map({ entries[entries.startIndex].0 > $0 }) ?? true { lost = true }
-                entries = entries.dropFirst(entries.count - limit)
-            }
-            if let position {
-                if read.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) { lost = true }
-                entries = entries.drop { $0.0 <= position }
-            }
-            readThrough.append(max(position ?? .zero, read.entries.last?.0 ?? .zero))
-            for (id, record) in entries { all.append((id, name, record)) }
-        }
-        if names.count > 1 { all.sort { $0.id < $1.id } }
-        if all.count > limit {
+/// A replay being read, in two steps that bound what it holds whatever the number of channels:
+///
+/// 1. Every channel is asked, in one small pipelined call each, whether its history holds the
+///    event the `Last-Event-ID` names (``ChannelRead/found``), and whether events after a
+///    position were trimmed or expired there.
+/// 2. The channels are then read one after another, each from the client's position or from
+///    the oldest event still worth keeping (once `limit` newer ones are kept), whichever is
+///    newer, `limit + 1` events at most. So a replay holds at most `limit` events plus one read.
+///
+/// The id is found when one channel's history holds the event whose wire id it is exactly;
+/// ids are one order across channels, so its entry id is the position in every channel. Not
+/// found (unknown, trimmed, from another deployment, or a publisher id that merely looks like
+/// an entry id): `.gap`, and the newest history is replayed. Found, but an event after it was
+/// trimmed, expired, or is beyond the `limit` newest: `.gap` too. Never a silent skip.
+struct ReplayReader {
+    let limit: Int
+    let historyMaxAgeMilliseconds: UInt64
+    /// Step 1's replies, per channel.
+    private(set) var lookups: [ChannelRead?]
+    /// The client's position, once step 1 is over (nil: not found).
+    private(set) var position: StreamID?
+    private(set) var lost = false
+    /// The newest events read so far after the position, in id order (at most `limit`).
+    private(set) var kept: [(id: StreamID, channel: Int, record: EventRecord)] = []
+    /// Per channel read in step 2, the newest id the read covered.
+    private(set) var readThrough: [StreamID] = []
+
+    init(channelCount: Int, limit: Int, historyMaxAgeMilliseconds: UInt64) {
+        self.limit = limit
+        self.historyMaxAgeMilliseconds = historyMaxAgeMilliseconds
+        lookups = Array(repeating: nil, count: channelCount)
+    }
+
+    /// Records channel `index`'s step-1 reply; true once every channel has replied, the
+    /// position is known and step 2 can start.
+    mutating func looked(_ read: ChannelRead, channel index: Int) -> Bool {
+        lookups[index] = read
+        guard lookups.allSatisfy({ $0 != nil }) else { return false }
+        position = lookups.compactMap { $0?.found }.max()
+        if let position {
+            lost = lookups.contains { $0!.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) }
+        } else {
             lost = true
-            all.removeFirst(all.count - limit)
         }
-        return ReplayOutcome(status: lost ? .gap : .complete, entries: all, readThrough: readThrough)
+        return true
+    }
+
+    /// The channel step 2 reads next (nil: done).
+    var nextChannel: Int? { readThrough.count < lookups.count ? readThrough.count : nil }
+
+    /// Where the next read starts (exclusive): after the position, or after the oldest event
+    /// kept once `limit` are kept (anything older would be dropped), whichever is newer.
+    var floor: StreamID? {
+        let threshold = kept.count >= limit ? (kept.first?.id ?? position) : nil
+        switch (position, threshold) {
+        case (let position?, let threshold?): return max(position, threshold)
+        case (let position?, nil): return position
+        case (nil, let threshold): return threshold
+        }
+    }
+
+    /// Adds the step-2 read of ``nextChannel``, read after `floor`.
+    mutating func add(_ read: ChannelRead, readAfter floor: StreamID?) {
+        let index = readThrough.count
+        var entries = read.entries[...]
+        if let floor { entries = entries.drop { $0.0 <= floor } }
+        if entries.count > limit {
+            // One more than asked for: some were left unread.
+            lost = true
+            entries = entries.dropFirst(entries.count - limit)
+        }
+        readThrough.append(max(floor ?? .zero, read.entries.last?.0 ?? .zero))
+        guard !entries.isEmpty else { return }
+        for (id, record) in entries { kept.append((id, index, record)) }
+        kept.sort { $0.id < $1.id }
+        if kept.count > limit {
+            lost = true
+            kept.removeFirst(kept.count - limit)
+        }
+    }
+
+    /// What to replay, once every channel was read.
+    func outcome(names: [String]) -> ReplayOutcome {
+        ReplayOutcome(
+            status: lost ? .gap : .complete, entries: kept.map { ($0.id, names[$0.channel], $0.record) }, readThrough: readThrough)
     }
 }
 
@@ -315,10 +367,9 @@ extension RedisBroker {
 
     // MARK: Joins
 
-    /// Sends a join's replay reads (one bounded script call per channel, pipelined) once each
-    /// of its channels has its start position or has the read of it in flight on the command
-    /// connection: the replay then reads after it, so the channel delivers every event newer
-    /// than what the replay saw.
+    /// Starts a join's replay (see ``ReplayReader``) once each of its channels has its start
+    /// position or has the read of it in flight on the command connection: the replay then
+    /// reads after it, so the channel delivers every event newer than what the replay saw.
     private func sendReplayIfReady(_ join: Join) {
         guard let lastEventID = join.lastEventID, !join.replaySent, join.completion != nil else { return }
         let ready = join.channels.allSatisfy { name in
@@ -327,30 +378,48 @@ extension RedisBroker {
         }
         guard ready else { return }
         join.replaySent = true
+        join.reader = ReplayReader(channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds)
+        // Step 1: where the id is, every channel at once (no events read).
         for (index, name) in join.channels.enumerated() {
-            let sent = readChannel(name, finding: lastEventID, after: nil, limit: replayLimit) { [weak self, weak join] reply in
-                guard let self, let join, join.completion != nil else { return }
-                guard let reply else {
-                    self.fail(join, self.unavailable)
-                    return
-                }
-                guard let read = ChannelRead(reply) else {
-                    self.fail(join, .backend("\(self.configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
-                    return
-                }
-                join.reads[index] = read
-                guard join.reads.allSatisfy({ $0 != nil }) else { return }
-                join.replay = ChannelRead.outcome(
-                    join.reads.map { $0! }, names: join.channels, limit: self.replayLimit,
-                    historyMaxAgeMilliseconds: self.historyMaxAgeMilliseconds)
-                join.reads = []
-                self.completeIfReady(join)
+            let sent = readChannel(name, finding: lastEventID, after: nil, limit: 0) { [weak self, weak join] reply in
+                guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
+                if join.reader!.looked(read, channel: index) { self.readNextChannel(join) }
             }
             guard sent else {
                 fail(join, unavailable)
                 return
             }
         }
+    }
+
+    /// Step 2 of a join's replay: reads its channels one after another.
+    private func readNextChannel(_ join: Join) {
+        guard let index = join.reader!.nextChannel else {
+            join.replay = join.reader!.outcome(names: join.channels)
+            join.reader = nil
+            completeIfReady(join)
+            return
+        }
+        let floor = join.reader!.floor
+        let sent = readChannel(join.channels[index], finding: nil, after: floor, limit: replayLimit) { [weak self, weak join] reply in
+            guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
+            join.reader!.add(read, readAfter: floor)
+            self.readNextChannel(join)
+        }
+        if !sent { fail(join, unavailable) }
+    }
+
+    /// A replay reply, or nil after failing the join.
+    private func replayRead(_ join: Join, _ reply: RedisValue?) -> ChannelRead? {
+        guard let reply else {
+            fail(join, unavailable)
+            return nil
+        }
+        guard let read = ChannelRead(reply) else {
+            fail(join, .backend("\(configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
+            return nil
+        }
+        return read
     }
 
     /// Hands a join its subscription once its channels are live and its replay was read: the

@@ -90,46 +90,68 @@ import Testing
             ]))!
     }
 
+    /// Runs a ``ReplayReader`` as the broker does, against channels holding `streams` (entry
+    /// ids, oldest first), answering each read as the replay script would; returns the outcome
+    /// and the floor of each step-2 read.
+    private func replay(
+        _ streams: [[String]], found: [String?], trimmed: [String?]? = nil, exists: [Bool]? = nil, now: UInt64 = 10_000,
+        limit: Int = 100, age: UInt64 = 100_000
+    ) -> (outcome: ReplayOutcome, floors: [StreamID?]) {
+        var reader = ReplayReader(channelCount: streams.count, limit: limit, historyMaxAgeMilliseconds: age)
+        var ready = false
+        for index in streams.indices {
+            ready = reader.looked(
+                read(now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], []), channel: index)
+        }
+        #expect(ready)
+        var floors: [StreamID?] = []
+        while let index = reader.nextChannel {
+            let floor = reader.floor
+            floors.append(floor)
+            let after = streams[index].filter { id in floor.map { StreamID(id)! > $0 } ?? true }
+            reader.add(read(Array(after.suffix(limit + 1))), readAfter: floor)
+        }
+        return (reader.outcome(names: Array(["a", "b", "c"].prefix(streams.count))), floors)
+    }
+
     @Test func replayDecisionsMatchInMemoryBrokerSemantics() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
-        func outcome(_ reads: [ChannelRead], limit: Int = 100, age: UInt64 = 100_000) -> ReplayOutcome {
-            ChannelRead.outcome(reads, names: Array(["a", "b", "c"].prefix(reads.count)), limit: limit, historyMaxAgeMilliseconds: age)
-        }
         // Two channels merged in id order; the id found in channel a, nothing trimmed after it.
-        let resumed = outcome([read(found: "10-0", ["30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])])
+        let resumed = replay([["10-0", "30-0"], ["20-0", "40-0"]], found: ["10-0", nil], trimmed: [nil, "5-0"]).outcome
         #expect(resumed.status == .complete && ids(resumed) == ["20-0", "30-0", "40-0"])
         #expect(resumed.entries.map(\.channel) == ["b", "a", "b"])
         #expect(resumed.readThrough == [StreamID("30-0")!, StreamID("40-0")!])
         // Found, but trimming removed an event of another channel after it.
-        let trimmed = outcome([read(found: "4-0", ["10-0", "30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])])
+        let trimmed = replay([["4-0", "10-0", "30-0"], ["20-0", "40-0"]], found: ["4-0", nil], trimmed: [nil, "5-0"]).outcome
         #expect(trimmed.status == .gap && ids(trimmed) == ["10-0", "20-0", "30-0", "40-0"])
         // Exactly at the trim mark: nothing lost.
-        #expect(outcome([read(found: "5-0", ["10-0", "30-0"]), read(trimmed: "5-0", ["20-0", "40-0"])]).status == .complete)
+        #expect(replay([["10-0"], ["20-0"]], found: [nil, "5-0"], trimmed: [nil, "5-0"]).outcome.status == .complete)
         // Not found in any channel (unknown, from the future, a look-alike of an entry id): a
         // gap, whatever the id looks like, and the whole history is replayed.
-        let unknown = outcome([read(["10-0", "30-0"]), read(["20-0"])])
+        let unknown = replay([["10-0", "30-0"], ["20-0"]], found: [nil, nil]).outcome
         #expect(unknown.status == .gap && ids(unknown) == ["10-0", "20-0", "30-0"])
         #expect(unknown.readThrough == [StreamID("30-0")!, StreamID("20-0")!])
         // An expired stream: an old position may have missed events, a recent one cannot have.
-        #expect(outcome([read(now: 10_000, found: "1000-0", []), read(now: 10_000, exists: false, [])], age: 5000).status == .gap)
-        #expect(outcome([read(now: 10_000, found: "8000-0", []), read(now: 10_000, exists: false, [])], age: 5000).status == .complete)
+        #expect(replay([[], []], found: ["1000-0", nil], exists: [true, false], age: 5000).outcome.status == .gap)
+        #expect(replay([[], []], found: ["8000-0", nil], exists: [true, false], age: 5000).outcome.status == .complete)
     }
 
-    @Test func aReplayIsCappedToTheNewestEventsAndThenReportsAGap() {
-        func outcome(_ reads: [ChannelRead], limit: Int) -> ReplayOutcome {
-            ChannelRead.outcome(reads, names: Array(["a", "b"].prefix(reads.count)), limit: limit, historyMaxAgeMilliseconds: 100_000)
-        }
-        // The script returns limit + 1 entries when more follow: the oldest one only tells so.
-        let one = outcome([read(found: "1-0", ["2-0", "3-0", "4-0"])], limit: 2)
-        #expect(one.status == .gap && one.entries.map(\.id.description) == ["3-0", "4-0"])
+    @Test func aReplayIsCappedToTheNewestEventsAndReadsNoMoreThanItKeeps() {
+        let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
+        // More events after the position than the limit: the newest, and a gap.
+        let one = replay([["1-0", "2-0", "3-0", "4-0"]], found: ["1-0"], limit: 2).outcome
+        #expect(one.status == .gap && ids(one) == ["3-0", "4-0"])
         // Exactly the limit after the position: complete.
-        let exact = outcome([read(found: "1-0", ["2-0", "3-0"])], limit: 2)
-        #expect(exact.status == .complete && exact.entries.count == 2)
-        // A channel read from the start whose extra entry is at or before the position lost nothing.
-        let other = outcome([read(found: "5-0", ["6-0"]), read(["3-0", "4-0", "7-0", "8-0"])], limit: 3)
-        #expect(other.status == .complete)
-        // Over all channels: the newest `limit` in id order, and a gap.
-        let total = outcome([read(found: "1-0", ["2-0", "5-0"]), read(["3-0", "4-0"])], limit: 3)
-        #expect(total.status == .gap && total.entries.map(\.id.description) == ["3-0", "4-0", "5-0"])
+        let exact = replay([["1-0", "2-0", "3-0"]], found: ["1-0"], limit: 2).outcome
+        #expect(exact.status == .complete && ids(exact) == ["2-0", "3-0"])
+        // Over all channels: the newest `limit` in id order, and a gap; once `limit` events are
+        // kept, the next channel is read only after the oldest of them.
+        let total = replay([["1-0", "2-0", "5-0", "6-0"], ["3-0", "4-0", "7-0"]], found: ["1-0", nil], limit: 3)
+        #expect(total.outcome.status == .gap && ids(total.outcome) == ["5-0", "6-0", "7-0"])
+        #expect(total.floors == [StreamID("1-0")!, StreamID("2-0")!])
+        // Within the limit over three channels: complete, each read after the position.
+        let within = replay([["1-0", "4-0"], ["2-0", "5-0"], ["3-0"]], found: [nil, "2-0", nil], limit: 3)
+        #expect(within.outcome.status == .complete && ids(within.outcome) == ["3-0", "4-0", "5-0"])
+        #expect(within.floors == [StreamID("2-0")!, StreamID("2-0")!, StreamID("2-0")!])
     }
 }
