@@ -4,11 +4,16 @@ public enum SubscriptionError: Error, Sendable, Hashable, CustomStringConvertibl
     case slowConsumer
     /// The broker shut down or lost its backend for good.
     case brokerClosed
+    /// Events the subscription should have received left the history before they could be
+    /// delivered (RedisBroker: trimmed during an outage); reconnecting with the last id
+    /// received replays what is left, with status `.gap`.
+    case historyLost
 
     public var description: String {
         switch self {
         case .slowConsumer: "the subscriber fell too far behind and was disconnected"
         case .brokerClosed: "the broker is closed"
+        case .historyLost: "events for the subscription left the history before they could be delivered"
         }
     }
 }

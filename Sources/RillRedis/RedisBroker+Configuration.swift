@@ -8,9 +8,9 @@ extension RedisBroker {
     ///     url: "redis://:secret@127.0.0.1:6379/0", broker: .init(historyCount: 500))
     /// ```
     public struct Configuration: Sendable {
-        /// The server's host: a numeric IPv4 or IPv6 address, or a name. A name is resolved by
-        /// hiredis with the system resolver, which blocks the loop for that moment on every
-        /// (re)connect: prefer a numeric address.
+        /// The server's host: a numeric IPv4 or IPv6 address, or a name. A name is resolved
+        /// again before every (re)connect, on libuv's thread pool (never blocking the loop),
+        /// within ``connectTimeout``; with several addresses, successive attempts go round them.
         public var host: String
         /// The server's port (default 6379).
         public var port: Int
@@ -25,6 +25,13 @@ extension RedisBroker {
         /// History bounds, subscriber buffer and overflow policy, with the meaning they have
         /// for ``InMemoryBroker`` (history is kept in Redis streams; see the type's notes).
         public var broker: BrokerConfiguration
+        /// The most events one replay (a subscription with a `Last-Event-ID`) delivers, over all
+        /// its channels (default 1,000): when more events follow the client's position, the
+        /// newest ones are replayed and the status is `.gap`. The channels' histories are read
+        /// one after another with bounded calls (`XREVRANGE … COUNT`), each from the newest
+        /// point still needed, so a replay holds at most twice this many events plus one,
+        /// whatever the number of channels.
+        public var maximumReplayEventCount: Int
         /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
         /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>lastid`, and the
         /// pub/sub channel `<prefix>channel:<channel>`.
@@ -52,6 +59,7 @@ extension RedisBroker {
             self.password = password
             self.broker = broker
             self.keyPrefix = keyPrefix
+            maximumReplayEventCount = 1000
             connectTimeout = .seconds(2)
             replyTimeout = .seconds(5)
             reconnectInitialDelay = .milliseconds(100)
@@ -67,7 +75,8 @@ extension RedisBroker {
         ///   scheme such as `rediss://`, which is not supported, a port out of range, …).
         public init(url: String, broker: BrokerConfiguration = .init(), keyPrefix: String = "rill:") throws(BrokerError) {
             self.init(broker: broker, keyPrefix: keyPrefix)
-            func invalid(_ reason: String) -> BrokerError { .backend("invalid Redis URL '\(url)': \(reason)") }
+            // The URL may carry a password: errors show it with the user information hidden.
+            func invalid(_ reason: String) -> BrokerError { .backend("invalid Redis URL '\(Self.redacted(url))': \(reason)") }
             let scheme = "redis://"
             guard url.hasPrefix(scheme) else { throw invalid("only redis:// is supported") }
             var rest = Substring(url.dropFirst(scheme.count))
@@ -138,6 +147,15 @@ extension RedisBroker {
             return text
         }
 
+        /// `url` with everything between `://` and its last `@` replaced by `***`, for messages:
+        /// `redis://***@host:6379/0`. The parser takes the credentials up to the last `@`, so
+        /// whatever a password contains (`/`, `@`, …) stays hidden.
+        static func redacted(_ url: String) -> String {
+            guard let at = url.lastIndex(of: "@") else { return url }
+            let afterScheme = url.firstRange(of: "://").map(\.upperBound).flatMap { $0 <= at ? $0 : nil } ?? url.startIndex
+            return String(url[..<afterScheme]) + "***" + String(url[at...])
+        }
+
         private static func percentDecoded(_ text: Substring) -> String? {
             var bytes: [UInt8] = []
             var iterator = text.utf8.makeIterator()
@@ -160,5 +178,24 @@ extension RedisBroker {
             default: nil
             }
         }
+    }
+}
+
+extension RedisBroker.Configuration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The server as ``url`` shows it (password hidden) and the key prefix; never the password.
+    public var description: String { "RedisBroker.Configuration(\(url), keyPrefix: \(keyPrefix))" }
+
+    public var debugDescription: String { description }
+
+    /// `dump` and the debugger see the fields with the password hidden.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "database": database, "username": username as Any,
+                "password": password.map { _ in "***" } as Any, "broker": broker, "maximumReplayEventCount": maximumReplayEventCount, "keyPrefix": keyPrefix,
+                "connectTimeout": connectTimeout, "replyTimeout": replyTimeout, "reconnectInitialDelay": reconnectInitialDelay,
+                "reconnectMaxDelay": reconnectMaxDelay,
+            ])
     }
 }

@@ -33,6 +33,9 @@ final class ChannelState {
     var position: StreamID?
     var phase = Phase.subscribing(sent: false)
     var held: [(StreamID, EventRecord)] = []
+    /// The catch-up after a lost subscriber connection was read (into `held`); the channel
+    /// waits for the other channels' catch-ups before it delivers.
+    var caughtUp = false
     /// Identifies the current sync request, so that a stale reply is ignored.
     var syncToken = 0
 
@@ -51,6 +54,8 @@ final class Join {
     let lastEventID: String?
     var buffer: [(StreamID, BrokerEvent)] = []
     var replaySent = false
+    /// The replay being read (with a `Last-Event-ID`).
+    var reader: ReplayReader?
     var replay: ReplayOutcome?
     var completion: ((Result<Subscription, BrokerError>) -> Void)?
     var timer: ScheduledTimer?
@@ -67,82 +72,191 @@ struct ReplayOutcome {
     var status: ReplayStatus
     /// The events to replay, in id order, with their channels.
     var entries: [(id: StreamID, channel: String, record: EventRecord)]
-    /// The last id Redis had issued when it read the streams: live events up to it are part of
-    /// the replay (or older than the client's position); newer ones are not.
-    var readThrough: StreamID
+    /// Per channel (parallel to the join's channels), the newest id the read covered: live
+    /// events of the channel up to it are part of the replay (or older than the client's
+    /// position); newer ones are not.
+    var readThrough: [StreamID]
 }
 
-/// The reply of the replay script.
-struct ReplaySnapshot {
-    struct Channel {
-        /// The highest id removed from the history (nil: nothing, as far as Redis remembers).
-        var trimmedThrough: StreamID?
-        /// Whether Redis remembers the channel at all (its meta hash outlives the stream).
-        var known: Bool
-        var entries: [(StreamID, EventRecord)]
-    }
-
-    var lastID: StreamID
+/// The reply of the replay script for one channel.
+struct ChannelRead {
+    /// Redis's clock when it read the channel.
     var nowMilliseconds: UInt64
-    var channels: [Channel]
+    /// The highest id removed from the history (nil: nothing, as far as Redis remembers).
+    var trimmedThrough: StreamID?
+    /// Whether Redis remembers the channel at all (its meta hash outlives the stream).
+    var known: Bool
+    /// The entry whose wire id is the wanted `Last-Event-ID` (nil: not in this history).
+    var found: StreamID?
+    /// The entries read, oldest first: at most the limit asked for plus one.
+    var entries: [(StreamID, EventRecord)]
 
     init?(_ reply: RedisValue) {
-        guard let parts = reply.elements, parts.count == 3, case .bulk(let last) = parts[0], let lastID = StreamID(bytes: last[...]),
-            let now = parts[1].integer, let channelReplies = parts[2].elements
+        guard let parts = reply.elements, parts.count == 5, let now = parts[0].integer, case .bulk(let mark) = parts[1],
+            let exists = parts[2].integer, case .bulk(let found) = parts[3], let entryReplies = parts[4].elements
         else { return nil }
-        self.lastID = lastID
         nowMilliseconds = UInt64(max(0, now))
-        var channels: [Channel] = []
-        for channelReply in channelReplies {
-            guard let fields = channelReply.elements, fields.count == 3, case .bulk(let mark) = fields[0], let exists = fields[1].integer,
-                let entryReplies = fields[2].elements
-            else { return nil }
-            var entries: [(StreamID, EventRecord)] = []
-            for entryReply in entryReplies {
-                guard let entry = entryReply.elements, entry.count == 2, case .bulk(let idBytes) = entry[0], let id = StreamID(bytes: idBytes[...]),
-                    let fieldList = entry[1].elements, let record = EventRecord(streamFields: fieldList)
-                else { continue }  // not written by RedisBroker: skipped
-                entries.append((id, record))
-            }
-            channels.append(Channel(trimmedThrough: StreamID(bytes: mark[...]), known: exists != 0, entries: entries))
+        trimmedThrough = StreamID(bytes: mark[...])
+        known = exists != 0
+        self.found = StreamID(bytes: found[...])
+        entries = []
+        entries.reserveCapacity(entryReplies.count)
+        for entryReply in entryReplies.reversed() {
+            guard let entry = entryReply.elements, entry.count == 2, case .bulk(let idBytes) = entry[0], let id = StreamID(bytes: idBytes[...]),
+                let fieldList = entry[1].elements, let record = EventRecord(streamFields: fieldList)
+            else { continue }  // not written by RedisBroker: skipped
+            entries.append((id, record))
         }
-        self.channels = channels
     }
 
-    /// Where `lastEventID` is and what to replay after it, for the channels `names` (in the
-    /// order the snapshot was read).
-    func outcome(after lastEventID: String, names: [String], historyMaxAgeMilliseconds: UInt64) -> ReplayOutcome {
-        var all: [(id: StreamID, channel: String, record: EventRecord)] = []
-        for (name, channel) in zip(names, channels) {
-            for (id, record) in channel.entries { all.append((id, name, record)) }
+    /// Whether events after `position` were lost: trimmed, or expired with the whole stream
+    /// (Redis forgot the channel and the position is older than the age bound).
+    func lostEvents(after position: StreamID, historyMaxAgeMilliseconds: UInt64) -> Bool {
+        if let trimmedThrough { return trimmedThrough > position }
+        // Forgotten entirely (or never published to): events after a position older than the
+        // age bound may have existed and expired; after a recent one they would be known.
+        return !known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
+    }
+}
+
+/// A replay being read, in two steps that bound what it holds whatever the number of channels:
+///
+/// 1. Every channel is asked, in one small pipelined call each, whether its history holds the
+///    event the `Last-Event-ID` names (``ChannelRead/found``), and whether events after a
+///    position were trimmed or expired there.
+/// 2. The channels are then read one after another, each from the client's position or from
+///    the oldest event still worth keeping (once `limit` newer ones are kept), whichever is
+///    newer, `limit + 1` events at most. So a replay holds at most `limit` events plus one read.
+///
+/// The id is found when one channel's history holds the event whose wire id it is exactly;
+/// ids are one order across channels, so its entry id is the position in every channel. Not
+/// found (unknown, trimmed, from another deployment, or a publisher id that merely looks like
+/// an entry id): `.gap`, and the newest history is replayed. Found, but an event after it was
+/// trimmed, expired, or is beyond the `limit` newest: `.gap` too. Never a silent skip.
+struct ReplayReader {
+    let limit: Int
+    let historyMaxAgeMilliseconds: UInt64
+    /// Step 1's replies, per channel.
+    private(set) var lookups: [ChannelRead?]
+    /// The client's position, once step 1 is over (nil: not found).
+    private(set) var position: StreamID?
+    private(set) var lost = false
+    /// The newest events read so far after the position, in id order (at most `limit`).
+    private(set) var kept: [(id: StreamID, channel: Int, record: EventRecord)] = []
+    /// Per channel read in step 2, the newest id the read covered.
+    private(set) var readThrough: [StreamID] = []
+
+    init(channelCount: Int, limit: Int, historyMaxAgeMilliseconds: UInt64) {
+        self.limit = limit
+        self.historyMaxAgeMilliseconds = historyMaxAgeMilliseconds
+        lookups = Array(repeating: nil, count: channelCount)
+    }
+
+    /// Records channel `index`'s step-1 reply; true once every channel has replied, the
+    /// position is known and step 2 can start.
+    mutating func looked(_ read: ChannelRead, channel index: Int) -> Bool {
+        lookups[index] = read
+        guard lookups.allSatisfy({ $0 != nil }) else { return false }
+        position = lookups.compactMap { $0?.found }.max()
+        if let position {
+            lost = lookups.contains { $0!.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) }
+        } else {
+            lost = true
         }
-        if names.count > 1 { all.sort { $0.id < $1.id } }
-        var position = StreamID(lastEventID)
-        if position == nil {
-            // A publisher's own id: its entry, if the history still holds it.
-            let wanted = Array(lastEventID.utf8)
-            position = all.last(where: { $0.record.id == wanted })?.id
+        return true
+    }
+
+    /// The channel step 2 reads next (nil: done).
+    var nextChannel: Int? { readThrough.count < lookups.count ? readThrough.count : nil }
+
+    /// Where the next read starts (exclusive): after the position, or after the oldest event
+    /// kept once `limit` are kept (anything older would be dropped), whichever is newer.
+    var floor: StreamID? {
+        let threshold = kept.count >= limit ? (kept.first?.id ?? position) : nil
+        switch (position, threshold) {
+        case (let position?, let threshold?): return max(position, threshold)
+        case (let position?, nil): return position
+        case (nil, let threshold): return threshold
         }
-        guard let position, position <= lastID else {
-            return ReplayOutcome(status: .gap, entries: all, readThrough: lastID)
+    }
+
+    /// Adds the step-2 read of ``nextChannel``, read after `floor`.
+    mutating func add(_ read: ChannelRead, readAfter floor: StreamID?) {
+        let index = readThrough.count
+        var entries = read.entries[...]
+        if let floor { entries = entries.drop { $0.0 <= floor } }
+        if entries.count > limit {
+            // One more than asked for: some were left unread.
+            lost = true
+            entries = entries.dropFirst(entries.count - limit)
         }
-        let lost = channels.contains { channel in
-            if let trimmed = channel.trimmedThrough { return trimmed > position }
-            // Forgotten entirely (or never published to): events after a position older than the
-            // age bound may have existed and expired; after a recent one they would be known.
-            return !channel.known && position.milliseconds + historyMaxAgeMilliseconds <= nowMilliseconds
+        readThrough.append(max(floor ?? .zero, read.entries.last?.0 ?? .zero))
+        guard !entries.isEmpty else { return }
+        for (id, record) in entries { kept.append((id, index, record)) }
+        kept.sort { $0.id < $1.id }
+        if kept.count > limit {
+            lost = true
+            kept.removeFirst(kept.count - limit)
         }
-        return ReplayOutcome(status: lost ? .gap : .complete, entries: all.filter { $0.id > position }, readThrough: lastID)
+    }
+
+    /// What to replay, once every channel was read.
+    func outcome(names: [String]) -> ReplayOutcome {
+        ReplayOutcome(
+            status: lost ? .gap : .complete, entries: kept.map { ($0.id, names[$0.channel], $0.record) }, readThrough: readThrough)
     }
 }
 
 extension RedisBroker {
     // MARK: Subscribing
 
+    /// Subscribes; see ``Broker/subscribe(to:lastEventID:)``.
+    ///
+    /// Cancelling the calling task while the subscription is being set up (its `SUBSCRIBE`,
+    /// position read or replay still in flight) abandons it at once: the call throws
+    /// `CancellationError`, and the channels nobody else here wants are released (`UNSUBSCRIBE`d
+    /// once Redis has confirmed the `SUBSCRIBE`). A subscription that completes after the task
+    /// was cancelled is cancelled too, never handed to a caller that has gone.
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
-            onLoop { self.subscribeOnLoop(to: channels, lastEventID: lastEventID) { continuation.resume(with: $0) } }
+        try Task.checkCancellation()
+        let request = SubscribeRequest()
+        let subscription = try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
+                onLoop {
+                    guard !request.isCancelled else {
+                        continuation.resume(throwing: CancellationError())
+                        return
+                    }
+                    request.join = self.startSubscribing(to: channels, lastEventID: lastEventID) { result in
+                        request.join = nil
+                        if request.isCancelled {
+                            if case .success(let subscription) = result { subscription.cancel() }
+                            continuation.resume(throwing: CancellationError())
+                        } else {
+                            continuation.resume(with: result)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            onLoop {
+                request.isCancelled = true
+                if let join = request.join { self.fail(join, .closed) }  // completes with CancellationError
+            }
         }
+        // Cancelled while the reply was on its way to this task.
+        if Task.isCancelled {
+            subscription.cancel()
+            throw CancellationError()
+        }
+        return subscription
+    }
+
+    /// A ``subscribe(to:lastEventID:)`` call, for its cancellation handler. Loop-confined.
+    private final class SubscribeRequest: @unchecked Sendable {
+        var isCancelled = false
+        /// The subscription being set up, while it is in flight.
+        var join: Join?
     }
 
     /// Subscribes on the loop thread; `completion` runs on the loop, at once when every channel
@@ -154,25 +268,35 @@ extension RedisBroker {
     public func subscribeOnLoop(
         to channelNames: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) {
+        startSubscribing(to: channelNames, lastEventID: lastEventID, completion)
+    }
+
+    /// ``subscribeOnLoop(to:lastEventID:completion:)``, returning the subscribe call in flight
+    /// (nil when `completion` already ran), which ``fail(_:_:)`` abandons.
+    @discardableResult
+    private func startSubscribing(
+        to channelNames: [String], lastEventID: String?, _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
+    ) -> Join? {
         eventLoop.preconditionInEventLoop()
         var names: [String] = []
+        var seen = Set<String>()
         do {
-            for name in channelNames where !names.contains(name) {
+            for name in channelNames where seen.insert(name).inserted {
                 try Self.validate(channel: name)
                 names.append(name)
             }
         } catch {
             completion(.failure(error))
-            return
+            return nil
         }
         guard lifecycle == .running, command.isReady, subscriber.isReady else {
             completion(.failure(unavailable))
-            return
+            return nil
         }
         let states = names.map(channelNamed)
         if lastEventID == nil, states.allSatisfy({ $0.phase == .live }) {
             completion(.success(makeSubscription(names, status: .live, replay: [])))
-            return
+            return nil
         }
         let join = Join(channels: names, lastEventID: lastEventID, completion: completion)
         joins[ObjectIdentifier(join)] = join
@@ -182,6 +306,7 @@ extension RedisBroker {
             self.fail(join, .backend("\(self.configuration.url) did not complete the subscription within \(self.configuration.replyTimeout)"))
         }
         sendReplayIfReady(join)
+        return join.completion == nil ? nil : join
     }
 
     private func channelNamed(_ name: String) -> ChannelState {
@@ -227,18 +352,24 @@ extension RedisBroker {
         case .subscribing(sent: true):
             return
         case .subscribing(sent: false):
-            channels[channel.name] = nil
+            forget(channel)
         case .syncing, .live:
-            channels[channel.name] = nil
+            forget(channel)
             if lifecycle == .running { subscriber.unsubscribe([channel.pubsubName]) }
         }
     }
 
+    /// Removes a channel's state (and its part in a catch-up in progress).
+    private func forget(_ channel: ChannelState) {
+        channels[channel.name] = nil
+        if catchingUp.remove(channel.name) != nil { finishCatchUpIfDone() }
+    }
+
     // MARK: Joins
 
-    /// Sends a join's replay read once each of its channels has its start position or has the
-    /// read of it in flight on the command connection: the replay then reads after it, so the
-    /// channel delivers every event newer than what the replay saw.
+    /// Starts a join's replay (see ``ReplayReader``) once each of its channels has its start
+    /// position or has the read of it in flight on the command connection: the replay then
+    /// reads after it, so the channel delivers every event newer than what the replay saw.
     private func sendReplayIfReady(_ join: Join) {
         guard let lastEventID = join.lastEventID, !join.replaySent, join.completion != nil else { return }
         let ready = join.channels.allSatisfy { name in
@@ -246,41 +377,75 @@ extension RedisBroker {
             return channel.position != nil || channel.phase == .syncing(sent: true)
         }
         guard ready else { return }
-        let after = StreamID(lastEventID) != nil ? lastEventID : ""
-        let names = join.channels
-        join.replaySent = readHistory(of: names, after: after) { [weak self, weak join] reply in
-            guard let self, let join, join.completion != nil else { return }
-            guard let reply else {
-                self.fail(join, self.unavailable)
+        join.replaySent = true
+        join.reader = ReplayReader(channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds)
+        // Step 1: where the id is, every channel at once (no events read).
+        for (index, name) in join.channels.enumerated() {
+            let sent = readChannel(name, finding: lastEventID, after: nil, limit: 0) { [weak self, weak join] reply in
+                guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
+                if join.reader!.looked(read, channel: index) { self.readNextChannel(join) }
+            }
+            guard sent else {
+                fail(join, unavailable)
                 return
             }
-            guard let snapshot = ReplaySnapshot(reply) else {
-                self.fail(join, .backend("\(self.configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
-                return
-            }
-            join.replay = snapshot.outcome(after: lastEventID, names: names, historyMaxAgeMilliseconds: self.historyMaxAgeMilliseconds)
-            self.completeIfReady(join)
         }
-        if !join.replaySent { fail(join, unavailable) }
     }
 
+    /// Step 2 of a join's replay: reads its channels one after another.
+    private func readNextChannel(_ join: Join) {
+        guard let index = join.reader!.nextChannel else {
+            join.replay = join.reader!.outcome(names: join.channels)
+            join.reader = nil
+            completeIfReady(join)
+            return
+        }
+        let floor = join.reader!.floor
+        let sent = readChannel(join.channels[index], finding: nil, after: floor, limit: replayLimit) { [weak self, weak join] reply in
+            guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
+            join.reader!.add(read, readAfter: floor)
+            self.readNextChannel(join)
+        }
+        if !sent { fail(join, unavailable) }
+    }
+
+    /// A replay reply, or nil after failing the join.
+    private func replayRead(_ join: Join, _ reply: RedisValue?) -> ChannelRead? {
+        guard let reply else {
+            fail(join, unavailable)
+            return nil
+        }
+        guard let read = ChannelRead(reply) else {
+            fail(join, .backend("\(configuration.url) could not replay: \(reply.errorMessage ?? "unexpected reply")"))
+            return nil
+        }
+        return read
+    }
+
+    /// Hands a join its subscription once its channels are live and its replay was read: the
+    /// replay and the live events buffered meanwhile that the replay did not cover, merged in
+    /// id order (so a multi-channel subscription never sees an id older than one before it).
     private func completeIfReady(_ join: Join) {
         guard let completion = join.completion, join.channels.allSatisfy({ channels[$0]?.phase == .live }) else { return }
-        var events: [BrokerEvent] = []
+        var merged: [(StreamID, BrokerEvent)] = []
         var status = ReplayStatus.live
-        var readThrough: StreamID?
         if join.lastEventID != nil {
             guard let replay = join.replay else { return }
             status = replay.status
-            readThrough = replay.readThrough
+            merged.reserveCapacity(replay.entries.count + join.buffer.count)
             for entry in replay.entries {
-                if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { events.append(event) }
+                if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { merged.append((entry.id, event)) }
             }
+            for (id, event) in join.buffer {
+                guard let index = join.channels.firstIndex(of: event.channel), id > replay.readThrough[index] else { continue }
+                merged.append((id, event))
+            }
+        } else {
+            merged = join.buffer
         }
-        if join.channels.count > 1 { join.buffer.sort { $0.0 < $1.0 } }
-        for (id, event) in join.buffer where readThrough.map({ id > $0 }) ?? true { events.append(event) }
+        if join.channels.count > 1 { merged.sort { $0.0 < $1.0 } }
         detach(join)
-        completion(.success(makeSubscription(join.channels, status: status, replay: events)))
+        completion(.success(makeSubscription(join.channels, status: status, replay: merged.map(\.1))))
     }
 
     func fail(_ join: Join, _ error: BrokerError) {
@@ -313,14 +478,21 @@ extension RedisBroker {
 
     /// The subscriber connection is gone: channels wait to be resubscribed (their held events
     /// will be read again from the stream), subscribe calls in progress fail.
+    ///
+    /// Every channel that had a position catches up from it once the connection is back, and
+    /// none of them delivers anything until all of them have read their catch-up: then the
+    /// events they read and held are delivered merged in id order, so that a subscription to
+    /// several channels receives the events of the outage in publish order too.
     func subscriptionsLostTheirConnection(_ error: BrokerError) {
         for channel in channels.values {
             channel.phase = .subscribing(sent: false)
             channel.held.removeAll()
+            channel.caughtUp = false
             channel.syncToken &+= 1
         }
         failAllJoins(error)
         for (name, channel) in channels where channel.isUnused { channels[name] = nil }
+        catchingUp = Set(channels.values.filter { $0.position != nil }.map(\.name))
     }
 
     /// After the command connection came back: send the syncs that waited for it.
@@ -348,7 +520,7 @@ extension RedisBroker {
             }
         } else if kind == Self.subscribeKind, channel.phase == .subscribing(sent: true) {
             if channel.isUnused {
-                channels[name] = nil
+                forget(channel)
                 subscriber.unsubscribe([channel.pubsubName])
                 return
             }
@@ -361,7 +533,7 @@ extension RedisBroker {
     private static let subscribeKind = bytes("subscribe")
 
     /// Reads a confirmed channel's start position (`GET <prefix>lastid`) or, when it has one,
-    /// catches up after it (the replay script for that channel).
+    /// catches up after it (the replay script for that channel, bounded by the history).
     private func requestSync(_ channel: ChannelState) {
         guard lifecycle == .running, channel.phase == .syncing(sent: false), channels[channel.name] === channel, command.isReady else { return }
         channel.syncToken &+= 1
@@ -372,7 +544,7 @@ extension RedisBroker {
         }
         let sent: Bool
         if let position = channel.position {
-            sent = readHistory(of: [channel.name], after: position.description, handler)
+            sent = readChannel(channel.name, finding: nil, after: position, limit: catchUpLimit, handler)
         } else {
             sent = command.send([bytes("GET"), keys.lastID], handler)
         }
@@ -387,41 +559,89 @@ extension RedisBroker {
             channel.phase = .syncing(sent: false)  // sent again when the command connection is back
             return
         }
-        var entries: [(StreamID, EventRecord)] = []
         if let position = channel.position {
-            guard let snapshot = ReplaySnapshot(reply), let read = snapshot.channels.first else {
+            guard let read = ChannelRead(reply) else {
                 syncFailed(channel, reply)
                 return
             }
-            if let trimmed = read.trimmedThrough, trimmed > position {
-                logger.warning(
-                    """
-                    channel \(channel.name): events after \(position) left the history (through \(trimmed)) \
-                    before the subscriber connection was back; they are lost
-                    """
-                )
-            }
-            entries = read.entries
-        } else {
-            switch reply {
-            case .null: channel.position = .zero
-            case .bulk(let text):
-                guard let id = StreamID(bytes: text[...]) else {
-                    syncFailed(channel, reply)
-                    return
-                }
-                channel.position = id
-            default:
-                syncFailed(channel, reply)
+            if read.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) || read.entries.count > catchUpLimit {
+                historyLost(channel, after: position, read: read)
                 return
             }
+            // Held until every channel has caught up; then delivered in id order.
+            channel.held.insert(contentsOf: read.entries, at: 0)
+            channel.caughtUp = true
+            if catchingUp.remove(channel.name) != nil {
+                finishCatchUpIfDone()
+            } else {
+                goLive(channel)
+            }
+            return
         }
-        for (id, record) in entries { deliver(channel, id: id, record: record) }
+        switch reply {
+        case .null: channel.position = .zero
+        case .bulk(let text):
+            guard let id = StreamID(bytes: text[...]) else {
+                syncFailed(channel, reply)
+                return
+            }
+            channel.position = id
+        default:
+            syncFailed(channel, reply)
+            return
+        }
+        goLive(channel)
+    }
+
+    /// Delivers what a synced channel held and makes it live.
+    private func goLive(_ channel: ChannelState) {
+        if channel.caughtUp { channel.held.sort { $0.0 < $1.0 } }  // a catch-up read, then what came meanwhile
         let held = channel.held
         channel.held.removeAll()
+        channel.caughtUp = false
         for (id, record) in held { deliver(channel, id: id, record: record) }
+        guard channels[channel.name] === channel else { return }  // its last subscriber overflowed
         channel.phase = .live
         for join in channel.joins { completeIfReady(join) }
+    }
+
+    /// Once every channel has read its catch-up: their events, merged in id order, then live.
+    private func finishCatchUpIfDone() {
+        guard catchingUp.isEmpty else { return }
+        let ready = channels.values.filter { $0.caughtUp && $0.phase == .syncing(sent: true) }
+        guard !ready.isEmpty else { return }
+        var merged: [(id: StreamID, channel: ChannelState, record: EventRecord)] = []
+        for channel in ready {
+            for (id, record) in channel.held { merged.append((id, channel, record)) }
+            channel.held.removeAll()
+        }
+        merged.sort { $0.id < $1.id }
+        for entry in merged where channels[entry.channel.name] === entry.channel {
+            deliver(entry.channel, id: entry.id, record: entry.record)
+        }
+        for channel in ready where channels[channel.name] === channel { goLive(channel) }
+    }
+
+    /// A catch-up found that events after the channel's position left the history while the
+    /// subscriber connection was down (trimmed by count or age): they can never be delivered,
+    /// so the channel's subscriptions end with ``SubscriptionError/historyLost``; their clients
+    /// reconnect with their last id and are told `gap`. The channel is released with them.
+    private func historyLost(_ channel: ChannelState, after position: StreamID, read: ChannelRead) {
+        let through = read.trimmedThrough.map { " (through \($0))" } ?? ""
+        logger.warning(
+            """
+            channel \(channel.name): events after \(position) left the history\(through) before the subscriber connection \
+            was back; ending its \(channel.subscribers.count) subscriptions so that their clients replay
+            """
+        )
+        for join in channel.joins { fail(join, .backend("\(configuration.url): events of channel \(channel.name) left the history")) }
+        for subscription in channel.subscribers { subscription.end(with: .historyLost) }
+        // Normally released with its last subscription; if anything is left, it starts afresh.
+        guard channels[channel.name] === channel else { return }
+        channel.held.removeAll()
+        channel.position = read.entries.last?.0 ?? position
+        channel.caughtUp = true
+        if catchingUp.remove(channel.name) != nil { finishCatchUpIfDone() } else { goLive(channel) }
     }
 
     /// Redis answered a sync with an error: subscribe calls waiting for the channel fail (their
@@ -463,14 +683,16 @@ extension RedisBroker {
         return BrokerEvent(event: event, channel: channel, sequence: sequence, encoded: encoded, publishedAtMilliseconds: eventLoop.nowMilliseconds)
     }
 
-    /// Runs the replay script for `names` after `after` (an entry id, or "" for everything).
-    private func readHistory(of names: [String], after: String, _ handler: @escaping (RedisValue?) -> Void) -> Bool {
-        var arguments = [keys.lastID]
-        for name in names {
-            arguments.append(keys.stream(name))
-            arguments.append(keys.meta(name))
-        }
-        arguments += [bytes(after), historyCountBytes, slackBytes, ageBytes]
-        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 1 + 2 * names.count, arguments, handler)
+    /// Runs the replay script for one channel: finding the event whose wire id is
+    /// `lastEventID` (nil: reading after `after`, or from the start) and reading at most
+    /// `limit + 1` of the newest entries after it.
+    private func readChannel(
+        _ name: String, finding lastEventID: String?, after: StreamID?, limit: Int, _ handler: @escaping (RedisValue?) -> Void
+    ) -> Bool {
+        let arguments = [
+            keys.stream(name), keys.meta(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes, slackBytes,
+            ageBytes, bytes(String(limit)),
+        ]
+        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 2, arguments, handler)
     }
 }

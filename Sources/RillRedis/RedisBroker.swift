@@ -21,10 +21,19 @@ public import RillSSE
 /// received once per process, encoded once, and the same bytes go to every local subscription.
 ///
 /// **Ids.** An event published without an id gets a stream entry id such as `1700000000000-0`;
-/// a publisher's own id is kept (and stored with the event). Ids increase across all channels in
-/// publish order (see `RedisScripts`), so a `Last-Event-ID` is a position in the whole history.
-/// ``BrokerEvent/sequence`` is this process's delivery counter: it orders the events one
-/// subscription receives; a replayed event gets a fresh number.
+/// a publisher's own id is kept (and stored with the event). Entry ids increase across all
+/// channels in publish order (see `RedisScripts`), so the entry of an event is a position in
+/// the whole history. ``BrokerEvent/sequence`` is this process's delivery counter: it orders the
+/// events one subscription receives; a replayed event gets a fresh number.
+///
+/// **Which event a `Last-Event-ID` names** (the rule ``InMemoryBroker`` follows too): the one
+/// whose id on the wire equals it exactly, in the history of one of the subscribed channels.
+/// An id shaped like an entry id is looked up at that position first, as a fast path, and
+/// counts only when the entry there carries no publisher id (its wire id is that entry id). Any
+/// other id — including a publisher's id that merely looks like an entry id, such as `1-0` — is
+/// compared with the publisher ids stored in the history. An id that names no event there
+/// (unknown, trimmed away, from the future, or merely shaped like a position) is never read as
+/// a position: the replay status is `.gap` and the newest history is replayed.
 ///
 /// **Receipts.** ``PublishReceipt/subscriberCount`` is the reply of Redis's `PUBLISH`: the number
 /// of subscriber connections (processes) that had a subscriber for the channel, not the number
@@ -33,12 +42,15 @@ public import RillSSE
 /// **Replay.** With a `Last-Event-ID`, the subscription starts with the events after it that
 /// the history still holds, then continues live, with no gap and no duplicate while publishing
 /// goes on: pub/sub first, live events held back, the stream read, then held events newer than
-/// what the read saw. ``ReplayStatus`` has InMemoryBroker's meaning: `.gap` when trimming (by
-/// count or age) removed an event after the id, or the id is unknown — neither an entry id up to
-/// the newest one issued nor a publisher id still in the history; then the whole remaining
-/// history is replayed. A position older than the age bound on a channel Redis has forgotten
-/// entirely (no publish for 7 days, or twice the age bound if longer) also counts as a gap: nothing is left to prove
-/// otherwise.
+/// what the read saw, all merged in id order. ``ReplayStatus`` has InMemoryBroker's meaning:
+/// `.gap` when trimming (by count or age) removed an event after the id, when the id names no
+/// event (above), or when more than ``Configuration/maximumReplayEventCount`` events (1,000 by
+/// default) follow it — then the newest ones are replayed. The newest trimmed event of a
+/// channel still locates a client that had it. A position older than the age bound on a
+/// channel Redis has forgotten entirely (no publish for 7 days, or twice the age bound if
+/// longer) also counts as a gap: nothing is left to prove otherwise. Each channel's history is
+/// read with its own bounded call (`XREVRANGE … COUNT`), never one script over every channel,
+/// so a replay of many channels does not hold Redis up for other clients.
 ///
 /// **History bounds.** ``BrokerConfiguration/historyCount`` keeps between `count` and
 /// `count + min(count / 10, 100)` events per channel (trimmed in batches, exactly back to
@@ -49,10 +61,15 @@ public import RillSSE
 ///
 /// **Failures.** When a connection drops, the broker reconnects with backoff (100 ms doubling
 /// to 5 s by default). Open subscriptions stay open: once the subscriber connection is back,
-/// each channel catches up from the last event delivered here (read from the stream), then
-/// continues live, losing nothing the history still holds. While Redis cannot be reached,
-/// `publish` and `subscribe` fail at once with ``BrokerError/backend(_:)``; a command that gets
-/// no reply within ``Configuration/replyTimeout`` resets the connection instead of hanging.
+/// each channel catches up from the last event delivered here (read from the stream), and the
+/// events of every channel's catch-up are delivered merged in id order before any channel goes
+/// live again, so a subscription to several channels never receives an id older than one it
+/// already has. When the history lost events of a channel meanwhile (trimmed by count or age
+/// during the outage), its subscriptions end with ``SubscriptionError/historyLost`` instead of
+/// skipping them silently: their clients reconnect with their last id and are told `.gap`.
+/// While Redis cannot be reached, `publish` and `subscribe` fail at once with
+/// ``BrokerError/backend(_:)``; a command that gets no reply within
+/// ``Configuration/replyTimeout`` resets the connection instead of hanging.
 ///
 /// Needs Redis 6.2 or newer; Redis Cluster is not supported (the scripts use several keys).
 ///
@@ -87,6 +104,12 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     // Subscribing state (RedisBroker+Subscribing.swift).
     var channels: [String: ChannelState] = [:]
     var joins: [ObjectIdentifier: Join] = [:]
+    /// Channels whose catch-up after a lost subscriber connection is not read yet.
+    var catchingUp = Set<String>()
+    /// The most events one replay delivers (``Configuration/maximumReplayEventCount``).
+    let replayLimit: Int
+    /// The most events a catch-up reads: the most the history holds (count + slack).
+    let catchUpLimit: Int
     var sequence: UInt64 = 0
     var counters = BrokerStatistics()
     var subscriptionCount = 0
@@ -101,6 +124,8 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let count = configuration.broker.historyCount
         historyCountBytes = Array(String(count).utf8)
         slackBytes = Array(String(min(count / 10, 100)).utf8)
+        replayLimit = max(configuration.maximumReplayEventCount, 0)
+        catchUpLimit = count + min(count / 10, 100)
         // At least 1 ms (PEXPIRE needs it); at most ten years, which is "forever" here.
         let age = min(max(EventRecord.wholeMilliseconds(configuration.broker.historyMaxAge), 1), 315_360_000_000)
         historyMaxAgeMilliseconds = UInt64(age)
@@ -446,6 +471,14 @@ public final class RedisBroker: Broker, @unchecked Sendable {
                     }
                 if !sent { continuation.resume(throwing: self.unavailable) }
             }
+        }
+    }
+
+    /// The channels this process holds state for (and has `SUBSCRIBE`d or is subscribing to),
+    /// with or without subscribers: tests check that none is left behind.
+    package func channelNames() async -> Set<String> {
+        await withUnsafeContinuation { continuation in
+            onLoop { continuation.resume(returning: Set(self.channels.keys)) }
         }
     }
 

@@ -62,12 +62,38 @@ final class RedisConnection {
     // MARK: Connecting
 
     /// Starts one connection attempt; ends in ``onReady`` or ``onDown``, never synchronously.
+    ///
+    /// A host name is resolved first, off the loop (``EventLoop/resolve(host:port:_:)``), and
+    /// hiredis gets a numeric address: its own lookup would block the loop. With several
+    /// addresses, successive attempts go round them. ``connectTimeout`` covers the lookup too.
     func connect() {
         eventLoop.preconditionInEventLoop()
         precondition(state == .idle, "connect() while \(state)")
         attempt += 1
         state = .connecting
-        guard let context = redisAsyncConnect(host, Int32(clamping: port)) else {
+        let current = attempt
+        connectTimer = eventLoop.schedule(after: connectTimeout) { [weak self] in
+            guard let self, self.attempt == current, self.state == .connecting || self.state == .handshaking else { return }
+            if self.context == nil {
+                self.lost("no answer within \(self.connectTimeout)")  // still resolving
+            } else {
+                self.teardown(reason: "no answer within \(self.connectTimeout)")
+            }
+        }
+        eventLoop.resolve(host: host, port: port) { [weak self] result in
+            guard let self, self.attempt == current, self.state == .connecting, self.context == nil else { return }
+            switch result {
+            case .success(let addresses):
+                self.open(addresses[(current - 1) % addresses.count].host)
+            case .failure(let error):
+                self.failSoon("\(error)")
+            }
+        }
+    }
+
+    /// Connects hiredis to a numeric address.
+    private func open(_ address: String) {
+        guard let context = redisAsyncConnect(address, Int32(clamping: port)) else {
             failSoon("out of memory")
             return
         }
@@ -88,10 +114,6 @@ final class RedisConnection {
         redisAsyncSetDisconnectCallback(context, disconnectCallback)
         _ = redisEnableKeepAlive(&context.pointee.c)
         self.context = context
-        connectTimer = eventLoop.schedule(after: connectTimeout) { [weak self] in
-            guard let self, self.state == .connecting || self.state == .handshaking else { return }
-            self.teardown(reason: "no answer within \(self.connectTimeout)")
-        }
     }
 
     /// Reports a failure that happened inside ``connect()`` on the next loop turn, so that the
@@ -100,8 +122,7 @@ final class RedisConnection {
         let current = attempt
         eventLoop.schedule(after: .zero) { [weak self] in
             guard let self, self.attempt == current, self.state == .connecting, self.context == nil else { return }
-            self.state = .idle
-            self.onDown(reason)
+            self.lost(reason)
         }
     }
 

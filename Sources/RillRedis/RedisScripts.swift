@@ -3,15 +3,17 @@
 ///
 /// - **One id order for all channels.** The entry id comes from one `<prefix>lastid` key, not
 ///   from `XADD *` per stream: `max(server time, last id + 1)`. Ids therefore increase across
-///   every channel in the order events were published, so a `Last-Event-ID` is a position in the
+///   every channel in the order events were published, so an entry id is a position in the
 ///   whole history, and merging several channels' replays by id gives publish order.
 /// - **Stream and pub/sub agree.** `XADD` and `PUBLISH` happen in one step: no event is stored
 ///   but never announced (or the reverse) when a connection drops between the two, and pub/sub
 ///   delivers events in id order.
 /// - **Exact gap detection.** Trimming records the highest id it removed in the hash
 ///   `<prefix>meta:<channel>` (`trimmed`, and `newest`, the stream's newest id, which counts as
-///   removed once the stream has expired). A client that resumes after id P lost something
-///   exactly when that mark is above P. (Redis's own `max-deleted-entry-id` ignores trimming.)
+///   removed once the stream has expired), each with the wire id of that event (`trimmedwire`,
+///   `newestwire`), so that a client that had exactly that event is still located. A client
+///   that resumes after id P lost something exactly when that mark is above P. (Redis's own
+///   `max-deleted-entry-id` ignores trimming.)
 ///
 /// History bounds: the count bound trims the oldest entries once a stream holds more than
 /// `count + slack` (slack = count / 10, at most 100), back to exactly `count`, so a stream keeps
@@ -38,11 +40,20 @@ enum RedisScripts {
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
-        -- The meta hash: `trimmed` is the highest id removed from the stream, `newest` the id
-        -- of its newest entry (everything through it is gone once the stream has expired).
-        local function mark(meta, id)
+        -- The id subscribers saw for an entry: the publisher's (field `i`), else the entry id.
+        local function wire_id(entry)
+          local fields = entry[2]
+          for i = 1, #fields, 2 do
+            if fields[i] == 'i' then return fields[i + 1] end
+          end
+          return entry[1]
+        end
+        -- The meta hash: `trimmed` is the highest id removed from the stream and `trimmedwire`
+        -- the wire id of that event ('' when unknown), `newest` the id of its newest entry
+        -- (everything through it is gone once the stream has expired).
+        local function mark(meta, id, wire)
           local trimmed = redis.call('HGET', meta, 'trimmed')
-          if not trimmed or less(trimmed, id) then redis.call('HSET', meta, 'trimmed', id) end
+          if not trimmed or less(trimmed, id) then redis.call('HSET', meta, 'trimmed', id, 'trimmedwire', wire or '') end
         end
         local function trimmed_through(stream, meta)
           local trimmed = redis.call('HGET', meta, 'trimmed')
@@ -53,11 +64,11 @@ enum RedisScripts {
           return trimmed
         end
         local function trim(stream, meta, count, slack, age, now)
-          local cut = nil
+          local cut, cut_wire = nil, nil
           local len = redis.call('XLEN', stream)
           if len > count + slack then
             local doomed = redis.call('XRANGE', stream, '-', '+', 'COUNT', len - count)
-            cut = doomed[#doomed][1]
+            cut, cut_wire = doomed[#doomed][1], wire_id(doomed[#doomed])
           end
           -- Entries whose millisecond part is at most now - age are too old. (Reading the oldest
           -- entry first keeps the common case O(1); XREVRANGE towards '-' scans the stream.)
@@ -66,12 +77,12 @@ enum RedisScripts {
           if #oldest > 0 and parse(oldest[1][1]) < cutoff then
             local old = redis.call('XRANGE', stream, '-', '(' .. format(cutoff, 0))
             local newest_old = old[#old][1]
-            if cut == nil or less(cut, newest_old) then cut = newest_old end
+            if cut == nil or less(cut, newest_old) then cut, cut_wire = newest_old, wire_id(old[#old]) end
           end
           if cut then
             local ms, seq = parse(cut)
             redis.call('XTRIM', stream, 'MINID', format(ms, seq + 1))
-            mark(meta, cut)
+            mark(meta, cut, cut_wire)
           end
         end
 
@@ -91,8 +102,8 @@ enum RedisScripts {
             local id = format(ms, seq)
             if redis.call('EXISTS', KEYS[1]) == 0 then
               -- The stream expired (or never existed): whatever it held is gone.
-              local newest = redis.call('HGET', KEYS[2], 'newest')
-              if newest then mark(KEYS[2], newest) end
+              local newest = redis.call('HMGET', KEYS[2], 'newest', 'newestwire')
+              if newest[1] then mark(KEYS[2], newest[1], newest[2]) end
             end
             local added = redis.pcall('XADD', KEYS[1], id, unpack(ARGV, 6))
             if type(added) == 'table' and added.err then
@@ -107,7 +118,11 @@ enum RedisScripts {
               redis.call('XADD', KEYS[1], id, unpack(ARGV, 6))
             end
             redis.call('SET', KEYS[3], id)
-            redis.call('HSET', KEYS[2], 'newest', id)
+            local wire = id
+            for i = 6, #ARGV - 1, 2 do
+              if ARGV[i] == 'i' then wire = ARGV[i + 1] end
+            end
+            redis.call('HSET', KEYS[2], 'newest', id, 'newestwire', wire)
             local age = tonumber(ARGV[4])
             trim(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
             redis.call('PEXPIRE', KEYS[1], age)
@@ -118,30 +133,60 @@ enum RedisScripts {
             return {id, receivers}
             """
 
-    /// `EVALSHA replay <1 + 2n> <last id> (<stream> <meta>)×n <after id or ""> <count>
-    /// <slack> <age ms>` → `[<last id issued>, <now ms>, [[<trimmed through or "">, <meta exists>,
-    /// <entries after the id, or all of them>] × n]]`. All of them also when the id is newer than
-    /// any issued (unknown). Trims by age first, so what it returns is exactly the history the
-    /// bounds allow.
+    /// `EVALSHA replay 2 <stream> <meta> <wanted id or ""> <after id or ""> <count> <slack>
+    /// <age ms> <limit>` → `[<now ms>, <trimmed through or "">, <meta exists>, <found id or "">,
+    /// <entries, newest first>]`, for one channel.
+    ///
+    /// With a wanted id (a client's `Last-Event-ID`) it finds the entry whose wire id is
+    /// exactly that: an id shaped like an entry id is looked up at that position first, and
+    /// counts only if that entry carries no publisher id (it was assigned by the broker); any
+    /// other id is compared with the publisher ids the history holds (at most `count + slack`
+    /// entries, newest first) and with the wire id of the newest trimmed event. Without one,
+    /// `after` is the position to read from (a catch-up). The entries returned are the newest
+    /// `limit + 1` after the found position (or after `after`, or the whole history): one more
+    /// than the caller keeps, which tells it that more were left unread.
+    ///
+    /// One channel per call and a bounded read (`COUNT`), so no call keeps Redis busy for long
+    /// whatever a client asks for. Trims by age first, so what it returns is exactly the history
+    /// the bounds allow.
     static let replay =
         helpers + """
             local now = now_ms()
-            local count, slack, age = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-            local last = redis.call('GET', KEYS[1]) or '0-0'
-            local after = ARGV[1]
-            -- An id Redis never issued (from the future): unknown, so the whole history is replayed.
-            if after ~= '' and less(last, after) then after = '' end
-            local channels = {}
-            for i = 2, #KEYS, 2 do
-              trim(KEYS[i], KEYS[i + 1], count, slack, age, now)
-              local entries
-              if after == '' then
-                entries = redis.call('XRANGE', KEYS[i], '-', '+')
-              else
-                entries = redis.call('XRANGE', KEYS[i], '(' .. after, '+')
+            local count, slack, age, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+            trim(KEYS[1], KEYS[2], count, slack, age, now)
+            local wanted, found = ARGV[1], ARGV[2]
+            if wanted ~= '' then
+              found = ''
+              if string.match(wanted, '^%d+%-%d+$') then
+                -- An entry id out of range makes XRANGE fail: then it is no entry's id.
+                local at = redis.pcall('XRANGE', KEYS[1], wanted, wanted)
+                if type(at) == 'table' and not at.err and #at == 1 and wire_id(at[1]) == at[1][1] then found = at[1][1] end
               end
-              channels[#channels + 1] = {trimmed_through(KEYS[i], KEYS[i + 1]) or '', redis.call('EXISTS', KEYS[i + 1]), entries}
+              if found == '' then
+                local all = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', count + slack)
+                for _, entry in ipairs(all) do
+                  if wire_id(entry) == wanted then
+                    found = entry[1]
+                    break
+                  end
+                end
+              end
+              if found == '' then
+                -- The newest event gone from the history (trimmed, or the whole stream expired).
+                local meta = redis.call('HMGET', KEYS[2], 'trimmed', 'trimmedwire', 'newest', 'newestwire')
+                if meta[2] == wanted then
+                  found = meta[1]
+                elseif meta[4] == wanted and redis.call('EXISTS', KEYS[1]) == 0 then
+                  found = meta[3]
+                end
+              end
             end
-            return {last, now, channels}
+            local entries
+            if found ~= '' then
+              entries = redis.call('XREVRANGE', KEYS[1], '+', '(' .. found, 'COUNT', limit + 1)
+            else
+              entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', limit + 1)
+            end
+            return {now, trimmed_through(KEYS[1], KEYS[2]) or '', redis.call('EXISTS', KEYS[2]), wanted ~= '' and found or '', entries}
             """
 }

@@ -158,6 +158,108 @@ import Testing
         await a.shutdown()
     }
 
+    @Test func aLastEventIDNamesTheEventWithExactlyThatIdNeverAPositionItLooksLike() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let published: [(String, String?)] = [("1", nil), ("2", "1-0"), ("3", nil), ("4", "99999999999999-5"), ("5", nil)]
+        var ids: [String] = []
+        for (data, id) in published { ids.append(try await a.broker.publish(ServerSentEvent(data: data, id: id), to: "ids").id) }
+        #expect(ids[1] == "1-0" && ids[3] == "99999999999999-5")
+        func replay(_ lastEventID: String) async throws -> (ReplayStatus, [String]) {
+            let subscription = try await a.broker.subscribe(to: ["ids", "other"], lastEventID: lastEventID)
+            defer { subscription.cancel() }
+            return (subscription.replayStatus, dataOf(try await take(subscription.bufferedCount, from: subscription)))
+        }
+        // Publisher ids shaped like entry ids are found by exact match, not read as positions.
+        #expect(try await replay("1-0") == (.complete, ["3", "4", "5"]))
+        #expect(try await replay("99999999999999-5") == (.complete, ["5"]))
+        // A broker-assigned id is its entry: the fast path.
+        #expect(try await replay(ids[2]) == (.complete, ["4", "5"]))
+        #expect(try await replay(ids[4]) == (.complete, []))
+        // Shaped like a position, but no event has that id: a gap, never a silent `complete`.
+        for unknown in ["2-0", "0-1", "99999999999999-6", "18446744073709551615-18446744073709551615", "99999999999999999999999-0"] {
+            #expect(try await replay(unknown) == (.gap, ["1", "2", "3", "4", "5"]), "\(unknown)")
+        }
+        await a.shutdown()
+    }
+
+    @Test func aReplayReadsEachChannelBoundedAndCapsTheTotal() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server) { $0.maximumReplayEventCount = 10 }
+        let first = try await a.broker.publish(ServerSentEvent(data: "start"), to: "r0")
+        for round in 1...8 {
+            for channel in 0..<3 { _ = try await a.broker.publish(ServerSentEvent(data: "\(channel).\(round)"), to: "r\(channel)") }
+        }
+        _ = try await a.broker.runCommand(["CONFIG", "RESETSTAT"])
+        let capped = try await a.broker.subscribe(to: ["r0", "r1", "r2"], lastEventID: first.id)
+        #expect(capped.replayStatus == .gap)
+        let events = try await take(capped.bufferedCount, from: capped)
+        // The newest ten, in publish order.
+        #expect(dataOf(events) == ["2.5", "0.6", "1.6", "2.6", "0.7", "1.7", "2.7", "0.8", "1.8", "2.8"])
+        // Per channel, one lookup of the id and one bounded read: never one call over all of them.
+        let stats = try await a.broker.runCommand(["INFO", "commandstats"]).text ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=6,"), "\(stats)")
+        capped.cancel()
+        // Within the cap: complete.
+        let recent = try await a.broker.subscribe(to: ["r0", "r1", "r2"], lastEventID: events[events.count - 4].id)
+        #expect(recent.replayStatus == .complete)
+        #expect(dataOf(try await take(3, from: recent)) == ["0.8", "1.8", "2.8"])
+        await a.shutdown()
+    }
+
+    @Test func eventsTrimmedDuringAnOutageEndTheirSubscriptionsNeverSkipSilently() async throws {
+        let server = try RedisServer()
+        let small = BrokerConfiguration(historyCount: 5)
+        let a = try await Node.start(server, broker: small)
+        // B waits 1 s before reconnecting: ample time to publish while it is away.
+        let b = try await Node.start(server, broker: small) { $0.reconnectInitialDelay = .seconds(1) }
+        let trimmed = try await b.broker.subscribe(to: ["trim"], lastEventID: nil)
+        let kept = try await b.broker.subscribe(to: ["keep"], lastEventID: nil)
+        let last = try await a.broker.publish(ServerSentEvent(data: "0"), to: "trim")
+        #expect(dataOf(try await take(1, from: trimmed)) == ["0"])
+
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        // Past the history of "trim" (5 events): the first ones after B's position are gone.
+        _ = try await a.publishPipelined((1...12).map(String.init), to: "trim")
+        _ = try await a.publishPipelined(["k1", "k2"], to: "keep")
+
+        try await eventually("B's subscriber connection coming back") { await b.broker.connectionStatus().subscriber }
+        await #expect(throws: SubscriptionError.historyLost) { _ = try await take(20, from: trimmed) }
+        #expect(!trimmed.isActive)
+        // The channel whose history held everything caught up and stays.
+        #expect(dataOf(try await take(2, from: kept)) == ["k1", "k2"])
+        #expect(kept.isActive)
+        // The client comes back with its last id and is told.
+        let again = try await b.broker.subscribe(to: ["trim"], lastEventID: last.id)
+        #expect(again.replayStatus == .gap)
+        #expect(dataOf(try await take(5, from: again)) == ["8", "9", "10", "11", "12"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func aMultiChannelSubscriptionCatchesUpInIdOrder() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server) { $0.reconnectInitialDelay = .seconds(1) }
+        let both = try await b.broker.subscribe(to: ["p", "q"], lastEventID: nil)
+        let onlyQ = try await b.broker.subscribe(to: ["q"], lastEventID: nil)
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        var receipts: [PublishReceipt] = []
+        for number in 1...12 {
+            receipts += try await a.publishPipelined([String(number)], to: number % 3 == 0 ? "q" : "p")
+        }
+        try await eventually("B's subscriber connection coming back") { await b.broker.connectionStatus().subscriber }
+        // Live events right after the catch-up must come after it, too.
+        receipts += try await a.publishPipelined(["13"], to: "q")
+        let received = try await take(13, from: both)
+        #expect(dataOf(received) == (1...13).map(String.init))
+        #expect(received.map(\.id) == receipts.map(\.id))
+        #expect(dataOf(try await take(5, from: onlyQ)) == ["3", "6", "9", "12", "13"])
+        #expect(both.isActive && onlyQ.isActive)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
     @Test func aRestartedRedisKeepsSubscriptionsOpenAndPublishingFailsClearlyMeanwhile() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
@@ -254,6 +356,28 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
+    @Test func aHostNameIsResolvedOffTheLoopAndAnUnknownOneFailsClearly() async throws {
+        let server = try RedisServer()
+        let named = try await Node.start(server) { $0.host = "localhost" }
+        let subscription = try await named.broker.subscribe(to: ["named"], lastEventID: nil)
+        _ = try await named.broker.publish(ServerSentEvent(data: "via localhost"), to: "named")
+        #expect(dataOf(try await take(1, from: subscription)) == ["via localhost"])
+        await named.shutdown()
+
+        let loop = try EventLoop()
+        // Not a valid host name: the resolver refuses it without asking a DNS server.
+        let configuration = RedisBroker.Configuration(host: "not a host", port: server.port)
+        do {
+            _ = try await RedisBroker.connect(eventLoop: loop, configuration: configuration, logger: quietLogger)
+            Issue.record("connected to a host that does not exist")
+        } catch let error as BrokerError {
+            guard case .backend(let message) = error else { throw error }
+            #expect(message.hasPrefix("cannot connect to redis://not a host:\(server.port)/0: resolving host not a host failed: EAI_"), "\(message)")
+        }
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
+    }
+
     @Test func aServerThatNeverAnswersTimesOutAtStart() async throws {
         // A listener that accepts (the kernel completes the handshake) but never speaks Redis.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -306,6 +430,53 @@ import Testing
         #expect(try await redisSubscribers() == 1)
         _ = try await a.broker.publish(ServerSentEvent(data: "still works"), to: "room")
         #expect(dataOf(try await take(1, from: last)) == ["still works"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func aSubscribeCancelledInFlightLeavesNoChannelNoSubscriptionAndNoSubscribeBehind() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        _ = try await a.broker.publish(ServerSentEvent(data: "history"), to: "u-history")
+        @Sendable func redisChannels() async throws -> Int {
+            try await a.broker.runCommand(["PUBSUB", "CHANNELS", "rill:channel:*"]).elements?.count ?? -1
+        }
+        // Cancelled at once: SUBSCRIBE, the position read and the replay are all still in flight.
+        for round in 0..<20 {
+            let task = Task { try await b.broker.subscribe(to: ["u-now-\(round)", "u-history"], lastEventID: "1-0") }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await task.value }
+        }
+        // Many at once on unique channels, cancelled at different points: a caller that got its
+        // subscription cancels it, as a well-behaved handler does; one that was cancelled first
+        // gets CancellationError and owns nothing.
+        let broker = b.broker
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                let task = Task {
+                    let subscription = try await broker.subscribe(
+                        to: ["u-\(index)"], lastEventID: index % 3 == 0 ? nil : "\(index)-0")
+                    subscription.cancel()
+                }
+                group.addTask {
+                    for _ in 0..<(index % 7) { await Task.yield() }
+                    if index % 5 == 0 { try? await Task.sleep(for: .milliseconds(index % 4)) }
+                    task.cancel()
+                    _ = await task.result
+                }
+            }
+        }
+        try await eventually("every channel released here and in Redis") {
+            let statistics = await b.broker.statistics()
+            let local = await b.broker.channelNames()
+            let remote = try await redisChannels()
+            return remote == 0 && local.isEmpty && statistics.subscriptionCount == 0 && statistics.subscribersPerChannel.isEmpty
+        }
+        // The broker still works for the same names afterwards.
+        let again = try await b.broker.subscribe(to: ["u-1"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "after"), to: "u-1")
+        #expect(dataOf(try await take(1, from: again)) == ["after"])
         await a.shutdown()
         await b.shutdown()
     }

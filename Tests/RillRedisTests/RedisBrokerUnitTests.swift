@@ -23,6 +23,32 @@ import Testing
         }
     }
 
+    @Test func invalidURLErrorsAndDescriptionsNeverShowThePassword() throws {
+        let bad = [
+            "redis://user:hunter2@cache.internal:99999", "rediss://:hunter2@cache.internal", "http://hunter2@x",
+            "redis://:hunter2@", "redis://u:hunt/er2@host/db", "redis://u:hunt@er2@[::1", "redis://:hunter2@h/notanumber",
+            "redis://u:%zzhunter2@h", "hunter2@redis://h",
+        ]
+        for url in bad {
+            do {
+                _ = try RedisBroker.Configuration(url: url)
+                Issue.record("accepted \(url)")
+            } catch {
+                let text = "\(error) \(String(reflecting: error))"
+                #expect(!text.contains("hunter2") && !text.contains("hunt") && !text.contains("er2"), "\(text)")
+                #expect(text.contains("***"), "\(text)")
+            }
+        }
+        // A valid configuration prints, debug-prints and dumps without its password.
+        let configuration = try RedisBroker.Configuration(url: "redis://user:hunter2@10.0.0.5:6380/3")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+            #expect(!text.contains("hunter2"), "\(text)")
+        }
+        #expect("\(configuration)".contains("redis://user:***@10.0.0.5:6380/3"))
+    }
+
     @Test func streamIDsParseStrictlyAndOrderNumerically() {
         #expect(StreamID("1700000000000-12") == StreamID(milliseconds: 1_700_000_000_000, sequence: 12))
         for bad in ["", "12", "-1", "1-", "a-1", "1-2-3", " 1-2", "99999999999999999999999-0"] { #expect(StreamID(bad) == nil, "\(bad)") }
@@ -52,35 +78,80 @@ import Testing
         #expect(EventRecord(messageFields: Array("dx:hi".utf8)[...]) == nil)
     }
 
-    private func snapshot(
-        lastID: String, now: UInt64 = 10_000, _ channels: [(trimmed: String?, exists: Bool, ids: [String])]
-    ) -> ReplaySnapshot {
-        var reply: [RedisValue] = []
-        for channel in channels {
-            let entries = channel.ids.map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
-            reply.append(.array([.bulk(Array((channel.trimmed ?? "").utf8)), .integer(channel.exists ? 1 : 0), .array(entries)]))
+    /// One channel's reply to the replay script: entries come newest first.
+    private func read(
+        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, _ ids: [String]
+    ) -> ChannelRead {
+        let entries = ids.reversed().map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
+        return ChannelRead(
+            .array([
+                .integer(Int64(now)), .bulk(Array((trimmed ?? "").utf8)), .integer(exists ? 1 : 0), .bulk(Array((found ?? "").utf8)),
+                .array(entries),
+            ]))!
+    }
+
+    /// Runs a ``ReplayReader`` as the broker does, against channels holding `streams` (entry
+    /// ids, oldest first), answering each read as the replay script would; returns the outcome
+    /// and the floor of each step-2 read.
+    private func replay(
+        _ streams: [[String]], found: [String?], trimmed: [String?]? = nil, exists: [Bool]? = nil, now: UInt64 = 10_000,
+        limit: Int = 100, age: UInt64 = 100_000
+    ) -> (outcome: ReplayOutcome, floors: [StreamID?]) {
+        var reader = ReplayReader(channelCount: streams.count, limit: limit, historyMaxAgeMilliseconds: age)
+        var ready = false
+        for index in streams.indices {
+            ready = reader.looked(
+                read(now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], []), channel: index)
         }
-        return ReplaySnapshot(.array([.bulk(Array(lastID.utf8)), .integer(Int64(now)), .array(reply)]))!
+        #expect(ready)
+        var floors: [StreamID?] = []
+        while let index = reader.nextChannel {
+            let floor = reader.floor
+            floors.append(floor)
+            let after = streams[index].filter { id in floor.map { StreamID(id)! > $0 } ?? true }
+            reader.add(read(Array(after.suffix(limit + 1))), readAfter: floor)
+        }
+        return (reader.outcome(names: Array(["a", "b", "c"].prefix(streams.count))), floors)
     }
 
     @Test func replayDecisionsMatchInMemoryBrokerSemantics() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
-        // Two channels merged in id order; nothing trimmed after the position.
-        let both = snapshot(lastID: "40-0", [(nil, true, ["10-0", "30-0"]), ("5-0", true, ["20-0", "40-0"])])
-        let resumed = both.outcome(after: "10-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000)
+        // Two channels merged in id order; the id found in channel a, nothing trimmed after it.
+        let resumed = replay([["10-0", "30-0"], ["20-0", "40-0"]], found: ["10-0", nil], trimmed: [nil, "5-0"]).outcome
         #expect(resumed.status == .complete && ids(resumed) == ["20-0", "30-0", "40-0"])
         #expect(resumed.entries.map(\.channel) == ["b", "a", "b"])
-        // Trimming removed an event after the position.
-        let trimmed = both.outcome(after: "4-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000)
+        #expect(resumed.readThrough == [StreamID("30-0")!, StreamID("40-0")!])
+        // Found, but trimming removed an event of another channel after it.
+        let trimmed = replay([["4-0", "10-0", "30-0"], ["20-0", "40-0"]], found: ["4-0", nil], trimmed: [nil, "5-0"]).outcome
         #expect(trimmed.status == .gap && ids(trimmed) == ["10-0", "20-0", "30-0", "40-0"])
         // Exactly at the trim mark: nothing lost.
-        #expect(both.outcome(after: "5-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .complete)
-        // Unknown ids: from the future, or a publisher id the history no longer holds.
-        #expect(both.outcome(after: "41-0", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .gap)
-        #expect(both.outcome(after: "gone", names: ["a", "b"], historyMaxAgeMilliseconds: 100_000).status == .gap)
+        #expect(replay([["10-0"], ["20-0"]], found: [nil, "5-0"], trimmed: [nil, "5-0"]).outcome.status == .complete)
+        // Not found in any channel (unknown, from the future, a look-alike of an entry id): a
+        // gap, whatever the id looks like, and the whole history is replayed.
+        let unknown = replay([["10-0", "30-0"], ["20-0"]], found: [nil, nil]).outcome
+        #expect(unknown.status == .gap && ids(unknown) == ["10-0", "20-0", "30-0"])
+        #expect(unknown.readThrough == [StreamID("30-0")!, StreamID("20-0")!])
         // An expired stream: an old position may have missed events, a recent one cannot have.
-        let expired = snapshot(lastID: "9000-0", now: 10_000, [(nil, false, [])])
-        #expect(expired.outcome(after: "1000-0", names: ["a"], historyMaxAgeMilliseconds: 5000).status == .gap)
-        #expect(expired.outcome(after: "8000-0", names: ["a"], historyMaxAgeMilliseconds: 5000).status == .complete)
+        #expect(replay([[], []], found: ["1000-0", nil], exists: [true, false], age: 5000).outcome.status == .gap)
+        #expect(replay([[], []], found: ["8000-0", nil], exists: [true, false], age: 5000).outcome.status == .complete)
+    }
+
+    @Test func aReplayIsCappedToTheNewestEventsAndReadsNoMoreThanItKeeps() {
+        let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
+        // More events after the position than the limit: the newest, and a gap.
+        let one = replay([["1-0", "2-0", "3-0", "4-0"]], found: ["1-0"], limit: 2).outcome
+        #expect(one.status == .gap && ids(one) == ["3-0", "4-0"])
+        // Exactly the limit after the position: complete.
+        let exact = replay([["1-0", "2-0", "3-0"]], found: ["1-0"], limit: 2).outcome
+        #expect(exact.status == .complete && ids(exact) == ["2-0", "3-0"])
+        // Over all channels: the newest `limit` in id order, and a gap; once `limit` events are
+        // kept, the next channel is read only after the oldest of them.
+        let total = replay([["1-0", "2-0", "5-0", "6-0"], ["3-0", "4-0", "7-0"]], found: ["1-0", nil], limit: 3)
+        #expect(total.outcome.status == .gap && ids(total.outcome) == ["5-0", "6-0", "7-0"])
+        #expect(total.floors == [StreamID("1-0")!, StreamID("2-0")!])
+        // Within the limit over three channels: complete, each read after the position.
+        let within = replay([["1-0", "4-0"], ["2-0", "5-0"], ["3-0"]], found: [nil, "2-0", nil], limit: 3)
+        #expect(within.outcome.status == .complete && ids(within.outcome) == ["3-0", "4-0", "5-0"])
+        #expect(within.floors == [StreamID("2-0")!, StreamID("2-0")!, StreamID("2-0")!])
     }
 }
