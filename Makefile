@@ -121,16 +121,20 @@ fuzz: fuzz-build
 ## scratch path. Reports are errors (halt_on_error); the suppressions in Tests/sanitizers/ each
 ## say why they are not bugs. Child processes the tests start (examples, rill-hub) are built with
 ## the same sanitizer and inherit the options.
-ASAN_OPTIONS_SANITIZE := halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0
+ASAN_OPTIONS_SANITIZE := halt_on_error=1:detect_leaks=1
+LSAN_OPTIONS_SANITIZE := suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp:print_suppressions=0
 TSAN_OPTIONS_SANITIZE := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/Tests/sanitizers/tsan.supp
 # Tests that cannot run under a sanitizer, with why (swift test --skip, a regular expression).
 SANITIZE_SKIP_ASAN :=
 SANITIZE_SKIP_TSAN :=
 .PHONY: test-sanitize test-asan test-tsan
-test-sanitize: test-asan test-tsan
+# Both runs always happen; the target fails if either did.
+test-sanitize:
+	@status=0; $(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory test-tsan || status=1; exit $$status
 test-asan: deps-test
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	ASAN_OPTIONS=$(ASAN_OPTIONS_SANITIZE) $(SWIFT) test --skip-build --sanitize=address \
+	ASAN_OPTIONS=$(ASAN_OPTIONS_SANITIZE) LSAN_OPTIONS=$(LSAN_OPTIONS_SANITIZE) $(SWIFT) test --skip-build --sanitize=address \
 		--scratch-path .build-asan --no-parallel $(SANITIZE_SKIP_ASAN)
 test-tsan: deps-test
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan

@@ -59,6 +59,8 @@ REDIS_PID=
 HUB_PID=
 cleanup() {
     local pid
+    # The load loops' own children first (rill-load runs), then the loops, the hub and Redis.
+    for pid in "${PIDS[@]}"; do pkill -P "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}" $HUB_PID $REDIS_PID; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
@@ -114,7 +116,7 @@ mix() {
         for round in $(seq 1 1000); do
             left=$(( end - $(now) )); [ "$left" -ge 10 ] || break
             timeout $(( left + 30 )) "$LOAD" fanout -c "$FANOUT_CONNECTIONS" --events "$FANOUT_EVENTS" --payload-bytes 1024 \
-                --timeout "$left" --settle 3 --quiet --publish "$url/publish?channel=fan$round" "$url/stream?channel=fan$round" \
+                --timeout "$left" --settle 3 --quiet --publish "$url/publish?channel=fan$end-$round" "$url/stream?channel=fan$end-$round" \
                 >>"$OUT/fanout.log" 2>&1 || echo "fanout run exited $?" >>"$OUT/fanout.log"
         done ) &
     pids+=($!)
