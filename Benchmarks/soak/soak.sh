@@ -81,7 +81,8 @@ start_redis() {
     REDIS_PID=$!
     wait_for_port "$REDIS_PORT"
 }
-: >"$OUT/redis.log"
+# This run's logs only (the files are appended to by the load loops below).
+for log in redis hub churn fanout clients summary; do : >"$OUT/$log.log"; done
 start_redis
 ulimit -n "$(ulimit -Hn)"
 "$HUB" --host 127.0.0.1 --port "$HUB_PORT" --redis "redis://127.0.0.1:$REDIS_PORT/0" --history 500 \
@@ -109,15 +110,19 @@ mix() {
             left=$(( end - $(now) )); [ "$left" -ge 3 ] || break
             run=$(( left < 20 ? left : 20 ))
             timeout $(( run + 30 )) "$LOAD" churn -c "$CHURN_CONCURRENCY" -d "$run" --quiet "$url/stream?channel=churn" \
-                >>"$OUT/churn.log" 2>&1 || echo "churn run exited $?" >>"$OUT/churn.log"
+                >>"$OUT/churn.log" 2>&1 || { echo "churn run exited $?" >>"$OUT/churn.log"; sleep 1; }
         done ) &
     pids+=($!)
     (   # fan-out, one channel per run so each run starts from an empty history
+        started=0
         for round in $(seq 1 1000); do
             left=$(( end - $(now) )); [ "$left" -ge 10 ] || break
+            # A run refused at once (503 while Redis restarts) must not spin the loop.
+            [ "$round" -eq 1 ] || [ $(( $(now) - started )) -ge 2 ] || sleep 2
+            started=$(now)
             timeout $(( left + 30 )) "$LOAD" fanout -c "$FANOUT_CONNECTIONS" --events "$FANOUT_EVENTS" --payload-bytes 1024 \
                 --timeout "$left" --settle 3 --quiet --publish "$url/publish?channel=fan$end-$round" "$url/stream?channel=fan$end-$round" \
-                >>"$OUT/fanout.log" 2>&1 || echo "fanout run exited $?" >>"$OUT/fanout.log"
+                >>"$OUT/fanout.log" 2>&1 || { echo "fanout run exited $?" >>"$OUT/fanout.log"; sleep 1; }
         done ) &
     pids+=($!)
     local c=("$PYTHON" "$HERE/soak_clients.py")
