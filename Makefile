@@ -97,3 +97,63 @@ bench-compare: deps
 	$(call apt_install,wrk)
 	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" \
 		Benchmarks/scripts/bench.sh
+
+# ---------------------------------------------------------------------------------------------
+# Keeping it so (issue 12): fuzzing, the suite under sanitizers, the soak. None is part of
+# `make test`.
+
+## libFuzzer targets (nested package Fuzz/, built with -sanitize=fuzzer,address): the request
+## parser through the connection state machine (http), the SSE client parser (sse), Redis reply
+## decoding through hiredis's reader (redis), request-target/percent decoding and routing
+## (route). Each runs FUZZ_SECONDS from a temporary copy of Fuzz/corpus/<target>; findings go
+## to .build-fuzz/findings/. See Fuzz/README.md.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= http sse redis route
+FUZZ_BUILD   := -c debug --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address \
+	-Xswiftc -parse-as-library -Xswiftc -enable-testing
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD)
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh $(FUZZ_TARGETS)
+
+## The whole test suite under AddressSanitizer, then under ThreadSanitizer, each in its own
+## scratch path. Reports are errors (halt_on_error); the suppressions in Tests/sanitizers/ each
+## say why they are not bugs. Child processes the tests start (examples, rill-hub) are built with
+## the same sanitizer and inherit the options.
+ASAN_OPTIONS_SANITIZE := halt_on_error=1:detect_leaks=1
+LSAN_OPTIONS_SANITIZE := suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp:print_suppressions=0
+TSAN_OPTIONS_SANITIZE := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/Tests/sanitizers/tsan.supp
+# Tests that cannot run under a sanitizer, with why (swift test --skip, a regular expression).
+SANITIZE_SKIP_ASAN :=
+SANITIZE_SKIP_TSAN :=
+.PHONY: test-sanitize test-asan test-tsan
+# Both runs always happen; the target fails if either did.
+test-sanitize:
+	@status=0; $(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory test-tsan || status=1; exit $$status
+test-asan: deps-test
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=$(ASAN_OPTIONS_SANITIZE) LSAN_OPTIONS=$(LSAN_OPTIONS_SANITIZE) $(SWIFT) test --skip-build --sanitize=address \
+		--scratch-path .build-asan --no-parallel $(SANITIZE_SKIP_ASAN)
+test-tsan: deps-test
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=$(TSAN_OPTIONS_SANITIZE) $(SWIFT) test --skip-build --sanitize=thread \
+		--scratch-path .build-tsan --no-parallel $(SANITIZE_SKIP_TSAN)
+
+## rill-hub (release, --redis) for SOAK_SECONDS (600) under churn, fan-out, resetting, stalled and
+## replaying clients and a Redis restart; RSS and fds every 10 s into a CSV and a PNG; PASS when
+## RSS comes back within 10 % of its post-warm-up level and fds to baseline
+## (Benchmarks/soak/soak.sh). Results in .build-soak/soak-results/.
+SOAK_SECONDS ?= 600
+PIP_SOAK     := matplotlib
+.PHONY: soak
+soak: deps
+	$(call apt_install,redis-server procps coreutils python3-pip)
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || { \
+		echo "installing (pip): $(PIP_SOAK)"; \
+		PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
+			$(PYTHON) -m pip install --quiet --disable-pip-version-check $(PIP_SOAK); }
+	$(SWIFT) build -c release --scratch-path .build-soak --product rill-hub
+	$(SWIFT) build -c release --scratch-path .build-soak --product rill-load
+	SOAK_SECONDS=$(SOAK_SECONDS) PYTHON=$(PYTHON) Benchmarks/soak/soak.sh
