@@ -33,8 +33,8 @@ extension RedisBroker {
         /// whatever the number of channels.
         public var maximumReplayEventCount: Int
         /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
-        /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>lastid`, and the
-        /// pub/sub channel `<prefix>channel:<channel>`.
+        /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>pids:<channel>`,
+        /// `<prefix>lastid`, and the pub/sub channel `<prefix>channel:<channel>`.
         public var keyPrefix: String
         /// How long connecting (TCP, `AUTH`, `SELECT`, loading the scripts) may take.
         public var connectTimeout: Duration

@@ -359,11 +359,12 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let record = EventRecord(event)
         let arguments: [[UInt8]] =
             [
-                keys.stream(channel), keys.meta(channel), keys.lastID, keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes,
+                keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.pubsub(channel), historyCountBytes,
+                slackBytes, ageBytes,
                 record.messageFields,
             ]
             + record.streamArguments
-        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 3, arguments) { [weak self] reply in
+        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 4, arguments) { [weak self] reply in
             guard let self else { return }
             guard let reply else {
                 completion(
