@@ -28,13 +28,13 @@ extension RedisBroker {
         /// The most events one replay (a subscription with a `Last-Event-ID`) delivers, over all
         /// its channels (default 1,000): when more events follow the client's position, the
         /// newest ones are replayed and the status is `.gap`. The channels' histories are read
-        /// one after another with bounded calls (`XREVRANGE … COUNT`), each from the newest
-        /// point still needed, so a replay holds at most twice this many events plus one,
-        /// whatever the number of channels.
+        /// newest first in bounded batches (`XREVRANGE … COUNT 129`), merged by id, until this
+        /// many are kept: a replay reads and holds about this many events plus one batch per
+        /// channel, whatever the number of channels.
         public var maximumReplayEventCount: Int
         /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
-        /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>lastid`, and the
-        /// pub/sub channel `<prefix>channel:<channel>`.
+        /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>pids:<channel>`,
+        /// `<prefix>lastid`, and the pub/sub channel `<prefix>channel:<channel>`.
         public var keyPrefix: String
         /// How long connecting (TCP, `AUTH`, `SELECT`, loading the scripts) may take.
         public var connectTimeout: Duration

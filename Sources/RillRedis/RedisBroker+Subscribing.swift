@@ -119,14 +119,17 @@ struct ChannelRead {
     }
 }
 
-/// A replay being read, in two steps that bound what it holds whatever the number of channels:
+/// A replay being read, in two steps that bound what it reads and holds, whatever the number
+/// of channels:
 ///
 /// 1. Every channel is asked, in one small pipelined call each, whether its history holds the
-///    event the `Last-Event-ID` names (``ChannelRead/found``), and whether events after a
-///    position were trimmed or expired there.
-/// 2. The channels are then read one after another, each from the client's position or from
-///    the oldest event still worth keeping (once `limit` newer ones are kept), whichever is
-///    newer, `limit + 1` events at most. So a replay holds at most `limit` events plus one read.
+///    event the `Last-Event-ID` names (``ChannelRead/found``), whether events after a position
+///    were trimmed or expired there, and for its newest entry.
+/// 2. The channels are then read newest first, in batches of at most ``batchCount`` events,
+///    always from the channel whose next unread events are the newest (a merge by id), until
+///    `limit` events after the position are kept and no unread event is newer than the oldest
+///    of them, or nothing after the position is left. So a replay reads about `limit` events
+///    plus one batch per channel, and holds at most `limit` plus one batch.
 ///
 /// The id is found when one channel's history holds the event whose wire id it is exactly;
 /// ids are one order across channels, so its entry id is the position in every channel. Not
@@ -134,6 +137,9 @@ struct ChannelRead {
 /// an entry id): `.gap`, and the newest history is replayed. Found, but an event after it was
 /// trimmed, expired, or is beyond the `limit` newest: `.gap` too. Never a silent skip.
 struct ReplayReader {
+    /// The most events one read of step 2 asks for.
+    static let batchCount = 128
+
     let limit: Int
     let historyMaxAgeMilliseconds: UInt64
     /// Step 1's replies, per channel.
@@ -143,8 +149,13 @@ struct ReplayReader {
     private(set) var lost = false
     /// The newest events read so far after the position, in id order (at most `limit`).
     private(set) var kept: [(id: StreamID, channel: Int, record: EventRecord)] = []
-    /// Per channel read in step 2, the newest id the read covered.
+    /// Per channel, the newest id its reads covered: its live events up to it are part of the
+    /// replay, dropped by the limit, or not newer than the position; newer ones are not.
     private(set) var readThrough: [StreamID] = []
+    /// Per channel, an upper bound of its newest unread event after the position (nil: none
+    /// left), and where its next read ends (exclusive; nil: at the newest).
+    private var unread: [StreamID?] = []
+    private var before: [StreamID?] = []
 
     init(channelCount: Int, limit: Int, historyMaxAgeMilliseconds: UInt64) {
         self.limit = limit
@@ -152,47 +163,56 @@ struct ReplayReader {
         lookups = Array(repeating: nil, count: channelCount)
     }
 
-    /// Records channel `index`'s step-1 reply; true once every channel has replied, the
-    /// position is known and step 2 can start.
+    /// Records channel `index`'s step-1 reply (read with `limit` 0: at most its newest entry
+    /// after the found id); true once every channel has replied, so that step 2 can start.
     mutating func looked(_ read: ChannelRead, channel index: Int) -> Bool {
         lookups[index] = read
         guard lookups.allSatisfy({ $0 != nil }) else { return false }
-        position = lookups.compactMap { $0?.found }.max()
+        let reads = lookups.map { $0! }
+        position = reads.compactMap(\.found).max()
         if let position {
-            lost = lookups.contains { $0!.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) }
+            lost = reads.contains { $0.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) }
         } else {
             lost = true
         }
+        let floor = position ?? .zero
+        readThrough = reads.map { max(floor, $0.entries.last?.0 ?? .zero) }
+        unread = reads.map { read in read.entries.last.flatMap { $0.0 > floor ? $0.0 : nil } }
+        before = Array(repeating: nil, count: reads.count)
         return true
     }
 
-    /// The channel step 2 reads next (nil: done).
-    var nextChannel: Int? { readThrough.count < lookups.count ? readThrough.count : nil }
-
-    /// Where the next read starts (exclusive): after the position, or after the oldest event
-    /// kept once `limit` are kept (anything older would be dropped), whichever is newer.
-    var floor: StreamID? {
-        let threshold = kept.count >= limit ? (kept.first?.id ?? position) : nil
-        switch (position, threshold) {
-        case (let position?, let threshold?): return max(position, threshold)
-        case (let position?, nil): return position
-        case (nil, let threshold): return threshold
+    /// The next read of step 2: a channel and the id its read ends before (nil: at the
+    /// newest); nil when the replay is complete.
+    mutating func nextRead() -> (channel: Int, before: StreamID?)? {
+        var best: Int?
+        for (index, newest) in unread.enumerated() {
+            guard let newest else { continue }
+            if let current = best, unread[current]! >= newest { continue }
+            best = index
         }
+        guard let best else { return nil }
+        if kept.count >= limit, kept.first.map({ unread[best]! <= $0.id }) ?? true {
+            // Everything left is older than what is kept: past the limit.
+            lost = true
+            return nil
+        }
+        return (best, before[best])
     }
 
-    /// Adds the step-2 read of ``nextChannel``, read after `floor`.
-    mutating func add(_ read: ChannelRead, readAfter floor: StreamID?) {
-        let index = readThrough.count
-        var entries = read.entries[...]
-        if let floor { entries = entries.drop { $0.0 <= floor } }
-        if entries.count > limit {
-            // One more than asked for: some were left unread.
-            lost = true
-            entries = entries.dropFirst(entries.count - limit)
+    /// Adds a step-2 read of `channel` (up to `batchCount + 1` entries before `before`).
+    mutating func add(_ read: ChannelRead, channel: Int) {
+        let floor = position ?? .zero
+        let entries = read.entries.filter { $0.0 > floor }
+        if let newest = read.entries.last?.0, newest > readThrough[channel] { readThrough[channel] = newest }
+        if read.entries.count > Self.batchCount, let oldest = entries.first?.0 {
+            unread[channel] = oldest  // more may be left before it
+            before[channel] = oldest
+        } else {
+            unread[channel] = nil
         }
-        readThrough.append(max(floor ?? .zero, read.entries.last?.0 ?? .zero))
         guard !entries.isEmpty else { return }
-        for (id, record) in entries { kept.append((id, index, record)) }
+        for (id, record) in entries { kept.append((id, channel, record)) }
         kept.sort { $0.id < $1.id }
         if kept.count > limit {
             lost = true
@@ -200,7 +220,7 @@ struct ReplayReader {
         }
     }
 
-    /// What to replay, once every channel was read.
+    /// What to replay, once ``nextRead()`` returned nil.
     func outcome(names: [String]) -> ReplayOutcome {
         ReplayOutcome(
             status: lost ? .gap : .complete, entries: kept.map { ($0.id, names[$0.channel], $0.record) }, readThrough: readThrough)
@@ -392,18 +412,19 @@ extension RedisBroker {
         }
     }
 
-    /// Step 2 of a join's replay: reads its channels one after another.
+    /// Step 2 of a join's replay: reads its channels in batches, newest first.
     private func readNextChannel(_ join: Join) {
-        guard let index = join.reader!.nextChannel else {
+        guard let (index, before) = join.reader!.nextRead() else {
             join.replay = join.reader!.outcome(names: join.channels)
             join.reader = nil
             completeIfReady(join)
             return
         }
-        let floor = join.reader!.floor
-        let sent = readChannel(join.channels[index], finding: nil, after: floor, limit: replayLimit) { [weak self, weak join] reply in
+        let sent = readChannel(
+            join.channels[index], finding: nil, after: join.reader!.position, before: before, limit: ReplayReader.batchCount
+        ) { [weak self, weak join] reply in
             guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
-            join.reader!.add(read, readAfter: floor)
+            join.reader!.add(read, channel: index)
             self.readNextChannel(join)
         }
         if !sent { fail(join, unavailable) }
@@ -685,14 +706,15 @@ extension RedisBroker {
 
     /// Runs the replay script for one channel: finding the event whose wire id is
     /// `lastEventID` (nil: reading after `after`, or from the start) and reading at most
-    /// `limit + 1` of the newest entries after it.
+    /// `limit + 1` of the newest entries after it and before `before`.
     private func readChannel(
-        _ name: String, finding lastEventID: String?, after: StreamID?, limit: Int, _ handler: @escaping (RedisValue?) -> Void
+        _ name: String, finding lastEventID: String?, after: StreamID?, before: StreamID? = nil, limit: Int,
+        _ handler: @escaping (RedisValue?) -> Void
     ) -> Bool {
         let arguments = [
-            keys.stream(name), keys.meta(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes, slackBytes,
-            ageBytes, bytes(String(limit)),
+            keys.stream(name), keys.meta(name), keys.publisherIDs(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes, slackBytes,
+            ageBytes, bytes(String(limit)), bytes(before?.description ?? ""),
         ]
-        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 2, arguments, handler)
+        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 3, arguments, handler)
     }
 }

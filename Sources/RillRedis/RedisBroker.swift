@@ -49,8 +49,9 @@ public import RillSSE
 /// channel still locates a client that had it. A position older than the age bound on a
 /// channel Redis has forgotten entirely (no publish for 7 days, or twice the age bound if
 /// longer) also counts as a gap: nothing is left to prove otherwise. Each channel's history is
-/// read with its own bounded call (`XREVRANGE … COUNT`), never one script over every channel,
-/// so a replay of many channels does not hold Redis up for other clients.
+/// read with its own bounded calls (an O(1) lookup of the id, then batches of
+/// `XREVRANGE … COUNT`, newest first), never one script over every channel, so a replay of many
+/// channels neither holds Redis up for other clients nor reads more than it replays.
 ///
 /// **History bounds.** ``BrokerConfiguration/historyCount`` keeps between `count` and
 /// `count + min(count / 10, 100)` events per channel (trimmed in batches, exactly back to
@@ -359,11 +360,12 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let record = EventRecord(event)
         let arguments: [[UInt8]] =
             [
-                keys.stream(channel), keys.meta(channel), keys.lastID, keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes,
+                keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.pubsub(channel), historyCountBytes,
+                slackBytes, ageBytes,
                 record.messageFields,
             ]
             + record.streamArguments
-        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 3, arguments) { [weak self] reply in
+        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 4, arguments) { [weak self] reply in
             guard let self else { return }
             guard let reply else {
                 completion(

@@ -26,6 +26,10 @@ struct RedisKeys {
     /// history (`trimmed`) and its newest id (`newest`).
     func meta(_ channel: String) -> [UInt8] { prefix + Array("meta:".utf8) + Array(channel.utf8) }
 
+    /// `<prefix>pids:<channel>`: a hash from publisher ids to the entry ids of the channel's
+    /// events that carry them (events with a broker-assigned id are not in it).
+    func publisherIDs(_ channel: String) -> [UInt8] { prefix + Array("pids:".utf8) + Array(channel.utf8) }
+
     /// `<prefix>channel:<channel>`: the pub/sub channel live events of the channel go through.
     func pubsub(_ channel: String) -> [UInt8] { pubsubPrefix + Array(channel.utf8) }
 

@@ -63,12 +63,21 @@ enum RedisScripts {
           end
           return trimmed
         end
-        local function trim(stream, meta, count, slack, age, now)
+        -- The publisher-id index (`pids`: publisher id -> entry id) forgets trimmed entries,
+        -- unless a newer entry reuses the id.
+        local function unindex(pids, entries)
+          for _, entry in ipairs(entries) do
+            local wire = wire_id(entry)
+            if wire ~= entry[1] and redis.call('HGET', pids, wire) == entry[1] then redis.call('HDEL', pids, wire) end
+          end
+        end
+        local function trim(stream, meta, pids, count, slack, age, now)
           local cut, cut_wire = nil, nil
           local len = redis.call('XLEN', stream)
           if len > count + slack then
             local doomed = redis.call('XRANGE', stream, '-', '+', 'COUNT', len - count)
             cut, cut_wire = doomed[#doomed][1], wire_id(doomed[#doomed])
+            unindex(pids, doomed)
           end
           -- Entries whose millisecond part is at most now - age are too old. (Reading the oldest
           -- entry first keeps the common case O(1); XREVRANGE towards '-' scans the stream.)
@@ -78,6 +87,7 @@ enum RedisScripts {
             local old = redis.call('XRANGE', stream, '-', '(' .. format(cutoff, 0))
             local newest_old = old[#old][1]
             if cut == nil or less(cut, newest_old) then cut, cut_wire = newest_old, wire_id(old[#old]) end
+            unindex(pids, old)
           end
           if cut then
             local ms, seq = parse(cut)
@@ -88,8 +98,10 @@ enum RedisScripts {
 
         """
 
-    /// `EVALSHA publish 3 <stream> <meta> <last id> <pub/sub channel> <count> <slack>
-    /// <age ms> <message fields> <field> <value> …` → `[<entry id>, <PUBLISH receivers>]`.
+    /// `EVALSHA publish 4 <stream> <meta> <last id> <publisher ids> <pub/sub channel> <count>
+    /// <slack> <age ms> <message fields> <field> <value> …` → `[<entry id>, <PUBLISH receivers>]`.
+    /// An event with a publisher id is indexed in the hash `<publisher ids>` (publisher id →
+    /// entry id), which trimming keeps in step with the stream and which expires with it.
     static let publish =
         helpers + """
             local now = now_ms()
@@ -124,7 +136,9 @@ enum RedisScripts {
             end
             redis.call('HSET', KEYS[2], 'newest', id, 'newestwire', wire)
             local age = tonumber(ARGV[4])
-            trim(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
+            if wire ~= id then redis.call('HSET', KEYS[4], wire, id) end
+            trim(KEYS[1], KEYS[2], KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
+            redis.call('PEXPIRE', KEYS[4], age)
             redis.call('PEXPIRE', KEYS[1], age)
             -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
             -- after a long quiet period must still learn that the history it missed expired.
@@ -133,18 +147,19 @@ enum RedisScripts {
             return {id, receivers}
             """
 
-    /// `EVALSHA replay 2 <stream> <meta> <wanted id or ""> <after id or ""> <count> <slack>
-    /// <age ms> <limit>` → `[<now ms>, <trimmed through or "">, <meta exists>, <found id or "">,
-    /// <entries, newest first>]`, for one channel.
+    /// `EVALSHA replay 3 <stream> <meta> <publisher ids> <wanted id or ""> <after id or ""> <count> <slack>
+    /// <age ms> <limit> <before id or "">` → `[<now ms>, <trimmed through or "">, <meta exists>,
+    /// <found id or "">, <entries, newest first>]`, for one channel.
     ///
     /// With a wanted id (a client's `Last-Event-ID`) it finds the entry whose wire id is
     /// exactly that: an id shaped like an entry id is looked up at that position first, and
     /// counts only if that entry carries no publisher id (it was assigned by the broker); any
-    /// other id is compared with the publisher ids the history holds (at most `count + slack`
-    /// entries, newest first) and with the wire id of the newest trimmed event. Without one,
-    /// `after` is the position to read from (a catch-up). The entries returned are the newest
-    /// `limit + 1` after the found position (or after `after`, or the whole history): one more
-    /// than the caller keeps, which tells it that more were left unread.
+    /// other id is looked up in the publisher-id index (and checked against its entry) and
+    /// compared with the wire ids of the newest trimmed or expired event: O(1) whatever the id.
+    /// Without one, `after` is the position to read from. The entries returned are the newest
+    /// `limit + 1` after the found position (or after `after`, or from the start) and before
+    /// `before` (or up to the newest): one more than asked for tells the caller that more may
+    /// be left.
     ///
     /// One channel per call and a bounded read (`COUNT`), so no call keeps Redis busy for long
     /// whatever a client asks for. Trims by age first, so what it returns is exactly the history
@@ -153,7 +168,7 @@ enum RedisScripts {
         helpers + """
             local now = now_ms()
             local count, slack, age, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-            trim(KEYS[1], KEYS[2], count, slack, age, now)
+            trim(KEYS[1], KEYS[2], KEYS[3], count, slack, age, now)
             local wanted, found = ARGV[1], ARGV[2]
             if wanted ~= '' then
               found = ''
@@ -163,12 +178,11 @@ enum RedisScripts {
                 if type(at) == 'table' and not at.err and #at == 1 and wire_id(at[1]) == at[1][1] then found = at[1][1] end
               end
               if found == '' then
-                local all = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', count + slack)
-                for _, entry in ipairs(all) do
-                  if wire_id(entry) == wanted then
-                    found = entry[1]
-                    break
-                  end
+                -- A publisher's id: through the index, checked against the entry.
+                local indexed = redis.call('HGET', KEYS[3], wanted)
+                if indexed then
+                  local at = redis.call('XRANGE', KEYS[1], indexed, indexed)
+                  if #at == 1 and wire_id(at[1]) == wanted then found = indexed end
                 end
               end
               if found == '' then
@@ -181,12 +195,9 @@ enum RedisScripts {
                 end
               end
             end
-            local entries
-            if found ~= '' then
-              entries = redis.call('XREVRANGE', KEYS[1], '+', '(' .. found, 'COUNT', limit + 1)
-            else
-              entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', limit + 1)
-            end
+            local upper = ARGV[7] ~= '' and '(' .. ARGV[7] or '+'
+            local lower = found ~= '' and '(' .. found or '-'
+            local entries = redis.call('XREVRANGE', KEYS[1], upper, lower, 'COUNT', limit + 1)
             return {now, trimmed_through(KEYS[1], KEYS[2]) or '', redis.call('EXISTS', KEYS[2]), wanted ~= '' and found or '', entries}
             """
 }

@@ -183,6 +183,25 @@ import Testing
         await a.shutdown()
     }
 
+    @Test func publisherIdsAreFoundThroughAnIndexThatTrimmingKeepsInStep() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
+        for number in 1...10 { _ = try await a.broker.publish(ServerSentEvent(data: String(number), id: "p\(number)"), to: "pub") }
+        _ = try await a.broker.publish(ServerSentEvent(data: "11", id: "p9"), to: "pub")  // an id used again: the newest counts
+        func replay(_ lastEventID: String) async throws -> (ReplayStatus, [String]) {
+            let subscription = try await a.broker.subscribe(to: ["pub"], lastEventID: lastEventID)
+            defer { subscription.cancel() }
+            return (subscription.replayStatus, dataOf(try await take(subscription.bufferedCount, from: subscription)))
+        }
+        #expect(try await replay("p8") == (.complete, ["9", "10", "11"]))
+        #expect(try await replay("p9") == (.complete, []))
+        #expect(try await replay("p6") == (.complete, ["7", "8", "9", "10", "11"]))  // the newest trimmed event
+        #expect(try await replay("p2") == (.gap, ["7", "8", "9", "10", "11"]))  // trimmed long ago
+        // The index holds the history's publisher ids only (p7, p8, p9 → "11", p10).
+        #expect(try await a.broker.runCommand(["HLEN", "rill:pids:pub"]) == .integer(4))
+        await a.shutdown()
+    }
+
     @Test func aReplayReadsEachChannelBoundedAndCapsTheTotal() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server) { $0.maximumReplayEventCount = 10 }

@@ -91,27 +91,33 @@ import Testing
     }
 
     /// Runs a ``ReplayReader`` as the broker does, against channels holding `streams` (entry
-    /// ids, oldest first), answering each read as the replay script would; returns the outcome
-    /// and the floor of each step-2 read.
+    /// ids, oldest first), answering each read as the replay script would; returns the outcome,
+    /// the number of step-2 reads and of entries they returned.
     private func replay(
         _ streams: [[String]], found: [String?], trimmed: [String?]? = nil, exists: [Bool]? = nil, now: UInt64 = 10_000,
         limit: Int = 100, age: UInt64 = 100_000
-    ) -> (outcome: ReplayOutcome, floors: [StreamID?]) {
+    ) -> (outcome: ReplayOutcome, reads: Int, entriesRead: Int) {
         var reader = ReplayReader(channelCount: streams.count, limit: limit, historyMaxAgeMilliseconds: age)
         var ready = false
         for index in streams.indices {
+            let after = streams[index].filter { id in found[index].map { StreamID(id)! > StreamID($0)! } ?? true }
             ready = reader.looked(
-                read(now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], []), channel: index)
+                read(now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], Array(after.suffix(1))),
+                channel: index)
         }
         #expect(ready)
-        var floors: [StreamID?] = []
-        while let index = reader.nextChannel {
-            let floor = reader.floor
-            floors.append(floor)
-            let after = streams[index].filter { id in floor.map { StreamID(id)! > $0 } ?? true }
-            reader.add(read(Array(after.suffix(limit + 1))), readAfter: floor)
+        var reads = 0
+        var entriesRead = 0
+        while let (index, before) = reader.nextRead() {
+            let window = streams[index].filter { id in
+                (reader.position.map { StreamID(id)! > $0 } ?? true) && (before.map { StreamID(id)! < $0 } ?? true)
+            }
+            let returned = Array(window.suffix(ReplayReader.batchCount + 1))
+            reads += 1
+            entriesRead += returned.count
+            reader.add(read(returned), channel: index)
         }
-        return (reader.outcome(names: Array(["a", "b", "c"].prefix(streams.count))), floors)
+        return (reader.outcome(names: streams.indices.map { String(UnicodeScalar(UInt8(97 + $0))) }), reads, entriesRead)
     }
 
     @Test func replayDecisionsMatchInMemoryBrokerSemantics() {
@@ -136,7 +142,7 @@ import Testing
         #expect(replay([[], []], found: ["8000-0", nil], exists: [true, false], age: 5000).outcome.status == .complete)
     }
 
-    @Test func aReplayIsCappedToTheNewestEventsAndReadsNoMoreThanItKeeps() {
+    @Test func aReplayIsCappedToTheNewestEventsAndReadsNoMoreThanItNeeds() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
         // More events after the position than the limit: the newest, and a gap.
         let one = replay([["1-0", "2-0", "3-0", "4-0"]], found: ["1-0"], limit: 2).outcome
@@ -144,14 +150,25 @@ import Testing
         // Exactly the limit after the position: complete.
         let exact = replay([["1-0", "2-0", "3-0"]], found: ["1-0"], limit: 2).outcome
         #expect(exact.status == .complete && ids(exact) == ["2-0", "3-0"])
-        // Over all channels: the newest `limit` in id order, and a gap; once `limit` events are
-        // kept, the next channel is read only after the oldest of them.
-        let total = replay([["1-0", "2-0", "5-0", "6-0"], ["3-0", "4-0", "7-0"]], found: ["1-0", nil], limit: 3)
-        #expect(total.outcome.status == .gap && ids(total.outcome) == ["5-0", "6-0", "7-0"])
-        #expect(total.floors == [StreamID("1-0")!, StreamID("2-0")!])
-        // Within the limit over three channels: complete, each read after the position.
-        let within = replay([["1-0", "4-0"], ["2-0", "5-0"], ["3-0"]], found: [nil, "2-0", nil], limit: 3)
-        #expect(within.outcome.status == .complete && ids(within.outcome) == ["3-0", "4-0", "5-0"])
-        #expect(within.floors == [StreamID("2-0")!, StreamID("2-0")!, StreamID("2-0")!])
+        // Over all channels: the newest `limit` in id order, and a gap.
+        let total = replay([["1-0", "2-0", "5-0", "6-0"], ["3-0", "4-0", "7-0"]], found: ["1-0", nil], limit: 3).outcome
+        #expect(total.status == .gap && ids(total) == ["5-0", "6-0", "7-0"])
+        // Within the limit over three channels: complete.
+        let within = replay([["1-0", "4-0"], ["2-0", "5-0"], ["3-0"]], found: [nil, "2-0", nil], limit: 3).outcome
+        #expect(within.status == .complete && ids(within) == ["3-0", "4-0", "5-0"])
+        #expect(replay([["1-0", "2-0"]], found: ["1-0"], limit: 0).outcome.status == .gap)
+
+        // Ten channels of 1,000 events, an unknown id, a limit of 1,000: the reads return about
+        // the limit plus a batch per channel, not the 10,000 events the channels hold.
+        let channels = (0..<10).map { channel in (0..<1000).map { "\(1 + $0)-\(channel)" } }
+        let big = replay(channels, found: Array(repeating: nil, count: 10), limit: 1000)
+        #expect(big.outcome.status == .gap && big.outcome.entries.count == 1000)
+        #expect(ids(big.outcome) == (901...1000).flatMap { ms in (0..<10).map { "\(ms)-\($0)" } })
+        #expect(big.entriesRead <= 1000 + 10 * (ReplayReader.batchCount + 1), "\(big.entriesRead)")
+        // The same channels filled one after the other (channel 9 newest): channel 9 alone.
+        let sequential = (0..<10).map { channel in (0..<1000).map { "\(channel * 1000 + $0 + 1)-0" } }
+        let newest = replay(sequential, found: Array(repeating: nil, count: 10), limit: 1000)
+        #expect(ids(newest.outcome) == (9001...10000).map { "\($0)-0" })
+        #expect(newest.entriesRead <= 1000 + 10 * (ReplayReader.batchCount + 1), "\(newest.entriesRead)")
     }
 }
