@@ -71,8 +71,13 @@ final class TimerQueue {
         return UInt64(seconds) * 1000 + UInt64(max(0, fraction))
     }
 
-    private func rearm() {
-        guard installed else { return }
+    /// A pass of due timers is running (see ``fire()``).
+    private var firing = false
+
+    /// - Parameter minimumDelayMilliseconds: 1 when re-arming at the end of a pass: libuv runs
+    ///   a timer restarted with no delay from its own callback again at once, in the same pass.
+    private func rearm(minimumDelayMilliseconds: UInt64 = 0) {
+        guard installed, !firing else { return }
         guard let first = heap.first else {
             if armedDeadline != nil {
                 uv_timer_stop(handle)
@@ -83,7 +88,7 @@ final class TimerQueue {
         if armedDeadline == first.deadlineMilliseconds { return }
         armedDeadline = first.deadlineMilliseconds
         let now = nowMilliseconds
-        let delay = first.deadlineMilliseconds > now ? first.deadlineMilliseconds - now : 0
+        let delay = max(minimumDelayMilliseconds, first.deadlineMilliseconds > now ? first.deadlineMilliseconds - now : 0)
         uv_timer_start(handle, { handle in
             Unmanaged<TimerQueue>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
         }, delay, 0)
@@ -92,14 +97,21 @@ final class TimerQueue {
     private func fire() {
         armedDeadline = nil
         let now = nowMilliseconds
-        while let first = heap.first, first.deadlineMilliseconds <= now {
+        // Entries scheduled (or moved) by the callbacks of this pass wait for the next one, so a
+        // timer that schedules itself again with no delay cannot hold the loop in this pass
+        // forever: I/O and queued work run between passes.
+        let firstSequenceOfThisPass = nextSequence
+        // No re-arming from the callbacks: the pass re-arms once, at its end.
+        firing = true
+        while let first = heap.first, first.deadlineMilliseconds <= now, first.sequence < firstSequenceOfThisPass {
             remove(at: 0)
             if let callback = first.timer.callback {
                 first.timer.callback = nil
                 callback()
             }
         }
-        rearm()
+        firing = false
+        rearm(minimumDelayMilliseconds: 1)
     }
 
     /// Moves a pending timer's entry to `deadline` (ordered after the entries already due then).

@@ -67,6 +67,34 @@ import Glibc
         #expect(loop.closeResult == 0)
     }
 
+    @Test func aTimerThatReschedulesItselfWithoutDelayDoesNotStarveTheLoop() async throws {
+        let loop = try EventLoop()
+        // A chain of zero-delay timers, bounded at 10,000 links; work posted meanwhile must run
+        // after a few links, not after the chain (it used to run the whole chain in one pass).
+        // Touched only on the loop thread.
+        final class Chain: @unchecked Sendable {
+            var links = 0
+            var linksWhenOtherWorkRan = -1
+        }
+        let chain = Chain()
+        let linksBeforeOtherWork = try await Task(executorPreference: loop.executor) { () -> Int in
+            func link() {
+                chain.links += 1
+                // Posted from inside the chain: it can only run if the chain lets the loop go.
+                if chain.links == 1 { loop.execute { chain.linksWhenOtherWorkRan = chain.links } }
+                guard chain.links < 10_000, chain.linksWhenOtherWorkRan < 0 else { return }
+                loop.schedule(after: .zero) { link() }
+            }
+            loop.schedule(after: .zero) { link() }
+            try await loop.sleep(for: .milliseconds(20))
+            while chain.linksWhenOtherWorkRan < 0 { try await loop.sleep(for: .milliseconds(5)) }
+            return chain.linksWhenOtherWorkRan
+        }.value
+        #expect(linksBeforeOtherWork < 100)
+        await loop.shutdown()
+        #expect(loop.closeResult == 0)
+    }
+
     @Test func cancelledTimersLeaveTheQueueAtOnceAndTheRestFireInOrder() async throws {
         let loop = try EventLoop()
         let (fired, expected, countsAfterCancel) = try await Task(executorPreference: loop.executor) {
