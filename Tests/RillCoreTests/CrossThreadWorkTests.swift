@@ -177,3 +177,25 @@ import Glibc
         await loop.shutdown()
     }
 }
+
+extension CrossThreadWorkTests {
+    @Test func cleanupBypassesAFullQueueButNotAStoppedLoop() async throws {
+        let loop = try EventLoop(name: "cleanup", maxPendingCrossThreadClosures: 10, logger: Self.quiet)
+        let ran = Atomic<Int>(0)
+        var results: [Bool] = []
+        await whileLoopIsBlocked(loop) {
+            for _ in 0..<10 { results.append(loop.execute { ran.add(1, ordering: .relaxed) }) }
+            results.append(loop.execute { ran.add(1, ordering: .relaxed) })
+            results.append(loop.executeBypassingLimit { ran.add(100, ordering: .relaxed) })
+        }
+        #expect(results == Array(repeating: true, count: 10) + [false, true])
+        for _ in 0..<2500 where ran.load(ordering: .relaxed) < 110 { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(ran.load(ordering: .relaxed) == 110)
+        await loop.shutdown()
+        let accepted = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: loop.executeBypassingLimit {}) }
+        }
+        #expect(!accepted)
+        #expect(loop.droppedClosureCount == 2)
+    }
+}
