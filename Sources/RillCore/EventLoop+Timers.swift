@@ -48,7 +48,8 @@ extension EventLoop {
                 sleeper.finish(throwing: CancellationError())
                 _ = self
             }
-            if inEventLoop { cancel() } else { execute(UncheckedBox(cancel).call) }
+            // Cleanup: not refused for a full queue (the sleeper's timer would stay queued).
+            if inEventLoop { cancel() } else { executeBypassingLimit(UncheckedBox(cancel).call) }
         }
     }
 }

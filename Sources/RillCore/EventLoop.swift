@@ -181,6 +181,29 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the loop's thread like ``execute(_:)``, but is not refused for a full
+    /// queue — only once the loop is shutting down.
+    ///
+    /// For work that releases what the loop holds (cancelling a subscription or a waiter,
+    /// closing a connection): dropping it under load would leak. Each call must stand for
+    /// something already bounded (a task, a subscription, a connection); anything a peer or a
+    /// producer can repeat at will belongs in ``execute(_:)``.
+    ///
+    /// - Returns: whether `body` was queued; false only when the loop is shutting down (counted
+    ///   and logged like a refused ``execute(_:)``).
+    @discardableResult
+    public func executeBypassingLimit(_ body: @escaping @Sendable () -> Void) -> Bool {
+        if inEventLoop {
+            executor.enqueueLocalClosure(body)
+            return true
+        }
+        guard executor.enqueueCrossThreadClosure(body, ignoringLimit: true) == nil else {
+            noteDropped(1, reason: "the loop is shutting down")
+            return false
+        }
+        return true
+    }
+
     /// Counts dropped closures and logs the 1st, 2nd, 4th, 8th, … so an overload cannot
     /// flood the log.
     private func noteDropped(_ count: Int, reason: @autoclosure () -> String) {
@@ -229,9 +252,8 @@ public final class EventLoop: @unchecked Sendable {
         let (exchanged, _) = state.compareExchange(
             expected: State.running.rawValue, desired: State.stopping.rawValue, ordering: .acquiringAndReleasing)
         guard exchanged else { return }
-        // Past the cross-thread limit: shutdown must never be refused for a full queue.
-        let close: @Sendable () -> Void = { [self] in self.closeEverything() }
-        if inEventLoop { executor.enqueueLocalClosure(close) } else { _ = executor.enqueueCrossThreadClosure(close, ignoringLimit: true) }
+        // Shutdown must never be refused for a full queue.
+        executeBypassingLimit { [self] in self.closeEverything() }
     }
 
     private func closeEverything() {
