@@ -48,7 +48,11 @@ extension EventLoop {
     public func resolve(host: String, port: Int) async throws(UVError) -> [SocketAddress] {
         let result = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<[SocketAddress], UVError>, Never>) in
             let start = { [self] in self.resolve(host: host, port: port) { continuation.resume(returning: $0) } }
-            if inEventLoop { start() } else { execute(UncheckedBox(start).call) }
+            if inEventLoop {
+                start()
+            } else if !execute(UncheckedBox(start).call) {
+                continuation.resume(returning: .failure(UVError(Int32(UV_ECANCELED.rawValue), "resolving \(host) (the loop refused the work)")))
+            }
         }
         return try result.get()
     }

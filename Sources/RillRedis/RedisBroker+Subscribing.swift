@@ -242,7 +242,7 @@ extension RedisBroker {
         let request = SubscribeRequest()
         let subscription = try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
-                onLoop {
+                onLoop({
                     guard !request.isCancelled else {
                         continuation.resume(throwing: CancellationError())
                         return
@@ -256,10 +256,10 @@ extension RedisBroker {
                             continuation.resume(with: result)
                         }
                     }
-                }
+                }, refused: { continuation.resume(throwing: Self.loopRefused) })
             }
         } onCancel: {
-            onLoop {
+            onLoop(bypassingLimit: true) {
                 request.isCancelled = true
                 if let join = request.join { self.fail(join, .closed) }  // completes with CancellationError
             }

@@ -153,7 +153,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     ) async throws -> RedisBroker {
         let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            broker.onLoop { broker.start { continuation.resume(with: $0) } }
+            broker.onLoop({ broker.start { continuation.resume(with: $0) } }, refused: { continuation.resume(throwing: loopRefused) })
         }
         return broker
     }
@@ -175,12 +175,13 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         precondition(!eventLoop.inEventLoop, "connectBlocking would block the loop that has to connect; use connect")
         let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
         let outcome = BlockingOutcome()
-        eventLoop.execute {
+        let queued = eventLoop.execute {
             broker.start { result in
                 outcome.result = result
                 outcome.done.signal()
             }
         }
+        guard queued else { throw loopRefused }
         outcome.done.wait()
         try outcome.result!.get()
         return broker
@@ -322,18 +323,21 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     @discardableResult
     public func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<PublishReceipt, any Error>) in
-            onLoop { self.publishOnLoop(event, to: channel) { continuation.resume(with: $0) } }
+            onLoop(
+                { self.publishOnLoop(event, to: channel) { continuation.resume(with: $0) } },
+                refused: { continuation.resume(throwing: Self.loopRefused) })
         }
     }
 
     /// Publishes from any thread without waiting; an error is reported to `onError` (called on
     /// the loop).
     public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)? = nil) {
-        onLoop {
-            self.publishOnLoop(event, to: channel) { result in
-                if case .failure(let error) = result { onError?(error) }
-            }
-        }
+        onLoop(
+            {
+                self.publishOnLoop(event, to: channel) { result in
+                    if case .failure(let error) = result { onError?(error) }
+                }
+            }, refused: { onError?(Self.loopRefused) })
     }
 
     /// Publishes on the loop thread: one `EVALSHA` that appends the event to the channel's
@@ -403,7 +407,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     public func statistics() async -> BrokerStatistics {
         await withUnsafeContinuation { continuation in
-            onLoop { continuation.resume(returning: self.statisticsOnLoop()) }
+            onLoop({ continuation.resume(returning: self.statisticsOnLoop()) }, refused: { continuation.resume(returning: BrokerStatistics()) })
         }
     }
 
@@ -425,10 +429,12 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// loop down closes the broker too.
     public func close() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            onLoop {
-                self.closeOnLoop()
-                continuation.resume()
-            }
+            onLoop(
+                bypassingLimit: true,
+                {
+                    self.closeOnLoop()
+                    continuation.resume()
+                }, refused: { continuation.resume() })
         }
     }
 
@@ -456,23 +462,36 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// Runs `body` on the loop: inline when already there.
-    func onLoop(_ body: @escaping @Sendable () -> Void) {
-        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    /// Runs `body` on the loop: inline when already there. When the loop refuses it (shut down,
+    /// or its cross-thread queue full), `refused` runs instead, on the calling thread, so that
+    /// no caller waits forever for a closure that will never run.
+    ///
+    /// - Parameter bypassingLimit: clean-up (a cancellation) that must not be lost to a full
+    ///   queue; refused only after shutdown.
+    func onLoop(bypassingLimit: Bool = false, _ body: @escaping @Sendable () -> Void, refused: () -> Void = {}) {
+        if eventLoop.inEventLoop {
+            body()
+        } else if !(bypassingLimit ? eventLoop.executeBypassingLimit(body) : eventLoop.execute(body)) {
+            refused()
+        }
     }
+
+    /// What a caller is told when the loop refused its work.
+    static let loopRefused = BrokerError.backend("the event loop refused the work (shut down or overloaded)")
 
     /// Sends any command on the command connection (tests and diagnostics: `PUBSUB NUMSUB`,
     /// `CLIENT KILL`, …).
     package func runCommand(_ arguments: [String]) async throws -> RedisValue {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RedisValue, any Error>) in
-            onLoop {
-                let sent =
-                    self.lifecycle == .running
-                    && self.command.send(arguments.map(bytes)) { reply in
-                        if let reply { continuation.resume(returning: reply) } else { continuation.resume(throwing: self.unavailable) }
-                    }
-                if !sent { continuation.resume(throwing: self.unavailable) }
-            }
+            onLoop(
+                {
+                    let sent =
+                        self.lifecycle == .running
+                        && self.command.send(arguments.map(bytes)) { reply in
+                            if let reply { continuation.resume(returning: reply) } else { continuation.resume(throwing: self.unavailable) }
+                        }
+                    if !sent { continuation.resume(throwing: self.unavailable) }
+                }, refused: { continuation.resume(throwing: Self.loopRefused) })
         }
     }
 
@@ -480,14 +499,14 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// with or without subscribers: tests check that none is left behind.
     package func channelNames() async -> Set<String> {
         await withUnsafeContinuation { continuation in
-            onLoop { continuation.resume(returning: Set(self.channels.keys)) }
+            onLoop({ continuation.resume(returning: Set(self.channels.keys)) }, refused: { continuation.resume(returning: []) })
         }
     }
 
     /// Whether each connection is up right now.
     package func connectionStatus() async -> (command: Bool, subscriber: Bool) {
         await withUnsafeContinuation { continuation in
-            onLoop { continuation.resume(returning: (self.command.isReady, self.subscriber.isReady)) }
+            onLoop({ continuation.resume(returning: (self.command.isReady, self.subscriber.isReady)) }, refused: { continuation.resume(returning: (false, false)) })
         }
     }
 }

@@ -55,6 +55,21 @@ import Testing
         await b.shutdown()
     }
 
+    @Test func afterItsLoopStoppedEveryCallFailsOrAnswersInsteadOfWaitingForever() async throws {
+        let server = try RedisServer()
+        let node = try await Node.start(server)
+        await node.shutdown()
+        // The loop refuses work now: each call must return, not wait for a closure that will
+        // never run (the test's time limit catches a hang).
+        await #expect(throws: BrokerError.self) { try await node.broker.publish(ServerSentEvent(data: "late"), to: "news") }
+        await #expect(throws: BrokerError.self) { _ = try await node.broker.subscribe(to: ["news"], lastEventID: nil) }
+        #expect(await node.broker.statistics().subscriptionCount == 0)
+        let reported = Mutex<(any Error)?>(nil)
+        node.broker.post(ServerSentEvent(data: "late"), to: "news") { error in reported.withLock { $0 = error } }
+        #expect(reported.withLock { $0 } != nil)
+        await node.broker.close()
+    }
+
     @Test func lastEventIDReplaysExactlyTheMissedEventsWhilePublishingContinues() async throws {
         let server = try RedisServer()
         // A replay larger than the live buffer would count against it (Subscription's rule), and

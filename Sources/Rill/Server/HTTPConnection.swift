@@ -457,7 +457,8 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
                 stream.notifyWhenQueuedBytes(atMost: server.configuration.writeLowWaterMarkBytes)
             }
         } onCancel: {
-            server.loop.execute { [self] in
+            // Clean-up: must not be lost to a full cross-thread queue.
+            server.loop.executeBypassingLimit { [self] in
                 if let waiter = self.drainWaiter {
                     self.drainWaiter = nil
                     waiter.resume(throwing: CancellationError())
