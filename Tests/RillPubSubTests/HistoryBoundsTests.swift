@@ -128,3 +128,61 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 }
+
+@Suite struct StoredEventTests {
+    @Test func anEventIsStoredOnceAndDecodedFromItsWireBytes() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let original = ServerSentEvent(data: "line 1\nline 2\n", event: "notify", id: "custom", retry: .milliseconds(1500))
+        let stored = try await onLoop(loop) {
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil)
+            try broker.publishOnLoop(original, to: "a")
+            return subscription.takeBuffered()[0]
+        }
+        #expect(stored.event == original)
+        #expect(stored.encoded == (try original.encoded()))
+        #expect(Array(stored.chunk.prefix(4)) == Array("\(String(stored.encodedBytes.count, radix: 16))\r\n".utf8))
+        #expect(stored.storedByteCount == stored.chunk.count + BrokerEvent.storageOverheadBytes)
+        await loop.shutdown()
+    }
+}
+
+@Suite struct LazyHistoryReplayTests {
+    @Test func aReplayIsProducedInPiecesAsTheSubscriberTakesIt() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let pieces = try await onLoop(loop) { () -> [[String]] in
+            for n in 1...6 { try broker.publishOnLoop(ServerSentEvent(data: payload(100) + "\(n)"), to: n.isMultiple(of: 2) ? "b" : "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "1")
+            try broker.publishOnLoop(ServerSentEvent(data: "live"), to: "a")  // 7: after the replay
+            var pieces: [[String]] = []
+            while subscription.hasPendingReplay { pieces.append(subscription.takeReplay(maxBytes: 250).map(\.id)) }
+            pieces.append(subscription.takeBuffered().map(\.id))
+            return pieces
+        }
+        // About 250 bytes a piece (the last event may pass it), the live event after the replay.
+        #expect(pieces == [["2", "3", "4"], ["5", "6"], ["7"]])
+        await loop.shutdown()
+    }
+
+    @Test func historyTrimmedPastAReplayInProgressEndsTheSubscriptionAsASlowConsumer() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10))
+        let (first, rest, active) = try await onLoop(loop) {
+            // 20 KB events: the subscription reads the history 64 KB at a time (2 to 5 first).
+            for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: payload(20_000) + "\(n)"), to: "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            let first = subscription.takeReplay(maxBytes: 1).map(\.id)
+            // Events 6 to 10, not yet read, leave the history.
+            for n in 11...20 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            var rest: [String] = []
+            while case let piece = subscription.takeReplay(maxBytes: 1), !piece.isEmpty { rest += piece.map(\.id) }
+            return (first, rest, subscription.isActive)
+        }
+        #expect(first == ["2"])
+        #expect(rest == ["3", "4", "5"])
+        #expect(!active)
+        #expect(await broker.statistics().slowConsumerDisconnectCount == 1)
+        await loop.shutdown()
+    }
+}

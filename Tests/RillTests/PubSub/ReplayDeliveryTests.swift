@@ -104,9 +104,11 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
             #expect(events.count == 2004)
             #expect(events.first?.type == "rill-history-gap")
             let data = events.dropFirst().map { $0.data.prefix(while: { $0 != " " }) }
-            #expect(data == (1...2000).map { "n\($0)"[...] } + ["live", "live", "live"])
+            let replayThenLive = data == (1...2000).map { "n\($0)"[...] } + ["live", "live", "live"]
+            #expect(replayThenLive)
             #expect(events.suffix(3).map(\.data) == ["live 1", "live 2", "live 3"])
-            #expect(events.dropFirst().map(\.lastEventID) == (1...2003).map(String.init))
+            let idsInOrder = events.dropFirst().map(\.lastEventID) == (1...2003).map(String.init)
+            #expect(idsInOrder)
             reader.close()
         }
     }
@@ -173,6 +175,22 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
             }
             #expect(await eventually { broker.subscribed.load(ordering: .relaxed) == 3 })
             #expect(await eventually { await broker.statistics().subscriptionCount == 0 })
+        }
+    }
+
+    @Test func aStreamAMiddlewareDropsLeavesNoSubscription() async throws {
+        let app = try streamApp()
+        app.router.add(middleware: ClosureMiddleware { request, context, next in
+            let response = try await next(request, context)
+            if request.query["refuse"] != nil { throw HTTPError(.conflict, message: "dropped after the handler") }
+            return response
+        })
+        try await app.test(.live) { client in
+            for _ in 0..<3 {
+                let refused = try await client.get("/stream?channel=d&refuse=1")
+                #expect(refused.status == .conflict)
+            }
+            #expect(await eventually { await subscriptionCount(app) == 0 })
         }
     }
 
