@@ -76,6 +76,9 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         #expect(fromEvicted.0 == .gap && fromEvicted.1 == ["2"])
         #expect(fromKept.0 == .complete && fromKept.1 == ["3", "4"])
         #expect(onB.0 == .complete && onB.1 == ["4"])
+        let statistics = await broker.statistics()
+        #expect(statistics.evictedEventCount == 1)
+        #expect(statistics.historyByteCount > 0 && statistics.historyByteCount <= 3 * 1200)
         await loop.shutdown()
     }
 
@@ -94,6 +97,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
             return (count, subscription.replayStatus, subscription.takeBuffered())
         }
         #expect(count == 2)
+        #expect(await broker.statistics().evictedEventCount == 2)  // a-missed, then c1
         // "a-missed" is gone: the channel that came back must not claim it held everything.
         #expect(status == .gap)
         #expect(data(replayed) == ["a-new"])
