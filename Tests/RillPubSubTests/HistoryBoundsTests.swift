@@ -190,3 +190,31 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 }
+
+@Suite struct HeldLiveEventTests {
+    @Test func inPushModeLiveEventsWaitBehindTheReplayWithinTheirByteBound() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (pushedDuringReplay, pushed, overflowed) = try await onLoop(loop) { () -> ([String], [String], Bool) in
+            for n in 1...3 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            var pushed: [String] = []
+            subscription.attach(sink: { pushed.append($0.id) }, ended: { _ in }, maxHeldBytes: 1000)
+            for n in 4...5 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            let duringReplay = pushed
+            // The last piece empties the replay; the held events follow once the caller sent it.
+            #expect(subscription.takeReplay(maxBytes: .max).map(\.id) == ["2", "3"])
+            subscription.releaseHeldEvents()
+            try broker.publishOnLoop(ServerSentEvent(data: "6"), to: "a")
+            // Another subscription holds more than its bound while it replays: it ends.
+            let slow = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            slow.attach(sink: { _ in }, ended: { _ in }, maxHeldBytes: 30)
+            try broker.publishOnLoop(ServerSentEvent(data: String(repeating: "x", count: 40)), to: "a")
+            return (duringReplay, pushed, !slow.isActive)
+        }
+        #expect(pushedDuringReplay.isEmpty)
+        #expect(pushed == ["4", "5", "6", "7"])
+        #expect(overflowed)
+        await loop.shutdown()
+    }
+}
