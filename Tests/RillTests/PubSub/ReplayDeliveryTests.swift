@@ -71,9 +71,11 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
 
 @Suite struct LazyReplayTests {
     /// 2,000 events of 4 KB (8 MB, more than the kernel's socket buffers hold) in history.
+    /// Heartbeats every 50 ms check the bytes queued for a stalled reader against the limit.
     private func appWithLongHistory(maxQueuedBytes: Int) async throws -> Application {
         let app = try streamApp(
-            broker: .inMemory(.init(historyCount: 2000)), eventStream: .init(maxQueuedBytes: maxQueuedBytes))
+            broker: .inMemory(.init(historyCount: 2000)),
+            eventStream: .init(heartbeatInterval: .milliseconds(50), maxQueuedBytes: maxQueuedBytes))
         return app
     }
 
@@ -94,7 +96,8 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
         let app = try await appWithLongHistory(maxQueuedBytes: 64 * 1024)
         try await app.test(.live) { client in
             let reader = try await slowReplayingReader(app, client, lastEventID: "nope")
-            // The reader has not read anything: the replay waits in the history, not in memory.
+            // The reader has not read anything: the replay waits in the history, not in memory
+            // (a replay queued whole would be over the limit at the next heartbeat).
             try await Task.sleep(for: .milliseconds(200))
             for n in 1...3 { app.post(ServerSentEvent(data: "live \(n)"), channel: "big") }
             #expect(await eventually { await app.broker.statistics().publishedEventCount == 2003 })
