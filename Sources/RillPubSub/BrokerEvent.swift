@@ -44,7 +44,7 @@ public struct BrokerEvent: Sendable {
     }
 
     /// `bytes` as one HTTP/1.1 chunk.
-    package static func frame(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    package static func frame(_ bytes: [UInt8]) -> [UInt8] {
         var chunk: [UInt8] = []
         chunk.reserveCapacity(bytes.count + 12)
         chunk.append(contentsOf: String(bytes.count, radix: 16).utf8)

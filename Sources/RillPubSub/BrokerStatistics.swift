@@ -10,6 +10,13 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var slowConsumerDisconnectCount: Int = 0
     /// Subscriptions open now.
     public var subscriptionCount: Int = 0
+    /// Events that left the in-memory history early to keep it within
+    /// ``BrokerConfiguration/maxHistoryBytes`` or ``BrokerConfiguration/maxChannels`` (a later
+    /// replay across them reports a gap).
+    public var evictedEventCount: Int = 0
+    /// What the in-memory history holds now, in bytes as ``BrokerConfiguration/maxHistoryBytes``
+    /// counts them.
+    public var historyByteCount: Int = 0
     /// Subscribers per channel, for channels that have any.
     public var subscribersPerChannel: [String: Int] = [:]
 

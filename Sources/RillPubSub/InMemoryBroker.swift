@@ -309,6 +309,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 markRecentlyPublished(channel)
                 continue
             }
+            counters.evictedEventCount += channel.history.count
             while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
             historyBytes -= channel.historyBytes
             channel.historyBytes = 0
@@ -325,6 +326,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannel {
             while historyBytes > configuration.maxHistoryBytes, let first = channel.history.popFirst() {
                 dropped(first, from: channel)
+                counters.evictedEventCount += 1
             }
             if channel.history.isEmpty {
                 unlist(channel)
@@ -414,6 +416,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     private func statisticsOnLoop() -> BrokerStatistics {
         var statistics = counters
         statistics.subscriptionCount = subscriptionCount
+        statistics.historyByteCount = historyBytes
         for (name, channel) in channels where !channel.subscribers.isEmpty {
             statistics.subscribersPerChannel[name] = channel.subscribers.count
         }

@@ -151,6 +151,12 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         return events
     }
 
+    /// Push mode: once the replay is over, hands the live events held meanwhile to the sink, in
+    /// order (the next ones go to it directly). Does nothing while replay remains.
+    package func releaseHeldEvents() {
+        if holding && !hasPendingReplay { releaseHeld() }
+    }
+
     /// The replay is over: the held live events go to the sink, and the next ones directly.
     private func releaseHeld() {
         holding = false

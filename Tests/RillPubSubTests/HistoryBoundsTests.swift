@@ -76,6 +76,9 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         #expect(fromEvicted.0 == .gap && fromEvicted.1 == ["2"])
         #expect(fromKept.0 == .complete && fromKept.1 == ["3", "4"])
         #expect(onB.0 == .complete && onB.1 == ["4"])
+        let statistics = await broker.statistics()
+        #expect(statistics.evictedEventCount == 1)
+        #expect(statistics.historyByteCount > 0 && statistics.historyByteCount <= 3 * 1200)
         await loop.shutdown()
     }
 
@@ -94,6 +97,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
             return (count, subscription.replayStatus, subscription.takeBuffered())
         }
         #expect(count == 2)
+        #expect(await broker.statistics().evictedEventCount == 2)  // a-missed, then c1
         // "a-missed" is gone: the channel that came back must not claim it held everything.
         #expect(status == .gap)
         #expect(data(replayed) == ["a-new"])
@@ -125,6 +129,92 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
             held.cancel()
             try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")
         }
+        await loop.shutdown()
+    }
+}
+
+@Suite struct StoredEventTests {
+    @Test func anEventIsStoredOnceAndDecodedFromItsWireBytes() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let original = ServerSentEvent(data: "line 1\nline 2\n", event: "notify", id: "custom", retry: .milliseconds(1500))
+        let stored = try await onLoop(loop) {
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil)
+            try broker.publishOnLoop(original, to: "a")
+            return subscription.takeBuffered()[0]
+        }
+        #expect(stored.event == original)
+        #expect(stored.encoded == (try original.encoded()))
+        #expect(Array(stored.chunk.prefix(4)) == Array("\(String(stored.encodedBytes.count, radix: 16))\r\n".utf8))
+        #expect(stored.storedByteCount == stored.chunk.count + BrokerEvent.storageOverheadBytes)
+        await loop.shutdown()
+    }
+}
+
+@Suite struct LazyHistoryReplayTests {
+    @Test func aReplayIsProducedInPiecesAsTheSubscriberTakesIt() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let pieces = try await onLoop(loop) { () -> [[String]] in
+            for n in 1...6 { try broker.publishOnLoop(ServerSentEvent(data: payload(100) + "\(n)"), to: n.isMultiple(of: 2) ? "b" : "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "1")
+            try broker.publishOnLoop(ServerSentEvent(data: "live"), to: "a")  // 7: after the replay
+            var pieces: [[String]] = []
+            while subscription.hasPendingReplay { pieces.append(subscription.takeReplay(maxBytes: 250).map(\.id)) }
+            pieces.append(subscription.takeBuffered().map(\.id))
+            return pieces
+        }
+        // About 250 bytes a piece (the last event may pass it), the live event after the replay.
+        #expect(pieces == [["2", "3", "4"], ["5", "6"], ["7"]])
+        await loop.shutdown()
+    }
+
+    @Test func historyTrimmedPastAReplayInProgressEndsTheSubscriptionAsASlowConsumer() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10))
+        let (first, rest, active) = try await onLoop(loop) {
+            // 20 KB events: the subscription reads the history 64 KB at a time (2 to 5 first).
+            for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: payload(20_000) + "\(n)"), to: "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            let first = subscription.takeReplay(maxBytes: 1).map(\.id)
+            // Events 6 to 10, not yet read, leave the history.
+            for n in 11...20 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            var rest: [String] = []
+            while case let piece = subscription.takeReplay(maxBytes: 1), !piece.isEmpty { rest += piece.map(\.id) }
+            return (first, rest, subscription.isActive)
+        }
+        #expect(first == ["2"])
+        #expect(rest == ["3", "4", "5"])
+        #expect(!active)
+        #expect(await broker.statistics().slowConsumerDisconnectCount == 1)
+        await loop.shutdown()
+    }
+}
+
+@Suite struct HeldLiveEventTests {
+    @Test func inPushModeLiveEventsWaitBehindTheReplayWithinTheirByteBound() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let (pushedDuringReplay, pushed, overflowed) = try await onLoop(loop) { () -> ([String], [String], Bool) in
+            for n in 1...3 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            var pushed: [String] = []
+            subscription.attach(sink: { pushed.append($0.id) }, ended: { _ in }, maxHeldBytes: 1000)
+            for n in 4...5 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
+            let duringReplay = pushed
+            // The last piece empties the replay; the held events follow once the caller sent it.
+            #expect(subscription.takeReplay(maxBytes: .max).map(\.id) == ["2", "3"])
+            subscription.releaseHeldEvents()
+            try broker.publishOnLoop(ServerSentEvent(data: "6"), to: "a")
+            // Another subscription holds more than its bound while it replays: it ends.
+            let slow = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            slow.attach(sink: { _ in }, ended: { _ in }, maxHeldBytes: 30)
+            try broker.publishOnLoop(ServerSentEvent(data: String(repeating: "x", count: 40)), to: "a")
+            return (duringReplay, pushed, !slow.isActive)
+        }
+        #expect(pushedDuringReplay.isEmpty)
+        #expect(pushed == ["4", "5", "6", "7"])
+        #expect(overflowed)
         await loop.shutdown()
     }
 }

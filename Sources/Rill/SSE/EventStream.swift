@@ -41,7 +41,7 @@ public struct EventStream: ResponseGenerator {
 
     enum Source: Sendable {
         case producer(@Sendable (inout EventStreamWriter) async throws -> Void)
-        case subscription(Subscription, leading: [ServerSentEvent])
+        case subscription(SubscriptionClaim, leading: [ServerSentEvent])
     }
 
     let source: Source
@@ -79,6 +79,9 @@ public struct EventStream: ResponseGenerator {
     /// ``EventStreamConfiguration/maxQueuedBytes`` behind is disconnected (the `.wait` policy does
     /// not apply: a broker never waits for one subscriber).
     ///
+    /// If the stream is never sent (a middleware throws or replaces the response, the client
+    /// left first), the subscription is cancelled when the last copy of the stream goes.
+    ///
     /// - Parameter leading: events sent before the subscription's own (for example a notice).
     public init(
         _ subscription: Subscription, leading: [ServerSentEvent] = [], configuration: EventStreamConfiguration? = nil,
@@ -87,7 +90,7 @@ public struct EventStream: ResponseGenerator {
         self.headerFields = headerFields
         self.configuration = configuration
         self.farewell = farewell
-        self.source = .subscription(subscription, leading: leading)
+        self.source = .subscription(SubscriptionClaim(subscription), leading: leading)
     }
 
     public func response(from request: Request, context: RequestContext) throws -> Response {
@@ -95,8 +98,8 @@ public struct EventStream: ResponseGenerator {
         let override = configuration
         let farewell = self.farewell
         switch source {
-        case .subscription(let subscription, let leading):
-            let relay = SubscriptionRelay(subscription: subscription, leading: leading, configuration: override, farewell: farewell)
+        case .subscription(let claim, let leading):
+            let relay = SubscriptionRelay(claim: claim, leading: leading, configuration: override, farewell: farewell)
             return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .subscription(relay)))
         case .producer(let produce):
             return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .eventStream { connection in

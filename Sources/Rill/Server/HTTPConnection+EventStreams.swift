@@ -37,6 +37,7 @@ extension HTTPConnection {
     // MARK: Relaying a broker subscription (no task per stream)
 
     func startRelay(_ relay: SubscriptionRelay) {
+        relay.claim.claim()
         let configuration = relay.configuration ?? eventStreamDefaults
         relayMaxQueuedBytes = configuration.maxQueuedBytes
         updateRelayCheckBytes()
@@ -97,7 +98,12 @@ extension HTTPConnection {
             writeReplayPiece(events)
             pieces += 1
         }
-        if subscription.hasPendingReplay { stream.notifyWhenQueuedBytes(atMost: window / 2) }
+        if subscription.hasPendingReplay {
+            stream.notifyWhenQueuedBytes(atMost: window / 2)
+        } else {
+            // The last piece emptied the replay: the live events held behind it follow.
+            subscription.releaseHeldEvents()
+        }
     }
 
     /// Writes `events` in one write, as one chunk (a lone event's shared pre-framed chunk).

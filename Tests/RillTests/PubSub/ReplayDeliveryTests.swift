@@ -71,9 +71,11 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
 
 @Suite struct LazyReplayTests {
     /// 2,000 events of 4 KB (8 MB, more than the kernel's socket buffers hold) in history.
+    /// Heartbeats every 50 ms check the bytes queued for a stalled reader against the limit.
     private func appWithLongHistory(maxQueuedBytes: Int) async throws -> Application {
         let app = try streamApp(
-            broker: .inMemory(.init(historyCount: 2000)), eventStream: .init(maxQueuedBytes: maxQueuedBytes))
+            broker: .inMemory(.init(historyCount: 2000)),
+            eventStream: .init(heartbeatInterval: .milliseconds(50), maxQueuedBytes: maxQueuedBytes))
         return app
     }
 
@@ -94,7 +96,8 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
         let app = try await appWithLongHistory(maxQueuedBytes: 64 * 1024)
         try await app.test(.live) { client in
             let reader = try await slowReplayingReader(app, client, lastEventID: "nope")
-            // The reader has not read anything: the replay waits in the history, not in memory.
+            // The reader has not read anything: the replay waits in the history, not in memory
+            // (a replay queued whole would be over the limit at the next heartbeat).
             try await Task.sleep(for: .milliseconds(200))
             for n in 1...3 { app.post(ServerSentEvent(data: "live \(n)"), channel: "big") }
             #expect(await eventually { await app.broker.statistics().publishedEventCount == 2003 })
@@ -104,9 +107,11 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
             #expect(events.count == 2004)
             #expect(events.first?.type == "rill-history-gap")
             let data = events.dropFirst().map { $0.data.prefix(while: { $0 != " " }) }
-            #expect(data == (1...2000).map { "n\($0)"[...] } + ["live", "live", "live"])
+            let replayThenLive = data == (1...2000).map { "n\($0)"[...] } + ["live", "live", "live"]
+            #expect(replayThenLive)
             #expect(events.suffix(3).map(\.data) == ["live 1", "live 2", "live 3"])
-            #expect(events.dropFirst().map(\.lastEventID) == (1...2003).map(String.init))
+            let idsInOrder = events.dropFirst().map(\.lastEventID) == (1...2003).map(String.init)
+            #expect(idsInOrder)
             reader.close()
         }
     }
@@ -173,6 +178,22 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
             }
             #expect(await eventually { broker.subscribed.load(ordering: .relaxed) == 3 })
             #expect(await eventually { await broker.statistics().subscriptionCount == 0 })
+        }
+    }
+
+    @Test func aStreamAMiddlewareDropsLeavesNoSubscription() async throws {
+        let app = try streamApp()
+        app.router.add(middleware: ClosureMiddleware { request, context, next in
+            let response = try await next(request, context)
+            if request.query["refuse"] != nil { throw HTTPError(.conflict, message: "dropped after the handler") }
+            return response
+        })
+        try await app.test(.live) { client in
+            for _ in 0..<3 {
+                let refused = try await client.get("/stream?channel=d&refuse=1")
+                #expect(refused.status == .conflict)
+            }
+            #expect(await eventually { await subscriptionCount(app) == 0 })
         }
     }
 
