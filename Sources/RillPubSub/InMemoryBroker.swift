@@ -86,7 +86,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         self.configuration = configuration
         let (seconds, attoseconds) = configuration.historyMaxAge.components
         historyMaxAgeMilliseconds = UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds / 1_000_000_000_000_000))
-        eventLoop.execute { [weak self] in self?.scheduleSweep() }
+        eventLoop.executeBypassingLimit { [weak self] in self?.scheduleSweep() }
     }
 
     // MARK: Publishing
@@ -95,9 +95,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     public func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt {
         if eventLoop.inEventLoop { return try publishOnLoop(event, to: channel) }
         return try await withUnsafeThrowingContinuation { continuation in
-            eventLoop.execute { [self] in
+            let queued = eventLoop.execute { [self] in
                 continuation.resume(with: Result { try self.publishOnLoop(event, to: channel) })
             }
+            if !queued { continuation.resume(throwing: Self.loopRefused) }
         }
     }
 
@@ -108,8 +109,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         let work: @Sendable () -> Void = { [self] in
             do { try self.publishOnLoop(event, to: channel) } catch { onError?(error) }
         }
-        eventLoop.execute(work)
+        if !eventLoop.execute(work) { onError?(Self.loopRefused) }
     }
+
+    /// What a caller from another thread is told when the loop refused its work (shut down, or
+    /// its cross-thread queue full): never a wait for a closure that will not run.
+    static let loopRefused = BrokerError.backend("the event loop refused the work (shut down or overloaded)")
 
     /// Publishes on the loop thread, synchronously. Fan-out: the event is encoded once and the
     /// same bytes go to every subscriber.
@@ -152,9 +157,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
         if eventLoop.inEventLoop { return try subscribeOnLoop(to: channels, lastEventID: lastEventID) }
         return try await withUnsafeThrowingContinuation { continuation in
-            eventLoop.execute { [self] in
+            let queued = eventLoop.execute { [self] in
                 continuation.resume(with: Result { try self.subscribeOnLoop(to: channels, lastEventID: lastEventID) })
             }
+            if !queued { continuation.resume(throwing: Self.loopRefused) }
         }
     }
 
@@ -409,7 +415,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     public func statistics() async -> BrokerStatistics {
         if eventLoop.inEventLoop { return statisticsOnLoop() }
         return await withUnsafeContinuation { continuation in
-            eventLoop.execute { [self] in continuation.resume(returning: self.statisticsOnLoop()) }
+            let queued = eventLoop.execute { [self] in continuation.resume(returning: self.statisticsOnLoop()) }
+            if !queued { continuation.resume(returning: BrokerStatistics()) }
         }
     }
 

@@ -191,7 +191,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         if eventLoop.inEventLoop {
             end(with: nil)
         } else {
-            eventLoop.execute { [self] in self.end(with: nil) }
+            // Clean-up: not lost to a full cross-thread queue (refused only once the loop stopped,
+            // when nothing runs the subscription any more).
+            eventLoop.executeBypassingLimit { [self] in self.end(with: nil) }
         }
     }
 
@@ -274,7 +276,8 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
                 if eventLoop.inEventLoop {
                     nextOnLoop(continuation)
                 } else {
-                    eventLoop.execute { [self] in self.nextOnLoop(continuation) }
+                    let queued = eventLoop.execute { [self] in self.nextOnLoop(continuation) }
+                    if !queued { continuation.resume(returning: .failure(.brokerClosed)) }
                 }
             }
         } onCancel: {

@@ -16,6 +16,25 @@ func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () async
 func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "" } }
 
 @Suite struct InMemoryBrokerTests {
+    @Test(.timeLimit(.minutes(1)))
+    func afterItsLoopStoppedEveryCallFromAnotherThreadReturnsInsteadOfWaitingForever() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let subscription = try await broker.subscribe(to: ["news"], lastEventID: nil)
+        await loop.shutdown()
+        // The loop refuses work now: a call waiting for a closure that never runs would hang.
+        await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "late"), to: "news") }
+        await #expect(throws: BrokerError.self) { _ = try await broker.subscribe(to: ["news"], lastEventID: nil) }
+        #expect(await broker.statistics().subscriptionCount == 0)
+        let reported = Mutex<(any Error)?>(nil)
+        broker.post(ServerSentEvent(data: "late"), to: "news") { error in reported.withLock { $0 = error } }
+        #expect(reported.withLock { $0 } != nil)
+        await #expect(throws: SubscriptionError.brokerClosed) {
+            for try await _ in subscription {}
+        }
+        subscription.cancel()
+    }
+
     @Test func publishFansOutToEverySubscriberWithTheSameEncodedBytes() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
