@@ -134,6 +134,7 @@ mix() {
     pids+=($!)
     "${c[@]}" replay --port "$HUB_PORT" --seconds "$seconds" --workers 3 >>"$OUT/clients.log" 2>&1 &
     pids+=($!)
+    PIDS+=("${pids[@]}")   # so that an interrupted run stops them too
     if [ -n "$restart" ]; then
         sleep $(( seconds / 2 ))
         echo "[soak $(date -u +%H:%M:%S)] stopping redis-server (pid $REDIS_PID) for ${REDIS_DOWN}s" >&2
@@ -143,7 +144,6 @@ mix() {
         start_redis
         echo "[soak $(date -u +%H:%M:%S)] redis-server back (pid $REDIS_PID)" >&2
     fi
-    PIDS+=("${pids[@]}")
     wait "${pids[@]}" 2>/dev/null || true
 }
 
