@@ -36,6 +36,8 @@ public final class Application: Sendable {
         var server: HTTPServer?
         var localAddress: SocketAddress?
         var stopped = false
+        /// The server's counters as shutdown left them (the loop that kept them is gone).
+        var finalStatistics: ServerStatistics?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var signalWatchers: [SignalWatcher] = []
         var channelAuthorizer: ChannelAuthorizer?
@@ -134,11 +136,20 @@ public final class Application: Sendable {
             return (state.server, state.signalWatchers)
         }
         if let server {
-            await onLoop {
+            let final = await onLoop {
                 await server.shutdown()
                 for watcher in watchers { watcher.cancel() }
+                return Self.statistics(of: server)
+            }
+            // The server's responder holds every handler and middleware, which often capture
+            // the application (`app.eventStream(for:)` in a route): let go of them, or the
+            // application, its router and its broker outlive it.
+            state.withLock { state in
+                state.finalStatistics = final
+                state.server = nil
             }
         }
+        router.releaseHandlers()
         await eventLoop.shutdown()
         let waiters = state.withLock { state in
             state.stopped = true
@@ -149,15 +160,20 @@ public final class Application: Sendable {
     }
 
     /// The server's counters: open and refused connections, slow-client disconnects.
+    /// After shutdown: the counters as shutdown left them.
     public func serverStatistics() async -> ServerStatistics {
-        guard let server = state.withLock({ $0.server }) else { return ServerStatistics() }
-        return await onLoop {
-            ServerStatistics(
-                connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
-                slowClientDisconnectCount: server.slowClientDisconnectCount,
-                relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
-                writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount)
-        }
+        let (server, final) = state.withLock { ($0.server, $0.finalStatistics) }
+        guard let server else { return final ?? ServerStatistics() }
+        return await onLoop { Self.statistics(of: server) }
+    }
+
+    /// The server's counters. Loop thread.
+    private static func statistics(of server: HTTPServer) -> ServerStatistics {
+        ServerStatistics(
+            connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
+            slowClientDisconnectCount: server.slowClientDisconnectCount,
+            relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
+            writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount)
     }
 
     /// Open client connections right now (for tests and metrics).

@@ -49,6 +49,15 @@ public final class Router: RouterMethods, @unchecked Sendable {
         trie.update(route.pattern, default: [:]) { routes in routes[route.method] = route }
     }
 
+    /// Lets go of every route, group and middleware, and so of their handlers, which often
+    /// capture the application: called once the application has shut down, so that an
+    /// application whose routes capture it is freed. The router answers nothing afterwards.
+    func releaseHandlers() {
+        trie = RouterTrie()
+        middleware = []
+        routes = []
+    }
+
     func preconditionConfigurable() {
         precondition(!frozen, "routes and middleware must be added before the application starts")
     }

@@ -48,6 +48,31 @@ import Testing
         #expect(after == before)
     }
 
+    @Test func `an application whose routes capture it is freed after shutdown, and its counters stay readable`() async throws {
+        weak var released: Application?
+        try await {
+            let router = Router()
+            let app = try Application(router: router, configuration: testConfiguration(), logger: quietLogger)
+            router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
+            router.add(middleware: ClosureMiddleware { request, context, next in
+                _ = app.localAddress
+                return try await next(request, context)
+            })
+            let address = try await app.start()
+            let status = try await converse(port: address.port) { connection in
+                try connection.send(request("/missing"))
+                return try connection.readResponse().status
+            }
+            #expect(status == .notFound)
+            await app.shutdown()
+            // Read after the loop stopped: answered from what shutdown left, not a hang.
+            #expect(await app.serverStatistics().connectionCount == 0)
+            #expect(await app.connectionCount() == 0)
+            released = app
+        }()
+        #expect(released == nil, "the application outlived its shutdown (a route or middleware holds it)")
+    }
+
     @Test func `LogRequestsMiddleware redacts sensitive query values, case-insensitively`() {
         let middleware = LogRequestsMiddleware()
         #expect(middleware.redacting("/stream?channel=news&token=s3cret") == "/stream?channel=news&token=REDACTED")
