@@ -27,12 +27,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
 
     /// Live events not yet taken, bounded by the buffer limit.
     private var buffer = Deque<BrokerEvent>()
-    /// Replay events ready to be taken, before any live event. They do not count toward the
-    /// live buffer limit, or a reconnect with a long replay would be cut off as a slow consumer.
-    private var replay = Deque<BrokerEvent>()
-    /// The rest of the replay, produced on demand (the in-memory broker reads it from its
-    /// history as the consumer goes), so a long replay never sits in memory per subscriber.
-    private var replaySource: (any ReplaySource)?
+    /// The replay still to be delivered and the live events held behind it: only while a
+    /// replay is pending, so that an idle subscription carries one pointer for it.
+    private var pending: PendingReplay?
     private var waiter: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>?
     private var ended: Result<Void, SubscriptionError>?
     private let bufferLimit: Int
@@ -41,11 +38,6 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// Push mode: events go straight to this closure on the loop, with no consuming task.
     private var sink: ((BrokerEvent) -> Void)?
     private var sinkEnded: ((SubscriptionError?) -> Void)?
-    /// Push mode, while the replay is pending: live events wait in `buffer` (not given to the
-    /// sink, which must send the replay first), at most `maxHeldBytes` of them.
-    private var holding = false
-    private var heldBytes = 0
-    private var maxHeldBytes = 0
     /// The subscription's index in each channel's subscriber list (parallel to ``channels``),
     /// kept by the broker for O(1) removal.
     package var positions: [Int]
@@ -63,31 +55,54 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         self.onEnd = onEnd
         positions = Array(repeating: -1, count: channels.count)
         // Replay is bounded by the history, not by the live buffer.
-        self.replay.append(contentsOf: replay)
-        self.replaySource = replaySource
+        if !replay.isEmpty || replaySource != nil {
+            let pending = PendingReplay()
+            pending.events.append(contentsOf: replay)
+            pending.source = replaySource
+            self.pending = pending
+        }
+    }
+
+    /// A replay in progress.
+    private final class PendingReplay {
+        /// Replay events ready to be taken, before any live event. They do not count toward
+        /// the live buffer limit, or a reconnect with a long replay would be cut off as a slow
+        /// consumer.
+        var events = Deque<BrokerEvent>()
+        /// The rest of the replay, produced on demand (the in-memory broker reads it from its
+        /// history as the consumer goes), so a long replay never sits in memory per subscriber.
+        var source: (any ReplaySource)?
+        /// Push mode: live events wait in `buffer` (not given to the sink, which must send the
+        /// replay first), at most `maxHeldBytes` of them.
+        var holding = false
+        var heldBytes = 0
+        var maxHeldBytes = Int.max
+
+        /// No replay event remains.
+        var isOver: Bool { events.isEmpty && source == nil }
     }
 
     /// Whether the subscription still receives events.
     public var isActive: Bool { ended == nil }
 
     /// Events waiting to be taken (live events and the replay events produced so far).
-    public var bufferedCount: Int { replay.count + buffer.count }
+    public var bufferedCount: Int { (pending?.events.count ?? 0) + buffer.count }
 
     /// Whether replay events remain to be taken before the live ones.
-    package var hasPendingReplay: Bool { !replay.isEmpty || replaySource != nil }
+    package var hasPendingReplay: Bool { pending.map { !$0.isOver } ?? false }
 
     /// Hands an event to the subscription (loop thread). Returns `false` if it ended, possibly
     /// because this event overflowed its buffer under the disconnect policy.
     @discardableResult
     package func deliver(_ event: BrokerEvent) -> Bool {
         guard ended == nil else { return false }
-        if let sink, !holding {
+        if let sink, pending?.holding != true {
             sink(event)
             return true
         }
-        if holding {
-            heldBytes += event.chunk.count
-            guard heldBytes <= maxHeldBytes else {
+        if let pending, pending.holding {
+            pending.heldBytes += event.chunk.count
+            guard pending.heldBytes <= pending.maxHeldBytes else {
                 end(with: .slowConsumer)
                 return false
             }
@@ -143,43 +158,44 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         var events: [BrokerEvent] = []
         var bytes = 0
-        while bytes < maxBytes, refillReplay(), let event = replay.popFirst() {
+        while bytes < maxBytes, refillReplay(), let event = pending?.events.popFirst() {
             events.append(event)
             bytes += event.chunk.count
         }
-        if events.isEmpty && holding { releaseHeld() }
+        if events.isEmpty && pending?.holding == true { releaseHeld() }
         return events
     }
 
     /// Push mode: once the replay is over, hands the live events held meanwhile to the sink, in
     /// order (the next ones go to it directly). Does nothing while replay remains.
     package func releaseHeldEvents() {
-        if holding && !hasPendingReplay { releaseHeld() }
+        if let pending, pending.holding, pending.isOver { releaseHeld() }
     }
 
     /// The replay is over: the held live events go to the sink, and the next ones directly.
     private func releaseHeld() {
-        holding = false
-        heldBytes = 0
+        pending = nil
         while let sink, let event = buffer.popFirst() { sink(event) }
     }
 
-    /// Makes sure `replay` holds an event if the replay has more; false once it has none.
+    /// Makes sure the pending replay holds an event if the replay has more; false once it has
+    /// none. A replay over in pull mode (nothing held behind it) is let go of.
     private func refillReplay() -> Bool {
-        if !replay.isEmpty { return true }
-        guard let source = replaySource else { return false }
-        switch source.produce(maxBytes: Self.replayBatchBytes, into: &replay) {
-        case .more:
-            break
-        case .finished:
-            replaySource = nil
-        case .lost:
-            replaySource = nil
-            replay.removeAll()
-            end(with: .slowConsumer)
-            return false
+        guard let pending else { return false }
+        if !pending.events.isEmpty { return true }
+        if let source = pending.source {
+            switch source.produce(maxBytes: Self.replayBatchBytes, into: &pending.events) {
+            case .more:
+                break
+            case .finished:
+                pending.source = nil
+            case .lost:
+                end(with: .slowConsumer)
+                return false
+            }
         }
-        return !replay.isEmpty
+        if pending.isOver && !pending.holding { self.pending = nil }
+        return !pending.events.isEmpty
     }
 
     /// Wire bytes of replay produced at a time.
@@ -202,9 +218,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         guard ended == nil else { return }
         ended = error.map { .failure($0) } ?? .success(())
         buffer.removeAll()
-        replay.removeAll()
-        replaySource = nil
-        holding = false
+        pending = nil
         if let waiter {
             self.waiter = nil
             waiter.resume(returning: error.map { .failure($0) } ?? .success(nil))
@@ -237,19 +251,19 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         }
         self.sink = sink
         sinkEnded = ended
-        self.maxHeldBytes = maxHeldBytes
-        if hasPendingReplay {
+        if let pending, !pending.isOver {
             // Live events that arrived before the attach stay held behind the replay.
-            holding = true
-            heldBytes = buffer.reduce(0) { $0 + $1.chunk.count }
-            if heldBytes > maxHeldBytes { end(with: .slowConsumer) }
+            pending.holding = true
+            pending.maxHeldBytes = maxHeldBytes
+            pending.heldBytes = buffer.reduce(0) { $0 + $1.chunk.count }
+            if pending.heldBytes > maxHeldBytes { end(with: .slowConsumer) }
         } else {
             releaseHeld()
         }
     }
 
     private func popFirst() -> BrokerEvent? {
-        if refillReplay() { return replay.popFirst() }
+        if refillReplay(), let event = pending?.events.popFirst() { return event }
         return buffer.popFirst()
     }
 
