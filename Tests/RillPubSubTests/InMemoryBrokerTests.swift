@@ -298,7 +298,10 @@ final class Thread: @unchecked Sendable {
             let first = try broker.publishOnLoop(ServerSentEvent(data: "1"), to: "quiet")
             try broker.publishOnLoop(ServerSentEvent(data: "2"), to: "quiet")
             #expect(broker.channelCount == 0)
-            return try broker.subscribeOnLoop(to: ["quiet"], lastEventID: first.id).replayStatus
+            let subscription = try broker.subscribeOnLoop(to: ["quiet"], lastEventID: first.id)
+            // A subscription is cancelled or consumed (its pending replay holds the channels).
+            defer { subscription.cancel() }
+            return subscription.replayStatus
         }.value
         #expect(status == .gap)
         await loop.shutdown()
