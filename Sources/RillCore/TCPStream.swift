@@ -68,9 +68,7 @@ public final class TCPStream: @unchecked Sendable {
                 writeTimeoutMilliseconds = 0
                 return
             }
-            let (seconds, attoseconds) = newValue.components
-            let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-            writeTimeoutMilliseconds = UInt32(clamping: milliseconds)
+            writeTimeoutMilliseconds = UInt32(clamping: max(1, TimerQueue.milliseconds(roundingUp: newValue)))
         }
     }
 
