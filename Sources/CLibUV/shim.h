@@ -6,6 +6,12 @@
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #ifdef __linux__
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
@@ -42,6 +48,57 @@ static inline int rill_tcp_unacknowledged_bytes(uv_tcp_t *tcp) {
     return count;
 #else
     (void)tcp;
+    return 0;
+#endif
+}
+
+// ThreadSanitizer's annotation entry points (compiler-rt's tsan_interface.h). Declared weak: in
+// a build without -sanitize=thread they are absent and the calls below do nothing.
+extern void __tsan_acquire(void *addr) __attribute__((weak));
+extern void __tsan_release(void *addr) __attribute__((weak));
+
+/// Tells ThreadSanitizer the calling thread acquired the synchronisation object at `addr`
+/// (a no-op without TSan). Used where a lock TSan cannot see orders memory (Swift's `Mutex`).
+static inline void rill_tsan_acquire(void *addr) { if (__tsan_acquire) __tsan_acquire(addr); }
+/// Tells ThreadSanitizer the calling thread released the synchronisation object at `addr`.
+static inline void rill_tsan_release(void *addr) { if (__tsan_release) __tsan_release(addr); }
+
+/// Bytes the allocator holds free in all its arenas (glibc's mallinfo2().fordblks): memory the
+/// process freed but may still have resident. -1 where unknown (not glibc).
+static inline long long rill_allocator_free_bytes(void) {
+#ifdef __GLIBC__
+    return (long long)mallinfo2().fordblks;
+#else
+    return -1;
+#endif
+}
+
+/// The process's resident set in bytes (/proc/self/statm); -1 where unknown.
+static inline long long rill_resident_bytes(void) {
+#ifdef __linux__
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char text[128];
+    ssize_t count = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (count <= 0) return -1;
+    text[count] = 0;
+    char *end = NULL;
+    strtoll(text, &end, 10);                     // size
+    long long pages = strtoll(end, NULL, 10);    // resident
+    return pages * (long long)sysconf(_SC_PAGESIZE);
+#else
+    return -1;
+#endif
+}
+
+/// Gives the allocator's free pages back to the kernel (glibc's malloc_trim(0), which also
+/// releases whole free pages inside each arena, not only at its top). Returns 1 if memory was
+/// released; 0 if none was or the allocator cannot.
+static inline int rill_allocator_release_free_memory(void) {
+#ifdef __GLIBC__
+    return malloc_trim(0);
+#else
     return 0;
 #endif
 }

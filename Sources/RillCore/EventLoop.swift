@@ -56,7 +56,7 @@ public final class EventLoop: @unchecked Sendable {
     private let state = Atomic<Int>(State.running.rawValue)
     private var thread = pthread_t()
     private let exited = DispatchSemaphore(value: 0)
-    private let exitWaiters = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let exitWaiters = SanitizerVisibleMutex<[CheckedContinuation<Void, Never>]?>([])
     private var shutdownObservers: [() -> Void] = []
 
     /// Handles that were still open when the loop shut down (0 when every handle was closed).

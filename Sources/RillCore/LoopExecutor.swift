@@ -66,7 +66,7 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
     private var running: [QueuedJob] = []
     private var localClosures: [() -> Void] = []
     private var runningClosures: [() -> Void] = []
-    private let remote = Mutex<CrossThreadInbox>(CrossThreadInbox())
+    private let remote = SanitizerVisibleMutex<CrossThreadInbox>(CrossThreadInbox())
     private let hasRemote = Atomic<Bool>(false)
     /// Set on the loop thread when shutdown closes the handles: no idle handle or observer after.
     private var isUninstalled = false

@@ -30,7 +30,7 @@ public final class Application: Sendable {
     /// The publish/subscribe broker (in memory unless configured otherwise).
     public let broker: any Broker
 
-    private let state = Mutex<State>(State())
+    private let state = SanitizerVisibleMutex<State>(State())
 
     private struct State {
         var server: HTTPServer?
@@ -173,7 +173,8 @@ public final class Application: Sendable {
             connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
             slowClientDisconnectCount: server.slowClientDisconnectCount,
             relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
-            writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount)
+            writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount,
+            freedMemoryReturnCount: server.freedMemoryReturnCount)
     }
 
     /// Open client connections right now (for tests and metrics).

@@ -24,6 +24,9 @@ final class HTTPServer: @unchecked Sendable {
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()
     private var flushObserver: Int?
+    /// Gives memory a burst freed back to the kernel (``ServerConfiguration/freedMemoryCheckInterval``).
+    private var freedMemoryReturner: FreedMemoryReturner?
+    var freedMemoryReturnCount: Int { freedMemoryReturner?.returnCount ?? 0 }
     /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
     private(set) var refusedConnectionCount = 0
     /// Event streams closed because their client fell too far behind.
@@ -92,6 +95,15 @@ final class HTTPServer: @unchecked Sendable {
         self.listener = listener
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
+        if let interval = configuration.freedMemoryCheckInterval {
+            let returner = FreedMemoryReturner(
+                loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes))
+            let logger = self.logger
+            returner.onReturn = { before, after in
+                logger.debug("returned freed memory to the kernel", metadata: ["rss_before": "\(before)", "rss_after": "\(after)"])
+            }
+            freedMemoryReturner = returner
+        }
         return listener.localAddress
     }
 
@@ -159,6 +171,7 @@ final class HTTPServer: @unchecked Sendable {
             shuttingDown = true
             listener?.close()
             listener = nil
+            freedMemoryReturner?.stop()
             for connection in Array(connectionObjects.values) { connection.serverIsShuttingDown() }
             if !connectionObjects.isEmpty {
                 loop.schedule(after: configuration.shutdownGracePeriod) { [self] in

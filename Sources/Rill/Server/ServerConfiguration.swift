@@ -38,6 +38,14 @@ public struct ServerConfiguration: Sendable {
     /// closed (a client that stopped reading; nginx's `send_timeout`). Applies to every
     /// response, event streams included; nil never gives up.
     public var writeTimeout: Duration?
+    /// How often the server checks whether the allocator holds memory a burst freed, and gives
+    /// it back to the kernel (glibc's `malloc_trim`; Linux only). Without it the process keeps
+    /// its high-water RSS after load falls. nil never returns it.
+    public var freedMemoryCheckInterval: Duration?
+    /// How many freed bytes must have accumulated since the last return before the next one
+    /// (each return costs a walk of the allocator's free lists and one `madvise` per run of
+    /// free pages, so small amounts are left alone).
+    public var freedMemoryReturnThresholdBytes: Int
     /// How long graceful shutdown waits for in-flight responses before cancelling them.
     public var shutdownGracePeriod: Duration
     /// The `Server` header value; nil sends none.
@@ -60,6 +68,8 @@ public struct ServerConfiguration: Sendable {
         writeHighWaterMarkBytes: Int = 64 * 1024,
         writeLowWaterMarkBytes: Int = 16 * 1024,
         writeTimeout: Duration? = .seconds(60),
+        freedMemoryCheckInterval: Duration? = .seconds(10),
+        freedMemoryReturnThresholdBytes: Int = 4 * 1024 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init()
@@ -77,6 +87,8 @@ public struct ServerConfiguration: Sendable {
         self.writeHighWaterMarkBytes = writeHighWaterMarkBytes
         self.writeLowWaterMarkBytes = writeLowWaterMarkBytes
         self.writeTimeout = writeTimeout
+        self.freedMemoryCheckInterval = freedMemoryCheckInterval
+        self.freedMemoryReturnThresholdBytes = freedMemoryReturnThresholdBytes
         self.shutdownGracePeriod = shutdownGracePeriod
         self.serverName = serverName
         self.eventStream = eventStream

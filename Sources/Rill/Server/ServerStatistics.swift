@@ -20,11 +20,15 @@ public struct ServerStatistics: Sendable, Hashable {
     /// Connections the listener failed to accept (`accept(2)` errors such as EMFILE or ENFILE
     /// that libuv reported), counted and logged at most once per 10 seconds.
     public var acceptErrorCount: Int
+    /// Times the server gave memory a burst had freed back to the kernel
+    /// (``ServerConfiguration/freedMemoryCheckInterval``).
+    public var freedMemoryReturnCount: Int
 
     /// Creates counters.
     public init(
         connectionCount: Int = 0, refusedConnectionCount: Int = 0, slowClientDisconnectCount: Int = 0,
-        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, writeTimeoutCount: Int = 0, acceptErrorCount: Int = 0
+        relayedEventCount: Int = 0, relayedWriteCount: Int = 0, writeTimeoutCount: Int = 0, acceptErrorCount: Int = 0,
+        freedMemoryReturnCount: Int = 0
     ) {
         self.writeTimeoutCount = writeTimeoutCount
         self.connectionCount = connectionCount
@@ -33,5 +37,6 @@ public struct ServerStatistics: Sendable, Hashable {
         self.relayedEventCount = relayedEventCount
         self.relayedWriteCount = relayedWriteCount
         self.acceptErrorCount = acceptErrorCount
+        self.freedMemoryReturnCount = freedMemoryReturnCount
     }
 }
