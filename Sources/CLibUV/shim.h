@@ -63,18 +63,20 @@ static inline void rill_tsan_acquire(void *addr) { if (__tsan_acquire) __tsan_ac
 /// Tells ThreadSanitizer the calling thread released the synchronisation object at `addr`.
 static inline void rill_tsan_release(void *addr) { if (__tsan_release) __tsan_release(addr); }
 
-/// Bytes the allocator holds free in all its arenas (glibc's mallinfo2().fordblks): memory the
-/// process freed but may still have resident. -1 where unknown (not glibc).
-static inline long long rill_allocator_free_bytes(void) {
+/// Bytes the allocator has handed out and not had back (glibc's mallinfo2(): uordblks in the
+/// arenas plus hblkhd in mmapped blocks); -1 where unknown (not glibc).
+static inline long long rill_allocator_in_use_bytes(void) {
 #ifdef __GLIBC__
-    return (long long)mallinfo2().fordblks;
+    struct mallinfo2 info = mallinfo2();
+    return (long long)(info.uordblks + info.hblkhd);
 #else
     return -1;
 #endif
 }
 
-/// The process's resident set in bytes (/proc/self/statm); -1 where unknown.
-static inline long long rill_resident_bytes(void) {
+/// The process's resident anonymous memory in bytes (/proc/self/statm: resident less shared,
+/// i.e. less file-backed pages such as the shared libraries' code); -1 where unknown.
+static inline long long rill_resident_anonymous_bytes(void) {
 #ifdef __linux__
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -84,9 +86,10 @@ static inline long long rill_resident_bytes(void) {
     if (count <= 0) return -1;
     text[count] = 0;
     char *end = NULL;
-    strtoll(text, &end, 10);                     // size
-    long long pages = strtoll(end, NULL, 10);    // resident
-    return pages * (long long)sysconf(_SC_PAGESIZE);
+    strtoll(text, &end, 10);                            // size
+    long long resident = strtoll(end, &end, 10);        // resident
+    long long shared = strtoll(end, NULL, 10);          // shared (file-backed)
+    return (resident - shared) * (long long)sysconf(_SC_PAGESIZE);
 #else
     return -1;
 #endif

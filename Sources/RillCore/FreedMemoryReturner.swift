@@ -6,42 +6,50 @@ internal import CLibUV
 /// `malloc_trim`, and its dynamic thresholds grow with every large buffer freed, so after a
 /// burst of connections, replays or large bodies the server's RSS stays at its high-water mark
 /// while almost nothing is in use (measured in the soak: 14 MB in the loop's arena, 0.3 MB of it
-/// in use). A return is worth its cost when both hold: the resident set grew by at least the
-/// threshold since the last return (or the start), and the allocator holds at least the
-/// threshold free — so memory that grew because it is in use is left alone, and steady memory
-/// is not returned over and over. Pure: the returner feeds it samples.
+/// in use). The policy watches *unused resident* memory: the process's resident anonymous
+/// memory less what the allocator has handed out. It asks for a return when that grew by the
+/// threshold since the last return — memory freed and still resident — and never for memory
+/// that grew because it is in use. The level a return leaves (thread stacks, pages the trim
+/// could not release) is the base the next growth is measured from. Pure: the returner feeds
+/// it samples.
 package struct FreedMemoryPolicy: Sendable, Equatable {
-    /// The growth, and the free amount, that make a return worth its cost.
+    /// The growth of unused resident memory that makes a return worth its cost.
     package let thresholdBytes: Int
-    /// The resident set after the last return (or at the first sample), lowered whenever the
-    /// resident set falls below it on its own.
-    package private(set) var baseResidentBytes: Int?
+    /// Unused resident bytes after the last return (or at the first sample), lowered whenever
+    /// the level falls below it on its own.
+    package private(set) var baseUnusedBytes: Int?
 
     package init(thresholdBytes: Int) {
         precondition(thresholdBytes > 0, "thresholdBytes must be positive")
         self.thresholdBytes = thresholdBytes
     }
 
-    /// Notes a sample; true when freed memory should be returned now (then report the resident
-    /// set after it with ``didReturn(residentBytes:)``).
-    package mutating func shouldReturn(freeBytes: Int, residentBytes: Int) -> Bool {
-        guard let base = baseResidentBytes, residentBytes >= base else {
-            baseResidentBytes = residentBytes
+    /// Notes a sample of unused resident bytes; true when freed memory should be returned now
+    /// (then report the level after it with ``didReturn(unusedBytes:)``).
+    ///
+    /// The first sample asks for a return when the threshold is unused: what was freed before
+    /// sampling began (start-up work, an earlier server in the process) must not be the base.
+    package mutating func shouldReturn(unusedBytes: Int) -> Bool {
+        guard let base = baseUnusedBytes else {
+            baseUnusedBytes = unusedBytes
+            return unusedBytes >= thresholdBytes
+        }
+        guard unusedBytes >= base else {
+            baseUnusedBytes = unusedBytes
             return false
         }
-        return freeBytes >= thresholdBytes && residentBytes - base >= thresholdBytes
+        return unusedBytes - base >= thresholdBytes
     }
 
-    /// Makes the resident set after a return the new base.
-    package mutating func didReturn(residentBytes: Int) {
-        baseResidentBytes = residentBytes
+    /// Makes the unused resident level after a return the new base.
+    package mutating func didReturn(unusedBytes: Int) {
+        baseUnusedBytes = unusedBytes
     }
 }
 
-/// Samples the process's resident set and the allocator's free memory on a loop every
-/// `interval`, and gives freed memory back to the kernel when ``FreedMemoryPolicy`` says a burst
-/// has left enough of it (glibc on Linux; elsewhere it does nothing). One per server;
-/// loop-confined.
+/// Samples the process's unused resident memory on a loop every `interval`, and gives freed
+/// memory back to the kernel when ``FreedMemoryPolicy`` says a burst has left enough of it
+/// (glibc on Linux; elsewhere it does nothing). One per server; loop-confined.
 package final class FreedMemoryReturner {
     private let loop: EventLoop
     private let interval: Duration
@@ -49,24 +57,26 @@ package final class FreedMemoryReturner {
     private var timer: ScheduledTimer?
     /// How many times free memory was given back.
     package private(set) var returnCount = 0
-    /// Called after each return with the resident bytes before and after it (for a log line).
-    package var onReturn: ((_ residentBytesBefore: Int, _ residentBytesAfter: Int) -> Void)?
+    /// Called after each return with the unused resident bytes before and after it (a log line).
+    package var onReturn: ((_ unusedBytesBefore: Int, _ unusedBytesAfter: Int) -> Void)?
 
-    /// Starts sampling. Call on the loop thread.
+    /// Starts sampling with a first sample now. Call on the loop thread.
     package init(loop: EventLoop, interval: Duration, thresholdBytes: Int) {
         self.loop = loop
         self.interval = interval
         policy = FreedMemoryPolicy(thresholdBytes: thresholdBytes)
-        guard Self.freeBytes >= 0, Self.residentBytes >= 0 else { return }
-        _ = policy.shouldReturn(freeBytes: Self.freeBytes, residentBytes: Self.residentBytes)
-        scheduleSample()
+        guard Self.unusedResidentBytes != nil else { return }
+        sample()
     }
 
-    /// The allocator's free bytes now (resident or not), or -1 where unknown.
-    package static var freeBytes: Int { Int(rill_allocator_free_bytes()) }
-
-    /// The process's resident set now, or -1 where unknown.
-    package static var residentBytes: Int { Int(rill_resident_bytes()) }
+    /// Resident anonymous memory the allocator has not handed out (free pages it keeps, plus
+    /// thread stacks and other anonymous mappings); nil where unknown.
+    package static var unusedResidentBytes: Int? {
+        let resident = rill_resident_anonymous_bytes()
+        let inUse = rill_allocator_in_use_bytes()
+        guard resident >= 0, inUse >= 0 else { return nil }
+        return Int(max(0, resident - inUse))
+    }
 
     /// Returns free memory now, whatever the policy says. True if any was released.
     @discardableResult
@@ -78,19 +88,14 @@ package final class FreedMemoryReturner {
         timer = nil
     }
 
-    private func scheduleSample() {
-        timer = loop.schedule(after: interval) { [weak self] in self?.sample() }
-    }
-
     private func sample() {
-        let resident = Self.residentBytes
-        if policy.shouldReturn(freeBytes: Self.freeBytes, residentBytes: resident) {
+        if let unused = Self.unusedResidentBytes, policy.shouldReturn(unusedBytes: unused) {
             Self.returnFreeMemory()
-            let after = Self.residentBytes
-            policy.didReturn(residentBytes: after)
+            let after = Self.unusedResidentBytes ?? 0
+            policy.didReturn(unusedBytes: after)
             returnCount += 1
-            onReturn?(resident, after)
+            onReturn?(unused, after)
         }
-        scheduleSample()
+        timer = loop.schedule(after: interval) { [weak self] in self?.sample() }
     }
 }

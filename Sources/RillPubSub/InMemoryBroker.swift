@@ -169,11 +169,13 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// The replay is read from the history as the subscriber takes it (see ``Subscription``).
     public func subscribeOnLoop(to channelNames: [String], lastEventID: String?) throws -> Subscription {
         eventLoop.preconditionInEventLoop()
-        var names: [String] = []
-        for name in channelNames where !names.contains(name) {
-            try Self.validate(channel: name)
-            names.append(name)
+        // Repeats are dropped; a list without any (the usual case) is not copied.
+        var names = channelNames
+        if Self.hasRepeats(names) {
+            var seen = Set<String>()
+            names = names.filter { seen.insert($0).inserted }
         }
+        for name in names { try Self.validate(channel: name) }
         let now = eventLoop.nowMilliseconds
         for name in names { if let channel = channels[name] { trim(channel, now: now) } }
         let status = replayStatus(after: lastEventID, in: names)
@@ -198,6 +200,15 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
         subscriptionCount += 1
         return subscription
+    }
+
+    /// Whether a name occurs twice: no allocation for short lists (a scan), a set for long ones.
+    private static func hasRepeats(_ names: [String]) -> Bool {
+        guard names.count > 1 else { return false }
+        guard names.count > 16 else {
+            return names.indices.dropFirst().contains { index in names[..<index].contains(names[index]) }
+        }
+        return Set(names).count < names.count
     }
 
     /// The replay status for `lastEventID`, and the sequence number after which the replay

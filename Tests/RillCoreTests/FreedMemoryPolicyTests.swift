@@ -3,47 +3,47 @@ import Testing
 
 @Suite struct FreedMemoryPolicyTests {
     /// Feeds one sample (outside `#expect`, which cannot take a mutating call).
-    func returns(_ policy: inout FreedMemoryPolicy, free: Int, resident: Int) -> Bool {
-        policy.shouldReturn(freeBytes: free, residentBytes: resident)
+    func returns(_ policy: inout FreedMemoryPolicy, unused: Int) -> Bool {
+        policy.shouldReturn(unusedBytes: unused)
     }
 
-    @Test func `the first sample only sets the base`() {
+    @Test func `the first sample sets the base, and asks for a return if the threshold is unused`() {
+        var quiet = FreedMemoryPolicy(thresholdBytes: 100)
+        #expect(!returns(&quiet, unused: 99))
+        #expect(quiet.baseUnusedBytes == 99)
+        // Freed before sampling began: returned once; the level after it is the base.
         var policy = FreedMemoryPolicy(thresholdBytes: 100)
-        #expect(!returns(&policy, free: 1_000_000, resident: 5_000))
-        #expect(policy.baseResidentBytes == 5_000)
+        #expect(returns(&policy, unused: 5_000))
+        policy.didReturn(unusedBytes: 40)
+        #expect(policy.baseUnusedBytes == 40)
+        #expect(!returns(&policy, unused: 139))
     }
 
-    @Test func `a resident set grown by the threshold with as much free asks for a return`() {
+    @Test func `unused memory grown by the threshold since the last return asks for another`() {
         var policy = FreedMemoryPolicy(thresholdBytes: 100)
-        _ = returns(&policy, free: 0, resident: 1_000)
-        #expect(!returns(&policy, free: 500, resident: 1_099))  // grown one byte short
-        #expect(!returns(&policy, free: 99, resident: 1_500))  // grown, but in use: 99 B free
-        #expect(returns(&policy, free: 100, resident: 1_100))
-        policy.didReturn(residentBytes: 1_010)
-        #expect(policy.baseResidentBytes == 1_010)
-        // Free memory the return could not give back does not ask again and again.
-        #expect(!returns(&policy, free: 400, resident: 1_010))
+        _ = returns(&policy, unused: 10)
+        #expect(!returns(&policy, unused: 109))  // one byte short
+        #expect(returns(&policy, unused: 110))
+        policy.didReturn(unusedBytes: 60)  // the trim could not give back 50 B
+        // What the return could not give back does not ask again and again.
+        #expect(!returns(&policy, unused: 60))
+        #expect(!returns(&policy, unused: 159))
+        #expect(returns(&policy, unused: 160))
     }
 
-    @Test func `memory in use that grows is left alone until it is freed`() {
+    @Test func `unused memory that falls on its own lowers the base`() {
         var policy = FreedMemoryPolicy(thresholdBytes: 100)
-        _ = returns(&policy, free: 10, resident: 1_000)
-        #expect(!returns(&policy, free: 10, resident: 5_000))  // 4,000 B more in use
-        #expect(returns(&policy, free: 4_000, resident: 5_000))  // then freed
+        _ = returns(&policy, unused: 80)
+        #expect(!returns(&policy, unused: 20))  // reused by new work
+        #expect(policy.baseUnusedBytes == 20)
+        #expect(returns(&policy, unused: 120))  // and freed again
     }
 
-    @Test func `a resident set that falls on its own lowers the base`() {
-        var policy = FreedMemoryPolicy(thresholdBytes: 100)
-        _ = returns(&policy, free: 0, resident: 1_000)
-        #expect(!returns(&policy, free: 0, resident: 800))
-        #expect(policy.baseResidentBytes == 800)
-        #expect(returns(&policy, free: 150, resident: 950))
-    }
-
-    @Test func `steady memory never asks for a return`() {
-        var policy = FreedMemoryPolicy(thresholdBytes: 4 << 20)
-        for resident in [30 << 20, 31 << 20, 32 << 20, 33 << 20, 30 << 20] {
-            #expect(!returns(&policy, free: 10 << 20, resident: resident))
+    @Test func `steady unused memory never asks for a return`() {
+        var policy = FreedMemoryPolicy(thresholdBytes: 1 << 20)
+        _ = returns(&policy, unused: 512 << 10)
+        for unused in [600 << 10, 900 << 10, 700 << 10, 1_400 << 10] {
+            #expect(!returns(&policy, unused: unused))
         }
     }
 }

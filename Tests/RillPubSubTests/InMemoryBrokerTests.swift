@@ -55,6 +55,24 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
+    @Test func aChannelNamedTwiceIsSubscribedOnceAndDeliversOnce() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        // A short list (scanned) and a long one (hashed) with repeats.
+        let long = (0..<40).map { "c\($0 % 20)" }
+        let (short, longChannels, delivered) = try await onLoop(loop) {
+            let a = try broker.subscribeOnLoop(to: ["x", "y", "x", "x"], lastEventID: nil)
+            let b = try broker.subscribeOnLoop(to: long, lastEventID: nil)
+            let receipt = try broker.publishOnLoop(ServerSentEvent(data: "once"), to: "x")
+            return (a.channels, b.channels, (receipt.subscriberCount, a.takeBuffered().count))
+        }
+        #expect(short == ["x", "y"])
+        #expect(longChannels == (0..<20).map { "c\($0)" })
+        #expect(delivered == (1, 1))
+        #expect(await broker.statistics().subscribersPerChannel["c7"] == 1)
+        await loop.shutdown()
+    }
+
     @Test func idsAreAssignedMonotonicallyAcrossChannelsAndPublisherIdsAreKept() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)

@@ -106,7 +106,9 @@ extension Application {
     public func eventStream(
         for request: Request, context: RequestContext, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
     ) async throws -> EventStream {
-        var names = Self.distinct(channels ?? request.query.values(for: "channel").filter { !$0.isEmpty })
+        var names = channels ?? request.query.values(for: "channel")
+        names.removeAll { $0.isEmpty }
+        names = Self.distinct(names)
         if names.isEmpty { names = [Self.defaultChannel] }
         let limit = (configuration ?? self.configuration.eventStream).maxChannelsPerStream
         guard names.count <= limit else {
@@ -136,7 +138,16 @@ extension Application {
     }
 
     /// `names` without repeats, in the order of their first occurrence.
+    /// Every stream goes through here, most with one channel: no allocation then, and a
+    /// linear scan rather than a hash set for short lists.
     static func distinct(_ names: [String]) -> [String] {
+        if names.count < 2 { return names }
+        if names.count <= 16 {
+            var result: [String] = []
+            result.reserveCapacity(names.count)
+            for name in names where !result.contains(name) { result.append(name) }
+            return result
+        }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }
     }

@@ -100,7 +100,8 @@ final class HTTPServer: @unchecked Sendable {
                 loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes))
             let logger = self.logger
             returner.onReturn = { before, after in
-                logger.debug("returned freed memory to the kernel", metadata: ["rss_before": "\(before)", "rss_after": "\(after)"])
+                logger.debug(
+                    "returned freed memory to the kernel", metadata: ["unused_resident_before": "\(before)", "unused_resident_after": "\(after)"])
             }
             freedMemoryReturner = returner
         }
@@ -111,9 +112,7 @@ final class HTTPServer: @unchecked Sendable {
 
     private func accept(_ stream: TCPStream) {
         if shuttingDown || connectionObjects.count >= maxConnections {
-            refusedConnectionCount += 1
-            stream.write(Self.serviceUnavailable)
-            stream.closeAfterFlush(lingering: .milliseconds(500))
+            refuse(stream)
             return
         }
         stream.writeTimeout = configuration.writeTimeout
@@ -121,6 +120,35 @@ final class HTTPServer: @unchecked Sendable {
         connectionObjects[ObjectIdentifier(connection)] = connection
         connection.start()
     }
+
+    /// A refused connection lingers (up to ``refusalLingerMilliseconds``) so that its 503 is
+    /// not lost to a reset; at most ``maxLingeringRefusals`` start lingering per linger period,
+    /// so a flood over the cap cannot turn every spare descriptor into a lingering refusal.
+    /// Beyond that the 503 is written and the socket closed at once.
+    private func refuse(_ stream: TCPStream) {
+        refusedConnectionCount += 1
+        stream.write(Self.serviceUnavailable)
+        let now = loop.nowMilliseconds
+        if now &- refusalWindowStart >= UInt64(Self.refusalLingerMilliseconds) {
+            refusalWindowStart = now
+            lingeringRefusalsInWindow = 0
+        }
+        guard lingeringRefusalsInWindow < Self.maxLingeringRefusals else {
+            stream.close()
+            return
+        }
+        lingeringRefusalsInWindow += 1
+        stream.closeAfterFlush(lingering: .milliseconds(Self.refusalLingerMilliseconds))
+    }
+
+    /// How long a refused connection may linger for its 503 to be read (500 ms).
+    static let refusalLingerMilliseconds = 500
+    /// Refused connections that may start lingering per linger period (32): since each
+    /// lingers at most one period, at most 64 linger at once, the descriptors
+    /// `OpenFileLimit.reservedDescriptorCount` keeps in reserve above the connection cap.
+    static let maxLingeringRefusals = 32
+    private var refusalWindowStart: UInt64 = 0
+    private var lingeringRefusalsInWindow = 0
 
     /// Counts an accept error and logs it: the first at once, the rest in one line per
     /// ``acceptErrorLogIntervalMilliseconds``, so a descriptor shortage cannot flood the log.

@@ -38,13 +38,13 @@ public struct ServerConfiguration: Sendable {
     /// closed (a client that stopped reading; nginx's `send_timeout`). Applies to every
     /// response, event streams included; nil never gives up.
     public var writeTimeout: Duration?
-    /// How often the server checks whether the allocator holds memory a burst freed, and gives
-    /// it back to the kernel (glibc's `malloc_trim`; Linux only). Without it the process keeps
-    /// its high-water RSS after load falls. nil never returns it.
+    /// How often the server checks whether memory a burst freed is still resident, and gives it
+    /// back to the kernel (glibc's `malloc_trim`; Linux only). Without it the process keeps its
+    /// high-water RSS after load falls. nil never returns it.
     public var freedMemoryCheckInterval: Duration?
-    /// How many freed bytes must have accumulated since the last return before the next one
-    /// (each return costs a walk of the allocator's free lists and one `madvise` per run of
-    /// free pages, so small amounts are left alone).
+    /// How much freed, still resident memory (resident anonymous memory less what the allocator
+    /// has handed out) must have accumulated since the last return before the next one. Each
+    /// return walks the allocator's free lists and makes one `madvise` per run of free pages.
     public var freedMemoryReturnThresholdBytes: Int
     /// How long graceful shutdown waits for in-flight responses before cancelling them.
     public var shutdownGracePeriod: Duration
@@ -69,7 +69,7 @@ public struct ServerConfiguration: Sendable {
         writeLowWaterMarkBytes: Int = 16 * 1024,
         writeTimeout: Duration? = .seconds(60),
         freedMemoryCheckInterval: Duration? = .seconds(10),
-        freedMemoryReturnThresholdBytes: Int = 4 * 1024 * 1024,
+        freedMemoryReturnThresholdBytes: Int = 1024 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init()

@@ -2,6 +2,10 @@ import Rill
 import RillTesting
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 private func okRouter() -> Router {
     let router = Router()
     router.get("/") { _, _ in "ok" }
@@ -175,6 +179,49 @@ private func okRouter() -> Router {
             #expect(served.bodyText == "ok")
             for connection in held { connection.close() }
             #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    /// Descriptors this process has open (/proc/self/fd, less the one reading it).
+    static func openDescriptorCount() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { count += 1 }
+        }
+        return count - 1
+    }
+
+    @Test func `a flood over the connection cap cannot make every refused socket linger`() async throws {
+        let configuration = testConfiguration { $0.maxConnections = 1 }
+        try await withLiveServer(okRouter(), configuration: configuration) { app, port in
+            let held = try await onDedicatedThread { () -> RawConnection in
+                let connection = try RawConnection(port: port)
+                try connection.send(request("/"))
+                _ = try connection.readResponse()
+                return connection
+            }
+            let before = Self.openDescriptorCount()
+            let flood = 200
+            let clients = try await onDedicatedThread { () -> [RawConnection] in
+                try (0..<flood).map { _ in
+                    let connection = try RawConnection(port: port)
+                    try connection.send(request("/"))
+                    return connection
+                }
+            }
+            #expect(await eventually { await app.serverStatistics().refusedConnectionCount == flood })
+            // Each refusal that lingers holds a server descriptor for up to 500 ms; the flood took
+            // less, so without the cap the server would hold about 200 now.
+            let serverHeld = Self.openDescriptorCount() - before - flood
+            #expect(serverHeld <= 64, "the server holds \(serverHeld) refused sockets")
+            // The first refusals lingered: their clients read the 503.
+            let first = try await onDedicatedThread { try clients[0].readResponse() }
+            #expect(first.status == .serviceUnavailable)
+            for client in clients { client.close() }
+            held.close()
         }
     }
 }
