@@ -32,6 +32,18 @@ extension RedisBroker {
         /// many are kept: a replay reads and holds about this many events plus one batch per
         /// channel, whatever the number of channels.
         public var maximumReplayEventCount: Int
+        /// The most live events held per channel while the channel is being set up (its start
+        /// position or its catch-up after a lost connection is read; one round trip, at most
+        /// ``replyTimeout``). Default: the history count plus 10 % (at most 100) — what the
+        /// stream itself keeps. Past it, live events are not held but read back from the stream
+        /// before the channel goes live; subscriptions the channel already had end with
+        /// ``SubscriptionError/historyLost`` (their clients replay). Nothing is lost either way,
+        /// and no publish rate can grow the held list beyond this. A subscribe call in progress
+        /// collects at most what one sync can deliver (a catch-up read and this many held events)
+        /// plus `broker.subscriberBufferCount` live events; past that the call fails
+        /// (``BrokerError/backend(_:)``, a 503 for `Application.eventStream`) and the client
+        /// retries with its `Last-Event-ID`.
+        public var maxHeldEventsPerChannel: Int?
         /// The prefix of every key and pub/sub channel the broker uses (default `rill:`):
         /// `<prefix>stream:<channel>`, `<prefix>meta:<channel>`, `<prefix>pids:<channel>`,
         /// `<prefix>lastid`, and the pub/sub channel `<prefix>channel:<channel>`.
@@ -60,6 +72,7 @@ extension RedisBroker {
             self.broker = broker
             self.keyPrefix = keyPrefix
             maximumReplayEventCount = 1000
+            maxHeldEventsPerChannel = nil
             connectTimeout = .seconds(2)
             replyTimeout = .seconds(5)
             reconnectInitialDelay = .milliseconds(100)

@@ -33,6 +33,9 @@ final class ChannelState {
     var position: StreamID?
     var phase = Phase.subscribing(sent: false)
     var held: [(StreamID, EventRecord)] = []
+    /// Live events arrived while syncing beyond what may be held (`heldLimit`): not held; read
+    /// back from the stream before the channel goes live.
+    var heldOverflowed = false
     /// The catch-up after a lost subscriber connection was read (into `held`); the channel
     /// waits for the other channels' catch-ups before it delivers.
     var caughtUp = false
@@ -452,6 +455,14 @@ extension RedisBroker {
         var status = ReplayStatus.live
         if join.lastEventID != nil {
             guard let replay = join.replay else { return }
+            // The replay is read on the command connection and may be ahead of the pub/sub
+            // connection: events it covers may still be on their way as live messages. Wait
+            // until every channel's live position reached what the replay read, or they would
+            // reach the new subscription a second time (each is published to both at once, so
+            // they do arrive; the join's timer bounds the wait).
+            for (index, name) in join.channels.enumerated() where (channels[name]?.position ?? .zero) < replay.readThrough[index] {
+                return
+            }
             status = replay.status
             merged.reserveCapacity(replay.entries.count + join.buffer.count)
             for entry in replay.entries {
@@ -508,6 +519,7 @@ extension RedisBroker {
         for channel in channels.values {
             channel.phase = .subscribing(sent: false)
             channel.held.removeAll()
+            channel.heldOverflowed = false  // the catch-up reads everything after the position
             channel.caughtUp = false
             channel.syncToken &+= 1
         }
@@ -536,7 +548,8 @@ extension RedisBroker {
             }
             switch channel.phase {
             case .live: deliver(channel, id: id, record: record)
-            case .syncing: channel.held.append((id, record))
+            case .syncing:
+                if channel.held.count < heldLimit { channel.held.append((id, record)) } else { channel.heldOverflowed = true }
             case .subscribing: break  // from an earlier subscription; the next sync reads it again
             }
         } else if kind == Self.subscribeKind, channel.phase == .subscribing(sent: true) {
@@ -622,8 +635,28 @@ extension RedisBroker {
         channel.caughtUp = false
         for (id, record) in held { deliver(channel, id: id, record: record) }
         guard channels[channel.name] === channel else { return }  // its last subscriber overflowed
+        if channel.heldOverflowed {
+            readBackDroppedEvents(channel)
+            return
+        }
         channel.phase = .live
         for join in channel.joins { completeIfReady(join) }
+    }
+
+    /// More live events arrived while the channel synced than it may hold; those not held are in
+    /// the stream after the channel's position. Subscriptions it already had (a catch-up after a
+    /// lost connection) end with ``SubscriptionError/historyLost`` — delivering the events read
+    /// back now could put them behind newer ones of their other channels — and their clients
+    /// replay; subscribe calls in progress keep waiting: the channel syncs again (a catch-up
+    /// read after its position) before it goes live, and they sort what they collected.
+    private func readBackDroppedEvents(_ channel: ChannelState) {
+        heldOverflowCount += 1
+        channel.heldOverflowed = false
+        logger.warning("channel \(channel.name): more than \(heldLimit) events arrived while it synced; reading them back from the stream")
+        for subscription in channel.subscribers { subscription.end(with: .historyLost) }
+        guard channels[channel.name] === channel else { return }
+        channel.phase = .syncing(sent: false)
+        requestSync(channel)
     }
 
     /// Once every channel has read its catch-up: their events, merged in id order, then live.
@@ -690,7 +723,18 @@ extension RedisBroker {
         var reached = 0
         for subscriber in subscribers where subscriber.deliver(event) { reached += 1 }
         counters.deliveredEventCount += reached
-        for join in channel.joins { join.buffer.append((id, event)) }
+        guard !channel.joins.isEmpty else { return }
+        var overflowing: [Join] = []
+        var replayed: [Join] = []
+        for join in channel.joins {
+            if join.buffer.count < joinBufferLimit { join.buffer.append((id, event)) } else { overflowing.append(join) }
+            if join.replay != nil { replayed.append(join) }
+        }
+        for join in overflowing {
+            fail(join, .backend("more than \(joinBufferLimit) events arrived while the subscription was set up"))
+        }
+        // A join whose replay was read waits for the live messages to catch up with it.
+        if channel.phase == .live { for join in replayed { completeIfReady(join) } }
     }
 
     /// Builds the delivered event and its bytes, once per event and process.

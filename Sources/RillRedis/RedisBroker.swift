@@ -111,6 +111,13 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     let replayLimit: Int
     /// The most events a catch-up reads: the most the history holds (count + slack).
     let catchUpLimit: Int
+    /// The most live events a channel holds while it syncs (``Configuration/maxHeldEventsPerChannel``).
+    let heldLimit: Int
+    /// The most events a subscribe call in progress collects: what one sync can deliver (a
+    /// catch-up read and the held events) plus a live buffer's worth.
+    var joinBufferLimit: Int { catchUpLimit + heldLimit + configuration.broker.subscriberBufferCount }
+    /// Times a syncing channel received more live events than it may hold, and read them back.
+    package internal(set) var heldOverflowCount = 0
     var sequence: UInt64 = 0
     var counters = BrokerStatistics()
     var subscriptionCount = 0
@@ -127,6 +134,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         slackBytes = Array(String(min(count / 10, 100)).utf8)
         replayLimit = max(configuration.maximumReplayEventCount, 0)
         catchUpLimit = count + min(count / 10, 100)
+        heldLimit = max(configuration.maxHeldEventsPerChannel ?? catchUpLimit, 0)
         // At least 1 ms (PEXPIRE needs it); at most ten years, which is "forever" here.
         let age = min(max(EventRecord.wholeMilliseconds(configuration.broker.historyMaxAge), 1), 315_360_000_000)
         historyMaxAgeMilliseconds = UInt64(age)

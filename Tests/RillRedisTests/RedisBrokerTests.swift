@@ -112,6 +112,65 @@ import Testing
         await b.shutdown()
     }
 
+    /// Subscribing from the last event published while events keep coming: the replay is read on
+    /// the command connection and can be ahead of the live messages (this once delivered an
+    /// event twice), and with `maxHeldEventsPerChannel` 0 every event arriving while the channel
+    /// syncs is not held but read back from the stream (without the read-back it would be lost).
+    @Test(arguments: [nil, 0])
+    func aReplayFromTheLastEventWhileEventsKeepComingHasNoGapAndNoDuplicate(maxHeldEvents: Int?) async throws {
+        let server = try RedisServer()
+        let roomy = BrokerConfiguration(subscriberBufferCount: 4096)
+        let a = try await Node.start(server, broker: roomy)
+        let b = try await Node.start(server, broker: roomy) { $0.maxHeldEventsPerChannel = maxHeldEvents }
+        let stop = Atomic<Bool>(false)
+        let failures = Atomic<Int>(0)
+        let lastPublished = Mutex<(number: Int, id: String)?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        _ = onPlainThread {
+            var number = 0
+            while !stop.load(ordering: .relaxed) && number < 200_000 {
+                number += 1
+                switch a.publishBlocking(ServerSentEvent(data: String(number)), to: "flood") {
+                case .success(let receipt): lastPublished.withLock { [number] in $0 = (number, receipt.id) }
+                case .failure: failures.add(1, ordering: .relaxed)
+                }
+            }
+            finished.signal()
+        }
+        let overflows = { @Sendable () async -> Int in
+            await withCheckedContinuation { continuation in
+                _ = b.loop.execute { continuation.resume(returning: b.broker.heldOverflowCount) }
+            }
+        }
+        try await eventually("the publisher started") { lastPublished.withLock { $0 } != nil }
+        // Each round subscribes afresh (the channel is released in between, so it syncs again)
+        // from the last event published, while events keep arriving. With nothing held, whether
+        // an event arrives inside the sync is up to timing: rounds go on until the read-back
+        // happened a few times.
+        var rounds = 0
+        while rounds < (maxHeldEvents == nil ? 60 : 200) {
+            if maxHeldEvents != nil, await overflows() >= 3 { break }
+            rounds += 1
+            let (after, id) = lastPublished.withLock { $0! }
+            let subscription = try await b.broker.subscribe(to: ["flood"], lastEventID: id)
+            let numbers = dataOf(try await take(50, from: subscription)).compactMap { Int($0) }
+            subscription.cancel()
+            #expect(numbers == Array((after + 1)...(after + 50)), "round \(rounds)")
+            try await eventually("channel released") { await b.broker.statistics().subscriptionCount == 0 }
+        }
+        stop.store(true, ordering: .relaxed)
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                finished.wait()
+                continuation.resume()
+            }
+        }
+        if maxHeldEvents == 0 { #expect(await overflows() >= 3, "the read-back never happened in \(rounds) rounds") }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        await a.shutdown()
+        await b.shutdown()
+    }
+
     @Test func trimmedHistoryIsReportedAsAGap() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
