@@ -78,6 +78,9 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     private var sequence: UInt64 = 0
     private var counters = BrokerStatistics()
     private var subscriptionCount = 0
+    /// Channels with at least one subscriber (so that a full broker knows at once whether any
+    /// channel could be forgotten).
+    private var busyChannelCount = 0
     private let historyMaxAgeMilliseconds: UInt64
 
     /// Creates a broker on `eventLoop`.
@@ -196,6 +199,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             self?.unsubscribe(subscription, error: error)
         }
         for (index, channel) in subscribed.enumerated() {
+            if channel.subscribers.isEmpty { busyChannelCount += 1 }
             subscription.addToChannelList(&channel.subscribers, at: index)
         }
         subscriptionCount += 1
@@ -298,6 +302,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         for (index, name) in subscription.channels.enumerated() {
             guard let channel = channels[name] else { continue }
             guard subscription.removeFromChannelList(&channel.subscribers, at: index) else { continue }
+            if channel.subscribers.isEmpty { busyChannelCount -= 1 }
             removeIfUnused(name, channel)
         }
         subscriptionCount -= 1
@@ -318,7 +323,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     /// Forgets the least recently published channel that has no subscribers (channels with
     /// subscribers met on the way count as recently used). Throws if every channel has some.
+    ///
+    /// When no channel can go, it throws at once rather than walking every channel (with all
+    /// channels busy, each refused subscribe would otherwise cost a walk of `maxChannels`).
     private func forgetLeastRecentlyPublishedChannel(keeping: [String]) throws(BrokerError) {
+        let idleKept = keeping.reduce(0) { count, name in count + (channels[name]?.subscribers.isEmpty == true ? 1 : 0) }
+        guard channels.count - busyChannelCount > idleKept else { throw .channelLimitReached(configuration.maxChannels) }
         var remaining = channels.count
         while remaining > 0, let channel = oldestChannel {
             remaining -= 1

@@ -131,6 +131,32 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         }
         await loop.shutdown()
     }
+
+    @Test func theCountOfChannelsWithSubscribersFollowsSubscribesAndCancelsExactly() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 3))
+        try await onLoop(loop) {
+            let first = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
+            let second = try broker.subscribeOnLoop(to: ["b"], lastEventID: nil)  // b counted once
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")  // a, b busy; c idle
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "d")  // c goes
+            #expect(throws: BrokerError.channelLimitReached(3)) {
+                // d is the only idle channel and this subscription keeps it: refused, not walked.
+                try broker.subscribeOnLoop(to: ["d", "e"], lastEventID: nil)
+            }
+            first.cancel()  // a idle; b still has `second`
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "e")  // a goes (d is newer)
+            #expect(broker.channelCount == 3)
+            #expect(throws: BrokerError.channelLimitReached(3)) {
+                _ = try broker.subscribeOnLoop(to: ["d", "e", "f"], lastEventID: nil)
+            }
+            second.cancel()  // b idle now: the next new channel can take its place
+            let third = try broker.subscribeOnLoop(to: ["d", "e", "g"], lastEventID: nil)
+            #expect(broker.channelCount == 3)
+            third.cancel()
+        }
+        await loop.shutdown()
+    }
 }
 
 @Suite struct StoredEventTests {
