@@ -140,6 +140,7 @@ public final class EventLoop: @unchecked Sendable {
             defer { waiters = nil }
             return waiters ?? []
         }
+        executor.loopThreadWillFinish()
         exited.signal()
         for waiter in waiters { waiter.resume() }
     }

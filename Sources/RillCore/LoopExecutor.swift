@@ -72,6 +72,7 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
     private var isUninstalled = false
     let maxPendingCrossThreadClosures: Int
     private var loopThread: pthread_t
+    private let loopThreadFinished = Atomic<Bool>(false)
 
     let asyncHandle: UnsafeMutablePointer<uv_async_t>
     let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
@@ -190,7 +191,18 @@ public final class LoopExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Whether the calling thread is this loop's thread.
     @inline(__always)
-    public var isOnLoopThread: Bool { pthread_equal(pthread_self(), loopThread) != 0 }
+    ///
+    /// False on every thread once the loop thread has finished: glibc gives a finished thread's
+    /// `pthread_t` to the next thread created, which must not pass for the loop's.
+    public var isOnLoopThread: Bool {
+        !loopThreadFinished.load(ordering: .acquiring) && pthread_equal(pthread_self(), loopThread) != 0
+    }
+
+    /// Called on the loop thread as it finishes, before the threads waiting for it wake (see
+    /// ``isOnLoopThread``).
+    func loopThreadWillFinish() {
+        loopThreadFinished.store(true, ordering: .releasing)
+    }
 
     /// Enqueues a job of a task whose executor preference is this loop.
     public func enqueue(_ job: consuming ExecutorJob) {

@@ -7,6 +7,26 @@ import Glibc
 #endif
 
 @Suite struct EventLoopTests {
+    @Test func aThreadStartedAfterTheLoopExitedIsNotTheLoopThread() async throws {
+        // glibc hands a joined thread's descriptor (its pthread_t) to the next thread created:
+        // a comparison of pthread_t alone would take that thread for the dead loop's.
+        for _ in 0..<5 {
+            let loop = try EventLoop(name: "exiting-loop")
+            await loop.shutdown()
+            let box = LoopBox(loop: loop)
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(box).toOpaque()
+            #expect(pthread_create(&thread, nil, { context in
+                let box = Unmanaged<LoopBox>.fromOpaque(context!).takeRetainedValue()
+                box.seen.store(box.loop.inEventLoop, ordering: .relaxed)
+                return nil
+            }, context) == 0)
+            pthread_join(thread, nil)
+            let seen = box.seen.load(ordering: .relaxed)
+            #expect(!seen)
+        }
+    }
+
     @Test func aLoopMakesBrokenPipesErrorsNotSignals() async throws {
         let loop = try EventLoop(name: "test-loop")
         var action = sigaction()
@@ -233,4 +253,12 @@ private struct UncheckedTimerStarter: @unchecked Sendable {
     func resume(_ continuation: UnsafeContinuation<Void, Never>) {
         loop.execute { loop.schedule(after: .zero) { continuation.resume() } }
     }
+}
+
+/// Hands a loop and a flag to a raw pthread.
+private final class LoopBox: Sendable {
+    let loop: EventLoop
+    /// Whether the thread took itself for the loop's (true until it answers).
+    let seen = Atomic<Bool>(true)
+    init(loop: EventLoop) { self.loop = loop }
 }
