@@ -85,7 +85,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // What users import into their tests: in-process and live test clients, SSE test client.
-        .target(name: "RillTesting", dependencies: ["Rill"], swiftSettings: strictSettings),
+        .target(name: "RillTesting", dependencies: ["Rill", "RillCore", "RillHTTP"], swiftSettings: strictSettings),
 
         .executableTarget(
             name: "Notifications",
@@ -167,17 +167,27 @@ let package = Package(
 
         // Counts hops from a loop thread to the global executor, for the no-hidden-hop tests.
         .target(name: "CRillTestHooks", path: "Tests/CRillTestHooks"),
-        .testTarget(name: "RillCoreTests", dependencies: ["RillCore", "CRillTestHooks"], swiftSettings: strictSettings),
-        .testTarget(name: "RillHTTPTests", dependencies: ["RillHTTP"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RillCoreTests", dependencies: ["RillCore", "CRillTestHooks", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "RillHTTPTests", dependencies: ["RillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings),
         .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
-        .testTarget(name: "RillPubSubTests", dependencies: ["RillPubSub"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RillPubSubTests",
+            dependencies: ["RillPubSub", "RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings),
         // Against a real redis-server each test starts on a free loopback port.
         .testTarget(
             name: "RillRedisTests",
-            dependencies: ["RillRedis", "RillTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RillRedis", "RillCore", "RillPubSub", "RillSSE", "RillTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "RillTests", dependencies: ["Rill", "RillHTTP", "RillTesting", "CRillTestHooks"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RillTests",
+            dependencies: ["Rill", "RillHTTP", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
         // headless Chromium, all talking to Examples/SSETestServer over loopback.
         .testTarget(

@@ -68,7 +68,7 @@ public final class TCPStream: @unchecked Sendable {
                 writeTimeoutMilliseconds = 0
                 return
             }
-            writeTimeoutMilliseconds = UInt32(clamping: max(1, TimerQueue.milliseconds(roundingUp: newValue)))
+            writeTimeoutMilliseconds = UInt32(clamping: max(1, newValue.millisecondsRoundingUp))
         }
     }
 

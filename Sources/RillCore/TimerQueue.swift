@@ -50,7 +50,7 @@ final class TimerQueue {
 
     func schedule(after delay: Duration, _ callback: @escaping () -> Void) -> ScheduledTimer {
         let timer = ScheduledTimer(callback: callback)
-        schedule(timer, at: nowMilliseconds + Self.milliseconds(roundingUp: delay))
+        schedule(timer, at: nowMilliseconds + delay.millisecondsRoundingUp)
         return timer
     }
 
@@ -62,13 +62,6 @@ final class TimerQueue {
         nextSequence &+= 1
         siftUp(heap.count - 1)
         rearm()
-    }
-
-    static func milliseconds(roundingUp duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        if seconds < 0 { return 0 }
-        let fraction = (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return UInt64(seconds) * 1000 + UInt64(max(0, fraction))
     }
 
     /// A pass of due timers is running (see ``fire()``).
@@ -197,7 +190,7 @@ public final class ScheduledTimer: @unchecked Sendable {
     @discardableResult
     public func reschedule(after delay: Duration) -> Bool {
         guard callback != nil, let queue else { return false }
-        queue.reschedule(self, at: queue.nowMilliseconds + TimerQueue.milliseconds(roundingUp: delay))
+        queue.reschedule(self, at: queue.nowMilliseconds + delay.millisecondsRoundingUp)
         return true
     }
 

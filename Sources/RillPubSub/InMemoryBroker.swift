@@ -87,8 +87,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     public init(eventLoop: EventLoop, configuration: BrokerConfiguration = .init()) {
         self.eventLoop = eventLoop
         self.configuration = configuration
-        let (seconds, attoseconds) = configuration.historyMaxAge.components
-        historyMaxAgeMilliseconds = UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds / 1_000_000_000_000_000))
+        historyMaxAgeMilliseconds = configuration.historyMaxAge.wholeMilliseconds
         eventLoop.executeBypassingLimit { [weak self] in self?.scheduleSweep() }
     }
 

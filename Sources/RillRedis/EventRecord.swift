@@ -1,3 +1,4 @@
+import RillCore
 import RillSSE
 
 /// The fields of a published event as Redis stores and carries them.
@@ -33,14 +34,8 @@ struct EventRecord: Hashable, Sendable {
         data = event.data.map { Array($0.utf8) }
         self.event = event.event.map { Array($0.utf8) }
         id = event.id.map { Array($0.utf8) }
-        retryMilliseconds = event.retry.map(Self.wholeMilliseconds)
+        retryMilliseconds = event.retry.map { Int64(clamping: $0.wholeMilliseconds) }
         comment = event.comment.map { Array($0.utf8) }
-    }
-
-    /// Whole milliseconds truncated toward zero, as the SSE encoder writes `retry`.
-    static func wholeMilliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
     }
 
     private var pairs: [(UInt8, [UInt8])] {

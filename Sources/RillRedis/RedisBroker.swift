@@ -136,7 +136,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         catchUpLimit = count + min(count / 10, 100)
         heldLimit = max(configuration.maxHeldEventsPerChannel ?? catchUpLimit, 0)
         // At least 1 ms (PEXPIRE needs it); at most ten years, which is "forever" here.
-        let age = min(max(EventRecord.wholeMilliseconds(configuration.broker.historyMaxAge), 1), 315_360_000_000)
+        let age = min(max(Int64(clamping: configuration.broker.historyMaxAge.wholeMilliseconds), 1), 315_360_000_000)
         historyMaxAgeMilliseconds = UInt64(age)
         ageBytes = Array(String(age).utf8)
         commandDelay = configuration.reconnectInitialDelay

@@ -54,7 +54,7 @@ final class RedisConnection {
         self.port = port
         self.connectTimeout = connectTimeout
         self.replyTimeout = replyTimeout
-        replyTimeoutMilliseconds = UInt64(max(1, EventRecord.wholeMilliseconds(replyTimeout)))
+        replyTimeoutMilliseconds = max(1, replyTimeout.wholeMilliseconds)
     }
 
     var isReady: Bool { state == .ready }

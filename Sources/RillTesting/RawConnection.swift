@@ -1,4 +1,5 @@
 public import Rill
+import RillCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -235,9 +236,7 @@ public final class RawConnection: @unchecked Sendable {
     }
 
     private static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: max(1, milliseconds))
+        Int32(clamping: max(1, duration.millisecondsRoundingUp))
     }
 
     private static func timeval(_ duration: Duration) -> timeval {

@@ -1,5 +1,4 @@
 import RillHTTP
-import RillPubSub
 
 /// Sends events on an open ``EventStream``. Runs on the event loop.
 public struct EventStreamWriter: Sendable {
@@ -27,14 +26,6 @@ public struct EventStreamWriter: Sendable {
     public mutating func send(encoded bytes: [UInt8]) async throws {
         try checkOpen()
         connection.writeEventChunk(bytes)
-        try applyPolicy()
-        if configuration.slowClientPolicy == .wait { try await connection.waitUntilWritable() }
-    }
-
-    /// Sends a broker event using its shared, pre-framed bytes (no copy per subscriber).
-    mutating func send(_ event: BrokerEvent) async throws {
-        try checkOpen()
-        connection.writeEvent(event)
         try applyPolicy()
         if configuration.slowClientPolicy == .wait { try await connection.waitUntilWritable() }
     }

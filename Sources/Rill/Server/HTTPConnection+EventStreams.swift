@@ -229,7 +229,7 @@ extension HTTPConnection {
     /// Marks the response as an event stream and starts its idle heartbeat.
     func beginEventStream(heartbeatInterval: Duration) {
         streamingEvents = true
-        heartbeatMilliseconds = Self.milliseconds(heartbeatInterval)
+        heartbeatMilliseconds = heartbeatInterval.wholeMilliseconds
         lastEventWriteMilliseconds = server.loop.nowMilliseconds
         updateTimeout()
     }

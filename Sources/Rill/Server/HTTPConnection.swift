@@ -178,8 +178,8 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         timeoutKind = kind
         switch kind {
         case .none: return
-        case .idle: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.idleTimeout)
-        case .request: deadlineMilliseconds = server.loop.nowMilliseconds + Self.milliseconds(server.configuration.requestTimeout)
+        case .idle: deadlineMilliseconds = server.loop.nowMilliseconds + server.configuration.idleTimeout.wholeMilliseconds
+        case .request: deadlineMilliseconds = server.loop.nowMilliseconds + server.configuration.requestTimeout.wholeMilliseconds
         case .heartbeat: deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
         }
         if timer == nil || deadlineMilliseconds < timerDeadlineMilliseconds { armTimer() }
@@ -231,11 +231,6 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             actions.removeAll()
             stream.closeAfterFlush()
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds / 1_000_000_000_000_000))
     }
 
     // MARK: Task side
