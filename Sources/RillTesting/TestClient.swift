@@ -211,12 +211,8 @@ public struct TestClient: Sendable {
         let task = Task(executorPreference: eventLoop.executor) { () -> Response in
             do {
                 return try await responder(request, context)
-            } catch let error as HTTPError {
-                return error.response
             } catch {
-                // What the server does: log it, tell the client nothing about it.
-                logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(String(reflecting: error))"])
-                return HTTPError(.internalServerError).response
+                return Response(handlerError: error, logger: logger, path: request.path)  // what the server answers
             }
         }
         let response = await withTaskCancellationHandler {

@@ -249,7 +249,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         do {
             response = try await server.responder(request, context)
         } catch {
-            response = Self.errorResponse(for: error, logger: context.logger, request: request)
+            response = Response(handlerError: error, logger: context.logger, path: request.path)
         }
         guard !isClosed else {
             // The client left while the handler ran: what the response holds (a broker
@@ -292,15 +292,6 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         machine.responseFinished(
             keepAlive: !closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
         perform()
-    }
-
-    static func errorResponse(for error: any Error, logger: Logger, request: Request) -> Response {
-        if let error = error as? HTTPError { return error.response }
-        if error is CancellationError || error is ConnectionClosedError {
-            return HTTPError(.serviceUnavailable, message: "the request was cancelled").response
-        }
-        logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(String(reflecting: error))"])
-        return HTTPError(.internalServerError).response
     }
 
     /// The body part that still has to be produced after the head.

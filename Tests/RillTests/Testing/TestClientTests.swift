@@ -20,6 +20,7 @@ private func petRouter() -> Router {
     router.post("/pets") { request, _ in JSONResponse(try request.decode(Pet.self), status: .created) }
     router.get("/teapot") { _, _ -> String in throw HTTPError(HTTPResponse.Status(code: 418), message: "short and stout") }
     router.get("/secret") { _, _ -> String in throw Secret() }
+    router.get("/cancelled") { _, _ -> String in throw CancellationError() }
     router.get("/where") { request, context in
         "loop=\(context.eventLoop.inEventLoop) remote=\(context.remoteAddress == nil ? "none" : "some") q=\(request.query["q"] ?? "-")"
     }
@@ -68,6 +69,10 @@ private func makeApp(_ router: Router = petRouter()) throws -> Application {
             let secret = try await client.get("/secret")
             #expect(secret.status == .internalServerError)
             #expect(try secret.decode(ErrorBody.self) == ErrorBody(error: .init(status: 500, reason: "Internal Server Error")))
+            // A handler that gives up because it was cancelled: 503 in both modes (one mapping).
+            let cancelled = try await client.get("/cancelled")
+            #expect(cancelled.status == .serviceUnavailable)
+            #expect(try cancelled.decode(ErrorBody.self).error.message == "the request was cancelled")
             let missing = try await client.get("/nowhere")
             #expect(missing.status == .notFound)
         }
