@@ -20,7 +20,7 @@ PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
 # What `make bench` needs on top: the load generators (wrk), taskset, pgrep and redis-server.
 APT_BENCH    := wrk util-linux procps redis-server
 
-.PHONY: run test build build-release bench deps deps-test deps-bench clean
+.PHONY: run test build build-release bench deps deps-test deps-bench clean lint format
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -55,8 +55,16 @@ run: deps
 	$(SWIFT) build -c release --product $(MAIN_EXAMPLE)
 	.build/release/$(MAIN_EXAMPLE) --host $(HOST) --port $(PORT)
 
-## Builds everything (warnings are errors) and runs the whole test suite.
-test: deps-test
+## The toolchain's swift-format with the committed .swift-format: `make lint` fails on any
+## finding (make test runs it first); `make format` rewrites the files in place.
+FORMAT_PATHS := Sources Tests Examples Benchmarks Fuzz Package.swift
+lint:
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
+format:
+	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
+
+## Checks the formatting, builds everything (warnings are errors) and runs the whole test suite.
+test: deps-test lint
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	# One test at a time: the live-socket, browser and redis tests measure behaviour under time
 	# bounds, and a 2-core machine running them all at once starves some of them.

@@ -204,7 +204,8 @@ let package = Package(
         .testTarget(name: "RillLoadTests", dependencies: ["RillLoad", "RillTestSupport"], swiftSettings: strictSettings),
         // rill-hub's endpoints over loopback sockets, with HubCore's application.
         .testTarget(
-            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting", "RillTestSupport"], exclude: ["browser"], swiftSettings: strictSettings),
+            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting", "RillTestSupport"], exclude: ["browser"], swiftSettings: strictSettings
+        ),
         // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
         .testTarget(
             name: "WebhookRelayTests",

@@ -20,7 +20,8 @@ let package = Package(
     targets: [
         .target(name: "CFuzzDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
-    ] + fuzzTargets.map { name, product in
-        .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: product, package: rootIdentity)])
-    }
+    ]
+        + fuzzTargets.map { name, product in
+            .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: product, package: rootIdentity)])
+        }
 )

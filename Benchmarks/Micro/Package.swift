@@ -32,6 +32,6 @@ let package = Package(
             ],
             path: "Benchmarks/RillMicro",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
     ]
 )

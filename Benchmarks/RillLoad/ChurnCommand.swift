@@ -201,7 +201,8 @@ final class ChurnDriver: @unchecked Sendable {
             var line = "[rill-load churn \(format(elapsed, 1))s] cycles \(completed) (\(format(rate, 0))/s)"
             line += " in-flight \(slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) }) handles \(openHandles) failures \(failureCount)"
             if failureCount > 0 {
-                line += " [" + FailureKind.allCases.compactMap { kind in failures[kind].map { "\(kind.rawValue) \($0)" } }.joined(separator: ", ") + "]"
+                line +=
+                    " [" + FailureKind.allCases.compactMap { kind in failures[kind].map { "\(kind.rawValue) \($0)" } }.joined(separator: ", ") + "]"
             }
             line += " first-byte p50 \(format(Double(firstByte.valueAtPercentile(50)) / 1000, 2)) ms"
             line += " p99 \(format(Double(firstByte.valueAtPercentile(99)) / 1000, 2)) ms"
@@ -364,9 +365,15 @@ struct ChurnReport: Sendable {
 
     func summary(target: String) -> String {
         var lines: [String] = []
-        lines.append("churn: \(concurrency) concurrent connect → GET → first body byte → close cycles to \(target), from \(sourceAddresses) source address(es)")
-        lines.append("  \(cycles) cycles in \(format(seconds, 1)) s: \(format(connectionsPerSecond, 0)) connections/s (\(abandoned) in flight at the end, abandoned)")
-        lines.append("  connect → first body byte: p50 \(format(firstByteP50Milliseconds, 2)) ms, p99 \(format(firstByteP99Milliseconds, 2)) ms, max \(format(firstByteMaxMilliseconds, 2)) ms")
+        lines.append(
+            "churn: \(concurrency) concurrent connect → GET → first body byte → close cycles to \(target), from \(sourceAddresses) source address(es)"
+        )
+        lines.append(
+            "  \(cycles) cycles in \(format(seconds, 1)) s: \(format(connectionsPerSecond, 0)) connections/s (\(abandoned) in flight at the end, abandoned)"
+        )
+        lines.append(
+            "  connect → first body byte: p50 \(format(firstByteP50Milliseconds, 2)) ms, p99 \(format(firstByteP99Milliseconds, 2)) ms, max \(format(firstByteMaxMilliseconds, 2)) ms"
+        )
         var failureLine = "  failures \(failureCount)"
         if failureCount > 0 {
             let reasons = failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")

@@ -42,7 +42,9 @@ struct FanoutCommand: AsyncParsableCommand {
     @Option(help: "Keep-alive publish connections (default: 1 back-to-back, 16 with --rate).")
     var publishConnections: Int?
 
-    @Option(help: "Seconds from the first POST until publishing stops (default: 300, or events/rate + 60); the drain after it takes at most --settle more.")
+    @Option(
+        help:
+            "Seconds from the first POST until publishing stops (default: 300, or events/rate + 60); the drain after it takes at most --settle more.")
     var timeout: Double?
 
     @Option(help: "Seconds without any new delivery after the last answer before giving up on the rest.")
@@ -52,7 +54,9 @@ struct FanoutCommand: AsyncParsableCommand {
         guard events > 0, events <= 10_000_000 else { throw ValidationError("--events must be in 1...10000000") }
         if let rate { guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000]") } }
         guard (1...1_048_576).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be in 1...1048576") }
-        if let publishConnections { guard (1...64).contains(publishConnections) else { throw ValidationError("--publish-connections must be in 1...64") } }
+        if let publishConnections {
+            guard (1...64).contains(publishConnections) else { throw ValidationError("--publish-connections must be in 1...64") }
+        }
         if let timeout { guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400]") } }
         guard settle > 0 else { throw ValidationError("--settle must be > 0") }
         _ = try TargetURL(publishURL)
@@ -158,7 +162,8 @@ final class FanoutTracker: SSEEventSink {
                 sequence = sequence * 10 + Int(bytes[index] - 48)
                 index += 1
             }
-            guard index > 4, index + 3 < bytes.count, bytes[index] == 32, bytes[index + 1] == 116, bytes[index + 2] == 61 else { return nil }  // " t="
+            // " t="
+            guard index > 4, index + 3 < bytes.count, bytes[index] == 32, bytes[index + 1] == 116, bytes[index + 2] == 61 else { return nil }
             index += 3
             let start = index
             var time: UInt64 = 0
@@ -226,7 +231,8 @@ struct FanoutRun {
                 let lastActivity = max(tracker.lastDeliveryMicroseconds, publisher.lastAnswerMicroseconds)
                 if now - lastActivity > settleMicroseconds { break }
                 var complete = true
-                for client in driver.clients where client.phase == .streaming
+                for client in driver.clients
+                where client.phase == .streaming
                     && Int(tracker.distinct[client.index]) < publisher.acknowledged
                 {
                     complete = false
@@ -253,7 +259,8 @@ struct FanoutRun {
         let firstSend = publisher.firstSendMicroseconds
         let lastDelivery = tracker.lastDeliveryMicroseconds
         let deliverySeconds = lastDelivery > firstSend && firstSend > 0 ? Double(lastDelivery - firstSend) / 1_000_000 : 0
-        let publishSeconds = publisher.lastAnswerMicroseconds > firstSend && firstSend > 0
+        let publishSeconds =
+            publisher.lastAnswerMicroseconds > firstSend && firstSend > 0
             ? Double(publisher.lastAnswerMicroseconds - firstSend) / 1_000_000 : 0
         var answers = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
         for value in publisher.answerTimes { answers.record(min(value, 600_000_000)) }
@@ -269,7 +276,8 @@ struct FanoutRun {
             firstSubscribers: publisher.firstSubscribers, minSubscribers: publisher.minSubscribers,
             answerP50Milliseconds: answers.totalCount > 0 ? Double(answers.valueAtPercentile(50)) / 1000 : 0,
             answerP99Milliseconds: answers.totalCount > 0 ? Double(answers.valueAtPercentile(99)) / 1000 : 0,
-            delivered: tracker.delivered, expected: expectedTotal, expectedAcknowledged: publisher.acknowledged * driver.clients.count, gaps: tracker.gaps, duplicates: tracker.duplicates,
+            delivered: tracker.delivered, expected: expectedTotal, expectedAcknowledged: publisher.acknowledged * driver.clients.count,
+            gaps: tracker.gaps, duplicates: tracker.duplicates,
             reordered: tracker.reordered, foreign: tracker.foreign,
             deliverySeconds: deliverySeconds, publishSeconds: publishSeconds,
             phaseSeconds: Double(phaseEnd - phaseStart) / 1_000_000,
@@ -370,7 +378,9 @@ struct FanoutReport: Sendable {
         var lines: [String] = []
         let mode = rate.map { "at \(format($0, 1)) events/s" } ?? "back-to-back"
         lines.append("fanout: \(connections) streams to \(target); \(events) events of \(payloadBytes) B \(mode) to \(publish)")
-        lines.append("  opened \(opened) in \(format(rampSeconds, 1)) s, \(retries) retries, \(failed) failed; open at the end \(openAtEnd), closed by server \(closedByServer)")
+        lines.append(
+            "  opened \(opened) in \(format(rampSeconds, 1)) s, \(retries) retries, \(failed) failed; open at the end \(openAtEnd), closed by server \(closedByServer)"
+        )
         if failed > 0 {
             lines.append("  open failures: " + failureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
@@ -384,32 +394,46 @@ struct FanoutReport: Sendable {
             lines.append(lateLine)
         }
         if publishFailed > 0 {
-            lines.append("  publish failures: " + publishFailureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "  publish failures: " + publishFailureReasons.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            )
         }
         if let firstSubscribers, let minSubscribers {
             lines.append("  server says it reached \(firstSubscribers) subscribers with the first event, at least \(minSubscribers) with each")
         }
         let percent = expected > 0 ? format(Double(delivered) * 100 / Double(expected), 2) : "0"
         if expectedAcknowledged != expected {
-            lines.append("  publishing stopped early: \(acknowledged) of \(events) events acknowledged, so at most \(expectedAcknowledged) deliveries could arrive; \(delivered) did")
+            lines.append(
+                "  publishing stopped early: \(acknowledged) of \(events) events acknowledged, so at most \(expectedAcknowledged) deliveries could arrive; \(delivered) did"
+            )
         }
-        lines.append("  delivered \(delivered)/\(expected) (\(percent) %), gaps \(gaps), duplicates \(duplicates), reordered \(reordered), foreign \(foreign)\(timedOut ? ", TIMED OUT" : "")")
+        lines.append(
+            "  delivered \(delivered)/\(expected) (\(percent) %), gaps \(gaps), duplicates \(duplicates), reordered \(reordered), foreign \(foreign)\(timedOut ? ", TIMED OUT" : "")"
+        )
         lines.append("  \(format(deliveriesPerSecond, 0)) deliveries/s (first POST → last event received: \(format(deliverySeconds, 2)) s)")
-        lines.append("  latency \(rate == nil ? "POST write" : "event's slot") → event read: p50 \(format(latencyP50, 3)) ms, p90 \(format(latencyP90, 3)) ms, p99 \(format(latencyP99, 3)) ms, p99.9 \(format(latencyP999, 3)) ms, max \(format(latencyMax, 3)) ms")
+        lines.append(
+            "  latency \(rate == nil ? "POST write" : "event's slot") → event read: p50 \(format(latencyP50, 3)) ms, p90 \(format(latencyP90, 3)) ms, p99 \(format(latencyP99, 3)) ms, p99.9 \(format(latencyP999, 3)) ms, max \(format(latencyMax, 3)) ms"
+        )
         if let serverCPU, let serverBusy {
-            var serverLine = "  server CPU in the publish phase (\(format(phaseSeconds, 2)) s): \(format(serverCPU, 2)) s = \(format(serverBusy * 100, 0)) % of a core"
+            var serverLine =
+                "  server CPU in the publish phase (\(format(phaseSeconds, 2)) s): \(format(serverCPU, 2)) s = \(format(serverBusy * 100, 0)) % of a core"
             if let perDelivery = serverMicrosecondsPerDelivery { serverLine += ", \(format(perDelivery, 2)) µs per delivery" }
             lines.append(serverLine)
         }
-        lines.append("  harness CPU in the publish phase: \(format(harnessCPUPhase, 2)) s = \(format(harnessBusy * 100, 0)) % of a core (whole run \(format(harnessCPU, 2)) s)")
+        lines.append(
+            "  harness CPU in the publish phase: \(format(harnessCPUPhase, 2)) s = \(format(harnessBusy * 100, 0)) % of a core (whole run \(format(harnessCPU, 2)) s)"
+        )
         if let otherCPU, phaseSeconds > 0 {
-            var otherLine = "  CPU used by anything else meanwhile (other processes, softirq not charged to either): \(format(otherCPU, 2)) s = \(format(otherCPU * 100 / phaseSeconds, 0)) % of a core"
+            var otherLine =
+                "  CPU used by anything else meanwhile (other processes, softirq not charged to either): \(format(otherCPU, 2)) s = \(format(otherCPU * 100 / phaseSeconds, 0)) % of a core"
             if let stealCPU, stealCPU > 0.05 { otherLine += "; hypervisor steal \(format(stealCPU, 2)) s" }
             if otherCPU / phaseSeconds > 0.2 { otherLine += " — the cores were shared, figures are pessimistic" }
             lines.append(otherLine)
         }
         if harnessBound {
-            lines.append("  HARNESS-BOUND: the harness's loop used \(format(harnessBusy * 100, 0)) % of its core, so it, not the server, may set the pace; latency and deliveries/s are then limits of the harness (server CPU per delivery is still the server's).")
+            lines.append(
+                "  HARNESS-BOUND: the harness's loop used \(format(harnessBusy * 100, 0)) % of its core, so it, not the server, may set the pace; latency and deliveries/s are then limits of the harness (server CPU per delivery is still the server's)."
+            )
         } else if let serverBusy, serverBusy >= 0.85 {
             lines.append("  server-bound: the server's loop used \(format(serverBusy * 100, 0)) % of its core; the harness had headroom.")
         }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Histogram
 import RillCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `rill-load idle`: N idle streams held for D seconds.
@@ -166,7 +167,9 @@ struct IdleReport: Sendable {
     func summary(target: String) -> String {
         var lines: [String] = []
         lines.append("idle: \(connections) streams to \(target)")
-        lines.append("  opened \(opened) in \(format(rampSeconds, 1)) s (time to open p50 \(format(openP50Milliseconds, 2)) ms, p99 \(format(openP99Milliseconds, 2)) ms, max \(format(openMaxMilliseconds, 2)) ms), \(retries) retries")
+        lines.append(
+            "  opened \(opened) in \(format(rampSeconds, 1)) s (time to open p50 \(format(openP50Milliseconds, 2)) ms, p99 \(format(openP99Milliseconds, 2)) ms, max \(format(openMaxMilliseconds, 2)) ms), \(retries) retries"
+        )
         var aliveLine = "  alive after \(format(holdSeconds, 1)) s hold: \(alive)/\(connections)"
         if requireChunk { aliveLine += " (each saw a chunk during the hold; heartbeat every \(format(expectHeartbeat, 1)) s)" }
         lines.append(aliveLine)

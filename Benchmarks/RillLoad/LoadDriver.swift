@@ -1,8 +1,9 @@
 import Histogram
 import RillCore
 import RillSSE
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opens and holds many ``SSEClient``s on one event loop, and does the bookkeeping every mode

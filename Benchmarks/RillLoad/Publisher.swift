@@ -1,6 +1,7 @@
 import RillCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Publishes numbered events with `POST` over keep-alive HTTP/1.1 connections on the harness's

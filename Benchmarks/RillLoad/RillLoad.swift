@@ -54,9 +54,11 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Seconds the whole ramp may take before unopened clients count as failed (default: N/ramp + 30).")
     var rampTimeout: Double?
 
-    @Option(help: ArgumentHelp(
-        "Loopback source addresses to spread connections over (127.0.0.1, 127.0.0.2, …); 0: one per 10,000 connections.",
-        discussion: "One source address gives one server 28,232 ephemeral ports, and Linux's port search slows down sharply past ~14,000 connections."))
+    @Option(
+        help: ArgumentHelp(
+            "Loopback source addresses to spread connections over (127.0.0.1, 127.0.0.2, …); 0: one per 10,000 connections.",
+            discussion:
+                "One source address gives one server 28,232 ephemeral ports, and Linux's port search slows down sharply past ~14,000 connections."))
     var sourceAddresses: Int = 0
 
     @Option(help: "The server's process id: sample its RSS (VmRSS) and CPU time (utime+stime) from /proc.")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The machine's CPU time from /proc/stat (all CPUs together), to tell whether something besides

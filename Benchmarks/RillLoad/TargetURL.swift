@@ -40,6 +40,8 @@ struct TargetURL: Sendable {
 
     /// The request every client sends.
     var request: [UInt8] {
-        Array("GET \(target) HTTP/1.1\r\nHost: \(authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: rill-load\r\n\r\n".utf8)
+        Array(
+            "GET \(target) HTTP/1.1\r\nHost: \(authority)\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: rill-load\r\n\r\n"
+                .utf8)
     }
 }

@@ -27,8 +27,9 @@ import CMallocStats
 import Rill
 import RillRedis
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -93,7 +94,8 @@ struct SSEIdleServer: AsyncParsableCommand {
                     do { try await app.eventLoop.sleep(for: period) } catch { return }
                     let heap = rill_heap_stats_now()
                     let connections = await app.connectionCount()
-                    var line = "heap_in_use_bytes=\(heap.inUseBytes) heap_free_bytes=\(heap.freeBytes) mmap_bytes=\(heap.mmappedBytes) connections=\(connections)\n"
+                    var line =
+                        "heap_in_use_bytes=\(heap.inUseBytes) heap_free_bytes=\(heap.freeBytes) mmap_bytes=\(heap.mmappedBytes) connections=\(connections)\n"
                     line.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
                 }
             }

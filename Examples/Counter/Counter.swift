@@ -13,8 +13,9 @@
 import ArgumentParser
 import Foundation
 import Rill
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One tick of the counter.

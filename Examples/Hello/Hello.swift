@@ -11,8 +11,9 @@
 //   curl -N localhost:8080/events -H 'Last-Event-ID: 41'
 import ArgumentParser
 import Rill
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Greeting: Codable, Sendable {
@@ -37,12 +38,14 @@ struct Hello: AsyncParsableCommand {
         api.get("/json") { _, _ in Greeting(message: "Hello, World!") }
         api.post("/echo") { request, _ in try request.decode(Greeting.self) }
         router.get("/count") { _, context in
-            Response(headerFields: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
-                for number in 1...5 {
-                    try await writer.write("\(number)\n")
-                    try await context.eventLoop.sleep(for: .milliseconds(200))
-                }
-            })
+            Response(
+                headerFields: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody { writer in
+                    for number in 1...5 {
+                        try await writer.write("\(number)\n")
+                        try await context.eventLoop.sleep(for: .milliseconds(200))
+                    }
+                })
         }
 
         router.get("/events") { request, context in

@@ -24,8 +24,9 @@
 import ArgumentParser
 import HubCore
 import Rill
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main

@@ -18,8 +18,9 @@
 import ArgumentParser
 import Rill
 import RillRedis
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The body of `POST /send_notification`.

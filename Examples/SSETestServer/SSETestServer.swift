@@ -10,8 +10,9 @@
 import ArgumentParser
 import Rill
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One connection to `/events`, as the server saw it.

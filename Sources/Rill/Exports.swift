@@ -1,7 +1,8 @@
 @_exported import HTTPTypes
 @_exported import Logging
-@_exported import RillSSE
 @_exported import RillPubSub
-@_exported import struct RillCore.SocketAddress
+@_exported import RillSSE
+
 @_exported import class RillCore.EventLoop
+@_exported import struct RillCore.SocketAddress
 @_exported import struct RillHTTP.HTTPVersion

@@ -2,8 +2,9 @@ internal import CLibUV
 import Dispatch
 public import Logging
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One libuv event loop running on its own thread.
@@ -103,17 +104,21 @@ public final class EventLoop: @unchecked Sendable {
         uvLoop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
 
         let started = DispatchSemaphore(value: 0)
-        let box = Unmanaged.passRetained(ThreadBody { [self] in
-            self.executor.install(on: self.uvLoop)
-            self.timers.install()
-            started.signal()
-            self.run()
-        }).toOpaque()
-        let created = pthread_create(&thread, nil, { context in
-            let body = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
-            body.run()
-            return nil
-        }, box)
+        let box = Unmanaged.passRetained(
+            ThreadBody { [self] in
+                self.executor.install(on: self.uvLoop)
+                self.timers.install()
+                started.signal()
+                self.run()
+            }
+        ).toOpaque()
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                let body = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box)
         precondition(created == 0, "pthread_create failed: \(created)")
         started.wait()
     }
@@ -271,11 +276,13 @@ public final class EventLoop: @unchecked Sendable {
         executor.uninstall()
         var leaked = 0
         withUnsafeMutablePointer(to: &leaked) { counter in
-            uv_walk(uvLoop, { handle, context in
-                guard let handle, uv_is_closing(handle) == 0 else { return }
-                context!.assumingMemoryBound(to: Int.self).pointee += 1
-                uv_close(handle, nil)
-            }, counter)
+            uv_walk(
+                uvLoop,
+                { handle, context in
+                    guard let handle, uv_is_closing(handle) == 0 else { return }
+                    context!.assumingMemoryBound(to: Int.self).pointee += 1
+                    uv_close(handle, nil)
+                }, counter)
         }
         leakedHandleCount = leaked
     }

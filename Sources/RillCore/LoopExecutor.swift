@@ -1,7 +1,8 @@
 internal import CLibUV
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The executor of one `EventLoop`: a task executor, and through ``serialExecutor`` a serial

@@ -1,6 +1,7 @@
 internal import CLibUV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Watches a process signal (SIGINT, SIGTERM…) on an event loop and calls a closure on the loop
@@ -26,9 +27,11 @@ public final class SignalWatcher: @unchecked Sendable {
         handle = .allocate(capacity: 1)
         try UVError.check(uv_signal_init(loop.uvLoop, handle), "uv_signal_init")
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        let rc = uv_signal_start(handle, { handle, _ in
-            Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data).takeUnretainedValue().onSignal()
-        }, signal)
+        let rc = uv_signal_start(
+            handle,
+            { handle, _ in
+                Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data).takeUnretainedValue().onSignal()
+            }, signal)
         uv_unref(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self))
         if rc < 0 {
             cancel()

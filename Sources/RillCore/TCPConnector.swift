@@ -1,6 +1,7 @@
 internal import CLibUV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opens client-side TCP connections on an `EventLoop`: the counterpart of ``TCPListener``, for
@@ -82,7 +83,8 @@ public enum TCPConnector {
             if loop.inEventLoop {
                 start()
             } else if !loop.execute(UncheckedBox(start).call) {
-                continuation.resume(returning: .failure(UVError(Int32(UV_ECANCELED.rawValue), "connecting to \(host):\(port) on a loop that refused work")))
+                continuation.resume(
+                    returning: .failure(UVError(Int32(UV_ECANCELED.rawValue), "connecting to \(host):\(port) on a loop that refused work")))
             }
         }
         return try result.get()

@@ -1,6 +1,7 @@
 internal import CLibUV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A listening TCP socket on an `EventLoop`.
@@ -138,12 +139,12 @@ public final class TCPListener: @unchecked Sendable {
     /// accepted at once, which is only slower.
     private static func deferAccept(_ handle: UnsafeMutablePointer<uv_tcp_t>, for duration: Duration) {
         #if os(Linux)
-        let (seconds, attoseconds) = duration.components
-        guard seconds > 0 || attoseconds > 0 else { return }
-        var value = Int32(clamping: seconds + (attoseconds > 0 ? 1 : 0))
-        var fd: uv_os_fd_t = -1
-        guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return }
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, socklen_t(MemoryLayout<Int32>.size))
+            let (seconds, attoseconds) = duration.components
+            guard seconds > 0 || attoseconds > 0 else { return }
+            var value = Int32(clamping: seconds + (attoseconds > 0 ? 1 : 0))
+            var fd: uv_os_fd_t = -1
+            guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return }
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, socklen_t(MemoryLayout<Int32>.size))
         #endif
     }
 
@@ -151,14 +152,14 @@ public final class TCPListener: @unchecked Sendable {
     /// schedule), 0 when connections are accepted at once. For tests.
     package var acceptDeferralSeconds: Int32 {
         #if os(Linux)
-        var fd: uv_os_fd_t = -1
-        guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return 0 }
-        var value: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, &length) == 0 else { return 0 }
-        return value
+            var fd: uv_os_fd_t = -1
+            guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return 0 }
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, &length) == 0 else { return 0 }
+            return value
         #else
-        return 0
+            return 0
         #endif
     }
 

@@ -279,9 +279,10 @@ public final class TCPStream: @unchecked Sendable {
         guard !isClosing else { return }
         if queuedBytes <= threshold {
             drainThreshold = nil
-            loop.execute(UncheckedBox { [self] in
-                if !self.isClosing { self.delegate?.streamDidDrain(self) }
-            }.call)
+            loop.execute(
+                UncheckedBox { [self] in
+                    if !self.isClosing { self.delegate?.streamDidDrain(self) }
+                }.call)
             return
         }
         drainThreshold = threshold

@@ -82,9 +82,11 @@ final class TimerQueue {
         armedDeadline = first.deadlineMilliseconds
         let now = nowMilliseconds
         let delay = max(minimumDelayMilliseconds, first.deadlineMilliseconds > now ? first.deadlineMilliseconds - now : 0)
-        uv_timer_start(handle, { handle in
-            Unmanaged<TimerQueue>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
-        }, delay, 0)
+        uv_timer_start(
+            handle,
+            { handle in
+                Unmanaged<TimerQueue>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
+            }, delay, 0)
     }
 
     private func fire() {

@@ -62,7 +62,8 @@ enum KnownHeaderName {
             }
         case 13:
             if let match = match(
-                name, "authorization", "Authorization", .authorization, lowercaseAuthorization) {
+                name, "authorization", "Authorization", .authorization, lowercaseAuthorization)
+            {
                 return (match, .other)
             }
             if let match = match(name, "cache-control", "Cache-Control", .cacheControl, lowercaseCacheControl) {
@@ -70,16 +71,19 @@ enum KnownHeaderName {
             }
         case 14:
             if let match = match(
-                name, "content-length", "Content-Length", .contentLength, lowercaseContentLength) {
+                name, "content-length", "Content-Length", .contentLength, lowercaseContentLength)
+            {
                 return (match, .contentLength)
             }
         case 15:
             if let match = match(
-                name, "accept-encoding", "Accept-Encoding", .acceptEncoding, lowercaseAcceptEncoding) {
+                name, "accept-encoding", "Accept-Encoding", .acceptEncoding, lowercaseAcceptEncoding)
+            {
                 return (match, .other)
             }
             if let match = match(
-                name, "accept-language", "Accept-Language", .acceptLanguage, lowercaseAcceptLanguage) {
+                name, "accept-language", "Accept-Language", .acceptLanguage, lowercaseAcceptLanguage)
+            {
                 return (match, .other)
             }
         case 17:

@@ -206,7 +206,8 @@ extension RedisBroker.Configuration: CustomStringConvertible, CustomDebugStringC
             self,
             children: [
                 "host": host, "port": port, "database": database, "username": username as Any,
-                "password": password.map { _ in "***" } as Any, "broker": broker, "maximumReplayEventCount": maximumReplayEventCount, "keyPrefix": keyPrefix,
+                "password": password.map { _ in "***" } as Any, "broker": broker, "maximumReplayEventCount": maximumReplayEventCount,
+                "keyPrefix": keyPrefix,
                 "connectTimeout": connectTimeout, "replyTimeout": replyTimeout, "reconnectInitialDelay": reconnectInitialDelay,
                 "reconnectMaxDelay": reconnectMaxDelay,
             ])

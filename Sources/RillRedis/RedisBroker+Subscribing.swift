@@ -245,21 +245,22 @@ extension RedisBroker {
         let request = SubscribeRequest()
         let subscription = try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
-                onLoop({
-                    guard !request.isCancelled else {
-                        continuation.resume(throwing: CancellationError())
-                        return
-                    }
-                    request.join = self.startSubscribing(to: channels, lastEventID: lastEventID) { result in
-                        request.join = nil
-                        if request.isCancelled {
-                            if case .success(let subscription) = result { subscription.cancel() }
+                onLoop(
+                    {
+                        guard !request.isCancelled else {
                             continuation.resume(throwing: CancellationError())
-                        } else {
-                            continuation.resume(with: result)
+                            return
                         }
-                    }
-                }, refused: { continuation.resume(throwing: Self.loopRefused) })
+                        request.join = self.startSubscribing(to: channels, lastEventID: lastEventID) { result in
+                            request.join = nil
+                            if request.isCancelled {
+                                if case .success(let subscription) = result { subscription.cancel() }
+                                continuation.resume(throwing: CancellationError())
+                            } else {
+                                continuation.resume(with: result)
+                            }
+                        }
+                    }, refused: { continuation.resume(throwing: Self.loopRefused) })
             }
         } onCancel: {
             onLoop(bypassingLimit: true) {
@@ -756,7 +757,8 @@ extension RedisBroker {
         _ handler: @escaping (RedisValue?) -> Void
     ) -> Bool {
         let arguments = [
-            keys.stream(name), keys.meta(name), keys.publisherIDs(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes, slackBytes,
+            keys.stream(name), keys.meta(name), keys.publisherIDs(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes,
+            slackBytes,
             ageBytes, bytes(String(limit)), bytes(before?.description ?? ""),
         ]
         return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 3, arguments, handler)

@@ -514,7 +514,9 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// Whether each connection is up right now.
     package func connectionStatus() async -> (command: Bool, subscriber: Bool) {
         await withUnsafeContinuation { continuation in
-            onLoop({ continuation.resume(returning: (self.command.isReady, self.subscriber.isReady)) }, refused: { continuation.resume(returning: (false, false)) })
+            onLoop(
+                { continuation.resume(returning: (self.command.isReady, self.subscriber.isReady)) },
+                refused: { continuation.resume(returning: (false, false)) })
         }
     }
 }

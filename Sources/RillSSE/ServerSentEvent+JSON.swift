@@ -1,9 +1,9 @@
 // Foundation only for JSONEncoder; on Linux the smaller FoundationEssentials provides the same
 // type (Foundation re-exports it), so users passing a Foundation `JSONEncoder` still match.
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 extension ServerSentEvent {

@@ -308,8 +308,7 @@ public struct ServerSentEventParser: Sendable {
         // Any other name is ignored, as the spec requires.
     }
 
-    private static func name(_ name: UnsafeBufferPointer<UInt8>, is fieldName: StaticString) -> Bool
-    {
+    private static func name(_ name: UnsafeBufferPointer<UInt8>, is fieldName: StaticString) -> Bool {
         fieldName.withUTF8Buffer { name.elementsEqual($0) }
     }
 

@@ -1,7 +1,7 @@
-import RillTestSupport
 import Foundation
 import HubCore
 import Rill
+import RillTestSupport
 import RillTesting
 import Testing
 

@@ -1,7 +1,7 @@
-import RillTestSupport
 import Foundation
 import HubCore
 import Rill
+import RillTestSupport
 import RillTesting
 import Testing
 
@@ -29,7 +29,8 @@ import Testing
         #expect(try await hub.terminate() == "exit status 0")
     }
 
-    @Test(arguments: [["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
+    @Test(arguments: [
+        ["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
         ["--metrics-channels", "-1"], ["--metrics-token", ""],
     ])
     func invalidOptionsAreRefused(arguments: [String]) async throws {
@@ -51,9 +52,10 @@ import Testing
         let onB = try await b.client.sse("/stream?channel=shared")
         #expect(onB.status == .ok)
         // The subscription on B is in place once a publish on B reaches it.
-        #expect(await eventually(within: .seconds(10)) {
-            (try? await b.client.get("/metrics").bodyText.contains("\nrill_subscribers 1\n")) == true
-        })
+        #expect(
+            await eventually(within: .seconds(10)) {
+                (try? await b.client.get("/metrics").bodyText.contains("\nrill_subscribers 1\n")) == true
+            })
         let first = try await a.client.post("/publish?channel=shared", text: "from A").decode(PublishAnswer.self)
         #expect(try await onB.events(1).map(\.data) == ["from A"])
         _ = try await a.client.post("/publish?channel=shared", text: "again from A")

@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HubCore
 import Rill
 import RillTesting
 import Testing
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 @Suite struct PublishAndStreamTests {
     @Test func aPublishedBodyReachesTheSubscriberVerbatim() async throws {
@@ -75,9 +76,10 @@ import Testing
             for n in 1...3 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
             let resumed = try await client.sse("/stream?channel=news", headerFields: [lastEventIDField: "1"])
             #expect(resumed.headerFields[replayField] == "complete")
-            #expect(try await resumed.events(2) == [
-                MessageEvent(data: "n2", lastEventID: "2"), MessageEvent(data: "n3", lastEventID: "3"),
-            ])
+            #expect(
+                try await resumed.events(2) == [
+                    MessageEvent(data: "n2", lastEventID: "2"), MessageEvent(data: "n3", lastEventID: "3"),
+                ])
             #expect(await eventually { await subscriptions(app) == 1 })
             _ = try await client.post("/publish?channel=news", text: "n4")
             #expect(try await resumed.events(1).map(\.data) == ["n4"])
@@ -259,10 +261,11 @@ import Testing
 
             // The three streams and the scrape itself, once the server saw the POSTs' connections close.
             var after = Exposition("")
-            #expect(await eventually {
-                after = Exposition((try? await client.get("/metrics").bodyText) ?? "")
-                return after.samples["rill_connections"] == 4
-            })
+            #expect(
+                await eventually {
+                    after = Exposition((try? await client.get("/metrics").bodyText) ?? "")
+                    return after.samples["rill_connections"] == 4
+                })
             #expect(after.samples["rill_events_published_total"] == 4)
             #expect(after.samples["rill_events_delivered_total"] == 5)
             #expect(after.samples["rill_subscribers"] == 3)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A running example executable of this build (`Examples/<name>`) on 127.0.0.1 and a port the

@@ -3,8 +3,9 @@ import Logging
 import RillCore
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Work submitted to a loop from other threads: bounded, drained under the budget, and never
@@ -72,7 +73,9 @@ import Glibc
             DispatchQueue.global().async {
                 let accepted = { () -> Bool in
                     let counter = ReleaseCounter(released)
-                    return loop.execute { _ = counter; ran.add(1, ordering: .relaxed) }
+                    return loop.execute {
+                        _ = counter; ran.add(1, ordering: .relaxed)
+                    }
                 }()
                 continuation.resume(returning: accepted)
             }
@@ -137,7 +140,10 @@ import Glibc
         await whileLoopIsBlocked(loop) {
             for _ in 0..<130 {
                 let counter = ReleaseCounter(released)
-                results.append(loop.execute { _ = counter; ran.add(1, ordering: .relaxed) })
+                results.append(
+                    loop.execute {
+                        _ = counter; ran.add(1, ordering: .relaxed)
+                    })
             }
         }
         #expect(results.prefix(100).allSatisfy { $0 })

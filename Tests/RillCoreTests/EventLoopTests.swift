@@ -2,8 +2,9 @@ import CRillTestHooks
 import RillCore
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct EventLoopTests {
@@ -16,11 +17,14 @@ import Glibc
             let box = LoopBox(loop: loop)
             var thread = pthread_t()
             let context = Unmanaged.passRetained(box).toOpaque()
-            #expect(pthread_create(&thread, nil, { context in
-                let box = Unmanaged<LoopBox>.fromOpaque(context!).takeRetainedValue()
-                box.seen.store(box.loop.inEventLoop, ordering: .relaxed)
-                return nil
-            }, context) == 0)
+            #expect(
+                pthread_create(
+                    &thread, nil,
+                    { context in
+                        let box = Unmanaged<LoopBox>.fromOpaque(context!).takeRetainedValue()
+                        box.seen.store(box.loop.inEventLoop, ordering: .relaxed)
+                        return nil
+                    }, context) == 0)
             pthread_join(thread, nil)
             let seen = box.seen.load(ordering: .relaxed)
             #expect(!seen)

@@ -1,8 +1,9 @@
 import RillCore
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Echoes what it reads and closes when the peer closes.

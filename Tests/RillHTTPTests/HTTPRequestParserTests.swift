@@ -69,9 +69,10 @@ struct HTTPRequestParserTests {
         // Long enough for the eight-bytes-at-a-time check plus a byte-wise tail.
         let base = Array("abcdefghijklmnopqrstu".utf8)
         for position in 1..<(base.count - 1) {
-            for (byte, isAccepted) in [(UInt8(0x09), true), (0xA0, true), (0xFF, true), (0x00, false),
-                (0x0D, false), (0x1F, false), (0x7F, false)] as [(UInt8, Bool)]
-            {
+            for (byte, isAccepted) in [
+                (UInt8(0x09), true), (0xA0, true), (0xFF, true), (0x00, false),
+                (0x0D, false), (0x1F, false), (0x7F, false),
+            ] as [(UInt8, Bool)] {
                 var value = base
                 value[position] = byte
                 let input = Array("GET / HTTP/1.1\r\nHost: a\r\nX: ".utf8) + value + Array("\r\n\r\n".utf8)
@@ -138,22 +139,23 @@ struct HTTPRequestParserTests {
         #expect(head.path == "*")
     }
 
-    @Test(arguments: [
-        ("HTTP/1.1", [], true),
-        ("HTTP/1.1", ["Connection: close"], false),
-        ("HTTP/1.1", ["Connection: CLOSE"], false),
-        ("HTTP/1.1", ["Connection: keep-alive"], true),
-        ("HTTP/1.1", ["Connection: Upgrade, Close"], false),
-        ("HTTP/1.1", ["Connection: upgrade", "Connection: close"], false),
-        ("HTTP/1.1", ["Connection: closed"], true),
-        ("HTTP/1.1", ["X-Connection: close"], true),
-        ("HTTP/1.0", [], false),
-        ("HTTP/1.0", ["Connection: keep-alive"], true),
-        ("HTTP/1.0", ["Connection: Keep-Alive"], true),
-        ("HTTP/1.0", ["Connection: foo ,  keep-alive ,"], true),
-        ("HTTP/1.0", ["Connection: keep-alive", "Connection: close"], false),
-        ("HTTP/1.0", ["Connection: keep-alives"], false),
-    ] as [(String, [String], Bool)])
+    @Test(
+        arguments: [
+            ("HTTP/1.1", [], true),
+            ("HTTP/1.1", ["Connection: close"], false),
+            ("HTTP/1.1", ["Connection: CLOSE"], false),
+            ("HTTP/1.1", ["Connection: keep-alive"], true),
+            ("HTTP/1.1", ["Connection: Upgrade, Close"], false),
+            ("HTTP/1.1", ["Connection: upgrade", "Connection: close"], false),
+            ("HTTP/1.1", ["Connection: closed"], true),
+            ("HTTP/1.1", ["X-Connection: close"], true),
+            ("HTTP/1.0", [], false),
+            ("HTTP/1.0", ["Connection: keep-alive"], true),
+            ("HTTP/1.0", ["Connection: Keep-Alive"], true),
+            ("HTTP/1.0", ["Connection: foo ,  keep-alive ,"], true),
+            ("HTTP/1.0", ["Connection: keep-alive", "Connection: close"], false),
+            ("HTTP/1.0", ["Connection: keep-alives"], false),
+        ] as [(String, [String], Bool)])
     func `keep-alive follows the version default and Connection tokens`(
         version: String, fields: [String], keepAlive: Bool
     ) throws {

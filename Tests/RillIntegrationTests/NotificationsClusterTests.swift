@@ -1,6 +1,6 @@
 import Foundation
-import RillTestSupport
 import Rill
+import RillTestSupport
 import RillTesting
 import Testing
 

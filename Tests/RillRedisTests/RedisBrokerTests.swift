@@ -4,8 +4,8 @@ import RillCore
 import RillPubSub
 import RillRedis
 import RillSSE
-import Synchronization
 import RillTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)

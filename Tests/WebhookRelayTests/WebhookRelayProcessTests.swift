@@ -5,7 +5,7 @@ import Testing
 import WebhookRelayCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `WebhookRelay` executable itself, as a subprocess on 127.0.0.1 and a free port: the
@@ -129,20 +129,21 @@ private struct RelayProcess: Sendable {
     /// SIGTERM, then wait (SIGKILL after 10 s). "exit status 0" for a clean graceful shutdown.
     func stop() async -> String {
         let process = self.process
-        let outcome = (try? await onOwnThread { () -> String in
-            let process = process.process
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+        let outcome =
+            (try? await onOwnThread { () -> String in
+                let process = process.process
+                if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    return "still running 10 s after SIGTERM: killed"
+                }
                 process.waitUntilExit()
-                return "still running 10 s after SIGTERM: killed"
-            }
-            process.waitUntilExit()
-            return process.terminationReason == .exit
-                ? "exit status \(process.terminationStatus)" : "killed by signal \(process.terminationStatus)"
-        }) ?? "could not be stopped"
+                return process.terminationReason == .exit
+                    ? "exit status \(process.terminationStatus)" : "killed by signal \(process.terminationStatus)"
+            }) ?? "could not be stopped"
         try? FileManager.default.removeItem(at: standardErrorURL)
         return outcome
     }

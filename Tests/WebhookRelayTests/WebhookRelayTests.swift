@@ -228,7 +228,8 @@ struct WebhookRelayReplayTests {
 
     @Test func `a body over maxBodyBytes is 413 and publishes nothing`() async throws {
         try await withRelay { client in
-            let big = "{\"ref\":\"refs/heads/main\",\"pusher\":{\"name\":\"x\"},\"pad\":\""
+            let big =
+                "{\"ref\":\"refs/heads/main\",\"pusher\":{\"name\":\"x\"},\"pad\":\""
                 + String(repeating: "a", count: WebhookRelayRoutes.maxBodyBytes) + "\"}"
             let response = try await client.post("/webhook/github", body: Array(big.utf8), headerFields: signedPush(big, delivery: "big"))
             #expect(response.status == .contentTooLarge)

@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import Rill
 import RillRedis
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What `POST /publish` answers.
 public struct PublishAnswer: Codable, Sendable, Equatable {
@@ -56,7 +57,8 @@ public enum Hub {
     public static func makeApplication(_ options: HubOptions) throws -> Application {
         let router = Router()
         let brokerConfiguration = BrokerConfiguration(historyCount: max(0, options.history))
-        let broker = try options.redis.map { try BrokerFactory.redis(url: $0, broker: brokerConfiguration) }
+        let broker =
+            try options.redis.map { try BrokerFactory.redis(url: $0, broker: brokerConfiguration) }
             ?? .inMemory(brokerConfiguration)
         let configuration = ServerConfiguration(
             host: options.host, port: options.port, maxConnections: options.maxConnections,

@@ -4,9 +4,9 @@ import Crypto
 import Rill
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// GitHub webhooks in, Server-Sent Events out.
@@ -82,10 +82,11 @@ public enum WebhookSignature {
     /// The header value for `body` signed with `secret` (what GitHub sends; for tests and tools).
     public static func header(for body: [UInt8], secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
-        return "sha256=" + mac.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 0x10 ? "0" + hex : hex
-        }.joined()
+        return "sha256="
+            + mac.map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 0x10 ? "0" + hex : hex
+            }.joined()
     }
 
     /// Whether `header` is a well-formed `sha256=<64 hex digits>` whose code matches `body`. The

@@ -23,8 +23,9 @@
 import ArgumentParser
 import Rill
 import WebhookRelayCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main

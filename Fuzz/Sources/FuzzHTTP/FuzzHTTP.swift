@@ -11,6 +11,7 @@
 ///   response timing (compared with one whole-input pass finishing every response at once).
 import FuzzSupport
 import HTTPTypes
+
 @testable import RillHTTP
 
 enum Step: Equatable {
@@ -86,7 +87,8 @@ struct Driver {
             var actions: [HTTPConnectionStateMachine.Action] = []
             // EOF may arrive while a response is in progress, but only while reading (a paused
             // connection does not read, so it cannot see EOF).
-            let earlyEOF = inFlight != nil && offset >= data.count && !paused && !inputEnded
+            let earlyEOF =
+                inFlight != nil && offset >= data.count && !paused && !inputEnded
                 && rng != nil && rng!.below(2) == 0
             if earlyEOF {
                 inputEnded = true

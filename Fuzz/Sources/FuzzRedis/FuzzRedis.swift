@@ -7,8 +7,9 @@
 /// bytes, element count) at every depth; an `EventRecord` survives its own encoding.
 import CHiredis
 import FuzzSupport
-@testable import RillRedis
 import RillSSE
+
+@testable import RillRedis
 
 /// Compares the Swift copy with hiredis's reply.
 func check(_ value: RedisValue, _ reply: UnsafePointer<redisReply>, depth: Int = 0) {
@@ -112,9 +113,13 @@ public func fuzzRedis(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var replies = 0
     for piece in [UnsafeBufferPointer(rebasing: bytes[..<cut]), UnsafeBufferPointer(rebasing: bytes[cut...])] {
         if let base = piece.baseAddress, !piece.isEmpty {
-            guard base.withMemoryRebound(to: CChar.self, capacity: piece.count, {
-                redisReaderFeed(reader, $0, piece.count)
-            }) == REDIS_OK else { return 0 }
+            guard
+                base.withMemoryRebound(
+                    to: CChar.self, capacity: piece.count,
+                    {
+                        redisReaderFeed(reader, $0, piece.count)
+                    }) == REDIS_OK
+            else { return 0 }
         }
         while replies < 1_000 {
             var reply: UnsafeMutableRawPointer?

@@ -9,8 +9,9 @@
 /// - `RouterTrie` with a fixed set of patterns against a reference backtracking matcher
 ///   (literal, then `:param`, then `*`, then `**`, at every level).
 import FuzzSupport
-@testable import Rill
 import RillHTTP
+
+@testable import Rill
 
 // MARK: Reference decoders
 
@@ -63,8 +64,10 @@ func referenceQueryComponent(_ bytes: ArraySlice<UInt8>, plusAsSpace: Bool) -> S
 func referenceQuery(_ bytes: [UInt8]) -> [[String]] {
     bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { piece in
         if let equals = piece.firstIndex(of: UInt8(ascii: "=")) {
-            return [referenceQueryComponent(piece[..<equals], plusAsSpace: true),
-                    referenceQueryComponent(piece[(equals + 1)...], plusAsSpace: true)]
+            return [
+                referenceQueryComponent(piece[..<equals], plusAsSpace: true),
+                referenceQueryComponent(piece[(equals + 1)...], plusAsSpace: true),
+            ]
         }
         return [referenceQueryComponent(piece, plusAsSpace: true), ""]
     }
@@ -158,12 +161,16 @@ public func fuzzRoute(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         let substring = Substring(decoding: segment, as: UTF8.self)
         let got = PercentDecoding.decodePathSegment(substring).map { Array($0.utf8) }
         let expected = referencePathSegment(Array(substring.utf8))
-        fuzzCheck(got == expected, "decodePathSegment(\(substring.debugDescription)) = \(String(describing: got)), expected \(String(describing: expected))")
+        fuzzCheck(
+            got == expected, "decodePathSegment(\(substring.debugDescription)) = \(String(describing: got)), expected \(String(describing: expected))"
+        )
     }
     for plus in [true, false] {
         let got = PercentDecoding.decodeQueryComponent(queryText[...], plusAsSpace: plus)
         let expected = referenceQueryComponent(Array(queryText.utf8)[...], plusAsSpace: plus)
-        fuzzCheck(got == expected, "decodeQueryComponent(\(queryText.debugDescription), \(plus)) = \(got.debugDescription), expected \(expected.debugDescription)")
+        fuzzCheck(
+            got == expected,
+            "decodeQueryComponent(\(queryText.debugDescription), \(plus)) = \(got.debugDescription), expected \(expected.debugDescription)")
     }
 
     // The query as pairs.

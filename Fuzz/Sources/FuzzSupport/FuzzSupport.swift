@@ -1,8 +1,9 @@
 /// What every fuzz target shares: a deterministic reader of the fuzzer's input and a failure
 /// that libFuzzer (under AddressSanitizer) records as a crash with the input that caused it.
 import CFuzzDriver
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The body of each target's entry point: runs libFuzzer's driver with `callback`.

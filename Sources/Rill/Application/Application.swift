@@ -3,8 +3,9 @@ public import RillCore
 import RillHTTP
 public import RillPubSub
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Rill server: a router served over HTTP/1.1 by one event loop thread.

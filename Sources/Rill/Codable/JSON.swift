@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import Foundation
-#endif
 public import HTTPTypes
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// A value sent as a JSON response, with an optional status.
 ///
@@ -48,9 +49,10 @@ extension Request {
     ///   `+json` type), 400 with the decoder's reason when it is not valid JSON for `type`.
     public func decode<T: Decodable>(_ type: T.Type = T.self, decoder: JSONDecoder = JSONDecoder()) throws -> T {
         let contentType = headerFields[.contentType]?.lowercased() ?? ""
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
-            String($0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-        } ?? ""
+        let mediaType =
+            contentType.split(separator: ";", maxSplits: 1).first.map {
+                String($0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+            } ?? ""
         guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
             throw HTTPError(.unsupportedMediaType, message: "expected a JSON body (Content-Type: application/json)")
         }

@@ -10,4 +10,5 @@ public enum ChannelAccess: Sendable, Hashable {
 ///
 /// It sees what an `EventSource` can send: cookies (`request.headerFields[.cookie]`), query
 /// tokens (`request.query["token"]`) and, for fetch-based clients, `Authorization`.
-public typealias ChannelAuthorizer = @Sendable (_ request: Request, _ context: RequestContext, _ channel: String, _ access: ChannelAccess) async throws -> Bool
+public typealias ChannelAuthorizer =
+    @Sendable (_ request: Request, _ context: RequestContext, _ channel: String, _ access: ChannelAccess) async throws -> Bool

@@ -38,7 +38,8 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
 
     public func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, responder: @escaping Responder) {
         router.register(
-            Route(method: method, pattern: Router.join(prefix, path), maxBodyBytes: maxBodyBytes, handler: responder,
-                  groups: parents + [self]))
+            Route(
+                method: method, pattern: Router.join(prefix, path), maxBodyBytes: maxBodyBytes, handler: responder,
+                groups: parents + [self]))
     }
 }

@@ -102,19 +102,22 @@ public struct EventStream: ResponseGenerator {
             let relay = SubscriptionRelay(claim: claim, leading: leading, configuration: override, farewell: farewell)
             return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .subscription(relay)))
         case .producer(let produce):
-            return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .eventStream { connection in
-                let configuration = override ?? connection.eventStreamDefaults
-                var writer = EventStreamWriter(connection: connection, configuration: configuration)
-                try writer.open()
-                do {
-                    try await produce(&writer)
-                } catch is CancellationError {
-                    // Cancellation is how disconnects and shutdown reach the producer.
-                }
-                if let farewell, connection.isShuttingDown, !connection.isClosed {
-                    try writer.sendNow(farewell)
-                }
-            }))
+            return Response(
+                status: .ok, headerFields: fields,
+                body: ResponseBody(
+                    storage: .eventStream { connection in
+                        let configuration = override ?? connection.eventStreamDefaults
+                        var writer = EventStreamWriter(connection: connection, configuration: configuration)
+                        try writer.open()
+                        do {
+                            try await produce(&writer)
+                        } catch is CancellationError {
+                            // Cancellation is how disconnects and shutdown reach the producer.
+                        }
+                        if let farewell, connection.isShuttingDown, !connection.isClosed {
+                            try writer.sendNow(farewell)
+                        }
+                    }))
         }
     }
 

@@ -1,6 +1,7 @@
 import RillHTTP
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `Date: …\r\n` line, formatted at most once per second per loop.

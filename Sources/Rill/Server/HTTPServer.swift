@@ -232,7 +232,8 @@ final class HTTPServer: @unchecked Sendable {
     /// The canned answer to a client over the connection cap, written without parsing.
     static let serviceUnavailable: [UInt8] = {
         let body = "{\"error\":{\"status\":503,\"reason\":\"Service Unavailable\",\"message\":\"too many connections\"}}"
-        let head = "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\n"
+        let head =
+            "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\n"
             + "content-type: application/json; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n\r\n"
         return Array((head + body).utf8)
     }()

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A response read over a plain POSIX socket, with its chunked body taken apart by hand, so the

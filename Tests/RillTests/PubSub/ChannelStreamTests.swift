@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The flask-sse pattern: `/stream?channel=…` subscribes, `POST /publish?channel=…` publishes.
@@ -178,10 +178,12 @@ final class PlainThread: @unchecked Sendable {
     init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 
     func start() {
-        pthread_create(&handle, nil, { context in
-            Unmanaged<PlainThread>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
+        pthread_create(
+            &handle, nil,
+            { context in
+                Unmanaged<PlainThread>.fromOpaque(context!).takeRetainedValue().body()
+                return nil
+            }, Unmanaged.passRetained(self).toOpaque())
     }
 
     func join() { pthread_join(handle, nil) }

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An app with `/stream` (``Application/eventStream(for:context:channels:configuration:)``).
@@ -183,11 +183,12 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
 
     @Test func aStreamAMiddlewareDropsLeavesNoSubscription() async throws {
         let app = try streamApp()
-        app.router.add(middleware: ClosureMiddleware { request, context, next in
-            let response = try await next(request, context)
-            if request.query["refuse"] != nil { throw HTTPError(.conflict, message: "dropped after the handler") }
-            return response
-        })
+        app.router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                let response = try await next(request, context)
+                if request.query["refuse"] != nil { throw HTTPError(.conflict, message: "dropped after the handler") }
+                return response
+            })
         try await app.test(.live) { client in
             for _ in 0..<3 {
                 let refused = try await client.get("/stream?channel=d&refuse=1")

@@ -6,6 +6,8 @@ import Testing
 /// on port 8080 until a signal). `ReadmeTests` checks that the README
 /// still shows exactly this code.
 enum ReadmeSnippets {
+    // The README's layout (aligned comments) is kept as written:
+    // swift-format-ignore
     // README: quick start — begin
     static func quickStart() async throws {
         let router = Router()

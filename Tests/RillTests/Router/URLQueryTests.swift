@@ -87,13 +87,15 @@ struct URLQueryTests {
         #expect(URLQuery() == query)
     }
 
-    @Test("Invalid percent escapes are kept literally", arguments: [
-        ("a=%zz", "%zz"),
-        ("a=100%", "100%"),
-        ("a=%4", "%4"),
-        ("a=%%41", "%A"),
-        ("a=%G1%41", "%G1A"),
-    ])
+    @Test(
+        "Invalid percent escapes are kept literally",
+        arguments: [
+            ("a=%zz", "%zz"),
+            ("a=100%", "100%"),
+            ("a=%4", "%4"),
+            ("a=%%41", "%A"),
+            ("a=%G1%41", "%G1A"),
+        ])
     func invalidEscapes(raw: String, expected: String) {
         #expect(URLQuery(raw)["a"] == expected)
     }

@@ -54,10 +54,11 @@ import Testing
             let router = Router()
             let app = try Application(router: router, configuration: testConfiguration(), logger: quietLogger)
             router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
-            router.add(middleware: ClosureMiddleware { request, context, next in
-                _ = app.localAddress
-                return try await next(request, context)
-            })
+            router.add(
+                middleware: ClosureMiddleware { request, context, next in
+                    _ = app.localAddress
+                    return try await next(request, context)
+                })
             let address = try await app.start()
             let status = try await converse(port: address.port) { connection in
                 try connection.send(request("/missing"))

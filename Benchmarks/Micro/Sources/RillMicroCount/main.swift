@@ -8,7 +8,7 @@ import RillMicroWorkloads
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs `body` in a task while this (main) thread blocks. valgrind 3.19 crashes in an async
