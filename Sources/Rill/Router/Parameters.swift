@@ -4,48 +4,32 @@
 /// catch-all (`**`) capture is stored under the name ``catchAllName`` and is also available as
 /// ``catchAll``, so iterating yields everything the route captured. Values are percent-decoded.
 ///
-/// Most routes capture zero to two values, so this is a small array searched linearly: cheaper to
-/// build and to look up than a dictionary at those sizes, and it keeps the path order.
+/// Most routes capture zero to two values: the pairs are a small array searched linearly
+/// (``NameValuePairs``, shared with ``URLQuery``), which keeps the path order.
 public struct Parameters: Sendable, Hashable {
-    /// One captured name and its decoded value.
-    @usableFromInline
-    struct Entry: Sendable, Hashable {
-        @usableFromInline var name: String
-        @usableFromInline var value: String
-
-        @usableFromInline
-        init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
-
     /// The name a `**` capture is stored under when iterating or subscripting.
     ///
     /// It cannot clash with a named parameter because the router rejects `*` in parameter names.
     public static let catchAllName = "**"
 
     @usableFromInline
-    var entries: [Entry]
+    var entries: NameValuePairs
 
     /// Creates an empty set of parameters.
     public init() {
-        entries = []
+        entries = NameValuePairs()
     }
 
-    /// Wraps entries the router has already collected.
-    init(entries: [Entry]) {
-        self.entries = entries
+    /// Wraps captures the router has already collected.
+    init(entries: [NameValuePairs.Pair]) {
+        self.entries = NameValuePairs(entries)
     }
 
     /// The decoded value captured for the parameter `name` (without the leading `:`), or `nil`
     /// when the matched route has no such parameter.
     @inlinable
     public subscript(_ name: String) -> String? {
-        for entry in entries where entry.name == name {
-            return entry.value
-        }
-        return nil
+        entries.first(named: name)
     }
 
     /// The rest of the path a `**` route captured: decoded segments joined with `/`, with no
@@ -62,45 +46,30 @@ public struct Parameters: Sendable, Hashable {
     /// Whether the route captured nothing at all (no named parameters and no catch-all).
     @inlinable
     public var isEmpty: Bool {
-        entries.isEmpty
+        entries.pairs.isEmpty
     }
 
     /// How many values were captured, counting a catch-all as one.
     @inlinable
     public var count: Int {
-        entries.count
+        entries.pairs.count
     }
 }
 
 extension Parameters: Sequence {
     /// Iterates the captured `(name, value)` pairs in path order.
-    public struct Iterator: IteratorProtocol {
-        @usableFromInline
-        var base: IndexingIterator<[Entry]>
-
-        @usableFromInline
-        init(base: IndexingIterator<[Entry]>) {
-            self.base = base
-        }
-
-        /// Returns the next captured pair, or `nil` when all have been returned.
-        @inlinable
-        public mutating func next() -> (name: String, value: String)? {
-            guard let entry = base.next() else { return nil }
-            return (entry.name, entry.value)
-        }
-    }
+    public typealias Iterator = NameValueIterator
 
     /// Returns an iterator over the captured `(name, value)` pairs in path order.
     @inlinable
     public func makeIterator() -> Iterator {
-        Iterator(base: entries.makeIterator())
+        Iterator(entries)
     }
 
     /// The exact number of pairs, so `Array(parameters)` allocates once.
     @inlinable
     public var underestimatedCount: Int {
-        entries.count
+        entries.pairs.count
     }
 }
 
@@ -108,13 +77,13 @@ extension Parameters: ExpressibleByDictionaryLiteral {
     /// Creates parameters from a literal, in the order written; handy for testing handlers
     /// without going through the router.
     public init(dictionaryLiteral elements: (String, String)...) {
-        entries = elements.map { Entry(name: $0.0, value: $0.1) }
+        entries = NameValuePairs(elements.map { NameValuePairs.Pair(name: $0.0, value: $0.1) })
     }
 }
 
 extension Parameters: CustomStringConvertible {
     /// A compact rendering for logs, such as `[id: 42, **: a/b]`.
     public var description: String {
-        "[" + entries.map { "\($0.name): \($0.value)" }.joined(separator: ", ") + "]"
+        entries.description
     }
 }

@@ -151,7 +151,7 @@ struct RouterTrie<Value> {
         // Matching runs on the path's UTF-8 bytes with integer offsets: no `Substring` slicing
         // (whose index validation showed up in profiles) and no `String` per segment.
         PercentDecoding.withUTF8Bytes(of: path) { bytes in
-            var captures: [Parameters.Entry] = []
+            var captures: [NameValuePairs.Pair] = []
             guard let value = match(node: 0, path: bytes, from: 0, captures: &captures) else {
                 return nil
             }
@@ -174,7 +174,7 @@ struct RouterTrie<Value> {
         node index: Int,
         path: UnsafeBufferPointer<UInt8>,
         from position: Int,
-        captures: inout [Parameters.Entry]
+        captures: inout [NameValuePairs.Pair]
     ) -> Value? {
         guard let segment = PathSegments.segment(in: path, from: position) else {
             // Path exhausted: an exact pattern wins over a catch-all matching nothing.
@@ -211,7 +211,7 @@ struct RouterTrie<Value> {
         path: UnsafeBufferPointer<UInt8>,
         start: Int,
         end: Int,
-        captures: inout [Parameters.Entry]
+        captures: inout [NameValuePairs.Pair]
     ) -> Value? {
         if let child = nodes[index].literals.child(matching: segment),
             let value = match(node: child, path: path, from: end, captures: &captures)
@@ -246,11 +246,11 @@ struct RouterTrie<Value> {
     /// Appends a capture, sizing the buffer for the deepest pattern on first use so that a lookup
     /// allocates its parameter storage at most once.
     @inline(__always)
-    private func capture(_ name: String, _ value: String, into captures: inout [Parameters.Entry]) {
+    private func capture(_ name: String, _ value: String, into captures: inout [NameValuePairs.Pair]) {
         if captures.capacity == 0 {
             captures.reserveCapacity(maxCaptureCount)
         }
-        captures.append(Parameters.Entry(name: name, value: value))
+        captures.append(NameValuePairs.Pair(name: name, value: value))
     }
 
     /// The decoded remainder of `path` from `start` (the first byte of a segment) for a `**`

@@ -10,33 +10,20 @@
 ///   valid UTF-8 become U+FFFD.
 ///
 /// A name may occur several times (`?channel=a&channel=b`); ``subscript(_:)`` returns the first
-/// value and ``values(for:)`` all of them. Pairs are kept in an array because queries are short
-/// and order matters for repeated names.
+/// value and ``values(for:)`` all of them. Pairs are kept in a small array (``NameValuePairs``,
+/// shared with ``Parameters``) because queries are short and order matters for repeated names.
 public struct URLQuery: Sendable, Hashable {
-    /// One decoded name and value.
     @usableFromInline
-    struct Pair: Sendable, Hashable {
-        @usableFromInline var name: String
-        @usableFromInline var value: String
-
-        @usableFromInline
-        init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
-
-    @usableFromInline
-    var pairs: [Pair]
+    var pairs: NameValuePairs
 
     /// Parses a raw query string: the text after `?` and before any `#`, without the `?`.
     public init(_ rawQuery: Substring) {
         // Work on the raw bytes with integer offsets: no `Substring` slicing per piece, and the
         // pair count is known up front so the array is allocated once.
         pairs = PercentDecoding.withUTF8Bytes(of: rawQuery) { bytes in
-            var pairs: [Pair] = []
+            var pairs = NameValuePairs()
             if bytes.isEmpty { return pairs }
-            pairs.reserveCapacity(1 + bytes.count { $0 == UInt8(ascii: "&") })
+            pairs.pairs.reserveCapacity(1 + bytes.count { $0 == UInt8(ascii: "&") })
             var start = 0
             while start < bytes.count {
                 // Find the end of this piece and the first `=` inside it in one pass.
@@ -49,8 +36,8 @@ public struct URLQuery: Sendable, Hashable {
                 if end > start {
                     let nameEnd = equals < 0 ? end : equals
                     let valueStart = equals < 0 ? end : equals + 1
-                    pairs.append(
-                        Pair(
+                    pairs.pairs.append(
+                        NameValuePairs.Pair(
                             name: PercentDecoding.decodeQueryComponent(
                                 UnsafeBufferPointer(rebasing: bytes[start..<nameEnd])),
                             value: PercentDecoding.decodeQueryComponent(
@@ -69,7 +56,7 @@ public struct URLQuery: Sendable, Hashable {
 
     /// Creates an empty query.
     public init() {
-        pairs = []
+        pairs = NameValuePairs()
     }
 
     /// The first value given for `name`, or `nil` if the query does not mention it.
@@ -78,63 +65,41 @@ public struct URLQuery: Sendable, Hashable {
     /// tested with `!= nil`.
     @inlinable
     public subscript(_ name: String) -> String? {
-        for pair in pairs where pair.name == name {
-            return pair.value
-        }
-        return nil
+        pairs.first(named: name)
     }
 
     /// Every value given for `name`, in the order they appear; empty if there are none.
     @inlinable
     public func values(for name: String) -> [String] {
-        var result: [String] = []
-        for pair in pairs where pair.name == name {
-            result.append(pair.value)
-        }
-        return result
+        pairs.all(named: name)
     }
 
     /// Whether the query has no pairs at all.
     @inlinable
     public var isEmpty: Bool {
-        pairs.isEmpty
+        pairs.pairs.isEmpty
     }
 
     /// The number of pairs, counting repeated names separately.
     @inlinable
     public var count: Int {
-        pairs.count
+        pairs.pairs.count
     }
 }
 
 extension URLQuery: Sequence {
     /// Iterates the decoded `(name, value)` pairs in their original order.
-    public struct Iterator: IteratorProtocol {
-        @usableFromInline
-        var base: IndexingIterator<[Pair]>
-
-        @usableFromInline
-        init(base: IndexingIterator<[Pair]>) {
-            self.base = base
-        }
-
-        /// Returns the next pair, or `nil` when all have been returned.
-        @inlinable
-        public mutating func next() -> (name: String, value: String)? {
-            guard let pair = base.next() else { return nil }
-            return (pair.name, pair.value)
-        }
-    }
+    public typealias Iterator = NameValueIterator
 
     /// Returns an iterator over the decoded `(name, value)` pairs in their original order.
     @inlinable
     public func makeIterator() -> Iterator {
-        Iterator(base: pairs.makeIterator())
+        Iterator(pairs)
     }
 
     /// The exact number of pairs, so `Array(query)` allocates once.
     @inlinable
     public var underestimatedCount: Int {
-        pairs.count
+        pairs.pairs.count
     }
 }
