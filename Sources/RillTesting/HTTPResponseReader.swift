@@ -30,6 +30,11 @@ public struct HTTPResponseReader: Sendable {
     private var partial = Partial()
     /// Bytes of the head (or trailer section) consumed so far.
     private var headByteCount = 0
+    /// Streaming use (``head(forRequestMethod:)``): parsing stops once the head is complete.
+    private var stopsAfterHead = false
+    /// The response completed while streaming (a body that ended, or none): handed out by
+    /// ``takeBody(forRequestMethod:)``.
+    private var completedWhileStreaming: TestResponse?
 
     private enum State: Sendable {
         case statusLine
@@ -120,6 +125,44 @@ public struct HTTPResponseReader: Sendable {
         }
     }
 
+    // MARK: - Streaming a body that may never end
+
+    /// The head of the next response, once it is complete (nil while more bytes are needed);
+    /// its body is then read with ``takeBody(forRequestMethod:)`` as it arrives — for responses
+    /// whose body may never end, such as an event stream.
+    ///
+    /// - Throws: ``HTTPResponseReaderError`` as ``next(forRequestMethod:)`` does.
+    public mutating func head(
+        forRequestMethod method: HTTPRequest.Method = .get
+    ) throws(HTTPResponseReaderError) -> (status: HTTPResponse.Status, headerFields: HTTPFields)? {
+        stopsAfterHead = true
+        defer { stopsAfterHead = false }
+        if let response = try next(forRequestMethod: method) {
+            completedWhileStreaming = response  // a response without a body
+            return (response.status, response.headerFields)
+        }
+        switch state {
+        case .statusLine, .headerLines, .failed: return nil
+        default: return (partial.status, partial.headerFields)
+        }
+    }
+
+    /// The body bytes of the response whose ``head(forRequestMethod:)`` was returned, decoded
+    /// (de-chunked) as far as they arrived, and whether the body is complete. Call
+    /// ``finish()`` at EOF for a body that runs until the connection closes.
+    public mutating func takeBody(
+        forRequestMethod method: HTTPRequest.Method = .get
+    ) throws(HTTPResponseReaderError) -> (bytes: [UInt8], isComplete: Bool) {
+        if let response = completedWhileStreaming {
+            completedWhileStreaming = nil
+            return (response.body, true)
+        }
+        if let response = try next(forRequestMethod: method) { return (response.body, true) }
+        let bytes = partial.body
+        partial.body.removeAll(keepingCapacity: true)
+        return (bytes, false)
+    }
+
     // MARK: - Parsing
 
     private mutating func parse(method: HTTPRequest.Method) throws(HTTPResponseReaderError) -> TestResponse? {
@@ -136,6 +179,7 @@ public struct HTTPResponseReader: Sendable {
                 guard let line = try nextLine() else { return nil }
                 if line.isEmpty {
                     if let response = try startBody(method: method) { return response }
+                    if stopsAfterHead { return nil }
                 } else {
                     try Self.parseField(line, into: &partial.headerFields)
                 }

@@ -23,16 +23,17 @@ public final class SSETestStream: @unchecked Sendable {
 
     private let connection: RawConnection
     private var parser = ServerSentEventParser()
-    private var decoder: ChunkedBodyDecoder?
+    /// The response reader that parsed the head; it de-chunks the body as it arrives.
+    private var reader: HTTPResponseReader
     private var ready: [MessageEvent] = []
     private var ended = false
 
-    init(connection: RawConnection, status: HTTPResponse.Status, headerFields: HTTPFields, initialBytes: [UInt8]) throws {
+    init(connection: RawConnection, reader: HTTPResponseReader, status: HTTPResponse.Status, headerFields: HTTPFields) throws {
         self.connection = connection
+        self.reader = reader
         self.status = status
         self.headerFields = headerFields
-        if headerFields[.transferEncoding]?.lowercased() == "chunked" { decoder = ChunkedBodyDecoder() }
-        try consume(initialBytes)
+        try consumeBody()
     }
 
     /// Whether the server ended the stream (last chunk or close).
@@ -91,24 +92,23 @@ public final class SSETestStream: @unchecked Sendable {
     private func receiveMore() throws {
         let bytes = try connection.receive(atLeast: 1)
         if bytes.isEmpty {
+            // Everything received was handed out already; a body cut short just ends here.
             ended = true
             parser.finish()
             return
         }
-        try consume(bytes)
+        reader.append(bytes)
+        try consumeBody()
     }
 
-    private func consume(_ bytes: [UInt8]) throws {
-        let payload: [UInt8]
-        if decoder != nil {
-            payload = try decoder!.decode(bytes)
-            if decoder!.isComplete { ended = true }
-        } else {
-            payload = bytes
-        }
+    private func consumeBody() throws {
+        let (payload, isComplete) = try reader.takeBody()
         body.append(contentsOf: payload)
         ready.append(contentsOf: parser.parse(payload))
-        if ended { parser.finish() }
+        if isComplete {
+            ended = true
+            parser.finish()
+        }
     }
 }
 
@@ -125,81 +125,16 @@ extension TestClient {
         return try await onDedicatedThread {
             let connection = try RawConnection(port: port, timeout: timeout)
             try connection.send(head)
-            var received: [UInt8] = []
-            let terminator = Array("\r\n\r\n".utf8)
+            var reader = HTTPResponseReader()
             while true {
                 let bytes = try connection.receive(atLeast: 1)
                 if bytes.isEmpty { throw TestClientError.connectionClosed }
-                received.append(contentsOf: bytes)
-                if let end = received.firstRange(of: terminator) {
-                    let (status, fields) = try Self.parseHead(received[..<end.lowerBound])
-                    return try SSETestStream(
-                        connection: connection, status: status, headerFields: fields, initialBytes: Array(received[end.upperBound...]))
+                reader.append(bytes)
+                if let (status, fields) = try reader.head() {
+                    return try SSETestStream(connection: connection, reader: reader, status: status, headerFields: fields)
                 }
             }
         }
-    }
-
-    private static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> (HTTPResponse.Status, HTTPFields) {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusParts = lines.first?.split(separator: " ", maxSplits: 2) ?? []
-        guard statusParts.count >= 2, let code = Int(statusParts[1]) else {
-            throw HTTPResponseReaderError.malformedStatusLine(String(decoding: bytes.prefix(80), as: UTF8.self))
-        }
-        var fields = HTTPFields()
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon])) else { continue }
-            fields.append(HTTPField(name: name, value: line[line.index(after: colon)...].trimmingSpaces()))
-        }
-        return (HTTPResponse.Status(code: code), fields)
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-}
-
-/// Incremental decoder of a chunked body, for endless streams.
-struct ChunkedBodyDecoder {
-    private var buffer: [UInt8] = []
-    private var remainingInChunk = 0
-    private var expectingCRLFAfterChunk = false
-    private(set) var isComplete = false
-
-    mutating func decode(_ bytes: [UInt8]) throws -> [UInt8] {
-        buffer.append(contentsOf: bytes)
-        var output: [UInt8] = []
-        var index = 0
-        while index < buffer.count && !isComplete {
-            if remainingInChunk > 0 {
-                let take = Swift.min(remainingInChunk, buffer.count - index)
-                output.append(contentsOf: buffer[index..<(index + take)])
-                index += take
-                remainingInChunk -= take
-                if remainingInChunk == 0 { expectingCRLFAfterChunk = true }
-                continue
-            }
-            // A line: either the CRLF after chunk data or a size line.
-            guard let lineEnd = buffer[index...].firstIndex(of: UInt8(ascii: "\n")) else { break }
-            let line = buffer[index..<lineEnd].filter { $0 != UInt8(ascii: "\r") }
-            index = lineEnd + 1
-            if expectingCRLFAfterChunk {
-                guard line.isEmpty else { throw HTTPResponseReaderError.malformedChunk("missing CRLF after chunk data") }
-                expectingCRLFAfterChunk = false
-                continue
-            }
-            let sizeText = String(decoding: line.prefix(while: { $0 != UInt8(ascii: ";") }), as: UTF8.self)
-            guard let size = Int(sizeText, radix: 16) else { throw HTTPResponseReaderError.malformedChunk("missing CRLF after chunk data") }
-            if size == 0 {
-                isComplete = true
-            } else {
-                remainingInChunk = size
-            }
-        }
-        buffer.removeFirst(index)
-        return output
     }
 }
 

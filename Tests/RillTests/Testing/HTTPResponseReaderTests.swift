@@ -45,6 +45,40 @@ import Testing
         }
     }
 
+    @Test func `an endless chunked body is handed out as it arrives, de-chunked, after the head`() throws {
+        var reader = HTTPResponseReader()
+        reader.append(Array("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n".utf8))
+        #expect(try reader.head() == nil)  // the head is not complete yet
+        reader.append(Array("\r\n5\r\nhel".utf8))
+        let head = try #require(try reader.head())
+        #expect(head.status == .ok && head.headerFields[.contentType] == "text/event-stream")
+        var (bytes, isComplete) = try reader.takeBody()
+        #expect(bytes == Array("hel".utf8) && !isComplete)
+        reader.append(Array("lo\r\n3;x=1\r\n!!!\r\n".utf8))
+        (bytes, isComplete) = try reader.takeBody()
+        #expect(bytes == Array("lo!!!".utf8) && !isComplete)
+        reader.append(Array("0\r\n\r\n".utf8))
+        (bytes, isComplete) = try reader.takeBody()
+        #expect(bytes.isEmpty && isComplete)
+    }
+
+    @Test func `a streamed response without a body, or with a short one, completes at once`() throws {
+        var reader = HTTPResponseReader()
+        reader.append(Array("HTTP/1.1 204 No Content\r\n\r\n".utf8))
+        #expect(try reader.head()?.status == .noContent)
+        #expect(try reader.takeBody() == ([], true))
+        reader.append(Array("HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\nno".utf8))
+        #expect(try reader.head()?.status == .unauthorized)
+        #expect(try reader.takeBody() == (Array("no".utf8), true))
+    }
+
+    @Test func `a malformed chunk in a streamed body is an error`() throws {
+        var reader = HTTPResponseReader()
+        reader.append(Array("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabXY".utf8))
+        _ = try #require(try reader.head())
+        #expect(throws: HTTPResponseReaderError.self) { _ = try reader.takeBody() }
+    }
+
     @Test func `a Content-Length response yields status, reason, fields and exactly that many body bytes`() throws {
         let responses = try readBothWays("HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello")
         #expect(responses.count == 1)
