@@ -1,5 +1,4 @@
 public import Rill
-import RillHTTP
 
 /// A live Server-Sent Events stream for tests: the response head, then the events parsed by
 /// the spec-exact ``ServerSentEventParser`` as they arrive. Endless streams are fine: read
