@@ -58,14 +58,18 @@ package final class FreedMemoryReturner {
     /// How many times free memory was given back.
     package private(set) var returnCount = 0
     /// Called after each return with the unused resident bytes before and after it (a log line).
-    package var onReturn: ((_ unusedBytesBefore: Int, _ unusedBytesAfter: Int) -> Void)?
+    private let onReturn: (_ unusedBytesBefore: Int, _ unusedBytesAfter: Int) -> Void
 
-    /// Starts sampling with a first sample now. Call on the loop thread.
-    package init(loop: EventLoop, interval: Duration, thresholdBytes: Int) {
+    /// Starts sampling with a first sample now (where the figures are unknown, it never
+    /// samples). Call on the loop thread.
+    package init(
+        loop: EventLoop, interval: Duration, thresholdBytes: Int,
+        onReturn: @escaping (_ unusedBytesBefore: Int, _ unusedBytesAfter: Int) -> Void = { _, _ in }
+    ) {
         self.loop = loop
         self.interval = interval
+        self.onReturn = onReturn
         policy = FreedMemoryPolicy(thresholdBytes: thresholdBytes)
-        guard Self.unusedResidentBytes != nil else { return }
         sample()
     }
 
@@ -89,12 +93,13 @@ package final class FreedMemoryReturner {
     }
 
     private func sample() {
-        if let unused = Self.unusedResidentBytes, policy.shouldReturn(unusedBytes: unused) {
+        guard let unused = Self.unusedResidentBytes else { return }  // not Linux/glibc: nothing to do
+        if policy.shouldReturn(unusedBytes: unused) {
             Self.returnFreeMemory()
             let after = Self.unusedResidentBytes ?? 0
             policy.didReturn(unusedBytes: after)
             returnCount += 1
-            onReturn?(unused, after)
+            onReturn(unused, after)
         }
         timer = loop.schedule(after: interval) { [weak self] in self?.sample() }
     }

@@ -97,12 +97,7 @@ import Testing
         let resumed = try await b.broker.subscribe(to: ["left", "right"], lastEventID: before.last!.id)
         #expect(resumed.replayStatus == .complete)
         let after = try await take(total - 50, from: resumed, within: .seconds(20))
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                finished.wait()
-                continuation.resume()
-            }
-        }
+        await waitWithoutBlocking(for: finished)
         #expect(failures.load(ordering: .relaxed) == 0)
         #expect(dataOf(before + after) == (1...total).map(String.init))
         #expect(Set((before + after).map(\.id)).count == total)
@@ -159,12 +154,7 @@ import Testing
             try await eventually("channel released") { await b.broker.statistics().subscriptionCount == 0 }
         }
         stop.store(true, ordering: .relaxed)
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                finished.wait()
-                continuation.resume()
-            }
-        }
+        await waitWithoutBlocking(for: finished)
         if maxHeldEvents == 0 { #expect(await overflows() >= 3, "the read-back never happened in \(rounds) rounds") }
         #expect(failures.load(ordering: .relaxed) == 0)
         await a.shutdown()
@@ -438,12 +428,7 @@ import Testing
             }
             done.signal()
         }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                done.wait()
-                continuation.resume()
-            }
-        }
+        await waitWithoutBlocking(for: done)
         #expect(blocking.withLock { $0.map { "\($0)" } }?.contains("Connection refused") == true)
         await loop.shutdown()
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)

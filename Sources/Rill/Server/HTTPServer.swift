@@ -96,14 +96,13 @@ final class HTTPServer: @unchecked Sendable {
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
         if let interval = configuration.freedMemoryCheckInterval {
-            let returner = FreedMemoryReturner(
-                loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes))
             let logger = self.logger
-            returner.onReturn = { before, after in
+            freedMemoryReturner = FreedMemoryReturner(
+                loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes)
+            ) { before, after in
                 logger.debug(
                     "returned freed memory to the kernel", metadata: ["unused_resident_before": "\(before)", "unused_resident_after": "\(after)"])
             }
-            freedMemoryReturner = returner
         }
         return listener.localAddress
     }

@@ -121,6 +121,17 @@ func eventually(
     throw Timeout(description: "\(what) did not happen within \(timeout)")
 }
 
+/// Waits for `semaphore` without blocking a cooperative-pool thread (the wait runs on a
+/// Dispatch thread).
+func waitWithoutBlocking(for semaphore: DispatchSemaphore) async {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            semaphore.wait()
+            continuation.resume()
+        }
+    }
+}
+
 /// Runs `body` on a new plain thread (not the cooperative pool) and returns when it has started.
 func onPlainThread(_ body: @escaping @Sendable () -> Void) -> Thread {
     let thread = Thread { body() }
