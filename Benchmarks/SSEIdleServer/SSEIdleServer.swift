@@ -13,11 +13,11 @@
 // - `sleep` (default): `context.eventLoop.sleep(for: 1 day)`, the writer form a user would write
 //   (one more timer-heap entry per stream).
 // - `suspend`: a bare continuation that only cancellation resumes.
-// - `subscribe`: `app.eventStream(for:)`, a broker subscription relayed by the connection
+// - `subscribe`: `context.eventStream(for:)`, a broker subscription relayed by the connection
 //   itself, with no task per stream — what a pub/sub hub's idle subscriber costs.
 //
 // `POST /publish?channel=NAME` publishes the request body verbatim as one event's data to NAME
-// (default `sse`) with `app.publish` and answers `{"id":"…","subscribers":N}`: what
+// (default `sse`) with `context.publish` and answers `{"id":"…","subscribers":N}`: what
 // `rill-load fanout` drives (the streams then need `--idle subscribe`).
 //
 // `--heap-stats SECONDS` prints glibc's heap in use (mallinfo2) and the open connections to
@@ -66,16 +66,16 @@ struct SSEIdleServer: AsyncParsableCommand {
         router.get("/stream") { request, context in
             switch idle {
             case .subscribe:
-                return try await app.eventStream(for: request, context: context)
+                return try await context.eventStream(for: request)
             case .sleep:
                 return EventStream { _ in try await context.eventLoop.sleep(for: .seconds(86_400)) }
             case .suspend:
                 return EventStream { _ in try await suspendUntilCancelled() }
             }
         }
-        router.post("/publish", maxBodyBytes: 1 << 20) { request, _ in
+        router.post("/publish", maxBodyBytes: 1 << 20) { request, context in
             let channel = request.query["channel"].flatMap { $0.isEmpty ? nil : $0 } ?? Application.defaultChannel
-            let receipt = try await app.publish(ServerSentEvent(data: request.bodyText), channel: channel)
+            let receipt = try await context.publish(ServerSentEvent(data: request.bodyText), channel: channel)
             var json = "{\"id\":\""
             for character in receipt.id.unicodeScalars {
                 if character == "\"" || character == "\\" { json += "\\" }

@@ -2,8 +2,8 @@
 // without writing Swift (like nchan or Mercure): any backend publishes with a plain HTTP POST,
 // browsers and other clients subscribe with an EventSource.
 //
-// What it shows: `app.eventStream` with `?channel=` and `Last-Event-ID` replay, raw-body
-// publishing with `app.publish` (400 for an invalid event name, id or channel), a bearer token,
+// What it shows: `context.eventStream` with `?channel=` and `Last-Event-ID` replay, raw-body
+// publishing with `context.publish` (400 for an invalid event name, id or channel), a bearer token,
 // a CORS middleware with preflight, Prometheus metrics from `app.broker.statistics()` and
 // `app.connectionCount()`, an SSE stream the server generates itself (`/stats`) and a live
 // dashboard page drawn on a canvas — on the in-memory broker, or Redis with `--redis`.

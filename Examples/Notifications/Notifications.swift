@@ -1,8 +1,8 @@
 // Notifications — the classic flask-sse demo, on Rill: a page with a text box; Send POSTs a
 // message; every open page receives it at once over Server-Sent Events.
 //
-// What it shows: a JSON POST route that publishes to a channel (`app.publish`), the SSE
-// endpoint with `?channel=` and `Last-Event-ID` replay (`app.eventStream`), a static page,
+// What it shows: a JSON POST route that publishes to a channel (`context.publish`), the SSE
+// endpoint with `?channel=` and `Last-Event-ID` replay (`context.eventStream`), a static page,
 // 400 errors with a JSON body, and the in-memory broker — or Redis with `--redis`, so that
 // several processes share notifications and history.
 //
@@ -47,14 +47,13 @@ struct Notifications: AsyncParsableCommand {
     func run() async throws {
         let router = Router()
         let broker = try redis.map { try BrokerFactory.redis(url: $0) } ?? .inMemory()
-        let app = try Application(router: router, configuration: .init(host: host, port: port), broker: broker)
         let channel = self.channel
 
         router.get("/") { _, _ in
             Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(NotificationsPage.html(channel: channel)))
         }
         router.get("/stream") { request, context in
-            try await app.eventStream(for: request, context: context)
+            try await context.eventStream(for: request)
         }
         router.post("/send_notification", maxBodyBytes: 16 * 1024) { request, context in
             let text: String
@@ -66,10 +65,11 @@ struct Notifications: AsyncParsableCommand {
             guard !text.isEmpty else {
                 return JSONResponse(Outcome(status: "error", message: "message is required"), status: .badRequest)
             }
-            let receipt = try await app.publish(["message": text], event: "notify", channel: channel)
+            let receipt = try await context.publish(["message": text], event: "notify", channel: channel)
             return JSONResponse(Outcome(status: "success", message: "sent to \(receipt.subscriberCount) subscriber(s)", id: receipt.id))
         }
 
+        let app = try Application(router: router, configuration: .init(host: host, port: port), broker: broker)
         let address = try await app.start()
         print("listening on http://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now

@@ -47,7 +47,7 @@ extension Application {
         let client: TestClient
         switch mode {
         case .router:
-            client = TestClient(backend: .router(responder: makeResponder(), eventLoop: eventLoop, logger: logger))
+            client = TestClient(backend: .router(responder: makeResponder(), application: self))
         case .live:
             guard configuration.host == "127.0.0.1", configuration.port == 0 else {
                 await shutdown()
@@ -85,7 +85,7 @@ extension Application {
 /// ```
 public struct TestClient: Sendable {
     enum Backend: Sendable {
-        case router(responder: Responder, eventLoop: EventLoop, logger: Logger)
+        case router(responder: Responder, application: Application)
         case live(port: Int)
     }
 
@@ -116,10 +116,10 @@ public struct TestClient: Sendable {
         _ path: String, method: HTTPRequest.Method = .get, headerFields: HTTPFields = [:], body: [UInt8] = []
     ) async throws -> TestResponse {
         switch backend {
-        case .router(let responder, let eventLoop, let logger):
+        case .router(let responder, let application):
             return try await Self.respondInProcess(
                 path: path, method: method, headerFields: headerFields, body: body,
-                responder: responder, eventLoop: eventLoop, logger: logger)
+                responder: responder, application: application)
         case .live(let port):
             let request = Self.serialize(path: path, method: method, headerFields: headerFields, body: body, port: port)
             let timeout = self.timeout
@@ -201,14 +201,15 @@ public struct TestClient: Sendable {
 
     private static func respondInProcess(
         path: String, method: HTTPRequest.Method, headerFields: HTTPFields, body: [UInt8],
-        responder: @escaping Responder, eventLoop: EventLoop, logger: Logger
+        responder: @escaping Responder, application: Application
     ) async throws -> TestResponse {
         let head = HTTPRequestHead(
             method: method, target: path, version: .http1_1, headerFields: headerFields,
             bodyFraming: body.isEmpty ? .none : .contentLength(body.count))
         let request = Request(head: head, body: body)
-        let context = RequestContext(logger: logger, remoteAddress: nil, eventLoop: eventLoop)
-        let task = Task(executorPreference: eventLoop.executor) { () -> Response in
+        let context = application.makeRequestContext()
+        let logger = application.logger
+        let task = Task(executorPreference: application.eventLoop.executor) { () -> Response in
             do {
                 return try await responder(request, context)
             } catch {

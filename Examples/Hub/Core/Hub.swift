@@ -75,7 +75,7 @@ public enum Hub {
         // A plain-text liveness probe for load balancers (and `wrk` in `make bench`).
         router.get("/ping") { _, _ in "pong" }
         router.get("/stream") { request, context in
-            try await app.eventStream(for: request, context: context)
+            try await context.eventStream(for: request)
         }
         let token = options.token
         router.post("/publish") { request, context in
@@ -88,7 +88,7 @@ public enum Hub {
             let event = ServerSentEvent(
                 data: request.bodyText, event: request.query["event"].flatMap { $0.isEmpty ? nil : $0 },
                 id: request.query["id"].flatMap { $0.isEmpty ? nil : $0 })
-            let receipt = try await app.publish(event, channel: channel, authorizing: (request, context))
+            let receipt = try await context.publish(event, channel: channel, authorizing: request)
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
         let metricsToken = options.metricsToken

@@ -30,7 +30,7 @@ public enum WebhookRelayRoutes {
     public static func install(on app: Application, secret: String, deliveries: RecentDeliveries = RecentDeliveries()) {
         let secret = Array(secret.utf8)  // SymmetricKey is not Sendable: each request makes its own
         app.router.get("/stream") { request, context in
-            try await app.eventStream(for: request, context: context)
+            try await context.eventStream(for: request)
         }
         app.router.post("/webhook/github", maxBodyBytes: maxBodyBytes) { request, context in
             guard let header = request.headerFields[signatureField] else {
@@ -58,7 +58,7 @@ public enum WebhookRelayRoutes {
                 let message = "\(push.pusher.name) pushed to \(push.branch)"
                 let receipt: PublishReceipt
                 do {
-                    receipt = try await app.publish(["message": message], event: "notify")
+                    receipt = try await context.publish(["message": message], event: "notify")
                 } catch {
                     // Not handled: GitHub's retry must not be taken for a replay.
                     deliveries.forget(deliveryID: deliveryID, body: request.body)

@@ -4,7 +4,7 @@
 // What it shows: a route that reads the raw request body and verifies GitHub's
 // `X-Hub-Signature-256` (HMAC-SHA256 with swift-crypto, compared in constant time), JSON errors
 // with 401/400, dispatch on `X-GitHub-Event` (push → publish, ping → pong, others → 202), and
-// `app.publish` / `app.eventStream` on the in-memory broker. The routes live in
+// `context.publish` / `context.eventStream` on the in-memory broker. The routes live in
 // Examples/WebhookRelay/Core (WebhookRelayCore) so that WebhookRelayTests run the same app.
 //
 //   swift run WebhookRelay --port 8080 --secret s3cret      # or: WEBHOOK_SECRET=s3cret swift run WebhookRelay

@@ -29,7 +29,10 @@ public final class Application: Sendable {
     /// The loop that runs the server and every handler.
     public let eventLoop: EventLoop
     /// The publish/subscribe broker (in memory unless configured otherwise).
-    public let broker: any Broker
+    public var broker: any Broker { pubSub.broker }
+    /// Publishing and subscribing: the broker, the channel authorization hook, the server's
+    /// publish backpressure. Every handler's context refers to it.
+    let pubSub: PubSub
 
     private let state = SanitizerVisibleMutex<State>(State())
 
@@ -41,7 +44,6 @@ public final class Application: Sendable {
         var finalStatistics: ServerStatistics?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var signalWatchers: [SignalWatcher] = []
-        var channelAuthorizer: ChannelAuthorizer?
     }
 
     /// Creates the application, its event loop thread and its broker.
@@ -58,7 +60,9 @@ public final class Application: Sendable {
         let eventLoop = try EventLoop(name: "rill-loop", logger: logger)
         self.eventLoop = eventLoop
         do {
-            self.broker = try broker.make(eventLoop)
+            pubSub = PubSub(
+                broker: try broker.make(eventLoop), eventLoop: eventLoop, logger: logger,
+                defaultStreamConfiguration: configuration.eventStream)
         } catch {
             // Nothing else will ever stop the loop: the application is never returned.
             eventLoop.shutdownAndWait()
@@ -66,14 +70,8 @@ public final class Application: Sendable {
         }
     }
 
-    var channelAuthorizer: ChannelAuthorizer? { state.withLock { $0.channelAuthorizer } }
-
     /// The running server, if started.
     var server: HTTPServer? { state.withLock { $0.server } }
-
-    func setChannelAuthorizer(_ authorizer: @escaping ChannelAuthorizer) {
-        state.withLock { $0.channelAuthorizer = authorizer }
-    }
 
     /// The bound address once started (with the real port when port 0 was configured).
     public var localAddress: SocketAddress? { state.withLock { $0.localAddress } }
@@ -86,7 +84,7 @@ public final class Application: Sendable {
         let responder = router.makeResponder()
         let router = self.router
         let server = HTTPServer(
-            loop: eventLoop, configuration: configuration, logger: logger,
+            loop: eventLoop, configuration: configuration, logger: logger, pubSub: pubSub,
             bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
         let address = try await onLoop { try server.start() }
         state.withLock {
@@ -186,6 +184,11 @@ public final class Application: Sendable {
 
     /// The router's responder with all middleware, for in-process tests (no sockets).
     package func makeResponder() -> Responder { router.makeResponder() }
+
+    /// A handler's context as the server makes it, for in-process tests.
+    package func makeRequestContext(remoteAddress: SocketAddress? = nil) -> RequestContext {
+        RequestContext(logger: logger, remoteAddress: remoteAddress, eventLoop: eventLoop, pubSub: pubSub)
+    }
 
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await Task(executorPreference: eventLoop.executor) { try await body() }.value

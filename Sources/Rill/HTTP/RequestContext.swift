@@ -1,8 +1,9 @@
 public import Logging
 public import RillCore
 
-/// What a handler knows besides the request: path parameters, the logger, the peer's address
-/// and the event loop it runs on.
+/// What a handler knows besides the request: path parameters, the logger, the peer's address,
+/// the event loop it runs on, and its application's channels (``publish(_:channel:authorizing:)``,
+/// ``eventStream(for:channels:configuration:)``).
 public struct RequestContext: Sendable {
     /// The parameters captured from the route's path pattern (`:id`, `**`).
     public var parameters: Parameters
@@ -15,13 +16,23 @@ public struct RequestContext: Sendable {
     /// Values set by middleware for later middleware and the handler (an authenticated user,
     /// for example), keyed by type.
     public var storage: Storage = Storage()
+    /// The application's publishing and subscribing (see `RequestContext+PubSub.swift`); nil
+    /// for a context made outside an application.
+    let pubSub: PubSub?
 
-    /// Creates a context; the server does this for each request.
+    /// Creates a context; the server does this for each request. A context made here belongs
+    /// to no application: its ``publish(_:channel:authorizing:)`` and
+    /// ``eventStream(for:channels:configuration:)`` throw.
     public init(parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop) {
+        self.init(parameters: parameters, logger: logger, remoteAddress: remoteAddress, eventLoop: eventLoop, pubSub: nil)
+    }
+
+    init(parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop, pubSub: PubSub?) {
         self.parameters = parameters
         self.logger = logger
         self.remoteAddress = remoteAddress
         self.eventLoop = eventLoop
+        self.pubSub = pubSub
     }
 
     /// Values keyed by a key type, for middleware to pass along.

@@ -1,25 +1,17 @@
 import HTTPTypes
 public import RillPubSub
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 extension Application {
     /// The channel used when a request names none, as in flask-sse.
     public static let defaultChannel = "sse"
 
-    /// Publishes `data` as JSON to `channel` — flask-sse's `publish`, callable from any route,
-    /// task or thread context.
+    /// Publishes `data` to `channel` — flask-sse's `publish`, callable from any task or
+    /// thread. A `String` is sent as it is, anything else as JSON. In a handler,
+    /// ``RequestContext/publish(_:event:id:retry:channel:authorizing:)`` does the same without
+    /// capturing the application.
     ///
     /// ```swift
-    /// router.post("/send") { request, context in
-    ///     let message = try request.decode(Message.self)
-    ///     try await app.publish(["message": message.text], event: "notify", channel: "users.42")
-    ///     return HTTPResponse.Status.accepted
-    /// }
+    /// let receipt = try await app.publish(["price": 42], event: "quote", channel: "stocks")
     /// ```
     ///
     /// - Parameters:
@@ -30,13 +22,7 @@ extension Application {
         _ data: some Encodable & Sendable, event: String? = nil, id: String? = nil, retry: Duration? = nil,
         channel: String = Application.defaultChannel, authorizing request: (Request, RequestContext)? = nil
     ) async throws -> PublishReceipt {
-        let text: String
-        if let string = data as? String {
-            text = string
-        } else {
-            text = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
-        }
-        return try await publish(ServerSentEvent(data: text, event: event, id: id, retry: retry), channel: channel, authorizing: request)
+        try await pubSub.publish(data, event: event, id: id, retry: retry, channel: channel, authorizing: request)
     }
 
     /// Publishes a complete event to `channel`.
@@ -51,45 +37,26 @@ extension Application {
     public func publish(
         _ event: ServerSentEvent, channel: String = Application.defaultChannel, authorizing request: (Request, RequestContext)? = nil
     ) async throws -> PublishReceipt {
-        if let (request, context) = request {
-            try await authorize(request, context: context, channels: [channel], access: .publish)
-        }
-        // Backpressure: on the loop, wait until what the server queued for event streams
-        // before this publish was written (see the doc comment).
-        let flushQueue = eventLoop.inEventLoop ? server?.eventStreamFlushQueue : nil
-        let ticket = flushQueue?.admitPublish() ?? 0
-        let receipt: PublishReceipt
-        do {
-            receipt = try await broker.publish(event, to: channel)
-        } catch let error as BrokerError {
-            throw error.httpError
-        }
-        await flushQueue?.waitForEarlierWrites(ticket: ticket)
-        return receipt
+        try await pubSub.publish(event, channel: channel, authorizing: request)
     }
 
     /// Publishes from any thread or synchronous context without waiting (a background job, a
     /// timer, a database listener). Failures are logged.
     public func post(_ event: ServerSentEvent, channel: String = Application.defaultChannel) {
-        let logger = self.logger
-        broker.post(event, to: channel) { error in
-            logger.error("publishing to channel failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
-        }
+        pubSub.post(event, channel: channel)
     }
 
     /// Sets the hook that allows or denies subscribing and publishing per request and channel.
     /// Denied requests get 403 with a JSON error. Without a hook everything is allowed.
     public func authorizeChannels(_ authorizer: @escaping ChannelAuthorizer) {
-        setChannelAuthorizer(authorizer)
+        pubSub.setAuthorizer(authorizer)
     }
 
     /// An SSE stream of the channels the request names with `?channel=` (repeatable; default
     /// ``defaultChannel``), resuming after the client's `Last-Event-ID` (header or
-    /// `lastEventId` query parameter).
-    ///
-    /// ```swift
-    /// router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
-    /// ```
+    /// `lastEventId` query parameter). In a handler,
+    /// ``RequestContext/eventStream(for:channels:configuration:)`` does the same without
+    /// capturing the application.
     ///
     /// Replay: events the broker's history holds after the client's last id come first, then
     /// live events, with no gap and no duplicate. The `Rill-Replay` response header says
@@ -107,57 +74,7 @@ extension Application {
     public func eventStream(
         for request: Request, context: RequestContext, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
     ) async throws -> EventStream {
-        var names = channels ?? request.query.values(for: "channel")
-        names.removeAll { $0.isEmpty }
-        names = Self.distinct(names)
-        if names.isEmpty { names = [Self.defaultChannel] }
-        let limit = (configuration ?? self.configuration.eventStream).maxChannelsPerStream
-        guard names.count <= limit else {
-            throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct channels; this one names \(names.count)")
-        }
-        try await authorize(request, context: context, channels: names, access: .subscribe)
-        let subscription: Subscription
-        do {
-            subscription = try await broker.subscribe(to: names, lastEventID: request.lastEventID)
-        } catch let error as BrokerError {
-            throw error.httpError
-        }
-        // The client may have left while the broker subscribed: nothing would ever cancel it.
-        guard !Task.isCancelled else {
-            subscription.cancel()
-            throw CancellationError()
-        }
-        let status = subscription.replayStatus
-        var leading: [ServerSentEvent] = []
-        if status == .gap {
-            var payload = "{\"lastEventId\":"
-            JSONString.append(request.lastEventID ?? "", to: &payload)
-            payload += "}"
-            leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
-        }
-        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
-    }
-
-    /// `names` without repeats, in the order of their first occurrence.
-    /// Every stream goes through here, most with one channel: no allocation then, and a
-    /// linear scan rather than a hash set for short lists.
-    static func distinct(_ names: [String]) -> [String] {
-        if names.count < 2 { return names }
-        if names.count <= 16 {
-            var result: [String] = []
-            result.reserveCapacity(names.count)
-            for name in names where !result.contains(name) { result.append(name) }
-            return result
-        }
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }
-    }
-
-    func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
-        guard let authorizer = channelAuthorizer else { return }
-        for channel in channels where try await !authorizer(request, context, channel, access) {
-            throw HTTPError(.forbidden, message: "\(access == .publish ? "publishing to" : "subscribing to") channel '\(channel)' is not allowed")
-        }
+        try await pubSub.eventStream(for: request, context: context, channels: channels, configuration: configuration)
     }
 
     static let replayField = HTTPField.Name("Rill-Replay")!

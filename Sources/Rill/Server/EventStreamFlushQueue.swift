@@ -17,7 +17,7 @@ import DequeModule
 /// policy), counted together with what libuv still holds for it. Publishers are held back by
 /// ``admitPublish()`` and ``waitForEarlierWrites(ticket:)``: `Application.publish` returns once
 /// everything queued before the previous publish was written (``publishDepth``).
-final class EventStreamFlushQueue {
+final class EventStreamFlushQueue: PublishBackpressure, @unchecked Sendable {
     /// Connections written per drain before the loop polls I/O again (the executor drains up to
     /// three times per loop iteration): about 50–100 µs of `write(2)` on loopback. Small, so a
     /// pass over even 100 streams spans iterations and a publish read meanwhile joins the
@@ -42,8 +42,7 @@ final class EventStreamFlushQueue {
     func flush() -> Bool {
         var budget = Self.connectionsPerDrain
         while budget > 0, let connection = queue.popFirst() {
-            connection.relayFlushQueued = false
-            connection.flushRelayBacklog()
+            connection.flushQueuedEvents()
             writtenTotal += 1
             budget -= 1
         }

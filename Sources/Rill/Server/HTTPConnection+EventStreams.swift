@@ -168,6 +168,12 @@ extension HTTPConnection {
         if relayBacklog.count >= relayCheckBytes { checkRelayQueue() }
     }
 
+    /// The server's flush queue reached this connection: its pending events leave now.
+    func flushQueuedEvents() {
+        relayFlushQueued = false
+        flushRelayBacklog()
+    }
+
     /// Writes the pending live events — or, while the relayed subscription still replays (none
     /// are pending then), the next pieces of its replay.
     func flushRelayBacklog() {

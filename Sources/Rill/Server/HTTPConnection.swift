@@ -238,7 +238,8 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
     func startHandler(head: HTTPRequestHead, body: [UInt8]) {
         handlingCancelled = false
         let request = Request(head: head, body: body)
-        let context = RequestContext(logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop)
+        let context = RequestContext(
+            logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
         handlerTask = Task(executorPreference: server.loop.executor) { [self] in
             await self.respond(to: request, context: context)
         }

@@ -13,6 +13,9 @@ final class HTTPServer: @unchecked Sendable {
     let responder: Responder
     let bodyLimit: @Sendable (HTTPRequestHead) -> Int?
     let logger: Logger
+    /// The application's channels: every request context refers to them, and the server
+    /// registers its publish backpressure there while it runs.
+    let pubSub: PubSub?
     let machineConfiguration: HTTPConnectionStateMachine.Configuration
     let serverLine: [UInt8]
 
@@ -55,12 +58,13 @@ final class HTTPServer: @unchecked Sendable {
     func noteWriteTimeout() { writeTimeoutCount += 1 }
 
     init(
-        loop: EventLoop, configuration: ServerConfiguration, logger: Logger,
+        loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
     ) {
         self.loop = loop
         self.configuration = configuration
         self.logger = logger
+        self.pubSub = pubSub
         self.bodyLimit = bodyLimit
         self.responder = responder
         machineConfiguration = .init(
@@ -95,6 +99,7 @@ final class HTTPServer: @unchecked Sendable {
         self.listener = listener
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
+        pubSub?.setBackpressure(queue)
         if let interval = configuration.freedMemoryCheckInterval {
             let logger = self.logger
             freedMemoryReturner = FreedMemoryReturner(
@@ -217,6 +222,7 @@ final class HTTPServer: @unchecked Sendable {
         guard let flushObserver else { return }
         self.flushObserver = nil
         loop.removeDrainObserver(flushObserver)
+        pubSub?.setBackpressure(nil)
         eventStreamFlushQueue.releaseWaiters()
     }
 

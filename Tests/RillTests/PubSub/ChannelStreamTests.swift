@@ -1,4 +1,5 @@
 import Rill
+import RillHTTP
 import RillTesting
 import Synchronization
 import Testing
@@ -8,25 +9,58 @@ import Testing
 #endif
 
 /// The flask-sse pattern: `/stream?channel=…` subscribes, `POST /publish?channel=…` publishes.
+/// The routes use their context's channels, so the router is built before the application.
 private func pubSubApp(
     broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init()
 ) throws -> Application {
     let router = Router()
-    let app = try Application(
-        router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventStream: eventStream), broker: broker)
-    router.get("/stream") { request, context in try await app.eventStream(for: request, context: context) }
+    router.get("/stream") { request, context in try await context.eventStream(for: request) }
     router.post("/publish") { request, context in
-        let receipt = try await app.publish(
+        let receipt = try await context.publish(
             ServerSentEvent(data: request.bodyText, event: request.query["event"]),
-            channel: request.query["channel"] ?? Application.defaultChannel, authorizing: (request, context))
+            channel: request.query["channel"] ?? Application.defaultChannel, authorizing: request)
         return ["id": receipt.id, "subscribers": "\(receipt.subscriberCount)"]
     }
-    return app
+    return try Application(
+        router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventStream: eventStream), broker: broker)
 }
 
 private func subscriptions(_ app: Application) async -> Int { await app.broker.statistics().subscriptionCount }
 
 @Suite struct ChannelStreamTests {
+    @Test func aContextMadeOutsideAnApplicationCannotPublishOrSubscribe() async throws {
+        let loop = try EventLoop(name: "orphan-context")
+        defer { loop.shutdownAndWait() }
+        let context = RequestContext(logger: Logger(label: "test"), remoteAddress: nil, eventLoop: loop)
+        let request = Request(head: HTTPRequestHead(method: .get, target: "/stream", version: .http1_1, headerFields: [:], bodyFraming: .none))
+        for attempt in 0..<2 {
+            do {
+                if attempt == 0 {
+                    try await context.publish("lost")
+                } else {
+                    _ = try await context.eventStream(for: request)
+                }
+                Issue.record("an orphan context published or subscribed")
+            } catch let error as HTTPError {
+                #expect(error.status == .internalServerError)
+                #expect(error.message?.contains("belongs to no application") == true)
+            }
+        }
+    }
+
+    @Test func theAppAndItsHandlersContextsShareOneBroker() async throws {
+        // `app.publish` from outside a route reaches a stream a route opened with its context.
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=shared")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            let receipt = try await app.publish("from the app", channel: "shared")
+            #expect(receipt.subscriberCount == 1)
+            #expect(try await stream.events(1).map(\.data) == ["from the app"])
+            stream.close()
+        }
+    }
+
     @Test func aPostReachesEverySubscriberOfItsChannelOnly() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in

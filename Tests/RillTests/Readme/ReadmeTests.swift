@@ -11,8 +11,6 @@ enum ReadmeSnippets {
     // README: quick start — begin
     static func quickStart() async throws {
         let router = Router()
-        let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 8080))
-
         router.get("/hello/:name") { request, context in "Hello, \(try context.parameter("name"))!" }
         router.get("/ticks") { request, context in                 // SSE from any AsyncSequence of events
             EventStream(AsyncStream { () async -> ServerSentEvent? in
@@ -21,11 +19,12 @@ enum ReadmeSnippets {
             })
         }
         router.get("/stream") { request, context in                // ?channel=…, Last-Event-ID replay
-            try await app.eventStream(for: request, context: context)
+            try await context.eventStream(for: request)
         }
         router.post("/send") { request, context in                 // flask-sse's publish, from any route
-            try await app.publish(["message": request.bodyText], event: "notify")
+            try await context.publish(["message": request.bodyText], event: "notify")
         }
+        let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 8080))
         try await app.run()                                        // SIGINT/SIGTERM → graceful shutdown
     }
     // README: quick start — end

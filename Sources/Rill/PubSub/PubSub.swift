@@ -1,0 +1,151 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillPubSub
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Publishing and subscribing for one application: its broker, its channel authorization hook
+/// and the backpressure of the server that writes its event streams. Behind both
+/// `Application.publish`/`eventStream(for:context:)` and the same calls on a handler's
+/// ``RequestContext``, so routes need not capture the application.
+final class PubSub: Sendable {
+    let broker: any Broker
+    let eventLoop: EventLoop
+    let logger: Logger
+    let defaultStreamConfiguration: EventStreamConfiguration
+
+    private let state = SanitizerVisibleMutex<State>(State())
+
+    private struct State {
+        var authorizer: ChannelAuthorizer?
+        var backpressure: (any PublishBackpressure)?
+    }
+
+    init(broker: any Broker, eventLoop: EventLoop, logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
+        self.broker = broker
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.defaultStreamConfiguration = defaultStreamConfiguration
+    }
+
+    var authorizer: ChannelAuthorizer? { state.withLock { $0.authorizer } }
+
+    func setAuthorizer(_ authorizer: ChannelAuthorizer?) {
+        state.withLock { $0.authorizer = authorizer }
+    }
+
+    /// The server that writes this application's event streams registers how a publisher on
+    /// the loop waits for its writes (nil when it stops).
+    func setBackpressure(_ backpressure: (any PublishBackpressure)?) {
+        state.withLock { $0.backpressure = backpressure }
+    }
+
+    /// Publishes `data` — a `String` as it is, anything else as JSON.
+    func publish(
+        _ data: some Encodable & Sendable, event: String?, id: String?, retry: Duration?, channel: String,
+        authorizing request: (Request, RequestContext)?
+    ) async throws -> PublishReceipt {
+        let text: String
+        if let string = data as? String {
+            text = string
+        } else {
+            text = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
+        }
+        return try await publish(ServerSentEvent(data: text, event: event, id: id, retry: retry), channel: channel, authorizing: request)
+    }
+
+    func publish(_ event: ServerSentEvent, channel: String, authorizing request: (Request, RequestContext)?) async throws -> PublishReceipt {
+        if let (request, context) = request {
+            try await authorize(request, context: context, channels: [channel], access: .publish)
+        }
+        // Backpressure: on the loop, wait until what the server queued for event streams
+        // before this publish was written (see `Application.publish(_:channel:authorizing:)`).
+        let backpressure = eventLoop.inEventLoop ? state.withLock { $0.backpressure } : nil
+        let ticket = backpressure?.admitPublish() ?? 0
+        let receipt: PublishReceipt
+        do {
+            receipt = try await broker.publish(event, to: channel)
+        } catch let error as BrokerError {
+            throw error.httpError
+        }
+        await backpressure?.waitForEarlierWrites(ticket: ticket)
+        return receipt
+    }
+
+    func post(_ event: ServerSentEvent, channel: String) {
+        let logger = self.logger
+        broker.post(event, to: channel) { error in
+            logger.error("publishing to channel failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        }
+    }
+
+    func eventStream(
+        for request: Request, context: RequestContext, channels: [String]?, configuration: EventStreamConfiguration?
+    ) async throws -> EventStream {
+        var names = channels ?? request.query.values(for: "channel")
+        names.removeAll { $0.isEmpty }
+        names = Self.distinct(names)
+        if names.isEmpty { names = [Application.defaultChannel] }
+        let limit = (configuration ?? defaultStreamConfiguration).maxChannelsPerStream
+        guard names.count <= limit else {
+            throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct channels; this one names \(names.count)")
+        }
+        try await authorize(request, context: context, channels: names, access: .subscribe)
+        let subscription: Subscription
+        do {
+            subscription = try await broker.subscribe(to: names, lastEventID: request.lastEventID)
+        } catch let error as BrokerError {
+            throw error.httpError
+        }
+        // The client may have left while the broker subscribed: nothing would ever cancel it.
+        guard !Task.isCancelled else {
+            subscription.cancel()
+            throw CancellationError()
+        }
+        let status = subscription.replayStatus
+        var leading: [ServerSentEvent] = []
+        if status == .gap {
+            var payload = "{\"lastEventId\":"
+            JSONString.append(request.lastEventID ?? "", to: &payload)
+            payload += "}"
+            leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
+        }
+        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
+    }
+
+    /// `names` without repeats, in the order of their first occurrence.
+    /// Every stream goes through here, most with one channel: no allocation then, and a
+    /// linear scan rather than a hash set for short lists.
+    static func distinct(_ names: [String]) -> [String] {
+        if names.count < 2 { return names }
+        if names.count <= 16 {
+            var result: [String] = []
+            result.reserveCapacity(names.count)
+            for name in names where !result.contains(name) { result.append(name) }
+            return result
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+
+    func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
+        guard let authorizer else { return }
+        for channel in channels where try await !authorizer(request, context, channel, access) {
+            throw HTTPError(.forbidden, message: "\(access == .publish ? "publishing to" : "subscribing to") channel '\(channel)' is not allowed")
+        }
+    }
+}
+
+/// How a publisher on the loop is held back while the server still writes earlier events
+/// (``EventStreamFlushQueue`` implements it). Loop thread only.
+protocol PublishBackpressure: AnyObject, Sendable {
+    /// A publish is about to queue writes: the ticket to wait for once it did.
+    func admitPublish() -> Int
+    /// Returns once the writes queued before `ticket` left.
+    func waitForEarlierWrites(ticket: Int) async
+}

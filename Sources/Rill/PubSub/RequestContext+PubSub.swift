@@ -1,0 +1,63 @@
+public import RillPubSub
+
+/// Publishing and subscribing from a handler, without capturing the application: the context
+/// carries its application's broker, authorization hook and publish backpressure.
+///
+/// ```swift
+/// let router = Router()
+/// router.get("/stream") { request, context in           // ?channel=…, Last-Event-ID replay
+///     try await context.eventStream(for: request)
+/// }
+/// router.post("/send") { request, context in
+///     try await context.publish(["message": request.bodyText], event: "notify")
+/// }
+/// let app = try Application(router: router)
+/// ```
+extension RequestContext {
+    /// Publishes `data` to `channel`, as ``Application/publish(_:event:id:retry:channel:authorizing:)``
+    /// does: a `String` as it is, anything else as JSON; held back while the server still
+    /// writes earlier events.
+    ///
+    /// - Parameters:
+    ///   - request: when given, the channel authorization hook must allow `.publish` for it
+    ///     (403 if not); leave it out for a publish the server makes on its own behalf.
+    /// - Throws: ``HTTPError`` 400 for an invalid event or channel, 403 when not allowed, 503 when
+    ///   the broker is closed or unreachable; 500 for a context that belongs to no application.
+    @discardableResult
+    public func publish(
+        _ data: some Encodable & Sendable, event: String? = nil, id: String? = nil, retry: Duration? = nil,
+        channel: String = Application.defaultChannel, authorizing request: Request? = nil
+    ) async throws -> PublishReceipt {
+        try await applicationPubSub().publish(
+            data, event: event, id: id, retry: retry, channel: channel, authorizing: request.map { ($0, self) })
+    }
+
+    /// Publishes a complete event to `channel` (see ``publish(_:event:id:retry:channel:authorizing:)``).
+    @discardableResult
+    public func publish(
+        _ event: ServerSentEvent, channel: String = Application.defaultChannel, authorizing request: Request? = nil
+    ) async throws -> PublishReceipt {
+        try await applicationPubSub().publish(event, channel: channel, authorizing: request.map { ($0, self) })
+    }
+
+    /// An SSE stream of the channels `request` names with `?channel=` (or `channels`), resuming
+    /// after its `Last-Event-ID`: ``Application/eventStream(for:context:channels:configuration:)``
+    /// from a handler.
+    ///
+    /// - Throws: ``HTTPError`` 400 for too many or invalid channels, 403 when the authorization
+    ///   hook refuses one, 503 when the broker cannot subscribe; 500 for a context that
+    ///   belongs to no application.
+    public func eventStream(
+        for request: Request, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
+    ) async throws -> EventStream {
+        try await applicationPubSub().eventStream(for: request, context: self, channels: channels, configuration: configuration)
+    }
+
+    private func applicationPubSub() throws -> PubSub {
+        guard let pubSub else {
+            throw HTTPError(
+                .internalServerError, message: "this request context belongs to no application: publish and subscribe through the Application")
+        }
+        return pubSub
+    }
+}
