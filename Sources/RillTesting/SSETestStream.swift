@@ -1,11 +1,12 @@
 public import Rill
 
-/// A live Server-Sent Events stream for tests: the response head, then the events parsed by
-/// the spec-exact ``ServerSentEventParser`` as they arrive. Endless streams are fine: read
-/// what you need, then ``close()``.
+/// A Server-Sent Events stream for tests: the response head, then the events parsed by the
+/// spec-exact ``ServerSentEventParser`` as they arrive — over a socket in `.live` mode, from
+/// the stream running in process in `.router` mode. Endless streams are fine: read what you
+/// need, then ``close()`` (the client leaves; the handler's stream is cancelled).
 ///
 /// ```swift
-/// try await app.test(.live) { client in
+/// try await app.test(.router) { client in     // or .live
 ///     let stream = try await client.sse("/ticks")
 ///     let events = try await stream.events(3)
 ///     #expect(events.map(\.data) == ["1", "2", "3"])
@@ -20,19 +21,35 @@ public final class SSETestStream: @unchecked Sendable {
     /// Every body byte received so far, de-chunked (comments and heartbeats included).
     public private(set) var body: [UInt8] = []
 
-    private let connection: RawConnection
+    /// Where the body comes from.
+    private enum Source {
+        /// A socket, and the response reader that parsed the head: it de-chunks the body as it
+        /// arrives.
+        case socket(RawConnection, HTTPResponseReader)
+        /// The stream running in process (`.router` mode), or nil for a body that came whole.
+        case inProcess(InProcessBody?, timeout: Duration)
+    }
+
+    private var source: Source
     private var parser = ServerSentEventParser()
-    /// The response reader that parsed the head; it de-chunks the body as it arrives.
-    private var reader: HTTPResponseReader
     private var ready: [MessageEvent] = []
     private var ended = false
 
     init(connection: RawConnection, reader: HTTPResponseReader, status: HTTPResponse.Status, headerFields: HTTPFields) throws {
-        self.connection = connection
-        self.reader = reader
+        self.source = .socket(connection, reader)
         self.status = status
         self.headerFields = headerFields
         try consumeBody()
+    }
+
+    /// A stream of a `.router` response: `streamed` is its body running in process, nil when
+    /// the body (`bytes`) was known at once.
+    init(status: HTTPResponse.Status, headerFields: HTTPFields, bytes: [UInt8], streamed: InProcessBody?, timeout: Duration) {
+        self.source = .inProcess(streamed, timeout: timeout)
+        self.status = status
+        self.headerFields = headerFields
+        receive(bytes)
+        if streamed == nil { finish() }
     }
 
     /// Whether the server ended the stream (last chunk or close).
@@ -83,39 +100,72 @@ public final class SSETestStream: @unchecked Sendable {
     }
 
     /// Closes the connection (the client "leaves").
-    public func close() { connection.close() }
-
-    /// Resets the connection (RST), like a client that crashed.
-    public func reset() { connection.reset() }
-
-    private func receiveMore() throws {
-        let bytes = try connection.receive(atLeast: 1)
-        if bytes.isEmpty {
-            // Everything received was handed out already; a body cut short just ends here.
-            ended = true
-            parser.finish()
-            return
+    public func close() {
+        switch source {
+        case .socket(let connection, _): connection.close()
+        case .inProcess(let streamed, _): streamed?.close()
         }
-        reader.append(bytes)
-        try consumeBody()
     }
 
+    /// Resets the connection (RST), like a client that crashed; in `.router` mode the same as
+    /// ``close()``.
+    public func reset() {
+        switch source {
+        case .socket(let connection, _): connection.reset()
+        case .inProcess(let streamed, _): streamed?.close()
+        }
+    }
+
+    private func receiveMore() throws {
+        switch source {
+        case .socket(let connection, var reader):
+            let bytes = try connection.receive(atLeast: 1)
+            // Everything received was handed out already; a body cut short just ends here.
+            guard !bytes.isEmpty else { return finish() }
+            reader.append(bytes)
+            source = .socket(connection, reader)
+            try consumeBody()
+        case .inProcess(let streamed, let timeout):
+            guard let streamed else { return finish() }
+            let bytes = try streamed.receive(timeout: timeout)
+            guard !bytes.isEmpty else { return finish() }
+            receive(bytes)
+        }
+    }
+
+    /// De-chunks what the socket's reader holds.
     private func consumeBody() throws {
+        guard case .socket(let connection, var reader) = source else { return }
         let (payload, isComplete) = try reader.takeBody()
+        source = .socket(connection, reader)
+        receive(payload)
+        if isComplete { finish() }
+    }
+
+    private func receive(_ payload: [UInt8]) {
         body.append(contentsOf: payload)
         ready.append(contentsOf: parser.parse(payload))
-        if isComplete {
-            ended = true
-            parser.finish()
-        }
+    }
+
+    private func finish() {
+        ended = true
+        parser.finish()
     }
 }
 
 extension TestClient {
-    /// Opens a Server-Sent Events stream on a `.live` server: a `GET` with
-    /// `Accept: text/event-stream`. Non-200 responses are returned too (check ``SSETestStream/status``).
+    /// Opens a Server-Sent Events stream: a `GET` with `Accept: text/event-stream`, over a
+    /// socket in `.live` mode, in process in `.router` mode. Non-200 responses are returned too
+    /// (check ``SSETestStream/status``).
     public func sse(_ path: String, headerFields: HTTPFields = [:]) async throws -> SSETestStream {
-        guard let port else { throw TestClientError.streamedBodyNotSupportedInRouterMode(path: path) }
+        guard let port else {
+            var fields = headerFields
+            if fields[.accept] == nil { fields[.accept] = "text/event-stream" }
+            let (response, streamed) = try await respondInProcess(path: path, method: .get, headerFields: fields, body: [])
+            let bytes = Self.bodyAllowed(status: response.status, method: .get) ? response.body.bytes ?? [] : []
+            return SSETestStream(
+                status: response.status, headerFields: response.headerFields, bytes: bytes, streamed: streamed, timeout: timeout)
+        }
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n"
         for field in headerFields { request += "\(field.name.rawName): \(field.value)\r\n" }
         request += "\r\n"

@@ -10,8 +10,10 @@ import RillHTTP
 /// How ``Application/test(_:_:isolation:)`` runs requests.
 public enum TestMode: Sendable {
     /// In process: requests go straight to the router's responder (with all middleware) on the
-    /// application's event loop. No sockets, no server limits; streamed bodies are not
-    /// supported (see ``TestClientError/streamedBodyNotSupportedInRouterMode(path:)``).
+    /// application's event loop, and streamed bodies and event streams run there too, in a
+    /// task of their own as on the server (``TestClient/sse(_:headerFields:)`` reads one as it
+    /// comes and stops an endless one). No sockets: no server limits, no framing fields
+    /// (`Content-Length`, `Date`), no heartbeats, nothing ever queued.
     case router
     /// Over real sockets: the server is started on 127.0.0.1 with a free port, each request
     /// uses a new TCP connection. Needs `ServerConfiguration(host: "127.0.0.1", port: 0)`.
@@ -47,7 +49,7 @@ extension Application {
         let client: TestClient
         switch mode {
         case .router:
-            client = TestClient(backend: .router(responder: makeResponder(), application: self))
+            client = TestClient(backend: .router(responder: makeResponder(), application: self, bodies: InProcessBodies()))
         case .live:
             guard configuration.host == "127.0.0.1", configuration.port == 0 else {
                 await shutdown()
@@ -64,9 +66,11 @@ extension Application {
         }
         do {
             let result = try await body(client)
+            client.closeInProcessBodies()
             await shutdown()
             return result
         } catch {
+            client.closeInProcessBodies()
             await shutdown()
             throw error
         }
@@ -85,7 +89,7 @@ extension Application {
 /// ```
 public struct TestClient: Sendable {
     enum Backend: Sendable {
-        case router(responder: Responder, application: Application)
+        case router(responder: Responder, application: Application, bodies: InProcessBodies)
         case live(port: Int)
     }
 
@@ -97,8 +101,8 @@ public struct TestClient: Sendable {
         return nil
     }
 
-    /// How long a `.live` request may take before it fails with
-    /// ``TestClientError/timedOut(waitingFor:)``.
+    /// How long a request may take before it fails with ``TestClientError/timedOut(waitingFor:)``
+    /// (in `.router` mode: how long a streamed body may take to end).
     public var timeout: Duration = .seconds(10)
 
     /// Sends one request and returns the response.
@@ -116,10 +120,16 @@ public struct TestClient: Sendable {
         _ path: String, method: HTTPRequest.Method = .get, headerFields: HTTPFields = [:], body: [UInt8] = []
     ) async throws -> TestResponse {
         switch backend {
-        case .router(let responder, let application):
-            return try await Self.respondInProcess(
-                path: path, method: method, headerFields: headerFields, body: body,
-                responder: responder, application: application)
+        case .router:
+            let (response, streamed) = try await respondInProcess(path: path, method: method, headerFields: headerFields, body: body)
+            var received = TestResponse(status: response.status, headerFields: response.headerFields, body: response.body.bytes ?? [])
+            if let streamed {
+                let timeout = self.timeout
+                received.body = try await onDedicatedThread { try streamed.receiveAll(timeout: timeout) }
+            } else if !Self.bodyAllowed(status: response.status, method: method) {
+                received.body = []
+            }
+            return received
         case .live(let port):
             let request = Self.serialize(path: path, method: method, headerFields: headerFields, body: body, port: port)
             let timeout = self.timeout
@@ -199,10 +209,15 @@ public struct TestClient: Sendable {
 
     // MARK: Router mode
 
-    private static func respondInProcess(
-        path: String, method: HTTPRequest.Method, headerFields: HTTPFields, body: [UInt8],
-        responder: @escaping Responder, application: Application
-    ) async throws -> TestResponse {
+    /// Runs the request through the responder on the application's loop, as the server does;
+    /// a streamed body (when the status and method allow one) starts writing to an
+    /// ``InProcessBody``, returned beside the response.
+    func respondInProcess(
+        path: String, method: HTTPRequest.Method, headerFields: HTTPFields, body: [UInt8]
+    ) async throws -> (Response, InProcessBody?) {
+        guard case .router(let responder, let application, let bodies) = backend else {
+            preconditionFailure("respondInProcess is for .router mode")
+        }
         let head = HTTPRequestHead(
             method: method, target: path, version: .http1_1, headerFields: headerFields,
             bodyFraming: body.isEmpty ? .none : .contentLength(body.count))
@@ -221,14 +236,24 @@ public struct TestClient: Sendable {
         } onCancel: {
             task.cancel()
         }
-        let bodyBytes: [UInt8]
-        switch BodyContents(response.body) {
-        case .bytes(let bytes): bodyBytes = bytes
-        case .streamed: throw TestClientError.streamedBodyNotSupportedInRouterMode(path: path)
+        // A HEAD or a status without a body never runs it (a relayed subscription is let go).
+        guard response.body.bytes == nil, Self.bodyAllowed(status: response.status, method: method) else {
+            return (response, nil)
         }
-        let code = response.status.code
-        let bodyAllowed = code >= 200 && code != 204 && code != 304 && method != .head
-        return TestResponse(status: response.status, headerFields: response.headerFields, body: bodyAllowed ? bodyBytes : [])
+        let streamed = InProcessBody(eventStreamDefaults: application.configuration.eventStream)
+        bodies.add(streamed)
+        streamed.start(response.body, on: application.eventLoop)
+        return (response, streamed)
+    }
+
+    static func bodyAllowed(status: HTTPResponse.Status, method: HTTPRequest.Method) -> Bool {
+        let code = status.code
+        return code >= 200 && code != 204 && code != 304 && method != .head
+    }
+
+    /// Ends the streamed bodies `.router` requests started (the test is over).
+    func closeInProcessBodies() {
+        if case .router(_, _, let bodies) = backend { bodies.closeAll() }
     }
 
     // MARK: Live mode
@@ -245,30 +270,5 @@ public struct TestClient: Sendable {
         }
         text += "\r\n"
         return Array(text.utf8) + body
-    }
-}
-
-/// What a response body holds, read from `ResponseBody`'s storage.
-///
-/// `ResponseBody` exposes no accessor for its bytes, so this reads its storage by reflection:
-/// a `bytes` case carries them, `empty` has none, and anything else (`stream`, `eventStream`)
-/// is streamed. Replace with a package-level accessor on `ResponseBody` when one exists.
-private enum BodyContents {
-    case bytes([UInt8])
-    case streamed
-
-    init(_ body: ResponseBody) {
-        if body.byteCount == 0 {
-            self = .bytes([])
-            return
-        }
-        guard body.byteCount != nil, let storage = Mirror(reflecting: body).children.first?.value,
-            let payload = Mirror(reflecting: storage).children.first, payload.label == "bytes",
-            let bytes = payload.value as? [UInt8]
-        else {
-            self = .streamed
-            return
-        }
-        self = .bytes(bytes)
     }
 }

@@ -2,9 +2,6 @@
 public enum TestClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `.live` mode needs a configuration with `host: "127.0.0.1"` and `port: 0`.
     case liveModeNeedsLoopbackAndPortZero(host: String, port: Int)
-    /// `.router` mode cannot run streamed bodies (`ResponseBody { writer in … }`, event
-    /// streams): they need a connection. Test those in `.live` mode.
-    case streamedBodyNotSupportedInRouterMode(path: String)
     /// A socket call failed with this `errno`.
     case system(call: String, errno: Int32)
     /// Nothing (or not enough) arrived before the deadline.
@@ -19,8 +16,6 @@ public enum TestClientError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .liveModeNeedsLoopbackAndPortZero(let host, let port):
             "app.test(.live) needs ServerConfiguration(host: \"127.0.0.1\", port: 0); this application has host \"\(host)\", port \(port)"
-        case .streamedBodyNotSupportedInRouterMode(let path):
-            "\(path) answered with a streamed body, which .router mode cannot run; use app.test(.live)"
         case .system(let call, let errno): "\(call) failed with errno \(errno)"
         case .timedOut(let what): "timed out waiting for \(what)"
         case .connectionClosed: "the server closed the connection before a complete response"

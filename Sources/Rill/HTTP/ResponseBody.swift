@@ -13,10 +13,11 @@ public struct ResponseBody: Sendable {
         case empty
         case bytes([UInt8])
         case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
-        /// Server-Sent Events: written through the connection's event-stream support
-        /// (heartbeats, slow-client cap, shutdown farewell).
-        case eventStream(@Sendable (HTTPConnection) async throws -> Void)
-        /// Server-Sent Events relayed from a broker subscription by the connection itself.
+        /// Server-Sent Events: written through the sink's event-stream support (heartbeats,
+        /// slow-client cap, shutdown farewell).
+        case eventStream(@Sendable (any ResponseBodySink) async throws -> Void)
+        /// Server-Sent Events relayed from a broker subscription: by the connection itself on
+        /// the live server, with no task per stream.
         case subscription(SubscriptionRelay)
     }
 
@@ -46,6 +47,35 @@ public struct ResponseBody: Sendable {
         case .empty: 0
         case .bytes(let bytes): bytes.count
         case .stream, .eventStream, .subscription: nil
+        }
+    }
+}
+
+extension ResponseBody {
+    /// The whole body when it is known in advance (empty or bytes); nil for a streamed body.
+    package var bytes: [UInt8]? {
+        switch storage {
+        case .empty: []
+        case .bytes(let bytes): bytes
+        case .stream, .eventStream, .subscription: nil
+        }
+    }
+
+    /// Writes a streamed body to `sink` until it ends (the client leaving ends it with
+    /// ``ConnectionClosedError`` or cancellation). A relayed subscription is iterated here,
+    /// for sinks without a relay of their own (the live connection has one). Does nothing for
+    /// a body known in advance.
+    package func write(to sink: any ResponseBodySink) async throws {
+        switch storage {
+        case .empty, .bytes:
+            return
+        case .stream(let produce):
+            var writer = ResponseBodyWriter(sink: sink)
+            try await produce(&writer)
+        case .eventStream(let produce):
+            try await produce(sink)
+        case .subscription(let relay):
+            try await relay.iterate(into: sink)
         }
     }
 }

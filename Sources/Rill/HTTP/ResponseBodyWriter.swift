@@ -5,23 +5,23 @@
 /// - Important: use the writer only inside the body closure it was passed to; it runs on the
 ///   event loop.
 public struct ResponseBodyWriter: Sendable {
-    let connection: HTTPConnection
+    let sink: any ResponseBodySink
 
     /// Writes `bytes` as one chunk.
     ///
     /// - Throws: ``ConnectionClosedError`` once the client is gone, `CancellationError` when the
     ///   handler was cancelled while waiting for the client to drain.
     public mutating func write(_ bytes: [UInt8]) async throws {
-        try await connection.writeBodyChunk(bytes)
+        try await sink.writeBodyChunk(bytes)
     }
 
     /// Writes UTF-8 text as one chunk.
     public mutating func write(_ text: String) async throws {
-        try await connection.writeBodyChunk(Array(text.utf8))
+        try await sink.writeBodyChunk(Array(text.utf8))
     }
 
     /// Bytes written to the socket layer that the client has not received yet.
-    public var queuedBytes: Int { connection.queuedBytes }
+    public var queuedBytes: Int { sink.queuedBytes }
 }
 
 /// Thrown by writes after the client disconnected (or the server closed the connection).

@@ -105,16 +105,16 @@ public struct EventStream: ResponseGenerator {
             return Response(
                 status: .ok, headerFields: fields,
                 body: ResponseBody(
-                    storage: .eventStream { connection in
-                        let configuration = override ?? connection.eventStreamDefaults
-                        var writer = EventStreamWriter(connection: connection, configuration: configuration)
+                    storage: .eventStream { sink in
+                        var writer = EventStreamWriter(sink: sink, configuration: override ?? sink.eventStreamDefaults)
                         try writer.open()
+                        defer { sink.endEventStream() }
                         do {
                             try await produce(&writer)
                         } catch is CancellationError {
                             // Cancellation is how disconnects and shutdown reach the producer.
                         }
-                        if let farewell, connection.isShuttingDown, !connection.isClosed {
+                        if let farewell, sink.isShuttingDown, !sink.isClosed {
                             try writer.sendNow(farewell)
                         }
                     }))

@@ -2,15 +2,24 @@ import RillHTTP
 
 /// Sends events on an open ``EventStream``. Runs on the event loop.
 public struct EventStreamWriter: Sendable {
-    let connection: HTTPConnection
+    let sink: any ResponseBodySink
     /// The stream's effective configuration.
     public let configuration: EventStreamConfiguration
 
-    /// Writes the opening bytes: `retry:` if configured, else a comment, so the head and a first
-    /// chunk are flushed and the client reaches OPEN.
+    /// Starts the stream's heartbeats and writes its opening bytes: `retry:` if configured,
+    /// else a comment, so the head and a first chunk are flushed and the client reaches OPEN.
     mutating func open() throws {
-        try connection.openEventStream(configuration)
+        sink.beginEventStream(configuration)
+        if let retry = configuration.retry {
+            sink.writeEvents(try ServerSentEvent(retry: retry).encoded())
+        } else {
+            sink.writeEvents(Self.openingComment)
+        }
     }
+
+    /// The comment that opens a stream without `retry:`. One shared array: the server frames
+    /// it once for every stream.
+    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
 
     /// Sends `event` as one chunk in one write.
     ///
@@ -19,15 +28,13 @@ public struct EventStreamWriter: Sendable {
     ///   than ``EventStreamConfiguration/maxQueuedBytes`` behind.
     public mutating func send(_ event: ServerSentEvent) async throws {
         try sendNow(event)
-        if configuration.slowClientPolicy == .wait { try await connection.waitUntilWritable() }
+        if configuration.slowClientPolicy == .wait { try await sink.waitUntilWritable() }
     }
 
     /// Sends already-encoded event bytes (one or more complete events) as one chunk.
     public mutating func send(encoded bytes: [UInt8]) async throws {
-        try checkOpen()
-        connection.writeEventChunk(bytes)
-        try applyPolicy()
-        if configuration.slowClientPolicy == .wait { try await connection.waitUntilWritable() }
+        try sendNow(encoded: bytes)
+        if configuration.slowClientPolicy == .wait { try await sink.waitUntilWritable() }
     }
 
     /// Sends a comment line (invisible to `EventSource` listeners).
@@ -36,22 +43,17 @@ public struct EventStreamWriter: Sendable {
     }
 
     /// Whether the server is shutting down (the stream may send a last event and return).
-    public var isServerShuttingDown: Bool { connection.isShuttingDown }
+    public var isServerShuttingDown: Bool { sink.isShuttingDown }
 
     mutating func sendNow(_ event: ServerSentEvent) throws {
-        try checkOpen()
-        let bytes = try event.encoded()
-        connection.writeEventChunk(bytes)
-        try applyPolicy()
+        try sendNow(encoded: try event.encoded())
     }
 
-    private func checkOpen() throws {
-        if connection.isClosed { throw ConnectionClosedError() }
-    }
-
-    private func applyPolicy() throws {
-        if configuration.slowClientPolicy == .disconnect && connection.queuedBytes > configuration.maxQueuedBytes {
-            connection.disconnectSlowClient()
+    mutating func sendNow(encoded bytes: [UInt8]) throws {
+        if sink.isClosed { throw ConnectionClosedError() }
+        sink.writeEvents(bytes)
+        if configuration.slowClientPolicy == .disconnect && sink.queuedBytes > configuration.maxQueuedBytes {
+            sink.disconnectSlowClient()
             throw ConnectionClosedError()
         }
     }

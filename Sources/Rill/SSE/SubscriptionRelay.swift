@@ -8,6 +8,28 @@ struct SubscriptionRelay: Sendable {
     let farewell: ServerSentEvent?
 
     var subscription: Subscription { claim.subscription }
+
+    /// Sends the subscription's events to `sink` by iterating it — replay first, then live —
+    /// until the subscription ends or the task is cancelled; for sinks with no relay of their
+    /// own (the live connection relays without a task). The subscription ends with it.
+    func iterate(into sink: any ResponseBodySink) async throws {
+        claim.claim()
+        defer { subscription.cancel() }
+        var writer = EventStreamWriter(sink: sink, configuration: configuration ?? sink.eventStreamDefaults)
+        try writer.open()
+        defer { sink.endEventStream() }
+        for event in leading { try writer.sendNow(event) }
+        do {
+            for try await event in subscription {
+                // A broker never waits for one subscriber: the `.wait` policy does not apply.
+                try writer.sendNow(encoded: event.encoded)
+            }
+        } catch is CancellationError {
+            // The client left, or the server is shutting down. (A slow consumer or a closed
+            // broker ends the stream with its error: the client reconnects.)
+        }
+        if let farewell, sink.isShuttingDown, !sink.isClosed { try writer.sendNow(farewell) }
+    }
 }
 
 /// Owns a subscription on its way from `EventStream` to the connection that relays it. If it

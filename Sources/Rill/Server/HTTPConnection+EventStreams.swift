@@ -11,18 +11,6 @@ extension HTTPConnection {
     var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
     var isShuttingDown: Bool { server.isShuttingDown }
 
-    /// Writes the opening bytes of an event stream — `retry:` if configured, else a comment — so
-    /// the head and a first chunk are flushed and the client reaches OPEN; starts heartbeats.
-    func openEventStream(_ configuration: EventStreamConfiguration) throws {
-        relayMaxQueuedBytes = configuration.maxQueuedBytes
-        beginEventStream(heartbeatInterval: configuration.heartbeatInterval)
-        if let retry = configuration.retry {
-            writeEventChunk(try ServerSentEvent(retry: retry).encoded())
-        } else {
-            writeEventChunk(Self.openingComment, preframed: Self.openingChunk)
-        }
-    }
-
     /// The queued-bytes limit of the event stream in progress: its own configuration's
     /// ``EventStreamConfiguration/maxQueuedBytes`` (set when it opened), for the heartbeat's
     /// stalled-client check.
@@ -51,8 +39,9 @@ extension HTTPConnection {
             return
         }
         do {
-            try openEventStream(configuration)
-            for event in relay.leading { writeEventChunk(try event.encoded()) }
+            var writer = EventStreamWriter(sink: self, configuration: configuration)
+            try writer.open()
+            for event in relay.leading { writeEvents(try event.encoded()) }
         } catch {
             relay.subscription.cancel()
             closeAfterResponse = true
@@ -233,9 +222,10 @@ extension HTTPConnection {
     }
 
     /// Marks the response as an event stream and starts its idle heartbeat.
-    func beginEventStream(heartbeatInterval: Duration) {
+    func beginEventStream(_ configuration: EventStreamConfiguration) {
+        relayMaxQueuedBytes = configuration.maxQueuedBytes
         streamingEvents = true
-        heartbeatMilliseconds = heartbeatInterval.wholeMilliseconds
+        heartbeatMilliseconds = configuration.heartbeatInterval.wholeMilliseconds
         lastEventWriteMilliseconds = server.loop.nowMilliseconds
         updateTimeout()
     }
@@ -246,13 +236,13 @@ extension HTTPConnection {
         updateTimeout()
     }
 
-    /// Writes one or more encoded events as one chunk, in one socket write. `preframed` is the
-    /// same bytes already framed as a chunk, shared between connections.
-    func writeEventChunk(_ bytes: [UInt8], preframed: [UInt8]? = nil) {
+    /// Writes one or more encoded events as one chunk, in one socket write. The opening comment
+    /// and the heartbeat are framed once, shared by every connection.
+    func writeEvents(_ bytes: [UInt8]) {
         guard !isClosed, !bytes.isEmpty else { return }
         lastEventWriteMilliseconds = server.loop.nowMilliseconds
-        if chunked, let preframed {
-            stream.write(preframed)
+        if chunked, let shared = Self.sharedChunk(of: bytes) {
+            stream.write(shared)
         } else if chunked {
             var framed: [UInt8] = []
             framed.reserveCapacity(bytes.count + 12)
@@ -276,7 +266,7 @@ extension HTTPConnection {
     func serverIsShuttingDown() {
         if let subscription = relayedSubscription {
             flushRelayBacklog()
-            if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEventChunk(bytes) }
+            if let farewell = relayFarewell, let bytes = try? farewell.encoded() { writeEvents(bytes) }
             subscription.cancel()
         } else if streamingEvents {
             handlingCancelled = true
@@ -288,7 +278,14 @@ extension HTTPConnection {
     static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
     /// The heartbeat framed as a chunk once, shared by every connection.
     static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)
-    static let openingComment: [UInt8] = Array(":ok\n\n".utf8)
     /// The opening comment framed as a chunk once, shared by every connection.
     static let openingChunk: [UInt8] = Array("5\r\n:ok\n\n\r\n".utf8)
+
+    /// The shared chunk of `bytes` when they are the heartbeat or the opening comment. Those
+    /// are passed as the very same arrays, so the comparison is an identity check.
+    static func sharedChunk(of bytes: [UInt8]) -> [UInt8]? {
+        if bytes == EventStreamWriter.openingComment { return openingChunk }
+        if bytes == heartbeatComment { return heartbeatChunk }
+        return nil
+    }
 }

@@ -12,7 +12,7 @@ import RillPubSub
 ///    ▲                                                       │ responder(request, context)
 ///    └──────────────── write (try-write, then queued) ◄──────┘ response head + body
 /// ```
-final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
+final class HTTPConnection: TCPStreamDelegate, ResponseBodySink, @unchecked Sendable {
     unowned let server: HTTPServer
     let stream: TCPStream
     var machine: HTTPConnectionStateMachine
@@ -202,7 +202,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             // Every write moved the deadline without touching the timer; only now compare.
             deadlineMilliseconds = lastEventWriteMilliseconds + heartbeatMilliseconds
             if server.loop.nowMilliseconds >= deadlineMilliseconds {
-                writeEventChunk(Self.heartbeatComment, preframed: Self.heartbeatChunk)
+                writeEvents(Self.heartbeatComment)
                 if queuedBytes > eventStreamMaxQueuedBytes {
                     // A heartbeat that cannot leave means a stalled client.
                     disconnectSlowClient()
@@ -271,9 +271,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
             finishResponse()
             return
         }
-        if case .subscription(let relay) = body {
+        guard case .produced(let produced) = body else {
+            if case .subscription(let relay) = body { startRelay(relay) }
             handlerTask = nil
-            startRelay(relay)
             stream.endCoalescingWrites()
             return
         }
@@ -283,7 +283,7 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         // long-lived stream), and the stream's task holds only what the body needs.
         let cancelled = handlingCancelled
         handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-            await self.streamBody(body)
+            await self.streamBody(produced)
         }
         if cancelled { handlerTask?.cancel() }
     }
@@ -297,8 +297,9 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
 
     /// The body part that still has to be produced after the head.
     enum StreamedBody {
-        case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
-        case eventStream(@Sendable (HTTPConnection) async throws -> Void)
+        /// Written by the body's own task (`ResponseBody.write(to:)`).
+        case produced(ResponseBody)
+        /// Relayed by the connection, with no task.
         case subscription(SubscriptionRelay)
     }
 
@@ -363,27 +364,15 @@ final class HTTPConnection: TCPStreamDelegate, @unchecked Sendable {
         }
         actions = []
         switch response.body.storage {
-        case .stream(let produce): return .stream(produce)
-        case .eventStream(let produce): return .eventStream(produce)
+        case .stream, .eventStream: return .produced(response.body)
         case .subscription(let relay): return .subscription(relay)
-        case .empty, .bytes:
-            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
-            return nil
+        case .empty, .bytes: return nil
         }
     }
 
-    func streamBody(_ body: StreamedBody) async {
+    func streamBody(_ body: ResponseBody) async {
         do {
-            switch body {
-            case .stream(let produce):
-                var writer = ResponseBodyWriter(connection: self)
-                try await produce(&writer)
-            case .eventStream(let produce):
-                try await produce(self)
-                endEventStream()
-            case .subscription:
-                break
-            }
+            try await body.write(to: self)
             if chunked && !isClosed { stream.write(HTTPResponseSerializer.lastChunk) }
         } catch {
             endEventStream()

@@ -9,7 +9,7 @@ import Testing
 @Suite struct PreframedChunkTests {
     @Test func theSharedChunksAreTheFramedComments() {
         for (comment, chunk) in [
-            (HTTPConnection.openingComment, HTTPConnection.openingChunk),
+            (EventStreamWriter.openingComment, HTTPConnection.openingChunk),
             (HTTPConnection.heartbeatComment, HTTPConnection.heartbeatChunk),
         ] {
             var framed: [UInt8] = []
