@@ -15,8 +15,7 @@ struct HubDashboardBrowserTests {
     }
 
     // `make test` installs what this needs; it never skips (a missing tool is a failure).
-    @Test
-    func theDashboardDrawsConnectionsAndDeliveryRate() async throws {
+    @Test func `the dashboard draws connections and delivery rate`() async throws {
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("rill-hub-dashboard-\(getpid()).png")
         try? FileManager.default.removeItem(at: screenshot)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("browser/hub_dashboard.py")

@@ -12,7 +12,7 @@ import Testing
 /// The `rill-hub` executable itself, as an operator runs it: its command-line options, its
 /// `listening on` line, a graceful SIGTERM, and two processes sharing one real `redis-server`.
 @Suite struct HubProcessTests {
-    @Test func theExecutableServesWithItsOptionsAndStopsOnSIGTERM() async throws {
+    @Test func `the executable serves with its options and stops on SIGTERM`() async throws {
         let hub = try await HubProcess(["--token", "s3cret", "--cors-origin", "https://app.example.com", "--heartbeat", "0.1"])
         let client = hub.client
         let stream = try await client.sse("/stream?channel=news", headerFields: [.origin: "https://app.example.com"])
@@ -33,7 +33,7 @@ import Testing
         ["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
         ["--metrics-channels", "-1"], ["--metrics-token", ""],
     ])
-    func invalidOptionsAreRefused(arguments: [String]) async throws {
+    func `invalid options are refused`(arguments: [String]) async throws {
         let executable = try productExecutable("rill-hub")
         let process = try ChildProcess([executable] + arguments, logPrefix: "hub-invalid")
         let ended = try await withDeadline(.seconds(20), "rill-hub \(arguments)") { process.waitForExit(timeout: .seconds(15)) }
@@ -43,8 +43,7 @@ import Testing
     }
 
     // `make test` installs what this needs; it never skips (a missing tool is a failure).
-    @Test
-    func twoHubsOnOneRedisShareEventsAndHistory() async throws {
+    @Test func `two hubs on one Redis share events and history`() async throws {
         let redis = try RedisServer()
         defer { redis.kill() }
         let a = try await HubProcess(["--redis", redis.url])

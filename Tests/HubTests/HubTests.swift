@@ -10,7 +10,7 @@ import Testing
 #endif
 
 @Suite struct PublishAndStreamTests {
-    @Test func aPublishedBodyReachesTheSubscriberVerbatim() async throws {
+    @Test func `a published body reaches the subscriber verbatim`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=room")
@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test func eventAndIDParametersNameTheEvent() async throws {
+    @Test func `event and ID parameters name the event`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=news")
@@ -38,7 +38,7 @@ import Testing
         }
     }
 
-    @Test func theAnswerCountsSubscribersAndAssignsIncreasingIDs() async throws {
+    @Test func `the answer counts subscribers and assigns increasing IDs`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let first = try await client.sse("/stream?channel=a")
@@ -59,7 +59,7 @@ import Testing
         }
     }
 
-    @Test func aPublishWithoutAChannelGoesToTheDefaultChannel() async throws {
+    @Test func `a publish without a channel goes to the default channel`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream")
@@ -70,7 +70,7 @@ import Testing
         }
     }
 
-    @Test func lastEventIDReplaysWhatWasMissedThenContinuesLive() async throws {
+    @Test func `Last-Event-ID replays what was missed, then continues live`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             for n in 1...3 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
@@ -91,7 +91,7 @@ import Testing
         }
     }
 
-    @Test func historyBeyondHistoryCountIsAnnouncedAsAGap() async throws {
+    @Test func `history beyond the history count is announced as a gap`() async throws {
         let app = try hub(history: 2)
         try await app.test(.live) { client in
             for n in 1...5 { _ = try await client.post("/publish?channel=c", text: "n\(n)") }
@@ -120,7 +120,7 @@ import Testing
         "/publish?channel=a%01b",  // a channel with a control character
         "/publish?channel=" + String(repeating: "c", count: 257),  // a channel that is too long
     ])
-    func invalidEventsAndChannelsAre400(path: String) async throws {
+    func `invalid events and channels are 400`(path: String) async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let response = try await client.post(path, text: "x")
@@ -130,7 +130,7 @@ import Testing
         }
     }
 
-    @Test func withATokenPublishingNeedsItAsBearerOrQuery() async throws {
+    @Test func `with a token, publishing needs it as bearer or query`() async throws {
         let app = try hub(token: "s3cret")
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=t")  // subscribing needs no token
@@ -161,7 +161,7 @@ import Testing
 }
 
 @Suite struct OperationsTests {
-    @Test func streamsGetHeartbeatCommentsAfterTheConfiguredSilence() async throws {
+    @Test func `streams get heartbeat comments after the configured silence`() async throws {
         let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, heartbeat: .milliseconds(100)))
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=quiet")
@@ -170,7 +170,7 @@ import Testing
         }
     }
 
-    @Test func connectionsBeyondMaxConnectionsAre503() async throws {
+    @Test func `connections beyond maxConnections are 503`() async throws {
         let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, maxConnections: 2))
         try await app.test(.live) { client in
             let first = try await client.sse("/stream?channel=a")
@@ -184,7 +184,7 @@ import Testing
         }
     }
 
-    @Test func aSubscriberFurtherBehindThanMaxQueuedBytesIsDisconnected() async throws {
+    @Test func `a subscriber further behind than maxQueuedBytes is disconnected`() async throws {
         let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, maxQueuedBytes: 32 * 1024))
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -203,7 +203,7 @@ import Testing
         }
     }
 
-    @Test func healthAnswersOK() async throws {
+    @Test func `health answers OK`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let response = try await client.get("/health")
@@ -213,7 +213,7 @@ import Testing
         }
     }
 
-    @Test func pingAnswersPlainText() async throws {
+    @Test func `ping answers plain text`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let response = try await client.get("/ping")
@@ -223,7 +223,7 @@ import Testing
         }
     }
 
-    @Test func metricsFollowConnectionsSubscribersAndPublishes() async throws {
+    @Test func `metrics follow connections, subscribers and publishes`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let before = try await client.get("/metrics")
@@ -279,7 +279,7 @@ import Testing
         }
     }
 
-    @Test func metricsNameAtMostTheConfiguredNumberOfBusiestChannels() async throws {
+    @Test func `metrics name at most the configured number of busiest channels`() async throws {
         let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, maxMetricsChannels: 2))
         try await app.test(.live) { client in
             // A channel whose name needs escaping in a label value: `we"ird\x`, and two more.
@@ -302,7 +302,7 @@ import Testing
         #expect(text.contains(#"rill_channel_subscribers{channel="we\"ird\\x"} 1"#))
     }
 
-    @Test func withAMetricsTokenMetricsNeedItAsBearer() async throws {
+    @Test func `with a metrics token, metrics need it as bearer`() async throws {
         let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, metricsToken: "m3trics"))
         try await app.test(.live) { client in
             let without = try await client.get("/metrics")
@@ -316,13 +316,13 @@ import Testing
         }
     }
 
-    @Test func labelValuesEscapeBackslashQuoteAndLineFeed() {
+    @Test func `label values escape backslash, quote and line feed`() {
         #expect(Metrics.escapeLabelValue(#"a\b"c"#) == #"a\\b\"c"#)
         #expect(Metrics.escapeLabelValue("line\nfeed") == #"line\nfeed"#)
         #expect(Metrics.escapeLabelValue("plain.channel-1 ✓") == "plain.channel-1 ✓")
     }
 
-    @Test func statsSendsAJSONSampleEveryInterval() async throws {
+    @Test func `stats sends a JSON sample every interval`() async throws {
         let app = try hub(statsInterval: .milliseconds(100))
         try await app.test(.live) { client in
             let stats = try await client.sse("/stats")
@@ -349,7 +349,7 @@ import Testing
         }
     }
 
-    @Test func theDashboardDrawsStatsOnACanvas() async throws {
+    @Test func `the dashboard draws stats on a canvas`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let response = try await client.get("/")
@@ -375,7 +375,7 @@ import Testing
         #expect(fields[values: .vary].contains("Origin"), comment)
     }
 
-    @Test func responsesCarryTheAllowedOrigin() async throws {
+    @Test func `responses carry the allowed origin`() async throws {
         let app = try hub(token: "t", corsOrigin: Self.origin)
         try await app.test(.live) { client in
             let fromPage: HTTPFields = [.origin: Self.origin]
@@ -391,7 +391,7 @@ import Testing
         }
     }
 
-    @Test func aPreflightIsAnsweredWithMethodsAndHeaders() async throws {
+    @Test func `a preflight is answered with methods and headers`() async throws {
         let app = try hub(corsOrigin: Self.origin)
         try await app.test(.live) { client in
             let response = try await client.execute(
@@ -408,7 +408,7 @@ import Testing
         }
     }
 
-    @Test func anyOriginIsAllowedWithoutCredentials() async throws {
+    @Test func `any origin is allowed without credentials`() async throws {
         let app = try hub(corsOrigin: "*")
         try await app.test(.live) { client in
             let response = try await client.get("/health", headerFields: [.origin: "https://elsewhere.example"])
@@ -417,7 +417,7 @@ import Testing
         }
     }
 
-    @Test func withoutTheOptionThereAreNoCORSHeaders() async throws {
+    @Test func `without the option there are no CORS headers`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
             let response = try await client.get("/health", headerFields: [.origin: Self.origin])

@@ -9,7 +9,7 @@ import Testing
 /// `retry: 500`) and send `Last-Event-ID`; the server records what each connection sent.
 @Suite(.timeLimit(.minutes(2)))
 struct ChromiumEventSourceTests {
-    @Test func chromiumReconnectsWithLastEventIDAndReceivesNamedAndUnnamedEvents() async throws {
+    @Test func `Chromium reconnects with Last-Event-ID and receives named and unnamed events`() async throws {
         let screenshot = Paths.scratchDirectory().appendingPathComponent("screenshots/eventsource.png")
         try? FileManager.default.removeItem(at: screenshot)
 

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ExampleEndpointTests {
     private let json: HTTPFields = [.contentType: "application/json"]
 
-    @Test func notificationsServesItsPageAndRelaysAPostToTheStream() async throws {
+    @Test func `notifications serves its page and relays a post to the stream`() async throws {
         try await withExampleServer("Notifications") { server in
             let client = TestClient(port: server.port)
             let page = try await client.get("/")
@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test func notificationsRejectsMissingEmptyAndMalformedMessagesWithA400() async throws {
+    @Test func `notifications rejects missing, empty and malformed messages with a 400`() async throws {
         try await withExampleServer("Notifications") { server in
             let client = TestClient(port: server.port)
             for body in ["{}", #"{"message":""}"#, #"{"message":"   "}"#, "{not json", #"{"message":42}"#] {
@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test func counterCountsOncePerIntervalAndResumesAfterLastEventID() async throws {
+    @Test func `counter counts once per interval and resumes after Last-Event-ID`() async throws {
         try await withExampleServer("Counter") { server in
             let client = TestClient(port: server.port)
             let stream = try await client.sse("/stream?interval_ms=50", headerFields: [HTTPField.Name("Last-Event-ID")!: "41"])
@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    @Test func counterLogsWhenAClientLeavesAndTheSequenceStops() async throws {
+    @Test func `counter logs when a client leaves and the sequence stops`() async throws {
         try await withExampleServer("Counter") { server in
             let client = TestClient(port: server.port)
             let stream = try await client.sse("/stream?interval_ms=20")

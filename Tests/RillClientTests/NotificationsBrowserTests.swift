@@ -7,7 +7,7 @@ import Testing
 /// appear in both.
 @Suite(.timeLimit(.minutes(2)))
 struct NotificationsBrowserTests {
-    @Test func aMessageSentFromOneTabAppearsInBothTabs() async throws {
+    @Test func `a message sent from one tab appears in both tabs`() async throws {
         let screenshot = Paths.scratchDirectory().appendingPathComponent("screenshots/notifications.png")
         let senderScreenshot = Paths.scratchDirectory().appendingPathComponent("screenshots/notifications-tab1.png")
         try? FileManager.default.removeItem(at: screenshot)

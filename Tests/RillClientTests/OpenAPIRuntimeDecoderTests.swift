@@ -22,7 +22,7 @@ import Testing
 ///   Rill always writes the colon (`data:`), so that case does not arise.
 @Suite(.timeLimit(.minutes(1)))
 struct OpenAPIRuntimeDecoderTests {
-    @Test func theFixtureStreamIsFramedAsOneEventPerChunkWithTheSSEHeaders() async throws {
+    @Test func `the fixture stream is framed as one event per chunk with the SSE headers`() async throws {
         try await withTestServer { server in
             let response = try await rawGET(port: server.port, path: "/fixture")
             #expect(response.statusLine == "HTTP/1.1 200 OK")
@@ -36,7 +36,7 @@ struct OpenAPIRuntimeDecoderTests {
     }
 
     @Test(arguments: Chunking.allCases)
-    func openAPIRuntimeDecodesTheFixtureLikeRillsParserAndABrowser(chunking: Chunking) async throws {
+    func `OpenAPIRuntime decodes the fixture like Rill's parser and a browser`(chunking: Chunking) async throws {
         let body = try await withTestServer { server in
             try await rawGET(port: server.port, path: "/fixture")
         }
@@ -66,7 +66,7 @@ struct OpenAPIRuntimeDecoderTests {
         #expect(parser.reconnectionTime == .milliseconds(1234))
     }
 
-    @Test func anEventStreamResumesAfterTheLastEventIDHeaderAndOpensWithRetry() async throws {
+    @Test func `an event stream resumes after the Last-Event-ID header and opens with retry`() async throws {
         let (response, seen) = try await withTestServer { server in
             let response = try await rawGET(port: server.port, path: "/events", headers: ["Last-Event-ID": "41"])
             let seen = try await seenConnections(port: server.port)
@@ -89,7 +89,7 @@ struct OpenAPIRuntimeDecoderTests {
         #expect(seen.allSatisfy { $0.endedAtMilliseconds != nil })
     }
 
-    @Test func theLastEventIdQueryParameterWorksForClientsThatCannotSetHeaders() async throws {
+    @Test func `the lastEventId query parameter works for clients that cannot set headers`() async throws {
         let (response, seen) = try await withTestServer { server in
             let response = try await rawGET(port: server.port, path: "/events?lastEventId=7")
             return (response, try await seenConnections(port: server.port))

@@ -11,7 +11,7 @@ import Testing
 /// newline, blocks without data not dispatched) is compared with what a browser dispatches.
 @Suite(.timeLimit(.minutes(1)))
 struct PythonClientTests {
-    @Test func sseclientPyDecodesTheFixturesMultiLineDataIdsAndNamedEventsExactly() async throws {
+    @Test func `sseclient-py decodes the fixture's multi-line data, ids and named events exactly`() async throws {
         let events = try await withTestServer { server in
             try await runPythonClient(url: "\(server.baseURL)/fixture")
         }
@@ -21,7 +21,7 @@ struct PythonClientTests {
         #expect(events == expected)
     }
 
-    @Test func sseclientPyReceivesEachConnectionsEventsAndItsLastEventIDReachesTheServer() async throws {
+    @Test func `sseclient-py receives each connection's events and its Last-Event-ID reaches the server`() async throws {
         let (first, resumed, seen) = try await withTestServer { server in
             let first = try await runPythonClient(url: "\(server.baseURL)/events")
             // Reconnect as a client would: with the id of the last event received.

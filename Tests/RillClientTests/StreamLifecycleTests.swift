@@ -9,7 +9,7 @@ struct StreamLifecycleTests {
     /// An endless `/events`: far more events than any test waits for.
     static let endless = ["--events-per-connection", "1000000"]
 
-    @Test func aClientThatDisconnectsMidStreamEndsItsHandlerPromptly() async throws {
+    @Test func `a client that disconnects mid-stream ends its handler promptly`() async throws {
         try await withTestServer(arguments: Self.endless) { server in
             let received = try await rawExchange(port: server.port, path: "/events") { bytes in
                 String(decoding: bytes, as: UTF8.self).contains("id: 2\n")
@@ -23,7 +23,7 @@ struct StreamLifecycleTests {
         }
     }
 
-    @Test func aServerShutdownEndsAnOpenStreamWithAProperLastChunkAndExitsPromptly() async throws {
+    @Test func `a server shutdown ends an open stream with a proper last chunk and exits promptly`() async throws {
         try await withTestServer(arguments: Self.endless) { server in
             async let response = rawGET(port: server.port, path: "/events", timeout: .seconds(20))
             let connected = try await waitUntil(timeout: .seconds(5)) {

@@ -26,7 +26,7 @@ import Testing
         var count: Int { value.load(ordering: .relaxed) }
     }
 
-    @Test func executeDuringShutdownRunsOrRefusesEveryClosureAndNeverTouchesTheStoppedLoop() async throws {
+    @Test func `execute during shutdown runs or refuses every closure and never touches the stopped loop`() async throws {
         for _ in 0..<5 {
             let loop = try EventLoop(name: "shutdown-race", logger: Self.quiet)
             let ran = Atomic<Int>(0)
@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    @Test func aRefusedClosureIsReleasedAndATaskAfterShutdownIsCountedNotRun() async throws {
+    @Test func `a refused closure is released and a task after shutdown is counted, not run`() async throws {
         let loop = try EventLoop(name: "stopped", logger: Self.quiet)
         await loop.shutdown()
         let released = Tally()
@@ -131,7 +131,7 @@ import Testing
         release.signal()
     }
 
-    @Test func crossThreadClosuresBeyondTheLimitAreRefusedAndCounted() async throws {
+    @Test func `cross-thread closures beyond the limit are refused and counted`() async throws {
         let loop = try EventLoop(name: "bounded", maxPendingCrossThreadClosures: 100, logger: Self.quiet)
         #expect(loop.maxPendingCrossThreadClosures == 100)
         let ran = Atomic<Int>(0)
@@ -161,7 +161,7 @@ import Testing
         #expect(loop.closeResult == 0)
     }
 
-    @Test func aLongCrossThreadQueueIsDrainedInBudgetsWithTheLoopServicedBetween() async throws {
+    @Test func `a long cross-thread queue is drained in budgets with the loop serviced between`() async throws {
         let loop = try EventLoop(name: "budget")
         let total = 4 * LoopExecutor.jobsPerDrainBudget
         let order = Mutex<[Int]>([])
@@ -187,7 +187,7 @@ import Testing
 }
 
 extension CrossThreadWorkTests {
-    @Test func cleanupBypassesAFullQueueButNotAStoppedLoop() async throws {
+    @Test func `cleanup bypasses a full queue but not a stopped loop`() async throws {
         let loop = try EventLoop(name: "cleanup", maxPendingCrossThreadClosures: 10, logger: Self.quiet)
         let ran = Atomic<Int>(0)
         var results: [Bool] = []

@@ -8,7 +8,7 @@ import Testing
 #endif
 
 @Suite struct EventLoopTests {
-    @Test func aThreadStartedAfterTheLoopExitedIsNotTheLoopThread() async throws {
+    @Test func `a thread started after the loop exited is not the loop thread`() async throws {
         // glibc hands a joined thread's descriptor (its pthread_t) to the next thread created:
         // a comparison of pthread_t alone would take that thread for the dead loop's.
         for _ in 0..<5 {
@@ -31,7 +31,7 @@ import Testing
         }
     }
 
-    @Test func aLoopMakesBrokenPipesErrorsNotSignals() async throws {
+    @Test func `a loop makes broken pipes errors, not signals`() async throws {
         let loop = try EventLoop(name: "test-loop")
         var action = sigaction()
         #expect(sigaction(SIGPIPE, nil, &action) == 0)
@@ -40,7 +40,7 @@ import Testing
         await loop.shutdown()
     }
 
-    @Test func tasksWithTheLoopAsExecutorPreferenceRunOnTheLoopThread() async throws {
+    @Test func `tasks with the loop as executor preference run on the loop thread`() async throws {
         let loop = try EventLoop(name: "test-loop")
         let results = try await Task(executorPreference: loop.executor) {
             var seen: [Bool] = [loop.inEventLoop]
@@ -56,7 +56,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0)
     }
 
-    @Test func executeFromAnotherThreadRunsOnTheLoopInOrder() async throws {
+    @Test func `execute from another thread runs on the loop in order`() async throws {
         let loop = try EventLoop()
         let order = Mutex<[Int]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -73,7 +73,7 @@ import Testing
         #expect(loop.closeResult == 0)
     }
 
-    @Test func timersFireInDeadlineOrderAndCancelledTimersNever() async throws {
+    @Test func `timers fire in deadline order and cancelled timers never`() async throws {
         let loop = try EventLoop()
         let fired = try await Task(executorPreference: loop.executor) { () -> [Int] in
             var fired: [Int] = []
@@ -91,7 +91,7 @@ import Testing
         #expect(loop.closeResult == 0)
     }
 
-    @Test func aTimerThatReschedulesItselfWithoutDelayDoesNotStarveTheLoop() async throws {
+    @Test func `a timer that reschedules itself without delay does not starve the loop`() async throws {
         let loop = try EventLoop()
         // A chain of zero-delay timers, bounded at 10,000 links; work posted meanwhile must run
         // after a few links, not after the chain (it used to run the whole chain in one pass).
@@ -119,7 +119,7 @@ import Testing
         #expect(loop.closeResult == 0)
     }
 
-    @Test func cancelledTimersLeaveTheQueueAtOnceAndTheRestFireInOrder() async throws {
+    @Test func `cancelled timers leave the queue at once and the rest fire in order`() async throws {
         let loop = try EventLoop()
         let (fired, expected, countsAfterCancel) = try await Task(executorPreference: loop.executor) {
             () -> ([Int], [Int], [Int]) in
@@ -150,7 +150,7 @@ import Testing
         await loop.shutdown()
     }
 
-    @Test func rescheduledTimersMoveInPlaceAndFireInTheirNewOrder() async throws {
+    @Test func `rescheduled timers move in place and fire in their new order`() async throws {
         let loop = try EventLoop()
         let (fired, expected, counts, lateResults) = try await Task(executorPreference: loop.executor) {
             () -> ([Int], [Int], [Int], [Bool]) in
@@ -188,7 +188,7 @@ import Testing
         await loop.shutdown()
     }
 
-    @Test func cancellingASleepingTaskThrowsCancellationPromptly() async throws {
+    @Test func `cancelling a sleeping task throws cancellation promptly`() async throws {
         let loop = try EventLoop()
         let task = Task(executorPreference: loop.executor) { () -> Bool in
             do {
@@ -207,7 +207,7 @@ import Testing
         #expect(loop.closeResult == 0)
     }
 
-    @Test func awaitingContinuationsResumedFromLoopCallbacksNeverHopsToTheGlobalExecutor() async throws {
+    @Test func `awaiting continuations resumed from loop callbacks never hops to the global executor`() async throws {
         rill_install_global_enqueue_counter()
         let loop = try EventLoop()
         loop.execute { rill_watch_current_thread_for_global_enqueues() }
@@ -229,7 +229,7 @@ import Testing
 @Suite struct GlobalEnqueueCounterTests {
     /// The control for the no-hop test: without the executor preference, a continuation resumed
     /// on the loop thread sends the task to the global pool, and the counter must see it.
-    @Test func theCounterSeesTheHopOfATaskWithoutLoopPreference() async throws {
+    @Test func `the counter sees the hop of a task without loop preference`() async throws {
         rill_install_global_enqueue_counter()
         let loop = try EventLoop()
         await withCheckedContinuation { (ready: CheckedContinuation<Void, Never>) in

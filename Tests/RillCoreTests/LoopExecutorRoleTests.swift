@@ -15,7 +15,7 @@ import Testing
         }.value
     }
 
-    @Test func nonisolatedAsyncCallsContinueInlineWithoutAJobEach() async throws {
+    @Test func `nonisolated async calls continue inline without a job each`() async throws {
         let loop = try EventLoop()
         let count = await jobs(on: loop) {
             for n in 0..<100 { _ = await nonisolatedWork(n) }
@@ -25,7 +25,7 @@ import Testing
         await loop.shutdown()
     }
 
-    @Test func anActorOnTheLoopRunsIsolatedOnTheLoopThread() async throws {
+    @Test func `an actor on the loop runs isolated on the loop thread`() async throws {
         let loop = try EventLoop()
         let counter = LoopCounter(loop: loop)
         let count = await jobs(on: loop) {

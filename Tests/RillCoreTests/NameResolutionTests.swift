@@ -4,7 +4,7 @@ import Testing
 
 /// `EventLoop.resolve(host:port:)`: names are looked up on libuv's thread pool, never on the loop.
 @Suite(.timeLimit(.minutes(1))) struct NameResolutionTests {
-    @Test func numericHostsNeedNoLookup() async throws {
+    @Test func `numeric hosts need no lookup`() async throws {
         let loop = try EventLoop(name: "resolve-test")
         #expect(try await loop.resolve(host: "127.0.0.1", port: 6379) == [SocketAddress(host: "127.0.0.1", port: 6379, isIPv6: false)])
         #expect(try await loop.resolve(host: "::1", port: 80) == [SocketAddress(host: "::1", port: 80, isIPv6: true)])
@@ -19,7 +19,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func aNameIsResolvedOffTheLoopWhichKeepsRunning() async throws {
+    @Test func `a name is resolved off the loop, which keeps running`() async throws {
         let loop = try EventLoop(name: "resolve-test")
         let outcome = try await Task(executorPreference: loop.executor) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<(Bool, [SocketAddress]), any Error>) in
@@ -41,7 +41,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func theLoopServesTimersWhileManyLookupsAreInFlight() async throws {
+    @Test func `the loop serves timers while many lookups are in flight`() async throws {
         let loop = try EventLoop(name: "resolve-test")
         let ticks = try await Task(executorPreference: loop.executor) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
@@ -67,7 +67,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func anUnknownNameFailsWithAClearError() async throws {
+    @Test func `an unknown name fails with a clear error`() async throws {
         let loop = try EventLoop(name: "resolve-test")
         // Not a valid host name: the resolver refuses it without asking any DNS server.
         do {

@@ -17,7 +17,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
 }
 
 @Suite struct TCPTests {
-    @Test func echoServerOnAnEphemeralPortAndEveryHandleClosedAtShutdown() async throws {
+    @Test func `echo server on an ephemeral port and every handle closed at shutdown`() async throws {
         let loop = try EventLoop()
         let closedCount = Mutex(0)
         let listener = try await Task(executorPreference: loop.executor) {
@@ -43,7 +43,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
-    @Test func aDeferringListenerTakesAConnectionOnlyOnceItsFirstBytesArrived() async throws {
+    @Test func `a deferring listener takes a connection only once its first bytes arrived`() async throws {
         let loop = try EventLoop()
         let accepted = Mutex(0)
         let (deferring, immediate) = try await Task(executorPreference: loop.executor) {
@@ -87,7 +87,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
-    @Test func everyAcceptedConnectionHasNoDelay() async throws {
+    @Test func `every accepted connection has no delay`() async throws {
         let loop = try EventLoop()
         let flags = Mutex<[Bool]>([])
         let listener = try await Task(executorPreference: loop.executor) {
@@ -107,7 +107,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
-    @Test func bindingATakenPortFailsWithAddressInUse() async throws {
+    @Test func `binding a taken port fails with address in use`() async throws {
         let loop = try EventLoop()
         let outcome = await Task(executorPreference: loop.executor) { () -> Bool in
             guard let first = try? TCPListener(loop: loop, host: "127.0.0.1", port: 0, onConnection: { $0.close() }) else { return false }
@@ -125,7 +125,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.closeResult == 0)
     }
 
-    @Test func listensOnIPv6Loopback() async throws {
+    @Test func `listens on IPv6 loopback`() async throws {
         let loop = try EventLoop()
         let address = try await Task(executorPreference: loop.executor) { () -> SocketAddress in
             let listener = try TCPListener(loop: loop, host: "::1", port: 0, onConnection: { $0.close() })
@@ -140,7 +140,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
 }
 
 @Suite struct AcceptErrorTests {
-    @Test func outOfDescriptorsTheListenerShedsTheWaitingConnectionInsteadOfSpinning() async throws {
+    @Test func `out of descriptors, the listener sheds the waiting connection instead of spinning`() async throws {
         let loop = try EventLoop()
         // All on the loop thread, in one go: the connection waits in the backlog, unseen by
         // libuv, when the listener is told accept(2) failed with EMFILE.
@@ -170,7 +170,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(loop.leakedHandleCount == 0)
     }
 
-    @Test func theConnectionCapFitsTheOpenFileLimit() {
+    @Test func `the connection cap fits the open file limit`() {
         #expect(OpenFileLimit.connectionCap(configured: 19_000, openFileLimit: 1024) == 1024 - OpenFileLimit.reservedDescriptorCount)
         #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 1024) == 100)
         #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: nil) == 100)
@@ -178,7 +178,7 @@ private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
         #expect(OpenFileLimit.connectionCap(configured: 500, openFileLimit: 564, reservedDescriptors: 64) == 500)
     }
 
-    @Test func raisingTheSoftLimitNeverLowersIt() {
+    @Test func `raising the soft limit never lowers it`() {
         let before = OpenFileLimit.softLimit
         let raised = OpenFileLimit.raiseSoftLimitToHardLimit()
         if let before, let raised { #expect(raised >= before) }

@@ -49,7 +49,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
 
 @Suite struct HTTPConnectionStateMachineTests {
     @Test(arguments: [false, true])
-    func aCompleteRequestIsHandledAndTheConnectionGoesIdleAfterItsResponse(byteByByte: Bool) {
+    func `a complete request is handled and the connection goes idle after its response`(byteByByte: Bool) {
         var driver = Driver()
         #expect(driver.machine.phase == .idle)
         let actions = driver.receive(request("/a"), byteByByte: byteByByte)
@@ -59,13 +59,13 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.machine.phase == .idle)
     }
 
-    @Test func aPartialRequestIsInTheReceivingPhase() {
+    @Test func `a partial request is in the receiving phase`() {
         var driver = Driver()
         #expect(driver.receive("GET /a HTTP/1.1\r\nHo").isEmpty)
         #expect(driver.machine.phase == .receivingRequest)
     }
 
-    @Test func pipelinedRequestsAreHandledOneAtATimeInOrder() {
+    @Test func `pipelined requests are handled one at a time, in order`() {
         var driver = Driver()
         let burst = (1...5).map { request("/\($0)") }.joined()
         #expect(handled(driver.receive(burst)) == ["/1"])
@@ -76,7 +76,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.machine.phase == .idle)
     }
 
-    @Test func readingPausesWhenTooManyRequestsWaitAndResumesWhenTheyDrain() {
+    @Test func `reading pauses when too many requests wait and resumes when they drain`() {
         var driver = Driver(.init(maxQueuedRequests: 2))
         let actions = driver.receive((1...6).map { request("/\($0)") }.joined())
         #expect(actions.contains(.pauseReading))
@@ -88,7 +88,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(resumed)
     }
 
-    @Test func aRequestLineWithoutHeadersYetIsInTheReceivingPhase() {
+    @Test func `a request line without headers yet is in the receiving phase`() {
         var driver = Driver()
         #expect(driver.receive("GET /a HTTP/1.1\r\n").isEmpty)
         #expect(driver.machine.phase == .receivingRequest)
@@ -97,7 +97,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
     }
 
     @Test(arguments: [false, true])
-    func readingPausesOncePipelinedRequestsHoldMoreThanTheByteLimit(byteByByte: Bool) {
+    func `reading pauses once pipelined requests hold more than the byte limit`(byteByByte: Bool) {
         var driver = Driver(.init(maxQueuedRequests: 32, maxQueuedRequestBytes: 4096))
         let body = String(repeating: "b", count: 1500)
         let post = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n" + body
@@ -119,7 +119,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(resumed)
     }
 
-    @Test func aBytePausedConnectionHoldsNoMoreThanTheLimitPlusOneRead() {
+    @Test func `a byte-paused connection holds no more than the limit plus one read`() {
         var driver = Driver(.init(maxQueuedRequests: 32, maxQueuedRequestBytes: 64 * 1024))
         #expect(handled(driver.receive(request("/first"))) == ["/first"])
         let body = String(repeating: "b", count: 1024 * 1024)
@@ -139,7 +139,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.machine.heldRequestByteCount <= 128 * 1024)
     }
 
-    @Test func inputBehindAnEndlessResponseIsDroppedAndTheConnectionClosesAfterIt() {
+    @Test func `input behind an endless response is dropped and the connection closes after it`() {
         var driver = Driver()
         #expect(handled(driver.receive(request("/events"))) == ["/events"])
         var actions: [HTTPConnectionStateMachine.Action] = []
@@ -150,7 +150,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.finish() == [.closeAfterFlush])
     }
 
-    @Test func anEndlessResponseWithNothingBehindItKeepsTheConnection() {
+    @Test func `an endless response with nothing behind it keeps the connection`() {
         var driver = Driver()
         #expect(handled(driver.receive(request("/events"))) == ["/events"])
         var actions: [HTTPConnectionStateMachine.Action] = []
@@ -160,7 +160,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(handled(driver.receive(request("/again"))) == ["/again"])
     }
 
-    @Test func anEndlessResponseResumesPausedReadingSoThatEOFIsNoticed() {
+    @Test func `an endless response resumes paused reading so that EOF is noticed`() {
         var driver = Driver(.init(maxQueuedRequests: 1))
         let actions = driver.receive((1...4).map { request("/\($0)") }.joined())
         #expect(actions.contains(.pauseReading))
@@ -171,7 +171,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.finish() == [.closeAfterFlush])
     }
 
-    @Test func bodiesArriveWholeWithTheirRequest() {
+    @Test func `bodies arrive whole with their request`() {
         var driver = Driver()
         let actions = driver.receive("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", byteByByte: true)
         guard case .handle(let head, let body) = actions.first(where: { if case .handle = $0 { true } else { false } }) else {
@@ -182,7 +182,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(body == Array("hello".utf8))
     }
 
-    @Test func expectContinueIsAnsweredBeforeTheBodyUnlessTheBodyIsTooLarge() {
+    @Test func `Expect 100-continue is answered before the body unless the body is too large`() {
         var driver = Driver()
         let small = driver.receive("POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
         #expect(small == [.sendContinue])
@@ -192,7 +192,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(large == [.reject(.bodyTooLarge)])
     }
 
-    @Test func aPerRouteBodyLimitRejectsWith413() {
+    @Test func `a per-route body limit rejects with 413`() {
         var driver = Driver()
         driver.limits["/small"] = 4
         let actions = driver.receive("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
@@ -200,7 +200,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(driver.machine.phase == .closed)
     }
 
-    @Test func anErrorAfterPipelinedRequestsWaitsForTheirResponses() {
+    @Test func `an error after pipelined requests waits for their responses`() {
         var driver = Driver()
         let actions = driver.receive(request("/ok") + "BROKEN\r\n\r\n")
         #expect(handled(actions) == ["/ok"])
@@ -210,7 +210,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         if case .reject(let error) = after.first { #expect(error.status == .badRequest) } else { Issue.record("\(after)") }
     }
 
-    @Test func connectionCloseAndHTTP10EndTheConnectionAfterTheResponse() {
+    @Test func `Connection close and HTTP/1.0 end the connection after the response`() {
         var driver = Driver()
         _ = driver.receive(request("/a", "Connection: close\r\n"))
         #expect(driver.finish(keepAlive: false) == [.closeAfterFlush])
@@ -220,7 +220,7 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(head.keepAlive == false)
     }
 
-    @Test func endOfInputCancelsTheHandlerButLetsItsResponseFinish() {
+    @Test func `end of input cancels the handler but lets its response finish`() {
         var driver = Driver()
         _ = driver.receive(request("/slow"))
         #expect(driver.endOfInput() == [.cancelHandling])
@@ -229,13 +229,13 @@ private func request(_ path: String, _ extra: String = "") -> String {
         #expect(idle.endOfInput() == [.closeAfterFlush])
     }
 
-    @Test func http2PrefaceIsRejectedWith505() {
+    @Test func `HTTP/2 preface is rejected with 505`() {
         var driver = Driver()
         let actions = driver.receive("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", byteByByte: true)
         #expect(actions == [.reject(.unsupportedVersion)])
     }
 
-    @Test func closeWhenIdleClosesAnIdleConnectionAtOnceAndABusyOneAfterItsResponse() {
+    @Test func `closeWhenIdle closes an idle connection at once and a busy one after its response`() {
         var idle = Driver()
         var actions: [HTTPConnectionStateMachine.Action] = []
         idle.machine.closeWhenIdle(into: &actions)

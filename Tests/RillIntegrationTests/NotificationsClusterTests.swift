@@ -12,7 +12,7 @@ import Testing
 /// fan-out across processes, `Last-Event-ID` replay on the other process, and a Redis outage
 /// that an open stream survives.
 @Suite struct NotificationsClusterTests {
-    @Test func aPostOnOneProcessReachesAStreamOnTheOther() async throws {
+    @Test func `a post on one process reaches a stream on the other`() async throws {
         try await withCluster { cluster in
             let stream = try await cluster.subscribe(on: cluster.b)
             #expect(stream.status == .ok)
@@ -31,7 +31,7 @@ import Testing
         }
     }
 
-    @Test func aClientResumesOnTheOtherProcessWithLastEventID() async throws {
+    @Test func `a client resumes on the other process with Last-Event-ID`() async throws {
         try await withCluster { cluster in
             let first = try await cluster.subscribe(on: cluster.a)
             var ids: [String] = []
@@ -62,7 +62,7 @@ import Testing
         }
     }
 
-    @Test func anOpenStreamSurvivesARedisRestart() async throws {
+    @Test func `an open stream survives a Redis restart`() async throws {
         try await withCluster { cluster in
             let stream = try await cluster.subscribe(on: cluster.b)
             var succeeded: [(id: String, message: String)] = []

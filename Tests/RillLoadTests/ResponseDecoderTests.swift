@@ -34,7 +34,7 @@ import Testing
         + "date: Sat, 21 Nov 2026 14:44:35 GMT\r\nserver: Rill\r\ntransfer-encoding: chunked\r\n\r\n"
 
     @Test(arguments: [1, 2, 3, 7, 64, 10_000])
-    func aChunkedStreamDecodesTheSameForAnySplit(pieceSize: Int) throws {
+    func `a chunked stream decodes the same for any split`(pieceSize: Int) throws {
         let text = Self.rillHead + "5\r\n:ok\n\n\r\n1b;ext=1\r\ndata: one\ndata: two\n\nid: 3\n\r\n0\r\nTrailer: x\r\n\r\n"
         let (decoder, body, completedAt) = try decode(text, pieceSize: pieceSize)
         let head = try #require(decoder.head)
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test(arguments: [1, 5, 10_000])
-    func aCloseDelimitedStreamLikeNchansDecodes(pieceSize: Int) throws {
+    func `a close-delimited stream like nchan's decodes`(pieceSize: Int) throws {
         let text =
             "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: text/event-stream; charset=utf-8\r\nConnection: keep-alive\r\n\r\n: hi\n\n"
         let (decoder, body, _) = try decode(text, pieceSize: pieceSize)
@@ -60,7 +60,7 @@ import Testing
         #expect(!decoder.isEnded, "no length and not chunked: the body runs until the connection closes")
     }
 
-    @Test func fieldNamesAndValuesIgnoreCaseAndSurroundingBlanks() throws {
+    @Test func `field names and values ignore case and surrounding blanks`() throws {
         let text = "HTTP/1.0 201 Created\r\nCONTENT-LENGTH: \t4 \r\nTransfer-Encoding:identity\r\ncOnTeNt-TyPe:\tapplication/json\r\n\r\n{}{}"
         let (decoder, body, _) = try decode(text, pieceSize: 10_000)
         let head = try #require(decoder.head)
@@ -75,7 +75,7 @@ import Testing
         #expect(chunked.isEnded)
     }
 
-    @Test func aStatusLineWithoutAReasonAndAnEmptyBodyDecode() throws {
+    @Test func `a status line without a reason and an empty body decode`() throws {
         let (decoder, body, _) = try decode("HTTP/1.1 204\r\nContent-Length: 0\r\n\r\n", pieceSize: 4)
         #expect(decoder.head?.status == 204)
         #expect(body.isEmpty)
@@ -86,17 +86,17 @@ import Testing
         "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
         "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "\r\n\r\n",
     ])
-    func aMalformedHeadIsAnError(text: String) {
+    func `a malformed head is an error`(text: String) {
         #expect(throws: ResponseDecoder.Failure.malformedHead) { try decode(text, pieceSize: 10_000) }
     }
 
     @Test(arguments: ["zz\r\n", "5\r\nabcdeXX", "\r\n", "5\rX"])
-    func aMalformedChunkIsAnError(chunk: String) {
+    func `a malformed chunk is an error`(chunk: String) {
         let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk
         #expect(throws: ResponseDecoder.Failure.malformedChunk) { try decode(text, pieceSize: 1) }
     }
 
-    @Test func aHeadBeyondTheLimitIsAnErrorNotUnboundedMemory() {
+    @Test func `a head beyond the limit is an error, not unbounded memory`() {
         let text = "HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: ResponseDecoder.maxHeadBytes) + "\r\n\r\n"
         #expect(throws: ResponseDecoder.Failure.headTooLarge) { try decode(text, pieceSize: 1000) }
         #expect(throws: ResponseDecoder.Failure.headTooLarge) { try decode(text, pieceSize: 100_000) }

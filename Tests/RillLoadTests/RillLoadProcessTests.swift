@@ -24,7 +24,7 @@ struct RillLoadProcessTests {
         return fields
     }
 
-    @Test func fanoutCountsEveryDeliveryAndSamplesTheServer() async throws {
+    @Test func `fanout counts every delivery and samples the server`() async throws {
         let hub = try await ExampleProcess("rill-hub")
         let base = "http://127.0.0.1:\(hub.port)"
         let result = try await runLoad([
@@ -43,7 +43,7 @@ struct RillLoadProcessTests {
         #expect(try await hub.terminate() == "exit status 0")
     }
 
-    @Test func idleHoldsEveryStreamAndReportsMemoryPerStream() async throws {
+    @Test func `idle holds every stream and reports memory per stream`() async throws {
         let hub = try await ExampleProcess("rill-hub", arguments: ["--heartbeat", "0.2"])
         let result = try await runLoad([
             "idle", "-c", "40", "-d", "1", "--expect-heartbeat", "0.2", "--server-pid", String(hub.process.pid),
@@ -56,7 +56,7 @@ struct RillLoadProcessTests {
         #expect(try await hub.terminate() == "exit status 0")
     }
 
-    @Test func churnCompletesCyclesWithoutFailures() async throws {
+    @Test func `churn completes cycles without failures`() async throws {
         let hub = try await ExampleProcess("rill-hub")
         let result = try await runLoad([
             "churn", "-c", "4", "-d", "1", "--server-pid", String(hub.process.pid),
@@ -68,7 +68,7 @@ struct RillLoadProcessTests {
         #expect(try await hub.terminate() == "exit status 0")
     }
 
-    @Test func churnAgainstAPlainRouteReportsStatusFailures() async throws {
+    @Test func `churn against a plain route reports status failures`() async throws {
         let hub = try await ExampleProcess("rill-hub")
         let result = try await runLoad(["churn", "-c", "2", "-d", "0.5", "http://127.0.0.1:\(hub.port)/ping"])
         #expect(result["cycles"] == "0")

@@ -9,7 +9,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
 /// Last-Event-ID rule: an id identifies the event that carries exactly it.
 @Suite struct LastEventIDRuleTests {
-    @Test func anIDNoEventCarriesIsAGapEvenWhenItParsesAsASequenceNumber() async throws {
+    @Test func `an ID no event carries is a gap, even when it parses as a sequence number`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (status, replayed) = try await onLoop(loop) {
@@ -23,7 +23,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func aPublishersNumericIDIsMatchedExactlyNotReadAsASequenceNumber() async throws {
+    @Test func `a publisher's numeric ID is matched exactly, not read as a sequence number`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (status, replayed) = try await onLoop(loop) {
@@ -39,7 +39,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func theSequenceFastPathChecksTheIDOfTheEventItFinds() async throws {
+    @Test func `the sequence fast path checks the ID of the event it finds`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (status, replayed) = try await onLoop(loop) {
@@ -56,7 +56,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 }
 
 @Suite struct HistoryBudgetTests {
-    @Test func theHistoryByteBudgetEvictsTheOldestEventsOfTheLeastRecentlyPublishedChannelAndRecordsTheGap() async throws {
+    @Test func `the history byte budget evicts the oldest events of the least recently published channel and records the gap`() async throws {
         let loop = try EventLoop()
         // Room for about three 1,000-byte events in all.
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxHistoryBytes: 3 * 1200))
@@ -82,7 +82,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func pastMaxChannelsAnIdleChannelIsForgottenAndComesBackFromWhatTheBrokerForgot() async throws {
+    @Test func `past maxChannels an idle channel is forgotten and comes back from what the broker forgot`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
         let (count, status, replayed) = try await onLoop(loop) {
@@ -104,7 +104,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func makingAChannelForASubscriptionNeverForgetsAnotherOfItsChannels() async throws {
+    @Test func `making a channel for a subscription never forgets another of its channels`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
         let received = try await onLoop(loop) {
@@ -118,7 +118,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func whenEveryChannelHasSubscribersANewChannelIsRefused() async throws {
+    @Test func `when every channel has subscribers, a new channel is refused`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
         try await onLoop(loop) {
@@ -132,7 +132,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func theCountOfChannelsWithSubscribersFollowsSubscribesAndCancelsExactly() async throws {
+    @Test func `the count of channels with subscribers follows subscribes and cancels exactly`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 3))
         try await onLoop(loop) {
@@ -160,7 +160,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 }
 
 @Suite struct StoredEventTests {
-    @Test func anEventIsStoredOnceAndDecodedFromItsWireBytes() async throws {
+    @Test func `an event is stored once and decoded from its wire bytes`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let original = ServerSentEvent(data: "line 1\nline 2\n", event: "notify", id: "custom", retry: .milliseconds(1500))
@@ -178,7 +178,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 }
 
 @Suite struct LazyHistoryReplayTests {
-    @Test func aReplayIsProducedInPiecesAsTheSubscriberTakesIt() async throws {
+    @Test func `a replay is produced in pieces as the subscriber takes it`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let pieces = try await onLoop(loop) { () -> [[String]] in
@@ -195,7 +195,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func historyTrimmedPastAReplayInProgressEndsTheSubscriptionAsASlowConsumer() async throws {
+    @Test func `history trimmed past a replay in progress ends the subscription as a slow consumer`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10))
         let (first, rest, active) = try await onLoop(loop) {
@@ -218,7 +218,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 }
 
 @Suite struct HeldLiveEventTests {
-    @Test func inPushModeLiveEventsWaitBehindTheReplayWithinTheirByteBound() async throws {
+    @Test func `in push mode, live events wait behind the replay within their byte bound`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (pushedDuringReplay, pushed, overflowed) = try await onLoop(loop) { () -> ([String], [String], Bool) in

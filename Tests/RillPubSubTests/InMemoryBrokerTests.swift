@@ -17,7 +17,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
 @Suite struct InMemoryBrokerTests {
     @Test(.timeLimit(.minutes(1)))
-    func afterItsLoopStoppedEveryCallFromAnotherThreadReturnsInsteadOfWaitingForever() async throws {
+    func `after its loop stopped, every call from another thread returns instead of waiting forever`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let subscription = try await broker.subscribe(to: ["news"], lastEventID: nil)
@@ -35,7 +35,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         subscription.cancel()
     }
 
-    @Test func publishFansOutToEverySubscriberWithTheSameEncodedBytes() async throws {
+    @Test func `publish fans out to every subscriber with the same encoded bytes`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (first, second, receipt) = try await onLoop(loop) {
@@ -55,7 +55,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func aChannelNamedTwiceIsSubscribedOnceAndDeliversOnce() async throws {
+    @Test func `a channel named twice is subscribed once and delivers once`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         // A short list (scanned) and a long one (hashed) with repeats.
@@ -73,7 +73,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func idsAreAssignedMonotonicallyAcrossChannelsAndPublisherIdsAreKept() async throws {
+    @Test func `ids are assigned monotonically across channels and publisher ids are kept`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let ids = try await onLoop(loop) {
@@ -88,7 +88,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func invalidEventsAndChannelsAreRefused() async throws {
+    @Test func `invalid events and channels are refused`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
@@ -97,7 +97,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func reconnectWithLastEventIDReplaysExactlyWhatWasMissedInOrder() async throws {
+    @Test func `reconnect with last event ID replays exactly what was missed, in order`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let (status, replayed) = try await onLoop(loop) {
@@ -111,7 +111,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func anIDOlderThanTheHistoryIsReportedAsAGap() async throws {
+    @Test func `an ID older than the history is reported as a gap`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3))
         let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
@@ -131,7 +131,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func historyExpiresByAge() async throws {
+    @Test func `history expires by age`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyMaxAge: .milliseconds(50)))
         let (status, replayed) = try await onLoop(loop) {
@@ -146,7 +146,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func replayUnderConcurrentPublishingHasNoGapAndNoDuplicate() async throws {
+    @Test func `replay under concurrent publishing has no gap and no duplicate`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000))
         // A plain thread publishes steadily while the client disconnects and reconnects.
@@ -186,7 +186,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func aSlowSubscriberIsDisconnectedWithoutDelayingOthers() async throws {
+    @Test func `a slow subscriber is disconnected without delaying others`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 4))
         let outcome = try await onLoop(loop) { () -> (Bool, Int, SubscriptionError?) in
@@ -210,7 +210,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func dropOldestKeepsTheNewestEventsAndCountsDrops() async throws {
+    @Test func `dropOldest keeps the newest events and counts drops`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 3, overflowPolicy: .dropOldest))
         let kept = try await onLoop(loop) {
@@ -223,7 +223,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func cancellingTheConsumingTaskUnsubscribesAndForgetsQuietChannels() async throws {
+    @Test func `cancelling the consuming task unsubscribes and forgets quiet channels`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
         let consumer = Task(executorPreference: loop.executor) { () -> Int in
@@ -243,7 +243,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
-    @Test func publishingFromAPlainThreadReachesSubscribers() async throws {
+    @Test func `publishing from a plain thread reaches subscribers`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)
         let consumer = Task(executorPreference: loop.executor) { () -> [String] in
@@ -288,7 +288,7 @@ final class Thread: @unchecked Sendable {
 }
 
 @Suite struct ReplayBufferTests {
-    @Test func aReplayLongerThanTheLiveBufferIsNotCutOffAsASlowConsumer() async throws {
+    @Test func `a replay longer than the live buffer is not cut off as a slow consumer`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100, subscriberBufferCount: 4))
         let received = try await Task(executorPreference: loop.executor) { () -> [String] in
@@ -310,7 +310,7 @@ final class Thread: @unchecked Sendable {
 }
 
 @Suite struct ForgottenChannelTests {
-    @Test func aClientBackOnAForgottenChannelStillHearsOfTheGap() async throws {
+    @Test func `a client back on a forgotten channel still hears of the gap`() async throws {
         let loop = try EventLoop()
         // No history: every event leaves at once, and the idle channel is forgotten.
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))

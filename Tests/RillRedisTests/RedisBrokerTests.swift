@@ -15,7 +15,7 @@ import Testing
 /// RedisBroker against a real redis-server started by each test on a free loopback port. Two
 /// brokers on two event loops stand for two processes sharing one Redis.
 @Suite(.timeLimit(.minutes(1))) struct RedisBrokerTests {
-    @Test func aSubscriberOnAnotherProcessReceivesTheSameIdsAndBytes() async throws {
+    @Test func `a subscriber on another process receives the same ids and bytes`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let b = try await Node.start(server)
@@ -55,7 +55,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func afterItsLoopStoppedEveryCallFailsOrAnswersInsteadOfWaitingForever() async throws {
+    @Test func `after its loop stopped, every call fails or answers instead of waiting forever`() async throws {
         let server = try RedisServer()
         let node = try await Node.start(server)
         await node.shutdown()
@@ -70,7 +70,7 @@ import Testing
         await node.broker.close()
     }
 
-    @Test func lastEventIDReplaysExactlyTheMissedEventsWhilePublishingContinues() async throws {
+    @Test func `last event ID replays exactly the missed events while publishing continues`() async throws {
         let server = try RedisServer()
         // A replay larger than the live buffer would count against it (Subscription's rule), and
         // the replay's size depends on timing here: room enough for all of it.
@@ -112,7 +112,7 @@ import Testing
     /// event twice), and with `maxHeldEventsPerChannel` 0 every event arriving while the channel
     /// syncs is not held but read back from the stream (without the read-back it would be lost).
     @Test(arguments: [nil, 0])
-    func aReplayFromTheLastEventWhileEventsKeepComingHasNoGapAndNoDuplicate(maxHeldEvents: Int?) async throws {
+    func `a replay from the last event while events keep coming has no gap and no duplicate`(maxHeldEvents: Int?) async throws {
         let server = try RedisServer()
         let roomy = BrokerConfiguration(subscriberBufferCount: 4096)
         let a = try await Node.start(server, broker: roomy)
@@ -161,7 +161,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func trimmedHistoryIsReportedAsAGap() async throws {
+    @Test func `trimmed history is reported as a gap`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
         let b = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
@@ -190,7 +190,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func historyOlderThanTheMaximumAgeIsAGap() async throws {
+    @Test func `history older than the maximum age is a gap`() async throws {
         let server = try RedisServer()
         let history = BrokerConfiguration(historyMaxAge: .milliseconds(1500))
         let a = try await Node.start(server, broker: history)
@@ -211,7 +211,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func aPublisherIdLocatesTheClientInTheHistory() async throws {
+    @Test func `a publisher id locates the client in the history`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         for number in 1...4 { _ = try await a.broker.publish(ServerSentEvent(data: String(number), id: "order-\(number)"), to: "orders") }
@@ -222,7 +222,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func aLastEventIDNamesTheEventWithExactlyThatIdNeverAPositionItLooksLike() async throws {
+    @Test func `a last event ID names the event with exactly that id, never a position it looks like`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let published: [(String, String?)] = [("1", nil), ("2", "1-0"), ("3", nil), ("4", "99999999999999-5"), ("5", nil)]
@@ -247,7 +247,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func publisherIdsAreFoundThroughAnIndexThatTrimmingKeepsInStep() async throws {
+    @Test func `publisher ids are found through an index that trimming keeps in step`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 5))
         for number in 1...10 { _ = try await a.broker.publish(ServerSentEvent(data: String(number), id: "p\(number)"), to: "pub") }
@@ -266,7 +266,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func aReplayReadsEachChannelBoundedAndCapsTheTotal() async throws {
+    @Test func `a replay reads each channel bounded and caps the total`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server) { $0.maximumReplayEventCount = 10 }
         let first = try await a.broker.publish(ServerSentEvent(data: "start"), to: "r0")
@@ -290,7 +290,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func eventsTrimmedDuringAnOutageEndTheirSubscriptionsNeverSkipSilently() async throws {
+    @Test func `events trimmed during an outage end their subscriptions, never skip silently`() async throws {
         let server = try RedisServer()
         let small = BrokerConfiguration(historyCount: 5)
         let a = try await Node.start(server, broker: small)
@@ -320,7 +320,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func aMultiChannelSubscriptionCatchesUpInIdOrder() async throws {
+    @Test func `a multi-channel subscription catches up in id order`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let b = try await Node.start(server) { $0.reconnectInitialDelay = .seconds(1) }
@@ -343,7 +343,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func aRestartedRedisKeepsSubscriptionsOpenAndPublishingFailsClearlyMeanwhile() async throws {
+    @Test func `a restarted Redis keeps subscriptions open and publishing fails clearly meanwhile`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let b = try await Node.start(server)
@@ -380,7 +380,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func eventsPublishedWhileOnlyTheSubscriberConnectionWasDownAreReplayed() async throws {
+    @Test func `events published while only the subscriber connection was down are replayed`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         // B waits 1 s before reconnecting: ample time to publish while it is away, even on a busy machine.
@@ -405,7 +405,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func anUnreachableRedisFailsAtStartWithAClearErrorInBoundedTime() async throws {
+    @Test func `an unreachable Redis fails at start with a clear error in bounded time`() async throws {
         let port = try freeLoopbackPort()
         let loop = try EventLoop()
         let configuration = try RedisBroker.Configuration(url: "redis://127.0.0.1:\(port)/0")
@@ -434,7 +434,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func aHostNameIsResolvedOffTheLoopAndAnUnknownOneFailsClearly() async throws {
+    @Test func `a host name is resolved off the loop and an unknown one fails clearly`() async throws {
         let server = try RedisServer()
         let named = try await Node.start(server) { $0.host = "localhost" }
         let subscription = try await named.broker.subscribe(to: ["named"], lastEventID: nil)
@@ -456,7 +456,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func aServerThatNeverAnswersTimesOutAtStart() async throws {
+    @Test func `a server that never answers times out at start`() async throws {
         // A listener that accepts (the kernel completes the handshake) but never speaks Redis.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
@@ -480,7 +480,7 @@ import Testing
         #expect(loop.leakedHandleCount == 0 && loop.closeResult == 0)
     }
 
-    @Test func theLastLocalSubscriberLeavingUnsubscribesTheChannel() async throws {
+    @Test func `the last local subscriber leaving unsubscribes the channel`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let b = try await Node.start(server)
@@ -512,7 +512,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func aSubscribeCancelledInFlightLeavesNoChannelNoSubscriptionAndNoSubscribeBehind() async throws {
+    @Test func `a subscribe cancelled in flight leaves no channel, no subscription and no subscribe behind`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let b = try await Node.start(server)
@@ -559,7 +559,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func closeEndsSubscriptionsAndLeavesNoHandleOpen() async throws {
+    @Test func `close ends subscriptions and leaves no handle open`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         let subscription = try await a.broker.subscribe(to: ["x"], lastEventID: nil)
@@ -572,7 +572,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func shuttingTheLoopDownClosesTheBroker() async throws {
+    @Test func `shutting the loop down closes the broker`() async throws {
         let server = try RedisServer()
         let loop = try EventLoop()
         let broker = try await RedisBroker.connect(eventLoop: loop, configuration: try .init(url: server.url), logger: quietLogger)
@@ -584,7 +584,7 @@ import Testing
         #expect(!subscription.isActive)
     }
 
-    @Test func invalidEventsAndChannelsAreRefusedBeforeReachingRedis() async throws {
+    @Test func `invalid events and channels are refused before reaching Redis`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
@@ -593,7 +593,7 @@ import Testing
         await a.shutdown()
     }
 
-    @Test func aPasswordProtectedRedisNeedsThePassword() async throws {
+    @Test func `a password-protected Redis needs the password`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
         _ = try await a.broker.runCommand(["CONFIG", "SET", "requirepass", "s3cret"])
@@ -617,7 +617,7 @@ import Testing
     }
 
     /// Not a benchmark: a bounded sanity run that prints the rate of this build.
-    @Test func publishThroughputToOneLocalSubscriber() async throws {
+    @Test func `publish throughput to one local subscriber`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(subscriberBufferCount: 100_000))
         let subscription = try await a.broker.subscribe(to: ["bench"], lastEventID: nil)

@@ -7,7 +7,7 @@ import Testing
 /// The parts of RillRedis that need no Redis: URL parsing, the event record formats, ids and
 /// the replay decision.
 @Suite struct RedisBrokerUnitTests {
-    @Test func urlsAreParsedWithDefaults() throws {
+    @Test func `URLs are parsed with defaults`() throws {
         let plain = try RedisBroker.Configuration(url: "redis://cache.internal")
         #expect(plain.host == "cache.internal" && plain.port == 6379 && plain.database == 0 && plain.password == nil)
         let full = try RedisBroker.Configuration(url: "redis://user:p%40ss@10.0.0.5:6380/3")
@@ -23,7 +23,7 @@ import Testing
         }
     }
 
-    @Test func invalidURLErrorsAndDescriptionsNeverShowThePassword() throws {
+    @Test func `invalid URL errors and descriptions never show the password`() throws {
         let bad = [
             "redis://user:hunter2@cache.internal:99999", "rediss://:hunter2@cache.internal", "http://hunter2@x",
             "redis://:hunter2@", "redis://u:hunt/er2@host/db", "redis://u:hunt@er2@[::1", "redis://:hunter2@h/notanumber",
@@ -49,14 +49,14 @@ import Testing
         #expect("\(configuration)".contains("redis://user:***@10.0.0.5:6380/3"))
     }
 
-    @Test func streamIDsParseStrictlyAndOrderNumerically() {
+    @Test func `stream IDs parse strictly and order numerically`() {
         #expect(StreamID("1700000000000-12") == StreamID(milliseconds: 1_700_000_000_000, sequence: 12))
         for bad in ["", "12", "-1", "1-", "a-1", "1-2-3", " 1-2", "99999999999999999999999-0"] { #expect(StreamID(bad) == nil, "\(bad)") }
         #expect(StreamID("9-5")! < StreamID("10-0")!)
         #expect(StreamID("10-2")! < StreamID("10-10")!)
     }
 
-    @Test func eventRecordsRoundTripThroughBothForms() throws {
+    @Test func `event records round-trip through both forms`() throws {
         let events = [
             ServerSentEvent(data: "hello"),
             ServerSentEvent(data: "a\nb\r\nc\u{0}", event: "e", id: "mine", retry: .milliseconds(1500), comment: "note"),
@@ -120,7 +120,7 @@ import Testing
         return (reader.outcome(names: streams.indices.map { String(UnicodeScalar(UInt8(97 + $0))) }), reads, entriesRead)
     }
 
-    @Test func replayDecisionsMatchInMemoryBrokerSemantics() {
+    @Test func `replay decisions match InMemoryBroker semantics`() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
         // Two channels merged in id order; the id found in channel a, nothing trimmed after it.
         let resumed = replay([["10-0", "30-0"], ["20-0", "40-0"]], found: ["10-0", nil], trimmed: [nil, "5-0"]).outcome
@@ -142,7 +142,7 @@ import Testing
         #expect(replay([[], []], found: ["8000-0", nil], exists: [true, false], age: 5000).outcome.status == .complete)
     }
 
-    @Test func aReplayIsCappedToTheNewestEventsAndReadsNoMoreThanItNeeds() {
+    @Test func `a replay is capped to the newest events and reads no more than it needs`() {
         let ids: (ReplayOutcome) -> [String] = { $0.entries.map(\.id.description) }
         // More events after the position than the limit: the newest, and a gap.
         let one = replay([["1-0", "2-0", "3-0", "4-0"]], found: ["1-0"], limit: 2).outcome

@@ -8,13 +8,11 @@ private func wire(_ event: ServerSentEvent) throws -> String {
 
 @Suite("Encoding a ServerSentEvent")
 struct ServerSentEventEncoderTests {
-    @Test("single-line data is written as one data line and a blank line")
-    func singleLineData() throws {
+    @Test func `single-line data is written as one data line and a blank line`() throws {
         #expect(try wire(ServerSentEvent(data: "hello")) == "data: hello\n\n")
     }
 
-    @Test("data is split on LF, CR and CRLF, with CRLF counting as one line end")
-    func multiLineData() throws {
+    @Test func `data is split on LF, CR and CRLF, with CRLF counting as one line end`() throws {
         #expect(
             try wire(ServerSentEvent(data: "a\nb\rc\r\nd"))
                 == "data: a\ndata: b\ndata: c\ndata: d\n\n")
@@ -23,60 +21,50 @@ struct ServerSentEventEncoderTests {
         #expect(try wire(ServerSentEvent(data: "a\r\n\nb")) == "data: a\ndata:\ndata: b\n\n")
     }
 
-    @Test("data is not split on U+2028, U+2029, U+0085, VT or FF")
-    func unicodeSeparatorsAreNotLineEnds() throws {
+    @Test func `data is not split on U+2028, U+2029, U+0085, VT or FF`() throws {
         let data = "a\u{2028}b\u{2029}c\u{85}d\u{0B}e\u{0C}f"
         #expect(try ServerSentEvent(data: data).encoded() == utf8("data: ") + utf8(data) + utf8("\n\n"))
     }
 
-    @Test("empty data writes one bare data line")
-    func emptyData() throws {
+    @Test func `empty data writes one bare data line`() throws {
         #expect(try wire(ServerSentEvent(data: "")) == "data:\n\n")
     }
 
-    @Test("a trailing line break writes a final empty data line")
-    func trailingNewline() throws {
+    @Test func `a trailing line break writes a final empty data line`() throws {
         #expect(try wire(ServerSentEvent(data: "a\n")) == "data: a\ndata:\n\n")
         #expect(try wire(ServerSentEvent(data: "\n")) == "data:\ndata:\n\n")
         #expect(try wire(ServerSentEvent(data: "a\r\n")) == "data: a\ndata:\n\n")
     }
 
-    @Test("a value starting with a space keeps it behind the one separator space")
-    func leadingSpace() throws {
+    @Test func `a value starting with a space keeps it behind the one separator space`() throws {
         #expect(try wire(ServerSentEvent(data: " x")) == "data:  x\n\n")
         #expect(try wire(ServerSentEvent(data: "x", event: " t", id: " 1")) == "event:  t\nid:  1\ndata: x\n\n")
     }
 
-    @Test("NUL in data is written as is")
-    func nulInData() throws {
+    @Test func `NUL in data is written as is`() throws {
         #expect(try ServerSentEvent(data: "a\0b").encoded() == [0x64, 0x61, 0x74, 0x61, 0x3A, 0x20, 0x61, 0x00, 0x62, 0x0A, 0x0A])
     }
 
-    @Test("an empty id is written as exactly `id:`")
-    func emptyID() throws {
+    @Test func `an empty id is written as exactly "id:"`() throws {
         #expect(try wire(ServerSentEvent(id: "")) == "id:\n\n")
         #expect(try wire(ServerSentEvent(data: "x", id: "")) == "id:\ndata: x\n\n")
     }
 
-    @Test("id \"0\" is a real id")
-    func zeroID() throws {
+    @Test func `id "0" is a real id`() throws {
         #expect(try wire(ServerSentEvent(data: "x", id: "0")) == "id: 0\ndata: x\n\n")
     }
 
-    @Test("an empty event type writes no event line")
-    func emptyEventType() throws {
+    @Test func `an empty event type writes no event line`() throws {
         #expect(try wire(ServerSentEvent(data: "x", event: "")) == "data: x\n\n")
     }
 
-    @Test("fields are written in the order comment, event, id, retry, data")
-    func fieldOrder() throws {
+    @Test func `fields are written in the order comment, event, id, retry, data`() throws {
         let event = ServerSentEvent(
             data: "d", event: "e", id: "1", retry: .seconds(2), comment: "c")
         #expect(try wire(event) == ": c\nevent: e\nid: 1\nretry: 2000\ndata: d\n\n")
     }
 
     @Test(
-        "retry is written as whole milliseconds in decimal digits",
         arguments: [
             (Duration.seconds(3), "3000"),
             (.milliseconds(1500), "1500"),
@@ -88,34 +76,30 @@ struct ServerSentEventEncoderTests {
             (.microseconds(999), "0"),
             (.seconds(Int64.max), "9223372036854775807000"),
         ])
-    func retryDigits(retry: Duration, digits: String) throws {
+    func `retry is written as whole milliseconds in decimal digits`(retry: Duration, digits: String) throws {
         #expect(try wire(ServerSentEvent(retry: retry)) == "retry: \(digits)\n\n")
     }
 
-    @Test("a comment writes one colon line per line of text")
-    func comments() throws {
+    @Test func `a comment writes one colon line per line of text`() throws {
         #expect(try wire(ServerSentEvent(comment: "hello")) == ": hello\n\n")
         #expect(try wire(ServerSentEvent(comment: "a\nb\r\nc\rd")) == ": a\n: b\n: c\n: d\n\n")
         #expect(try wire(ServerSentEvent(comment: "")) == ":\n\n")
         #expect(try wire(ServerSentEvent(comment: "a\n")) == ": a\n:\n\n")
     }
 
-    @Test("encodedComment writes a heartbeat comment event")
-    func encodedComment() throws {
+    @Test func `encodedComment writes a heartbeat comment event`() throws {
         #expect(ServerSentEvent.encodedComment("keep-alive") == utf8(": keep-alive\n\n"))
         #expect(ServerSentEvent.encodedComment("") == utf8(":\n\n"))
         #expect(ServerSentEvent.encodedComment("x\r\ny") == utf8(": x\n: y\n\n"))
         #expect(ServerSentEvent.encodedComment("x\r\ny") == (try ServerSentEvent(comment: "x\r\ny").encoded()))
     }
 
-    @Test("an event without fields encodes to no bytes")
-    func emptyEvent() throws {
+    @Test func `an event without fields encodes to no bytes`() throws {
         #expect(try ServerSentEvent().encoded() == [])
         #expect(try ServerSentEvent(event: "").encoded() == [])
     }
 
     @Test(
-        "every event ends with a blank line",
         arguments: [
             ServerSentEvent(data: "x"),
             ServerSentEvent(data: ""),
@@ -128,7 +112,7 @@ struct ServerSentEventEncoderTests {
             ServerSentEvent(comment: ""),
             ServerSentEvent(data: "a\nb", event: "e", id: "1", retry: .zero, comment: "c\n"),
         ])
-    func endsWithBlankLine(event: ServerSentEvent) throws {
+    func `every event ends with a blank line`(event: ServerSentEvent) throws {
         let bytes = try event.encoded()
         #expect(bytes.suffix(2) == [0x0A, 0x0A])
         // Exactly one blank line, at the end: no earlier "\n\n" that would end the event early.
@@ -136,8 +120,7 @@ struct ServerSentEventEncoderTests {
         #expect(lineFeedPairs == 1)
     }
 
-    @Test("encode(into:) appends after the bytes already in the buffer")
-    func appendsToBuffer() throws {
+    @Test func `encode(into:) appends after the bytes already in the buffer`() throws {
         var buffer = utf8("data: first\n\n")
         try ServerSentEvent(data: "second").encode(into: &buffer)
         try ServerSentEvent(data: "third").encode(into: &buffer)
@@ -145,7 +128,6 @@ struct ServerSentEventEncoderTests {
     }
 
     @Test(
-        "invalid fields throw and leave the buffer untouched",
         arguments: [
             (ServerSentEvent(data: "x", event: "a\nb"), ServerSentEventError.eventTypeContainsLineBreak("a\nb")),
             (ServerSentEvent(data: "x", event: "a\r"), .eventTypeContainsLineBreak("a\r")),
@@ -155,7 +137,7 @@ struct ServerSentEventEncoderTests {
             (ServerSentEvent(data: "x", retry: .milliseconds(-1)), .negativeRetry(.milliseconds(-1))),
             (ServerSentEvent(data: "x", retry: .nanoseconds(-1)), .negativeRetry(.nanoseconds(-1))),
         ])
-    func validation(event: ServerSentEvent, error: ServerSentEventError) {
+    func `invalid fields throw and leave the buffer untouched`(event: ServerSentEvent, error: ServerSentEventError) {
         let original = utf8("data: before\n\n")
         var buffer = original
         #expect(throws: error) { try event.encode(into: &buffer) }
@@ -163,8 +145,7 @@ struct ServerSentEventEncoderTests {
         #expect(throws: error) { try event.encoded() }
     }
 
-    @Test("error descriptions name the field and show the value")
-    func errorDescriptions() {
+    @Test func `error descriptions name the field and show the value`() {
         #expect(
             ServerSentEventError.eventTypeContainsLineBreak("a\nb").description
                 == #"SSE event type must not contain CR or LF: "a\nb""#)

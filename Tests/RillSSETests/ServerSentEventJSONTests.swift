@@ -12,8 +12,7 @@ private struct Price: Codable, Equatable {
 struct ServerSentEventJSONTests {
     private static let price = Price(symbol: "ACME", cents: 1250, note: "line one\nline two")
 
-    @Test("compact JSON becomes the data, with the other fields passed through")
-    func compactJSON() throws {
+    @Test func `compact JSON becomes the data, with the other fields passed through`() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let event = try ServerSentEvent(
@@ -30,15 +29,13 @@ struct ServerSentEventJSONTests {
                 + #"data: {"cents":1250,"note":"line one\nline two","symbol":"ACME"}"# + "\n\n")
     }
 
-    @Test("the default encoder is used when none is given")
-    func defaultEncoder() throws {
+    @Test func `the default encoder is used when none is given`() throws {
         let event = try ServerSentEvent(json: [1, 2, 3])
         #expect(event.data == "[1,2,3]")
         #expect(event.event == nil && event.id == nil && event.retry == nil)
     }
 
-    @Test("pretty-printed JSON is split into data lines and reassembles exactly")
-    func prettyJSON() throws {
+    @Test func `pretty-printed JSON is split into data lines and reassembles exactly`() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let event = try ServerSentEvent(json: Self.price, encoder: encoder)
@@ -56,8 +53,7 @@ struct ServerSentEventJSONTests {
         #expect(decoded == Self.price)
     }
 
-    @Test("an encoding failure is thrown")
-    func encodingFailure() {
+    @Test func `an encoding failure is thrown`() {
         #expect(throws: EncodingError.self) {
             try ServerSentEvent(json: Double.nan)
         }

@@ -3,10 +3,8 @@ import Testing
 
 @Suite("Parsing an event stream")
 struct ServerSentEventParserTests {
-    @Test(
-        "WHATWG checklist vectors dispatch the same events however the stream is chunked",
-        arguments: ParserVector.all, FeedMode.all)
-    func vector(vector: ParserVector, mode: FeedMode) {
+    @Test(arguments: ParserVector.all, FeedMode.all)
+    func `WHATWG checklist vectors dispatch the same events however the stream is chunked`(vector: ParserVector, mode: FeedMode) {
         var parser = ServerSentEventParser()
         let events = mode.feed(vector.input, to: &parser)
         parser.finish()
@@ -16,8 +14,7 @@ struct ServerSentEventParserTests {
         #expect(parser.oversizedLineCount == 0)
     }
 
-    @Test("a CR at the end of one chunk and an LF at the start of the next are one line end")
-    func carriageReturnLineFeedSplitAcrossChunks() {
+    @Test func `a CR at the end of one chunk and an LF at the start of the next are one line end`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse(utf8("data:a\r")) == [])
         #expect(parser.parse(utf8("\ndata:b\r")) == [])
@@ -26,15 +23,13 @@ struct ServerSentEventParserTests {
         #expect(parser.parse(utf8("\r\n")) == [MessageEvent(data: "a\nb")])
     }
 
-    @Test("a CR dispatches at once, without waiting to see whether an LF follows")
-    func carriageReturnDispatchesImmediately() {
+    @Test func `a CR dispatches at once, without waiting to see whether an LF follows`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse(utf8("data:a\r\r")) == [MessageEvent(data: "a")])
         #expect(parser.parse(utf8("\ndata:b\n\n")) == [MessageEvent(data: "b")])
     }
 
-    @Test("a multi-byte character split across chunks decodes whole")
-    func characterSplitAcrossChunks() {
+    @Test func `a multi-byte character split across chunks decodes whole`() {
         var parser = ServerSentEventParser()
         let bytes = utf8("data: €\n\n")  // € is E2 82 AC
         #expect(parser.parse(bytes[0..<7]) == [])
@@ -42,8 +37,7 @@ struct ServerSentEventParserTests {
         #expect(parser.parse(bytes[8...]) == [MessageEvent(data: "€")])
     }
 
-    @Test("the initial last event id is carried by events until the stream sends an id (L3)")
-    func seededLastEventID() {
+    @Test func `the initial last event id is carried by events until the stream sends an id (L3)`() {
         var parser = ServerSentEventParser(lastEventID: "42")
         #expect(parser.lastEventID == "42")
         #expect(
@@ -51,8 +45,7 @@ struct ServerSentEventParserTests {
                 == [MessageEvent(data: "a", lastEventID: "42"), MessageEvent(data: "b", lastEventID: "43")])
     }
 
-    @Test("finish() discards the incomplete event, so it cannot leak into the next connection")
-    func finishDiscardsIncompleteEvent() {
+    @Test func `finish() discards the incomplete event, so it cannot leak into the next connection`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse(utf8("data:a\n\nevent:late\nid:9\ndata:stale\n")) == [MessageEvent(data: "a")])
         parser.finish()
@@ -60,8 +53,7 @@ struct ServerSentEventParserTests {
         #expect(parser.parse(utf8("data:fresh\n\n")) == [MessageEvent(data: "fresh", lastEventID: "")])
     }
 
-    @Test("finish() discards a partial line")
-    func finishDiscardsPartialLine() {
+    @Test func `finish() discards a partial line`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse(utf8("data:a\n\ndata:b")) == [MessageEvent(data: "a")])
         parser.finish()
@@ -69,8 +61,7 @@ struct ServerSentEventParserTests {
         #expect(parser.parse(utf8("data:d\n\n")) == [MessageEvent(data: "d")])
     }
 
-    @Test("finish() keeps the last event id and reconnection time for the next connection")
-    func finishKeepsReconnectState() {
+    @Test func `finish() keeps the last event id and reconnection time for the next connection`() {
         var parser = ServerSentEventParser()
         _ = parser.parse(utf8("retry:1500\nid:7\ndata:a\n\n"))
         parser.finish()
@@ -79,34 +70,29 @@ struct ServerSentEventParserTests {
         #expect(parser.parse(utf8("data:b\n\n")) == [MessageEvent(data: "b", lastEventID: "7")])
     }
 
-    @Test("finish() allows a BOM again at the start of the next stream")
-    func finishAllowsByteOrderMarkAgain() {
+    @Test func `finish() allows a BOM again at the start of the next stream`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse(byteOrderMark + utf8("data:1\n\n")) == [MessageEvent(data: "1")])
         parser.finish()
         #expect(parser.parse(byteOrderMark + utf8("data:2\n\n")) == [MessageEvent(data: "2")])
     }
 
-    @Test("finish() in the middle of a BOM starts the next stream cleanly")
-    func finishInsideByteOrderMark() {
+    @Test func `finish() in the middle of a BOM starts the next stream cleanly`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse([0xEF, 0xBB]) == [])
         parser.finish()
         #expect(parser.parse(utf8("data:1\n\n")) == [MessageEvent(data: "1")])
     }
 
-    @Test("empty chunks change nothing")
-    func emptyChunks() {
+    @Test func `empty chunks change nothing`() {
         var parser = ServerSentEventParser()
         #expect(parser.parse([UInt8]()) == [])
         #expect(parser.parse(UnsafeRawBufferPointer(start: nil, count: 0)) == [])
         #expect(parser.parse(byteOrderMark + utf8("data:1\n\n")) == [MessageEvent(data: "1")])
     }
 
-    @Test(
-        "a line longer than maxLineBytes is dropped, counted, and its event not dispatched",
-        arguments: FeedMode.all)
-    func oversizedLines(mode: FeedMode) {
+    @Test(arguments: FeedMode.all)
+    func `a line longer than maxLineBytes is dropped, counted, and its event not dispatched`(mode: FeedMode) {
         var parser = ServerSentEventParser(maxLineBytes: 8)
         let stream = utf8(
             "data:abc\n\n"  // exactly 8 bytes: accepted
@@ -121,8 +107,7 @@ struct ServerSentEventParserTests {
         #expect(parser.lastEventID == "1")
     }
 
-    @Test("an endless line is dropped without being buffered, and the stream recovers after it")
-    func endlessLine() {
+    @Test func `an endless line is dropped without being buffered, and the stream recovers after it`() {
         var parser = ServerSentEventParser(maxLineBytes: 16)
         #expect(parser.parse(utf8("data:")) == [])
         for _ in 0..<1000 {
@@ -132,8 +117,7 @@ struct ServerSentEventParserTests {
         #expect(parser.oversizedLineCount == 1)
     }
 
-    @Test("maxLineBytes defaults to 1 MiB and a 1 MiB data line is accepted")
-    func defaultMaxLineBytes() {
+    @Test func `maxLineBytes defaults to 1 MiB and a 1 MiB data line is accepted`() {
         var parser = ServerSentEventParser()
         #expect(parser.maxLineBytes == 1_048_576)
         let payload = String(repeating: "y", count: 1_048_576 - 5)

@@ -38,8 +38,8 @@ struct ServerSentEventRoundTripTests {
         ServerSentEvent(data: "", event: "empty-data", id: "last"),
     ]
 
-    @Test("tricky events come back with the same type, data and last event id", arguments: FeedMode.all)
-    func roundTrip(mode: FeedMode) throws {
+    @Test(arguments: FeedMode.all)
+    func `tricky events come back with the same type, data and last event id`(mode: FeedMode) throws {
         var stream: [UInt8] = ServerSentEvent.encodedComment("stream start")
         for event in Self.trickyEvents {
             try event.encode(into: &stream)
@@ -55,8 +55,7 @@ struct ServerSentEventRoundTripTests {
         #expect(parser.oversizedLineCount == 0)
     }
 
-    @Test("the expected messages are what they should be")
-    func expectationModel() {
+    @Test func `the expected messages are what they should be`() {
         // Guards the model the round trip compares against, so a shared mistake cannot pass.
         let expected = Self.expectedMessages(for: Self.trickyEvents)
         #expect(expected.count == 27)
@@ -68,8 +67,7 @@ struct ServerSentEventRoundTripTests {
         #expect(expected[26] == MessageEvent(type: "empty-data", data: "", lastEventID: "last"))
     }
 
-    @Test("each event alone round-trips, byte by byte")
-    func eachEventAlone() throws {
+    @Test func `each event alone round-trips, byte by byte`() throws {
         for event in Self.trickyEvents {
             var parser = ServerSentEventParser()
             let events = FeedMode.byteByByte.feed(try event.encoded(), to: &parser)

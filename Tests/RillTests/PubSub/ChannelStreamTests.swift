@@ -28,7 +28,7 @@ private func pubSubApp(
 private func subscriptions(_ app: Application) async -> Int { await app.broker.statistics().subscriptionCount }
 
 @Suite struct ChannelStreamTests {
-    @Test func aContextMadeOutsideAnApplicationCannotPublishOrSubscribe() async throws {
+    @Test func `a context made outside an application cannot publish or subscribe`() async throws {
         let loop = try EventLoop(name: "orphan-context")
         defer { loop.shutdownAndWait() }
         let context = RequestContext(logger: Logger(label: "test"), remoteAddress: nil, eventLoop: loop)
@@ -48,7 +48,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func theAppAndItsHandlersContextsShareOneBroker() async throws {
+    @Test func `the app and its handlers' contexts share one broker`() async throws {
         // `app.publish` from outside a route reaches a stream a route opened with its context.
         let app = try pubSubApp()
         try await app.test(.live) { client in
@@ -61,7 +61,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func aPostReachesEverySubscriberOfItsChannelOnly() async throws {
+    @Test func `a post reaches every subscriber of its channel only`() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in
             let first = try await client.sse("/stream?channel=room")
@@ -81,7 +81,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func severalChannelsOnOneConnectionAndTheDefaultChannel() async throws {
+    @Test func `several channels on one connection and the default channel`() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in
             let both = try await client.sse("/stream?channel=a&channel=b")
@@ -95,7 +95,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func reconnectingWithLastEventIDReplaysWhatWasMissedThenContinuesLive() async throws {
+    @Test func `reconnecting with Last-Event-ID replays what was missed, then continues live`() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in
             let first = try await client.sse("/stream?channel=news")
@@ -115,7 +115,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func anIDOlderThanTheHistoryIsAnnouncedAsAGap() async throws {
+    @Test func `an ID older than the history is announced as a gap`() async throws {
         let app = try pubSubApp(broker: .inMemory(.init(historyCount: 2)))
         try await app.test(.live) { client in
             for n in 1...5 { _ = try await client.post("/publish?channel=c", text: "n\(n)") }
@@ -128,7 +128,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func theAuthorizationHookSeesCookiesQueryTokensAndAuthorization() async throws {
+    @Test func `the authorization hook sees cookies, query tokens and Authorization`() async throws {
         let app = try pubSubApp()
         app.authorizeChannels { request, _, channel, access in
             guard channel.hasPrefix("private.") else { return true }
@@ -157,7 +157,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func clientsLeavingAQuietChannelLeaveNothingBehind() async throws {
+    @Test func `clients leaving a quiet channel leave nothing behind`() async throws {
         let app = try pubSubApp(broker: .inMemory(.init(historyCount: 0)))
         try await app.test(.live) { client in
             var streams: [SSETestStream] = []
@@ -170,7 +170,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func publishingFromAPlainThreadReachesHTTPSubscribers() async throws {
+    @Test func `publishing from a plain thread reaches HTTP subscribers`() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=jobs")
@@ -182,7 +182,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
-    @Test func aSubscriberThatFallsBehindIsDisconnectedWhileOthersKeepUp() async throws {
+    @Test func `a subscriber that falls behind is disconnected while others keep up`() async throws {
         let app = try pubSubApp(eventStream: .init(maxQueuedBytes: 32 * 1024))
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -237,7 +237,7 @@ final class PlainThread: @unchecked Sendable {
         return app
     }
 
-    @Test func eventsPublishedTogetherLeaveInOneWritePerStream() async throws {
+    @Test func `events published together leave in one write per stream`() async throws {
         let app = try burstApp()
         try await app.test(.live) { client in
             let streams = [
@@ -257,7 +257,7 @@ final class PlainThread: @unchecked Sendable {
         }
     }
 
-    @Test func aLoneEventIsWrittenAtOnce() async throws {
+    @Test func `a lone event is written at once`() async throws {
         let app = try burstApp()
         try await app.test(.live) { client in
             let stream = try await client.sse("/stream?channel=burst")
@@ -273,7 +273,7 @@ final class PlainThread: @unchecked Sendable {
         }
     }
 
-    @Test func anAwaitingPublisherStaysWithinTwoPassesOfTheWrites() async throws {
+    @Test func `an awaiting publisher stays within two passes of the writes`() async throws {
         let app = try pubSubApp()
         // Three publishes in a row: the third returns only once everything queued before the
         // second was written — the first event's write to every stream. 40 streams take
@@ -297,7 +297,7 @@ final class PlainThread: @unchecked Sendable {
         }
     }
 
-    @Test func aBurstLargerThanTheQueueLimitIsWrittenNotDisconnected() async throws {
+    @Test func `a burst larger than the queue limit is written, not disconnected`() async throws {
         let app = try pubSubApp(eventStream: .init(maxQueuedBytes: 32 * 1024))
         let payload = String(repeating: "x", count: 4000)
         app.router.post("/big-burst") { _, _ in

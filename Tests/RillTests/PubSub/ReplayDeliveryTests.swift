@@ -30,7 +30,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
 }
 
 @Suite struct ChannelListTests {
-    @Test func repeatedChannelsAreAuthorizedAndSubscribedOnce() async throws {
+    @Test func `repeated channels are authorized and subscribed once`() async throws {
         let app = try streamApp()
         let asked = Mutex<[String]>([])
         app.authorizeChannels { _, _, channel, _ in
@@ -46,7 +46,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
         }
     }
 
-    @Test func moreDistinctChannelsThanTheLimitGet400BeforeAuthorizing() async throws {
+    @Test func `more distinct channels than the limit get 400 before authorizing`() async throws {
         let app = try streamApp(eventStream: .init(maxChannelsPerStream: 32))
         let asked = Atomic(0)
         app.authorizeChannels { _, _, _, _ in
@@ -92,7 +92,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
         return reader
     }
 
-    @Test func aSlowReaderGetsALongReplayAsItReadsThenTheLiveEventsHeldMeanwhile() async throws {
+    @Test func `a slow reader gets a long replay as it reads, then the live events held meanwhile`() async throws {
         let app = try await appWithLongHistory(maxQueuedBytes: 64 * 1024)
         try await app.test(.live) { client in
             let reader = try await slowReplayingReader(app, client, lastEventID: "nope")
@@ -116,7 +116,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
         }
     }
 
-    @Test func liveEventsBeyondWhatTheStreamMayHoldDuringAReplayDisconnectTheReader() async throws {
+    @Test func `live events beyond what the stream may hold during a replay disconnect the reader`() async throws {
         let app = try await appWithLongHistory(maxQueuedBytes: 64 * 1024)
         try await app.test(.live) { client in
             let reader = try await slowReplayingReader(app, client, lastEventID: "1")
@@ -167,7 +167,7 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
         return (app, try #require(slow.withLock { $0 }))
     }
 
-    @Test func aClientThatLeavesWhileTheBrokerSubscribesLeavesNoSubscription() async throws {
+    @Test func `a client that leaves while the broker subscribes leaves no subscription`() async throws {
         let (app, broker) = try appWithSlowBroker()
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -181,7 +181,7 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
         }
     }
 
-    @Test func aStreamAMiddlewareDropsLeavesNoSubscription() async throws {
+    @Test func `a stream a middleware drops leaves no subscription`() async throws {
         let app = try streamApp()
         app.router.add(
             middleware: ClosureMiddleware { request, context, next in
@@ -198,7 +198,7 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
         }
     }
 
-    @Test func aHalfCloseWhileTheBrokerSubscribesLeavesNoZombieStream() async throws {
+    @Test func `a half-close while the broker subscribes leaves no zombie stream`() async throws {
         let (app, broker) = try appWithSlowBroker()
         try await app.test(.live) { client in
             let port = try #require(client.port)

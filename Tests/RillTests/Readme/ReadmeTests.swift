@@ -32,7 +32,7 @@ enum ReadmeSnippets {
 
 @Suite struct ReadmeTests {
     /// The lines between the markers above, de-indented, must equal the README's first Swift block.
-    @Test func theReadmeQuickStartIsTheCodeThatCompilesHere() throws {
+    @Test func `the README quick start is the code that compiles here`() throws {
         let here = URL(fileURLWithPath: #filePath)
         let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)

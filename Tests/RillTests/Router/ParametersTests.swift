@@ -4,8 +4,7 @@ import Testing
 
 @Suite("Parameters")
 struct ParametersTests {
-    @Test("Empty parameters have no values and no catch-all")
-    func empty() {
+    @Test func `empty parameters have no values and no catch-all`() {
         let parameters = Parameters()
         #expect(parameters.isEmpty)
         #expect(parameters.count == 0)
@@ -14,8 +13,7 @@ struct ParametersTests {
         #expect(Array(parameters).isEmpty)
     }
 
-    @Test("Named values are found by name and iterated in order")
-    func namedValues() {
+    @Test func `named values are found by name and iterated in order`() {
         let parameters: Parameters = ["user": "ada", "post": "7"]
         #expect(!parameters.isEmpty)
         #expect(parameters.count == 2)
@@ -25,8 +23,7 @@ struct ParametersTests {
         #expect(parameters.map { "\($0.name)=\($0.value)" } == ["user=ada", "post=7"])
     }
 
-    @Test("The catch-all is exposed both as a property and as an entry")
-    func catchAll() {
+    @Test func `the catch-all is exposed both as a property and as an entry`() {
         let parameters: Parameters = ["bucket": "b", Parameters.catchAllName: "a/b.txt"]
         #expect(parameters.catchAll == "a/b.txt")
         #expect(parameters["**"] == "a/b.txt")
@@ -34,8 +31,7 @@ struct ParametersTests {
         #expect(parameters.description == "[bucket: b, **: a/b.txt]")
     }
 
-    @Test("Equality and hashing follow the ordered pairs")
-    func equality() {
+    @Test func `equality and hashing follow the ordered pairs`() {
         let a: Parameters = ["id": "1"]
         let b = Parameters(entries: [.init(name: "id", value: "1")])
         #expect(a == b)

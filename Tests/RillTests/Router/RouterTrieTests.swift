@@ -20,8 +20,7 @@ struct RouterTrieTests {
 
     // MARK: - Literals
 
-    @Test("Literal routes resolve to their own values and nothing else")
-    func literals() throws {
+    @Test func `literal routes resolve to their own values and nothing else`() throws {
         let routes = trie("/users", "/users/new", "/about", "/users/new/confirm")
         #expect(routes.resolve("/users")?.value == "/users")
         #expect(routes.resolve("/users/new")?.value == "/users/new")
@@ -35,16 +34,14 @@ struct RouterTrieTests {
         #expect(result.parameters.isEmpty)
     }
 
-    @Test("A path that is only a prefix of a route does not match")
-    func prefixDoesNotMatch() {
+    @Test func `a path that is only a prefix of a route does not match`() {
         let routes = trie("/a/b/c")
         #expect(routes.resolve("/a/b") == nil)
         #expect(routes.resolve("/a") == nil)
         #expect(routes.resolve("/") == nil)
     }
 
-    @Test("The root path resolves only when registered, however it is spelled")
-    func rootPath() {
+    @Test func `the root path resolves only when registered, however it is spelled`() {
         #expect(trie("/users").resolve("/") == nil)
         let routes = trie("/", "/users")
         #expect(routes.resolve("/")?.value == "/")
@@ -53,8 +50,7 @@ struct RouterTrieTests {
         #expect(trie("").resolve("/")?.value == "")
     }
 
-    @Test("Trailing slashes are ignored in paths and patterns")
-    func trailingSlash() {
+    @Test func `trailing slashes are ignored in paths and patterns`() {
         let routes = trie("/users/", "/posts")
         #expect(routes.resolve("/users")?.value == "/users/")
         #expect(routes.resolve("/users/")?.value == "/users/")
@@ -62,8 +58,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/posts///")?.value == "/posts")
     }
 
-    @Test("Repeated slashes collapse and the leading slash is optional")
-    func doubleSlash() {
+    @Test func `repeated slashes collapse and the leading slash is optional`() {
         let routes = trie("a//b", "/users/:id/posts")
         #expect(routes.resolve("/a/b")?.value == "a//b")
         #expect(routes.resolve("//a///b")?.value == "a//b")
@@ -73,8 +68,7 @@ struct RouterTrieTests {
         #expect(result?.parameters["id"] == "42")
     }
 
-    @Test("Dot segments are ordinary literals, never resolved")
-    func dotSegments() {
+    @Test func `dot segments are ordinary literals, never resolved`() {
         let routes = trie("/a/../b", "/c/:name")
         #expect(routes.resolve("/a/../b")?.value == "/a/../b")
         #expect(routes.resolve("/b") == nil)
@@ -84,8 +78,7 @@ struct RouterTrieTests {
 
     // MARK: - Parameters and wildcards
 
-    @Test("A parameter captures exactly one segment")
-    func parameter() throws {
+    @Test func `a parameter captures exactly one segment`() throws {
         let routes = trie("/users/:id")
         let result = try #require(routes.resolve("/users/42"))
         #expect(result.value == "/users/:id")
@@ -96,8 +89,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/users/42/extra") == nil)
     }
 
-    @Test("Several parameters are captured in path order")
-    func severalParameters() throws {
+    @Test func `several parameters are captured in path order`() throws {
         let routes = trie("/users/:id/posts/:postID", "/:a/:b/:c/:d")
         let post = try #require(routes.resolve("/users/ada/posts/7"))
         #expect(post.value == "/users/:id/posts/:postID")
@@ -107,16 +99,14 @@ struct RouterTrieTests {
         #expect(captured(four.parameters) == ["a=w", "b=x", "c=y", "d=z"])
     }
 
-    @Test("Routes sharing a parameter position reuse it under the same name")
-    func sharedParameter() {
+    @Test func `routes sharing a parameter position reuse it under the same name`() {
         let routes = trie("/users/:id", "/users/:id/posts", "/users/:id/posts/:postID")
         #expect(routes.resolve("/users/1")?.value == "/users/:id")
         #expect(routes.resolve("/users/1/posts")?.value == "/users/:id/posts")
         #expect(routes.resolve("/users/1/posts/2").map { captured($0.parameters) } == ["id=1", "postID=2"])
     }
 
-    @Test("A wildcard matches one segment without capturing it")
-    func wildcard() throws {
+    @Test func `a wildcard matches one segment without capturing it`() throws {
         let routes = trie("/a/*/c", "/x/*")
         let result = try #require(routes.resolve("/a/anything/c"))
         #expect(result.value == "/a/*/c")
@@ -127,8 +117,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/x") == nil)
     }
 
-    @Test("Segments that merely contain a star or colon are literals")
-    func specialCharactersInLiterals() {
+    @Test func `segments that merely contain a star or colon are literals`() {
         let routes = trie("/files/*.png", "/time/12:30", "/a**")
         #expect(routes.resolve("/files/*.png")?.value == "/files/*.png")
         #expect(routes.resolve("/files/cat.png") == nil)
@@ -138,8 +127,7 @@ struct RouterTrieTests {
 
     // MARK: - Catch-all
 
-    @Test("A catch-all captures an empty rest")
-    func catchAllEmpty() throws {
+    @Test func `a catch-all captures an empty rest`() throws {
         let routes = trie("/files/**")
         for path in ["/files", "/files/", "/files//"] {
             let result = try #require(routes.resolve(path), "path \(path)")
@@ -150,8 +138,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/filesx") == nil)
     }
 
-    @Test("A catch-all captures a multi-segment rest joined by single slashes")
-    func catchAllMultiSegment() {
+    @Test func `a catch-all captures a multi-segment rest joined by single slashes`() {
         let routes = trie("/files/**")
         #expect(routes.resolve("/files/a")?.parameters.catchAll == "a")
         #expect(routes.resolve("/files/a/b/c.txt")?.parameters.catchAll == "a/b/c.txt")
@@ -160,8 +147,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/files/../etc/passwd")?.parameters.catchAll == "../etc/passwd")
     }
 
-    @Test("A catch-all rest is percent-decoded segment by segment")
-    func catchAllDecoded() {
+    @Test func `a catch-all rest is percent-decoded segment by segment`() {
         let routes = trie("/files/**")
         #expect(routes.resolve("/files/my%20docs/caf%C3%A9.txt")?.parameters.catchAll == "my docs/café.txt")
         #expect(routes.resolve("/files/a%2Fb//c")?.parameters.catchAll == "a/b/c")
@@ -169,16 +155,14 @@ struct RouterTrieTests {
         #expect(routes.resolve("/files/%FF/ok") == nil)
     }
 
-    @Test("A catch-all comes after named parameters in the captures")
-    func catchAllWithParameters() throws {
+    @Test func `a catch-all comes after named parameters in the captures`() throws {
         let routes = trie("/buckets/:bucket/**")
         let result = try #require(routes.resolve("/buckets/photos/2024/cat.jpg"))
         #expect(captured(result.parameters) == ["bucket=photos", "**=2024/cat.jpg"])
         #expect(result.parameters.catchAll == "2024/cat.jpg")
     }
 
-    @Test("A root catch-all matches every path, but the exact root route wins at the root")
-    func rootCatchAll() {
+    @Test func `a root catch-all matches every path, but the exact root route wins at the root`() {
         let catchAll = trie("/**")
         #expect(catchAll.resolve("/")?.parameters.catchAll == "")
         #expect(catchAll.resolve("/any/thing")?.parameters.catchAll == "any/thing")
@@ -190,8 +174,7 @@ struct RouterTrieTests {
 
     // MARK: - Priority and backtracking
 
-    @Test("Literal beats parameter beats wildcard beats catch-all")
-    func priority() {
+    @Test func `literal beats parameter beats wildcard beats catch-all`() {
         let routes = trie("/p/**", "/p/*", "/p/:name", "/p/literal")
         #expect(routes.resolve("/p/literal")?.value == "/p/literal")
         #expect(routes.resolve("/p/other")?.value == "/p/:name")
@@ -204,8 +187,7 @@ struct RouterTrieTests {
         #expect(noParameter.resolve("/q/x")?.parameters.isEmpty == true)
     }
 
-    @Test("Insertion order does not change priority")
-    func priorityIndependentOfOrder() {
+    @Test func `insertion order does not change priority`() {
         let forward = trie("/p/literal", "/p/:name", "/p/*", "/p/**")
         let backward = trie("/p/**", "/p/*", "/p/:name", "/p/literal")
         for path in ["/p/literal", "/p/x", "/p/x/y", "/p"] {
@@ -213,8 +195,7 @@ struct RouterTrieTests {
         }
     }
 
-    @Test("A literal branch that fails deeper backtracks to the parameter")
-    func backtrackingToParameter() throws {
+    @Test func `a literal branch that fails deeper backtracks to the parameter`() throws {
         let routes = trie("/a/:x/c", "/a/b/d")
         let result = try #require(routes.resolve("/a/b/c"))
         #expect(result.value == "/a/:x/c")
@@ -225,8 +206,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/a/z/d") == nil)
     }
 
-    @Test("Backtracking drops parameters captured on abandoned branches")
-    func backtrackingDropsCaptures() throws {
+    @Test func `backtracking drops parameters captured on abandoned branches`() throws {
         let routes = trie("/:a/:b/x", "/:a/*/y", "/s/**")
         let wildcard = try #require(routes.resolve("/1/2/y"))
         #expect(wildcard.value == "/:a/*/y")
@@ -236,8 +216,7 @@ struct RouterTrieTests {
         #expect(captured(catchAll.parameters) == ["**=2/z"])
     }
 
-    @Test("Backtracking falls through to a catch-all at a shallower level")
-    func backtrackingToCatchAll() {
+    @Test func `backtracking falls through to a catch-all at a shallower level`() {
         let routes = trie("/static/**", "/static/css/:file", "/static/css/site.css")
         #expect(routes.resolve("/static/css/site.css")?.value == "/static/css/site.css")
         #expect(routes.resolve("/static/css/app.css")?.parameters["file"] == "app.css")
@@ -245,8 +224,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/static/css")?.parameters.catchAll == "css")
     }
 
-    @Test("Backtracking explores wildcards after parameters fail")
-    func backtrackingThroughWildcard() {
+    @Test func `backtracking explores wildcards after parameters fail`() {
         let routes = trie("/a/:x/b/c", "/a/*/b/d", "/a/lit/b/e")
         #expect(routes.resolve("/a/lit/b/c")?.value == "/a/:x/b/c")
         #expect(routes.resolve("/a/lit/b/d")?.value == "/a/*/b/d")
@@ -257,8 +235,7 @@ struct RouterTrieTests {
 
     // MARK: - Percent-decoding
 
-    @Test("Parameters are percent-decoded")
-    func decodedParameters() {
+    @Test func `parameters are percent-decoded`() {
         let routes = trie("/users/:name")
         #expect(routes.resolve("/users/Ada%20Lovelace")?.parameters["name"] == "Ada Lovelace")
         #expect(routes.resolve("/users/caf%C3%A9")?.parameters["name"] == "café")
@@ -267,8 +244,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/users/%E2%9C%93")?.parameters["name"] == "✓")
     }
 
-    @Test("Literals match the decoded request segment")
-    func decodedLiterals() {
+    @Test func `literals match the decoded request segment`() {
         let routes = trie("/café", "/100%", "/with space")
         #expect(routes.resolve("/caf%C3%A9")?.value == "/café")
         #expect(routes.resolve("/caf%c3%a9")?.value == "/café")
@@ -278,26 +254,23 @@ struct RouterTrieTests {
         #expect(routes.resolve("/with%20space")?.value == "/with space")
     }
 
-    @Test("Literals compare bytes, so a differently normalized spelling does not match")
-    func literalsCompareBytes() {
+    @Test func `literals compare bytes, so a differently normalized spelling does not match`() {
         let routes = trie("/caf\u{E9}")
         #expect(routes.resolve("/cafe%CC%81") == nil)
         #expect(routes.resolve("/cafe\u{301}") == nil)
     }
 
     @Test(
-        "Segments with invalid percent-encoding match nothing",
         arguments: [
             "/users/%zz", "/users/%", "/users/%4", "/users/ab%", "/users/%FF", "/users/%C3%28", "/users/a%00b",
             "/static/%zz", "/wild/%FF/end", "/%zz/users",
         ])
-    func invalidEscapes(path: String) {
+    func `segments with invalid percent-encoding match nothing`(path: String) {
         let routes = trie("/users/:name", "/static/**", "/wild/*/end", "/:a/users", "/**")
         #expect(routes.resolve(path) == nil)
     }
 
-    @Test("A valid path still resolves when another would have been invalid")
-    func validAlongsideInvalid() {
+    @Test func `a valid path still resolves when another would have been invalid`() {
         let routes = trie("/users/:name", "/**")
         #expect(routes.resolve("/users/ok")?.parameters["name"] == "ok")
         #expect(routes.resolve("/other/ok%21")?.parameters.catchAll == "other/ok!")
@@ -305,8 +278,7 @@ struct RouterTrieTests {
 
     // MARK: - Values
 
-    @Test("Update accumulates into one value per pattern, however the pattern is spelled")
-    func updateAccumulates() throws {
+    @Test func `update accumulates into one value per pattern, however the pattern is spelled`() throws {
         var routes = RouterTrie<[String: Int]>()
         routes.update("/users", default: [:]) { $0["GET"] = 1 }
         routes.update("users/", default: [:]) { $0["POST"] = 2 }
@@ -320,24 +292,21 @@ struct RouterTrieTests {
         #expect(try #require(routes.resolve("/files")).value == ["PUT": 6], "exact beats empty catch-all")
     }
 
-    @Test("Inserting the same pattern again replaces its value")
-    func insertReplaces() {
+    @Test func `inserting the same pattern again replaces its value`() {
         var routes = RouterTrie<Int>()
         routes.insert("/a/:id", value: 1)
         routes.insert("/a/:id/", value: 2)
         #expect(routes.resolve("/a/x")?.value == 2)
     }
 
-    @Test("An empty trie resolves nothing")
-    func emptyTrie() {
+    @Test func `an empty trie resolves nothing`() {
         let routes = RouterTrie<Int>()
         #expect(routes.resolve("/") == nil)
         #expect(routes.resolve("/a") == nil)
         #expect(routes.resolve("") == nil)
     }
 
-    @Test("A path given as a substring of the request target resolves the same")
-    func substringPath() {
+    @Test func `a path given as a substring of the request target resolves the same`() {
         let routes = trie("/users/:id")
         let target = "/users/42?expand=true"
         let path = target[..<target.firstIndex(of: "?")!]
@@ -346,8 +315,7 @@ struct RouterTrieTests {
 
     // MARK: - Scale
 
-    @Test("A thousand routes all resolve to their own values")
-    func thousandRoutes() throws {
+    @Test func `a thousand routes all resolve to their own values`() throws {
         var routes = RouterTrie<Int>()
         var expectations: [(path: String, value: Int, parameter: String?)] = []
         for i in 0..<1000 {
@@ -380,8 +348,7 @@ struct RouterTrieTests {
         #expect(routes.resolve("/deep/3/13/leaf") == nil)
     }
 
-    @Test("Nodes switch to hashed lookup without losing literal children")
-    func hashedLookupTransition() {
+    @Test func `nodes switch to hashed lookup without losing literal children`() {
         var routes = RouterTrie<Int>()
         let limit = LiteralChildren.linearScanLimit
         for i in 0...(limit + 3) {
@@ -397,8 +364,7 @@ struct RouterTrieTests {
 
     // MARK: - Programmer errors
 
-    @Test("Two parameter names at the same position trap")
-    func conflictingParameterNames() async {
+    @Test func `two parameter names at the same position trap`() async {
         await #expect(processExitsWith: .failure) {
             var routes = RouterTrie<Int>()
             routes.insert("/u/:id", value: 1)
@@ -406,32 +372,28 @@ struct RouterTrieTests {
         }
     }
 
-    @Test("A catch-all that is not the last segment traps")
-    func catchAllNotLast() async {
+    @Test func `a catch-all that is not the last segment traps`() async {
         await #expect(processExitsWith: .failure) {
             var routes = RouterTrie<Int>()
             routes.insert("/files/**/edit", value: 1)
         }
     }
 
-    @Test("A parameter without a name traps")
-    func emptyParameterName() async {
+    @Test func `a parameter without a name traps`() async {
         await #expect(processExitsWith: .failure) {
             var routes = RouterTrie<Int>()
             routes.insert("/u/:", value: 1)
         }
     }
 
-    @Test("The same parameter name twice in one pattern traps")
-    func duplicateParameterName() async {
+    @Test func `the same parameter name twice in one pattern traps`() async {
         await #expect(processExitsWith: .failure) {
             var routes = RouterTrie<Int>()
             routes.insert("/a/:id/b/:id", value: 1)
         }
     }
 
-    @Test("Very long paths that match nothing are rejected cheaply")
-    func longUnmatchedPath() {
+    @Test func `very long paths that match nothing are rejected cheaply`() {
         let routes = trie("/a/:x/b", "/a/*/c")
         let path = "/a" + String(repeating: "/a", count: 10_000)
         #expect(routes.resolve(path) == nil)

@@ -9,8 +9,7 @@ struct URLQueryTests {
         query.map { [$0.name, $0.value] }
     }
 
-    @Test("Simple pairs are parsed in order")
-    func simplePairs() {
+    @Test func `simple pairs are parsed in order`() {
         let query = URLQuery("a=1&b=2")
         #expect(pairs(query) == [["a", "1"], ["b", "2"]])
         #expect(query["a"] == "1")
@@ -19,8 +18,7 @@ struct URLQueryTests {
         #expect(query.count == 2)
     }
 
-    @Test("Repeated keys keep every value in order and the subscript returns the first")
-    func repeatedKeys() {
+    @Test func `repeated keys keep every value in order and the subscript returns the first`() {
         let query = URLQuery("channel=a&x=1&channel=b&channel=c")
         #expect(query["channel"] == "a")
         #expect(query.values(for: "channel") == ["a", "b", "c"])
@@ -28,56 +26,47 @@ struct URLQueryTests {
         #expect(query.values(for: "missing") == [])
     }
 
-    @Test("Plus means space in both names and values")
-    func plusIsSpace() {
+    @Test func `plus means space in both names and values`() {
         let query = URLQuery("full+name=Ada+Lovelace&x=%20y+z")
         #expect(query["full name"] == "Ada Lovelace")
         #expect(query["x"] == " y z")
     }
 
-    @Test("An encoded plus stays a plus sign")
-    func encodedPlus() {
+    @Test func `an encoded plus stays a plus sign`() {
         #expect(URLQuery("sum=1%2B1")["sum"] == "1+1")
     }
 
-    @Test("Percent escapes are decoded in names and values")
-    func percentEscapes() {
+    @Test func `percent escapes are decoded in names and values`() {
         let query = URLQuery("a%26b=c%3Dd&q=%2Fpath%3Fx")
         #expect(query["a&b"] == "c=d")
         #expect(query["q"] == "/path?x")
     }
 
-    @Test("A key without an equals sign has an empty value")
-    func missingEquals() {
+    @Test func `a key without an equals sign has an empty value`() {
         let query = URLQuery("flag&b=2&other")
         #expect(query["flag"] == "")
         #expect(query["other"] == "")
         #expect(pairs(query) == [["flag", ""], ["b", "2"], ["other", ""]])
     }
 
-    @Test("A key with an empty value after the equals sign has an empty value")
-    func emptyValue() {
+    @Test func `a key with an empty value after the equals sign has an empty value`() {
         #expect(pairs(URLQuery("a=&b")) == [["a", ""], ["b", ""]])
     }
 
-    @Test("Only the first equals sign separates name from value")
-    func secondEquals() {
+    @Test func `only the first equals sign separates name from value`() {
         #expect(URLQuery("expr=a=b")["expr"] == "a=b")
     }
 
-    @Test("An empty name is kept when there is an equals sign")
-    func emptyName() {
+    @Test func `an empty name is kept when there is an equals sign`() {
         #expect(pairs(URLQuery("=x")) == [["", "x"]])
     }
 
-    @Test("Empty pieces between ampersands are skipped")
-    func emptyPieces() {
+    @Test func `empty pieces between ampersands are skipped`() {
         let query = URLQuery("&&a=1&&&b=2&")
         #expect(pairs(query) == [["a", "1"], ["b", "2"]])
     }
 
-    @Test("An empty query string has no pairs")
-    func emptyString() {
+    @Test func `an empty query string has no pairs`() {
         let query = URLQuery("")
         #expect(query.isEmpty)
         #expect(query.count == 0)
@@ -88,7 +77,6 @@ struct URLQueryTests {
     }
 
     @Test(
-        "Invalid percent escapes are kept literally",
         arguments: [
             ("a=%zz", "%zz"),
             ("a=100%", "100%"),
@@ -96,12 +84,11 @@ struct URLQueryTests {
             ("a=%%41", "%A"),
             ("a=%G1%41", "%G1A"),
         ])
-    func invalidEscapes(raw: String, expected: String) {
+    func `invalid percent escapes are kept literally`(raw: String, expected: String) {
         #expect(URLQuery(raw)["a"] == expected)
     }
 
-    @Test("UTF-8 values are decoded, both encoded and raw")
-    func utf8Values() {
+    @Test func `UTF-8 values are decoded, both encoded and raw`() {
         let query = URLQuery("city=K%C3%B8benhavn&emoji=%F0%9F%98%80&raw=café&%E5%90%8D=%E5%80%A4")
         #expect(query["city"] == "København")
         #expect(query["emoji"] == "😀")
@@ -109,14 +96,12 @@ struct URLQueryTests {
         #expect(query["名"] == "値")
     }
 
-    @Test("Escapes that decode to invalid UTF-8 become replacement characters")
-    func invalidUTF8() {
+    @Test func `escapes that decode to invalid UTF-8 become replacement characters`() {
         #expect(URLQuery("a=%FF")["a"] == "\u{FFFD}")
         #expect(URLQuery("a=x%C3")["a"] == "x\u{FFFD}")
     }
 
-    @Test("A query can be parsed from a substring of a request target")
-    func fromSubstring() {
+    @Test func `a query can be parsed from a substring of a request target`() {
         let target = "/search?q=swift+server&page=2"
         let queryStart = target.firstIndex(of: "?")!
         let query = URLQuery(target[target.index(after: queryStart)...])
@@ -124,8 +109,7 @@ struct URLQueryTests {
         #expect(query["page"] == "2")
     }
 
-    @Test("Queries with the same pairs in the same order are equal")
-    func equality() {
+    @Test func `queries with the same pairs in the same order are equal`() {
         #expect(URLQuery("a=1&b=2") == URLQuery("a=%31&b=2"))
         #expect(URLQuery("a=1&b=2") != URLQuery("b=2&a=1"))
         #expect(Set([URLQuery("a=1"), URLQuery("a=%31")]).count == 1)

@@ -28,7 +28,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
 }
 
 @Suite struct EventStreamTests {
-    @Test func theHeadAndAnOpeningCommentArriveBeforeTheFirstEvent() async throws {
+    @Test func `the head and an opening comment arrive before the first event`() async throws {
         let app = try liveApp { router in
             router.get("/slow") { _, context in
                 EventStream { stream in
@@ -49,7 +49,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         }
     }
 
-    @Test func eventsAreEncodedPerTheSpecOnTheWire() async throws {
+    @Test func `events are encoded per the spec on the wire`() async throws {
         let app = try liveApp { router in
             router.get("/fixture") { _, _ in
                 EventStream(configuration: .init(retry: .milliseconds(1500))) { stream in
@@ -75,7 +75,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         }
     }
 
-    @Test func anInvalidEventIsRejectedAndNeverWritten() async throws {
+    @Test func `an invalid event is rejected and never written`() async throws {
         let failure = Mutex<String?>(nil)
         let app = try liveApp { router in
             router.get("/bad") { _, _ in
@@ -99,7 +99,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         #expect(failure.withLock { $0 } != nil)
     }
 
-    @Test func heartbeatsAreSentOnlyWhileTheStreamIsIdle() async throws {
+    @Test func `heartbeats are sent only while the stream is idle`() async throws {
         let app = try liveApp(sseConfiguration(.init(heartbeatInterval: .seconds(1)))) { router in
             router.get("/busy") { _, context in
                 EventStream { stream in
@@ -122,7 +122,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         }
     }
 
-    @Test func aClientThatLeavesCancelsTheHandlerPromptly() async throws {
+    @Test func `a client that leaves cancels the handler promptly`() async throws {
         let cancelledAt = Mutex<ContinuousClock.Instant?>(nil)
         let startedStreaming = Mutex(false)
         let app = try liveApp { router in
@@ -151,7 +151,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         }
     }
 
-    @Test func aStalledReaderIsDisconnectedAtTheQueueCap() async throws {
+    @Test func `a stalled reader is disconnected at the queue cap`() async throws {
         let sendError = Mutex<String?>(nil)
         let configuration = sseConfiguration(.init(maxQueuedBytes: 64 * 1024))
         let app = try liveApp(configuration) { router in
@@ -178,7 +178,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         }
     }
 
-    @Test func shutdownLetsStreamsSendAFarewellAndCompletesQuickly() async throws {
+    @Test func `shutdown lets streams send a farewell and completes quickly`() async throws {
         // A long grace period: finishing well inside it shows the streams ended by themselves
         // (farewell, last chunk, close) instead of being cut off when it ran out.
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -208,7 +208,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
         #expect(app.eventLoop.leakedHandleCount == 0)
     }
 
-    @Test func noContentTellsClientsToStopAndLastEventIDArrivesByHeaderOrQuery() async throws {
+    @Test func `no content tells clients to stop, and the last event ID arrives by header or query`() async throws {
         let app = try liveApp { router in
             router.get("/gone") { _, _ in HTTPResponse.Status.noContent }
             router.get("/resume") { request, _ in

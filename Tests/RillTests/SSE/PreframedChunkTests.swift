@@ -7,7 +7,7 @@ import Testing
 /// Bytes framed once and shared by every connection must be exactly what framing them per
 /// connection would produce.
 @Suite struct PreframedChunkTests {
-    @Test func theSharedChunksAreTheFramedComments() {
+    @Test func `the shared chunks are the framed comments`() {
         for (comment, chunk) in [
             (EventStreamWriter.openingComment, HTTPConnection.openingChunk),
             (HTTPConnection.heartbeatComment, HTTPConnection.heartbeatChunk),
@@ -18,7 +18,7 @@ import Testing
         }
     }
 
-    @Test func sharedStreamFieldsAlreadyHoldTheStandardFields() {
+    @Test func `shared stream fields already hold the standard fields`() {
         for status in [ReplayStatus.live, .complete, .gap] {
             let fields = status.headerFields
             #expect(EventStream.withStandardFields(fields) == fields)
@@ -27,7 +27,7 @@ import Testing
         }
     }
 
-    @Test func fieldsLackingAlteringOrRepeatingAStandardFieldAreCompleted() throws {
+    @Test func `fields lacking, altering or repeating a standard field are completed`() throws {
         let shared = ReplayStatus.live.headerFields
         #expect(EventStream.hasStandardFields(shared))
         let custom = try #require(HTTPField.Name("X-Custom"))

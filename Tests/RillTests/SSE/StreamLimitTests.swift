@@ -5,7 +5,7 @@ import Testing
 @Suite struct StreamLimitTests {
     /// The heartbeat's stalled-client check uses the stream's own `maxQueuedBytes`, not the
     /// server's default: a stream allowed 8 MB queued is not cut off at the default 16 KiB.
-    @Test func theHeartbeatChecksTheStreamsOwnQueuedBytesLimit() async throws {
+    @Test func `the heartbeat checks the stream's own queued bytes limit`() async throws {
         let app = try liveApp(sseConfiguration(.init(maxQueuedBytes: 16 * 1024))) { router in
             router.get("/big") { _, context in
                 EventStream(configuration: .init(heartbeatInterval: .milliseconds(20), maxQueuedBytes: 8 * 1024 * 1024)) { stream in
