@@ -188,7 +188,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RillTests",
-            dependencies: ["Rill", "RillHTTP", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types")],
+            // RillRedis: the DocC catalog's Redis snippets are compiled here (Tests/RillTests/Documentation).
+            dependencies: [
+                "Rill", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
         // headless Chromium, all talking to Examples/SSETestServer over loopback.
