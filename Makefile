@@ -20,7 +20,7 @@ PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
 # What `make bench` needs on top: the load generators (wrk), taskset, pgrep and redis-server.
 APT_BENCH    := wrk util-linux procps redis-server
 
-.PHONY: run test build build-release bench deps deps-test deps-bench clean lint format
+.PHONY: run test build build-release bench deps deps-test deps-bench clean lint format docs
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -69,6 +69,16 @@ test: deps-test lint
 	# One test at a time: the live-socket, browser and redis tests measure behaviour under time
 	# bounds, and a 2-core machine running them all at once starves some of them.
 	$(SWIFT) test --skip-build --no-parallel
+
+## The DocC documentation of the Rill module (Sources/Rill/Rill.docc and the doc comments), with
+## swift-docc-plugin, as a static website in .build/docs (open .build/docs/index.html through any
+## static web server, at /documentation/rill).
+DOCS_DIR := .build/docs
+docs: deps
+	@mkdir -p $(dir $(DOCS_DIR))
+	$(SWIFT) package --allow-writing-to-directory $(DOCS_DIR) generate-documentation --target Rill \
+		--output-path $(DOCS_DIR) --disable-indexing --transform-for-static-hosting
+	@echo "documentation: $(CURDIR)/$(DOCS_DIR) (serve it, e.g. python3 -m http.server -d $(DOCS_DIR), then open /documentation/rill)"
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
 ## Redis); prints one table (Benchmarks/scripts/bench.sh). About 10 minutes.

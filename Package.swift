@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // Examples/WebhookRelay: HMAC-SHA256 of GitHub webhook bodies.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // `make docs` only: the `generate-documentation` command for Sources/Rill/Rill.docc.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
@@ -186,7 +188,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RillTests",
-            dependencies: ["Rill", "RillHTTP", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types")],
+            // RillRedis: the DocC catalog's Redis snippets are compiled here (Tests/RillTests/Documentation).
+            dependencies: [
+                "Rill", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
         // headless Chromium, all talking to Examples/SSETestServer over loopback.

@@ -11,7 +11,7 @@ public struct RequestContext: Sendable {
     public var logger: Logger
     /// The address of the client, when known.
     public let remoteAddress: SocketAddress?
-    /// The event loop the handler runs on. Use ``EventLoop/sleep(for:)`` for delays.
+    /// The event loop the handler runs on. Use its `sleep(for:)` for delays.
     public let eventLoop: EventLoop
     /// Values set by middleware for later middleware and the handler (an authenticated user,
     /// for example), keyed by type.

@@ -33,7 +33,7 @@ public struct ResponseBody: Sendable {
     public static func text(_ text: String) -> ResponseBody { ResponseBody(storage: .bytes(Array(text.utf8))) }
 
     /// A streamed body (chunked encoding) produced by `write`. The closure runs on the event
-    /// loop; ``ResponseBodyWriter/write(_:)`` suspends while the client reads slower than the
+    /// loop; ``ResponseBodyWriter/write(_:)-([UInt8])`` suspends while the client reads slower than the
     /// closure writes, and throws once the client is gone.
     public init(_ write: @escaping @Sendable (inout ResponseBodyWriter) async throws -> Void) {
         storage = .stream(write)

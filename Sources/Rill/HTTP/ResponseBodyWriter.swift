@@ -1,5 +1,5 @@
 /// Writes a streamed response body. Each write becomes one HTTP chunk and leaves in one socket
-/// write; ``write(_:)`` suspends while the client has more than the server's high-water mark of
+/// write; ``write(_:)-([UInt8])`` suspends while the client has more than the server's high-water mark of
 /// bytes queued, and resumes once it drained to the low-water mark.
 ///
 /// - Important: use the writer only inside the body closure it was passed to; it runs on the

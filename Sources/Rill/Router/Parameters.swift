@@ -5,7 +5,7 @@
 /// ``catchAll``, so iterating yields everything the route captured. Values are percent-decoded.
 ///
 /// Most routes capture zero to two values: the pairs are a small array searched linearly
-/// (``NameValuePairs``, shared with ``URLQuery``), which keeps the path order.
+/// (`NameValuePairs`, shared with ``URLQuery``), which keeps the path order.
 public struct Parameters: Sendable, Hashable {
     /// The name a `**` capture is stored under when iterating or subscripting.
     ///

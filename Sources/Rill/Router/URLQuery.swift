@@ -10,7 +10,7 @@
 ///   valid UTF-8 become U+FFFD.
 ///
 /// A name may occur several times (`?channel=a&channel=b`); ``subscript(_:)`` returns the first
-/// value and ``values(for:)`` all of them. Pairs are kept in a small array (``NameValuePairs``,
+/// value and ``values(for:)`` all of them. Pairs are kept in a small array (`NameValuePairs`,
 /// shared with ``Parameters``) because queries are short and order matters for repeated names.
 public struct URLQuery: Sendable, Hashable {
     @usableFromInline
