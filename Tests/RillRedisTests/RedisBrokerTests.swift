@@ -520,12 +520,21 @@ import Testing
         @Sendable func redisChannels() async throws -> Int {
             try await a.broker.runCommand(["PUBSUB", "CHANNELS", "rill:channel:*"]).elements?.count ?? -1
         }
-        // Cancelled at once: SUBSCRIBE, the position read and the replay are all still in flight.
+        // Cancelled at once: SUBSCRIBE, the position read and the replay are usually all still
+        // in flight. On a loaded machine this thread may be descheduled between starting the
+        // task and cancelling it, long enough for a subscribe to complete: that caller owns its
+        // subscription and cancels it. Most rounds must see the cancellation.
+        var cancelledInFlight = 0
         for round in 0..<20 {
             let task = Task { try await b.broker.subscribe(to: ["u-now-\(round)", "u-history"], lastEventID: "1-0") }
             task.cancel()
-            await #expect(throws: CancellationError.self) { _ = try await task.value }
+            do {
+                try await task.value.cancel()
+            } catch is CancellationError {
+                cancelledInFlight += 1
+            }
         }
+        #expect(cancelledInFlight >= 10)
         // Many at once on unique channels, cancelled at different points: a caller that got its
         // subscription cancels it, as a well-behaved handler does; one that was cancelled first
         // gets CancellationError and owns nothing.

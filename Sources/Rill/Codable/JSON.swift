@@ -13,7 +13,7 @@ public import HTTPTypes
 ///
 /// ```swift
 /// router.post("/users") { request, context in
-///     let user = try await request.decode(User.self)
+///     let user = try request.decode(User.self)
 ///     return JSONResponse(user, status: .created)
 /// }
 /// ```

@@ -38,7 +38,7 @@ public struct RequestContext: Sendable {
     /// Values keyed by a key type, for middleware to pass along.
     ///
     /// ```swift
-    /// enum UserKey: RequestContext.StorageKey { typealias Value = User }
+    /// enum UserKey: RequestContext.Storage.Key { typealias Value = User }
     /// context.storage[UserKey.self] = user
     /// ```
     public struct Storage: Sendable {
