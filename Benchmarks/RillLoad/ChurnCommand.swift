@@ -216,7 +216,7 @@ final class ChurnDriver: @unchecked Sendable {
 }
 
 /// One connect → GET → first body byte → close cycle. Loop-confined.
-final class ChurnCycle: TCPStreamDelegate {
+final class ChurnCycle: TransportDelegate {
     enum Phase { case connecting, awaitingFirstByte, done }
 
     let slot: Int
@@ -286,9 +286,9 @@ final class ChurnCycle: TCPStreamDelegate {
         driver.cycleFailed(self, kind: kind, reason: reason)
     }
 
-    // MARK: TCPStreamDelegate
+    // MARK: TransportDelegate
 
-    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+    func transport(_ stream: any Transport, didRead bytes: UnsafeRawBufferPointer) {
         guard phase == .awaitingFirstByte else { return }
         let completedHead: Bool
         do {
@@ -317,7 +317,7 @@ final class ChurnCycle: TCPStreamDelegate {
         }
     }
 
-    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) {
+    func transport(_ stream: any Transport, didEndReadingWith error: UVError?) {
         if phase == .awaitingFirstByte {
             fail(error?.name == "ETIMEDOUT" ? .timeout : .reset, error.map { "read \($0.name)" } ?? "EOF before the first body byte")
         } else {
@@ -325,9 +325,9 @@ final class ChurnCycle: TCPStreamDelegate {
         }
     }
 
-    func streamDidDrain(_ stream: TCPStream) {}
+    func transportDidDrain(_ stream: any Transport) {}
 
-    func streamDidClose(_ stream: TCPStream) {
+    func transportDidClose(_ stream: any Transport) {
         if self.stream === stream { self.stream = nil }
         driver.handleFreed()
         // Closed under us (a write error) before the first byte.

@@ -214,7 +214,7 @@ final class Publisher {
 }
 
 /// One keep-alive connection of the ``Publisher``: one request at a time.
-final class PublishConnection: TCPStreamDelegate {
+final class PublishConnection: TransportDelegate {
     let index: Int
     unowned let publisher: Publisher
     private var stream: TCPStream?
@@ -259,7 +259,7 @@ final class PublishConnection: TCPStreamDelegate {
         stream?.close()
     }
 
-    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+    func transport(_ stream: any Transport, didRead bytes: UnsafeRawBufferPointer) {
         guard busy else { return }
         do {
             _ = try decoder.feed(bytes) { chunk in
@@ -275,13 +275,13 @@ final class PublishConnection: TCPStreamDelegate {
         }
     }
 
-    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) {
+    func transport(_ stream: any Transport, didEndReadingWith error: UVError?) {
         fail(error?.name ?? "closed by server")
     }
 
-    func streamDidDrain(_ stream: TCPStream) {}
+    func transportDidDrain(_ stream: any Transport) {}
 
-    func streamDidClose(_ stream: TCPStream) {
+    func transportDidClose(_ stream: any Transport) {
         if self.stream === stream { self.stream = nil }
         if isUp { fail("closed") }
     }

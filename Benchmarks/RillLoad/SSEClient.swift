@@ -3,7 +3,7 @@ import RillSSE
 
 /// One SSE client connection: connect, send the GET, check the head, then count what arrives.
 /// Loop-confined; its ``LoadDriver`` decides about retries and bookkeeping.
-final class SSEClient: TCPStreamDelegate {
+final class SSEClient: TransportDelegate {
     enum Phase {
         /// Not started yet.
         case waiting
@@ -98,9 +98,9 @@ final class SSEClient: TCPStreamDelegate {
         stream?.close()
     }
 
-    // MARK: TCPStreamDelegate
+    // MARK: TransportDelegate
 
-    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) {
+    func transport(_ stream: any Transport, didRead bytes: UnsafeRawBufferPointer) {
         guard phase == .awaitingHead || phase == .streaming else { return }
         let completedHead: Bool
         do {
@@ -135,7 +135,7 @@ final class SSEClient: TCPStreamDelegate {
         }
     }
 
-    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) {
+    func transport(_ stream: any Transport, didEndReadingWith error: UVError?) {
         switch phase {
         case .awaitingHead:
             failAttempt(reason: error?.name ?? "EOF before head", retryable: true)
@@ -148,9 +148,9 @@ final class SSEClient: TCPStreamDelegate {
         }
     }
 
-    func streamDidDrain(_ stream: TCPStream) {}
+    func transportDidDrain(_ stream: any Transport) {}
 
-    func streamDidClose(_ stream: TCPStream) {
+    func transportDidClose(_ stream: any Transport) {
         if self.stream === stream { self.stream = nil }
         driver.streamClosed()
         if phase == .streaming {

@@ -1,18 +1,5 @@
 internal import CLibUV
 
-/// What a ``TCPStream`` tells its owner. Every method is called on the loop thread.
-public protocol TCPStreamDelegate: AnyObject {
-    /// Bytes arrived. The buffer is the loop's shared read buffer: use or copy it before
-    /// returning.
-    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer)
-    /// The peer finished sending (`error` is nil) or the read side failed (reset, timeout).
-    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?)
-    /// Queued write bytes fell to the threshold set with ``TCPStream/notifyWhenQueuedBytes(atMost:)``.
-    func streamDidDrain(_ stream: TCPStream)
-    /// The handle is closed and freed; the stream does nothing more.
-    func streamDidClose(_ stream: TCPStream)
-}
-
 /// One accepted TCP connection. Loop-confined: use it only on its loop's thread.
 ///
 /// Writes go out with `uv_try_write` first; whatever the kernel does not take at once is copied
@@ -22,11 +9,11 @@ public protocol TCPStreamDelegate: AnyObject {
 /// - Important: lifetime follows libuv's rules. The stream stays alive until libuv's close
 ///   callback has run, even if its owner lets go of it; call ``close()`` (or
 ///   ``closeAfterFlush(lingering:)``) exactly when the connection is done.
-public final class TCPStream: @unchecked Sendable {
+public final class TCPStream: Transport, @unchecked Sendable {
     /// The loop the stream belongs to.
     public let loop: EventLoop
     /// The receiver of read, drain and close notifications.
-    public var delegate: (any TCPStreamDelegate)?
+    public var delegate: (any TransportDelegate)?
 
     private let handle: UnsafeMutablePointer<uv_tcp_t>
     private var reading = false
@@ -141,7 +128,7 @@ public final class TCPStream: @unchecked Sendable {
     private func didRead(count: Int) {
         if count > 0 {
             if discardingInput { return }
-            delegate?.stream(self, didRead: UnsafeRawBufferPointer(rebasing: loop.sharedReadBuffer[0..<count]))
+            delegate?.transport(self, didRead: UnsafeRawBufferPointer(rebasing: loop.sharedReadBuffer[0..<count]))
         } else if count < 0 {
             reading = false
             receivedEOF = true
@@ -151,7 +138,7 @@ public final class TCPStream: @unchecked Sendable {
                 return
             }
             let error = count == Int(UV_EOF.rawValue) ? nil : UVError(Int32(count), "reading")
-            delegate?.stream(self, didEndReadingWith: error)
+            delegate?.transport(self, didEndReadingWith: error)
         }
     }
 
@@ -269,11 +256,11 @@ public final class TCPStream: @unchecked Sendable {
         writeWatch?.completedWrite = true
         if let threshold = drainThreshold, queuedBytes <= threshold {
             drainThreshold = nil
-            delegate?.streamDidDrain(self)
+            delegate?.transportDidDrain(self)
         }
     }
 
-    /// Asks for one ``TCPStreamDelegate/streamDidDrain(_:)`` call once queued bytes are at most
+    /// Asks for one ``TransportDelegate/transportDidDrain(_:)`` call once queued bytes are at most
     /// `threshold`. If they already are, the call comes on the next loop iteration.
     public func notifyWhenQueuedBytes(atMost threshold: Int) {
         guard !isClosing else { return }
@@ -281,7 +268,7 @@ public final class TCPStream: @unchecked Sendable {
             drainThreshold = nil
             loop.execute(
                 UncheckedBox { [self] in
-                    if !self.isClosing { self.delegate?.streamDidDrain(self) }
+                    if !self.isClosing { self.delegate?.transportDidDrain(self) }
                 }.call)
             return
         }
@@ -307,7 +294,7 @@ public final class TCPStream: @unchecked Sendable {
             pointer.deallocate()
             let delegate = stream.delegate
             stream.delegate = nil
-            delegate?.streamDidClose(stream)
+            delegate?.transportDidClose(stream)
         }
     }
 

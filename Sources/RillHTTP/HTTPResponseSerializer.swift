@@ -81,13 +81,21 @@ public enum HTTPResponseSerializer {
     public static func writeChunk(_ bytes: some Collection<UInt8>, into buffer: inout [UInt8]) {
         let count = bytes.count
         guard count > 0 else { return }
-        writeHex(count, into: &buffer)
-        buffer.append(HTTPBytes.cr)
-        buffer.append(HTTPBytes.lf)
+        writeChunkHeader(size: count, into: &buffer)
         buffer.append(contentsOf: bytes)
+        buffer.append(contentsOf: chunkTrailer)
+    }
+
+    /// Appends the head of a chunk of `size` bytes (size in lowercase hex, CRLF), for a chunk
+    /// whose data is appended in pieces; ``chunkTrailer`` follows the data. `size` must be > 0.
+    public static func writeChunkHeader(size: Int, into buffer: inout [UInt8]) {
+        writeHex(size, into: &buffer)
         buffer.append(HTTPBytes.cr)
         buffer.append(HTTPBytes.lf)
     }
+
+    /// What follows a chunk's data: CRLF.
+    public static let chunkTrailer: [UInt8] = [HTTPBytes.cr, HTTPBytes.lf]
 
     /// Appends `value` as lowercase hex without leading zeros.
     private static func writeHex(_ value: Int, into buffer: inout [UInt8]) {

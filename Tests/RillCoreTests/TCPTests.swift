@@ -7,13 +7,13 @@ import Testing
 #endif
 
 /// Echoes what it reads and closes when the peer closes.
-private final class EchoDelegate: TCPStreamDelegate, @unchecked Sendable {
+private final class EchoDelegate: TransportDelegate, @unchecked Sendable {
     let closed: @Sendable () -> Void
     init(closed: @escaping @Sendable () -> Void) { self.closed = closed }
-    func stream(_ stream: TCPStream, didRead bytes: UnsafeRawBufferPointer) { stream.write(bytes) }
-    func stream(_ stream: TCPStream, didEndReadingWith error: UVError?) { stream.close() }
-    func streamDidDrain(_ stream: TCPStream) {}
-    func streamDidClose(_ stream: TCPStream) { closed() }
+    func transport(_ stream: any Transport, didRead bytes: UnsafeRawBufferPointer) { stream.write(bytes) }
+    func transport(_ stream: any Transport, didEndReadingWith error: UVError?) { stream.close() }
+    func transportDidDrain(_ stream: any Transport) {}
+    func transportDidClose(_ stream: any Transport) { closed() }
 }
 
 @Suite struct TCPTests {

@@ -120,7 +120,12 @@ final class HTTPServer: @unchecked Sendable {
             return
         }
         stream.writeTimeout = configuration.writeTimeout
-        let connection = HTTPConnection(server: self, stream: stream)
+        adopt(stream)
+    }
+
+    /// Serves HTTP on `transport` (an accepted TCP stream; a stand-in in unit tests).
+    func adopt(_ transport: any Transport) {
+        let connection = HTTPConnection(server: self, transport: transport)
         connectionObjects[ObjectIdentifier(connection)] = connection
         connection.start()
     }

@@ -1,0 +1,213 @@
+import RillCore
+import RillHTTP
+import RillPubSub
+
+/// Relays a broker subscription as an event stream's body with no task per client: the
+/// subscription pushes each event here (its sink), the event joins the pending bytes, and the
+/// server's ``EventStreamFlushQueue`` writes them — several events in one write when they
+/// arrive faster than a pass over the subscribers takes. Owned by its connection for the
+/// stream's life; loop-confined.
+///
+/// ```
+///  broker ─deliver─► Subscription ─sink─► relay(event) ─► backlog ─┐ (one write per flush)
+///                         ▲ takeReplay                              ▼
+///                         └──── pumpReplay ◄── drain notice ◄── transport
+/// ```
+///
+/// Bounds: what the transport holds plus the pending bytes may not exceed the stream's
+/// ``EventStreamConfiguration/maxQueuedBytes`` (a slow client is disconnected); a replay is
+/// read from the broker's history in pieces as the client reads, within half of that.
+final class EventStreamRelay {
+    /// unowned(unsafe): the connection owns the relay and outlives it (it lets go of it when
+    /// the subscription ended, and a closing connection cancels the subscription first).
+    unowned(unsafe) let connection: HTTPConnection
+    let subscription: Subscription
+    /// The stream's queued-bytes limit (see the type's bounds).
+    let maxQueuedBytes: Int
+    /// Whether the response is chunked (HTTP/1.1) rather than ended by the close (HTTP/1.0).
+    let chunked: Bool
+    /// The encoded farewell event sent when the server shuts down, if any.
+    let farewell: [UInt8]?
+
+    /// Events not yet written: they leave together, in one write, when the flush queue reaches
+    /// the connection or, if the transport has a backlog, when it drained.
+    private var backlog: [UInt8] = []
+    /// The connection waits in the server's flush queue.
+    private(set) var isQueuedForFlush = false
+    /// Pending bytes at which an event checks the stream's limits (see ``updateCheckBytes()``).
+    private var checkBytes = 1
+
+    init(connection: HTTPConnection, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, farewell: [UInt8]?) {
+        self.connection = connection
+        self.subscription = subscription
+        self.maxQueuedBytes = maxQueuedBytes
+        self.chunked = chunked
+        self.farewell = farewell
+    }
+
+    private var transport: any Transport { connection.transport }
+    private var server: HTTPServer { connection.server }
+
+    /// Takes the subscription's events from now on; a pending replay starts once the head and
+    /// the opening left. Live events published during the replay wait in the subscription,
+    /// behind it, up to what the replay window leaves of the stream's limit.
+    func start() {
+        updateCheckBytes()
+        // unowned(unsafe): the sink runs once per event per stream, and a checked unowned
+        // reference costs an atomic operation each time. Safe: the relay outlives its
+        // subscription's sink — the subscription drops both closures when it ends, and the
+        // connection lets go of the relay only then.
+        subscription.attach(
+            sink: { [unowned(unsafe) self] event in self.relay(event) },
+            ended: { [unowned(unsafe) self] error in self.connection.relayEnded(self, error: error) },
+            maxHeldBytes: max(0, maxQueuedBytes - Self.replayWindowBytes(maxQueuedBytes)))
+        // The writes are being coalesced now, so the transport's queue does not show the head
+        // yet: a drain notice comes at once.
+        if subscription.hasPendingReplay { transport.notifyWhenQueuedBytes(atMost: 0) }
+    }
+
+    // MARK: Live events
+
+    /// A published event: appended to the pending bytes (the broker's pre-framed chunk, shared,
+    /// not copied, when it is the only one), written by the server's flush queue — or once the
+    /// transport drained, if it still holds a backlog.
+    func relay(_ event: BrokerEvent) {
+        guard !connection.isClosed else { return }
+        server.relayedEventCount += 1
+        if backlog.isEmpty {
+            if chunked { backlog = event.chunk } else { backlog.append(contentsOf: event.encodedBytes) }
+            if !isQueuedForFlush {
+                if transport.queuedBytes > 0 {
+                    transport.notifyWhenQueuedBytes(atMost: 0)
+                } else {
+                    isQueuedForFlush = true
+                    server.eventStreamFlushQueue.enqueue(connection)
+                }
+            }
+        } else {
+            backlog.append(contentsOf: chunked ? event.chunk[...] : event.encodedBytes)
+        }
+        if backlog.count >= checkBytes { checkQueue() }
+    }
+
+    /// The flush queue reached the connection: the pending events leave now.
+    func flushFromQueue() {
+        isQueuedForFlush = false
+        flush()
+    }
+
+    /// The transport drained to the threshold asked for: pending events, or the replay's
+    /// next pieces.
+    func transportDrained() { flush() }
+
+    /// Writes the pending live events — or, while the subscription still replays (none are
+    /// pending then), the next pieces of its replay.
+    func flush() {
+        guard !backlog.isEmpty, !connection.isClosed else {
+            if subscription.hasPendingReplay { pumpReplay() }
+            return
+        }
+        let pending = backlog
+        backlog = []
+        server.relayedWriteCount += 1
+        connection.noteEventWrite()
+        transport.write(pending)
+        updateCheckBytes()
+    }
+
+    /// Bounds what the stream holds. Pending bytes waiting only for their turn in the flush
+    /// queue (the transport had no backlog) are written at once past ``earlyWriteBytes``, or
+    /// past the stream's limit: a burst is not a slow client. What is still held then, in the
+    /// transport and pending, beyond ``maxQueuedBytes`` is a slow client.
+    private func checkQueue() {
+        let pending = backlog.count
+        if isQueuedForFlush && transport.queuedBytes == 0 && (pending >= Self.earlyWriteBytes || pending > maxQueuedBytes) {
+            flush()
+        }
+        if transport.queuedBytes + backlog.count > maxQueuedBytes {
+            connection.disconnectSlowClient()
+        } else {
+            updateCheckBytes()
+        }
+    }
+
+    /// After a write: how many pending bytes call for ``checkQueue()``. The transport's queue
+    /// only shrinks until the next write, so a threshold from the queue as it is now is safe,
+    /// and a published event costs no look at the transport.
+    private func updateCheckBytes() {
+        guard maxQueuedBytes > 0 else { return }
+        checkBytes = min(Self.earlyWriteBytes, max(1, maxQueuedBytes - transport.queuedBytes + 1))
+    }
+
+    /// Pending bytes written without waiting for the flush queue: batching gains nothing
+    /// beyond this size, and it bounds the memory a burst holds per stream.
+    static let earlyWriteBytes = 16 * 1024
+
+    // MARK: Replay
+
+    /// How much of a stream's queued-bytes limit its replay may fill: half, so that live events
+    /// held behind it have the other half. At least 1: one event at a time.
+    static func replayWindowBytes(_ maxQueuedBytes: Int) -> Int { max(1, maxQueuedBytes / 2) }
+
+    /// Pieces of replay written per drain notice, so that one fast reader's long replay does not
+    /// hold the loop: the next ones follow at the next notice.
+    static let replayPiecesPerDrain = 4
+
+    /// Writes the replay while the transport holds less than the replay window, in pieces taken
+    /// from the broker's history as the client reads (never the whole replay at once), and asks
+    /// to be called again when it drained. When the replay is over the subscription hands over
+    /// the live events it held meanwhile, in order.
+    private func pumpReplay() {
+        let window = Self.replayWindowBytes(maxQueuedBytes)
+        var pieces = 0
+        while transport.queuedBytes < window, pieces < Self.replayPiecesPerDrain {
+            let events = subscription.takeReplay(maxBytes: window - transport.queuedBytes)
+            // Ended: the history dropped events before they were replayed (or the client left).
+            guard connection.relay === self, !connection.isClosed, !events.isEmpty else { return }
+            writeReplayPiece(events)
+            pieces += 1
+        }
+        if subscription.hasPendingReplay {
+            transport.notifyWhenQueuedBytes(atMost: window / 2)
+        } else {
+            // The last piece emptied the replay: the live events held behind it follow.
+            subscription.releaseHeldEvents()
+        }
+    }
+
+    /// Writes `events` in one write, as one chunk (a lone event's shared pre-framed chunk).
+    private func writeReplayPiece(_ events: [BrokerEvent]) {
+        server.relayedEventCount += events.count
+        server.relayedWriteCount += 1
+        connection.noteEventWrite()
+        if events.count == 1 {
+            if chunked {
+                transport.write(events[0].chunk)
+            } else {
+                events[0].encodedBytes.withUnsafeBytes { transport.write($0) }
+            }
+        } else {
+            var size = 0
+            for event in events { size += event.encodedBytes.count }
+            var piece: [UInt8] = []
+            piece.reserveCapacity(size + 12)
+            if chunked { HTTPResponseSerializer.writeChunkHeader(size: size, into: &piece) }
+            for event in events { piece.append(contentsOf: event.encodedBytes) }
+            if chunked { piece.append(contentsOf: HTTPResponseSerializer.chunkTrailer) }
+            transport.write(piece)
+        }
+        updateCheckBytes()
+    }
+
+    // MARK: Ending
+
+    /// Shutdown began: the pending events, then the farewell; the subscription ends.
+    func serverIsShuttingDown() {
+        flush()
+        if let farewell { connection.writeEvents(farewell) }
+        subscription.cancel()
+    }
+
+    /// The subscription ended: what is pending leaves first.
+    func finish() { flush() }
+}

@@ -1,0 +1,267 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+import RillPubSub
+
+/// The response in progress on a connection, as its task side sees it: the handler's task and
+/// how the response is framed. Reset for every request.
+struct RequestCycle {
+    /// The handler's task, then the streamed body's; nil between them and when done.
+    var handlerTask: Task<Void, Never>?
+    /// The request in progress was cancelled (EOF, reset, shutdown): a body task started later
+    /// for it starts cancelled.
+    var isCancelled = false
+    /// The response must end with the connection (HTTP/1.0 stream, a handler asked, a late error).
+    var closeAfterResponse = false
+    /// The response uses chunked framing.
+    var chunked = false
+    /// The request is HEAD: heads only.
+    var headOnly = false
+    /// The response is an event stream written by a task (shutdown cancels it at once).
+    var streamingEvents = false
+    /// The event stream's queued-bytes limit, for the heartbeat's stalled-client check.
+    var eventStreamMaxQueuedBytes = 0
+
+    /// A new request is handled by `task`.
+    init(handlerTask: Task<Void, Never>? = nil) { self.handlerTask = handlerTask }
+}
+
+/// The request cycle, task side: runs the handler on the loop's executor, writes the head, then
+/// streams the body — a writer or an event stream through the connection as a
+/// ``ResponseBodySink``, a subscription through an ``EventStreamRelay`` — and hands the
+/// connection back to the loop side when the response is done.
+extension HTTPConnection: ResponseBodySink {
+    func startHandler(head: HTTPRequestHead, body: [UInt8]) {
+        let request = Request(head: head, body: body)
+        let context = RequestContext(
+            logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
+        cycle = RequestCycle()
+        cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            await self.respond(to: request, context: context)
+        }
+    }
+
+    func respond(to request: Request, context: RequestContext) async {
+        let response: Response
+        do {
+            response = try await server.responder(request, context)
+        } catch {
+            response = Response(handlerError: error, logger: context.logger, path: request.path)
+        }
+        guard !isClosed else {
+            // The client left while the handler ran: what the response holds (a broker
+            // subscription) must not outlive it.
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            cycle.handlerTask = nil
+            return
+        }
+        // The head and what follows at once (a relayed stream's opening comment and replay)
+        // leave in one write.
+        transport.beginCoalescingWrites()
+        switch writeHead(of: response, for: request.head) {
+        case nil:
+            transport.endCoalescingWrites()
+            // A client that pipelines without reading must not make us queue response after
+            // response: the next request waits until this one drained below the low mark.
+            try? await waitUntilWritable()
+            cycle.handlerTask = nil
+            responseFinished()
+        case .subscription(let subscription):
+            cycle.handlerTask = nil
+            relaySubscription(subscription)
+            transport.endCoalescingWrites()
+        case .produced(let body):
+            transport.endCoalescingWrites()
+            // A streamed body outlives the routing task: it gets a task of its own, so that the
+            // routing task ends and frees its frames, the request and the response (several KB
+            // per long-lived stream), and the stream's task holds only what the body needs.
+            let cancelled = cycle.isCancelled
+            cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+                await self.streamBody(body)
+            }
+            if cancelled { cycle.handlerTask?.cancel() }
+        }
+    }
+
+    /// The body part that still has to be produced after the head.
+    enum StreamedBody {
+        /// Written by the body's own task (`ResponseBody.write(to:)`).
+        case produced(ResponseBody)
+        /// Relayed by the connection, with no task.
+        case subscription(SubscriptionRelay)
+    }
+
+    /// Writes the head (and a byte body) at once; returns the body still to stream, if any.
+    func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
+        cycle.headOnly = head.method == .head
+        cycle.closeAfterResponse = !head.keepAlive
+        let status = response.status
+        let bodyAllowed = status.code >= 200 && status.code != 204 && status.code != 304
+        let bytes = response.body.bytes ?? []
+        let streamsBody = response.body.bytes == nil && bodyAllowed && !cycle.headOnly
+        if streamsBody {
+            // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
+            cycle.chunked = head.version != .http1_0
+            if !cycle.chunked { cycle.closeAfterResponse = true }
+        }
+        // Framing is the server's: a handler's Content-Length, Transfer-Encoding or Connection
+        // would contradict what is actually sent. A handler asking to close is honoured.
+        var fields = response.headerFields
+        if fields[.connection] != nil || fields[.contentLength] != nil || fields[.transferEncoding] != nil {
+            if fields[.connection]?.lowercased().contains("close") == true { cycle.closeAfterResponse = true }
+            fields[.connection] = nil
+            fields[.contentLength] = nil
+            fields[.transferEncoding] = nil
+        }
+        // One buffer, one allocation: status line, the handler's fields, the server's own lines.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(384 + bytes.count)
+        HTTPResponseSerializer.writeStatusLineAndFields(
+            HTTPResponse(status: status, headerFields: fields), version: head.version == .http1_0 ? .http1_0 : .http1_1,
+            into: &buffer)
+        buffer.append(contentsOf: server.dateCache.dateLine())
+        buffer.append(contentsOf: server.serverLine)
+        if streamsBody {
+            if cycle.chunked { buffer.append(contentsOf: Self.chunkedLine) }
+        } else if bodyAllowed && response.body.byteCount != nil {
+            Self.appendContentLength(bytes.count, to: &buffer)
+        }
+        if cycle.closeAfterResponse || server.isShuttingDown {
+            cycle.closeAfterResponse = true
+            buffer.append(contentsOf: "connection: close\r\n".utf8)
+        } else if head.version == .http1_0 {
+            buffer.append(contentsOf: "connection: keep-alive\r\n".utf8)
+        }
+        HTTPResponseSerializer.endHead(into: &buffer)
+        if bodyAllowed && !cycle.headOnly { buffer.append(contentsOf: bytes) }
+        // The head leaves at once, before any streamed byte: SSE clients need it to open.
+        transport.write(buffer)
+        guard streamsBody else {
+            // HEAD (or a status without a body) on a relayed subscription: nothing will read it.
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            return nil
+        }
+        switch response.body.storage {
+        case .subscription(let relay):
+            responseIsEndless()
+            return .subscription(relay)
+        case .eventStream:
+            responseIsEndless()
+            return .produced(response.body)
+        case .empty, .bytes, .stream:
+            releaseReadBuffers()
+            return .produced(response.body)
+        }
+    }
+
+    func streamBody(_ body: ResponseBody) async {
+        do {
+            try await body.write(to: self)
+            if cycle.chunked && !isClosed { transport.write(HTTPResponseSerializer.lastChunk) }
+        } catch {
+            endEventStream()
+            // The head is out: the only honest signal left is to close without the last chunk.
+            if !(error is CancellationError || error is ConnectionClosedError) {
+                server.logger.error("streaming body failed", metadata: ["error": "\(error)"])
+            }
+            cycle.closeAfterResponse = true
+        }
+        cycle.handlerTask = nil
+        responseFinished()
+    }
+
+    /// Opens the event stream of `relay` and relays its subscription, with no task.
+    func relaySubscription(_ relay: SubscriptionRelay) {
+        relay.claim.claim()
+        let configuration = relay.configuration ?? eventStreamDefaults
+        // The client left (EOF or reset) while the handler subscribed: no later event would
+        // end this stream.
+        guard !cycle.isCancelled else {
+            relay.subscription.cancel()
+            cycle.closeAfterResponse = true
+            responseFinished()
+            return
+        }
+        do {
+            var writer = EventStreamWriter(sink: self, configuration: configuration)
+            try writer.open()
+            for event in relay.leading { writeEvents(try event.encoded()) }
+            startRelay(
+                EventStreamRelay(
+                    connection: self, subscription: relay.subscription, maxQueuedBytes: configuration.maxQueuedBytes,
+                    chunked: cycle.chunked, farewell: try relay.farewell?.encoded()))
+        } catch {
+            relay.subscription.cancel()
+            endEventStream()
+            cycle.closeAfterResponse = true
+            responseFinished()
+        }
+    }
+
+    // MARK: ResponseBodySink
+
+    var isShuttingDown: Bool { server.isShuttingDown }
+    var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
+
+    /// One body chunk from the handler; suspends above the high-water mark.
+    func writeBodyChunk(_ bytes: [UInt8]) async throws {
+        guard !isClosed, !transport.isClosing else { throw ConnectionClosedError() }
+        guard !bytes.isEmpty else { return }
+        writeFramed(bytes)
+        try await waitUntilWritable()
+    }
+
+    /// Suspends while more than the high-water mark is queued for the client.
+    func waitUntilWritable() async throws {
+        guard flowControl.mustWait(queuedBytes: transport.queuedBytes) else { return }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if isClosed {
+                    continuation.resume(throwing: ConnectionClosedError())
+                    return
+                }
+                flowControl.wait(continuation)
+                transport.notifyWhenQueuedBytes(atMost: flowControl.lowWaterMarkBytes)
+            }
+        } onCancel: {
+            // Clean-up: must not be lost to a full cross-thread queue.
+            server.loop.executeBypassingLimit { [self] in self.flowControl.fail(CancellationError()) }
+        }
+    }
+
+    /// Marks the response as an event stream and starts its heartbeats.
+    func beginEventStream(_ configuration: EventStreamConfiguration) {
+        cycle.streamingEvents = true
+        cycle.eventStreamMaxQueuedBytes = configuration.maxQueuedBytes
+        startHeartbeats(every: configuration.heartbeatInterval)
+    }
+
+    func endEventStream() {
+        cycle.streamingEvents = false
+        stopHeartbeats()
+    }
+
+    /// Writes one or more encoded events as one chunk, in one write. The opening comment and
+    /// the heartbeat are framed once, shared by every connection.
+    func writeEvents(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        noteEventWrite()
+        if cycle.chunked, let shared = Self.sharedChunk(of: bytes) {
+            transport.write(shared)
+        } else {
+            writeFramed(bytes)
+        }
+    }
+
+    /// Writes `bytes` (not empty) as one chunk of a chunked body, or as they are.
+    private func writeFramed(_ bytes: [UInt8]) {
+        guard cycle.chunked else { return transport.write(bytes) }
+        var framed: [UInt8] = []
+        framed.reserveCapacity(bytes.count + 12)
+        HTTPResponseSerializer.writeChunk(bytes, into: &framed)
+        transport.write(framed)
+    }
+
+    static let chunkedLine: [UInt8] = Array("transfer-encoding: chunked\r\n".utf8)
+}

@@ -1,0 +1,315 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+import RillPubSub
+
+/// One client connection, loop side: bytes from the transport go into the HTTP state machine,
+/// whose actions it performs; it owns the connection's timeouts and its lifetime. Never awaits.
+/// The task side — running the handler and writing its response — is the request cycle
+/// (`HTTPConnection+RequestCycle.swift`); a relayed event stream is an ``EventStreamRelay``.
+/// Loop-confined.
+///
+/// ```
+///  transport ─read─► HTTPConnectionStateMachine ─.handle─► request cycle (handler task)
+///     ▲                                                       │ head + body (sink)
+///     └──── write / drain notice ◄── flow control, relay ◄────┘
+/// ```
+final class HTTPConnection: TransportDelegate, @unchecked Sendable {
+    unowned let server: HTTPServer
+    let transport: any Transport
+    private var machine: HTTPConnectionStateMachine
+    /// What the state machine asked for, performed by ``perform()``; kept between events so
+    /// that its storage is reused.
+    private var actions: [HTTPConnectionStateMachine.Action] = []
+    private(set) var isClosed = false
+    let remoteAddress: SocketAddress?
+
+    /// The response in progress (task side).
+    var cycle = RequestCycle()
+    /// Backpressure for a streamed body's writer.
+    var flowControl: WriteFlowControl
+    /// The relayed subscription, while an event stream relays one.
+    private(set) var relay: EventStreamRelay?
+    /// A relay that ended, kept until the next request or the close: it may have ended inside
+    /// one of its own methods (a slow-client disconnect while relaying an event), which must
+    /// not free it under its own feet.
+    private var endedRelay: EventStreamRelay?
+    /// The timeouts, and the one timer that serves them.
+    private var timeouts: ConnectionTimeouts
+    private var timer: ScheduledTimer?
+
+    init(server: HTTPServer, transport: any Transport) {
+        self.server = server
+        self.transport = transport
+        machine = HTTPConnectionStateMachine(configuration: server.machineConfiguration)
+        remoteAddress = transport.remoteAddress
+        flowControl = WriteFlowControl(
+            highWaterMarkBytes: server.configuration.writeHighWaterMarkBytes,
+            lowWaterMarkBytes: server.configuration.writeLowWaterMarkBytes)
+        timeouts = ConnectionTimeouts(idle: server.configuration.idleTimeout, request: server.configuration.requestTimeout)
+    }
+
+    func start() {
+        transport.delegate = self
+        transport.startReading()
+        updateTimeout()
+    }
+
+    var queuedBytes: Int { transport.queuedBytes }
+
+    // MARK: Transport events
+
+    func transport(_ transport: any Transport, didRead bytes: UnsafeRawBufferPointer) {
+        reserveActions()
+        machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
+        perform()
+    }
+
+    func transport(_ transport: any Transport, didEndReadingWith error: UVError?) {
+        reserveActions()
+        if error != nil {
+            machine.connectionFailed(into: &actions)
+        } else {
+            machine.inputEnded(into: &actions)
+        }
+        perform()
+    }
+
+    func transportDidDrain(_ transport: any Transport) {
+        relay?.transportDrained()
+        flowControl.drained()
+    }
+
+    func transportDidClose(_ transport: any Transport) {
+        isClosed = true
+        if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
+        timer?.cancel()
+        timer = nil
+        cycle.handlerTask?.cancel()
+        relay?.subscription.cancel()
+        relay = nil
+        endedRelay = nil
+        flowControl.fail(ConnectionClosedError())
+        server.connectionDidClose(self)
+    }
+
+    // MARK: State machine actions
+
+    /// Gives the (released while a stream is open) actions array room for what one event
+    /// produces at most, so that it is allocated once rather than grown on the second action
+    /// (an EOF on a stream cancels it, and the end of the response closes).
+    @inline(__always) private func reserveActions() {
+        if actions.capacity == 0 { actions.reserveCapacity(4) }
+    }
+
+    private func perform() {
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .sendContinue:
+                transport.write(Self.continueResponse)
+            case .handle(let head, let body):
+                endedRelay = nil
+                startHandler(head: head, body: body)
+            case .reject(let error):
+                writeError(error)
+                transport.closeAfterFlush()
+            case .pauseReading:
+                transport.stopReading()
+            case .resumeReading:
+                transport.startReading()
+            case .cancelHandling:
+                cancelHandling()
+            case .closeAfterFlush:
+                transport.closeAfterFlush()
+            case .close:
+                transport.close()
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        updateTimeout()
+    }
+
+    /// The response in progress ends (the client left, or is being disconnected).
+    private func cancelHandling() {
+        cycle.isCancelled = true
+        cycle.handlerTask?.cancel()
+        relay?.subscription.cancel()
+    }
+
+    /// The response is done: the machine reads the next request (or closes).
+    func responseFinished() {
+        guard !isClosed else { return }
+        machine.responseFinished(
+            keepAlive: !cycle.closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
+        perform()
+    }
+
+    /// The head of an endless response (an event stream) went out: input is read only to
+    /// notice the client leaving, and nothing is buffered for requests that could never be
+    /// answered in turn.
+    func responseIsEndless() {
+        machine.responseIsEndless(into: &actions)
+        if actions.contains(.resumeReading) { transport.startReading() }
+        actions = []
+    }
+
+    /// Nothing more will be read until the body ends: the read-side buffers go back.
+    func releaseReadBuffers() {
+        machine.releaseIdleMemory()
+        actions = []
+    }
+
+    /// Graceful shutdown: close now if idle, else after the response in progress.
+    func closeWhenIdle() {
+        machine.closeWhenIdle(into: &actions)
+        perform()
+    }
+
+    /// End of the grace period (or a slow client): cancel the handler and close now.
+    func forceClose() {
+        machine.connectionFailed(into: &actions)
+        perform()
+    }
+
+    /// The slow-client policy's disconnect: close now, dropping what is queued.
+    func disconnectSlowClient() {
+        server.noteSlowClientDisconnect()
+        forceClose()
+    }
+
+    // MARK: Relayed event streams
+
+    /// Starts relaying `relay`'s subscription (the head and the opening are written).
+    func startRelay(_ relay: EventStreamRelay) {
+        self.relay = relay
+        relay.start()
+    }
+
+    /// The server's flush queue reached this connection: its pending events leave now.
+    func flushQueuedEvents() { relay?.flushFromQueue() }
+
+    /// The relayed subscription ended: pending events leave, then the response ends — with
+    /// its last chunk when the stream ended normally, by closing when it failed (a slow
+    /// consumer, a closed broker: the client reconnects and replays).
+    func relayEnded(_ ended: EventStreamRelay, error: SubscriptionError?) {
+        guard relay === ended else { return }
+        relay = nil
+        endedRelay = ended
+        guard !isClosed else { return }
+        ended.finish()
+        endEventStream()
+        if error == nil {
+            // No last chunk for a client that went away (EOF or reset cancelled the stream).
+            if cycle.chunked && !cycle.isCancelled { transport.write(HTTPResponseSerializer.lastChunk) }
+        } else {
+            cycle.closeAfterResponse = true
+        }
+        responseFinished()
+    }
+
+    // MARK: Timeouts (one timer per connection, re-armed only when it fires)
+
+    func updateTimeout() {
+        if let deadline = timeouts.enter(machine.phase, now: server.loop.nowMilliseconds) { arm(at: deadline) }
+    }
+
+    /// Sets the connection's timer to `deadline`: the pending timer moves, or a new one is
+    /// scheduled if it fired.
+    private func arm(at deadline: UInt64) {
+        let now = server.loop.nowMilliseconds
+        timeouts.armed(at: deadline)
+        let delay = Duration.milliseconds(deadline > now ? deadline - now : 0)
+        if let timer, timer.reschedule(after: delay) { return }
+        timer = server.loop.schedule(after: delay) { [unowned self] in self.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard !isClosed else { return }
+        let now = server.loop.nowMilliseconds
+        switch timeouts.timerFired(now: now) {
+        case .none:
+            return
+        case .rearm(let deadline):
+            arm(at: deadline)
+        case .heartbeatDue:
+            writeEvents(Self.heartbeatComment)
+            if queuedBytes > cycle.eventStreamMaxQueuedBytes {
+                // A heartbeat that cannot leave means a stalled client.
+                disconnectSlowClient()
+                return
+            }
+            arm(at: timeouts.heartbeatWritten(now: now))
+        case .idle:
+            closeWhenIdle()
+        case .request:
+            writeSimple(status: .requestTimeout, message: "the request was not received in time")
+            machine.connectionFailed(into: &actions)
+            actions.removeAll()
+            transport.closeAfterFlush()
+        }
+    }
+
+    /// An event stream starts: heartbeats every `interval` of quiet.
+    func startHeartbeats(every interval: Duration) {
+        timeouts.startHeartbeats(every: interval, now: server.loop.nowMilliseconds)
+        updateTimeout()
+    }
+
+    /// The event stream ended: no more heartbeats.
+    func stopHeartbeats() {
+        timeouts.stopHeartbeats()
+        updateTimeout()
+    }
+
+    /// The event stream wrote: its heartbeat is due one interval from now.
+    @inline(__always) func noteEventWrite() {
+        timeouts.noteEventWrite(now: server.loop.nowMilliseconds)
+    }
+
+    // MARK: Errors written from the loop side
+
+    private func writeError(_ error: HTTPParserError) {
+        let message: String
+        switch error {
+        case .malformedRequestLine(let reason), .malformedHeader(let reason), .malformedChunk(let reason):
+            message = reason
+        case .headersTooLarge: message = "the request head is larger than \(server.configuration.maxHeaderBytes) bytes"
+        case .uriTooLong: message = "the request target is too long"
+        case .bodyTooLarge: message = "the request body is larger than allowed"
+        case .conflictingFraming: message = "conflicting Content-Length / Transfer-Encoding"
+        case .invalidContentLength: message = "invalid Content-Length"
+        case .unsupportedTransferEncoding: message = "unsupported transfer coding"
+        case .unsupportedVersion: message = "only HTTP/1.0 and HTTP/1.1 are supported"
+        case .missingHost: message = "HTTP/1.1 requests need a Host header"
+        }
+        writeSimple(status: error.status, message: message)
+    }
+
+    /// A complete error response with `Connection: close`, written directly from the loop side.
+    private func writeSimple(status: HTTPResponse.Status, message: String) {
+        let response = HTTPError(status, message: message).response
+        guard let body = response.body.bytes else { return }
+        var extra = server.dateCache.dateLine()
+        extra.append(contentsOf: server.serverLine)
+        Self.appendContentLength(body.count, to: &extra)
+        extra.append(contentsOf: "connection: close\r\n".utf8)
+        var buffer: [UInt8] = []
+        HTTPResponseSerializer.writeHead(
+            HTTPResponse(status: status, headerFields: response.headerFields), extraFieldLines: extra, into: &buffer)
+        buffer.append(contentsOf: body)
+        transport.write(buffer)
+    }
+
+    static func appendContentLength(_ count: Int, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: "content-length: ".utf8)
+        buffer.append(contentsOf: String(count).utf8)
+        buffer.append(contentsOf: "\r\n".utf8)
+    }
+
+    static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}

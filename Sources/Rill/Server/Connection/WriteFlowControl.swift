@@ -1,0 +1,42 @@
+/// Write backpressure for one connection's response, as uvicorn's `FlowControl`: a writer
+/// suspends while more than the high-water mark is queued for the client and resumes once it
+/// drained to the low-water mark; closing the connection fails the waiting writer. It holds
+/// the waiting writer; the connection asks the transport for the drain notice.
+struct WriteFlowControl {
+    /// Queued bytes above which a writer waits (``ServerConfiguration/writeHighWaterMarkBytes``).
+    let highWaterMarkBytes: Int
+    /// Queued bytes at which a waiting writer resumes (``ServerConfiguration/writeLowWaterMarkBytes``).
+    let lowWaterMarkBytes: Int
+    private var waiter: UnsafeContinuation<Void, any Error>?
+
+    init(highWaterMarkBytes: Int, lowWaterMarkBytes: Int) {
+        self.highWaterMarkBytes = highWaterMarkBytes
+        self.lowWaterMarkBytes = lowWaterMarkBytes
+    }
+
+    /// Whether a writer must wait with `queuedBytes` queued.
+    func mustWait(queuedBytes: Int) -> Bool { queuedBytes > highWaterMarkBytes }
+
+    /// Whether a writer waits.
+    var isWaiting: Bool { waiter != nil }
+
+    /// `writer` waits for the drain notice (one writer at a time: a response has one body).
+    mutating func wait(_ writer: UnsafeContinuation<Void, any Error>) {
+        precondition(waiter == nil, "two writers wait on one connection")
+        waiter = writer
+    }
+
+    /// The queue drained to the low-water mark: the waiting writer goes on.
+    mutating func drained() {
+        guard let writer = waiter else { return }
+        waiter = nil
+        writer.resume()
+    }
+
+    /// The waiting writer fails with `error` (the connection closed, the writer was cancelled).
+    mutating func fail(_ error: any Error) {
+        guard let writer = waiter else { return }
+        waiter = nil
+        writer.resume(throwing: error)
+    }
+}
