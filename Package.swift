@@ -190,7 +190,8 @@ let package = Package(
             name: "RillTests",
             // RillRedis: the DocC catalog's Redis snippets are compiled here (Tests/RillTests/Documentation).
             dependencies: [
-                "Rill", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", .product(name: "HTTPTypes", package: "swift-http-types"),
+                "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and
