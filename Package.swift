@@ -150,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "RillLoad",
             dependencies: [
-                "RillCore", "RillSSE",
+                "RillCore", "RillHTTP", "RillSSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -1,3 +1,5 @@
+import RillHTTP
+
 /// Decodes one streamed HTTP/1.1 response as it arrives: the head, then the body (chunked, with
 /// a `Content-Length`, or until the connection closes), handing body bytes to a callback. Pure:
 /// no I/O, bounded memory (only the head is buffered, at most ``maxHeadBytes``).
@@ -18,27 +20,23 @@ struct ResponseDecoder {
 
     private enum State {
         case head
-        case chunkSize(value: Int, digits: Int, inExtension: Bool)
-        case chunkSizeLF(size: Int)
-        case chunkData(remaining: Int)
-        case chunkDataCR
-        case chunkDataLF
-        /// After the last chunk: trailer lines until an empty one. `lineLength` counts the
-        /// current line's bytes.
-        case trailers(lineLength: Int, sawCR: Bool)
+        /// The body is chunked: RillHTTP's decoder reads it.
+        case chunked
         case identity(remaining: Int?)
         case ended
     }
 
     private var state = State.head
     private var headBuffer: [UInt8] = []
+    private var chunkedBody = ChunkedBodyDecoder()
+    private var identityBytes = 0
     private(set) var head: Head?
     /// The body is complete (last chunk, or Content-Length reached): the server ended the stream.
     var isEnded: Bool { if case .ended = state { true } else { false } }
     /// Body bytes delivered so far (without chunk framing).
-    private(set) var bodyBytes = 0
+    var bodyBytes: Int { identityBytes + chunkedBody.bodyByteCount }
     /// Chunks received so far.
-    private(set) var chunks = 0
+    var chunks: Int { chunkedBody.chunkCount }
 
     /// Consumes `bytes`; body bytes go to `body`. Returns true when this call completed the head.
     mutating func feed(_ bytes: UnsafeRawBufferPointer, body: (UnsafeRawBufferPointer) -> Void) throws(Failure) -> Bool {
@@ -69,67 +67,27 @@ struct ResponseDecoder {
             head = parsed
             completedHead = true
             if parsed.chunked {
-                state = .chunkSize(value: 0, digits: 0, inExtension: false)
+                state = .chunked
             } else {
                 state = .identity(remaining: parsed.contentLength)
                 if parsed.contentLength == 0 { state = .ended }
             }
         }
         while index < bytes.count {
-            let byte = bytes[index]
             switch state {
             case .head, .ended:
                 return completedHead
-            case .chunkSize(let value, let digits, let inExtension):
-                if byte == 13 {
-                    guard digits > 0 else { throw .malformedChunk }
-                    state = .chunkSizeLF(size: value)
-                } else if inExtension {
-                    // Extension bytes are skipped up to the CR.
-                } else if byte == 59 {  // ';' starts a chunk extension
-                    state = .chunkSize(value: value, digits: digits, inExtension: true)
-                } else if let digit = Self.hexValue(byte), digits < 15 {
-                    state = .chunkSize(value: value * 16 + digit, digits: digits + 1, inExtension: false)
-                } else {
+            case .chunked:
+                do {
+                    index += try chunkedBody.decode(UnsafeRawBufferPointer(rebasing: bytes[index...]), body: body)
+                } catch {
                     throw .malformedChunk
                 }
-                index += 1
-            case .chunkSizeLF(let size):
-                guard byte == 10 else { throw .malformedChunk }
-                index += 1
-                if size == 0 {
-                    state = .trailers(lineLength: 0, sawCR: false)
-                } else {
-                    state = .chunkData(remaining: size)
-                    chunks += 1
-                }
-            case .chunkData(let remaining):
-                let take = min(remaining, bytes.count - index)
-                body(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
-                bodyBytes += take
-                index += take
-                state = take == remaining ? .chunkDataCR : .chunkData(remaining: remaining - take)
-            case .chunkDataCR:
-                guard byte == 13 else { throw .malformedChunk }
-                state = .chunkDataLF
-                index += 1
-            case .chunkDataLF:
-                guard byte == 10 else { throw .malformedChunk }
-                state = .chunkSize(value: 0, digits: 0, inExtension: false)
-                index += 1
-            case .trailers(let lineLength, let sawCR):
-                index += 1
-                if byte == 13 {
-                    state = .trailers(lineLength: lineLength, sawCR: true)
-                } else if byte == 10 && sawCR {
-                    state = lineLength == 0 ? .ended : .trailers(lineLength: 0, sawCR: false)
-                } else {
-                    state = .trailers(lineLength: lineLength + 1, sawCR: false)
-                }
+                if chunkedBody.isComplete { state = .ended }
             case .identity(let remaining):
                 let take = min(remaining ?? Int.max, bytes.count - index)
                 body(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
-                bodyBytes += take
+                identityBytes += take
                 index += take
                 if let remaining {
                     state = take == remaining ? .ended : .identity(remaining: remaining - take)
@@ -137,15 +95,6 @@ struct ResponseDecoder {
             }
         }
         return completedHead
-    }
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case 48...57: Int(byte - 48)
-        case 65...70: Int(byte - 55)
-        case 97...102: Int(byte - 87)
-        default: nil
-        }
     }
 
     /// The parsed head and the offset of the `CRLF CRLF` that ends it, if `buffer` holds it

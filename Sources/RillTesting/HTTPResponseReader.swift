@@ -1,4 +1,5 @@
 public import Rill
+import RillHTTP
 
 /// An incremental HTTP/1.x response parser for test clients: bytes in, complete responses out.
 ///
@@ -40,10 +41,8 @@ public struct HTTPResponseReader: Sendable {
         case statusLine
         case headerLines
         case contentLength(remaining: Int)
-        case chunkSizeLine
-        case chunkData(remaining: Int)
-        case chunkDataEnd
-        case trailerLines
+        /// A chunked body, read by RillHTTP's ``ChunkedBodyDecoder``.
+        case chunked(ChunkedBodyDecoder)
         case untilClose
         case failed(HTTPResponseReaderError)
     }
@@ -190,31 +189,25 @@ public struct HTTPResponseReader: Sendable {
                 if count == remaining { return complete() }
                 state = .contentLength(remaining: remaining - count)
                 return nil
-            case .chunkSizeLine:
-                guard let line = try nextLine() else { return nil }
-                let size = try Self.parseChunkSize(line)
-                headByteCount = 0
-                state = size == 0 ? .trailerLines : .chunkData(remaining: size)
-            case .chunkData(let remaining):
-                let count = min(remaining, bufferedByteCount)
-                partial.body.append(contentsOf: buffer[readIndex..<readIndex + count])
-                consume(count)
-                if count < remaining {
-                    state = .chunkData(remaining: remaining - count)
-                    return nil
+            case .chunked(var decoder):
+                var data: [UInt8] = []
+                let start = readIndex
+                let result = buffer.withUnsafeBytes { raw in
+                    Result { () throws(ChunkedBodyDecoder.Failure) in
+                        try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[start...])) { data.append(contentsOf: $0) }
+                    }
                 }
-                state = .chunkDataEnd
-            case .chunkDataEnd:
-                guard bufferedByteCount >= 2 else { return nil }
-                guard buffer[readIndex] == Self.cr, buffer[readIndex + 1] == Self.lf else {
-                    throw .malformedChunk("chunk data is not followed by CRLF")
+                partial.body.append(contentsOf: data)
+                let used: Int
+                switch result {
+                case .success(let count): used = count
+                case .failure(let failure): throw Self.readerError(failure)
                 }
-                consume(2)
-                state = .chunkSizeLine
-            case .trailerLines:
-                guard let line = try nextLine() else { return nil }
-                if line.isEmpty { return complete() }
-                try Self.parseField(line, into: &partial.trailerFields)
+                consume(used)
+                state = .chunked(decoder)
+                guard decoder.isComplete else { return nil }
+                for line in decoder.trailerLines { try Self.parseField(line[...], into: &partial.trailerFields) }
+                return complete()
             case .untilClose:
                 partial.body.append(contentsOf: buffer[readIndex...])
                 consume(bufferedByteCount)
@@ -236,7 +229,7 @@ public struct HTTPResponseReader: Sendable {
             .filter { !$0.isEmpty }
         if !transferCodings.isEmpty {
             if fields[.contentLength] != nil { throw .conflictingFraming }
-            state = transferCodings.last == "chunked" ? .chunkSizeLine : .untilClose
+            state = transferCodings.last == "chunked" ? .chunked(ChunkedBodyDecoder(maxTrailerBytes: maxHeadBytes)) : .untilClose
             return nil
         }
         let lengths = fields[values: .contentLength].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
@@ -291,19 +284,14 @@ public struct HTTPResponseReader: Sendable {
         fields.append(HTTPField(name: name, value: String(decoding: value, as: UTF8.self)))
     }
 
-    private static func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTPResponseReaderError) -> Int {
-        let text = String(decoding: line, as: UTF8.self)
-        let digits = line.prefix(while: isHexDigit)
-        guard !digits.isEmpty, digits.count <= 15 else { throw .malformedChunk("bad chunk size line \"\(text)\"") }
-        let rest = line[digits.endIndex...].trimmingASCIISpaces()
-        guard rest.isEmpty || rest.first == UInt8(ascii: ";") else {
-            throw .malformedChunk("bad chunk size line \"\(text)\"")
+    /// The reader's error for what the chunked-body decoder rejected.
+    private static func readerError(_ failure: ChunkedBodyDecoder.Failure) -> HTTPResponseReaderError {
+        switch failure {
+        case .malformedChunkSize: .malformedChunk("bad chunk size line")
+        case .missingChunkDataEnd: .malformedChunk("chunk data is not followed by CRLF")
+        case .bareLineEnd: .malformedChunk("a chunk line does not end in CRLF")
+        case .trailersTooLarge: .headTooLarge
         }
-        var size = 0
-        for digit in digits {
-            size = size * 16 + Int(hexValue(digit))
-        }
-        return size
     }
 
     // MARK: - Bytes
@@ -354,17 +342,6 @@ public struct HTTPResponseReader: Sendable {
     private static let zero = UInt8(ascii: "0")
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= zero && byte <= UInt8(ascii: "9") }
-
-    private static func isHexDigit(_ byte: UInt8) -> Bool {
-        isDigit(byte) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
-            || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8 {
-        if isDigit(byte) { return byte - zero }
-        if byte >= UInt8(ascii: "a") { return byte - UInt8(ascii: "a") + 10 }
-        return byte - UInt8(ascii: "A") + 10
-    }
 
     /// RFC 9110 tchar.
     private static func isTokenCharacter(_ byte: UInt8) -> Bool {

@@ -220,9 +220,9 @@ import Testing
     @Test func `malformed chunked framing is rejected`() {
         let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         expectFailure(head + "5\r\nhelloX\r\n0\r\n\r\n", .malformedChunk("chunk data is not followed by CRLF"))
-        expectFailure(head + "zz\r\n", .malformedChunk("bad chunk size line \"zz\""))
-        expectFailure(head + "5 x\r\nhello\r\n", .malformedChunk("bad chunk size line \"5 x\""))
-        expectFailure(head + "1234567890123456\r\n", .malformedChunk("bad chunk size line \"1234567890123456\""))
+        expectFailure(head + "zz\r\n", .malformedChunk("bad chunk size line"))
+        expectFailure(head + "5 x\r\nhello\r\n", .malformedChunk("bad chunk size line"))
+        expectFailure(head + "1234567890123456\r\n", .malformedChunk("bad chunk size line"))
     }
 
     @Test func `a head larger than the limit is rejected before it completes`() {
