@@ -1,12 +1,13 @@
 public import RillSSE
 
 /// An event as a broker delivers it: its id, the channel it was published to, its position in
-/// the broker's order, and its wire bytes, encoded and framed once at publish time and shared
-/// by every subscriber and by the history.
+/// the broker's order, and its wire bytes in `text/event-stream` format, encoded once at
+/// publish time and shared by every subscriber and by the history.
 ///
-/// Storage: one copy of the event. The wire bytes are kept once, framed as an HTTP/1.1 chunk
-/// (``chunk``); ``encodedBytes`` is a slice of that storage and ``event`` is decoded from it
-/// on demand. A stored event costs its wire bytes plus ``storageOverheadBytes``.
+/// Storage: one copy of the event, ``encodedBytes``; ``event`` is decoded from it on demand. A
+/// stored event costs its wire bytes plus ``storageOverheadBytes``. How the bytes travel (an
+/// HTTP/1.1 chunk, an HTTP/2 DATA frame) is the server's business: it frames each event once
+/// per fan-out, not per subscriber.
 public struct BrokerEvent: Sendable {
     /// The event's id: the publisher's, or the one the broker assigned.
     public let id: String
@@ -14,46 +15,24 @@ public struct BrokerEvent: Sendable {
     public let channel: String
     /// The broker's monotonic sequence number (orders events across channels).
     public let sequence: UInt64
-    /// The event in `text/event-stream` format framed as one HTTP/1.1 chunk
-    /// (`size CRLF bytes CRLF`), built once at publish time so that a fan-out to thousands of
-    /// chunked responses copies nothing per subscriber.
-    public let chunk: [UInt8]
-    /// Where ``encodedBytes`` starts in ``chunk`` (after the size line).
-    private let encodedStart: Int
+    /// The event in `text/event-stream` format, `\n\n`-terminated. Shared: every subscriber
+    /// and the history hold the same storage.
+    public let encodedBytes: [UInt8]
     /// When it was published, on the loop's millisecond clock (for history age).
     let publishedAtMilliseconds: UInt64
 
-    /// The event in `text/event-stream` format, `\n\n`-terminated: a slice of ``chunk``, no copy.
-    public var encodedBytes: ArraySlice<UInt8> { chunk[encodedStart..<(chunk.count - 2)] }
-
-    /// ``encodedBytes`` as an array of its own (a copy: prefer ``encodedBytes`` or ``chunk``).
-    public var encoded: [UInt8] { Array(encodedBytes) }
-
     /// The event, decoded from its wire bytes (each access decodes; the broker keeps only the
     /// bytes). ``ServerSentEvent/id`` is always set.
-    public var event: ServerSentEvent { ServerSentEvent(decodingEncoded: encodedBytes, id: id) }
+    public var event: ServerSentEvent { ServerSentEvent(decodingEncoded: encodedBytes[...], id: id) }
 
     /// Fixed bytes a stored event costs besides its wire bytes (this value, its array's header,
     /// allocator rounding), counted by the in-memory broker's history budget.
     public static let storageOverheadBytes = 96
 
-    /// The bytes a stored event is counted for: its chunk, its id and channel when they are
-    /// not stored inline, and ``storageOverheadBytes``.
+    /// The bytes a stored event is counted for: its wire bytes, its id and channel when they
+    /// are not stored inline, and ``storageOverheadBytes``.
     public var storedByteCount: Int {
-        chunk.count + Self.storageOverheadBytes + (id.utf8.count > 15 ? id.utf8.count : 0)
-    }
-
-    /// `bytes` as one HTTP/1.1 chunk.
-    package static func frame(_ bytes: [UInt8]) -> [UInt8] {
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity(bytes.count + 12)
-        chunk.append(contentsOf: String(bytes.count, radix: 16).utf8)
-        chunk.append(13)
-        chunk.append(10)
-        chunk.append(contentsOf: bytes)
-        chunk.append(13)
-        chunk.append(10)
-        return chunk
+        encodedBytes.count + Self.storageOverheadBytes + (id.utf8.count > 15 ? id.utf8.count : 0)
     }
 
     /// An event from its encoded bytes; `event.id` must be set (it is what the bytes carry).
@@ -61,8 +40,7 @@ public struct BrokerEvent: Sendable {
         self.id = event.id ?? ""
         self.channel = channel
         self.sequence = sequence
-        self.chunk = Self.frame(encoded)
-        self.encodedStart = chunk.count - encoded.count - 2
+        self.encodedBytes = encoded
         self.publishedAtMilliseconds = publishedAtMilliseconds
     }
 }

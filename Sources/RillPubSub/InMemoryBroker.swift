@@ -288,7 +288,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 let event = channels[best].history[indices[best]]
                 indices[best] += 1
                 events.append(event)
-                bytes += event.chunk.count
+                bytes += event.encodedBytes.count
                 after = event.sequence
             }
             return lastSequences.contains { $0 > after } ? .more : .finished

@@ -101,7 +101,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             return true
         }
         if let pending, pending.holding {
-            pending.heldBytes += event.chunk.count
+            pending.heldBytes += event.encodedBytes.count
             guard pending.heldBytes <= pending.maxHeldBytes else {
                 end(with: .slowConsumer)
                 return false
@@ -160,7 +160,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         var bytes = 0
         while bytes < maxBytes, refillReplay(), let event = pending?.events.popFirst() {
             events.append(event)
-            bytes += event.chunk.count
+            bytes += event.encodedBytes.count
         }
         if events.isEmpty && pending?.holding == true { releaseHeld() }
         return events
@@ -255,7 +255,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             // Live events that arrived before the attach stay held behind the replay.
             pending.holding = true
             pending.maxHeldBytes = maxHeldBytes
-            pending.heldBytes = buffer.reduce(0) { $0 + $1.chunk.count }
+            pending.heldBytes = buffer.reduce(0) { $0 + $1.encodedBytes.count }
             if pending.heldBytes > maxHeldBytes { end(with: .slowConsumer) }
         } else {
             releaseHeld()

@@ -33,13 +33,13 @@ import Testing
         let receivedOnB = try await take(3, from: onB)
         let receivedOnA = try await take(3, from: onA)
         #expect(receivedOnB.map(\.id) == receipts.map(\.id))
-        #expect(receivedOnB.map(\.encoded) == receivedOnA.map(\.encoded))
+        #expect(receivedOnB.map(\.encodedBytes) == receivedOnA.map(\.encodedBytes))
         #expect(receipts.allSatisfy { $0.subscriberCount == 2 })  // two processes, one connection each
         #expect(receipts[2].id == "publisher-7")
         for (event, (delivered, receipt)) in zip(published, zip(receivedOnB, receipts)) {
             var expected = event
             expected.id = receipt.id
-            #expect(delivered.encoded == (try expected.encoded()))
+            #expect(delivered.encodedBytes == (try expected.encoded()))
             #expect(delivered.channel == "news")
         }
         // Broker-assigned ids are stream entry ids, increasing.

@@ -22,7 +22,7 @@ struct SubscriptionRelay: Sendable {
         do {
             for try await event in subscription {
                 // A broker never waits for one subscriber: the `.wait` policy does not apply.
-                try writer.sendNow(encoded: event.encoded)
+                try writer.sendNow(encoded: event.encodedBytes)
             }
         } catch is CancellationError {
             // The client left, or the server is shutting down. (A slow consumer or a closed

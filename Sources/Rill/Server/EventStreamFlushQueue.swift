@@ -3,7 +3,7 @@ import DequeModule
 /// Relayed event streams that have events waiting to be written, written in FIFO order at the
 /// end of the loop executor's drains, at most ``connectionsPerDrain`` per drain. Loop-confined.
 ///
-/// A publish only appends its pre-framed chunk to each subscriber's pending bytes (no syscall)
+/// A publish only appends its chunk (framed once per fan-out, shared) to each subscriber's pending bytes (no syscall)
 /// and queues the connection here once; the socket writes happen after the publishing code
 /// returned. While publishes arrive faster than one pass over the subscribers takes, the
 /// events pending for a subscriber accumulate and leave in **one** `write(2)` — the cost of a

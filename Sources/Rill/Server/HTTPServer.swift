@@ -17,6 +17,9 @@ final class HTTPServer: @unchecked Sendable {
     /// registers its publish backpressure there while it runs.
     let pubSub: PubSub?
     let machineConfiguration: HTTPConnectionStateMachine.Configuration
+    /// ``ServerConfiguration/idleTimeout`` and ``ServerConfiguration/requestTimeout`` in
+    /// milliseconds, for every connection's deadlines.
+    let timeoutLimits: ConnectionTimeouts.Limits
     let serverLine: [UInt8]
 
     private var listener: TCPListener?
@@ -26,6 +29,8 @@ final class HTTPServer: @unchecked Sendable {
     var dateCache = DateCache()
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()
+    /// The event being fanned out, framed once for every chunked stream it goes to.
+    var chunkFramer = SharedChunkFramer()
     private var flushObserver: Int?
     /// Gives memory a burst freed back to the kernel (``ServerConfiguration/freedMemoryCheckInterval``).
     private var freedMemoryReturner: FreedMemoryReturner?
@@ -70,6 +75,7 @@ final class HTTPServer: @unchecked Sendable {
         machineConfiguration = .init(
             parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),
             maxQueuedRequests: configuration.maxQueuedRequests, maxQueuedRequestBytes: configuration.maxQueuedRequestBytes)
+        timeoutLimits = ConnectionTimeouts.Limits(idle: configuration.idleTimeout, request: configuration.requestTimeout)
         serverLine = configuration.serverName.map { Array("server: \($0)\r\n".utf8) } ?? []
         maxConnections = configuration.maxConnections
     }

@@ -18,6 +18,23 @@ import Testing
         }
     }
 
+    @Test func `an event is framed once per fan-out and its chunk shared by every stream`() {
+        var framer = SharedChunkFramer()
+        let event = Array("id: 1\ndata: hello\n\n".utf8)
+        let first = framer.chunk(of: event)
+        var expected: [UInt8] = []
+        HTTPResponseSerializer.writeChunk(event, into: &expected)
+        #expect(first == expected)
+        // The same event again: the very same array, no new framing.
+        let second = framer.chunk(of: event)
+        first.withUnsafeBufferPointer { a in second.withUnsafeBufferPointer { b in #expect(a.baseAddress == b.baseAddress) } }
+        // The next event (the same length, other bytes) gets its own chunk.
+        let next = Array("id: 2\ndata: hello\n\n".utf8)
+        var expectedNext: [UInt8] = []
+        HTTPResponseSerializer.writeChunk(next, into: &expectedNext)
+        #expect(framer.chunk(of: next) == expectedNext)
+    }
+
     @Test func `shared stream fields already hold the standard fields`() {
         for status in [ReplayStatus.live, .complete, .gap] {
             let fields = status.headerFields

@@ -9,7 +9,8 @@ import RillHTTP
 /// request, every event written) costs no timer operation — it is compared when the timer
 /// fires — and only a deadline earlier than the armed one re-arms it.
 ///
-/// All times are the loop's milliseconds.
+/// All times are the loop's milliseconds. The idle and request timeouts are the server's (passed
+/// in, not stored: every byte of a connection counts at 19,000 streams).
 struct ConnectionTimeouts {
     /// Which deadline is running.
     enum Kind: Equatable {
@@ -31,8 +32,6 @@ struct ConnectionTimeouts {
         case none
     }
 
-    let idleMilliseconds: UInt64
-    let requestMilliseconds: UInt64
     private(set) var kind = Kind.none
     private(set) var deadlineMilliseconds: UInt64 = 0
     /// When the armed timer fires; nil while none is armed.
@@ -41,11 +40,6 @@ struct ConnectionTimeouts {
     private(set) var heartbeatMilliseconds: UInt64 = 0
     /// When the event stream last wrote anything.
     private(set) var lastEventWriteMilliseconds: UInt64 = 0
-
-    init(idle: Duration, request: Duration) {
-        idleMilliseconds = idle.wholeMilliseconds
-        requestMilliseconds = request.wholeMilliseconds
-    }
 
     /// Which deadline runs while the connection is in `phase`.
     func kind(for phase: HTTPConnectionStateMachine.Phase) -> Kind {
@@ -58,19 +52,30 @@ struct ConnectionTimeouts {
     }
 
     /// The connection entered `phase`: returns the deadline to arm the timer for, or nil when
-    /// the armed timer (or none) serves.
-    mutating func enter(_ phase: HTTPConnectionStateMachine.Phase, now: UInt64) -> UInt64? {
+    /// the armed timer (or none) serves. `limits` are the server's idle and request timeouts.
+    mutating func enter(_ phase: HTTPConnectionStateMachine.Phase, now: UInt64, limits: Limits) -> UInt64? {
         let next = kind(for: phase)
         guard next != kind else { return nil }
         kind = next
         switch next {
         case .none: return nil
-        case .idle: deadlineMilliseconds = now &+ idleMilliseconds
-        case .request: deadlineMilliseconds = now &+ requestMilliseconds
+        case .idle: deadlineMilliseconds = now &+ limits.idleMilliseconds
+        case .request: deadlineMilliseconds = now &+ limits.requestMilliseconds
         case .heartbeat: deadlineMilliseconds = lastEventWriteMilliseconds &+ heartbeatMilliseconds
         }
         if let armed = armedMilliseconds, armed <= deadlineMilliseconds { return nil }
         return deadlineMilliseconds
+    }
+
+    /// The server's idle and request timeouts, in milliseconds.
+    struct Limits {
+        let idleMilliseconds: UInt64
+        let requestMilliseconds: UInt64
+
+        init(idle: Duration, request: Duration) {
+            idleMilliseconds = idle.wholeMilliseconds
+            requestMilliseconds = request.wholeMilliseconds
+        }
     }
 
     /// The connection armed its timer for `deadline`.

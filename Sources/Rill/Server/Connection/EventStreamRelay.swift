@@ -68,14 +68,14 @@ final class EventStreamRelay {
 
     // MARK: Live events
 
-    /// A published event: appended to the pending bytes (the broker's pre-framed chunk, shared,
-    /// not copied, when it is the only one), written by the server's flush queue — or once the
+    /// A published event: appended to the pending bytes (its chunk, framed once per fan-out and
+    /// shared, not copied, when it is the only one), written by the server's flush queue — or once the
     /// transport drained, if it still holds a backlog.
     func relay(_ event: BrokerEvent) {
         guard !connection.isClosed else { return }
         server.relayedEventCount += 1
         if backlog.isEmpty {
-            if chunked { backlog = event.chunk } else { backlog.append(contentsOf: event.encodedBytes) }
+            backlog = chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes
             if !isQueuedForFlush {
                 if transport.queuedBytes > 0 {
                     transport.notifyWhenQueuedBytes(atMost: 0)
@@ -85,7 +85,7 @@ final class EventStreamRelay {
                 }
             }
         } else {
-            backlog.append(contentsOf: chunked ? event.chunk[...] : event.encodedBytes)
+            backlog.append(contentsOf: chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes)
         }
         if backlog.count >= checkBytes { checkQueue() }
     }
@@ -175,17 +175,13 @@ final class EventStreamRelay {
         }
     }
 
-    /// Writes `events` in one write, as one chunk (a lone event's shared pre-framed chunk).
+    /// Writes `events` in one write, as one chunk (a lone event's shared chunk).
     private func writeReplayPiece(_ events: [BrokerEvent]) {
         server.relayedEventCount += events.count
         server.relayedWriteCount += 1
         connection.noteEventWrite()
         if events.count == 1 {
-            if chunked {
-                transport.write(events[0].chunk)
-            } else {
-                events[0].encodedBytes.withUnsafeBytes { transport.write($0) }
-            }
+            transport.write(chunked ? server.chunkFramer.chunk(of: events[0].encodedBytes) : events[0].encodedBytes)
         } else {
             var size = 0
             for event in events { size += event.encodedBytes.count }

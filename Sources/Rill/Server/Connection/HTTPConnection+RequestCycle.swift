@@ -214,7 +214,8 @@ extension HTTPConnection: ResponseBodySink {
 
     /// Suspends while more than the high-water mark is queued for the client.
     func waitUntilWritable() async throws {
-        guard flowControl.mustWait(queuedBytes: transport.queuedBytes) else { return }
+        let marks = (high: server.configuration.writeHighWaterMarkBytes, low: server.configuration.writeLowWaterMarkBytes)
+        guard WriteFlowControl.mustWait(queuedBytes: transport.queuedBytes, highWaterMarkBytes: marks.high) else { return }
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if isClosed {
@@ -222,7 +223,7 @@ extension HTTPConnection: ResponseBodySink {
                     return
                 }
                 flowControl.wait(continuation)
-                transport.notifyWhenQueuedBytes(atMost: flowControl.lowWaterMarkBytes)
+                transport.notifyWhenQueuedBytes(atMost: marks.low)
             }
         } onCancel: {
             // Clean-up: must not be lost to a full cross-thread queue.

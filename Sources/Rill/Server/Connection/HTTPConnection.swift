@@ -28,7 +28,7 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
     /// The response in progress (task side).
     var cycle = RequestCycle()
     /// Backpressure for a streamed body's writer.
-    var flowControl: WriteFlowControl
+    var flowControl = WriteFlowControl()
     /// The relayed subscription, while an event stream relays one.
     private(set) var relay: EventStreamRelay?
     /// A relay that ended, kept until the next request or the close: it may have ended inside
@@ -36,7 +36,7 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
     /// not free it under its own feet.
     private var endedRelay: EventStreamRelay?
     /// The timeouts, and the one timer that serves them.
-    private var timeouts: ConnectionTimeouts
+    private var timeouts = ConnectionTimeouts()
     private var timer: ScheduledTimer?
 
     init(server: HTTPServer, transport: any Transport) {
@@ -44,10 +44,6 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
         self.transport = transport
         machine = HTTPConnectionStateMachine(configuration: server.machineConfiguration)
         remoteAddress = transport.remoteAddress
-        flowControl = WriteFlowControl(
-            highWaterMarkBytes: server.configuration.writeHighWaterMarkBytes,
-            lowWaterMarkBytes: server.configuration.writeLowWaterMarkBytes)
-        timeouts = ConnectionTimeouts(idle: server.configuration.idleTimeout, request: server.configuration.requestTimeout)
     }
 
     func start() {
@@ -214,7 +210,9 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
     // MARK: Timeouts (one timer per connection, re-armed only when it fires)
 
     func updateTimeout() {
-        if let deadline = timeouts.enter(machine.phase, now: server.loop.nowMilliseconds) { arm(at: deadline) }
+        if let deadline = timeouts.enter(machine.phase, now: server.loop.nowMilliseconds, limits: server.timeoutLimits) {
+            arm(at: deadline)
+        }
     }
 
     /// Sets the connection's timer to `deadline`: the pending timer moves, or a new one is

@@ -1,21 +1,14 @@
 /// Write backpressure for one connection's response, as uvicorn's `FlowControl`: a writer
 /// suspends while more than the high-water mark is queued for the client and resumes once it
 /// drained to the low-water mark; closing the connection fails the waiting writer. It holds
-/// the waiting writer; the connection asks the transport for the drain notice.
+/// the waiting writer; the connection asks the transport for the drain notice. The marks are
+/// the server's (``ServerConfiguration/writeHighWaterMarkBytes`` and
+/// ``ServerConfiguration/writeLowWaterMarkBytes``), passed in rather than stored per connection.
 struct WriteFlowControl {
-    /// Queued bytes above which a writer waits (``ServerConfiguration/writeHighWaterMarkBytes``).
-    let highWaterMarkBytes: Int
-    /// Queued bytes at which a waiting writer resumes (``ServerConfiguration/writeLowWaterMarkBytes``).
-    let lowWaterMarkBytes: Int
     private var waiter: UnsafeContinuation<Void, any Error>?
 
-    init(highWaterMarkBytes: Int, lowWaterMarkBytes: Int) {
-        self.highWaterMarkBytes = highWaterMarkBytes
-        self.lowWaterMarkBytes = lowWaterMarkBytes
-    }
-
     /// Whether a writer must wait with `queuedBytes` queued.
-    func mustWait(queuedBytes: Int) -> Bool { queuedBytes > highWaterMarkBytes }
+    static func mustWait(queuedBytes: Int, highWaterMarkBytes: Int) -> Bool { queuedBytes > highWaterMarkBytes }
 
     /// Whether a writer waits.
     var isWaiting: Bool { waiter != nil }
