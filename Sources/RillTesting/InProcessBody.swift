@@ -1,7 +1,6 @@
 import Dispatch
 import Rill
 import RillCore
-import Synchronization
 
 /// The sink of a streamed response body in `.router` mode: the body (a writer closure, an
 /// `EventStream`, a relayed subscription) runs in a task of its own on the application's loop,
@@ -12,7 +11,7 @@ import Synchronization
 /// heartbeat is written. Closing it is the client leaving: the body's task is cancelled.
 final class InProcessBody: ResponseBodySink, @unchecked Sendable {
     let eventStreamDefaults: EventStreamConfiguration
-    private let state = Mutex(State())
+    private let state = SanitizerVisibleMutex(State())
     /// Signalled on every write and at the end, for a reader blocked on its dedicated thread.
     private let arrived = DispatchSemaphore(value: 0)
 
@@ -128,7 +127,7 @@ final class InProcessBody: ResponseBodySink, @unchecked Sendable {
 /// The in-process bodies a `.router` test client started, closed when the test ends (an
 /// endless stream the test did not close must not outlive the application's loop).
 final class InProcessBodies: Sendable {
-    private let bodies = Mutex<[InProcessBody]>([])
+    private let bodies = SanitizerVisibleMutex<[InProcessBody]>([])
 
     func add(_ body: InProcessBody) { bodies.withLock { $0.append(body) } }
 

@@ -59,6 +59,9 @@ final class PubSub: Sendable {
         return try await publish(ServerSentEvent(data: text, event: event, id: id, retry: retry), channel: channel, authorizing: request)
     }
 
+    /// Inlined into its callers (`Application`'s and `RequestContext`'s): one async frame less
+    /// per publish, which the task allocator would otherwise have to grow a slab for.
+    @inline(__always)
     func publish(_ event: ServerSentEvent, channel: String, authorizing request: (Request, RequestContext)?) async throws -> PublishReceipt {
         if let (request, context) = request {
             try await authorize(request, context: context, channels: [channel], access: .publish)
@@ -84,6 +87,9 @@ final class PubSub: Sendable {
         }
     }
 
+    /// Inlined into its callers, as ``publish(_:channel:authorizing:)``: measured, the extra
+    /// async frame cost a malloc per stream (the task allocator growing a slab).
+    @inline(__always)
     func eventStream(
         for request: Request, context: RequestContext, channels: [String]?, configuration: EventStreamConfiguration?
     ) async throws -> EventStream {

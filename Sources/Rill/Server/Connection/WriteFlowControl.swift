@@ -27,7 +27,9 @@ struct WriteFlowControl {
     }
 
     /// The waiting writer fails with `error` (the connection closed, the writer was cancelled).
-    mutating func fail(_ error: any Error) {
+    /// Generic, so that no error box is allocated when nobody waits (every connection's close
+    /// comes through here).
+    mutating func fail<Failure: Error>(_ error: Failure) {
         guard let writer = waiter else { return }
         waiter = nil
         writer.resume(throwing: error)
