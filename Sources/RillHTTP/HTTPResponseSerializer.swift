@@ -36,17 +36,25 @@ public enum HTTPResponseSerializer {
     /// ends the head, so a server can append the lines it manages itself straight into the same
     /// buffer, then call ``endHead(into:)``. See ``writeHead(_:version:extraFieldLines:into:)``.
     public static func writeStatusLineAndFields(_ response: HTTPResponse, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
+        writeStatusLineAndFields(status: response.status, headerFields: response.headerFields, version: version, into: &buffer)
+    }
+
+    /// ``writeStatusLineAndFields(_:version:into:)`` from a status and fields, without building
+    /// an `HTTPResponse` (whose pseudo-header storage is an allocation per response).
+    public static func writeStatusLineAndFields(
+        status: HTTPResponse.Status, headerFields: HTTPFields, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]
+    ) {
         buffer.append(contentsOf: "HTTP/".utf8)
         buffer.append(digit(version.major))
         buffer.append(UInt8(ascii: "."))
         buffer.append(digit(version.minor))
         buffer.append(HTTPBytes.space)
-        let code = response.status.code
+        let code = status.code
         buffer.append(digit(code / 100))
         buffer.append(digit(code / 10 % 10))
         buffer.append(digit(code % 10))
         buffer.append(HTTPBytes.space)
-        let reasonPhrase = response.status.reasonPhrase
+        let reasonPhrase = status.reasonPhrase
         if reasonPhrase.isEmpty {
             standardReasonPhrase(code)?.withUTF8Buffer { buffer.append(contentsOf: $0) }
         } else {
@@ -58,7 +66,7 @@ public enum HTTPResponseSerializer {
         }
         buffer.append(HTTPBytes.cr)
         buffer.append(HTTPBytes.lf)
-        for field in response.headerFields {
+        for field in headerFields {
             buffer.append(contentsOf: field.name.rawName.utf8)
             buffer.append(HTTPBytes.colon)
             buffer.append(HTTPBytes.space)

@@ -58,6 +58,21 @@ struct HTTPResponseSerializerTests {
         #expect(text == "HTTP/1.1 200 OK  X: y\r\nX-Evil: a  Set-Cookie: pwned\r\n\r\n")
     }
 
+    @Test func `a status and fields serialize exactly as the response they would make`() {
+        var fields = HTTPFields()
+        fields[.contentType] = "text/plain"
+        for status in [HTTPResponse.Status.ok, .notFound, HTTPResponse.Status(code: 499), HTTPResponse.Status(code: 299, reasonPhrase: "Odd")] {
+            for version in [HTTPVersion.http1_0, .http1_1] {
+                var fromResponse: [UInt8] = []
+                HTTPResponseSerializer.writeStatusLineAndFields(
+                    HTTPResponse(status: status, headerFields: fields), version: version, into: &fromResponse)
+                var fromParts: [UInt8] = []
+                HTTPResponseSerializer.writeStatusLineAndFields(status: status, headerFields: fields, version: version, into: &fromParts)
+                #expect(fromParts == fromResponse)
+            }
+        }
+    }
+
     @Test func `writeHead appends to what the buffer already holds`() {
         var buffer = Array("prefix".utf8)
         HTTPResponseSerializer.writeHead(HTTPResponse(status: .ok), into: &buffer)

@@ -37,8 +37,7 @@ public struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
             context.logger.error("encoding the JSON response failed", metadata: ["error": "\(error)"])
             throw HTTPError(.internalServerError)
         }
-        return Response(
-            status: status, headerFields: [.contentType: "application/json; charset=utf-8"], body: .bytes(Array(data)))
+        return Response(status: status, headerFields: ResponseFields.json, body: .bytes(Array(data)))
     }
 }
 

@@ -41,8 +41,11 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             JSONString.append(message, to: &json)
         }
         json += "}}"
-        var fields = headerFields
-        fields[.contentType] = "application/json; charset=utf-8"
+        var fields = ResponseFields.json
+        if !headerFields.isEmpty {
+            fields = headerFields
+            fields[.contentType] = "application/json; charset=utf-8"
+        }
         return Response(status: status, headerFields: fields, body: .bytes(Array(json.utf8)))
     }
 }

@@ -16,8 +16,17 @@ extension Response: ResponseGenerator {
 extension String: ResponseGenerator {
     /// `text/plain; charset=utf-8`.
     public func response(from request: Request, context: RequestContext) throws -> Response {
-        Response(status: .ok, headerFields: [.contentType: "text/plain; charset=utf-8"], body: .bytes(Array(utf8)))
+        Response(status: .ok, headerFields: ResponseFields.plainText, body: .bytes(Array(utf8)))
     }
+}
+
+/// Header fields of the built-in responses, built once and shared: a response's fields are
+/// copied on write, so sharing costs nothing, and building them per response costs an
+/// allocation (measured: one of a plain request's 15).
+enum ResponseFields {
+    static let plainText: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+    static let octetStream: HTTPFields = [.contentType: "application/octet-stream"]
+    static let json: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 }
 
 extension Substring: ResponseGenerator {
@@ -30,7 +39,7 @@ extension Substring: ResponseGenerator {
 extension Array: ResponseGenerator where Element == UInt8 {
     /// `application/octet-stream`.
     public func response(from request: Request, context: RequestContext) throws -> Response {
-        Response(status: .ok, headerFields: [.contentType: "application/octet-stream"], body: .bytes(self))
+        Response(status: .ok, headerFields: ResponseFields.octetStream, body: .bytes(self))
     }
 }
 

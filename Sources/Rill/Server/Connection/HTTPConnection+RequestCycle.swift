@@ -118,8 +118,7 @@ extension HTTPConnection: ResponseBodySink {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(384 + bytes.count)
         HTTPResponseSerializer.writeStatusLineAndFields(
-            HTTPResponse(status: status, headerFields: fields), version: head.version == .http1_0 ? .http1_0 : .http1_1,
-            into: &buffer)
+            status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateCache.dateLine())
         buffer.append(contentsOf: server.serverLine)
         if streamsBody {
