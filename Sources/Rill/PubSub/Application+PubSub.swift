@@ -15,6 +15,11 @@ extension Application {
     /// ```
     ///
     /// - Parameters:
+    ///   - data: the event's data: a `String` as it is, any other value encoded as JSON.
+    ///   - event: the event type (`event:` line); nil for a plain `message`.
+    ///   - id: the event's id; nil lets the broker assign the next one.
+    ///   - retry: the reconnection delay to send (`retry:` line), if any.
+    ///   - channel: the channel to publish to.
     ///   - request: when given, the channel authorization hook must allow `.publish` (403 if not).
     /// - Returns: the assigned id and how many subscribers were reached.
     @discardableResult

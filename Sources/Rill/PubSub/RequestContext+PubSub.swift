@@ -19,6 +19,11 @@ extension RequestContext {
     /// writes earlier events.
     ///
     /// - Parameters:
+    ///   - data: the event's data: a `String` as it is, any other value encoded as JSON.
+    ///   - event: the event type (`event:` line); nil for a plain `message`.
+    ///   - id: the event's id; nil lets the broker assign the next one.
+    ///   - retry: the reconnection delay to send (`retry:` line), if any.
+    ///   - channel: the channel to publish to.
     ///   - request: when given, the channel authorization hook must allow `.publish` for it
     ///     (403 if not); leave it out for a publish the server makes on its own behalf.
     /// - Throws: ``HTTPError`` 400 for an invalid event or channel, 403 when not allowed, 503 when

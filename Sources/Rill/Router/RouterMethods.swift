@@ -4,8 +4,12 @@ public import HTTPTypes
 public protocol RouterMethods {
     /// Registers `responder` for `method` on `path` (relative to the group's prefix).
     ///
-    /// - Parameter maxBodyBytes: this route's request-body limit (413 beyond), or nil for the
-    ///   server's default.
+    /// - Parameters:
+    ///   - path: the path pattern: literal segments, `:name` parameters, a trailing `**`.
+    ///   - method: the request method it answers.
+    ///   - maxBodyBytes: this route's request-body limit (413 beyond), or nil for the server's
+    ///     default.
+    ///   - responder: produces the response, behind the middleware of the router and groups.
     func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, responder: @escaping Responder)
 }
 

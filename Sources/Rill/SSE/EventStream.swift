@@ -82,7 +82,12 @@ public struct EventStream: ResponseGenerator {
     /// If the stream is never sent (a middleware throws or replaces the response, the client
     /// left first), the subscription is cancelled when the last copy of the stream goes.
     ///
-    /// - Parameter leading: events sent before the subscription's own (for example a notice).
+    /// - Parameters:
+    ///   - subscription: the broker subscription to relay (from `Broker.subscribe`).
+    ///   - leading: events sent before the subscription's own (for example a notice).
+    ///   - configuration: overrides of the server's event-stream defaults for this stream.
+    ///   - farewell: sent last when the server shuts down while the stream is open.
+    ///   - headerFields: header fields added to the response (the SSE fields are always set).
     public init(
         _ subscription: Subscription, leading: [ServerSentEvent] = [], configuration: EventStreamConfiguration? = nil,
         farewell: ServerSentEvent? = nil, headerFields: HTTPFields = [:]
