@@ -18,7 +18,7 @@ public struct ResponseBody: Sendable {
         case eventStream(@Sendable (any ResponseBodySink) async throws -> Void)
         /// Server-Sent Events relayed from a broker subscription: by the connection itself on
         /// the live server, with no task per stream.
-        case subscription(SubscriptionRelay)
+        indirect case subscription(SubscriptionRelay)
     }
 
     let storage: Storage

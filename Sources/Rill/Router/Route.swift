@@ -22,7 +22,10 @@ final class Route: @unchecked Sendable {
     }
 
     func compose() {
-        responder = groups.reversed().reduce(handler) { next, group in Router.wrap(next, in: group.middleware) }
+        // A loop, not `reduce`: see `Router.wrap(_:in:)`.
+        var composed = handler
+        for group in groups.reversed() { composed = Router.wrap(composed, in: group.middleware) }
+        responder = composed
     }
 }
 

@@ -98,25 +98,42 @@ public final class Router: RouterMethods, @unchecked Sendable {
         // Compose each route's group middleware once, not per request.
         for route in routes { route.compose() }
         let endpoint: Responder = { [self] request, context in
-            switch self.resolve(method: request.method, path: request.path) {
-            case .found(let route, let parameters):
-                var context = context
-                context.parameters = parameters
-                return try await route.responder(request, context)
-            case .notFound:
-                throw HTTPError(.notFound, message: "no route for \(request.path)")
-            case .methodNotAllowed(let allowed):
-                var fields = HTTPFields()
-                fields[.allow] = allowed.joined(separator: ", ")
-                throw HTTPError(.methodNotAllowed, message: "\(request.method) is not allowed here", headerFields: fields)
-            }
+            let (responder, routed) = try self.route(request, context: context)
+            return try await responder(request, routed)
         }
         return Self.wrap(endpoint, in: middleware)
     }
 
-    static func wrap(_ responder: @escaping Responder, in middleware: [any Middleware]) -> Responder {
-        middleware.reversed().reduce(responder) { next, middleware in
-            { request, context in try await middleware.handle(request, context: context, next: next) }
+    /// The responder of the route `request` matches and the context with its path parameters,
+    /// or the 404/405 error. Synchronous and out of line, so that none of it sits in the
+    /// request's async frames (measured: inlined into the endpoint closure it made a 752-byte
+    /// frame, a task-allocator slab per request).
+    @inline(never)
+    private func route(_ request: Request, context: RequestContext) throws -> (Responder, RequestContext) {
+        switch resolve(method: request.method, path: request.path) {
+        case .found(let route, let parameters):
+            var context = context
+            context.parameters = parameters
+            return (route.responder, context)
+        case .notFound:
+            throw HTTPError(.notFound, message: "no route for \(request.path)")
+        case .methodNotAllowed(let allowed):
+            var fields = HTTPFields()
+            fields[.allow] = allowed.joined(separator: ", ")
+            throw HTTPError(.methodNotAllowed, message: "\(request.method) is not allowed here", headerFields: fields)
         }
+    }
+
+    /// `responder` behind `middleware` (the first one outermost). A plain loop, not `reduce`:
+    /// passing the closures through a generic function would wrap each in a pair of
+    /// reabstraction thunks — two extra async frames (400 bytes each) on every request, even
+    /// with no middleware at all.
+    static func wrap(_ responder: @escaping Responder, in middleware: [any Middleware]) -> Responder {
+        var wrapped = responder
+        for middleware in middleware.reversed() {
+            let next = wrapped
+            wrapped = { request, context in try await middleware.handle(request, context: context, next: next) }
+        }
+        return wrapped
     }
 }
