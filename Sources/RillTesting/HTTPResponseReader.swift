@@ -218,8 +218,7 @@ public struct HTTPResponseReader: Sendable {
 
     /// Decides the body framing once the head is complete; returns the response if it has no body.
     private mutating func startBody(method: HTTPRequest.Method) throws(HTTPResponseReaderError) -> TestResponse? {
-        let code = partial.status.code
-        if method == .head || (100..<200).contains(code) || code == 204 || code == 304 {
+        if method == .head || !partial.status.permitsBody {
             return complete()
         }
         let fields = partial.headerFields

@@ -247,8 +247,7 @@ public struct TestClient: Sendable {
     }
 
     static func bodyAllowed(status: HTTPResponse.Status, method: HTTPRequest.Method) -> Bool {
-        let code = status.code
-        return code >= 200 && code != 204 && code != 304 && method != .head
+        status.permitsBody && method != .head
     }
 
     /// Ends the streamed bodies `.router` requests started (the test is over).

@@ -203,7 +203,4 @@ final class EventStreamRelay {
         if let farewell { connection.writeEvents(farewell) }
         subscription.cancel()
     }
-
-    /// The subscription ended: what is pending leaves first.
-    func finish() { flush() }
 }

@@ -119,9 +119,10 @@ extension HTTPConnection: ResponseBodySink {
         cycle.headOnly = head.method == .head
         cycle.closeAfterResponse = !head.keepAlive
         let status = response.status
-        let bodyAllowed = status.code >= 200 && status.code != 204 && status.code != 304
-        let bytes = response.body.bytes ?? []
-        let streamsBody = response.body.bytes == nil && bodyAllowed && !cycle.headOnly
+        let bodyAllowed = status.permitsBody
+        let knownBytes = response.body.bytes
+        let bytes = knownBytes ?? []
+        let streamsBody = knownBytes == nil && bodyAllowed && !cycle.headOnly
         if streamsBody {
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
             cycle.chunked = head.version != .http1_0

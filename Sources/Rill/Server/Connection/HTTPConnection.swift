@@ -196,7 +196,7 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
         relay = nil
         endedRelay = ended
         guard !isClosed else { return }
-        ended.finish()
+        ended.flush()  // what is pending leaves first
         endEventStream()
         if error == nil {
             // No last chunk for a client that went away (EOF or reset cancelled the stream).

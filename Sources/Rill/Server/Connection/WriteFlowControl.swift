@@ -10,9 +10,6 @@ struct WriteFlowControl {
     /// Whether a writer must wait with `queuedBytes` queued.
     static func mustWait(queuedBytes: Int, highWaterMarkBytes: Int) -> Bool { queuedBytes > highWaterMarkBytes }
 
-    /// Whether a writer waits.
-    var isWaiting: Bool { waiter != nil }
-
     /// `writer` waits for the drain notice (one writer at a time: a response has one body).
     mutating func wait(_ writer: UnsafeContinuation<Void, any Error>) {
         precondition(waiter == nil, "two writers wait on one connection")
