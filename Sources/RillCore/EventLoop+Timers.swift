@@ -15,6 +15,20 @@ extension EventLoop {
     }
 
     /// The loop's monotonic clock in milliseconds, as libuv caches it for the current iteration.
+    /// Schedules `target` to fire when the loop's clock (``nowMilliseconds``) reaches
+    /// `deadlineMilliseconds`, or moves it there if it is already scheduled. The queue holds
+    /// `target` strongly until it fires or is cancelled. Loop thread only.
+    package func schedule(_ target: any TimerTarget, at deadlineMilliseconds: UInt64) {
+        preconditionInEventLoop()
+        timers.schedule(target: target, at: deadlineMilliseconds)
+    }
+
+    /// Takes `target` off the timer queue if it is scheduled. Loop thread only.
+    package func cancelTimer(of target: any TimerTarget) {
+        preconditionInEventLoop()
+        timers.cancel(target)
+    }
+
     public var nowMilliseconds: UInt64 { timers.nowMilliseconds }
 
     /// Suspends the calling task for `duration` using the loop's timer queue.

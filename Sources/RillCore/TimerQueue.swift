@@ -8,11 +8,15 @@ internal import CLibUV
 /// lazy removal, a connection's idle timeout replaced by a heartbeat stayed in the heap for the
 /// whole timeout, so 15,000 connections/s of churn kept ~900,000 dead entries (≈65 MB) and every
 /// heap operation walked them.
+///
+/// An entry is a ``TimerTarget``: a ``ScheduledTimer`` (a closure), or a long-lived object that
+/// is its own timer — a connection, whose one timer is armed and re-armed for its whole life
+/// without allocating a timer object and a closure context each time.
 final class TimerQueue {
     private struct Entry {
         var deadlineMilliseconds: UInt64
         var sequence: UInt64
-        var timer: ScheduledTimer
+        var target: any TimerTarget
     }
 
     private var heap: [Entry] = []
@@ -38,7 +42,10 @@ final class TimerQueue {
     func uninstall() {
         guard installed else { return }
         installed = false
-        for entry in heap { entry.timer.callback = nil }
+        for entry in heap {
+            entry.target.timerQueueSlot = -1
+            (entry.target as? ScheduledTimer)?.callback = nil
+        }
         heap.removeAll()
         uv_close(rill_timer_as_handle(handle)) { $0!.deallocate() }
     }
@@ -55,10 +62,20 @@ final class TimerQueue {
     }
 
     func schedule(_ timer: ScheduledTimer, at deadline: UInt64) {
-        precondition(installed, "timer scheduled on a loop that is shut down")
         timer.queue = self
-        heap.append(Entry(deadlineMilliseconds: deadline, sequence: nextSequence, timer: timer))
-        timer.heapIndex = heap.count - 1
+        schedule(target: timer, at: deadline)
+    }
+
+    /// Schedules `target` to fire at `deadline`, or moves its deadline there if it is already
+    /// scheduled.
+    func schedule(target: any TimerTarget, at deadline: UInt64) {
+        if target.timerQueueSlot >= 0 {
+            reschedule(target, at: deadline)
+            return
+        }
+        precondition(installed, "timer scheduled on a loop that is shut down")
+        heap.append(Entry(deadlineMilliseconds: deadline, sequence: nextSequence, target: target))
+        target.timerQueueSlot = heap.count - 1
         nextSequence &+= 1
         siftUp(heap.count - 1)
         rearm()
@@ -100,49 +117,46 @@ final class TimerQueue {
         firing = true
         while let first = heap.first, first.deadlineMilliseconds <= now, first.sequence < firstSequenceOfThisPass {
             remove(at: 0)
-            if let callback = first.timer.callback {
-                first.timer.callback = nil
-                callback()
-            }
+            first.target.timerFired()
         }
         firing = false
         rearm(minimumDelayMilliseconds: 1)
     }
 
     /// Moves a pending timer's entry to `deadline` (ordered after the entries already due then).
-    func reschedule(_ timer: ScheduledTimer, at deadline: UInt64) {
-        let index = timer.heapIndex
-        guard index >= 0, index < heap.count, heap[index].timer === timer else { return }
+    func reschedule(_ target: any TimerTarget, at deadline: UInt64) {
+        let index = target.timerQueueSlot
+        guard index >= 0, index < heap.count, heap[index].target === target else { return }
         heap[index].deadlineMilliseconds = deadline
         heap[index].sequence = nextSequence
         nextSequence &+= 1
         siftDown(index)
-        siftUp(timer.heapIndex)
+        siftUp(target.timerQueueSlot)
         rearm()
     }
 
     /// Removes a cancelled timer's entry and re-arms the libuv timer if the first one changed.
-    func didCancel(_ timer: ScheduledTimer) {
-        let index = timer.heapIndex
-        guard index >= 0, index < heap.count, heap[index].timer === timer else { return }
+    func cancel(_ target: any TimerTarget) {
+        let index = target.timerQueueSlot
+        guard index >= 0, index < heap.count, heap[index].target === target else { return }
         remove(at: index)
         if index == 0 { rearm() }
     }
 
     private func remove(at index: Int) {
-        heap[index].timer.heapIndex = -1
+        heap[index].target.timerQueueSlot = -1
         let last = heap.removeLast()
         guard index < heap.count else { return }
         heap[index] = last
-        last.timer.heapIndex = index
+        last.target.timerQueueSlot = index
         siftDown(index)
         siftUp(index)
     }
 
     private func swapEntries(_ a: Int, _ b: Int) {
         heap.swapAt(a, b)
-        heap[a].timer.heapIndex = a
-        heap[b].timer.heapIndex = b
+        heap[a].target.timerQueueSlot = a
+        heap[b].target.timerQueueSlot = b
     }
 
     private func precedes(_ a: Entry, _ b: Entry) -> Bool {
@@ -174,14 +188,30 @@ final class TimerQueue {
     }
 }
 
+/// An object that a loop's timer queue fires by calling ``timerFired()``: one that owns a single
+/// timer for a long life (a connection) conforms instead of holding a ``ScheduledTimer``, so
+/// that arming it allocates nothing. Schedule it with `EventLoop.schedule(_:at:)`. Loop-confined.
+package protocol TimerTarget: AnyObject {
+    /// The target's place in the timer queue; -1 when not scheduled. Only the queue sets it;
+    /// a conforming type stores it, starting at -1.
+    var timerQueueSlot: Int { get set }
+    /// The deadline passed. The target is no longer scheduled.
+    func timerFired()
+}
+
 /// A callback scheduled on an `EventLoop`'s timer queue. Loop-confined.
-public final class ScheduledTimer: @unchecked Sendable {
+public final class ScheduledTimer: TimerTarget, @unchecked Sendable {
     fileprivate(set) var callback: (() -> Void)?
     fileprivate unowned(unsafe) var queue: TimerQueue?
-    /// The entry's index in the queue's heap; -1 when not in it.
-    fileprivate var heapIndex = -1
+    package var timerQueueSlot = -1
 
     init(callback: @escaping () -> Void) { self.callback = callback }
+
+    package func timerFired() {
+        guard let callback else { return }
+        self.callback = nil
+        callback()
+    }
 
     /// Whether the timer has neither fired nor been cancelled.
     public var isPending: Bool { callback != nil }
@@ -200,6 +230,6 @@ public final class ScheduledTimer: @unchecked Sendable {
     public func cancel() {
         guard callback != nil else { return }
         callback = nil
-        queue?.didCancel(self)
+        queue?.cancel(self)
     }
 }

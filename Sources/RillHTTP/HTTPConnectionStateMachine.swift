@@ -12,7 +12,12 @@
 ///   bytes ──► receive(_:) ──► [.handle(head, body)] ──► handler runs ──► responseFinished()
 ///                                                                        └► next queued request
 /// ```
-public struct HTTPConnectionStateMachine: Sendable {
+///
+/// What only reading requests needs (the parser, the request being received, the queue of
+/// pipelined ones; 340 bytes) lives in one object that the machine drops while an endless
+/// response streams, so an idle event stream holds none of it. The machine is noncopyable:
+/// that object is never shared by two machines.
+public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     /// Bounds for one connection.
     public struct Configuration: Sendable {
         /// The parser's limits (head size, target length, default body size, header count).
@@ -77,13 +82,27 @@ public struct HTTPConnectionStateMachine: Sendable {
         case error(HTTPParserError)
     }
 
+    /// The read side of the connection while it reads requests: the parser and what it
+    /// produced that is not yet handled.
+    @usableFromInline final class RequestInput {
+        @usableFromInline var parser: HTTPRequestParser
+        /// The head of the request whose body is being received.
+        @usableFromInline var currentHead: HTTPRequestHead?
+        var currentBody: [UInt8] = []
+        /// Complete requests (or a parse error) waiting behind the one being handled.
+        @usableFromInline var queue: [Queued] = []
+
+        init(limits: HTTPRequestParser.Limits) { parser = HTTPRequestParser(limits: limits) }
+
+        /// Whether part of a request, or a complete one not yet handled, is held.
+        @inlinable var holdsRequest: Bool { currentHead != nil || parser.hasPartialRequest || !queue.isEmpty }
+    }
+
     // `@usableFromInline`: read by the inlinable ``phase``, which the connection asks after
     // every event (an opaque getter made the caller copy the whole machine each time).
-    @usableFromInline var parser: HTTPRequestParser
+    /// Nil while an endless response streams (its input is dropped unread) and once closed.
+    @usableFromInline var input: RequestInput?
     private let configuration: Configuration
-    @usableFromInline var currentHead: HTTPRequestHead?
-    private var currentBody: [UInt8] = []
-    @usableFromInline var queue: [Queued] = []
     @usableFromInline var handling = false
     private var readingPaused = false
     private var inputEnded = false
@@ -102,14 +121,14 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// Creates the state machine of a new connection.
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
-        parser = HTTPRequestParser(limits: configuration.parserLimits)
+        input = RequestInput(limits: configuration.parserLimits)
     }
 
     /// The connection's phase, for choosing which timeout applies.
     @inlinable public var phase: Phase {
         if closed { return .closed }
         if handling { return .handling }
-        if currentHead != nil || parser.hasPartialRequest || !queue.isEmpty { return .receivingRequest }
+        if let input, input.holdsRequest { return .receivingRequest }
         return .idle
     }
 
@@ -127,12 +146,12 @@ public struct HTTPConnectionStateMachine: Sendable {
         _ bytes: UnsafeRawBufferPointer, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
     ) {
         guard !closed, !parseStopped else { return }
-        if discardingInput {
+        guard let input, !discardingInput else {
             if bytes.count > 0 { discardedInput = true }
             return
         }
-        parser.append(bytes)
-        parse(bodyLimit: bodyLimit, into: &actions)
+        input.parser.append(bytes)
+        parse(input, bodyLimit: bodyLimit, into: &actions)
     }
 
     /// The response of the request being handled is completely written.
@@ -144,6 +163,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     ) {
         guard handling else { return }
         handling = false
+        guard !closed else { return }
         let inputWasDropped = discardedInput
         discardingInput = false
         if !keepAlive || inputWasDropped {
@@ -155,9 +175,12 @@ public struct HTTPConnectionStateMachine: Sendable {
             close(flushing: true, into: &actions)
             return
         }
+        // After an endless response that dropped nothing, the connection reads requests again.
+        let input = self.input ?? RequestInput(limits: configuration.parserLimits)
+        self.input = input
         // Parse what was held back while the response was in progress.
-        parse(bodyLimit: bodyLimit, into: &actions)
-        if !closed && readingPaused && queue.count < configuration.maxQueuedRequests
+        parse(input, bodyLimit: bodyLimit, into: &actions)
+        if !closed && readingPaused && input.queue.count < configuration.maxQueuedRequests
             && heldRequestBytes < configuration.maxQueuedRequestBytes
         {
             readingPaused = false
@@ -172,12 +195,9 @@ public struct HTTPConnectionStateMachine: Sendable {
     public mutating func responseIsEndless(into actions: inout [Action]) {
         guard handling, !closed else { return }
         discardingInput = true
-        if !queue.isEmpty || currentHead != nil || parser.hasPartialRequest { discardedInput = true }
-        queue = []
-        currentHead = nil
-        currentBody = []
+        if let input, input.holdsRequest { discardedInput = true }
+        input = nil
         continuePending = false
-        parser = HTTPRequestParser(limits: configuration.parserLimits)
         if readingPaused {
             readingPaused = false
             actions.append(.resumeReading)
@@ -191,17 +211,19 @@ public struct HTTPConnectionStateMachine: Sendable {
     public var heldRequestByteCount: Int { heldRequestBytes }
 
     private var heldRequestBytes: Int {
-        var bytes = currentBody.count + parser.bufferedByteCount
-        for case .request(_, _, let heldBytes) in queue { bytes += heldBytes }
+        guard let input else { return 0 }
+        var bytes = input.currentBody.count + input.parser.bufferedByteCount
+        for case .request(_, _, let heldBytes) in input.queue { bytes += heldBytes }
         return bytes
     }
 
     /// Frees buffers kept for the next request while a long response streams (an idle SSE
     /// connection should hold no read-side memory).
     public mutating func releaseIdleMemory() {
-        if queue.isEmpty { queue = [] }
-        if currentHead == nil && currentBody.isEmpty { currentBody = [] }
-        parser.releaseBufferIfConsumed()
+        guard let input else { return }
+        if input.queue.isEmpty { input.queue = [] }
+        if input.currentHead == nil && input.currentBody.isEmpty { input.currentBody = [] }
+        input.parser.releaseBufferIfConsumed()
     }
 
     /// The peer finished sending (EOF). A request in progress is cancelled, but its response
@@ -222,7 +244,7 @@ public struct HTTPConnectionStateMachine: Sendable {
         guard !closed else { return }
         if handling { actions.append(.cancelHandling) }
         closed = true
-        queue.removeAll()
+        input = nil
         actions.append(.close)
     }
 
@@ -231,7 +253,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     public mutating func closeWhenIdle(into actions: inout [Action]) {
         guard !closed else { return }
         inputEnded = true
-        queue.removeAll()
+        input?.queue.removeAll()
         if !handling { close(flushing: true, into: &actions) }
     }
 
@@ -239,34 +261,34 @@ public struct HTTPConnectionStateMachine: Sendable {
 
     private mutating func close(flushing: Bool, into actions: inout [Action]) {
         closed = true
-        queue.removeAll()
+        input = nil
         actions.append(flushing ? .closeAfterFlush : .close)
     }
 
     /// Starts the next queued request or error if nothing is being handled.
     /// Returns true if something was dispatched (or the connection closed).
     private mutating func dispatchNext(into actions: inout [Action]) -> Bool {
-        guard !handling, !queue.isEmpty else { return false }
-        switch queue.removeFirst() {
+        guard !handling, let input, !input.queue.isEmpty else { return false }
+        switch input.queue.removeFirst() {
         case .request(let head, let body, _):
             handling = true
             actions.append(.handle(head, body: body))
         case .error(let error):
             closed = true
-            queue.removeAll()
+            self.input = nil
             actions.append(.reject(error))
         }
         return true
     }
 
-    private mutating func parse(bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]) {
+    private mutating func parse(_ input: RequestInput, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]) {
         while !closed {
             let full =
                 handling
-                && (queue.count >= configuration.maxQueuedRequests
+                && (input.queue.count >= configuration.maxQueuedRequests
                     || heldRequestBytes >= configuration.maxQueuedRequestBytes)
             if full || continuePending {
-                if continuePending && !handling && queue.isEmpty {
+                if continuePending && !handling && input.queue.isEmpty {
                     continuePending = false
                     actions.append(.sendContinue)
                     continue
@@ -279,11 +301,11 @@ public struct HTTPConnectionStateMachine: Sendable {
             }
             let event: HTTPParserEvent?
             do {
-                event = try parser.next()
+                event = try input.parser.next()
             } catch {
                 parseStopped = true
-                currentHead = nil
-                queue.append(.error(error))
+                input.currentHead = nil
+                input.queue.append(.error(error))
                 _ = dispatchNext(into: &actions)
                 return
             }
@@ -291,35 +313,35 @@ public struct HTTPConnectionStateMachine: Sendable {
             switch event {
             case .head(let head):
                 let limit = bodyLimit(head) ?? configuration.parserLimits.maxBodyBytes
-                parser.setBodyLimit(forCurrentRequest: limit)
-                currentHead = head
-                currentBody = []
+                input.parser.setBodyLimit(forCurrentRequest: limit)
+                input.currentHead = head
+                input.currentBody = []
                 // No `100 Continue` for a body already known to be too large: the 413 that the
                 // parser raises next is the answer the client is waiting for.
                 var bodyFits = true
                 if case .contentLength(let length) = head.bodyFraming { bodyFits = length <= limit }
                 if head.expectsContinue && head.bodyFraming != .none && bodyFits {
-                    if handling || !queue.isEmpty {
+                    if handling || !input.queue.isEmpty {
                         continuePending = true
                     } else {
                         actions.append(.sendContinue)
                     }
                 }
             case .body(let bytes):
-                if currentBody.isEmpty { currentBody = bytes } else { currentBody.append(contentsOf: bytes) }
+                if input.currentBody.isEmpty { input.currentBody = bytes } else { input.currentBody.append(contentsOf: bytes) }
             case .end:
-                guard let head = currentHead else { continue }
-                currentHead = nil
-                let body = currentBody
-                currentBody = []
-                let heldBytes = parser.lastHeadByteCount + body.count
-                if !handling && queue.isEmpty {
+                guard let head = input.currentHead else { continue }
+                input.currentHead = nil
+                let body = input.currentBody
+                input.currentBody = []
+                let heldBytes = input.parser.lastHeadByteCount + body.count
+                if !handling && input.queue.isEmpty {
                     // The common case, one request at a time: straight to the handler (the queue
                     // would cost an allocation per connection only to be emptied at once).
                     handling = true
                     actions.append(.handle(head, body: body))
                 } else {
-                    queue.append(.request(head, body, heldBytes: heldBytes))
+                    input.queue.append(.request(head, body, heldBytes: heldBytes))
                     if !handling { _ = dispatchNext(into: &actions) }
                 }
             }

@@ -2,7 +2,7 @@ extension Subscription {
     /// Appends the subscription to the subscriber list of its `index`-th channel, remembering
     /// where, so that ``removeFromChannelList(_:at:)`` is O(1). Loop thread.
     package func addToChannelList(_ list: inout [Subscription], at index: Int) {
-        positions[index] = list.count
+        setPosition(list.count, at: index)
         list.append(self)
     }
 
@@ -10,14 +10,21 @@ extension Subscription {
     /// the last one and fixing that one's remembered position. Returns false if it was not there.
     @discardableResult
     package func removeFromChannelList(_ list: inout [Subscription], at index: Int) -> Bool {
-        let position = positions[index]
+        let position = position(at: index)
         guard position >= 0, position < list.count, list[position] === self else { return false }
         let last = list.removeLast()
         if last !== self {
             list[position] = last
-            if let moved = last.channels.firstIndex(of: channels[index]) { last.positions[moved] = position }
+            if let moved = last.channels.firstIndex(of: channels[index]) { last.setPosition(position, at: moved) }
         }
-        positions[index] = -1
+        setPosition(-1, at: index)
         return true
+    }
+
+    /// Where the subscription is in the subscriber list of its `index`-th channel (-1: not in it).
+    private func position(at index: Int) -> Int { index == 0 ? firstPosition : otherPositions[index - 1] }
+
+    private func setPosition(_ position: Int, at index: Int) {
+        if index == 0 { firstPosition = position } else { otherPositions[index - 1] = position }
     }
 }

@@ -36,11 +36,14 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     private let policy: BrokerConfiguration.OverflowPolicy
     private let onEnd: (Subscription, SubscriptionError?) -> Void
     /// Push mode: events go straight to this closure on the loop, with no consuming task.
-    private var sink: ((BrokerEvent) -> Void)?
-    private var sinkEnded: ((SubscriptionError?) -> Void)?
+    /// Push mode's consumer (see ``attach(_:maxHeldBytes:)``), held until the subscription ends.
+    private var sink: (any SubscriptionSink)?
     /// The subscription's index in each channel's subscriber list (parallel to ``channels``),
     /// kept by the broker for O(1) removal.
-    package var positions: [Int]
+    /// Its place in the subscriber list of its first channel, and of the others (-1: not in it);
+    /// the first inline, as almost every subscription has one channel.
+    package var firstPosition = -1
+    package var otherPositions: [Int]
 
     package init(
         channels: [String], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
@@ -53,7 +56,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         self.bufferLimit = bufferLimit
         self.policy = policy
         self.onEnd = onEnd
-        positions = Array(repeating: -1, count: channels.count)
+        otherPositions = channels.count > 1 ? Array(repeating: -1, count: channels.count - 1) : []
         // Replay is bounded by the history, not by the live buffer.
         if !replay.isEmpty || replaySource != nil {
             let pending = PendingReplay()
@@ -97,7 +100,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     package func deliver(_ event: BrokerEvent) -> Bool {
         guard ended == nil else { return false }
         if let sink, pending?.holding != true {
-            sink(event)
+            sink.receive(event)
             return true
         }
         if let pending, pending.holding {
@@ -175,7 +178,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// The replay is over: the held live events go to the sink, and the next ones directly.
     private func releaseHeld() {
         pending = nil
-        while let sink, let event = buffer.popFirst() { sink(event) }
+        while let sink, let event = buffer.popFirst() { sink.receive(event) }
     }
 
     /// Makes sure the pending replay holds an event if the replay has more; false once it has
@@ -224,33 +227,32 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             waiter.resume(returning: error.map { .failure($0) } ?? .success(nil))
         }
         onEnd(self, error)
-        if let sinkEnded {
+        if let sink {
             self.sink = nil
-            self.sinkEnded = nil
-            sinkEnded(error)
+            sink.subscriptionEnded(error)
         }
     }
 
     /// Switches to push mode: from now on every event is handed to `sink` synchronously on the
-    /// loop, and `ended` is called once when the subscription ends, for whatever reason (nil
-    /// for a cancellation or a normal end). The replay is not pushed: the caller takes it with
-    /// ``takeReplay(maxBytes:)`` as its client drains, and holds live events until it is over.
+    /// loop (``SubscriptionSink/receive(_:)``), and ``SubscriptionSink/subscriptionEnded(_:)`` is
+    /// called once when the subscription ends, for whatever reason (nil for a cancellation or a
+    /// normal end); the subscription holds `sink` until then. The replay is not pushed: the
+    /// caller takes it with ``takeReplay(maxBytes:)`` as its client drains, and holds live events
+    /// until it is over.
     ///
     /// Why: a connection that only relays a subscription needs no task of its own, which saves
-    /// the task and its frames (about 1.3 KB) on every idle stream.
+    /// the task and its frames (about 1.3 KB) on every idle stream; and a sink object, not two
+    /// closures, saves their two contexts.
     /// `maxHeldBytes`: the most wire bytes of live events held while the replay is pending;
     /// one more ends the subscription as a slow consumer.
-    package func attach(
-        sink: @escaping (BrokerEvent) -> Void, ended: @escaping (SubscriptionError?) -> Void, maxHeldBytes: Int = .max
-    ) {
+    package func attach(_ sink: any SubscriptionSink, maxHeldBytes: Int = .max) {
         eventLoop.preconditionInEventLoop()
         precondition(waiter == nil && self.sink == nil, "a Subscription has a single consumer")
         if let outcome = self.ended {
-            if case .failure(let error) = outcome { ended(error) } else { ended(nil) }
+            if case .failure(let error) = outcome { sink.subscriptionEnded(error) } else { sink.subscriptionEnded(nil) }
             return
         }
         self.sink = sink
-        sinkEnded = ended
         if let pending, !pending.isOver {
             // Live events that arrived before the attach stay held behind the replay.
             pending.holding = true
@@ -260,6 +262,13 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         } else {
             releaseHeld()
         }
+    }
+
+    /// ``attach(_:maxHeldBytes:)`` with closures for the sink's two methods.
+    package func attach(
+        sink: @escaping (BrokerEvent) -> Void, ended: @escaping (SubscriptionError?) -> Void, maxHeldBytes: Int = .max
+    ) {
+        attach(ClosureSink(receive: sink, ended: ended), maxHeldBytes: maxHeldBytes)
     }
 
     private func popFirst() -> BrokerEvent? {

@@ -3,7 +3,7 @@ import RillHTTP
 import Testing
 
 /// Drives a state machine with raw bytes, the way a connection does, and records its actions.
-private struct Driver {
+private struct Driver: ~Copyable {
     var machine: HTTPConnectionStateMachine
     var limits: [String: Int] = [:]
 

@@ -19,7 +19,7 @@ enum Step: Equatable {
     case reject(HTTPParserError)
 }
 
-struct Driver {
+struct Driver: ~Copyable {
     let configuration: HTTPConnectionStateMachine.Configuration
     var machine: HTTPConnectionStateMachine
     var trace: [Step] = []

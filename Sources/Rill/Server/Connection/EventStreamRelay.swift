@@ -9,7 +9,7 @@ import RillPubSub
 /// stream's life; loop-confined.
 ///
 /// ```
-///  broker ─deliver─► Subscription ─sink─► relay(event) ─► backlog ─┐ (one write per flush)
+///  broker ─deliver─► Subscription ─sink─► receive(_:) ─► backlog ─┐ (one write per flush)
 ///                         ▲ takeReplay                              ▼
 ///                         └──── pumpReplay ◄── drain notice ◄── transport
 /// ```
@@ -17,7 +17,7 @@ import RillPubSub
 /// Bounds: what the transport holds plus the pending bytes may not exceed the stream's
 /// ``EventStreamConfiguration/maxQueuedBytes`` (a slow client is disconnected); a replay is
 /// read from the broker's history in pieces as the client reads, within half of that.
-final class EventStreamRelay {
+final class EventStreamRelay: SubscriptionSink {
     /// unowned(unsafe): the connection owns the relay and outlives it (it lets go of it when
     /// the subscription ended, and a closing connection cancels the subscription first).
     unowned(unsafe) let connection: HTTPConnection
@@ -53,14 +53,10 @@ final class EventStreamRelay {
     /// behind it, up to what the replay window leaves of the stream's limit.
     func start() {
         updateCheckBytes()
-        // unowned(unsafe): the sink runs once per event per stream, and a checked unowned
-        // reference costs an atomic operation each time. Safe: the relay outlives its
-        // subscription's sink — the subscription drops both closures when it ends, and the
-        // connection lets go of the relay only then.
-        subscription.attach(
-            sink: { [unowned(unsafe) self] event in self.relay(event) },
-            ended: { [unowned(unsafe) self] error in self.connection.relayEnded(self, error: error) },
-            maxHeldBytes: max(0, maxQueuedBytes - Self.replayWindowBytes(maxQueuedBytes)))
+        // The subscription holds the relay (its sink) until it ends; the relay holds the
+        // subscription, so the two live until then, and the connection ends the subscription
+        // when it closes.
+        subscription.attach(self, maxHeldBytes: max(0, maxQueuedBytes - Self.replayWindowBytes(maxQueuedBytes)))
         // The writes are being coalesced now, so the transport's queue does not show the head
         // yet: a drain notice comes at once.
         if subscription.hasPendingReplay { transport.notifyWhenQueuedBytes(atMost: 0) }
@@ -71,7 +67,7 @@ final class EventStreamRelay {
     /// A published event: appended to the pending bytes (its chunk, framed once per fan-out and
     /// shared, not copied, when it is the only one), written by the server's flush queue — or once the
     /// transport drained, if it still holds a backlog.
-    func relay(_ event: BrokerEvent) {
+    func receive(_ event: BrokerEvent) {
         guard !connection.isClosed else { return }
         server.relayedEventCount += 1
         if backlog.isEmpty {
@@ -89,6 +85,9 @@ final class EventStreamRelay {
         }
         if backlog.count >= checkBytes { checkQueue() }
     }
+
+    /// The subscription ended (see ``HTTPConnection/relayEnded(_:error:)``).
+    func subscriptionEnded(_ error: SubscriptionError?) { connection.relayEnded(self, error: error) }
 
     /// The flush queue reached the connection: the pending events leave now.
     func flushFromQueue() {

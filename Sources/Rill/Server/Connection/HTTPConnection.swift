@@ -15,7 +15,7 @@ import RillPubSub
 ///     ▲                                                       │ head + body (sink)
 ///     └──── write / drain notice ◄── flow control, relay ◄────┘
 /// ```
-final class HTTPConnection: TransportDelegate, @unchecked Sendable {
+final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable {
     unowned let server: HTTPServer
     let transport: any Transport
     private var machine: HTTPConnectionStateMachine
@@ -35,9 +35,9 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
     /// one of its own methods (a slow-client disconnect while relaying an event), which must
     /// not free it under its own feet.
     private var endedRelay: EventStreamRelay?
-    /// The timeouts, and the one timer that serves them.
+    /// The timeouts; the connection is the one timer that serves them (a ``TimerTarget``).
     private var timeouts = ConnectionTimeouts()
-    private var timer: ScheduledTimer?
+    var timerQueueSlot = -1
 
     init(server: HTTPServer, transport: any Transport) {
         self.server = server
@@ -80,8 +80,7 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
     func transportDidClose(_ transport: any Transport) {
         isClosed = true
         if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
-        timer?.cancel()
-        timer = nil
+        server.loop.cancelTimer(of: self)
         cycle.handlerTask?.cancel()
         relay?.subscription.cancel()
         relay = nil
@@ -215,18 +214,13 @@ final class HTTPConnection: TransportDelegate, @unchecked Sendable {
         }
     }
 
-    /// Sets the connection's timer to `deadline`: the pending timer moves, or a new one is
-    /// scheduled if it fired.
+    /// Sets the connection's timer to `deadline` (scheduled, or moved if it is pending).
     private func arm(at deadline: UInt64) {
-        let now = server.loop.nowMilliseconds
         timeouts.armed(at: deadline)
-        let delay = Duration.milliseconds(deadline > now ? deadline - now : 0)
-        if let timer, timer.reschedule(after: delay) { return }
-        timer = server.loop.schedule(after: delay) { [unowned self] in self.timerFired() }
+        server.loop.schedule(self, at: deadline)
     }
 
-    private func timerFired() {
-        timer = nil
+    func timerFired() {
         guard !isClosed else { return }
         let now = server.loop.nowMilliseconds
         switch timeouts.timerFired(now: now) {

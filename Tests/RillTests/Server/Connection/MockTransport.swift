@@ -135,6 +135,16 @@ final class ConnectionHarness: Sendable {
         await onLoop { server.adopt($0) }
     }
 
+    /// The server serves the transport, which delivers `text` in the same turn of the loop (so
+    /// that no timeout can fire in between, however busy the machine).
+    func connect(receiving text: String) async {
+        let server = self.server
+        await onLoop {
+            server.adopt($0)
+            $0.receive(text)
+        }
+    }
+
     /// Open connections.
     var connectionCount: Int {
         get async {
