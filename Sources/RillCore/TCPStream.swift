@@ -15,21 +15,30 @@ public final class TCPStream: Transport, @unchecked Sendable {
     /// The receiver of read, drain and close notifications.
     public var delegate: (any TransportDelegate)?
 
+    // Stored properties in this order (a class's layout follows it): words first, the small
+    // ones packed at the end — every open connection carries one of these.
     private let handle: UnsafeMutablePointer<uv_tcp_t>
-    private var reading = false
-    private var drainThreshold: Int?
     private var lingerTimer: ScheduledTimer?
-    private var discardingInput = false
-    private var receivedEOF = false
-    /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
-    /// `Duration` in every connection).
-    private var writeTimeoutMilliseconds: UInt32 = 0
-    private var coalescingDepth = 0
     private var coalesced: [UInt8] = []
     /// Watches queued writes for progress while any are queued (see ``writeTimeout``); nil
     /// while nothing is queued, so a connection whose writes the kernel takes at once carries
     /// one pointer for it.
     private var writeWatch: WriteProgressWatch?
+    /// The queued bytes at which the delegate wants a drain notice; -1: none wanted.
+    private var drainThreshold = -1
+    /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
+    /// `Duration` in every connection).
+    private var writeTimeoutMilliseconds: UInt32 = 0
+    private var coalescingDepth: Int32 = 0
+    /// The first write error's code (0: none) — what ``writeError`` says, in 4 bytes.
+    private var writeErrorCode: Int32 = 0
+    /// The first write error was the write timeout's.
+    private var writeTimedOut = false
+    private var reading = false
+    private var discardingInput = false
+    private var receivedEOF = false
+    /// Whether `close` has been called (the handle may still be closing).
+    public private(set) var isClosing = false
 
     /// What the last progress check saw.
     private final class WriteProgressWatch {
@@ -59,10 +68,12 @@ public final class TCPStream: Transport, @unchecked Sendable {
         }
     }
 
-    /// Whether `close` has been called (the handle may still be closing).
-    public private(set) var isClosing = false
     /// The first write error, if a write failed (the stream closes itself then).
-    public private(set) var writeError: UVError?
+    public var writeError: UVError? {
+        guard writeErrorCode != 0 else { return nil }
+        return UVError(writeErrorCode, writeTimedOut ? Self.writeTimeoutOperation : "writing")
+    }
+    private static let writeTimeoutOperation = "writing (no progress within the write timeout)"
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
@@ -177,7 +188,7 @@ public final class TCPStream: Transport, @unchecked Sendable {
         let written = uv_try_write(rill_tcp_as_stream(handle), &buffer, 1)
         if written == Int32(bytes.count) { return }
         if written < 0 && written != Int32(UV_EAGAIN.rawValue) {
-            fail(UVError(written, "writing"))
+            fail(written)
             return
         }
         let offset = max(0, Int(written))
@@ -208,7 +219,7 @@ public final class TCPStream: Transport, @unchecked Sendable {
         }
         if rc < 0 {
             memory.deallocate()
-            fail(UVError(rc, "writing"))
+            fail(rc)
             return
         }
         if writeWatch == nil, writeTimeoutMilliseconds > 0 {
@@ -242,7 +253,7 @@ public final class TCPStream: Transport, @unchecked Sendable {
         // free, so a peer that reads steadily can drain megabytes before libuv sees a change.
         guard watch.completedWrite || queuedBytes < watch.queuedBytes || kernelQueuedBytes < watch.kernelQueuedBytes else {
             writeWatch = nil
-            fail(UVError(Int32(UV_ETIMEDOUT.rawValue), "writing (no progress within the write timeout)"))
+            fail(Int32(UV_ETIMEDOUT.rawValue), timedOut: true)
             return
         }
         snapshotWriteProgress(into: watch)
@@ -250,12 +261,12 @@ public final class TCPStream: Transport, @unchecked Sendable {
 
     private func didWrite(status: Int32) {
         if status < 0 {
-            if status != Int32(UV_ECANCELED.rawValue) { fail(UVError(status, "writing")) }
+            if status != Int32(UV_ECANCELED.rawValue) { fail(status) }
             return
         }
         writeWatch?.completedWrite = true
-        if let threshold = drainThreshold, queuedBytes <= threshold {
-            drainThreshold = nil
+        if drainThreshold >= 0, queuedBytes <= drainThreshold {
+            drainThreshold = -1
             delegate?.transportDidDrain(self)
         }
     }
@@ -265,18 +276,22 @@ public final class TCPStream: Transport, @unchecked Sendable {
     public func notifyWhenQueuedBytes(atMost threshold: Int) {
         guard !isClosing else { return }
         if queuedBytes <= threshold {
-            drainThreshold = nil
+            drainThreshold = -1
             loop.execute(
                 UncheckedBox { [self] in
                     if !self.isClosing { self.delegate?.transportDidDrain(self) }
                 }.call)
             return
         }
-        drainThreshold = threshold
+        drainThreshold = max(0, threshold)
     }
 
-    private func fail(_ error: UVError) {
-        if writeError == nil { writeError = error }
+    /// A write failed with libuv's `code`: the first failure is kept, and the stream closes.
+    private func fail(_ code: Int32, timedOut: Bool = false) {
+        if writeErrorCode == 0 {
+            writeErrorCode = code
+            writeTimedOut = timedOut
+        }
         close()
     }
 

@@ -42,6 +42,14 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         }
     }
 
+    /// A ``Configuration`` that many machines share: a server makes one, and each of its
+    /// connections' machines holds a reference to it rather than a 48-byte copy.
+    package final class SharedConfiguration: Sendable {
+        package let configuration: Configuration
+
+        package init(_ configuration: Configuration) { self.configuration = configuration }
+    }
+
     /// What the connection must do, in order.
     public enum Action: Sendable, Equatable {
         /// Write the interim `HTTP/1.1 100 Continue` response.
@@ -102,7 +110,8 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     // every event (an opaque getter made the caller copy the whole machine each time).
     /// Nil while an endless response streams (its input is dropped unread) and once closed.
     @usableFromInline var input: RequestInput?
-    private let configuration: Configuration
+    private let shared: SharedConfiguration
+    private var configuration: Configuration { shared.configuration }
     @usableFromInline var handling = false
     private var readingPaused = false
     private var inputEnded = false
@@ -120,8 +129,13 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
 
     /// Creates the state machine of a new connection.
     public init(configuration: Configuration = .init()) {
-        self.configuration = configuration
-        input = RequestInput(limits: configuration.parserLimits)
+        self.init(sharing: SharedConfiguration(configuration))
+    }
+
+    /// Creates the state machine of a new connection, with bounds shared with other machines.
+    package init(sharing configuration: SharedConfiguration) {
+        shared = configuration
+        input = RequestInput(limits: configuration.configuration.parserLimits)
     }
 
     /// The connection's phase, for choosing which timeout applies.

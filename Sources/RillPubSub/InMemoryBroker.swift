@@ -193,16 +193,19 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         if let after = status.after { source = HistoryReplay(channels: subscribed, after: after) }
         let subscription = Subscription(
             channels: names, replayStatus: status.status, eventLoop: eventLoop, bufferLimit: configuration.subscriberBufferCount,
-            policy: configuration.overflowPolicy, replay: [], replaySource: source
-        ) { [weak self] subscription, error in
-            self?.unsubscribe(subscription, error: error)
-        }
+            policy: configuration.overflowPolicy, replay: [], replaySource: source, onEnd: subscriptionEnded)
         for (index, channel) in subscribed.enumerated() {
             if channel.subscribers.isEmpty { busyChannelCount += 1 }
             subscription.addToChannelList(&channel.subscribers, at: index)
         }
         subscriptionCount += 1
         return subscription
+    }
+
+    /// What every subscription calls when it ends: one closure for all of them, rather than a
+    /// context allocated per subscription (every byte of an idle stream counts).
+    private lazy var subscriptionEnded: (Subscription, SubscriptionError?) -> Void = { [weak self] subscription, error in
+        self?.unsubscribe(subscription, error: error)
     }
 
     /// Whether a name occurs twice: no allocation for short lists (a scan), a set for long ones.

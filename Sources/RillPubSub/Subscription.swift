@@ -18,10 +18,10 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     public typealias Element = BrokerEvent
     public typealias Failure = SubscriptionError
 
+    // Stored properties in this order (a class's layout follows it): words first, then the
+    // one-byte ones together — every idle stream carries one subscription.
     /// The channels subscribed to.
     public let channels: [String]
-    /// Whether the client's `Last-Event-ID` could be honoured.
-    public let replayStatus: ReplayStatus
     /// The loop the subscription lives on.
     public let eventLoop: EventLoop
 
@@ -31,19 +31,21 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// replay is pending, so that an idle subscription carries one pointer for it.
     private var pending: PendingReplay?
     private var waiter: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>?
-    private var ended: Result<Void, SubscriptionError>?
     private let bufferLimit: Int
-    private let policy: BrokerConfiguration.OverflowPolicy
     private let onEnd: (Subscription, SubscriptionError?) -> Void
-    /// Push mode: events go straight to this closure on the loop, with no consuming task.
     /// Push mode's consumer (see ``attach(_:maxHeldBytes:)``), held until the subscription ends.
     private var sink: (any SubscriptionSink)?
-    /// The subscription's index in each channel's subscriber list (parallel to ``channels``),
-    /// kept by the broker for O(1) removal.
-    /// Its place in the subscriber list of its first channel, and of the others (-1: not in it);
-    /// the first inline, as almost every subscription has one channel.
+    /// Its place in the subscriber list of its first channel, and of the others (-1: not in it),
+    /// kept by the broker for O(1) removal; the first inline, as almost every subscription has
+    /// one channel.
     package var firstPosition = -1
     package var otherPositions: [Int]
+    /// Events dropped by the `dropOldest` policy.
+    public private(set) var dropped = 0
+    /// Whether the client's `Last-Event-ID` could be honoured.
+    public let replayStatus: ReplayStatus
+    private let policy: BrokerConfiguration.OverflowPolicy
+    private var ended: Result<Void, SubscriptionError>?
 
     package init(
         channels: [String], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
@@ -130,9 +132,6 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         buffer.append(event)
         return true
     }
-
-    /// Events dropped by the `dropOldest` policy.
-    public private(set) var dropped = 0
 
     /// Takes every event buffered right now, in order, so a consumer that fell behind within
     /// one loop iteration can send them in one write. Loop thread only.

@@ -344,10 +344,7 @@ extension RedisBroker {
     private func makeSubscription(_ names: [String], status: ReplayStatus, replay: [BrokerEvent]) -> Subscription {
         let subscription = Subscription(
             channels: names, replayStatus: status, eventLoop: eventLoop, bufferLimit: configuration.broker.subscriberBufferCount,
-            policy: configuration.broker.overflowPolicy, replay: replay
-        ) { [weak self] subscription, error in
-            self?.unsubscribe(subscription, error: error)
-        }
+            policy: configuration.broker.overflowPolicy, replay: replay, onEnd: subscriptionEnded)
         for (index, name) in names.enumerated() {
             guard let channel = channels[name] else { continue }
             subscription.addToChannelList(&channel.subscribers, at: index)
@@ -356,7 +353,9 @@ extension RedisBroker {
         return subscription
     }
 
-    private func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
+    /// A subscription ended (its `onEnd`, ``RedisBroker/subscriptionEnded``): it leaves its
+    /// channels' subscriber lists.
+    func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
         if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
         counters.droppedEventCount += subscription.dropped
         subscriptionCount -= 1

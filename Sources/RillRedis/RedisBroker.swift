@@ -121,6 +121,11 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     var sequence: UInt64 = 0
     var counters = BrokerStatistics()
     var subscriptionCount = 0
+    /// What every subscription calls when it ends: one closure for all of them, rather than a
+    /// context allocated per subscription.
+    lazy var subscriptionEnded: (Subscription, SubscriptionError?) -> Void = { [weak self] subscription, error in
+        self?.unsubscribe(subscription, error: error)
+    }
 
     enum Lifecycle { case starting, running, closed }
 

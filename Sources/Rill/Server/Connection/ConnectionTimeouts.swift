@@ -32,14 +32,16 @@ struct ConnectionTimeouts {
         case none
     }
 
-    private(set) var kind = Kind.none
+    // Stored properties in this order: the optional and the one-byte kind last pack the value
+    // into 40 bytes.
     private(set) var deadlineMilliseconds: UInt64 = 0
-    /// When the armed timer fires; nil while none is armed.
-    private(set) var armedMilliseconds: UInt64?
     /// The event stream's heartbeat interval; 0 while no stream (or no heartbeat) runs.
     private(set) var heartbeatMilliseconds: UInt64 = 0
     /// When the event stream last wrote anything.
     private(set) var lastEventWriteMilliseconds: UInt64 = 0
+    /// When the armed timer fires; nil while none is armed.
+    private(set) var armedMilliseconds: UInt64?
+    private(set) var kind = Kind.none
 
     /// Which deadline runs while the connection is in `phase`.
     func kind(for phase: HTTPConnectionStateMachine.Phase) -> Kind {

@@ -24,18 +24,19 @@ final class EventStreamRelay: SubscriptionSink {
     let subscription: Subscription
     /// The stream's queued-bytes limit (see the type's bounds).
     let maxQueuedBytes: Int
-    /// Whether the response is chunked (HTTP/1.1) rather than ended by the close (HTTP/1.0).
-    let chunked: Bool
     /// The encoded farewell event sent when the server shuts down, if any.
     let farewell: [UInt8]?
-
     /// Events not yet written: they leave together, in one write, when the flush queue reaches
     /// the connection or, if the transport has a backlog, when it drained.
     private var backlog: [UInt8] = []
-    /// The connection waits in the server's flush queue.
-    private(set) var isQueuedForFlush = false
     /// Pending bytes at which an event checks the stream's limits (see ``updateCheckBytes()``).
     private var checkBytes = 1
+    // The one-byte properties last (a class's layout follows the declarations): every idle
+    // stream carries a relay.
+    /// Whether the response is chunked (HTTP/1.1) rather than ended by the close (HTTP/1.0).
+    let chunked: Bool
+    /// The connection waits in the server's flush queue.
+    private(set) var isQueuedForFlush = false
 
     init(connection: HTTPConnection, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, farewell: [UInt8]?) {
         self.connection = connection

@@ -9,6 +9,8 @@ import RillPubSub
 struct RequestCycle {
     /// The handler's task, then the streamed body's; nil between them and when done.
     var handlerTask: Task<Void, Never>?
+    /// The event stream's queued-bytes limit, for the heartbeat's stalled-client check.
+    var eventStreamMaxQueuedBytes = 0
     /// The request in progress was cancelled (EOF, reset, shutdown): a body task started later
     /// for it starts cancelled.
     var isCancelled = false
@@ -20,8 +22,6 @@ struct RequestCycle {
     var headOnly = false
     /// The response is an event stream written by a task (shutdown cancels it at once).
     var streamingEvents = false
-    /// The event stream's queued-bytes limit, for the heartbeat's stalled-client check.
-    var eventStreamMaxQueuedBytes = 0
 
     /// A new request is handled by `task`.
     init(handlerTask: Task<Void, Never>? = nil) { self.handlerTask = handlerTask }

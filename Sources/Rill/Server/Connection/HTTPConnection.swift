@@ -16,33 +16,38 @@ import RillPubSub
 ///     └──── write / drain notice ◄── flow control, relay ◄────┘
 /// ```
 final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable {
+    // Stored properties in this order (a class's layout follows it): words first, the small
+    // ones packed at the end — every open connection carries one of these.
     unowned let server: HTTPServer
     let transport: any Transport
     private var machine: HTTPConnectionStateMachine
     /// What the state machine asked for, performed by ``perform()``; kept between events so
     /// that its storage is reused.
     private var actions: [HTTPConnectionStateMachine.Action] = []
-    private(set) var isClosed = false
-    let remoteAddress: SocketAddress?
-
-    /// The response in progress (task side).
-    var cycle = RequestCycle()
-    /// Backpressure for a streamed body's writer.
-    var flowControl = WriteFlowControl()
     /// The relayed subscription, while an event stream relays one.
     private(set) var relay: EventStreamRelay?
     /// A relay that ended, kept until the next request or the close: it may have ended inside
     /// one of its own methods (a slow-client disconnect while relaying an event), which must
     /// not free it under its own feet.
     private var endedRelay: EventStreamRelay?
-    /// The timeouts; the connection is the one timer that serves them (a ``TimerTarget``).
-    private var timeouts = ConnectionTimeouts()
+    /// Backpressure for a streamed body's writer.
+    var flowControl = WriteFlowControl()
+    /// The connection's place in the server's list of open ones; -1 once it left it.
+    var registryIndex = -1
+    /// The connection's place in its loop's timer queue (it is the one timer that serves its
+    /// timeouts, a ``TimerTarget``); -1 while not scheduled.
     var timerQueueSlot = -1
+    /// The timeouts.
+    private var timeouts = ConnectionTimeouts()
+    /// The response in progress (task side).
+    var cycle = RequestCycle()
+    let remoteAddress: SocketAddress?
+    private(set) var isClosed = false
 
     init(server: HTTPServer, transport: any Transport) {
         self.server = server
         self.transport = transport
-        machine = HTTPConnectionStateMachine(configuration: server.machineConfiguration)
+        machine = HTTPConnectionStateMachine(sharing: server.machineConfiguration)
         remoteAddress = transport.remoteAddress
     }
 
