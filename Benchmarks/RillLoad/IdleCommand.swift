@@ -63,6 +63,7 @@ struct IdleRun {
     func run() async -> IdleReport {
         let probe = driver.serverProbe
         let rssBefore = probe?.residentBytes()
+        let kernelBefore = KernelMemory.sample()
         let startCPU = ownCPUSeconds()
 
         await driver.openAll()
@@ -79,6 +80,7 @@ struct IdleRun {
         let holdSeconds = Double(monotonicMicroseconds() - holdStart) / 1_000_000
         let serverCPUEnd = probe?.cpuSeconds()
         let rssEnd = probe?.residentBytes()
+        let kernelEnd = KernelMemory.sample()
         let harnessCPU = ownCPUSeconds() - startCPU
 
         let requireChunk = expectHeartbeat > 0 && hold > expectHeartbeat
@@ -102,7 +104,7 @@ struct IdleRun {
             connections: driver.clients.count, opened: driver.openCount, open: open, alive: alive, silent: silent,
             failed: driver.failedCount, closedByServer: driver.closedByServerCount, retries: driver.retryCount,
             failureReasons: driver.failureReasons, heartbeatsDuringHold: heartbeats, bodyBytes: bodyBytes,
-            rssBefore: rssBefore, rssEnd: rssEnd,
+            rssBefore: rssBefore, rssEnd: rssEnd, kernelBefore: kernelBefore, kernelEnd: kernelEnd,
             serverCPUIdle: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
             harnessCPU: harnessCPU, holdSeconds: holdSeconds, rampSeconds: driver.rampSeconds,
             openP50Milliseconds: Double(driver.timeToOpen.valueAtPercentile(50)) / 1000,
@@ -129,6 +131,9 @@ struct IdleReport: Sendable {
     var bodyBytes: Int
     var rssBefore: Int?
     var rssEnd: Int?
+    /// The kernel's socket memory before connecting and at the end of the hold.
+    var kernelBefore: KernelMemory
+    var kernelEnd: KernelMemory
     var serverCPUIdle: Double?
     var harnessCPU: Double
     var holdSeconds: Double
@@ -151,6 +156,19 @@ struct IdleReport: Sendable {
         return (rssEnd - rssBefore) / open
     }
 
+    /// Kernel slab bytes per socket: the growth over the streams still open, counting both of
+    /// each one's ends (client and server are both on this machine).
+    var kernelSlabBytesPerSocket: Int? {
+        guard let before = kernelBefore.socketSlabBytes, let end = kernelEnd.socketSlabBytes, open > 0 else { return nil }
+        return (end - before) / (2 * open)
+    }
+
+    /// Growth of the pages in TCP socket buffers (both ends) over the run.
+    var tcpBufferPagesGrowth: Int? {
+        guard let before = kernelBefore.tcpBufferPages, let end = kernelEnd.tcpBufferPages else { return nil }
+        return end - before
+    }
+
     var resultLine: String {
         let rss = rssPerConnection.map(String.init) ?? "NA"
         let rssOpen = rssPerOpenConnection.map(String.init) ?? "NA"
@@ -161,6 +179,9 @@ struct IdleReport: Sendable {
         line += " failed=\(failed) closed_by_server=\(closedByServer) silent=\(silent) retries=\(retries)"
         line += " heartbeats=\(heartbeatsDuringHold) ramp_s=\(format(rampSeconds, 1))"
         line += " open_p50_ms=\(format(openP50Milliseconds, 2)) open_p99_ms=\(format(openP99Milliseconds, 2))"
+        line += " kernel_slab_bytes_per_socket=\(kernelSlabBytesPerSocket.map(String.init) ?? "NA")"
+        line += " tcp_buffer_pages_before=\(kernelBefore.tcpBufferPages.map(String.init) ?? "NA")"
+        line += " tcp_buffer_pages_end=\(kernelEnd.tcpBufferPages.map(String.init) ?? "NA")"
         return line
     }
 
@@ -182,6 +203,13 @@ struct IdleReport: Sendable {
             var per = rssPerConnection.map { "\($0) B per alive stream" } ?? "n/a per alive stream"
             if open != alive, let perOpen = rssPerOpenConnection { per += " (\(perOpen) B per open stream)" }
             lines.append("  server RSS \(format(Double(rssBefore) / 1_048_576, 1)) MiB → \(format(Double(rssEnd) / 1_048_576, 1)) MiB: \(per)")
+        }
+        if let perSocket = kernelSlabBytesPerSocket {
+            lines.append(
+                "  kernel, machine-wide: \(perSocket) B of slab per socket (TCP socket, inode, file, dentry, epoll entry; both ends counted)")
+        }
+        if let before = kernelBefore.tcpBufferPages, let end = kernelEnd.tcpBufferPages {
+            lines.append("  kernel TCP buffer pages (sockstat mem): \(before) → \(end)")
         }
         if let serverCPUIdle { lines.append("  server CPU during the hold: \(format(serverCPUIdle, 2)) s") }
         lines.append("  harness CPU (whole run to the end of the hold): \(format(harnessCPU, 2)) s")

@@ -55,13 +55,13 @@ func monotonicMicroseconds() -> UInt64 {
 }
 
 /// The whole content of a small file such as /proc/PID/status (at most 64 KiB).
-func readSmallFile(_ path: String) -> String? {
+func readSmallFile(_ path: String, limit: Int = 65_536) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < 65_536 {
+    while bytes.count < limit {
         let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if count <= 0 { break }
         bytes.append(contentsOf: chunk[0..<count])
