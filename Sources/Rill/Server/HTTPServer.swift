@@ -29,6 +29,25 @@ final class HTTPServer: @unchecked Sendable {
     private var shuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     var dateCache = DateCache()
+    /// The buffer every response head (and a byte body with it) is serialized into, reused:
+    /// a write hands the kernel what it takes and copies only the rest, so a plain response
+    /// allocates no buffer of its own. Loop-confined; taken out while in use.
+    private var responseScratch: [UInt8] = []
+    /// A scratch buffer grown past this (a large body) is let go of rather than kept.
+    static let maxRetainedScratchBytes = 64 * 1024
+
+    /// The reusable response buffer, empty with its capacity; give it back with
+    /// ``returnResponseScratch(_:)``.
+    func takeResponseScratch() -> [UInt8] {
+        var buffer: [UInt8] = []
+        swap(&buffer, &responseScratch)
+        buffer.removeAll(keepingCapacity: true)
+        return buffer
+    }
+
+    func returnResponseScratch(_ buffer: [UInt8]) {
+        if buffer.capacity <= Self.maxRetainedScratchBytes { responseScratch = buffer }
+    }
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()
     /// The event being fanned out, framed once for every chunked stream it goes to.

@@ -70,6 +70,8 @@ final class EventStreamRelay: SubscriptionSink {
     /// transport drained, if it still holds a backlog.
     func receive(_ event: BrokerEvent) {
         guard !connection.isClosed else { return }
+        // Once per event per stream: the (unowned) server is loaded once, not once per use.
+        let server = self.server
         server.relayedEventCount += 1
         if backlog.isEmpty {
             backlog = chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes

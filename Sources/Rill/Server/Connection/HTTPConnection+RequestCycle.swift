@@ -81,12 +81,10 @@ extension HTTPConnection: ResponseBodySink {
             cycle.handlerTask = nil
             return false
         }
-        // The head and what follows at once (a relayed stream's opening comment and replay)
-        // leave in one write.
-        transport.beginCoalescingWrites()
+        // A streamed body's head and what follows at once (a relayed stream's opening comment
+        // and replay) leave in one write: writeHead begins coalescing writes for it.
         switch writeHead(of: response, for: head) {
         case nil:
-            transport.endCoalescingWrites()
             return true
         case .subscription(let subscription):
             cycle.handlerTask = nil
@@ -114,7 +112,9 @@ extension HTTPConnection: ResponseBodySink {
         case subscription(SubscriptionRelay)
     }
 
-    /// Writes the head (and a byte body) at once; returns the body still to stream, if any.
+    /// Writes the head (and a byte body) at once; returns the body still to stream, if any —
+    /// then the transport coalesces writes, and the caller ends that with
+    /// `endCoalescingWrites()` once the stream's opening is written.
     func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
         cycle.headOnly = head.method == .head
         cycle.closeAfterResponse = !head.keepAlive
@@ -137,8 +137,9 @@ extension HTTPConnection: ResponseBodySink {
             fields[.contentLength] = nil
             fields[.transferEncoding] = nil
         }
-        // One buffer, one allocation: status line, the handler's fields, the server's own lines.
-        var buffer: [UInt8] = []
+        // One buffer, the server's reused one: status line, the handler's fields, the server's
+        // own lines, a byte body.
+        var buffer = server.takeResponseScratch()
         buffer.reserveCapacity(384 + bytes.count)
         HTTPResponseSerializer.writeStatusLineAndFields(
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
@@ -157,13 +158,20 @@ extension HTTPConnection: ResponseBodySink {
         }
         HTTPResponseSerializer.endHead(into: &buffer)
         if bodyAllowed && !cycle.headOnly { buffer.append(contentsOf: bytes) }
-        // The head leaves at once, before any streamed byte: SSE clients need it to open.
-        transport.write(buffer)
         guard streamsBody else {
+            // The whole response: the kernel takes it from the reused buffer (only what it
+            // cannot take at once is copied).
+            buffer.withUnsafeBytes { transport.write($0) }
+            server.returnResponseScratch(buffer)
             // HEAD (or a status without a body) on a relayed subscription: nothing will read it.
             if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
             return nil
         }
+        // The head leaves at once, before any streamed byte (SSE clients need it to open),
+        // together with what the caller writes before ``endCoalescingWrites()``: the buffer
+        // goes to the transport whole, not copied (the server makes a new one next time).
+        transport.beginCoalescingWrites()
+        transport.write(buffer)
         switch response.body.storage {
         case .subscription(let relay):
             responseIsEndless()
