@@ -3,18 +3,21 @@ import Histogram
 import RillCore
 
 /// `rill-load churn`: connection churn. C connections stay in flight; each connects, sends the
-/// SSE GET, reads until the first body byte after the `200 text/event-stream` head, closes, and
-/// is replaced at once, for D seconds.
+/// SSE GET, reads until the first SSE line (`--until line`) or the first body byte (`--until
+/// byte`) after the `200 text/event-stream` head, closes (a FIN), and is replaced at once, for D
+/// seconds.
 struct ChurnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "churn",
-        abstract: "Keep C connections cycling (connect, GET, first body byte, close) for D seconds; report connections per second.",
+        abstract: "Keep C connections cycling (connect, GET, first SSE line, close) for D seconds; report connections per second.",
         discussion: """
             -c is the concurrency: that many cycles are in flight at any time; a completed \
             cycle is replaced at once, a failed one after 10 ms (so a dead server is not \
-            hammered). A cycle completes at the first body byte after a '200' \
-            'text/event-stream' head; its latency runs from the start of the connect to that \
-            byte. Failures: refused, reset (a reset or EOF before the first byte), timeout \
+            hammered). A cycle completes after a '200' 'text/event-stream' head at the end of \
+            the first SSE line of the body (a line feed: what an EventSource must see before \
+            it can act), or with --until byte at the first body byte; its latency runs from the \
+            start of the connect to that read. The close is a plain close(2): every byte \
+            received has been read, so the kernel sends a FIN, not a reset. Failures: refused, reset (a reset or EOF before the first byte), timeout \
             (--connect-timeout, or --head-timeout to the first byte), status (a non-200 head \
             or a wrong content type), other (EADDRNOTAVAIL: local ports exhausted, …). \
             Nothing is retried (--ramp, --max-pending, --retries do not apply). Cycles still \
@@ -32,6 +35,9 @@ struct ChurnCommand: AsyncParsableCommand {
 
     @Option(name: [.customShort("d"), .long], help: "Seconds to churn.")
     var duration: Double
+
+    @Option(help: "When a cycle is complete and closes: at the end of the first SSE line (line) or at the first body byte (byte).")
+    var until: ChurnDriver.Completion = .line
 
     func validate() throws {
         guard duration > 0, duration <= 86_400 else { throw ValidationError("-d must be in (0, 86400]") }
@@ -56,7 +62,8 @@ struct ChurnCommand: AsyncParsableCommand {
             if count > 1 { sources = (1...count).map { "127.0.0.\($0)" } }
         }
         let loop = try EventLoop(name: "rill-load")
-        let driver = ChurnDriver(loop: loop, address: address, target: target, options: connection, sourceHosts: sources)
+        let driver = ChurnDriver(
+            loop: loop, address: address, target: target, options: connection, sourceHosts: sources, completion: until)
         let seconds = duration
         let report = await Task(executorPreference: loop.executor) {
             await driver.run(seconds: seconds)
@@ -73,6 +80,14 @@ final class ChurnDriver: @unchecked Sendable {
         case refused, reset, timeout, status, other
     }
 
+    /// What a cycle reads before it closes.
+    enum Completion: String, CaseIterable, ExpressibleByArgument {
+        /// The first line feed of the body: the first complete SSE line.
+        case line
+        /// The first body byte.
+        case byte
+    }
+
     let loop: EventLoop
     let address: SocketAddress
     let requestBytes: [UInt8]
@@ -80,6 +95,7 @@ final class ChurnDriver: @unchecked Sendable {
     let connectTimeout: Duration
     let sourceHosts: [String]
     let serverProbe: ProcessProbe?
+    let completion: Completion
 
     private var slots: [ChurnCycle?]
     private(set) var running = false
@@ -91,14 +107,19 @@ final class ChurnDriver: @unchecked Sendable {
     private(set) var completed = 0
     private(set) var failures: [FailureKind: Int] = [:]
     private(set) var failureReasons: [String: Int] = [:]
-    /// Microseconds from the start of the connect to the first body byte.
+    /// Microseconds from the start of the connect to the read that completed the cycle (the
+    /// first SSE line or body byte; the `first_byte` fields of the report keep their name).
     private(set) var firstByte = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     private var startMicroseconds: UInt64 = 0
     private var progressTimer: ScheduledTimer?
     private var completedAtLastTick = 0
     private var lastTickMicroseconds: UInt64 = 0
 
-    init(loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, sourceHosts: [String]) {
+    init(
+        loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, sourceHosts: [String],
+        completion: Completion = .line
+    ) {
+        self.completion = completion
         self.loop = loop
         self.address = address
         self.requestBytes = target.request
@@ -136,7 +157,7 @@ final class ChurnDriver: @unchecked Sendable {
             firstByteP99Milliseconds: Double(firstByte.valueAtPercentile(99)) / 1000,
             firstByteMaxMilliseconds: Double(firstByte.max) / 1000,
             serverCPU: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
-            harnessCPU: harnessCPU, sourceAddresses: max(1, sourceHosts.count))
+            harnessCPU: harnessCPU, sourceAddresses: max(1, sourceHosts.count), completion: completion)
 
         // Teardown (bounded): abandon what is in flight, wait for the handles to be freed.
         for index in slots.indices {
@@ -215,7 +236,7 @@ final class ChurnDriver: @unchecked Sendable {
     }
 }
 
-/// One connect → GET → first body byte → close cycle. Loop-confined.
+/// One connect → GET → first SSE line (or body byte) → close cycle. Loop-confined.
 final class ChurnCycle: TransportDelegate {
     enum Phase { case connecting, awaitingFirstByte, done }
 
@@ -224,6 +245,8 @@ final class ChurnCycle: TransportDelegate {
     private var phase = Phase.connecting
     private var stream: TCPStream?
     private var decoder = ResponseDecoder()
+    /// A line feed has arrived in the body.
+    private var sawLineEnd = false
     private var startMicroseconds: UInt64 = 0
     private var connectedMilliseconds: UInt64 = 0
 
@@ -291,8 +314,11 @@ final class ChurnCycle: TransportDelegate {
     func transport(_ stream: any Transport, didRead bytes: UnsafeRawBufferPointer) {
         guard phase == .awaitingFirstByte else { return }
         let completedHead: Bool
+        var lineEnded = false
         do {
-            completedHead = try decoder.feed(bytes) { _ in }
+            completedHead = try decoder.feed(bytes) { body in
+                if !lineEnded, body.contains(0x0A) { lineEnded = true }
+            }
         } catch {
             fail(.other, "bad response (\(error))")
             return
@@ -307,13 +333,19 @@ final class ChurnCycle: TransportDelegate {
                 return
             }
         }
-        if decoder.head != nil, decoder.bodyBytes > 0 {
+        if lineEnded { sawLineEnd = true }
+        let complete =
+            switch driver.completion {
+            case .line: sawLineEnd
+            case .byte: decoder.bodyBytes > 0
+            }
+        if decoder.head != nil, complete {
             let microseconds = monotonicMicroseconds() - startMicroseconds
             phase = .done
             stream.close()
             driver.cycleCompleted(self, microseconds: microseconds)
         } else if decoder.isEnded {
-            fail(.reset, "stream ended before a body byte")
+            fail(.reset, "stream ended before the first \(driver.completion == .line ? "SSE line" : "body byte")")
         }
     }
 
@@ -348,6 +380,7 @@ struct ChurnReport: Sendable {
     var serverCPU: Double?
     var harnessCPU: Double
     var sourceAddresses: Int
+    var completion: ChurnDriver.Completion
 
     var failureCount: Int { failures.values.reduce(0, +) }
     var connectionsPerSecond: Double { seconds > 0 ? Double(cycles) / seconds : 0 }
@@ -359,20 +392,22 @@ struct ChurnReport: Sendable {
         line += " server_cpu_s=\(serverCPU.map { format($0, 2) } ?? "NA") harness_cpu_s=\(format(harnessCPU, 2))"
         for kind in ChurnDriver.FailureKind.allCases { line += " failures_\(kind.rawValue)=\(failures[kind] ?? 0)" }
         line += " first_byte_max_ms=\(format(firstByteMaxMilliseconds, 2)) abandoned=\(abandoned) source_addresses=\(sourceAddresses)"
+        line += " until=\(completion.rawValue)"
         if let serverCPU, cycles > 0 { line += " server_cpu_us_per_conn=\(format(serverCPU / Double(cycles) * 1_000_000, 1))" }
         return line
     }
 
     func summary(target: String) -> String {
         var lines: [String] = []
+        let until = completion == .line ? "first SSE line" : "first body byte"
         lines.append(
-            "churn: \(concurrency) concurrent connect → GET → first body byte → close cycles to \(target), from \(sourceAddresses) source address(es)"
+            "churn: \(concurrency) concurrent connect → GET → \(until) → close cycles to \(target), from \(sourceAddresses) source address(es)"
         )
         lines.append(
             "  \(cycles) cycles in \(format(seconds, 1)) s: \(format(connectionsPerSecond, 0)) connections/s (\(abandoned) in flight at the end, abandoned)"
         )
         lines.append(
-            "  connect → first body byte: p50 \(format(firstByteP50Milliseconds, 2)) ms, p99 \(format(firstByteP99Milliseconds, 2)) ms, max \(format(firstByteMaxMilliseconds, 2)) ms"
+            "  connect → \(until): p50 \(format(firstByteP50Milliseconds, 2)) ms, p99 \(format(firstByteP99Milliseconds, 2)) ms, max \(format(firstByteMaxMilliseconds, 2)) ms"
         )
         var failureLine = "  failures \(failureCount)"
         if failureCount > 0 {
