@@ -11,6 +11,19 @@
 #
 # Every server is pinned to CPU 0 and the harness (rill-load, or wrk for http) to CPU 1, so each
 # figure is single-core; each scenario gets a fresh server and waits for a quiet machine first.
+#
+# churn and http run in rounds, as an independent harness would: each round every server once,
+# the order alternated (round 1: rill nchan, round 2: nchan rill, …), each a fresh server, a
+# warm-up, then the measured run. The headline figure is the server's CPU (utime+stime of its
+# process from /proc; nginx's worker) per operation in µs: the median of the rounds with the
+# range (min-max), and the ratio of the medians. Rates are secondary: on this 2-core machine the
+# harness's core is often the limit (HB), and a rate ratio then says little about the servers.
+# A server that goes first after a quiet wait and one that goes second do not see the same
+# machine (caches, the other core's state, noise), which is why the order alternates; the
+# per-round table at the end shows the position of every round, and the summary the medians
+# as first and as second. Also per round: all of CPU 0 per operation (what a harness that reads
+# the pinned core's busy time from /proc/stat reports), the warm-up's own µs per operation, and
+# the share of CPU 0 that went to anything but the server (noise).
 # Scenarios (SCENARIOS, default "idle fanout rate small churn http redis"):
 #   idle    rill-load idle: IDLE_CONNECTIONS (19,000) streams held DURATION (30) s — alive, server
 #           RSS per stream, server CPU in the hold. Rill sends a HEARTBEAT (10) s heartbeat and
@@ -22,10 +35,12 @@
 #           first POST if the server falls behind)
 #   small   SMALL_CONNECTIONS (100) × SMALL_EVENTS (20,000) back-to-back
 #   churn   rill-load churn: CHURN_CONCURRENCY (50) in flight for CHURN_SECONDS (15) s: connect,
-#           GET /stream, first body byte, close; CHURN_ROUNDS (5) rounds, the servers taking
-#           turns (rill nchan …, rill nchan …), so a slow minute of a shared machine does not
-#           fall on one server; the table shows each server's median round and the range
-#   http    wrk -t1 -c HTTP_CONNECTIONS (64) for HTTP_SECONDS (10) s on GET /ping, after 2 s warm-up
+#           GET /stream (Host, Accept: text/event-stream, Cache-Control: no-cache, User-Agent),
+#           read until the first SSE line (CHURN_UNTIL, line; byte: the first body byte), close
+#           with a FIN; CHURN_ROUNDS (5) rounds, after CHURN_WARMUP (3) s of churn on each fresh
+#           server
+#   http    wrk -t1 -c HTTP_CONNECTIONS (64) for HTTP_SECONDS (8) s on GET /ping, HTTP_ROUNDS (5)
+#           rounds, after HTTP_WARMUP (2) s of the same wrk on each fresh server
 #   redis   the fanout scenario with Rill on a RedisBroker (a redis-server this script starts on
 #           REDIS_PORT, 18379; Rill only)
 #
@@ -55,8 +70,12 @@ SMALL_EVENTS=${SMALL_EVENTS:-20000}
 CHURN_CONCURRENCY=${CHURN_CONCURRENCY:-50}
 CHURN_SECONDS=${CHURN_SECONDS:-15}
 CHURN_ROUNDS=${CHURN_ROUNDS:-5}
+CHURN_WARMUP=${CHURN_WARMUP:-3}
+CHURN_UNTIL=${CHURN_UNTIL:-line}
 HTTP_CONNECTIONS=${HTTP_CONNECTIONS:-64}
-HTTP_SECONDS=${HTTP_SECONDS:-10}
+HTTP_SECONDS=${HTTP_SECONDS:-8}
+HTTP_ROUNDS=${HTTP_ROUNDS:-5}
+HTTP_WARMUP=${HTTP_WARMUP:-2}
 PAYLOAD=${PAYLOAD:-64}
 HEARTBEAT=${HEARTBEAT:-10}
 RAMP=${RAMP:-2000}
@@ -183,28 +202,52 @@ run_fanout() {
         --ramp "$RAMP" --publish "http://127.0.0.1:$PORT/publish?channel=bench" "http://127.0.0.1:$PORT/stream?channel=bench"
 }
 
+# run_churn NAME ROUND POSITION: one churn round of one server (warm-up, then the measured run).
 run_churn() {
-    local name=$1
+    local name=$1 round=$2 position=$3 url="http://127.0.0.1:$PORT/stream?channel=churn" warm=NA
+    local churn=(churn -c "$CHURN_CONCURRENCY" --until "$CHURN_UNTIL")
     start "$name" "$CHURN_CONCURRENCY"
-    run_load "$name" churn churn -c "$CHURN_CONCURRENCY" -d "$CHURN_SECONDS" "http://127.0.0.1:$PORT/stream?channel=churn"
+    if [ "$CHURN_WARMUP" != 0 ]; then
+        warm=$(taskset -c 1 "$LOAD" "${churn[@]}" -d "$CHURN_WARMUP" --quiet --server-pid "$PROBE_PID" "$url" |
+            sed -n 's/^RESULT .* server_cpu_us_per_conn=\([^ ]*\).*/\1/p' || true)
+    fi
+    echo "[churn/$name round $round, #$position] rill-load ${churn[*]} -d $CHURN_SECONDS --server-pid $PROBE_PID $url" >&2
+    local before after r
+    before=$(cpu_sample "$PROBE_PID")
+    taskset -c 1 "$LOAD" "${churn[@]}" -d "$CHURN_SECONDS" --server-pid "$PROBE_PID" "$url" | tee "$WORK/churn-$name-$round.out" || true
+    after=$(cpu_sample "$PROBE_PID")
+    stop
+    r=$(grep "^RESULT mode=churn" "$WORK/churn-$name-$round.out" | tail -1 || true)
+    # us_per_op: rill-load's own server figure (sampled over exactly its run); the CPU 0 fields
+    # from the samples around it.
+    local cpu
+    cpu=$(cpu_figures "$before" "$after" "$(field "$r" cycles)" | sed 's/server_cpu_s=[^ ]* us_per_op=[^ ]* //')
+    RESULTS+=("RESULT scenario=churn server=$name round=$round position=$position ${r#RESULT mode=churn } us_per_op=$(field "$r" server_cpu_us_per_conn) rate=$(field "$r" connections_per_s) warmup_us_per_op=${warm:-NA} $cpu")
 }
 
+# run_http NAME ROUND POSITION: one plain-HTTP round of one server (warm-up, then the measured run).
 run_http() {
-    local name=$1 url="http://127.0.0.1:$PORT/ping"
+    local name=$1 round=$2 position=$3 url="http://127.0.0.1:$PORT/ping"
+    local wrk=(wrk -t1 -c"$HTTP_CONNECTIONS")
     start "$name" "$HTTP_CONNECTIONS"
-    echo "[http/$name] wrk -t1 -c$HTTP_CONNECTIONS -d${HTTP_SECONDS}s $url" >&2
-    taskset -c 1 wrk -t1 -c"$HTTP_CONNECTIONS" -d2s "$url" >/dev/null   # warm-up
-    local cpu0 cpu1 out rps errors
-    cpu0=$(awk '{print $14 + $15}' "/proc/$PROBE_PID/stat")
-    out=$(taskset -c 1 wrk -t1 -c"$HTTP_CONNECTIONS" -d"${HTTP_SECONDS}s" "$url")
-    cpu1=$(awk '{print $14 + $15}' "/proc/$PROBE_PID/stat")
+    local before after out warm=NA
+    if [ "$HTTP_WARMUP" != 0 ]; then
+        before=$(cpu_sample "$PROBE_PID")
+        out=$(taskset -c 1 "${wrk[@]}" -d"${HTTP_WARMUP}s" "$url")
+        after=$(cpu_sample "$PROBE_PID")
+        warm=$(field " $(cpu_figures "$before" "$after" "$(awk '/requests in/ {print $1}' <<<"$out")")" us_per_op)
+    fi
+    echo "[http/$name round $round, #$position] ${wrk[*]} -d${HTTP_SECONDS}s $url" >&2
+    before=$(cpu_sample "$PROBE_PID")
+    out=$(taskset -c 1 "${wrk[@]}" -d"${HTTP_SECONDS}s" "$url")
+    after=$(cpu_sample "$PROBE_PID")
     echo "$out" >&2
     stop
+    local requests rps errors
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | tr ' ' '_')
-    local server_cpu
-    server_cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
-    RESULTS+=("RESULT scenario=http server=$name requests_per_s=$rps server_cpu_s=$server_cpu duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none}")
+    RESULTS+=("RESULT scenario=http server=$name round=$round position=$position requests=${requests:-0} requests_per_s=${rps:-NA} rate=${rps:-NA} $(cpu_figures "$before" "$after" "${requests:-0}") warmup_us_per_op=${warm:-NA} duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none}")
 }
 
 run_redis() {
@@ -218,10 +261,27 @@ run_redis() {
     REDIS_PID=
 }
 
+# round_order ROUND: SERVERS in order on odd rounds, reversed on even ones.
+round_order() {
+    local names
+    read -r -a names <<<"$SERVERS"
+    if [ $(($1 % 2)) -eq 0 ]; then
+        for ((i = ${#names[@]} - 1; i >= 0; i--)); do echo "${names[$i]}"; done
+    else
+        printf '%s\n' "${names[@]}"
+    fi
+}
+
 for scenario in $SCENARIOS; do
-    if [ "$scenario" = churn ]; then
-        for ((round = 1; round <= CHURN_ROUNDS; round++)); do
-            for name in $SERVERS; do run_churn "$name"; done
+    if [ "$scenario" = churn ] || [ "$scenario" = http ]; then
+        rounds=$CHURN_ROUNDS
+        if [ "$scenario" = http ]; then rounds=$HTTP_ROUNDS; fi
+        for ((round = 1; round <= rounds; round++)); do
+            position=0
+            for name in $(round_order "$round"); do
+                position=$((position + 1))
+                "run_$scenario" "$name" "$round" "$position"
+            done
         done
         continue
     fi
@@ -231,33 +291,67 @@ for scenario in $SCENARIOS; do
         fanout) run_fanout "$name" fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
         rate) run_fanout "$name" rate "$FANOUT_CONNECTIONS" $((RATE * RATE_SECONDS)) "$RATE" ;;
         small) run_fanout "$name" small "$SMALL_CONNECTIONS" "$SMALL_EVENTS" "" ;;
-        churn) run_churn "$name" ;;
-        http) run_http "$name" ;;
         redis) if [ "$name" = rill ]; then run_redis; fi ;;
         *) echo "unknown scenario $scenario (idle fanout rate small churn http redis)" >&2; exit 1 ;;
         esac
     done
 done
 
-# Churn ran in rounds: keep each server's median round (by connections/s), note the range.
-declare -A CHURN_RANGE
+# churn and http ran in rounds: their figures are the medians of the rounds, with the range.
+# values SCENARIO SERVER FIELD [POSITION]: FIELD of each of the server's rounds, one a line.
+values() {
+    local line
+    for line in "${RESULTS[@]}"; do
+        [ "$(field "$line" scenario)" = "$1" ] && [ "$(field "$line" server)" = "$2" ] || continue
+        if [ -n "${4:-}" ] && [ "$(field "$line" position)" != "$4" ]; then continue; fi
+        field "$line" "$3"
+    done
+}
+# median_range FORMAT: numbers on stdin -> "MEDIAN MIN-MAX COUNT" (median of an even count: the
+# mean of the middle two), or "NA NA 0".
+median_range() {
+    sort -g | awk -v f="$1" '/^[0-9.]+$/ { v[n++] = $1 } END {
+        if (!n) { print "NA NA 0"; exit }
+        m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+        printf f " " f "-" f " %d\n", m, v[0], v[n - 1], n }'
+}
+for scenario in churn http; do
+    for name in $SERVERS; do
+        read -r median range count < <(values "$scenario" "$name" us_per_op | median_range %.2f)
+        [ "$count" -gt 0 ] || continue
+        FIG[${scenario}_us,$name]=$median
+        FIG[${scenario}_us_range,$name]=$range
+        read -r median range _ < <(values "$scenario" "$name" rate | median_range %.0f)
+        FIG[${scenario}_rate,$name]=$median
+        FIG[${scenario}_rate_range,$name]=$range
+        FIG[${scenario}_cpu0,$name]=$(values "$scenario" "$name" cpu0_us_per_op | median_range %.2f | cut -d' ' -f1)
+        FIG[${scenario}_warm,$name]=$(values "$scenario" "$name" warmup_us_per_op | median_range %.2f | cut -d' ' -f1)
+        FIG[${scenario}_other,$name]=$(values "$scenario" "$name" cpu0_other_pct | median_range %.0f | cut -d' ' -f2)
+        first=$(values "$scenario" "$name" us_per_op 1 | median_range %.2f | cut -d' ' -f1)
+        second=$(values "$scenario" "$name" us_per_op 2 | median_range %.2f | cut -d' ' -f1)
+        FIG[${scenario}_position,$name]="$first/$second"
+    done
+done
+# The churn rows besides the medians: failures summed, first-line p99 and CPU as medians, the
+# harness-bound mark when the median round was.
+for name in $SERVERS; do
+    [ -n "${FIG[churn_us,$name]:-}" ] || continue
+    FIG[churn_failures,$name]=$(values churn "$name" failures | awk '{ n += $1 } END { print n + 0 }')
+    FIG[churn_p99,$name]=$(values churn "$name" first_byte_p99_ms | median_range %.2f | cut -d' ' -f1)
+    server=$(values churn "$name" server_cpu_s | median_range %.2f | cut -d' ' -f1)
+    harness=$(values churn "$name" harness_cpu_s | median_range %.2f | cut -d' ' -f1)
+    bound=""
+    # The harness-bound mark, as rill-load's fan-out gives it: its CPU ≥ 85 % of the run.
+    if awk -v h="$harness" -v d="$CHURN_SECONDS" 'BEGIN { exit !(d > 0 && h / d >= 0.85) }'; then bound=" HB"; fi
+    FIG[churn_cpu,$name]="$server/$harness$bound"
+done
+
+ALL_RESULTS=("${RESULTS[@]}")
 kept=()
 for line in "${RESULTS[@]}"; do
-    if [ "$(field "$line" scenario)" != churn ]; then kept+=("$line"); fi
+    case $(field "$line" scenario) in churn | http) ;; *) kept+=("$line") ;; esac
 done
-for name in $SERVERS; do
-    rounds=()
-    for line in "${RESULTS[@]}"; do
-        if [ "$(field "$line" scenario)" = churn ] && [ "$(field "$line" server)" = "$name" ]; then rounds+=("$line"); fi
-    done
-    [ "${#rounds[@]}" -gt 0 ] || continue
-    mapfile -t rounds < <(for line in "${rounds[@]}"; do echo "$(field "$line" connections_per_s) $line"; done | sort -n | cut -d' ' -f2-)
-    kept+=("${rounds[$(((${#rounds[@]} - 1) / 2))]}")
-    CHURN_RANGE[$name]="$(field "${rounds[0]}" connections_per_s)-$(field "${rounds[-1]}" connections_per_s)"
-done
-ALL_RESULTS=("${RESULTS[@]}")
 RESULTS=("${kept[@]}")
-
 # The figures, from the RESULT lines (the one place that knows the field names).
 for line in "${RESULTS[@]}"; do
     name=$(field "$line" server)
@@ -282,20 +376,6 @@ for line in "${RESULTS[@]}"; do
         FIG[${key}_us,$name]=$(field "$line" server_us_per_delivery)
         FIG[${key}_late,$name]="$(field "$line" acked)/$(field "$line" late)"
         FIG[${key}_busy,$name]="$(field "$line" server_busy_pct)/$(field "$line" harness_busy_pct)$bound" ;;
-    churn)
-        FIG[churn_rate,$name]=$(field "$line" connections_per_s)
-        FIG[churn_range,$name]=${CHURN_RANGE[$name]:-NA}
-        FIG[churn_failures,$name]=$(field "$line" failures)
-        FIG[churn_p99,$name]=$(field "$line" first_byte_p99_ms)
-        # The harness-bound mark, as rill-load's fan-out gives it: its CPU ≥ 85 % of the run.
-        if awk -v h="$(field "$line" harness_cpu_s)" -v d="$(field "$line" duration_s)" 'BEGIN { exit !(d > 0 && h / d >= 0.85) }'; then
-            bound+=" HB"
-        fi
-        FIG[churn_cpu,$name]="$(field "$line" server_cpu_s)/$(field "$line" harness_cpu_s)$bound"
-        FIG[churn_us,$name]=$(field "$line" server_cpu_us_per_conn) ;;
-    http)
-        FIG[http_rps,$name]=$(field "$line" requests_per_s)
-        FIG[http_cpu,$name]=$(field "$line" server_cpu_s) ;;
     esac
 done
 
@@ -328,6 +408,28 @@ fanout_rows() {  # KEY LABEL
     row "$1_late" "$2: publishes answered/late" - no
     row "$1_busy" "$2: busy % server/harness" - no
 }
+round_rows() {  # SCENARIO LABEL UNIT RATE ROUNDS
+    row "$1_us" "$2: server CPU µs per $3, median of $5" lower yes
+    row "$1_us_range" "$2: server CPU µs per $3, min-max" - no
+    row "$1_position" "$2: µs per $3, median as 1st/2nd in round" - no
+    row "$1_rate" "$2: $4, median" higher yes
+    row "$1_rate_range" "$2: $4, min-max" - no
+    row "$1_cpu0" "$2: all of CPU 0 µs per $3, median" lower yes
+    row "$1_warm" "$2: warm-up server CPU µs per $3, median" lower yes
+    row "$1_other" "$2: CPU 0 busy outside the server, % min-max" - no
+}
+# The rounds one by one, in run order.
+round_table() {
+    local line
+    printf '%-6s %5s %3s %-8s %10s %10s %12s %12s %7s %6s\n' scenario round "#" server "µs/op" "ops/s" "CPU0 µs/op" "warm µs/op" "other%" "steal%"
+    for line in "${ALL_RESULTS[@]}"; do
+        case $(field "$line" scenario) in churn | http) ;; *) continue ;; esac
+        printf '%-6s %5s %3s %-8s %10s %10s %12s %12s %7s %6s\n' "$(field "$line" scenario)" "$(field "$line" round)" \
+            "$(field "$line" position)" "$(field "$line" server)" "$(field "$line" us_per_op)" "$(field "$line" rate)" \
+            "$(field "$line" cpu0_us_per_op)" "$(field "$line" warmup_us_per_op)" "$(field "$line" cpu0_other_pct)" \
+            "$(field "$line" cpu0_steal_pct)"
+    done
+}
 echo
 echo "Rill$(for ref in "${refs[@]}"; do printf ' vs %s' "$ref"; done): server pinned to CPU 0, harness to CPU 1; payload ${PAYLOAD} B;" \
     "$(nproc) CPUs, $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -343,19 +445,23 @@ for scenario in $SCENARIOS; do
     rate) fanout_rows rate "fan-out ${FANOUT_CONNECTIONS} at ${RATE}/s, ${RATE_SECONDS} s" ;;
     small) fanout_rows small "fan-out ${SMALL_CONNECTIONS}x${SMALL_EVENTS}" ;;
     churn)
-        row churn_rate "churn ${CHURN_CONCURRENCY} in flight ${CHURN_SECONDS} s: conn/s (median)" higher yes
-        row churn_range "churn: conn/s of the ${CHURN_ROUNDS} rounds, min-max" - no
-        row churn_failures "churn: failures" lower no
-        row churn_p99 "churn: connect to first byte p99 (ms)" lower yes
-        row churn_us "churn: server CPU µs per connection" lower yes
-        row churn_cpu "churn: CPU s server/harness" - no ;;
+        round_rows churn "churn ${CHURN_CONCURRENCY} in flight ${CHURN_SECONDS} s" "connection" "conn/s" "$CHURN_ROUNDS"
+        row churn_failures "churn: failures (all rounds)" lower no
+        row churn_p99 "churn: connect to first SSE line p99 (ms), median" lower yes
+        row churn_cpu "churn: CPU s server/harness, median" - no ;;
     http)
-        row http_rps "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns: req/s" higher yes
-        row http_cpu "plain HTTP: server CPU (s, wrk on CPU 1)" - no ;;
+        round_rows http "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns, ${HTTP_SECONDS} s" "request" "req/s" "$HTTP_ROUNDS" ;;
     redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
     esac
 done
 echo "HB: the harness used ≥ 85 % of its core (a lower bound of the server's figure); TO: publishing hit its"
 echo "timeout; SH: other processes used > 20 % of a core meanwhile. Rill sends a ${HEARTBEAT} s heartbeat and"
 echo "its idle run requires one per stream in the hold; nchan and FastAPI send none."
+if [[ " $SCENARIOS " == *" churn "* || " $SCENARIOS " == *" http "* ]]; then
+    echo "churn and http: rounds in alternating order, each a fresh server, a warm-up, then the measured run;"
+    echo "server CPU = utime+stime of the server process (nginx: its worker) from /proc; CPU 0 = all busy time of"
+    echo "the server's core from /proc/stat; other = CPU 0 busy outside the server process."
+    echo
+    round_table
+fi
 for line in "${ALL_RESULTS[@]}"; do echo "$line"; done
