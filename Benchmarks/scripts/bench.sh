@@ -152,8 +152,16 @@ start() {
     esac
     wait_for_port "$PORT" || { cat "$WORK/server-$name.log" >&2; return 1; }
     if [ "$name" = nchan ]; then
-        # The worker does the work; the master only supervises. Sample the worker.
-        PROBE_PID=$(pgrep -P "$SERVER_PID" | head -1)
+        # The worker does the work; the master only supervises. Sample the worker, which the
+        # master forks after it listens: on a busy machine pgrep can run first and find none
+        # (under pipefail that ended the whole script, silently).
+        PROBE_PID=
+        for _ in $(seq 1 50); do
+            PROBE_PID=$(pgrep -P "$SERVER_PID" | head -1 || true)
+            if [ -n "$PROBE_PID" ]; then break; fi
+            sleep 0.1
+        done
+        [ -n "$PROBE_PID" ] || { echo "nginx started no worker" >&2; cat "$WORK/nginx/error.log" >&2; return 1; }
     fi
     sleep 1
 }
