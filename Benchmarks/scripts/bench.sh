@@ -50,7 +50,8 @@
 # Environment: HUB and LOAD (the rill-hub and rill-load binaries, default .build/release/…),
 # SERVERS (default rill), SCENARIOS, the counts above, PAYLOAD (event bytes, 64), RAMP (new
 # streams per second, 2000), PORT (18095), FANOUT_TIMEOUT (300 s), QUIET_WAIT (60 s), NGINX,
-# NCHAN_MODULE (/usr/lib/nginx/modules/ngx_nchan_module.so), PYTHON (python3).
+# NCHAN_MODULE (/usr/lib/nginx/modules/ngx_nchan_module.so), NCHAN_CONF (the nginx config
+# template, Benchmarks/reference/nchan.conf; another one to measure a setting), PYTHON (python3).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -84,6 +85,7 @@ REDIS_PORT=${REDIS_PORT:-18379}
 FANOUT_TIMEOUT=${FANOUT_TIMEOUT:-300}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+NCHAN_CONF=${NCHAN_CONF:-$REFERENCE/nchan.conf}
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -137,7 +139,7 @@ start() {
         # are not enough, reusing connections" at 10,000 nchan subscribers and ~1 % of them fail.
         sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$PORT|" \
             -e "s|@MAX_CONNECTIONS@|$((2 * connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
-            "$REFERENCE/nchan.conf" >"$dir/nginx.conf"
+            "$NCHAN_CONF" >"$dir/nginx.conf"
         taskset -c 0 "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         ;;
