@@ -18,10 +18,10 @@
 # process from /proc; nginx's worker) per operation in µs: the median of the rounds with the
 # range (min-max), and the ratio of the medians. Rates are secondary: on this 2-core machine the
 # harness's core is often the limit (HB), and a rate ratio then says little about the servers.
-# A server that goes first after a quiet wait and one that goes second do not see the same
-# machine (caches, the other core's state, noise), which is why the order alternates; the
-# per-round table at the end shows the position of every round, and the summary the medians
-# as first and as second. Also per round: all of CPU 0 per operation (what a harness that reads
+# The server measured first in a round and the one measured second need not see the same
+# machine (a build starting meanwhile, the host's other tenants), which is why the order
+# alternates; the per-round table at the end shows the position of every round, and the
+# summary the medians as first and as second. Also per round: all of CPU 0 per operation (what a harness that reads
 # the pinned core's busy time from /proc/stat reports), the warm-up's own µs per operation, and
 # the share of CPU 0 that went to anything but the server (noise).
 # Scenarios (SCENARIOS, default "idle fanout rate small churn http redis"):
@@ -121,6 +121,12 @@ start() {
     local name=$1 connections=$2
     shift 2
     wait_for_quiet
+    # Something else listening on PORT (another bench.sh on this machine) would pass
+    # wait_for_port below and take the load meant for this server.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        echo "something already listens on 127.0.0.1:$PORT (another benchmark?); set PORT to a free port" >&2
+        return 1
+    fi
     case $name in
     rill)
         taskset -c 0 "$HUB" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" \
