@@ -80,6 +80,7 @@ workloads=(
     "sse-multiline        2000  4000  SSE encode: 8-line data event into reused buffer"
     "route-50              200   400  Route: 50 routes, GET with 2 params, app.test(.router)"
     "route-1               200   400  Route: 1 literal route, GET, app.test(.router)"
+    "request-path          200   400  Request path: GET /ping, parse + route + serialize"
     "fanout-broker           4     8  Fan-out: 1 publish to 10k subscriptions, broker only"
     "fanout-tasks            2     4  Fan-out: 1 publish to 10k subscriptions, consumer tasks"
     "roundtrip             100   200  Loop round trip: Task onto the loop and back"

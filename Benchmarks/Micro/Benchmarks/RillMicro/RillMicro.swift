@@ -76,6 +76,19 @@ let benchmarks: @Sendable () -> Void = {
         oneRoute.value = nil
     }
 
+    // MARK: Request path (parse + route + handler + serialize; see RequestPathWorkload)
+
+    let requestPath = Holder<RequestPathWorkload>()
+    Benchmark("Request path: keep-alive GET /ping, parse + route + serialize", configuration: perThousand) {
+        benchmark in
+        blackHole(try await requestPath.value!.run(count: benchmark.scaledIterations.count))
+    } setup: {
+        requestPath.value = try await RequestPathWorkload.start()
+    } teardown: {
+        try await requestPath.value?.shutdown()
+        requestPath.value = nil
+    }
+
     // MARK: Pub/sub fan-out to 10,000 subscriptions (one publish per operation)
 
     let consumerTasks = Holder<FanOutWorkload>()

@@ -29,7 +29,7 @@ func runBlocking(_ body: @escaping @Sendable () async throws -> Void) {
 
 let workloads = [
     "http-get", "http-post", "http-get-bytewise", "sse-small", "sse-small-encoded", "sse-multiline",
-    "route-50", "route-1", "fanout-tasks", "fanout-broker", "roundtrip",
+    "route-50", "route-1", "request-path", "fanout-tasks", "fanout-broker", "roundtrip",
 ]
 let arguments = CommandLine.arguments
 guard arguments.count == 3, workloads.contains(arguments[1]), let count = Int(arguments[2]), count >= 0 else {
@@ -54,6 +54,12 @@ case "route-50", "route-1":
     runBlocking {
         let workload = try await RoutingWorkload.start(router: fifty ? RoutingWorkload.fiftyRoutes() : RoutingWorkload.oneRoute())
         consume(try await workload.get(fifty ? RoutingWorkload.paramPath : RoutingWorkload.literalPath, count: count))
+        try await workload.shutdown()
+    }
+case "request-path":
+    runBlocking {
+        let workload = try await RequestPathWorkload.start()
+        consume(try await workload.run(count: count))
         try await workload.shutdown()
     }
 case "fanout-tasks", "fanout-broker":
