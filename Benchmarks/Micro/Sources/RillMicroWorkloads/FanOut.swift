@@ -7,9 +7,9 @@ import Rill
 /// measured publish includes at most one round trip between threads (see the round-trip
 /// benchmark for its cost), never one per subscriber.
 ///
-/// Push mode (`Subscription.attach(sink:ended:)`, what `EventStream(subscription)` uses to write
-/// each event's chunk from the publish call) is `package` in RillPubSub, so it cannot be driven
-/// from here. The two public consumers are measured instead:
+/// Push mode (`Subscription.attach(_:maxHeldBytes:)` with a `SubscriptionSink`: the server's
+/// relay of an `EventStream(subscription)`, which writes each event's chunk from the publish
+/// call) is `package` in RillPubSub, so it cannot be driven from here. The two public consumers are measured instead:
 /// - ``Mode/consumerTasks``: one task per subscription doing `for try await event in
 ///   subscription` on the loop (a handler's way). A publish resumes 10,000 waiting
 ///   continuations; the publish counts as done when every consumer has received the event.

@@ -7,10 +7,11 @@ import RillTesting
 /// `Router`'s lookup (`resolve(method:path:)`) and `Application.makeResponder()` are not public,
 /// so each operation is a whole in-process request: `TestClient.execute` builds the `Request`
 /// and `RequestContext`, starts a `Task` on the loop's executor, the router resolves the path
-/// and runs the handler, the `String` result becomes a `Response`, and the client copies the
-/// body out (by reflection). The requests are issued from a task that already runs on the
-/// application's loop, so no request crosses a thread. Compare the 50-route benchmark with the
-/// one-route one: the difference is what the lookup in the larger router costs.
+/// and runs the handler, the `String` result becomes a `Response` with a byte body, and the
+/// client returns those bytes in a `TestResponse`. The requests are issued from a task that
+/// already runs on the application's loop, so no request crosses a thread. Compare the 50-route
+/// benchmark with the one-route one: the difference is what the lookup in the larger router
+/// costs.
 public final class RoutingWorkload: Sendable {
     /// The resources of the 50-route router: 10 × 5 routes each.
     static let resources = [
