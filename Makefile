@@ -100,7 +100,8 @@ clean:
 
 ## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools), scenarios 1–5 of
 ## `make bench` with the same harness in the same run; one table with Rill's ratio to each.
-## About 28 minutes.
+## Churn and plain HTTP run in rounds, the servers' order alternated each round; the headline
+## is the median server CPU per operation. About 35 minutes.
 APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
 PIP_COMPARE  := fastapi uvicorn uvloop httptools
 .PHONY: bench-compare
