@@ -150,6 +150,37 @@ import Testing
         await loop.shutdown()
     }
 
+    @Test func `objects that are their own timer fire in deadline order among closures, move in place and re-arm`() async throws {
+        let loop = try EventLoop()
+        let (fired, counts, slots) = try await Task(executorPreference: loop.executor) {
+            () -> ([String], [Int], [Int]) in
+            var fired: [String] = []
+            let log: (String) -> Void = { fired.append($0) }
+            let now = loop.nowMilliseconds
+            let a = Target("a", log: log)
+            let b = Target("b", log: log)
+            let c = Target("c", log: log)
+            loop.schedule(a, at: now + 30)
+            loop.schedule(b, at: now + 10)
+            loop.schedule(c, at: now + 50)
+            loop.schedule(after: .milliseconds(20)) { log("closure") }
+            let scheduled = loop.pendingTimerCount
+            // Scheduling a pending target again moves it: no second entry.
+            loop.schedule(a, at: now + 40)
+            let afterMove = loop.pendingTimerCount
+            loop.cancelTimer(of: c)
+            let afterCancel = loop.pendingTimerCount
+            // b re-arms itself once from its own timerFired.
+            b.rearm = { loop.schedule(b, at: loop.nowMilliseconds + 35) }
+            try await loop.sleep(for: .milliseconds(120))
+            return (fired, [scheduled, afterMove, afterCancel, loop.pendingTimerCount], [a.timerQueueSlot, b.timerQueueSlot, c.timerQueueSlot])
+        }.value
+        #expect(fired == ["b", "closure", "a", "b"])
+        #expect(counts == [4, 4, 3, 0])
+        #expect(slots == [-1, -1, -1])
+        await loop.shutdown()
+    }
+
     @Test func `rescheduled timers move in place and fire in their new order`() async throws {
         let loop = try EventLoop()
         let (fired, expected, counts, lateResults) = try await Task(executorPreference: loop.executor) {
@@ -265,4 +296,25 @@ private final class LoopBox: Sendable {
     /// Whether the thread took itself for the loop's (true until it answers).
     let seen = Atomic<Bool>(true)
     init(loop: EventLoop) { self.loop = loop }
+}
+
+/// A long-lived object that is its own timer entry, as a connection is.
+private final class Target: TimerTarget {
+    let name: String
+    let log: (String) -> Void
+    var timerQueueSlot = -1
+    /// Called (once) when it fires.
+    var rearm: (() -> Void)?
+
+    init(_ name: String, log: @escaping (String) -> Void) {
+        self.name = name
+        self.log = log
+    }
+
+    func timerFired() {
+        log(name)
+        let rearm = self.rearm
+        self.rearm = nil
+        rearm?()
+    }
 }
