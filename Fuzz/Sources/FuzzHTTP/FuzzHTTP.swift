@@ -72,8 +72,11 @@ struct Driver: ~Copyable {
     }
 
     func checkBounds() {
-        fuzzCheck(machine.queue.count <= configuration.maxQueuedRequests, "queue holds \(machine.queue.count)")
-        fuzzCheck(machine.parser.bufferedByteCount <= fed, "parser buffers \(machine.parser.bufferedByteCount) of \(fed) bytes fed")
+        // No input object (an endless response streams, or closed): nothing is held.
+        let queued = machine.input?.queue.count ?? 0
+        let buffered = machine.input?.parser.bufferedByteCount ?? 0
+        fuzzCheck(queued <= configuration.maxQueuedRequests, "queue holds \(queued)")
+        fuzzCheck(buffered <= fed, "parser buffers \(buffered) of \(fed) bytes fed")
     }
 
     /// Runs the whole exchange. `rng == nil`: one write, every response finished at once.
@@ -110,7 +113,7 @@ struct Driver: ~Copyable {
                 inputEnded = true
                 machine.inputEnded(into: &actions)
             } else if inFlight == nil {
-                fuzzFailure("stalled: paused=\(paused) inputEnded=\(inputEnded) phase=\(machine.phase) queue=\(machine.queue.count)")
+                fuzzFailure("stalled: paused=\(paused) inputEnded=\(inputEnded) phase=\(machine.phase) queue=\(machine.input?.queue.count ?? 0)")
             }
             apply(actions)
             checkBounds()
