@@ -26,8 +26,10 @@
 # the share of CPU 0 that went to anything but the server (noise).
 # Scenarios (SCENARIOS, default "idle fanout rate small churn http redis"):
 #   idle    rill-load idle: IDLE_CONNECTIONS (19,000) streams held DURATION (30) s — alive, server
-#           RSS per stream, server CPU in the hold. Rill sends a HEARTBEAT (10) s heartbeat and
-#           its run requires one per stream in the hold; nchan and FastAPI send none.
+#           RSS per stream, server CPU in the hold, and the kernel's slab memory per socket
+#           (/proc/slabinfo, both loopback ends counted; machine-wide, so a quiet machine only).
+#           Rill sends a HEARTBEAT (10) s heartbeat and its run requires one per stream in the
+#           hold; nchan and FastAPI send none.
 #   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back
 #   rate    the same streams at RATE (50) events/s for RATE_SECONDS (20) s — latency from each
 #           event's slot in the schedule to its receipt, so a server that answers publishes late
@@ -381,6 +383,7 @@ for line in "${RESULTS[@]}"; do
     idle)
         FIG[idle_alive,$name]="$(field "$line" alive)/$(field "$line" connections)"
         FIG[idle_rss,$name]=$(field "$line" rss_per_conn_bytes)
+        FIG[idle_kernel,$name]=$(field "$line" kernel_slab_bytes_per_socket)
         FIG[idle_cpu,$name]=$(field "$line" server_cpu_idle_s)
         FIG[idle_harness,$name]=$(field "$line" harness_cpu_s) ;;
     fanout|rate|small|redis)
@@ -455,6 +458,7 @@ for scenario in $SCENARIOS; do
     idle)
         row idle_alive "idle ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
         row idle_rss "idle: server RSS per stream (B)" lower yes
+        row idle_kernel "idle: kernel slab per socket (B, machine-wide)" - no
         row idle_cpu "idle: server CPU in the hold (s; heartbeats)" lower no
         row idle_harness "idle: harness CPU, ramp + hold (s)" - no ;;
     fanout) fanout_rows fanout "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
