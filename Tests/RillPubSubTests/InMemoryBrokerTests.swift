@@ -26,7 +26,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "late"), to: "news") }
         await #expect(throws: BrokerError.self) { _ = try await broker.subscribe(to: ["news"], lastEventID: nil) }
         #expect(await broker.statistics().subscriptionCount == 0)
-        let reported = Mutex<(any Error)?>(nil)
+        let reported = SanitizerVisibleMutex<(any Error)?>(nil)
         broker.post(ServerSentEvent(data: "late"), to: "news") { error in reported.withLock { $0 = error } }
         #expect(reported.withLock { $0 } != nil)
         await #expect(throws: SubscriptionError.brokerClosed) {

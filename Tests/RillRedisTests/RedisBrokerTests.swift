@@ -64,7 +64,7 @@ import Testing
         await #expect(throws: BrokerError.self) { try await node.broker.publish(ServerSentEvent(data: "late"), to: "news") }
         await #expect(throws: BrokerError.self) { _ = try await node.broker.subscribe(to: ["news"], lastEventID: nil) }
         #expect(await node.broker.statistics().subscriptionCount == 0)
-        let reported = Mutex<(any Error)?>(nil)
+        let reported = SanitizerVisibleMutex<(any Error)?>(nil)
         node.broker.post(ServerSentEvent(data: "late"), to: "news") { error in reported.withLock { $0 = error } }
         #expect(reported.withLock { $0 } != nil)
         await node.broker.close()
@@ -119,7 +119,7 @@ import Testing
         let b = try await Node.start(server, broker: roomy) { $0.maxHeldEventsPerChannel = maxHeldEvents }
         let stop = Atomic<Bool>(false)
         let failures = Atomic<Int>(0)
-        let lastPublished = Mutex<(number: Int, id: String)?>(nil)
+        let lastPublished = SanitizerVisibleMutex<(number: Int, id: String)?>(nil)
         let finished = DispatchSemaphore(value: 0)
         _ = onPlainThread {
             var number = 0
@@ -420,7 +420,7 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(10))
 
         // The blocking form, from a plain thread (as a BrokerFactory closure runs).
-        let blocking = Mutex<(any Error)?>(nil)
+        let blocking = SanitizerVisibleMutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         _ = onPlainThread {
             do { _ = try RedisBroker.connectBlocking(eventLoop: loop, configuration: configuration) } catch {

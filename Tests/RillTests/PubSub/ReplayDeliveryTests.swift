@@ -1,4 +1,5 @@
 import Rill
+import RillCore
 import RillTesting
 import Synchronization
 import Testing
@@ -32,7 +33,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
 @Suite struct ChannelListTests {
     @Test func `repeated channels are authorized and subscribed once`() async throws {
         let app = try streamApp()
-        let asked = Mutex<[String]>([])
+        let asked = SanitizerVisibleMutex<[String]>([])
         app.authorizeChannels { _, _, channel, _ in
             asked.withLock { $0.append(channel) }
             return true
@@ -157,7 +158,7 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
 
 @Suite struct LeavingDuringSubscribeTests {
     private func appWithSlowBroker() throws -> (Application, SlowSubscribingBroker) {
-        let slow = Mutex<SlowSubscribingBroker?>(nil)
+        let slow = SanitizerVisibleMutex<SlowSubscribingBroker?>(nil)
         let factory = BrokerFactory { loop in
             let broker = SlowSubscribingBroker(InMemoryBroker(eventLoop: loop))
             slow.withLock { $0 = broker }

@@ -1,4 +1,5 @@
 import Rill
+import RillCore
 import RillTesting
 import Synchronization
 import Testing
@@ -74,8 +75,8 @@ func eventually(within timeout: Duration = .seconds(3), _ condition: () async ->
 
 /// A value shared between a handler on the loop and the test.
 final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ value: Value) { self.value = Mutex(value) }
+    private let value: SanitizerVisibleMutex<Value>
+    init(_ value: Value) { self.value = SanitizerVisibleMutex(value) }
     var current: Value { value.withLock { $0 } }
     func update<R: Sendable>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
     func set(_ newValue: Value) { value.withLock { $0 = newValue } }
@@ -100,7 +101,7 @@ struct CapturingLogHandler: LogHandler {
     }
 
     final class Store: Sendable {
-        private let entries = Mutex<[Entry]>([])
+        private let entries = SanitizerVisibleMutex<[Entry]>([])
         var all: [Entry] { entries.withLock { $0 } }
         func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
     }
