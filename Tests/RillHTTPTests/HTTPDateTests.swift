@@ -1,6 +1,10 @@
 import RillHTTP
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite("Formatting HTTP dates")
 struct HTTPDateTests {
     @Test(arguments: [
@@ -48,5 +52,17 @@ struct HTTPDateTests {
         var buffer = Array("Date: ".utf8)
         HTTPDate.write(secondsSince1970: 784_111_777, into: &buffer)
         #expect(String(decoding: buffer, as: UTF8.self) == "Date: Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+
+    @Test func `the date line is the header line for the present second`() {
+        var line = HTTPDateLine()
+        let before = time(nil)
+        let first = line.current()
+        let after = time(nil)
+        let text = String(decoding: first, as: UTF8.self)
+        let candidates = (before...after).map { "date: \(HTTPDate.string(fromSecondsSince1970: $0))\r\n" }
+        #expect(candidates.contains(text))
+        // Within the same second the cached line comes back unchanged.
+        if time(nil) == after { #expect(line.current() == first) }
     }
 }

@@ -28,7 +28,8 @@ final class HTTPServer: @unchecked Sendable {
     private var connectionObjects: [HTTPConnection] = []
     private var shuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
-    var dateCache = DateCache()
+    /// The `date` line of every response head, formatted once per second.
+    var dateLine = HTTPDateLine()
     /// The buffer every response head (and a byte body with it) is serialized into, reused:
     /// a write hands the kernel what it takes and copies only the rest, so a plain response
     /// allocates no buffer of its own. Loop-confined; taken out while in use.
@@ -222,12 +223,13 @@ final class HTTPServer: @unchecked Sendable {
 
     func connectionDidClose(_ connection: HTTPConnection) {
         let index = connection.registryIndex
-        guard index >= 0, index < connectionObjects.count, connectionObjects[index] === connection else { return }
-        connection.registryIndex = -1
-        let last = connectionObjects.removeLast()
-        if last !== connection {
-            connectionObjects[index] = last
-            last.registryIndex = index
+        if index >= 0, index < connectionObjects.count, connectionObjects[index] === connection {
+            connection.registryIndex = -1
+            let last = connectionObjects.removeLast()
+            if last !== connection {
+                connectionObjects[index] = last
+                last.registryIndex = index
+            }
         }
         if shuttingDown && connectionObjects.isEmpty {
             removeFlushObserver()

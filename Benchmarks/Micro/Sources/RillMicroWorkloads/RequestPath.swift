@@ -19,8 +19,8 @@ import RillTesting
 /// read buffer, `uv_write`), the connection's action loop and its timeouts. What this does and
 /// the server does not: `TestClient.execute` builds a second `HTTPRequestHead` from the parsed
 /// one's method, target and fields, awaits the handler's task (the server's handler task
-/// writes the response itself) and returns a `TestResponse`. The `date` line is cached per
-/// second here as the server's (internal) `DateCache` does.
+/// writes the response itself) and returns a `TestResponse`. The `date` line comes from RillHTTP's
+/// `HTTPDateLine`, the server's own per-second cache.
 ///
 /// Every operation runs in one task on the application's loop, so no request crosses a thread.
 public final class RequestPathWorkload: @unchecked Sendable {
@@ -42,7 +42,7 @@ public final class RequestPathWorkload: @unchecked Sendable {
     // Loop-confined: the connection's side, kept across operations like a keep-alive connection.
     private var machine = HTTPConnectionStateMachine()
     private var actions: [HTTPConnectionStateMachine.Action] = []
-    private var dateLine = DateLine()
+    private var dateLine = HTTPDateLine()
 
     private init(routing: RoutingWorkload) {
         self.routing = routing
@@ -122,21 +122,4 @@ public final class RequestPathWorkload: @unchecked Sendable {
 
     /// The server's default: no per-route body limit.
     static func defaultBodyLimit(_ head: HTTPRequestHead) -> Int? { nil }
-}
-
-/// The `date: …\r\n` line, formatted at most once per second (as the server's `DateCache`).
-struct DateLine {
-    private var second = -1
-    private var line: [UInt8] = []
-
-    mutating func current() -> [UInt8] {
-        let now = time(nil)
-        if now != second {
-            second = now
-            line = Array("date: ".utf8)
-            HTTPDate.write(secondsSince1970: now, into: &line)
-            line.append(contentsOf: "\r\n".utf8)
-        }
-        return line
-    }
 }

@@ -143,7 +143,7 @@ extension HTTPConnection: ResponseBodySink {
         buffer.reserveCapacity(384 + bytes.count)
         HTTPResponseSerializer.writeStatusLineAndFields(
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
-        buffer.append(contentsOf: server.dateCache.dateLine())
+        buffer.append(contentsOf: server.dateLine.current())
         buffer.append(contentsOf: server.serverLine)
         if streamsBody {
             if cycle.chunked { buffer.append(contentsOf: Self.chunkedLine) }

@@ -291,7 +291,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     private func writeSimple(status: HTTPResponse.Status, message: String) {
         let response = HTTPError(status, message: message).response
         guard let body = response.body.bytes else { return }
-        var extra = server.dateCache.dateLine()
+        var extra = server.dateLine.current()
         extra.append(contentsOf: server.serverLine)
         Self.appendContentLength(body.count, to: &extra)
         extra.append(contentsOf: "connection: close\r\n".utf8)
