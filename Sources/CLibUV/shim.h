@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/prctl.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <malloc.h>
 #endif
 #ifdef __linux__
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #endif
@@ -108,5 +110,36 @@ static inline int rill_allocator_release_free_memory(void) {
 
 /// Names the calling thread (visible in top, perf and gdb); the kernel keeps 15 bytes.
 static inline void rill_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+/// The CPUs this process may run on (its affinity mask, so `taskset` counts), at least 1.
+static inline int rill_available_cpu_count(void) {
+#ifdef __linux__
+    // A plain bit mask (1,024 CPUs): the CPU_* macros need _GNU_SOURCE before any include.
+    unsigned long mask[16];
+    memset(mask, 0, sizeof(mask));
+    if (sched_getaffinity(0, sizeof(mask), (void *)mask) == 0) {
+        int count = 0;
+        for (int i = 0; i < 16; i++) count += __builtin_popcountl(mask[i]);
+        if (count > 0) return count;
+    }
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
+/// Whether nothing listens on `address` yet: binds a plain socket (SO_REUSEADDR, as libuv's
+/// listeners, so connections lingering in TIME_WAIT do not count; no SO_REUSEPORT, so every
+/// listener counts, even one that would let SO_REUSEPORT sockets share its port) and closes it.
+/// 0 when free, else the negated errno of the bind (-EADDRINUSE when taken).
+static inline int rill_probe_bind(const struct sockaddr *address, socklen_t length) {
+    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (address->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, address, length) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
 
 #endif

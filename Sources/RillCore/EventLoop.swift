@@ -135,6 +135,8 @@ public final class EventLoop: @unchecked Sendable {
 
     private func run() {
         rill_set_thread_name(String(name.prefix(15)))
+        pthread_setspecific(Self.currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.currentLoopKey, nil) }
         uv_run(uvLoop, UV_RUN_DEFAULT)
         // Queued by close callbacks after the final drain: nothing runs them any more.
         let leftovers = executor.discardLeftovers()
@@ -152,6 +154,23 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the calling thread is this loop's thread.
     public var inEventLoop: Bool { executor.isOnLoopThread }
+
+    /// The loop whose thread is calling, or nil on any other thread.
+    public static var current: EventLoop? {
+        guard let pointer = pthread_getspecific(currentLoopKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Where each loop thread keeps its loop (a thread-specific value, set while it runs).
+    private static let currentLoopKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// The CPUs this process may run on: its affinity mask (so `taskset -c 0` counts 1), at
+    /// least 1. The default number of loops of a server.
+    public static var availableCoreCount: Int { Int(rill_available_cpu_count()) }
 
     /// Fails with a clear message when not called on the loop's thread.
     public func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {

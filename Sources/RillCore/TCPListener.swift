@@ -47,7 +47,12 @@ public final class TCPListener: @unchecked Sendable {
     ///   - host: a numeric IPv4 or IPv6 address, `localhost`, or a host name.
     ///   - port: the port, or 0 for a free one (see ``localAddress``).
     ///   - backlog: the kernel's queue of not-yet-accepted connections.
-    ///   - reusePort: sets `SO_REUSEPORT`, so several loops can listen on one port.
+    ///   - reusePort: sets `SO_REUSEPORT`, so several loops can listen on one port (the
+    ///     kernel spreads new connections over them).
+    ///   - joiningListeners: with `reusePort`, whether this listener joins others of the same
+    ///     server already on the port. When false (the first of the group), the port must be
+    ///     free: binding fails with `EADDRINUSE` if anything listens there, even another
+    ///     process's `SO_REUSEPORT` socket, which would otherwise share the connections silently.
     ///   - acceptDeferral: on Linux, sets `TCP_DEFER_ACCEPT` (whole seconds, rounded up): a
     ///     connection is handed over once its first bytes arrived, or after about this long
     ///     of silence. nil (the default) hands every connection over at once.
@@ -55,7 +60,7 @@ public final class TCPListener: @unchecked Sendable {
     /// - Throws: `UVError` when the address cannot be resolved or bound.
     public init(
         loop: EventLoop, host: String, port: Int, backlog: Int32 = 4096, reusePort: Bool = false,
-        acceptDeferral: Duration? = nil, onConnection: @escaping (TCPStream) -> Void
+        joiningListeners: Bool = false, acceptDeferral: Duration? = nil, onConnection: @escaping (TCPStream) -> Void
     ) throws(UVError) {
         loop.preconditionInEventLoop()
         self.loop = loop
@@ -65,6 +70,7 @@ public final class TCPListener: @unchecked Sendable {
         var result: (UnsafeMutablePointer<uv_tcp_t>, SocketAddress)?
         for address in addresses {
             do {
+                if reusePort && !joiningListeners && port != 0 { try Self.checkNothingListens(on: address) }
                 result = try Self.bind(loop: loop, address: address, reusePort: reusePort)
                 break
             } catch {
@@ -94,6 +100,16 @@ public final class TCPListener: @unchecked Sendable {
 
     private static func openSpareDescriptor() -> Int32 {
         open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Fails with `EADDRINUSE` when a socket listens on `address` already (see `joiningListeners`).
+    private static func checkNothingListens(on address: sockaddr_storage) throws(UVError) {
+        var address = address
+        let length = socklen_t(address.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { rill_probe_bind($0, length) }
+        }
+        if rc == -EADDRINUSE { throw UVError(Int32(UV_EADDRINUSE.rawValue), "binding") }
     }
 
     /// Creates a socket of the address's family, applies options that must precede `bind`,

@@ -31,16 +31,24 @@ public struct BrokerConfiguration: Sendable {
     /// subscribers, publishing or subscribing to a new channel fails with
     /// ``BrokerError/channelLimitReached(_:)`` (HTTP 503).
     public var maxChannels: Int
+    /// The most events the in-memory broker queues for one event loop that has not yet taken
+    /// them (a loop stalled by a handler that blocks it, while others publish). Past it, that
+    /// loop's subscriptions to the channels whose events did not fit end as slow consumers (their
+    /// clients reconnect and replay from the history) rather than the queue growing without bound.
+    public var maxPendingCrossLoopEvents: Int
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
     /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,
-    /// 100,000 channels.
+    /// 100,000 channels, 65,536 events queued per loop.
     public init(
         historyCount: Int = 1000, historyMaxAge: Duration = .seconds(3600), subscriberBufferCount: Int = 256,
-        overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000
+        overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000,
+        maxPendingCrossLoopEvents: Int = 65_536
     ) {
         precondition(historyCount >= 0 && subscriberBufferCount >= 1, "history count ≥ 0 and buffer count ≥ 1")
         precondition(maxHistoryBytes >= 0 && maxChannels >= 1, "history bytes ≥ 0 and channels ≥ 1")
+        precondition(maxPendingCrossLoopEvents >= 1, "at least one event may wait for a loop")
+        self.maxPendingCrossLoopEvents = maxPendingCrossLoopEvents
         self.historyCount = historyCount
         self.historyMaxAge = historyMaxAge
         self.subscriberBufferCount = subscriberBufferCount

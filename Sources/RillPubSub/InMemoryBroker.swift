@@ -2,14 +2,30 @@ internal import DequeModule
 public import RillCore
 public import RillSSE
 
-/// The embedded broker: channels, bounded history and fan-out in this process, on one event
-/// loop, with no lock on the delivery path.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The embedded broker: channels, bounded history and fan-out in this process, over one or
+/// several event loops, with no lock on the path from a publish to each subscriber.
 ///
 /// ```swift
 /// let broker = InMemoryBroker(eventLoop: app.eventLoop)
 /// try await broker.publish(ServerSentEvent(data: "hello"), to: "news")
 /// broker.post(ServerSentEvent(data: "from any thread"), to: "news")    // never blocks
 /// ```
+///
+/// Loops: a subscription lives on the loop it was made on (a handler's), and each loop delivers
+/// to its own subscribers. A publish — on any of the broker's loops or any other thread — takes
+/// the broker's one lock for what the process shares (the id order, the history, which loops
+/// subscribe to what), delivers at once to the subscribers on the publisher's own loop, and
+/// queues the event for every other loop that has subscribers on the channel: **one** wakeup
+/// per loop per batch of events, however many subscribers each loop has. So ids are monotonic
+/// across loops, every loop sees the events of a channel in id order, and a `Last-Event-ID`
+/// replay is the same whichever loop the client lands on. A loop that falls more than
+/// ``BrokerConfiguration/maxPendingCrossLoopEvents`` events behind (a handler blocking it) ends
+/// the subscriptions whose events it could not queue as slow consumers: their clients
+/// reconnect and replay the rest from the history.
 ///
 /// Ids: when the publisher gives none, the broker assigns its sequence number (`"1"`, `"2"`, …,
 /// increasing across all channels). A `Last-Event-ID` identifies the event whose id equals it
@@ -27,16 +43,25 @@ public import RillSSE
 /// silently given less. A channel with no subscribers and no history is forgotten; if it comes
 /// back, it starts from what the broker forgot (a replay across the forgotten part is a gap).
 /// Each event is stored once (its framed wire bytes) and shared by the history and every
-/// subscriber. A replay is read from the history as the subscriber drains, not copied.
+/// subscriber on every loop. A replay is read from the history as the subscriber drains, not
+/// copied.
 public final class InMemoryBroker: Broker, @unchecked Sendable {
-    /// The loop that owns the broker's state; publishes from elsewhere hop onto it.
+    /// The first of ``eventLoops``: it ages out history, and subscriptions made from threads
+    /// that are none of the broker's loops live on it.
     public let eventLoop: EventLoop
+    /// The loops whose handlers subscribe and publish (a server's loops).
+    public let eventLoops: [EventLoop]
     /// History, buffer and overflow settings.
     public let configuration: BrokerConfiguration
 
-    fileprivate final class Channel {
+    /// A channel's shared state: its history and which loops subscribe to it. Under ``lock``.
+    final class Channel {
         let name: String
-        var subscribers: [Subscription] = []
+        /// Subscriptions to the channel on all loops.
+        var subscriberCount = 0
+        /// Per loop (by index in ``InMemoryBroker/eventLoops``), its subscriptions to the
+        /// channel: the loops a publish must reach. Empty when the broker has one loop.
+        var subscriberCountsByLoop: [Int]
         var history = Deque<BrokerEvent>()
         /// What ``history`` counts toward the broker's history budget.
         var historyBytes = 0
@@ -50,9 +75,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         var next: Channel?
         var isListed = false
 
-        init(name: String, trimmedThrough: UInt64) {
+        init(name: String, trimmedThrough: UInt64, loopCount: Int) {
             self.name = name
             self.trimmedThrough = trimmedThrough
+            subscriberCountsByLoop = loopCount > 1 ? Array(repeating: 0, count: loopCount) : []
         }
 
         /// The index of the first history event with a sequence number above `sequence`.
@@ -67,97 +93,168 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
     }
 
-    private var channels: [String: Channel] = [:]
+    /// Guards what the loops share: the channels and their history, the sequence, the counters
+    /// below, and every loop share's inbox. Never held while a subscriber is handed an event.
+    let lock = SanitizerVisibleMutex<Void>(())
+    var channels: [String: Channel] = [:]
     /// Channels with history, least recently published first (evicted in that order).
-    private var oldestChannel: Channel?
-    private var newestChannel: Channel?
+    var oldestChannel: Channel?
+    var newestChannel: Channel?
     /// What all histories count toward ``BrokerConfiguration/maxHistoryBytes``.
-    private var historyBytes = 0
+    var historyBytes = 0
     /// The highest sequence number dropped from a channel that was forgotten since.
-    private var forgottenThrough: UInt64 = 0
+    var forgottenThrough: UInt64 = 0
     private var sequence: UInt64 = 0
-    private var counters = BrokerStatistics()
+    var counters = BrokerStatistics()
     private var subscriptionCount = 0
     /// Channels with at least one subscriber (so that a full broker knows at once whether any
     /// channel could be forgotten).
-    private var busyChannelCount = 0
-    private let historyMaxAgeMilliseconds: UInt64
+    var busyChannelCount = 0
+    /// Set when the first loop shuts down: publishing and subscribing fail from then on.
+    private var isClosed = false
+    let historyMaxAgeMilliseconds: UInt64
+
+    /// Each loop's subscribers and the events queued for it, by loop index.
+    let shares: [LoopShare]
+    private let shareIndexByLoop: [ObjectIdentifier: Int]
 
     /// Creates a broker on `eventLoop`.
-    public init(eventLoop: EventLoop, configuration: BrokerConfiguration = .init()) {
-        self.eventLoop = eventLoop
+    public convenience init(eventLoop: EventLoop, configuration: BrokerConfiguration = .init()) {
+        self.init(eventLoops: [eventLoop], configuration: configuration)
+    }
+
+    /// Creates a broker whose subscribers live on `eventLoops` (at least one).
+    public init(eventLoops: [EventLoop], configuration: BrokerConfiguration = .init()) {
+        precondition(!eventLoops.isEmpty, "a broker needs at least one event loop")
+        self.eventLoop = eventLoops[0]
+        self.eventLoops = eventLoops
         self.configuration = configuration
         historyMaxAgeMilliseconds = configuration.historyMaxAge.wholeMilliseconds
-        eventLoop.executeBypassingLimit { [weak self] in self?.scheduleSweep() }
+        shares = eventLoops.enumerated().map { LoopShare(loop: $1, index: $0) }
+        shareIndexByLoop = Dictionary(eventLoops.enumerated().map { (ObjectIdentifier($1), $0) }) { first, _ in first }
+        eventLoop.executeBypassingLimit { [weak self] in
+            guard let self else { return }
+            self.scheduleSweep()
+            self.eventLoop.onShutdown { [weak self] in self?.lock.withLock { _ in self?.isClosed = true } }
+        }
+        // A loop that stops ends its subscriptions: nothing would ever deliver to them again.
+        for share in shares {
+            share.loop.executeBypassingLimit { share.loop.onShutdown { share.endAll() } }
+        }
+    }
+
+    /// The share of the loop whose thread is calling; nil on any other thread.
+    func currentShare() -> LoopShare? {
+        if shares.count == 1 { return eventLoop.inEventLoop ? shares[0] : nil }
+        guard let loop = EventLoop.current, let index = shareIndexByLoop[ObjectIdentifier(loop)] else { return nil }
+        return shares[index]
     }
 
     // MARK: Publishing
 
+    /// Publishes at once, from any thread (see ``publishOnLoop(_:to:)``).
     @discardableResult
     public func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt {
-        if eventLoop.inEventLoop { return try publishOnLoop(event, to: channel) }
-        return try await withUnsafeThrowingContinuation { continuation in
-            let queued = eventLoop.execute { [self] in
-                continuation.resume(with: Result { try self.publishOnLoop(event, to: channel) })
-            }
-            if !queued { continuation.resume(throwing: Self.loopRefused) }
-        }
+        try publishOnLoop(event, to: channel)
     }
 
     /// Publishes from any thread without waiting: a queue consumer, a database listener, a
-    /// timer. The event is published on the loop shortly after; an invalid event is dropped and
-    /// reported to `onError` (called on the loop).
+    /// timer. An invalid event is dropped and reported to `onError`, on the calling thread.
     public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)? = nil) {
-        let work: @Sendable () -> Void = { [self] in
-            do { try self.publishOnLoop(event, to: channel) } catch { onError?(error) }
-        }
-        if !eventLoop.execute(work) { onError?(Self.loopRefused) }
+        do { try publishOnLoop(event, to: channel) } catch { onError?(error) }
     }
 
-    /// What a caller from another thread is told when the loop refused its work (shut down, or
-    /// its cross-thread queue full): never a wait for a closure that will not run.
+    /// What a caller is told once the broker's first loop shut down, or when it refused the
+    /// work: never a wait for a closure that will not run.
     static let loopRefused = BrokerError.backend("the event loop refused the work (shut down or overloaded)")
 
-    /// Publishes on the loop thread, synchronously. Fan-out: the event is encoded once and the
-    /// same bytes go to every subscriber.
+    /// Publishes synchronously, on one of the broker's loops or any other thread. Fan-out: the
+    /// event is encoded once and the same bytes go to every subscriber — on the calling loop
+    /// before this returns, on the other loops when they next run (one wakeup per loop per
+    /// batch). The receipt counts the subscribers on the calling loop that took the event and
+    /// those registered on the other loops.
     @discardableResult
     public func publishOnLoop(_ event: ServerSentEvent, to channelName: String) throws -> PublishReceipt {
-        eventLoop.preconditionInEventLoop()
         try Self.validate(channel: channelName)
+        let here = currentShare()
+        let now = here?.loop.nowMilliseconds ?? Self.monotonicMilliseconds()
         var event = event
-        let next = sequence + 1
-        if event.id == nil { event.id = String(next) }
-        let encoded: [UInt8]
-        do { encoded = try event.encoded() } catch { throw BrokerError.invalidEvent(error.description) }
-        let channel = try channelNamed(channelName)
-        sequence = next
-        let now = eventLoop.nowMilliseconds
-        let delivered = BrokerEvent(event: event, channel: channelName, sequence: next, encoded: encoded, publishedAtMilliseconds: now)
-        counters.publishedEventCount += 1
-        if configuration.historyCount > 0 {
-            let cost = delivered.storedByteCount
-            channel.history.append(delivered)
-            channel.historyBytes += cost
-            historyBytes += cost
-            markRecentlyPublished(channel)
-            trim(channel, now: now)
-            if historyBytes > configuration.maxHistoryBytes { evictOldestHistory() }
-        } else {
-            channel.trimmedThrough = next
+        // An event with its own id is encoded outside the lock; one that takes the sequence
+        // number as its id, inside.
+        var encoded: [UInt8]?
+        if event.id != nil { encoded = try Self.encode(event) }
+        var delivered: BrokerEvent?
+        var deliverHere = false
+        var remoteSubscribers = 0
+        var backlog: [BrokerEvent] = []
+        var wakeups: [LoopShare] = []
+        try lock.withLock { _ throws(BrokerError) in
+            guard !isClosed else { throw Self.loopRefused }
+            let next = sequence + 1
+            if event.id == nil {
+                event.id = String(next)
+                encoded = try Self.encode(event)
+            }
+            let channel = try channelNamed(channelName)
+            sequence = next
+            let published = BrokerEvent(
+                event: event, channel: channelName, sequence: next, encoded: encoded!, publishedAtMilliseconds: now)
+            delivered = published
+            counters.publishedEventCount += 1
+            if configuration.historyCount > 0 {
+                let cost = published.storedByteCount
+                channel.history.append(published)
+                channel.historyBytes += cost
+                historyBytes += cost
+                markRecentlyPublished(channel)
+                trim(channel, now: now)
+                if historyBytes > configuration.maxHistoryBytes { evictOldestHistory() }
+            } else {
+                channel.trimmedThrough = next
+            }
+            if channel.subscriberCount > 0 {
+                if shares.count == 1 {
+                    if here != nil { deliverHere = true } else if queue(published, for: shares[0]) { wakeups.append(shares[0]) }
+                } else {
+                    for (index, count) in channel.subscriberCountsByLoop.enumerated() where count > 0 {
+                        if index == here?.index {
+                            deliverHere = true
+                        } else {
+                            remoteSubscribers += count
+                            if queue(published, for: shares[index]) { wakeups.append(shares[index]) }
+                        }
+                    }
+                }
+                // Events queued for this loop before this one go first.
+                if deliverHere, let here, !here.inbox.isEmpty { swap(&backlog, &here.inbox) }
+            }
+            removeIfUnused(channelName, channel)
         }
-        // Iterate a copy: a subscriber that overflows is removed from the list meanwhile.
-        let subscribers = channel.subscribers
+        for share in wakeups { scheduleDrain(of: share) }
         var reached = 0
-        for subscriber in subscribers where subscriber.deliver(delivered) { reached += 1 }
-        counters.deliveredEventCount += reached
-        removeIfUnused(channelName, channel)
-        return PublishReceipt(id: delivered.id, subscriberCount: reached)
+        if deliverHere, let here, let delivered {
+            for queued in backlog { here.deliver(queued) }
+            reached = here.deliver(delivered)
+        }
+        return PublishReceipt(id: delivered!.id, subscriberCount: reached + remoteSubscribers)
+    }
+
+    private static func encode(_ event: ServerSentEvent) throws(BrokerError) -> [UInt8] {
+        do { return try event.encoded() } catch { throw BrokerError.invalidEvent(error.description) }
+    }
+
+    /// The loop clock's value (milliseconds of `CLOCK_MONOTONIC`, libuv's `uv_now`) for a
+    /// publish from a thread that is no loop's.
+    static func monotonicMilliseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
     }
 
     // MARK: Subscribing
 
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
-        if eventLoop.inEventLoop { return try subscribeOnLoop(to: channels, lastEventID: lastEventID) }
+        if currentShare() != nil { return try subscribeOnLoop(to: channels, lastEventID: lastEventID) }
         return try await withUnsafeThrowingContinuation { continuation in
             let queued = eventLoop.execute { [self] in
                 continuation.resume(with: Result { try self.subscribeOnLoop(to: channels, lastEventID: lastEventID) })
@@ -166,11 +263,14 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
     }
 
-    /// Subscribes on the loop thread. Replay and registration happen in one step, so an event
-    /// published meanwhile is either replayed or delivered live — never both, never neither.
-    /// The replay is read from the history as the subscriber takes it (see ``Subscription``).
+    /// Subscribes on one of the broker's loops; the subscription lives on it. Replay and
+    /// registration happen in one step, so an event published meanwhile on any loop is either
+    /// replayed or delivered live — never both, never neither. The replay is read from the
+    /// history as the subscriber takes it (see ``Subscription``).
     public func subscribeOnLoop(to channelNames: [String], lastEventID: String?) throws -> Subscription {
-        eventLoop.preconditionInEventLoop()
+        guard let share = currentShare() else {
+            preconditionFailure("subscribeOnLoop must be called on one of the broker's event loops")
+        }
         // Repeats are dropped; a list without any (the usual case) is not copied.
         var names = channelNames
         if Self.hasRepeats(names) {
@@ -178,27 +278,39 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             names = names.filter { seen.insert($0).inserted }
         }
         for name in names { try Self.validate(channel: name) }
-        let now = eventLoop.nowMilliseconds
-        for name in names { if let channel = channels[name] { trim(channel, now: now) } }
-        let status = replayStatus(after: lastEventID, in: names)
-        var subscribed: [Channel] = []
-        subscribed.reserveCapacity(names.count)
-        do {
-            for name in names { subscribed.append(try channelNamed(name, keeping: names)) }
-        } catch {
-            for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
-            throw error
-        }
+        let now = share.loop.nowMilliseconds
+        var status = ReplayStatus.live
         var source: HistoryReplay?
-        if let after = status.after { source = HistoryReplay(channels: subscribed, after: after) }
-        let subscription = Subscription(
-            channels: names, replayStatus: status.status, eventLoop: eventLoop, bufferLimit: configuration.subscriberBufferCount,
-            policy: configuration.overflowPolicy, replay: [], replaySource: source, onEnd: subscriptionEnded)
-        for (index, channel) in subscribed.enumerated() {
-            if channel.subscribers.isEmpty { busyChannelCount += 1 }
-            subscription.addToChannelList(&channel.subscribers, at: index)
+        var backlog = LoopShare.Backlog()
+        try lock.withLock { _ throws(BrokerError) in
+            guard !isClosed else { throw Self.loopRefused }
+            for name in names { if let channel = channels[name] { trim(channel, now: now) } }
+            let replay = replayStatus(after: lastEventID, in: names)
+            status = replay.status
+            var subscribed: [Channel] = []
+            subscribed.reserveCapacity(names.count)
+            do throws(BrokerError) {
+                for name in names { subscribed.append(try channelNamed(name, keeping: names)) }
+            } catch {
+                for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
+                throw error
+            }
+            if let after = replay.after { source = HistoryReplay(broker: self, channels: subscribed, after: after) }
+            for channel in subscribed {
+                if channel.subscriberCount == 0 { busyChannelCount += 1 }
+                channel.subscriberCount += 1
+                if shares.count > 1 { channel.subscriberCountsByLoop[share.index] += 1 }
+            }
+            subscriptionCount += 1
+            // What was queued for this loop was published before this subscription: it goes
+            // to the loop's other subscribers first.
+            backlog = share.takeInbox()
         }
-        subscriptionCount += 1
+        share.process(backlog)
+        let subscription = Subscription(
+            channels: names, replayStatus: status, eventLoop: share.loop, bufferLimit: configuration.subscriberBufferCount,
+            policy: configuration.overflowPolicy, replay: [], replaySource: source, onEnd: subscriptionEnded)
+        for (index, name) in names.enumerated() { share.add(subscription, to: name, at: index) }
         return subscription
     }
 
@@ -217,241 +329,43 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         return Set(names).count < names.count
     }
 
-    /// The replay status for `lastEventID`, and the sequence number after which the replay
-    /// starts (nil: no replay).
-    private func replayStatus(after lastEventID: String?, in names: [String]) -> (status: ReplayStatus, after: UInt64?) {
-        guard let lastEventID else { return (.live, nil) }
-        guard let position = position(of: lastEventID, in: names) else { return (.gap, 0) }
-        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
-        return (lost ? .gap : .complete, position)
-    }
-
-    /// The sequence number of the event whose id is exactly `id` in these channels' history
-    /// (the latest, if several carry it). A decimal id is first looked up as a sequence number,
-    /// and accepted only if the event there carries exactly that id.
-    private func position(of id: String, in names: [String]) -> UInt64? {
-        let number = UInt64(id)
-        var position: UInt64?
-        for name in names {
-            guard let channel = channels[name], !channel.history.isEmpty else { continue }
-            if let number {
-                let index = channel.firstIndex(after: number - min(number, 1))
-                if index < channel.history.endIndex, channel.history[index].sequence == number, channel.history[index].id == id {
-                    position = max(position ?? 0, number)
-                    continue
-                }
-            }
-            if let match = channel.history.last(where: { $0.id == id }) {
-                position = max(position ?? 0, match.sequence)
-            }
-        }
-        return position
-    }
-
-    /// A replay read from the history of a subscription's channels as its subscriber takes it:
-    /// the events after `after` up to each channel's last event at subscription time, merged in
-    /// sequence order. Events published later are delivered live.
-    private final class HistoryReplay: ReplaySource {
-        private let channels: [Channel]
-        /// Per channel, the sequence number of its last event to replay.
-        private let lastSequences: [UInt64]
-        /// Per channel, what it had dropped when the replay began (a gap already reported).
-        private let trimmedAtStart: [UInt64]
-        /// The sequence number of the last event produced.
-        private var after: UInt64
-
-        init(channels: [Channel], after: UInt64) {
-            self.channels = channels
-            self.lastSequences = channels.map { $0.history.last?.sequence ?? 0 }
-            self.trimmedAtStart = channels.map(\.trimmedThrough)
-            self.after = after
-        }
-
-        func produce(maxBytes: Int, into events: inout Deque<BrokerEvent>) -> ReplayProgress {
-            // History is trimmed oldest first: a channel that dropped an event past `after`
-            // since the replay began, while it still had events to replay, dropped the next one
-            // this replay needed.
-            for (index, channel) in channels.enumerated()
-            where lastSequences[index] > after && channel.trimmedThrough > max(after, trimmedAtStart[index]) {
-                return .lost
-            }
-            var indices = channels.map { $0.firstIndex(after: after) }
-            var bytes = 0
-            while bytes < maxBytes {
-                var best = -1
-                var bestSequence = UInt64.max
-                for (index, channel) in channels.enumerated() where indices[index] < channel.history.endIndex {
-                    let sequence = channel.history[indices[index]].sequence
-                    if sequence <= lastSequences[index], sequence < bestSequence {
-                        best = index
-                        bestSequence = sequence
-                    }
-                }
-                guard best >= 0 else { return .finished }
-                let event = channels[best].history[indices[best]]
-                indices[best] += 1
-                events.append(event)
-                bytes += event.encodedBytes.count
-                after = event.sequence
-            }
-            return lastSequences.contains { $0 > after } ? .more : .finished
-        }
-    }
-
+    /// On the subscription's loop.
     private func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
-        if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
-        counters.droppedEventCount += subscription.dropped
-        for (index, name) in subscription.channels.enumerated() {
-            guard let channel = channels[name] else { continue }
-            guard subscription.removeFromChannelList(&channel.subscribers, at: index) else { continue }
-            if channel.subscribers.isEmpty { busyChannelCount -= 1 }
-            removeIfUnused(name, channel)
-        }
-        subscriptionCount -= 1
-    }
-
-    // MARK: History and housekeeping
-
-    /// The channel named `name`, made if needed; past ``BrokerConfiguration/maxChannels`` the
-    /// least recently published channel without subscribers is forgotten to make room.
-    /// The channels named in `keeping` are not forgotten (a subscription is being made to them).
-    private func channelNamed(_ name: String, keeping: [String] = []) throws(BrokerError) -> Channel {
-        if let channel = channels[name] { return channel }
-        if channels.count >= configuration.maxChannels { try forgetLeastRecentlyPublishedChannel(keeping: keeping) }
-        let channel = Channel(name: name, trimmedThrough: forgottenThrough)
-        channels[name] = channel
-        return channel
-    }
-
-    /// Forgets the least recently published channel that has no subscribers (channels with
-    /// subscribers met on the way count as recently used). Throws if every channel has some.
-    ///
-    /// When no channel can go, it throws at once rather than walking every channel (with all
-    /// channels busy, each refused subscribe would otherwise cost a walk of `maxChannels`).
-    private func forgetLeastRecentlyPublishedChannel(keeping: [String]) throws(BrokerError) {
-        let idleKept = keeping.reduce(0) { count, name in count + (channels[name]?.subscribers.isEmpty == true ? 1 : 0) }
-        guard channels.count - busyChannelCount > idleKept else { throw .channelLimitReached(configuration.maxChannels) }
-        var remaining = channels.count
-        while remaining > 0, let channel = oldestChannel {
-            remaining -= 1
-            guard channel.subscribers.isEmpty, !keeping.contains(channel.name) else {
-                markRecentlyPublished(channel)
-                continue
+        guard let index = shareIndexByLoop[ObjectIdentifier(subscription.eventLoop)] else { return }
+        let share = shares[index]
+        lock.withLock { _ in
+            if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
+            counters.droppedEventCount += subscription.dropped
+            for (position, name) in subscription.channels.enumerated() {
+                guard share.remove(subscription, from: name, at: position), let channel = channels[name] else { continue }
+                channel.subscriberCount -= 1
+                if shares.count > 1 { channel.subscriberCountsByLoop[index] -= 1 }
+                if channel.subscriberCount == 0 { busyChannelCount -= 1 }
+                removeIfUnused(name, channel)
             }
-            counters.evictedEventCount += channel.history.count
-            while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
-            historyBytes -= channel.historyBytes
-            channel.historyBytes = 0
-            unlist(channel)
-            removeIfUnused(channel.name, channel)
-            return
-        }
-        throw .channelLimitReached(configuration.maxChannels)
-    }
-
-    /// Drops the oldest events of the least recently published channels until the histories fit
-    /// ``BrokerConfiguration/maxHistoryBytes``.
-    private func evictOldestHistory() {
-        while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannel {
-            while historyBytes > configuration.maxHistoryBytes, let first = channel.history.popFirst() {
-                dropped(first, from: channel)
-                counters.evictedEventCount += 1
-            }
-            if channel.history.isEmpty {
-                unlist(channel)
-                removeIfUnused(channel.name, channel)
-            }
+            subscriptionCount -= 1
         }
     }
 
-    private func dropped(_ event: BrokerEvent, from channel: Channel) {
-        let cost = event.storedByteCount
-        channel.historyBytes -= cost
-        historyBytes -= cost
-        channel.trimmedThrough = event.sequence
-    }
-
-    /// Moves `channel` to the recent end of the eviction order.
-    private func markRecentlyPublished(_ channel: Channel) {
-        if channel.isListed {
-            guard newestChannel !== channel else { return }
-            unlist(channel)
-        }
-        channel.isListed = true
-        channel.previous = newestChannel
-        if let newest = newestChannel { newest.next = channel } else { oldestChannel = channel }
-        newestChannel = channel
-    }
-
-    private func unlist(_ channel: Channel) {
-        guard channel.isListed else { return }
-        channel.isListed = false
-        let next = channel.next
-        if let previous = channel.previous { previous.next = next } else { oldestChannel = next }
-        if let next { next.previous = channel.previous } else { newestChannel = channel.previous }
-        channel.previous = nil
-        channel.next = nil
-    }
-
-    private func trim(_ channel: Channel, now: UInt64) {
-        while channel.history.count > configuration.historyCount, let first = channel.history.popFirst() {
-            dropped(first, from: channel)
-        }
-        while let first = channel.history.first, now >= first.publishedAtMilliseconds + historyMaxAgeMilliseconds {
-            channel.history.removeFirst()
-            dropped(first, from: channel)
-        }
-        if channel.history.isEmpty { unlist(channel) }
-    }
-
-    /// A channel with no subscribers and no history is forgotten: channel names never leak.
-    /// What it had dropped is kept broker-wide, and a channel made later starts from it, so a
-    /// client that comes back to it with an old id still hears about the gap (conservatively:
-    /// it may hear of one it did not have).
-    private func removeIfUnused(_ name: String, _ channel: Channel) {
-        guard channel.subscribers.isEmpty && channel.history.isEmpty else { return }
-        forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
-        unlist(channel)
-        if channels[name] === channel { channels[name] = nil }
-    }
-
-    /// Ages out history of channels nobody publishes to any more.
-    private func scheduleSweep() {
-        let interval = max(1000, min(60_000, historyMaxAgeMilliseconds / 4))
-        eventLoop.schedule(after: .milliseconds(Int64(interval))) { [weak self] in
-            guard let self else { return }
-            let now = self.eventLoop.nowMilliseconds
-            for (name, channel) in self.channels {
-                self.trim(channel, now: now)
-                self.removeIfUnused(name, channel)
-            }
-            self.scheduleSweep()
-        }
-    }
+    // MARK: Statistics
 
     /// The number of channels the broker holds state for (subscribers or history).
-    public var channelCount: Int {
-        eventLoop.preconditionInEventLoop()
-        return channels.count
-    }
+    public var channelCount: Int { lock.withLock { _ in channels.count } }
 
     public func statistics() async -> BrokerStatistics {
-        if eventLoop.inEventLoop { return statisticsOnLoop() }
-        return await withUnsafeContinuation { continuation in
-            let queued = eventLoop.execute { [self] in continuation.resume(returning: self.statisticsOnLoop()) }
-            if !queued { continuation.resume(returning: BrokerStatistics()) }
+        var statistics = lock.withLock { _ in
+            var statistics = counters
+            statistics.subscriptionCount = subscriptionCount
+            statistics.historyByteCount = historyBytes
+            for (name, channel) in channels where channel.subscriberCount > 0 {
+                statistics.subscribersPerChannel[name] = channel.subscriberCount
+            }
+            return statistics
         }
-    }
-
-    private func statisticsOnLoop() -> BrokerStatistics {
-        var statistics = counters
-        statistics.subscriptionCount = subscriptionCount
-        statistics.historyByteCount = historyBytes
-        for (name, channel) in channels where !channel.subscribers.isEmpty {
-            statistics.subscribersPerChannel[name] = channel.subscribers.count
-        }
-        statistics.droppedEventCount += channels.values.reduce(0) { total, channel in
-            total + channel.subscribers.reduce(0) { $0 + $1.dropped }
+        for share in shares {
+            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, share.droppedByLiveSubscriptions) } ?? (0, 0)
+            statistics.deliveredEventCount += delivered
+            statistics.droppedEventCount += dropped
         }
         return statistics
     }

@@ -8,7 +8,7 @@ import Synchronization
     import Glibc
 #endif
 
-/// A Rill server: a router served over HTTP/1.1 by one event loop thread.
+/// A Rill server: a router served over HTTP/1.1 by one event loop thread per core.
 ///
 /// ```swift
 /// let router = Router()
@@ -17,8 +17,9 @@ import Synchronization
 /// try await app.run()   // until SIGINT or SIGTERM, then a graceful shutdown
 /// ```
 ///
-/// Handlers run on the loop's thread (the loop's executor is their task executor), so the
-/// functions they await and their child tasks do too, with no thread hop per request.
+/// Handlers run on their connection's loop thread (the loop's executor is their task executor),
+/// so the functions they await and their child tasks do too, with no thread hop per request.
+/// ``ServerConfiguration/eventLoopCount`` says how many loops (default: one per core).
 public final class Application: Sendable {
     /// The routes.
     public let router: Router
@@ -26,8 +27,11 @@ public final class Application: Sendable {
     public let configuration: ServerConfiguration
     /// The logger handlers receive in their context.
     public let logger: Logger
-    /// The loop that runs the server and every handler.
+    /// The first of ``eventLoops``: it runs the signal handling, a single-loop broker (Redis),
+    /// and the in-process test client's handlers.
     public let eventLoop: EventLoop
+    /// The loops that serve connections, `rill-loop-0`, `rill-loop-1`, … (one thread each).
+    public let eventLoops: [EventLoop]
     /// The publish/subscribe broker (in memory unless configured otherwise).
     public var broker: any Broker { pubSub.broker }
     /// Publishing and subscribing: the broker, the channel authorization hook, the server's
@@ -37,7 +41,8 @@ public final class Application: Sendable {
     private let state = SanitizerVisibleMutex<State>(State())
 
     private struct State {
-        var server: HTTPServer?
+        /// One server per loop, in the order of ``eventLoops``.
+        var servers: [HTTPServer] = []
         var localAddress: SocketAddress?
         var stopped = false
         /// The server's counters as shutdown left them (the loop that kept them is gone).
@@ -46,10 +51,10 @@ public final class Application: Sendable {
         var signalWatchers: [SignalWatcher] = []
     }
 
-    /// Creates the application, its event loop thread and its broker.
+    /// Creates the application, its event loop threads and its broker.
     ///
-    /// - Throws: `UVError` if libuv cannot create the loop, or the broker factory's error; the
-    ///   loop thread is stopped again before the error is thrown.
+    /// - Throws: `UVError` if libuv cannot create a loop, or the broker factory's error; the
+    ///   loop threads are stopped again before the error is thrown.
     public init(
         router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill"),
         broker: BrokerFactory = .inMemory()
@@ -57,48 +62,74 @@ public final class Application: Sendable {
         self.router = router
         self.configuration = configuration
         self.logger = logger
-        let eventLoop = try EventLoop(name: "rill-loop", logger: logger)
-        self.eventLoop = eventLoop
+        precondition(configuration.eventLoopCount >= 1, "a server needs at least one event loop")
+        var loops: [EventLoop] = []
         do {
+            for index in 0..<configuration.eventLoopCount {
+                loops.append(try EventLoop(name: "rill-loop-\(index)", logger: logger))
+            }
             pubSub = PubSub(
-                broker: try broker.make(eventLoop), eventLoop: eventLoop, logger: logger,
+                broker: try broker.make(loops), eventLoops: loops, logger: logger,
                 defaultStreamConfiguration: configuration.eventStream)
         } catch {
-            // Nothing else will ever stop the loop: the application is never returned.
-            eventLoop.shutdownAndWait()
+            // Nothing else will ever stop the loops: the application is never returned.
+            for loop in loops { loop.shutdownAndWait() }
             throw error
         }
+        eventLoops = loops
+        eventLoop = loops[0]
     }
 
-    /// The running server, if started.
-    var server: HTTPServer? { state.withLock { $0.server } }
+    /// The running servers (one per loop), empty unless started.
+    var servers: [HTTPServer] { state.withLock { $0.servers } }
 
     /// The bound address once started (with the real port when port 0 was configured).
     public var localAddress: SocketAddress? { state.withLock { $0.localAddress } }
 
-    /// Binds and starts serving; returns the bound address. Pair it with ``shutdown()``.
+    /// Binds and starts serving on every loop; returns the bound address. Pair it with
+    /// ``shutdown()``.
     ///
-    /// - Throws: `UVError` when the address cannot be bound (for example `EADDRINUSE`).
+    /// - Throws: `UVError` when the address cannot be bound (for example `EADDRINUSE`, also
+    ///   when another process listens there with `SO_REUSEPORT`).
     @discardableResult
     public func start() async throws -> SocketAddress {
         let responder = router.makeResponder()
         let router = self.router
-        let server = HTTPServer(
-            loop: eventLoop, configuration: configuration, logger: logger, pubSub: pubSub,
-            bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
-        let address = try await onLoop { try server.start() }
+        let openConnections = OpenConnectionCounter()
+        var servers: [HTTPServer] = []
+        var address: SocketAddress?
+        do {
+            for (index, loop) in eventLoops.enumerated() {
+                let server = HTTPServer(
+                    loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
+                    returnsFreedMemory: index == 0, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+                // The first binds the configured address (port 0: a free one); the others join it.
+                let listenAt = address
+                let shared = eventLoops.count > 1
+                let bound = try await onLoop(loop) {
+                    try server.start(
+                        host: listenAt?.host, port: listenAt?.port, reusePort: shared, joiningListeners: listenAt != nil)
+                }
+                servers.append(server)
+                if address == nil { address = bound }
+            }
+        } catch {
+            for server in servers { await onLoop(server.loop) { await server.shutdown() } }
+            throw error
+        }
+        let started = servers
         state.withLock {
-            $0.server = server
+            $0.servers = started
             $0.localAddress = address
         }
-        return address
+        return address!
     }
 
     /// Serves until SIGINT or SIGTERM (or ``shutdown()``), then shuts down gracefully. Starts
     /// the server first unless ``start()`` already did.
     public func run() async throws {
         if localAddress == nil { try await start() }
-        let watchers = try await onLoop { [self] () throws -> [SignalWatcher] in
+        let watchers = try await onLoop(eventLoop) { [self] () throws -> [SignalWatcher] in
             // The watchers stay installed until the loop stops: a second signal during the
             // grace period is a deliberate, logged "stop now", never the default kill.
             var signalled = false
@@ -106,7 +137,7 @@ public final class Application: Sendable {
                 try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
                     if signalled {
                         self.logger.warning("signal \(signal) received again: closing every connection now")
-                        self.state.withLock { $0.server }?.forceCloseAll()
+                        for server in self.servers { server.loop.executeBypassingLimit { server.forceCloseAll() } }
                         return
                     }
                     signalled = true
@@ -130,26 +161,40 @@ public final class Application: Sendable {
     /// ``ServerConfiguration/shutdownGracePeriod`` (then cancels them), closes every connection
     /// and stops the event loop. Idempotent.
     public func shutdown() async {
-        let (server, watchers) = state.withLock { state in
+        let (servers, watchers) = state.withLock { state in
             defer { state.signalWatchers = [] }
-            return (state.server, state.signalWatchers)
+            return (state.servers, state.signalWatchers)
         }
-        if let server {
-            let final = await onLoop {
-                await server.shutdown()
-                for watcher in watchers { watcher.cancel() }
-                return Self.statistics(of: server)
+        if !watchers.isEmpty {
+            await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
+        }
+        if !servers.isEmpty {
+            // Every loop stops accepting and says farewell at once; one grace period for all.
+            let parts = await withTaskGroup(of: (Int, ServerStatistics).self) { group in
+                for (index, server) in servers.enumerated() {
+                    group.addTask {
+                        await self.onLoop(server.loop) {
+                            await server.shutdown()
+                            return (index, Self.statistics(of: server))
+                        }
+                    }
+                }
+                var parts: [(Int, ServerStatistics)] = []
+                for await part in group { parts.append(part) }
+                return parts.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            // The server's responder holds every handler and middleware, which often capture
+            // The servers' responder holds every handler and middleware, which often capture
             // the application (`app.eventStream(for:)` in a route): let go of them, or the
             // application, its router and its broker outlive it.
             state.withLock { state in
-                state.finalStatistics = final
-                state.server = nil
+                state.finalStatistics = ServerStatistics.sum(parts)
+                state.servers = []
             }
         }
         router.releaseHandlers()
-        await eventLoop.shutdown()
+        await withTaskGroup(of: Void.self) { group in
+            for loop in eventLoops { group.addTask { await loop.shutdown() } }
+        }
         let waiters = state.withLock { state in
             state.stopped = true
             defer { state.stopWaiters = [] }
@@ -158,28 +203,33 @@ public final class Application: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// The server's counters: open and refused connections, slow-client disconnects.
-    /// After shutdown: the counters as shutdown left them.
+    /// The servers' counters, summed over the loops (``ServerStatistics/connectionCountsByLoop``
+    /// shows each loop's connections). After shutdown: the counters as shutdown left them.
     public func serverStatistics() async -> ServerStatistics {
-        let (server, final) = state.withLock { ($0.server, $0.finalStatistics) }
-        guard let server else { return final ?? ServerStatistics() }
-        return await onLoop { Self.statistics(of: server) }
+        let (servers, final) = state.withLock { ($0.servers, $0.finalStatistics) }
+        guard !servers.isEmpty else { return final ?? ServerStatistics() }
+        var parts: [ServerStatistics] = []
+        for server in servers { parts.append(await onLoop(server.loop) { Self.statistics(of: server) }) }
+        return ServerStatistics.sum(parts)
     }
 
-    /// The server's counters. Loop thread.
+    /// One server's counters. Its loop's thread.
     private static func statistics(of server: HTTPServer) -> ServerStatistics {
-        ServerStatistics(
+        var statistics = ServerStatistics(
             connectionCount: server.connectionCount, refusedConnectionCount: server.refusedConnectionCount,
             slowClientDisconnectCount: server.slowClientDisconnectCount,
             relayedEventCount: server.relayedEventCount, relayedWriteCount: server.relayedWriteCount,
             writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount,
             freedMemoryReturnCount: server.freedMemoryReturnCount)
+        statistics.connectionCountsByLoop = [server.connectionCount]
+        return statistics
     }
 
     /// Open client connections right now (for tests and metrics).
     public func connectionCount() async -> Int {
-        guard let server = state.withLock({ $0.server }) else { return 0 }
-        return await onLoop { server.connectionCount }
+        var total = 0
+        for server in servers { total += await onLoop(server.loop) { server.connectionCount } }
+        return total
     }
 
     /// The router's responder with all middleware, for in-process tests (no sockets).
@@ -190,11 +240,11 @@ public final class Application: Sendable {
         RequestContext(logger: logger, remoteAddress: remoteAddress, eventLoop: eventLoop, pubSub: pubSub)
     }
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await Task(executorPreference: eventLoop.executor) { try await body() }.value
+    private func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task(executorPreference: loop.executor) { try await body() }.value
     }
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
-        await Task(executorPreference: eventLoop.executor) { await body() }.value
+    private func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () async -> T) async -> T {
+        await Task(executorPreference: loop.executor) { await body() }.value
     }
 }

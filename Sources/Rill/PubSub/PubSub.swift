@@ -15,7 +15,8 @@ import RillPubSub
 /// ``RequestContext``, so routes need not capture the application.
 final class PubSub: Sendable {
     let broker: any Broker
-    let eventLoop: EventLoop
+    /// The application's loops.
+    let eventLoops: [EventLoop]
     let logger: Logger
     let defaultStreamConfiguration: EventStreamConfiguration
 
@@ -23,12 +24,13 @@ final class PubSub: Sendable {
 
     private struct State {
         var authorizer: ChannelAuthorizer?
-        var backpressure: (any PublishBackpressure)?
+        /// Each running server's, by its loop.
+        var backpressures: [ObjectIdentifier: any PublishBackpressure] = [:]
     }
 
-    init(broker: any Broker, eventLoop: EventLoop, logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
+    init(broker: any Broker, eventLoops: [EventLoop], logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
         self.broker = broker
-        self.eventLoop = eventLoop
+        self.eventLoops = eventLoops
         self.logger = logger
         self.defaultStreamConfiguration = defaultStreamConfiguration
     }
@@ -39,10 +41,10 @@ final class PubSub: Sendable {
         state.withLock { $0.authorizer = authorizer }
     }
 
-    /// The server that writes this application's event streams registers how a publisher on
-    /// the loop waits for its writes (nil when it stops).
-    func setBackpressure(_ backpressure: (any PublishBackpressure)?) {
-        state.withLock { $0.backpressure = backpressure }
+    /// The server on `loop` that writes this application's event streams there registers how a
+    /// publisher on that loop waits for its writes (nil when it stops).
+    func setBackpressure(_ backpressure: (any PublishBackpressure)?, on loop: EventLoop) {
+        state.withLock { $0.backpressures[ObjectIdentifier(loop)] = backpressure }
     }
 
     /// Publishes `data` — a `String` as it is, anything else as JSON.
@@ -66,9 +68,9 @@ final class PubSub: Sendable {
         if let (request, context) = request {
             try await authorize(request, context: context, channels: [channel], access: .publish)
         }
-        // Backpressure: on the loop, wait until what the server queued for event streams
-        // before this publish was written (see `Application.publish(_:channel:authorizing:)`).
-        let backpressure = eventLoop.inEventLoop ? state.withLock { $0.backpressure } : nil
+        // Backpressure: on a loop, wait until what its server queued for event streams before
+        // this publish was written (see `Application.publish(_:channel:authorizing:)`).
+        let backpressure = EventLoop.current.flatMap { loop in state.withLock { $0.backpressures[ObjectIdentifier(loop)] } }
         let ticket = backpressure?.admitPublish() ?? 0
         let receipt: PublishReceipt
         do {

@@ -2,9 +2,17 @@ import HTTPTypes
 import Logging
 import RillCore
 import RillHTTP
+import Synchronization
+
+/// The open connections of all the servers of one application (one per loop), which
+/// ``ServerConfiguration/maxConnections`` bounds together.
+final class OpenConnectionCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
 
 /// The HTTP/1.1 server on one event loop: accepts connections, owns them, and shuts down
-/// gracefully. Loop-confined.
+/// gracefully. Loop-confined. An application has one per loop, each with a listener of its own
+/// on the same port.
 final class HTTPServer: @unchecked Sendable {
     typealias Responder = @Sendable (Request, RequestContext) async throws -> Response
 
@@ -21,6 +29,10 @@ final class HTTPServer: @unchecked Sendable {
     /// milliseconds, for every connection's deadlines.
     let timeoutLimits: ConnectionTimeouts.Limits
     let serverLine: [UInt8]
+    /// Open connections of all the application's servers, for ``maxConnections``.
+    let openConnections: OpenConnectionCounter
+    /// Whether this server gives freed memory back to the kernel (one per process does).
+    let returnsFreedMemory: Bool
 
     private var listener: TCPListener?
     /// The open connections, each knowing its index (``HTTPConnection/registryIndex``): adding
@@ -86,9 +98,12 @@ final class HTTPServer: @unchecked Sendable {
 
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
+        openConnections: OpenConnectionCounter = OpenConnectionCounter(), returnsFreedMemory: Bool = true,
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
     ) {
         self.loop = loop
+        self.openConnections = openConnections
+        self.returnsFreedMemory = returnsFreedMemory
         self.configuration = configuration
         self.logger = logger
         self.pubSub = pubSub
@@ -103,12 +118,15 @@ final class HTTPServer: @unchecked Sendable {
         maxConnections = configuration.maxConnections
     }
 
-    /// Binds and starts accepting. Loop thread only.
+    /// Binds and starts accepting: on `host` and `port` when given (another loop's server's
+    /// bound address, joined with `SO_REUSEPORT`), else on the configured ones. Loop thread only.
     ///
     /// First raises the soft open-file limit to the hard one; when even that cannot hold
     /// ``ServerConfiguration/maxConnections`` connections plus
     /// `OpenFileLimit.reservedDescriptorCount`, the cap is lowered to fit, with a warning (a connection over the cap gets a 503, which is better than an accept failure).
-    func start() throws(UVError) -> SocketAddress {
+    func start(
+        host: String? = nil, port: Int? = nil, reusePort: Bool = false, joiningListeners: Bool = false
+    ) throws(UVError) -> SocketAddress {
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHardLimit()
         maxConnections = OpenFileLimit.connectionCap(configured: configuration.maxConnections, openFileLimit: openFileLimit)
         if maxConnections < configuration.maxConnections {
@@ -120,7 +138,8 @@ final class HTTPServer: @unchecked Sendable {
                 ])
         }
         let listener = try TCPListener(
-            loop: loop, host: configuration.host, port: configuration.port, acceptDeferral: configuration.acceptDeferral
+            loop: loop, host: host ?? configuration.host, port: port ?? configuration.port, reusePort: reusePort,
+            joiningListeners: joiningListeners, acceptDeferral: configuration.acceptDeferral
         ) { [unowned self] stream in
             self.accept(stream)
         }
@@ -128,8 +147,8 @@ final class HTTPServer: @unchecked Sendable {
         self.listener = listener
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
-        pubSub?.setBackpressure(queue)
-        if let interval = configuration.freedMemoryCheckInterval {
+        pubSub?.setBackpressure(queue, on: loop)
+        if returnsFreedMemory, let interval = configuration.freedMemoryCheckInterval {
             let logger = self.logger
             freedMemoryReturner = FreedMemoryReturner(
                 loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes)
@@ -144,7 +163,7 @@ final class HTTPServer: @unchecked Sendable {
     var connectionCount: Int { connectionObjects.count }
 
     private func accept(_ stream: TCPStream) {
-        if shuttingDown || connectionObjects.count >= maxConnections {
+        if shuttingDown || openConnections.value.load(ordering: .relaxed) >= maxConnections {
             refuse(stream)
             return
         }
@@ -157,6 +176,7 @@ final class HTTPServer: @unchecked Sendable {
         let connection = HTTPConnection(server: self, transport: transport)
         connection.registryIndex = connectionObjects.count
         connectionObjects.append(connection)
+        openConnections.value.add(1, ordering: .relaxed)
         connection.start()
     }
 
@@ -225,6 +245,7 @@ final class HTTPServer: @unchecked Sendable {
         let index = connection.registryIndex
         if index >= 0, index < connectionObjects.count, connectionObjects[index] === connection {
             connection.registryIndex = -1
+            openConnections.value.subtract(1, ordering: .relaxed)
             let last = connectionObjects.removeLast()
             if last !== connection {
                 connectionObjects[index] = last
@@ -265,7 +286,7 @@ final class HTTPServer: @unchecked Sendable {
         guard let flushObserver else { return }
         self.flushObserver = nil
         loop.removeDrainObserver(flushObserver)
-        pubSub?.setBackpressure(nil)
+        pubSub?.setBackpressure(nil, on: loop)
         eventStreamFlushQueue.releaseWaiters()
     }
 

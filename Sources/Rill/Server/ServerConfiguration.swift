@@ -1,5 +1,18 @@
+public import RillCore
+
 /// Limits and timeouts of the HTTP server. Every limit is explicit and has a unit in its name.
 public struct ServerConfiguration: Sendable {
+    /// How many event loops serve connections, one thread each (`rill-loop-0`, `rill-loop-1`,
+    /// …). Default: the CPUs the process may run on (``EventLoop/availableCoreCount``, which
+    /// follows `taskset`). Each loop listens on the port (`SO_REUSEPORT`: the kernel spreads new
+    /// connections over them), and a connection stays on its loop for life; its handler, what
+    /// the handler awaits and its child tasks run on that loop's thread with no hop.
+    ///
+    /// With more than one loop, two requests may run on two threads at once: state handlers
+    /// share must be `Sendable` (an actor, a `Mutex`), which Swift 6 checks. Publishing
+    /// reaches subscribers on every loop. Pass 1 for a single-threaded server (every handler
+    /// on one thread, as a Node or uvicorn worker).
+    public var eventLoopCount: Int
     /// The address to bind: a numeric IPv4 or IPv6 address, `localhost` or a host name.
     public var host: String
     /// The port; 0 picks a free one (see ``Application/localAddress``).
@@ -55,6 +68,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Creates a configuration; every value has a production default.
     public init(
+        eventLoopCount: Int = EventLoop.availableCoreCount,
         host: String = "127.0.0.1",
         port: Int = 8080,
         maxHeaderBytes: Int = 16 * 1024,
@@ -74,6 +88,8 @@ public struct ServerConfiguration: Sendable {
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init()
     ) {
+        precondition(eventLoopCount >= 1, "a server needs at least one event loop")
+        self.eventLoopCount = eventLoopCount
         self.host = host
         self.port = port
         self.maxHeaderBytes = maxHeaderBytes

@@ -2,6 +2,9 @@
 public struct ServerStatistics: Sendable, Hashable {
     /// Client connections open now.
     public var connectionCount: Int
+    /// Client connections open now on each event loop, in the order of
+    /// `Application.eventLoops` (how evenly the kernel spreads them).
+    public var connectionCountsByLoop: [Int] = []
     /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
     public var refusedConnectionCount: Int
     /// Event streams closed because their client fell more than
@@ -38,5 +41,22 @@ public struct ServerStatistics: Sendable, Hashable {
         self.relayedWriteCount = relayedWriteCount
         self.acceptErrorCount = acceptErrorCount
         self.freedMemoryReturnCount = freedMemoryReturnCount
+    }
+
+    /// The counters of several loops' servers added up (``connectionCountsByLoop`` appended).
+    static func sum(_ parts: [ServerStatistics]) -> ServerStatistics {
+        var total = ServerStatistics()
+        for part in parts {
+            total.connectionCount += part.connectionCount
+            total.connectionCountsByLoop.append(contentsOf: part.connectionCountsByLoop)
+            total.refusedConnectionCount += part.refusedConnectionCount
+            total.slowClientDisconnectCount += part.slowClientDisconnectCount
+            total.relayedEventCount += part.relayedEventCount
+            total.relayedWriteCount += part.relayedWriteCount
+            total.writeTimeoutCount += part.writeTimeoutCount
+            total.acceptErrorCount += part.acceptErrorCount
+            total.freedMemoryReturnCount += part.freedMemoryReturnCount
+        }
+        return total
     }
 }

@@ -1,4 +1,5 @@
 import Rill
+import RillCore
 import RillHTTP
 import RillTesting
 import Synchronization
@@ -11,7 +12,8 @@ import Testing
 /// The flask-sse pattern: `/stream?channel=…` subscribes, `POST /publish?channel=…` publishes.
 /// The routes use their context's channels, so the router is built before the application.
 private func pubSubApp(
-    broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init()
+    broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init(),
+    eventLoopCount: Int = EventLoop.availableCoreCount
 ) throws -> Application {
     let router = Router()
     router.get("/stream") { request, context in try await context.eventStream(for: request) }
@@ -22,7 +24,9 @@ private func pubSubApp(
         return ["id": receipt.id, "subscribers": "\(receipt.subscriberCount)"]
     }
     return try Application(
-        router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventStream: eventStream), broker: broker)
+        router: router,
+        configuration: ServerConfiguration(eventLoopCount: eventLoopCount, host: "127.0.0.1", port: 0, eventStream: eventStream),
+        broker: broker)
 }
 
 private func subscriptions(_ app: Application) async -> Int { await app.broker.statistics().subscriptionCount }
@@ -226,9 +230,10 @@ final class PlainThread: @unchecked Sendable {
 /// Events that reach a relayed stream faster than the server writes share one socket write.
 @Suite struct CoalescedEventWriteTests {
     /// A route that posts `count` events back to back (`post` does not wait for writes), inside
-    /// one handler run.
+    /// one handler run. One loop: what is measured is how one loop coalesces its writes (a
+    /// subscriber on another loop takes the events as that loop runs, concurrently).
     private func burstApp() throws -> Application {
-        let app = try pubSubApp()
+        let app = try pubSubApp(eventLoopCount: 1)
         app.router.post("/burst") { request, context in
             let count = Int(request.query["count"] ?? "") ?? 1
             for n in 1...count { app.post(ServerSentEvent(data: "event \(n)"), channel: "burst") }
@@ -274,7 +279,8 @@ final class PlainThread: @unchecked Sendable {
     }
 
     @Test func `an awaiting publisher stays within two passes of the writes`() async throws {
-        let app = try pubSubApp()
+        // One loop: the publisher waits for its own loop's writes.
+        let app = try pubSubApp(eventLoopCount: 1)
         // Three publishes in a row: the third returns only once everything queued before the
         // second was written — the first event's write to every stream. 40 streams take
         // several drains (16 per drain), so without the wait no write would have happened yet.

@@ -86,22 +86,32 @@ extension HTTPConnection: ResponseBodySink {
         switch writeHead(of: response, for: head) {
         case nil:
             return true
-        case .subscription(let subscription):
+        case .subscription(let relay) where relay.subscription.eventLoop === server.loop:
             cycle.handlerTask = nil
-            relaySubscription(subscription)
+            relaySubscription(relay)
             transport.endCoalescingWrites()
+        case .subscription(let relay):
+            // A broker that lives on another loop (a single-loop broker such as Redis, on the
+            // application's first loop): the stream's task iterates the subscription, which
+            // hops to that loop per event.
+            startBodyTask(ResponseBody(storage: .subscription(relay)))
         case .produced(let body):
-            transport.endCoalescingWrites()
-            // A streamed body outlives the routing task: it gets a task of its own, so that the
-            // routing task ends and frees its frames, the request and the response (several KB
-            // per long-lived stream), and the stream's task holds only what the body needs.
-            let cancelled = cycle.isCancelled
-            cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-                await self.streamBody(body)
-            }
-            if cancelled { cycle.handlerTask?.cancel() }
+            startBodyTask(body)
         }
         return false
+    }
+
+    /// Starts the task that produces a streamed body after the head.
+    private func startBodyTask(_ body: ResponseBody) {
+        transport.endCoalescingWrites()
+        // A streamed body outlives the routing task: it gets a task of its own, so that the
+        // routing task ends and frees its frames, the request and the response (several KB
+        // per long-lived stream), and the stream's task holds only what the body needs.
+        let cancelled = cycle.isCancelled
+        cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            await self.streamBody(body)
+        }
+        if cancelled { cycle.handlerTask?.cancel() }
     }
 
     /// The body part that still has to be produced after the head.

@@ -1,0 +1,220 @@
+internal import DequeModule
+import RillCore
+
+// The history: replay, trimming, eviction and forgetting. Everything here runs under the
+// broker's lock.
+extension InMemoryBroker {
+    /// The replay status for `lastEventID`, and the sequence number after which the replay
+    /// starts (nil: no replay).
+    func replayStatus(after lastEventID: String?, in names: [String]) -> (status: ReplayStatus, after: UInt64?) {
+        guard let lastEventID else { return (.live, nil) }
+        guard let position = position(of: lastEventID, in: names) else { return (.gap, 0) }
+        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
+        return (lost ? .gap : .complete, position)
+    }
+
+    /// The sequence number of the event whose id is exactly `id` in these channels' history
+    /// (the latest, if several carry it). A decimal id is first looked up as a sequence number,
+    /// and accepted only if the event there carries exactly that id.
+    func position(of id: String, in names: [String]) -> UInt64? {
+        let number = UInt64(id)
+        var position: UInt64?
+        for name in names {
+            guard let channel = channels[name], !channel.history.isEmpty else { continue }
+            if let number {
+                let index = channel.firstIndex(after: number - min(number, 1))
+                if index < channel.history.endIndex, channel.history[index].sequence == number, channel.history[index].id == id {
+                    position = max(position ?? 0, number)
+                    continue
+                }
+            }
+            if let match = channel.history.last(where: { $0.id == id }) {
+                position = max(position ?? 0, match.sequence)
+            }
+        }
+        return position
+    }
+
+    /// A replay read from the history of a subscription's channels as its subscriber takes it:
+    /// the events after `after` up to each channel's last event at subscription time, merged in
+    /// sequence order. Events published later are delivered live.
+    final class HistoryReplay: ReplaySource {
+        /// Its history is read under the broker's lock (other loops publish meanwhile).
+        private let broker: InMemoryBroker
+        private let channels: [Channel]
+        /// Per channel, the sequence number of its last event to replay.
+        private let lastSequences: [UInt64]
+        /// Per channel, what it had dropped when the replay began (a gap already reported).
+        private let trimmedAtStart: [UInt64]
+        /// The sequence number of the last event produced.
+        private var after: UInt64
+
+        /// Under the lock.
+        init(broker: InMemoryBroker, channels: [Channel], after: UInt64) {
+            self.broker = broker
+            self.channels = channels
+            self.lastSequences = channels.map { $0.history.last?.sequence ?? 0 }
+            self.trimmedAtStart = channels.map(\.trimmedThrough)
+            self.after = after
+        }
+
+        func produce(maxBytes: Int, into events: inout Deque<BrokerEvent>) -> ReplayProgress {
+            var produced = Deque<BrokerEvent>()
+            let progress = broker.lock.withLock { _ in produce(maxBytes: maxBytes, appendingTo: &produced) }
+            events.append(contentsOf: produced)
+            return progress
+        }
+
+        /// Under the lock.
+        private func produce(maxBytes: Int, appendingTo events: inout Deque<BrokerEvent>) -> ReplayProgress {
+            // History is trimmed oldest first: a channel that dropped an event past `after`
+            // since the replay began, while it still had events to replay, dropped the next one
+            // this replay needed.
+            for (index, channel) in channels.enumerated()
+            where lastSequences[index] > after && channel.trimmedThrough > max(after, trimmedAtStart[index]) {
+                return .lost
+            }
+            var indices = channels.map { $0.firstIndex(after: after) }
+            var bytes = 0
+            while bytes < maxBytes {
+                var best = -1
+                var bestSequence = UInt64.max
+                for (index, channel) in channels.enumerated() where indices[index] < channel.history.endIndex {
+                    let sequence = channel.history[indices[index]].sequence
+                    if sequence <= lastSequences[index], sequence < bestSequence {
+                        best = index
+                        bestSequence = sequence
+                    }
+                }
+                guard best >= 0 else { return .finished }
+                let event = channels[best].history[indices[best]]
+                indices[best] += 1
+                events.append(event)
+                bytes += event.encodedBytes.count
+                after = event.sequence
+            }
+            return lastSequences.contains { $0 > after } ? .more : .finished
+        }
+    }
+
+    // MARK: History and housekeeping
+
+    /// The channel named `name`, made if needed; past ``BrokerConfiguration/maxChannels`` the
+    /// least recently published channel without subscribers is forgotten to make room.
+    /// The channels named in `keeping` are not forgotten (a subscription is being made to them).
+    func channelNamed(_ name: String, keeping: [String] = []) throws(BrokerError) -> Channel {
+        if let channel = channels[name] { return channel }
+        if channels.count >= configuration.maxChannels { try forgetLeastRecentlyPublishedChannel(keeping: keeping) }
+        let channel = Channel(name: name, trimmedThrough: forgottenThrough, loopCount: shares.count)
+        channels[name] = channel
+        return channel
+    }
+
+    /// Forgets the least recently published channel that has no subscribers (channels with
+    /// subscribers met on the way count as recently used). Throws if every channel has some.
+    ///
+    /// When no channel can go, it throws at once rather than walking every channel (with all
+    /// channels busy, each refused subscribe would otherwise cost a walk of `maxChannels`).
+    func forgetLeastRecentlyPublishedChannel(keeping: [String]) throws(BrokerError) {
+        let idleKept = keeping.reduce(0) { count, name in count + (channels[name]?.subscriberCount == 0 ? 1 : 0) }
+        guard channels.count - busyChannelCount > idleKept else { throw .channelLimitReached(configuration.maxChannels) }
+        var remaining = channels.count
+        while remaining > 0, let channel = oldestChannel {
+            remaining -= 1
+            guard channel.subscriberCount == 0, !keeping.contains(channel.name) else {
+                markRecentlyPublished(channel)
+                continue
+            }
+            counters.evictedEventCount += channel.history.count
+            while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
+            historyBytes -= channel.historyBytes
+            channel.historyBytes = 0
+            unlist(channel)
+            removeIfUnused(channel.name, channel)
+            return
+        }
+        throw .channelLimitReached(configuration.maxChannels)
+    }
+
+    /// Drops the oldest events of the least recently published channels until the histories fit
+    /// ``BrokerConfiguration/maxHistoryBytes``.
+    func evictOldestHistory() {
+        while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannel {
+            while historyBytes > configuration.maxHistoryBytes, let first = channel.history.popFirst() {
+                dropped(first, from: channel)
+                counters.evictedEventCount += 1
+            }
+            if channel.history.isEmpty {
+                unlist(channel)
+                removeIfUnused(channel.name, channel)
+            }
+        }
+    }
+
+    func dropped(_ event: BrokerEvent, from channel: Channel) {
+        let cost = event.storedByteCount
+        channel.historyBytes -= cost
+        historyBytes -= cost
+        channel.trimmedThrough = event.sequence
+    }
+
+    /// Moves `channel` to the recent end of the eviction order.
+    func markRecentlyPublished(_ channel: Channel) {
+        if channel.isListed {
+            guard newestChannel !== channel else { return }
+            unlist(channel)
+        }
+        channel.isListed = true
+        channel.previous = newestChannel
+        if let newest = newestChannel { newest.next = channel } else { oldestChannel = channel }
+        newestChannel = channel
+    }
+
+    func unlist(_ channel: Channel) {
+        guard channel.isListed else { return }
+        channel.isListed = false
+        let next = channel.next
+        if let previous = channel.previous { previous.next = next } else { oldestChannel = next }
+        if let next { next.previous = channel.previous } else { newestChannel = channel.previous }
+        channel.previous = nil
+        channel.next = nil
+    }
+
+    func trim(_ channel: Channel, now: UInt64) {
+        while channel.history.count > configuration.historyCount, let first = channel.history.popFirst() {
+            dropped(first, from: channel)
+        }
+        while let first = channel.history.first, now >= first.publishedAtMilliseconds + historyMaxAgeMilliseconds {
+            channel.history.removeFirst()
+            dropped(first, from: channel)
+        }
+        if channel.history.isEmpty { unlist(channel) }
+    }
+
+    /// A channel with no subscribers and no history is forgotten: channel names never leak.
+    /// What it had dropped is kept broker-wide, and a channel made later starts from it, so a
+    /// client that comes back to it with an old id still hears about the gap (conservatively:
+    /// it may hear of one it did not have).
+    func removeIfUnused(_ name: String, _ channel: Channel) {
+        guard channel.subscriberCount == 0 && channel.history.isEmpty else { return }
+        forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
+        unlist(channel)
+        if channels[name] === channel { channels[name] = nil }
+    }
+
+    /// Ages out history of channels nobody publishes to any more. On the first loop.
+    func scheduleSweep() {
+        let interval = max(1000, min(60_000, historyMaxAgeMilliseconds / 4))
+        eventLoop.schedule(after: .milliseconds(Int64(interval))) { [weak self] in
+            guard let self else { return }
+            let now = self.eventLoop.nowMilliseconds
+            self.lock.withLock { _ in
+                for (name, channel) in self.channels {
+                    self.trim(channel, now: now)
+                    self.removeIfUnused(name, channel)
+                }
+            }
+            self.scheduleSweep()
+        }
+    }
+}
