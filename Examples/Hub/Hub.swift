@@ -5,8 +5,11 @@
 // What it shows: `context.eventStream` with `?channel=` and `Last-Event-ID` replay, raw-body
 // publishing with `context.publish` (400 for an invalid event name, id or channel), a bearer token,
 // a CORS middleware with preflight, Prometheus metrics from `app.broker.statistics()` and
-// `app.connectionCount()`, an SSE stream the server generates itself (`/stats`) and a live
-// dashboard page drawn on a canvas — on the in-memory broker, or Redis with `--redis`.
+// `app.serverStatistics()` (connections in total and per event loop), an SSE stream the server
+// generates itself (`/stats`) and a live dashboard page drawn on a canvas — on the in-memory
+// broker, or Redis with `--redis`. `--loops N` sets the event loop threads (default: one per CPU
+// the process may run on, so `taskset -c 0` gives one); connections stay on the loop that
+// accepted them, and a publish reaches the subscribers of every loop.
 //
 //   swift run -c release rill-hub --port 8080 --token s3cret     # prints: listening on http://127.0.0.1:8080
 //   curl -N 'localhost:8080/stream?channel=news&channel=alerts'     # terminal 1: listen to two channels
@@ -21,6 +24,8 @@
 //   curl -N localhost:8080/stats                                                    # one JSON sample a second
 //   open http://localhost:8080/ for the live dashboard
 //   swift run -c release rill-hub --port 8081 --redis redis://127.0.0.1:6379/0 --cors-origin https://app.example.com
+//   swift run -c release rill-hub --loops 2       # two event loop threads (default: one per CPU it may run on)
+//   curl -s localhost:8080/metrics | grep loop_connections     # rill_loop_connections{loop="0"} … per loop
 import ArgumentParser
 import HubCore
 import Rill
@@ -36,6 +41,10 @@ struct RillHub: AsyncParsableCommand {
 
     @Option(help: "The address to bind.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
+    @Option(
+        help:
+            "Event loops (threads) serving connections, each with its own SO_REUSEPORT listener (default: one per CPU the process may run on; taskset limits it)."
+    ) var loops: Int?
     @Option(help: "Share events and history through Redis (redis://host:port/db) instead of memory.") var redis: String?
     @Option(help: "Events kept per channel for Last-Event-ID replay.") var history = 1000
     @Option(help: "Seconds of silence before a stream gets a heartbeat comment (0 disables).") var heartbeat = 15.0
@@ -48,6 +57,7 @@ struct RillHub: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        if let loops { guard loops >= 1 else { throw ValidationError("--loops must be ≥ 1 (got \(loops))") } }
         guard history >= 0 else { throw ValidationError("--history must be ≥ 0") }
         guard heartbeat >= 0, heartbeat.isFinite else { throw ValidationError("--heartbeat must be ≥ 0") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
@@ -59,7 +69,8 @@ struct RillHub: AsyncParsableCommand {
 
     func run() async throws {
         let options = HubOptions(
-            host: host, port: port, redis: redis, history: history, heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
+            host: host, port: port, eventLoopCount: loops, redis: redis, history: history,
+            heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
             maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
             maxMetricsChannels: metricsChannels, metricsToken: metricsToken)
         let app = try Hub.makeApplication(options)

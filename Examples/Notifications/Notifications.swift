@@ -15,6 +15,8 @@
 //   open http://localhost:8080/ in two browser tabs and send from one
 //   swift run -c release Notifications --port 8081 --redis redis://127.0.0.1:6379/0   # and a second
 //   process on 8082 with the same --redis: a POST to either reaches the streams of both
+//   swift run -c release Notifications --loops 2    # two event loop threads (default: one per CPU
+//   the process may run on); a page's stream stays on one loop, a POST on any loop reaches all
 import ArgumentParser
 import Rill
 import RillRedis
@@ -43,6 +45,11 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
     @Option(help: "The channel the page publishes to and listens on.") var channel = Application.defaultChannel
     @Option(help: "Share events through Redis (redis://host:port/db) instead of the in-memory broker.") var redis: String?
+    @Option(help: "Event loops (threads) serving connections (default: one per CPU the process may run on).") var loops: Int?
+
+    func validate() throws {
+        if let loops { guard loops >= 1 else { throw ValidationError("--loops must be ≥ 1 (got \(loops))") } }
+    }
 
     func run() async throws {
         let router = Router()
@@ -69,7 +76,9 @@ struct Notifications: AsyncParsableCommand {
             return JSONResponse(Outcome(status: "success", message: "sent to \(receipt.subscriberCount) subscriber(s)", id: receipt.id))
         }
 
-        let app = try Application(router: router, configuration: .init(host: host, port: port), broker: broker)
+        var configuration = ServerConfiguration(host: host, port: port)
+        if let loops { configuration.eventLoopCount = loops }
+        let app = try Application(router: router, configuration: configuration, broker: broker)
         let address = try await app.start()
         print("listening on http://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now

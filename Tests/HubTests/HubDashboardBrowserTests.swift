@@ -51,6 +51,9 @@ struct HubDashboardBrowserTests {
         #expect((Int(record.numbers["published"] ?? "") ?? 0) >= 20, "\(record.numbers)")
         #expect((Int(record.numbers["subscribers"] ?? "") ?? 0) == 3, "\(record.numbers)")
         #expect((Int(record.numbers["connections"] ?? "") ?? 0) >= 4, "\(record.numbers)")
+        // Each loop's connections ("3 / 2"), one figure per loop, adding up to the total.
+        let perLoop = (record.numbers["loops"] ?? "").split(separator: " / ").compactMap { Int($0) }
+        #expect(perLoop.count == app.eventLoops.count && perLoop.reduce(0, +) == Int(record.numbers["connections"] ?? ""), "\(record.numbers)")
         #expect(record.connectionsPixels > 30, "the connections line")
         #expect(record.ratePixels > 30, "the delivery-rate line")
         let png = try Data(contentsOf: screenshot)

@@ -25,6 +25,9 @@ public struct PublishAnswer: Codable, Sendable, Equatable {
 public struct HubStats: Codable, Sendable, Equatable {
     /// Open client connections (the dashboard's own included).
     public var connections: Int
+    /// Open client connections on each event loop (`rill-loop-0`, `rill-loop-1`, …, in that
+    /// order); they add up to ``connections``.
+    public var connectionsByLoop: [Int]
     /// Open subscriptions, over all channels.
     public var subscribers: Int
     /// Events published since start.
@@ -35,8 +38,11 @@ public struct HubStats: Codable, Sendable, Equatable {
     public var deliveriesPerSecond: Double
 
     /// Creates a sample.
-    public init(connections: Int, subscribers: Int, published: Int, delivered: Int, deliveriesPerSecond: Double) {
+    public init(
+        connections: Int, connectionsByLoop: [Int] = [], subscribers: Int, published: Int, delivered: Int, deliveriesPerSecond: Double
+    ) {
         self.connections = connections
+        self.connectionsByLoop = connectionsByLoop
         self.subscribers = subscribers
         self.published = published
         self.delivered = delivered
@@ -60,9 +66,10 @@ public enum Hub {
         let broker =
             try options.redis.map { try BrokerFactory.redis(url: $0, broker: brokerConfiguration) }
             ?? .inMemory(brokerConfiguration)
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: options.host, port: options.port, maxConnections: options.maxConnections,
             eventStream: EventStreamConfiguration(heartbeatInterval: options.heartbeat, maxQueuedBytes: options.maxQueuedBytes))
+        if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
         let app = try Application(router: router, configuration: configuration, broker: broker)
         if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
 
@@ -101,7 +108,8 @@ public enum Hub {
             }
             let server = await app.serverStatistics()
             let text = Metrics.exposition(
-                connections: server.connectionCount, statistics: await app.broker.statistics(),
+                connections: server.connectionCount, connectionsByLoop: server.connectionCountsByLoop,
+                statistics: await app.broker.statistics(),
                 slowClientDisconnects: server.slowClientDisconnectCount, acceptErrors: server.acceptErrorCount,
                 maxChannelLabels: maxMetricsChannels)
             return Response(headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .text(text))
@@ -120,8 +128,10 @@ public enum Hub {
                         if elapsed > 0 { rate = Double(statistics.deliveredEventCount - previous.delivered) / elapsed }
                     }
                     previous = (now, statistics.deliveredEventCount)
+                    let server = await app.serverStatistics()
                     let sample = HubStats(
-                        connections: await app.connectionCount(), subscribers: statistics.subscriptionCount,
+                        connections: server.connectionCount, connectionsByLoop: server.connectionCountsByLoop,
+                        subscribers: statistics.subscriptionCount,
                         published: statistics.publishedEventCount, delivered: statistics.deliveredEventCount,
                         deliveriesPerSecond: rate)
                     try await stream.send(ServerSentEvent(data: String(decoding: try Self.encoder.encode(sample), as: UTF8.self)))

@@ -1,6 +1,6 @@
 /// The page `GET /` serves: plain HTML and JavaScript, no CDN, nothing fetched at run time. It
-/// follows `GET /stats` with an `EventSource` and draws connections and deliveries per second
-/// on a `<canvas>` line chart.
+/// follows `GET /stats` with an `EventSource`, shows the numbers (connections also per event
+/// loop) and draws connections and deliveries per second on a `<canvas>` line chart.
 public enum HubDashboard {
     /// The samples the chart keeps (two minutes at one per second).
     static let windowSamples = 120
@@ -28,6 +28,7 @@ public enum HubDashboard {
           <p id="state">connecting…</p>
           <div class="numbers">
             <div>connections<b id="connections">–</b></div>
+            <div title="open connections on rill-loop-0 / rill-loop-1 / …">per loop<b id="loops">–</b></div>
             <div>subscribers<b id="subscribers">–</b></div>
             <div>published<b id="published">–</b></div>
             <div>delivered<b id="delivered">–</b></div>
@@ -82,6 +83,7 @@ public enum HubDashboard {
               for (const key of ['connections', 'subscribers', 'published', 'delivered']) {
                 document.getElementById(key).textContent = s[key];
               }
+              document.getElementById('loops').textContent = (s.connectionsByLoop || []).join(' / ') || '–';
               document.getElementById('rate').textContent = s.deliveriesPerSecond.toFixed(1);
               document.getElementById('state').textContent = 'live, updated ' + new Date().toLocaleTimeString();
               samples.push(s);

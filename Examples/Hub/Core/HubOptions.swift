@@ -5,6 +5,9 @@ public struct HubOptions: Sendable {
     public var host: String
     /// The port; 0 picks a free one.
     public var port: Int
+    /// How many event loops (threads) serve connections; nil (the default) leaves
+    /// `ServerConfiguration.eventLoopCount` at its default, one per CPU the process may run on.
+    public var eventLoopCount: Int?
     /// Share events and history through Redis (`redis://host:port/db`) instead of memory.
     public var redis: String?
     /// Events kept per channel for `Last-Event-ID` replay.
@@ -31,13 +34,14 @@ public struct HubOptions: Sendable {
 
     /// Creates options; the defaults are the command line's.
     public init(
-        host: String = "127.0.0.1", port: Int = 8080, redis: String? = nil, history: Int = 1000,
+        host: String = "127.0.0.1", port: Int = 8080, eventLoopCount: Int? = nil, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
         metricsToken: String? = nil
     ) {
         self.host = host
         self.port = port
+        self.eventLoopCount = eventLoopCount
         self.redis = redis
         self.history = history
         self.heartbeat = heartbeat

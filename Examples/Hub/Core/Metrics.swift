@@ -8,17 +8,26 @@ public import Rill
 public enum Metrics {
     /// `GET /metrics`: one HELP and one TYPE line per metric, then its samples.
     ///
-    /// - Parameter maxChannelLabels: how many channels, those with the most subscribers (ties
-    ///   by name), get a `rill_channel_subscribers{channel="…"}` sample; 0 (the default) names
-    ///   none.
+    /// - Parameters:
+    ///   - connectionsByLoop: each event loop's open connections, in loop order
+    ///     (`ServerStatistics.connectionCountsByLoop`): one `rill_loop_connections{loop="N"}`
+    ///     sample each, `N` as in the thread name `rill-loop-N`; empty leaves the family out.
+    ///   - maxChannelLabels: how many channels, those with the most subscribers (ties by name),
+    ///     get a `rill_channel_subscribers{channel="…"}` sample; 0 (the default) names none.
     public static func exposition(
-        connections: Int, statistics: BrokerStatistics, slowClientDisconnects: Int = 0, acceptErrors: Int = 0,
-        maxChannelLabels: Int = 0
+        connections: Int, connectionsByLoop: [Int] = [], statistics: BrokerStatistics, slowClientDisconnects: Int = 0,
+        acceptErrors: Int = 0, maxChannelLabels: Int = 0
     ) -> String {
         var text = ""
         family(
             &text, "rill_connections", "gauge", "Open client connections, this scrape's included.",
             ["rill_connections \(connections)"])
+        if !connectionsByLoop.isEmpty {
+            family(
+                &text, "rill_loop_connections", "gauge",
+                "Open client connections on each event loop (thread rill-loop-N); they add up to rill_connections.",
+                connectionsByLoop.enumerated().map { loop, count in "rill_loop_connections{loop=\"\(loop)\"} \(count)" })
+        }
         family(
             &text, "rill_subscribers", "gauge", "Open subscriptions, over all channels.",
             ["rill_subscribers \(statistics.subscriptionCount)"])

@@ -34,8 +34,8 @@ for (let i = 0; i < pixels.length; i += 4) {
 }
 return {
   state: text('state'),
-  numbers: {connections: text('connections'), subscribers: text('subscribers'), published: text('published'),
-            delivered: text('delivered'), rate: text('rate')},
+  numbers: {connections: text('connections'), loops: text('loops'), subscribers: text('subscribers'),
+            published: text('published'), delivered: text('delivered'), rate: text('rate')},
   samples: typeof samples === 'undefined' ? -1 : samples.length,
   connectionsPixels, ratePixels
 };
