@@ -81,7 +81,8 @@ docs: deps
 	@echo "documentation: $(CURDIR)/$(DOCS_DIR) (serve it, e.g. python3 -m http.server -d $(DOCS_DIR), then open /documentation/rill)"
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
-## Redis); prints one table (Benchmarks/scripts/bench.sh). About 10 minutes.
+## Redis); prints one table (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also run with
+## `--loops 2` (the loops column: LOOPS, LOOPS_SCENARIOS). About 14 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
@@ -114,7 +115,7 @@ bench-compare: deps
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
 	$(call apt_install,wrk)
-	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" \
+	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" LOOPS="" \
 		Benchmarks/scripts/bench.sh
 
 # ---------------------------------------------------------------------------------------------

@@ -205,6 +205,7 @@ struct FanoutRun {
             return line
         }
         let serverCPUStart = probe?.cpuSeconds()
+        let loopCPUStart = probe?.loopThreadCPUSeconds() ?? []
         let harnessCPUStart = ownCPUSeconds()
         let systemStart = SystemCPU.now()
         let phaseStart = monotonicMicroseconds()
@@ -245,6 +246,7 @@ struct FanoutRun {
         }
         let phaseEnd = monotonicMicroseconds()
         let serverCPUEnd = probe?.cpuSeconds()
+        let loopCPUEnd = probe?.loopThreadCPUSeconds() ?? []
         let harnessCPUEnd = ownCPUSeconds()
         let systemEnd = SystemCPU.now()
         var otherCPU: Double?
@@ -285,6 +287,7 @@ struct FanoutRun {
             latencyP99: tracker.delivered > 0 ? ms(99) : 0, latencyP999: tracker.delivered > 0 ? ms(99.9) : 0,
             latencyMax: tracker.delivered > 0 ? Double(latency.max) / 1000 : 0,
             serverCPU: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
+            loopCPU: loopCPUEnd.count == loopCPUStart.count ? zip(loopCPUEnd, loopCPUStart).map { $0 - $1 } : [],
             harnessCPUPhase: harnessCPUEnd - harnessCPUStart, harnessCPU: harnessCPUEnd - startCPU,
             otherCPU: otherCPU, stealCPU: steal, timedOut: timedOut)
         driver.progressDetail = nil
@@ -336,6 +339,9 @@ struct FanoutReport: Sendable {
     var latencyP999: Double
     var latencyMax: Double
     var serverCPU: Double?
+    /// The CPU seconds of each of the server's `rill-loop-N` threads in the publish phase
+    /// (empty: a server without such threads).
+    var loopCPU: [Double]
     var harnessCPUPhase: Double
     var harnessCPU: Double
     /// CPU seconds the machine spent on anything but the server and the harness during the
@@ -363,6 +369,7 @@ struct FanoutReport: Sendable {
         line += " latency_p50_ms=\(format(latencyP50, 3)) latency_p90_ms=\(format(latencyP90, 3))"
         line += " latency_p99_ms=\(format(latencyP99, 3)) latency_max_ms=\(format(latencyMax, 3))"
         line += " server_cpu_s=\(cpu) server_us_per_delivery=\(perDelivery) harness_cpu_s=\(format(harnessCPUPhase, 2))"
+        line += " server_loop_cpu_s=\(loopCPU.isEmpty ? "NA" : loopCPU.map { format($0, 2) }.joined(separator: ","))"
         line += " harness_cpu_total_s=\(format(harnessCPU, 2)) harness_busy_pct=\(format(harnessBusy * 100, 0))"
         line += " server_busy_pct=\(serverBusy.map { format($0 * 100, 0) } ?? "NA") harness_bound=\(harnessBound ? 1 : 0)"
         line += " rate=\(rate.map { format($0, 1) } ?? "max") payload_bytes=\(payloadBytes) sent=\(sent) acked=\(acknowledged)"
@@ -419,6 +426,10 @@ struct FanoutReport: Sendable {
                 "  server CPU in the publish phase (\(format(phaseSeconds, 2)) s): \(format(serverCPU, 2)) s = \(format(serverBusy * 100, 0)) % of a core"
             if let perDelivery = serverMicrosecondsPerDelivery { serverLine += ", \(format(perDelivery, 2)) µs per delivery" }
             lines.append(serverLine)
+            if !loopCPU.isEmpty {
+                let loops = loopCPU.enumerated().map { "rill-loop-\($0) \(format($1, 2)) s" }.joined(separator: ", ")
+                lines.append("  of which its loop threads: \(loops)")
+            }
         }
         lines.append(
             "  harness CPU in the publish phase: \(format(harnessCPUPhase, 2)) s = \(format(harnessBusy * 100, 0)) % of a core (whole run \(format(harnessCPU, 2)) s)"

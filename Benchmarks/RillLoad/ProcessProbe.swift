@@ -18,8 +18,32 @@ struct ProcessProbe {
     }
 
     /// User plus system CPU seconds (`utime` + `stime` of /proc/PID/stat), nil when unreadable.
-    func cpuSeconds() -> Double? {
-        guard let text = readSmallFile("/proc/\(pid)/stat"), let paren = text.lastIndex(of: ")") else { return nil }
+    func cpuSeconds() -> Double? { Self.cpuSeconds(statPath: "/proc/\(pid)/stat") }
+
+    /// The CPU seconds of each of the server's event loop threads, the threads named
+    /// `rill-loop-N` (/proc/PID/task/TID/comm and stat), at index N; empty when it has none
+    /// (another server) or /proc is unreadable. Their sum is part of ``cpuSeconds()``: the rest
+    /// is the process's other threads.
+    func loopThreadCPUSeconds() -> [Double] {
+        let tasks = "/proc/\(pid)/task"
+        guard let directory = opendir(tasks) else { return [] }
+        defer { closedir(directory) }
+        var byLoop: [Int: Double] = [:]
+        while let entry = readdir(directory) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let name = readSmallFile("\(tasks)/\(tid)/comm"), name.hasPrefix("rill-loop-"),
+                let index = Int(name.dropFirst("rill-loop-".count).prefix { $0.isNumber }),
+                let seconds = Self.cpuSeconds(statPath: "\(tasks)/\(tid)/stat")
+            else { continue }
+            byLoop[index] = seconds
+        }
+        guard let last = byLoop.keys.max() else { return [] }
+        return (0...last).map { byLoop[$0] ?? 0 }
+    }
+
+    /// `utime` + `stime` of a /proc stat file (a process's or one thread's), in seconds.
+    private static func cpuSeconds(statPath: String) -> Double? {
+        guard let text = readSmallFile(statPath), let paren = text.lastIndex(of: ")") else { return nil }
         // After "pid (comm)": state is field 3, utime field 14, stime field 15.
         let fields = text[text.index(after: paren)...].split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }

@@ -12,6 +12,15 @@
 # Every server is pinned to CPU 0 and the harness (rill-load, or wrk for http) to CPU 1, so each
 # figure is single-core; each scenario gets a fresh server and waits for a quiet machine first.
 #
+# The loops column: in the scenarios LOOPS_SCENARIOS (default "fanout http"), Rill also runs as
+# rill-loopsN for each N in LOOPS (default "2"; empty: none): `rill-hub --loops N` on CPUs 0…N-1
+# (so on a 2-core machine its second loop shares CPU 1 with the harness), beside `rill` (CPU 0,
+# where the default is one loop; `--loops 1` when the binary knows the flag), with a column of
+# ratios to it. For Rill the rows add each loop's share of the server's CPU (utime+stime of the
+# threads named rill-loop-N, /proc/PID/task; the rest is its other threads), each loop's share
+# of the connections (rill_loop_connections of /metrics once they are all open) and the
+# harness's CPU. rill-loopsN may also be named in SERVERS, for any scenario.
+#
 # churn and http run in rounds, as an independent harness would: each round every server once,
 # the order alternated (round 1: rill nchan, round 2: nchan rill, …), each a fresh server, a
 # warm-up, then the measured run. The headline figure is the server's CPU (utime+stime of its
@@ -47,11 +56,14 @@
 #           REDIS_PORT, 18379; Rill only)
 #
 #   Benchmarks/scripts/bench.sh                                  # what `make bench` runs
+#   SCENARIOS="fanout http" LOOPS="2" Benchmarks/scripts/bench.sh  # one loop against two
+#   SERVERS=rill-loops2 SCENARIOS=idle IDLE_CONNECTIONS=10000 Benchmarks/scripts/bench.sh
 #   SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" Benchmarks/scripts/bench.sh
 #
 # Environment: HUB and LOAD (the rill-hub and rill-load binaries, default .build/release/…),
-# SERVERS (default rill), SCENARIOS, the counts above, PAYLOAD (event bytes, 64), RAMP (new
-# streams per second, 2000), PORT (18095), FANOUT_TIMEOUT (300 s), QUIET_WAIT (60 s), NGINX,
+# SERVERS (default rill), SCENARIOS, LOOPS and LOOPS_SCENARIOS (above), the counts above,
+# PAYLOAD (event bytes, 64), RAMP (new streams per second, 2000), PORT (18095), FANOUT_TIMEOUT
+# (300 s), QUIET_WAIT (60 s), NGINX,
 # NCHAN_MODULE (/usr/lib/nginx/modules/ngx_nchan_module.so), NCHAN_CONF (the nginx config
 # template, Benchmarks/reference/nchan.conf; another one to measure a setting), PYTHON (python3).
 set -euo pipefail
@@ -62,6 +74,8 @@ HUB=${HUB:-$ROOT/.build/release/rill-hub}
 LOAD=${LOAD:-$ROOT/.build/release/rill-load}
 SERVERS=${SERVERS:-rill}
 SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis}
+LOOPS=${LOOPS-2}
+LOOPS_SCENARIOS=${LOOPS_SCENARIOS:-fanout http}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-19000}
 DURATION=${DURATION:-30}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
@@ -93,7 +107,11 @@ WORK=$(mktemp -d)
 SERVER_PID=
 PROBE_PID=
 REDIS_PID=
+SCRAPER_PID=
+# Whether the server started last runs on CPU 0 alone (the CPU 0 figures are then its core's).
+SERVER_CPU0_ONLY=1
 cleanup() {
+    if [ -n "$SCRAPER_PID" ]; then kill "$SCRAPER_PID" 2>/dev/null || true; fi
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
     if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
@@ -106,6 +124,9 @@ source "$HERE/common.sh"
 for binary in "$HUB" "$LOAD"; do
     [ -x "$binary" ] || { echo "missing $binary: swift build -c release --product rill-hub (and rill-load)" >&2; exit 1; }
 done
+# An older rill-hub (a before/after run) has one loop and no --loops.
+HUB_LOOPS=()
+if "$HUB" --help 2>&1 | grep -q -- --loops; then HUB_LOOPS=(--loops 1); fi
 # The servers inherit this shell's open-file limit (rill-load and rill-hub raise their own).
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
@@ -129,9 +150,23 @@ start() {
         echo "something already listens on 127.0.0.1:$PORT (another benchmark?); set PORT to a free port" >&2
         return 1
     fi
+    SERVER_CPU0_ONLY=1
     case $name in
-    rill)
-        taskset -c 0 "$HUB" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" \
+    rill | rill-loops*)
+        local cpus=0 loops=("${HUB_LOOPS[@]}")
+        if [ "$name" != rill ]; then
+            local count=${name#rill-loops}
+            [[ $count =~ ^[1-9][0-9]*$ ]] || { echo "unknown server $name (rill-loopsN, N ≥ 1)" >&2; exit 1; }
+            [ ${#HUB_LOOPS[@]} -gt 0 ] || { echo "$HUB has no --loops" >&2; exit 1; }
+            loops=(--loops "$count")
+            local cores=$count
+            if [ "$cores" -gt "$(nproc)" ]; then cores=$(nproc); fi
+            if [ "$cores" -gt 1 ]; then
+                cpus=0-$((cores - 1))
+                SERVER_CPU0_ONLY=0
+            fi
+        fi
+        taskset -c "$cpus" "$HUB" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" "${loops[@]}" \
             --max-connections $((connections + 500)) "$@" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         PROBE_PID=$SERVER_PID
@@ -177,6 +212,11 @@ start() {
 }
 
 stop() {
+    if [ -n "$SCRAPER_PID" ]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+        SCRAPER_PID=
+    fi
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
@@ -188,6 +228,39 @@ RESULTS=()
 # field LINE NAME: one key=value of a RESULT line.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
+# scrape_loops NAME MIN: for a Rill server, polls its /metrics in the background (from CPU 1,
+# every 0.25 s, for at most 10 minutes) until at least MIN connections are open, the scrape's own
+# included, then writes each loop's connections (rill_loop_connections, comma-separated in loop
+# order) to $WORK/loops; loop_connections reads it once the run is over.
+scrape_loops() {
+    rm -f "$WORK/loops"
+    case $1 in rill | rill-loops*) ;; *) return 0 ;; esac
+    local min=$2
+    (
+        for _ in $(seq 1 2400); do
+            metrics=$(taskset -c 1 curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics" || true)
+            total=$(awk '$1 == "rill_connections" { print $2 }' <<<"$metrics")
+            if [ -n "$total" ] && [ "$total" -ge "$min" ]; then
+                awk '/^rill_loop_connections\{loop="[0-9]+"\} / {
+                        split($1, part, "\""); v[part[2]] = $2; if (part[2] + 1 > n) n = part[2] + 1 }
+                    END { for (i = 0; i < n; i++) printf "%s%s", (i ? "," : ""), v[i]; print "" }' \
+                    <<<"$metrics" >"$WORK/loops.part"
+                mv "$WORK/loops.part" "$WORK/loops"
+                exit 0
+            fi
+            sleep 0.25
+        done
+    ) &
+    SCRAPER_PID=$!
+}
+# loop_connections: what scrape_loops found ("5012,4989"), NA if nothing (yet, or not Rill, or a
+# hub without per-loop metrics).
+loop_connections() {
+    local found
+    found=$(cat "$WORK/loops" 2>/dev/null || true)
+    echo "${found:-NA}"
+}
+
 # run_load NAME KEY MODE ARGUMENTS…: runs rill-load against the server started last, keeps its
 # RESULT line as "RESULT scenario=KEY server=NAME …".
 run_load() {
@@ -195,16 +268,19 @@ run_load() {
     shift 3
     echo "[$key/$name] rill-load $mode $* --server-pid $PROBE_PID" >&2
     taskset -c 1 "$LOAD" "$mode" "$@" --server-pid "$PROBE_PID" | tee "$WORK/$key-$name.out" || true
+    local connections
+    connections=$(loop_connections)
     stop
     local r
     r=$(grep "^RESULT mode=$mode" "$WORK/$key-$name.out" | tail -1 || true)
-    RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode }")
+    RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode } loop_connections=$connections")
 }
 
 run_idle() {
     local name=$1 hb=()
-    if [ "$name" = rill ]; then hb=(--expect-heartbeat "$HEARTBEAT"); fi
+    case $name in rill | rill-loops*) hb=(--expect-heartbeat "$HEARTBEAT") ;; esac
     start "$name" "$IDLE_CONNECTIONS"
+    scrape_loops "$name" $((IDLE_CONNECTIONS + 1))
     run_load "$name" idle idle -c "$IDLE_CONNECTIONS" -d "$DURATION" --ramp "$RAMP" "${hb[@]}" \
         "http://127.0.0.1:$PORT/stream?channel=idle"
 }
@@ -216,6 +292,7 @@ run_fanout() {
     local rate_args=(--timeout "$FANOUT_TIMEOUT")
     if [ -n "$rate" ]; then rate_args=(--rate "$rate" --timeout $((RATE_SECONDS + 20))); fi
     start "$name" "$connections" "$@"
+    scrape_loops "$name" $((connections + 1))
     run_load "$name" "$key" fanout -c "$connections" --events "$events" "${rate_args[@]}" --payload-bytes "$PAYLOAD" \
         --ramp "$RAMP" --publish "http://127.0.0.1:$PORT/publish?channel=bench" "http://127.0.0.1:$PORT/stream?channel=bench"
 }
@@ -256,16 +333,26 @@ run_http() {
         warm=$(field " $(cpu_figures "$before" "$after" "$(awk '/requests in/ {print $1}' <<<"$out")")" us_per_op)
     fi
     echo "[http/$name round $round, #$position] ${wrk[*]} -d${HTTP_SECONDS}s $url" >&2
+    scrape_loops "$name" $((HTTP_CONNECTIONS + 1))
+    local loops_before loops_after
     before=$(cpu_sample "$PROBE_PID")
-    out=$(taskset -c 1 "${wrk[@]}" -d"${HTTP_SECONDS}s" "$url")
+    loops_before=$(loop_cpu_sample "$PROBE_PID")
+    out=$(cpu_of "$WORK/wrk-cpu" taskset -c 1 "${wrk[@]}" -d"${HTTP_SECONDS}s" "$url")
     after=$(cpu_sample "$PROBE_PID")
+    loops_after=$(loop_cpu_sample "$PROBE_PID")
     echo "$out" >&2
+    local connections
+    connections=$(loop_connections)
     stop
-    local requests rps errors
+    local requests rps errors cpu harness
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | tr ' ' '_')
-    RESULTS+=("RESULT scenario=http server=$name round=$round position=$position requests=${requests:-0} requests_per_s=${rps:-NA} rate=${rps:-NA} $(cpu_figures "$before" "$after" "${requests:-0}") warmup_us_per_op=${warm:-NA} duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none}")
+    cpu=$(cpu_figures "$before" "$after" "${requests:-0}")
+    # A server on more cores than CPU 0: CPU 0's figures are not its core's.
+    if [ "$SERVER_CPU0_ONLY" = 0 ]; then cpu=$(sed -E 's/(cpu0_[a-z_]+)=[^ ]*/\1=NA/g' <<<"$cpu"); fi
+    harness=$(cat "$WORK/wrk-cpu" 2>/dev/null || echo NA)
+    RESULTS+=("RESULT scenario=http server=$name round=$round position=$position requests=${requests:-0} requests_per_s=${rps:-NA} rate=${rps:-NA} $cpu warmup_us_per_op=${warm:-NA} duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none} harness_cpu_s=$harness harness_us_per_op=$(awk -v h="$harness" -v n="${requests:-0}" 'BEGIN { if (h ~ /^[0-9.]+$/ && n > 0) printf "%.2f", h * 1e6 / n; else print "NA" }') server_loop_cpu_s=$(loop_cpu_seconds "$loops_before" "$loops_after") loop_connections=$connections")
 }
 
 run_redis() {
@@ -279,10 +366,10 @@ run_redis() {
     REDIS_PID=
 }
 
-# round_order ROUND: SERVERS in order on odd rounds, reversed on even ones.
+# round_order ROUND NAMES: NAMES in order on odd rounds, reversed on even ones.
 round_order() {
     local names
-    read -r -a names <<<"$SERVERS"
+    read -r -a names <<<"$2"
     if [ $(($1 % 2)) -eq 0 ]; then
         for ((i = ${#names[@]} - 1; i >= 0; i--)); do echo "${names[$i]}"; done
     else
@@ -290,20 +377,38 @@ round_order() {
     fi
 }
 
+# The loops column: rill-loopsN for each N in LOOPS, in LOOPS_SCENARIOS, when Rill runs.
+VARIANTS=()
+if [[ " $SERVERS " == *" rill "* ]]; then
+    for count in $LOOPS; do
+        if [[ " $SERVERS " != *" rill-loops$count "* ]]; then VARIANTS+=("rill-loops$count"); fi
+    done
+fi
+# scenario_servers SCENARIO: SERVERS, and the loops column's servers in LOOPS_SCENARIOS.
+scenario_servers() {
+    if [ ${#VARIANTS[@]} -gt 0 ] && [[ " $LOOPS_SCENARIOS " == *" $1 "* ]]; then
+        echo "$SERVERS ${VARIANTS[*]}"
+    else echo "$SERVERS"; fi
+}
+COLUMNS_USED=$SERVERS
+for scenario in $SCENARIOS; do
+    if [ "$(scenario_servers "$scenario")" != "$SERVERS" ]; then COLUMNS_USED="$SERVERS ${VARIANTS[*]}"; fi
+done
+
 for scenario in $SCENARIOS; do
     if [ "$scenario" = churn ] || [ "$scenario" = http ]; then
         rounds=$CHURN_ROUNDS
         if [ "$scenario" = http ]; then rounds=$HTTP_ROUNDS; fi
         for ((round = 1; round <= rounds; round++)); do
             position=0
-            for name in $(round_order "$round"); do
+            for name in $(round_order "$round" "$(scenario_servers "$scenario")"); do
                 position=$((position + 1))
                 "run_$scenario" "$name" "$round" "$position"
             done
         done
         continue
     fi
-    for name in $SERVERS; do
+    for name in $(scenario_servers "$scenario"); do
         case $scenario in
         idle) run_idle "$name" ;;
         fanout) run_fanout "$name" fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
@@ -334,7 +439,7 @@ median_range() {
         printf f " " f "-" f " %d\n", m, v[0], v[n - 1], n }'
 }
 for scenario in churn http; do
-    for name in $SERVERS; do
+    for name in $COLUMNS_USED; do
         read -r median range count < <(values "$scenario" "$name" us_per_op | median_range %.2f)
         [ "$count" -gt 0 ] || continue
         FIG[${scenario}_us,$name]=$median
@@ -350,9 +455,24 @@ for scenario in churn http; do
         FIG[${scenario}_position,$name]="$first/$second"
     done
 done
+# http, per Rill server: the rounds' loop CPU and connections added up, as shares; the harness
+# (wrk) CPU per request, median.
+for name in $COLUMNS_USED; do
+    [ -n "${FIG[http_us,$name]:-}" ] || continue
+    FIG[http_harness,$name]=$(values http "$name" harness_us_per_op | median_range %.2f | cut -d' ' -f1)
+    loop_cpu="" server_cpu=0 conns=""
+    for line in "${RESULTS[@]}"; do
+        [ "$(field "$line" scenario)" = http ] && [ "$(field "$line" server)" = "$name" ] || continue
+        loop_cpu=$(csv_add "$loop_cpu" "$(field "$line" server_loop_cpu_s)")
+        server_cpu=$(awk -v a="$server_cpu" -v b="$(field "$line" server_cpu_s)" 'BEGIN { print (b ~ /^[0-9.]+$/ && a != "NA") ? a + b : "NA" }')
+        conns=$(csv_add "$conns" "$(field "$line" loop_connections)")
+    done
+    FIG[http_loop_cpu,$name]=$(shares "${loop_cpu:-NA}" "$server_cpu")
+    FIG[http_loop_conns,$name]=$(shares "${conns:-NA}")
+done
 # The churn rows besides the medians: failures summed, first-line p99 and CPU as medians, the
 # harness-bound mark when the median round was.
-for name in $SERVERS; do
+for name in $COLUMNS_USED; do
     [ -n "${FIG[churn_us,$name]:-}" ] || continue
     FIG[churn_failures,$name]=$(values churn "$name" failures | awk '{ n += $1 } END { print n + 0 }')
     FIG[churn_p99,$name]=$(values churn "$name" first_byte_p99_ms | median_range %.2f | cut -d' ' -f1)
@@ -385,7 +505,9 @@ for line in "${RESULTS[@]}"; do
         FIG[idle_rss,$name]=$(field "$line" rss_per_conn_bytes)
         FIG[idle_kernel,$name]=$(field "$line" kernel_slab_bytes_per_socket)
         FIG[idle_cpu,$name]=$(field "$line" server_cpu_idle_s)
-        FIG[idle_harness,$name]=$(field "$line" harness_cpu_s) ;;
+        FIG[idle_harness,$name]=$(field "$line" harness_cpu_s)
+        FIG[idle_loop_conns,$name]=$(shares "$(field "$line" loop_connections)")
+        FIG[idle_tcp_mem,$name]="$(field "$line" tcp_buffer_pages_before)/$(field "$line" tcp_buffer_pages_end)" ;;
     fanout|rate|small|redis)
         FIG[${key}_delivered,$name]="$(field "$line" delivered)/$(field "$line" expected)"
         FIG[${key}_gaps,$name]="$(field "$line" gaps)/$(field "$line" duplicates)"
@@ -394,7 +516,10 @@ for line in "${RESULTS[@]}"; do
         FIG[${key}_p99,$name]=$(field "$line" latency_p99_ms)
         FIG[${key}_us,$name]=$(field "$line" server_us_per_delivery)
         FIG[${key}_late,$name]="$(field "$line" acked)/$(field "$line" late)"
-        FIG[${key}_busy,$name]="$(field "$line" server_busy_pct)/$(field "$line" harness_busy_pct)$bound" ;;
+        FIG[${key}_busy,$name]="$(field "$line" server_busy_pct)/$(field "$line" harness_busy_pct)$bound"
+        FIG[${key}_harness,$name]=$(field "$line" harness_cpu_s)
+        FIG[${key}_loop_cpu,$name]=$(shares "$(field "$line" server_loop_cpu_s)" "$(field "$line" server_cpu_s)")
+        FIG[${key}_loop_conns,$name]=$(shares "$(field "$line" loop_connections)") ;;
     esac
 done
 
@@ -402,20 +527,36 @@ ratio() {  # Rill / reference, or -
     awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
 }
 refs=()
-for name in $SERVERS; do if [ "$name" != rill ]; then refs+=("$name"); fi; done
+for name in $SERVERS; do case $name in rill | rill-loops*) ;; *) refs+=("$name") ;; esac; done
+# The loops column's ratios: each rill-loopsN against rill (one loop, on CPU 0).
+loop_ratios=()
+for name in $COLUMNS_USED; do
+    if [[ $name == rill-loops* ]] && [[ " $COLUMNS_USED " == *" rill "* ]]; then loop_ratios+=("$name"); fi
+done
 header=$(printf '%-50s %-7s' "figure" "better")
-for name in $SERVERS; do header+=$(printf ' %18s' "$name"); done
+for name in $COLUMNS_USED; do header+=$(printf ' %18s' "$name"); done
 for ref in "${refs[@]}"; do header+=$(printf ' %11s' "rill/$ref"); done
+for name in "${loop_ratios[@]}"; do header+=$(printf ' %13s' "${name#rill-}/1"); done
 row() {  # KEY LABEL BETTER RATIO(yes/no)
     local key=$1 label=$2 better=$3 want=$4 out
     out=$(printf '%-50s %-7s' "$label" "$better")
-    for name in $SERVERS; do out+=$(printf ' %18s' "${FIG[$key,$name]:-NA}"); done
+    for name in $COLUMNS_USED; do out+=$(printf ' %18s' "${FIG[$key,$name]:-NA}"); done
     for ref in "${refs[@]}"; do
         if [ "$want" = yes ]; then
             out+=$(printf ' %11s' "$(ratio "${FIG[$key,rill]:-}" "${FIG[$key,$ref]:-}")")
         else out+=$(printf ' %11s' "-"); fi
     done
+    for name in "${loop_ratios[@]}"; do
+        if [ "$want" = yes ]; then
+            out+=$(printf ' %13s' "$(ratio "${FIG[$key,$name]:-}" "${FIG[$key,rill]:-}")")
+        else out+=$(printf ' %13s' "-"); fi
+    done
     echo "$out"
+}
+# loop_rows SCENARIO LABEL: each loop's share of the server's CPU and of the connections (Rill).
+loop_rows() {
+    row "$1_loop_cpu" "$2: each loop's % of server CPU" - no
+    row "$1_loop_conns" "$2: each loop's % of the connections" - no
 }
 fanout_rows() {  # KEY LABEL
     row "$1_delivered" "$2: delivered" higher no
@@ -426,6 +567,8 @@ fanout_rows() {  # KEY LABEL
     row "$1_us" "$2: server CPU µs per delivery" lower yes
     row "$1_late" "$2: publishes answered/late" - no
     row "$1_busy" "$2: busy % server/harness" - no
+    row "$1_harness" "$2: harness CPU in the publish phase (s)" - no
+    loop_rows "$1" "$2"
 }
 round_rows() {  # SCENARIO LABEL UNIT RATE ROUNDS
     row "$1_us" "$2: server CPU µs per $3, median of $5" lower yes
@@ -440,10 +583,10 @@ round_rows() {  # SCENARIO LABEL UNIT RATE ROUNDS
 # The rounds one by one, in run order.
 round_table() {
     local line
-    printf '%-6s %5s %3s %-8s %10s %10s %12s %12s %7s %6s\n' scenario round "#" server "µs/op" "ops/s" "CPU0 µs/op" "warm µs/op" "other%" "steal%"
+    printf '%-6s %5s %3s %-12s %10s %10s %12s %12s %7s %6s\n' scenario round "#" server "µs/op" "ops/s" "CPU0 µs/op" "warm µs/op" "other%" "steal%"
     for line in "${ALL_RESULTS[@]}"; do
         case $(field "$line" scenario) in churn | http) ;; *) continue ;; esac
-        printf '%-6s %5s %3s %-8s %10s %10s %12s %12s %7s %6s\n' "$(field "$line" scenario)" "$(field "$line" round)" \
+        printf '%-6s %5s %3s %-12s %10s %10s %12s %12s %7s %6s\n' "$(field "$line" scenario)" "$(field "$line" round)" \
             "$(field "$line" position)" "$(field "$line" server)" "$(field "$line" us_per_op)" "$(field "$line" rate)" \
             "$(field "$line" cpu0_us_per_op)" "$(field "$line" warmup_us_per_op)" "$(field "$line" cpu0_other_pct)" \
             "$(field "$line" cpu0_steal_pct)"
@@ -452,6 +595,9 @@ round_table() {
 echo
 echo "Rill$(for ref in "${refs[@]}"; do printf ' vs %s' "$ref"; done): server pinned to CPU 0, harness to CPU 1; payload ${PAYLOAD} B;" \
     "$(nproc) CPUs, $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
+if [ ${#loop_ratios[@]} -gt 0 ] || [[ " $COLUMNS_USED " == *" rill-loops"* ]]; then
+    echo "rill-loopsN: rill-hub --loops N on CPUs 0…N-1 (beyond CPU 0 shared with the harness); loopsN/1: its ratio to rill."
+fi
 echo "$header"
 for scenario in $SCENARIOS; do
     case $scenario in
@@ -460,7 +606,9 @@ for scenario in $SCENARIOS; do
         row idle_rss "idle: server RSS per stream (B)" lower yes
         row idle_kernel "idle: kernel slab per socket (B, machine-wide)" - no
         row idle_cpu "idle: server CPU in the hold (s; heartbeats)" lower no
-        row idle_harness "idle: harness CPU, ramp + hold (s)" - no ;;
+        row idle_harness "idle: harness CPU, ramp + hold (s)" - no
+        row idle_tcp_mem "idle: sockstat TCP mem pages before/after" - no
+        row idle_loop_conns "idle: each loop's % of the connections" - no ;;
     fanout) fanout_rows fanout "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
     rate) fanout_rows rate "fan-out ${FANOUT_CONNECTIONS} at ${RATE}/s, ${RATE_SECONDS} s" ;;
     small) fanout_rows small "fan-out ${SMALL_CONNECTIONS}x${SMALL_EVENTS}" ;;
@@ -470,7 +618,9 @@ for scenario in $SCENARIOS; do
         row churn_p99 "churn: connect to first SSE line p99 (ms), median" lower yes
         row churn_cpu "churn: CPU s server/harness, median" - no ;;
     http)
-        round_rows http "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns, ${HTTP_SECONDS} s" "request" "req/s" "$HTTP_ROUNDS" ;;
+        round_rows http "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns, ${HTTP_SECONDS} s" "request" "req/s" "$HTTP_ROUNDS"
+        row http_harness "plain HTTP: harness (wrk) CPU µs per request, median" - no
+        loop_rows http "plain HTTP, all rounds" ;;
     redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
     esac
 done
@@ -480,7 +630,8 @@ echo "its idle run requires one per stream in the hold; nchan and FastAPI send n
 if [[ " $SCENARIOS " == *" churn "* || " $SCENARIOS " == *" http "* ]]; then
     echo "churn and http: rounds in alternating order, each a fresh server, a warm-up, then the measured run;"
     echo "server CPU = utime+stime of the server process (nginx: its worker) from /proc; CPU 0 = all busy time of"
-    echo "the server's core from /proc/stat; other = CPU 0 busy outside the server process."
+    echo "the server's core from /proc/stat; other = CPU 0 busy outside the server process (NA for a server on"
+    echo "more CPUs than CPU 0)."
     echo
     round_table
 fi

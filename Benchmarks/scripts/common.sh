@@ -65,3 +65,67 @@ cpu_figures() {
         printf "cpu0_other_pct=%.0f cpu0_steal_pct=%.0f window_s=%.2f", other * 100 / window, steal * 100 / window, window
     }'
 }
+
+# cpu_of FILE COMMAND…: runs COMMAND (its output passes through) in a subshell of its own, then
+# writes the user+system CPU seconds of what it ran to FILE (bash's `times` for the children of
+# that subshell, so only COMMAND is counted): the harness's CPU beside the server's.
+cpu_of() (
+    local file=$1
+    shift
+    local status=0
+    "$@" || status=$?
+    times >"$file.times"
+    awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } printf "%.2f\n", n }' \
+        "$file.times" >"$file"
+    rm -f "$file.times"
+    return "$status"
+)
+
+# loop_cpu_sample PID: the CPU ticks (utime+stime) of each of PID's threads named rill-loop-N
+# (/proc/PID/task/TID), in loop order, comma-separated; NA when it has none (another server).
+loop_cpu_sample() {
+    local task comm ticks=()
+    for task in /proc/"$1"/task/*; do
+        comm=$(cat "$task/comm" 2>/dev/null) || continue
+        if [[ $comm =~ ^rill-loop-([0-9]+)$ ]]; then
+            ticks[BASH_REMATCH[1]]=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "$task/stat" 2>/dev/null || echo 0)
+        fi
+    done
+    if [ ${#ticks[@]} -eq 0 ]; then echo NA; return; fi
+    local IFS=,
+    echo "${ticks[*]}"
+}
+
+# loop_cpu_seconds BEFORE AFTER: two loop_cpu_samples -> each loop's CPU seconds in between,
+# comma-separated (NA when either is NA or the loops differ).
+loop_cpu_seconds() {
+    awk -v b="$1" -v a="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        n = split(b, x, ","); m = split(a, y, ",")
+        if (b == "NA" || a == "NA" || n != m) { print "NA"; exit }
+        for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? "," : ""), (y[i] - x[i]) / hz
+        print "" }'
+}
+
+# csv_add A B: element-wise sum of two comma-separated lists (B alone when A is empty; NA when
+# either is NA or their lengths differ). To add up the rounds of each loop's figures.
+csv_add() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "") { print b; exit }
+        n = split(a, x, ","); m = split(b, y, ",")
+        if (a == "NA" || b == "NA" || n != m) { print "NA"; exit }
+        for (i = 1; i <= n; i++) printf "%s%g", (i > 1 ? "," : ""), x[i] + y[i]
+        print "" }'
+}
+
+# shares CSV [TOTAL]: each value of a comma-separated list as a percentage of TOTAL (default:
+# their sum), joined by "/": "50.2/49.8" (each loop's share of the connections, or of the
+# server's CPU: then the rest is its other threads). NA for NA or a zero total.
+shares() {
+    awk -v list="$1" -v total="${2:-}" 'BEGIN {
+        n = split(list, v, ",")
+        if (list == "NA" || list == "" || total == "NA") { print "NA"; exit }
+        if (total == "") for (i = 1; i <= n; i++) total += v[i]
+        if (total <= 0) { print "NA"; exit }
+        for (i = 1; i <= n; i++) printf "%s%.1f", (i > 1 ? "/" : ""), v[i] * 100 / total
+        print "" }'
+}
