@@ -4,6 +4,7 @@
 #
 #   Benchmarks/Micro/run.sh                        # every benchmark, text tables
 #   Benchmarks/Micro/run.sh --filter 'SSE.*'       # other arguments go to `swift package benchmark`
+#   Benchmarks/Micro/run.sh --filter 'Publish contention.*'   # only the broker's lock at 1-8 loops
 #   Benchmarks/Micro/run.sh --instructions         # then instructions and mallocs per operation,
 #                                                  # counted under valgrind (no setup, no hops)
 #
@@ -19,7 +20,7 @@ passthrough=()
 for argument in "$@"; do
     case "$argument" in
         --instructions) instructions=true ;;
-        -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) passthrough+=("$argument") ;;
     esac
 done
@@ -83,6 +84,7 @@ workloads=(
     "request-path          200   400  Request path: GET /ping, parse + route + serialize"
     "fanout-broker           4     8  Fan-out: 1 publish to 10k subscriptions, broker only"
     "fanout-tasks            2     4  Fan-out: 1 publish to 10k subscriptions, consumer tasks"
+    "publish-1-loop       2000  4000  Publish: 1 loop, no subscribers, history on"
     "roundtrip             100   200  Loop round trip: Task onto the loop and back"
 )
 printf '%-58s %16s %12s\n' "operation" "instructions/op" "mallocs/op"

@@ -118,4 +118,49 @@ let benchmarks: @Sendable () -> Void = {
         await roundTrip.value?.shutdown()
         roundTrip.value = nil
     }
+
+    // MARK: Publish contention: 1, 2, 4 and 8 loops publishing into one broker, no subscribers
+
+    // One operation is a round: each loop publishes 5,000 events (PublishContentionWorkload); the
+    // figures per publish are custom metrics, as a round's size grows with the loops. The setup
+    // runs a round first (it fills the histories), so no warm-up iteration.
+    let contention = Benchmark.Configuration(
+        metrics: [.wallClock] + PublishContentionMetrics.all, timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one,
+        maxDuration: .seconds(5), maxIterations: 200)
+    for threads in [1, 2, 4, 8] {
+        for channels in [PublishContentionWorkload.Channels.own, .shared] {
+            let workload = Holder<PublishContentionWorkload>()
+            let name =
+                "Publish contention: \(threads) loop thread\(threads == 1 ? "" : "s"), "
+                + (channels == .own ? "own channel each" : "one shared channel")
+            Benchmark(name, configuration: contention) { benchmark in
+                PublishContentionMetrics.record(await workload.value!.round(), in: benchmark)
+            } setup: {
+                workload.value = try await PublishContentionWorkload.start(threads: threads, channels: channels)
+            } teardown: {
+                await workload.value?.shutdown()
+                workload.value = nil
+            }
+        }
+    }
+}
+
+/// The per-publish figures of a publish-contention round (5,000 publishes per loop).
+enum PublishContentionMetrics {
+    static let throughput = BenchmarkMetric.custom("Publishes/s, all loops", polarity: .prefersLarger, useScalingFactor: false)
+    static let wallPerPublish = BenchmarkMetric.custom("Wall ns per publish, all loops", useScalingFactor: false)
+    static let loopPerPublish = BenchmarkMetric.custom("Loop ns per publish, as a loop sees it", useScalingFactor: false)
+    static let cpuPerPublish = BenchmarkMetric.custom("CPU ns per publish", useScalingFactor: false)
+    static let lockSleeps = BenchmarkMetric.custom("Lock sleeps per 100k publishes", useScalingFactor: false)
+    static let preemptions = BenchmarkMetric.custom("Preemptions per 100k publishes", useScalingFactor: false)
+    static let all = [throughput, wallPerPublish, loopPerPublish, cpuPerPublish, lockSleeps, preemptions]
+
+    static func record(_ round: PublishContentionWorkload.Round, in benchmark: Benchmark) {
+        benchmark.measurement(throughput, round.publishesPerSecond)
+        benchmark.measurement(wallPerPublish, round.wallNanosecondsPerPublish)
+        benchmark.measurement(loopPerPublish, round.publisherNanosecondsPerPublish)
+        benchmark.measurement(cpuPerPublish, round.cpuNanosecondsPerPublish)
+        benchmark.measurement(lockSleeps, round.lockSleepsPer100k)
+        benchmark.measurement(preemptions, round.preemptionsPer100k)
+    }
 }

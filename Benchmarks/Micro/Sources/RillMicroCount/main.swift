@@ -29,7 +29,7 @@ func runBlocking(_ body: @escaping @Sendable () async throws -> Void) {
 
 let workloads = [
     "http-get", "http-post", "http-get-bytewise", "sse-small", "sse-small-encoded", "sse-multiline",
-    "route-50", "route-1", "request-path", "fanout-tasks", "fanout-broker", "roundtrip",
+    "route-50", "route-1", "request-path", "fanout-tasks", "fanout-broker", "publish-1-loop", "roundtrip",
 ]
 let arguments = CommandLine.arguments
 guard arguments.count == 3, workloads.contains(arguments[1]), let count = Int(arguments[2]), count >= 0 else {
@@ -67,6 +67,12 @@ case "fanout-tasks", "fanout-broker":
     runBlocking {
         let workload = try await FanOutWorkload.start(mode)
         consume(try await workload.publish(count: count))
+        await workload.shutdown()
+    }
+case "publish-1-loop":
+    runBlocking {
+        let workload = try await PublishContentionWorkload.start(threads: 1, channels: .own)
+        consume(try await workload.publishFromFirstLoop(count: count))
         await workload.shutdown()
     }
 case "roundtrip":
