@@ -117,6 +117,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// Each loop's subscribers and the events queued for it, by loop index.
     let shares: [LoopShare]
     private let shareIndexByLoop: [ObjectIdentifier: Int]
+    /// What every subscription calls when it ends: one closure for all of them, rather than a
+    /// context allocated per subscription (every byte of an idle stream counts). Set once, at
+    /// the end of `init` (not lazily: loops subscribe concurrently).
+    private var subscriptionEnded: (Subscription, SubscriptionError?) -> Void = { _, _ in }
 
     /// Creates a broker on `eventLoop`.
     public convenience init(eventLoop: EventLoop, configuration: BrokerConfiguration = .init()) {
@@ -132,6 +136,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         historyMaxAgeMilliseconds = configuration.historyMaxAge.wholeMilliseconds
         shares = eventLoops.enumerated().map { LoopShare(loop: $1, index: $0) }
         shareIndexByLoop = Dictionary(eventLoops.enumerated().map { (ObjectIdentifier($1), $0) }) { first, _ in first }
+        subscriptionEnded = { [weak self] subscription, error in self?.unsubscribe(subscription, error: error) }
         eventLoop.executeBypassingLimit { [weak self] in
             guard let self else { return }
             self.scheduleSweep()
@@ -312,12 +317,6 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             policy: configuration.overflowPolicy, replay: [], replaySource: source, onEnd: subscriptionEnded)
         for (index, name) in names.enumerated() { share.add(subscription, to: name, at: index) }
         return subscription
-    }
-
-    /// What every subscription calls when it ends: one closure for all of them, rather than a
-    /// context allocated per subscription (every byte of an idle stream counts).
-    private lazy var subscriptionEnded: (Subscription, SubscriptionError?) -> Void = { [weak self] subscription, error in
-        self?.unsubscribe(subscription, error: error)
     }
 
     /// Whether a name occurs twice: no allocation for short lists (a scan), a set for long ones.

@@ -34,8 +34,10 @@ func withLiveServer<T>(
         throw error
     }
     await app.shutdown()
-    #expect(app.eventLoop.closeResult == 0, "uv_loop_close failed", sourceLocation: sourceLocation)
-    #expect(app.eventLoop.leakedHandleCount == 0, "handles left open at shutdown", sourceLocation: sourceLocation)
+    for loop in app.eventLoops {
+        #expect(loop.closeResult == 0, "uv_loop_close failed on \(loop.name)", sourceLocation: sourceLocation)
+        #expect(loop.leakedHandleCount == 0, "handles left open at shutdown on \(loop.name)", sourceLocation: sourceLocation)
+    }
     return result
 }
 

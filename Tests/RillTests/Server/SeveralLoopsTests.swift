@@ -1,0 +1,252 @@
+import CRillTestHooks
+import Foundation
+import HTTPTypes
+import Rill
+import RillCore
+import RillTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Several loops in one process (DESIGN §6): each with its thread and listener, connections
+/// spread over them, handlers on their connection's loop, shutdown of all at once.
+@Suite struct SeveralLoopsTests {
+    private func twoLoops(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
+        testConfiguration {
+            $0.eventLoopCount = 2
+            adjust(&$0)
+        }
+    }
+
+    /// A router whose `/loop` names the loop that serves the request.
+    private func loopRouter() -> Router {
+        let router = Router()
+        router.get("/loop") { _, context in context.eventLoop.name }
+        return router
+    }
+
+    /// Opens connections until one lands on the loop named `name` (the kernel picks the
+    /// listener by a hash of the connection's addresses); at most 200 tries.
+    private func connection(onLoop name: String, port: Int) throws -> RawConnection {
+        for _ in 0..<200 {
+            let connection = try RawConnection(port: port)
+            try connection.send(request("/loop"))
+            if try connection.readResponse().bodyText == name { return connection }
+            connection.close()
+        }
+        throw HTTPError(.internalServerError, message: "no connection landed on \(name)")
+    }
+
+    @Test func `each loop runs on a thread named rill-loop-N`() async throws {
+        try await withLiveServer(loopRouter(), configuration: twoLoops()) { app, _ in
+            #expect(app.eventLoops.map(\.name) == ["rill-loop-0", "rill-loop-1"])
+            let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
+                try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(names.contains("rill-loop-0"))
+            #expect(names.contains("rill-loop-1"))
+        }
+    }
+
+    @Test func `connections spread over the loops and stay on their loop`() async throws {
+        try await withLiveServer(loopRouter(), configuration: twoLoops()) { app, port in
+            let loops = try await onDedicatedThread { () -> [String] in
+                let connections = try (0..<200).map { _ in try RawConnection(port: port) }
+                defer { for connection in connections { connection.close() } }
+                var loops: [String] = []
+                for connection in connections {
+                    try connection.send(request("/loop"))
+                    loops.append(try connection.readResponse().bodyText)
+                }
+                // Three more requests on each: the same loop every time.
+                for (connection, loop) in zip(connections, loops) {
+                    for _ in 0..<3 {
+                        try connection.send(request("/loop"))
+                        guard try connection.readResponse().bodyText == loop else { return ["moved"] }
+                    }
+                }
+                return loops
+            }
+            #expect(!loops.contains("moved"), "a connection changed loops")
+            let shares = Dictionary(grouping: loops, by: { $0 }).mapValues(\.count)
+            // A hash of the addresses picks the loop: 200 connections split about evenly (a share
+            // under 30 % would be a 1-in-10^8 event).
+            #expect(shares.keys.sorted() == ["rill-loop-0", "rill-loop-1"])
+            #expect(shares.values.allSatisfy { $0 >= 60 }, "\(shares)")
+            #expect(await eventually { await app.connectionCount() == 0 })
+        }
+    }
+
+    @Test func `statistics sum the loops and show each loop's connections`() async throws {
+        try await withLiveServer(loopRouter(), configuration: twoLoops()) { app, port in
+            let (first, second) = try await onDedicatedThread {
+                (try self.connection(onLoop: "rill-loop-0", port: port), try self.connection(onLoop: "rill-loop-1", port: port))
+            }
+            defer {
+                first.close()
+                second.close()
+            }
+            let statistics = await app.serverStatistics()
+            #expect(statistics.connectionCountsByLoop.count == 2)
+            #expect(statistics.connectionCountsByLoop.allSatisfy { $0 >= 1 })
+            #expect(statistics.connectionCountsByLoop.reduce(0, +) == statistics.connectionCount)
+            #expect(await app.connectionCount() == statistics.connectionCount)
+        }
+    }
+
+    @Test func `maxConnections bounds all loops together`() async throws {
+        try await withLiveServer(loopRouter(), configuration: twoLoops { $0.maxConnections = 10 }) { app, port in
+            let statuses = try await onDedicatedThread { () -> [Int] in
+                let connections = try (0..<14).map { _ in try RawConnection(port: port) }
+                defer { for connection in connections { connection.close() } }
+                return try connections.map { connection in
+                    try connection.send(request("/loop"))
+                    return try connection.readResponse().status.code
+                }
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 10)
+            #expect(statuses.filter { $0 == 503 }.count == 4)
+            #expect(await app.serverStatistics().refusedConnectionCount == 4)
+        }
+    }
+
+    @Test func `a second server on a port in use fails to start, whatever its loops`() async throws {
+        try await withLiveServer(loopRouter(), configuration: twoLoops()) { _, port in
+            for loops in [1, 2] {
+                let second = try Application(
+                    router: loopRouter(),
+                    configuration: testConfiguration {
+                        $0.eventLoopCount = loops
+                        $0.port = port
+                    }, logger: quietLogger)
+                await #expect(throws: UVError.self) { try await second.start() }
+                await second.shutdown()
+            }
+        }
+    }
+
+    @Test func `a handler that burns its loop for 400 ms does not delay streams on the other loop`() async throws {
+        let router = loopRouter()
+        router.get("/burn") { _, context in
+            let start = ContinuousClock.now
+            var spins = 0
+            while ContinuousClock.now - start < .milliseconds(400) { spins &+= 1 }
+            return "burnt on \(context.eventLoop.name) (\(spins > 0))"
+        }
+        router.get("/ticks") { _, context in
+            EventStream { stream in
+                while true {
+                    try await stream.send(ServerSentEvent(data: "tick"))
+                    try await context.eventLoop.sleep(for: .milliseconds(20))
+                }
+            }
+        }
+        try await withLiveServer(router, configuration: twoLoops()) { _, port in
+            let (burner, ticker) = try await onDedicatedThread {
+                (try self.connection(onLoop: "rill-loop-0", port: port), try self.connection(onLoop: "rill-loop-1", port: port))
+            }
+            defer {
+                burner.close()
+                ticker.close()
+            }
+            try ticker.send(request("/ticks", ["Accept: text/event-stream"]))
+            _ = try ticker.receive(atLeast: 1)
+            // The stream on loop 1 is read for 600 ms while loop 0 burns 400 ms of it.
+            let gaps = try await onDedicatedThread { () -> [Duration] in
+                try burner.send(request("/burn"))
+                var arrivals: [ContinuousClock.Instant] = []
+                let until = ContinuousClock.now + .milliseconds(600)
+                while ContinuousClock.now < until {
+                    let bytes = try ticker.receive(atLeast: 1)
+                    let ticks = String(decoding: bytes, as: UTF8.self).components(separatedBy: "data: tick").count - 1
+                    for _ in 0..<ticks { arrivals.append(.now) }
+                }
+                return zip(arrivals, arrivals.dropFirst()).map { $1 - $0 }
+            }
+            let burnt = try await onDedicatedThread { try burner.readResponse().bodyText }
+            #expect(burnt == "burnt on rill-loop-0 (true)")
+            #expect(gaps.count >= 10, "ticks kept coming: \(gaps.count + 1)")
+            // 20 ms apart; 400 ms if the burn had held this stream's loop.
+            #expect(gaps.allSatisfy { $0 < .milliseconds(250) }, "longest gap \(gaps.max() ?? .zero)")
+        }
+    }
+
+    @Test func `handlers on every loop stay on their loop and never hop to the global executor`() async throws {
+        let router = Router()
+        router.get("/hops/:n") { _, context in
+            var onLoop = [context.eventLoop.inEventLoop]
+            try await context.eventLoop.sleep(for: .milliseconds(1))
+            onLoop.append(context.eventLoop.inEventLoop)
+            async let child = context.eventLoop.inEventLoop
+            onLoop.append(await child)
+            onLoop.append(EventLoop.current === context.eventLoop)
+            return onLoop.allSatisfy { $0 } ? context.eventLoop.name : "hopped: \(onLoop)"
+        }
+        rill_install_global_enqueue_counter()
+        try await withLiveServer(router, configuration: twoLoops()) { app, port in
+            let watching = Shared(0)
+            for loop in app.eventLoops {
+                loop.execute {
+                    rill_watch_current_thread_for_global_enqueues()
+                    watching.update { $0 += 1 }
+                }
+            }
+            #expect(await eventually { watching.current == 2 })
+            // Connections until both loops served twenty requests on one of them.
+            let served = try await onDedicatedThread { () -> Set<String> in
+                var served = Set<String>()
+                for _ in 0..<200 where served.count < 2 {
+                    let connection = try RawConnection(port: port)
+                    defer { connection.close() }
+                    let bodies = try (0..<20).map { n in
+                        try connection.send(request("/hops/\(n)"))
+                        return try connection.readResponse().bodyText
+                    }
+                    guard Set(bodies).count == 1, let loop = bodies.first, loop.hasPrefix("rill-loop-") else { return ["hopped: \(bodies)"] }
+                    served.insert(loop)
+                }
+                return served
+            }
+            #expect(served == ["rill-loop-0", "rill-loop-1"])
+            for loop in app.eventLoops {
+                let count = Shared<Int?>(nil)
+                loop.execute { count.set(rill_global_enqueue_count()) }
+                #expect(await eventually { count.current != nil })
+                #expect(count.current == 0, "global-executor enqueues on \(loop.name) while serving")
+            }
+        }
+    }
+
+    @Test func `shutdown says farewell on every loop's streams within one grace period`() async throws {
+        let router = Router()
+        router.get("/news") { _, context in
+            let (events, _) = AsyncStream<ServerSentEvent>.makeStream()
+            return EventStream(events, farewell: ServerSentEvent(data: context.eventLoop.name, event: "shutdown"))
+        }
+        let app = try Application(
+            router: router, configuration: twoLoops { $0.shutdownGracePeriod = .seconds(60) }, logger: quietLogger)
+        try await app.start()
+        let client = TestClient(port: try #require(app.localAddress?.port))
+        var streams: [SSETestStream] = []
+        for _ in 0..<40 { streams.append(try await client.sse("/news")) }
+        for stream in streams { try await stream.waitForBody(containing: ":ok") }
+        let perLoop = await app.serverStatistics().connectionCountsByLoop
+        #expect(perLoop.count == 2 && perLoop.allSatisfy { $0 > 0 }, "\(perLoop)")
+        let started = ContinuousClock.now
+        await app.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(30))
+        var farewells: [String] = []
+        for stream in streams {
+            let events = try await stream.remainingEvents()
+            #expect(events.map(\.type) == ["shutdown"])
+            farewells += events.map(\.data)
+        }
+        #expect(Set(farewells) == ["rill-loop-0", "rill-loop-1"])
+        for loop in app.eventLoops {
+            #expect(loop.closeResult == 0)
+            #expect(loop.leakedHandleCount == 0)
+        }
+    }
+}
