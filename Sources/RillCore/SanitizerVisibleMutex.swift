@@ -1,42 +1,69 @@
 internal import CLibUV
-import Synchronization
 
-/// A `Mutex` whose lock and unlock ThreadSanitizer can see.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A lock around a value, which ThreadSanitizer can see and which stays fast when more threads
+/// want it than there are cores: a `pthread_mutex_t` (glibc's default kind).
 ///
-/// `Synchronization.Mutex` locks a futex word inside the precompiled, uninstrumented
-/// Synchronization library (Swift 6.3.1 on Linux), so ThreadSanitizer sees neither its acquire
-/// nor its release: every pair of accesses made under one `Mutex` from two threads — and every
-/// value handed from one thread to another through it — is reported as a race
-/// (`Tests/sanitizers/MutexRepro.swift` shows it without Rill). This wrapper brackets each
-/// critical section with ThreadSanitizer's acquire/release annotations on an address private
-/// to the lock, so the happens-before edge the futex creates is visible to the sanitizer. In a
-/// build without `-sanitize=thread` the annotations are a not-taken branch on a null weak
-/// symbol.
+/// Why not `Synchronization.Mutex`: on Linux (Swift 6.3.1) it locks a futex word inside the
+/// precompiled, uninstrumented Synchronization library, so ThreadSanitizer sees neither its
+/// acquire nor its release, and reports every pair of accesses made under one `Mutex` from two
+/// threads as a race (`Tests/sanitizers/MutexRepro.swift` shows it without Rill). And it spins
+/// about 30 µs before it sleeps, then hands the lock to a sleeping waiter when it unlocks: with
+/// more threads wanting it than cores, spinners take the holder's CPU and every unlock waits
+/// for a wakeup — measured with 8 publishing loops on 2 cores (`Benchmarks/Micro`, "Publish
+/// contention"), one lock taken for ~0.4 µs gave 28–33 k acquisitions/s against 2.2–2.5 M
+/// with a `pthread_mutex_t`, whose unlock lets a running thread take the lock at once.
+/// ThreadSanitizer intercepts `pthread_mutex_lock`; the explicit acquire/release annotations
+/// on an address private to the lock stay for builds where it would not.
 ///
 /// Used for every lock of Rill's that orders a hand-off between threads (the loop's cross-thread
-/// inbox, the application's state, the loop's exit waiters).
+/// inbox, the in-memory broker's shared history, the application's state, the loop's exit
+/// waiters).
 package struct SanitizerVisibleMutex<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
-    /// Gives the lock an address of its own for the annotations (the `Mutex` storage is not
-    /// addressable from outside).
-    private final class Identity: Sendable {}
+    /// The lock and the value, at a stable address.
+    private final class Storage {
+        let mutex: UnsafeMutablePointer<pthread_mutex_t>
+        var value: Value
 
-    private let mutex: Mutex<Value>
-    private let identity = Identity()
+        init(_ value: consuming Value) {
+            self.value = value
+            mutex = .allocate(capacity: 1)
+            var attributes = pthread_mutexattr_t()
+            pthread_mutexattr_init(&attributes)
+            // glibc's adaptive kind (PTHREAD_MUTEX_ADAPTIVE_NP, 3): a short spin before sleeping.
+            pthread_mutexattr_settype(&attributes, 3)
+            precondition(pthread_mutex_init(mutex, &attributes) == 0, "pthread_mutex_init failed")
+            pthread_mutexattr_destroy(&attributes)
+        }
+
+        deinit {
+            pthread_mutex_destroy(mutex)
+            mutex.deallocate()
+        }
+    }
+
+    private let storage: Storage
 
     /// A lock guarding `initialValue`.
     package init(_ initialValue: consuming sending Value) {
-        mutex = Mutex(initialValue)
+        storage = Storage(initialValue)
     }
 
     /// Runs `body` with exclusive access to the guarded value.
     package borrowing func withLock<Result: ~Copyable, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
-        let address = Unmanaged.passUnretained(identity).toOpaque()
-        return try mutex.withLock { (value: inout sending Value) throws(E) -> sending Result in
-            rill_tsan_acquire(address)
-            defer { rill_tsan_release(address) }
-            return try body(&value)
+        let storage = self.storage
+        let address = Unmanaged.passUnretained(storage).toOpaque()
+        pthread_mutex_lock(storage.mutex)
+        rill_tsan_acquire(address)
+        defer {
+            rill_tsan_release(address)
+            pthread_mutex_unlock(storage.mutex)
         }
+        return try body(&storage.value)
     }
 }
