@@ -93,9 +93,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
     }
 
+    /// The loops' subscribers and inboxes.
+    let fanOut: LoopFanOut
     /// Guards what the loops share: the channels and their history, the sequence, the counters
-    /// below, and every loop share's inbox. Never held while a subscriber is handed an event.
-    let lock = SanitizerVisibleMutex<Void>(())
+    /// below, and every loop's inbox (the fan-out's lock: events are queued in id order). Never
+    /// held while a subscriber is handed an event.
+    var lock: SanitizerVisibleMutex<Void> { _read { yield fanOut.lock } }
     var channels: [String: Channel] = [:]
     /// Channels with history, least recently published first (evicted in that order).
     var oldestChannel: Channel?
@@ -115,8 +118,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     let historyMaxAgeMilliseconds: UInt64
 
     /// Each loop's subscribers and the events queued for it, by loop index.
-    let shares: [LoopShare]
-    private let shareIndexByLoop: [ObjectIdentifier: Int]
+    var shares: [LoopFanOut.Share] { fanOut.shares }
     /// What every subscription calls when it ends: one closure for all of them, rather than a
     /// context allocated per subscription (every byte of an idle stream counts). Set once, at
     /// the end of `init` (not lazily: loops subscribe concurrently).
@@ -134,8 +136,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         self.eventLoops = eventLoops
         self.configuration = configuration
         historyMaxAgeMilliseconds = configuration.historyMaxAge.wholeMilliseconds
-        shares = eventLoops.enumerated().map { LoopShare(loop: $1, index: $0) }
-        shareIndexByLoop = Dictionary(eventLoops.enumerated().map { (ObjectIdentifier($1), $0) }) { first, _ in first }
+        fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.maxPendingCrossLoopEvents)
         subscriptionEnded = { [weak self] subscription, error in self?.unsubscribe(subscription, error: error) }
         eventLoop.executeBypassingLimit { [weak self] in
             guard let self else { return }
@@ -144,16 +145,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
         // A loop that stops ends its subscriptions: nothing would ever deliver to them again.
         for share in shares {
-            share.loop.executeBypassingLimit { share.loop.onShutdown { share.endAll() } }
+            share.loop.executeBypassingLimit { share.loop.onShutdown { share.endAll(with: .brokerClosed) } }
         }
     }
 
     /// The share of the loop whose thread is calling; nil on any other thread.
-    func currentShare() -> LoopShare? {
-        if shares.count == 1 { return eventLoop.inEventLoop ? shares[0] : nil }
-        guard let loop = EventLoop.current, let index = shareIndexByLoop[ObjectIdentifier(loop)] else { return nil }
-        return shares[index]
-    }
+    func currentShare() -> LoopFanOut.Share? { fanOut.currentShare() }
 
     // MARK: Publishing
 
@@ -191,8 +188,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         var delivered: BrokerEvent?
         var deliverHere = false
         var remoteSubscribers = 0
-        var backlog: [BrokerEvent] = []
-        var wakeups: [LoopShare] = []
+        var wakeups: [LoopFanOut.Share] = []
+        var backlog = LoopFanOut.Share.Backlog()
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
             let next = sequence + 1
@@ -219,26 +216,26 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             }
             if channel.subscriberCount > 0 {
                 if shares.count == 1 {
-                    if here != nil { deliverHere = true } else if queue(published, for: shares[0]) { wakeups.append(shares[0]) }
+                    if here != nil { deliverHere = true } else if fanOut.queue(.event(published), for: shares[0]) { wakeups.append(shares[0]) }
                 } else {
                     for (index, count) in channel.subscriberCountsByLoop.enumerated() where count > 0 {
                         if index == here?.index {
                             deliverHere = true
                         } else {
                             remoteSubscribers += count
-                            if queue(published, for: shares[index]) { wakeups.append(shares[index]) }
+                            if fanOut.queue(.event(published), for: shares[index]) { wakeups.append(shares[index]) }
                         }
                     }
                 }
-                // Events queued for this loop before this one go first.
-                if deliverHere, let here, !here.inbox.isEmpty { swap(&backlog, &here.inbox) }
+                // What was queued for this loop before this event goes first.
+                if deliverHere, let here, here.hasQueuedMessages { backlog = here.takeInbox() }
             }
             removeIfUnused(channelName, channel)
         }
-        for share in wakeups { scheduleDrain(of: share) }
+        for share in wakeups { fanOut.scheduleDrain(of: share) }
         var reached = 0
         if deliverHere, let here, let delivered {
-            for queued in backlog { here.deliver(queued) }
+            here.process(backlog)
             reached = here.deliver(delivered)
         }
         return PublishReceipt(id: delivered!.id, subscriberCount: reached + remoteSubscribers)
@@ -286,7 +283,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         let now = share.loop.nowMilliseconds
         var status = ReplayStatus.live
         var source: HistoryReplay?
-        var backlog = LoopShare.Backlog()
+        var backlog = LoopFanOut.Share.Backlog()
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
             for name in names { if let channel = channels[name] { trim(channel, now: now) } }
@@ -330,7 +327,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     /// On the subscription's loop.
     private func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
-        guard let index = shareIndexByLoop[ObjectIdentifier(subscription.eventLoop)] else { return }
+        guard let index = fanOut.index(of: subscription.eventLoop) else { return }
         let share = shares[index]
         lock.withLock { _ in
             if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }

@@ -1,0 +1,218 @@
+import RillCore
+
+/// Delivery of a broker's events to subscriptions on several event loops: each loop's
+/// subscriptions by channel (confined to the loop), and per loop an inbox of what was published
+/// elsewhere for them, delivered in one pass per wakeup — **one** cross-thread wakeup per loop
+/// per batch of events, however many subscribers each loop has.
+///
+/// The inboxes are ordered: a loop takes events, new subscriptions (``Message/attach(_:)``) and
+/// channel ends (``Message/end(channel:error:)``) in the order they were queued, so a broker that
+/// queues from one place in its own order (the in-memory broker under ``lock``, the Redis
+/// broker from its loop) keeps that order on every loop.
+package final class LoopFanOut: @unchecked Sendable {
+    /// What a loop's inbox carries.
+    package enum Message {
+        /// An event for the loop's subscribers of its channel.
+        case event(BrokerEvent)
+        /// A subscription made for this loop elsewhere: it joins the loop's lists now (unless it
+        /// ended meanwhile), so it gets every event queued after this message.
+        case attach(Subscription)
+        /// The loop's subscriptions to `channel` end with `error`.
+        case end(channel: String, error: SubscriptionError)
+    }
+
+    /// The loops, in the broker's order.
+    package let loops: [EventLoop]
+    /// One per loop, by index.
+    package let shares: [Share]
+    /// Guards every inbox. The in-memory broker guards its shared state with it too, so that
+    /// what it queues follows its id order.
+    package let lock = SanitizerVisibleMutex<Void>(())
+    private let shareIndexByLoop: [ObjectIdentifier: Int]
+    /// ``BrokerConfiguration/maxPendingCrossLoopEvents``.
+    private let maxPendingEvents: Int
+
+    package init(loops: [EventLoop], maxPendingEvents: Int) {
+        precondition(!loops.isEmpty, "a broker needs at least one event loop")
+        self.loops = loops
+        self.maxPendingEvents = maxPendingEvents
+        shares = loops.enumerated().map { Share(loop: $1, index: $0) }
+        shareIndexByLoop = Dictionary(loops.enumerated().map { (ObjectIdentifier($1), $0) }) { first, _ in first }
+    }
+
+    /// The index of `loop`, if it is one of these loops.
+    package func index(of loop: EventLoop) -> Int? {
+        if shares.count == 1 { return loops[0] === loop ? 0 : nil }
+        return shareIndexByLoop[ObjectIdentifier(loop)]
+    }
+
+    /// The share of the loop whose thread is calling; nil on any other thread.
+    package func currentShare() -> Share? {
+        if shares.count == 1 { return loops[0].inEventLoop ? shares[0] : nil }
+        guard let loop = EventLoop.current, let index = shareIndexByLoop[ObjectIdentifier(loop)] else { return nil }
+        return shares[index]
+    }
+
+    /// Queues `message` for `share`'s loop; returns whether a drain must be scheduled (with
+    /// ``scheduleDrain(of:)``, outside the lock). Under ``lock``. Past
+    /// ``BrokerConfiguration/maxPendingCrossLoopEvents`` an event is not queued, and the loop's
+    /// subscribers of its channel end as slow consumers at the next drain.
+    package func queue(_ message: Message, for share: Share) -> Bool {
+        if case .event(let event) = message, share.pendingEventCount >= maxPendingEvents {
+            share.overflowedChannels.insert(event.channel)
+        } else {
+            if case .event = message { share.pendingEventCount += 1 }
+            share.inbox.append(message)
+        }
+        guard !share.drainIsScheduled else { return false }
+        share.drainIsScheduled = true
+        return true
+    }
+
+    /// ``queue(_:for:)`` and the drain, for a caller that does not hold the lock.
+    package func send(_ message: Message, to share: Share) {
+        if lock.withLock({ _ in queue(message, for: share) }) { scheduleDrain(of: share) }
+    }
+
+    /// Queues a drain of `share`'s inbox on its loop (one per batch). Outside the lock.
+    package func scheduleDrain(of share: Share) {
+        // Bounded (one pending drain per loop): never refused for a full queue. Refused only
+        // once the loop stopped, when its subscribers are gone.
+        share.loop.executeBypassingLimit { [self] in
+            let backlog = self.lock.withLock { _ in
+                share.drainIsScheduled = false
+                return share.takeInbox()
+            }
+            share.process(backlog)
+        }
+    }
+
+    /// One loop's subscriptions and inbox.
+    package final class Share: @unchecked Sendable {
+        package let loop: EventLoop
+        /// The loop's index in ``LoopFanOut/loops``.
+        package let index: Int
+
+        /// The loop's subscriptions per channel. Loop-confined.
+        private var subscribers: [String: SubscriberList] = [:]
+        /// Events handed to this loop's subscriptions. Loop-confined.
+        package private(set) var deliveredCount = 0
+
+        /// What was queued for this loop, in order. Under the lock.
+        fileprivate var inbox: [Message] = []
+        fileprivate var pendingEventCount = 0
+        /// Channels whose events did not fit in the inbox. Under the lock.
+        fileprivate var overflowedChannels: Set<String> = []
+        /// Whether a drain is queued on the loop. Under the lock.
+        fileprivate var drainIsScheduled = false
+
+        /// A channel's subscribers on this loop (a class, so that the list changes in place).
+        final class SubscriberList {
+            var subscriptions: [Subscription] = []
+        }
+
+        /// What a drain takes out of the inbox.
+        package struct Backlog {
+            fileprivate var messages: [Message] = []
+            fileprivate var overflowedChannels: Set<String> = []
+        }
+
+        init(loop: EventLoop, index: Int) {
+            self.loop = loop
+            self.index = index
+        }
+
+        /// Whether anything waits in the inbox. Under the lock.
+        package var hasQueuedMessages: Bool { !inbox.isEmpty || !overflowedChannels.isEmpty }
+
+        /// Takes the inbox. Under the lock.
+        package func takeInbox() -> Backlog {
+            var backlog = Backlog()
+            if !inbox.isEmpty { swap(&backlog.messages, &inbox) }
+            pendingEventCount = 0
+            if !overflowedChannels.isEmpty { swap(&backlog.overflowedChannels, &overflowedChannels) }
+            return backlog
+        }
+
+        /// Handles what the inbox held, in order, then ends the subscriptions of the channels
+        /// that overflowed it. Loop thread, outside the lock.
+        package func process(_ backlog: Backlog) {
+            for message in backlog.messages {
+                switch message {
+                case .event(let event): deliver(event)
+                case .attach(let subscription): attach(subscription)
+                case .end(let channel, let error): endSubscriptions(of: channel, with: error)
+                }
+            }
+            for name in backlog.overflowedChannels { endSubscriptions(of: name, with: .slowConsumer) }
+        }
+
+        /// Hands `event` to this loop's subscribers of its channel; returns how many took it.
+        /// Loop thread, outside the lock (a subscriber may end, and unsubscribing may take it).
+        @discardableResult
+        package func deliver(_ event: BrokerEvent) -> Int {
+            guard let list = subscribers[event.channel] else { return 0 }
+            // A copy: a subscriber that overflows leaves the list meanwhile.
+            let subscriptions = list.subscriptions
+            var reached = 0
+            for subscription in subscriptions where subscription.deliver(event) { reached += 1 }
+            deliveredCount += reached
+            return reached
+        }
+
+        /// Adds `subscription` to the lists of all its channels, unless it ended already.
+        /// Loop thread.
+        package func attach(_ subscription: Subscription) {
+            guard subscription.isActive else { return }
+            for (position, name) in subscription.channels.enumerated() { add(subscription, to: name, at: position) }
+        }
+
+        /// Adds `subscription` to the list of its `position`-th channel. Loop thread.
+        package func add(_ subscription: Subscription, to name: String, at position: Int) {
+            let list: SubscriberList
+            if let existing = subscribers[name] {
+                list = existing
+            } else {
+                list = SubscriberList()
+                subscribers[name] = list
+            }
+            subscription.addToChannelList(&list.subscriptions, at: position)
+        }
+
+        /// Removes `subscription` from the list of its `position`-th channel; false if it was
+        /// not in it. Loop thread.
+        package func remove(_ subscription: Subscription, from name: String, at position: Int) -> Bool {
+            guard let list = subscribers[name], subscription.removeFromChannelList(&list.subscriptions, at: position) else {
+                return false
+            }
+            if list.subscriptions.isEmpty { subscribers[name] = nil }
+            return true
+        }
+
+        /// Ends this loop's subscriptions to `channel`. Loop thread.
+        package func endSubscriptions(of channel: String, with error: SubscriptionError) {
+            guard let list = subscribers[channel] else { return }
+            for subscription in list.subscriptions { subscription.end(with: error) }
+        }
+
+        /// Ends every subscription on the loop. Loop thread.
+        package func endAll(with error: SubscriptionError) {
+            for list in Array(subscribers.values) {
+                for subscription in list.subscriptions { subscription.end(with: error) }
+            }
+        }
+
+        /// Events dropped by the `dropOldest` policy from subscriptions still open. Loop thread.
+        package var droppedByLiveSubscriptions: Int {
+            subscribers.values.reduce(0) { total, list in total + list.subscriptions.reduce(0) { $0 + $1.dropped } }
+        }
+
+        /// Runs `body` on the loop and returns its result; nil if the loop refused it.
+        package func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+            if loop.inEventLoop { return body() }
+            return await withUnsafeContinuation { continuation in
+                if !loop.execute({ continuation.resume(returning: body()) }) { continuation.resume(returning: nil) }
+            }
+        }
+    }
+}
