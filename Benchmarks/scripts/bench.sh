@@ -348,10 +348,10 @@ run_http() {
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr -s ' ' | tr ' ' '_')
-    cpu=$(cpu_figures "$before" "$after" "${requests:-0}")
+    harness=$(cat "$WORK/wrk-cpu" 2>/dev/null || echo NA)
+    cpu=$(cpu_figures "$before" "$after" "${requests:-0}" "$harness")
     # A server on more cores than CPU 0: CPU 0's figures are not its core's.
     if [ "$SERVER_CPU0_ONLY" = 0 ]; then cpu=$(sed -E 's/(cpu0_[a-z_]+)=[^ ]*/\1=NA/g' <<<"$cpu"); fi
-    harness=$(cat "$WORK/wrk-cpu" 2>/dev/null || echo NA)
     RESULTS+=("RESULT scenario=http server=$name round=$round position=$position requests=${requests:-0} requests_per_s=${rps:-NA} rate=${rps:-NA} $cpu warmup_us_per_op=${warm:-NA} duration_s=$HTTP_SECONDS connections=$HTTP_CONNECTIONS errors=${errors:-none} harness_cpu_s=$harness harness_us_per_op=$(awk -v h="$harness" -v n="${requests:-0}" 'BEGIN { if (h ~ /^[0-9.]+$/ && n > 0) printf "%.2f", h * 1e6 / n; else print "NA" }') server_loop_cpu_s=$(loop_cpu_seconds "$loops_before" "$loops_after") loop_connections=$connections")
 }
 
@@ -460,6 +460,7 @@ done
 for name in $COLUMNS_USED; do
     [ -n "${FIG[http_us,$name]:-}" ] || continue
     FIG[http_harness,$name]=$(values http "$name" harness_us_per_op | median_range %.2f | cut -d' ' -f1)
+    FIG[http_machine_other,$name]=$(values http "$name" machine_other_pct | median_range %.0f | cut -d' ' -f2)
     loop_cpu="" server_cpu=0 conns=""
     for line in "${RESULTS[@]}"; do
         [ "$(field "$line" scenario)" = http ] && [ "$(field "$line" server)" = "$name" ] || continue
@@ -620,6 +621,7 @@ for scenario in $SCENARIOS; do
     http)
         round_rows http "plain HTTP GET /ping, ${HTTP_CONNECTIONS} conns, ${HTTP_SECONDS} s" "request" "req/s" "$HTTP_ROUNDS"
         row http_harness "plain HTTP: harness (wrk) CPU µs per request, median" - no
+        row http_machine_other "plain HTTP: all CPUs busy outside server+wrk, % min-max" - no
         loop_rows http "plain HTTP, all rounds" ;;
     redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
     esac

@@ -38,23 +38,27 @@ wait_for_quiet() {
     done
 }
 
-# cpu_sample PID: "NANOSECONDS PID_TICKS CPU0_BUSY CPU0_STEAL": the clock, PID's utime+stime
-# (/proc/PID/stat, all its threads) and CPU 0's busy (user+nice+system+irq+softirq) and steal
-# ticks (/proc/stat). Two samples around a run give what cpu_figures reports.
+# cpu_sample PID: "NANOSECONDS PID_TICKS CPU0_BUSY CPU0_STEAL ALL_BUSY": the clock, PID's
+# utime+stime (/proc/PID/stat, all its threads), CPU 0's busy (user+nice+system+irq+softirq) and
+# steal ticks, and all CPUs' busy ticks (/proc/stat). Two samples around a run give what
+# cpu_figures reports.
 cpu_sample() {
-    local pid_ticks cpu0
+    local pid_ticks cpu0 all
     pid_ticks=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo NA)
     cpu0=$(awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8, $9}' /proc/stat)
-    echo "$(date +%s%N) $pid_ticks $cpu0"
+    all=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+    echo "$(date +%s%N) $pid_ticks $cpu0 $all"
 }
 
-# cpu_figures BEFORE AFTER OPERATIONS: key=value fields from two cpu_samples — server CPU per
-# operation (utime+stime of the sampled process, µs), all of CPU 0 per operation (what a harness
-# that reads the pinned core's busy time would report, µs), the share of a core CPU 0 spent on
-# anything but the server (other processes, interrupts charged to no one: noise), and the
-# hypervisor's steal on CPU 0 (% of the window).
+# cpu_figures BEFORE AFTER OPERATIONS [HARNESS_SECONDS]: key=value fields from two cpu_samples —
+# server CPU per operation (utime+stime of the sampled process, µs), all of CPU 0 per operation
+# (what a harness that reads the pinned core's busy time would report, µs), the share of a core
+# CPU 0 spent on anything but the server (other processes, interrupts charged to no one: noise),
+# and the hypervisor's steal on CPU 0 (% of the window). With the harness's CPU seconds also
+# machine_other_pct: what all CPUs spent on anything but the server and the harness (% of a
+# core), the noise of a server that is not confined to CPU 0.
 cpu_figures() {
-    awk -v b="$1" -v a="$2" -v ops="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    awk -v b="$1" -v a="$2" -v ops="$3" -v harness="${4:-}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
         split(b, x, " "); split(a, y, " ")
         window = (y[1] - x[1]) / 1e9; server = (y[2] - x[2]) / hz; cpu0 = (y[3] - x[3]) / hz; steal = (y[4] - x[4]) / hz
         if (ops > 0 && x[2] != "NA" && y[2] != "NA") printf "server_cpu_s=%.2f us_per_op=%.2f ", server, server * 1e6 / ops
@@ -63,6 +67,10 @@ cpu_figures() {
         other = cpu0 - server; if (other < 0) other = 0
         if (window <= 0) window = 1e-9
         printf "cpu0_other_pct=%.0f cpu0_steal_pct=%.0f window_s=%.2f", other * 100 / window, steal * 100 / window, window
+        if (harness ~ /^[0-9.]+$/ && x[5] != "" && y[5] != "") {
+            machine = (y[5] - x[5]) / hz - server - harness; if (machine < 0) machine = 0
+            printf " machine_other_pct=%.0f", machine * 100 / window
+        }
     }'
 }
 
