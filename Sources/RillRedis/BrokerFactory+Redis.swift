@@ -1,7 +1,8 @@
 public import RillPubSub
 
 extension BrokerFactory {
-    /// A ``RedisBroker`` on the application's loop, configured by URL
+    /// A ``RedisBroker`` on the application's first loop, feeding every loop's subscriptions,
+    /// configured by URL
     /// (`redis://[[user]:password@]host[:port][/db]`): events and history are shared by every
     /// process that uses the same Redis.
     ///
@@ -16,8 +17,9 @@ extension BrokerFactory {
         return .redis(configuration)
     }
 
-    /// A ``RedisBroker`` on the application's loop with a full configuration.
+    /// A ``RedisBroker`` on the application's first loop, feeding every loop's subscriptions,
+    /// with a full configuration.
     public static func redis(_ configuration: RedisBroker.Configuration) -> BrokerFactory {
-        BrokerFactory { loop in try RedisBroker.connectBlocking(eventLoop: loop, configuration: configuration) }
+        .spanningLoops { loops in try RedisBroker.connectBlocking(eventLoops: loops, configuration: configuration) }
     }
 }

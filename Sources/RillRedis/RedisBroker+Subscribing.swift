@@ -27,7 +27,9 @@ final class ChannelState {
 
     let name: String
     let pubsubName: [UInt8]
-    var subscribers: [Subscription] = []
+    /// Its subscriptions on all loops, and on each loop (by index in the broker's fan-out).
+    var subscriberCount = 0
+    var subscriberCounts: [Int]
     /// Subscribe calls in progress that include this channel; they receive its events too.
     var joins: [Join] = []
     var position: StreamID?
@@ -42,12 +44,13 @@ final class ChannelState {
     /// Identifies the current sync request, so that a stale reply is ignored.
     var syncToken = 0
 
-    init(name: String, pubsubName: [UInt8]) {
+    init(name: String, pubsubName: [UInt8], loopCount: Int) {
         self.name = name
         self.pubsubName = pubsubName
+        subscriberCounts = Array(repeating: 0, count: loopCount)
     }
 
-    var isUnused: Bool { subscribers.isEmpty && joins.isEmpty }
+    var isUnused: Bool { subscriberCount == 0 && joins.isEmpty }
 }
 
 /// A subscribe call in progress: it waits until its channels are live and, with a
@@ -55,6 +58,8 @@ final class ChannelState {
 final class Join {
     let channels: [String]
     let lastEventID: String?
+    /// The loop the subscription will live on (its index in the broker's fan-out).
+    let loop: Int
     var buffer: [(StreamID, BrokerEvent)] = []
     var replaySent = false
     /// The replay being read (with a `Last-Event-ID`).
@@ -63,9 +68,10 @@ final class Join {
     var completion: ((Result<Subscription, BrokerError>) -> Void)?
     var timer: ScheduledTimer?
 
-    init(channels: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void) {
+    init(channels: [String], lastEventID: String?, loop: Int, completion: @escaping (Result<Subscription, BrokerError>) -> Void) {
         self.channels = channels
         self.lastEventID = lastEventID
+        self.loop = loop
         self.completion = completion
     }
 }
@@ -242,6 +248,8 @@ extension RedisBroker {
     /// was cancelled is cancelled too, never handed to a caller that has gone.
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
         try Task.checkCancellation()
+        // The subscription lives on the caller's loop (a handler's), or on the broker's.
+        let loop = fanOut.currentShare()?.index ?? 0
         let request = SubscribeRequest()
         let subscription = try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Subscription, any Error>) in
@@ -251,7 +259,7 @@ extension RedisBroker {
                             continuation.resume(throwing: CancellationError())
                             return
                         }
-                        request.join = self.startSubscribing(to: channels, lastEventID: lastEventID) { result in
+                        request.join = self.startSubscribing(to: channels, lastEventID: lastEventID, loop: loop) { result in
                             request.join = nil
                             if request.isCancelled {
                                 if case .success(let subscription) = result { subscription.cancel() }
@@ -283,7 +291,8 @@ extension RedisBroker {
         var join: Join?
     }
 
-    /// Subscribes on the loop thread; `completion` runs on the loop, at once when every channel
+    /// Subscribes on the broker's loop thread, for a subscription on that loop; `completion`
+    /// runs on the loop, at once when every channel
     /// is already live here and there is no `lastEventID`, else after one to three round trips.
     ///
     /// - Throws (through `completion`): ``BrokerError/backend(_:)`` when a Redis connection is
@@ -292,14 +301,14 @@ extension RedisBroker {
     public func subscribeOnLoop(
         to channelNames: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) {
-        startSubscribing(to: channelNames, lastEventID: lastEventID, completion)
+        startSubscribing(to: channelNames, lastEventID: lastEventID, loop: 0, completion)
     }
 
     /// ``subscribeOnLoop(to:lastEventID:completion:)``, returning the subscribe call in flight
     /// (nil when `completion` already ran), which ``fail(_:_:)`` abandons.
     @discardableResult
     private func startSubscribing(
-        to channelNames: [String], lastEventID: String?, _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
+        to channelNames: [String], lastEventID: String?, loop: Int, _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) -> Join? {
         eventLoop.preconditionInEventLoop()
         var names: [String] = []
@@ -319,10 +328,10 @@ extension RedisBroker {
         }
         let states = names.map(channelNamed)
         if lastEventID == nil, states.allSatisfy({ $0.phase == .live }) {
-            completion(.success(makeSubscription(names, status: .live, replay: [])))
+            completion(.success(makeSubscription(names, status: .live, replay: [], on: loop)))
             return nil
         }
-        let join = Join(channels: names, lastEventID: lastEventID, completion: completion)
+        let join = Join(channels: names, lastEventID: lastEventID, loop: loop, completion: completion)
         joins[ObjectIdentifier(join)] = join
         for state in states { state.joins.append(join) }
         join.timer = eventLoop.schedule(after: configuration.replyTimeout) { [weak self, weak join] in
@@ -335,34 +344,64 @@ extension RedisBroker {
 
     private func channelNamed(_ name: String) -> ChannelState {
         if let channel = channels[name] { return channel }
-        let channel = ChannelState(name: name, pubsubName: keys.pubsub(name))
+        let channel = ChannelState(name: name, pubsubName: keys.pubsub(name), loopCount: fanOut.shares.count)
         channels[name] = channel
         if subscriber.subscribe([channel.pubsubName]) { channel.phase = .subscribing(sent: true) }
         return channel
     }
 
-    private func makeSubscription(_ names: [String], status: ReplayStatus, replay: [BrokerEvent]) -> Subscription {
+    /// Makes a subscription that lives on loop `loop` (its index in the fan-out) and counts it
+    /// in its channels. One on the broker's loop joins its lists at once; one on another loop
+    /// is sent there, behind the events already queued for it (all older than its start), so
+    /// it gets exactly the events delivered after this moment.
+    private func makeSubscription(_ names: [String], status: ReplayStatus, replay: [BrokerEvent], on loop: Int) -> Subscription {
+        let share = fanOut.shares[loop]
         let subscription = Subscription(
-            channels: names, replayStatus: status, eventLoop: eventLoop, bufferLimit: configuration.broker.subscriberBufferCount,
+            channels: names, replayStatus: status, eventLoop: share.loop, bufferLimit: configuration.broker.subscriberBufferCount,
             policy: configuration.broker.overflowPolicy, replay: replay, onEnd: subscriptionEnded)
-        for (index, name) in names.enumerated() {
+        for name in names {
             guard let channel = channels[name] else { continue }
-            subscription.addToChannelList(&channel.subscribers, at: index)
+            channel.subscriberCount += 1
+            channel.subscriberCounts[loop] += 1
         }
         subscriptionCount += 1
+        if loop == 0 { share.attach(subscription) } else { fanOut.send(.attach(subscription), to: share) }
         return subscription
     }
 
-    /// A subscription ended (its `onEnd`, ``RedisBroker/subscriptionEnded``): it leaves its
-    /// channels' subscriber lists.
+    /// A subscription ended (its `onEnd`, ``RedisBroker/subscriptionEnded``), on its loop: it
+    /// leaves that loop's lists, and its channels' counts here.
     func unsubscribe(_ subscription: Subscription, error: SubscriptionError?) {
+        guard let loop = fanOut.index(of: subscription.eventLoop) else { return }
+        let share = fanOut.shares[loop]
+        for (position, name) in subscription.channels.enumerated() { _ = share.remove(subscription, from: name, at: position) }
+        let (names, dropped) = (subscription.channels, subscription.dropped)
+        // Clean-up: never lost to a full queue (refused only once the broker's loop stopped).
+        onLoop(bypassingLimit: true) { self.unsubscribed(from: names, on: loop, error: error, dropped: dropped) }
+    }
+
+    /// A subscription on loop `loop` to `names` ended. The broker's loop.
+    private func unsubscribed(from names: [String], on loop: Int, error: SubscriptionError?, dropped: Int) {
         if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
-        counters.droppedEventCount += subscription.dropped
+        counters.droppedEventCount += dropped
         subscriptionCount -= 1
-        for (index, name) in subscription.channels.enumerated() {
-            guard let channel = channels[name] else { continue }
-            guard subscription.removeFromChannelList(&channel.subscribers, at: index) else { continue }
+        for name in names {
+            guard let channel = channels[name], channel.subscriberCounts[loop] > 0 else { continue }
+            channel.subscriberCounts[loop] -= 1
+            channel.subscriberCount -= 1
             releaseIfUnused(channel)
+        }
+    }
+
+    /// Ends every subscription to `channel`, on every loop, with `error`: at once on the
+    /// broker's loop, behind what is queued on the others.
+    func endSubscriptions(of channel: ChannelState, with error: SubscriptionError) {
+        for (loop, count) in channel.subscriberCounts.enumerated() where count > 0 {
+            if loop == 0 {
+                fanOut.shares[0].endSubscriptions(of: channel.name, with: error)
+            } else {
+                fanOut.send(.end(channel: channel.name, error: error), to: fanOut.shares[loop])
+            }
         }
     }
 
@@ -477,7 +516,7 @@ extension RedisBroker {
         }
         if join.channels.count > 1 { merged.sort { $0.0 < $1.0 } }
         detach(join)
-        completion(.success(makeSubscription(join.channels, status: status, replay: merged.map(\.1))))
+        completion(.success(makeSubscription(join.channels, status: status, replay: merged.map(\.1), on: join.loop)))
     }
 
     func fail(_ join: Join, _ error: BrokerError) {
@@ -653,7 +692,7 @@ extension RedisBroker {
         heldOverflowCount += 1
         channel.heldOverflowed = false
         logger.warning("channel \(channel.name): more than \(heldLimit) events arrived while it synced; reading them back from the stream")
-        for subscription in channel.subscribers { subscription.end(with: .historyLost) }
+        endSubscriptions(of: channel, with: .historyLost)
         guard channels[channel.name] === channel else { return }
         channel.phase = .syncing(sent: false)
         requestSync(channel)
@@ -685,11 +724,11 @@ extension RedisBroker {
         logger.warning(
             """
             channel \(channel.name): events after \(position) left the history\(through) before the subscriber connection \
-            was back; ending its \(channel.subscribers.count) subscriptions so that their clients replay
+            was back; ending its \(channel.subscriberCount) subscriptions so that their clients replay
             """
         )
         for join in channel.joins { fail(join, .backend("\(configuration.url): events of channel \(channel.name) left the history")) }
-        for subscription in channel.subscribers { subscription.end(with: .historyLost) }
+        endSubscriptions(of: channel, with: .historyLost)
         // Normally released with its last subscription; if anything is left, it starts afresh.
         guard channels[channel.name] === channel else { return }
         channel.held.removeAll()
@@ -716,13 +755,19 @@ extension RedisBroker {
     private func deliver(_ channel: ChannelState, id: StreamID, record: EventRecord) {
         guard id > channel.position ?? .zero else { return }
         channel.position = id
-        guard !channel.subscribers.isEmpty || !channel.joins.isEmpty, let event = makeEvent(channel: channel.name, id: id, record: record)
+        guard channel.subscriberCount > 0 || !channel.joins.isEmpty, let event = makeEvent(channel: channel.name, id: id, record: record)
         else { return }
-        // Iterate a copy: a subscriber that overflows is removed from the list meanwhile.
-        let subscribers = channel.subscribers
-        var reached = 0
-        for subscriber in subscribers where subscriber.deliver(event) { reached += 1 }
-        counters.deliveredEventCount += reached
+        // Other loops get it in their inbox (one wakeup per loop per batch); this loop at once.
+        if channel.subscriberCount > channel.subscriberCounts[0] {
+            var wakeups: [LoopFanOut.Share] = []
+            fanOut.lock.withLock { _ in
+                for (loop, count) in channel.subscriberCounts.enumerated() where loop > 0 && count > 0 {
+                    if fanOut.queue(.event(event), for: fanOut.shares[loop]) { wakeups.append(fanOut.shares[loop]) }
+                }
+            }
+            for share in wakeups { fanOut.scheduleDrain(of: share) }
+        }
+        if channel.subscriberCounts[0] > 0 { fanOut.shares[0].deliver(event) }
         guard !channel.joins.isEmpty else { return }
         var overflowing: [Join] = []
         var replayed: [Join] = []

@@ -78,8 +78,14 @@ public import RillSSE
 ///   thread and hops there. Call ``close()`` or shut the loop down to release the connections;
 ///   until then the loop keeps the broker alive, even when nothing else refers to it.
 public final class RedisBroker: Broker, @unchecked Sendable {
-    /// The loop whose thread runs hiredis and owns the broker's state.
+    /// The loop whose thread runs hiredis and owns the broker's state (the first of
+    /// ``eventLoops``).
     public let eventLoop: EventLoop
+    /// The loops whose subscriptions the broker feeds: a subscription lives on the loop it was
+    /// made on, and each event reaches every other loop through one wakeup per batch.
+    public let eventLoops: [EventLoop]
+    /// The loops' subscription lists and inboxes.
+    let fanOut: LoopFanOut
     /// Where Redis is, bounds and timings.
     public let configuration: Configuration
 
@@ -129,8 +135,11 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     enum Lifecycle { case starting, running, closed }
 
-    private init(eventLoop: EventLoop, configuration: Configuration, logger: Logger) {
+    private init(eventLoops: [EventLoop], configuration: Configuration, logger: Logger) {
+        let eventLoop = eventLoops[0]
         self.eventLoop = eventLoop
+        self.eventLoops = eventLoops
+        fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.broker.maxPendingCrossLoopEvents)
         self.configuration = configuration
         self.logger = logger
         keys = RedisKeys(prefix: configuration.keyPrefix, database: configuration.database)
@@ -164,7 +173,16 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     public static func connect(
         eventLoop: EventLoop, configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
     ) async throws -> RedisBroker {
-        let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        try await connect(eventLoops: [eventLoop], configuration: configuration, logger: logger)
+    }
+
+    /// ``connect(eventLoop:configuration:logger:)`` for a broker that feeds subscriptions on
+    /// several loops (an application's); the first runs the connections.
+    public static func connect(
+        eventLoops: [EventLoop], configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
+    ) async throws -> RedisBroker {
+        precondition(!eventLoops.isEmpty, "a broker needs at least one event loop")
+        let broker = RedisBroker(eventLoops: eventLoops, configuration: configuration, logger: logger)
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             broker.onLoop({ broker.start { continuation.resume(with: $0) } }, refused: { continuation.resume(throwing: loopRefused) })
         }
@@ -185,8 +203,18 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     public static func connectBlocking(
         eventLoop: EventLoop, configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
     ) throws -> RedisBroker {
+        try connectBlocking(eventLoops: [eventLoop], configuration: configuration, logger: logger)
+    }
+
+    /// ``connectBlocking(eventLoop:configuration:logger:)`` for a broker that feeds
+    /// subscriptions on several loops (an application's); the first runs the connections.
+    public static func connectBlocking(
+        eventLoops: [EventLoop], configuration: Configuration, logger: Logger = Logger(label: "rill.redis")
+    ) throws -> RedisBroker {
+        precondition(!eventLoops.isEmpty, "a broker needs at least one event loop")
+        let eventLoop = eventLoops[0]
         precondition(!eventLoop.inEventLoop, "connectBlocking would block the loop that has to connect; use connect")
-        let broker = RedisBroker(eventLoop: eventLoop, configuration: configuration, logger: logger)
+        let broker = RedisBroker(eventLoops: eventLoops, configuration: configuration, logger: logger)
         let outcome = BlockingOutcome()
         let queued = eventLoop.execute {
             broker.start { result in
@@ -419,20 +447,23 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     // MARK: Statistics, closing
 
     public func statistics() async -> BrokerStatistics {
-        await withUnsafeContinuation { continuation in
+        var statistics = await withUnsafeContinuation { continuation in
             onLoop({ continuation.resume(returning: self.statisticsOnLoop()) }, refused: { continuation.resume(returning: BrokerStatistics()) })
         }
+        // What each loop delivered, and what its open subscriptions dropped.
+        for share in fanOut.shares {
+            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, share.droppedByLiveSubscriptions) } ?? (0, 0)
+            statistics.deliveredEventCount += delivered
+            statistics.droppedEventCount += dropped
+        }
+        return statistics
     }
 
     private func statisticsOnLoop() -> BrokerStatistics {
         var statistics = counters
         statistics.subscriptionCount = subscriptionCount
-        var seen = Set<ObjectIdentifier>()
-        for (name, channel) in channels where !channel.subscribers.isEmpty {
-            statistics.subscribersPerChannel[name] = channel.subscribers.count
-            for subscription in channel.subscribers where seen.insert(ObjectIdentifier(subscription)).inserted {
-                statistics.droppedEventCount += subscription.dropped
-            }
+        for (name, channel) in channels where channel.subscriberCount > 0 {
+            statistics.subscribersPerChannel[name] = channel.subscriberCount
         }
         return statistics
     }
@@ -460,12 +491,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
             completion(.failure(.closed))
         }
         failAllJoins(.closed)
-        var ended = Set<ObjectIdentifier>()
-        for channel in Array(channels.values) {
-            for subscription in channel.subscribers where ended.insert(ObjectIdentifier(subscription)).inserted {
-                subscription.end(with: .brokerClosed)
-            }
-        }
+        for channel in Array(channels.values) { endSubscriptions(of: channel, with: .brokerClosed) }
         channels.removeAll()
         commandRetry?.cancel()
         subscriberRetry?.cancel()
