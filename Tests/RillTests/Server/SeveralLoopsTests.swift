@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Rill
 import RillCore
+import RillPubSub
 import RillTesting
 import Testing
 
@@ -217,6 +218,32 @@ import Testing
                 #expect(count.current == 0, "global-executor enqueues on \(loop.name) while serving")
             }
         }
+    }
+
+    @Test func `a broker that lives on one loop still reaches streams on the others`() async throws {
+        let router = loopRouter()
+        router.get("/stream") { request, context in try await context.eventStream(for: request) }
+        router.post("/publish") { request, context in
+            try await context.publish(ServerSentEvent(data: request.bodyText), channel: "c").subscriberCount
+        }
+        // A factory for one loop (as a third-party broker would be): the application's first.
+        let app = try Application(
+            router: router, configuration: twoLoops(), logger: quietLogger,
+            broker: BrokerFactory { loop in InMemoryBroker(eventLoop: loop) })
+        try await app.test(.live) { client in
+            var streams: [SSETestStream] = []
+            for _ in 0..<20 { streams.append(try await client.sse("/stream?channel=c")) }
+            #expect(await eventually { await app.broker.statistics().subscriptionCount == 20 })
+            let perLoop = await app.serverStatistics().connectionCountsByLoop
+            #expect(perLoop.allSatisfy { $0 > 0 }, "streams on both loops: \(perLoop)")
+            for n in 1...3 { #expect(try await client.post("/publish", text: "event \(n)").status == .ok) }
+            for stream in streams {
+                #expect(try await stream.events(3).map(\.data) == ["event 1", "event 2", "event 3"])
+                stream.close()
+            }
+            #expect(await eventually { await app.broker.statistics().subscriptionCount == 0 })
+        }
+        await app.shutdown()
     }
 
     @Test func `shutdown says farewell on every loop's streams within one grace period`() async throws {
