@@ -3,7 +3,7 @@ public import RillCore
 /// Limits and timeouts of the HTTP server. Every limit is explicit and has a unit in its name.
 public struct ServerConfiguration: Sendable {
     /// How many event loops serve connections, one thread each (`rill-loop-0`, `rill-loop-1`,
-    /// …). Default: the CPUs the process may run on (``EventLoop/availableCoreCount``, which
+    /// …). Default: the CPUs the process may run on (`EventLoop.availableCoreCount`, which
     /// follows `taskset`). Each loop listens on the port (`SO_REUSEPORT`: the kernel spreads new
     /// connections over them), and a connection stays on its loop for life; its handler, what
     /// the handler awaits and its child tasks run on that loop's thread with no hop.
