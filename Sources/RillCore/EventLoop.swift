@@ -56,6 +56,7 @@ public final class EventLoop: @unchecked Sendable {
     private let logger: Logger
     private let state = Atomic<Int>(State.running.rawValue)
     private var thread = pthread_t()
+    private let threadJoined = Atomic<Bool>(false)
     private let exited = DispatchSemaphore(value: 0)
     private let exitWaiters = SanitizerVisibleMutex<[CheckedContinuation<Void, Never>]?>([])
     private var shutdownObservers: [() -> Void] = []
@@ -261,6 +262,13 @@ public final class EventLoop: @unchecked Sendable {
             }
             if alreadyExited { continuation.resume() }
         }
+        joinThreadOnce()
+    }
+
+    /// Joins the loop's thread, once: a second `pthread_join` of one thread is undefined
+    /// behaviour (ThreadSanitizer aborts on it), and shutdown may be called more than once.
+    private func joinThreadOnce() {
+        guard !threadJoined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_join(thread, nil)
     }
 
@@ -270,7 +278,7 @@ public final class EventLoop: @unchecked Sendable {
         requestStop()
         exited.wait()
         exited.signal()
-        pthread_join(thread, nil)
+        joinThreadOnce()
     }
 
     private func requestStop() {

@@ -8,6 +8,28 @@ import Testing
 #endif
 
 @Suite struct EventLoopTests {
+    @Test func `shutting a loop down again, at once or later, joins its thread once`() async throws {
+        // A second pthread_join of one thread is undefined behaviour (ThreadSanitizer aborts).
+        let loop = try EventLoop(name: "twice")
+        async let first: Void = loop.shutdown()
+        async let second: Void = loop.shutdown()
+        _ = await (first, second)
+        await loop.shutdown()
+        await Task.detached { loop.shutdownAndWait() }.value
+        #expect(loop.closeResult == 0)
+        #expect(EventLoop.current == nil)
+    }
+
+    @Test func `each loop thread knows its loop`() async throws {
+        let loops = try (0..<2).map { try EventLoop(name: "current-\($0)") }
+        for loop in loops {
+            let found = await Task(executorPreference: loop.executor) { EventLoop.current === loop }.value
+            #expect(found)
+        }
+        for loop in loops { await loop.shutdown() }
+        #expect(EventLoop.availableCoreCount >= 1)
+    }
+
     @Test func `a thread started after the loop exited is not the loop thread`() async throws {
         // glibc hands a joined thread's descriptor (its pthread_t) to the next thread created:
         // a comparison of pthread_t alone would take that thread for the dead loop's.
