@@ -102,7 +102,7 @@ public final class Application: Sendable {
             for (index, loop) in eventLoops.enumerated() {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
-                    returnsFreedMemory: index == 0, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+                    isPrimary: index == 0, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address
                 let shared = eventLoops.count > 1

@@ -31,8 +31,9 @@ final class HTTPServer: @unchecked Sendable {
     let serverLine: [UInt8]
     /// Open connections of all the application's servers, for ``maxConnections``.
     let openConnections: OpenConnectionCounter
-    /// Whether this server gives freed memory back to the kernel (one per process does).
-    let returnsFreedMemory: Bool
+    /// Whether this is the application's first server (loop 0's), which does what one server
+    /// per process does: give freed memory back to the kernel, warn about the open-file limit.
+    let isPrimary: Bool
 
     private var listener: TCPListener?
     /// The open connections, each knowing its index (``HTTPConnection/registryIndex``): adding
@@ -98,12 +99,12 @@ final class HTTPServer: @unchecked Sendable {
 
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
-        openConnections: OpenConnectionCounter = OpenConnectionCounter(), returnsFreedMemory: Bool = true,
+        openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true,
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
     ) {
         self.loop = loop
         self.openConnections = openConnections
-        self.returnsFreedMemory = returnsFreedMemory
+        self.isPrimary = isPrimary
         self.configuration = configuration
         self.logger = logger
         self.pubSub = pubSub
@@ -129,7 +130,7 @@ final class HTTPServer: @unchecked Sendable {
     ) throws(UVError) -> SocketAddress {
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHardLimit()
         maxConnections = OpenFileLimit.connectionCap(configured: configuration.maxConnections, openFileLimit: openFileLimit)
-        if maxConnections < configuration.maxConnections {
+        if isPrimary && maxConnections < configuration.maxConnections {
             logger.warning(
                 "maxConnections lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE=) to serve more",
                 metadata: [
@@ -148,7 +149,7 @@ final class HTTPServer: @unchecked Sendable {
         let queue = eventStreamFlushQueue
         flushObserver = loop.addDrainObserver { queue.flush() }
         pubSub?.setBackpressure(queue, on: loop)
-        if returnsFreedMemory, let interval = configuration.freedMemoryCheckInterval {
+        if isPrimary, let interval = configuration.freedMemoryCheckInterval {
             let logger = self.logger
             freedMemoryReturner = FreedMemoryReturner(
                 loop: loop, interval: interval, thresholdBytes: max(1, configuration.freedMemoryReturnThresholdBytes)
