@@ -246,6 +246,65 @@ import Testing
         await app.shutdown()
     }
 
+    @Test func `a client that reconnects on the other loop resumes with no gap and no duplicate while events are published`() async throws {
+        let router = Router()
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                var response = try await next(request, context)
+                response.headerFields[HTTPField.Name("X-Loop")!] = context.eventLoop.name
+                return response
+            })
+        router.get("/stream") { request, context in try await context.eventStream(for: request) }
+        let app = try Application(
+            router: router, configuration: twoLoops(), logger: quietLogger,
+            broker: .inMemory(.init(historyCount: 10_000, subscriberBufferCount: 10_000)))
+        try await app.test(.live) { client in
+            let total = 400
+            // Published from a plain task (no loop's), racing the reconnects.
+            let publisher = Task.detached {
+                for n in 1...total {
+                    try await app.publish(ServerSentEvent(data: "\(n)"), channel: "r")
+                    if n.isMultiple(of: 10) { try await Task.sleep(for: .milliseconds(2)) }
+                }
+            }
+            var seen: [String] = []
+            var lastID: String?
+            var replays: [String] = []
+            var loopsVisited: [String] = []
+            while seen.last != String(total) {
+                // The next stream on the other loop than the last one (reconnects until it lands there).
+                let wanted = loopsVisited.last == "rill-loop-0" ? "rill-loop-1" : "rill-loop-0"
+                var stream: SSETestStream?
+                for _ in 0..<100 {
+                    let candidate = try await client.sse(
+                        "/stream?channel=r", headerFields: lastID.map { [HTTPField.Name("Last-Event-ID")!: $0] } ?? [:])
+                    if candidate.headerFields[HTTPField.Name("X-Loop")!] == wanted {
+                        stream = candidate
+                        break
+                    }
+                    candidate.close()
+                }
+                let resumed = try #require(stream, "no stream landed on \(wanted)")
+                loopsVisited.append(wanted)
+                replays.append(resumed.headerFields[HTTPField.Name("Rill-Replay")!] ?? "")
+                var taken = 0
+                while taken < 23, seen.last != String(total), let event = try await resumed.events(1).first {
+                    seen.append(event.data)
+                    lastID = event.lastEventID
+                    taken += 1
+                }
+                resumed.close()
+            }
+            try await publisher.value
+            let first = try #require(seen.first.flatMap { Int($0) })
+            #expect(seen == (first...total).map(String.init), "every event from the first on exactly once, in order")
+            #expect(replays.first == "live")
+            #expect(replays.dropFirst().allSatisfy { $0 == "complete" }, "\(replays)")
+            #expect(Set(loopsVisited) == ["rill-loop-0", "rill-loop-1"])
+        }
+        await app.shutdown()
+    }
+
     @Test func `shutdown says farewell on every loop's streams within one grace period`() async throws {
         let router = Router()
         router.get("/news") { _, context in
