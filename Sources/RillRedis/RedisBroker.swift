@@ -74,9 +74,14 @@ public import RillSSE
 ///
 /// Needs Redis 6.2 or newer; Redis Cluster is not supported (the scripts use several keys).
 ///
-/// - Important: the broker is confined to its event loop; every method may be called from any
-///   thread and hops there. Call ``close()`` or shut the loop down to release the connections;
-///   until then the loop keeps the broker alive, even when nothing else refers to it.
+/// **Loops.** The broker's state and both connections live on its first loop; every method may
+/// be called from any thread and hops there. Made over several loops (an application's,
+/// ``connect(eventLoops:configuration:logger:)``), a subscription lives on the loop it was asked
+/// for from, and each event reaches every other loop with subscribers on its channel through one
+/// wakeup per batch — still one subscriber connection per process.
+///
+/// - Important: call ``close()`` or shut the first loop down to release the connections; until
+///   then the loop keeps the broker alive, even when nothing else refers to it.
 public final class RedisBroker: Broker, @unchecked Sendable {
     /// The loop whose thread runs hiredis and owns the broker's state (the first of
     /// ``eventLoops``).
@@ -194,8 +199,8 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// connected or has failed.
     ///
     /// ```swift
-    /// let app = try Application(router: router, broker: BrokerFactory { loop in
-    ///     try RedisBroker.connectBlocking(eventLoop: loop, configuration: .init(url: "redis://127.0.0.1:6379"))
+    /// let app = try Application(router: router, broker: .spanningLoops { loops in
+    ///     try RedisBroker.connectBlocking(eventLoops: loops, configuration: .init(url: "redis://127.0.0.1:6379"))
     /// })
     /// ```
     ///
