@@ -181,10 +181,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         let here = currentShare()
         let now = here?.loop.nowMilliseconds ?? Self.monotonicMilliseconds()
         var event = event
-        // An event with its own id is encoded outside the lock; one that takes the sequence
-        // number as its id, inside.
+        // Encoded outside the lock: an event that takes the sequence number as its id gets its
+        // digits appended there, into capacity reserved for them (no encoding, no allocation).
         var encoded: [UInt8]?
-        if event.id != nil { encoded = try Self.encode(event) }
+        var awaitingID: EventAwaitingID?
+        if event.id != nil { encoded = try Self.encode(event) } else { awaitingID = try EventAwaitingID(event) }
         var delivered: BrokerEvent?
         var deliverHere = false
         var remoteSubscribers = 0
@@ -193,9 +194,9 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
             let next = sequence + 1
-            if event.id == nil {
+            if awaitingID != nil {
                 event.id = String(next)
-                encoded = try Self.encode(event)
+                encoded = awaitingID!.encoded(withID: next)
             }
             let channel = try channelNamed(channelName)
             sequence = next
