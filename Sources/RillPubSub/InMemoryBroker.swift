@@ -217,7 +217,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             }
             if channel.subscriberCount > 0 {
                 if shares.count == 1 {
-                    if here != nil { deliverHere = true } else if fanOut.queue(.event(published), for: shares[0]) { wakeups.append(shares[0]) }
+                    if here != nil {
+                        deliverHere = true
+                    } else {
+                        remoteSubscribers = channel.subscriberCount
+                        if fanOut.queue(.event(published), for: shares[0]) { wakeups.append(shares[0]) }
+                    }
                 } else {
                     for (index, count) in channel.subscriberCountsByLoop.enumerated() where count > 0 {
                         if index == here?.index {

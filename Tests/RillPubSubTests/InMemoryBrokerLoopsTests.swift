@@ -64,6 +64,17 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func `with one loop, a publish from a plain thread counts the subscribers it will reach`() async throws {
+        try await withLoops(1) { loops, broker in
+            let subscription = try await onLoop(loops[0]) { try broker.subscribeOnLoop(to: ["news"], lastEventID: nil) }
+            let receipt = try await Task.detached { try await broker.publish(ServerSentEvent(data: "hi"), to: "news") }.value
+            #expect(receipt.subscriberCount == 1)
+            #expect(data(try await take(1, from: subscription)) == ["hi"])
+            subscription.cancel()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func `concurrent publishers on every loop and on threads give every loop the same id order`() async throws {
         let perPublisher = 400
         try await withLoops(configuration: .init(historyCount: 10_000, subscriberBufferCount: 10_000)) { loops, broker in

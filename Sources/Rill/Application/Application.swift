@@ -69,7 +69,7 @@ public final class Application: Sendable {
                 loops.append(try EventLoop(name: "rill-loop-\(index)", logger: logger))
             }
             pubSub = PubSub(
-                broker: try broker.make(loops), eventLoops: loops, logger: logger,
+                broker: try broker.make(loops), logger: logger,
                 defaultStreamConfiguration: configuration.eventStream)
         } catch {
             // Nothing else will ever stop the loops: the application is never returned.
@@ -226,11 +226,7 @@ public final class Application: Sendable {
     }
 
     /// Open client connections right now (for tests and metrics).
-    public func connectionCount() async -> Int {
-        var total = 0
-        for server in servers { total += await onLoop(server.loop) { server.connectionCount } }
-        return total
-    }
+    public func connectionCount() async -> Int { await serverStatistics().connectionCount }
 
     /// The router's responder with all middleware, for in-process tests (no sockets).
     package func makeResponder() -> Responder { router.makeResponder() }

@@ -15,8 +15,6 @@ import RillPubSub
 /// ``RequestContext``, so routes need not capture the application.
 final class PubSub: Sendable {
     let broker: any Broker
-    /// The application's loops.
-    let eventLoops: [EventLoop]
     let logger: Logger
     let defaultStreamConfiguration: EventStreamConfiguration
 
@@ -28,9 +26,8 @@ final class PubSub: Sendable {
         var backpressures: [ObjectIdentifier: any PublishBackpressure] = [:]
     }
 
-    init(broker: any Broker, eventLoops: [EventLoop], logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
+    init(broker: any Broker, logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
         self.broker = broker
-        self.eventLoops = eventLoops
         self.logger = logger
         self.defaultStreamConfiguration = defaultStreamConfiguration
     }
