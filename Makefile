@@ -6,19 +6,20 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8080
 MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
-APT_BUILD    := libuv1-dev pkg-config libhiredis-dev
-# What `make test` needs on top: headless Chromium and its driver (browser tests), pip, and
-# redis-server (RillRedisTests start their own on a free port).
-APT_TEST     := chromium chromium-driver python3-pip redis-server
+APT_BUILD    := libuv1-dev pkg-config libhiredis-dev libssl-dev libnghttp2-dev
+# What `make test` needs on top: headless Chromium and its driver (browser tests), pip,
+# redis-server (RillRedisTests start their own on a free port), curl (HTTP/2 checks) and openssl
+# (test certificates).
+APT_TEST     := chromium chromium-driver python3-pip redis-server curl openssl
 # PyPI packages of the client tests (Tests/RillClientTests, Tests/browser), and their modules.
-PIP_TEST     := selenium sseclient-py requests
-PIP_MODULES  := selenium, sseclient, requests
+PIP_TEST     := selenium sseclient-py requests h2
+PIP_MODULES  := selenium, sseclient, requests, h2
 # The interpreter behind `python3` (pyenv's shim or Debian's): pip installs into it and the tests
 # run it, so both always agree.
 export RILL_TEST_PYTHON := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON       := $(or $(RILL_TEST_PYTHON),python3)
 # What `make bench` needs on top: the load generators (wrk), taskset, pgrep and redis-server.
-APT_BENCH    := wrk util-linux procps redis-server
+APT_BENCH    := wrk util-linux procps redis-server nghttp2-client
 
 .PHONY: run test build build-release bench deps deps-test deps-bench clean lint format docs
 

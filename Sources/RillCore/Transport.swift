@@ -16,6 +16,9 @@ public protocol Transport: AnyObject {
     var queuedBytes: Int { get }
     /// Whether ``close()`` or ``closeAfterFlush(lingering:)`` was called.
     var isClosing: Bool { get }
+    /// The application protocol the peer and the transport agreed on (TLS's ALPN: `"h2"`,
+    /// `"http/1.1"`), nil when none was (always, for plain TCP).
+    var applicationProtocol: String? { get }
     /// The first write error, if a write failed (the transport closes itself then); an
     /// `ETIMEDOUT` one when the write timeout gave up on a peer that stopped reading.
     var writeError: UVError? { get }
@@ -44,6 +47,9 @@ public protocol Transport: AnyObject {
 }
 
 extension Transport {
+    /// None: a plain byte stream negotiates no application protocol.
+    public var applicationProtocol: String? { nil }
+
     /// ``closeAfterFlush(lingering:)`` with the default linger, 2 seconds.
     public func closeAfterFlush() { closeAfterFlush(lingering: .seconds(2)) }
 }

@@ -65,6 +65,8 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String?
     /// Defaults for Server-Sent Events streams (heartbeats, slow-client cap).
     public var eventStream: EventStreamConfiguration
+    /// HTTP/2: when it is spoken and its limits.
+    public var http2: HTTP2Configuration
 
     /// Creates a configuration; every value has a production default.
     public init(
@@ -86,7 +88,8 @@ public struct ServerConfiguration: Sendable {
         freedMemoryReturnThresholdBytes: Int = 1024 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
         serverName: String? = "Rill",
-        eventStream: EventStreamConfiguration = .init()
+        eventStream: EventStreamConfiguration = .init(),
+        http2: HTTP2Configuration = .init()
     ) {
         precondition(eventLoopCount >= 1, "a server needs at least one event loop")
         self.eventLoopCount = eventLoopCount
@@ -108,5 +111,6 @@ public struct ServerConfiguration: Sendable {
         self.shutdownGracePeriod = shutdownGracePeriod
         self.serverName = serverName
         self.eventStream = eventStream
+        self.http2 = http2
     }
 }
