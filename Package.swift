@@ -42,6 +42,8 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         // System library: hiredis from Debian's libhiredis-dev. Only RillRedis imports it.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // System library: nghttp2 from Debian's libnghttp2-dev. Only RillHTTP2 imports it.
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // hiredis's libuv adapter, fixed (the stock 0.14 one hangs on socket errors).
         .target(name: "CRedisLibUV", dependencies: ["CLibUV", "CHiredis"]),
 
@@ -55,6 +57,12 @@ let package = Package(
         .target(
             name: "RillHTTP",
             dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings
+        ),
+        // HTTP/2 on bytes: nghttp2's framing, HPACK and flow control behind a small session type.
+        .target(
+            name: "RillHTTP2",
+            dependencies: ["CNGHTTP2", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSettings
         ),
         // Server-Sent Events on bytes: the event type, the encoder and a spec-exact client parser.
@@ -79,7 +87,7 @@ let package = Package(
         .target(
             name: "Rill",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE", "RillPubSub",
+                "RillCore", "RillHTTP", "RillHTTP2", "RillSSE", "RillPubSub",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,7 +1,8 @@
 /// An HTTP protocol version as it appears on an HTTP/1.x request or status line.
 ///
 /// The parser only ever produces ``http1_0`` and ``http1_1``; anything else is rejected with
-/// ``HTTPParserError/unsupportedVersion`` before a head is built.
+/// ``HTTPParserError/unsupportedVersion`` before a head is built. Requests on HTTP/2 streams
+/// carry ``http2``.
 public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     /// The major version digit, `1` for HTTP/1.1.
     public var major: Int
@@ -18,6 +19,9 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     public static let http1_0 = HTTPVersion(major: 1, minor: 0)
     /// HTTP/1.1: persistent connections by default, `Host` required.
     public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+    /// HTTP/2: each request is a stream of a multiplexed connection.
+    public static let http2 = HTTPVersion(major: 2, minor: 0)
 
     /// The version as written on the wire, e.g. `HTTP/1.1`.
     public var description: String {

@@ -12,8 +12,9 @@ public struct HTTP2Configuration: Sendable {
     /// (otherwise it gets HTTP/1.1's 505). Default true.
     public var acceptsPriorKnowledge: Bool
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`: the most streams a client may have open on one
-    /// connection at once; a stream beyond is refused (`RST_STREAM` `REFUSED_STREAM`).
-    /// Default 128.
+    /// connection at once. A stream beyond is refused (`RST_STREAM` `REFUSED_STREAM`) while the
+    /// client may not have seen the setting yet; a client that acknowledged it and still opens
+    /// more is disconnected (`GOAWAY` `PROTOCOL_ERROR`, RFC 9113 §5.1.2). Default 128.
     public var maxConcurrentStreams: Int
     /// Rapid reset (CVE-2023-44487): how many `RST_STREAM` frames a client may send in a burst…
     public var maxResetStreamBurst: Int

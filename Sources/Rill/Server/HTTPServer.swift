@@ -52,6 +52,13 @@ final class HTTPServer: @unchecked Sendable {
 
     /// The reusable response buffer, empty with its capacity; give it back with
     /// ``returnResponseScratch(_:)``.
+    /// The current `Date` value (for HTTP/2 heads), from the same once-a-second line.
+    func dateValue() -> String {
+        let line = dateLine.current()
+        // "date: " … "\r\n"
+        return String(decoding: line.dropFirst(6).dropLast(2), as: UTF8.self)
+    }
+
     func takeResponseScratch() -> [UInt8] {
         var buffer: [UInt8] = []
         swap(&buffer, &responseScratch)

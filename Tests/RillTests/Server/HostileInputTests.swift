@@ -165,8 +165,26 @@ private struct Rejection: Sendable {
         try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", status: 501)
     }
 
-    @Test func `the HTTP 2 connection preface is a 505`() async throws {
-        try await expectRejected("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 505)
+    @Test func `the HTTP 2 connection preface is a 505 when prior knowledge is switched off`() async throws {
+        var configuration = testConfiguration()
+        configuration.http2.acceptsPriorKnowledge = false
+        try await withLiveServer(hostileRouter(), configuration: configuration) { _, port in
+            let rejection = try await reject(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8), port: port)
+            #expect(rejection.response.status.code == 505)
+            #expect(rejection.response.headerFields[.connection] == "close")
+        }
+    }
+
+    @Test func `the HTTP 2 connection preface is answered with HTTP 2 SETTINGS`() async throws {
+        try await withLiveServer(hostileRouter()) { _, port in
+            let reply = try await converse(port: port) { connection in
+                try connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
+                return try connection.receive(atLeast: 9)
+            }
+            // A frame header: 24-bit length, type 0x4 (SETTINGS), no flags, stream 0.
+            #expect(reply.count >= 9)
+            #expect(reply[3] == 0x4 && reply[4] == 0 && reply[5..<9].allSatisfy { $0 == 0 }, "\(reply)")
+        }
     }
 
     @Test func `HTTP 1.2 is a 505`() async throws {

@@ -6,6 +6,7 @@ extension HTTPConnection {
     /// Shutdown began: an event stream is cancelled now (it would never end by itself) so it
     /// can send its farewell; other responses get the grace period.
     func serverIsShuttingDown() {
+        if let http2 { return http2.serverIsShuttingDown() }
         if let relay {
             relay.serverIsShuttingDown()
         } else if cycle.streamingEvents {

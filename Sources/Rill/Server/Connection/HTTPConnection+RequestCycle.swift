@@ -262,20 +262,7 @@ extension HTTPConnection: ResponseBodySink {
     @inline(never)
     func waitUntilWritable() async throws {
         guard mustWaitUntilWritable else { return }
-        let marks = (high: server.configuration.writeHighWaterMarkBytes, low: server.configuration.writeLowWaterMarkBytes)
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if isClosed {
-                    continuation.resume(throwing: ConnectionClosedError())
-                    return
-                }
-                flowControl.wait(continuation)
-                transport.notifyWhenQueuedBytes(atMost: marks.low)
-            }
-        } onCancel: {
-            // Clean-up: must not be lost to a full cross-thread queue.
-            server.loop.executeBypassingLimit { [self] in self.flowControl.fail(CancellationError()) }
-        }
+        try await suspendUntilDrained(lowWaterMarkBytes: server.configuration.writeLowWaterMarkBytes)
     }
 
     /// Marks the response as an event stream and starts its heartbeats.

@@ -15,7 +15,7 @@ import RillPubSub
 ///     ▲                                                       │ head + body (sink)
 ///     └──── write / drain notice ◄── flow control, relay ◄────┘
 /// ```
-final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable {
+final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, @unchecked Sendable {
     // Stored properties in this order (a class's layout follows it): words first, the small
     // ones packed at the end — every open connection carries one of these.
     unowned let server: HTTPServer
@@ -42,7 +42,12 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     /// The response in progress (task side).
     var cycle = RequestCycle()
     let remoteAddress: SocketAddress?
+    /// The HTTP/2 connection this one handed over to (ALPN `h2`, or the cleartext preface);
+    /// from then on transport events go there.
+    private(set) var http2: HTTP2Connection?
     private(set) var isClosed = false
+    /// The first bytes were read (they decide between HTTP/1.1 and HTTP/2).
+    private var readFirstBytes = false
 
     init(server: HTTPServer, transport: any Transport) {
         self.server = server
@@ -58,16 +63,24 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     }
 
     var queuedBytes: Int { transport.queuedBytes }
+    var sinkLoop: EventLoop { server.loop }
+    func requestDrainNotice(atMost lowWaterMarkBytes: Int) { transport.notifyWhenQueuedBytes(atMost: lowWaterMarkBytes) }
 
     // MARK: Transport events
 
     func transport(_ transport: any Transport, didRead bytes: UnsafeRawBufferPointer) {
+        if let http2 { return http2.receive(bytes) }
+        if !readFirstBytes {
+            readFirstBytes = true
+            if speaksHTTP2(startingWith: bytes) { return startHTTP2(with: bytes) }
+        }
         reserveActions()
         machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
         perform()
     }
 
     func transport(_ transport: any Transport, didEndReadingWith error: UVError?) {
+        if let http2 { return http2.inputEnded() }
         reserveActions()
         if error != nil {
             machine.connectionFailed(into: &actions)
@@ -78,6 +91,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     }
 
     func transportDidDrain(_ transport: any Transport) {
+        if let http2 { return http2.transportDrained() }
         relay?.transportDrained()
         flowControl.drained()
     }
@@ -91,6 +105,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
         relay = nil
         endedRelay = nil
         flowControl.fail(ConnectionClosedError())
+        http2?.transportClosed()
         server.connectionDidClose(self)
     }
 
@@ -171,6 +186,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
 
     /// End of the grace period (or a slow client): cancel the handler and close now.
     func forceClose() {
+        if let http2 { return http2.closeNow() }
         machine.connectionFailed(into: &actions)
         perform()
     }
@@ -190,7 +206,37 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     }
 
     /// The server's flush queue reached this connection: its pending events leave now.
-    func flushQueuedEvents() { relay?.flushFromQueue() }
+    func flushQueuedEvents() {
+        if let http2 { return http2.flushFromQueue() }
+        relay?.flushFromQueue()
+    }
+
+    // MARK: HTTP/2
+
+    /// Whether the connection speaks HTTP/2: TLS negotiated `h2`, or a cleartext connection
+    /// opens with the HTTP/2 preface (prior knowledge) and the server accepts that.
+    private func speaksHTTP2(startingWith bytes: UnsafeRawBufferPointer) -> Bool {
+        let configuration = server.configuration.http2
+        if let negotiated = transport.applicationProtocol { return negotiated == "h2" && configuration.isEnabledOverTLS }
+        guard configuration.acceptsPriorKnowledge, bytes.count >= 4 else { return false }
+        let preface = Self.http2Preface
+        let count = min(bytes.count, preface.count)
+        return preface.withUnsafeBytes { $0.prefix(count).elementsEqual(bytes.prefix(count)) }
+    }
+
+    /// Hands the transport over to an ``HTTP2Connection``, which takes `bytes` (the preface and
+    /// what followed) first.
+    private func startHTTP2(with bytes: UnsafeRawBufferPointer) {
+        server.loop.cancelTimer(of: self)
+        let connection = HTTP2Connection(owner: self)
+        http2 = connection
+        actions = []
+        machine.releaseIdleMemory()
+        connection.start(with: bytes)
+    }
+
+    /// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+    static let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     /// The relayed subscription ended: pending events leave, then the response ends — with
     /// its last chunk when the stream ended normally, by closing when it failed (a slow
@@ -226,7 +272,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, @unchecked Sendable 
     }
 
     func timerFired() {
-        guard !isClosed else { return }
+        guard !isClosed, http2 == nil else { return }
         let now = server.loop.nowMilliseconds
         switch timeouts.timerFired(now: now) {
         case .none:

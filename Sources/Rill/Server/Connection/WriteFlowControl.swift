@@ -1,3 +1,5 @@
+import RillCore
+
 /// Write backpressure for one connection's response, as uvicorn's `FlowControl`: a writer
 /// suspends while more than the high-water mark is queued for the client and resumes once it
 /// drained to the low-water mark; closing the connection fails the waiting writer. It holds
@@ -30,5 +32,38 @@ struct WriteFlowControl {
         guard let writer = waiter else { return }
         waiter = nil
         writer.resume(throwing: error)
+    }
+}
+
+/// A sink whose writer waits with a ``WriteFlowControl``: an HTTP/1.1 connection (drain notices
+/// from its transport) or an HTTP/2 stream (its session reports what it took). Loop-confined.
+protocol FlowControlledSink: AnyObject, Sendable {
+    /// The waiting writer, if any.
+    var flowControl: WriteFlowControl { get set }
+    /// Whether the client is gone: a writer fails at once.
+    var isClosed: Bool { get }
+    /// The loop the sink lives on.
+    var sinkLoop: EventLoop { get }
+    /// Asks for a drain notice once the queue fell to `lowWaterMarkBytes`.
+    func requestDrainNotice(atMost lowWaterMarkBytes: Int)
+}
+
+extension FlowControlledSink {
+    /// Suspends the writer until the sink drained to `lowWaterMarkBytes` (or failed, or the
+    /// task was cancelled).
+    func suspendUntilDrained(lowWaterMarkBytes: Int) async throws {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if isClosed {
+                    continuation.resume(throwing: ConnectionClosedError())
+                    return
+                }
+                flowControl.wait(continuation)
+                requestDrainNotice(atMost: lowWaterMarkBytes)
+            }
+        } onCancel: {
+            // Clean-up: must not be lost to a full cross-thread queue.
+            sinkLoop.executeBypassingLimit { [self] in self.flowControl.fail(CancellationError()) }
+        }
     }
 }

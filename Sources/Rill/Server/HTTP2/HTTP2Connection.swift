@@ -1,0 +1,281 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+import RillHTTP2
+
+/// One HTTP/2 connection, loop side: an ``HTTP2Session`` (nghttp2) on the transport, and its
+/// streams — each a request with its own handler task, response and flow control
+/// (``HTTP2Stream``). It takes over from the ``HTTPConnection`` that accepted the transport
+/// once the connection turns out to speak HTTP/2 (ALPN `h2`, or the cleartext preface); that
+/// connection stays the server's registry entry and forwards its transport events here.
+/// Loop-confined.
+///
+/// ```
+///  transport ─read─► HTTP2Session ─head/body─► HTTP2Stream ─► handler task ─► response
+///     ▲                   │ pulls DATA as windows allow            │ bytes (per stream)
+///     └─ write ◄─ send() ◄┘ ◄───────── flush queue ◄───────────────┘
+/// ```
+///
+/// Bounds: streams (`SETTINGS_MAX_CONCURRENT_STREAMS`), header lists (``ServerConfiguration/maxHeaderBytes``),
+/// request body bytes held for incomplete requests (a route's body limit per stream; for all
+/// streams together ``ServerConfiguration/maxRequestBodyBytes`` plus
+/// ``ServerConfiguration/maxQueuedRequestBytes`` — beyond, bodies are not acknowledged and the
+/// client's windows close), response bytes per stream (the writer's marks, the event stream's
+/// slow-client cap), resets and control frames per second (nghttp2's and the session's budgets).
+final class HTTP2Connection: HTTP2SessionDelegate {
+    /// The connection that handed over; weak: streams (and their tasks) may outlive it by a
+    /// moment after the transport closed.
+    weak var owner: HTTPConnection?
+    /// unowned: the server outlives its connections.
+    unowned let server: HTTPServer
+    let transport: any Transport
+    let remoteAddress: SocketAddress?
+    let session: HTTP2Session
+    /// The open streams by id.
+    private(set) var streams: [Int32: HTTP2Stream] = [:]
+    /// Request body bytes held by streams whose request is not complete yet.
+    private var heldRequestBodyBytes = 0
+    /// Streams whose received body bytes are not acknowledged yet (over the budget), oldest
+    /// first.
+    private var unacknowledgedStreams: [HTTP2Stream] = []
+    /// Waits in the server's flush queue for ``sendPending()``.
+    private var isQueuedForSend = false
+    /// The transport holds more than the high-water mark: sending waits for its drain notice.
+    private var waitsForTransportDrain = false
+    /// Closes the connection after ``ServerConfiguration/idleTimeout`` without a stream.
+    private var idleTimer: ScheduledTimer?
+    private(set) var isClosed = false
+    /// Graceful shutdown began (`GOAWAY` sent): the connection ends with its last stream.
+    private var isDraining = false
+
+    var loop: EventLoop { server.loop }
+
+    init(owner: HTTPConnection) {
+        self.owner = owner
+        server = owner.server
+        transport = owner.transport
+        remoteAddress = owner.remoteAddress
+        let configuration = owner.server.configuration
+        let http2 = configuration.http2
+        session = HTTP2Session(
+            limits: HTTP2SessionLimits(
+                maxConcurrentStreams: http2.maxConcurrentStreams, initialStreamWindowBytes: http2.initialStreamWindowBytes,
+                maxHeaderListBytes: configuration.maxHeaderBytes, maxResetStreamBurst: http2.maxResetStreamBurst,
+                maxResetStreamsPerSecond: http2.maxResetStreamsPerSecond, maxContinuationFrames: http2.maxContinuationFrames,
+                maxPingAndSettingsFramesPerSecond: http2.maxPingAndSettingsFramesPerSecond,
+                maxQueuedControlFrames: http2.maxQueuedControlFrames))
+        session.delegate = self
+        let loop = owner.server.loop
+        session.nowMilliseconds = { loop.nowMilliseconds }
+    }
+
+    /// Starts with the bytes already read (the preface, and what followed it).
+    func start(with bytes: UnsafeRawBufferPointer) {
+        armIdleTimer()
+        receive(bytes)
+    }
+
+    // MARK: Transport events (forwarded by the owner)
+
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed else { return }
+        if !session.receive(bytes), let failure = session.failure {
+            server.logger.debug("HTTP/2 session ended", metadata: ["reason": "\(failure)"])
+        }
+        sendPending()
+    }
+
+    func inputEnded() {
+        // The client sent its FIN: its streams are over (a half-closed TCP connection can not
+        // carry HTTP/2's acknowledgements).
+        closeNow()
+    }
+
+    func transportDrained() {
+        waitsForTransportDrain = false
+        sendPending()
+    }
+
+    /// The transport closed: every stream ends as if reset.
+    func transportClosed() {
+        isClosed = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        let open = streams.values
+        streams.removeAll()
+        unacknowledgedStreams.removeAll()
+        for stream in open { stream.connectionClosed() }
+    }
+
+    // MARK: Sending
+
+    /// Sends soon: once per loop pass, after the handlers and relays of this pass wrote (the
+    /// server's flush queue), so that many streams' bytes leave in one write.
+    func scheduleSend() {
+        guard !isQueuedForSend, !isClosed, let owner else { return }
+        isQueuedForSend = true
+        server.eventStreamFlushQueue.enqueue(owner)
+    }
+
+    /// The flush queue reached the connection.
+    func flushFromQueue() {
+        isQueuedForSend = false
+        sendPending()
+    }
+
+    /// Lets the session write what it has: frames, and response data while the client's
+    /// windows and the transport's high-water mark allow. Closes the connection once the
+    /// session is finished.
+    func sendPending() {
+        guard !isClosed, !waitsForTransportDrain else { return }
+        let highWater = server.configuration.writeHighWaterMarkBytes
+        transport.beginCoalescingWrites()
+        session.send()
+        transport.endCoalescingWrites()
+        if transport.queuedBytes > highWater && session.wantsToWrite {
+            waitsForTransportDrain = true
+            transport.notifyWhenQueuedBytes(atMost: server.configuration.writeLowWaterMarkBytes)
+        }
+        if session.isFinished || (isDraining && streams.isEmpty && !session.wantsToWrite) || (session.failure != nil && !session.wantsToWrite) {
+            isClosed = true
+            transport.closeAfterFlush()
+        }
+    }
+
+    /// Writes frames the session produced.
+    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) {
+        transport.write(bytes)
+    }
+
+    // MARK: Requests
+
+    func session(_ session: HTTP2Session, didReceive head: HTTP2RequestHead, on streamID: Int32, endStream: Bool) {
+        guard !isDraining else {
+            session.resetStream(streamID, error: .refusedStream)
+            return
+        }
+        let stream = HTTP2Stream(connection: self, id: streamID)
+        streams[streamID] = stream
+        idleTimer?.cancel()
+        idleTimer = nil
+        stream.received(head, endStream: endStream)
+    }
+
+    func session(_ session: HTTP2Session, headersTooLargeOn streamID: Int32) {
+        let stream = HTTP2Stream(connection: self, id: streamID)
+        streams[streamID] = stream
+        stream.reject(.requestHeaderFieldsTooLarge, message: "the request head is larger than \(server.configuration.maxHeaderBytes) bytes")
+    }
+
+    func session(_ session: HTTP2Session, didReceiveBody bytes: UnsafeRawBufferPointer, on streamID: Int32) {
+        guard let stream = streams[streamID] else {
+            // A stream that already answered (a 413, a reset): its bytes still count for the
+            // connection's window.
+            session.consume(bytes.count, on: streamID)
+            return
+        }
+        let kept = stream.receivedBody(bytes)
+        if !kept {
+            session.consume(bytes.count, on: streamID)
+            return
+        }
+        heldRequestBodyBytes += bytes.count
+        if heldRequestBodyBytes <= requestBodyBudget && stream.unacknowledgedBodyBytes == 0 {
+            session.consume(bytes.count, on: streamID)
+        } else {
+            if stream.unacknowledgedBodyBytes == 0 { unacknowledgedStreams.append(stream) }
+            stream.unacknowledgedBodyBytes += bytes.count
+        }
+    }
+
+    func session(_ session: HTTP2Session, didEndRequestOn streamID: Int32) {
+        streams[streamID]?.requestEnded()
+    }
+
+    func session(_ session: HTTP2Session, didSendEndOfResponseOn streamID: Int32) {
+        streams[streamID]?.responseSent()
+    }
+
+    func session(_ session: HTTP2Session, didCloseStream streamID: Int32, error: HTTP2ErrorCode) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        releaseHeldBody(of: stream)
+        stream.closed(resetByClient: error != .noError)
+        if streams.isEmpty {
+            if isDraining {
+                scheduleSend()
+            } else {
+                armIdleTimer()
+            }
+        }
+    }
+
+    func session(_ session: HTTP2Session, fillDataFor streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> HTTP2DataFill {
+        guard let stream = streams[streamID] else { return .bytes(count: 0, isLast: true) }
+        return stream.fill(buffer)
+    }
+
+    // MARK: Request body budget
+
+    /// Request body bytes all incomplete requests of the connection may hold before further
+    /// bytes wait unacknowledged (the client's windows close).
+    private var requestBodyBudget: Int {
+        server.configuration.maxRequestBodyBytes + server.configuration.maxQueuedRequestBytes
+    }
+
+    /// `stream`'s request is complete (its body goes to the handler) or gone: its bytes leave
+    /// the budget, and bytes other streams hold unacknowledged are acknowledged as it allows.
+    func releaseHeldBody(of stream: HTTP2Stream) {
+        heldRequestBodyBytes -= stream.heldBodyBytes
+        stream.heldBodyBytes = 0
+        if stream.unacknowledgedBodyBytes > 0 {
+            stream.unacknowledgedBodyBytes = 0
+            unacknowledgedStreams.removeAll { $0 === stream }
+        }
+        while let first = unacknowledgedStreams.first, heldRequestBodyBytes <= requestBodyBudget {
+            unacknowledgedStreams.removeFirst()
+            session.consume(first.unacknowledgedBodyBytes, on: first.id)
+            first.unacknowledgedBodyBytes = 0
+        }
+        scheduleSend()
+    }
+
+    // MARK: Lifetime
+
+    private func armIdleTimer() {
+        guard idleTimer == nil, !isClosed else { return }
+        idleTimer = loop.schedule(after: server.configuration.idleTimeout) { [weak self] in
+            guard let self, self.streams.isEmpty else { return }
+            self.idleTimer = nil
+            self.beginDraining()
+        }
+    }
+
+    /// Sends `GOAWAY`; the open streams finish, then the connection closes.
+    func beginDraining() {
+        guard !isDraining, !isClosed else { return }
+        isDraining = true
+        session.goAway()
+        sendPending()
+    }
+
+    /// Graceful shutdown: `GOAWAY`, event streams end now with their farewell, other responses
+    /// get the grace period.
+    func serverIsShuttingDown() {
+        for stream in streams.values { stream.serverIsShuttingDown() }
+        beginDraining()
+    }
+
+    /// Closes now (end of the grace period, the client left): every stream ends.
+    func closeNow() {
+        guard !isClosed else { return }
+        isClosed = true
+        transport.close()
+    }
+
+    /// A stream's slow-client disconnect: that stream is reset, the others go on.
+    func reset(_ stream: HTTP2Stream, error: HTTP2ErrorCode) {
+        session.resetStream(stream.id, error: error)
+        scheduleSend()
+    }
+}

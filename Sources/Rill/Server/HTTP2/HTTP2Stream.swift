@@ -1,0 +1,380 @@
+import HTTPTypes
+import Logging
+import RillCore
+import RillHTTP
+import RillHTTP2
+
+/// One HTTP/2 stream: a request, its handler task and its response, with the same
+/// ``ResponseBodySink`` as an HTTP/1.1 connection — so routes, streamed bodies and event
+/// streams run on it unchanged. Its response bytes wait here until the session takes them as
+/// the client's flow-control windows allow: backpressure (the writer's marks, the slow-client
+/// cap) is per stream, and a stream whose window is exhausted stalls only itself. Its one
+/// timer serves the request timeout, heartbeats and the write timeout. Loop-confined.
+final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unchecked Sendable {
+    let connection: HTTP2Connection
+    let id: Int32
+    /// The request head, once it arrived; nil after the handler took it.
+    private var head: HTTPRequestHead?
+    /// The request body received so far.
+    private var body: [UInt8] = []
+    /// The route's body limit for this request.
+    private var bodyLimit = 0
+    /// Body bytes held while the request is incomplete (the connection's budget counts them).
+    var heldBodyBytes = 0
+    /// Body bytes received but not yet acknowledged to the client (over the budget).
+    var unacknowledgedBodyBytes = 0
+    /// Response bytes not yet taken by the session, from ``pendingOffset``.
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+    /// Response bytes the session took in all (the write timeout's progress measure).
+    private var sentBytes = 0
+    private var sentBytesAtLastCheck = 0
+    /// The handler's task, then the streamed body's.
+    private var task: Task<Void, Never>?
+    var flowControl = WriteFlowControl()
+    /// The stream's place in its loop's timer queue.
+    var timerQueueSlot = -1
+    private var requestDeadline: UInt64 = 0
+    private var heartbeatDeadline: UInt64 = 0
+    private var heartbeatIntervalMilliseconds: UInt64 = 0
+    private var stallDeadline: UInt64 = 0
+    private var eventStreamMaxQueuedBytes = 0
+    private var requestComplete = false
+    private var responseStarted = false
+    /// The response body is complete once ``pending`` is sent.
+    private var responseEnds = false
+    private var responseDone = false
+    private(set) var isClosed = false
+    private var isCancelled = false
+    private var streamingEvents = false
+    private var headOnly = false
+
+    init(connection: HTTP2Connection, id: Int32) {
+        self.connection = connection
+        self.id = id
+    }
+
+    private var server: HTTPServer { connection.server }
+
+    // MARK: Request
+
+    /// The request head arrived.
+    func received(_ h2Head: HTTP2RequestHead, endStream: Bool) {
+        guard let method = HTTPRequest.Method(h2Head.method), !h2Head.path.isEmpty || h2Head.method == "OPTIONS" else {
+            reject(.badRequest, message: "the request needs :method and :path")
+            return
+        }
+        var fields = HTTPFields()
+        fields.reserveCapacity(h2Head.fields.count + 1)
+        var hasHost = false
+        var contentLength: Int?
+        for field in h2Head.fields {
+            guard let name = HTTPField.Name(field.name) else { continue }
+            if name == .contentLength { contentLength = Int(field.value) }
+            if field.name == "host" { hasHost = true }
+            fields.append(HTTPField(name: name, value: field.value))
+        }
+        if !hasHost, !h2Head.authority.isEmpty, let host = HTTPField.Name("Host") {
+            fields.append(HTTPField(name: host, value: h2Head.authority))
+        }
+        let head = HTTPRequestHead(
+            method: method, target: h2Head.path.isEmpty ? "*" : h2Head.path, version: .http2, headerFields: fields,
+            bodyFraming: contentLength.map { .contentLength($0) } ?? (endStream ? .none : .chunked), keepAlive: true)
+        bodyLimit = server.bodyLimit(head) ?? server.configuration.maxRequestBodyBytes
+        if let contentLength, contentLength > bodyLimit {
+            reject(.contentTooLarge, message: "the request body is larger than allowed")
+            return
+        }
+        self.head = head
+        if endStream {
+            requestEnded()
+        } else {
+            requestDeadline = server.loop.nowMilliseconds + UInt64(server.configuration.requestTimeout.millisecondsRoundingUp)
+            updateTimer()
+        }
+    }
+
+    /// Body bytes arrived; returns whether they are kept (false: the request was answered).
+    func receivedBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard head != nil, !requestComplete else { return false }
+        guard body.count + bytes.count <= bodyLimit else {
+            reject(.contentTooLarge, message: "the request body is larger than allowed")
+            return false
+        }
+        body.append(contentsOf: bytes)
+        heldBodyBytes += bytes.count
+        return true
+    }
+
+    /// The request is complete: its handler runs.
+    func requestEnded() {
+        guard let head, !requestComplete else { return }
+        requestComplete = true
+        self.head = nil
+        requestDeadline = 0
+        updateTimer()
+        let request = Request(head: head, body: body)
+        body = []
+        connection.releaseHeldBody(of: self)
+        let context = RequestContext(
+            logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
+        task = Task(executorPreference: server.loop.executor) { [self] in
+            await self.respond(to: request, context: context)
+        }
+    }
+
+    /// Answers with an error now, from the loop side (a bad head, a body over the limit, a
+    /// request timeout).
+    func reject(_ status: HTTPResponse.Status, message: String) {
+        guard !responseStarted, !isClosed else { return }
+        requestComplete = true
+        head = nil
+        body = []
+        requestDeadline = 0
+        updateTimer()
+        connection.releaseHeldBody(of: self)
+        let response = HTTPError(status, message: message).response
+        writeHead(of: response, headOnly: false)
+    }
+
+    // MARK: Handler and response
+
+    private func respond(to request: Request, context: RequestContext) async {
+        let response: Response
+        do {
+            response = try await server.responder(request, context)
+        } catch {
+            response = HTTPConnection.response(for: error, of: request, context: context)
+        }
+        task = nil
+        deliver(response, headOnly: request.method == .head)
+    }
+
+    /// Writes the head, and the body known in advance; a streamed body gets a task of its own.
+    private func deliver(_ response: Response, headOnly: Bool) {
+        guard !isClosed else {
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+            return
+        }
+        guard let streamed = writeHead(of: response, headOnly: headOnly) else { return }
+        let cancelled = isCancelled
+        task = Task(executorPreference: server.loop.executor) { [self] in
+            do {
+                try await streamed.write(to: self)
+            } catch {
+                if !(error is CancellationError || error is ConnectionClosedError) {
+                    self.server.logger.error("streaming body failed", metadata: ["error": "\(error)"])
+                }
+                self.endEventStream()
+                if !self.isClosed { self.connection.reset(self, error: .internalError) }
+                self.task = nil
+                return
+            }
+            self.task = nil
+            self.endResponse()
+        }
+        if cancelled { task?.cancel() }
+    }
+
+    /// Submits the response head (with a byte body); returns the body still to stream.
+    @discardableResult
+    private func writeHead(of response: Response, headOnly: Bool) -> ResponseBody? {
+        self.headOnly = headOnly
+        responseStarted = true
+        let status = response.status
+        let bodyAllowed = status.permitsBody
+        let bytes = response.body.bytes
+        let streams = bytes == nil && bodyAllowed && !headOnly
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(response.headerFields.count + 3)
+        for field in response.headerFields where field.name != .contentLength {
+            fields.append((field.name.canonicalName, field.value))
+        }
+        fields.append(("date", server.dateValue()))
+        if let serverName = server.configuration.serverName { fields.append(("server", serverName)) }
+        if bodyAllowed, let bytes { fields.append(("content-length", String(bytes.count))) }
+        let hasData = bodyAllowed && !headOnly && (streams || !(bytes?.isEmpty ?? true))
+        connection.session.submitResponse(streamID: id, status: status.code, headerFields: fields, hasBody: hasData)
+        if !hasData {
+            responseDone = true
+            if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
+        } else if let bytes {
+            pending = bytes
+            responseEnds = true
+        }
+        connection.scheduleSend()
+        return streams ? response.body : nil
+    }
+
+    /// The streamed body ended: the stream ends once its bytes are sent.
+    private func endResponse() {
+        guard !isClosed else { return }
+        responseEnds = true
+        connection.session.resumeData(of: id)
+        connection.scheduleSend()
+    }
+
+    /// The session asks for DATA: what is pending, up to `buffer.count` bytes.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) -> HTTP2DataFill {
+        let available = pending.count - pendingOffset
+        guard available > 0 else { return responseEnds ? .bytes(count: 0, isLast: true) : .deferred }
+        let count = min(available, buffer.count)
+        pending.withUnsafeBytes { source in
+            buffer.baseAddress!.copyMemory(from: source.baseAddress! + pendingOffset, byteCount: count)
+        }
+        pendingOffset += count
+        sentBytes += count
+        if pendingOffset == pending.count {
+            // Emptied: the buffer goes, so that an idle stream holds none.
+            pending = []
+            pendingOffset = 0
+        }
+        if queuedBytes <= server.configuration.writeLowWaterMarkBytes { flowControl.drained() }
+        return .bytes(count: count, isLast: responseEnds && pending.isEmpty)
+    }
+
+    /// The last frame of the response was sent.
+    func responseSent() {
+        responseDone = true
+        // The client is still sending a request nobody will read (a 413): stop it.
+        if !requestComplete || head != nil { connection.reset(self, error: .noError) }
+    }
+
+    // MARK: ResponseBodySink
+
+    var queuedBytes: Int { pending.count - pendingOffset }
+    var isShuttingDown: Bool { server.isShuttingDown }
+    var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
+
+    func writeBodyChunk(_ bytes: [UInt8]) async throws {
+        guard !isClosed else { throw ConnectionClosedError() }
+        guard !bytes.isEmpty else { return }
+        append(bytes)
+        try await waitUntilWritable()
+    }
+
+    func waitUntilWritable() async throws {
+        guard queuedBytes > server.configuration.writeHighWaterMarkBytes else { return }
+        try await suspendUntilDrained(lowWaterMarkBytes: server.configuration.writeLowWaterMarkBytes)
+    }
+
+    var sinkLoop: EventLoop { server.loop }
+    /// Nothing to ask: ``fill(_:)`` resumes the writer once the session took enough.
+    func requestDrainNotice(atMost lowWaterMarkBytes: Int) {}
+
+    func beginEventStream(_ configuration: EventStreamConfiguration) {
+        streamingEvents = true
+        eventStreamMaxQueuedBytes = configuration.maxQueuedBytes
+        let interval = UInt64(configuration.heartbeatInterval.millisecondsRoundingUp)
+        heartbeatIntervalMilliseconds = interval
+        heartbeatDeadline = interval == 0 ? 0 : server.loop.nowMilliseconds + interval
+        updateTimer()
+    }
+
+    func writeEvents(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        if heartbeatIntervalMilliseconds > 0 { heartbeatDeadline = server.loop.nowMilliseconds + heartbeatIntervalMilliseconds }
+        append(bytes)
+    }
+
+    func endEventStream() {
+        streamingEvents = false
+        heartbeatIntervalMilliseconds = 0
+        heartbeatDeadline = 0
+        updateTimer()
+    }
+
+    func disconnectSlowClient() {
+        guard !isClosed else { return }
+        server.noteSlowClientDisconnect()
+        cancel()
+        connection.reset(self, error: .cancel)
+    }
+
+    /// Response bytes for the session to take.
+    private func append(_ bytes: [UInt8]) {
+        let wasEmpty = queuedBytes == 0
+        if pending.isEmpty {
+            pending = bytes
+        } else {
+            pending.append(contentsOf: bytes)
+        }
+        if wasEmpty {
+            connection.session.resumeData(of: id)
+            if stallDeadline == 0, let timeout = server.configuration.writeTimeout {
+                sentBytesAtLastCheck = sentBytes
+                stallDeadline = server.loop.nowMilliseconds + UInt64(timeout.millisecondsRoundingUp)
+                updateTimer()
+            }
+        }
+        connection.scheduleSend()
+    }
+
+    // MARK: Ending
+
+    /// The client reset the stream, or both sides ended it.
+    func closed(resetByClient: Bool) {
+        isClosed = true
+        server.loop.cancelTimer(of: self)
+        if resetByClient || !responseDone { cancel() }
+        flowControl.fail(ConnectionClosedError())
+        pending = []
+    }
+
+    /// The connection closed.
+    func connectionClosed() { closed(resetByClient: true) }
+
+    private func cancel() {
+        isCancelled = true
+        task?.cancel()
+    }
+
+    /// Shutdown began: an event stream ends now (with its farewell).
+    func serverIsShuttingDown() {
+        if streamingEvents { cancel() }
+    }
+
+    // MARK: Timer
+
+    private func updateTimer() {
+        var next = UInt64.max
+        for deadline in [requestDeadline, heartbeatDeadline, stallDeadline] where deadline != 0 { next = min(next, deadline) }
+        if next == .max {
+            server.loop.cancelTimer(of: self)
+        } else if !isClosed {
+            server.loop.schedule(self, at: next)
+        }
+    }
+
+    func timerFired() {
+        guard !isClosed else { return }
+        let now = server.loop.nowMilliseconds
+        if requestDeadline != 0 && now >= requestDeadline {
+            requestDeadline = 0
+            reject(.requestTimeout, message: "the request was not received in time")
+        }
+        if stallDeadline != 0 && now >= stallDeadline {
+            if queuedBytes == 0 {
+                stallDeadline = 0
+            } else if sentBytes == sentBytesAtLastCheck {
+                // A client that keeps its window shut holds the stream: the write timeout.
+                server.noteWriteTimeout()
+                stallDeadline = 0
+                cancel()
+                connection.reset(self, error: .cancel)
+                return
+            } else if let timeout = server.configuration.writeTimeout {
+                sentBytesAtLastCheck = sentBytes
+                stallDeadline = now + UInt64(timeout.millisecondsRoundingUp)
+            }
+        }
+        if heartbeatDeadline != 0 && now >= heartbeatDeadline {
+            writeEvents(HTTPConnection.heartbeatComment)
+            if queuedBytes > eventStreamMaxQueuedBytes {
+                disconnectSlowClient()
+                return
+            }
+        }
+        updateTimer()
+    }
+}

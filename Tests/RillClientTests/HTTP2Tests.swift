@@ -1,0 +1,219 @@
+import Foundation
+import Rill
+import Synchronization
+import Testing
+
+/// HTTP/2 over cleartext (prior knowledge) against an in-process application: curl, and PyPI's
+/// `h2` (Tests/http2/h2_probe.py) for many streams on one connection, resets, per-stream flow
+/// control and the limits against HTTP/2's known attacks.
+@Suite(.timeLimit(.minutes(2)))
+struct HTTP2Tests {
+    @Test func `curl --http2-prior-knowledge gets plain responses, request bodies and an event stream`() async throws {
+        try await withHTTP2App { app, port in
+            let hello = try await runProcess(
+                ["/usr/bin/curl", "-s", "--http2-prior-knowledge", "-w", "\n%{http_version} %{response_code}", "http://127.0.0.1:\(port)/hello"],
+                timeout: .seconds(10))
+            #expect(hello.standardOutput == "hello\n2 200", "\(hello.summary)")
+
+            let body = String(repeating: "0123456789", count: 20_000)  // 200 KB: several windows' worth
+            let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("rill-h2-body-\(UUID().uuidString)")
+            try Data(body.utf8).write(to: bodyFile)
+            defer { try? FileManager.default.removeItem(at: bodyFile) }
+            let echo = try await runProcess(
+                ["/usr/bin/curl", "-s", "--http2-prior-knowledge", "--data-binary", "@\(bodyFile.path)", "http://127.0.0.1:\(port)/echo"],
+                timeout: .seconds(10))
+            #expect(echo.standardOutput == body)
+
+            let tooLarge = try await runProcess(
+                [
+                    "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{response_code}", "--http2-prior-knowledge", "--data-binary",
+                    "@\(bodyFile.path)", "http://127.0.0.1:\(port)/small",
+                ], timeout: .seconds(10))
+            #expect(tooLarge.standardOutput == "413")
+
+            // An event stream: curl reads until it has the event (or gives up after 5 s).
+            async let stream = runProcess(
+                [
+                    "/usr/bin/curl", "-s", "-N", "-i", "--http2-prior-knowledge", "-m", "5", "-H", "Last-Event-ID: 0",
+                    "http://127.0.0.1:\(port)/events?channel=curl",
+                ], timeout: .seconds(10))
+            try await waitUntil { await app.broker.statistics().subscribersPerChannel["curl"] == 1 }
+            _ = try await app.publish(ServerSentEvent(data: "over h2", id: "7"), channel: "curl")
+            let output = try await stream.standardOutput
+            #expect(output.hasPrefix("HTTP/2 200"))
+            #expect(output.contains("content-type: text/event-stream"))
+            #expect(!output.lowercased().contains("transfer-encoding"))
+            #expect(!output.lowercased().contains("connection:"))
+            #expect(output.contains(":ok\n\n"))
+            #expect(output.contains("id: 7\ndata: over h2\n\n"))
+        }
+    }
+
+    @Test func `twenty event streams on one connection all receive the event`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "streams", "20", "twenty") }
+        #expect(result["opened"] as? Int == 20)
+        #expect(result["received"] as? Int == 20)
+        #expect(result["statuses"] as? [String] == ["200"])
+        #expect((result["forbiddenHeaders"] as? [String])?.isEmpty == true)
+    }
+
+    @Test func `RST_STREAM cancels the stream's handler and ends its subscription; the connection goes on`() async throws {
+        try await withHTTP2App { app, port in
+            let slow = try await probe(port, "reset", "/slow")
+            #expect(slow["after"] as? String == "hello")
+            try await waitUntil { cancelledHandlers.load(ordering: .relaxed) >= 1 }
+
+            let stream = try await probe(port, "reset", "/events?channel=reset")
+            #expect(stream["after"] as? String == "hello")
+            try await waitUntil { await app.broker.statistics().subscribersPerChannel["reset", default: 0] == 0 }
+        }
+    }
+
+    @Test func `a stream whose window is exhausted stalls alone: another stream of the connection keeps receiving`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "window", "flowing") }
+        let stalledBytes = try #require(result["aBytes"] as? Int)
+        #expect(stalledBytes <= 65_535, "the stalled stream got more than its window")
+        #expect(result["bEvents"] as? Int == 5)
+    }
+
+    @Test func `rapid reset: a client opening and resetting streams in a loop is sent GOAWAY and disconnected`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "rapid-reset", "5000") }
+        #expect(result["goaway"] as? Int == 11, "ENHANCE_YOUR_CALM: \(result)")
+        #expect(result["closed"] as? Bool == true)
+        #expect((result["sent"] as? Int ?? 0) < 5000)
+    }
+
+    @Test func `CONTINUATION flood ends the connection with ENHANCE_YOUR_CALM`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "continuation-flood", "10000") }
+        #expect(result["goaway"] as? Int == 11, "\(result)")
+        #expect(result["closed"] as? Bool == true, "\(result)")
+    }
+
+    @Test(arguments: ["ping-flood", "settings-flood"])
+    func `PING and SETTINGS floods end the connection with ENHANCE_YOUR_CALM`(mode: String) async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, mode, "5000") }
+        #expect(result["goaway"] as? Int == 11, "\(result)")
+        #expect(result["closed"] as? Bool == true)
+    }
+
+    @Test func `a header list over maxHeaderBytes gets 431`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "big-headers", "20000") }
+        #expect(result["status"] as? String == "431", "\(result)")
+    }
+
+    @Test func `streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused, and a client that ignores it is disconnected`() async throws {
+        var http2 = HTTP2Configuration()
+        http2.maxConcurrentStreams = 8
+        let result = try await withHTTP2App(http2: http2) { _, port in try await probe(port, "max-streams", "8", "4") }
+        #expect(result["answered"] as? Int == 8, "the allowed streams are served: \(result)")
+        #expect(result["answeredBeyond"] as? Int == 0, "\(result)")
+        // Before the client acknowledged the setting, nghttp2 refuses the stream
+        // (REFUSED_STREAM); after, it is a connection error (GOAWAY PROTOCOL_ERROR).
+        #expect(result["refused"] as? Int == 4 || result["goaway"] as? Int == 1, "\(result)")
+    }
+
+    @Test func `a client that keeps a stream's window at zero is reset after the write timeout`() async throws {
+        let result = try await withHTTP2App(writeTimeout: .seconds(1)) { _, port in try await probe(port, "zero-window", "stuck") }
+        #expect(result["reset"] as? Int == 8, "CANCEL: \(result)")
+        #expect(result["dataBytes"] as? Int == 0)
+    }
+
+    @Test func `prior knowledge can be switched off: the preface gets HTTP/1.1's 505`() async throws {
+        var http2 = HTTP2Configuration()
+        http2.acceptsPriorKnowledge = false
+        try await withHTTP2App(http2: http2) { _, port in
+            let output = try await runProcess(
+                ["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{response_code}", "--http2-prior-knowledge", "http://127.0.0.1:\(port)/hello"],
+                timeout: .seconds(10))
+            #expect(output.standardOutput != "200")
+        }
+    }
+
+    @Test func `graceful shutdown sends GOAWAY and the event stream's farewell`() async throws {
+        let app = try makeHTTP2App(http2: HTTP2Configuration(), writeTimeout: nil)
+        let address = try await app.start()
+        async let stream = runProcess(
+            ["/usr/bin/curl", "-s", "-N", "--http2-prior-knowledge", "-m", "8", "http://127.0.0.1:\(address.port)/events?channel=bye"],
+            timeout: .seconds(15))
+        try await waitUntil { await app.broker.statistics().subscribersPerChannel["bye"] == 1 }
+        await app.shutdown()
+        let output = try await stream
+        #expect(output.standardOutput.contains("event: farewell"), "\(output.summary)")
+        #expect(output.status == 0, "curl ends cleanly after GOAWAY: \(output.summary)")
+    }
+}
+
+/// Handlers of `/slow` that saw their cancellation.
+private let cancelledHandlers = Atomic<Int>(0)
+
+private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) throws -> Application {
+    let router = Router()
+    router.get("/hello") { _, _ in Response(body: .text("hello")) }
+    router.post("/echo", maxBodyBytes: 1024 * 1024) { request, _ in Response(body: .bytes(request.body)) }
+    router.post("/small", maxBodyBytes: 64 * 1024) { request, _ in Response(body: .text("\(request.body.count)")) }
+    router.get("/events") { request, context in
+        var stream = try await context.eventStream(
+            for: request, configuration: EventStreamConfiguration(heartbeatInterval: .seconds(30)))
+        stream.farewell = ServerSentEvent(data: "{\"reason\":\"shutdown\"}", event: "farewell")
+        return stream
+    }
+    router.post("/publish") { request, context in
+        let channel = request.query["channel"] ?? "default"
+        _ = try await context.publish(ServerSentEvent(data: request.bodyText), channel: channel)
+        return Response(body: .text("ok"))
+    }
+    router.get("/big") { _, _ in
+        Response(
+            body: ResponseBody { writer in
+                let chunk = [UInt8](repeating: 0x61, count: 16 * 1024)
+                for _ in 0..<256 { try await writer.write(chunk) }  // 4 MiB
+            })
+    }
+    router.get("/slow") { _, _ in
+        do {
+            try await Task.sleep(for: .seconds(30))
+        } catch {
+            cancelledHandlers.add(1, ordering: .relaxed)
+            throw error
+        }
+        return Response(body: .text("late"))
+    }
+    var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0, http2: http2)
+    configuration.writeTimeout = writeTimeout
+    return try Application(router: router, configuration: configuration)
+}
+
+/// Starts the application on an ephemeral port, runs `body`, shuts it down.
+private func withHTTP2App<T>(
+    http2: HTTP2Configuration = HTTP2Configuration(), writeTimeout: Duration? = .seconds(60),
+    _ body: (Application, Int) async throws -> T
+) async throws -> T {
+    let app = try makeHTTP2App(http2: http2, writeTimeout: writeTimeout)
+    let address = try await app.start()
+    do {
+        let result = try await body(app, address.port)
+        await app.shutdown()
+        return result
+    } catch {
+        await app.shutdown()
+        throw error
+    }
+}
+
+/// Runs one mode of Tests/http2/h2_probe.py and returns its JSON.
+private func probe(_ port: Int, _ mode: String, _ arguments: String...) async throws -> [String: Any] {
+    let script = Paths.packageRoot.appendingPathComponent("Tests/http2/h2_probe.py").path
+    let output = try await runProcess(Paths.python + [script, String(port), mode] + arguments, timeout: .seconds(40))
+    try #require(output.status == 0 && !output.timedOut, "h2_probe.py \(mode): \(output.summary)")
+    let line = try #require(output.standardOutput.split(separator: "\n").last, "h2_probe.py \(mode): \(output.summary)")
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+}
+
+/// Polls `condition` every 20 ms for up to 5 s.
+private func waitUntil(_ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    for _ in 0..<250 {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within 5 s", sourceLocation: sourceLocation)
+}

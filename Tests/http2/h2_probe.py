@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""HTTP/2 probes against a Rill server on 127.0.0.1 (Tests/RillClientTests/HTTP2Tests.swift).
+
+Well-behaved clients use PyPI's `h2` state machine; the attacks write raw frames (hyperframe and
+hpack, h2's own dependencies) so that nothing on the client side stops them. Every probe is
+bounded in frames and in time, prints one JSON object on stdout and exits 0 unless the probe
+itself could not run.
+
+    h2_probe.py PORT streams N CHANNEL      N event streams on one connection, then a publish
+    h2_probe.py PORT reset PATH             open PATH, reset it after its head (or 300 ms)
+    h2_probe.py PORT rapid-reset N          open and reset N streams back to back
+    h2_probe.py PORT continuation-flood N   HEADERS without END_HEADERS, then N CONTINUATIONs
+    h2_probe.py PORT ping-flood N           N PINGs as fast as possible
+    h2_probe.py PORT settings-flood N       N SETTINGS frames as fast as possible
+    h2_probe.py PORT big-headers BYTES      a request with a header of BYTES bytes
+    h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
+    h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
+    h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
+"""
+
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.request
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+import hpack
+import hyperframe.frame as hf
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def connect(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def publish(port, channel, text):
+    """Publishes over HTTP/1.1 (the test server's POST /publish)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/publish?channel={channel}", data=text.encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def get_headers(path, extra=()):
+    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "127.0.0.1")] + list(extra)
+
+
+# --- well-behaved clients (h2) -------------------------------------------------------------
+
+class Client:
+    def __init__(self, port, settings=None):
+        self.sock = connect(port)
+        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(settings)
+        self.flush()
+        self.closed = False
+        self.goaway = None
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self, timeout):
+        """Reads once (up to `timeout` seconds); returns h2 events."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return []
+        if not data:
+            self.closed = True
+            return []
+        events = self.conn.receive_data(data)
+        for event in events:
+            if isinstance(event, h2.events.ConnectionTerminated):
+                self.goaway = event.error_code
+        self.flush()
+        return events
+
+
+def probe_streams(port, count, channel):
+    client = Client(port)
+    ids = []
+    for _ in range(count):
+        stream_id = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stream_id, get_headers(f"/events?channel={channel}", [("accept", "text/event-stream")]), end_stream=True)
+        ids.append(stream_id)
+    client.flush()
+    opened, statuses, bodies, forbidden = set(), {}, {i: b"" for i in ids}, []
+    deadline = time.time() + 15
+    published = False
+    while time.time() < deadline:
+        for event in client.pump(0.2):
+            if isinstance(event, h2.events.ResponseReceived):
+                headers = dict(event.headers)
+                statuses[event.stream_id] = headers.get(":status")
+                forbidden += [name for name in headers if name in ("connection", "transfer-encoding")]
+            elif isinstance(event, h2.events.DataReceived):
+                bodies[event.stream_id] += event.data
+                client.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                if b":ok" in bodies[event.stream_id]:
+                    opened.add(event.stream_id)
+        client.flush()
+        if not published and len(opened) == count:
+            publish(port, channel, "hello over h2")
+            published = True
+        if published and all(b"data: hello over h2" in body for body in bodies.values()):
+            break
+    received = sum(1 for body in bodies.values() if b"data: hello over h2" in body)
+    print(json.dumps({"opened": len(opened), "received": received, "statuses": sorted(set(statuses.values())),
+                      "forbiddenHeaders": forbidden}))
+
+
+def probe_reset(port, path):
+    client = Client(port)
+    stream_id = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(stream_id, get_headers(path), end_stream=True)
+    client.flush()
+    deadline = time.time() + 0.3
+    while time.time() < deadline:
+        events = client.pump(0.05)
+        if any(isinstance(e, h2.events.DataReceived) for e in events):
+            break
+    client.conn.reset_stream(stream_id, error_code=8)
+    client.flush()
+    time.sleep(0.3)
+    # The connection still works after the reset.
+    other = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(other, get_headers("/hello"), end_stream=True)
+    client.flush()
+    body = b""
+    deadline = time.time() + 5
+    done = False
+    while time.time() < deadline and not done:
+        for event in client.pump(0.2):
+            if isinstance(event, h2.events.DataReceived) and event.stream_id == other:
+                body += event.data
+            if isinstance(event, h2.events.StreamEnded) and event.stream_id == other:
+                done = True
+    print(json.dumps({"after": body.decode()}))
+
+
+# --- raw frames (attacks) ------------------------------------------------------------------
+
+class RawClient:
+    """Writes frames as given; a thread collects what the server sends."""
+
+    def __init__(self, port, settings=None):
+        self.sock = connect(port)
+        self.frames = []
+        self.closed = False
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()  # the reader thread sends ACKs: frames must not interleave
+        self.encoder = hpack.Encoder()
+        self.send(PREFACE + hf.SettingsFrame(0, settings=settings or {}).serialize())
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        buffer = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                buffer += data
+                while len(buffer) >= 9:
+                    frame, length = hf.Frame.parse_frame_header(memoryview(buffer[:9]))
+                    if len(buffer) < 9 + length:
+                        break
+                    frame.parse_body(memoryview(buffer[9:9 + length]))
+                    buffer = buffer[9 + length:]
+                    with self.lock:
+                        self.frames.append(frame)
+                    if isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
+                        self.send(hf.SettingsFrame(0, flags=["ACK"]).serialize())
+        except OSError:
+            pass
+        self.closed = True
+
+    def send(self, data):
+        try:
+            with self.send_lock:
+                self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def headers(self, stream_id, path, end_stream=True, extra=()):
+        block = self.encoder.encode(get_headers(path, extra))
+        flags = ["END_HEADERS"] + (["END_STREAM"] if end_stream else [])
+        return hf.HeadersFrame(stream_id, data=block, flags=flags).serialize()
+
+    def goaway(self):
+        with self.lock:
+            for frame in self.frames:
+                if isinstance(frame, hf.GoAwayFrame):
+                    return frame.error_code
+        return None
+
+    def wait_closed(self, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline and not self.closed:
+            time.sleep(0.05)
+        return self.closed
+
+    def of_type(self, kind):
+        with self.lock:
+            return [frame for frame in self.frames if isinstance(frame, kind)]
+
+
+def report_attack(client, sent):
+    closed = client.wait_closed(5)
+    print(json.dumps({"sent": sent, "goaway": client.goaway(), "closed": closed}))
+
+
+def probe_rapid_reset(port, count):
+    client = RawClient(port)
+    sent = 0
+    for index in range(count):
+        stream_id = 1 + 2 * index
+        ok = client.send(client.headers(stream_id, "/hello") + hf.RstStreamFrame(stream_id, error_code=8).serialize())
+        if not ok or client.closed:
+            break
+        sent += 1
+    report_attack(client, sent)
+
+
+def probe_continuation_flood(port, count):
+    client = RawClient(port)
+    block = client.encoder.encode(get_headers("/hello"))
+    sent = 0
+    if client.send(hf.HeadersFrame(1, data=block, flags=["END_STREAM"]).serialize()):
+        for index in range(count):
+            if not client.send(hf.ContinuationFrame(1, data=b"\x40\x01a\x01b").serialize()) or client.closed:
+                break
+            sent += 1
+    report_attack(client, sent)
+
+
+def probe_flood(port, count, frame):
+    """`count` frames made by `frame(index)`, as fast as the server takes them."""
+    client = RawClient(port)
+    sent = 0
+    for index in range(count):
+        if not client.send(frame(index).serialize()) or client.closed:
+            break
+        sent += 1
+    report_attack(client, sent)
+
+
+def probe_big_headers(port, size):
+    client = RawClient(port)
+    client.send(client.headers(1, "/hello", extra=[("x-big", "a" * size)]))
+    deadline = time.time() + 5
+    status = None
+    decoder = hpack.Decoder()
+    decoder.max_header_list_size = 1 << 20
+    while time.time() < deadline and status is None and not client.closed:
+        for frame in client.of_type(hf.HeadersFrame):
+            if frame.stream_id == 1:
+                status = dict(decoder.decode(frame.data)).get(":status")
+        time.sleep(0.05)
+    print(json.dumps({"status": status, "goaway": client.goaway()}))
+
+
+def probe_max_streams(port, allowed, extra):
+    """`allowed` event streams, answered; then `extra` more while they are open."""
+    client = RawClient(port)
+    path = "/events?channel=many"
+    for index in range(allowed):
+        client.send(client.headers(1 + 2 * index, path))
+    deadline = time.time() + 5
+    while time.time() < deadline and len({f.stream_id for f in client.of_type(hf.HeadersFrame)}) < allowed:
+        time.sleep(0.05)
+    answered = len({f.stream_id for f in client.of_type(hf.HeadersFrame)})
+    for index in range(allowed, allowed + extra):
+        client.send(client.headers(1 + 2 * index, path))
+    time.sleep(1)
+    refused = [f.stream_id for f in client.of_type(hf.RstStreamFrame) if f.error_code == 7]
+    late = {f.stream_id for f in client.of_type(hf.HeadersFrame)} - set(range(1, 2 * allowed, 2))
+    print(json.dumps({"answered": answered, "refused": len(refused), "answeredBeyond": len(late), "goaway": client.goaway()}))
+
+
+def probe_window(port, channel):
+    """Stream A (a large body) is never acknowledged; stream B (events) and the connection are."""
+    client = Client(port)
+    stream_a = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(stream_a, get_headers("/big"), end_stream=True)
+    stream_b = stream_a + 2
+    client.conn.send_headers(stream_b, get_headers(f"/events?channel={channel}"), end_stream=True)
+    client.flush()
+    received = {stream_a: 0, stream_b: b""}
+    deadline = time.time() + 15
+    published = 0
+    while time.time() < deadline:
+        for event in client.pump(0.1):
+            if isinstance(event, h2.events.DataReceived):
+                if event.stream_id == stream_a:
+                    received[stream_a] += len(event.data)
+                    # Only the connection's window reopens, never stream A's.
+                    client.conn.increment_flow_control_window(event.flow_controlled_length)
+                else:
+                    received[stream_b] += event.data
+                    client.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        client.flush()
+        if b":ok" in received[stream_b] and published < 5 and received[stream_a] >= 65535:
+            published += 1
+            publish(port, channel, f"while A is stalled {published}")
+        if received[stream_b].count(b"data: while A is stalled") >= 5:
+            break
+    print(json.dumps({"aBytes": received[stream_a], "bEvents": received[stream_b].count(b"data: while A is stalled")}))
+
+
+def probe_zero_window(port, channel):
+    client = RawClient(port, settings={4: 0})
+    client.send(client.headers(1, f"/events?channel={channel}"))
+    time.sleep(0.5)
+    for index in range(3):
+        publish(port, channel, f"never delivered {index}")
+    deadline = time.time() + 8
+    reset = None
+    while time.time() < deadline and reset is None:
+        for frame in client.of_type(hf.RstStreamFrame):
+            if frame.stream_id == 1:
+                reset = frame.error_code
+        time.sleep(0.1)
+    data = sum(len(f.data) for f in client.of_type(hf.DataFrame) if f.stream_id == 1)
+    print(json.dumps({"reset": reset, "dataBytes": data, "closed": client.closed}))
+
+
+def main():
+    port = int(sys.argv[1])
+    mode = sys.argv[2]
+    args = sys.argv[3:]
+    probes = {
+        "streams": lambda: probe_streams(port, int(args[0]), args[1]),
+        "reset": lambda: probe_reset(port, args[0]),
+        "rapid-reset": lambda: probe_rapid_reset(port, int(args[0])),
+        "continuation-flood": lambda: probe_continuation_flood(port, int(args[0])),
+        "ping-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
+        "settings-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.SettingsFrame(0, settings={4: 65535})),
+        "big-headers": lambda: probe_big_headers(port, int(args[0])),
+        "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
+        "window": lambda: probe_window(port, args[0]),
+        "zero-window": lambda: probe_zero_window(port, args[0]),
+    }
+    probes[mode]()
+
+
+if __name__ == "__main__":
+    main()
