@@ -83,9 +83,11 @@ struct HTTP2Tests {
         #expect((result["sent"] as? Int ?? 0) < 5000)
     }
 
-    @Test func `CONTINUATION flood ends the connection with ENHANCE_YOUR_CALM`() async throws {
+    @Test func `CONTINUATION flood ends the connection`() async throws {
         let result = try await withHTTP2App { _, port in try await probe(port, "continuation-flood", "10000") }
-        #expect(result["goaway"] as? Int == 11, "\(result)")
+        // ENHANCE_YOUR_CALM once more than maxContinuationFrames arrived; PROTOCOL_ERROR when
+        // nghttp2 finds the header block broken first (timing decides which comes first).
+        #expect([1, 11].contains(result["goaway"] as? Int ?? -1), "\(result)")
         #expect(result["closed"] as? Bool == true, "\(result)")
     }
 

@@ -17,10 +17,13 @@ import RillPubSub
 /// Bounds: what the transport holds plus the pending bytes may not exceed the stream's
 /// ``EventStreamConfiguration/maxQueuedBytes`` (a slow client is disconnected); a replay is
 /// read from the broker's history in pieces as the client reads, within half of that.
-final class EventStreamRelay: SubscriptionSink {
-    /// unowned(unsafe): the connection owns the relay and outlives it (it lets go of it when
-    /// the subscription ended, and a closing connection cancels the subscription first).
-    unowned(unsafe) let connection: HTTPConnection
+///
+/// Generic over its host — an HTTP/1.1 connection, or an HTTP/2 stream whose "transport" is its
+/// share of the connection — so that each is specialized, with no dynamic dispatch per event.
+final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
+    /// unowned(unsafe): the host owns the relay and outlives it (it lets go of it when the
+    /// subscription ended, and a closing host cancels the subscription first).
+    unowned(unsafe) let connection: Host
     let subscription: Subscription
     /// The stream's queued-bytes limit (see the type's bounds).
     let maxQueuedBytes: Int
@@ -38,7 +41,7 @@ final class EventStreamRelay: SubscriptionSink {
     /// The connection waits in the server's flush queue.
     private(set) var isQueuedForFlush = false
 
-    init(connection: HTTPConnection, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, farewell: [UInt8]?) {
+    init(connection: Host, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, farewell: [UInt8]?) {
         self.connection = connection
         self.subscription = subscription
         self.maxQueuedBytes = maxQueuedBytes
@@ -46,7 +49,7 @@ final class EventStreamRelay: SubscriptionSink {
         self.farewell = farewell
     }
 
-    private var transport: any Transport { connection.transport }
+    private var transport: Host.RelayTransport { connection.relayTransport }
     private var server: HTTPServer { connection.server }
 
     /// Takes the subscription's events from now on; a pending replay starts once the head and
@@ -80,7 +83,7 @@ final class EventStreamRelay: SubscriptionSink {
                     transport.notifyWhenQueuedBytes(atMost: 0)
                 } else {
                     isQueuedForFlush = true
-                    server.eventStreamFlushQueue.enqueue(connection)
+                    connection.enqueueForFlush()
                 }
             }
         } else {
@@ -143,7 +146,7 @@ final class EventStreamRelay: SubscriptionSink {
 
     /// Pending bytes written without waiting for the flush queue: batching gains nothing
     /// beyond this size, and it bounds the memory a burst holds per stream.
-    static let earlyWriteBytes = 16 * 1024
+    static var earlyWriteBytes: Int { 16 * 1024 }
 
     // MARK: Replay
 
@@ -153,7 +156,7 @@ final class EventStreamRelay: SubscriptionSink {
 
     /// Pieces of replay written per drain notice, so that one fast reader's long replay does not
     /// hold the loop: the next ones follow at the next notice.
-    static let replayPiecesPerDrain = 4
+    static var replayPiecesPerDrain: Int { 4 }
 
     /// Writes the replay while the transport holds less than the replay window, in pieces taken
     /// from the broker's history as the client reads (never the whole replay at once), and asks
@@ -165,7 +168,7 @@ final class EventStreamRelay: SubscriptionSink {
         while transport.queuedBytes < window, pieces < Self.replayPiecesPerDrain {
             let events = subscription.takeReplay(maxBytes: window - transport.queuedBytes)
             // Ended: the history dropped events before they were replayed (or the client left).
-            guard connection.relay === self, !connection.isClosed, !events.isEmpty else { return }
+            guard connection.isRelaying(self), !connection.isClosed, !events.isEmpty else { return }
             writeReplayPiece(events)
             pieces += 1
         }

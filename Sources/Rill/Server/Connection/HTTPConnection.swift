@@ -15,7 +15,9 @@ import RillPubSub
 ///     ▲                                                       │ head + body (sink)
 ///     └──── write / drain notice ◄── flow control, relay ◄────┘
 /// ```
-final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, @unchecked Sendable {
+final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, EventStreamRelayHost, RelayWritable,
+    @unchecked Sendable
+{
     // Stored properties in this order (a class's layout follows it): words first, the small
     // ones packed at the end — every open connection carries one of these.
     unowned let server: HTTPServer
@@ -25,11 +27,11 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// that its storage is reused.
     private var actions: [HTTPConnectionStateMachine.Action] = []
     /// The relayed subscription, while an event stream relays one.
-    private(set) var relay: EventStreamRelay?
+    private(set) var relay: EventStreamRelay<HTTPConnection>?
     /// A relay that ended, kept until the next request or the close: it may have ended inside
     /// one of its own methods (a slow-client disconnect while relaying an event), which must
     /// not free it under its own feet.
-    private var endedRelay: EventStreamRelay?
+    private var endedRelay: EventStreamRelay<HTTPConnection>?
     /// Backpressure for a streamed body's writer.
     var flowControl = WriteFlowControl()
     /// The connection's place in the server's list of open ones; -1 once it left it.
@@ -200,10 +202,23 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     // MARK: Relayed event streams
 
     /// Starts relaying `relay`'s subscription (the head and the opening are written).
-    func startRelay(_ relay: EventStreamRelay) {
+    func startRelay(_ relay: EventStreamRelay<HTTPConnection>) {
         self.relay = relay
         relay.start()
     }
+
+    /// Whether `relay` is the connection's current one.
+    func isRelaying(_ relay: EventStreamRelay<HTTPConnection>) -> Bool { self.relay === relay }
+
+    /// The relay waits in the server's flush queue.
+    func enqueueForFlush() { server.eventStreamFlushQueue.enqueue(self) }
+
+    /// The relay writes to the transport, through the connection.
+    var relayTransport: HTTPConnection { self }
+
+    func write(_ bytes: [UInt8]) { transport.write(bytes) }
+
+    func notifyWhenQueuedBytes(atMost threshold: Int) { transport.notifyWhenQueuedBytes(atMost: threshold) }
 
     /// The server's flush queue reached this connection: its pending events leave now.
     func flushQueuedEvents() {
@@ -241,7 +256,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// The relayed subscription ended: pending events leave, then the response ends — with
     /// its last chunk when the stream ended normally, by closing when it failed (a slow
     /// consumer, a closed broker: the client reconnects and replays).
-    func relayEnded(_ ended: EventStreamRelay, error: SubscriptionError?) {
+    func relayEnded(_ ended: EventStreamRelay<HTTPConnection>, error: SubscriptionError?) {
         guard relay === ended else { return }
         relay = nil
         endedRelay = ended

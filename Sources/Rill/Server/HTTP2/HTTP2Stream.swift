@@ -3,6 +3,7 @@ import Logging
 import RillCore
 import RillHTTP
 import RillHTTP2
+import RillPubSub
 
 /// One HTTP/2 stream: a request, its handler task and its response, with the same
 /// ``ResponseBodySink`` as an HTTP/1.1 connection — so routes, streamed bodies and event
@@ -10,7 +11,9 @@ import RillHTTP2
 /// the client's flow-control windows allow: backpressure (the writer's marks, the slow-client
 /// cap) is per stream, and a stream whose window is exhausted stalls only itself. Its one
 /// timer serves the request timeout, heartbeats and the write timeout. Loop-confined.
-final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unchecked Sendable {
+final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, EventStreamRelayHost, RelayWritable,
+    @unchecked Sendable
+{
     let connection: HTTP2Connection
     let id: Int32
     /// The request head, once it arrived; nil after the handler took it.
@@ -31,6 +34,12 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
     private var sentBytesAtLastCheck = 0
     /// The handler's task, then the streamed body's.
     private var task: Task<Void, Never>?
+    /// The relayed subscription, while the response relays one (no task then).
+    private var relay: EventStreamRelay<HTTP2Stream>?
+    /// A relay that ended, kept until the stream closes (it may end inside its own methods).
+    private var endedRelay: EventStreamRelay<HTTP2Stream>?
+    /// The queued bytes at which the relay wants a drain notice; -1: none wanted.
+    private var drainThreshold = -1
     var flowControl = WriteFlowControl()
     /// The stream's place in its loop's timer queue.
     var timerQueueSlot = -1
@@ -54,7 +63,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
         self.id = id
     }
 
-    private var server: HTTPServer { connection.server }
+    var server: HTTPServer { connection.server }
 
     // MARK: Request
 
@@ -157,6 +166,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
             return
         }
         guard let streamed = writeHead(of: response, headOnly: headOnly) else { return }
+        // A subscription on this loop is relayed with no task (a few hundred bytes per idle
+        // stream instead of a suspended task's slabs); one on another loop is iterated.
+        if case .subscription(let source) = streamed.storage, source.subscription.eventLoop === server.loop {
+            return relaySubscription(source)
+        }
         let cancelled = isCancelled
         task = Task(executorPreference: server.loop.executor) { [self] in
             do {
@@ -174,6 +188,30 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
             self.endResponse()
         }
         if cancelled { task?.cancel() }
+    }
+
+    /// Opens the event stream and relays `source`'s subscription.
+    private func relaySubscription(_ source: SubscriptionRelay) {
+        source.claim.claim()
+        let configuration = source.configuration ?? eventStreamDefaults
+        guard !isCancelled, !isClosed else {
+            source.subscription.cancel()
+            return
+        }
+        do {
+            var writer = EventStreamWriter(sink: self, configuration: configuration)
+            try writer.open()
+            for event in source.leading { writeEvents(try event.encoded()) }
+            let relay = EventStreamRelay(
+                connection: self, subscription: source.subscription, maxQueuedBytes: configuration.maxQueuedBytes, chunked: false,
+                farewell: try source.farewell?.encoded())
+            self.relay = relay
+            relay.start()
+        } catch {
+            source.subscription.cancel()
+            endEventStream()
+            connection.reset(self, error: .internalError)
+        }
     }
 
     /// Submits the response head (with a byte body); returns the body still to stream.
@@ -230,6 +268,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
             pendingOffset = 0
         }
         if queuedBytes <= server.configuration.writeLowWaterMarkBytes { flowControl.drained() }
+        if drainThreshold >= 0 && queuedBytes <= drainThreshold {
+            drainThreshold = -1
+            relay?.transportDrained()
+        }
         return .bytes(count: count, isLast: responseEnds && pending.isEmpty)
     }
 
@@ -273,8 +315,49 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
 
     func writeEvents(_ bytes: [UInt8]) {
         guard !isClosed, !bytes.isEmpty else { return }
-        if heartbeatIntervalMilliseconds > 0 { heartbeatDeadline = server.loop.nowMilliseconds + heartbeatIntervalMilliseconds }
+        noteEventWrite()
         append(bytes)
+    }
+
+    func noteEventWrite() {
+        if heartbeatIntervalMilliseconds > 0 { heartbeatDeadline = server.loop.nowMilliseconds + heartbeatIntervalMilliseconds }
+    }
+
+    // MARK: EventStreamRelayHost
+
+    var relayTransport: HTTP2Stream { self }
+
+    func isRelaying(_ relay: EventStreamRelay<HTTP2Stream>) -> Bool { self.relay === relay }
+
+    /// The connection's send already waits for the loop pass: the events go to the stream now.
+    func enqueueForFlush() { relay?.flushFromQueue() }
+
+    func relayEnded(_ ended: EventStreamRelay<HTTP2Stream>, error: SubscriptionError?) {
+        guard relay === ended else { return }
+        relay = nil
+        endedRelay = ended
+        guard !isClosed else { return }
+        ended.flush()
+        endEventStream()
+        // Ended by the server (shutdown) or by the broker (a slow consumer, a closed broker):
+        // the stream ends after what is pending, and the client reconnects and replays.
+        endResponse()
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        append(bytes)
+    }
+
+    func notifyWhenQueuedBytes(atMost threshold: Int) {
+        drainThreshold = threshold
+        guard queuedBytes <= threshold else { return }
+        // Already there: the notice follows on the next loop pass, as a transport's does.
+        server.loop.schedule(after: .zero) { [weak self] in
+            guard let self, self.drainThreshold >= 0, self.queuedBytes <= self.drainThreshold else { return }
+            self.drainThreshold = -1
+            self.relay?.transportDrained()
+        }
     }
 
     func endEventStream() {
@@ -316,6 +399,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
     func closed(resetByClient: Bool) {
         isClosed = true
         server.loop.cancelTimer(of: self)
+        relay?.subscription.cancel()
+        relay = nil
+        endedRelay = nil
         if resetByClient || !responseDone { cancel() }
         flowControl.fail(ConnectionClosedError())
         pending = []
@@ -331,7 +417,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, @unc
 
     /// Shutdown began: an event stream ends now (with its farewell).
     func serverIsShuttingDown() {
-        if streamingEvents { cancel() }
+        if let relay {
+            relay.serverIsShuttingDown()
+        } else if streamingEvents {
+            cancel()
+        }
     }
 
     // MARK: Timer
