@@ -27,14 +27,26 @@ def find_executable(environment_name, candidates):
     raise Failure(f"none of {candidates} is on PATH (set {environment_name}); install Debian's chromium chromium-driver")
 
 
-def start_browser(window_size="1100,900"):
+def start_browser(window_size="1100,900", extra_arguments=()):
     options = Options()
     options.binary_location = find_executable("CHROMIUM", ["chromium", "chromium-browser"])
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={window_size}", "--no-first-run", "--disable-extensions"):
+                     f"--window-size={window_size}", "--no-first-run", "--disable-extensions",
+                     *extra_arguments):
         options.add_argument(argument)
     service = Service(executable_path=find_executable("CHROMEDRIVER", ["chromedriver"]))
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(15)
     driver.set_script_timeout(5)
     return driver
+
+
+def save_screenshot(driver, path):
+    if driver is None:
+        return
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if not driver.save_screenshot(path):
+            print(f"{os.path.basename(sys.argv[0])}: could not save the screenshot to {path}", file=sys.stderr)
+    except Exception as error:
+        print(f"{os.path.basename(sys.argv[0])}: screenshot failed: {error}", file=sys.stderr)

@@ -24,7 +24,7 @@ try:
 except ImportError as error:  # pragma: no cover
     sys.exit(f"eventsource_test.py: {error}; install with: python3 -m pip install selenium")
 
-from chromium import Failure, start_browser
+from chromium import Failure, save_screenshot, start_browser
 
 
 def expected(event_id):
@@ -96,17 +96,6 @@ def main():
     finally:
         if driver is not None:
             driver.quit()
-
-
-def save_screenshot(driver, path):
-    if driver is None:
-        return
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        if not driver.save_screenshot(path):
-            print(f"eventsource_test.py: could not save the screenshot to {path}", file=sys.stderr)
-    except Exception as error:
-        print(f"eventsource_test.py: screenshot failed: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":
