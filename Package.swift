@@ -42,6 +42,10 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         // System library: hiredis from Debian's libhiredis-dev. Only RillRedis imports it.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // System library: OpenSSL 3 from Debian's libssl-dev. Only RillTLS imports it.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // RillTLS's C over OpenSSL: the ALPN callback, the transport BIO, per-thread buffers.
+        .target(name: "CRillTLS", dependencies: ["COpenSSL"]),
         // hiredis's libuv adapter, fixed (the stock 0.14 one hangs on socket errors).
         .target(name: "CRedisLibUV", dependencies: ["CLibUV", "CHiredis"]),
 
@@ -49,6 +53,12 @@ let package = Package(
         .target(
             name: "RillCore",
             dependencies: ["CLibUV", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // TLS as a Transport: OpenSSL through a BIO over the loop's buffers, on the loop.
+        .target(
+            name: "RillTLS",
+            dependencies: ["RillCore", "COpenSSL", "CRillTLS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // HTTP/1.1 on bytes: incremental parser, serializer, connection state machine. No sockets.
@@ -79,7 +89,7 @@ let package = Package(
         .target(
             name: "Rill",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE", "RillPubSub",
+                "RillCore", "RillHTTP", "RillSSE", "RillPubSub", "RillTLS",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "RillLoad",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE",
+                "RillCore", "RillHTTP", "RillSSE", "RillTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
