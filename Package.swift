@@ -200,7 +200,7 @@ let package = Package(
             name: "RillTests",
             // RillRedis: the DocC catalog's Redis snippets are compiled here (Tests/RillTests/Documentation).
             dependencies: [
-                "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks",
+                "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", "RillTestSupport", "RillTLS",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings),

@@ -1,4 +1,7 @@
-public import RillTLS
+// Why a TLS certificate or key could not be loaded (missing, unreadable, not PEM, a key that is
+// not the certificate's): re-exported, so `catch let error as TLSConfigurationError` and its
+// members need only `import Rill`.
+@_exported import struct RillTLS.TLSConfigurationError
 
 /// TLS for the server: the certificate chain and private key, as PEM files. Connections then
 /// speak TLS 1.2 or 1.3 only (modern ciphers: Mozilla's "intermediate" set), and ALPN offers
@@ -27,7 +30,3 @@ public struct TLSConfiguration: Sendable, Hashable {
         self.privateKeyPath = privateKeyPath
     }
 }
-
-/// Why a TLS certificate or key could not be loaded (missing, unreadable, not PEM, a key that is
-/// not the certificate's): its description names the file and OpenSSL's reason.
-public typealias TLSConfigurationError = RillTLS.TLSConfigurationError
