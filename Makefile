@@ -82,8 +82,9 @@ docs: deps
 	@echo "documentation: $(CURDIR)/$(DOCS_DIR) (serve it, e.g. python3 -m http.server -d $(DOCS_DIR), then open /documentation/rill)"
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
-## Redis); prints one table (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also run with
-## `--loops 2` (the loops column: LOOPS, LOOPS_SCENARIOS). About 14 minutes.
+## Redis), then idle and fan-out over TLS (tls-idle, tls-fanout: a self-signed certificate,
+## rill-load --tls); prints one table (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also
+## run with `--loops 2` (the loops column: LOOPS, LOOPS_SCENARIOS). About 17 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
@@ -101,7 +102,8 @@ clean:
 	rm -rf .build
 
 ## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools), scenarios 1–5 of
-## `make bench` with the same harness in the same run; one table with Rill's ratio to each.
+## `make bench` and its TLS rows (nginx `listen … ssl`, uvicorn --ssl-*, on the same
+## certificate) with the same harness in the same run; one table with Rill's ratio to each.
 ## Churn and plain HTTP run in rounds, the servers' order alternated each round; the headline
 ## is the median server CPU per operation. About 35 minutes.
 APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
@@ -116,7 +118,7 @@ bench-compare: deps
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
 	$(call apt_install,wrk)
-	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" LOOPS="" \
+	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http tls-idle tls-fanout" LOOPS="" \
 		Benchmarks/scripts/bench.sh
 
 # ---------------------------------------------------------------------------------------------

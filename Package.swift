@@ -44,6 +44,10 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // System library: nghttp2 from Debian's libnghttp2-dev. Only RillHTTP2 imports it.
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // System library: OpenSSL 3 from Debian's libssl-dev. Only RillTLS imports it.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // RillTLS's C over OpenSSL: the ALPN callback, the transport BIO, per-thread buffers.
+        .target(name: "CRillTLS", dependencies: ["COpenSSL"]),
         // hiredis's libuv adapter, fixed (the stock 0.14 one hangs on socket errors).
         .target(name: "CRedisLibUV", dependencies: ["CLibUV", "CHiredis"]),
 
@@ -51,6 +55,12 @@ let package = Package(
         .target(
             name: "RillCore",
             dependencies: ["CLibUV", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // TLS as a Transport: OpenSSL through a BIO over the loop's buffers, on the loop.
+        .target(
+            name: "RillTLS",
+            dependencies: ["RillCore", "COpenSSL", "CRillTLS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // HTTP/1.1 on bytes: incremental parser, serializer, connection state machine. No sockets.
@@ -87,7 +97,7 @@ let package = Package(
         .target(
             name: "Rill",
             dependencies: [
-                "RillCore", "RillHTTP", "RillHTTP2", "RillSSE", "RillPubSub",
+                "RillCore", "RillHTTP", "RillHTTP2", "RillSSE", "RillPubSub", "RillTLS",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "RillLoad",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE",
+                "RillCore", "RillHTTP", "RillSSE", "RillTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -198,7 +208,7 @@ let package = Package(
             name: "RillTests",
             // RillRedis: the DocC catalog's Redis snippets are compiled here (Tests/RillTests/Documentation).
             dependencies: [
-                "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks",
+                "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", "RillTestSupport", "RillTLS",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSettings),

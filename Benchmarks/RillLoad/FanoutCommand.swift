@@ -36,7 +36,9 @@ struct FanoutCommand: AsyncParsableCommand {
     @Option(help: "Size of each event's data in bytes (padded; at least what 'seq=S t=T' needs).")
     var payloadBytes: Int = 64
 
-    @Option(name: .customLong("publish"), help: "The publish URL, such as http://127.0.0.1:18090/publish?channel=bench.")
+    @Option(
+        name: .customLong("publish"),
+        help: "The publish URL, such as http://127.0.0.1:18090/publish?channel=bench (TLS with https:// or --tls).")
     var publishURL: String
 
     @Option(help: "Keep-alive publish connections (default: 1 back-to-back, 16 with --rate).")
@@ -79,11 +81,12 @@ struct FanoutCommand: AsyncParsableCommand {
             throw ValidationError("cannot resolve \(target.host) or \(publishTarget.host)")
         }
         let loop = try EventLoop(name: "rill-load")
-        let driver = LoadDriver(loop: loop, address: address, target: target, options: connection, mode: "fanout")
+        let driver = try LoadDriver(loop: loop, address: address, target: target, options: connection, mode: "fanout")
         let publisher = Publisher(
             loop: loop, address: publishAddress, target: publishTarget, events: events, rate: rate,
             payloadBytes: payloadBytes, connections: publishConnections ?? (rate == nil ? 1 : 16),
-            connectTimeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
+            connectTimeout: .milliseconds(Int64(connection.connectTimeout * 1000)),
+            tls: try ClientTLS.make(enabled: connection.tls, target: publishTarget))
         let limit = timeout ?? (rate.map { Double(events) / $0 + 60 } ?? 300)
         let fanout = FanoutRun(
             driver: driver, publisher: publisher, events: events, timeout: limit, settle: settle)

@@ -42,7 +42,7 @@ struct IdleCommand: AsyncParsableCommand {
             throw ValidationError("cannot resolve \(target.host)")
         }
         let loop = try EventLoop(name: "rill-load")
-        let driver = LoadDriver(loop: loop, address: address, target: target, options: connection, mode: "idle")
+        let driver = try LoadDriver(loop: loop, address: address, target: target, options: connection, mode: "idle")
         let hold = duration
         let heartbeat = expectHeartbeat
         let report = await Task(executorPreference: loop.executor) {

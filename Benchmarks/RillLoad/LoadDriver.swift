@@ -19,6 +19,8 @@ final class LoadDriver: @unchecked Sendable {
     let serverProbe: ProcessProbe?
     /// Source addresses clients take in turn (empty: the kernel's choice).
     let sourceHosts: [String]
+    /// TLS for every client connection (`--tls`, `https://`); nil: plain TCP.
+    let tls: ClientTLS?
 
     private(set) var clients: [SSEClient] = []
     private var nextToStart = 0
@@ -48,7 +50,7 @@ final class LoadDriver: @unchecked Sendable {
     var progressDetail: (() -> String)?
     private var rampTimer: ScheduledTimer?
 
-    init(loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, mode: String) {
+    init(loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, mode: String) throws {
         self.loop = loop
         self.address = address
         self.requestBytes = target.request
@@ -57,6 +59,7 @@ final class LoadDriver: @unchecked Sendable {
         connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
         serverProbe = options.serverPid.map { ProcessProbe(pid: $0) }
         sourceHosts = options.sourceHosts(for: address)
+        tls = try ClientTLS.make(enabled: options.tls, target: target)
     }
 
     /// The source address of client `index`, or nil for the kernel's choice.

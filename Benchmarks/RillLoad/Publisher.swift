@@ -22,6 +22,8 @@ final class Publisher {
     let payloadBytes: Int
     let connectionCount: Int
     let connectTimeout: Duration
+    /// TLS for the publish connections (`--tls`, an `https://` publish URL); nil: plain TCP.
+    let tls: ClientTLS?
 
     /// Events whose request was written.
     private(set) var sent = 0
@@ -51,7 +53,7 @@ final class Publisher {
 
     init(
         loop: EventLoop, address: SocketAddress, target: TargetURL, events: Int, rate: Double?, payloadBytes: Int,
-        connections: Int, connectTimeout: Duration
+        connections: Int, connectTimeout: Duration, tls: ClientTLS? = nil
     ) {
         self.loop = loop
         self.address = address
@@ -61,6 +63,7 @@ final class Publisher {
         self.payloadBytes = payloadBytes
         self.connectionCount = connections
         self.connectTimeout = connectTimeout
+        self.tls = tls
         answerTimes.reserveCapacity(min(events, 1_000_000))
     }
 
@@ -217,7 +220,8 @@ final class Publisher {
 final class PublishConnection: TransportDelegate {
     let index: Int
     unowned let publisher: Publisher
-    private var stream: TCPStream?
+    /// The connection: the TCP stream, or TLS over it.
+    private var stream: (any Transport)?
     private var decoder = ResponseDecoder()
     private var body: [UInt8] = []
     private var sentAtMicroseconds: UInt64 = 0
@@ -234,7 +238,18 @@ final class PublishConnection: TransportDelegate {
         busy = false
         TCPConnector.connect(loop: publisher.loop, to: publisher.address, timeout: publisher.connectTimeout) { [self] result in
             switch result {
-            case .success(let stream):
+            case .success(let tcp):
+                let stream: any Transport
+                if let tls = publisher.tls {
+                    guard let secured = tls.secure(tcp, loop: publisher.loop) else {
+                        isUp = false
+                        done()
+                        return
+                    }
+                    stream = secured
+                } else {
+                    stream = tcp
+                }
                 self.stream = stream
                 stream.delegate = self
                 stream.startReading()

@@ -67,7 +67,10 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
-    @Argument(help: "The stream's URL, such as http://127.0.0.1:18090/stream (http only, loopback).")
+    @Flag(help: "Speak TLS (as an https:// URL does), without verifying the server's certificate.")
+    var tls = false
+
+    @Argument(help: "The stream's URL, such as http://127.0.0.1:18090/stream (or https://).")
     var url: String
 
     func validate() throws {

@@ -24,7 +24,8 @@ final class SSEClient: TransportDelegate {
     let index: Int
     unowned let driver: LoadDriver
     private(set) var phase = Phase.waiting
-    private(set) var stream: TCPStream?
+    /// The connection: the TCP stream, or TLS over it.
+    private(set) var stream: (any Transport)?
     /// Connection attempts made so far.
     private(set) var attempts = 0
     private var decoder = ResponseDecoder()
@@ -64,11 +65,21 @@ final class SSEClient: TransportDelegate {
             loop: driver.loop, to: driver.address, timeout: driver.connectTimeout, localHost: driver.sourceHost(for: index)
         ) { [self] result in
             switch result {
-            case .success(let stream):
+            case .success(let tcp):
                 guard phase == .connecting else {
                     // Given up while connecting (ramp deadline): drop the late connection.
-                    stream.close()
+                    tcp.close()
                     return
+                }
+                let stream: any Transport
+                if let tls = driver.tls {
+                    guard let secured = tls.secure(tcp, loop: driver.loop) else {
+                        driver.attemptFailed(self, reason: "TLS setup", retryable: false)
+                        return
+                    }
+                    stream = secured
+                } else {
+                    stream = tcp
                 }
                 self.stream = stream
                 driver.streamOpened()

@@ -1,8 +1,9 @@
 import ArgumentParser
 
-/// `http://host[:port]/path?query` split into what a request needs. Only plain http: the harness
-/// measures servers on this machine.
+/// `http://host[:port]/path?query` (or `https://`) split into what a request needs.
 struct TargetURL: Sendable {
+    /// Whether the URL is `https://` (the connection speaks TLS; see ``ClientTLS``).
+    let isTLS: Bool
     let host: String
     let port: Int
     /// The request target: path plus query, at least `/`.
@@ -11,13 +12,14 @@ struct TargetURL: Sendable {
     let authority: String
 
     init(_ text: String) throws {
-        guard text.hasPrefix("http://") else { throw ValidationError("only http:// URLs are supported: \(text)") }
-        let rest = text.dropFirst("http://".count)
+        isTLS = text.hasPrefix("https://")
+        guard text.hasPrefix("http://") || isTLS else { throw ValidationError("only http:// and https:// URLs are supported: \(text)") }
+        let rest = text.dropFirst(isTLS ? "https://".count : "http://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = String(rest[..<slash])
         let target = slash == rest.endIndex ? "/" : String(rest[slash...])
         var host = authority
-        var port = 80
+        var port = isTLS ? 443 : 80
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { throw ValidationError("bad IPv6 host in \(text)") }
             host = String(authority[authority.index(after: authority.startIndex)..<close])

@@ -54,6 +54,11 @@
 #           rounds, after HTTP_WARMUP (2) s of the same wrk on each fresh server
 #   redis   the fanout scenario with Rill on a RedisBroker (a redis-server this script starts on
 #           REDIS_PORT, 18379; Rill only)
+#   tls-idle, tls-fanout   idle and fanout over HTTPS: one self-signed P-256 certificate made
+#           here with openssl; rill-hub --tls-cert/--tls-key, nginx `listen … ssl` (TLS 1.2-1.3,
+#           nginx's session defaults), uvicorn --ssl-certfile/--ssl-keyfile; rill-load --tls
+#           (TLS 1.3 from RillTLS's client, no verification). The idle row's RSS per stream is
+#           then what a TLS connection costs the server.
 #
 #   Benchmarks/scripts/bench.sh                                  # what `make bench` runs
 #   SCENARIOS="fanout http" LOOPS="2" Benchmarks/scripts/bench.sh  # one loop against two
@@ -73,7 +78,7 @@ REFERENCE=$ROOT/Benchmarks/reference
 HUB=${HUB:-$ROOT/.build/release/rill-hub}
 LOAD=${LOAD:-$ROOT/.build/release/rill-load}
 SERVERS=${SERVERS:-rill}
-SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis}
+SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis tls-idle tls-fanout}
 LOOPS=${LOOPS-2}
 LOOPS_SCENARIOS=${LOOPS_SCENARIOS:-fanout http}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-19000}
@@ -110,6 +115,10 @@ REDIS_PID=
 SCRAPER_PID=
 # Whether the server started last runs on CPU 0 alone (the CPU 0 figures are then its core's).
 SERVER_CPU0_ONLY=1
+# Whether the next server speaks TLS (the tls-* scenarios), and the URL scheme that goes with it.
+SERVER_TLS=0
+SCHEME=http
+TLS_DIR=$WORK/tls
 cleanup() {
     if [ -n "$SCRAPER_PID" ]; then kill "$SCRAPER_PID" 2>/dev/null || true; fi
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
@@ -137,6 +146,21 @@ for count in "$IDLE_CONNECTIONS" "$FANOUT_CONNECTIONS"; do
         exit 1
     fi
 done
+
+# use_tls 0|1: the next server (and rill-load) speak TLS or not; makes the certificate once.
+use_tls() {
+    SERVER_TLS=$1
+    SCHEME=http
+    [ "$SERVER_TLS" = 1 ] || return 0
+    SCHEME=https
+    if [ ! -f "$TLS_DIR/cert.pem" ]; then
+        mkdir -p "$TLS_DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+            -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>/dev/null
+        # nginx's master reads them as root; its worker never does.
+        chmod a+rx "$WORK" "$TLS_DIR" && chmod a+r "$TLS_DIR"/*.pem
+    fi
+}
 
 # start NAME CONNECTIONS [RILL ARGUMENTS…]: sets SERVER_PID (what to stop) and PROBE_PID (what
 # rill-load samples for RSS and CPU).
@@ -166,8 +190,10 @@ start() {
                 SERVER_CPU0_ONLY=0
             fi
         fi
+        local tls=()
+        if [ "$SERVER_TLS" = 1 ]; then tls=(--tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem"); fi
         taskset -c "$cpus" "$HUB" --host 127.0.0.1 --port "$PORT" --heartbeat "$HEARTBEAT" "${loops[@]}" \
-            --max-connections $((connections + 500)) "$@" >"$WORK/server-$name.log" 2>&1 &
+            --max-connections $((connections + 500)) "${tls[@]}" "$@" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         PROBE_PID=$SERVER_PID
         ;;
@@ -183,13 +209,19 @@ start() {
         sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$PORT|" \
             -e "s|@MAX_CONNECTIONS@|$((2 * connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
             "$NCHAN_CONF" >"$dir/nginx.conf"
+        if [ "$SERVER_TLS" = 1 ]; then
+            sed -i -e "s|listen 127.0.0.1:$PORT backlog=4096;|listen 127.0.0.1:$PORT ssl backlog=4096; ssl_certificate $TLS_DIR/cert.pem; ssl_certificate_key $TLS_DIR/key.pem; ssl_protocols TLSv1.2 TLSv1.3;|" \
+                "$dir/nginx.conf"
+        fi
         taskset -c 0 "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         ;;
     fastapi)
+        local tls=()
+        if [ "$SERVER_TLS" = 1 ]; then tls=(--ssl-certfile "$TLS_DIR/cert.pem" --ssl-keyfile "$TLS_DIR/key.pem"); fi
         (cd "$REFERENCE" && exec taskset -c 0 "$PYTHON" -m uvicorn fastapi_app:app --host 127.0.0.1 --port "$PORT" \
             --loop uvloop --http httptools --workers 1 --no-access-log --log-level warning \
-            --backlog 4096) >"$WORK/server-$name.log" 2>&1 &
+            --backlog 4096 "${tls[@]}") >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         PROBE_PID=$SERVER_PID
         ;;
@@ -238,7 +270,7 @@ scrape_loops() {
     local min=$2
     (
         for _ in $(seq 1 2400); do
-            metrics=$(taskset -c 1 curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics" || true)
+            metrics=$(taskset -c 1 curl -sk --http1.1 --max-time 5 "$SCHEME://127.0.0.1:$PORT/metrics" || true)
             total=$(awk '$1 == "rill_connections" { print $2 }' <<<"$metrics")
             if [ -n "$total" ] && [ "$total" -ge "$min" ]; then
                 awk '/^rill_loop_connections\{loop="[0-9]+"\} / {
@@ -276,13 +308,16 @@ run_load() {
     RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode } loop_connections=$connections")
 }
 
+# run_idle NAME [KEY]: KEY idle (plain) or tls-idle.
 run_idle() {
-    local name=$1 hb=()
+    local name=$1 key=${2:-idle} hb=()
     case $name in rill | rill-loops*) hb=(--expect-heartbeat "$HEARTBEAT") ;; esac
+    use_tls "$([ "$key" = tls-idle ] && echo 1 || echo 0)"
     start "$name" "$IDLE_CONNECTIONS"
     scrape_loops "$name" $((IDLE_CONNECTIONS + 1))
-    run_load "$name" idle idle -c "$IDLE_CONNECTIONS" -d "$DURATION" --ramp "$RAMP" "${hb[@]}" \
-        "http://127.0.0.1:$PORT/stream?channel=idle"
+    run_load "$name" "$key" idle -c "$IDLE_CONNECTIONS" -d "$DURATION" --ramp "$RAMP" "${hb[@]}" \
+        "$SCHEME://127.0.0.1:$PORT/stream?channel=idle"
+    use_tls 0
 }
 
 # run_fanout NAME KEY CONNECTIONS EVENTS [RATE] [-- RILL ARGUMENTS…]
@@ -291,10 +326,12 @@ run_fanout() {
     shift 5
     local rate_args=(--timeout "$FANOUT_TIMEOUT")
     if [ -n "$rate" ]; then rate_args=(--rate "$rate" --timeout $((RATE_SECONDS + 20))); fi
+    use_tls "$([ "$key" = tls-fanout ] && echo 1 || echo 0)"
     start "$name" "$connections" "$@"
     scrape_loops "$name" $((connections + 1))
     run_load "$name" "$key" fanout -c "$connections" --events "$events" "${rate_args[@]}" --payload-bytes "$PAYLOAD" \
-        --ramp "$RAMP" --publish "http://127.0.0.1:$PORT/publish?channel=bench" "http://127.0.0.1:$PORT/stream?channel=bench"
+        --ramp "$RAMP" --publish "$SCHEME://127.0.0.1:$PORT/publish?channel=bench" "$SCHEME://127.0.0.1:$PORT/stream?channel=bench"
+    use_tls 0
 }
 
 # run_churn NAME ROUND POSITION: one churn round of one server (warm-up, then the measured run).
@@ -415,7 +452,9 @@ for scenario in $SCENARIOS; do
         rate) run_fanout "$name" rate "$FANOUT_CONNECTIONS" $((RATE * RATE_SECONDS)) "$RATE" ;;
         small) run_fanout "$name" small "$SMALL_CONNECTIONS" "$SMALL_EVENTS" "" ;;
         redis) if [ "$name" = rill ]; then run_redis; fi ;;
-        *) echo "unknown scenario $scenario (idle fanout rate small churn http redis)" >&2; exit 1 ;;
+        tls-idle) run_idle "$name" tls-idle ;;
+        tls-fanout) run_fanout "$name" tls-fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
+        *) echo "unknown scenario $scenario (idle fanout rate small churn http redis tls-idle tls-fanout)" >&2; exit 1 ;;
         esac
     done
 done
@@ -501,15 +540,15 @@ for line in "${RESULTS[@]}"; do
     other=$(field "$line" other_cpu_pct)
     if [[ "$other" =~ ^[0-9]+$ ]] && [ "$other" -gt 20 ]; then bound+=" SH"; fi
     case $key in
-    idle)
-        FIG[idle_alive,$name]="$(field "$line" alive)/$(field "$line" connections)"
-        FIG[idle_rss,$name]=$(field "$line" rss_per_conn_bytes)
-        FIG[idle_kernel,$name]=$(field "$line" kernel_slab_bytes_per_socket)
-        FIG[idle_cpu,$name]=$(field "$line" server_cpu_idle_s)
-        FIG[idle_harness,$name]=$(field "$line" harness_cpu_s)
-        FIG[idle_loop_conns,$name]=$(shares "$(field "$line" loop_connections)")
-        FIG[idle_tcp_mem,$name]="$(field "$line" tcp_buffer_pages_before)/$(field "$line" tcp_buffer_pages_end)" ;;
-    fanout|rate|small|redis)
+    idle | tls-idle)
+        FIG[${key}_alive,$name]="$(field "$line" alive)/$(field "$line" connections)"
+        FIG[${key}_rss,$name]=$(field "$line" rss_per_conn_bytes)
+        FIG[${key}_kernel,$name]=$(field "$line" kernel_slab_bytes_per_socket)
+        FIG[${key}_cpu,$name]=$(field "$line" server_cpu_idle_s)
+        FIG[${key}_harness,$name]=$(field "$line" harness_cpu_s)
+        FIG[${key}_loop_conns,$name]=$(shares "$(field "$line" loop_connections)")
+        FIG[${key}_tcp_mem,$name]="$(field "$line" tcp_buffer_pages_before)/$(field "$line" tcp_buffer_pages_end)" ;;
+    fanout|rate|small|redis|tls-fanout)
         FIG[${key}_delivered,$name]="$(field "$line" delivered)/$(field "$line" expected)"
         FIG[${key}_gaps,$name]="$(field "$line" gaps)/$(field "$line" duplicates)"
         FIG[${key}_rate,$name]=$(field "$line" deliveries_per_s)
@@ -559,6 +598,15 @@ loop_rows() {
     row "$1_loop_cpu" "$2: each loop's % of server CPU" - no
     row "$1_loop_conns" "$2: each loop's % of the connections" - no
 }
+idle_rows() {  # KEY LABEL
+    row "$1_alive" "$2 ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
+    row "$1_rss" "$2: server RSS per stream (B)" lower yes
+    row "$1_kernel" "$2: kernel slab per socket (B, machine-wide)" - no
+    row "$1_cpu" "$2: server CPU in the hold (s; heartbeats)" lower no
+    row "$1_harness" "$2: harness CPU, ramp + hold (s)" - no
+    row "$1_tcp_mem" "$2: sockstat TCP mem pages before/after" - no
+    row "$1_loop_conns" "$2: each loop's % of the connections" - no
+}
 fanout_rows() {  # KEY LABEL
     row "$1_delivered" "$2: delivered" higher no
     row "$1_gaps" "$2: gaps/duplicates" lower no
@@ -602,14 +650,8 @@ fi
 echo "$header"
 for scenario in $SCENARIOS; do
     case $scenario in
-    idle)
-        row idle_alive "idle ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
-        row idle_rss "idle: server RSS per stream (B)" lower yes
-        row idle_kernel "idle: kernel slab per socket (B, machine-wide)" - no
-        row idle_cpu "idle: server CPU in the hold (s; heartbeats)" lower no
-        row idle_harness "idle: harness CPU, ramp + hold (s)" - no
-        row idle_tcp_mem "idle: sockstat TCP mem pages before/after" - no
-        row idle_loop_conns "idle: each loop's % of the connections" - no ;;
+    idle) idle_rows idle idle ;;
+    tls-idle) idle_rows tls-idle "TLS idle" ;;
     fanout) fanout_rows fanout "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
     rate) fanout_rows rate "fan-out ${FANOUT_CONNECTIONS} at ${RATE}/s, ${RATE_SECONDS} s" ;;
     small) fanout_rows small "fan-out ${SMALL_CONNECTIONS}x${SMALL_EVENTS}" ;;
@@ -624,6 +666,7 @@ for scenario in $SCENARIOS; do
         row http_machine_other "plain HTTP: all CPUs busy outside server+wrk, % min-max" - no
         loop_rows http "plain HTTP, all rounds" ;;
     redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
+    tls-fanout) fanout_rows tls-fanout "TLS fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
     esac
 done
 echo "HB: the harness used ≥ 85 % of its core (a lower bound of the server's figure); TO: publishing hit its"

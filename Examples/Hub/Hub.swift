@@ -26,6 +26,8 @@
 //   swift run -c release rill-hub --port 8081 --redis redis://127.0.0.1:6379/0 --cors-origin https://app.example.com
 //   swift run -c release rill-hub --loops 2       # two event loop threads (default: one per CPU it may run on)
 //   curl -s localhost:8080/metrics | grep loop_connections     # rill_loop_connections{loop="0"} … per loop
+//   swift run -c release rill-hub --tls-cert cert.pem --tls-key key.pem   # HTTPS; kill -HUP reloads the files
+//   curl -k -N "https://localhost:8080/stream?channel=news"
 import ArgumentParser
 import HubCore
 import Rill
@@ -54,6 +56,8 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer TOKEN' (or ?token=TOKEN) to publish.") var token: String?
     @Option(help: "Name this many channels, those with the most subscribers, in /metrics (0: totals only).") var metricsChannels = 0
     @Option(help: "Require 'Authorization: Bearer TOKEN' for /metrics.") var metricsToken: String?
+    @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; SIGHUP reloads both).") var tlsCert: String?
+    @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -65,6 +69,7 @@ struct RillHub: AsyncParsableCommand {
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
         guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
         if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() async throws {
@@ -72,10 +77,11 @@ struct RillHub: AsyncParsableCommand {
             host: host, port: port, eventLoopCount: loops, redis: redis, history: history,
             heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
             maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
-            maxMetricsChannels: metricsChannels, metricsToken: metricsToken)
+            maxMetricsChannels: metricsChannels, metricsToken: metricsToken,
+            tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") })
         let app = try Hub.makeApplication(options)
         let address = try await app.start()
-        print("listening on http://\(address)")
+        print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
         try await app.run()
     }

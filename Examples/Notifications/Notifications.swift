@@ -46,9 +46,12 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: "The channel the page publishes to and listens on.") var channel = Application.defaultChannel
     @Option(help: "Share events through Redis (redis://host:port/db) instead of the in-memory broker.") var redis: String?
     @Option(help: "Event loops (threads) serving connections (default: one per CPU the process may run on).") var loops: Int?
+    @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; SIGHUP reloads both).") var tlsCert: String?
+    @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
 
     func validate() throws {
         if let loops { guard loops >= 1 else { throw ValidationError("--loops must be ≥ 1 (got \(loops))") } }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() async throws {
@@ -78,9 +81,10 @@ struct Notifications: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(host: host, port: port)
         if let loops { configuration.eventLoopCount = loops }
+        if let tlsCert, let tlsKey { configuration.tls = TLSConfiguration(certificateChainPath: tlsCert, privateKeyPath: tlsKey) }
         let app = try Application(router: router, configuration: configuration, broker: broker)
         let address = try await app.start()
-        print("listening on http://\(address)")
+        print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
         try await app.run()
     }

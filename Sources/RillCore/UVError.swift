@@ -7,7 +7,7 @@ public struct UVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What was being attempted, for the message.
     public let operation: String
 
-    init(_ code: Int32, _ operation: String) {
+    package init(_ code: Int32, _ operation: String) {
         self.code = code
         self.operation = operation
     }

@@ -56,6 +56,26 @@ struct RillLoadProcessTests {
         #expect(try await hub.terminate() == "exit status 0")
     }
 
+    @Test func `idle and fanout run over TLS with --tls or https URLs`() async throws {
+        let certificates = try await TestCertificates()
+        defer { certificates.remove() }
+        let hub = try await ExampleProcess(
+            "rill-hub", arguments: ["--heartbeat", "0.2", "--tls-cert", certificates.certificatePath, "--tls-key", certificates.keyPath])
+        let idle = try await runLoad([
+            "idle", "-c", "40", "-d", "1", "--expect-heartbeat", "0.2", "--tls", "http://127.0.0.1:\(hub.port)/stream?channel=idle",
+        ])
+        #expect(idle["alive"] == "40")
+        #expect(idle["failed"] == "0")
+        let base = "https://127.0.0.1:\(hub.port)"
+        let fanout = try await runLoad([
+            "fanout", "-c", "20", "--events", "50", "--publish", "\(base)/publish?channel=t", "\(base)/stream?channel=t",
+        ])
+        #expect(fanout["delivered"] == "1000")
+        #expect(fanout["gaps"] == "0")
+        #expect(fanout["failed"] == "0")
+        #expect(try await hub.terminate() == "exit status 0")
+    }
+
     @Test func `churn completes cycles without failures`() async throws {
         let hub = try await ExampleProcess("rill-hub")
         let result = try await runLoad([

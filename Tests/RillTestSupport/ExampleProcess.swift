@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// A running example executable of this build on 127.0.0.1 and a port the kernel picked, read
-/// from the `listening on http://HOST:PORT` line every example prints.
+/// from the `listening on http://HOST:PORT` (or `https://`) line every example prints.
 package final class ExampleProcess: Sendable {
     /// The product name, for messages.
     package let product: String
@@ -25,7 +25,8 @@ package final class ExampleProcess: Sendable {
         let prefix = "listening on http://"
         let line = try await withDeadline(.seconds(20), "\(product) startup") { () -> String? in
             while !process.hasExited {
-                if let line = process.standardOutput.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                let lines = process.standardOutput.split(separator: "\n")
+                if let line = lines.first(where: { $0.hasPrefix(prefix) || $0.hasPrefix("listening on https://") }) {
                     return String(line)
                 }
                 usleep(10_000)

@@ -70,6 +70,7 @@ public enum Hub {
             host: options.host, port: options.port, maxConnections: options.maxConnections,
             eventStream: EventStreamConfiguration(heartbeatInterval: options.heartbeat, maxQueuedBytes: options.maxQueuedBytes))
         if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
+        configuration.tls = options.tls
         let app = try Application(router: router, configuration: configuration, broker: broker)
         if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
 

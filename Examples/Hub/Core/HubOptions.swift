@@ -1,3 +1,5 @@
+public import Rill
+
 /// Everything `rill-hub` can be told on its command line, as plain values (no ArgumentParser
 /// here, so that tests build a hub without parsing arguments).
 public struct HubOptions: Sendable {
@@ -31,13 +33,15 @@ public struct HubOptions: Sendable {
     /// When set, `GET /metrics` requires `Authorization: Bearer <metricsToken>` (401 without);
     /// nil (the default) serves metrics to anyone who can reach the port.
     public var metricsToken: String?
+    /// Serve HTTPS with this certificate chain and key (PEM files); nil serves plain HTTP.
+    public var tls: TLSConfiguration?
 
     /// Creates options; the defaults are the command line's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoopCount: Int? = nil, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
-        metricsToken: String? = nil
+        metricsToken: String? = nil, tls: TLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -52,5 +56,6 @@ public struct HubOptions: Sendable {
         self.statsInterval = statsInterval
         self.maxMetricsChannels = maxMetricsChannels
         self.metricsToken = metricsToken
+        self.tls = tls
     }
 }

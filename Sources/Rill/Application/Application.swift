@@ -2,6 +2,7 @@ public import Logging
 public import RillCore
 import RillHTTP
 public import RillPubSub
+import RillTLS
 import Synchronization
 
 #if canImport(Glibc)
@@ -49,6 +50,8 @@ public final class Application: Sendable {
         var finalStatistics: ServerStatistics?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var signalWatchers: [SignalWatcher] = []
+        /// The certificate and key of ``ServerConfiguration/tls``, loaded at start.
+        var tlsContext: TLSContext?
     }
 
     /// Creates the application, its event loop threads and its broker.
@@ -90,9 +93,13 @@ public final class Application: Sendable {
     /// ``shutdown()``.
     ///
     /// - Throws: `UVError` when the address cannot be bound (for example `EADDRINUSE`, also
-    ///   when another process listens there with `SO_REUSEPORT`).
+    ///   when another process listens there with `SO_REUSEPORT`); ``TLSConfigurationError``
+    ///   when ``ServerConfiguration/tls`` names a missing, unreadable or mismatched certificate
+    ///   or key (before anything listens).
     @discardableResult
     public func start() async throws -> SocketAddress {
+        let tlsContext = try makeTLSContext()
+        state.withLock { $0.tlsContext = tlsContext }
         let responder = router.makeResponder()
         let router = self.router
         let openConnections = OpenConnectionCounter()
@@ -102,7 +109,7 @@ public final class Application: Sendable {
             for (index, loop) in eventLoops.enumerated() {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
-                    isPrimary: index == 0, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+                    isPrimary: index == 0, tlsContext: tlsContext, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address
                 let shared = eventLoops.count > 1
@@ -133,7 +140,7 @@ public final class Application: Sendable {
             // The watchers stay installed until the loop stops: a second signal during the
             // grace period is a deliberate, logged "stop now", never the default kill.
             var signalled = false
-            return try [SIGINT, SIGTERM].map { signal in
+            var watchers = try [SIGINT, SIGTERM].map { signal in
                 try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
                     if signalled {
                         self.logger.warning("signal \(signal) received again: closing every connection now")
@@ -145,6 +152,10 @@ public final class Application: Sendable {
                     Task { await self.shutdown() }
                 }
             }
+            if configuration.tls != nil {
+                watchers.append(try SignalWatcher(loop: eventLoop, signal: SIGHUP) { [self] in self.reloadTLSCertificateLogging() })
+            }
+            return watchers
         }
         state.withLock { $0.signalWatchers = watchers }
         await withCheckedContinuation { continuation in
@@ -154,6 +165,37 @@ public final class Application: Sendable {
                 return false
             }
             if alreadyStopped { continuation.resume() }
+        }
+    }
+
+    /// The TLS context of ``ServerConfiguration/tls`` (ALPN: `h2` first when
+    /// ``HTTP2Configuration/isEnabledOverTLS``, then `http/1.1`); nil without TLS.
+    private func makeTLSContext() throws(TLSConfigurationError) -> TLSContext? {
+        guard let tls = configuration.tls else { return nil }
+        return try TLSContext(
+            certificateChainPath: tls.certificateChainPath, privateKeyPath: tls.privateKeyPath,
+            applicationProtocols: configuration.http2.isEnabledOverTLS ? ["h2", "http/1.1"] : ["http/1.1"])
+    }
+
+    /// Reads the certificate chain and key of ``ServerConfiguration/tls`` again (what `SIGHUP`
+    /// does in ``run()``): connections accepted from now on present them; open connections keep
+    /// theirs and are not dropped. Does nothing without TLS or before ``start()``.
+    ///
+    /// - Throws: ``TLSConfigurationError`` when the files are not usable; the server keeps
+    ///   the certificate it had.
+    public func reloadTLSCertificate() throws(TLSConfigurationError) {
+        guard let context = state.withLock({ $0.tlsContext }) else { return }
+        try context.reload()
+    }
+
+    /// `SIGHUP`: reloads, and says how it went in the log.
+    private func reloadTLSCertificateLogging() {
+        guard let tls = configuration.tls else { return }
+        do {
+            try reloadTLSCertificate()
+            logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.certificateChainPath)"])
+        } catch {
+            logger.error("reloading the TLS certificate failed; keeping the previous one", metadata: ["error": "\(error)"])
         }
     }
 

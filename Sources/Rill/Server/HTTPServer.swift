@@ -2,6 +2,7 @@ import HTTPTypes
 import Logging
 import RillCore
 import RillHTTP
+import RillTLS
 import Synchronization
 
 /// The open connections of all the servers of one application (one per loop), which
@@ -34,6 +35,9 @@ final class HTTPServer: @unchecked Sendable {
     /// Whether this is the application's first server (loop 0's), which does what one server
     /// per process does: give freed memory back to the kernel, warn about the open-file limit.
     let isPrimary: Bool
+    /// The application's TLS context when ``ServerConfiguration/tls`` is set: every accepted
+    /// connection is wrapped in a ``TLSTransport``.
+    let tlsContext: TLSContext?
 
     private var listener: TCPListener?
     /// The open connections, each knowing its index (``HTTPConnection/registryIndex``): adding
@@ -106,12 +110,13 @@ final class HTTPServer: @unchecked Sendable {
 
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
-        openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true,
+        openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
     ) {
         self.loop = loop
         self.openConnections = openConnections
         self.isPrimary = isPrimary
+        self.tlsContext = tlsContext
         self.configuration = configuration
         self.logger = logger
         self.pubSub = pubSub
@@ -176,6 +181,19 @@ final class HTTPServer: @unchecked Sendable {
             return
         }
         stream.writeTimeout = configuration.writeTimeout
+        if let tlsContext {
+            // The handshake is bounded by the request timeout: the connection is idle (and
+            // the idle timeout runs) until the first decrypted byte arrives.
+            guard
+                let transport = TLSTransport(
+                    serving: stream, loop: loop, context: tlsContext, handshakeTimeout: configuration.requestTimeout)
+            else {
+                stream.close()
+                return
+            }
+            adopt(transport)
+            return
+        }
         adopt(stream)
     }
 
@@ -194,6 +212,11 @@ final class HTTPServer: @unchecked Sendable {
     /// Beyond that the 503 is written and the socket closed at once.
     private func refuse(_ stream: TCPStream) {
         refusedConnectionCount += 1
+        if tlsContext != nil {
+            // A 503 over TLS costs a handshake, the CPU an overloaded server lacks: close.
+            stream.close()
+            return
+        }
         stream.write(Self.serviceUnavailable)
         let now = loop.nowMilliseconds
         if now &- refusalWindowStart >= UInt64(Self.refusalLingerMilliseconds) {

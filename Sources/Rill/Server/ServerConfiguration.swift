@@ -67,6 +67,9 @@ public struct ServerConfiguration: Sendable {
     public var eventStream: EventStreamConfiguration
     /// HTTP/2: when it is spoken and its limits.
     public var http2: HTTP2Configuration
+    /// TLS (HTTPS): the certificate and key; nil (the default) serves plain HTTP. A stalled
+    /// handshake is closed after ``requestTimeout``.
+    public var tls: TLSConfiguration?
 
     /// Creates a configuration; every value has a production default.
     public init(
@@ -89,7 +92,8 @@ public struct ServerConfiguration: Sendable {
         shutdownGracePeriod: Duration = .seconds(10),
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init(),
-        http2: HTTP2Configuration = .init()
+        http2: HTTP2Configuration = .init(),
+        tls: TLSConfiguration? = nil
     ) {
         precondition(eventLoopCount >= 1, "a server needs at least one event loop")
         self.eventLoopCount = eventLoopCount
@@ -112,5 +116,6 @@ public struct ServerConfiguration: Sendable {
         self.serverName = serverName
         self.eventStream = eventStream
         self.http2 = http2
+        self.tls = tls
     }
 }
