@@ -216,7 +216,7 @@ let package = Package(
         // headless Chromium, all talking to Examples/SSETestServer over loopback.
         .testTarget(
             name: "RillClientTests",
-            dependencies: ["Rill", "RillTesting", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            dependencies: ["Rill", "RillTesting", "RillTestSupport", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
             swiftSettings: strictSettings
         ),
         // Examples/Notifications as two real processes sharing one real redis-server, over
