@@ -60,10 +60,10 @@ package final class HTTP2Session {
         // they arrive: the client can never have more in flight than the windows allow.
         nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_max_outbound_ack(option, limits.maxQueuedControlFrames)
-        // nghttp2's own rapid-reset bucket (it answers with INTERNAL_ERROR) stays as a backstop
-        // just above the session's, which answers ENHANCE_YOUR_CALM.
+        // nghttp2's own rapid-reset bucket (it answers with INTERNAL_ERROR, and counts on its own
+        // clock) stays as a backstop at twice the session's, which answers ENHANCE_YOUR_CALM.
         nghttp2_option_set_stream_reset_rate_limit(
-            option, UInt64(limits.maxResetStreamBurst) + 1, UInt64(limits.maxResetStreamsPerSecond) + 1)
+            option, UInt64(2 * limits.maxResetStreamBurst + 1), UInt64(2 * limits.maxResetStreamsPerSecond + 1))
         nghttp2_option_set_max_continuations(option, limits.maxContinuationFrames)
         // Closed streams are forgotten at once (no priority tree to keep them for).
         nghttp2_option_set_no_closed_streams(option, 1)

@@ -49,6 +49,31 @@ struct HTTP2Tests {
         }
     }
 
+    @Test func `an event stream over HTTP 2 replays after Last-Event-ID, then sends heartbeats`() async throws {
+        try await withHTTP2App { app, port in
+            for index in 1...5 { _ = try await app.publish(ServerSentEvent(data: "early \(index)"), channel: "replay") }
+            let output = try await runProcess(
+                [
+                    "/usr/bin/curl", "-s", "-N", "--http2-prior-knowledge", "-m", "2", "-H", "Last-Event-ID: 2",
+                    "http://127.0.0.1:\(port)/beating?channel=replay",
+                ], timeout: .seconds(10))
+            let text = output.standardOutput
+            #expect(!text.contains("early 2"))
+            #expect(text.contains("id: 3\ndata: early 3\n\nid: 4\ndata: early 4\n\nid: 5\ndata: early 5\n\n"), "\(output.summary)")
+            // 300 ms heartbeats for about 2 s.
+            let heartbeats = text.components(separatedBy: "\n:\n\n").count - 1
+            #expect(heartbeats >= 3, "\(output.summary)")
+        }
+    }
+
+    @Test func `the end of the connection cancels every stream's handler`() async throws {
+        try await withHTTP2App { _, port in
+            let before = cancelledHandlers.load(ordering: .relaxed)
+            _ = try await probe(port, "close-with-open", "/slow", "3")
+            try await waitUntil { cancelledHandlers.load(ordering: .relaxed) >= before + 3 }
+        }
+    }
+
     @Test func `twenty event streams on one connection all receive the event`() async throws {
         let result = try await withHTTP2App { _, port in try await probe(port, "streams", "20", "twenty") }
         #expect(result["opened"] as? Int == 20)
@@ -158,6 +183,9 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) th
             for: request, configuration: EventStreamConfiguration(heartbeatInterval: .seconds(30)))
         stream.farewell = ServerSentEvent(data: "{\"reason\":\"shutdown\"}", event: "farewell")
         return stream
+    }
+    router.get("/beating") { request, context in
+        try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(300)))
     }
     router.post("/publish") { request, context in
         let channel = request.query["channel"] ?? "default"

@@ -8,6 +8,7 @@ itself could not run.
 
     h2_probe.py PORT streams N CHANNEL      N event streams on one connection, then a publish
     h2_probe.py PORT reset PATH             open PATH, reset it after its head (or 300 ms)
+    h2_probe.py PORT close-with-open PATH N N requests to PATH, then the connection closes
     h2_probe.py PORT rapid-reset N          open and reset N streams back to back
     h2_probe.py PORT continuation-flood N   HEADERS without END_HEADERS, then N CONTINUATIONs
     h2_probe.py PORT ping-flood N           N PINGs as fast as possible
@@ -151,6 +152,17 @@ def probe_reset(port, path):
             if isinstance(event, h2.events.StreamEnded) and event.stream_id == other:
                 done = True
     print(json.dumps({"after": body.decode()}))
+
+
+def probe_close_with_open(port, path, count):
+    """`count` requests to PATH on one connection, then the connection closes (no resets)."""
+    client = Client(port)
+    for _ in range(count):
+        client.conn.send_headers(client.conn.get_next_available_stream_id(), get_headers(path), end_stream=True)
+    client.flush()
+    time.sleep(0.5)
+    client.sock.close()
+    print(json.dumps({"opened": count}))
 
 
 # --- raw frames (attacks) ------------------------------------------------------------------
@@ -349,6 +361,7 @@ def main():
     probes = {
         "streams": lambda: probe_streams(port, int(args[0]), args[1]),
         "reset": lambda: probe_reset(port, args[0]),
+        "close-with-open": lambda: probe_close_with_open(port, args[0], int(args[1])),
         "rapid-reset": lambda: probe_rapid_reset(port, int(args[0])),
         "continuation-flood": lambda: probe_continuation_flood(port, int(args[0])),
         "ping-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
