@@ -93,7 +93,7 @@ public final class Application: Sendable {
     /// ``shutdown()``.
     ///
     /// - Throws: `UVError` when the address cannot be bound (for example `EADDRINUSE`, also
-    ///   when another process listens there with `SO_REUSEPORT`); ``TLSConfigurationError``
+    ///   when another process listens there with `SO_REUSEPORT`); `TLSConfigurationError`
     ///   when ``ServerConfiguration/tls`` names a missing, unreadable or mismatched certificate
     ///   or key (before anything listens).
     @discardableResult
@@ -181,7 +181,7 @@ public final class Application: Sendable {
     /// does in ``run()``): connections accepted from now on present them; open connections keep
     /// theirs and are not dropped. Does nothing without TLS or before ``start()``.
     ///
-    /// - Throws: ``TLSConfigurationError`` when the files are not usable; the server keeps
+    /// - Throws: `TLSConfigurationError` when the files are not usable; the server keeps
     ///   the certificate it had.
     public func reloadTLSCertificate() throws(TLSConfigurationError) {
         guard let context = state.withLock({ $0.tlsContext }) else { return }

@@ -8,7 +8,7 @@
 /// `h2` (when ``HTTP2Configuration/isEnabledOverTLS``) and `http/1.1`.
 ///
 /// The files are read when the application starts — a missing, unreadable or mismatched
-/// certificate or key stops ``Application/start()`` with a ``TLSConfigurationError`` before it
+/// certificate or key stops ``Application/start()`` with a `TLSConfigurationError` before it
 /// listens — and again on `SIGHUP` (in ``Application/run()``) or
 /// ``Application/reloadTLSCertificate()``: new connections get the new certificate, open ones
 /// keep theirs, none is dropped.
