@@ -11,6 +11,8 @@ package struct HTTP2RequestHead: Sendable, Equatable {
     package var path = ""
     /// The regular fields, in order.
     package var fields: [(name: String, value: String)] = []
+    /// The header list's size as HTTP/2 counts it (name, value and 32 bytes per field).
+    package var byteCount = 0
 
     package init() {}
 

@@ -272,7 +272,9 @@ package final class HTTP2Session {
                 if partial.tooLarge {
                     session.delegate?.session(session, headersTooLargeOn: streamID)
                 } else {
-                    session.delegate?.session(session, didReceive: partial.head, on: streamID, endStream: endStream)
+                    var head = partial.head
+                    head.byteCount = partial.headerBytes
+                    session.delegate?.session(session, didReceive: head, on: streamID, endStream: endStream)
                 }
             } else if endStream {
                 // Trailers end the request body; their fields are not kept.

@@ -128,6 +128,12 @@ struct HTTP2Tests {
         #expect(result["status"] as? String == "431", "\(result)")
     }
 
+    @Test func `heads of requests waiting for their bodies stay within maxQueuedRequestBytes per connection`() async throws {
+        // 10 KB heads: six fit in 64 KiB, the other four are refused.
+        let result = try await withHTTP2App { _, port in try await probe(port, "held-heads", "10", "10000") }
+        #expect(result["refused"] as? Int == 4, "\(result)")
+    }
+
     @Test func `streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused, and a client that ignores it is disconnected`() async throws {
         var http2 = HTTP2Configuration()
         http2.maxConcurrentStreams = 8

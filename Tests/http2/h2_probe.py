@@ -14,6 +14,7 @@ itself could not run.
     h2_probe.py PORT ping-flood N           N PINGs as fast as possible
     h2_probe.py PORT settings-flood N       N SETTINGS frames as fast as possible
     h2_probe.py PORT big-headers BYTES      a request with a header of BYTES bytes
+    h2_probe.py PORT held-heads N BYTES     N requests with a BYTES header, bodies never sent
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
     h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
@@ -289,6 +290,16 @@ def probe_big_headers(port, size):
     print(json.dumps({"status": status, "goaway": client.goaway()}))
 
 
+def probe_held_heads(port, count, field_bytes):
+    """`count` requests with a `field_bytes` header each whose bodies never come."""
+    client = RawClient(port)
+    for index in range(count):
+        client.send(client.headers(1 + 2 * index, "/echo", end_stream=False, extra=[("x-pad", "a" * field_bytes)]))
+    time.sleep(1)
+    refused = [f.stream_id for f in client.of_type(hf.RstStreamFrame) if f.error_code == 7]
+    print(json.dumps({"refused": len(refused), "goaway": client.goaway()}))
+
+
 def probe_max_streams(port, allowed, extra):
     """`allowed` event streams, answered; then `extra` more while they are open."""
     client = RawClient(port)
@@ -367,6 +378,7 @@ def main():
         "ping-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
         "settings-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.SettingsFrame(0, settings={4: 65535})),
         "big-headers": lambda: probe_big_headers(port, int(args[0])),
+        "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
         "window": lambda: probe_window(port, args[0]),
         "zero-window": lambda: probe_zero_window(port, args[0]),

@@ -17,7 +17,8 @@ import RillHTTP2
 ///     └─ write ◄─ send() ◄┘ ◄───────── flush queue ◄───────────────┘
 /// ```
 ///
-/// Bounds: streams (`SETTINGS_MAX_CONCURRENT_STREAMS`), header lists (``ServerConfiguration/maxHeaderBytes``),
+/// Bounds: streams (`SETTINGS_MAX_CONCURRENT_STREAMS`), header lists (``ServerConfiguration/maxHeaderBytes``;
+/// the heads of requests still waiting for their body, together, ``ServerConfiguration/maxQueuedRequestBytes``),
 /// request body bytes held for incomplete requests (a route's body limit per stream; for all
 /// streams together ``ServerConfiguration/maxRequestBodyBytes`` plus
 /// ``ServerConfiguration/maxQueuedRequestBytes`` — beyond, bodies are not acknowledged and the
@@ -36,6 +37,8 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     private(set) var streams: [Int32: HTTP2Stream] = [:]
     /// Request body bytes held by streams whose request is not complete yet.
     private var heldRequestBodyBytes = 0
+    /// Header list bytes of requests that wait for their body.
+    private var heldRequestHeadBytes = 0
     /// Streams whose received body bytes are not acknowledged yet (over the budget), oldest
     /// first.
     private var unacknowledgedStreams: [HTTP2Stream] = []
@@ -151,11 +154,17 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     // MARK: Requests
 
     func session(_ session: HTTP2Session, didReceive head: HTTP2RequestHead, on streamID: Int32, endStream: Bool) {
-        guard !isDraining else {
+        // A request that waits for its body holds its head: those heads together stay within
+        // maxQueuedRequestBytes, as HTTP/1.1's pipelined requests do (a refused stream may be
+        // retried by the client).
+        let heldHeadBytes = endStream ? 0 : head.byteCount
+        guard !isDraining, heldRequestHeadBytes + heldHeadBytes <= server.configuration.maxQueuedRequestBytes else {
             session.resetStream(streamID, error: .refusedStream)
             return
         }
+        heldRequestHeadBytes += heldHeadBytes
         let stream = HTTP2Stream(connection: self, id: streamID)
+        stream.heldHeadBytes = heldHeadBytes
         streams[streamID] = stream
         idleTimer?.cancel()
         idleTimer = nil
@@ -199,7 +208,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
 
     func session(_ session: HTTP2Session, didCloseStream streamID: Int32, error: HTTP2ErrorCode) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        releaseHeldBody(of: stream)
+        releaseHeldRequest(of: stream)
         stream.closed(resetByClient: error != .noError)
         if streams.isEmpty {
             if isDraining {
@@ -223,11 +232,13 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         server.configuration.maxRequestBodyBytes + server.configuration.maxQueuedRequestBytes
     }
 
-    /// `stream`'s request is complete (its body goes to the handler) or gone: its bytes leave
-    /// the budget, and bytes other streams hold unacknowledged are acknowledged as it allows.
-    func releaseHeldBody(of stream: HTTP2Stream) {
+    /// `stream`'s request is complete (its body goes to the handler) or gone: its head and body
+    /// bytes leave the budgets, and bytes other streams hold unacknowledged are acknowledged as it allows.
+    func releaseHeldRequest(of stream: HTTP2Stream) {
         heldRequestBodyBytes -= stream.heldBodyBytes
         stream.heldBodyBytes = 0
+        heldRequestHeadBytes -= stream.heldHeadBytes
+        stream.heldHeadBytes = 0
         if stream.unacknowledgedBodyBytes > 0 {
             stream.unacknowledgedBodyBytes = 0
             unacknowledgedStreams.removeAll { $0 === stream }

@@ -24,6 +24,8 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     private var bodyLimit = 0
     /// Body bytes held while the request is incomplete (the connection's budget counts them).
     var heldBodyBytes = 0
+    /// Header list bytes held while the request waits for its body (the connection counts them).
+    var heldHeadBytes = 0
     /// Body bytes received but not yet acknowledged to the client (over the budget).
     var unacknowledgedBodyBytes = 0
     /// Response bytes not yet taken by the session, from ``pendingOffset``.
@@ -124,7 +126,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         updateTimer()
         let request = Request(head: head, body: body)
         body = []
-        connection.releaseHeldBody(of: self)
+        connection.releaseHeldRequest(of: self)
         let context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
         task = Task(executorPreference: server.loop.executor) { [self] in
@@ -141,7 +143,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         body = []
         requestDeadline = 0
         updateTimer()
-        connection.releaseHeldBody(of: self)
+        connection.releaseHeldRequest(of: self)
         let response = HTTPError(status, message: message).response
         writeHead(of: response, headOnly: false)
     }
