@@ -205,7 +205,8 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
     public func closeAfterFlush(lingering: Duration) {
         guard !isClosing else { return }
         flushCoalescedWrites()
-        if handshakeCompleted {
+        // No close_notify after a fatal error: OpenSSL forbids SSL_shutdown then.
+        if handshakeCompleted && failure == nil {
             ERR_clear_error()
             _ = SSL_shutdown(connection)
             flushCiphertext()
