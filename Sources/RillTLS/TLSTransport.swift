@@ -393,7 +393,7 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
     private func handshakeTimedOut() {
         handshakeTimer = nil
         guard !handshakeCompleted, !isClosing else { return }
-        failure = UVError(-ETIMEDOUT, "TLS handshake (not completed within the handshake timeout)")
+        // Not a write error: the server counts ETIMEDOUT write errors as write timeouts.
         close()
     }
 }
