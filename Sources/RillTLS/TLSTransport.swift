@@ -205,7 +205,8 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
     public func closeAfterFlush(lingering: Duration) {
         guard !isClosing else { return }
         flushCoalescedWrites()
-        if handshakeCompleted {
+        // No close_notify after a fatal error: OpenSSL forbids SSL_shutdown then.
+        if handshakeCompleted && failure == nil {
             ERR_clear_error()
             _ = SSL_shutdown(connection)
             flushCiphertext()
@@ -392,7 +393,7 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
     private func handshakeTimedOut() {
         handshakeTimer = nil
         guard !handshakeCompleted, !isClosing else { return }
-        failure = UVError(-ETIMEDOUT, "TLS handshake (not completed within the handshake timeout)")
+        // Not a write error: the server counts ETIMEDOUT write errors as write timeouts.
         close()
     }
 }

@@ -148,6 +148,7 @@ private let pingRequest = request("/ping")
                 #expect(report.responses.first?.isEmpty == true)
             }
             #expect(await eventually { await app.connectionCount() == 0 })
+            #expect(await app.serverStatistics().writeTimeoutCount == 0, "a handshake timeout is not a write timeout")
         }
     }
 

@@ -257,7 +257,7 @@ private final class TLSPair: @unchecked Sendable {
             return server
         }.value
         #expect(await eventually { await Task(executorPreference: loop.executor) { owner.closed }.value })
-        #expect(await Task(executorPreference: loop.executor) { closed.writeError?.isTimeout == true }.value)
+        #expect(await Task(executorPreference: loop.executor) { !closed.isHandshakeComplete && closed.writeError == nil }.value)
         await loop.shutdown()
     }
 }
