@@ -37,7 +37,8 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     private(set) var streams: [Int32: HTTP2Stream] = [:]
     /// Request body bytes held by streams whose request is not complete yet.
     private var heldRequestBodyBytes = 0
-    /// Header list bytes of requests that wait for their body.
+    /// Header list bytes of requests that wait for their body (counted by ``holdRequestHead(_:)``,
+    /// released by ``releaseHeldRequest(of:)``).
     private var heldRequestHeadBytes = 0
     /// Streams whose received body bytes are not acknowledged yet (over the budget), oldest
     /// first.
@@ -162,13 +163,11 @@ final class HTTP2Connection: HTTP2SessionDelegate {
             session.resetStream(streamID, error: .refusedStream)
             return
         }
-        heldRequestHeadBytes += heldHeadBytes
         let stream = HTTP2Stream(connection: self, id: streamID)
-        stream.heldHeadBytes = heldHeadBytes
         streams[streamID] = stream
         idleTimer?.cancel()
         idleTimer = nil
-        stream.received(head, endStream: endStream)
+        stream.received(head, endStream: endStream, heldHeadBytes: heldHeadBytes)
     }
 
     func session(_ session: HTTP2Session, headersTooLargeOn streamID: Int32) {
@@ -231,6 +230,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     private var requestBodyBudget: Int {
         server.configuration.maxRequestBodyBytes + server.configuration.maxQueuedRequestBytes
     }
+
+    /// A request waits for its body: its head counts in the budget until it is complete.
+    func holdRequestHead(_ byteCount: Int) { heldRequestHeadBytes += byteCount }
 
     /// `stream`'s request is complete (its body goes to the handler) or gone: its head and body
     /// bytes leave the budgets, and bytes other streams hold unacknowledged are acknowledged as it allows.

@@ -16,18 +16,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 {
     let connection: HTTP2Connection
     let id: Int32
-    /// The request head, once it arrived; nil after the handler took it.
-    private var head: HTTPRequestHead?
-    /// The request body received so far.
-    private var body: [UInt8] = []
-    /// The route's body limit for this request.
-    private var bodyLimit = 0
-    /// Body bytes held while the request is incomplete (the connection's budget counts them).
-    var heldBodyBytes = 0
-    /// Header list bytes held while the request waits for its body (the connection counts them).
-    var heldHeadBytes = 0
-    /// Body bytes received but not yet acknowledged to the client (over the budget).
-    var unacknowledgedBodyBytes = 0
+    /// The request while its body arrives; nil before the head, for a request without a body,
+    /// and once the handler has it (an idle event stream carries none of it).
+    private var assembly: HTTP2RequestAssembly?
     /// Response bytes not yet taken by the session, from ``pendingOffset``.
     private var pending: [UInt8] = []
     private var pendingOffset = 0
@@ -70,7 +61,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     // MARK: Request
 
     /// The request head arrived.
-    func received(_ h2Head: HTTP2RequestHead, endStream: Bool) {
+    func received(_ h2Head: HTTP2RequestHead, endStream: Bool, heldHeadBytes: Int) {
         guard let method = HTTPRequest.Method(h2Head.method), !h2Head.path.isEmpty || h2Head.method == "OPTIONS" else {
             reject(.badRequest, message: "the request needs :method and :path")
             return
@@ -91,42 +82,45 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         let head = HTTPRequestHead(
             method: method, target: h2Head.path.isEmpty ? "*" : h2Head.path, version: .http2, headerFields: fields,
             bodyFraming: contentLength.map { .contentLength($0) } ?? (endStream ? .none : .chunked), keepAlive: true)
-        bodyLimit = server.bodyLimit(head) ?? server.configuration.maxRequestBodyBytes
+        if endStream { return startHandler(Request(head: head)) }
+        let bodyLimit = server.bodyLimit(head) ?? server.configuration.maxRequestBodyBytes
         if let contentLength, contentLength > bodyLimit {
             reject(.contentTooLarge, message: "the request body is larger than allowed")
             return
         }
-        self.head = head
-        if endStream {
-            requestEnded()
-        } else {
-            requestDeadline = server.loop.nowMilliseconds + UInt64(server.configuration.requestTimeout.millisecondsRoundingUp)
-            updateTimer()
-        }
+        assembly = HTTP2RequestAssembly(head: head, bodyLimit: bodyLimit, heldHeadBytes: heldHeadBytes)
+        connection.holdRequestHead(heldHeadBytes)
+        requestDeadline = server.loop.nowMilliseconds + UInt64(server.configuration.requestTimeout.millisecondsRoundingUp)
+        updateTimer()
     }
 
     /// Body bytes arrived; returns whether they are kept (false: the request was answered).
     func receivedBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard head != nil, !requestComplete else { return false }
-        guard body.count + bytes.count <= bodyLimit else {
+        guard let assembly, !requestComplete else { return false }
+        guard assembly.body.count + bytes.count <= assembly.bodyLimit else {
             reject(.contentTooLarge, message: "the request body is larger than allowed")
             return false
         }
-        body.append(contentsOf: bytes)
-        heldBodyBytes += bytes.count
+        assembly.body.append(contentsOf: bytes)
+        assembly.heldBodyBytes += bytes.count
         return true
     }
 
-    /// The request is complete: its handler runs.
+    /// The request body is complete: the handler runs.
     func requestEnded() {
-        guard let head, !requestComplete else { return }
+        guard let assembly, !requestComplete else { return }
+        let request = Request(head: assembly.head, body: assembly.body)
+        assembly.body = []
+        connection.releaseHeldRequest(of: self)
+        self.assembly = nil
+        startHandler(request)
+    }
+
+    /// The request is complete: its handler runs.
+    private func startHandler(_ request: Request) {
         requestComplete = true
-        self.head = nil
         requestDeadline = 0
         updateTimer()
-        let request = Request(head: head, body: body)
-        body = []
-        connection.releaseHeldRequest(of: self)
         let context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
         task = Task(executorPreference: server.loop.executor) { [self] in
@@ -134,16 +128,30 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
     }
 
+    /// Bytes of the request's body and head the connection's budgets count, and body bytes not
+    /// yet acknowledged to the client (over the budget); 0 once the request is complete.
+    var heldBodyBytes: Int {
+        get { assembly?.heldBodyBytes ?? 0 }
+        set { assembly?.heldBodyBytes = newValue }
+    }
+    var heldHeadBytes: Int {
+        get { assembly?.heldHeadBytes ?? 0 }
+        set { assembly?.heldHeadBytes = newValue }
+    }
+    var unacknowledgedBodyBytes: Int {
+        get { assembly?.unacknowledgedBodyBytes ?? 0 }
+        set { assembly?.unacknowledgedBodyBytes = newValue }
+    }
+
     /// Answers with an error now, from the loop side (a bad head, a body over the limit, a
     /// request timeout).
     func reject(_ status: HTTPResponse.Status, message: String) {
         guard !responseStarted, !isClosed else { return }
         requestComplete = true
-        head = nil
-        body = []
         requestDeadline = 0
         updateTimer()
         connection.releaseHeldRequest(of: self)
+        assembly = nil
         let response = HTTPError(status, message: message).response
         writeHead(of: response, headOnly: false)
     }
@@ -281,7 +289,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     func responseSent() {
         responseDone = true
         // The client is still sending a request nobody will read (a 413): stop it.
-        if !requestComplete || head != nil { connection.reset(self, error: .noError) }
+        if !requestComplete || assembly != nil { connection.reset(self, error: .noError) }
     }
 
     // MARK: ResponseBodySink
