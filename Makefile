@@ -83,8 +83,10 @@ docs: deps
 
 ## Release build, then the benchmark scenarios on rill-hub (in-memory broker; the last one on
 ## Redis), then idle and fan-out over TLS (tls-idle, tls-fanout: a self-signed certificate,
-## rill-load --tls); prints one table (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also
-## run with `--loops 2` (the loops column: LOOPS, LOOPS_SCENARIOS). About 17 minutes.
+## rill-load --tls), then HTTP/2 over TLS (h2-idle: 10,000 streams on 100 connections and the
+## same over HTTP/1.1; h2-fanout: likewise; h2-http: h2load on GET /ping); prints one table
+## (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also run with `--loops 2` (the loops
+## column: LOOPS, LOOPS_SCENARIOS). About 20 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
@@ -102,11 +104,12 @@ clean:
 	rm -rf .build
 
 ## Rill against nginx+nchan and FastAPI (uvicorn, uvloop, httptools), scenarios 1–5 of
-## `make bench` and its TLS rows (nginx `listen … ssl`, uvicorn --ssl-*, on the same
-## certificate) with the same harness in the same run; one table with Rill's ratio to each.
+## `make bench`, its TLS rows (nginx `listen … ssl`, uvicorn --ssl-*, on the same certificate)
+## and its HTTP/2 rows (nginx `listen … ssl http2`; uvicorn has no HTTP/2) with the same
+## harness in the same run; one table with Rill's ratio to each.
 ## Churn and plain HTTP run in rounds, the servers' order alternated each round; the headline
-## is the median server CPU per operation. About 35 minutes.
-APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip
+## is the median server CPU per operation. About 40 minutes.
+APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip nghttp2-client
 PIP_COMPARE  := fastapi uvicorn uvloop httptools
 .PHONY: bench-compare
 bench-compare: deps
@@ -118,7 +121,7 @@ bench-compare: deps
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
 	$(call apt_install,wrk)
-	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http tls-idle tls-fanout" LOOPS="" \
+	PYTHON=python3 SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http tls-idle tls-fanout h2-idle h2-fanout h2-http" LOOPS="" \
 		Benchmarks/scripts/bench.sh
 
 # ---------------------------------------------------------------------------------------------

@@ -168,8 +168,9 @@ let package = Package(
         .executableTarget(
             name: "RillLoad",
             dependencies: [
-                "RillCore", "RillHTTP", "RillSSE", "RillTLS",
+                "RillCore", "RillHTTP", "RillHTTP2", "RillSSE", "RillTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Benchmarks/RillLoad",
@@ -194,6 +195,10 @@ let package = Package(
             name: "RillHTTPTests", dependencies: ["RillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSettings),
         .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
+        // The HTTP/2 client session against the server session, bytes piped in memory.
+        .testTarget(
+            name: "RillHTTP2Tests", dependencies: ["RillHTTP2", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "RillPubSubTests",
             dependencies: ["RillPubSub", "RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections")],

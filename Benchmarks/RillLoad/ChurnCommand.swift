@@ -41,6 +41,7 @@ struct ChurnCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard duration > 0, duration <= 86_400 else { throw ValidationError("-d must be in (0, 86400]") }
+        guard !connection.h2 else { throw ValidationError("--h2 is for idle and fanout; churn opens HTTP/1.1 connections") }
     }
 
     /// Spread over several loopback sources unless told otherwise: churn leaves TIME_WAIT sockets behind.

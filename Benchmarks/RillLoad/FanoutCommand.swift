@@ -93,7 +93,8 @@ struct FanoutCommand: AsyncParsableCommand {
         let report = await Task(executorPreference: loop.executor) { await fanout.run() }.value
         await loop.shutdown()
         print(report.summary(target: connection.url, publish: publishURL, rate: rate, payloadBytes: payloadBytes))
-        print(report.resultLine(rate: rate, payloadBytes: payloadBytes))
+        print("  \(connection.protocolFields)")
+        print(report.resultLine(rate: rate, payloadBytes: payloadBytes) + " " + connection.protocolFields)
     }
 }
 

@@ -50,7 +50,8 @@ struct IdleCommand: AsyncParsableCommand {
         }.value
         await loop.shutdown()
         print(report.summary(target: connection.url))
-        print(report.resultLine)
+        print("  \(connection.protocolFields)")
+        print(report.resultLine + " " + connection.protocolFields)
     }
 }
 

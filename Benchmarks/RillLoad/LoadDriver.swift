@@ -12,6 +12,9 @@ import RillSSE
 final class LoadDriver: @unchecked Sendable {
     let loop: EventLoop
     let address: SocketAddress
+    /// The stream's URL, split.
+    let target: TargetURL
+    /// The HTTP/1.1 request each client sends on its own connection.
     let requestBytes: [UInt8]
     let options: ConnectionOptions
     let connectTimeout: Duration
@@ -23,6 +26,9 @@ final class LoadDriver: @unchecked Sendable {
     let tls: ClientTLS?
 
     private(set) var clients: [SSEClient] = []
+    /// `--h2`: the shared connections, client `i` on connection `i / streamsPerConnection`;
+    /// empty: each client has a connection of its own (HTTP/1.1).
+    private(set) var http2Connections: [HTTP2LoadConnection] = []
     private var nextToStart = 0
     private(set) var inFlight = 0
     private(set) var openCount = 0
@@ -53,13 +59,52 @@ final class LoadDriver: @unchecked Sendable {
     init(loop: EventLoop, address: SocketAddress, target: TargetURL, options: ConnectionOptions, mode: String) throws {
         self.loop = loop
         self.address = address
+        self.target = target
         self.requestBytes = target.request
         self.options = options
         self.mode = mode
         connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
         serverProbe = options.serverPid.map { ProcessProbe(pid: $0) }
         sourceHosts = options.sourceHosts(for: address)
-        tls = try ClientTLS.make(enabled: options.tls, target: target)
+        tls = try ClientTLS.make(enabled: options.tls, target: target, protocols: options.h2 ? ["h2"] : ["http/1.1"])
+    }
+
+    /// Why a transport could not be connected.
+    struct ConnectFailure: Error {
+        /// What went wrong (libuv's error name, or "TLS setup").
+        var reason: String
+        /// Whether another attempt may do better (a connect error; not a TLS setup failure).
+        var isRetryable: Bool
+    }
+
+    /// Connects one transport for client or connection `index` (which picks its source
+    /// address): TCP, and TLS over it when the run speaks TLS. `isWanted` is asked once TCP is
+    /// up: when it says no (given up meanwhile), the late connection is closed and `completion`
+    /// is not called.
+    func connectTransport(
+        for index: Int, isWanted: @escaping () -> Bool, completion: @escaping (Result<any Transport, ConnectFailure>) -> Void
+    ) {
+        TCPConnector.connect(loop: loop, to: address, timeout: connectTimeout, localHost: sourceHost(for: index)) { [self] result in
+            switch result {
+            case .success(let tcp):
+                guard isWanted() else {
+                    tcp.close()
+                    return
+                }
+                guard let tls else { return completion(.success(tcp)) }
+                guard let secured = tls.secure(tcp, loop: loop) else {
+                    return completion(.failure(ConnectFailure(reason: "TLS setup", isRetryable: false)))
+                }
+                completion(.success(secured))
+            case .failure(let error):
+                completion(.failure(ConnectFailure(reason: error.name, isRetryable: true)))
+            }
+        }
+    }
+
+    /// The HTTP/2 connection that carries client `index`, or nil without `--h2`.
+    func http2Connection(for index: Int) -> HTTP2LoadConnection? {
+        http2Connections.isEmpty ? nil : http2Connections[index / options.streamsPerConnection]
     }
 
     /// The source address of client `index`, or nil for the kernel's choice.
@@ -76,6 +121,9 @@ final class LoadDriver: @unchecked Sendable {
         runStartMicroseconds = monotonicMicroseconds()
         rampStartMicroseconds = runStartMicroseconds
         clients = (0..<options.connections).map { SSEClient(index: $0, driver: self) }
+        if options.h2 {
+            http2Connections = (0..<options.http2ConnectionCount).map { HTTP2LoadConnection(index: $0, driver: self) }
+        }
         startProgress()
         let deadline = Duration.milliseconds(Int64(options.effectiveRampTimeout * 1000))
         let deadlineTimer = loop.schedule(after: deadline) { [self] in self.rampDeadline() }
@@ -212,6 +260,7 @@ final class LoadDriver: @unchecked Sendable {
     func closeAll(limit: Duration = .seconds(10)) async {
         setPhase("teardown")
         for client in clients { client.closeForTeardown() }
+        for connection in http2Connections { connection.closeForTeardown() }
         let deadline = loop.nowMilliseconds + UInt64(limit.components.seconds) * 1000
         while openStreams > 0, loop.nowMilliseconds < deadline {
             try? await loop.sleep(for: .milliseconds(20))

@@ -14,6 +14,10 @@
 // - `churn`: C connections in flight, each connect → GET → first body byte → close, replaced at
 //   once, for D seconds; connections per second, connect-to-first-byte latency, failures.
 //
+// `--h2` (idle and fanout): the streams are HTTP/2 streams, `--streams-per-connection` (100) on
+// each connection (TLS with ALPN h2, or cleartext with prior knowledge), through RillHTTP2's
+// client session; the RESULT line says `protocol=h2 streams_per_connection=M tcp_connections=T`.
+//
 // Progress goes to stderr once a second; stdout ends with one `RESULT mode=… key=value…` line.
 // Every run is bounded: the ramp by `--ramp-timeout`, the hold by `-d`, the teardown by 10 s.
 import ArgumentParser
@@ -26,7 +30,9 @@ struct RillLoad: AsyncParsableCommand {
         abstract: "Load harness for Server-Sent Events servers, on one RillCore event loop.",
         discussion: """
             Every client is an HTTP/1.1 GET with 'Accept: text/event-stream' on its own \
-            connection, all driven by a single libuv loop thread. Loopback targets only.
+            connection, or with --h2 (idle and fanout) one HTTP/2 stream of a connection shared \
+            by --streams-per-connection streams; all driven by a single libuv loop thread. \
+            Loopback targets only.
             """,
         subcommands: [IdleCommand.self, FanoutCommand.self, ChurnCommand.self])
 }
@@ -70,6 +76,17 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Speak TLS (as an https:// URL does), without verifying the server's certificate.")
     var tls = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "HTTP/2 (idle and fanout): the streams share connections, --streams-per-connection on each.",
+            discussion:
+                "Over TLS the connection offers h2 in ALPN (and fails if the server picks anything else); in cleartext it opens with the HTTP/2 preface (prior knowledge)."
+        ))
+    var h2 = false
+
+    @Option(help: "With --h2: streams on one connection (N streams make ceil(N / M) connections).")
+    var streamsPerConnection: Int = 100
+
     @Argument(help: "The stream's URL, such as http://127.0.0.1:18090/stream (or https://).")
     var url: String
 
@@ -79,10 +96,22 @@ struct ConnectionOptions: ParsableArguments {
         guard retries >= 0 else { throw ValidationError("--retries must be >= 0") }
         guard (0...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be in 0...254") }
         guard connectTimeout > 0, headTimeout > 0 else { throw ValidationError("timeouts must be > 0") }
+        guard streamsPerConnection > 0 else { throw ValidationError("--streams-per-connection must be at least 1") }
         _ = try TargetURL(url)
     }
 
     var effectiveRampTimeout: Double { rampTimeout ?? (Double(connections) / Double(ramp) + 30) }
+
+    /// TCP connections the run opens: one per stream, or with `--h2` ceil(N / M).
+    var http2ConnectionCount: Int { (connections + streamsPerConnection - 1) / streamsPerConnection }
+
+    /// What the RESULT line says about the protocol: `protocol=h1|h2 streams_per_connection=M
+    /// tcp_connections=T`.
+    var protocolFields: String {
+        h2
+            ? "protocol=h2 streams_per_connection=\(streamsPerConnection) tcp_connections=\(http2ConnectionCount)"
+            : "protocol=h1 streams_per_connection=1 tcp_connections=\(connections)"
+    }
 
     /// The local addresses clients connect from, in turn; empty: let the kernel choose. Only for
     /// an IPv4 loopback target (any 127.x address reaches it).

@@ -59,6 +59,21 @@
 #           nginx's session defaults), uvicorn --ssl-certfile/--ssl-keyfile; rill-load --tls
 #           (TLS 1.3 from RillTLS's client, no verification). The idle row's RSS per stream is
 #           then what a TLS connection costs the server.
+#   h2-idle   rill-load idle --h2: H2_IDLE_STREAMS (10,000) streams on H2_STREAMS (100) per
+#           connection, held H2_IDLE_DURATION (12) s, then the same streams over HTTP/1.1 (one
+#           connection each) on a fresh server, same transport, for reference (row "… HTTP/1.1").
+#           The RSS per stream of the first run is what a stream multiplexed on an existing
+#           connection costs.
+#   h2-fanout rill-load fanout --h2: FANOUT_CONNECTIONS × FANOUT_EVENTS as the fanout row, the
+#           streams H2_STREAMS per connection (the publisher stays HTTP/1.1), then the same over
+#           HTTP/1.1 on a fresh server for reference.
+#   h2-http h2load (Debian's nghttp2-client) -c H2_HTTP_CLIENTS (64) -m H2_HTTP_STREAMS (10) for
+#           H2_HTTP_SECONDS (5) s on GET /ping, H2_HTTP_ROUNDS (3) rounds after H2_HTTP_WARMUP (2) s,
+#           like the http row: server CPU per request is the headline.
+#   The h2 rows speak HTTP/2 over TLS (ALPN h2, the self-signed certificate of the tls-* rows;
+#   nginx `listen … ssl http2`, nginx 1.22's spelling of `http2 on`), or with H2_TLS=0 in
+#   cleartext with prior knowledge (nginx `listen … http2`). FastAPI (uvicorn) has no HTTP/2:
+#   it sits the h2 rows out.
 #
 #   Benchmarks/scripts/bench.sh                                  # what `make bench` runs
 #   SCENARIOS="fanout http" LOOPS="2" Benchmarks/scripts/bench.sh  # one loop against two
@@ -78,7 +93,7 @@ REFERENCE=$ROOT/Benchmarks/reference
 HUB=${HUB:-$ROOT/.build/release/rill-hub}
 LOAD=${LOAD:-$ROOT/.build/release/rill-load}
 SERVERS=${SERVERS:-rill}
-SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis tls-idle tls-fanout}
+SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis tls-idle tls-fanout h2-idle h2-fanout h2-http}
 LOOPS=${LOOPS-2}
 LOOPS_SCENARIOS=${LOOPS_SCENARIOS:-fanout http}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-19000}
@@ -98,6 +113,16 @@ HTTP_CONNECTIONS=${HTTP_CONNECTIONS:-64}
 HTTP_SECONDS=${HTTP_SECONDS:-8}
 HTTP_ROUNDS=${HTTP_ROUNDS:-5}
 HTTP_WARMUP=${HTTP_WARMUP:-2}
+H2_TLS=${H2_TLS:-1}
+H2_STREAMS=${H2_STREAMS:-100}
+H2_IDLE_STREAMS=${H2_IDLE_STREAMS:-10000}
+H2_IDLE_DURATION=${H2_IDLE_DURATION:-12}
+H2_HTTP_CLIENTS=${H2_HTTP_CLIENTS:-64}
+H2_HTTP_STREAMS=${H2_HTTP_STREAMS:-10}
+H2_HTTP_SECONDS=${H2_HTTP_SECONDS:-5}
+H2_HTTP_ROUNDS=${H2_HTTP_ROUNDS:-3}
+H2_HTTP_WARMUP=${H2_HTTP_WARMUP:-2}
+H2LOAD=${H2LOAD:-h2load}
 PAYLOAD=${PAYLOAD:-64}
 HEARTBEAT=${HEARTBEAT:-10}
 RAMP=${RAMP:-2000}
@@ -118,6 +143,8 @@ SERVER_CPU0_ONLY=1
 # Whether the next server speaks TLS (the tls-* scenarios), and the URL scheme that goes with it.
 SERVER_TLS=0
 SCHEME=http
+# Whether the next server speaks HTTP/2 (the h2-* scenarios; only nginx needs telling).
+SERVER_H2=0
 TLS_DIR=$WORK/tls
 cleanup() {
     if [ -n "$SCRAPER_PID" ]; then kill "$SCRAPER_PID" 2>/dev/null || true; fi
@@ -213,6 +240,7 @@ start() {
             sed -i -e "s|listen 127.0.0.1:$PORT backlog=4096;|listen 127.0.0.1:$PORT ssl backlog=4096; ssl_certificate $TLS_DIR/cert.pem; ssl_certificate_key $TLS_DIR/key.pem; ssl_protocols TLSv1.2 TLSv1.3;|" \
                 "$dir/nginx.conf"
         fi
+        if [ "$SERVER_H2" = 1 ]; then sed -i -e "s|listen 127.0.0.1:$PORT |listen 127.0.0.1:$PORT http2 |" "$dir/nginx.conf"; fi
         taskset -c 0 "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$WORK/server-$name.log" 2>&1 &
         SERVER_PID=$!
         ;;
@@ -334,6 +362,83 @@ run_fanout() {
     use_tls 0
 }
 
+# h2_supported NAME: whether the server speaks HTTP/2 (uvicorn does not).
+h2_supported() { [ "$1" != fastapi ]; }
+
+# run_h2_idle NAME: idle streams over HTTP/2 (h2-idle), then the same count over HTTP/1.1 on the
+# same transport (h2-idle-h1).
+run_h2_idle() {
+    local name=$1 hb=() url
+    case $name in rill | rill-loops*) hb=(--expect-heartbeat "$HEARTBEAT") ;; esac
+    use_tls "$H2_TLS"
+    url="$SCHEME://127.0.0.1:$PORT/stream?channel=idle"
+    SERVER_H2=1
+    start "$name" "$H2_IDLE_STREAMS"
+    SERVER_H2=0
+    scrape_loops "$name" $(((H2_IDLE_STREAMS + H2_STREAMS - 1) / H2_STREAMS + 1))
+    run_load "$name" h2-idle idle -c "$H2_IDLE_STREAMS" -d "$H2_IDLE_DURATION" --ramp "$RAMP" "${hb[@]}" \
+        --h2 --streams-per-connection "$H2_STREAMS" "$url"
+    start "$name" "$H2_IDLE_STREAMS"
+    scrape_loops "$name" $((H2_IDLE_STREAMS + 1))
+    run_load "$name" h2-idle-h1 idle -c "$H2_IDLE_STREAMS" -d "$H2_IDLE_DURATION" --ramp "$RAMP" "${hb[@]}" "$url"
+    use_tls 0
+}
+
+# run_h2_fanout NAME: the fanout scenario over HTTP/2 (h2-fanout), then over HTTP/1.1 on the
+# same transport (h2-fanout-h1).
+run_h2_fanout() {
+    local name=$1 base
+    use_tls "$H2_TLS"
+    base="$SCHEME://127.0.0.1:$PORT"
+    local fanout=(fanout -c "$FANOUT_CONNECTIONS" --events "$FANOUT_EVENTS" --timeout "$FANOUT_TIMEOUT" --payload-bytes "$PAYLOAD"
+        --ramp "$RAMP" --publish "$base/publish?channel=bench")
+    SERVER_H2=1
+    start "$name" "$FANOUT_CONNECTIONS"
+    SERVER_H2=0
+    scrape_loops "$name" $(((FANOUT_CONNECTIONS + H2_STREAMS - 1) / H2_STREAMS + 1))
+    run_load "$name" h2-fanout "${fanout[@]}" --h2 --streams-per-connection "$H2_STREAMS" "$base/stream?channel=bench"
+    start "$name" "$FANOUT_CONNECTIONS"
+    scrape_loops "$name" $((FANOUT_CONNECTIONS + 1))
+    run_load "$name" h2-fanout-h1 "${fanout[@]}" "$base/stream?channel=bench"
+    use_tls 0
+}
+
+# run_h2_http NAME ROUND POSITION: one h2load round of one server (warm-up, then the measured
+# run), measured as run_http measures wrk.
+run_h2_http() {
+    local name=$1 round=$2 position=$3 url
+    use_tls "$H2_TLS"
+    url="$SCHEME://127.0.0.1:$PORT/ping"
+    local h2load=("$H2LOAD" -c "$H2_HTTP_CLIENTS" -m "$H2_HTTP_STREAMS")
+    SERVER_H2=1
+    start "$name" "$H2_HTTP_CLIENTS"
+    SERVER_H2=0
+    local before after out warm=NA
+    # h2load's count of requests answered 2xx-3xx ("N succeeded").
+    succeeded() { sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$1"; }
+    if [ "$H2_HTTP_WARMUP" != 0 ]; then
+        before=$(cpu_sample "$PROBE_PID")
+        out=$(taskset -c 1 "${h2load[@]}" -D "$H2_HTTP_WARMUP" "$url" 2>&1 || true)
+        after=$(cpu_sample "$PROBE_PID")
+        warm=$(field " $(cpu_figures "$before" "$after" "$(succeeded "$out")")" us_per_op)
+    fi
+    echo "[h2-http/$name round $round, #$position] ${h2load[*]} -D $H2_HTTP_SECONDS $url" >&2
+    before=$(cpu_sample "$PROBE_PID")
+    out=$(cpu_of "$WORK/h2load-cpu" taskset -c 1 "${h2load[@]}" -D "$H2_HTTP_SECONDS" "$url" 2>&1 || true)
+    after=$(cpu_sample "$PROBE_PID")
+    echo "$out" | grep -E '^(finished|requests|status codes|Application protocol)' >&2 || echo "$out" >&2
+    stop
+    use_tls 0
+    local requests rps failed protocol cpu harness
+    requests=$(succeeded "$out")
+    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+    failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
+    protocol=$(sed -n 's/^Application protocol: *//p' <<<"$out")
+    harness=$(cat "$WORK/h2load-cpu" 2>/dev/null || echo NA)
+    cpu=$(cpu_figures "$before" "$after" "${requests:-0}" "$harness")
+    RESULTS+=("RESULT scenario=h2-http server=$name round=$round position=$position requests=${requests:-0} requests_per_s=${rps:-NA} rate=${rps:-NA} $cpu warmup_us_per_op=${warm:-NA} duration_s=$H2_HTTP_SECONDS clients=$H2_HTTP_CLIENTS streams_per_client=$H2_HTTP_STREAMS failed=${failed:-NA} alpn=${protocol:-NA} harness_cpu_s=$harness harness_us_per_op=$(awk -v h="$harness" -v n="${requests:-0}" 'BEGIN { if (h ~ /^[0-9.]+$/ && n > 0) printf "%.2f", h * 1e6 / n; else print "NA" }')")
+}
+
 # run_churn NAME ROUND POSITION: one churn round of one server (warm-up, then the measured run).
 run_churn() {
     local name=$1 round=$2 position=$3 url="http://127.0.0.1:$PORT/stream?channel=churn" warm=NA
@@ -433,19 +538,22 @@ for scenario in $SCENARIOS; do
 done
 
 for scenario in $SCENARIOS; do
-    if [ "$scenario" = churn ] || [ "$scenario" = http ]; then
+    if [ "$scenario" = churn ] || [ "$scenario" = http ] || [ "$scenario" = h2-http ]; then
         rounds=$CHURN_ROUNDS
         if [ "$scenario" = http ]; then rounds=$HTTP_ROUNDS; fi
+        if [ "$scenario" = h2-http ]; then rounds=$H2_HTTP_ROUNDS; fi
         for ((round = 1; round <= rounds; round++)); do
             position=0
             for name in $(round_order "$round" "$(scenario_servers "$scenario")"); do
+                if [ "$scenario" = h2-http ] && ! h2_supported "$name"; then continue; fi
                 position=$((position + 1))
-                "run_$scenario" "$name" "$round" "$position"
+                "run_${scenario//-/_}" "$name" "$round" "$position"
             done
         done
         continue
     fi
     for name in $(scenario_servers "$scenario"); do
+        if [[ $scenario == h2-* ]] && ! h2_supported "$name"; then continue; fi
         case $scenario in
         idle) run_idle "$name" ;;
         fanout) run_fanout "$name" fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
@@ -454,7 +562,9 @@ for scenario in $SCENARIOS; do
         redis) if [ "$name" = rill ]; then run_redis; fi ;;
         tls-idle) run_idle "$name" tls-idle ;;
         tls-fanout) run_fanout "$name" tls-fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" "" ;;
-        *) echo "unknown scenario $scenario (idle fanout rate small churn http redis tls-idle tls-fanout)" >&2; exit 1 ;;
+        h2-idle) run_h2_idle "$name" ;;
+        h2-fanout) run_h2_fanout "$name" ;;
+        *) echo "unknown scenario $scenario (idle fanout rate small churn http redis tls-idle tls-fanout h2-idle h2-fanout h2-http)" >&2; exit 1 ;;
         esac
     done
 done
@@ -477,7 +587,7 @@ median_range() {
         m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
         printf f " " f "-" f " %d\n", m, v[0], v[n - 1], n }'
 }
-for scenario in churn http; do
+for scenario in churn http h2-http; do
     for name in $COLUMNS_USED; do
         read -r median range count < <(values "$scenario" "$name" us_per_op | median_range %.2f)
         [ "$count" -gt 0 ] || continue
@@ -493,6 +603,13 @@ for scenario in churn http; do
         second=$(values "$scenario" "$name" us_per_op 2 | median_range %.2f | cut -d' ' -f1)
         FIG[${scenario}_position,$name]="$first/$second"
     done
+done
+# h2-http: the harness (h2load) CPU per request, median.
+for name in $COLUMNS_USED; do
+    [ -n "${FIG[h2-http_us,$name]:-}" ] || continue
+    FIG[h2-http_harness,$name]=$(values h2-http "$name" harness_us_per_op | median_range %.2f | cut -d' ' -f1)
+    FIG[h2-http_failed,$name]=$(values h2-http "$name" failed | awk '{ n += $1 } END { print n + 0 }')
+    FIG[h2-http_alpn,$name]=$(values h2-http "$name" alpn | sort -u | paste -sd/)
 done
 # http, per Rill server: the rounds' loop CPU and connections added up, as shares; the harness
 # (wrk) CPU per request, median.
@@ -527,7 +644,7 @@ done
 ALL_RESULTS=("${RESULTS[@]}")
 kept=()
 for line in "${RESULTS[@]}"; do
-    case $(field "$line" scenario) in churn | http) ;; *) kept+=("$line") ;; esac
+    case $(field "$line" scenario) in churn | http | h2-http) ;; *) kept+=("$line") ;; esac
 done
 RESULTS=("${kept[@]}")
 # The figures, from the RESULT lines (the one place that knows the field names).
@@ -540,7 +657,7 @@ for line in "${RESULTS[@]}"; do
     other=$(field "$line" other_cpu_pct)
     if [[ "$other" =~ ^[0-9]+$ ]] && [ "$other" -gt 20 ]; then bound+=" SH"; fi
     case $key in
-    idle | tls-idle)
+    idle | tls-idle | h2-idle | h2-idle-h1)
         FIG[${key}_alive,$name]="$(field "$line" alive)/$(field "$line" connections)"
         FIG[${key}_rss,$name]=$(field "$line" rss_per_conn_bytes)
         FIG[${key}_kernel,$name]=$(field "$line" kernel_slab_bytes_per_socket)
@@ -548,7 +665,7 @@ for line in "${RESULTS[@]}"; do
         FIG[${key}_harness,$name]=$(field "$line" harness_cpu_s)
         FIG[${key}_loop_conns,$name]=$(shares "$(field "$line" loop_connections)")
         FIG[${key}_tcp_mem,$name]="$(field "$line" tcp_buffer_pages_before)/$(field "$line" tcp_buffer_pages_end)" ;;
-    fanout|rate|small|redis|tls-fanout)
+    fanout|rate|small|redis|tls-fanout|h2-fanout|h2-fanout-h1)
         FIG[${key}_delivered,$name]="$(field "$line" delivered)/$(field "$line" expected)"
         FIG[${key}_gaps,$name]="$(field "$line" gaps)/$(field "$line" duplicates)"
         FIG[${key}_rate,$name]=$(field "$line" deliveries_per_s)
@@ -598,8 +715,8 @@ loop_rows() {
     row "$1_loop_cpu" "$2: each loop's % of server CPU" - no
     row "$1_loop_conns" "$2: each loop's % of the connections" - no
 }
-idle_rows() {  # KEY LABEL
-    row "$1_alive" "$2 ${IDLE_CONNECTIONS} streams ${DURATION} s: alive" higher no
+idle_rows() {  # KEY LABEL [STREAMS SECONDS]
+    row "$1_alive" "$2 ${3:-$IDLE_CONNECTIONS} streams ${4:-$DURATION} s: alive" higher no
     row "$1_rss" "$2: server RSS per stream (B)" lower yes
     row "$1_kernel" "$2: kernel slab per socket (B, machine-wide)" - no
     row "$1_cpu" "$2: server CPU in the hold (s; heartbeats)" lower no
@@ -634,7 +751,7 @@ round_table() {
     local line
     printf '%-6s %5s %3s %-12s %10s %10s %12s %12s %7s %6s\n' scenario round "#" server "µs/op" "ops/s" "CPU0 µs/op" "warm µs/op" "other%" "steal%"
     for line in "${ALL_RESULTS[@]}"; do
-        case $(field "$line" scenario) in churn | http) ;; *) continue ;; esac
+        case $(field "$line" scenario) in churn | http | h2-http) ;; *) continue ;; esac
         printf '%-6s %5s %3s %-12s %10s %10s %12s %12s %7s %6s\n' "$(field "$line" scenario)" "$(field "$line" round)" \
             "$(field "$line" position)" "$(field "$line" server)" "$(field "$line" us_per_op)" "$(field "$line" rate)" \
             "$(field "$line" cpu0_us_per_op)" "$(field "$line" warmup_us_per_op)" "$(field "$line" cpu0_other_pct)" \
@@ -647,6 +764,9 @@ echo "Rill$(for ref in "${refs[@]}"; do printf ' vs %s' "$ref"; done): server pi
 if [ ${#loop_ratios[@]} -gt 0 ] || [[ " $COLUMNS_USED " == *" rill-loops"* ]]; then
     echo "rill-loopsN: rill-hub --loops N on CPUs 0…N-1 (beyond CPU 0 shared with the harness); loopsN/1: its ratio to rill."
 fi
+# The h2 rows' transport, in their labels.
+H2_LABEL="h2 (TLS)"
+if [ "$H2_TLS" = 0 ]; then H2_LABEL="h2c"; fi
 echo "$header"
 for scenario in $SCENARIOS; do
     case $scenario in
@@ -667,12 +787,23 @@ for scenario in $SCENARIOS; do
         loop_rows http "plain HTTP, all rounds" ;;
     redis) fanout_rows redis "fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} through Redis" ;;
     tls-fanout) fanout_rows tls-fanout "TLS fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS}" ;;
+    h2-idle)
+        idle_rows h2-idle "$H2_LABEL idle $H2_STREAMS/conn" "$H2_IDLE_STREAMS" "$H2_IDLE_DURATION"
+        idle_rows h2-idle-h1 "$H2_LABEL idle: HTTP/1.1" "$H2_IDLE_STREAMS" "$H2_IDLE_DURATION" ;;
+    h2-fanout)
+        fanout_rows h2-fanout "$H2_LABEL fan-out ${FANOUT_CONNECTIONS}x${FANOUT_EVENTS} $H2_STREAMS/conn"
+        fanout_rows h2-fanout-h1 "$H2_LABEL fan-out: HTTP/1.1" ;;
+    h2-http)
+        round_rows h2-http "h2load GET /ping ${H2_HTTP_CLIENTS}x${H2_HTTP_STREAMS} streams, ${H2_HTTP_SECONDS} s" "request" "req/s" "$H2_HTTP_ROUNDS"
+        row h2-http_harness "h2load: harness CPU µs per request, median" - no
+        row h2-http_failed "h2load: failed requests (all rounds)" lower no
+        row h2-http_alpn "h2load: application protocol" - no ;;
     esac
 done
 echo "HB: the harness used ≥ 85 % of its core (a lower bound of the server's figure); TO: publishing hit its"
 echo "timeout; SH: other processes used > 20 % of a core meanwhile. Rill sends a ${HEARTBEAT} s heartbeat and"
 echo "its idle run requires one per stream in the hold; nchan and FastAPI send none."
-if [[ " $SCENARIOS " == *" churn "* || " $SCENARIOS " == *" http "* ]]; then
+if [[ " $SCENARIOS " == *" churn "* || " $SCENARIOS " == *" http "* || " $SCENARIOS " == *" h2-http "* ]]; then
     echo "churn and http: rounds in alternating order, each a fresh server, a warm-up, then the measured run;"
     echo "server CPU = utime+stime of the server process (nginx: its worker) from /proc; CPU 0 = all busy time of"
     echo "the server's core from /proc/stat; other = CPU 0 busy outside the server process (NA for a server on"

@@ -12,5 +12,9 @@ static inline uint8_t rill_h2_frame_flags(const nghttp2_frame *frame) { return f
 static inline int32_t rill_h2_frame_stream_id(const nghttp2_frame *frame) { return frame->hd.stream_id; }
 /// The category of a HEADERS frame (request, response, push, trailers).
 static inline int rill_h2_headers_category(const nghttp2_frame *frame) { return (int)frame->headers.cat; }
+/// The last stream a GOAWAY frame says the peer processed.
+static inline int32_t rill_h2_goaway_last_stream_id(const nghttp2_frame *frame) { return frame->goaway.last_stream_id; }
+/// The error code of a GOAWAY frame.
+static inline uint32_t rill_h2_goaway_error_code(const nghttp2_frame *frame) { return frame->goaway.error_code; }
 
 #endif

@@ -118,9 +118,8 @@ package final class HTTP2Session {
     @discardableResult
     package func send() -> Bool {
         guard let session else { return false }
-        let result = nghttp2_session_send(session)
-        if result != 0 {
-            if failure == nil { failure = .protocolError(String(cString: nghttp2_strerror(result))) }
+        if let reason = NGHTTP2SessionIO.send(session) {
+            if failure == nil { failure = .protocolError(reason) }
             return false
         }
         return true
@@ -128,16 +127,10 @@ package final class HTTP2Session {
 
     /// Whether the session still wants to read or has something to write; when neither, the
     /// connection is done (after a `GOAWAY` both ways, or a fatal error).
-    package var isFinished: Bool {
-        guard let session else { return true }
-        return nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
-    }
+    package var isFinished: Bool { NGHTTP2SessionIO.isFinished(session) }
 
     /// Whether the session has frames to send.
-    package var wantsToWrite: Bool {
-        guard let session else { return false }
-        return nghttp2_session_want_write(session) != 0
-    }
+    package var wantsToWrite: Bool { NGHTTP2SessionIO.wantsToWrite(session) }
 
     // MARK: Responses
 
@@ -147,31 +140,17 @@ package final class HTTP2Session {
     /// `Upgrade`, `Proxy-Connection`) are left out: HTTP/2 forbids them.
     package func submitResponse(streamID: Int32, status: Int, headerFields: [(name: String, value: String)], hasBody: Bool) {
         guard let session else { return }
-        var storage: [UInt8] = []
-        var ranges: [(name: Range<Int>, value: Range<Int>)] = []
-        ranges.reserveCapacity(headerFields.count + 1)
-        func add(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>) {
-            let nameStart = storage.count
-            storage.append(contentsOf: name)
-            let valueStart = storage.count
-            storage.append(contentsOf: value)
-            ranges.append((nameStart..<valueStart, valueStart..<storage.count))
-        }
-        add(":status".utf8, String(status).utf8)
+        var block = HTTP2HeaderBlock(reservingCapacity: headerFields.count + 1)
+        block.add(":status".utf8, String(status).utf8)
         for (name, value) in headerFields where !Self.isConnectionSpecific(name) {
-            add(name.lowercased().utf8, value.utf8)
+            block.add(name.lowercased().utf8, value.utf8)
         }
-        storage.withUnsafeMutableBufferPointer { bytes in
-            var fields = ranges.map { range in
-                nghttp2_nv(
-                    name: bytes.baseAddress! + range.name.lowerBound, value: bytes.baseAddress! + range.value.lowerBound,
-                    namelen: range.name.count, valuelen: range.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-            }
+        block.withEntries { fields, count in
             if hasBody {
                 var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: Self.dataSourceCallback)
-                nghttp2_submit_response(session, streamID, &fields, fields.count, &provider)
+                nghttp2_submit_response(session, streamID, fields, count, &provider)
             } else {
-                nghttp2_submit_response(session, streamID, &fields, fields.count, nil)
+                nghttp2_submit_response(session, streamID, fields, count, nil)
             }
         }
     }

@@ -1,7 +1,7 @@
-/// Why an ``HTTP2Session`` ended.
+/// Why an ``HTTP2Session`` or an ``HTTP2ClientSession`` ended.
 package enum HTTP2SessionFailure: Equatable, Sendable {
-    /// The client broke the protocol (nghttp2's reason).
+    /// The peer broke the protocol (nghttp2's reason).
     case protocolError(String)
-    /// The client exceeded a budget (frames per second).
+    /// The client exceeded a budget (frames per second; server sessions only).
     case flood(String)
 }

@@ -76,6 +76,43 @@ struct RillLoadProcessTests {
         #expect(try await hub.terminate() == "exit status 0")
     }
 
+    @Test func `idle and fanout run over HTTP/2 with many streams per connection, in cleartext and over TLS`() async throws {
+        let certificates = try await TestCertificates()
+        defer { certificates.remove() }
+        for tls in [false, true] {
+            var arguments = ["--heartbeat", "0.2"]
+            if tls { arguments += ["--tls-cert", certificates.certificatePath, "--tls-key", certificates.keyPath] }
+            let hub = try await ExampleProcess("rill-hub", arguments: arguments)
+            let base = "\(tls ? "https" : "http")://127.0.0.1:\(hub.port)"
+            // 40 streams on 2 connections (prior knowledge in cleartext, ALPN h2 over TLS).
+            let idle = try await runLoad([
+                "idle", "--h2", "--streams-per-connection", "20", "-c", "40", "-d", "1", "--expect-heartbeat", "0.2",
+                "--server-pid", String(hub.process.pid), "\(base)/stream?channel=idle",
+            ])
+            #expect(idle["mode"] == "idle")
+            #expect(idle["protocol"] == "h2")
+            #expect(idle["streams_per_connection"] == "20")
+            #expect(idle["tcp_connections"] == "2")
+            #expect(idle["alive"] == "40", "TLS: \(tls)")
+            #expect(idle["failed"] == "0")
+            #expect(Int(idle["rss_per_conn_bytes"] ?? "") != nil, "RSS is sampled from /proc")
+            // 45 streams on 3 connections, the last one partly filled; the publisher is HTTP/1.1.
+            let fanout = try await runLoad([
+                "fanout", "--h2", "--streams-per-connection", "20", "-c", "45", "--events", "30",
+                "--publish", "\(base)/publish?channel=t", "--server-pid", String(hub.process.pid), "\(base)/stream?channel=t",
+            ])
+            #expect(fanout["protocol"] == "h2")
+            #expect(fanout["tcp_connections"] == "3")
+            #expect(fanout["delivered"] == "1350", "TLS: \(tls)")
+            #expect(fanout["expected"] == "1350")
+            #expect(fanout["gaps"] == "0")
+            #expect(fanout["duplicates"] == "0")
+            #expect(fanout["failed"] == "0")
+            #expect(fanout["timed_out"] == "0")
+            #expect(try await hub.terminate() == "exit status 0")
+        }
+    }
+
     @Test func `churn completes cycles without failures`() async throws {
         let hub = try await ExampleProcess("rill-hub")
         let result = try await runLoad([
