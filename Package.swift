@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "RillHTTPTests", dependencies: ["RillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSettings),
-        .testTarget(name: "RillSSETests", dependencies: ["RillSSE"], swiftSettings: strictSettings),
+        .testTarget(name: "RillSSETests", dependencies: ["RillSSE", "RillTestSupport"], swiftSettings: strictSettings),
         // The HTTP/2 client session against the server session, bytes piped in memory.
         .testTarget(
             name: "RillHTTP2Tests", dependencies: ["RillHTTP2", .product(name: "HTTPTypes", package: "swift-http-types")],

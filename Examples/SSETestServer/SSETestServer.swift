@@ -91,7 +91,7 @@ struct SSETestServer: AsyncParsableCommand {
             let lastEventID = request.lastEventID
             let index = log.opened(lastEventID: lastEventID)
             let start = Int(lastEventID ?? "") ?? 0
-            return EventStream(configuration: .init(retry: .milliseconds(500))) { stream in
+            return EventStream(configuration: .init(retry: .milliseconds(500), retryJitter: 0)) { stream in
                 defer { log.ended(index) }
                 for number in (start + 1)...(start + eventsPerConnection) {
                     let event =

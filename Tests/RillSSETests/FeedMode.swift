@@ -1,4 +1,5 @@
 import RillSSE
+import RillTestSupport
 import Testing
 
 /// How a test hands a byte stream to the parser. Every parser vector runs under each mode, because

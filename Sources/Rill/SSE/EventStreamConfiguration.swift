@@ -16,8 +16,14 @@ public struct EventStreamConfiguration: Sendable {
     /// A comment is sent when the stream has been silent this long; every event resets it.
     /// `.zero` disables heartbeats.
     public var heartbeatInterval: Duration
-    /// If set, the first bytes of the stream are `retry: <ms>`, the client's reconnection delay.
+    /// If set, the first bytes of the stream are `retry: <ms>`, the client's reconnection delay,
+    /// spread by ``retryJitter``.
     public var retry: Duration?
+    /// How far each stream's ``retry`` is spread, as a fraction: a stream sends `retry` times a
+    /// factor drawn uniformly from `1 - retryJitter ... 1 + retryJitter`, so that clients that
+    /// lost the server at the same instant do not all return at the same instant. 0 sends
+    /// `retry` exactly. Default 0.25 (±25 %).
+    public var retryJitter: Double
     /// The most bytes queued for one client before ``slowClientPolicy`` applies.
     public var maxQueuedBytes: Int
     /// What to do past ``maxQueuedBytes``.
@@ -27,16 +33,30 @@ public struct EventStreamConfiguration: Sendable {
     /// subscriber-list entry, so this bounds what one request can make the server do.
     public var maxChannelsPerStream: Int
 
-    /// Creates a configuration; defaults: 15 s heartbeats, no `retry`, 256 KiB cap, disconnect,
-    /// 32 channels per stream.
+    /// Creates a configuration; defaults: 15 s heartbeats, no `retry` (±25 % when set), 256 KiB
+    /// cap, disconnect, 32 channels per stream.
     public init(
-        heartbeatInterval: Duration = .seconds(15), retry: Duration? = nil, maxQueuedBytes: Int = 256 * 1024,
-        slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32
+        heartbeatInterval: Duration = .seconds(15), retry: Duration? = nil, retryJitter: Double = 0.25,
+        maxQueuedBytes: Int = 256 * 1024, slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32
     ) {
+        precondition((0...1).contains(retryJitter), "retryJitter is a fraction from 0 to 1")
         self.heartbeatInterval = heartbeatInterval
         self.retry = retry
+        self.retryJitter = retryJitter
         self.maxQueuedBytes = maxQueuedBytes
         self.slowClientPolicy = slowClientPolicy
         self.maxChannelsPerStream = maxChannelsPerStream
+    }
+}
+
+extension EventStreamConfiguration {
+    /// ``retry`` spread by ``retryJitter`` for one stream (whole milliseconds, at least 1), or
+    /// nil when no `retry` is configured.
+    package func jitteredRetry<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration? {
+        guard let retry else { return nil }
+        let milliseconds = Double(retry.components.seconds) * 1000 + Double(retry.components.attoseconds) / 1e15
+        guard retryJitter > 0 else { return .milliseconds(max(1, Int64(milliseconds.rounded()))) }
+        let factor = Double.random(in: (1 - retryJitter)...(1 + retryJitter), using: &generator)
+        return .milliseconds(max(1, Int64((milliseconds * factor).rounded())))
     }
 }

@@ -6,11 +6,12 @@ public struct EventStreamWriter: Sendable {
     /// The stream's effective configuration.
     public let configuration: EventStreamConfiguration
 
-    /// Starts the stream's heartbeats and writes its opening bytes: `retry:` if configured,
-    /// else a comment, so the head and a first chunk are flushed and the client reaches OPEN.
+    /// Starts the stream's heartbeats and writes its opening bytes: `retry:` if configured
+    /// (spread by ``EventStreamConfiguration/retryJitter``), else a comment, so the head and a first chunk are flushed and the client reaches OPEN.
     mutating func open() throws {
         sink.beginEventStream(configuration)
-        if let retry = configuration.retry {
+        var generator = SystemRandomNumberGenerator()
+        if let retry = configuration.jitteredRetry(using: &generator) {
             sink.writeEvents(try ServerSentEvent(retry: retry).encoded())
         } else {
             sink.writeEvents(Self.openingComment)

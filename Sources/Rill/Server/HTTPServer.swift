@@ -299,9 +299,19 @@ final class HTTPServer: @unchecked Sendable {
             listener?.close()
             listener = nil
             freedMemoryReturner?.stop()
-            for connection in Array(connectionObjects) { connection.serverIsShuttingDown() }
+            let drain = configuration.shutdownDrainPeriod
+            var streaming: [HTTPConnection] = []
+            for connection in Array(connectionObjects) {
+                if drain > .zero && connection.isStreamingEvents {
+                    streaming.append(connection)
+                } else {
+                    connection.serverIsShuttingDown()
+                }
+            }
+            if !streaming.isEmpty { drainEventStreams(streaming.shuffled(), over: drain) }
             if !connectionObjects.isEmpty {
-                loop.schedule(after: configuration.shutdownGracePeriod) { [self] in
+                let deadline = streaming.isEmpty ? configuration.shutdownGracePeriod : max(configuration.shutdownGracePeriod, drain + .seconds(1))
+                loop.schedule(after: deadline) { [self] in
                     for connection in Array(self.connectionObjects) { connection.forceClose() }
                 }
             }
@@ -312,6 +322,24 @@ final class HTTPServer: @unchecked Sendable {
         }
         await withCheckedContinuation { shutdownWaiters.append($0) }
     }
+
+    /// Ends `connections`' event streams (with their farewells) spread evenly over `period`: a
+    /// batch every ``drainTickMilliseconds``, the first at once.
+    private func drainEventStreams(_ connections: [HTTPConnection], over period: Duration) {
+        let ticks = max(1, Int(period.millisecondsRoundingUp / UInt64(Self.drainTickMilliseconds)))
+        let perTick = (connections.count + ticks - 1) / ticks
+        var remaining = connections[...]
+        func step() {
+            for connection in remaining.prefix(perTick) where !connection.isClosed { connection.serverIsShuttingDown() }
+            remaining = remaining.dropFirst(perTick)
+            guard !remaining.isEmpty else { return }
+            loop.schedule(after: .milliseconds(Self.drainTickMilliseconds)) { step() }
+        }
+        step()
+    }
+
+    /// How often the drain ends its next batch of event streams (25 ms).
+    static let drainTickMilliseconds = 25
 
     private func removeFlushObserver() {
         guard let flushObserver else { return }

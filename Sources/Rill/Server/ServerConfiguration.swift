@@ -61,6 +61,13 @@ public struct ServerConfiguration: Sendable {
     public var freedMemoryReturnThresholdBytes: Int
     /// How long graceful shutdown waits for in-flight responses before cancelling them.
     public var shutdownGracePeriod: Duration
+    /// Over how long graceful shutdown ends the open event streams, spread evenly (each with its
+    /// farewell), instead of all at once: clients that would all reconnect in the same instant
+    /// (to the next instance, after a deploy) arrive spread over this window. Other responses
+    /// get ``shutdownGracePeriod`` as before; what is still open after the later of the two
+    /// (plus one second for the last farewells) is closed. `.zero` (the default) ends every
+    /// stream at once.
+    public var shutdownDrainPeriod: Duration
     /// The `Server` header value; nil sends none.
     public var serverName: String?
     /// Defaults for Server-Sent Events streams (heartbeats, slow-client cap).
@@ -90,6 +97,7 @@ public struct ServerConfiguration: Sendable {
         freedMemoryCheckInterval: Duration? = .seconds(10),
         freedMemoryReturnThresholdBytes: Int = 1024 * 1024,
         shutdownGracePeriod: Duration = .seconds(10),
+        shutdownDrainPeriod: Duration = .zero,
         serverName: String? = "Rill",
         eventStream: EventStreamConfiguration = .init(),
         http2: HTTP2Configuration = .init(),
@@ -113,6 +121,7 @@ public struct ServerConfiguration: Sendable {
         self.freedMemoryCheckInterval = freedMemoryCheckInterval
         self.freedMemoryReturnThresholdBytes = freedMemoryReturnThresholdBytes
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.shutdownDrainPeriod = shutdownDrainPeriod
         self.serverName = serverName
         self.eventStream = eventStream
         self.http2 = http2

@@ -20,7 +20,7 @@ private func streamingApp(cancelled: Cancellations? = nil) throws -> Application
         }
     }
     router.get("/endless") { _, context in
-        EventStream(configuration: EventStreamConfiguration(retry: .seconds(2))) { stream in
+        EventStream(configuration: EventStreamConfiguration(retry: .seconds(2), retryJitter: 0)) { stream in
             var n = 0
             do {
                 while true {

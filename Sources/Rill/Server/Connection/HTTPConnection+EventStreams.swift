@@ -16,6 +16,12 @@ extension HTTPConnection {
         closeWhenIdle()
     }
 
+    /// Whether the connection serves an event stream (HTTP/2: any of its streams does).
+    var isStreamingEvents: Bool {
+        if let http2 { return http2.hasEventStreams }
+        return relay != nil || cycle.streamingEvents
+    }
+
     static let heartbeatComment: [UInt8] = Array(":\n\n".utf8)
     /// The heartbeat framed as a chunk once, shared by every connection.
     static let heartbeatChunk: [UInt8] = Array("3\r\n:\n\n\r\n".utf8)

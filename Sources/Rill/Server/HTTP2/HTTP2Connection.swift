@@ -272,6 +272,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         sendPending()
     }
 
+    /// Whether any stream serves an event stream.
+    var hasEventStreams: Bool { streams.values.contains { $0.isStreamingEvents } }
+
     /// Graceful shutdown: `GOAWAY`, event streams end now with their farewell, other responses
     /// get the grace period.
     func serverIsShuttingDown() {

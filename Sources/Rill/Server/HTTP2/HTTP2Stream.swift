@@ -425,6 +425,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         task?.cancel()
     }
 
+    /// Whether the stream serves an event stream.
+    var isStreamingEvents: Bool { relay != nil || streamingEvents }
+
     /// Shutdown began: an event stream ends now (with its farewell).
     func serverIsShuttingDown() {
         if let relay {

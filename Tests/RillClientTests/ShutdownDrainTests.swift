@@ -1,0 +1,70 @@
+import Foundation
+import Rill
+import RillTestSupport
+import Testing
+
+/// A calm shutdown: with ``ServerConfiguration/shutdownDrainPeriod`` the event streams end
+/// spread over the window (each with its farewell), so their clients' reconnects arrive spread
+/// too, instead of all in one instant. 200 streams from an asyncio client
+/// (Tests/lifecycle/stream_end_times.py), ends counted per 100 ms.
+@Suite(.timeLimit(.minutes(1)))
+struct ShutdownDrainTests {
+    @Test func `graceful shutdown ends 200 event streams spread over the drain period, each with its farewell`() async throws {
+        let router = Router()
+        router.get("/events") { request, context in
+            var stream = try await context.eventStream(for: request, channels: ["drain"])
+            stream.farewell = ServerSentEvent(data: #"{"reason":"shutdown"}"#, event: "farewell")
+            return stream
+        }
+        let configuration = ServerConfiguration(
+            eventLoopCount: 1, host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(5), shutdownDrainPeriod: .seconds(2))
+        let app = try Application(router: router, configuration: configuration)
+        let address = try await app.start()
+        let script = Paths.packageRoot.appendingPathComponent("Tests/lifecycle/stream_end_times.py").path
+        async let run = runProcess(Paths.python + [script, "http://127.0.0.1:\(address.port)/events", "200", "20"], timeout: .seconds(30))
+        var subscribed = 0
+        for _ in 0..<500 where subscribed < 200 {
+            subscribed = await app.broker.statistics().subscribersPerChannel["drain", default: 0]
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(subscribed == 200, "only \(subscribed) streams subscribed")
+        await app.shutdown()
+        let output = try await run
+        try #require(output.status == 0 && !output.timedOut, "\(output.summary)")
+        let line = try #require(output.standardOutput.split(separator: "\n").last)
+        let record = try JSONDecoder().decode(EndRecord.self, from: Data(line.utf8))
+        #expect(record.opened == 200 && record.ended == 200)
+        #expect(record.farewells == 200, "every stream gets its farewell")
+        // Spread: the ends span most of the 2 s window, and no 100 ms holds a fifth of them
+        // (without a drain all 200 end within a few milliseconds).
+        #expect((record.endsMs.last ?? 0) >= 1_500, "\(record.endsMs)")
+        let perBucket = Dictionary(grouping: record.endsMs) { $0 / 100 }.mapValues(\.count)
+        #expect((perBucket.values.max() ?? 0) <= 40, "ends per 100 ms: \(perBucket.sorted { $0.key < $1.key })")
+    }
+
+    @Test func `each stream's retry is spread around the configured value`() throws {
+        var generator = SeededRandomNumberGenerator(seed: 42)
+        let configuration = EventStreamConfiguration(retry: .seconds(4))
+        let samples = (0..<2_000).compactMap { _ in configuration.jitteredRetry(using: &generator) }
+        let milliseconds = samples.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 }
+        #expect(milliseconds.allSatisfy { (3_000...5_000).contains($0) }, "±25 %")
+        #expect((milliseconds.min() ?? 0) < 3_100 && (milliseconds.max() ?? 0) > 4_900, "the whole range is used")
+        let mean = milliseconds.reduce(0, +) / Double(milliseconds.count)
+        #expect(abs(mean - 4_000) < 60)
+        // Ten 200 ms bins, each near a tenth of the samples (uniform).
+        let bins = Dictionary(grouping: milliseconds) { Int(($0 - 3_000) / 200) }.mapValues(\.count)
+        #expect(bins.values.allSatisfy { (140...260).contains($0) }, "\(bins.sorted { $0.key < $1.key })")
+
+        let exact = EventStreamConfiguration(retry: .milliseconds(1_234), retryJitter: 0)
+        #expect(exact.jitteredRetry(using: &generator) == .milliseconds(1_234))
+        #expect(EventStreamConfiguration().jitteredRetry(using: &generator) == nil)
+    }
+}
+
+/// What stream_end_times.py reports.
+private struct EndRecord: Decodable {
+    var opened: Int
+    var ended: Int
+    var farewells: Int
+    var endsMs: [Int]
+}
