@@ -249,7 +249,8 @@ let package = Package(
         .testTarget(
             name: "RillJWTTests",
             dependencies: [
-                "RillJWT", "Rill", "RillPubSub", "RillTesting", "RillTestSupport", .product(name: "JWTKit", package: "jwt-kit"),
+                "RillJWT", "Rill", "RillPubSub", "RillTesting", "RillTestSupport", "CRillTestHooks",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

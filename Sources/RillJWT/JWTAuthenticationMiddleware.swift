@@ -16,6 +16,8 @@ public struct JWTAuthenticationMiddleware: Middleware {
     /// Authenticates with `authorizer`.
     public init(_ authorizer: JWTAuthorizer) { self.authorizer = authorizer }
 
+    /// Authenticates `request` (401 if it has no valid token), then calls `next` with the
+    /// claims and the streams' deadline in the context.
     public func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
         var context = context
         try await authorizer.authenticate(request, context: &context)

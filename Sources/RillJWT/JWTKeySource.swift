@@ -48,6 +48,7 @@ public enum JWTKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No key was given.
     case noKeys
 
+    /// The reason, for an error message.
     public var description: String {
         switch self {
         case .unrecognizedFile(let path): "\(path): neither a PEM public key nor a JWKS (JSON with \"keys\")"

@@ -15,6 +15,7 @@ public enum JWTVerificationError: Error, Sendable, Equatable, CustomStringConver
     /// A pattern of the `rill` claim is not a valid channel pattern (the pattern's error).
     case invalidPattern(String)
 
+    /// The reason, for an error message.
     public var description: String {
         switch self {
         case .missingToken: "missing token"

@@ -48,8 +48,8 @@ public struct RillClaims: Sendable, Equatable {
 }
 
 /// The storage key under which ``JWTAuthorizer/authenticate(_:context:)`` leaves the claims.
-public enum RillClaimsKey: RequestContext.Storage.Key {
-    public typealias Value = RillClaims
+enum RillClaimsKey: RequestContext.Storage.Key {
+    typealias Value = RillClaims
 }
 
 extension RequestContext {

@@ -88,8 +88,10 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether two patterns are written the same.
     public static func == (lhs: ChannelPattern, rhs: ChannelPattern) -> Bool { lhs.description == rhs.description }
 
+    /// Hashes the pattern as written.
     public func hash(into hasher: inout Hasher) { hasher.combine(description) }
 }
 
@@ -106,6 +108,7 @@ public enum ChannelPatternError: Error, Sendable, Equatable, CustomStringConvert
     /// A segment has more than one `*`.
     case tooManyStars(String)
 
+    /// What is wrong with the pattern, for an error message.
     public var description: String {
         switch self {
         case .empty: "a channel pattern must not be empty"

@@ -64,6 +64,20 @@ struct JWTExpiryTests {
         }
     }
 
+    @Test func `in process, a subscription iterated by a task ends at exp too`() async throws {
+        let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
+        let app = try jwtApplication(authorizer)
+        let token = try await TestKeys.hs256(.expiring(in: .seconds(2), subscribe: ["news"]))
+        try await app.test(.router) { client in
+            let stream = try await client.sse("/stream?channel=news", headerFields: [.authorization: "Bearer \(token)"])
+            #expect(await eventually { await app.broker.statistics().subscriptionCount == 1 })
+            _ = try await app.publish("in process", channel: "news")
+            let events = try await stream.remainingEvents()
+            #expect(events.map(\.type) == ["message", "rill-token-expired"])
+            #expect(events.first?.data == "in process")
+        }
+    }
+
     @Test(arguments: ["/stream?channel=h2", "/ticks"])
     func `over HTTP 2 the stream ends at exp with rill-token-expired`(path: String) async throws {
         let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])

@@ -18,13 +18,16 @@ import RillCore
 /// on HTTP/1.1 and HTTP/2, for a relayed subscription (a timer on the loop, no task) as for a
 /// stream a task writes (the task is cancelled).
 ///
+/// A class: streams, contexts and responses carry it as one optional pointer, so that the
+/// streams without one (almost all) stay as small as before.
+///
 /// - Important: give the final event a `data:` line: an `EventSource` never dispatches an
 ///   event without data.
-public struct EventStreamDeadline: Sendable {
+public final class EventStreamDeadline: Sendable {
     /// When the stream ends, on the continuous clock (unaffected by wall-clock changes).
-    public var instant: ContinuousClock.Instant
+    public let instant: ContinuousClock.Instant
     /// The last event, sent at the deadline before the response ends.
-    public var finalEvent: ServerSentEvent
+    public let finalEvent: ServerSentEvent
 
     /// A deadline at `instant`, announced with `finalEvent`.
     public init(_ instant: ContinuousClock.Instant, finalEvent: ServerSentEvent) {
