@@ -64,7 +64,7 @@ struct HubJWTTests {
     @Test func `at exp the stream ends with rill-token-expired; the reconnect replays what was missed`() async throws {
         let app = try await Self.jwtHub()
         try await app.test(.live) { client in
-            let shortLived = try await hubToken(subscribe: ["news"], lifetimeSeconds: 1.5)
+            let shortLived = try await hubToken(subscribe: ["news"], lifetimeSeconds: 3)
             let stream = try await client.sse("/stream?channel=news&token=\(shortLived)")
             #expect(await eventually { await subscriptions(app) == 1 })
             let publish: HTTPFields = [.authorization: "Bearer static-publisher"]

@@ -17,7 +17,7 @@ struct JWTExpiryTests {
     @Test func `at exp a relayed stream ends with rill-token-expired; a new token and Last-Event-ID lose nothing`() async throws {
         let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
         let app = try jwtApplication(authorizer)
-        let shortLived = try await TestKeys.hs256(.expiring(in: .seconds(2), subscribe: ["news"]))
+        let shortLived = try await TestKeys.hs256(.expiring(in: .seconds(3), subscribe: ["news"]))
         try await app.test(.live) { client in
             let opened = ContinuousClock.now
             let stream = try await client.sse("/stream?channel=news", headerFields: [.authorization: "Bearer \(shortLived)"])
@@ -32,7 +32,7 @@ struct JWTExpiryTests {
             #expect(last.map(\.type) == ["rill-token-expired"])
             #expect(last.first?.data.hasPrefix(#"{"reason":"token expired","exp":"#) == true)
             #expect(stream.isEnded)
-            #expect(ended < .seconds(4), "ended \(ended) after opening, with a 2 s token")
+            #expect(ended < .seconds(5), "ended \(ended) after opening, with a 3 s token")
             #expect(await eventually { await app.broker.statistics().subscriptionCount == 0 })
 
             // Published while the client fetches a new token.
@@ -67,7 +67,7 @@ struct JWTExpiryTests {
     @Test func `in process, a subscription iterated by a task ends at exp too`() async throws {
         let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
         let app = try jwtApplication(authorizer)
-        let token = try await TestKeys.hs256(.expiring(in: .seconds(2), subscribe: ["news"]))
+        let token = try await TestKeys.hs256(.expiring(in: .seconds(3), subscribe: ["news"]))
         try await app.test(.router) { client in
             let stream = try await client.sse("/stream?channel=news", headerFields: [.authorization: "Bearer \(token)"])
             #expect(await eventually { await app.broker.statistics().subscriptionCount == 1 })
