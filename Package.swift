@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Rill", targets: ["Rill"]),
         .library(name: "RillTesting", targets: ["RillTesting"]),
         .library(name: "RillRedis", targets: ["RillRedis"]),
+        .library(name: "RillJWT", targets: ["RillJWT"]),
         .executable(name: "Hello", targets: ["Hello"]),
         .executable(name: "Notifications", targets: ["Notifications"]),
         .executable(name: "Counter", targets: ["Counter"]),
@@ -32,8 +33,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
-        // Examples/WebhookRelay: HMAC-SHA256 of GitHub webhook bodies.
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // Examples/WebhookRelay: HMAC-SHA256 of GitHub webhook bodies. 4.x is what jwt-kit 5.8 needs.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // RillJWT only: JWT verification (HS256, RS256, ES256, JWKS). Apps that do not import
+        // RillJWT never build it.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         // `make docs` only: the `generate-documentation` command for Sources/Rill/Rill.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -104,6 +108,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // JWT authorization of event streams and publishing: a verified token's claims decide
+        // which channels a request may subscribe to or publish to (jwt-kit stays inside).
+        .target(
+            name: "RillJWT",
+            dependencies: ["Rill", "RillPubSub", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strictSettings
+        ),
         // What users import into their tests: in-process and live test clients, SSE test client.
         .target(name: "RillTesting", dependencies: ["Rill", "RillCore", "RillHTTP"], swiftSettings: strictSettings),
 
@@ -152,7 +163,7 @@ let package = Package(
         // HubCore builds the application so that HubTests can test it without a subprocess.
         .target(
             name: "HubCore",
-            dependencies: ["Rill", "RillRedis"],
+            dependencies: ["Rill", "RillRedis", "RillJWT"],
             path: "Examples/Hub/Core",
             swiftSettings: strictSettings
         ),
@@ -233,7 +244,21 @@ let package = Package(
         .testTarget(name: "RillLoadTests", dependencies: ["RillLoad", "RillTestSupport"], swiftSettings: strictSettings),
         // rill-hub's endpoints over loopback sockets, with HubCore's application.
         .testTarget(
-            name: "HubTests", dependencies: ["HubCore", "Rill", "RillTesting", "RillTestSupport"], exclude: ["browser"], swiftSettings: strictSettings
+            name: "HubTests",
+            dependencies: [
+                "HubCore", "Rill", "RillJWT", "RillTesting", "RillTestSupport", .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            exclude: ["browser"], swiftSettings: strictSettings
+        ),
+        // RillJWT: tokens made in the tests with jwt-kit (HS256, RS256, ES256), over loopback.
+        .testTarget(
+            name: "RillJWTTests",
+            dependencies: [
+                "RillJWT", "Rill", "RillPubSub", "RillTesting", "RillTestSupport", "CRillTestHooks",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
         ),
         // Examples/WebhookRelay over loopback: signatures, events, a subscriber receiving the push.
         .testTarget(

@@ -28,9 +28,13 @@
 //   curl -s localhost:8080/metrics | grep loop_connections     # rill_loop_connections{loop="0"} … per loop
 //   swift run -c release rill-hub --tls-cert cert.pem --tls-key key.pem   # HTTPS; kill -HUP reloads the files
 //   curl -k -N "https://localhost:8080/stream?channel=news"
+//   swift run -c release rill-hub --jwt-secret "$SECRET" --token s3cret   # subscribing needs a JWT (HS256)
+//   curl -N 'localhost:8080/stream?channel=chat/lobby' -H "Authorization: Bearer $JWT"   # 401 without, 403 off its claims
+//   swift run -c release rill-hub --jwt-key public.pem      # RS256/ES256 public key, or a JWKS file (jwks.json)
 import ArgumentParser
 import HubCore
 import Rill
+import RillJWT
 
 #if canImport(Glibc)
     import Glibc
@@ -58,6 +62,12 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer TOKEN' for /metrics.") var metricsToken: String?
     @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; SIGHUP reloads both).") var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "Require a JWT signed with this HS256 secret (≥ 32 bytes) to subscribe and publish (--token still publishes).")
+    var jwtSecret: String?
+    @Option(help: "Require a JWT verified by this key file to subscribe and publish: a PEM public key (RS256, ES256) or a JWKS.")
+    var jwtKey: String?
+    @Option(help: "The cookie that carries the JWT (for EventSource with withCredentials).") var jwtCookie = JWTAuthorizer.defaultCookieName
+    @Option(help: "Seconds a token is still accepted past its exp (clock skew).") var jwtLeeway = 0.0
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -70,15 +80,27 @@ struct RillHub: AsyncParsableCommand {
         guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
         if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let jwtSecret, jwtSecret.utf8.count < JWTKeySource.minimumSecretBytes {
+            throw ValidationError("--jwt-secret needs at least \(JWTKeySource.minimumSecretBytes) bytes (HS256, RFC 7518)")
+        }
+        guard jwtLeeway >= 0, jwtLeeway.isFinite else { throw ValidationError("--jwt-leeway must be ≥ 0") }
+        guard !jwtCookie.isEmpty else { throw ValidationError("--jwt-cookie must not be empty") }
     }
 
     func run() async throws {
+        var keys: [JWTKeySource] = []
+        if let jwtSecret { keys.append(.hmac(secret: jwtSecret)) }
+        if let jwtKey { keys.append(try .file(atPath: jwtKey)) }
+        let jwt =
+            keys.isEmpty
+            ? nil
+            : try await JWTAuthorizer(keys: keys, cookieName: jwtCookie, leeway: .milliseconds(Int64((jwtLeeway * 1000).rounded())))
         let options = HubOptions(
             host: host, port: port, eventLoopCount: loops, redis: redis, history: history,
             heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
             maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
             maxMetricsChannels: metricsChannels, metricsToken: metricsToken,
-            tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") })
+            tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") }, jwt: jwt)
         let app = try Hub.makeApplication(options)
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")

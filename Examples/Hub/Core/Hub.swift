@@ -1,4 +1,5 @@
 public import Rill
+import RillJWT
 import RillRedis
 
 #if canImport(FoundationEssentials)
@@ -82,21 +83,35 @@ public enum Hub {
         }
         // A plain-text liveness probe for load balancers (and `wrk` in `make bench`).
         router.get("/ping") { _, _ in "pong" }
+        // With a JWT key, a token's claims decide which channels a request may use (403
+        // otherwise), a request without a valid token gets 401, and a stream ends at its
+        // token's expiry with a `rill-token-expired` event.
+        let jwt = options.jwt
+        if let jwt { app.authorizeChannels(with: jwt) }
         router.get("/stream") { request, context in
-            try await context.eventStream(for: request)
+            var context = context
+            if let jwt { try await jwt.authenticate(request, context: &context) }
+            return try await context.eventStream(for: request)
         }
         let token = options.token
         router.post("/publish") { request, context in
-            if let token, !Self.isAuthorized(request, token: token) {
-                throw HTTPError(
-                    .unauthorized, message: "publishing needs 'Authorization: Bearer <token>' or '?token=<token>'",
-                    headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
+            var context = context
+            // The static publish token allows every channel; without it, a JWT's claims decide.
+            let hasStaticToken = token.map { Self.isAuthorized(request, token: $0) } ?? false
+            if !hasStaticToken {
+                if let jwt {
+                    try await jwt.authenticate(request, context: &context)
+                } else if token != nil {
+                    throw HTTPError(
+                        .unauthorized, message: "publishing needs 'Authorization: Bearer <token>' or '?token=<token>'",
+                        headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
+                }
             }
             let channel = request.query["channel"].flatMap { $0.isEmpty ? nil : $0 } ?? Application.defaultChannel
             let event = ServerSentEvent(
                 data: request.bodyText, event: request.query["event"].flatMap { $0.isEmpty ? nil : $0 },
                 id: request.query["id"].flatMap { $0.isEmpty ? nil : $0 })
-            let receipt = try await context.publish(event, channel: channel, authorizing: request)
+            let receipt = try await context.publish(event, channel: channel, authorizing: hasStaticToken ? nil : request)
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
         let metricsToken = options.metricsToken

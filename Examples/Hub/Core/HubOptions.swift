@@ -1,4 +1,5 @@
 public import Rill
+public import RillJWT
 
 /// Everything `rill-hub` can be told on its command line, as plain values (no ArgumentParser
 /// here, so that tests build a hub without parsing arguments).
@@ -35,13 +36,16 @@ public struct HubOptions: Sendable {
     public var metricsToken: String?
     /// Serve HTTPS with this certificate chain and key (PEM files); nil serves plain HTTP.
     public var tls: TLSConfiguration?
+    /// When set, subscribing and publishing require a JWT whose `rill` claim allows the
+    /// channel (`--jwt-secret`, `--jwt-key`); `token` keeps working for publishers.
+    public var jwt: JWTAuthorizer?
 
     /// Creates options; the defaults are the command line's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoopCount: Int? = nil, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
-        metricsToken: String? = nil, tls: TLSConfiguration? = nil
+        metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil
     ) {
         self.host = host
         self.port = port
@@ -57,5 +61,6 @@ public struct HubOptions: Sendable {
         self.maxMetricsChannels = maxMetricsChannels
         self.metricsToken = metricsToken
         self.tls = tls
+        self.jwt = jwt
     }
 }

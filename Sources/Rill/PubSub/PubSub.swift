@@ -120,7 +120,10 @@ final class PubSub: Sendable {
             payload += "}"
             leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
         }
-        return EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
+        var stream = EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
+        // The context this call got (a handler may have authenticated into its own copy).
+        stream.deadline = context.eventStreamDeadline
+        return stream
     }
 
     /// `names` without repeats, in the order of their first occurrence.

@@ -38,6 +38,9 @@ public struct EventStream: ResponseGenerator {
     public var configuration: EventStreamConfiguration?
     /// Sent last when the server shuts down while the stream is open.
     public var farewell: ServerSentEvent?
+    /// When the stream ends by itself, after its final event; nil (the default) leaves it to
+    /// the request's ``RequestContext/eventStreamDeadline``, if any.
+    public var deadline: EventStreamDeadline?
 
     enum Source: Sendable {
         case producer(@Sendable (inout EventStreamWriter) async throws -> Void)
@@ -102,9 +105,12 @@ public struct EventStream: ResponseGenerator {
         let fields = Self.withStandardFields(headerFields)
         let override = configuration
         let farewell = self.farewell
+        let deadline = self.deadline ?? context.eventStreamDeadline
+        let loop = context.eventLoop
         switch source {
         case .subscription(let claim, let leading):
-            let relay = SubscriptionRelay(claim: claim, leading: leading, configuration: override, farewell: farewell)
+            let relay = SubscriptionRelay(
+                claim: claim, leading: leading, configuration: override, farewell: farewell, deadline: deadline)
             return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .subscription(relay)))
         case .producer(let produce):
             return Response(
@@ -115,7 +121,19 @@ public struct EventStream: ResponseGenerator {
                         try writer.open()
                         defer { sink.endEventStream() }
                         do {
-                            try await produce(&writer)
+                            if let deadline {
+                                let opened = writer
+                                let deadlinePassed = try await deadline.race(on: loop) {
+                                    var writer = opened
+                                    try await produce(&writer)
+                                }
+                                if deadlinePassed {
+                                    if !sink.isClosed { try writer.sendNow(deadline.finalEvent) }
+                                    return
+                                }
+                            } else {
+                                try await produce(&writer)
+                            }
                         } catch is CancellationError {
                             // Cancellation is how disconnects and shutdown reach the producer.
                         }

@@ -1,3 +1,4 @@
+import RillCore
 import RillPubSub
 
 /// What a connection needs to relay a broker subscription as an event stream.
@@ -6,6 +7,8 @@ struct SubscriptionRelay: Sendable {
     let leading: [ServerSentEvent]
     let configuration: EventStreamConfiguration?
     let farewell: ServerSentEvent?
+    /// When the stream ends by itself, with its final event.
+    let deadline: EventStreamDeadline?
 
     var subscription: Subscription { claim.subscription }
 
@@ -20,15 +23,33 @@ struct SubscriptionRelay: Sendable {
         defer { sink.endEventStream() }
         for event in leading { try writer.sendNow(event) }
         do {
-            for try await event in subscription {
-                // A broker never waits for one subscriber: the `.wait` policy does not apply.
-                try writer.sendNow(encoded: event.encodedBytes)
+            if let deadline, let loop = EventLoop.current {
+                let opened = writer
+                let subscription = self.subscription
+                let deadlinePassed = try await deadline.race(on: loop) {
+                    var writer = opened
+                    try await Self.send(subscription, to: &writer)
+                }
+                if deadlinePassed {
+                    if !sink.isClosed { try writer.sendNow(deadline.finalEvent) }
+                    return
+                }
+            } else {
+                try await Self.send(subscription, to: &writer)
             }
         } catch is CancellationError {
             // The client left, or the server is shutting down. (A slow consumer or a closed
             // broker ends the stream with its error: the client reconnects.)
         }
         if let farewell, sink.isShuttingDown, !sink.isClosed { try writer.sendNow(farewell) }
+    }
+
+    /// Sends `subscription`'s events through `writer` until it ends.
+    private static func send(_ subscription: Subscription, to writer: inout EventStreamWriter) async throws {
+        for try await event in subscription {
+            // A broker never waits for one subscriber: the `.wait` policy does not apply.
+            try writer.sendNow(encoded: event.encodedBytes)
+        }
     }
 }
 

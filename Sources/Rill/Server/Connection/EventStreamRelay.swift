@@ -27,8 +27,8 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     let subscription: Subscription
     /// The stream's queued-bytes limit (see the type's bounds).
     let maxQueuedBytes: Int
-    /// The encoded farewell event sent when the server shuts down, if any.
-    let farewell: [UInt8]?
+    /// The farewell sent at shutdown and the deadline, if the stream has either.
+    let ending: EventStreamEnding?
     /// Events not yet written: they leave together, in one write, when the flush queue reaches
     /// the connection or, if the transport has a backlog, when it drained.
     private var backlog: [UInt8] = []
@@ -41,12 +41,12 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// The connection waits in the server's flush queue.
     private(set) var isQueuedForFlush = false
 
-    init(connection: Host, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, farewell: [UInt8]?) {
+    init(connection: Host, subscription: Subscription, maxQueuedBytes: Int, chunked: Bool, ending: EventStreamEnding?) {
         self.connection = connection
         self.subscription = subscription
         self.maxQueuedBytes = maxQueuedBytes
         self.chunked = chunked
-        self.farewell = farewell
+        self.ending = ending
     }
 
     private var transport: Host.RelayTransport { connection.relayTransport }
@@ -64,6 +64,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         // The writes are being coalesced now, so the transport's queue does not show the head
         // yet: a drain notice comes at once.
         if subscription.hasPendingReplay { transport.notifyWhenQueuedBytes(atMost: 0) }
+        ending?.arm(on: server.loop) { [weak self] in self?.deadlinePassed() }
     }
 
     // MARK: Live events
@@ -93,7 +94,10 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     }
 
     /// The subscription ended (see ``HTTPConnection/relayEnded(_:error:)``).
-    func subscriptionEnded(_ error: SubscriptionError?) { connection.relayEnded(self, error: error) }
+    func subscriptionEnded(_ error: SubscriptionError?) {
+        ending?.disarm()
+        connection.relayEnded(self, error: error)
+    }
 
     /// The flush queue reached the connection: the pending events leave now.
     func flushFromQueue() {
@@ -205,7 +209,16 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// Shutdown began: the pending events, then the farewell; the subscription ends.
     func serverIsShuttingDown() {
         flush()
-        if let farewell { connection.writeEvents(farewell) }
+        if let farewell = ending?.farewell { connection.writeEvents(farewell) }
+        subscription.cancel()
+    }
+
+    /// The stream's deadline passed: the pending events, then the final event; the
+    /// subscription ends, and with it the response (the client reconnects).
+    private func deadlinePassed() {
+        guard connection.isRelaying(self), !connection.isClosed else { return }
+        flush()
+        if let finalEvent = ending?.finalEvent { connection.writeEvents(finalEvent) }
         subscription.cancel()
     }
 }

@@ -230,7 +230,7 @@ extension HTTPConnection: ResponseBodySink {
             startRelay(
                 EventStreamRelay(
                     connection: self, subscription: relay.subscription, maxQueuedBytes: configuration.maxQueuedBytes,
-                    chunked: cycle.chunked, farewell: try relay.farewell?.encoded()))
+                    chunked: cycle.chunked, ending: try EventStreamEnding(farewell: relay.farewell, deadline: relay.deadline)))
         } catch {
             relay.subscription.cancel()
             endEventStream()

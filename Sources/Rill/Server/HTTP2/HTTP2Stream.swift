@@ -214,7 +214,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             for event in source.leading { writeEvents(try event.encoded()) }
             let relay = EventStreamRelay(
                 connection: self, subscription: source.subscription, maxQueuedBytes: configuration.maxQueuedBytes, chunked: false,
-                farewell: try source.farewell?.encoded())
+                ending: try EventStreamEnding(farewell: source.farewell, deadline: source.deadline))
             self.relay = relay
             relay.start()
         } catch {

@@ -1,0 +1,207 @@
+import JWTKit
+public import Rill
+import RillPubSub
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Verifies a request's JWT and authorizes its channels from the token's claims
+/// (``RillClaims``): HS256 with a secret, RS256 or ES256 with a PEM public key, or the keys of
+/// a JWKS.
+///
+/// ```swift
+/// let jwt = try await JWTAuthorizer(keys: [.hmac(secret: "s3cret")])
+/// app.authorizeChannels(with: jwt)                        // patterns → 403
+/// router.add(middleware: JWTAuthenticationMiddleware(jwt)) // 401; streams end at `exp`
+/// router.get("/stream") { request, context in try await context.eventStream(for: request) }
+/// ```
+///
+/// The token is read from, in order: `Authorization: Bearer …`, the cookie ``cookieName``
+/// (so a browser `EventSource` with `withCredentials` sends it), then the `token` query
+/// parameter (accepted, but ``LogRequestsMiddleware`` logs it as `REDACTED`).
+///
+/// A stream opened with a token ends when the token does: at `exp` (plus ``leeway``) it sends
+/// a final `event: rill-token-expired` with `data: {"reason":"token expired","exp":…}`
+/// and the response ends; the client gets a fresh token and reconnects with its
+/// `Last-Event-ID`, and the broker's history replays what it missed.
+public final class JWTAuthorizer: Sendable {
+    /// The cookie a browser sends the token in, unless configured otherwise.
+    public static let defaultCookieName = "rill_token"
+    /// The event type of the event that ends a stream whose token expired.
+    public static let expiredEventName = "rill-token-expired"
+
+    /// The name of the cookie that carries the token.
+    public let cookieName: String
+    /// How far past `exp` (and before `nbf`) a token is still accepted: the clocks of the
+    /// token's issuer and of this server may disagree a little.
+    public let leeway: Duration
+    private let keys: JWTKeyCollection
+
+    /// An authorizer that accepts tokens signed with any of `keys`.
+    ///
+    /// - Parameters:
+    ///   - keys: the verification keys; a token naming a `kid` is checked with that key first.
+    ///   - cookieName: the cookie that carries the token (default `rill_token`).
+    ///   - leeway: tolerance for `exp` and `nbf` (default none).
+    /// - Throws: ``JWTKeyError`` for an unusable key.
+    public init(keys: [JWTKeySource], cookieName: String = defaultCookieName, leeway: Duration = .zero) async throws {
+        guard !keys.isEmpty else { throw JWTKeyError.noKeys }
+        let collection = JWTKeyCollection()
+        for (index, key) in keys.enumerated() {
+            // A kid per key, so that a token without one is tried against every key.
+            let kid = JWKIdentifier(string: "rill-key-\(index)")
+            switch key {
+            case .hmac(let secret):
+                guard secret.utf8.count >= JWTKeySource.minimumSecretBytes else {
+                    throw JWTKeyError.secretTooShort(bytes: secret.utf8.count)
+                }
+                await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid)
+            case .publicKeyPEM(let pem):
+                if let rsa = try? Insecure.RSA.PublicKey(pem: pem) {
+                    await collection.add(rsa: rsa, digestAlgorithm: .sha256, kid: kid)
+                } else if let ecdsa = try? ES256PublicKey(pem: pem) {
+                    await collection.add(ecdsa: ecdsa, kid: kid)
+                } else {
+                    throw JWTKeyError.unsupportedPublicKey
+                }
+            case .jwks(let json):
+                do {
+                    try await collection.add(jwksJSON: json)
+                } catch {
+                    throw JWTKeyError.invalidJWKS("\(error)")
+                }
+            }
+        }
+        self.keys = collection
+        self.cookieName = cookieName
+        self.leeway = leeway
+    }
+
+    // MARK: Reading and verifying
+
+    /// The request's token: `Authorization: Bearer`, else the cookie, else `?token=`; nil if
+    /// none.
+    public func token(in request: Request) -> String? {
+        if let authorization = request.headerFields[.authorization] {
+            let scheme = "bearer "
+            if authorization.count > scheme.count, authorization.prefix(scheme.count).lowercased() == scheme {
+                let token = authorization.dropFirst(scheme.count).drop { $0 == " " }
+                if !token.isEmpty { return String(token) }
+            }
+        }
+        for header in request.headerFields[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let pair = pair.drop { $0 == " " }
+                guard let equals = pair.firstIndex(of: "="), pair[..<equals] == cookieName[...] else { continue }
+                var value = pair[pair.index(after: equals)...]
+                if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
+                if !value.isEmpty { return String(value) }
+            }
+        }
+        if let query = request.query["token"], !query.isEmpty { return query }
+        return nil
+    }
+
+    /// Verifies `token`'s signature, `exp` (required) and `nbf`, and reads its claims.
+    ///
+    /// - Throws: ``JWTVerificationError`` saying why the token is refused.
+    public func verify(_ token: String) async throws(JWTVerificationError) -> RillClaims {
+        let payload: RillTokenPayload
+        do {
+            payload = try await keys.verify(token, as: RillTokenPayload.self, iteratingKeys: true)
+        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
+            throw .invalidSignature
+        } catch {
+            throw .malformed
+        }
+        guard let expiration = payload.exp?.value else { throw .missingExpiration }
+        let now = Date()
+        let leewaySeconds = Double(leeway.components.seconds) + Double(leeway.components.attoseconds) / 1e18
+        guard now.timeIntervalSince(expiration) < leewaySeconds else { throw .expired }
+        if let notBefore = payload.nbf?.value, notBefore.timeIntervalSince(now) > leewaySeconds { throw .notYetValid }
+        do {
+            return RillClaims(
+                subject: payload.sub?.value, expiration: expiration,
+                subscribe: try (payload.rill?.subscribe ?? []).map { try ChannelPattern($0) },
+                publish: try (payload.rill?.publish ?? []).map { try ChannelPattern($0) })
+        } catch let error as ChannelPatternError {
+            throw .invalidPattern(error.description)
+        } catch {
+            throw .malformed
+        }
+    }
+
+    // MARK: Requests
+
+    /// Verifies the request's token and keeps its claims in `context` (``RequestContext/rillClaims``)
+    /// for the channel authorization; every event stream the request opens ends at the token's
+    /// expiry (``RequestContext/eventStreamDeadline``).
+    ///
+    /// - Throws: ``HTTPError`` 401 with a JSON body and `WWW-Authenticate: Bearer` when the
+    ///   token is missing or refused (the body says why; never the token).
+    @discardableResult
+    public func authenticate(_ request: Request, context: inout RequestContext) async throws -> RillClaims {
+        let claims = try await claims(for: request)
+        context.rillClaims = claims
+        context.eventStreamDeadline = deadline(for: claims)
+        return claims
+    }
+
+    /// The verified claims of `request`'s token: those ``authenticate(_:context:)`` already
+    /// verified, else verified now.
+    ///
+    /// - Throws: ``HTTPError`` 401 (see ``authenticate(_:context:)``).
+    public func claims(for request: Request) async throws -> RillClaims {
+        guard let token = token(in: request) else { throw Self.unauthorized(.missingToken, cookieName: cookieName) }
+        do {
+            return try await verify(token)
+        } catch {
+            throw Self.unauthorized(error, cookieName: cookieName)
+        }
+    }
+
+    /// The channel authorization hook (``ChannelAuthorizer``): whether the token's claims allow
+    /// `access` to `channel`. Uses the claims ``authenticate(_:context:)`` kept in the context,
+    /// else verifies the request's token.
+    ///
+    /// - Throws: ``HTTPError`` 401 when the request has no valid token.
+    public func authorize(_ request: Request, context: RequestContext, channel: String, access: ChannelAccess) async throws -> Bool {
+        let claims: RillClaims
+        if let verified = context.rillClaims {
+            claims = verified
+        } else {
+            claims = try await self.claims(for: request)
+        }
+        return claims.allows(access, to: channel)
+    }
+
+    /// Where a stream opened with `claims` ends: at `exp` plus the leeway — when the token
+    /// stops being accepted, so the client's reconnect with the same token gets 401, not a
+    /// stream that ends at once — with the `rill-token-expired` event.
+    public func deadline(for claims: RillClaims) -> EventStreamDeadline {
+        let remainingSeconds = claims.expiration.timeIntervalSinceNow
+        let remaining = Duration.milliseconds(Int64((remainingSeconds * 1000).rounded(.up))) + leeway
+        let expiry = Int64(claims.expiration.timeIntervalSince1970.rounded(.down))
+        let event = ServerSentEvent(data: #"{"reason":"token expired","exp":\#(expiry)}"#, event: Self.expiredEventName)
+        return EventStreamDeadline(.now + remaining, finalEvent: event)
+    }
+
+    /// The 401 for `error`: a JSON body with the reason, and the `WWW-Authenticate` challenge
+    /// (RFC 6750).
+    static func unauthorized(_ error: JWTVerificationError, cookieName: String) -> HTTPError {
+        let message: String
+        let challenge: String
+        switch error {
+        case .missingToken:
+            message = "missing token: send 'Authorization: Bearer <JWT>', the '\(cookieName)' cookie or '?token=<JWT>'"
+            challenge = #"Bearer realm="rill""#
+        default:
+            message = error.description
+            challenge = #"Bearer realm="rill", error="invalid_token""#
+        }
+        return HTTPError(.unauthorized, message: message, headerFields: [.wwwAuthenticate: challenge])
+    }
+}

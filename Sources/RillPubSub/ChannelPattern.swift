@@ -1,0 +1,121 @@
+/// A pattern of channel names, `/`-separated segments matched one by one: `*` within a
+/// segment matches any run of characters except `/` (`chat/*`, `room-*`), and a `**` segment
+/// matches any number of whole segments, none included (`users/42/**` matches `users/42`,
+/// `users/42/inbox` and `users/42/a/b`). Anything else matches itself.
+///
+/// ```swift
+/// let pattern = try ChannelPattern("chat/*")
+/// pattern.matches("chat/lobby")        // true
+/// pattern.matches("chat/lobby/typing") // false: `*` stays within one segment
+/// ```
+///
+/// Matching costs time linear in the channel name: a segment holds at most one `*` and a
+/// pattern at most one `**`, so nothing backtracks; ``init(_:)`` rejects other patterns.
+public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
+    /// One segment of the pattern.
+    enum Segment: Sendable, Hashable {
+        /// Matches this exact segment.
+        case literal(Substring)
+        /// Matches a segment that starts with `prefix` and ends with `suffix` (`*`: both empty).
+        case wildcard(prefix: Substring, suffix: Substring)
+    }
+
+    /// The pattern as written.
+    public let description: String
+    /// The segments before the `**` (all of them without one).
+    let head: [Segment]
+    /// The segments after the `**`; nil without one.
+    let tail: [Segment]?
+
+    /// The most bytes a pattern may have.
+    public static let maxBytes = 1024
+
+    /// Parses `pattern`.
+    ///
+    /// - Throws: ``ChannelPatternError`` for an empty or over-long pattern, a `**` that is not a
+    ///   whole segment or appears twice, or a segment with more than one `*`.
+    public init(_ pattern: String) throws(ChannelPatternError) {
+        guard !pattern.isEmpty else { throw .empty }
+        guard pattern.utf8.count <= Self.maxBytes else { throw .tooLong(pattern) }
+        var head: [Segment] = []
+        var tail: [Segment]?
+        for part in pattern.split(separator: "/", omittingEmptySubsequences: false) {
+            if part == "**" {
+                guard tail == nil else { throw .repeatedDoubleStar(pattern) }
+                tail = []
+                continue
+            }
+            let segment: Segment
+            let stars = part.utf8.count { $0 == UInt8(ascii: "*") }
+            switch stars {
+            case 0:
+                segment = .literal(part)
+            case 1:
+                let star = part.firstIndex(of: "*")!
+                segment = .wildcard(prefix: part[..<star], suffix: part[part.index(after: star)...])
+            default:
+                throw part.contains("**") ? .doubleStarWithinSegment(pattern) : .tooManyStars(pattern)
+            }
+            if tail != nil { tail?.append(segment) } else { head.append(segment) }
+        }
+        self.description = pattern
+        self.head = head
+        self.tail = tail
+    }
+
+    /// Whether `channel` matches the pattern.
+    public func matches(_ channel: String) -> Bool {
+        var segments: [Substring] = []
+        segments.reserveCapacity(head.count + (tail?.count ?? 0) + 1)
+        for part in channel.split(separator: "/", omittingEmptySubsequences: false) { segments.append(part) }
+        guard let tail else {
+            return segments.count == head.count && zip(head, segments).allSatisfy { Self.matches($0, $1) }
+        }
+        // `**` takes whatever lies between the head and the tail: no choice, no backtracking.
+        guard segments.count >= head.count + tail.count else { return false }
+        for (segment, part) in zip(head, segments) where !Self.matches(segment, part) { return false }
+        for (segment, part) in zip(tail, segments.suffix(tail.count)) where !Self.matches(segment, part) { return false }
+        return true
+    }
+
+    /// Whether one segment of a channel name matches one segment of the pattern.
+    private static func matches(_ segment: Segment, _ part: Substring) -> Bool {
+        switch segment {
+        case .literal(let literal):
+            return part == literal
+        case .wildcard(let prefix, let suffix):
+            return part.utf8.count >= prefix.utf8.count + suffix.utf8.count && part.hasPrefix(prefix) && part.hasSuffix(suffix)
+        }
+    }
+
+    /// Whether two patterns are written the same.
+    public static func == (lhs: ChannelPattern, rhs: ChannelPattern) -> Bool { lhs.description == rhs.description }
+
+    /// Hashes the pattern as written.
+    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+}
+
+/// Why a string is not a ``ChannelPattern``.
+public enum ChannelPatternError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The pattern is empty.
+    case empty
+    /// The pattern has more than ``ChannelPattern/maxBytes`` bytes.
+    case tooLong(String)
+    /// `**` appears more than once.
+    case repeatedDoubleStar(String)
+    /// `**` is part of a segment instead of a whole one (`a**`).
+    case doubleStarWithinSegment(String)
+    /// A segment has more than one `*`.
+    case tooManyStars(String)
+
+    /// What is wrong with the pattern, for an error message.
+    public var description: String {
+        switch self {
+        case .empty: "a channel pattern must not be empty"
+        case .tooLong: "a channel pattern may have at most \(ChannelPattern.maxBytes) bytes"
+        case .repeatedDoubleStar(let pattern): "'\(pattern)': '**' may appear only once in a channel pattern"
+        case .doubleStarWithinSegment(let pattern): "'\(pattern)': '**' must be a whole segment ('a/**/b')"
+        case .tooManyStars(let pattern): "'\(pattern)': a segment may hold at most one '*'"
+        }
+    }
+}
