@@ -52,7 +52,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () asyn
     @Test func `events are encoded per the spec on the wire`() async throws {
         let app = try liveApp { router in
             router.get("/fixture") { _, _ in
-                EventStream(configuration: .init(retry: .milliseconds(1500))) { stream in
+                EventStream(configuration: .init(retry: .milliseconds(1500), retryJitter: 0)) { stream in
                     try await stream.send(ServerSentEvent(data: "a\nb\r\nc\rd", event: "multi", id: "1"))
                     try await stream.send(ServerSentEvent(data: "keeps\u{2028}together", id: "0"))
                     try await stream.send(ServerSentEvent(data: " leading", id: ""))
