@@ -68,6 +68,10 @@ struct RillHub: AsyncParsableCommand {
     var jwtKey: String?
     @Option(help: "The cookie that carries the JWT (for EventSource with withCredentials).") var jwtCookie = JWTAuthorizer.defaultCookieName
     @Option(help: "Seconds a token is still accepted past its exp (clock skew).") var jwtLeeway = 0.0
+    @Option(help: "The retry: hint in milliseconds each stream starts with, spread ±25 % per stream (0 sends none).") var retryMs = 3000
+    @Option(help: "End each stream after about this many seconds (±10 %) with event: rill-reconnect (0: never).")
+    var maxConnectionAge = 0.0
+    @Option(help: "On SIGTERM, end the streams spread evenly over this many seconds (0: all at once).") var drainSeconds = 10.0
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -85,6 +89,9 @@ struct RillHub: AsyncParsableCommand {
         }
         guard jwtLeeway >= 0, jwtLeeway.isFinite else { throw ValidationError("--jwt-leeway must be ≥ 0") }
         guard !jwtCookie.isEmpty else { throw ValidationError("--jwt-cookie must not be empty") }
+        guard retryMs >= 0 else { throw ValidationError("--retry-ms must be ≥ 0") }
+        guard maxConnectionAge >= 0, maxConnectionAge.isFinite else { throw ValidationError("--max-connection-age must be ≥ 0") }
+        guard drainSeconds >= 0, drainSeconds.isFinite else { throw ValidationError("--drain-seconds must be ≥ 0") }
     }
 
     func run() async throws {
@@ -100,7 +107,10 @@ struct RillHub: AsyncParsableCommand {
             heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
             maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
             maxMetricsChannels: metricsChannels, metricsToken: metricsToken,
-            tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") }, jwt: jwt)
+            tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") }, jwt: jwt,
+            retry: retryMs == 0 ? nil : .milliseconds(retryMs),
+            maxConnectionAge: maxConnectionAge == 0 ? nil : .milliseconds(Int64((maxConnectionAge * 1000).rounded())),
+            drain: .milliseconds(Int64((drainSeconds * 1000).rounded())))
         let app = try Hub.makeApplication(options)
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")

@@ -146,7 +146,7 @@ public final class JWTAuthorizer: Sendable {
     public func authenticate(_ request: Request, context: inout RequestContext) async throws -> RillClaims {
         let claims = try await claims(for: request)
         context.rillClaims = claims
-        context.eventStreamDeadline = deadline(for: claims)
+        context.limitEventStreams(to: deadline(for: claims))
         return claims
     }
 

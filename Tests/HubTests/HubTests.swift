@@ -427,3 +427,32 @@ import Testing
         }
     }
 }
+
+@Suite struct LifecycleTests {
+    @Test func `streams start with a jittered retry and end at their maximum age with rill-reconnect`() async throws {
+        let app = try Hub.makeApplication(
+            HubOptions(host: "127.0.0.1", port: 0, retry: .seconds(2), maxConnectionAge: .milliseconds(400), drain: .zero))
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=aging")
+            try await stream.waitForBody(containing: "event: rill-reconnect\ndata: {\"reason\":\"max connection age\"}\n\n")
+            let events = try await stream.remainingEvents()
+            #expect(stream.isEnded)
+            #expect(events.last?.type == "rill-reconnect")
+        }
+        // The retry hint of 40 streams: each within ±25 % of 2 s, and not all the same.
+        var retries: [Int] = []
+        let spread = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, retry: .seconds(2), drain: .zero))
+        try await spread.test(.live) { client in
+            for _ in 0..<40 {
+                let stream = try await client.sse("/stream?channel=spread")
+                try await stream.waitForBody(containing: "\n\n")
+                let body = String(decoding: stream.body, as: UTF8.self)
+                stream.close()
+                let digits = body.split(separator: "\n").first { $0.hasPrefix("retry: ") }?.dropFirst(7)
+                retries.append(Int(digits ?? "") ?? -1)
+            }
+        }
+        #expect(retries.allSatisfy { (1_500...2_500).contains($0) }, "\(retries)")
+        #expect(Set(retries).count > 10, "\(retries)")
+    }
+}

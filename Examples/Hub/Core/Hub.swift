@@ -69,11 +69,14 @@ public enum Hub {
             ?? .inMemory(brokerConfiguration)
         var configuration = ServerConfiguration(
             host: options.host, port: options.port, maxConnections: options.maxConnections,
-            eventStream: EventStreamConfiguration(heartbeatInterval: options.heartbeat, maxQueuedBytes: options.maxQueuedBytes))
+            shutdownDrainPeriod: options.drain,
+            eventStream: EventStreamConfiguration(
+                heartbeatInterval: options.heartbeat, retry: options.retry, maxQueuedBytes: options.maxQueuedBytes))
         if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
         configuration.tls = options.tls
         let app = try Application(router: router, configuration: configuration, broker: broker)
         if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
+        if let age = options.maxConnectionAge { router.add(middleware: MaxStreamAgeMiddleware(maxAge: age)) }
 
         router.get("/") { _, _ in
             Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(HubDashboard.html))

@@ -39,13 +39,21 @@ public struct HubOptions: Sendable {
     /// When set, subscribing and publishing require a JWT whose `rill` claim allows the
     /// channel (`--jwt-secret`, `--jwt-key`); `token` keeps working for publishers.
     public var jwt: JWTAuthorizer?
+    /// The `retry:` hint each stream starts with, spread ±25 % per stream; nil sends none.
+    public var retry: Duration?
+    /// When set, each stream ends after about this long (±10 %) with `event: rill-reconnect`,
+    /// and its client resumes with `Last-Event-ID` (rebalances streams after scaling out).
+    public var maxConnectionAge: Duration?
+    /// On SIGTERM (or `shutdown()`), the event streams end spread evenly over this window.
+    public var drain: Duration
 
     /// Creates options; the defaults are the command line's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoopCount: Int? = nil, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
-        metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil
+        metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
+        maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -62,5 +70,8 @@ public struct HubOptions: Sendable {
         self.metricsToken = metricsToken
         self.tls = tls
         self.jwt = jwt
+        self.retry = retry
+        self.maxConnectionAge = maxConnectionAge
+        self.drain = drain
     }
 }

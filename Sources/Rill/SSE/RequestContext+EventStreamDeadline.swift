@@ -17,6 +17,16 @@ extension RequestContext {
     }
 }
 
+extension RequestContext {
+    /// Makes the request's event streams end at `deadline` unless an earlier deadline is set
+    /// already: middlewares that each bound a stream's life (a token's expiry, a maximum age)
+    /// combine, and the earliest wins with its final event.
+    public mutating func limitEventStreams(to deadline: EventStreamDeadline) {
+        if let current = eventStreamDeadline, current.instant <= deadline.instant { return }
+        eventStreamDeadline = deadline
+    }
+}
+
 /// The storage key of ``RequestContext/eventStreamDeadline``.
 enum EventStreamDeadlineKey: RequestContext.Storage.Key {
     typealias Value = EventStreamDeadline
