@@ -30,6 +30,8 @@
 //   curl -k -N "https://localhost:8080/stream?channel=news"
 import ArgumentParser
 import HubCore
+import Metrics
+import Prometheus
 import Rill
 
 #if canImport(Glibc)
@@ -79,10 +81,15 @@ struct RillHub: AsyncParsableCommand {
             maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
             maxMetricsChannels: metricsChannels, metricsToken: metricsToken,
             tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") })
-        let app = try Hub.makeApplication(options)
+        // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
+        // any library's the hub links.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let app = try Hub.makeApplication(options, registry: registry)
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
-        try await app.run()
+        // The hub is a service among (possibly) others: SIGTERM or SIGINT shut it down gracefully.
+        try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger).run()
     }
 }
