@@ -1,3 +1,4 @@
+import Foundation
 import MetricsTestKit
 import Rill
 import RillTesting
@@ -38,6 +39,31 @@ import Testing
         let timer = try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "http1")])
         #expect(timer.values.count == 5)
         #expect(timer.values.allSatisfy { $0 > 0 && $0 < 5_000_000_000 })
+    }
+
+    @Test func `an HTTP/2 request is counted as h2 and gets its X-Request-Id back`() async throws {
+        let metrics = TestMetrics()
+        let app = try app(metrics) { router in router.get("/ok") { _, _ in "ok" } }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // curl over h2c (prior knowledge), its output read to the end on a thread of its own.
+            let output = try await onDedicatedThread { () -> String in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = ["-s", "-i", "--http2-prior-knowledge", "-H", "X-Request-Id: over-h2", "http://127.0.0.1:\(port)/ok"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            #expect(output.hasPrefix("HTTP/2 200"), "\(output)")
+            #expect(output.contains("x-request-id: over-h2\r\n"), "\(output)")
+        }
+        let h2 = [("method", "GET"), ("status", "200"), ("protocol", "h2")]
+        #expect(metrics.counterTotal(label: "rill_http_requests_total", dimensions: h2) == 1)
+        #expect(try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "h2")]).values.count == 1)
     }
 
     @Test func `connections, event streams and events are reported from the loops' counters`() async throws {
