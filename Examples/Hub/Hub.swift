@@ -84,7 +84,7 @@ struct RillHub: AsyncParsableCommand {
         // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
         // any library's the hub links.
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(HubMetrics.factory(registry: registry))
         let app = try Hub.makeApplication(options, registry: registry)
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")

@@ -77,7 +77,7 @@ public enum Hub {
         if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
         configuration.tls = options.tls
         let app = try Application(
-            router: router, configuration: configuration, broker: broker, metricsFactory: PrometheusMetricsFactory(registry: registry))
+            router: router, configuration: configuration, broker: broker, metricsFactory: HubMetrics.factory(registry: registry))
         if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
 
         router.get("/") { _, _ in
