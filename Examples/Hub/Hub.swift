@@ -4,8 +4,8 @@
 //
 // What it shows: `context.eventStream` with `?channel=` and `Last-Event-ID` replay, raw-body
 // publishing with `context.publish` (400 for an invalid event name, id or channel), a bearer token,
-// a CORS middleware with preflight, Prometheus metrics from `app.broker.statistics()` and
-// `app.serverStatistics()` (connections in total and per event loop), an SSE stream the server
+// a CORS middleware with preflight, the framework's swift-metrics served by swift-prometheus
+// (connections in total and per event loop, requests, events), an SSE stream the server
 // generates itself (`/stats`) and a live dashboard page drawn on a canvas — on the in-memory
 // broker, or Redis with `--redis`. `--loops N` sets the event loop threads (default: one per CPU
 // the process may run on, so `taskset -c 0` gives one); connections stay on the loop that
