@@ -40,6 +40,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         // `make docs` only: the `generate-documentation` command for Sources/Rill/Rill.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The framework's metrics (a no-op until an application bootstraps a backend).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // Application runs as a Service in a ServiceGroup (graceful shutdown on SIGTERM).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // rill-hub's /metrics: the Prometheus backend for swift-metrics.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // System library: libuv from Debian's libuv1-dev. Only RillCore imports it.
@@ -105,6 +111,9 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -163,13 +172,16 @@ let package = Package(
         // HubCore builds the application so that HubTests can test it without a subprocess.
         .target(
             name: "HubCore",
-            dependencies: ["Rill", "RillRedis", "RillJWT"],
+            dependencies: ["Rill", "RillRedis", "RillJWT", .product(name: "Prometheus", package: "swift-prometheus")],
             path: "Examples/Hub/Core",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "Hub",
-            dependencies: ["HubCore", "Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "HubCore", "Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Examples/Hub",
             exclude: ["Core", "README.md"],
             swiftSettings: strictSettings
@@ -226,6 +238,10 @@ let package = Package(
             dependencies: [
                 "Rill", "RillCore", "RillHTTP", "RillRedis", "RillTesting", "CRillTestHooks", "RillTestSupport", "RillTLS",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings),
         // Rill's SSE against real clients: swift-openapi-runtime's decoder, a Python client and

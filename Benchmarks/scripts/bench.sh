@@ -299,10 +299,11 @@ scrape_loops() {
     (
         for _ in $(seq 1 2400); do
             metrics=$(taskset -c 1 curl -sk --http1.1 --max-time 5 "$SCHEME://127.0.0.1:$PORT/metrics" || true)
-            total=$(awk '$1 == "rill_connections" { print $2 }' <<<"$metrics")
+            # Prometheus writes gauges as decimals ("17.0"): the shell compares integers.
+            total=$(awk '$1 == "rill_connections" { printf "%d\n", $2 }' <<<"$metrics")
             if [ -n "$total" ] && [ "$total" -ge "$min" ]; then
                 awk '/^rill_loop_connections\{loop="[0-9]+"\} / {
-                        split($1, part, "\""); v[part[2]] = $2; if (part[2] + 1 > n) n = part[2] + 1 }
+                        split($1, part, "\""); v[part[2]] = sprintf("%d", $2); if (part[2] + 1 > n) n = part[2] + 1 }
                     END { for (i = 0; i < n; i++) printf "%s%s", (i ? "," : ""), v[i]; print "" }' \
                     <<<"$metrics" >"$WORK/loops.part"
                 mv "$WORK/loops.part" "$WORK/loops"

@@ -4,8 +4,8 @@
 //
 // What it shows: `context.eventStream` with `?channel=` and `Last-Event-ID` replay, raw-body
 // publishing with `context.publish` (400 for an invalid event name, id or channel), a bearer token,
-// a CORS middleware with preflight, Prometheus metrics from `app.broker.statistics()` and
-// `app.serverStatistics()` (connections in total and per event loop), an SSE stream the server
+// a CORS middleware with preflight, the framework's swift-metrics served by swift-prometheus
+// (connections in total and per event loop, requests, events), an SSE stream the server
 // generates itself (`/stats`) and a live dashboard page drawn on a canvas — on the in-memory
 // broker, or Redis with `--redis`. `--loops N` sets the event loop threads (default: one per CPU
 // the process may run on, so `taskset -c 0` gives one); connections stay on the loop that
@@ -33,6 +33,8 @@
 //   swift run -c release rill-hub --jwt-key public.pem      # RS256/ES256 public key, or a JWKS file (jwks.json)
 import ArgumentParser
 import HubCore
+import Metrics
+import Prometheus
 import Rill
 import RillJWT
 
@@ -111,10 +113,15 @@ struct RillHub: AsyncParsableCommand {
             retry: retryMs == 0 ? nil : .milliseconds(retryMs),
             maxConnectionAge: maxConnectionAge == 0 ? nil : .milliseconds(Int64((maxConnectionAge * 1000).rounded())),
             drain: .milliseconds(Int64((drainSeconds * 1000).rounded())))
-        let app = try Hub.makeApplication(options)
+        // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
+        // any library's the hub links.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(HubMetrics.factory(registry: registry))
+        let app = try Hub.makeApplication(options, registry: registry)
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
-        try await app.run()
+        // The hub is a service among (possibly) others: SIGTERM or SIGINT shut it down gracefully.
+        try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger).run()
     }
 }

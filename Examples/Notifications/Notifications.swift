@@ -86,7 +86,8 @@ struct Notifications: AsyncParsableCommand {
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
-        try await app.run()
+        // A service in a group, beside any other of the program's: SIGTERM or SIGINT shut it down gracefully.
+        try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger).run()
     }
 }
 

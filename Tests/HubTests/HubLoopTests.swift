@@ -39,7 +39,6 @@ import Testing
             #expect(perLoop.compactMap { $0 }.reduce(0, +) == 17)
             #expect(perLoop.allSatisfy { ($0 ?? 0) >= 1 }, "both loops serve connections: \(perLoop)")
             #expect(metrics.types["rill_loop_connections"] == "gauge")
-            #expect(metrics.helped.contains("rill_loop_connections"))
             // The existing names stay.
             #expect(metrics.types["rill_connections"] == "gauge")
             #expect(metrics.samples["rill_subscribers"] == 16)
@@ -88,13 +87,6 @@ import Testing
             #expect(metrics.samples.keys.filter { $0.hasPrefix("rill_loop_connections") }.count == EventLoop.availableCoreCount)
             #expect(perLoop.compactMap { $0 }.reduce(0, +) == metrics.samples["rill_connections"])
         }
-    }
-
-    @Test func `the exposition names each loop and leaves the family out without loops`() {
-        let text = Metrics.exposition(connections: 7, connectionsByLoop: [3, 4], statistics: BrokerStatistics())
-        #expect(text.contains("rill_connections 7\n"))
-        #expect(text.contains("# TYPE rill_loop_connections gauge\nrill_loop_connections{loop=\"0\"} 3\nrill_loop_connections{loop=\"1\"} 4\n"))
-        #expect(!Metrics.exposition(connections: 7, statistics: BrokerStatistics()).contains("rill_loop_connections"))
     }
 
     @Test func `the executable runs --loops 2 on two named loop threads`() async throws {

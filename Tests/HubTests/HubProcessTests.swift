@@ -49,7 +49,7 @@ import Testing
         // The subscription on B is in place once a publish on B reaches it.
         #expect(
             await eventually(within: .seconds(10)) {
-                (try? await b.client.get("/metrics").bodyText.contains("\nrill_subscribers 1\n")) == true
+                (try? await b.client.get("/metrics").bodyText.contains("\nrill_subscribers 1.0\n")) == true
             })
         let first = try await a.client.post("/publish?channel=shared", text: "from A").decode(PublishAnswer.self)
         #expect(try await onB.events(1).map(\.data) == ["from A"])

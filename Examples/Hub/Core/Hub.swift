@@ -1,3 +1,4 @@
+public import Prometheus
 public import Rill
 import RillJWT
 import RillRedis
@@ -60,8 +61,12 @@ public struct HubStats: Codable, Sendable, Equatable {
 public enum Hub {
     /// The application with every route of the hub, not yet started.
     ///
+    /// - Parameter registry: where the application's metrics go and what `/metrics` serves
+    ///   (rill-hub's main bootstraps swift-metrics with the same registry); a fresh one by default.
     /// - Throws: the broker's error (a malformed Redis URL, Redis unreachable) or libuv's.
-    public static func makeApplication(_ options: HubOptions) throws -> Application {
+    public static func makeApplication(
+        _ options: HubOptions, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) throws -> Application {
         let router = Router()
         let brokerConfiguration = BrokerConfiguration(historyCount: max(0, options.history))
         let broker =
@@ -74,7 +79,8 @@ public enum Hub {
                 heartbeatInterval: options.heartbeat, retry: options.retry, maxQueuedBytes: options.maxQueuedBytes))
         if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
         configuration.tls = options.tls
-        let app = try Application(router: router, configuration: configuration, broker: broker)
+        let app = try Application(
+            router: router, configuration: configuration, broker: broker, metricsFactory: HubMetrics.factory(registry: registry))
         if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
         if let age = options.maxConnectionAge { router.add(middleware: MaxStreamAgeMiddleware(maxAge: age)) }
 
@@ -118,20 +124,15 @@ public enum Hub {
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
         let metricsToken = options.metricsToken
-        let maxMetricsChannels = max(0, options.maxMetricsChannels)
+        let metrics = HubMetrics(registry: registry, maxChannelLabels: options.maxMetricsChannels)
         router.get("/metrics") { request, _ in
             if let metricsToken, !Self.hasBearer(request, token: metricsToken) {
                 throw HTTPError(
                     .unauthorized, message: "metrics need 'Authorization: Bearer <metrics token>'",
                     headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub-metrics""#])
             }
-            let server = await app.serverStatistics()
-            let text = Metrics.exposition(
-                connections: server.connectionCount, connectionsByLoop: server.connectionCountsByLoop,
-                statistics: await app.broker.statistics(),
-                slowClientDisconnects: server.slowClientDisconnectCount, acceptErrors: server.acceptErrorCount,
-                maxChannelLabels: maxMetricsChannels)
-            return Response(headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .text(text))
+            return Response(
+                headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .bytes(await metrics.exposition(of: app)))
         }
         let statsInterval = options.statsInterval
         router.get("/stats") { _, context in

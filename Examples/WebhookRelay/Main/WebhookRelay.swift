@@ -46,6 +46,7 @@ struct WebhookRelay: AsyncParsableCommand {
         let address = try await app.start()
         print("listening on http://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now
-        try await app.run()
+        // A service in a group, beside any other of the program's: SIGTERM or SIGINT shut it down gracefully.
+        try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger).run()
     }
 }

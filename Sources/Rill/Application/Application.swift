@@ -1,8 +1,10 @@
+public import CoreMetrics
 public import Logging
 public import RillCore
 import RillHTTP
 public import RillPubSub
 import RillTLS
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -38,6 +40,10 @@ public final class Application: Sendable {
     /// Publishing and subscribing: the broker, the channel authorization hook, the server's
     /// publish backpressure. Every handler's context refers to it.
     let pubSub: PubSub
+    /// Where the servers record per-request metrics and ``reportMetrics()`` reports the rest.
+    let metricsFactory: any MetricsFactory
+    /// The gauges and counters ``reportMetrics()`` updates.
+    let metricsReporter: MetricsReporter
 
     private let state = SanitizerVisibleMutex<State>(State())
 
@@ -52,16 +58,24 @@ public final class Application: Sendable {
         var signalWatchers: [SignalWatcher] = []
         /// The certificate and key of ``ServerConfiguration/tls``, loaded at start.
         var tlsContext: TLSContext?
+        /// Reports the metrics every ``ServerConfiguration/metricsReportingInterval`` while running.
+        var metricsTask: Task<Void, Never>?
     }
 
     /// Creates the application, its event loop threads and its broker.
     ///
+    /// - Parameter metricsFactory: where the framework's metrics go (``MetricName``); nil (the
+    ///   default) uses the bootstrapped `MetricsSystem` — a no-op until the program calls
+    ///   `MetricsSystem.bootstrap(_:)`, which it must do before making the application.
     /// - Throws: `UVError` if libuv cannot create a loop, or the broker factory's error; the
     ///   loop threads are stopped again before the error is thrown.
     public init(
         router: Router, configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "rill"),
-        broker: BrokerFactory = .inMemory()
+        broker: BrokerFactory = .inMemory(), metricsFactory: (any MetricsFactory)? = nil
     ) throws {
+        let metricsFactory = metricsFactory ?? MetricsSystem.factory
+        self.metricsFactory = metricsFactory
+        metricsReporter = MetricsReporter(loopCount: configuration.eventLoopCount, factory: metricsFactory)
         self.router = router
         self.configuration = configuration
         self.logger = logger
@@ -109,7 +123,8 @@ public final class Application: Sendable {
             for (index, loop) in eventLoops.enumerated() {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
-                    isPrimary: index == 0, tlsContext: tlsContext, bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+                    isPrimary: index == 0, tlsContext: tlsContext, requestMetrics: RequestMetrics(factory: metricsFactory),
+                    bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address
                 let shared = eventLoops.count > 1
@@ -125,22 +140,43 @@ public final class Application: Sendable {
             throw error
         }
         let started = servers
+        let metricsTask = startPeriodicMetricsReports()
         state.withLock {
             $0.servers = started
             $0.localAddress = address
+            $0.metricsTask = metricsTask
         }
         return address!
     }
 
     /// Serves until SIGINT or SIGTERM (or ``shutdown()``), then shuts down gracefully. Starts
     /// the server first unless ``start()`` already did.
+    ///
+    /// In a swift-service-lifecycle `ServiceGroup` (the application is a `Service`), the group
+    /// owns the shutdown signals: the application watches neither SIGINT nor SIGTERM (only
+    /// SIGHUP with TLS) and shuts down gracefully when the group triggers a graceful shutdown,
+    /// or when the task running it is cancelled. Either way `run()` returns once shutdown
+    /// completed.
     public func run() async throws {
         if localAddress == nil { try await start() }
-        let watchers = try await onLoop(eventLoop) { [self] () throws -> [SignalWatcher] in
+        let watchers = try await installSignalWatchers(shutdownSignals: !Self.runsInServiceGroup)
+        state.withLock { $0.signalWatchers = watchers }
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await waitUntilStopped()
+        } onCancelOrGracefulShutdown: { [self] in
+            Task { await self.shutdown() }
+        }
+    }
+
+    /// Watches SIGINT and SIGTERM when `shutdownSignals` (a graceful shutdown; the second one
+    /// closes everything at once) and, with TLS, SIGHUP (reloads the certificate), on the first
+    /// loop.
+    private func installSignalWatchers(shutdownSignals: Bool) async throws -> [SignalWatcher] {
+        try await onLoop(eventLoop) { [self] () throws -> [SignalWatcher] in
             // The watchers stay installed until the loop stops: a second signal during the
             // grace period is a deliberate, logged "stop now", never the default kill.
             var signalled = false
-            var watchers = try [SIGINT, SIGTERM].map { signal in
+            var watchers = try (shutdownSignals ? [SIGINT, SIGTERM] : []).map { signal in
                 try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
                     if signalled {
                         self.logger.warning("signal \(signal) received again: closing every connection now")
@@ -157,7 +193,10 @@ public final class Application: Sendable {
             }
             return watchers
         }
-        state.withLock { $0.signalWatchers = watchers }
+    }
+
+    /// Returns once ``shutdown()`` completed.
+    private func waitUntilStopped() async {
         await withCheckedContinuation { continuation in
             let alreadyStopped = state.withLock { state -> Bool in
                 if state.stopped { return true }
@@ -203,10 +242,14 @@ public final class Application: Sendable {
     /// ``ServerConfiguration/shutdownGracePeriod`` (then cancels them), closes every connection
     /// and stops the event loop. Idempotent.
     public func shutdown() async {
-        let (servers, watchers) = state.withLock { state in
-            defer { state.signalWatchers = [] }
-            return (state.servers, state.signalWatchers)
+        let (servers, watchers, metricsTask) = state.withLock { state in
+            defer {
+                state.signalWatchers = []
+                state.metricsTask = nil
+            }
+            return (state.servers, state.signalWatchers, state.metricsTask)
         }
+        metricsTask?.cancel()
         if !watchers.isEmpty {
             await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
         }
@@ -264,6 +307,7 @@ public final class Application: Sendable {
             writeTimeoutCount: server.writeTimeoutCount, acceptErrorCount: server.acceptErrorCount,
             freedMemoryReturnCount: server.freedMemoryReturnCount)
         statistics.connectionCountsByLoop = [server.connectionCount]
+        statistics.eventStreamCount = server.eventStreamCount
         return statistics
     }
 

@@ -7,8 +7,27 @@ public import RillCore
 public struct RequestContext: Sendable {
     /// The parameters captured from the route's path pattern (`:id`, `**`).
     public var parameters: Parameters
-    /// A logger carrying the request's metadata.
-    public var logger: Logger
+    /// A logger carrying the request's metadata, ``requestID`` as `request_id` among them.
+    public var logger: Logger {
+        get {
+            // Added when asked for, not per request: a handler that does not log pays nothing.
+            guard let requestID, !loggerCarriesRequestID else { return baseLogger }
+            var logger = baseLogger
+            logger[metadataKey: "request_id"] = .stringConvertible(requestID)
+            return logger
+        }
+        set {
+            baseLogger = newValue
+            loggerCarriesRequestID = true
+        }
+    }
+    /// The request's id (its valid `X-Request-Id`, or one generated), echoed in the response's
+    /// `X-Request-Id`; nil for a context made outside a server.
+    public let requestID: RequestID?
+    /// The application's logger, or the one a middleware set.
+    private var baseLogger: Logger
+    /// Whether ``baseLogger`` was set through ``logger`` (and so has the `request_id` already).
+    private var loggerCarriesRequestID = false
     /// The address of the client, when known.
     public let remoteAddress: SocketAddress?
     /// The event loop the handler runs on. Use its `sleep(for:)` for delays.
@@ -27,9 +46,13 @@ public struct RequestContext: Sendable {
         self.init(parameters: parameters, logger: logger, remoteAddress: remoteAddress, eventLoop: eventLoop, pubSub: nil)
     }
 
-    init(parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop, pubSub: PubSub?) {
+    init(
+        parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop, pubSub: PubSub?,
+        requestID: RequestID? = nil
+    ) {
         self.parameters = parameters
-        self.logger = logger
+        self.baseLogger = logger
+        self.requestID = requestID
         self.remoteAddress = remoteAddress
         self.eventLoop = eventLoop
         self.pubSub = pubSub

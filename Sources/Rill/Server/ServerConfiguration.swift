@@ -68,6 +68,10 @@ public struct ServerConfiguration: Sendable {
     /// (plus one second for the last farewells) is closed. `.zero` (the default) ends every
     /// stream at once.
     public var shutdownDrainPeriod: Duration
+    /// How often a running application brings its swift-metrics gauges and counters up to the
+    /// loops' counters (`Application.reportMetrics()`); nil only when asked. Per-request
+    /// metrics are recorded as responses start, whatever this says.
+    public var metricsReportingInterval: Duration? = .seconds(1)
     /// The `Server` header value; nil sends none.
     public var serverName: String?
     /// Defaults for Server-Sent Events streams (heartbeats, slow-client cap).

@@ -5,6 +5,9 @@ public struct ServerStatistics: Sendable, Hashable {
     /// Client connections open now on each event loop, in the order of
     /// `Application.eventLoops` (how evenly the kernel spreads them).
     public var connectionCountsByLoop: [Int] = []
+    /// Event streams open now: HTTP/1.1 responses and HTTP/2 streams that opened one and have
+    /// not ended (counted when the statistics are taken, by walking the loop's connections).
+    public var eventStreamCount = 0
     /// Connections refused because ``ServerConfiguration/maxConnections`` was reached.
     public var refusedConnectionCount: Int
     /// Event streams closed because their client fell more than
@@ -49,6 +52,7 @@ public struct ServerStatistics: Sendable, Hashable {
         for part in parts {
             total.connectionCount += part.connectionCount
             total.connectionCountsByLoop.append(contentsOf: part.connectionCountsByLoop)
+            total.eventStreamCount += part.eventStreamCount
             total.refusedConnectionCount += part.refusedConnectionCount
             total.slowClientDisconnectCount += part.slowClientDisconnectCount
             total.relayedEventCount += part.relayedEventCount

@@ -22,21 +22,17 @@ func eventually(within timeout: Duration = .seconds(5), _ condition: () async ->
 
 func subscriptions(_ app: Application) async -> Int { await app.broker.statistics().subscriptionCount }
 
-/// The samples of a Prometheus text exposition: `name{labels}` → value. HELP/TYPE lines are
-/// returned separately, as `name` → `type`.
+/// The samples of a Prometheus text exposition: `name{labels}` → value; its TYPE lines as
+/// `name` → `type`.
 struct Exposition {
     var samples: [String: Double] = [:]
     var types: [String: String] = [:]
-    var helped: Set<String> = []
 
     init(_ text: String) {
         for line in text.split(separator: "\n") {
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
                 if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
-            } else if line.hasPrefix("# HELP ") {
-                let parts = line.split(separator: " ", maxSplits: 3)
-                if parts.count >= 3 { helped.insert(String(parts[2])) }
             } else if !line.hasPrefix("#"), let space = line.lastIndex(of: " ") {
                 samples[String(line[..<space])] = Double(line[line.index(after: space)...])
             }

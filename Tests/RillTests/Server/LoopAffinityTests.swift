@@ -77,7 +77,8 @@ import Testing
         let router = Router()
         router.add(middleware: ClosureMiddleware { request, context, next in try await next(request, context) })
         router.get("/text") { _, _ in "hi" }
-        try await withLiveServer(router) { app, port in
+        // The periodic metrics report is a job of its own, not one of the requests'.
+        try await withLiveServer(router, configuration: testConfiguration { $0.metricsReportingInterval = nil }) { app, port in
             let jobs = { @Sendable () async -> Int in
                 await withCheckedContinuation { result in
                     app.eventLoop.execute { result.resume(returning: app.eventLoop.executor.localEnqueueCount) }

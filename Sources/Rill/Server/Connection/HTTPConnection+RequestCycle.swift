@@ -22,6 +22,10 @@ struct RequestCycle {
     var headOnly = false
     /// The response is an event stream written by a task (shutdown cancels it at once).
     var streamingEvents = false
+    /// When the request was complete (`RequestMetrics.nowNanoseconds()`), for its duration.
+    var startNanoseconds: UInt64 = 0
+    /// The request's id, echoed in the response head.
+    var requestID: RequestID?
 
     /// A new request is handled by `task`.
     init(handlerTask: Task<Void, Never>? = nil) { self.handlerTask = handlerTask }
@@ -34,9 +38,12 @@ struct RequestCycle {
 extension HTTPConnection: ResponseBodySink {
     func startHandler(head: HTTPRequestHead, body: [UInt8]) {
         let request = Request(head: head, body: body)
+        let requestID = server.requestIDs.id(for: head.headerFields)
         let context = RequestContext(
-            logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
+            logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub, requestID: requestID)
         cycle = RequestCycle()
+        cycle.startNanoseconds = RequestMetrics.nowNanoseconds()
+        cycle.requestID = requestID
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
             await self.respond(to: request, context: context)
         }
@@ -129,6 +136,8 @@ extension HTTPConnection: ResponseBodySink {
         cycle.headOnly = head.method == .head
         cycle.closeAfterResponse = !head.keepAlive
         let status = response.status
+        server.requestMetrics.record(
+            method: head.method, statusCode: status.code, protocol: .http1, startNanoseconds: cycle.startNanoseconds)
         let bodyAllowed = status.permitsBody
         let knownBytes = response.body.bytes
         let bytes = knownBytes ?? []
@@ -155,6 +164,11 @@ extension HTTPConnection: ResponseBodySink {
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateLine.current())
         buffer.append(contentsOf: server.serverLine)
+        if let requestID = cycle.requestID, fields[RequestID.headerName] == nil {
+            buffer.append(contentsOf: Self.requestIDPrefix)
+            requestID.appendValue(to: &buffer)
+            buffer.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
+        }
         if streamsBody {
             if cycle.chunked { buffer.append(contentsOf: Self.chunkedLine) }
         } else if bodyAllowed && response.body.byteCount != nil {
@@ -299,4 +313,5 @@ extension HTTPConnection: ResponseBodySink {
     }
 
     static let chunkedLine: [UInt8] = Array("transfer-encoding: chunked\r\n".utf8)
+    static let requestIDPrefix: [UInt8] = Array("x-request-id: ".utf8)
 }

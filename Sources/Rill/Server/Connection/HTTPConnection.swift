@@ -47,6 +47,13 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// The HTTP/2 connection this one handed over to (ALPN `h2`, or the cleartext preface);
     /// from then on transport events go there.
     private(set) var http2: HTTP2Connection?
+
+    /// The event streams open on this connection: its HTTP/2 streams that stream events, or
+    /// its HTTP/1.1 response if that is one.
+    var openEventStreamCount: Int {
+        if let http2 { return http2.openEventStreamCount }
+        return cycle.streamingEvents ? 1 : 0
+    }
     private(set) var isClosed = false
     /// The first bytes were read (they decide between HTTP/1.1 and HTTP/2).
     private var readFirstBytes = false

@@ -35,6 +35,13 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     let session: HTTP2Session
     /// The open streams by id.
     private(set) var streams: [Int32: HTTP2Stream] = [:]
+
+    /// How many of the open streams stream events.
+    var openEventStreamCount: Int {
+        var count = 0
+        for stream in streams.values where stream.isStreamingEvents { count += 1 }
+        return count
+    }
     /// Request body bytes held by streams whose request is not complete yet.
     private var heldRequestBodyBytes = 0
     /// Header list bytes of requests that wait for their body (counted by ``holdRequestHead(_:)``,

@@ -50,6 +50,15 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     private var isCancelled = false
     private var streamingEvents = false
     private var headOnly = false
+    /// The request's method while its response head is due (for the request metrics), with
+    /// when the request was complete (`RequestMetrics.nowNanoseconds()`).
+    private var measuredMethod: HTTPRequest.Method?
+    private var requestStartNanoseconds: UInt64 = 0
+    /// The request's id, echoed in the response head.
+    private var requestID: RequestID?
+
+    /// Whether this stream is an open event stream.
+    var isStreamingEvents: Bool { streamingEvents && !isClosed }
 
     init(connection: HTTP2Connection, id: Int32) {
         self.connection = connection
@@ -121,8 +130,13 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         requestComplete = true
         requestDeadline = 0
         updateTimer()
+        measuredMethod = request.head.method
+        requestStartNanoseconds = RequestMetrics.nowNanoseconds()
+        let requestID = server.requestIDs.id(for: request.head.headerFields)
+        self.requestID = requestID
         let context = RequestContext(
-            logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub)
+            logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
+            requestID: requestID)
         task = Task(executorPreference: server.loop.executor) { [self] in
             await self.respond(to: request, context: context)
         }
@@ -230,6 +244,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         self.headOnly = headOnly
         responseStarted = true
         let status = response.status
+        if let method = measuredMethod {
+            measuredMethod = nil
+            server.requestMetrics.record(
+                method: method, statusCode: status.code, protocol: .h2, startNanoseconds: requestStartNanoseconds)
+        }
         let bodyAllowed = status.permitsBody
         let bytes = response.body.bytes
         let streams = bytes == nil && bodyAllowed && !headOnly
@@ -240,6 +259,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
         fields.append(("date", server.dateValue()))
         if let serverName = server.configuration.serverName { fields.append(("server", serverName)) }
+        if let requestID, response.headerFields[RequestID.headerName] == nil { fields.append(("x-request-id", requestID.description)) }
         if bodyAllowed, let bytes { fields.append(("content-length", String(bytes.count))) }
         let hasData = bodyAllowed && !headOnly && (streams || !(bytes?.isEmpty ?? true))
         connection.session.submitResponse(streamID: id, status: status.code, headerFields: fields, hasBody: hasData)
@@ -424,9 +444,6 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         isCancelled = true
         task?.cancel()
     }
-
-    /// Whether the stream serves an event stream.
-    var isStreamingEvents: Bool { relay != nil || streamingEvents }
 
     /// Shutdown began: an event stream ends now (with its farewell).
     func serverIsShuttingDown() {

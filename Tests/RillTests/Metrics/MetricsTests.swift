@@ -1,0 +1,124 @@
+import Foundation
+import MetricsTestKit
+import Rill
+import RillTesting
+import Testing
+
+/// The framework's swift-metrics, through a test backend the application was given (the global
+/// `MetricsSystem` is left alone, so these run beside every other test).
+@Suite struct MetricsTests {
+    /// An application on a free port reporting to `metrics`, reporting only when asked.
+    private func app(_ metrics: TestMetrics, routes: (Router) -> Void) throws -> Application {
+        let router = Router()
+        routes(router)
+        var configuration = ServerConfiguration(eventLoopCount: 2, host: "127.0.0.1", port: 0)
+        configuration.metricsReportingInterval = nil
+        return try Application(router: router, configuration: configuration, metricsFactory: metrics)
+    }
+
+    @Test func `requests are counted by method and status with their duration`() async throws {
+        let metrics = TestMetrics()
+        let app = try app(metrics) { router in
+            router.get("/ok") { _, _ in "ok" }
+            router.post("/fail") { _, _ -> String in throw HTTPError(.conflict) }
+        }
+        try await app.test(.live) { client in
+            _ = try await client.get("/ok")
+            _ = try await client.get("/ok")
+            _ = try await client.post("/fail", text: "x")
+            _ = try await client.get("/missing")
+            _ = try await client.execute("/ok", method: .init("PURGE")!)
+        }
+        let requests = "rill_http_requests_total"
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "GET"), ("status", "200"), ("protocol", "http1")]) == 2)
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "POST"), ("status", "409"), ("protocol", "http1")]) == 1)
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "GET"), ("status", "404"), ("protocol", "http1")]) == 1)
+        // A method outside the fixed set is "other": a client cannot add series.
+        #expect(metrics.counters(label: requests).filter { $0.dimensions.contains { $0 == ("method", "other") } }.count == 1)
+        #expect(metrics.counterTotal(label: requests) == 5)
+        let timer = try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "http1")])
+        #expect(timer.values.count == 5)
+        #expect(timer.values.allSatisfy { $0 > 0 && $0 < 5_000_000_000 })
+    }
+
+    @Test func `an HTTP/2 request is counted as h2 and gets its X-Request-Id back`() async throws {
+        let metrics = TestMetrics()
+        let app = try app(metrics) { router in router.get("/ok") { _, _ in "ok" } }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // curl over h2c (prior knowledge), its output read to the end on a thread of its own.
+            let output = try await onDedicatedThread { () -> String in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = ["-s", "-i", "--http2-prior-knowledge", "-H", "X-Request-Id: over-h2", "http://127.0.0.1:\(port)/ok"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            #expect(output.hasPrefix("HTTP/2 200"), "\(output)")
+            #expect(output.contains("x-request-id: over-h2\r\n"), "\(output)")
+        }
+        let h2 = [("method", "GET"), ("status", "200"), ("protocol", "h2")]
+        #expect(metrics.counterTotal(label: "rill_http_requests_total", dimensions: h2) == 1)
+        #expect(try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "h2")]).values.count == 1)
+    }
+
+    @Test func `connections, event streams and events are reported from the loops' counters`() async throws {
+        let metrics = TestMetrics()
+        let app = try app(metrics) { router in
+            router.get("/stream") { request, context in try await context.eventStream(for: request, channels: ["news"]) }
+        }
+        try await app.test(.live) { client in
+            await app.reportMetrics()
+            #expect(try metrics.expectCounter("rill_events_published_total").totalValue == 0)
+            #expect(try metrics.expectGauge("rill_event_streams").lastValue == 0)
+            let first = try await client.sse("/stream")
+            let second = try await client.sse("/stream")
+            _ = try await app.publish("one", channel: "news")
+            _ = try await app.publish("two", channel: "news")
+            _ = try await first.events(2)
+            _ = try await second.events(2)
+            await app.reportMetrics()
+            #expect(try metrics.expectGauge("rill_connections").lastValue == 2)
+            let byLoop = try (0..<2).map { try metrics.expectGauge("rill_loop_connections", [("loop", "\($0)")]).lastValue ?? -1 }
+            #expect(byLoop.reduce(0, +) == 2)
+            #expect(try metrics.expectGauge("rill_event_streams").lastValue == 2)
+            #expect(try metrics.expectGauge("rill_subscribers").lastValue == 2)
+            #expect(try metrics.expectGauge("rill_channels").lastValue == 1)
+            #expect(try metrics.expectCounter("rill_events_published_total").totalValue == 2)
+            #expect(try metrics.expectCounter("rill_events_delivered_total").totalValue == 4)
+            // A second report adds only what happened since the first.
+            _ = try await app.publish("three", channel: "news")
+            _ = try await first.events(1)
+            _ = try await second.events(1)
+            await app.reportMetrics()
+            #expect(try metrics.expectCounter("rill_events_published_total").totalValue == 3)
+            #expect(try metrics.expectCounter("rill_events_delivered_total").totalValue == 6)
+            #expect(try metrics.expectCounter("rill_slow_client_disconnects_total").totalValue == 0)
+            first.close()
+            second.close()
+            #expect(
+                await eventually {
+                    await app.reportMetrics()
+                    return (try? metrics.expectGauge("rill_event_streams").lastValue) == 0
+                })
+        }
+    }
+
+    @Test func `a running application reports by itself every interval`() async throws {
+        let metrics = TestMetrics()
+        let router = Router()
+        router.get("/ok") { _, _ in "ok" }
+        var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0)
+        configuration.metricsReportingInterval = .milliseconds(20)
+        let app = try Application(router: router, configuration: configuration, metricsFactory: metrics)
+        try await app.test(.live) { client in
+            _ = try await app.publish("one", channel: "news")
+            #expect(await eventually { (try? metrics.expectCounter("rill_events_published_total").totalValue) == 1 })
+            _ = try await client.get("/ok")
+        }
+    }
+}
