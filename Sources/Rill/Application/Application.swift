@@ -64,9 +64,14 @@ public final class Application: Sendable {
 
     /// Creates the application, its event loop threads and its broker.
     ///
-    /// - Parameter metricsFactory: where the framework's metrics go (``MetricName``); nil (the
-    ///   default) uses the bootstrapped `MetricsSystem` — a no-op until the program calls
-    ///   `MetricsSystem.bootstrap(_:)`, which it must do before making the application.
+    /// - Parameters:
+    ///   - router: the routes and middleware.
+    ///   - configuration: the server's limits, timeouts, loops, TLS and HTTP/2 settings.
+    ///   - logger: the application's logger; each request's logger adds its request id.
+    ///   - broker: how publish/subscribe is made (in memory by default, or Redis).
+    ///   - metricsFactory: where the framework's metrics go (``MetricName``); nil (the default)
+    ///     uses the bootstrapped `MetricsSystem` — a no-op until the program calls
+    ///     `MetricsSystem.bootstrap(_:)`, which it must do before making the application.
     /// - Throws: `UVError` if libuv cannot create a loop, or the broker factory's error; the
     ///   loop threads are stopped again before the error is thrown.
     public init(
