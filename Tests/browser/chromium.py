@@ -1,5 +1,6 @@
 """Headless Chromium for the browser tests: Debian's `chromium` and `chromium-driver`, driven by
 Selenium, which is told both paths so Selenium Manager never tries to download anything."""
+import json
 import os
 import shutil
 import sys
@@ -50,3 +51,28 @@ def save_screenshot(driver, path):
             print(f"{os.path.basename(sys.argv[0])}: could not save the screenshot to {path}", file=sys.stderr)
     except Exception as error:
         print(f"{os.path.basename(sys.argv[0])}: screenshot failed: {error}", file=sys.stderr)
+
+
+def run_in_browser(screenshot, body, extra_arguments=()):
+    """Starts the browser, runs `body(driver)` (which returns the record to print, raising
+    Failure when the page is wrong), prints the record as JSON, always saves a screenshot and
+    quits. Returns the exit code: 0, 1 (Failure) or 2 (the browser or driver failed)."""
+    name = os.path.basename(sys.argv[0])
+    driver = None
+    try:
+        driver = start_browser(extra_arguments=extra_arguments)
+        record = body(driver)
+        save_screenshot(driver, screenshot)
+        print(json.dumps(record), flush=True)
+        return 0
+    except Failure as failure:
+        print(f"{name}: FAILED: {failure}", file=sys.stderr)
+        save_screenshot(driver, screenshot)
+        return 1
+    except Exception as error:  # a browser that did not start, a driver error
+        print(f"{name}: ERROR: {type(error).__name__}: {error}", file=sys.stderr)
+        save_screenshot(driver, screenshot)
+        return 2
+    finally:
+        if driver is not None:
+            driver.quit()

@@ -24,7 +24,7 @@ try:
 except ImportError as error:  # pragma: no cover
     sys.exit(f"eventsource_test.py: {error}; install with: python3 -m pip install selenium")
 
-from chromium import Failure, save_screenshot, start_browser
+from chromium import Failure, run_in_browser
 
 
 def expected(event_id):
@@ -63,9 +63,7 @@ def main():
     parser.add_argument("--events-per-connection", type=int, default=3)
     arguments = parser.parse_args()
 
-    driver = None
-    try:
-        driver = start_browser()
+    def exercise(driver):
         driver.get(arguments.url)
         deadline = time.monotonic() + arguments.timeout
         while True:
@@ -82,20 +80,9 @@ def main():
         log_text = driver.find_element(By.ID, "log").text
         if '"lastEventId":"1"' not in log_text or "-- open #" not in log_text:
             raise Failure(f"the page's <pre id=log> does not show the events:\n{log_text}")
-        save_screenshot(driver, arguments.screenshot)
-        print(json.dumps(state), flush=True)
-        return 0
-    except Failure as failure:
-        print(f"eventsource_test.py: FAILED: {failure}", file=sys.stderr)
-        save_screenshot(driver, arguments.screenshot)
-        return 1
-    except Exception as error:  # a browser that did not start, a driver error
-        print(f"eventsource_test.py: ERROR: {type(error).__name__}: {error}", file=sys.stderr)
-        save_screenshot(driver, arguments.screenshot)
-        return 2
-    finally:
-        if driver is not None:
-            driver.quit()
+        return state
+
+    return run_in_browser(arguments.screenshot, exercise)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chromium import Failure, save_screenshot, start_browser  # noqa: E402
+from chromium import Failure, run_in_browser  # noqa: E402
 
 
 def publish(url):
@@ -41,9 +41,7 @@ def main():
     parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=20.0)
     arguments = parser.parse_args()
-    driver = None
-    try:
-        driver = start_browser(extra_arguments=["--ignore-certificate-errors"])
+    def exercise(driver):
         driver.get(arguments.page)
         deadline = time.monotonic() + arguments.timeout
         last_opened, stable_since = -1, time.monotonic()
@@ -65,20 +63,9 @@ def main():
                 raise Failure(f"not every open stream received the event: {json.dumps(state)}")
             time.sleep(0.1)
         driver.execute_script("render()")
-        save_screenshot(driver, arguments.screenshot)
-        print(json.dumps(state), flush=True)
-        return 0
-    except Failure as failure:
-        print(f"many_eventsources.py: FAILED: {failure}", file=sys.stderr)
-        save_screenshot(driver, arguments.screenshot)
-        return 1
-    except Exception as error:  # a browser that did not start, a driver error
-        print(f"many_eventsources.py: ERROR: {type(error).__name__}: {error}", file=sys.stderr)
-        save_screenshot(driver, arguments.screenshot)
-        return 2
-    finally:
-        if driver is not None:
-            driver.quit()
+        return state
+
+    return run_in_browser(arguments.screenshot, exercise, extra_arguments=["--ignore-certificate-errors"])
 
 
 if __name__ == "__main__":

@@ -410,6 +410,13 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         if pending.isEmpty {
             pending = bytes
         } else {
+            // A client that always lags a little never empties the buffer: drop the bytes the
+            // session already took once they are at least half of it, so the buffer stays within
+            // twice what is queued instead of keeping everything ever sent.
+            if pendingOffset > 0 && pendingOffset >= pending.count / 2 {
+                pending.removeFirst(pendingOffset)
+                pendingOffset = 0
+            }
             pending.append(contentsOf: bytes)
         }
         if wasEmpty {
