@@ -90,7 +90,10 @@ let package = Package(
         // Publish/subscribe of events on channels: brokers, subscriptions, history. No HTTP.
         .target(
             name: "RillPubSub",
-            dependencies: ["RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                "RillCore", "RillSSE", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: strictSettings
         ),
         // The broker shared across processes: Redis pub/sub and streams via hiredis on the loop.

@@ -38,11 +38,18 @@ public struct RillClaims: Sendable, Equatable {
     }
 
     /// Whether the claims allow `access` to `channel`: one of the patterns for that access
-    /// matches it.
+    /// matches it. For ``ChannelAccess/subscribeToPattern``, `channel` is the pattern asked for,
+    /// and one of the `subscribe` patterns must cover it (``ChannelPattern/covers(_:)``: every
+    /// channel it matches is allowed); a malformed pattern is not allowed.
     public func allows(_ access: ChannelAccess, to channel: String) -> Bool {
         switch access {
-        case .subscribe: subscribe.contains { $0.matches(channel) }
-        case .publish: publish.contains { $0.matches(channel) }
+        case .subscribe:
+            return subscribe.contains { $0.matches(channel) }
+        case .subscribeToPattern:
+            guard let pattern = try? ChannelPattern(channel) else { return false }
+            return subscribe.contains { $0.covers(pattern) }
+        case .publish:
+            return publish.contains { $0.matches(channel) }
         }
     }
 }

@@ -17,10 +17,12 @@ public protocol Broker: AnyObject, Sendable {
     @discardableResult
     func publish(_ event: ServerSentEvent, to channel: String) async throws -> PublishReceipt
 
-    /// Subscribes to `channels`. With a `lastEventID`, the events published after it that the
-    /// history still holds come first, then live events, with no gap and no duplicate; see
+    /// Subscribes to `channels` and to every channel that one of `patterns` matches (each
+    /// event once, however many match it). With a `lastEventID`, the events published after it
+    /// that the history still holds — of the channels named and of those the patterns match —
+    /// come first, in id order, then live events, with no gap and no duplicate; see
     /// ``Subscription/replayStatus``.
-    func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription
+    func subscribe(to channels: [String], matching patterns: [ChannelPattern], lastEventID: String?) async throws -> Subscription
 
     /// Publishes from any thread without waiting — a queue consumer, a database listener, a
     /// timer callback. Errors go to `onError`.
@@ -31,6 +33,11 @@ public protocol Broker: AnyObject, Sendable {
 }
 
 extension Broker {
+    /// Subscribes to `channels`; see ``subscribe(to:matching:lastEventID:)``.
+    public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
+        try await subscribe(to: channels, matching: [], lastEventID: lastEventID)
+    }
+
     /// Default: a task that publishes and reports failures.
     public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)?) {
         Task {

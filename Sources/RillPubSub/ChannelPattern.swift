@@ -65,9 +65,11 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `channel` matches the pattern.
     public func matches(_ channel: String) -> Bool {
-        var segments: [Substring] = []
-        segments.reserveCapacity(head.count + (tail?.count ?? 0) + 1)
-        for part in channel.split(separator: "/", omittingEmptySubsequences: false) { segments.append(part) }
+        matches(segments: Self.segments(of: channel))
+    }
+
+    /// Whether a channel name split into `segments` matches the pattern.
+    func matches(segments: [Substring]) -> Bool {
         guard let tail else {
             return segments.count == head.count && zip(head, segments).allSatisfy { Self.matches($0, $1) }
         }
@@ -78,8 +80,55 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
+    /// Whether every channel `other` matches is matched by this pattern too — how a token's
+    /// `subscribe` claim (`chat/**`) authorizes a requested pattern (`chat/*`). Conservative: a
+    /// `true` is always right; a few pairs that do cover each other answer `false` (`*/**` and
+    /// `**/x`: segments are compared from each end, not searched), which denies rather than
+    /// allows.
+    ///
+    /// ```swift
+    /// try ChannelPattern("chat/**").covers(ChannelPattern("chat/*"))    // true
+    /// try ChannelPattern("chat/*").covers(ChannelPattern("chat/**"))    // false
+    /// ```
+    public func covers(_ other: ChannelPattern) -> Bool {
+        guard let tail else {
+            // Without `**`, a fixed number of segments: `other` needs the same, each covered.
+            guard other.tail == nil, other.head.count == head.count else { return false }
+            return zip(head, other.head).allSatisfy { Self.covers($0, $1) }
+        }
+        if let otherTail = other.tail {
+            // Both have `**`: this head and tail must cover the ends of `other`'s.
+            guard other.head.count >= head.count, otherTail.count >= tail.count else { return false }
+            return zip(head, other.head).allSatisfy { Self.covers($0, $1) }
+                && zip(tail, otherTail.suffix(tail.count)).allSatisfy { Self.covers($0, $1) }
+        }
+        guard other.head.count >= head.count + tail.count else { return false }
+        return zip(head, other.head).allSatisfy { Self.covers($0, $1) }
+            && zip(tail, other.head.suffix(tail.count)).allSatisfy { Self.covers($0, $1) }
+    }
+
+    /// Whether every segment `other` matches, `segment` matches.
+    private static func covers(_ segment: Segment, _ other: Segment) -> Bool {
+        switch (segment, other) {
+        case (.literal(let literal), .literal(let otherLiteral)):
+            return literal == otherLiteral
+        case (.literal, .wildcard):
+            return false
+        case (.wildcard, .literal(let otherLiteral)):
+            return matches(segment, otherLiteral)
+        case (.wildcard(let prefix, let suffix), .wildcard(let otherPrefix, let otherSuffix)):
+            // `other` matches `otherPrefix` + anything + `otherSuffix`.
+            return otherPrefix.hasPrefix(prefix) && otherSuffix.hasSuffix(suffix)
+        }
+    }
+
+    /// The channel name's segments, as matching walks them.
+    static func segments(of channel: String) -> [Substring] {
+        channel.split(separator: "/", omittingEmptySubsequences: false)
+    }
+
     /// Whether one segment of a channel name matches one segment of the pattern.
-    private static func matches(_ segment: Segment, _ part: Substring) -> Bool {
+    static func matches(_ segment: Segment, _ part: Substring) -> Bool {
         switch segment {
         case .literal(let literal):
             return part == literal

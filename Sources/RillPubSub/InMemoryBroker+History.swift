@@ -1,26 +1,61 @@
 internal import DequeModule
+internal import HeapModule
 import RillCore
 
 // The history: replay, trimming, eviction and forgetting. Everything here runs under the
 // broker's lock.
 extension InMemoryBroker {
     /// The replay status for `lastEventID`, and the sequence number after which the replay
-    /// starts (nil: no replay).
-    func replayStatus(after lastEventID: String?, in names: [String]) -> (status: ReplayStatus, after: UInt64?) {
+    /// starts (nil: no replay). `matched`: the channels with history the subscription's patterns
+    /// match (``channelsWithHistory(matching:excluding:publishedAfter:)``).
+    ///
+    /// A pattern also matches channels the broker no longer holds history for: one that lost
+    /// its events after the client's (trimmed empty, or forgotten) may have been one of them, so
+    /// it counts as a gap — conservatively, never a silent loss.
+    func replayStatus(after lastEventID: String?, in names: [String], matched: [Channel] = [], hasPatterns: Bool = false) -> (
+        status: ReplayStatus, after: UInt64?
+    ) {
         guard let lastEventID else { return (.live, nil) }
-        guard let position = position(of: lastEventID, in: names) else { return (.gap, 0) }
-        let lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
+        guard let position = position(of: lastEventID, in: names, matched: matched) else { return (.gap, 0) }
+        var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
+        if hasPatterns {
+            lost = lost || matched.contains { $0.trimmedThrough > position } || max(forgottenThrough, emptiedThrough) > position
+        }
         return (lost ? .gap : .complete, position)
+    }
+
+    /// The sequence numbers below which no channel can hold the event `lastEventID` names: a
+    /// decimal id is found at its own sequence number or not at all (see ``position(of:in:matched:)``);
+    /// any other id may be anywhere.
+    static func floor(for lastEventID: String) -> UInt64 {
+        UInt64(lastEventID).map { $0 - min($0, 1) } ?? 0
+    }
+
+    /// The channels with history that one of `patterns` matches and `excluding` does not name,
+    /// among those whose last event is newer than `sequence`: the newest end of the list of
+    /// channels with history, which is ordered by last publish.
+    func channelsWithHistory(matching patterns: [ChannelPattern], excluding names: [String], publishedAfter sequence: UInt64)
+        -> [Channel]
+    {
+        var matched: [Channel] = []
+        var next = newestChannel
+        while let channel = next, let last = channel.history.last, last.sequence > sequence {
+            next = channel.previous
+            guard !names.contains(channel.name) else { continue }
+            let segments = ChannelPattern.segments(of: channel.name)
+            if patterns.contains(where: { $0.matches(segments: segments) }) { matched.append(channel) }
+        }
+        return matched
     }
 
     /// The sequence number of the event whose id is exactly `id` in these channels' history
     /// (the latest, if several carry it). A decimal id is first looked up as a sequence number,
     /// and accepted only if the event there carries exactly that id.
-    func position(of id: String, in names: [String]) -> UInt64? {
+    func position(of id: String, in names: [String], matched: [Channel] = []) -> UInt64? {
         let number = UInt64(id)
         var position: UInt64?
-        for name in names {
-            guard let channel = channels[name], !channel.history.isEmpty else { continue }
+        for channel in names.compactMap({ channels[$0] }) + matched {
+            guard !channel.history.isEmpty else { continue }
             if let number {
                 let index = channel.firstIndex(after: number - min(number, 1))
                 if index < channel.history.endIndex, channel.history[index].sequence == number, channel.history[index].id == id {
@@ -58,6 +93,13 @@ extension InMemoryBroker {
             self.after = after
         }
 
+        /// A channel's next event in the merge.
+        private struct Cursor: Comparable {
+            var sequence: UInt64
+            var channel: Int
+            static func < (lhs: Cursor, rhs: Cursor) -> Bool { lhs.sequence < rhs.sequence }
+        }
+
         func produce(maxBytes: Int, into events: inout Deque<BrokerEvent>) -> ReplayProgress {
             var produced = Deque<BrokerEvent>()
             let progress = broker.lock.withLock { _ in produce(maxBytes: maxBytes, appendingTo: &produced) }
@@ -74,24 +116,27 @@ extension InMemoryBroker {
             where lastSequences[index] > after && channel.trimmedThrough > max(after, trimmedAtStart[index]) {
                 return .lost
             }
+            // A merge in sequence order: a heap of each channel's next event (a pattern may match
+            // thousands of channels).
             var indices = channels.map { $0.firstIndex(after: after) }
+            var next = Heap<Cursor>()
+            for (index, channel) in channels.enumerated() where indices[index] < channel.history.endIndex {
+                let sequence = channel.history[indices[index]].sequence
+                if sequence <= lastSequences[index] { next.insert(Cursor(sequence: sequence, channel: index)) }
+            }
             var bytes = 0
             while bytes < maxBytes {
-                var best = -1
-                var bestSequence = UInt64.max
-                for (index, channel) in channels.enumerated() where indices[index] < channel.history.endIndex {
-                    let sequence = channel.history[indices[index]].sequence
-                    if sequence <= lastSequences[index], sequence < bestSequence {
-                        best = index
-                        bestSequence = sequence
-                    }
-                }
-                guard best >= 0 else { return .finished }
-                let event = channels[best].history[indices[best]]
-                indices[best] += 1
+                guard let best = next.popMin() else { return .finished }
+                let channel = channels[best.channel]
+                let event = channel.history[indices[best.channel]]
+                indices[best.channel] += 1
                 events.append(event)
                 bytes += event.encodedBytes.count
                 after = event.sequence
+                if indices[best.channel] < channel.history.endIndex {
+                    let sequence = channel.history[indices[best.channel]].sequence
+                    if sequence <= lastSequences[best.channel] { next.insert(Cursor(sequence: sequence, channel: best.channel)) }
+                }
             }
             return lastSequences.contains { $0 > after } ? .more : .finished
         }
@@ -156,6 +201,7 @@ extension InMemoryBroker {
         channel.historyBytes -= cost
         historyBytes -= cost
         channel.trimmedThrough = event.sequence
+        if channel.history.isEmpty { emptiedThrough = max(emptiedThrough, event.sequence) }
     }
 
     /// Moves `channel` to the recent end of the eviction order.

@@ -93,6 +93,14 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
     }
 
+    /// A pattern's subscriptions on all loops, and per loop (as ``Channel``'s). Under ``lock``.
+    final class PatternEntry {
+        var subscriberCount = 0
+        var subscriberCountsByLoop: [Int]
+
+        init(loopCount: Int) { subscriberCountsByLoop = loopCount > 1 ? Array(repeating: 0, count: loopCount) : [] }
+    }
+
     /// The loops' subscribers and inboxes.
     let fanOut: LoopFanOut
     /// Guards what the loops share: the channels and their history, the sequence, the counters
@@ -107,6 +115,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     var historyBytes = 0
     /// The highest sequence number dropped from a channel that was forgotten since.
     var forgottenThrough: UInt64 = 0
+    /// The highest sequence number whose dropping left its channel's history empty: such a
+    /// channel is no longer among those with history, where a pattern's replay looks.
+    var emptiedThrough: UInt64 = 0
+    /// The patterns subscribed to, on any loop, found by channel name.
+    let patternEntries = ChannelPatternIndex<PatternEntry>()
     private var sequence: UInt64 = 0
     var counters = BrokerStatistics()
     private var subscriptionCount = 0
@@ -215,16 +228,29 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             } else {
                 channel.trimmedThrough = next
             }
-            if channel.subscriberCount > 0 {
+            // Pattern subscribers count like the channel's own (a subscription matched both ways
+            // counts twice here, but takes the event once).
+            var patternSubscribers = 0
+            var patternSubscribersByLoop: [Int] = []
+            if !patternEntries.isEmpty {
+                if shares.count > 1 { patternSubscribersByLoop = Array(repeating: 0, count: shares.count) }
+                patternEntries.forEachMatch(of: channelName) { entry in
+                    patternSubscribers += entry.subscriberCount
+                    for (index, count) in entry.subscriberCountsByLoop.enumerated() { patternSubscribersByLoop[index] += count }
+                }
+            }
+            if channel.subscriberCount + patternSubscribers > 0 {
                 if shares.count == 1 {
                     if here != nil {
                         deliverHere = true
                     } else {
-                        remoteSubscribers = channel.subscriberCount
+                        remoteSubscribers = channel.subscriberCount + patternSubscribers
                         if fanOut.queue(.event(published), for: shares[0]) { wakeups.append(shares[0]) }
                     }
                 } else {
-                    for (index, count) in channel.subscriberCountsByLoop.enumerated() where count > 0 {
+                    for index in shares.indices {
+                        let count = channel.subscriberCountsByLoop[index] + (patternSubscribers > 0 ? patternSubscribersByLoop[index] : 0)
+                        guard count > 0 else { continue }
                         if index == here?.index {
                             deliverHere = true
                         } else {
@@ -261,11 +287,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     // MARK: Subscribing
 
-    public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
-        if currentShare() != nil { return try subscribeOnLoop(to: channels, lastEventID: lastEventID) }
+    public func subscribe(to channels: [String], matching patterns: [ChannelPattern], lastEventID: String?) async throws -> Subscription {
+        if currentShare() != nil { return try subscribeOnLoop(to: channels, matching: patterns, lastEventID: lastEventID) }
         return try await withUnsafeThrowingContinuation { continuation in
             let queued = eventLoop.execute { [self] in
-                continuation.resume(with: Result { try self.subscribeOnLoop(to: channels, lastEventID: lastEventID) })
+                continuation.resume(with: Result { try self.subscribeOnLoop(to: channels, matching: patterns, lastEventID: lastEventID) })
             }
             if !queued { continuation.resume(throwing: Self.loopRefused) }
         }
@@ -275,7 +301,13 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// registration happen in one step, so an event published meanwhile on any loop is either
     /// replayed or delivered live — never both, never neither. The replay is read from the
     /// history as the subscriber takes it (see ``Subscription``).
-    public func subscribeOnLoop(to channelNames: [String], lastEventID: String?) throws -> Subscription {
+    ///
+    /// A pattern's replay covers the channels it matches that still hold history, found by
+    /// walking the channels published to since the client's event (newest first), so it costs
+    /// what the replay needs, not the number of channels.
+    public func subscribeOnLoop(to channelNames: [String], matching patterns: [ChannelPattern] = [], lastEventID: String?) throws
+        -> Subscription
+    {
         guard let share = currentShare() else {
             preconditionFailure("subscribeOnLoop must be called on one of the broker's event loops")
         }
@@ -286,6 +318,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             names = names.filter { seen.insert($0).inserted }
         }
         for name in names { try Self.validate(channel: name) }
+        var patterns = patterns
+        if patterns.count > 1 {
+            var seen = Set<ChannelPattern>()
+            patterns = patterns.filter { seen.insert($0).inserted }
+        }
         let now = share.loop.nowMilliseconds
         var status = ReplayStatus.live
         var source: HistoryReplay?
@@ -293,7 +330,13 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
             for name in names { if let channel = channels[name] { trim(channel, now: now) } }
-            let replay = replayStatus(after: lastEventID, in: names)
+            // The channels the patterns match that may hold what the client missed.
+            var matched: [Channel] = []
+            if let lastEventID, !patterns.isEmpty {
+                matched = channelsWithHistory(matching: patterns, excluding: names, publishedAfter: Self.floor(for: lastEventID))
+                for channel in matched { trim(channel, now: now) }
+            }
+            let replay = replayStatus(after: lastEventID, in: names, matched: matched, hasPatterns: !patterns.isEmpty)
             status = replay.status
             var subscribed: [Channel] = []
             subscribed.reserveCapacity(names.count)
@@ -303,11 +346,22 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
                 throw error
             }
-            if let after = replay.after { source = HistoryReplay(broker: self, channels: subscribed, after: after) }
+            if let after = replay.after { source = HistoryReplay(broker: self, channels: subscribed + matched, after: after) }
             for channel in subscribed {
                 if channel.subscriberCount == 0 { busyChannelCount += 1 }
                 channel.subscriberCount += 1
                 if shares.count > 1 { channel.subscriberCountsByLoop[share.index] += 1 }
+            }
+            for pattern in patterns {
+                let entry: PatternEntry
+                if let existing = patternEntries[pattern] {
+                    entry = existing
+                } else {
+                    entry = PatternEntry(loopCount: shares.count)
+                    patternEntries[pattern] = entry
+                }
+                entry.subscriberCount += 1
+                if shares.count > 1 { entry.subscriberCountsByLoop[share.index] += 1 }
             }
             subscriptionCount += 1
             // What was queued for this loop was published before this subscription: it goes
@@ -316,9 +370,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
         share.process(backlog)
         let subscription = Subscription(
-            channels: names, replayStatus: status, eventLoop: share.loop, bufferLimit: configuration.subscriberBufferCount,
-            policy: configuration.overflowPolicy, replay: [], replaySource: source, onEnd: subscriptionEnded)
-        for (index, name) in names.enumerated() { share.add(subscription, to: name, at: index) }
+            channels: names, patterns: patterns, replayStatus: status, eventLoop: share.loop,
+            bufferLimit: configuration.subscriberBufferCount, policy: configuration.overflowPolicy, replay: [], replaySource: source,
+            onEnd: subscriptionEnded)
+        share.attach(subscription)
         return subscription
     }
 
@@ -345,6 +400,14 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 if channel.subscriberCount == 0 { busyChannelCount -= 1 }
                 removeIfUnused(name, channel)
             }
+            for (position, pattern) in subscription.patterns.enumerated() {
+                guard share.remove(subscription, from: pattern, at: subscription.channels.count + position),
+                    let entry = patternEntries[pattern]
+                else { continue }
+                entry.subscriberCount -= 1
+                if shares.count > 1 { entry.subscriberCountsByLoop[index] -= 1 }
+                if entry.subscriberCount == 0 { patternEntries[pattern] = nil }
+            }
             subscriptionCount -= 1
         }
     }
@@ -353,6 +416,9 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     /// The number of channels the broker holds state for (subscribers or history).
     public var channelCount: Int { lock.withLock { _ in channels.count } }
+
+    /// The number of distinct patterns subscribed to, on all loops.
+    public var patternCount: Int { lock.withLock { _ in patternEntries.count } }
 
     public func statistics() async -> BrokerStatistics {
         var statistics = lock.withLock { _ in

@@ -95,6 +95,10 @@ package final class LoopFanOut: @unchecked Sendable {
 
         /// The loop's subscriptions per channel. Loop-confined.
         private var subscribers: [String: SubscriberList] = [:]
+        /// The loop's subscriptions per pattern, and the same lists found by channel name.
+        /// Loop-confined.
+        private var patternSubscribers: [ChannelPattern: SubscriberList] = [:]
+        private let patternIndex = ChannelPatternIndex<SubscriberList>()
         /// Events handed to this loop's subscriptions. Loop-confined.
         package private(set) var deliveredCount = 0
 
@@ -106,9 +110,14 @@ package final class LoopFanOut: @unchecked Sendable {
         /// Whether a drain is queued on the loop. Under the lock.
         fileprivate var drainIsScheduled = false
 
-        /// A channel's subscribers on this loop (a class, so that the list changes in place).
+        /// A channel's or a pattern's subscribers on this loop (a class, so that the list changes
+        /// in place).
         final class SubscriberList {
             var subscriptions: [Subscription] = []
+            /// The pattern, for a pattern's list.
+            let pattern: ChannelPattern?
+
+            init(pattern: ChannelPattern? = nil) { self.pattern = pattern }
         }
 
         /// What a drain takes out of the inbox.
@@ -149,22 +158,68 @@ package final class LoopFanOut: @unchecked Sendable {
 
         /// Hands `event` to this loop's subscribers of its channel; returns how many took it.
         /// Loop thread, outside the lock (a subscriber may end, and unsubscribing may take it).
+        ///
+        /// A subscription whose channels and patterns match the event several times takes it
+        /// once: through its channel, else through the first of its patterns that matches.
         @discardableResult
         package func deliver(_ event: BrokerEvent) -> Int {
-            guard let list = subscribers[event.channel] else { return 0 }
-            // A copy: a subscriber that overflows leaves the list meanwhile.
-            let subscriptions = list.subscriptions
             var reached = 0
-            for subscription in subscriptions where subscription.deliver(event) { reached += 1 }
+            if let list = subscribers[event.channel] {
+                // A copy: a subscriber that overflows leaves the list meanwhile.
+                let subscriptions = list.subscriptions
+                for subscription in subscriptions where subscription.deliver(event) { reached += 1 }
+            }
+            if !patternSubscribers.isEmpty {
+                let segments = ChannelPattern.segments(of: event.channel)
+                patternIndex.forEachMatch(segments: segments) { list in
+                    let subscriptions = list.subscriptions
+                    for subscription in subscriptions
+                    where !subscription.matchesBefore(list.pattern!, channel: event.channel, segments: segments)
+                        && subscription.deliver(event)
+                    {
+                        reached += 1
+                    }
+                }
+            }
             deliveredCount += reached
             return reached
         }
 
-        /// Adds `subscription` to the lists of all its channels, unless it ended already.
-        /// Loop thread.
+        /// Adds `subscription` to the lists of all its channels and patterns, unless it ended
+        /// already. Loop thread.
         package func attach(_ subscription: Subscription) {
             guard subscription.isActive else { return }
             for (position, name) in subscription.channels.enumerated() { add(subscription, to: name, at: position) }
+            for (position, pattern) in subscription.patterns.enumerated() {
+                add(subscription, to: pattern, at: subscription.channels.count + position)
+            }
+        }
+
+        /// Adds `subscription` to the list of `pattern`, its `entry`-th entry (its channels
+        /// come first). Loop thread.
+        package func add(_ subscription: Subscription, to pattern: ChannelPattern, at entry: Int) {
+            let list: SubscriberList
+            if let existing = patternSubscribers[pattern] {
+                list = existing
+            } else {
+                list = SubscriberList(pattern: pattern)
+                patternSubscribers[pattern] = list
+                patternIndex[pattern] = list
+            }
+            subscription.addToChannelList(&list.subscriptions, at: entry)
+        }
+
+        /// Removes `subscription` from the list of `pattern`, its `entry`-th entry; false if it
+        /// was not in it. Loop thread.
+        package func remove(_ subscription: Subscription, from pattern: ChannelPattern, at entry: Int) -> Bool {
+            guard let list = patternSubscribers[pattern], subscription.removeFromChannelList(&list.subscriptions, at: entry) else {
+                return false
+            }
+            if list.subscriptions.isEmpty {
+                patternSubscribers[pattern] = nil
+                patternIndex[pattern] = nil
+            }
+            return true
         }
 
         /// Adds `subscription` to the list of its `position`-th channel. Loop thread.
@@ -189,22 +244,32 @@ package final class LoopFanOut: @unchecked Sendable {
             return true
         }
 
-        /// Ends this loop's subscriptions to `channel`. Loop thread.
+        /// Ends this loop's subscriptions to `channel`, by name or by a pattern that matches it.
+        /// Loop thread.
         package func endSubscriptions(of channel: String, with error: SubscriptionError) {
-            guard let list = subscribers[channel] else { return }
-            for subscription in list.subscriptions { subscription.end(with: error) }
+            var ending = subscribers[channel]?.subscriptions ?? []
+            patternIndex.forEachMatch(of: channel) { ending.append(contentsOf: $0.subscriptions) }
+            for subscription in ending { subscription.end(with: error) }
         }
 
         /// Ends every subscription on the loop. Loop thread.
         package func endAll(with error: SubscriptionError) {
-            for list in Array(subscribers.values) {
+            for list in Array(subscribers.values) + Array(patternSubscribers.values) {
                 for subscription in list.subscriptions { subscription.end(with: error) }
             }
         }
 
-        /// Events dropped by the `dropOldest` policy from subscriptions still open. Loop thread.
+        /// Events dropped by the `dropOldest` policy from subscriptions still open (each counted
+        /// once, whatever it subscribes to). Loop thread.
         package var droppedByLiveSubscriptions: Int {
-            subscribers.values.reduce(0) { total, list in total + list.subscriptions.reduce(0) { $0 + $1.dropped } }
+            var seen = Set<ObjectIdentifier>()
+            var dropped = 0
+            for list in Array(subscribers.values) + Array(patternSubscribers.values) {
+                for subscription in list.subscriptions where seen.insert(ObjectIdentifier(subscription)).inserted {
+                    dropped += subscription.dropped
+                }
+            }
+            return dropped
         }
 
         /// Runs `body` on the loop and returns its result; nil if the loop refused it.

@@ -22,6 +22,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     // one-byte ones together — every idle stream carries one subscription.
     /// The channels subscribed to.
     public let channels: [String]
+    /// The patterns subscribed to: the events of every channel they match, each event once
+    /// however many of the channels and patterns match it.
+    public let patterns: [ChannelPattern]
     /// The loop the subscription lives on.
     public let eventLoop: EventLoop
 
@@ -35,9 +38,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     private let onEnd: (Subscription, SubscriptionError?) -> Void
     /// Push mode's consumer (see ``attach(_:maxHeldBytes:)``), held until the subscription ends.
     private var sink: (any SubscriptionSink)?
-    /// Its place in the subscriber list of its first channel, and of the others (-1: not in it),
-    /// kept by the broker for O(1) removal; the first inline, as almost every subscription has
-    /// one channel.
+    /// Its place in the subscriber list of its first channel, and of its other channels then its
+    /// patterns (-1: not in it), kept by the broker for O(1) removal; the first inline, as
+    /// almost every subscription has one channel.
     package var firstPosition = -1
     package var otherPositions: [Int]
     /// Events dropped by the `dropOldest` policy.
@@ -48,17 +51,19 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     private var ended: Result<Void, SubscriptionError>?
 
     package init(
-        channels: [String], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
+        channels: [String], patterns: [ChannelPattern] = [], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
         policy: BrokerConfiguration.OverflowPolicy, replay: [BrokerEvent], replaySource: (any ReplaySource)? = nil,
         onEnd: @escaping (Subscription, SubscriptionError?) -> Void
     ) {
         self.channels = channels
+        self.patterns = patterns
         self.replayStatus = replayStatus
         self.eventLoop = eventLoop
         self.bufferLimit = bufferLimit
         self.policy = policy
         self.onEnd = onEnd
-        otherPositions = channels.count > 1 ? Array(repeating: -1, count: channels.count - 1) : []
+        let entries = channels.count + patterns.count
+        otherPositions = entries > 1 ? Array(repeating: -1, count: entries - 1) : []
         // Replay is bounded by the history, not by the live buffer.
         if !replay.isEmpty || replaySource != nil {
             let pending = PendingReplay()

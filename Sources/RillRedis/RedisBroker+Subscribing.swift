@@ -239,14 +239,15 @@ struct ReplayReader {
 extension RedisBroker {
     // MARK: Subscribing
 
-    /// Subscribes; see ``Broker/subscribe(to:lastEventID:)``.
+    /// Subscribes; see ``Broker/subscribe(to:matching:lastEventID:)``.
     ///
     /// Cancelling the calling task while the subscription is being set up (its `SUBSCRIBE`,
     /// position read or replay still in flight) abandons it at once: the call throws
     /// `CancellationError`, and the channels nobody else here wants are released (`UNSUBSCRIBE`d
     /// once Redis has confirmed the `SUBSCRIBE`). A subscription that completes after the task
     /// was cancelled is cancelled too, never handed to a caller that has gone.
-    public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
+    public func subscribe(to channels: [String], matching patterns: [ChannelPattern], lastEventID: String?) async throws -> Subscription {
+        guard patterns.isEmpty else { throw BrokerError.backend("pattern subscriptions on Redis: not yet") }
         try Task.checkCancellation()
         // The subscription lives on the caller's loop (a handler's), or on the broker's.
         let loop = fanOut.currentShare()?.index ?? 0

@@ -46,6 +46,28 @@ struct HubJWTTests {
         }
     }
 
+    @Test func `a pattern is allowed when the token's subscribe claim covers it`() async throws {
+        let app = try await Self.jwtHub()
+        let token = try await hubToken(subscribe: ["chat/**", "users/42/*"])
+        let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+        try await app.test(.live) { client in
+            for wider in ["**", "chat*/**", "users/*/inbox", "users/42/**"] {
+                let forbidden = try await client.get("/stream?pattern=\(wider)", headerFields: bearer)
+                #expect(forbidden.status == .forbidden, "\(wider)")
+                #expect(forbidden.bodyText.contains("subscribing to pattern '\(wider)' is not allowed"))
+            }
+            #expect(await subscriptions(app) == 0)
+            let stream = try await client.sse("/stream?pattern=chat/*&pattern=users/42/*", headerFields: bearer)
+            #expect(stream.status == .ok)
+            #expect(await eventually { await subscriptions(app) == 1 })
+            for channel in ["chat/lobby", "chat/a/b", "users/42/inbox", "users/43/inbox"] {
+                _ = try await client.post("/publish?channel=\(channel)&token=static-publisher", text: channel)
+            }
+            #expect(try await stream.events(2).map(\.data) == ["chat/lobby", "users/42/inbox"])
+            stream.close()
+        }
+    }
+
     @Test func `the static token publishes anywhere; a JWT publishes where its claims allow`() async throws {
         let app = try await Self.jwtHub()
         let publisher = try await hubToken(publish: ["news/*"])

@@ -22,6 +22,10 @@ struct JWTVerificationTests {
         #expect(claims.subscribe == [try ChannelPattern("chat/*")])
         #expect(claims.allows(.subscribe, to: "chat/room"))
         #expect(!claims.allows(.subscribe, to: "chat/room/typing"))
+        #expect(claims.allows(.subscribeToPattern, to: "chat/*"))
+        #expect(claims.allows(.subscribeToPattern, to: "chat/room-*"))
+        #expect(!claims.allows(.subscribeToPattern, to: "chat/**"))
+        #expect(!claims.allows(.subscribeToPattern, to: "a/**/b/**"), "a malformed pattern is not allowed")
         #expect(claims.allows(.publish, to: "chat/lobby"))
         #expect(!claims.allows(.publish, to: "chat/room"))
     }

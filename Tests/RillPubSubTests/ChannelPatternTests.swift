@@ -41,4 +41,48 @@ struct ChannelPatternTests {
         #expect(pattern.description == "a/**/*x")
         #expect(try ChannelPattern("a/*") == ChannelPattern("a/*"))
     }
+
+    @Test(arguments: [
+        ("chat/**", "chat/*", true), ("chat/*", "chat/**", false), ("**", "a/**/b", true), ("**", "x", true),
+        ("chat/*", "chat/lobby", true), ("chat/lobby", "chat/*", false), ("chat/*", "chat/room-*", true),
+        ("chat/room-*", "chat/*", false), ("*-log", "build-*-log", true), ("a*", "a*b", true), ("a*b", "a*", false),
+        ("users/42/**", "users/42/inbox/**", true), ("users/42/**", "users/4*/**", false), ("users/*/**", "users/42/**", true),
+        ("**/audit", "a/**/audit", true), ("**/audit", "a/**", false), ("a/**/z", "a/b/z", true), ("a/**/z", "a/b", false),
+        ("chat/*", "chat/*/x", false), ("*/**", "**", false),
+    ])
+    func `a pattern covers another when every channel the other matches, it matches`(
+        pattern: String, other: String, covers: Bool
+    ) throws {
+        #expect(try ChannelPattern(pattern).covers(ChannelPattern(other)) == covers, "\(pattern) ⊇ \(other)")
+    }
+
+    @Test func `the index finds every matching pattern once and forgets removed ones`() throws {
+        final class Box {
+            let name: String
+            init(_ name: String) { self.name = name }
+        }
+        let index = ChannelPatternIndex<Box>()
+        let texts = ["chat/*", "chat/**", "**", "chat/lobby", "chat/l*y", "**/typing", "users/42/**", "a/**/z", "room-*"]
+        for text in texts { index[try ChannelPattern(text)] = Box(text) }
+        #expect(index.count == texts.count)
+        func matches(_ channel: String) -> Set<String> {
+            var names: [String] = []
+            index.forEachMatch(of: channel) { names.append($0.name) }
+            #expect(names.count == Set(names).count, "each pattern once for \(channel)")
+            return Set(names)
+        }
+        // The index agrees with matching every pattern one by one.
+        for channel in ["chat/lobby", "chat/lobby/typing", "users/42", "users/42/x/y", "a/z", "a/b/c/z", "room-1", "x", "chat"] {
+            let expected = Set(try texts.filter { try ChannelPattern($0).matches(channel) })
+            #expect(matches(channel) == expected, "\(channel)")
+        }
+        index[try ChannelPattern("**")] = nil
+        index[try ChannelPattern("chat/*")] = nil
+        index[try ChannelPattern("not/there")] = nil
+        #expect(index.count == texts.count - 2)
+        #expect(matches("chat/lobby") == ["chat/**", "chat/lobby", "chat/l*y"])
+        for text in texts { index[try ChannelPattern(text)] = nil }
+        #expect(index.isEmpty)
+        #expect(matches("chat/lobby").isEmpty)
+    }
 }

@@ -57,11 +57,20 @@ extension Application {
         pubSub.setAuthorizer(authorizer)
     }
 
-    /// An SSE stream of the channels the request names with `?channel=` (repeatable; default
-    /// ``defaultChannel``), resuming after the client's `Last-Event-ID` (header or
+    /// An SSE stream of the channels the request names with `?channel=` and of every channel
+    /// matched by the patterns it names with `?pattern=` (both repeatable; ``defaultChannel``
+    /// when it names neither), resuming after the client's `Last-Event-ID` (header or
     /// `lastEventId` query parameter). In a handler,
-    /// ``RequestContext/eventStream(for:channels:configuration:)`` does the same without
-    /// capturing the application.
+    /// ``RequestContext/eventStream(for:channels:patterns:configuration:)`` does the same
+    /// without capturing the application.
+    ///
+    /// Patterns (``ChannelPattern``): `*` matches within one `/`-separated segment, `**` any
+    /// number of segments (`chat/*`, `users/42/**`). Each event reaches the stream once,
+    /// however many of its channels and patterns match it; a replay covers the channels the
+    /// patterns match that still hold history, in id order with the named channels'.
+    ///
+    /// `channels` and `patterns`, when either is given, replace what the query names — both
+    /// of it, so a client cannot widen a stream its handler fixed by adding `?pattern=**`.
     ///
     /// Replay: events the broker's history holds after the client's last id come first, then
     /// live events, with no gap and no duplicate. The `Rill-Replay` response header says
@@ -74,12 +83,16 @@ extension Application {
     /// follow it, held within the same limit.
     ///
     /// Channels named twice count once (the first occurrence keeps its place); more than
-    /// ``EventStreamConfiguration/maxChannelsPerStream`` distinct channels get 400, before the
-    /// authorization hook runs.
+    /// ``EventStreamConfiguration/maxChannelsPerStream`` distinct channels, more than
+    /// ``EventStreamConfiguration/maxPatternsPerStream`` distinct patterns, or a malformed
+    /// pattern get 400, before the authorization hook runs. The hook is asked about each
+    /// channel with ``ChannelAccess/subscribe`` and about each pattern (as written) with
+    /// ``ChannelAccess/subscribeToPattern``.
     public func eventStream(
-        for request: Request, context: RequestContext, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
+        for request: Request, context: RequestContext, channels: [String]? = nil, patterns: [ChannelPattern]? = nil,
+        configuration: EventStreamConfiguration? = nil
     ) async throws -> EventStream {
-        try await pubSub.eventStream(for: request, context: context, channels: channels, configuration: configuration)
+        try await pubSub.eventStream(for: request, context: context, channels: channels, patterns: patterns, configuration: configuration)
     }
 
     static let replayField = HTTPField.Name("Rill-Replay")!

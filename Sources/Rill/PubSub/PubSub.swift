@@ -90,20 +90,26 @@ final class PubSub: Sendable {
     /// async frame cost a malloc per stream (the task allocator growing a slab).
     @inline(__always)
     func eventStream(
-        for request: Request, context: RequestContext, channels: [String]?, configuration: EventStreamConfiguration?
+        for request: Request, context: RequestContext, channels: [String]?, patterns: [ChannelPattern]?,
+        configuration: EventStreamConfiguration?
     ) async throws -> EventStream {
-        var names = channels ?? request.query.values(for: "channel")
+        // What the handler fixed replaces the query, both channels and patterns.
+        let fromQuery = channels == nil && patterns == nil
+        var names = channels ?? (fromQuery ? request.query.values(for: "channel") : [])
         names.removeAll { $0.isEmpty }
         names = Self.distinct(names)
-        if names.isEmpty { names = [Application.defaultChannel] }
-        let limit = (configuration ?? defaultStreamConfiguration).maxChannelsPerStream
+        let streamConfiguration = configuration ?? defaultStreamConfiguration
+        let patterns = try patterns ?? (fromQuery ? Self.patterns(in: request, limit: streamConfiguration.maxPatternsPerStream) : [])
+        if names.isEmpty && patterns.isEmpty { names = [Application.defaultChannel] }
+        let limit = streamConfiguration.maxChannelsPerStream
         guard names.count <= limit else {
             throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct channels; this one names \(names.count)")
         }
         try await authorize(request, context: context, channels: names, access: .subscribe)
+        try await authorize(request, context: context, channels: patterns.map(\.description), access: .subscribeToPattern)
         let subscription: Subscription
         do {
-            subscription = try await broker.subscribe(to: names, lastEventID: request.lastEventID)
+            subscription = try await broker.subscribe(to: names, matching: patterns, lastEventID: request.lastEventID)
         } catch let error as BrokerError {
             throw error.httpError
         }
@@ -126,6 +132,28 @@ final class PubSub: Sendable {
         return stream
     }
 
+    /// The distinct patterns of the request's `?pattern=` values (empty ones ignored).
+    ///
+    /// - Throws: ``HTTPError`` 400 for a malformed pattern or more than `limit` of them.
+    static func patterns(in request: Request, limit: Int) throws -> [ChannelPattern] {
+        var texts = request.query.values(for: "pattern")
+        guard !texts.isEmpty else { return [] }
+        texts.removeAll { $0.isEmpty }
+        texts = distinct(texts)
+        guard texts.count <= limit else {
+            throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct patterns; this one names \(texts.count)")
+        }
+        var patterns: [ChannelPattern] = []
+        for text in texts {
+            do throws(ChannelPatternError) {
+                patterns.append(try ChannelPattern(text))
+            } catch {
+                throw HTTPError(.badRequest, message: error.description)
+            }
+        }
+        return patterns
+    }
+
     /// `names` without repeats, in the order of their first occurrence.
     /// Every stream goes through here, most with one channel: no allocation then, and a
     /// linear scan rather than a hash set for short lists.
@@ -144,7 +172,13 @@ final class PubSub: Sendable {
     func authorize(_ request: Request, context: RequestContext, channels: [String], access: ChannelAccess) async throws {
         guard let authorizer else { return }
         for channel in channels where try await !authorizer(request, context, channel, access) {
-            throw HTTPError(.forbidden, message: "\(access == .publish ? "publishing to" : "subscribing to") channel '\(channel)' is not allowed")
+            let what =
+                switch access {
+                case .subscribe: "subscribing to channel"
+                case .subscribeToPattern: "subscribing to pattern"
+                case .publish: "publishing to channel"
+                }
+            throw HTTPError(.forbidden, message: "\(what) '\(channel)' is not allowed")
         }
     }
 }

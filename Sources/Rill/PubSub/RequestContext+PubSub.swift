@@ -45,17 +45,20 @@ extension RequestContext {
         try await applicationPubSub().publish(event, channel: channel, authorizing: request.map { ($0, self) })
     }
 
-    /// An SSE stream of the channels `request` names with `?channel=` (or `channels`), resuming
-    /// after its `Last-Event-ID`: ``Application/eventStream(for:context:channels:configuration:)``
+    /// An SSE stream of the channels `request` names with `?channel=` and the patterns it
+    /// names with `?pattern=` (or `channels` and `patterns`), resuming after its
+    /// `Last-Event-ID`: ``Application/eventStream(for:context:channels:patterns:configuration:)``
     /// from a handler.
     ///
-    /// - Throws: ``HTTPError`` 400 for too many or invalid channels, 403 when the authorization
-    ///   hook refuses one, 503 when the broker cannot subscribe; 500 for a context that
-    ///   belongs to no application.
+    /// - Throws: ``HTTPError`` 400 for too many or invalid channels or patterns, 403 when the
+    ///   authorization hook refuses one, 503 when the broker cannot subscribe; 500 for a
+    ///   context that belongs to no application.
     public func eventStream(
-        for request: Request, channels: [String]? = nil, configuration: EventStreamConfiguration? = nil
+        for request: Request, channels: [String]? = nil, patterns: [ChannelPattern]? = nil,
+        configuration: EventStreamConfiguration? = nil
     ) async throws -> EventStream {
-        try await applicationPubSub().eventStream(for: request, context: self, channels: channels, configuration: configuration)
+        try await applicationPubSub().eventStream(
+            for: request, context: self, channels: channels, patterns: patterns, configuration: configuration)
     }
 
     private func applicationPubSub() throws -> PubSub {

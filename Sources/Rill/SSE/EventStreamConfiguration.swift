@@ -32,12 +32,17 @@ public struct EventStreamConfiguration: Sendable {
     /// (repeats count once); more get 400 with a JSON error. Each channel costs a replay and a
     /// subscriber-list entry, so this bounds what one request can make the server do.
     public var maxChannelsPerStream: Int
+    /// The most distinct channel patterns (`?pattern=chat/*`) one stream may name; more get 400
+    /// with a JSON error. A pattern is matched against the channel of every publish, so this
+    /// bounds what one request adds to every publish. Default 8.
+    public var maxPatternsPerStream: Int
 
     /// Creates a configuration; defaults: 15 s heartbeats, no `retry` (±25 % when set), 256 KiB
-    /// cap, disconnect, 32 channels per stream.
+    /// cap, disconnect, 32 channels and 8 patterns per stream.
     public init(
         heartbeatInterval: Duration = .seconds(15), retry: Duration? = nil, retryJitter: Double = 0.25,
-        maxQueuedBytes: Int = 256 * 1024, slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32
+        maxQueuedBytes: Int = 256 * 1024, slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32,
+        maxPatternsPerStream: Int = 8
     ) {
         precondition((0...1).contains(retryJitter), "retryJitter is a fraction from 0 to 1")
         self.heartbeatInterval = heartbeatInterval
@@ -46,6 +51,7 @@ public struct EventStreamConfiguration: Sendable {
         self.maxQueuedBytes = maxQueuedBytes
         self.slowClientPolicy = slowClientPolicy
         self.maxChannelsPerStream = maxChannelsPerStream
+        self.maxPatternsPerStream = maxPatternsPerStream
     }
 }
 

@@ -48,6 +48,8 @@ enum PublishSubscribeSnippets {
         app.authorizeChannels { request, context, channel, access in
             switch access {
             case .subscribe: channel == "lobby" || request.query["token"] == "reader-token"
+            // A pattern (`rooms/*`) may match any channel: only for readers with the token.
+            case .subscribeToPattern: request.query["token"] == "reader-token"
             case .publish: request.headerFields[.authorization] == "Bearer writer-token"
             }
         }

@@ -137,7 +137,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         app.authorizeChannels { request, _, channel, access in
             guard channel.hasPrefix("private.") else { return true }
             switch access {
-            case .subscribe:
+            case .subscribe, .subscribeToPattern:
                 return request.headerFields[.cookie] == "session=alice" || request.query["token"] == "t0k3n"
             case .publish:
                 return request.headerFields[.authorization] == "Bearer admin"

@@ -143,12 +143,12 @@ private final class SlowSubscribingBroker: Broker, @unchecked Sendable {
         try await inner.publish(event, to: channel)
     }
 
-    func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
+    func subscribe(to channels: [String], matching patterns: [ChannelPattern], lastEventID: String?) async throws -> Subscription {
         let loop = inner.eventLoop
         await withCheckedContinuation { continuation in
             loop.execute { _ = loop.schedule(after: .milliseconds(150)) { continuation.resume() } }
         }
-        let subscription = try await inner.subscribe(to: channels, lastEventID: lastEventID)
+        let subscription = try await inner.subscribe(to: channels, matching: patterns, lastEventID: lastEventID)
         subscribed.add(1, ordering: .relaxed)
         return subscription
     }
