@@ -69,7 +69,7 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether a channel name split into `segments` matches the pattern.
-    func matches(segments: [Substring]) -> Bool {
+    package func matches(segments: [Substring]) -> Bool {
         guard let tail else {
             return segments.count == head.count && zip(head, segments).allSatisfy { Self.matches($0, $1) }
         }
@@ -122,8 +122,34 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A glob in Redis's `PSUBSCRIBE` syntax that matches every channel this pattern matches,
+    /// and possibly more (its `*` crosses `/`; a `**` segment and its slash become one `*`): a
+    /// subscriber still checks each name with ``matches(_:)``. Glob metacharacters (`?`, `[`,
+    /// `]`, `\`) in literal parts are escaped.
+    package var redisGlob: String {
+        func glob(_ segments: [Segment]) -> String {
+            segments.map { segment in
+                switch segment {
+                case .literal(let literal): Self.escapeGlob(literal)
+                case .wildcard(let prefix, let suffix): Self.escapeGlob(prefix) + "*" + Self.escapeGlob(suffix)
+                }
+            }.joined(separator: "/")
+        }
+        guard let tail else { return glob(head) }
+        return glob(head) + "*" + glob(tail)
+    }
+
+    private static func escapeGlob(_ text: Substring) -> String {
+        var escaped = ""
+        for character in text {
+            if "?[]\\*".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
     /// The channel name's segments, as matching walks them.
-    static func segments(of channel: String) -> [Substring] {
+    package static func segments(of channel: String) -> [Substring] {
         channel.split(separator: "/", omittingEmptySubsequences: false)
     }
 

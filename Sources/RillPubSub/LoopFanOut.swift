@@ -12,13 +12,29 @@ import RillCore
 package final class LoopFanOut: @unchecked Sendable {
     /// What a loop's inbox carries.
     package enum Message {
-        /// An event for the loop's subscribers of its channel.
-        case event(BrokerEvent)
+        /// An event for the loop's subscribers of its channel (by name, by pattern, or only
+        /// one of them: ``Audience``).
+        case event(BrokerEvent, Audience = .everyone)
         /// A subscription made for this loop elsewhere: it joins the loop's lists now (unless it
         /// ended meanwhile), so it gets every event queued after this message.
         case attach(Subscription)
         /// The loop's subscriptions to `channel` end with `error`.
         case end(channel: String, error: SubscriptionError)
+        /// The loop's subscriptions with patterns end with `error`.
+        case endPatternSubscriptions(error: SubscriptionError)
+    }
+
+    /// Who an event is for. The in-memory broker hands each event once to everyone; the Redis
+    /// broker receives an event once per pub/sub channel and once per matching pattern, and
+    /// hands each copy to its own audience.
+    package enum Audience: Sendable {
+        /// The subscribers of its channel by name and by pattern, each once.
+        case everyone
+        /// Only the subscribers of its channel by name.
+        case channelSubscribers
+        /// Only the subscribers by pattern, each once, leaving out those that subscribe to its
+        /// channel by name (they get it as ``channelSubscribers``).
+        case patternSubscribers
     }
 
     /// The loops, in the broker's order.
@@ -58,7 +74,7 @@ package final class LoopFanOut: @unchecked Sendable {
     /// ``BrokerConfiguration/maxPendingCrossLoopEvents`` an event is not queued, and the loop's
     /// subscribers of its channel end as slow consumers at the next drain.
     package func queue(_ message: Message, for share: Share) -> Bool {
-        if case .event(let event) = message, share.pendingEventCount >= maxPendingEvents {
+        if case .event(let event, _) = message, share.pendingEventCount >= maxPendingEvents {
             share.overflowedChannels.insert(event.channel)
         } else {
             if case .event = message { share.pendingEventCount += 1 }
@@ -148,9 +164,10 @@ package final class LoopFanOut: @unchecked Sendable {
         package func process(_ backlog: Backlog) {
             for message in backlog.messages {
                 switch message {
-                case .event(let event): deliver(event)
+                case .event(let event, let audience): deliver(event, to: audience)
                 case .attach(let subscription): attach(subscription)
                 case .end(let channel, let error): endSubscriptions(of: channel, with: error)
+                case .endPatternSubscriptions(let error): endPatternSubscriptions(with: error)
                 }
             }
             for name in backlog.overflowedChannels { endSubscriptions(of: name, with: .slowConsumer) }
@@ -162,14 +179,14 @@ package final class LoopFanOut: @unchecked Sendable {
         /// A subscription whose channels and patterns match the event several times takes it
         /// once: through its channel, else through the first of its patterns that matches.
         @discardableResult
-        package func deliver(_ event: BrokerEvent) -> Int {
+        package func deliver(_ event: BrokerEvent, to audience: Audience = .everyone) -> Int {
             var reached = 0
-            if let list = subscribers[event.channel] {
+            if audience != .patternSubscribers, let list = subscribers[event.channel] {
                 // A copy: a subscriber that overflows leaves the list meanwhile.
                 let subscriptions = list.subscriptions
                 for subscription in subscriptions where subscription.deliver(event) { reached += 1 }
             }
-            if !patternSubscribers.isEmpty {
+            if audience != .channelSubscribers, !patternSubscribers.isEmpty {
                 let segments = ChannelPattern.segments(of: event.channel)
                 patternIndex.forEachMatch(segments: segments) { list in
                     let subscriptions = list.subscriptions
@@ -250,6 +267,13 @@ package final class LoopFanOut: @unchecked Sendable {
             var ending = subscribers[channel]?.subscriptions ?? []
             patternIndex.forEachMatch(of: channel) { ending.append(contentsOf: $0.subscriptions) }
             for subscription in ending { subscription.end(with: error) }
+        }
+
+        /// Ends every subscription with a pattern on the loop. Loop thread.
+        package func endPatternSubscriptions(with error: SubscriptionError) {
+            for list in Array(patternSubscribers.values) {
+                for subscription in list.subscriptions { subscription.end(with: error) }
+            }
         }
 
         /// Ends every subscription on the loop. Loop thread.

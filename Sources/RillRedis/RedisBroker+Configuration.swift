@@ -32,6 +32,12 @@ extension RedisBroker {
         /// many are kept: a replay reads and holds about this many events plus one batch per
         /// channel, whatever the number of channels.
         public var maximumReplayEventCount: Int
+        /// The most channels a pattern subscription's replay reads (default 64): the channels
+        /// the patterns match among those published to since the client's event (the channel
+        /// index, `<prefix>channels`, of which at most 10,000 are looked at). Beyond it the
+        /// most recently published ones are replayed and the status is `.gap`. Each channel
+        /// replayed is subscribed to by name for the subscription's life.
+        public var maximumPatternReplayChannelCount: Int
         /// The most live events held per channel while the channel is being set up (its start
         /// position or its catch-up after a lost connection is read; one round trip, at most
         /// ``replyTimeout``). Default: the history count plus 10 % (at most 100) — what the
@@ -72,6 +78,7 @@ extension RedisBroker {
             self.broker = broker
             self.keyPrefix = keyPrefix
             maximumReplayEventCount = 1000
+            maximumPatternReplayChannelCount = 64
             maxHeldEventsPerChannel = nil
             connectTimeout = .seconds(2)
             replyTimeout = .seconds(5)
@@ -207,6 +214,7 @@ extension RedisBroker.Configuration: CustomStringConvertible, CustomDebugStringC
             children: [
                 "host": host, "port": port, "database": database, "username": username as Any,
                 "password": password.map { _ in "***" } as Any, "broker": broker, "maximumReplayEventCount": maximumReplayEventCount,
+                "maximumPatternReplayChannelCount": maximumPatternReplayChannelCount,
                 "keyPrefix": keyPrefix,
                 "connectTimeout": connectTimeout, "replyTimeout": replyTimeout, "reconnectInitialDelay": reconnectInitialDelay,
                 "reconnectMaxDelay": reconnectMaxDelay,

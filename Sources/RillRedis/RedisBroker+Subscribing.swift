@@ -56,7 +56,18 @@ final class ChannelState {
 /// A subscribe call in progress: it waits until its channels are live and, with a
 /// `Last-Event-ID`, until its replay was read; meanwhile it collects the channels' events.
 final class Join {
-    let channels: [String]
+    /// The channels named, then (with a `Last-Event-ID` and patterns) those the patterns
+    /// matched in the channel index: the replay covers all of them.
+    var channels: [String]
+    /// The patterns subscribed to; their live events are collected once their `PSUBSCRIBE` is
+    /// confirmed.
+    let patterns: [ChannelPattern]
+    /// Whether the channel index was read for the patterns (`.notNeeded` without patterns or
+    /// `Last-Event-ID`).
+    var expansion = Expansion.notNeeded
+    /// More channels matched than a replay reads (or than the index read could show): the
+    /// replay is `.gap`.
+    var expansionIsIncomplete = false
     let lastEventID: String?
     /// The loop the subscription will live on (its index in the broker's fan-out).
     let loop: Int
@@ -68,8 +79,15 @@ final class Join {
     var completion: ((Result<Subscription, BrokerError>) -> Void)?
     var timer: ScheduledTimer?
 
-    init(channels: [String], lastEventID: String?, loop: Int, completion: @escaping (Result<Subscription, BrokerError>) -> Void) {
+    enum Expansion { case notNeeded, waiting, sent, done }
+
+    init(
+        channels: [String], patterns: [ChannelPattern], lastEventID: String?, loop: Int,
+        completion: @escaping (Result<Subscription, BrokerError>) -> Void
+    ) {
         self.channels = channels
+        self.patterns = patterns
+        if !patterns.isEmpty && lastEventID != nil { expansion = .waiting }
         self.lastEventID = lastEventID
         self.loop = loop
         self.completion = completion
@@ -247,7 +265,6 @@ extension RedisBroker {
     /// once Redis has confirmed the `SUBSCRIBE`). A subscription that completes after the task
     /// was cancelled is cancelled too, never handed to a caller that has gone.
     public func subscribe(to channels: [String], matching patterns: [ChannelPattern], lastEventID: String?) async throws -> Subscription {
-        guard patterns.isEmpty else { throw BrokerError.backend("pattern subscriptions on Redis: not yet") }
         try Task.checkCancellation()
         // The subscription lives on the caller's loop (a handler's), or on the broker's.
         let loop = fanOut.currentShare()?.index ?? 0
@@ -260,7 +277,8 @@ extension RedisBroker {
                             continuation.resume(throwing: CancellationError())
                             return
                         }
-                        request.join = self.startSubscribing(to: channels, lastEventID: lastEventID, loop: loop) { result in
+                        request.join = self.startSubscribing(to: channels, matching: patterns, lastEventID: lastEventID, loop: loop) {
+                            result in
                             request.join = nil
                             if request.isCancelled {
                                 if case .success(let subscription) = result { subscription.cancel() }
@@ -302,14 +320,15 @@ extension RedisBroker {
     public func subscribeOnLoop(
         to channelNames: [String], lastEventID: String?, completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) {
-        startSubscribing(to: channelNames, lastEventID: lastEventID, loop: 0, completion)
+        startSubscribing(to: channelNames, matching: [], lastEventID: lastEventID, loop: 0, completion)
     }
 
     /// ``subscribeOnLoop(to:lastEventID:completion:)``, returning the subscribe call in flight
     /// (nil when `completion` already ran), which ``fail(_:_:)`` abandons.
     @discardableResult
     private func startSubscribing(
-        to channelNames: [String], lastEventID: String?, loop: Int, _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
+        to channelNames: [String], matching patternList: [ChannelPattern], lastEventID: String?, loop: Int,
+        _ completion: @escaping (Result<Subscription, BrokerError>) -> Void
     ) -> Join? {
         eventLoop.preconditionInEventLoop()
         var names: [String] = []
@@ -327,14 +346,19 @@ extension RedisBroker {
             completion(.failure(unavailable))
             return nil
         }
+        var patterns: [ChannelPattern] = []
+        for pattern in patternList where !patterns.contains(pattern) { patterns.append(pattern) }
         let states = names.map(channelNamed)
-        if lastEventID == nil, states.allSatisfy({ $0.phase == .live }) {
-            completion(.success(makeSubscription(names, status: .live, replay: [], on: loop)))
+        let patternStates = patterns.map(patternNamed)
+        if lastEventID == nil, states.allSatisfy({ $0.phase == .live }), patternStates.allSatisfy({ $0.phase == .live }) {
+            completion(.success(makeSubscription(names, patterns: patterns, status: .live, replay: [], on: loop)))
             return nil
         }
-        let join = Join(channels: names, lastEventID: lastEventID, loop: loop, completion: completion)
+        let join = Join(channels: names, patterns: patterns, lastEventID: lastEventID, loop: loop, completion: completion)
         joins[ObjectIdentifier(join)] = join
         for state in states { state.joins.append(join) }
+        for state in patternStates { state.joins.append(join) }
+        if !patterns.isEmpty { retainPatterns(patterns) }
         join.timer = eventLoop.schedule(after: configuration.replyTimeout) { [weak self, weak join] in
             guard let self, let join else { return }
             self.fail(join, .backend("\(self.configuration.url) did not complete the subscription within \(self.configuration.replyTimeout)"))
@@ -343,7 +367,7 @@ extension RedisBroker {
         return join.completion == nil ? nil : join
     }
 
-    private func channelNamed(_ name: String) -> ChannelState {
+    func channelNamed(_ name: String) -> ChannelState {
         if let channel = channels[name] { return channel }
         let channel = ChannelState(name: name, pubsubName: keys.pubsub(name), loopCount: fanOut.shares.count)
         channels[name] = channel
@@ -355,16 +379,20 @@ extension RedisBroker {
     /// in its channels. One on the broker's loop joins its lists at once; one on another loop
     /// is sent there, behind the events already queued for it (all older than its start), so
     /// it gets exactly the events delivered after this moment.
-    private func makeSubscription(_ names: [String], status: ReplayStatus, replay: [BrokerEvent], on loop: Int) -> Subscription {
+    private func makeSubscription(
+        _ names: [String], patterns: [ChannelPattern], status: ReplayStatus, replay: [BrokerEvent], on loop: Int
+    ) -> Subscription {
         let share = fanOut.shares[loop]
         let subscription = Subscription(
-            channels: names, replayStatus: status, eventLoop: share.loop, bufferLimit: configuration.broker.subscriberBufferCount,
-            policy: configuration.broker.overflowPolicy, replay: replay, onEnd: subscriptionEnded)
+            channels: names, patterns: patterns, replayStatus: status, eventLoop: share.loop,
+            bufferLimit: configuration.broker.subscriberBufferCount, policy: configuration.broker.overflowPolicy, replay: replay,
+            onEnd: subscriptionEnded)
         for name in names {
             guard let channel = channels[name] else { continue }
             channel.subscriberCount += 1
             channel.subscriberCounts[loop] += 1
         }
+        if !patterns.isEmpty { countPatternSubscription(patterns, on: loop) }
         subscriptionCount += 1
         if loop == 0 { share.attach(subscription) } else { fanOut.send(.attach(subscription), to: share) }
         return subscription
@@ -376,13 +404,17 @@ extension RedisBroker {
         guard let loop = fanOut.index(of: subscription.eventLoop) else { return }
         let share = fanOut.shares[loop]
         for (position, name) in subscription.channels.enumerated() { _ = share.remove(subscription, from: name, at: position) }
-        let (names, dropped) = (subscription.channels, subscription.dropped)
+        for (position, pattern) in subscription.patterns.enumerated() {
+            _ = share.remove(subscription, from: pattern, at: subscription.channels.count + position)
+        }
+        let (names, patterns, dropped) = (subscription.channels, subscription.patterns, subscription.dropped)
         // Clean-up: never lost to a full queue (refused only once the broker's loop stopped).
-        onLoop(bypassingLimit: true) { self.unsubscribed(from: names, on: loop, error: error, dropped: dropped) }
+        onLoop(bypassingLimit: true) { self.unsubscribed(from: names, patterns: patterns, on: loop, error: error, dropped: dropped) }
     }
 
-    /// A subscription on loop `loop` to `names` ended. The broker's loop.
-    private func unsubscribed(from names: [String], on loop: Int, error: SubscriptionError?, dropped: Int) {
+    /// A subscription on loop `loop` to `names` and `patterns` ended. The broker's loop.
+    private func unsubscribed(from names: [String], patterns: [ChannelPattern], on loop: Int, error: SubscriptionError?, dropped: Int) {
+        if !patterns.isEmpty { uncountPatternSubscription(patterns, on: loop) }
         if error == .slowConsumer { counters.slowConsumerDisconnectCount += 1 }
         counters.droppedEventCount += dropped
         subscriptionCount -= 1
@@ -433,8 +465,12 @@ extension RedisBroker {
     /// Starts a join's replay (see ``ReplayReader``) once each of its channels has its start
     /// position or has the read of it in flight on the command connection: the replay then
     /// reads after it, so the channel delivers every event newer than what the replay saw.
-    private func sendReplayIfReady(_ join: Join) {
+    func sendReplayIfReady(_ join: Join) {
         guard let lastEventID = join.lastEventID, !join.replaySent, join.completion != nil else { return }
+        guard join.expansion == .notNeeded || join.expansion == .done else {
+            expandIfReady(join)
+            return
+        }
         let ready = join.channels.allSatisfy { name in
             guard let channel = channels[name] else { return false }
             return channel.position != nil || channel.phase == .syncing(sent: true)
@@ -489,8 +525,11 @@ extension RedisBroker {
     /// Hands a join its subscription once its channels are live and its replay was read: the
     /// replay and the live events buffered meanwhile that the replay did not cover, merged in
     /// id order (so a multi-channel subscription never sees an id older than one before it).
-    private func completeIfReady(_ join: Join) {
-        guard let completion = join.completion, join.channels.allSatisfy({ channels[$0]?.phase == .live }) else { return }
+    func completeIfReady(_ join: Join) {
+        guard let completion = join.completion, join.channels.allSatisfy({ channels[$0]?.phase == .live }),
+            join.patterns.allSatisfy({ patternStates[keys.glob(for: $0)]?.phase == .live }),
+            join.expansion == .notNeeded || join.expansion == .done
+        else { return }
         var merged: [(StreamID, BrokerEvent)] = []
         var status = ReplayStatus.live
         if join.lastEventID != nil {
@@ -509,15 +548,29 @@ extension RedisBroker {
                 if let event = makeEvent(channel: entry.channel, id: entry.id, record: entry.record) { merged.append((entry.id, event)) }
             }
             for (id, event) in join.buffer {
-                guard let index = join.channels.firstIndex(of: event.channel), id > replay.readThrough[index] else { continue }
+                // A channel of the replay: only what the replay did not cover. Another (a live
+                // event through a pattern): all of it.
+                if let index = join.channels.firstIndex(of: event.channel), id <= replay.readThrough[index] { continue }
                 merged.append((id, event))
             }
         } else {
             merged = join.buffer
         }
-        if join.channels.count > 1 { merged.sort { $0.0 < $1.0 } }
+        if join.channels.count > 1 || !join.patterns.isEmpty {
+            merged.sort { $0.0 < $1.0 }
+            // An event can reach a join through its channel and through a pattern: once.
+            var previous: StreamID?
+            merged.removeAll { entry in
+                defer { previous = entry.0 }
+                return entry.0 == previous
+            }
+        }
+        if join.expansionIsIncomplete { status = .gap }
+        // Made before the join lets go of its channels and patterns, so that none is released
+        // in between.
+        let subscription = makeSubscription(join.channels, patterns: join.patterns, status: status, replay: merged.map(\.1), on: join.loop)
         detach(join)
-        completion(.success(makeSubscription(join.channels, status: status, replay: merged.map(\.1), on: join.loop)))
+        completion(.success(subscription))
     }
 
     func fail(_ join: Join, _ error: BrokerError) {
@@ -533,6 +586,8 @@ extension RedisBroker {
         join.timer = nil
         joins[ObjectIdentifier(join)] = nil
         for name in join.channels { channels[name]?.joins.removeAll { $0 === join } }
+        for pattern in join.patterns { patternStates[keys.glob(for: pattern)]?.joins.removeAll { $0 === join } }
+        if !join.patterns.isEmpty { releasePatterns(join.patterns) }
     }
 
     func failAllJoins(_ error: BrokerError) {
@@ -546,6 +601,7 @@ extension RedisBroker {
         let pending = channels.values.filter { $0.phase == .subscribing(sent: false) }
         guard subscriber.subscribe([keys.anchor] + pending.map(\.pubsubName)) else { return }
         for channel in pending { channel.phase = .subscribing(sent: true) }
+        resubscribePatterns()
     }
 
     /// The subscriber connection is gone: channels wait to be resubscribed (their held events
@@ -564,6 +620,7 @@ extension RedisBroker {
             channel.syncToken &+= 1
         }
         failAllJoins(error)
+        patternsLostTheirConnection()
         for (name, channel) in channels where channel.isUnused { channels[name] = nil }
         catchingUp = Set(channels.values.filter { $0.position != nil }.map(\.name))
     }
@@ -576,6 +633,7 @@ extension RedisBroker {
     // MARK: Live events and syncing
 
     func handlePush(_ value: RedisValue) {
+        if handlePatternPush(value) { return }
         guard let parts = value.elements, parts.count == 3, case .bulk(let kind) = parts[0], case .bulk(let pubsubName) = parts[1],
             let name = keys.channel(fromPubSub: pubsubName), let channel = channels[name]
         else { return }
@@ -763,12 +821,12 @@ extension RedisBroker {
             var wakeups: [LoopFanOut.Share] = []
             fanOut.lock.withLock { _ in
                 for (loop, count) in channel.subscriberCounts.enumerated() where loop > 0 && count > 0 {
-                    if fanOut.queue(.event(event), for: fanOut.shares[loop]) { wakeups.append(fanOut.shares[loop]) }
+                    if fanOut.queue(.event(event, .channelSubscribers), for: fanOut.shares[loop]) { wakeups.append(fanOut.shares[loop]) }
                 }
             }
             for share in wakeups { fanOut.scheduleDrain(of: share) }
         }
-        if channel.subscriberCounts[0] > 0 { fanOut.shares[0].deliver(event) }
+        if channel.subscriberCounts[0] > 0 { fanOut.shares[0].deliver(event, to: .channelSubscribers) }
         guard !channel.joins.isEmpty else { return }
         var overflowing: [Join] = []
         var replayed: [Join] = []
@@ -784,7 +842,7 @@ extension RedisBroker {
     }
 
     /// Builds the delivered event and its bytes, once per event and process.
-    private func makeEvent(channel: String, id: StreamID, record: EventRecord) -> BrokerEvent? {
+    func makeEvent(channel: String, id: StreamID, record: EventRecord) -> BrokerEvent? {
         let event = record.serverSentEvent(entryID: id)
         guard let encoded = try? event.encoded() else {
             logger.warning("channel \(channel): skipping event \(id), which cannot be encoded")

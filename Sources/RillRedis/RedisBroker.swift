@@ -118,6 +118,17 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     var joins: [ObjectIdentifier: Join] = [:]
     /// Channels whose catch-up after a lost subscriber connection is not read yet.
     var catchingUp = Set<String>()
+    // Pattern state (RedisBroker+Patterns.swift).
+    /// The globs `PSUBSCRIBE`d (or to be), by glob.
+    var patternStates: [[UInt8]: PatternState] = [:]
+    /// The patterns subscriptions and subscribe calls here use, to filter what a glob lets
+    /// through (Redis's `*` crosses `/`).
+    let localPatterns = ChannelPatternIndex<PatternUse>()
+    /// Per loop, its subscriptions with at least one pattern.
+    var patternSubscriberCounts: [Int]
+    /// The newest event handed to pattern subscribers: every glob that matches an event gets
+    /// its own copy from Redis, one right after the other, in id order.
+    var lastPatternEventID = StreamID.zero
     /// The most events one replay delivers (``Configuration/maximumReplayEventCount``).
     let replayLimit: Int
     /// The most events a catch-up reads: the most the history holds (count + slack).
@@ -145,6 +156,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.eventLoops = eventLoops
         fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.broker.maxPendingCrossLoopEvents)
+        patternSubscriberCounts = Array(repeating: 0, count: eventLoops.count)
         self.configuration = configuration
         self.logger = logger
         keys = RedisKeys(prefix: configuration.keyPrefix, database: configuration.database)
@@ -410,12 +422,11 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let record = EventRecord(event)
         let arguments: [[UInt8]] =
             [
-                keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.pubsub(channel), historyCountBytes,
-                slackBytes, ageBytes,
-                record.messageFields,
+                keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.channelIndex,
+                keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes, record.messageFields,
             ]
             + record.streamArguments
-        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 4, arguments) { [weak self] reply in
+        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 5, arguments) { [weak self] reply in
             guard let self else { return }
             guard let reply else {
                 completion(

@@ -262,6 +262,20 @@ final class RedisConnection {
         return Self.submit(context, [Array("UNSUBSCRIBE".utf8)] + channels, pushCallback, nil)
     }
 
+    /// `PSUBSCRIBE`s glob patterns; confirmations and messages arrive through ``onPush``.
+    @discardableResult
+    func psubscribe(_ patterns: [[UInt8]]) -> Bool {
+        guard let context, state == .ready, !patterns.isEmpty else { return false }
+        return Self.submit(context, [Array("PSUBSCRIBE".utf8)] + patterns, pushCallback, nil)
+    }
+
+    /// `PUNSUBSCRIBE`s (confirmations reach ``onPush``).
+    @discardableResult
+    func punsubscribe(_ patterns: [[UInt8]]) -> Bool {
+        guard let context, state == .ready, !patterns.isEmpty else { return false }
+        return Self.submit(context, [Array("PUNSUBSCRIBE".utf8)] + patterns, pushCallback, nil)
+    }
+
     fileprivate func push(_ value: RedisValue, attempt: Int) {
         guard attempt == self.attempt, context != nil, state == .ready else { return }
         onPush(value)

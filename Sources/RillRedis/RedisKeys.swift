@@ -1,3 +1,5 @@
+import RillPubSub
+
 /// The names RedisBroker uses in Redis, all under the configured prefix (default `rill:`).
 struct RedisKeys {
     /// `<prefix>lastid`: the last event id assigned (one counter for every channel).
@@ -29,6 +31,26 @@ struct RedisKeys {
     /// `<prefix>pids:<channel>`: a hash from publisher ids to the entry ids of the channel's
     /// events that carry them (events with a broker-assigned id are not in it).
     func publisherIDs(_ channel: String) -> [UInt8] { prefix + Array("pids:".utf8) + Array(channel.utf8) }
+
+    /// `<prefix>channels`: a sorted set of the channels' stream keys by their last publish
+    /// (milliseconds of Redis's clock), trimmed to the history's age: where a pattern's replay
+    /// finds the channels that may hold what a client missed.
+    var channelIndex: [UInt8] { prefix + Array("channels".utf8) }
+
+    /// The channel whose stream key is `key` (a member of ``channelIndex``).
+    func channel(fromStream key: [UInt8]) -> String? {
+        let streamPrefix = prefix + Array("stream:".utf8)
+        guard key.count > streamPrefix.count, key.starts(with: streamPrefix) else { return nil }
+        return String(decoding: key[streamPrefix.count...], as: UTF8.self)
+    }
+
+    /// The Redis glob (`PSUBSCRIBE`) for `pattern`: every pub/sub channel of a channel the
+    /// pattern matches, and possibly others (Redis's `*` crosses `/`, and a `**` segment with its
+    /// slash becomes one `*`), which the broker filters out. Glob metacharacters in literal parts
+    /// are escaped.
+    func glob(for pattern: ChannelPattern) -> [UInt8] {
+        pubsubPrefix + Array(pattern.redisGlob.utf8)
+    }
 
     /// `<prefix>channel:<channel>`: the pub/sub channel live events of the channel go through.
     func pubsub(_ channel: String) -> [UInt8] { pubsubPrefix + Array(channel.utf8) }

@@ -98,8 +98,11 @@ enum RedisScripts {
 
         """
 
-    /// `EVALSHA publish 4 <stream> <meta> <last id> <publisher ids> <pub/sub channel> <count>
-    /// <slack> <age ms> <message fields> <field> <value> …` → `[<entry id>, <PUBLISH receivers>]`.
+    /// `EVALSHA publish 5 <stream> <meta> <last id> <publisher ids> <channel index> <pub/sub
+    /// channel> <count> <slack> <age ms> <message fields> <field> <value> …` → `[<entry id>,
+    /// <PUBLISH receivers>]`. The channel index (`<prefix>channels`) scores each stream key by
+    /// its last publish, so that a pattern's replay finds the channels published since a
+    /// client's event without scanning the keyspace.
     /// An event with a publisher id is indexed in the hash `<publisher ids>` (publisher id →
     /// entry id), which trimming keeps in step with the stream and which expires with it.
     static let publish =
@@ -143,6 +146,11 @@ enum RedisScripts {
             -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
             -- after a long quiet period must still learn that the history it missed expired.
             redis.call('PEXPIRE', KEYS[2], math.max(2 * age, 604800000))
+            -- The channel index (stream keys by last publish), for pattern replays; what is
+            -- older than the history's age has nothing left to replay.
+            redis.call('ZADD', KEYS[5], now, KEYS[1])
+            redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. string.format('%.0f', now - age))
+            redis.call('PEXPIRE', KEYS[5], age)
             local receivers = redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[5])
             return {id, receivers}
             """

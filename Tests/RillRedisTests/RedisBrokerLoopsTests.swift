@@ -109,6 +109,29 @@ import Testing
         }
     }
 
+    @Test func `pattern subscribers on both loops get each event once over one PSUBSCRIBE`() async throws {
+        let server = try RedisServer()
+        try await withBroker(server) { loops, broker in
+            let rooms = [try ChannelPattern("rooms/*")]
+            let onFirst = try await Task(executorPreference: loops[0].executor) {
+                try await broker.subscribe(to: [], matching: rooms, lastEventID: nil)
+            }.value
+            let onSecond = try await Task(executorPreference: loops[1].executor) {
+                try await broker.subscribe(to: ["rooms/a"], matching: rooms, lastEventID: nil)
+            }.value
+            #expect(onSecond.eventLoop === loops[1])
+            #expect(try await broker.runCommand(["PUBSUB", "NUMPAT"]).integer == 1)
+            for text in ["a", "b", "c"] { _ = try await broker.publish(ServerSentEvent(data: text), to: "rooms/\(text)") }
+            _ = try await broker.publish(ServerSentEvent(data: "no"), to: "lobby")
+            for subscription in [onFirst, onSecond] {
+                #expect(try await take(3, from: subscription, until: "c").map { $0.event.data ?? "" } == ["a", "b", "c"])
+                #expect(subscription.bufferedCount == 0)
+                subscription.cancel()
+            }
+            try await eventually("the subscriptions to leave") { await broker.statistics().subscriptionCount == 0 }
+        }
+    }
+
     @Test func `closing the broker ends the subscriptions on every loop`() async throws {
         let server = try RedisServer()
         try await withBroker(server) { loops, broker in

@@ -109,6 +109,25 @@ let benchmarks: @Sendable () -> Void = {
         await brokerOnly.value?.shutdown()
         brokerOnly.value = nil
     }
+    // MARK: Pattern matching on publish: 0, 100 and 10,000 pattern subscriptions registered
+
+    for (count, shape) in [
+        (0, PatternPublishWorkload.Shape.distinctPrefixes), (100, .distinctPrefixes), (10_000, .distinctPrefixes),
+        (100, .wildcardsSideBySide), (10_000, .wildcardsSideBySide),
+    ] {
+        let workload = Holder<PatternPublishWorkload>()
+        let shapeName = shape == .distinctPrefixes ? "users/<i>/**" : "users/*-<i>/**"
+        Benchmark("Pattern publish: \(count) patterns \(shapeName), publish to users/42/inbox", configuration: perThousand) {
+            benchmark in
+            blackHole(try await workload.value!.publish(count: benchmark.scaledIterations.count))
+        } setup: {
+            workload.value = try await PatternPublishWorkload.start(patternCount: count, shape: shape)
+        } teardown: {
+            await workload.value?.shutdown()
+            workload.value = nil
+        }
+    }
+
     let roundTrip = Holder<LoopRoundTripWorkload>()
     Benchmark("Loop round trip: Task onto the loop and back (baseline)", configuration: perOperation) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(await roundTrip.value!.roundTrip()) }
