@@ -3,10 +3,12 @@
 /// literal segments it shares, and the wildcards met on the way — not on how many patterns
 /// there are, nor on how many exact-channel subscribers.
 ///
-/// A tree of segments: a literal segment is a hash lookup, a `*` segment a check per wildcard
-/// child, and the patterns with `**` are kept at the node of their head, each checked against
-/// the end of the name. 10,000 patterns `users/<id>/**` cost a publish to `users/42/inbox` two
-/// lookups and one check.
+/// A tree of segments: a literal segment is a hash lookup; the wildcard segments under one node
+/// (`room-*`, `*-log`) are checked one by one while they are few, and past that found by hash
+/// lookups of the name segment's own prefixes and suffixes (at most (n + 1)(n + 2) / 2 for a
+/// segment of n characters, whatever the number of wildcards); the patterns with `**` are kept
+/// at the node of their head, each checked against the end of the name. 10,000 patterns
+/// `users/<id>/**` cost a publish to `users/42/inbox` two lookups and one check.
 ///
 /// Not thread-safe: the in-memory broker keeps one under its lock, and each loop one of its own.
 package final class ChannelPatternIndex<Value: AnyObject> {
@@ -14,14 +16,24 @@ package final class ChannelPatternIndex<Value: AnyObject> {
     private final class Node {
         /// Children by literal segment.
         var literals: [Substring: Node] = [:]
-        /// Children by wildcard segment (keyed by its text, `pre*suf`).
-        var wildcards: [String: (segment: ChannelPattern.Segment, node: Node)] = [:]
+        /// Children by wildcard segment.
+        var wildcards: [Wildcard: Node] = [:]
         /// The value of the pattern without `**` whose head ends here.
         var value: Value?
         /// The patterns whose `**` follows the head that ends here, by pattern, with their tails.
         var doubleStars: [String: (tail: [ChannelPattern.Segment], value: Value)] = [:]
 
         var isEmpty: Bool { literals.isEmpty && wildcards.isEmpty && value == nil && doubleStars.isEmpty }
+    }
+
+    /// A wildcard segment: what it needs before and after its `*`.
+    private struct Wildcard: Hashable {
+        var prefix: Substring
+        var suffix: Substring
+
+        func matches(_ part: Substring) -> Bool {
+            ChannelPattern.matches(.wildcard(prefix: prefix, suffix: suffix), part)
+        }
     }
 
     private let root = Node()
@@ -73,8 +85,28 @@ package final class ChannelPatternIndex<Value: AnyObject> {
         }
         let segment = segments[index]
         if let child = node.literals[segment] { walk(child, segments: segments, at: index + 1, body) }
-        for (_, wildcard) in node.wildcards where ChannelPattern.matches(wildcard.segment, segment) {
-            walk(wildcard.node, segments: segments, at: index + 1, body)
+        guard !node.wildcards.isEmpty else { return }
+        let length = segment.count
+        if node.wildcards.count <= (length + 1) * (length + 2) / 2 {
+            for (wildcard, child) in node.wildcards where wildcard.matches(segment) {
+                walk(child, segments: segments, at: index + 1, body)
+            }
+            return
+        }
+        // Many wildcards: look up every way to split the segment into a prefix and a suffix that
+        // do not overlap (each wildcard is one such split).
+        var prefixEnd = segment.startIndex
+        while true {
+            var suffixStart = prefixEnd
+            while true {
+                if let child = node.wildcards[Wildcard(prefix: segment[..<prefixEnd], suffix: segment[suffixStart...])] {
+                    walk(child, segments: segments, at: index + 1, body)
+                }
+                guard suffixStart < segment.endIndex else { break }
+                suffixStart = segment.index(after: suffixStart)
+            }
+            guard prefixEnd < segment.endIndex else { break }
+            prefixEnd = segment.index(after: prefixEnd)
         }
     }
 
@@ -91,12 +123,12 @@ package final class ChannelPatternIndex<Value: AnyObject> {
                     node = child
                 }
             case .wildcard(let prefix, let suffix):
-                let key = "\(prefix)*\(suffix)"
+                let key = Wildcard(prefix: prefix, suffix: suffix)
                 if let child = node.wildcards[key] {
-                    node = child.node
+                    node = child
                 } else {
                     let child = Node()
-                    node.wildcards[key] = (segment, child)
+                    node.wildcards[key] = child
                     node = child
                 }
             }
@@ -112,7 +144,7 @@ package final class ChannelPatternIndex<Value: AnyObject> {
     private static func child(of node: Node, for segment: ChannelPattern.Segment) -> Node? {
         switch segment {
         case .literal(let literal): node.literals[literal]
-        case .wildcard(let prefix, let suffix): node.wildcards["\(prefix)*\(suffix)"]?.node
+        case .wildcard(let prefix, let suffix): node.wildcards[Wildcard(prefix: prefix, suffix: suffix)]
         }
     }
 
@@ -140,7 +172,7 @@ package final class ChannelPatternIndex<Value: AnyObject> {
         if remove(pattern, from: child, at: index + 1) {
             switch segment {
             case .literal(let literal): node.literals[literal] = nil
-            case .wildcard(let prefix, let suffix): node.wildcards["\(prefix)*\(suffix)"] = nil
+            case .wildcard(let prefix, let suffix): node.wildcards[Wildcard(prefix: prefix, suffix: suffix)] = nil
             }
         }
         return node.isEmpty

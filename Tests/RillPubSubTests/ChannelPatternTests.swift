@@ -85,4 +85,21 @@ struct ChannelPatternTests {
         #expect(index.isEmpty)
         #expect(matches("chat/lobby").isEmpty)
     }
+
+    @Test func `many wildcards under one segment are found by lookup, agreeing with matching one by one`() throws {
+        final class Box {
+            let name: String
+            init(_ name: String) { self.name = name }
+        }
+        let index = ChannelPatternIndex<Box>()
+        var texts = (0..<100).map { "a/*-\($0)" } + ["a/room-*", "a/*", "a/r*7", "a/é*", "a/*é-7", "a/room-7", "a/**"]
+        texts += (0..<30).map { "a/p\($0)*" }
+        for text in texts { index[try ChannelPattern(text)] = Box(text) }
+        for channel in ["a/room-7", "a/é-7", "a/-7", "a/p12x", "a/", "a/room-77", "b/room-7"] {
+            var found: [String] = []
+            index.forEachMatch(of: channel) { found.append($0.name) }
+            let expected = try texts.filter { try ChannelPattern($0).matches(channel) }
+            #expect(found.sorted() == expected.sorted(), "\(channel)")
+        }
+    }
 }
