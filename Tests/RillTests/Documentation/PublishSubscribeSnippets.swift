@@ -29,6 +29,15 @@ enum PublishSubscribeSnippets {
     }
     // PublishSubscribe.md: channels from the path — end
 
+    // PublishSubscribe.md: patterns from the path — begin
+    static func patternsFromThePath(router: Router) {
+        router.get("/users/:id/everything") { request, context in
+            let id = try context.parameter("id")
+            return try await context.eventStream(for: request, channels: [], patterns: [try ChannelPattern("users/\(id)/**")])
+        }
+    }
+    // PublishSubscribe.md: patterns from the path — end
+
     // PublishSubscribe.md: history — begin
     static func history(router: Router) async throws {
         let app = try Application(
