@@ -29,6 +29,29 @@ import Testing
         #expect(try await hub.terminate() == "exit status 0")
     }
 
+    /// The hub runs in a swift-service-lifecycle `ServiceGroup`, which handles the first SIGTERM
+    /// and ignores the next ones: the application itself must turn a second signal into "stop
+    /// now", or an operator's second SIGTERM (or Ctrl-C) would do nothing, or kill the process.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func `a second signal during the graceful shutdown closes everything at once`(signal: Int32) async throws {
+        // 20 streams ended spread over 30 s: the graceful shutdown takes that long.
+        let hub = try await HubProcess(["--drain-seconds", "30"])
+        var streams: [SSETestStream] = []
+        for _ in 0..<20 { streams.append(try await hub.client.sse("/stream?channel=x")) }
+        #expect(streams.allSatisfy { $0.status == .ok })
+        hub.process.kill(signal)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(!hub.process.hasExited, "the graceful shutdown drains the streams over 30 s")
+        let started = ContinuousClock.now
+        hub.process.kill(signal)
+        let ended = try await withDeadline(.seconds(15), "rill-hub shutdown") { hub.process.waitForExit(timeout: .seconds(12)) }
+        #expect(ended == "exit status 0")
+        // Not the 30 s drain (generous for a loaded machine).
+        #expect(ContinuousClock.now - started < .seconds(6))
+        #expect(hub.process.standardError.contains("received again") || hub.process.standardOutput.contains("received again"))
+        for stream in streams { stream.close() }
+    }
+
     @Test(arguments: [
         ["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
         ["--metrics-channels", "-1"], ["--metrics-token", ""], ["--loops", "0"], ["--loops", "-2"],

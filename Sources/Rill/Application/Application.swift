@@ -162,15 +162,41 @@ public final class Application: Sendable {
     /// SIGHUP with TLS) and shuts down gracefully when the group triggers a graceful shutdown,
     /// or when the task running it is cancelled. Either way `run()` returns once shutdown
     /// completed.
+    ///
+    /// A second SIGINT or SIGTERM during the graceful shutdown closes every connection at once
+    /// (and is logged): the application watches them from the first one on, or, in a
+    /// `ServiceGroup` (which ignores repeated shutdown signals), from the moment the group's
+    /// graceful shutdown begins.
     public func run() async throws {
         if localAddress == nil { try await start() }
-        let watchers = try await installSignalWatchers(shutdownSignals: !Self.runsInServiceGroup)
+        let inServiceGroup = Self.runsInServiceGroup
+        let watchers = try await installSignalWatchers(shutdownSignals: !inServiceGroup)
         state.withLock { $0.signalWatchers = watchers }
         await withTaskCancellationOrGracefulShutdownHandler {
             await waitUntilStopped()
         } onCancelOrGracefulShutdown: { [self] in
-            Task { await self.shutdown() }
+            Task {
+                if inServiceGroup { await self.watchForSecondShutdownSignal() }
+                await self.shutdown()
+            }
         }
+    }
+
+    /// In a `ServiceGroup`, once its graceful shutdown began: the next SIGINT or SIGTERM (the
+    /// group took the first) closes every connection at once.
+    private func watchForSecondShutdownSignal() async {
+        let watchers = await onLoop(eventLoop) { [self] () -> [SignalWatcher] in
+            [SIGINT, SIGTERM].compactMap { signal in
+                try? SignalWatcher(loop: eventLoop, signal: signal) { [self] in self.closeEverythingNow(after: signal) }
+            }
+        }
+        state.withLock { $0.signalWatchers += watchers }
+    }
+
+    /// A second shutdown signal: every connection closes now, handlers are cancelled.
+    private func closeEverythingNow(after signal: Int32) {
+        logger.warning("signal \(signal) received again: closing every connection now")
+        for server in servers { server.loop.executeBypassingLimit { server.forceCloseAll() } }
     }
 
     /// Watches SIGINT and SIGTERM when `shutdownSignals` (a graceful shutdown; the second one
@@ -184,8 +210,7 @@ public final class Application: Sendable {
             var watchers = try (shutdownSignals ? [SIGINT, SIGTERM] : []).map { signal in
                 try SignalWatcher(loop: eventLoop, signal: signal) { [self] in
                     if signalled {
-                        self.logger.warning("signal \(signal) received again: closing every connection now")
-                        for server in self.servers { server.loop.executeBypassingLimit { server.forceCloseAll() } }
+                        self.closeEverythingNow(after: signal)
                         return
                     }
                     signalled = true
@@ -247,17 +272,11 @@ public final class Application: Sendable {
     /// ``ServerConfiguration/shutdownGracePeriod`` (then cancels them), closes every connection
     /// and stops the event loop. Idempotent.
     public func shutdown() async {
-        let (servers, watchers, metricsTask) = state.withLock { state in
-            defer {
-                state.signalWatchers = []
-                state.metricsTask = nil
-            }
-            return (state.servers, state.signalWatchers, state.metricsTask)
+        let (servers, metricsTask) = state.withLock { state in
+            defer { state.metricsTask = nil }
+            return (state.servers, state.metricsTask)
         }
         metricsTask?.cancel()
-        if !watchers.isEmpty {
-            await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
-        }
         if !servers.isEmpty {
             // Every loop stops accepting and says farewell at once; one grace period for all.
             let parts = await withTaskGroup(of: (Int, ServerStatistics).self) { group in
@@ -282,6 +301,15 @@ public final class Application: Sendable {
             }
         }
         router.releaseHandlers()
+        // The signal watchers stay until the servers are down: a second SIGINT or SIGTERM during
+        // the grace period closes everything at once (without a watcher, it would kill).
+        let watchers = state.withLock { state in
+            defer { state.signalWatchers = [] }
+            return state.signalWatchers
+        }
+        if !watchers.isEmpty {
+            await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
+        }
         await withTaskGroup(of: Void.self) { group in
             for loop in eventLoops { group.addTask { await loop.shutdown() } }
         }

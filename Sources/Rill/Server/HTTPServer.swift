@@ -339,17 +339,30 @@ final class HTTPServer: @unchecked Sendable {
         await withCheckedContinuation { shutdownWaiters.append($0) }
     }
 
-    /// Ends `connections`' event streams (with their farewells) spread evenly over `period`: a
-    /// batch every ``drainTickMilliseconds``, the first at once.
+    /// Ends `connections`' event streams (with their farewells) spread evenly over `period`: by
+    /// the end of tick `t` of the period's ``drainTickMilliseconds`` ticks, `count × t / ticks`
+    /// of them (rounded up), the first at once. Many streams end in a batch every tick; a few
+    /// end one at a time, `period / count` apart — not all in the first few ticks.
     private func drainEventStreams(_ connections: [HTTPConnection], over period: Duration) {
         let ticks = max(1, Int(period.millisecondsRoundingUp / UInt64(Self.drainTickMilliseconds)))
-        let perTick = (connections.count + ticks - 1) / ticks
-        var remaining = connections[...]
+        let count = connections.count
+        var ended = 0
+        var tick = 0
         func step() {
-            for connection in remaining.prefix(perTick) where !connection.isClosed { connection.serverIsShuttingDown() }
-            remaining = remaining.dropFirst(perTick)
-            guard !remaining.isEmpty else { return }
-            loop.schedule(after: .milliseconds(Self.drainTickMilliseconds)) { step() }
+            tick += 1
+            let due = min(count, (count * tick + ticks - 1) / ticks)
+            while ended < due {
+                let connection = connections[ended]
+                if !connection.isClosed { connection.serverIsShuttingDown() }
+                ended += 1
+            }
+            guard ended < count else { return }
+            // The first tick at which the next stream is due.
+            let next = ended * ticks / count + 1
+            loop.schedule(after: .milliseconds(Int64((next - tick) * Self.drainTickMilliseconds))) {
+                tick = next - 1
+                step()
+            }
         }
         step()
     }

@@ -10,8 +10,8 @@ import Testing
 typealias TestServer = ExampleServer
 
 /// The child process, and whether it was sent SIGTERM already: a second SIGTERM during a
-/// graceful shutdown may kill the server (its signal handlers are gone by then), so it is sent
-/// once.
+/// graceful shutdown closes every connection at once instead of letting them finish, so it is
+/// sent once.
 final class ServerProcess: @unchecked Sendable {
     let process: Process
     private let sentTerminate = Mutex(false)
