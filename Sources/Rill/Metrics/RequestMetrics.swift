@@ -54,20 +54,32 @@ final class RequestMetrics {
     /// ``nowNanoseconds()`` reading when the request was complete). Loop thread only.
     func record(method: HTTPRequest.Method, statusCode: Int, protocol: HTTPProtocolLabel, startNanoseconds: UInt64) {
         let methodIndex = Self.methodLabels.firstIndex(of: method) ?? Self.methodLabels.count
+        count(methodIndex: methodIndex, statusCode: statusCode, protocol: `protocol`)
+        let elapsed = Self.nowNanoseconds() &- startNanoseconds
+        durationTimers[`protocol`.rawValue].recordNanoseconds(Int64(truncatingIfNeeded: elapsed))
+    }
+
+    /// Counts a response the server wrote before any handler could run — a malformed or
+    /// over-long request (400, 413, 414, 431, 505…), or a connection over the cap (503) — as
+    /// `method="other"` (the method is unknown or was never read). No duration: nothing was
+    /// handled. Loop thread only.
+    func recordRejected(statusCode: Int, protocol: HTTPProtocolLabel) {
+        count(methodIndex: Self.methodLabels.count, statusCode: statusCode, protocol: `protocol`)
+    }
+
+    /// Increments the counter of a label combination, made on first use.
+    private func count(methodIndex: Int, statusCode: Int, protocol: HTTPProtocolLabel) {
         let key = Self.key(methodIndex: methodIndex, statusCode: statusCode, protocol: `protocol`)
         if let counter = requestCounters[key] {
             counter.increment()
-        } else {
-            let methodLabel = methodIndex < Self.methodLabels.count ? Self.methodLabels[methodIndex].rawValue : "other"
-            let counter = Counter(
-                label: MetricName.httpRequests,
-                dimensions: [("method", methodLabel), ("status", String(statusCode)), ("protocol", `protocol`.value)],
-                factory: factory)
-            requestCounters[key] = counter
-            counter.increment()
+            return
         }
-        let elapsed = Self.nowNanoseconds() &- startNanoseconds
-        durationTimers[`protocol`.rawValue].recordNanoseconds(Int64(truncatingIfNeeded: elapsed))
+        let methodLabel = methodIndex < Self.methodLabels.count ? Self.methodLabels[methodIndex].rawValue : "other"
+        let counter = Counter(
+            label: MetricName.httpRequests, dimensions: [("method", methodLabel), ("status", String(statusCode)), ("protocol", `protocol`.value)],
+            factory: factory)
+        requestCounters[key] = counter
+        counter.increment()
     }
 
     /// One integer per label combination: status codes are three digits, methods fewer than 16.

@@ -234,6 +234,7 @@ final class HTTPServer: @unchecked Sendable {
             return
         }
         stream.write(Self.serviceUnavailable)
+        requestMetrics.recordRejected(statusCode: 503, protocol: .http1)
         let now = loop.nowMilliseconds
         if now &- refusalWindowStart >= UInt64(Self.refusalLingerMilliseconds) {
             refusalWindowStart = now

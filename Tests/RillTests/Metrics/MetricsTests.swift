@@ -1,6 +1,7 @@
 import Foundation
 import MetricsTestKit
 import Rill
+import RillTestSupport
 import RillTesting
 import Testing
 
@@ -39,6 +40,46 @@ import Testing
         let timer = try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "http1")])
         #expect(timer.values.count == 5)
         #expect(timer.values.allSatisfy { $0 > 0 && $0 < 5_000_000_000 })
+    }
+
+    @Test func `requests refused before any handler runs are counted too`() async throws {
+        let metrics = TestMetrics()
+        let router = Router()
+        router.get("/ok") { _, _ in "ok" }
+        var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0, maxConnections: 1)
+        configuration.metricsReportingInterval = nil
+        let app = try Application(router: router, configuration: configuration, metricsFactory: metrics)
+        let port = try await app.start().port
+        // A malformed request line: 400 from the parser, on the loop, before any route.
+        let malformed = try RawConnection(port: port)
+        try malformed.send("GET /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n")
+        #expect(try malformed.readResponse().status == .badRequest)
+        malformed.close()
+        // One connection at a time (the cap is 1).
+        #expect(await eventually { await app.serverStatistics().connectionCount == 0 })
+        // An invalid Content-Length: 400.
+        let invalidLength = try RawConnection(port: port)
+        try invalidLength.send("POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        #expect(try invalidLength.readResponse(forRequestMethod: .post).status == .badRequest)
+        invalidLength.close()
+        #expect(await eventually { await app.serverStatistics().connectionCount == 0 })
+        // Over the connection cap (1): 503.
+        let holder = try RawConnection(port: port)
+        try holder.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try holder.readResponse().status == .ok)
+        #expect(await eventually { await app.serverStatistics().connectionCount == 1 })
+        let refused = try RawConnection(port: port)
+        try refused.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try refused.readResponse().status == .serviceUnavailable)
+        refused.close()
+        holder.close()
+        await app.shutdown()
+        let requests = "rill_http_requests_total"
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "other"), ("status", "400"), ("protocol", "http1")]) == 2)
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "other"), ("status", "503"), ("protocol", "http1")]) == 1)
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "GET"), ("status", "200"), ("protocol", "http1")]) == 1)
+        // No duration for what no handler took.
+        #expect(try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "http1")]).values.count == 1)
     }
 
     @Test func `an HTTP/2 request is counted as h2 and gets its X-Request-Id back`() async throws {

@@ -353,6 +353,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         case .missingHost: message = "HTTP/1.1 requests need a Host header"
         }
         writeSimple(status: error.status, message: message)
+        server.requestMetrics.recordRejected(statusCode: error.status.code, protocol: .http1)
     }
 
     /// A complete error response with `Connection: close`, written directly from the loop side.
