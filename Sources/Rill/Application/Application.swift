@@ -56,6 +56,8 @@ public final class Application: Sendable {
         var finalStatistics: ServerStatistics?
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var signalWatchers: [SignalWatcher] = []
+        /// In a `ServiceGroup`, during the graceful shutdown: watches for a second shutdown signal.
+        var secondSignalTask: Task<Void, Never>?
         /// The certificate and key of ``ServerConfiguration/tls``, loaded at start.
         var tlsContext: TLSContext?
         /// Reports the metrics every ``ServerConfiguration/metricsReportingInterval`` while running.
@@ -184,13 +186,16 @@ public final class Application: Sendable {
 
     /// In a `ServiceGroup`, once its graceful shutdown began: the next SIGINT or SIGTERM (the
     /// group took the first) closes every connection at once.
+    ///
+    /// Watched the way the group watches them (swift-service-lifecycle's `UnixSignalsSequence`,
+    /// Dispatch signal sources, which all see every signal), not with a libuv handler: with both,
+    /// which of them gets a signal depends on the thread the kernel picks.
     private func watchForSecondShutdownSignal() async {
-        let watchers = await onLoop(eventLoop) { [self] () -> [SignalWatcher] in
-            [SIGINT, SIGTERM].compactMap { signal in
-                try? SignalWatcher(loop: eventLoop, signal: signal) { [self] in self.closeEverythingNow(after: signal) }
-            }
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let task = Task { [weak self] in
+            for await signal in signals { self?.closeEverythingNow(after: signal.rawValue) }
         }
-        state.withLock { $0.signalWatchers += watchers }
+        state.withLock { $0.secondSignalTask = task }
     }
 
     /// A second shutdown signal: every connection closes now, handlers are cancelled.
@@ -303,10 +308,14 @@ public final class Application: Sendable {
         router.releaseHandlers()
         // The signal watchers stay until the servers are down: a second SIGINT or SIGTERM during
         // the grace period closes everything at once (without a watcher, it would kill).
-        let watchers = state.withLock { state in
-            defer { state.signalWatchers = [] }
-            return state.signalWatchers
+        let (watchers, secondSignalTask) = state.withLock { state in
+            defer {
+                state.signalWatchers = []
+                state.secondSignalTask = nil
+            }
+            return (state.signalWatchers, state.secondSignalTask)
         }
+        secondSignalTask?.cancel()
         if !watchers.isEmpty {
             await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
         }
