@@ -1,12 +1,13 @@
-import RillCore
+import Synchronization
 
 /// One subscription's place in a ``PresenceRegistry``: ``release()`` records that it ended.
-/// A subscription holds its lease and releases it when it ends, whatever ends it.
+/// A subscription holds its lease and releases it when it ends, whatever ends it. Every stream
+/// has one: its flag is an inline atomic, not a lock of its own.
 public final class PresenceLease: Sendable {
     private let registry: PresenceRegistry
     private let sub: String?
     private let channels: [String]
-    private let released = SanitizerVisibleMutex(false)
+    private let released = Atomic(false)
 
     init(registry: PresenceRegistry, sub: String?, channels: [String]) {
         self.registry = registry
@@ -16,10 +17,6 @@ public final class PresenceLease: Sendable {
 
     /// Records the end of the subscription. Idempotent; any thread.
     public func release() {
-        let first = released.withLock { released in
-            defer { released = true }
-            return !released
-        }
-        if first { registry.leave(sub, channels: channels) }
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { registry.leave(sub, channels: channels) }
     }
 }
