@@ -14,7 +14,7 @@ extension Application {
     ///
     /// - Parameters:
     ///   - channel: the channel.
-    ///   - limit: the most members listed (``Presence/memberCount`` counts them all).
+    ///   - limit: the most members listed (`Presence.memberCount` counts them all).
     ///   - request: when given, the authorization hook must allow subscribing to `channel`.
     /// - Throws: ``HTTPError`` 400 for an invalid or reserved channel name, 403 when not
     ///   allowed, 503 when a shared store cannot be read.
