@@ -57,6 +57,7 @@ struct HubPresenceTests {
         ("/presence?channel=c&limit=1001", "from 0 to 1000"), ("/presence?channel=c&limit=-1", "from 0 to 1000"),
         ("/presence?channel=c&limit=ten", "from 0 to 1000"), ("/presence?channel=rill-presence/c", "is reserved"),
         ("/stream?channel=rill-presence/c", "is reserved"), ("/stream?channel=c&presence=yes", "'presence' must be 1 or 0"),
+        ("/stream?presence=1&channel=" + String(repeating: "x", count: 243), "channels of at most 242 bytes"),
     ])
     func `bad presence requests are 400 with a JSON reason`(path: String, reason: String) async throws {
         let app = try hub()

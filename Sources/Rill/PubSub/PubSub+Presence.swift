@@ -10,6 +10,10 @@ extension PubSub {
     /// carries those of `chat`. Requests can neither subscribe nor publish to such a name.
     static let presenceChannelPrefix = "rill-presence/"
 
+    /// The longest channel name, in UTF-8 bytes, whose presence notices a stream can receive: a
+    /// channel name has at most 256 bytes, and the reserved channel adds its prefix.
+    static let maxChannelBytesWithPresenceNotices = 256 - presenceChannelPrefix.utf8.count
+
     /// The reserved channel of `channel`'s presence notices.
     static func presenceChannel(of channel: String) -> String { presenceChannelPrefix + channel }
 
@@ -23,7 +27,7 @@ extension PubSub {
         let broker = self.broker
         let logger = self.logger
         presence.registry.announce(on: loop) { announcements in
-            for announcement in announcements {
+            for announcement in announcements where announcement.channel.utf8.count <= Self.maxChannelBytesWithPresenceNotices {
                 let channel = Self.presenceChannel(of: announcement.channel)
                 broker.post(Self.event(for: announcement), to: channel) { error in
                     logger.warning("publishing a presence notice failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
@@ -77,8 +81,18 @@ extension PubSub {
     }
 
     /// The channels a stream subscribes to: `names`, plus their presence channels when asked.
-    static func subscribedChannels(_ names: [String], presenceNotices: Bool) -> [String] {
-        presenceNotices ? names + names.map(presenceChannel(of:)) : names
+    ///
+    /// - Throws: ``HTTPError`` 400 when asked for the notices of a channel whose name is longer
+    ///   than ``maxChannelBytesWithPresenceNotices``.
+    static func subscribedChannels(_ names: [String], presenceNotices: Bool) throws -> [String] {
+        guard presenceNotices else { return names }
+        let limit = maxChannelBytesWithPresenceNotices
+        if let long = names.first(where: { $0.utf8.count > limit }) {
+            throw HTTPError(
+                .badRequest, message: "presence notices are sent for channels of at most \(limit) bytes; '\(long.prefix(32))…' has \(long.utf8.count)"
+            )
+        }
+        return names + names.map(presenceChannel(of:))
     }
 
     /// Joins `names`' presence as `identity` for as long as `subscription` lasts.

@@ -106,12 +106,11 @@ final class PubSub: Sendable {
         }
         // Presence: reserved names refused; `presence=1` adds the channels' presence notices.
         try Self.refuseReservedChannels(names)
-        let presenceNotices = try Self.wantsPresenceNotices(request)
+        let subscribed = try Self.subscribedChannels(names, presenceNotices: Self.wantsPresenceNotices(request))
         try await authorize(request, context: context, channels: names, access: .subscribe)
         let subscription: Subscription
         do {
-            subscription = try await broker.subscribe(
-                to: Self.subscribedChannels(names, presenceNotices: presenceNotices), lastEventID: request.lastEventID)
+            subscription = try await broker.subscribe(to: subscribed, lastEventID: request.lastEventID)
         } catch let error as BrokerError {
             throw error.httpError
         }
