@@ -38,7 +38,8 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     init(broker: RedisBroker) {
         let configuration = broker.configuration.broker.presence
         self.broker = broker
-        registry = PresenceRegistry(configuration: configuration)
+        // A stream of another process may watch any channel.
+        registry = PresenceRegistry(configuration: configuration, announcesUnwatchedChannels: true)
         processID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
         prefix = Array(broker.configuration.keyPrefix.utf8)
         refreshInterval = configuration.refreshInterval

@@ -40,7 +40,8 @@ import Testing
     func `changes are announced once per window, coalesced`() async throws {
         let loop = try EventLoop(name: "presence-announcer")
         defer { loop.shutdownAndWait() }
-        let registry = PresenceRegistry(configuration: PresenceConfiguration(coalescingWindow: .milliseconds(50)))
+        let registry = PresenceRegistry(
+            configuration: PresenceConfiguration(coalescingWindow: .milliseconds(50)), announcesUnwatchedChannels: true)
         let received = Mutex<[[PresenceAnnouncement]]>([])
         registry.announce(on: loop) { batch in received.withLock { $0.append(batch) } }
         let alice = registry.join("alice", channels: ["chat"])
@@ -57,5 +58,24 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(received.withLock { $0.last } == [.leave(channel: "chat", sub: "alice")])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func `in memory, only channels a stream watches are announced`() async throws {
+        let loop = try EventLoop(name: "presence-watchers")
+        defer { loop.shutdownAndWait() }
+        let registry = PresenceRegistry(configuration: PresenceConfiguration(coalescingWindow: .milliseconds(20)))
+        let received = Mutex<[PresenceAnnouncement]>([])
+        registry.announce(on: loop) { batch in received.withLock { $0.append(contentsOf: batch) } }
+        let unwatched = registry.join("alice", channels: ["quiet"])
+        let watcher = registry.join("watcher", channels: ["busy"], watching: true)
+        let bob = registry.join("bob", channels: ["busy", "quiet"])
+        for _ in 0..<500 {
+            if received.withLock({ $0.count >= 2 }) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(100))  // one more window: nothing else comes
+        #expect(received.withLock { $0 } == [.join(channel: "busy", sub: "watcher"), .join(channel: "busy", sub: "bob")])
+        for lease in [unwatched, watcher, bob] { lease.release() }
     }
 }

@@ -95,9 +95,10 @@ extension PubSub {
         return names + names.map(presenceChannel(of:))
     }
 
-    /// Joins `names`' presence as `identity` for as long as `subscription` lasts.
-    func trackPresence(of subscription: Subscription, channels names: [String], identity: String?) {
-        let lease = presence.registry.join(identity, channels: names)
+    /// Joins `names`' presence as `identity` for as long as `subscription` lasts (`watching`:
+    /// it receives their presence notices).
+    func trackPresence(of subscription: Subscription, channels names: [String], identity: String?, watching: Bool) {
+        let lease = presence.registry.join(identity, channels: names, watching: watching)
         let loop = subscription.eventLoop
         let attach: @Sendable () -> Void = {
             if subscription.isActive { subscription.presenceLease = lease } else { lease.release() }

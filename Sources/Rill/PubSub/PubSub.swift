@@ -119,7 +119,7 @@ final class PubSub: Sendable {
             subscription.cancel()
             throw CancellationError()
         }
-        trackPresence(of: subscription, channels: names, identity: context.presenceIdentity)
+        trackPresence(of: subscription, channels: names, identity: context.presenceIdentity, watching: subscribed.count > names.count)
         let status = subscription.replayStatus
         var leading: [ServerSentEvent] = []
         if status == .gap {

@@ -7,9 +7,11 @@ public final class PresenceLease: Sendable {
     private let registry: PresenceRegistry
     private let sub: String?
     private let channels: [String]
+    private let watching: Bool
     private let released = Atomic(false)
 
-    init(registry: PresenceRegistry, sub: String?, channels: [String]) {
+    init(registry: PresenceRegistry, sub: String?, channels: [String], watching: Bool) {
+        self.watching = watching
         self.registry = registry
         self.sub = sub
         self.channels = channels
@@ -17,6 +19,6 @@ public final class PresenceLease: Sendable {
 
     /// Records the end of the subscription. Idempotent; any thread.
     public func release() {
-        if !released.exchange(true, ordering: .acquiringAndReleasing) { registry.leave(sub, channels: channels) }
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { registry.leave(sub, channels: channels, watching: watching) }
     }
 }

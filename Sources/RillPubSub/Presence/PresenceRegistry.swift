@@ -12,11 +12,18 @@ public import RillCore
 /// lock, held for O(channels of the stream) per join or leave. A ``PresenceStore`` answers
 /// queries from it (and, for Redis, mirrors it for other processes).
 ///
+/// Which changes are announced: with ``announcesUnwatchedChannels`` (a store shared by several
+/// processes, where a stream elsewhere may watch), every channel's; otherwise only those of
+/// channels that a stream of this process watches (`presence=1`), so that an application that
+/// never asks for notices publishes none.
+///
 /// Memory: one entry per channel with subscribers and one per identity on it; a channel with
 /// no subscribers left is forgotten.
 public final class PresenceRegistry: Sendable {
     /// The coalescing window and the individual-event limit.
     public let configuration: PresenceConfiguration
+    /// Whether changes of channels no stream of this process watches are announced too.
+    public let announcesUnwatchedChannels: Bool
 
     /// A channel's subscriptions in this process.
     package struct Channel: Sendable {
@@ -24,6 +31,8 @@ public final class PresenceRegistry: Sendable {
         package var connections = 0
         /// Identified members by `sub`.
         package var members: [String: Presence.Member] = [:]
+        /// Its subscriptions that receive its presence notices.
+        package var watchers = 0
     }
 
     private struct State {
@@ -39,8 +48,14 @@ public final class PresenceRegistry: Sendable {
     private let state: SanitizerVisibleMutex<State>
 
     /// Creates an empty registry.
-    public init(configuration: PresenceConfiguration = .init()) {
+    ///
+    /// - Parameters:
+    ///   - configuration: the coalescing window and the individual-event limit.
+    ///   - announcesUnwatchedChannels: announce the changes of every channel (a store shared
+    ///     with other processes), not only of those a stream of this process watches.
+    public init(configuration: PresenceConfiguration = .init(), announcesUnwatchedChannels: Bool = false) {
         self.configuration = configuration
+        self.announcesUnwatchedChannels = announcesUnwatchedChannels
         state = SanitizerVisibleMutex(State(coalescer: PresenceCoalescer(maxIndividualEventsPerWindow: configuration.maxIndividualEventsPerWindow)))
     }
 
@@ -53,14 +68,15 @@ public final class PresenceRegistry: Sendable {
         }
     }
 
-    /// Records that a subscription of `sub` (nil: anonymous) to `channels` began; the lease
-    /// records its end.
-    public func join(_ sub: String?, channels: [String]) -> PresenceLease {
+    /// Records that a subscription of `sub` (nil: anonymous) to `channels` began, `watching`
+    /// their presence notices or not; the lease records its end.
+    public func join(_ sub: String?, channels: [String], watching: Bool = false) -> PresenceLease {
         let now = Self.unixMilliseconds()
         let schedule = state.withLock { state -> EventLoop? in
             for name in channels {
                 var channel = state.channels[name] ?? Channel()
                 channel.connections += 1
+                if watching { channel.watchers += 1 }
                 var announce = sub == nil
                 if let sub {
                     if var member = channel.members[sub] {
@@ -73,20 +89,21 @@ public final class PresenceRegistry: Sendable {
                 }
                 state.channels[name] = channel
                 state.changed.insert(name)
-                if announce, state.announcer != nil { state.coalescer.record(join: true, sub: sub, channel: name) }
+                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: true, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
         }
         if let schedule { scheduleFlush(on: schedule) }
-        return PresenceLease(registry: self, sub: sub, channels: channels)
+        return PresenceLease(registry: self, sub: sub, channels: channels, watching: watching)
     }
 
-    /// Records the end of a subscription that ``join(_:channels:)`` recorded.
-    func leave(_ sub: String?, channels: [String]) {
+    /// Records the end of a subscription that ``join(_:channels:watching:)`` recorded.
+    func leave(_ sub: String?, channels: [String], watching: Bool) {
         let schedule = state.withLock { state -> EventLoop? in
             for name in channels {
                 guard var channel = state.channels[name] else { continue }
                 channel.connections -= 1
+                if watching { channel.watchers -= 1 }
                 var announce = sub == nil
                 if let sub, var member = channel.members[sub] {
                     member.connections -= 1
@@ -99,11 +116,16 @@ public final class PresenceRegistry: Sendable {
                 }
                 state.channels[name] = channel.connections > 0 ? channel : nil
                 state.changed.insert(name)
-                if announce, state.announcer != nil { state.coalescer.record(join: false, sub: sub, channel: name) }
+                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: false, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
         }
         if let schedule { scheduleFlush(on: schedule) }
+    }
+
+    /// Whether a change of `channel` is announced.
+    private func announces(_ channel: Channel, hasAnnouncer: Bool) -> Bool {
+        hasAnnouncer && (announcesUnwatchedChannels || channel.watchers > 0)
     }
 
     /// The loop to schedule a flush on, when changes wait and none is scheduled yet.

@@ -60,4 +60,23 @@ struct PresenceTests {
             #expect(try await app.presence(of: "secret").count == 0)
         }
     }
+
+    @Test func `in memory, no notice is published while no stream watches`() async throws {
+        var configuration = BrokerConfiguration()
+        configuration.presence = PresenceConfiguration(coalescingWindow: .milliseconds(20))
+        let app = try presenceApp(broker: .inMemory(configuration))
+        try await app.test(.live) { client in
+            let quiet = try await client.sse("/stream?channel=room", headerFields: [HTTPField.Name("X-User")!: "ann"])
+            #expect(await eventually { (try? await app.presence(of: "room").count) == 1 })
+            quiet.close()
+            #expect(await eventually { (try? await app.presence(of: "room").count) == 0 })
+            try await Task.sleep(for: .milliseconds(100))  // five windows
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+
+            let watching = try await client.sse("/stream?channel=room&presence=1")
+            #expect(try await watching.events(1).map(\.type) == ["rill-join"])
+            #expect(await app.broker.statistics().publishedEventCount == 1)
+            watching.close()
+        }
+    }
 }
