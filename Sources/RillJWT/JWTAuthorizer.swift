@@ -138,7 +138,8 @@ public final class JWTAuthorizer: Sendable {
 
     /// Verifies the request's token and keeps its claims in `context` (``RequestContext/rillClaims``)
     /// for the channel authorization; every event stream the request opens ends at the token's
-    /// expiry (``RequestContext/eventStreamDeadline``).
+    /// expiry (``RequestContext/eventStreamDeadline``) and is listed in presence under the
+    /// token's `sub` (``RequestContext/presenceIdentity``; anonymous without one).
     ///
     /// - Throws: ``HTTPError`` 401 with a JSON body and `WWW-Authenticate: Bearer` when the
     ///   token is missing or refused (the body says why; never the token).
@@ -146,6 +147,7 @@ public final class JWTAuthorizer: Sendable {
     public func authenticate(_ request: Request, context: inout RequestContext) async throws -> RillClaims {
         let claims = try await claims(for: request)
         context.rillClaims = claims
+        context.presenceIdentity = claims.subject
         context.limitEventStreams(to: deadline(for: claims))
         return claims
     }

@@ -36,6 +36,9 @@ public struct BrokerConfiguration: Sendable {
     /// loop's subscriptions to the channels whose events did not fit end as slow consumers (their
     /// clients reconnect and replay from the history) rather than the queue growing without bound.
     public var maxPendingCrossLoopEvents: Int
+    /// How presence notices are coalesced and how long shared presence entries live (see
+    /// ``PresenceConfiguration``; its defaults unless set).
+    public var presence = PresenceConfiguration()
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
     /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,

@@ -63,13 +63,25 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         self.tail = tail
     }
 
-    /// Whether `channel` matches the pattern.
+    /// Whether `channel` matches the pattern. The server's own channels (`rill-presence/…`,
+    /// presence notices) match no pattern.
     public func matches(_ channel: String) -> Bool {
         matches(segments: Self.segments(of: channel))
     }
 
+    /// The prefix of the server's own channels (presence notices: `rill-presence/<channel>`).
+    /// No pattern matches them, so that `**` does not receive every channel's notices; a
+    /// stream names them only through the server (`presence=1`).
+    package static let serverChannelPrefix = "rill-presence/"
+
+    /// Whether a channel name split into `segments` is one of the server's own channels.
+    package static func isServerChannel(segments: [Substring]) -> Bool {
+        segments.count > 1 && segments[0] == "rill-presence"
+    }
+
     /// Whether a channel name split into `segments` matches the pattern.
     package func matches(segments: [Substring]) -> Bool {
+        guard !Self.isServerChannel(segments: segments) else { return false }
         guard let tail else {
             return segments.count == head.count && zip(head, segments).allSatisfy { Self.matches($0, $1) }
         }

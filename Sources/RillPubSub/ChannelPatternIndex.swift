@@ -60,7 +60,7 @@ package final class ChannelPatternIndex<Value: AnyObject> {
     /// Calls `body` with the value of every pattern that matches the channel whose segments are
     /// `segments` (``ChannelPattern/segments(of:)``), once per pattern.
     package func forEachMatch(segments: [Substring], _ body: (Value) -> Void) {
-        guard count > 0 else { return }
+        guard count > 0, !ChannelPattern.isServerChannel(segments: segments) else { return }
         Self.walk(root, segments: segments, at: 0, body)
     }
 

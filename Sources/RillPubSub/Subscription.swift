@@ -38,6 +38,8 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     private let onEnd: (Subscription, SubscriptionError?) -> Void
     /// Push mode's consumer (see ``attach(_:maxHeldBytes:)``), held until the subscription ends.
     private var sink: (any SubscriptionSink)?
+    /// The subscription's place in its application's presence, released when it ends.
+    package var presenceLease: PresenceLease?
     /// Its place in the subscriber list of its first channel, and of its other channels then its
     /// patterns (-1: not in it), kept by the broker for O(1) removal; the first inline, as
     /// almost every subscription has one channel.
@@ -231,6 +233,10 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             waiter.resume(returning: error.map { .failure($0) } ?? .success(nil))
         }
         onEnd(self, error)
+        if let presenceLease {
+            self.presenceLease = nil
+            presenceLease.release()
+        }
         if let sink {
             self.sink = nil
             sink.subscriptionEnded(error)

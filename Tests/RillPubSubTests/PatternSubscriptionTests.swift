@@ -160,4 +160,27 @@ import Testing
         #expect(await broker.statistics().subscriptionCount == 0)
         await loop.shutdown()
     }
+
+    @Test func `no pattern receives the server's own presence channels`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let everything = try patterns("**", "rill-presence/*", "*/chat")
+        #expect(try !ChannelPattern("**").matches("rill-presence/chat"))
+        #expect(try ChannelPattern("**").matches("rill-presence"))
+        let received = try await onLoop(loop) {
+            let subscription = try broker.subscribeOnLoop(to: [], matching: everything, lastEventID: nil)
+            try broker.publishOnLoop(ServerSentEvent(data: "notice"), to: "rill-presence/chat")
+            try broker.publishOnLoop(ServerSentEvent(data: "plain"), to: "news/chat")
+            defer { subscription.cancel() }
+            return subscription.takeBuffered()
+        }
+        #expect(data(received) == ["plain"])
+        let replayed = try await onLoop(loop) {
+            let subscription = try broker.subscribeOnLoop(to: [], matching: everything, lastEventID: "nope")
+            defer { subscription.cancel() }
+            return subscription.takeBuffered()
+        }
+        #expect(data(replayed) == ["plain"], "nor in a replay")
+        await loop.shutdown()
+    }
 }

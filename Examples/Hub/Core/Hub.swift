@@ -68,7 +68,9 @@ public enum Hub {
         _ options: HubOptions, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) throws -> Application {
         let router = Router()
-        let brokerConfiguration = BrokerConfiguration(historyCount: max(0, options.history))
+        var brokerConfiguration = BrokerConfiguration(historyCount: max(0, options.history))
+        brokerConfiguration.presence = PresenceConfiguration(
+            refreshInterval: options.presenceRefreshInterval, entryTimeToLive: options.presenceRefreshInterval * 3)
         let broker =
             try options.redis.map { try BrokerFactory.redis(url: $0, broker: brokerConfiguration) }
             ?? .inMemory(brokerConfiguration)
@@ -101,6 +103,16 @@ public enum Hub {
             var context = context
             if let jwt { try await jwt.authenticate(request, context: &context) }
             return try await context.eventStream(for: request)
+        }
+        // Who is on a channel: authorized like subscribing to it (401/403 with a JWT key).
+        router.get("/presence") { request, context in
+            var context = context
+            if let jwt { try await jwt.authenticate(request, context: &context) }
+            guard let channel = request.query["channel"], !channel.isEmpty else {
+                throw HTTPError(.badRequest, message: "name the channel: /presence?channel=NAME")
+            }
+            let limit = try Self.presenceMemberLimit(request)
+            return try Self.json(try await app.presence(of: channel, limit: limit, authorizing: (request, context)))
         }
         let token = options.token
         router.post("/publish") { request, context in
@@ -160,6 +172,21 @@ public enum Hub {
             }
         }
         return app
+    }
+
+    /// The members `GET /presence` lists unless `?limit=` says otherwise.
+    public static let defaultPresenceMemberLimit = 100
+    /// The most members `GET /presence` lists (`?limit=` above it gets 400).
+    public static let maxPresenceMemberLimit = 1000
+
+    /// `?limit=` of `GET /presence`: 0 to ``maxPresenceMemberLimit``, default
+    /// ``defaultPresenceMemberLimit``.
+    static func presenceMemberLimit(_ request: Request) throws -> Int {
+        guard let text = request.query["limit"] else { return defaultPresenceMemberLimit }
+        guard let limit = Int(text), (0...maxPresenceMemberLimit).contains(limit) else {
+            throw HTTPError(.badRequest, message: "'limit' must be a whole number from 0 to \(maxPresenceMemberLimit)")
+        }
+        return limit
     }
 
     /// Encodes with sorted keys, so answers read the same every time (`{"id":…,"subscribers":…}`).

@@ -46,6 +46,10 @@ public struct HubOptions: Sendable {
     public var maxConnectionAge: Duration?
     /// On SIGTERM (or `shutdown()`), the event streams end spread evenly over this window.
     public var drain: Duration
+    /// With Redis, how often each hub rewrites its changed presence entries and renews the
+    /// rest; a hub that dies without a goodbye drops out of `/presence` three intervals after its
+    /// last refresh.
+    public var presenceRefreshInterval: Duration
 
     /// Creates options; the defaults are the command line's.
     public init(
@@ -53,7 +57,8 @@ public struct HubOptions: Sendable {
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
         metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
-        maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10)
+        maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10),
+        presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval
     ) {
         self.host = host
         self.port = port
@@ -73,5 +78,6 @@ public struct HubOptions: Sendable {
         self.retry = retry
         self.maxConnectionAge = maxConnectionAge
         self.drain = drain
+        self.presenceRefreshInterval = presenceRefreshInterval
     }
 }

@@ -95,6 +95,7 @@ public final class Application: Sendable {
             pubSub = PubSub(
                 broker: try broker.make(loops), logger: logger,
                 defaultStreamConfiguration: configuration.eventStream)
+            pubSub.announcePresence(on: loops[0])
         } catch {
             // Nothing else will ever stop the loops: the application is never returned.
             for loop in loops { loop.shutdownAndWait() }
@@ -319,6 +320,8 @@ public final class Application: Sendable {
         if !watchers.isEmpty {
             await onLoop(eventLoop) { for watcher in watchers { watcher.cancel() } }
         }
+        // The streams ended: say goodbye in a shared presence store before the loops stop.
+        await pubSub.presence.shutdown()
         await withTaskGroup(of: Void.self) { group in
             for loop in eventLoops { group.addTask { await loop.shutdown() } }
         }

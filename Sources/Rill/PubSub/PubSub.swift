@@ -17,6 +17,8 @@ final class PubSub: Sendable {
     let broker: any Broker
     let logger: Logger
     let defaultStreamConfiguration: EventStreamConfiguration
+    /// Who is subscribed where (PubSub+Presence.swift).
+    let presence: any PresenceStore
 
     private let state = SanitizerVisibleMutex<State>(State())
 
@@ -30,6 +32,7 @@ final class PubSub: Sendable {
         self.broker = broker
         self.logger = logger
         self.defaultStreamConfiguration = defaultStreamConfiguration
+        presence = Self.presenceStore(for: broker)
     }
 
     var authorizer: ChannelAuthorizer? { state.withLock { $0.authorizer } }
@@ -62,6 +65,7 @@ final class PubSub: Sendable {
     /// per publish, which the task allocator would otherwise have to grow a slab for.
     @inline(__always)
     func publish(_ event: ServerSentEvent, channel: String, authorizing request: (Request, RequestContext)?) async throws -> PublishReceipt {
+        try Self.refuseReservedChannels([channel])  // presence notices are the server's own
         if let (request, context) = request {
             try await authorize(request, context: context, channels: [channel], access: .publish)
         }
@@ -105,11 +109,14 @@ final class PubSub: Sendable {
         guard names.count <= limit else {
             throw HTTPError(.badRequest, message: "a stream may name at most \(limit) distinct channels; this one names \(names.count)")
         }
+        // Presence: reserved names refused; `presence=1` adds the channels' presence notices.
+        try Self.refuseReservedChannels(names)
+        let subscribed = try Self.subscribedChannels(names, presenceNotices: Self.wantsPresenceNotices(request))
         try await authorize(request, context: context, channels: names, access: .subscribe)
         try await authorize(request, context: context, channels: patterns.map(\.description), access: .subscribeToPattern)
         let subscription: Subscription
         do {
-            subscription = try await broker.subscribe(to: names, matching: patterns, lastEventID: request.lastEventID)
+            subscription = try await broker.subscribe(to: subscribed, matching: patterns, lastEventID: request.lastEventID)
         } catch let error as BrokerError {
             throw error.httpError
         }
@@ -118,6 +125,7 @@ final class PubSub: Sendable {
             subscription.cancel()
             throw CancellationError()
         }
+        trackPresence(of: subscription, channels: names, identity: context.presenceIdentity, watching: subscribed.count > names.count)
         let status = subscription.replayStatus
         var leading: [ServerSentEvent] = []
         if status == .gap {

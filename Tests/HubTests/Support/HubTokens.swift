@@ -21,10 +21,11 @@ struct HubTokenPayload: JWTPayload {
 /// A token for the tests' hubs, signed with ``hubJWTSecret`` (or with `key`, under `kid`).
 func hubToken(
     subscribe: [String] = [], publish: [String] = [], lifetimeSeconds: Double = 300, signedWith key: ES256PrivateKey? = nil,
-    kid: String? = nil
+    kid: String? = nil, sub: String = "hub-test"
 ) async throws -> String {
     let payload = HubTokenPayload(
-        exp: ExpirationClaim(value: Date(timeIntervalSinceNow: lifetimeSeconds)), rill: .init(subscribe: subscribe, publish: publish))
+        sub: SubjectClaim(value: sub), exp: ExpirationClaim(value: Date(timeIntervalSinceNow: lifetimeSeconds)),
+        rill: .init(subscribe: subscribe, publish: publish))
     let signer = JWTKeyCollection()
     if let key {
         await signer.add(ecdsa: key, kid: kid.map { JWKIdentifier(string: $0) })

@@ -66,6 +66,19 @@ enum PublishSubscribeSnippets {
     }
     // PublishSubscribe.md: authorization — end
 
+    // PublishSubscribe.md: presence — begin
+    static func presence(router: Router, app: Application, userField: HTTPField.Name) {
+        router.get("/stream") { request, context in
+            var context = context
+            context.presenceIdentity = request.headerFields[userField]  // whatever authenticated the client
+            return try await context.eventStream(for: request)
+        }
+        router.get("/who") { request, context in
+            try await app.presence(of: request.query["channel"] ?? "lobby", limit: 50, authorizing: (request, context))
+        }
+    }
+    // PublishSubscribe.md: presence — end
+
     // PublishSubscribe.md: posting from any thread — begin
     static func postingFromAnyThread(router: Router) async throws {
         let app = try Application(router: router)

@@ -1,0 +1,130 @@
+import RillCore
+import RillPubSub
+
+/// Presence: every stream joins its channels' presence when it subscribes and leaves when its
+/// subscription ends; `?presence=1` adds each channel's reserved presence channel, on which
+/// the coalesced `rill-join`, `rill-leave` and `rill-presence` events are published through
+/// the broker (so Redis carries them to every process).
+extension PubSub {
+    /// The prefix of the reserved channels that carry presence notices: `rill-presence/chat`
+    /// carries those of `chat`. Requests can neither subscribe nor publish to such a name.
+    static let presenceChannelPrefix = ChannelPattern.serverChannelPrefix
+
+    /// The longest channel name, in UTF-8 bytes, whose presence notices a stream can receive: a
+    /// channel name has at most 256 bytes, and the reserved channel adds its prefix.
+    static let maxChannelBytesWithPresenceNotices = 256 - presenceChannelPrefix.utf8.count
+
+    /// The reserved channel of `channel`'s presence notices.
+    static func presenceChannel(of channel: String) -> String { presenceChannelPrefix + channel }
+
+    /// The store of an application over `broker`: the broker's own (Redis), else in memory.
+    static func presenceStore(for broker: any Broker) -> any PresenceStore {
+        (broker as? any PresenceStoreProvider)?.makePresenceStore() ?? InMemoryPresenceStore()
+    }
+
+    /// Starts publishing the coalesced presence notices, with the window's timer on `loop`.
+    func announcePresence(on loop: EventLoop) {
+        let broker = self.broker
+        let logger = self.logger
+        presence.registry.announce(on: loop) { announcements in
+            for announcement in announcements where announcement.channel.utf8.count <= Self.maxChannelBytesWithPresenceNotices {
+                let channel = Self.presenceChannel(of: announcement.channel)
+                broker.post(Self.event(for: announcement), to: channel) { error in
+                    logger.warning("publishing a presence notice failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// The event of `announcement`: JSON data, as every event the server emits on its own.
+    static func event(for announcement: PresenceAnnouncement) -> ServerSentEvent {
+        var data = "{\"channel\":"
+        JSONString.append(announcement.channel, to: &data)
+        let name: String
+        switch announcement {
+        case .join(_, let sub):
+            appendSub(sub, to: &data)
+            name = "rill-join"
+        case .leave(_, let sub):
+            appendSub(sub, to: &data)
+            name = "rill-leave"
+        case .summary(_, let joined, let left):
+            data += ",\"joined\":\(joined),\"left\":\(left)"
+            name = "rill-presence"
+        }
+        data += "}"
+        return ServerSentEvent(data: data, event: name)
+    }
+
+    private static func appendSub(_ sub: String?, to data: inout String) {
+        data += ",\"sub\":"
+        if let sub { JSONString.append(sub, to: &data) } else { data += "null" }
+    }
+
+    /// 400 when a request names a reserved presence channel itself.
+    static func refuseReservedChannels(_ names: [String]) throws {
+        for name in names where name.utf8.starts(with: presenceChannelPrefix.utf8) {
+            throw HTTPError(
+                .badRequest, message: "channel '\(name)' is reserved: open a stream with 'presence=1' to receive its presence notices")
+        }
+    }
+
+    /// Whether the request asks for presence notices (`presence=1`; `0` or absent: no).
+    ///
+    /// - Throws: ``HTTPError`` 400 for any other value.
+    static func wantsPresenceNotices(_ request: Request) throws -> Bool {
+        switch request.query["presence"] {
+        case nil, "0", "false": return false
+        case "1", "true": return true
+        case let value?: throw HTTPError(.badRequest, message: "'presence' must be 1 or 0, not '\(value)'")
+        }
+    }
+
+    /// The channels a stream subscribes to: `names`, plus their presence channels when asked.
+    ///
+    /// - Throws: ``HTTPError`` 400 when asked for the notices of a channel whose name is longer
+    ///   than ``maxChannelBytesWithPresenceNotices``.
+    static func subscribedChannels(_ names: [String], presenceNotices: Bool) throws -> [String] {
+        guard presenceNotices else { return names }
+        let limit = maxChannelBytesWithPresenceNotices
+        if let long = names.first(where: { $0.utf8.count > limit }) {
+            throw HTTPError(
+                .badRequest, message: "presence notices are sent for channels of at most \(limit) bytes; '\(long.prefix(32))…' has \(long.utf8.count)"
+            )
+        }
+        return names + names.map(presenceChannel(of:))
+    }
+
+    /// Joins `names`' presence as `identity` for as long as `subscription` lasts (`watching`:
+    /// it receives their presence notices).
+    func trackPresence(of subscription: Subscription, channels names: [String], identity: String?, watching: Bool) {
+        let lease = presence.registry.join(identity, channels: names, watching: watching)
+        let loop = subscription.eventLoop
+        let attach: @Sendable () -> Void = {
+            if subscription.isActive { subscription.presenceLease = lease } else { lease.release() }
+        }
+        if loop.inEventLoop {
+            attach()
+        } else if !loop.executeBypassingLimit(attach) {
+            lease.release()
+        }
+    }
+
+    /// The presence of `channel`, authorized for `request` like a subscription when given.
+    func presence(of channel: String, limit: Int, authorizing request: (Request, RequestContext)?) async throws -> Presence {
+        do {
+            try InMemoryBroker.validate(channel: channel)
+        } catch {
+            throw error.httpError
+        }
+        try Self.refuseReservedChannels([channel])
+        if let (request, context) = request {
+            try await authorize(request, context: context, channels: [channel], access: .subscribe)
+        }
+        do {
+            return try await presence.presence(of: channel, limit: limit)
+        } catch let error as BrokerError {
+            throw error.httpError
+        }
+    }
+}

@@ -1,0 +1,185 @@
+public import RillCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// This process's presence: per channel, its subscriptions and the identities behind them, and
+/// the join and leave changes waiting to be announced (coalesced by ``PresenceCoalescer``).
+///
+/// Every stream joins when it subscribes and leaves when its subscription ends
+/// (``join(_:channels:)`` returns the ``PresenceLease`` that leaves). Safe from any thread: one
+/// lock, held for O(channels of the stream) per join or leave. A ``PresenceStore`` answers
+/// queries from it (and, for Redis, mirrors it for other processes).
+///
+/// Which changes are announced: with ``announcesUnwatchedChannels`` (a store shared by several
+/// processes, where a stream elsewhere may watch), every channel's; otherwise only those of
+/// channels that a stream of this process watches (`presence=1`), so that an application that
+/// never asks for notices publishes none.
+///
+/// Memory: one entry per channel with subscribers and one per identity on it; a channel with
+/// no subscribers left is forgotten.
+public final class PresenceRegistry: Sendable {
+    /// The coalescing window and the individual-event limit.
+    public let configuration: PresenceConfiguration
+    /// Whether changes of channels no stream of this process watches are announced too.
+    public let announcesUnwatchedChannels: Bool
+
+    /// A channel's subscriptions in this process.
+    package struct Channel: Sendable {
+        /// All its subscriptions, anonymous ones included.
+        package var connections = 0
+        /// Identified members by `sub`.
+        package var members: [String: Presence.Member] = [:]
+        /// Its subscriptions that receive its presence notices.
+        package var watchers = 0
+    }
+
+    private struct State {
+        var channels: [String: Channel] = [:]
+        var coalescer: PresenceCoalescer
+        /// Channels changed since ``takeChangedChannels()`` last ran.
+        var changed: Set<String> = []
+        var announcer: (@Sendable ([PresenceAnnouncement]) -> Void)?
+        var announcingLoop: EventLoop?
+        var flushScheduled = false
+    }
+
+    private let state: SanitizerVisibleMutex<State>
+
+    /// Creates an empty registry.
+    ///
+    /// - Parameters:
+    ///   - configuration: the coalescing window and the individual-event limit.
+    ///   - announcesUnwatchedChannels: announce the changes of every channel (a store shared
+    ///     with other processes), not only of those a stream of this process watches.
+    public init(configuration: PresenceConfiguration = .init(), announcesUnwatchedChannels: Bool = false) {
+        self.configuration = configuration
+        self.announcesUnwatchedChannels = announcesUnwatchedChannels
+        state = SanitizerVisibleMutex(State(coalescer: PresenceCoalescer(maxIndividualEventsPerWindow: configuration.maxIndividualEventsPerWindow)))
+    }
+
+    /// Starts announcing: from now on changes are coalesced, and once per window with changes,
+    /// `announce` gets them on `loop` (its timer runs there).
+    public func announce(on loop: EventLoop, _ announce: @escaping @Sendable ([PresenceAnnouncement]) -> Void) {
+        state.withLock {
+            $0.announcingLoop = loop
+            $0.announcer = announce
+        }
+    }
+
+    /// Records that a subscription of `sub` (nil: anonymous) to `channels` began, `watching`
+    /// their presence notices or not; the lease records its end.
+    public func join(_ sub: String?, channels: [String], watching: Bool = false) -> PresenceLease {
+        let now = Self.unixMilliseconds()
+        let schedule = state.withLock { state -> EventLoop? in
+            for name in channels {
+                var channel = state.channels[name] ?? Channel()
+                channel.connections += 1
+                if watching { channel.watchers += 1 }
+                var announce = sub == nil
+                if let sub {
+                    if var member = channel.members[sub] {
+                        member.connections += 1
+                        channel.members[sub] = member
+                    } else {
+                        channel.members[sub] = Presence.Member(sub: sub, connections: 1, sinceUnixMilliseconds: now)
+                        announce = true
+                    }
+                }
+                state.channels[name] = channel
+                state.changed.insert(name)
+                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: true, sub: sub, channel: name) }
+            }
+            return Self.flushToSchedule(&state)
+        }
+        if let schedule { scheduleFlush(on: schedule) }
+        return PresenceLease(registry: self, sub: sub, channels: channels, watching: watching)
+    }
+
+    /// Records the end of a subscription that ``join(_:channels:watching:)`` recorded.
+    func leave(_ sub: String?, channels: [String], watching: Bool) {
+        let schedule = state.withLock { state -> EventLoop? in
+            for name in channels {
+                guard var channel = state.channels[name] else { continue }
+                channel.connections -= 1
+                if watching { channel.watchers -= 1 }
+                var announce = sub == nil
+                if let sub, var member = channel.members[sub] {
+                    member.connections -= 1
+                    if member.connections == 0 {
+                        channel.members[sub] = nil
+                        announce = true
+                    } else {
+                        channel.members[sub] = member
+                    }
+                }
+                state.channels[name] = channel.connections > 0 ? channel : nil
+                state.changed.insert(name)
+                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: false, sub: sub, channel: name) }
+            }
+            return Self.flushToSchedule(&state)
+        }
+        if let schedule { scheduleFlush(on: schedule) }
+    }
+
+    /// Whether a change of `channel` is announced.
+    private func announces(_ channel: Channel, hasAnnouncer: Bool) -> Bool {
+        hasAnnouncer && (announcesUnwatchedChannels || channel.watchers > 0)
+    }
+
+    /// The loop to schedule a flush on, when changes wait and none is scheduled yet.
+    private static func flushToSchedule(_ state: inout State) -> EventLoop? {
+        guard !state.flushScheduled, !state.coalescer.isEmpty, let loop = state.announcingLoop else { return nil }
+        state.flushScheduled = true
+        return loop
+    }
+
+    private func scheduleFlush(on loop: EventLoop) {
+        let window = configuration.coalescingWindow
+        let arm: @Sendable () -> Void = { [self] in
+            _ = loop.schedule(after: window) { [self] in self.flush() }
+        }
+        if loop.inEventLoop {
+            arm()
+        } else if !loop.executeBypassingLimit(arm) {
+            // The loop stopped: nothing is announced any more.
+            state.withLock { $0.flushScheduled = false }
+        }
+    }
+
+    /// Announces the window's changes.
+    private func flush() {
+        let (announcements, announcer) = state.withLock { state in
+            state.flushScheduled = false
+            return (state.coalescer.drain(), state.announcer)
+        }
+        if let announcer, !announcements.isEmpty { announcer(announcements) }
+    }
+
+    /// This process's presence of `channel`: its subscriptions and every identified member.
+    package func local(_ channel: String) -> Channel {
+        state.withLock { $0.channels[channel] } ?? Channel()
+    }
+
+    /// Every channel with subscribers in this process.
+    package func channelNames() -> [String] {
+        state.withLock { Array($0.channels.keys) }
+    }
+
+    /// The channels changed since the previous call, each with its state now (nil: no
+    /// subscriber left), for a store that mirrors the registry.
+    package func takeChangedChannels() -> [(name: String, channel: Channel?)] {
+        state.withLock { state in
+            defer { state.changed = [] }
+            return state.changed.map { ($0, state.channels[$0]) }
+        }
+    }
+
+    /// Milliseconds since 1970 (UTC), from the system's real-time clock.
+    package static func unixMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import HubCore
+import Rill
+import RillTestSupport
+import RillTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Presence across `rill-hub` processes on one real `redis-server`: counts and members span
+/// the processes, join notices cross them, a hub killed with SIGKILL drops out once its entries
+/// expire, and a hub that shuts down cleanly drops out at once.
+@Suite(.timeLimit(.minutes(2)))
+struct HubPresenceProcessTests {
+    /// `rill-hub` on `redis` with JWTs signed with ``hubJWTSecret``.
+    private func presenceHub(_ redis: RedisServer, refreshSeconds: Double) async throws -> HubProcess {
+        try await HubProcess([
+            "--redis", redis.url, "--jwt-secret", hubJWTSecret, "--presence-refresh-seconds", "\(refreshSeconds)", "--drain-seconds", "0",
+        ])
+    }
+
+    private func presence(on hub: HubProcess, token: String) async throws -> Presence? {
+        let response = try await hub.client.get("/presence?channel=lobby", headerFields: [.authorization: "Bearer \(token)"])
+        return response.status == .ok ? try response.decode(Presence.self) : nil
+    }
+
+    // `make test` installs what this needs; it never skips (a missing tool is a failure).
+    @Test func `presence counts span two hubs on one Redis, and a SIGKILLed hub's entries expire`() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        // Entries of a hub live 3 × 0.2 s past its last refresh.
+        let a = try await presenceHub(redis, refreshSeconds: 0.2)
+        let b = try await presenceHub(redis, refreshSeconds: 0.2)
+        let alice = try await hubToken(subscribe: ["lobby"], sub: "alice")
+        let bob = try await hubToken(subscribe: ["lobby"], sub: "bob")
+
+        let watching = try await b.client.sse("/stream?channel=lobby&presence=1", headerFields: [.authorization: "Bearer \(bob)"])
+        #expect(watching.status == .ok)
+        #expect(try await watching.events(1).map(\.data) == [#"{"channel":"lobby","sub":"bob"}"#])
+        let onA = [
+            try await a.client.sse("/stream?channel=lobby", headerFields: [.authorization: "Bearer \(alice)"]),
+            try await a.client.sse("/stream?channel=lobby", headerFields: [.authorization: "Bearer \(alice)"]),
+        ]
+        #expect(onA.allSatisfy { $0.status == .ok })
+        // A's coalesced notice reaches B's watcher through Redis: one join for alice's two streams.
+        let fromA = try await watching.events(1)
+        #expect(fromA.map(\.type) == ["rill-join"])
+        #expect(fromA.map(\.data) == [#"{"channel":"lobby","sub":"alice"}"#])
+
+        for hub in [a, b] {
+            #expect(
+                await eventually(within: .seconds(10)) {
+                    guard let presence = try? await self.presence(on: hub, token: bob) else { return false }
+                    return presence.count == 3 && presence.memberCount == 2
+                        && presence.members.first { $0.sub == "alice" }?.connections == 2
+                        && presence.members.first { $0.sub == "bob" }?.connections == 1
+                }, "hub on port \(hub.port) sees both hubs' streams")
+        }
+
+        a.process.kill(SIGKILL)
+        _ = a.process.waitForExit(timeout: .seconds(5))
+        #expect(
+            await eventually(within: .seconds(10)) {
+                let presence = try? await self.presence(on: b, token: bob)
+                return presence?.count == 1 && presence?.members.map(\.sub) == ["bob"]
+            }, "the killed hub's entries expired")
+        watching.close()
+        #expect(try await b.terminate() == "exit status 0")
+    }
+
+    @Test func `a hub that shuts down cleanly removes its entries at once`() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        // Refreshed every 5 s, entries would outlive a silent death by 15 s.
+        let leaving = try await presenceHub(redis, refreshSeconds: 5)
+        let staying = try await presenceHub(redis, refreshSeconds: 5)
+        let carol = try await hubToken(subscribe: ["lobby"], sub: "carol")
+        let stream = try await leaving.client.sse("/stream?channel=lobby", headerFields: [.authorization: "Bearer \(carol)"])
+        #expect(stream.status == .ok)
+        // The first refresh runs at start; the next writes carol within a refresh interval.
+        #expect(
+            await eventually(within: .seconds(15)) {
+                (try? await self.presence(on: staying, token: carol))?.count == 1
+            })
+        let stopped = ContinuousClock.now
+        #expect(try await leaving.terminate() == "exit status 0")
+        #expect(try await presence(on: staying, token: carol)?.count == 0)
+        #expect(ContinuousClock.now - stopped < .seconds(15), "gone before its entries could have expired")
+        stream.close()
+        #expect(try await staying.terminate() == "exit status 0")
+    }
+}
