@@ -45,9 +45,9 @@ extension Subscription {
 
     /// Where the subscription is in the subscriber list of its `entry`-th channel or pattern
     /// (-1: not in it).
-    private func position(at entry: Int) -> Int { entry == 0 ? firstPosition : otherPositions[entry - 1] }
+    private func position(at entry: Int) -> Int { entry == 0 ? Int(firstPosition) : entries!.otherPositions[entry - 1] }
 
     private func setPosition(_ position: Int, at entry: Int) {
-        if entry == 0 { firstPosition = position } else { otherPositions[entry - 1] = position }
+        if entry == 0 { firstPosition = Int32(position) } else { entries!.otherPositions[entry - 1] = position }
     }
 }

@@ -24,7 +24,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     public let channels: [String]
     /// The patterns subscribed to: the events of every channel they match, each event once
     /// however many of the channels and patterns match it.
-    public let patterns: [ChannelPattern]
+    public var patterns: [ChannelPattern] { entries?.patterns ?? [] }
     /// The loop the subscription lives on.
     public let eventLoop: EventLoop
 
@@ -34,17 +34,21 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// replay is pending, so that an idle subscription carries one pointer for it.
     private var pending: PendingReplay?
     private var waiter: UnsafeContinuation<Result<BrokerEvent?, SubscriptionError>, Never>?
-    private let bufferLimit: Int
+    /// The live buffer's limit (32 bits: stored beside ``firstPosition`` in one word).
+    private let bufferLimit: Int32
+    /// Its place in the subscriber list of its first channel (-1: not in it), kept by the
+    /// broker for O(1) removal (the other entries' in ``entries``); inline, as almost every
+    /// subscription has one channel.
+    package var firstPosition: Int32 = -1
     private let onEnd: (Subscription, SubscriptionError?) -> Void
     /// Push mode's consumer (see ``attach(_:maxHeldBytes:)``), held until the subscription ends.
     private var sink: (any SubscriptionSink)?
     /// The subscription's place in its application's presence, released when it ends.
     package var presenceLease: PresenceLease?
-    /// Its place in the subscriber list of its first channel, and of its other channels then its
-    /// patterns (-1: not in it), kept by the broker for O(1) removal; the first inline, as
-    /// almost every subscription has one channel.
-    package var firstPosition = -1
-    package var otherPositions: [Int]
+    /// The patterns and the list positions of the entries after the first: only for a
+    /// subscription to several channels or to patterns, so that the usual one-channel
+    /// subscription carries one pointer for them.
+    package let entries: Entries?
     /// Events dropped by the `dropOldest` policy.
     public private(set) var dropped = 0
     /// Whether the client's `Last-Event-ID` could be honoured.
@@ -58,20 +62,31 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         onEnd: @escaping (Subscription, SubscriptionError?) -> Void
     ) {
         self.channels = channels
-        self.patterns = patterns
         self.replayStatus = replayStatus
         self.eventLoop = eventLoop
-        self.bufferLimit = bufferLimit
+        self.bufferLimit = Int32(clamping: bufferLimit)
         self.policy = policy
         self.onEnd = onEnd
-        let entries = channels.count + patterns.count
-        otherPositions = entries > 1 ? Array(repeating: -1, count: entries - 1) : []
+        let entryCount = channels.count + patterns.count
+        entries = entryCount > 1 || !patterns.isEmpty ? Entries(patterns: patterns, otherCount: Swift.max(0, entryCount - 1)) : nil
         // Replay is bounded by the history, not by the live buffer.
         if !replay.isEmpty || replaySource != nil {
             let pending = PendingReplay()
             pending.events.append(contentsOf: replay)
             pending.source = replaySource
             self.pending = pending
+        }
+    }
+
+    /// A subscription's patterns and its places in the subscriber lists of its entries after the
+    /// first (its other channels, then its patterns; -1: not in it).
+    package final class Entries {
+        let patterns: [ChannelPattern]
+        var otherPositions: [Int]
+
+        init(patterns: [ChannelPattern], otherCount: Int) {
+            self.patterns = patterns
+            otherPositions = Array(repeating: -1, count: otherCount)
         }
     }
 
@@ -126,7 +141,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
             waiter.resume(returning: .success(event))
             return true
         }
-        if buffer.count >= bufferLimit {
+        if buffer.count >= Int(bufferLimit) {
             switch policy {
             case .disconnect:
                 end(with: .slowConsumer)
@@ -235,7 +250,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
         onEnd(self, error)
         if let presenceLease {
             self.presenceLease = nil
-            presenceLease.release()
+            presenceLease.release(subscriptionChannels: channels)
         }
         if let sink {
             self.sink = nil

@@ -98,15 +98,22 @@ extension PubSub {
     /// Joins `names`' presence as `identity` for as long as `subscription` lasts (`watching`:
     /// it receives their presence notices).
     func trackPresence(of subscription: Subscription, channels names: [String], identity: String?, watching: Bool) {
-        let lease = presence.registry.join(identity, channels: names, watching: watching)
+        let lease: PresenceLease
+        if identity == nil && !watching {
+            // Most streams: no lease of their own (every byte of an idle stream counts).
+            presence.registry.joinAnonymously(channels: names)
+            lease = anonymousPresenceLease
+        } else {
+            lease = presence.registry.join(identity, channels: names, watching: watching)
+        }
         let loop = subscription.eventLoop
         let attach: @Sendable () -> Void = {
-            if subscription.isActive { subscription.presenceLease = lease } else { lease.release() }
+            if subscription.isActive { subscription.presenceLease = lease } else { lease.release(subscriptionChannels: names) }
         }
         if loop.inEventLoop {
             attach()
         } else if !loop.executeBypassingLimit(attach) {
-            lease.release()
+            lease.release(subscriptionChannels: names)
         }
     }
 

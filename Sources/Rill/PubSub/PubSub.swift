@@ -19,6 +19,8 @@ final class PubSub: Sendable {
     let defaultStreamConfiguration: EventStreamConfiguration
     /// Who is subscribed where (PubSub+Presence.swift).
     let presence: any PresenceStore
+    /// The presence lease every anonymous stream that does not watch presence notices shares.
+    let anonymousPresenceLease: PresenceLease
 
     private let state = SanitizerVisibleMutex<State>(State())
 
@@ -33,6 +35,7 @@ final class PubSub: Sendable {
         self.logger = logger
         self.defaultStreamConfiguration = defaultStreamConfiguration
         presence = Self.presenceStore(for: broker)
+        anonymousPresenceLease = presence.registry.makeSharedAnonymousLease()
     }
 
     var authorizer: ChannelAuthorizer? { state.withLock { $0.authorizer } }

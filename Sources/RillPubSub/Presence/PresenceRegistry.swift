@@ -71,6 +71,23 @@ public final class PresenceRegistry: Sendable {
     /// Records that a subscription of `sub` (nil: anonymous) to `channels` began, `watching`
     /// their presence notices or not; the lease records its end.
     public func join(_ sub: String?, channels: [String], watching: Bool = false) -> PresenceLease {
+        record(sub, channels: channels, watching: watching)
+        return PresenceLease(registry: self, sub: sub, channels: channels, watching: watching)
+    }
+
+    /// Records that an anonymous subscription to `channels` that does not watch presence
+    /// notices began; the lease ``makeSharedAnonymousLease()`` made records its end.
+    package func joinAnonymously(channels: [String]) {
+        record(nil, channels: channels, watching: false)
+    }
+
+    /// The one lease every anonymous, non-watching subscription of this registry shares
+    /// (released with the subscription's channels); its maker keeps it.
+    package func makeSharedAnonymousLease() -> PresenceLease {
+        PresenceLease(registry: self, sub: nil, channels: nil, watching: false)
+    }
+
+    private func record(_ sub: String?, channels: [String], watching: Bool) {
         let now = Self.unixMilliseconds()
         let schedule = state.withLock { state -> EventLoop? in
             for name in channels {
@@ -94,7 +111,6 @@ public final class PresenceRegistry: Sendable {
             return Self.flushToSchedule(&state)
         }
         if let schedule { scheduleFlush(on: schedule) }
-        return PresenceLease(registry: self, sub: sub, channels: channels, watching: watching)
     }
 
     /// Records the end of a subscription that ``join(_:channels:watching:)`` recorded.
