@@ -93,7 +93,7 @@ import Testing
         let loops = try (0..<2).map { try EventLoop(name: "pattern-loop-\($0)") }
         let broker = InMemoryBroker(eventLoops: loops, configuration: .init(subscriberBufferCount: 1000))
         let rooms = try patterns("room/*")
-        try await onLoop(loops[0]) { try broker.publishOnLoop(ServerSentEvent(data: "start"), to: "room/0") }
+        _ = try await onLoop(loops[0]) { try broker.publishOnLoop(ServerSentEvent(data: "start"), to: "room/0") }
         let publisher = Task.detached {
             for n in 1...400 { try await broker.publish(ServerSentEvent(data: "\(n)"), to: "room/\(n % 7)") }
         }
