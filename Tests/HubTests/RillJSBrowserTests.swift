@@ -8,9 +8,10 @@ import Synchronization
 import Testing
 
 /// Clients/js/rill.js in headless Chromium (Tests/HubTests/browser/rill_js_client.py): the
-/// watchdog reopens a stalled stream, a gap is reported once, and a token that expires every
-/// 2 s is refreshed without losing an event. The three-tab sharing check is in
-/// RillClientTests/NotificationsBrowserTests (the Notifications example's page).
+/// watchdog reopens a stalled stream, a gap is reported once, a token that expires every 2 s is
+/// refreshed without losing an event, the EventSource transport resumes, the parser is exact.
+/// The three-tab sharing check is in RillClientTests/NotificationsBrowserTests (the
+/// Notifications example's page).
 @Suite(.timeLimit(.minutes(2)))
 struct RillJSBrowserTests {
     @Test func `the watchdog reopens a stream that went silent and receives what was published meanwhile`() async throws {
@@ -53,6 +54,27 @@ struct RillJSBrowserTests {
         #expect(record.events == record.sent)
         #expect(record.sent.count == 24)
         #expect(record.tokens >= 3, "24 events over 6 s with 2 s tokens: the callback ran \(record.tokens) times")
+    }
+
+    @Test func `the EventSource transport resumes with the lastEventId query`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("eventsource", port: try #require(client.port), as: WatchdogRecord.self)
+        }
+        #expect(record.events == ["event 1", "event 2", "event 3"])
+        try #require(server.connections.count == 2, "\(server.connections)")
+        #expect(server.connections[0].lastEventID == nil)
+        #expect(server.connections[1].lastEventID == record.ids[1], "a new EventSource sends the last id as ?lastEventId=")
+    }
+
+    @Test func `the fetch transport's parser follows the event-stream spec, in whole and split input`() async throws {
+        let app = try ClientTestServer().application(historyCount: 1)
+        let record = try await app.test(.live) { client in
+            try await runClient("parser", port: try #require(client.port), as: ParserRecord.self)
+        }
+        #expect(record.whole == record.characters)
+        #expect(record.whole.events.map(\.data) == ["a\nb", "", "c\n two spaces"])
     }
 }
 
@@ -134,6 +156,22 @@ private struct GapRecord: Decodable, Sendable {
     struct Gap: Decodable, Sendable { var lastEventId: String }
     var events: [String]
     var gaps: [Gap]
+}
+
+private struct ParserRecord: Decodable, Sendable {
+    struct Parsed: Decodable, Sendable, Equatable {
+        struct Event: Decodable, Sendable, Equatable {
+            var type: String
+            var data: String
+            var id: String
+        }
+
+        var events: [Event]
+        var retries: [Int]
+    }
+
+    var whole: Parsed
+    var characters: Parsed
 }
 
 private struct TokenRecord: Decodable, Sendable {

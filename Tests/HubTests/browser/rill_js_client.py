@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
+    rill_js_client.py watchdog|gap|token|eventsource|parser BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
 subscribes to BASE_URL + /stream, recording every event, gap and status in `window.rillLog`.
@@ -14,6 +14,10 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
 - token: the page mints HS256 JWTs (crypto.subtle, --secret) that expire 2 s after minting;
   24 events are published over 6 s (POST /publish with the static publisher token): all arrive,
   in order, and the token callback ran several times.
+- eventsource: the EventSource transport receives two events, and after reconnect() resumes
+  with `?lastEventId=` (the server records it) and receives the next.
+- parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
+  whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
 Prints one JSON record on stdout (exit 0), or why it failed on stderr (exit 1; 2 for a browser
 error). Every wait is bounded.
@@ -132,15 +136,55 @@ def token(driver, base, timeout, secret):
     return {"events": datas(log), "sent": sent, "tokens": log["tokens"], "statuses": log["statuses"]}
 
 
+def eventsource(driver, base, timeout, _secret):
+    run_async(driver, SUBSCRIBE, {"channels": ["news"], "transport": "eventsource"}, None)
+    wait_for(driver, lambda log: "open" in log["statuses"], "the EventSource is open", timeout)
+    for number in (1, 2):
+        request(base + "/publish?channel=news", "POST", f"event {number}".encode())
+    wait_for(driver, lambda log: len(log["events"]) >= 2, "two events arrived", timeout)
+    driver.execute_script("rillStream.reconnect();")
+    request(base + "/publish?channel=news", "POST", b"event 3")  # replayed or live: once either way
+    wait_for(driver, lambda log: log["statuses"].count("open") >= 2, "the EventSource reopened", timeout)
+    log = wait_for(driver, lambda log: len(log["events"]) >= 3, "event 3 arrived", timeout)
+    time.sleep(0.3)
+    log = driver.execute_script(READ)
+    return {"events": datas(log), "ids": [e["id"] for e in log["events"]], "statuses": log["statuses"]}
+
+
+PARSE = """
+const { EventStreamParser } = await import('/rill.js');
+const input = '\\ufeffdata: a\\r\\ndata:b\\r\\rid: 7\\nevent: x\\ndata\\n\\n: comment\\nretry: 12a\\nretry: 250\\n'
+  + 'id: bad\\0id\\ndata: c\\r\\nid\\ndata:  two spaces\\n\\ndata: incomplete';
+const run = (pieces) => {
+  const events = []; const retries = [];
+  const parser = new EventStreamParser({onEvent: (e) => events.push(e), onRetry: (ms) => retries.push(ms)});
+  for (const piece of pieces) parser.push(piece);
+  return {events, retries};
+};
+window.parsed = {whole: run([input]), characters: run(Array.from(input))};
+"""
+
+
+def parse_stream(driver, _base, _timeout, _secret):
+    run_async(driver, PARSE)
+    parsed = driver.execute_script("return window.parsed;")
+    expected = {"events": [{"type": "message", "data": "a\nb", "id": ""}, {"type": "x", "data": "", "id": "7"},
+                           {"type": "message", "data": "c\n two spaces", "id": ""}], "retries": [250]}
+    for name, result in parsed.items():
+        if result != expected:
+            raise Failure(f"parsing {name}: {json.dumps(result)}, expected {json.dumps(expected)}")
+    return parsed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["watchdog", "gap", "token"])
+    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
-    scenario = {"watchdog": watchdog, "gap": gap, "token": token}[arguments.scenario]
+    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream}[arguments.scenario]
 
     def body(driver):
         driver.get(arguments.base + "/ping")
