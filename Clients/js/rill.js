@@ -328,16 +328,25 @@ class Subscription {
     this.connection?.subscribe(this.union());
   }
 
+  /** The leader's status to the other tabs (also their sign that it is alive), and to this one. */
   broadcastStatus() {
     this.post({ t: 'status', state: this.state, tabs: this.tabs, error: this.error });
-    this.options.onStatus?.({ state: this.state, leader: this.leader, tabs: this.tabs, error: this.error });
+    this.reportStatus();
   }
 
   setStatus(state) {
-    const changed = state !== this.state;
     this.state = state;
     if (this.leader) this.broadcastStatus();
-    else if (changed || state === 'open') this.options.onStatus?.({ state, leader: false, tabs: this.tabs, error: this.error });
+    else this.reportStatus();
+  }
+
+  /** Calls onStatus when what it reports changed. */
+  reportStatus() {
+    const status = { state: this.state, leader: this.leader, tabs: this.tabs, error: this.error };
+    const key = JSON.stringify(status);
+    if (key === this.reported) return;
+    this.reported = key;
+    this.options.onStatus?.(status);
   }
 
   // Events ------------------------------------------------------------------------------------

@@ -56,6 +56,18 @@ struct RillJSBrowserTests {
         #expect(record.tokens >= 3, "24 events over 6 s with 2 s tokens: the callback ran \(record.tokens) times")
     }
 
+    @Test(arguments: ["tabs", "tabs-without-locks"])
+    func `two tabs on different channels share one stream of both, and the other tab takes over`(scenario: String) async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient(scenario, port: try #require(client.port), as: TabsRecord.self)
+        }
+        // The server's events do not name their channel: every tab gets the union.
+        for events in record.tabs { #expect(events.sorted() == ["news 1", "sports 1"], "\(record.tabs)") }
+        #expect(record.remaining.sorted() == ["news 1", "sports 1", "sports 2"])
+    }
+
     @Test func `the EventSource transport resumes with the lastEventId query`() async throws {
         let server = ClientTestServer()
         let app = try server.application(historyCount: 100)
@@ -96,7 +108,8 @@ private func runClient<Record: Decodable & Sendable>(
 /// The server of the watchdog and gap checks: `/stream` is the framework's
 /// `context.eventStream` with 500 ms heartbeats, except that after `POST /stall` the next
 /// stream sends its headers and a comment and then nothing, without closing (no heartbeats);
-/// `POST /publish?channel=` publishes the body; `/rill.js` and `/ping` for the page.
+/// `POST /publish?channel=` publishes the body; `GET /presence?channel=` counts its streams;
+/// `/rill.js` and `/ping` for the page.
 private final class ClientTestServer: Sendable {
     struct Connection: Codable, Sendable {
         var lastEventID: String?
@@ -141,9 +154,11 @@ private final class ClientTestServer: Sendable {
             }
             return try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(500)))
         }
-        return try Application(
+        let app = try Application(
             router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0),
             broker: .inMemory(BrokerConfiguration(historyCount: historyCount)))
+        router.get("/presence") { request, _ in try await app.presence(of: request.query["channel"] ?? "news") }
+        return app
     }
 }
 
@@ -172,6 +187,11 @@ private struct ParserRecord: Decodable, Sendable {
 
     var whole: Parsed
     var characters: Parsed
+}
+
+private struct TabsRecord: Decodable, Sendable {
+    var tabs: [[String]]
+    var remaining: [String]
 }
 
 private struct TokenRecord: Decodable, Sendable {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|eventsource|parser BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
+    rill_js_client.py watchdog|gap|token|eventsource|parser|tabs|tabs-without-locks BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
 subscribes to BASE_URL + /stream, recording every event, gap and status in `window.rillLog`.
@@ -16,6 +16,10 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   in order, and the token callback ran several times.
 - eventsource: the EventSource transport receives two events, and after reconnect() resumes
   with `?lastEventId=` (the server records it) and receives the next.
+- tabs, tabs-without-locks: two tabs, one on channel news, one on sports (the second without
+  Web Locks: the BroadcastChannel election): one stream subscribes both (each channel counts one
+  stream on the server), both tabs get an event of each channel once; closing the leader tab
+  leaves the other with the stream (now of sports alone), which gets the next sports event.
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -34,6 +38,7 @@ from chromium import Failure, run_in_browser  # noqa: E402
 
 SUBSCRIBE = """
 const [options, secret] = arguments;
+if (options.withoutWebLocks) Object.defineProperty(navigator, 'locks', {value: undefined, configurable: true});
 window.rillLog = {events: [], gaps: [], statuses: [], tokens: 0};
 const { subscribe } = await import('/rill.js');
 async function mint() {
@@ -176,15 +181,70 @@ def parse_stream(driver, _base, _timeout, _secret):
     return parsed
 
 
+def presence(base, channel):
+    return json.loads(request(f"{base}/presence?channel={channel}"))["count"]
+
+
+def tabs(driver, base, timeout, without_locks):
+    handles = []
+    for channel in ("news", "sports"):
+        if handles:
+            driver.switch_to.new_window("tab")
+            driver.get(base + "/ping")
+        run_async(driver, SUBSCRIBE, {"channels": [channel], "withoutWebLocks": without_locks}, None)
+        handles.append(driver.current_window_handle)
+
+    def logs():
+        result = []
+        for handle in handles:
+            driver.switch_to.window(handle)
+            result.append(driver.execute_script("return {...rillLog, leader: rillStream.leader, tabs: rillStream.tabs};"))
+        return result
+
+    def settle(condition, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            current = logs()
+            if condition(current) and presence(base, "news") == 1 and presence(base, "sports") == 1:
+                return current
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {timeout} s waiting until {what}; news streams {presence(base, 'news')}, "
+                              f"sports streams {presence(base, 'sports')}, tabs {json.dumps(current)}")
+            time.sleep(0.1)
+
+    settle(lambda current: sum(log["leader"] for log in current) == 1 and all(log["tabs"] == 2 for log in current),
+           "one tab leads two and one stream has both channels")
+    request(base + "/publish?channel=news", "POST", b"news 1")
+    request(base + "/publish?channel=sports", "POST", b"sports 1")
+    current = settle(lambda current: all(len(log["events"]) >= 2 for log in current), "both tabs got both events")
+    leader = next(index for index, log in enumerate(current) if log["leader"])
+    driver.switch_to.window(handles[leader])
+    driver.close()
+    handles.pop(leader)
+    request(base + "/publish?channel=sports", "POST", b"sports 2")  # at once, during the handover
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = logs()[0]
+        if remaining["leader"] and "sports 2" in datas(remaining):
+            break
+        if time.monotonic() > deadline:
+            raise Failure(f"the remaining tab did not take over: {json.dumps(remaining)}")
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return {"tabs": [datas(log) for log in current], "remaining": datas(logs()[0]), "closedLeader": leader}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser"])
+    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser", "tabs", "tabs-without-locks"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
-    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream}[arguments.scenario]
+    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream,
+                "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
+                "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 
     def body(driver):
         driver.get(arguments.base + "/ping")
