@@ -68,6 +68,18 @@ struct RillJSBrowserTests {
         #expect(record.remaining.sorted() == ["news 1", "sports 1", "sports 2"])
     }
 
+    @Test func `a reloaded page resumes after the last id it received`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("reload", port: try #require(client.port), as: ReloadRecord.self)
+        }
+        #expect(record.before == ["event 1", "event 2"])
+        #expect(record.after == ["event 3"], "published while the page reloaded: replayed, and nothing before it")
+        try #require(server.connections.count == 2, "\(server.connections)")
+        #expect(server.connections[1].lastEventID == "2")
+    }
+
     @Test func `the EventSource transport resumes with the lastEventId query`() async throws {
         let server = ClientTestServer()
         let app = try server.application(historyCount: 100)
@@ -192,6 +204,11 @@ private struct ParserRecord: Decodable, Sendable {
 private struct TabsRecord: Decodable, Sendable {
     var tabs: [[String]]
     var remaining: [String]
+}
+
+private struct ReloadRecord: Decodable, Sendable {
+    var before: [String]
+    var after: [String]
 }
 
 private struct TokenRecord: Decodable, Sendable {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|eventsource|parser|tabs|tabs-without-locks BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
+    rill_js_client.py watchdog|gap|token|eventsource|parser|tabs|tabs-without-locks|reload BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
 subscribes to BASE_URL + /stream, recording every event, gap and status in `window.rillLog`.
@@ -20,6 +20,8 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   Web Locks: the BroadcastChannel election): one stream subscribes both (each channel counts one
   stream on the server), both tabs get an event of each channel once; closing the leader tab
   leaves the other with the stream (now of sports alone), which gets the next sports event.
+- reload: two events, a reload, an event published while the page is away; the reloaded page
+  resumes after the last id (sessionStorage) and gets only that event.
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -181,6 +183,20 @@ def parse_stream(driver, _base, _timeout, _secret):
     return parsed
 
 
+def reload(driver, base, timeout, _secret):
+    run_async(driver, SUBSCRIBE, {"channels": ["news"]}, None)
+    wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
+    for number in (1, 2):
+        request(base + "/publish?channel=news", "POST", f"event {number}".encode())
+    before = datas(wait_for(driver, lambda log: len(log["events"]) >= 2, "two events arrived", timeout))
+    driver.refresh()
+    request(base + "/publish?channel=news", "POST", b"event 3")
+    run_async(driver, SUBSCRIBE, {"channels": ["news"]}, None)
+    log = wait_for(driver, lambda log: len(log["events"]) >= 1, "the reloaded page got an event", timeout)
+    time.sleep(0.3)
+    return {"before": before, "after": datas(driver.execute_script(READ))}
+
+
 def presence(base, channel):
     return json.loads(request(f"{base}/presence?channel={channel}"))["count"]
 
@@ -236,13 +252,13 @@ def tabs(driver, base, timeout, without_locks):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser", "tabs", "tabs-without-locks"])
+    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser", "tabs", "tabs-without-locks", "reload"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
-    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream,
+    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream, "reload": reload,
                 "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
                 "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 
