@@ -284,6 +284,8 @@ class Subscription {
         }
         this.tabs = message.tabs;
         this.error = message.error;
+        // A tab that joined after the last event resumes from the leader's id if it takes over.
+        if (!this.lastEventId && message.lastEventId) this.lastEventId = message.lastEventId;
         this.setStatus(message.state);
         break;
       case 'event':
@@ -330,7 +332,7 @@ class Subscription {
 
   /** The leader's status to the other tabs (also their sign that it is alive), and to this one. */
   broadcastStatus() {
-    this.post({ t: 'status', state: this.state, tabs: this.tabs, error: this.error });
+    this.post({ t: 'status', state: this.state, tabs: this.tabs, error: this.error, lastEventId: this.lastEventId });
     this.reportStatus();
   }
 
@@ -581,12 +583,22 @@ class Connection {
     };
     const names = ['message', 'rill-history-gap', 'rill-reconnect', 'rill-token-expired', ...(this.options.events ?? [])];
     for (const name of new Set(names)) source.addEventListener(name, handler);
-    source.onopen = () => current() && (this.kick(), this.opened());
+    let open = false;
+    source.onopen = () => {
+      if (!current()) return;
+      open = true;
+      this.kick();
+      this.opened();
+    };
     // EventSource would reconnect by itself with its own id; this client reconnects instead.
+    // It does not say why a connection failed: one that never opened backs off (with a fresh
+    // token if there is a callback: it may have been a 401).
     source.onerror = () => {
       if (!current()) return;
       source.close();
-      this.ended('EventSource error');
+      if (open) return this.ended('EventSource error');
+      if (typeof this.options.token === 'function') this.token = null;
+      this.retryLater('EventSource could not connect');
     };
   }
 
