@@ -2,7 +2,8 @@
 // message; every open page receives it at once over Server-Sent Events.
 //
 // What it shows: a JSON POST route that publishes to a channel (`context.publish`), the SSE
-// endpoint with `?channel=` and `Last-Event-ID` replay (`context.eventStream`), a static page,
+// endpoint with `?channel=` and `Last-Event-ID` replay (`context.eventStream`), a static page
+// on the browser client rill.js (`router.browserClient()`: the tabs share one stream),
 // 400 errors with a JSON body, and the in-memory broker — or Redis with `--redis`, so that
 // several processes share notifications and history.
 //
@@ -12,7 +13,9 @@
 //        -H 'content-type: application/json' -d '{"message":"Hello!"}'      # terminal 2
 //   curl -N 'localhost:8080/stream?channel=sse' -H 'Last-Event-ID: 1'     # replay after id 1
 //   curl -i -X POST localhost:8080/send_notification -H 'content-type: application/json' -d '{}'   # 400
-//   open http://localhost:8080/ in two browser tabs and send from one
+//   open http://localhost:8080/ in two browser tabs and send from one: the page uses rill.js
+//   (GET /rill.js), so the tabs share one stream ("shared with 2 tabs")
+//   curl -s localhost:8080/presence            # {"channel":"sse","count":1,…}: one stream
 //   swift run -c release Notifications --port 8081 --redis redis://127.0.0.1:6379/0   # and a second
 //   process on 8082 with the same --redis: a POST to either reaches the streams of both
 //   swift run -c release Notifications --loops 2    # two event loop threads (default: one per CPU
@@ -65,6 +68,8 @@ struct Notifications: AsyncParsableCommand {
         router.get("/stream") { request, context in
             try await context.eventStream(for: request)
         }
+        // The page's client: one stream shared by all tabs of the origin (Clients/js/rill.js).
+        try router.browserClient()
         router.post("/send_notification", maxBodyBytes: 16 * 1024) { request, context in
             let text: String
             do {
@@ -83,6 +88,8 @@ struct Notifications: AsyncParsableCommand {
         if let loops { configuration.eventLoopCount = loops }
         if let tlsCert, let tlsKey { configuration.tls = TLSConfiguration(certificateChainPath: tlsCert, privateKeyPath: tlsKey) }
         let app = try Application(router: router, configuration: configuration, broker: broker)
+        // How many streams the channel has (all tabs of a browser share one).
+        router.get("/presence") { _, _ in try await app.presence(of: channel) }
         let address = try await app.start()
         print("listening on \(tlsCert == nil ? "http" : "https")://\(address)")
         fflush(nil)  // stdout may be a pipe: make the line visible now

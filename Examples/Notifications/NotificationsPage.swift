@@ -1,4 +1,4 @@
-/// The page `GET /` serves: plain HTML and JavaScript, no CDN, nothing fetched at run time.
+/// The page `GET /` serves: plain HTML and a module script on `/rill.js` (served by the example), no CDN.
 enum NotificationsPage {
     static func html(channel: String) -> String {
         """
@@ -14,7 +14,7 @@ enum NotificationsPage {
             form { display: flex; gap: .5rem; }
             input { flex: 1; padding: .5rem; font: inherit; }
             button { padding: .5rem 1rem; font: inherit; }
-            #state { font-size: .85rem; color: #666; }
+            #state, #tabs { font-size: .85rem; color: #666; margin: .25rem 0; }
             #notifications { list-style: none; padding: 0; }
             #notifications li { border-left: 4px solid #3a7; background: #f4faf6; margin: .5rem 0; padding: .5rem .75rem; }
             #error { color: #b22; min-height: 1.2em; }
@@ -23,24 +23,38 @@ enum NotificationsPage {
         <body>
           <h1>Rill notifications</h1>
           <p id="state">connecting…</p>
+          <p id="tabs"></p>
           <form id="send">
             <input id="message" name="message" placeholder="Type a notification" autocomplete="off">
             <button type="submit">Send</button>
           </form>
           <p id="error"></p>
           <ul id="notifications"></ul>
-          <script>
+          <script type="module">
+            // rill.js: the tabs of this origin share one stream (a leader tab holds it, the
+            // others get its events over a BroadcastChannel); a reload resumes after the last id.
+            import { subscribe } from '/rill.js';
             const channel = \(jsonString(channel));
             const list = document.getElementById('notifications');
             const state = document.getElementById('state');
-            const source = new EventSource('/stream?channel=' + encodeURIComponent(channel));
-            source.onopen = () => { state.textContent = 'connected to channel ' + channel; };
-            source.onerror = () => { state.textContent = 'reconnecting…'; };
-            source.addEventListener('notify', (event) => {
+            const tabs = document.getElementById('tabs');
+            const show = (event) => {
+              if (event.type !== 'notify') return;
               const item = document.createElement('li');
               item.textContent = JSON.parse(event.data).message;
-              item.dataset.id = event.lastEventId;
+              item.dataset.id = event.id;
               list.prepend(item);
+            };
+            window.rillStream = subscribe('/stream', {
+              channels: [channel],
+              onEvent: show,
+              onGap: () => { state.textContent = 'some notifications were missed'; },
+              onStatus: (status) => {
+                state.textContent = status.state === 'open' ? 'connected to channel ' + channel
+                  : status.state === 'closed' ? 'disconnected' + (status.error ? ' (' + status.error + ')' : '') : status.state + '…';
+                tabs.textContent = status.tabs > 1 ? 'shared with ' + status.tabs + ' tabs' + (status.leader ? ' (this one holds the stream)' : '') : 'one tab';
+                document.body.dataset.leader = String(status.leader);
+              }
             });
             document.getElementById('send').addEventListener('submit', async (event) => {
               event.preventDefault();

@@ -94,6 +94,8 @@ public enum Hub {
         }
         // A plain-text liveness probe for load balancers (and `wrk` in `make bench`).
         router.get("/ping") { _, _ in "pong" }
+        // The browser client (Clients/js/rill.js): `import { subscribe } from '/rill.js'`.
+        try router.browserClient()
         // With a JWT key, a token's claims decide which channels a request may use (403
         // otherwise), a request without a valid token gets 401, and a stream ends at its
         // token's expiry with a `rill-token-expired` event.

@@ -1,0 +1,218 @@
+import Foundation
+import HubCore
+import Rill
+import RillJWT
+import RillTestSupport
+import RillTesting
+import Synchronization
+import Testing
+
+/// Clients/js/rill.js in headless Chromium (Tests/HubTests/browser/rill_js_client.py): the
+/// watchdog reopens a stalled stream, a gap is reported once, a token that expires every 2 s is
+/// refreshed without losing an event, the EventSource transport resumes, the parser is exact.
+/// The three-tab sharing check is in RillClientTests/NotificationsBrowserTests (the
+/// Notifications example's page).
+@Suite(.timeLimit(.minutes(2)))
+struct RillJSBrowserTests {
+    @Test func `the watchdog reopens a stream that went silent and receives what was published meanwhile`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("watchdog", port: try #require(client.port), as: WatchdogRecord.self)
+        }
+        #expect(record.events == ["before the stall", "during the stall 1", "during the stall 2"])
+        let connections = server.connections
+        // 1: the first stream; 2: the stalled one (after reconnect()); 3: the watchdog's.
+        try #require(connections.count == 3, "\(connections)")
+        #expect(connections[1].stalled && !connections[2].stalled)
+        #expect(connections[2].lastEventID == record.ids.first, "the watchdog's stream resumes after the last id")
+        // Heartbeats every 500 ms: the watchdog fires after 1 s of silence (loose upper bound:
+        // a loaded machine; the lower bound shows it was the watchdog, not an error retry).
+        let silence = connections[2].openedAfterStartMilliseconds - connections[1].openedAfterStartMilliseconds
+        #expect((900...4000).contains(silence), "reopened \(silence) ms after the stalled stream opened")
+    }
+
+    @Test func `a client resuming from an id older than the history gets onGap once`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 3)
+        let record = try await app.test(.live) { client in
+            try await runClient("gap", port: try #require(client.port), as: GapRecord.self)
+        }
+        #expect(record.gaps.count == 1, "\(record.gaps)")
+        #expect(record.gaps.first?.lastEventId == "1")
+        #expect(record.events == ["event 4", "event 5", "event 6", "event 7"])
+        #expect(server.connections.count == 3, "subscribe and two reconnects")
+        #expect(server.connections.last?.lastEventID == "6", "the reconnects resume after the last id, with no new gap")
+    }
+
+    @Test func `a token that expires every 2 s is refreshed and every event arrives in order`() async throws {
+        let jwt = try await JWTAuthorizer(keys: [.hmac(secret: hubJWTSecret)])
+        let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, heartbeat: .seconds(1), token: "static-publisher", jwt: jwt))
+        let record = try await app.test(.live) { client in
+            try await runClient("token", port: try #require(client.port), as: TokenRecord.self, secret: hubJWTSecret)
+        }
+        #expect(record.events == record.sent)
+        #expect(record.sent.count == 24)
+        #expect(record.tokens >= 3, "24 events over 6 s with 2 s tokens: the callback ran \(record.tokens) times")
+    }
+
+    @Test(arguments: ["tabs", "tabs-without-locks"])
+    func `two tabs on different channels share one stream of both, and the other tab takes over`(scenario: String) async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient(scenario, port: try #require(client.port), as: TabsRecord.self)
+        }
+        // The server's events do not name their channel: every tab gets the union.
+        for events in record.tabs { #expect(events.sorted() == ["news 1", "sports 1"], "\(record.tabs)") }
+        #expect(record.remaining.sorted() == ["news 1", "sports 1", "sports 2"])
+    }
+
+    @Test func `a reloaded page resumes after the last id it received`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("reload", port: try #require(client.port), as: ReloadRecord.self)
+        }
+        #expect(record.before == ["event 1", "event 2"])
+        #expect(record.after == ["event 3"], "published while the page reloaded: replayed, and nothing before it")
+        try #require(server.connections.count == 2, "\(server.connections)")
+        #expect(server.connections[1].lastEventID == "2")
+    }
+
+    @Test func `the EventSource transport resumes with the lastEventId query`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("eventsource", port: try #require(client.port), as: WatchdogRecord.self)
+        }
+        #expect(record.events == ["event 1", "event 2", "event 3"])
+        try #require(server.connections.count == 2, "\(server.connections)")
+        #expect(server.connections[0].lastEventID == nil)
+        #expect(server.connections[1].lastEventID == record.ids[1], "a new EventSource sends the last id as ?lastEventId=")
+    }
+
+    @Test func `the fetch transport's parser follows the event-stream spec, in whole and split input`() async throws {
+        let app = try ClientTestServer().application(historyCount: 1)
+        let record = try await app.test(.live) { client in
+            try await runClient("parser", port: try #require(client.port), as: ParserRecord.self)
+        }
+        #expect(record.whole == record.characters)
+        #expect(record.whole.events.map(\.data) == ["a\nb", "", "c\n two spaces"])
+    }
+}
+
+/// Runs rill_js_client.py `scenario` against 127.0.0.1:`port` and decodes its record.
+private func runClient<Record: Decodable & Sendable>(
+    _ scenario: String, port: Int, as type: Record.Type, secret: String? = nil
+) async throws -> Record {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("browser/rill_js_client.py")
+    let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("rill-screenshots/rill-js-\(scenario).png")
+    var arguments = ["python3", script.path, scenario, "http://127.0.0.1:\(port)", screenshot.path, "--timeout", "20"]
+    if let secret { arguments += ["--secret", secret] }
+    let browser = try ChildProcess(arguments, logPrefix: "rill-js-\(scenario)")
+    let ended = try await withDeadline(.seconds(100), "rill_js_client.py") { browser.waitForExit(timeout: .seconds(90)) }
+    try #require(ended == "exit status 0", "rill_js_client.py \(scenario): \(ended ?? "timed out")\n\(browser.standardError)")
+    let line = try #require(browser.standardOutput.split(separator: "\n").last)
+    return try JSONDecoder().decode(Record.self, from: Data(line.utf8))
+}
+
+/// The server of the watchdog and gap checks: `/stream` is the framework's
+/// `context.eventStream` with 500 ms heartbeats, except that after `POST /stall` the next
+/// stream sends its headers and a comment and then nothing, without closing (no heartbeats);
+/// `POST /publish?channel=` publishes the body; `GET /presence?channel=` counts its streams;
+/// `/rill.js` and `/ping` for the page.
+private final class ClientTestServer: Sendable {
+    struct Connection: Codable, Sendable {
+        var lastEventID: String?
+        var stalled: Bool
+        var openedAfterStartMilliseconds: Int
+    }
+
+    private let start = ContinuousClock.now
+    private let state = Mutex<(stallNext: Bool, connections: [Connection])>((false, []))
+
+    var connections: [Connection] { state.withLock { $0.connections } }
+
+    func application(historyCount: Int) throws -> Application {
+        let router = Router()
+        try router.browserClient()
+        router.get("/ping") { _, _ in "pong" }
+        router.post("/stall") { _, _ in
+            self.state.withLock { $0.stallNext = true }
+            return HTTPResponse.Status.noContent
+        }
+        router.get("/connections") { _, _ in
+            ["stalled": self.state.withLock { $0.connections.filter(\.stalled).count }]
+        }
+        router.post("/publish") { request, context in
+            let receipt = try await context.publish(ServerSentEvent(data: request.bodyText), channel: request.query["channel"] ?? "news")
+            return receipt.id
+        }
+        router.get("/stream") { request, context in
+            let elapsed = (ContinuousClock.now - self.start) / .milliseconds(1)
+            let stalled = self.state.withLock { state in
+                let stalled = state.stallNext
+                state.stallNext = false
+                state.connections.append(
+                    Connection(lastEventID: request.lastEventID, stalled: stalled, openedAfterStartMilliseconds: Int(elapsed)))
+                return stalled
+            }
+            if stalled {
+                return EventStream(configuration: EventStreamConfiguration(heartbeatInterval: .zero)) { stream in
+                    try await stream.send(ServerSentEvent(comment: "stalled"))
+                    try await context.eventLoop.sleep(for: .seconds(60))  // cancelled when the client leaves
+                }
+            }
+            return try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(500)))
+        }
+        let app = try Application(
+            router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0),
+            broker: .inMemory(BrokerConfiguration(historyCount: historyCount)))
+        router.get("/presence") { request, _ in try await app.presence(of: request.query["channel"] ?? "news") }
+        return app
+    }
+}
+
+private struct WatchdogRecord: Decodable, Sendable {
+    var events: [String]
+    var ids: [String]
+}
+
+private struct GapRecord: Decodable, Sendable {
+    struct Gap: Decodable, Sendable { var lastEventId: String }
+    var events: [String]
+    var gaps: [Gap]
+}
+
+private struct ParserRecord: Decodable, Sendable {
+    struct Parsed: Decodable, Sendable, Equatable {
+        struct Event: Decodable, Sendable, Equatable {
+            var type: String
+            var data: String
+            var id: String
+        }
+
+        var events: [Event]
+        var retries: [Int]
+    }
+
+    var whole: Parsed
+    var characters: Parsed
+}
+
+private struct TabsRecord: Decodable, Sendable {
+    var tabs: [[String]]
+    var remaining: [String]
+}
+
+private struct ReloadRecord: Decodable, Sendable {
+    var before: [String]
+    var after: [String]
+}
+
+private struct TokenRecord: Decodable, Sendable {
+    var events: [String]
+    var sent: [String]
+    var tokens: Int
+}
