@@ -107,14 +107,18 @@ extension PubSub {
             lease = presence.registry.join(identity, channels: names, watching: watching)
         }
         let loop = subscription.eventLoop
-        let attach: @Sendable () -> Void = {
-            if subscription.isActive { subscription.presenceLease = lease } else { lease.release(subscriptionChannels: names) }
-        }
         if loop.inEventLoop {
-            attach()
-        } else if !loop.executeBypassingLimit(attach) {
+            // The usual case (a handler on its loop): no closure to allocate.
+            Self.attach(lease, to: subscription, channels: names)
+        } else if !loop.executeBypassingLimit({ Self.attach(lease, to: subscription, channels: names) }) {
             lease.release(subscriptionChannels: names)
         }
+    }
+
+    /// Gives `subscription` its lease, or releases the lease if the subscription already ended.
+    /// Loop thread.
+    private static func attach(_ lease: PresenceLease, to subscription: Subscription, channels: [String]) {
+        if subscription.isActive { subscription.presenceLease = lease } else { lease.release(subscriptionChannels: channels) }
     }
 
     /// The presence of `channel`, authorized for `request` like a subscription when given.

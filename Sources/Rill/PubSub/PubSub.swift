@@ -116,7 +116,9 @@ final class PubSub: Sendable {
         try Self.refuseReservedChannels(names)
         let subscribed = try Self.subscribedChannels(names, presenceNotices: Self.wantsPresenceNotices(request))
         try await authorize(request, context: context, channels: names, access: .subscribe)
-        try await authorize(request, context: context, channels: patterns.map(\.description), access: .subscribeToPattern)
+        if !patterns.isEmpty {
+            try await authorize(request, context: context, channels: patterns.map(\.description), access: .subscribeToPattern)
+        }
         let subscription: Subscription
         do {
             subscription = try await broker.subscribe(to: subscribed, matching: patterns, lastEventID: request.lastEventID)
