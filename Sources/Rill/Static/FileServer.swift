@@ -47,7 +47,7 @@ public struct FileServer: Sendable {
     ///   - directory: the directory whose files are served, absolute or relative to the working
     ///     directory.
     ///   - configuration: index file, read chunk size, caching, hidden files, content types.
-    /// - Throws: ``UVError`` when `directory` does not exist or is not a directory (`ENOENT`,
+    /// - Throws: `UVError` when `directory` does not exist or is not a directory (`ENOENT`,
     ///   `ENOTDIR`, `EACCES`): checked once, here, so that a misconfigured deployment fails at
     ///   start rather than with a 404 per request.
     public init(directory: String, configuration: Configuration = Configuration()) throws(UVError) {
@@ -74,7 +74,7 @@ public struct FileServer: Sendable {
     /// router.get("/") { request, context in try await pages.response(to: request, context: context, file: "index.html") }
     /// ```
     ///
-    /// - Throws: ``HTTPError`` (404, 412, 416), or ``UVError`` for a file-system failure other
+    /// - Throws: ``HTTPError`` (404, 412, 416), or `UVError` for a file-system failure other
     ///   than a missing or unreadable file (a 500).
     public func response(to request: Request, context: RequestContext, file: String) async throws -> Response {
         guard let components = StaticFilePath.components(ofRelativePath: file, servesHiddenFiles: configuration.servesHiddenFiles) else {

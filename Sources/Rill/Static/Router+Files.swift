@@ -15,7 +15,7 @@ extension Router {
     ///     `path/**` is registered.
     ///   - directory: the directory, absolute or relative to the working directory.
     ///   - configuration: index file, read chunk size, caching, hidden files, content types.
-    /// - Throws: ``UVError`` when `directory` is not an existing directory.
+    /// - Throws: `UVError` when `directory` is not an existing directory.
     @discardableResult
     public func files(_ path: String, directory: String, configuration: FileServer.Configuration = .init()) throws(UVError) -> Self {
         registerFiles(pattern: Router.join("", path), relativePath: path, server: try FileServer(directory: directory, configuration: configuration))
@@ -27,7 +27,7 @@ extension RouterGroup {
     /// Serves the files under `directory` at `path` (below the group's prefix) and below, behind
     /// the group's middleware; see ``Router/files(_:directory:configuration:)``.
     ///
-    /// - Throws: ``UVError`` when `directory` is not an existing directory.
+    /// - Throws: `UVError` when `directory` is not an existing directory.
     @discardableResult
     public func files(_ path: String, directory: String, configuration: FileServer.Configuration = .init()) throws(UVError) -> Self {
         registerFiles(
