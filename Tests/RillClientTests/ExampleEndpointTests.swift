@@ -14,6 +14,11 @@ import Testing
             #expect(page.status == .ok)
             #expect(page.headerFields[.contentType] == "text/html; charset=utf-8")
             #expect(page.bodyText.contains("new EventSource('/stream?channel='"))
+            // The page is a file: validators and 304, its channel from /config.json.
+            let etag = try #require(page.headerFields[.eTag])
+            #expect(try await client.get("/", headerFields: [.ifNoneMatch: etag]).status == .notModified)
+            #expect(try await client.get("/static/index.html").bodyText == page.bodyText)
+            #expect(try await client.get("/config.json").decode([String: String].self) == ["channel": "sse"])
             let stream = try await client.sse("/stream")
             try await stream.waitForBody(containing: ":ok")
             let sent = try await client.post("/send_notification", text: #"{"message":"Hello!"}"#, headerFields: json)
