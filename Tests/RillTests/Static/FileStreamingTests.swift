@@ -55,11 +55,16 @@ private final class RecordingSink: ResponseBodySink, @unchecked Sendable {
 /// blocking the loop; and the declared-length bodies they ride on.
 @Suite struct FileStreamingTests {
     @Test func `a large file to a slow reader is read only as fast as the client takes it`() async throws {
-        let totalBytes = 20 * 1024 * 1024
+        // 20 blocks of 251 × 4,096 bytes (about 20 MB): byte i is i % 251 across block borders.
+        let block = Data((0..<(251 * 4096)).map { UInt8($0 % 251) })
+        let totalBytes = 20 * block.count
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rill-big-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Data((0..<totalBytes).map { UInt8($0 % 251) }).write(to: URL(fileURLWithPath: directory + "/big.bin"))
+        #expect(FileManager.default.createFile(atPath: directory + "/big.bin", contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/big.bin"))
+        for _ in 0..<20 { try handle.write(contentsOf: block) }
+        try handle.close()
 
         let configuration = testConfiguration()
         let files = try FileServer(directory: directory)
@@ -84,17 +89,39 @@ private final class RecordingSink: ResponseBodySink, @unchecked Sendable {
             // Meanwhile the loop answers others at once.
             #expect(try await get(port, "/ping") == "pong")
 
-            let response = try await onDedicatedThread {
+            // Read and check the body as it comes, on a thread of its own, keeping none of it.
+            let (head, received, intact) = try await onDedicatedThread { () -> (String, Int, Bool) in
                 defer { connection.close() }
-                return try connection.readResponse()
+                var buffer: [UInt8] = []
+                var headEnd: Int?
+                while headEnd == nil {
+                    let more = try connection.receive(atLeast: 1)
+                    guard !more.isEmpty else { break }
+                    buffer += more
+                    headEnd = buffer.indices.dropLast(3).first { buffer[$0..<($0 + 4)].elementsEqual("\r\n\r\n".utf8) }
+                }
+                guard let headEnd else { return (String(decoding: buffer, as: UTF8.self), 0, false) }
+                var received = 0
+                var intact = true
+                var piece = Array(buffer[(headEnd + 4)...])
+                // Each pass takes at least one byte or ends: at most `totalBytes` passes.
+                while !piece.isEmpty {
+                    for byte in piece {
+                        intact = intact && byte == UInt8(received % 251)
+                        received += 1
+                    }
+                    piece = received < totalBytes ? try connection.receive(atLeast: 1) : []
+                }
+                return (String(decoding: buffer[..<headEnd], as: UTF8.self), received, intact)
             }
-            #expect(response.status == .ok)
-            #expect(response.headerFields[.contentLength] == String(totalBytes))
-            #expect(response.body.count == totalBytes)
-            #expect(response.body.enumerated().allSatisfy { $0.element == UInt8($0.offset % 251) }, "the body arrived corrupted")
+            #expect(head.hasPrefix("HTTP/1.1 200"))
+            #expect(head.lowercased().contains("content-length: \(totalBytes)"))
+            #expect(received == totalBytes)
+            #expect(intact, "the body arrived corrupted")
             let final = record.current
             #expect(final.finished)
-            #expect(final.writes == totalBytes / FileServer.Configuration.defaultReadChunkBytes)
+            let chunkBytes = FileServer.Configuration.defaultReadChunkBytes
+            #expect(final.writes == (totalBytes + chunkBytes - 1) / chunkBytes)
             #expect(
                 final.maxQueuedBytes <= configuration.writeHighWaterMarkBytes + FileServer.Configuration.defaultReadChunkBytes,
                 "queued \(final.maxQueuedBytes) bytes")
