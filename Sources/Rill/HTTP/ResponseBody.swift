@@ -60,7 +60,8 @@ public struct ResponseBody: Sendable {
 
     init(storage: Storage) { self.storage = storage }
 
-    /// The byte count when known in advance (nil for a stream).
+    /// The byte count when known in advance: the bytes, or the declared length of a stream;
+    /// nil for a stream of unknown length.
     public var byteCount: Int? {
         switch storage {
         case .empty: 0
