@@ -134,6 +134,8 @@ let package = Package(
             name: "Notifications",
             dependencies: ["Rill", "RillRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Notifications",
+            // The page, served from the source tree at run time (see Notifications.swift).
+            exclude: ["Public"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -2,8 +2,9 @@
 // message; every open page receives it at once over Server-Sent Events.
 //
 // What it shows: a JSON POST route that publishes to a channel (`context.publish`), the SSE
-// endpoint with `?channel=` and `Last-Event-ID` replay (`context.eventStream`), a static page
-// on the browser client rill.js (`router.browserClient()`: the tabs share one stream),
+// endpoint with `?channel=` and `Last-Event-ID` replay (`context.eventStream`), its page served
+// from a file (`Public/index.html`, with `router.files("/static", …)` for assets beside it) on
+// the browser client rill.js (`router.browserClient()`: the tabs share one stream),
 // 400 errors with a JSON body, and the in-memory broker — or Redis with `--redis`, so that
 // several processes share notifications and history.
 //
@@ -16,6 +17,8 @@
 //   open http://localhost:8080/ in two browser tabs and send from one: the page uses rill.js
 //   (GET /rill.js), so the tabs share one stream ("shared with 2 tabs")
 //   curl -s localhost:8080/presence            # {"channel":"sse","count":1,…}: one stream
+//   curl -I localhost:8080/     # the page: ETag, Last-Modified; -H 'If-None-Match: …' gives 304
+//   swift run -c release Notifications --public-dir /srv/notifications   # the page from elsewhere
 //   swift run -c release Notifications --port 8081 --redis redis://127.0.0.1:6379/0   # and a second
 //   process on 8082 with the same --redis: a POST to either reaches the streams of both
 //   swift run -c release Notifications --loops 2    # two event loop threads (default: one per CPU
@@ -31,6 +34,11 @@ import RillRedis
 /// The body of `POST /send_notification`.
 struct Notification: Decodable, Sendable {
     var message: String?
+}
+
+/// What `GET /config.json` answers: what the page cannot know by itself.
+struct PageConfiguration: Encodable, Sendable {
+    var channel: String
 }
 
 /// What `POST /send_notification` answers.
@@ -51,6 +59,7 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: "Event loops (threads) serving connections (default: one per CPU the process may run on).") var loops: Int?
     @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; SIGHUP reloads both).") var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "The folder of the page and its assets (default: Public/ beside this source file).") var publicDir: String?
 
     func validate() throws {
         if let loops { guard loops >= 1 else { throw ValidationError("--loops must be ≥ 1 (got \(loops))") } }
@@ -62,9 +71,15 @@ struct Notifications: AsyncParsableCommand {
         let broker = try redis.map { try BrokerFactory.redis(url: $0) } ?? .inMemory()
         let channel = self.channel
 
-        router.get("/") { _, _ in
-            Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(NotificationsPage.html(channel: channel)))
+        // The page is a file, found from this source file's location, so that `make run`, `swift
+        // run` and the tests find it from any working directory; a deployment without the
+        // sources passes --public-dir.
+        let pages = try FileServer(directory: publicDir ?? Self.publicDirectory())
+        router.get("/") { request, context in
+            try await pages.response(to: request, context: context, file: "index.html")
         }
+        try router.files("/static", directory: pages.directory)
+        router.get("/config.json") { _, _ in PageConfiguration(channel: channel) }
         router.get("/stream") { request, context in
             try await context.eventStream(for: request)
         }
@@ -95,6 +110,13 @@ struct Notifications: AsyncParsableCommand {
         fflush(nil)  // stdout may be a pipe: make the line visible now
         // A service in a group, beside any other of the program's: SIGTERM or SIGINT shut it down gracefully.
         try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger).run()
+    }
+}
+
+extension Notifications {
+    /// `Public/` beside this source file.
+    static func publicDirectory(sourceFile: String = #filePath) -> String {
+        sourceFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/Public"
     }
 }
 

@@ -18,6 +18,11 @@ import Testing
             #expect(script.status == .ok)
             #expect(script.headerFields[.contentType] == "text/javascript; charset=utf-8")
             #expect(script.bodyText.contains("export function subscribe("))
+            // The page is a file: validators and 304, its channel from /config.json.
+            let etag = try #require(page.headerFields[.eTag])
+            #expect(try await client.get("/", headerFields: [.ifNoneMatch: etag]).status == .notModified)
+            #expect(try await client.get("/static/index.html").bodyText == page.bodyText)
+            #expect(try await client.get("/config.json").decode([String: String].self) == ["channel": "sse"])
             let stream = try await client.sse("/stream")
             try await stream.waitForBody(containing: ":ok")
             let sent = try await client.post("/send_notification", text: #"{"message":"Hello!"}"#, headerFields: json)

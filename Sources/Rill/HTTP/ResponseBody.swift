@@ -22,6 +22,8 @@ public struct ResponseBody: Sendable {
     }
 
     let storage: Storage
+    /// The exact length of a ``init(byteCount:_:)`` stream, sent as `Content-Length`.
+    private var streamedByteCount: Int?
 
     /// No body.
     public static let empty = ResponseBody(storage: .empty)
@@ -39,14 +41,33 @@ public struct ResponseBody: Sendable {
         storage = .stream(write)
     }
 
+    /// A streamed body of exactly `byteCount` bytes, sent with `Content-Length` rather than
+    /// chunked (a `HEAD` answer carries the same length without running `write`). The closure
+    /// writes with the same backpressure as ``init(_:)``; writing more than `byteCount`, or
+    /// ending short of it, throws ``ResponseBodyLengthError`` and the connection closes, since
+    /// the head already promised the length.
+    ///
+    /// ```swift
+    /// let body = ResponseBody(byteCount: 10) { writer in
+    ///     try await writer.write(Array("0123456789".utf8))
+    /// }
+    /// ```
+    public init(byteCount: Int, _ write: @escaping @Sendable (inout ResponseBodyWriter) async throws -> Void) {
+        precondition(byteCount >= 0, "byteCount must not be negative")
+        storage = .stream(write)
+        streamedByteCount = byteCount
+    }
+
     init(storage: Storage) { self.storage = storage }
 
-    /// The byte count when known in advance (nil for a stream).
+    /// The byte count when known in advance: the bytes, or the declared length of a stream;
+    /// nil for a stream of unknown length.
     public var byteCount: Int? {
         switch storage {
         case .empty: 0
         case .bytes(let bytes): bytes.count
-        case .stream, .eventStream, .subscription: nil
+        case .stream: streamedByteCount
+        case .eventStream, .subscription: nil
         }
     }
 }
@@ -70,8 +91,9 @@ extension ResponseBody {
         case .empty, .bytes:
             return
         case .stream(let produce):
-            var writer = ResponseBodyWriter(sink: sink)
+            var writer = ResponseBodyWriter(sink: sink, remainingByteCount: streamedByteCount)
             try await produce(&writer)
+            try writer.finish()
         case .eventStream(let produce):
             try await produce(sink)
         case .subscription(let relay):

@@ -12,25 +12,26 @@ public import HTTPTypes
 
 extension RouterMethods {
     /// Serves `rill.js`, Rill's browser client (`Clients/js/rill.js`: one stream shared by the
-    /// tabs of an origin, a watchdog, token refresh, gap reporting), as
-    /// `text/javascript; charset=utf-8`. The file is read once, here.
+    /// tabs of an origin, a watchdog, token refresh, gap reporting), as a static file
+    /// (``FileServer``: `text/javascript; charset=utf-8`, `ETag` and `Last-Modified` with 304,
+    /// `Range`, `HEAD`, read off the loop).
     ///
     /// ```swift
     /// try router.browserClient()      // GET /rill.js; a page: import { subscribe } from '/rill.js'
     /// ```
     ///
     /// - Parameter path: where it is served.
-    /// - Throws: ``HTTPError`` (500) when the file cannot be read; see ``browserClientPath``.
+    /// - Throws: ``HTTPError`` (500) when the file is not there; see ``browserClientPath``.
     @discardableResult
     public func browserClient(at path: String = "/rill.js") throws -> Self {
         let file = Self.browserClientPath
-        guard let contents = FileManager.default.contents(atPath: file) else {
+        var directory = URL(fileURLWithPath: file)
+        let name = directory.lastPathComponent
+        directory.deleteLastPathComponent()
+        guard FileManager.default.isReadableFile(atPath: file), let files = try? FileServer(directory: directory.path) else {
             throw HTTPError(.internalServerError, message: "cannot read rill.js at \(file) (set RILL_JS_PATH)")
         }
-        let bytes = [UInt8](contents)
-        return on(path, method: .get) { _, _ in
-            Response(headerFields: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"], body: .bytes(bytes))
-        }
+        return on(path, method: .get) { request, context in try await files.response(to: request, context: context, file: name) }
     }
 
     /// Where ``browserClient(at:)`` reads `rill.js`: the environment variable `RILL_JS_PATH` if set

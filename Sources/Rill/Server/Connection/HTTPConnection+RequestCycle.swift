@@ -143,9 +143,10 @@ extension HTTPConnection: ResponseBodySink {
         let bytes = knownBytes ?? []
         let streamsBody = knownBytes == nil && bodyAllowed && !cycle.headOnly
         if streamsBody {
+            // A stream of declared length is framed by Content-Length; otherwise chunked, but
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
-            cycle.chunked = head.version != .http1_0
-            if !cycle.chunked { cycle.closeAfterResponse = true }
+            cycle.chunked = head.version != .http1_0 && response.body.byteCount == nil
+            if !cycle.chunked && response.body.byteCount == nil { cycle.closeAfterResponse = true }
         }
         // Framing is the server's: a handler's Content-Length, Transfer-Encoding or Connection
         // would contradict what is actually sent. A handler asking to close is honoured.
@@ -169,10 +170,10 @@ extension HTTPConnection: ResponseBodySink {
             requestID.appendValue(to: &buffer)
             buffer.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
         }
-        if streamsBody {
-            if cycle.chunked { buffer.append(contentsOf: Self.chunkedLine) }
-        } else if bodyAllowed && response.body.byteCount != nil {
-            Self.appendContentLength(bytes.count, to: &buffer)
+        if streamsBody && cycle.chunked {
+            buffer.append(contentsOf: Self.chunkedLine)
+        } else if bodyAllowed, let byteCount = response.body.byteCount {
+            Self.appendContentLength(byteCount, to: &buffer)
         }
         if cycle.closeAfterResponse || server.isShuttingDown {
             cycle.closeAfterResponse = true

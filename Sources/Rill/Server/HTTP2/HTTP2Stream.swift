@@ -260,7 +260,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         fields.append(("date", server.dateValue()))
         if let serverName = server.configuration.serverName { fields.append(("server", serverName)) }
         if let requestID, response.headerFields[RequestID.headerName] == nil { fields.append(("x-request-id", requestID.description)) }
-        if bodyAllowed, let bytes { fields.append(("content-length", String(bytes.count))) }
+        if bodyAllowed, let byteCount = response.body.byteCount { fields.append(("content-length", String(byteCount))) }
         let hasData = bodyAllowed && !headOnly && (streams || !(bytes?.isEmpty ?? true))
         connection.session.submitResponse(streamID: id, status: status.code, headerFields: fields, hasBody: hasData)
         if !hasData {
