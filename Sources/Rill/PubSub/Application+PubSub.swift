@@ -64,7 +64,7 @@ extension Application {
     /// ``RequestContext/eventStream(for:channels:patterns:configuration:)`` does the same
     /// without capturing the application.
     ///
-    /// Patterns (``ChannelPattern``): `*` matches within one `/`-separated segment, `**` any
+    /// Patterns (`ChannelPattern`): `*` matches within one `/`-separated segment, `**` any
     /// number of segments (`chat/*`, `users/42/**`). Each event reaches the stream once,
     /// however many of its channels and patterns match it; a replay covers the channels the
     /// patterns match that still hold history, in id order with the named channels'.

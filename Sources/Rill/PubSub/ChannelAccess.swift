@@ -4,7 +4,7 @@ public enum ChannelAccess: Sendable, Hashable {
     case subscribe
     /// Receive the events of every channel a pattern matches; the hook gets the pattern as
     /// written (`chat/*`). Allow it only if every channel it can match may be subscribed to
-    /// (``ChannelPattern/covers(_:)`` decides that against patterns of your own).
+    /// (`ChannelPattern.covers(_:)` decides that against patterns of your own).
     case subscribeToPattern
     /// Publish to the channel.
     case publish
