@@ -10,7 +10,7 @@ public struct EventStreamWriter: Sendable {
     /// (spread by ``EventStreamConfiguration/retryJitter``), else a comment, so the head and a first chunk are flushed and the client reaches OPEN.
     mutating func open() throws {
         sink.beginEventStream(configuration)
-        var generator = SystemRandomNumberGenerator()
+        var generator = JitterRandomNumberGenerator()
         if let retry = configuration.jitteredRetry(using: &generator) {
             sink.writeEvents(try ServerSentEvent(retry: retry).encoded())
         } else {

@@ -1,0 +1,31 @@
+import Testing
+
+@testable import Rill
+
+/// The generator behind `retry:` jitter: spread evenly, different on every call and on every
+/// loop, with no system call per number.
+struct JitterRandomNumberGeneratorTests {
+    @Test func `numbers are spread evenly and do not repeat`() {
+        var generator = JitterRandomNumberGenerator()
+        let samples = (0..<20_000).map { _ in Double.random(in: 0..<1, using: &generator) }
+        let bins = Dictionary(grouping: samples) { Int($0 * 10) }.mapValues(\.count)
+        #expect(bins.count == 10)
+        #expect(bins.values.allSatisfy { (1_700...2_300).contains($0) }, "\(bins.sorted { $0.key < $1.key })")
+        var raw = JitterRandomNumberGenerator()
+        let words = (0..<10_000).map { _ in raw.next() }
+        #expect(Set(words).count == words.count)
+        // Every bit flips about half the time.
+        for bit in [0, 17, 31, 47, 63] {
+            let ones = words.count { $0 & (1 << UInt64(bit)) != 0 }
+            #expect((4_500...5_500).contains(ones), "bit \(bit): \(ones)")
+        }
+    }
+
+    @Test func `the configured retry is spread with it`() {
+        var generator = JitterRandomNumberGenerator()
+        let configuration = EventStreamConfiguration(retry: .seconds(3))
+        let values = (0..<1_000).compactMap { _ in configuration.jitteredRetry(using: &generator) }
+        #expect(values.allSatisfy { $0 >= .milliseconds(2_250) && $0 <= .milliseconds(3_750) })
+        #expect(Set(values).count > 500)
+    }
+}
