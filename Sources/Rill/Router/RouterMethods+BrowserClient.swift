@@ -1,5 +1,3 @@
-public import HTTPTypes
-
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
