@@ -22,10 +22,8 @@ struct RequestCycle {
     var headOnly = false
     /// The response is an event stream written by a task (shutdown cancels it at once).
     var streamingEvents = false
-    /// When the request was complete (`RequestMetrics.nowNanoseconds()`), for its duration.
-    var startNanoseconds: UInt64 = 0
-    /// The request's id, echoed in the response head.
-    var requestID: RequestID?
+    // The request's id and start time are not kept here but passed to the head's writing: a
+    // connection keeps its cycle for an event stream's whole life.
 
     /// A new request is handled by `task`.
     init(handlerTask: Task<Void, Never>? = nil) { self.handlerTask = handlerTask }
@@ -42,26 +40,27 @@ extension HTTPConnection: ResponseBodySink {
         let context = RequestContext(
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub, requestID: requestID)
         cycle = RequestCycle()
-        cycle.startNanoseconds = RequestMetrics.nowNanoseconds()
-        cycle.requestID = requestID
+        let start = RequestMetrics.nowNanoseconds()
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-            await self.respond(to: request, context: context)
+            await self.respond(to: request, context: context, startNanoseconds: start)
         }
     }
 
     /// Runs the handler, then writes its response. The async part is only the handler call
-    /// and the wait for a drained socket: everything in between is ``deliver(_:for:)``, a
+    /// and the wait for a drained socket: everything in between is
+    /// ``deliver(_:for:requestID:startNanoseconds:)``, a
     /// synchronous function, so that its locals live on the thread's stack, not in this
     /// task's async frame (measured: inlined here they made a 2,864-byte frame, three
     /// task-allocator slabs — three mallocs — per request).
-    func respond(to request: Request, context: RequestContext) async {
+    /// `startNanoseconds`: when the request was complete (`RequestMetrics.nowNanoseconds()`).
+    func respond(to request: Request, context: RequestContext, startNanoseconds: UInt64) async {
         let response: Response
         do {
             response = try await server.responder(request, context)
         } catch {
             response = Self.response(for: error, of: request, context: context)
         }
-        guard deliver(response, for: request.head) else { return }
+        guard deliver(response, for: request.head, requestID: context.requestID, startNanoseconds: startNanoseconds) else { return }
         // A client that pipelines without reading must not make us queue response after
         // response: the next request waits until this one drained below the low mark.
         if mustWaitUntilWritable { try? await waitUntilWritable() }
@@ -69,7 +68,7 @@ extension HTTPConnection: ResponseBodySink {
         responseFinished()
     }
 
-    /// What a handler's error answers (out of line, like ``deliver(_:for:)``: its locals stay
+    /// What a handler's error answers (out of line, like ``deliver(_:for:requestID:startNanoseconds:)``: its locals stay
     /// off the async frame).
     @inline(never)
     static func response(for error: any Error, of request: Request, context: RequestContext) -> Response {
@@ -80,7 +79,7 @@ extension HTTPConnection: ResponseBodySink {
     /// own, a subscription a relay). Returns true when the response is complete and the caller
     /// must wait for the socket to drain, then finish it.
     @inline(never)
-    func deliver(_ response: Response, for head: HTTPRequestHead) -> Bool {
+    func deliver(_ response: Response, for head: HTTPRequestHead, requestID: RequestID?, startNanoseconds: UInt64) -> Bool {
         guard !isClosed else {
             // The client left while the handler ran: what the response holds (a broker
             // subscription) must not outlive it.
@@ -90,7 +89,7 @@ extension HTTPConnection: ResponseBodySink {
         }
         // A streamed body's head and what follows at once (a relayed stream's opening comment
         // and replay) leave in one write: writeHead begins coalescing writes for it.
-        switch writeHead(of: response, for: head) {
+        switch writeHead(of: response, for: head, requestID: requestID, startNanoseconds: startNanoseconds) {
         case nil:
             return true
         case .subscription(let relay) where relay.subscription.eventLoop === server.loop:
@@ -132,12 +131,13 @@ extension HTTPConnection: ResponseBodySink {
     /// Writes the head (and a byte body) at once; returns the body still to stream, if any —
     /// then the transport coalesces writes, and the caller ends that with
     /// `endCoalescingWrites()` once the stream's opening is written.
-    func writeHead(of response: Response, for head: HTTPRequestHead) -> StreamedBody? {
+    /// `requestID` is echoed as `X-Request-Id`; `startNanoseconds` times the request.
+    func writeHead(of response: Response, for head: HTTPRequestHead, requestID: RequestID?, startNanoseconds: UInt64) -> StreamedBody? {
         cycle.headOnly = head.method == .head
         cycle.closeAfterResponse = !head.keepAlive
         let status = response.status
         server.requestMetrics.record(
-            method: head.method, statusCode: status.code, protocol: .http1, startNanoseconds: cycle.startNanoseconds)
+            method: head.method, statusCode: status.code, protocol: .http1, startNanoseconds: startNanoseconds)
         let bodyAllowed = status.permitsBody
         let knownBytes = response.body.bytes
         let bytes = knownBytes ?? []
@@ -165,7 +165,7 @@ extension HTTPConnection: ResponseBodySink {
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateLine.current())
         buffer.append(contentsOf: server.serverLine)
-        if let requestID = cycle.requestID, fields[RequestID.headerName] == nil {
+        if let requestID, fields[RequestID.headerName] == nil {
             buffer.append(contentsOf: Self.requestIDPrefix)
             requestID.appendValue(to: &buffer)
             buffer.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
