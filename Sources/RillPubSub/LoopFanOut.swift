@@ -286,10 +286,14 @@ package final class LoopFanOut: @unchecked Sendable {
         /// Events dropped by the `dropOldest` policy from subscriptions still open (each counted
         /// once, whatever it subscribes to). Loop thread.
         package var droppedByLiveSubscriptions: Int {
-            var seen = Set<ObjectIdentifier>()
+            // Each subscription counted in the list of its first entry (its first channel, else
+            // its first pattern): no set of every subscription per call.
             var dropped = 0
-            for list in Array(subscribers.values) + Array(patternSubscribers.values) {
-                for subscription in list.subscriptions where seen.insert(ObjectIdentifier(subscription)).inserted {
+            for (name, list) in subscribers {
+                for subscription in list.subscriptions where subscription.channels.first == name { dropped += subscription.dropped }
+            }
+            for (pattern, list) in patternSubscribers {
+                for subscription in list.subscriptions where subscription.channels.isEmpty && subscription.patterns.first == pattern {
                     dropped += subscription.dropped
                 }
             }

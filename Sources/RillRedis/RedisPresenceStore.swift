@@ -39,7 +39,7 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
         let configuration = broker.configuration.broker.presence
         self.broker = broker
         // A stream of another process may watch any channel.
-        registry = PresenceRegistry(configuration: configuration, announcesUnwatchedChannels: true)
+        registry = PresenceRegistry(configuration: configuration, announcesUnwatchedChannels: true, tracksChangedChannels: true)
         processID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
         prefix = Array(broker.configuration.keyPrefix.utf8)
         refreshInterval = configuration.refreshInterval

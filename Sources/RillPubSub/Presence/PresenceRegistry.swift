@@ -24,6 +24,9 @@ public final class PresenceRegistry: Sendable {
     public let configuration: PresenceConfiguration
     /// Whether changes of channels no stream of this process watches are announced too.
     public let announcesUnwatchedChannels: Bool
+    /// Whether the changed channels are recorded for ``takeChangedChannels()`` (a store that
+    /// mirrors the registry); without one nothing would ever take them.
+    private let tracksChangedChannels: Bool
 
     /// A channel's subscriptions in this process.
     package struct Channel: Sendable {
@@ -53,9 +56,14 @@ public final class PresenceRegistry: Sendable {
     ///   - configuration: the coalescing window and the individual-event limit.
     ///   - announcesUnwatchedChannels: announce the changes of every channel (a store shared
     ///     with other processes), not only of those a stream of this process watches.
-    public init(configuration: PresenceConfiguration = .init(), announcesUnwatchedChannels: Bool = false) {
+    ///   - tracksChangedChannels: record which channels changed, for a store that mirrors the
+    ///     registry with ``takeChangedChannels()``.
+    public init(
+        configuration: PresenceConfiguration = .init(), announcesUnwatchedChannels: Bool = false, tracksChangedChannels: Bool = false
+    ) {
         self.configuration = configuration
         self.announcesUnwatchedChannels = announcesUnwatchedChannels
+        self.tracksChangedChannels = tracksChangedChannels
         state = SanitizerVisibleMutex(State(coalescer: PresenceCoalescer(maxIndividualEventsPerWindow: configuration.maxIndividualEventsPerWindow)))
     }
 
@@ -105,7 +113,7 @@ public final class PresenceRegistry: Sendable {
                     }
                 }
                 state.channels[name] = channel
-                state.changed.insert(name)
+                if tracksChangedChannels { state.changed.insert(name) }
                 if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: true, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
@@ -131,7 +139,7 @@ public final class PresenceRegistry: Sendable {
                     }
                 }
                 state.channels[name] = channel.connections > 0 ? channel : nil
-                state.changed.insert(name)
+                if tracksChangedChannels { state.changed.insert(name) }
                 if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: false, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
