@@ -36,13 +36,21 @@ public struct BrokerConfiguration: Sendable {
     /// loop's subscriptions to the channels whose events did not fit end as slow consumers (their
     /// clients reconnect and replay from the history) rather than the queue growing without bound.
     public var maxPendingCrossLoopEvents: Int
+    /// The most distinct patterns (`?pattern=`, ``ChannelPattern``) subscribed to at once in this
+    /// process, over all subscriptions. A subscription that adds a pattern past it fails with
+    /// ``BrokerError/patternLimitReached(_:)`` (HTTP 503); patterns already in use are shared
+    /// and cost nothing more. What it bounds: the in-memory broker's pattern index (a publish
+    /// stays a few µs at 10,000), and the Redis broker's `PSUBSCRIBE`s — Redis matches every
+    /// published message against every subscribed glob of every client, so each one costs all
+    /// publishers on that Redis. Default 10,000.
+    public var maxPatterns = 10_000
     /// How presence notices are coalesced and how long shared presence entries live (see
     /// ``PresenceConfiguration``; its defaults unless set).
     public var presence = PresenceConfiguration()
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
     /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,
-    /// 100,000 channels, 65,536 events queued per loop.
+    /// 100,000 channels, 65,536 events queued per loop, 10,000 distinct patterns.
     public init(
         historyCount: Int = 1000, historyMaxAge: Duration = .seconds(3600), subscriberBufferCount: Int = 256,
         overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000,

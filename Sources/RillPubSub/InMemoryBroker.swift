@@ -329,6 +329,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         var backlog = LoopFanOut.Share.Backlog()
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
+            if !patterns.isEmpty {
+                let added = patterns.reduce(0) { $0 + (patternEntries[$1] == nil ? 1 : 0) }
+                if added > 0 && patternEntries.count + added > configuration.maxPatterns {
+                    throw .patternLimitReached(configuration.maxPatterns)
+                }
+            }
             for name in names { if let channel = channels[name] { trim(channel, now: now) } }
             // The channels the patterns match that may hold what the client missed.
             var matched: [Channel] = []

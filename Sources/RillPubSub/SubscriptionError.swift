@@ -31,6 +31,9 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The broker holds state for its maximum number of channels (the associated value), all
     /// in use: a new channel is refused (``BrokerConfiguration/maxChannels``).
     case channelLimitReached(Int)
+    /// The process's subscriptions use the maximum number of distinct patterns (the associated
+    /// value): a subscription adding another is refused (``BrokerConfiguration/maxPatterns``).
+    case patternLimitReached(Int)
 
     public var description: String {
         switch self {
@@ -39,6 +42,7 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .closed: "the broker is closed"
         case .backend(let reason): "broker backend failed: \(reason)"
         case .channelLimitReached(let limit): "the broker already holds its maximum of \(limit) channels"
+        case .patternLimitReached(let limit): "the subscriptions already use the maximum of \(limit) distinct patterns"
         }
     }
 }

@@ -348,6 +348,14 @@ extension RedisBroker {
         }
         var patterns: [ChannelPattern] = []
         for pattern in patternList where !patterns.contains(pattern) { patterns.append(pattern) }
+        if !patterns.isEmpty {
+            let added = Set(patterns.map { keys.glob(for: $0) }).filter { self.patternStates[$0] == nil }.count
+            let limit = configuration.broker.maxPatterns
+            if added > 0 && self.patternStates.count + added > limit {
+                completion(.failure(.patternLimitReached(limit)))
+                return nil
+            }
+        }
         let states = names.map(channelNamed)
         let patternStates = patterns.map(patternNamed)
         if lastEventID == nil, states.allSatisfy({ $0.phase == .live }), patternStates.allSatisfy({ $0.phase == .live }) {

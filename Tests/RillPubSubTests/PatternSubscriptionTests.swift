@@ -25,6 +25,30 @@ import Testing
         await loop.shutdown()
     }
 
+    @Test func `distinct patterns are bounded per broker, shared ones are free`() async throws {
+        let loop = try EventLoop()
+        var configuration = BrokerConfiguration()
+        configuration.maxPatterns = 2
+        let broker = InMemoryBroker(eventLoop: loop, configuration: configuration)
+        let first = try await broker.subscribe(to: [], matching: try patterns("a/*", "b/*"), lastEventID: nil)
+        // Patterns in use cost nothing more; a third distinct one is refused and leaves nothing.
+        let shared = try await broker.subscribe(to: ["news"], matching: try patterns("b/*"), lastEventID: nil)
+        await #expect(throws: BrokerError.patternLimitReached(2)) {
+            _ = try await broker.subscribe(to: ["other"], matching: try patterns("a/*", "c/*"), lastEventID: nil)
+        }
+        #expect(broker.patternCount == 2)
+        #expect(await broker.statistics().subscriptionCount == 2)
+        #expect(broker.channelCount == 1)  // "news"; "other" was not made
+        // Once a pattern is no longer used, another may take its place.
+        first.cancel()
+        #expect(await eventually { broker.patternCount == 1 })
+        let third = try await broker.subscribe(to: [], matching: try patterns("c/*"), lastEventID: nil)
+        #expect(broker.patternCount == 2)
+        shared.cancel()
+        third.cancel()
+        await loop.shutdown()
+    }
+
     @Test func `a subscription matched by a channel and several patterns takes each event once`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)

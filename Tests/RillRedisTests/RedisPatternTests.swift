@@ -40,6 +40,23 @@ import Testing
         await b.shutdown()
     }
 
+    @Test func `distinct globs are bounded per process`() async throws {
+        let server = try RedisServer()
+        var configuration = BrokerConfiguration()
+        configuration.maxPatterns = 1
+        let node = try await Node.start(server, broker: configuration)
+        let first = try await node.broker.subscribe(to: [], matching: try patterns("chat/*"), lastEventID: nil)
+        let shared = try await node.broker.subscribe(to: [], matching: try patterns("chat/*"), lastEventID: nil)
+        await #expect(throws: BrokerError.patternLimitReached(1)) {
+            _ = try await node.broker.subscribe(to: ["news"], matching: try patterns("news/*"), lastEventID: nil)
+        }
+        #expect(try await node.broker.runCommand(["PUBSUB", "NUMPAT"]).integer == 1)
+        #expect(await node.broker.statistics().subscriptionCount == 2)
+        first.cancel()
+        shared.cancel()
+        await node.shutdown()
+    }
+
     @Test func `a pattern replays the matching channels' history in id order, then continues live`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)

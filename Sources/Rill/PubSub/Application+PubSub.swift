@@ -125,7 +125,7 @@ extension BrokerError {
     var httpError: HTTPError {
         switch self {
         case .invalidEvent, .invalidChannel: HTTPError(.badRequest, message: description)
-        case .closed, .backend, .channelLimitReached: HTTPError(.serviceUnavailable, message: description)
+        case .closed, .backend, .channelLimitReached, .patternLimitReached: HTTPError(.serviceUnavailable, message: description)
         }
     }
 }

@@ -72,6 +72,31 @@ import Testing
         }
     }
 
+    @Test func `past the broker's distinct-pattern limit a stream gets 503 and subscribes nothing`() async throws {
+        let router = Router()
+        router.get("/stream") { request, context in try await context.eventStream(for: request) }
+        var broker = BrokerConfiguration()
+        broker.maxPatterns = 1
+        let app = try Application(
+            router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), broker: .inMemory(broker))
+        try await app.test(.live) { client in
+            let first = try await client.sse("/stream?pattern=a/*")
+            #expect(first.status == .ok)
+            let same = try await client.sse("/stream?pattern=a/*")
+            #expect(same.status == .ok)
+            let refused = try await client.get("/stream?pattern=b/*&channel=news")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.bodyText.contains("maximum of 1 distinct patterns"))
+            #expect(await subscriptions(app) == 2)
+            first.close()
+            same.close()
+            #expect(await eventually { await subscriptions(app) == 0 })
+            let later = try await client.sse("/stream?pattern=b/*")
+            #expect(later.status == .ok)
+            later.close()
+        }
+    }
+
     @Test func `the authorization hook is asked about each pattern as written`() async throws {
         let app = try app()
         let asked = SanitizerVisibleMutex<[String]>([])
