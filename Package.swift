@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "RillCore", "RillHTTP", "RillHTTP2", "RillSSE", "RillPubSub", "RillTLS",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

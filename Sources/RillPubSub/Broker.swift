@@ -30,12 +30,22 @@ public protocol Broker: AnyObject, Sendable {
 
     /// Current counters.
     func statistics() async -> BrokerStatistics
+
+    /// Every channel the broker holds state for (subscribers, history), in no particular order.
+    /// Costs one pass over the channels: for dashboards, not for every request.
+    func channelStatistics() async -> [ChannelStatistics]
 }
 
 extension Broker {
     /// Subscribes to `channels`; see ``subscribe(to:matching:lastEventID:)``.
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
         try await subscribe(to: channels, matching: [], lastEventID: lastEventID)
+    }
+
+    /// Default: the channels with subscribers, from ``statistics()`` (no publish counts, no
+    /// history).
+    public func channelStatistics() async -> [ChannelStatistics] {
+        await statistics().subscribersPerChannel.map { ChannelStatistics(name: $0.key, subscriberCount: $0.value, publishedEventCount: 0) }
     }
 
     /// Default: a task that publishes and reports failures.

@@ -18,8 +18,13 @@ public struct BrokerEvent: Sendable {
     /// The event in `text/event-stream` format, `\n\n`-terminated. Shared: every subscriber
     /// and the history hold the same storage.
     public let encodedBytes: [UInt8]
-    /// When it was published, on the loop's millisecond clock (for history age).
-    let publishedAtMilliseconds: UInt64
+    /// When it was published (the in-memory broker) or received from the backend (Redis), on
+    /// `CLOCK_MONOTONIC` in nanoseconds: the history's age, and the server's publish-to-write
+    /// latency.
+    package let publishedAtNanoseconds: UInt64
+
+    /// ``publishedAtNanoseconds`` on the loop's millisecond clock (for history age).
+    var publishedAtMilliseconds: UInt64 { publishedAtNanoseconds / 1_000_000 }
 
     /// The event, decoded from its wire bytes (each access decodes; the broker keeps only the
     /// bytes). ``ServerSentEvent/id`` is always set.
@@ -36,12 +41,12 @@ public struct BrokerEvent: Sendable {
     }
 
     /// An event from its encoded bytes; `event.id` must be set (it is what the bytes carry).
-    package init(event: ServerSentEvent, channel: String, sequence: UInt64, encoded: [UInt8], publishedAtMilliseconds: UInt64) {
+    package init(event: ServerSentEvent, channel: String, sequence: UInt64, encoded: [UInt8], publishedAtNanoseconds: UInt64) {
         self.id = event.id ?? ""
         self.channel = channel
         self.sequence = sequence
         self.encodedBytes = encoded
-        self.publishedAtMilliseconds = publishedAtMilliseconds
+        self.publishedAtNanoseconds = publishedAtNanoseconds
     }
 }
 

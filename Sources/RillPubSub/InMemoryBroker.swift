@@ -63,6 +63,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         /// channel: the loops a publish must reach. Empty when the broker has one loop.
         var subscriberCountsByLoop: [Int]
         var history = Deque<BrokerEvent>()
+        /// Events published to it while the broker held it.
+        var publishedEventCount = 0
         /// What ``history`` counts toward the broker's history budget.
         var historyBytes = 0
         /// The highest sequence number that left the history (by count, age or budget), or that
@@ -192,7 +194,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     public func publishOnLoop(_ event: ServerSentEvent, to channelName: String) throws -> PublishReceipt {
         try Self.validate(channel: channelName)
         let here = currentShare()
-        let now = here?.loop.nowMilliseconds ?? Self.monotonicMilliseconds()
+        let publishedAt = MonotonicClock.nanoseconds()
+        let now = here?.loop.nowMilliseconds ?? publishedAt / 1_000_000
         var event = event
         // Encoded outside the lock: an event that takes the sequence number as its id gets its
         // digits appended there, into capacity reserved for them (no encoding, no allocation).
@@ -214,9 +217,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             let channel = try channelNamed(channelName)
             sequence = next
             let published = BrokerEvent(
-                event: event, channel: channelName, sequence: next, encoded: encoded!, publishedAtMilliseconds: now)
+                event: event, channel: channelName, sequence: next, encoded: encoded!, publishedAtNanoseconds: publishedAt)
             delivered = published
             counters.publishedEventCount += 1
+            channel.publishedEventCount += 1
             if configuration.historyCount > 0 {
                 let cost = published.storedByteCount
                 channel.history.append(published)
@@ -275,14 +279,6 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     private static func encode(_ event: ServerSentEvent) throws(BrokerError) -> [UInt8] {
         do { return try event.encoded() } catch { throw BrokerError.invalidEvent(error.description) }
-    }
-
-    /// The loop clock's value (milliseconds of `CLOCK_MONOTONIC`, libuv's `uv_now`) for a
-    /// publish from a thread that is no loop's.
-    static func monotonicMilliseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
     }
 
     // MARK: Subscribing
@@ -425,6 +421,16 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
 
     /// The number of distinct patterns subscribed to, on all loops.
     public var patternCount: Int { lock.withLock { _ in patternEntries.count } }
+
+    public func channelStatistics() async -> [ChannelStatistics] {
+        lock.withLock { _ in
+            channels.values.map {
+                ChannelStatistics(
+                    name: $0.name, subscriberCount: $0.subscriberCount, publishedEventCount: $0.publishedEventCount,
+                    historyEventCount: $0.history.count, historyByteCount: $0.historyBytes)
+            }
+        }
+    }
 
     public func statistics() async -> BrokerStatistics {
         var statistics = lock.withLock { _ in

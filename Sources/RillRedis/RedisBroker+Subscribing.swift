@@ -30,6 +30,8 @@ final class ChannelState {
     /// Its subscriptions on all loops, and on each loop (by index in the broker's fan-out).
     var subscriberCount = 0
     var subscriberCounts: [Int]
+    /// Events this process received for it and delivered (``ChannelStatistics/publishedEventCount``).
+    var deliveredEventCount = 0
     /// Subscribe calls in progress that include this channel; they receive its events too.
     var joins: [Join] = []
     var position: StreamID?
@@ -824,6 +826,7 @@ extension RedisBroker {
         channel.position = id
         guard channel.subscriberCount > 0 || !channel.joins.isEmpty, let event = makeEvent(channel: channel.name, id: id, record: record)
         else { return }
+        channel.deliveredEventCount += 1
         // Other loops get it in their inbox (one wakeup per loop per batch); this loop at once.
         if channel.subscriberCount > channel.subscriberCounts[0] {
             var wakeups: [LoopFanOut.Share] = []
@@ -857,7 +860,7 @@ extension RedisBroker {
             return nil
         }
         sequence += 1
-        return BrokerEvent(event: event, channel: channel, sequence: sequence, encoded: encoded, publishedAtMilliseconds: eventLoop.nowMilliseconds)
+        return BrokerEvent(event: event, channel: channel, sequence: sequence, encoded: encoded, publishedAtNanoseconds: MonotonicClock.nanoseconds())
     }
 
     /// Runs the replay script for one channel: finding the event whose wire id is

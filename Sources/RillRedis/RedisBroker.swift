@@ -475,6 +475,18 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         return statistics
     }
 
+    public func channelStatistics() async -> [ChannelStatistics] {
+        await withUnsafeContinuation { continuation in
+            onLoop(
+                {
+                    continuation.resume(
+                        returning: self.channels.values.map {
+                            ChannelStatistics(name: $0.name, subscriberCount: $0.subscriberCount, publishedEventCount: $0.deliveredEventCount)
+                        })
+                }, refused: { continuation.resume(returning: []) })
+        }
+    }
+
     private func statisticsOnLoop() -> BrokerStatistics {
         var statistics = counters
         statistics.subscriptionCount = subscriptionCount

@@ -229,7 +229,7 @@ private final class Shared<Value: Sendable>: Sendable {
 }
 
 /// Polls `condition` every 5 ms for up to 3 s.
-private func eventually(_ condition: () async -> Bool) async -> Bool {
+func eventually(_ condition: () async -> Bool) async -> Bool {
     for _ in 0..<600 {
         if await condition() { return true }
         try? await Task.sleep(for: .milliseconds(5))

@@ -51,6 +51,8 @@ import Testing
         #expect(statistics.subscriptionCount == 1 && statistics.subscribersPerChannel == ["news": 1])
         #expect(statistics.deliveredEventCount == 3)
         #expect(await a.broker.statistics().publishedEventCount == 3)
+        // Per channel: what this process received for it; the history is Redis's (unknown here).
+        #expect(await b.broker.channelStatistics() == [ChannelStatistics(name: "news", subscriberCount: 1, publishedEventCount: 3)])
         await a.shutdown()
         await b.shutdown()
     }

@@ -1,6 +1,7 @@
 public import CoreMetrics
 public import Logging
 public import RillCore
+import Histogram
 import RillHTTP
 public import RillPubSub
 import RillTLS
@@ -339,8 +340,15 @@ public final class Application: Sendable {
         let (servers, final) = state.withLock { ($0.servers, $0.finalStatistics) }
         guard !servers.isEmpty else { return final ?? ServerStatistics() }
         var parts: [ServerStatistics] = []
-        for server in servers { parts.append(await onLoop(server.loop) { Self.statistics(of: server) }) }
-        return ServerStatistics.sum(parts)
+        var latency = DeliveryLatencyRecorder.makeHistogram()
+        for server in servers {
+            let (part, histogram) = await onLoop(server.loop) { (Self.statistics(of: server), server.deliveryLatency.snapshot()) }
+            parts.append(part)
+            latency.add(histogram)
+        }
+        var total = ServerStatistics.sum(parts)
+        total.deliveryLatency = DeliveryLatency(microseconds: latency)
+        return total
     }
 
     /// One server's counters. Its loop's thread.

@@ -35,4 +35,8 @@ public enum MetricName {
     public static let refusedConnections = "rill_refused_connections_total"
     /// Counter: connections closed by ``ServerConfiguration/writeTimeout``.
     public static let writeTimeouts = "rill_write_timeouts_total"
+    /// Gauge by `quantile` (`0.5`, `0.99`): the publish-to-write latency of live events on
+    /// event streams over the last 5 to 10 seconds (``ServerStatistics/deliveryLatency``); 0
+    /// when nothing was written.
+    public static let deliveryLatency = "rill_delivery_latency_seconds"
 }

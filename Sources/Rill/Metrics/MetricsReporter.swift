@@ -22,6 +22,8 @@ final class MetricsReporter: Sendable {
     private let acceptErrors: Counter
     private let refusedConnections: Counter
     private let writeTimeouts: Counter
+    /// ``MetricName/deliveryLatency``: the median, then the 99th percentile.
+    private let deliveryLatency: (p50: Gauge, p99: Gauge)
     /// The source totals the counters were last brought up to.
     private let reported = SanitizerVisibleMutex<ReportedTotals>(ReportedTotals())
 
@@ -53,7 +55,13 @@ final class MetricsReporter: Sendable {
         acceptErrors = Counter(label: MetricName.acceptErrors, factory: factory)
         refusedConnections = Counter(label: MetricName.refusedConnections, factory: factory)
         writeTimeouts = Counter(label: MetricName.writeTimeouts, factory: factory)
-        for gauge in [connections, eventStreams, subscribers, channels] + loopConnections { gauge.record(0) }
+        deliveryLatency = (
+            Gauge(label: MetricName.deliveryLatency, dimensions: [("quantile", "0.5")], factory: factory),
+            Gauge(label: MetricName.deliveryLatency, dimensions: [("quantile", "0.99")], factory: factory)
+        )
+        for gauge in [connections, eventStreams, subscribers, channels, deliveryLatency.p50, deliveryLatency.p99] + loopConnections {
+            gauge.record(0)
+        }
     }
 
     /// Brings every metric up to the servers' and the broker's counters. Any thread; reports
@@ -62,6 +70,8 @@ final class MetricsReporter: Sendable {
         connections.record(server.connectionCount)
         for (gauge, count) in zip(loopConnections, server.connectionCountsByLoop) { gauge.record(count) }
         eventStreams.record(server.eventStreamCount)
+        deliveryLatency.p50.record(Self.seconds(server.deliveryLatency.p50))
+        deliveryLatency.p99.record(Self.seconds(server.deliveryLatency.p99))
         subscribers.record(broker.subscriptionCount)
         channels.record(broker.subscribersPerChannel.values.filter { $0 > 0 }.count)
         reported.withLock { last in
@@ -75,6 +85,11 @@ final class MetricsReporter: Sendable {
             Self.advance(refusedConnections, from: &last.refusedConnections, to: server.refusedConnectionCount)
             Self.advance(writeTimeouts, from: &last.writeTimeouts, to: server.writeTimeoutCount)
         }
+    }
+
+    /// `duration` in seconds.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Increments `counter` by how much its source grew past `last`, and remembers `total`.

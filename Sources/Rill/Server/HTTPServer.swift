@@ -81,6 +81,8 @@ final class HTTPServer: @unchecked Sendable {
     }
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()
+    /// The loop's publish-to-write latency of live events (``ServerStatistics/deliveryLatency``).
+    let deliveryLatency = DeliveryLatencyRecorder()
     /// The event being fanned out, framed once for every chunked stream it goes to.
     var chunkFramer = SharedChunkFramer()
     private var flushObserver: Int?

@@ -29,6 +29,9 @@ public struct ServerStatistics: Sendable, Hashable {
     /// Times the server gave memory a burst had freed back to the kernel
     /// (``ServerConfiguration/freedMemoryCheckInterval``).
     public var freedMemoryReturnCount: Int
+    /// The publish-to-write latency of live events on event streams over the last 5 to 10
+    /// seconds, all loops together.
+    public var deliveryLatency = DeliveryLatency()
 
     /// Creates counters.
     public init(

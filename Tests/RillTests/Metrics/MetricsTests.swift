@@ -149,6 +149,32 @@ import Testing
         }
     }
 
+    @Test func `the publish-to-write latency of live events is measured per write, on every loop`() async throws {
+        let metrics = TestMetrics()
+        let app = try app(metrics) { router in
+            router.get("/stream") { request, context in try await context.eventStream(for: request, channels: ["news"]) }
+        }
+        try await app.test(.live) { client in
+            #expect(await app.serverStatistics().deliveryLatency == DeliveryLatency())
+            // Streams on both loops (the kernel spreads them; enough that each loop gets some).
+            var streams: [SSETestStream] = []
+            for _ in 0..<8 { streams.append(try await client.sse("/stream")) }
+            for n in 1...5 {
+                _ = try await app.publish("event \(n)", channel: "news")
+                for stream in streams { _ = try await stream.events(1) }
+            }
+            let latency = await app.serverStatistics().deliveryLatency
+            // Each event reached each stream in a write of its own (they were awaited one by one).
+            #expect(latency.writeCount == 40, "\(latency)")
+            #expect(latency.p50 > .zero && latency.p50 <= latency.p99 && latency.p99 <= latency.max, "\(latency)")
+            await app.reportMetrics()
+            let p50 = try metrics.expectGauge("rill_delivery_latency_seconds", [("quantile", "0.5")]).lastValue ?? 0
+            let p99 = try metrics.expectGauge("rill_delivery_latency_seconds", [("quantile", "0.99")]).lastValue ?? 0
+            #expect(p50 > 0 && p50 <= p99, "\(p50) \(p99)")
+            for stream in streams { stream.close() }
+        }
+    }
+
     @Test func `a running application reports by itself every interval`() async throws {
         let metrics = TestMetrics()
         let router = Router()

@@ -32,8 +32,13 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// Events not yet written: they leave together, in one write, when the flush queue reaches
     /// the connection or, if the transport has a backlog, when it drained.
     private var backlog: [UInt8] = []
-    /// Pending bytes at which an event checks the stream's limits (see ``updateCheckBytes()``).
-    private var checkBytes = 1
+    /// When the oldest event in ``backlog`` was published (``BrokerEvent/publishedAtNanoseconds``):
+    /// its write records the server's publish-to-write latency.
+    private var backlogPublishedAtNanoseconds: UInt64 = 0
+    /// Pending bytes at which an event checks the stream's limits (see ``updateCheckBytes()``;
+    /// at most ``earlyWriteBytes``). 32 bits, so that the latency's timestamp fits in the same
+    /// allocation size class as before it.
+    private var checkBytes: Int32 = 1
     // The one-byte properties last (a class's layout follows the declarations): every idle
     // stream carries a relay.
     /// Whether the response is chunked (HTTP/1.1) rather than ended by the close (HTTP/1.0).
@@ -79,6 +84,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         server.relayedEventCount += 1
         if backlog.isEmpty {
             backlog = chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes
+            backlogPublishedAtNanoseconds = event.publishedAtNanoseconds
             if !isQueuedForFlush {
                 if transport.queuedBytes > 0 {
                     transport.notifyWhenQueuedBytes(atMost: 0)
@@ -90,7 +96,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         } else {
             backlog.append(contentsOf: chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes)
         }
-        if backlog.count >= checkBytes { checkQueue() }
+        if backlog.count >= Int(checkBytes) { checkQueue() }
     }
 
     /// The subscription ended (see ``HTTPConnection/relayEnded(_:error:)``).
@@ -121,6 +127,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         server.relayedWriteCount += 1
         connection.noteEventWrite()
         transport.write(pending)
+        server.deliveryLatency.record(publishedAtNanoseconds: backlogPublishedAtNanoseconds)
         updateCheckBytes()
     }
 
@@ -145,7 +152,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// and a published event costs no look at the transport.
     private func updateCheckBytes() {
         guard maxQueuedBytes > 0 else { return }
-        checkBytes = min(Self.earlyWriteBytes, max(1, maxQueuedBytes - transport.queuedBytes + 1))
+        checkBytes = Int32(truncatingIfNeeded: min(Self.earlyWriteBytes, max(1, maxQueuedBytes - transport.queuedBytes + 1)))
     }
 
     /// Pending bytes written without waiting for the flush queue: batching gains nothing
