@@ -356,7 +356,7 @@ import Testing
             #expect(response.headerFields[.contentType] == "text/html; charset=utf-8")
             let page = response.bodyText
             #expect(page.contains("<canvas id=\"chart\""))
-            #expect(page.contains("new EventSource('/stats')"))
+            #expect(page.contains("new EventSource('/stats?' + query)"))
             #expect(page.contains("getContext('2d')"))
             #expect(page.contains("deliveriesPerSecond"))
             #expect(!page.contains("http://") && !page.contains("https://"))  // nothing from a CDN

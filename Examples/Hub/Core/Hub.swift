@@ -38,10 +38,25 @@ public struct HubStats: Codable, Sendable, Equatable {
     public var delivered: Int
     /// Deliveries per second since the previous sample of this stream (0 in the first).
     public var deliveriesPerSecond: Double
+    /// Channels the broker holds state for (subscribers or history).
+    public var channelCount: Int
+    /// The busiest channels (most events per second, then most subscribers, then by name)
+    /// whose names contain `?search=`, at most `?channels=`; nil when this request may not see
+    /// channel names (a hub with credentials shows them only to its publish or metrics token).
+    public var channels: [HubChannelStats]?
+    /// The median of the server's publish-to-write latency of live events over the last 5–10
+    /// seconds (`ServerStatistics.deliveryLatency`), in milliseconds.
+    public var latencyP50Milliseconds: Double
+    /// Its 99th percentile, in milliseconds.
+    public var latencyP99Milliseconds: Double
+    /// The writes it measured.
+    public var latencyWrites: Int
 
     /// Creates a sample.
     public init(
-        connections: Int, connectionsByLoop: [Int] = [], subscribers: Int, published: Int, delivered: Int, deliveriesPerSecond: Double
+        connections: Int, connectionsByLoop: [Int] = [], subscribers: Int, published: Int, delivered: Int, deliveriesPerSecond: Double,
+        channelCount: Int = 0, channels: [HubChannelStats]? = nil, latencyP50Milliseconds: Double = 0,
+        latencyP99Milliseconds: Double = 0, latencyWrites: Int = 0
     ) {
         self.connections = connections
         self.connectionsByLoop = connectionsByLoop
@@ -49,6 +64,37 @@ public struct HubStats: Codable, Sendable, Equatable {
         self.published = published
         self.delivered = delivered
         self.deliveriesPerSecond = deliveriesPerSecond
+        self.channelCount = channelCount
+        self.channels = channels
+        self.latencyP50Milliseconds = latencyP50Milliseconds
+        self.latencyP99Milliseconds = latencyP99Milliseconds
+        self.latencyWrites = latencyWrites
+    }
+}
+
+/// One row of the dashboard's channel table.
+public struct HubChannelStats: Codable, Sendable, Equatable {
+    /// The channel's name.
+    public var name: String
+    /// Its subscribers by name.
+    public var subscribers: Int
+    /// Events published to it since the hub held it (with Redis: received while subscribed).
+    public var published: Int
+    /// Events per second since the previous sample of this stream (0 in the first).
+    public var eventsPerSecond: Double
+    /// Events its history holds; nil with Redis (the history is in Redis).
+    public var historyEvents: Int?
+    /// Bytes its history holds; nil with Redis.
+    public var historyBytes: Int?
+
+    /// Creates a row.
+    public init(name: String, subscribers: Int, published: Int, eventsPerSecond: Double, historyEvents: Int? = nil, historyBytes: Int? = nil) {
+        self.name = name
+        self.subscribers = subscribers
+        self.published = published
+        self.eventsPerSecond = eventsPerSecond
+        self.historyEvents = historyEvents
+        self.historyBytes = historyBytes
     }
 }
 
@@ -149,31 +195,95 @@ public enum Hub {
                 headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .bytes(await metrics.exposition(of: app)))
         }
         let statsInterval = options.statsInterval
-        router.get("/stats") { _, context in
-            EventStream { stream in
+        router.get("/stats") { request, context in
+            let showsChannels = Self.statsShowChannelNames(request, options: options)
+            let channelLimit = try Self.statsChannelLimit(request)
+            let search = (request.query["search"] ?? "").lowercased()
+            return EventStream { stream in
                 let clock = ContinuousClock()
-                var previous: (time: ContinuousClock.Instant, delivered: Int)?
+                var previous: (time: ContinuousClock.Instant, delivered: Int, published: [String: Int])?
                 while true {
                     let statistics = await app.broker.statistics()
+                    let channels = await app.broker.channelStatistics()
                     let now = clock.now
-                    var rate = 0.0
-                    if let previous {
-                        let elapsed = (now - previous.time) / .milliseconds(1) / 1000
-                        if elapsed > 0 { rate = Double(statistics.deliveredEventCount - previous.delivered) / elapsed }
+                    var seconds = 0.0
+                    if let previous { seconds = Double((now - previous.time) / .milliseconds(1)) / 1000 }
+                    func rate(_ count: Int, since earlier: Int?) -> Double {
+                        guard seconds > 0, let earlier, count >= earlier else { return 0 }
+                        return Double(count - earlier) / seconds
                     }
-                    previous = (now, statistics.deliveredEventCount)
                     let server = await app.serverStatistics()
-                    let sample = HubStats(
+                    var sample = HubStats(
                         connections: server.connectionCount, connectionsByLoop: server.connectionCountsByLoop,
                         subscribers: statistics.subscriptionCount,
                         published: statistics.publishedEventCount, delivered: statistics.deliveredEventCount,
-                        deliveriesPerSecond: rate)
+                        deliveriesPerSecond: rate(statistics.deliveredEventCount, since: previous?.delivered),
+                        channelCount: channels.count,
+                        latencyP50Milliseconds: Self.milliseconds(server.deliveryLatency.p50),
+                        latencyP99Milliseconds: Self.milliseconds(server.deliveryLatency.p99),
+                        latencyWrites: server.deliveryLatency.writeCount)
+                    var published: [String: Int] = [:]
+                    if showsChannels {
+                        published.reserveCapacity(channels.count)
+                        var rows: [HubChannelStats] = []
+                        for channel in channels {
+                            published[channel.name] = channel.publishedEventCount
+                            guard search.isEmpty || channel.name.lowercased().contains(search) else { continue }
+                            rows.append(
+                                HubChannelStats(
+                                    name: channel.name, subscribers: channel.subscriberCount, published: channel.publishedEventCount,
+                                    eventsPerSecond: rate(channel.publishedEventCount, since: previous?.published[channel.name]),
+                                    historyEvents: channel.historyEventCount, historyBytes: channel.historyByteCount))
+                        }
+                        rows.sort {
+                            if $0.eventsPerSecond != $1.eventsPerSecond { return $0.eventsPerSecond > $1.eventsPerSecond }
+                            if $0.subscribers != $1.subscribers { return $0.subscribers > $1.subscribers }
+                            return $0.name < $1.name
+                        }
+                        sample.channels = Array(rows.prefix(channelLimit))
+                    }
+                    previous = (now, statistics.deliveredEventCount, published)
                     try await stream.send(ServerSentEvent(data: String(decoding: try Self.encoder.encode(sample), as: UTF8.self)))
                     try await context.eventLoop.sleep(for: statsInterval)
                 }
             }
         }
         return app
+    }
+
+    /// The channels a `GET /stats` sample lists unless `?channels=` says otherwise.
+    public static let defaultStatsChannelLimit = 100
+    /// The most channels a `GET /stats` sample lists (`?channels=` above it gets 400).
+    public static let maxStatsChannelLimit = 1000
+
+    /// `?channels=` of `GET /stats`: 0 to ``maxStatsChannelLimit``, default ``defaultStatsChannelLimit``.
+    static func statsChannelLimit(_ request: Request) throws -> Int {
+        try boundedCount(request, parameter: "channels", default: defaultStatsChannelLimit, maximum: maxStatsChannelLimit)
+    }
+
+    /// The whole number of query parameter `parameter`, 0 to `maximum` (400 otherwise);
+    /// `default` without it.
+    static func boundedCount(_ request: Request, parameter: String, default value: Int, maximum: Int) throws -> Int {
+        guard let text = request.query[parameter] else { return value }
+        guard let count = Int(text), (0...maximum).contains(count) else {
+            throw HTTPError(.badRequest, message: "'\(parameter)' must be a whole number from 0 to \(maximum)")
+        }
+        return count
+    }
+
+    /// Whether a `GET /stats` request may see channel names (which can be secrets: a per-user
+    /// channel tells who listens): always on a hub with no credentials at all (no `--token`,
+    /// no `--metrics-token`, no JWT key: anyone may subscribe to anything there); otherwise only
+    /// with the publish token or the metrics token, as a bearer credential or `?token=`.
+    static func statsShowChannelNames(_ request: Request, options: HubOptions) -> Bool {
+        let tokens = [options.token, options.metricsToken].compactMap { $0 }
+        if tokens.isEmpty && options.jwt == nil { return true }
+        return tokens.contains { isAuthorized(request, token: $0) }
+    }
+
+    /// `duration` in milliseconds.
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     /// The members `GET /presence` lists unless `?limit=` says otherwise.
@@ -184,11 +294,7 @@ public enum Hub {
     /// `?limit=` of `GET /presence`: 0 to ``maxPresenceMemberLimit``, default
     /// ``defaultPresenceMemberLimit``.
     static func presenceMemberLimit(_ request: Request) throws -> Int {
-        guard let text = request.query["limit"] else { return defaultPresenceMemberLimit }
-        guard let limit = Int(text), (0...maxPresenceMemberLimit).contains(limit) else {
-            throw HTTPError(.badRequest, message: "'limit' must be a whole number from 0 to \(maxPresenceMemberLimit)")
-        }
-        return limit
+        try boundedCount(request, parameter: "limit", default: defaultPresenceMemberLimit, maximum: maxPresenceMemberLimit)
     }
 
     /// Encodes with sorted keys, so answers read the same every time (`{"id":…,"subscribers":…}`).

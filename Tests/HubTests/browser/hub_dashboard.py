@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Opens rill-hub's dashboard in headless Chromium (Selenium + Debian's chromedriver) and checks
-that it draws what /stats sends.
+"""Opens rill-hub's dashboard in headless Chromium (Selenium + Debian's chromedriver) and uses it
+as an operator would.
 
-    hub_dashboard.py URL SCREENSHOT_PATH [--timeout SECONDS] [--samples N] [--published N]
+    hub_dashboard.py URL SCREENSHOT_PATH --channel NAME [--timeout SECONDS] [--samples N]
+                     [--published N] [--channels N]
 
-Waits (bounded) until the page holds at least N samples and shows at least `--published`
-published events, then counts the canvas pixels drawn in the two line colours, saves a
-screenshot and prints one JSON line: {"state", "numbers", "samples", "connectionsPixels",
-"ratePixels"}. On any failure it prints why on stderr, still saves the screenshot when it can,
+1. Waits (bounded) until the page holds at least N samples, shows at least `--published`
+   published events and at least `--channels` channels; counts the canvas pixels drawn in the
+   two line colours.
+2. Types part of `--channel` (a channel the test made after the page opened, one among many)
+   into the search box and waits for its row; clicks it, which follows it in the live tail and
+   fills the publish form.
+3. Publishes `<b>x</b>` through the form and waits for the tail to show it.
+
+Saves a screenshot, and prints one JSON line: {"state", "numbers", "samples", "connectionsPixels",
+"ratePixels", "rows", "hint", "found", "publishResult", "tailTexts", "tailBoldElements",
+"tailState"}. On any failure it prints why on stderr, still saves the screenshot when it can,
 and exits non-zero.
 """
 import argparse
@@ -18,7 +26,8 @@ import time
 
 # The shared headless-Chromium setup lives in Tests/browser/chromium.py.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "browser"))
-from chromium import start_browser  # noqa: E402
+from chromium import start_browser, save_screenshot  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
 
 
 READ_PAGE = """
@@ -32,42 +41,89 @@ for (let i = 0; i < pixels.length; i += 4) {
   if (near(i, 0x2a, 0x6f, 0xdb)) connectionsPixels++;
   if (near(i, 0xd9, 0x48, 0x0f)) ratePixels++;
 }
+const channel = arguments[0];
 return {
   state: text('state'),
   numbers: {connections: text('connections'), loops: text('loops'), subscribers: text('subscribers'),
-            published: text('published'), delivered: text('delivered'), rate: text('rate')},
+            channels: text('channelCount'), published: text('published'), delivered: text('delivered'),
+            rate: text('rate'), p50: text('p50'), p99: text('p99')},
   samples: typeof samples === 'undefined' ? -1 : samples.length,
-  connectionsPixels, ratePixels
+  connectionsPixels, ratePixels,
+  rows: document.querySelectorAll('#channels tr').length,
+  hint: text('channelHint'),
+  found: [...document.querySelectorAll('#channels tr')].some(row => row.dataset.channel === channel),
+  publishResult: text('publishResult'),
+  tailTexts: [...document.querySelectorAll('#tail pre')].map(pre => pre.textContent),
+  tailBoldElements: document.querySelectorAll('#tail b').length,
+  tailState: text('tailState')
 };
 """
+
+
+def wait_for(driver, channel, deadline, condition):
+    """Reads the page until `condition(page)` holds or the deadline passes; returns the page."""
+    page = driver.execute_script(READ_PAGE, channel)
+    while not condition(page) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        page = driver.execute_script(READ_PAGE, channel)
+    return page
+
+
+def number(text):
+    digits = text.replace(",", "")
+    return int(digits) if digits.isdigit() else -1
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("screenshot")
+    parser.add_argument("--channel", required=True)
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--published", type=int, default=1)
+    parser.add_argument("--channels", type=int, default=0)
     arguments = parser.parse_args()
 
-    driver = start_browser(window_size="1000,700")
+    driver = None
+    failure = None
+    page = {}
     try:
+        driver = start_browser(window_size="1200,1400")
         driver.get(arguments.url)
         deadline = time.monotonic() + arguments.timeout
-        page = driver.execute_script(READ_PAGE)
-        while time.monotonic() < deadline:
-            page = driver.execute_script(READ_PAGE)
-            published = int(page["numbers"]["published"]) if page["numbers"]["published"].isdigit() else -1
-            if page["samples"] >= arguments.samples and published >= arguments.published:
-                break
-            time.sleep(0.2)
-        driver.save_screenshot(arguments.screenshot)
-        print(json.dumps(page))
+        page = wait_for(driver, arguments.channel, deadline, lambda p: p["samples"] >= arguments.samples
+                        and number(p["numbers"]["published"]) >= arguments.published
+                        and number(p["numbers"]["channels"]) >= arguments.channels
+                        and p["numbers"]["p50"] not in ("", "–"))
         if page["samples"] < arguments.samples:
-            sys.exit(f"hub_dashboard.py: only {page['samples']} samples after {arguments.timeout} s: {page}")
+            raise RuntimeError(f"only {page['samples']} samples after {arguments.timeout} s")
+
+        # Find the channel made after the page opened: part of its name in the search box.
+        search = driver.find_element(By.ID, "search")
+        search.send_keys(arguments.channel[len(arguments.channel) // 2:])
+        page = wait_for(driver, arguments.channel, deadline, lambda p: p["found"])
+        if not page["found"]:
+            raise RuntimeError(f"the search did not list {arguments.channel}: {page['hint']}")
+        driver.find_element(By.CSS_SELECTOR, f'#channels tr[data-channel="{arguments.channel}"]').click()
+        page = wait_for(driver, arguments.channel, deadline, lambda p: p["tailState"].startswith("following"))
+
+        # Publish markup through the form: the tail must show it as text.
+        data = driver.find_element(By.ID, "publishData")
+        data.send_keys("<b>x</b>")
+        driver.find_element(By.CSS_SELECTOR, "#publishForm button[type=submit]").click()
+        page = wait_for(driver, arguments.channel, deadline, lambda p: "<b>x</b>" in p["tailTexts"])
+        if "<b>x</b>" not in page["tailTexts"]:
+            raise RuntimeError(f"the tail did not show the event: {page['tailState']} / {page['publishResult']}")
+    except Exception as error:  # reported below, after the screenshot
+        failure = error
     finally:
-        driver.quit()
+        save_screenshot(driver, arguments.screenshot)
+        if driver is not None:
+            driver.quit()
+    print(json.dumps(page))
+    if failure is not None:
+        sys.exit(f"hub_dashboard.py: {failure}")
 
 
 if __name__ == "__main__":
