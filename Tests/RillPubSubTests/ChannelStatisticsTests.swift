@@ -19,7 +19,9 @@ import Testing
         // The history keeps 2 events: what it holds, not what was published.
         #expect(news.historyEventCount == 2)
         #expect((news.historyByteCount ?? 0) >= 2 * BrokerEvent.storageOverheadBytes)
-        #expect(byName["sport"] == ChannelStatistics(name: "sport", subscriberCount: 1, publishedEventCount: 0, historyEventCount: 0, historyByteCount: 0))
+        #expect(
+            byName["sport"] == ChannelStatistics(name: "sport", subscriberCount: 1, publishedEventCount: 0, historyEventCount: 0, historyByteCount: 0)
+        )
         // A channel with history and no subscriber is held too.
         #expect(byName["weather"]?.subscriberCount == 0 && byName["weather"]?.historyEventCount == 1)
         // The totals agree with the broker's statistics.

@@ -1,7 +1,7 @@
 public import CoreMetrics
+import Histogram
 public import Logging
 public import RillCore
-import Histogram
 import RillHTTP
 public import RillPubSub
 import RillTLS
