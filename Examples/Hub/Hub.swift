@@ -76,6 +76,7 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "On SIGTERM, end the streams spread evenly over this many seconds (0: all at once).") var drainSeconds = 10.0
     @Option(help: "With --redis, seconds between presence refreshes; a dead hub's entries expire after three.")
     var presenceRefreshSeconds = 5.0
+    @Option(help: "The most /stats streams (open dashboards) at once (503 beyond).") var maxStatsStreams = 64
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -96,6 +97,7 @@ struct RillHub: AsyncParsableCommand {
         guard retryMs >= 0 else { throw ValidationError("--retry-ms must be ≥ 0") }
         guard maxConnectionAge >= 0, maxConnectionAge.isFinite else { throw ValidationError("--max-connection-age must be ≥ 0") }
         guard drainSeconds >= 0, drainSeconds.isFinite else { throw ValidationError("--drain-seconds must be ≥ 0") }
+        guard maxStatsStreams >= 1 else { throw ValidationError("--max-stats-streams must be ≥ 1") }
         guard presenceRefreshSeconds >= 0.1, presenceRefreshSeconds.isFinite else {
             throw ValidationError("--presence-refresh-seconds must be ≥ 0.1")
         }
@@ -118,7 +120,7 @@ struct RillHub: AsyncParsableCommand {
             retry: retryMs == 0 ? nil : .milliseconds(retryMs),
             maxConnectionAge: maxConnectionAge == 0 ? nil : .milliseconds(Int64((maxConnectionAge * 1000).rounded())),
             drain: .milliseconds(Int64((drainSeconds * 1000).rounded())),
-            presenceRefreshInterval: .milliseconds(Int64((presenceRefreshSeconds * 1000).rounded())))
+            presenceRefreshInterval: .milliseconds(Int64((presenceRefreshSeconds * 1000).rounded())), maxStatsStreams: maxStatsStreams)
         // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
         // any library's the hub links.
         let registry = PrometheusCollectorRegistry()

@@ -54,7 +54,7 @@ import Testing
 
     @Test(arguments: [
         ["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
-        ["--metrics-channels", "-1"], ["--metrics-token", ""], ["--loops", "0"], ["--loops", "-2"],
+        ["--metrics-channels", "-1"], ["--metrics-token", ""], ["--loops", "0"], ["--loops", "-2"], ["--max-stats-streams", "0"],
     ])
     func `invalid options are refused`(arguments: [String]) async throws {
         let outcome = try await runRefusing("rill-hub", arguments: arguments)

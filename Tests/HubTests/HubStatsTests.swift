@@ -81,6 +81,32 @@ import Testing
         }
     }
 
+    @Test func `the number of open stats streams is bounded, and a closed one frees its place`() async throws {
+        let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, statsInterval: .milliseconds(100), maxStatsStreams: 2))
+        try await app.test(.live) { client in
+            let first = try await client.sse("/stats")
+            let second = try await client.sse("/stats")
+            #expect(first.status == .ok && second.status == .ok)
+            let refused = try await client.get("/stats")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headerFields[.retryAfter] == "10")
+            #expect(refused.bodyText.contains("maximum of 2 /stats streams"))
+            // A request refused for a bad parameter takes no place.
+            #expect(try await client.get("/stats?channels=5000").status == .badRequest)
+            _ = try await sample(first) { _ in true }
+            first.close()
+            var reopened: SSETestStream?
+            for _ in 0..<200 where reopened == nil {
+                let attempt = try await client.sse("/stats")
+                if attempt.status == .ok { reopened = attempt } else { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let third = try #require(reopened, "the closed stream's place was not given back")
+            #expect(try await sample(third) { _ in true }.connections >= 2)
+            third.close()
+            second.close()
+        }
+    }
+
     @Test func `samples carry the server's publish-to-write latency`() async throws {
         let app = try hub(statsInterval: .milliseconds(100))
         try await app.test(.live) { client in

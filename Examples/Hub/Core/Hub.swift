@@ -194,55 +194,31 @@ public enum Hub {
             return Response(
                 headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .bytes(await metrics.exposition(of: app)))
         }
+        let sampler = HubStatsSampler(app: app, interval: options.statsInterval)
+        let statsStreams = HubStatsStreamLimit(maximum: options.maxStatsStreams)
         let statsInterval = options.statsInterval
         router.get("/stats") { request, context in
             let showsChannels = Self.statsShowChannelNames(request, options: options)
             let channelLimit = try Self.statsChannelLimit(request)
             let search = (request.query["search"] ?? "").lowercased()
+            guard let lease = statsStreams.lease() else {
+                throw HTTPError(
+                    .serviceUnavailable, message: "the hub already serves its maximum of \(statsStreams.maximum) /stats streams",
+                    headerFields: [.retryAfter: "10"])
+            }
             return EventStream { stream in
-                let clock = ContinuousClock()
-                var previous: (time: ContinuousClock.Instant, delivered: Int, published: [String: Int])?
+                withExtendedLifetime(lease) {}
                 while true {
-                    let statistics = await app.broker.statistics()
-                    let channels = await app.broker.channelStatistics()
-                    let now = clock.now
-                    var seconds = 0.0
-                    if let previous { seconds = Double((now - previous.time) / .milliseconds(1)) / 1000 }
-                    func rate(_ count: Int, since earlier: Int?) -> Double {
-                        guard seconds > 0, let earlier, count >= earlier else { return 0 }
-                        return Double(count - earlier) / seconds
-                    }
-                    let server = await app.serverStatistics()
-                    var sample = HubStats(
-                        connections: server.connectionCount, connectionsByLoop: server.connectionCountsByLoop,
-                        subscribers: statistics.subscriptionCount,
-                        published: statistics.publishedEventCount, delivered: statistics.deliveredEventCount,
-                        deliveriesPerSecond: rate(statistics.deliveredEventCount, since: previous?.delivered),
-                        channelCount: channels.count,
-                        latencyP50Milliseconds: Self.milliseconds(server.deliveryLatency.p50),
-                        latencyP99Milliseconds: Self.milliseconds(server.deliveryLatency.p99),
-                        latencyWrites: server.deliveryLatency.writeCount)
-                    var published: [String: Int] = [:]
+                    var sample = await sampler.sample().stats
                     if showsChannels {
-                        published.reserveCapacity(channels.count)
                         var rows: [HubChannelStats] = []
-                        for channel in channels {
-                            published[channel.name] = channel.publishedEventCount
-                            guard search.isEmpty || channel.name.lowercased().contains(search) else { continue }
-                            rows.append(
-                                HubChannelStats(
-                                    name: channel.name, subscribers: channel.subscriberCount, published: channel.publishedEventCount,
-                                    eventsPerSecond: rate(channel.publishedEventCount, since: previous?.published[channel.name]),
-                                    historyEvents: channel.historyEventCount, historyBytes: channel.historyByteCount))
+                        for row in sample.channels ?? [] where rows.count < channelLimit {
+                            if search.isEmpty || row.name.lowercased().contains(search) { rows.append(row) }
                         }
-                        rows.sort {
-                            if $0.eventsPerSecond != $1.eventsPerSecond { return $0.eventsPerSecond > $1.eventsPerSecond }
-                            if $0.subscribers != $1.subscribers { return $0.subscribers > $1.subscribers }
-                            return $0.name < $1.name
-                        }
-                        sample.channels = Array(rows.prefix(channelLimit))
+                        sample.channels = rows
+                    } else {
+                        sample.channels = nil
                     }
-                    previous = (now, statistics.deliveredEventCount, published)
                     try await stream.send(ServerSentEvent(data: String(decoding: try Self.encoder.encode(sample), as: UTF8.self)))
                     try await context.eventLoop.sleep(for: statsInterval)
                 }
@@ -279,11 +255,6 @@ public enum Hub {
         let tokens = [options.token, options.metricsToken].compactMap { $0 }
         if tokens.isEmpty && options.jwt == nil { return true }
         return tokens.contains { isAuthorized(request, token: $0) }
-    }
-
-    /// `duration` in milliseconds.
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     /// The members `GET /presence` lists unless `?limit=` says otherwise.

@@ -28,6 +28,9 @@ public struct HubOptions: Sendable {
     public var token: String?
     /// How often `GET /stats` sends a sample.
     public var statsInterval: Duration
+    /// The most `GET /stats` streams (dashboards) open at once; beyond, 503 with `Retry-After`.
+    /// Default 64.
+    public var maxStatsStreams: Int
     /// How many channels `GET /metrics` names, those with the most subscribers; 0 (the default)
     /// names none, only totals: channel names can be secrets, and each is a time series.
     public var maxMetricsChannels: Int
@@ -58,8 +61,9 @@ public struct HubOptions: Sendable {
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
         metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
         maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10),
-        presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval
+        presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval, maxStatsStreams: Int = 64
     ) {
+        self.maxStatsStreams = maxStatsStreams
         self.host = host
         self.port = port
         self.eventLoopCount = eventLoopCount
