@@ -46,6 +46,39 @@ struct HubJWTTests {
         }
     }
 
+    @Test func `the stats stream names the channels a JWT may subscribe to, until it expires`() async throws {
+        let app = try await Self.jwtHub()
+        try await app.test(.live) { client in
+            for channel in ["public/news", "public/sport", "private/42"] {
+                _ = try await client.post("/publish?channel=\(channel)&token=static-publisher", text: "x")
+            }
+            func channels(_ path: String, headerFields: HTTPFields = [:]) async throws -> [String]? {
+                let stats = try await client.sse(path, headerFields: headerFields)
+                defer { stats.close() }
+                let event = try #require(try await stats.events(1).first)
+                return try JSONDecoder().decode(HubStats.self, from: Data(event.data.utf8)).channels?.map(\.name).sorted()
+            }
+            #expect(try await channels("/stats") == nil)
+            #expect(try await channels("/stats?token=static-publisher") == ["private/42", "public/news", "public/sport"])
+            let reader = try await hubToken(subscribe: ["public/**"])
+            #expect(try await channels("/stats", headerFields: [.authorization: "Bearer \(reader)"]) == ["public/news", "public/sport"])
+            #expect(try await channels("/stats?token=\(reader)") == ["public/news", "public/sport"])
+            #expect(try await channels("/stats", headerFields: [.cookie: "rill_token=\(reader)"]) == ["public/news", "public/sport"])
+            // A token that has expired by the time of a sample sees no names from then on.
+            let brief = try await hubToken(subscribe: ["**"], lifetimeSeconds: 1.5)
+            let stats = try await client.sse("/stats", headerFields: [.authorization: "Bearer \(brief)"])
+            let first = try JSONDecoder().decode(HubStats.self, from: Data(try #require(try await stats.events(1).first).data.utf8))
+            #expect(first.channels?.count == 3)
+            var hidden = false
+            for _ in 0..<40 where !hidden {
+                let event = try #require(try await stats.events(1).first)
+                hidden = try JSONDecoder().decode(HubStats.self, from: Data(event.data.utf8)).channels == nil
+            }
+            #expect(hidden, "names still shown after the token's expiry")
+            stats.close()
+        }
+    }
+
     @Test func `a pattern is allowed when the token's subscribe claim covers it`() async throws {
         let app = try await Self.jwtHub()
         let token = try await hubToken(subscribe: ["chat/**", "users/42/*"])

@@ -198,7 +198,7 @@ public enum Hub {
         let statsStreams = HubStatsStreamLimit(maximum: options.maxStatsStreams)
         let statsInterval = options.statsInterval
         router.get("/stats") { request, context in
-            let showsChannels = Self.statsShowChannelNames(request, options: options)
+            let granted = await Self.statsChannelVisibility(request, options: options)
             let channelLimit = try Self.statsChannelLimit(request)
             let search = (request.query["search"] ?? "").lowercased()
             guard let lease = statsStreams.lease() else {
@@ -208,16 +208,20 @@ public enum Hub {
             }
             return EventStream { stream in
                 withExtendedLifetime(lease) {}
+                var visibility = granted
                 while true {
                     var sample = await sampler.sample().stats
-                    if showsChannels {
+                    if case .allowedBy(let claims) = visibility, claims.expiration <= Date() { visibility = .none }
+                    if visibility == .none {
+                        sample.channels = nil
+                    } else {
                         var rows: [HubChannelStats] = []
                         for row in sample.channels ?? [] where rows.count < channelLimit {
-                            if search.isEmpty || row.name.lowercased().contains(search) { rows.append(row) }
+                            guard search.isEmpty || row.name.lowercased().contains(search) else { continue }
+                            if case .allowedBy(let claims) = visibility, !claims.allows(.subscribe, to: row.name) { continue }
+                            rows.append(row)
                         }
                         sample.channels = rows
-                    } else {
-                        sample.channels = nil
                     }
                     try await stream.send(ServerSentEvent(data: String(decoding: try Self.encoder.encode(sample), as: UTF8.self)))
                     try await context.eventLoop.sleep(for: statsInterval)
@@ -247,14 +251,28 @@ public enum Hub {
         return count
     }
 
-    /// Whether a `GET /stats` request may see channel names (which can be secrets: a per-user
-    /// channel tells who listens): always on a hub with no credentials at all (no `--token`,
-    /// no `--metrics-token`, no JWT key: anyone may subscribe to anything there); otherwise only
-    /// with the publish token or the metrics token, as a bearer credential or `?token=`.
-    static func statsShowChannelNames(_ request: Request, options: HubOptions) -> Bool {
+    /// Which channel names a `GET /stats` stream shows.
+    enum ChannelVisibility: Equatable {
+        /// Every channel's.
+        case all
+        /// Those the token's claims allow subscribing to.
+        case allowedBy(RillClaims)
+        /// None (``HubStats/channels`` is nil).
+        case none
+    }
+
+    /// Which channel names a `GET /stats` request may see (they can be secrets: a per-user
+    /// channel tells who listens): all on a hub with no credentials at all (no `--token`, no
+    /// `--metrics-token`, no JWT key: anyone may subscribe to anything there) and to the
+    /// publish or the metrics token (bearer or `?token=`); with a JWT key, a valid JWT (bearer,
+    /// cookie or `?token=`) sees the channels its `rill.subscribe` claims allow, until it
+    /// expires; anyone else none.
+    static func statsChannelVisibility(_ request: Request, options: HubOptions) async -> ChannelVisibility {
         let tokens = [options.token, options.metricsToken].compactMap { $0 }
-        if tokens.isEmpty && options.jwt == nil { return true }
-        return tokens.contains { isAuthorized(request, token: $0) }
+        if tokens.isEmpty && options.jwt == nil { return .all }
+        if tokens.contains(where: { isAuthorized(request, token: $0) }) { return .all }
+        if let jwt = options.jwt, let claims = try? await jwt.claims(for: request) { return .allowedBy(claims) }
+        return .none
     }
 
     /// The members `GET /presence` lists unless `?limit=` says otherwise.

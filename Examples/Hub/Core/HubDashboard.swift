@@ -70,7 +70,7 @@ public enum HubDashboard {
           <header>
             <h1>Rill hub</h1>
             <p id="state">connecting…</p>
-            <label>token <input id="token" type="password" autocomplete="off" placeholder="publish or metrics token"
+            <label>token <input id="token" type="password" autocomplete="off" placeholder="publish/metrics token or JWT"
               title="Used for the channel names, the tail and the publish form; kept in this tab only"></label>
           </header>
           <div class="numbers">
@@ -209,7 +209,7 @@ public enum HubDashboard {
               if (!latest) return;
               if (latest.channels == null) {
                 body.replaceChildren();
-                hint.textContent = 'This hub shows channel names only to its token: enter the publish or metrics token above.';
+                hint.textContent = 'This hub shows channel names only to its publish or metrics token, or to a JWT for the channels it may subscribe to: enter one above.';
                 return;
               }
               const filter = $('search').value.trim().toLowerCase();
