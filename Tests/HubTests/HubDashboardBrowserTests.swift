@@ -85,6 +85,27 @@ struct HubDashboardBrowserTests {
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 5_000)
     }
 
+    @Test func `a dashboard the hub refuses says so and comes back once a place is free`() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("browser/hub_dashboard_refused.py")
+        let signal = FileManager.default.temporaryDirectory.appendingPathComponent("rill-dashboard-refused-\(getpid())")
+        try? FileManager.default.removeItem(at: signal)
+        defer { try? FileManager.default.removeItem(at: signal) }
+        let app = try Hub.makeApplication(HubOptions(host: "127.0.0.1", port: 0, statsInterval: .milliseconds(250), maxStatsStreams: 1))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // The hub's only place is taken until the page has shown its refusal.
+            let held = try await client.sse("/stats")
+            #expect(held.status == .ok)
+            let browser = try ChildProcess(
+                ["python3", script.path, "http://127.0.0.1:\(port)/", signal.path, "--timeout", "45"], logPrefix: "hub-browser")
+            #expect(await eventually(within: .seconds(45)) { FileManager.default.fileExists(atPath: signal.path) })
+            held.close()
+            let ended = try await withDeadline(.seconds(60), "hub_dashboard_refused.py") { browser.waitForExit(timeout: .seconds(55)) }
+            try #require(ended == "exit status 0", "hub_dashboard_refused.py: \(ended ?? "timed out")\n\(browser.standardError)")
+            #expect(browser.standardOutput.contains("too many dashboards"), "\(browser.standardOutput)")
+        }
+    }
+
     /// A number the page shows with thousands separators ("1,004"); -1 if none.
     private func number(_ text: String?) -> Int { Int((text ?? "").replacingOccurrences(of: ",", with: "")) ?? -1 }
 }

@@ -248,7 +248,13 @@ public enum HubDashboard {
               // token) it updates the numbers but leaves the chart's line alone.
               let first = samples.length > 0;
               source.onopen = () => { $('state').textContent = 'live'; };
-              source.onerror = () => { $('state').textContent = 'reconnecting…'; };
+              source.onerror = () => {
+                if (source.readyState !== EventSource.CLOSED) { $('state').textContent = 'reconnecting…'; return; }
+                // Refused (503: as many dashboards as the hub allows; 4xx): the browser gives up
+                // on such an answer, so the page tries again itself.
+                $('state').textContent = 'the hub refused the stats stream (too many dashboards open?); retrying in 10 s';
+                setTimeout(() => { if (statsSource === source) connectStats(); }, 10000);
+              };
               source.onmessage = (event) => {
                 const s = JSON.parse(event.data);
                 latest = s;
