@@ -10,24 +10,24 @@ import Testing
 /// `GET /` on a hub holding over 1,000 channels while events are published; the page must show
 /// the numbers and draw both lines, find a channel made after it opened through its search box,
 /// follow it in the live tail, publish `<b>x</b>` through its form and show it as text. The
-/// screenshot is kept in `.build/test-artifacts/hub-dashboard.png`.
+/// screenshot is kept in `.build/screenshots/hub-dashboard.png`.
 @Suite(.timeLimit(.minutes(3)))
 struct HubDashboardBrowserTests {
     static var browserInstalled: Bool {
         ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Where browser tests leave their screenshots: `.build/test-artifacts/` of the package.
-    static var artifacts: URL {
+    /// Where browser tests leave their screenshots: `.build/screenshots/` of the package.
+    static var screenshots: URL {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directory = root.appendingPathComponent(".build/test-artifacts")
+        let directory = root.appendingPathComponent(".build/screenshots")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
 
     // `make test` installs what this needs; it never skips (a missing tool is a failure).
     @Test func `the dashboard shows the numbers, the channels, a live tail and publishes`() async throws {
-        let screenshot = Self.artifacts.appendingPathComponent("hub-dashboard.png")
+        let screenshot = Self.screenshots.appendingPathComponent("hub-dashboard.png")
         try? FileManager.default.removeItem(at: screenshot)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("browser/hub_dashboard.py")
         let app = try hub(statsInterval: .milliseconds(250))
