@@ -107,6 +107,37 @@ import Testing
         }
     }
 
+    @Test func `once no dashboard is open the hub lets go of its last sample`() async throws {
+        let app = try hub(statsInterval: .milliseconds(100))
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=busy")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            // Deliveries all along: a sample taken after an earlier one always has a rate.
+            let publisher = Task {
+                while !Task.isCancelled {
+                    _ = try? await client.post("/publish?channel=busy", text: "x")
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            defer { publisher.cancel() }
+            let first = try await client.sse("/stats")
+            _ = try await sample(first) { $0.deliveriesPerSecond > 0 }
+            first.close()
+            // A dashboard opened after the last one closed starts afresh: its first sample has
+            // no earlier one to take a rate from (a kept sample would give it one).
+            var fresh = false
+            for _ in 0..<100 where !fresh {
+                try await Task.sleep(for: .milliseconds(50))
+                let next = try await client.sse("/stats")
+                fresh = try await sample(next) { _ in true }.deliveriesPerSecond == 0
+                next.close()
+            }
+            #expect(fresh)
+            publisher.cancel()
+            stream.close()
+        }
+    }
+
     @Test func `samples carry the server's publish-to-write latency`() async throws {
         let app = try hub(statsInterval: .milliseconds(100))
         try await app.test(.live) { client in

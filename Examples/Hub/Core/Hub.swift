@@ -195,7 +195,7 @@ public enum Hub {
                 headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .bytes(await metrics.exposition(of: app)))
         }
         let sampler = HubStatsSampler(app: app, interval: options.statsInterval)
-        let statsStreams = HubStatsStreamLimit(maximum: options.maxStatsStreams)
+        let statsStreams = HubStatsStreamLimit(maximum: options.maxStatsStreams) { sampler.forget() }
         let statsInterval = options.statsInterval
         router.get("/stats") { request, context in
             let granted = await Self.statsChannelVisibility(request, options: options)

@@ -29,6 +29,10 @@ final class HubStatsSampler: Sendable {
         self.interval = interval
     }
 
+    /// Forgets the last sample (every channel's row and count): called when no dashboard is
+    /// open, so that a hub with many channels does not keep them for nobody.
+    func forget() { latest.withLock { $0 = nil } }
+
     /// The current sample: the last one if it is younger than half the interval, else a new one.
     func sample() async -> Sample {
         let previous = latest.withLock { $0 }

@@ -5,8 +5,13 @@ import Synchronization
 final class HubStatsStreamLimit: Sendable {
     let maximum: Int
     private let open = Mutex(0)
+    /// Called when the last place is given back (no dashboard is open any more).
+    private let whenIdle: @Sendable () -> Void
 
-    init(maximum: Int) { self.maximum = maximum }
+    init(maximum: Int, whenIdle: @escaping @Sendable () -> Void = {}) {
+        self.maximum = maximum
+        self.whenIdle = whenIdle
+    }
 
     /// One place, or nil when all are taken.
     func lease() -> Lease? {
@@ -25,6 +30,12 @@ final class HubStatsStreamLimit: Sendable {
     final class Lease: Sendable {
         private let limit: HubStatsStreamLimit
         fileprivate init(_ limit: HubStatsStreamLimit) { self.limit = limit }
-        deinit { limit.open.withLock { $0 -= 1 } }
+        deinit {
+            let idle = limit.open.withLock { count in
+                count -= 1
+                return count == 0
+            }
+            if idle { limit.whenIdle() }
+        }
     }
 }
