@@ -39,7 +39,10 @@
 #           (/proc/slabinfo, both loopback ends counted; machine-wide, so a quiet machine only).
 #           Rill sends a HEARTBEAT (10) s heartbeat and its run requires one per stream in the
 #           hold; nchan and FastAPI send none.
-#   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back
+#   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back.
+#           Every fan-out row also has Rill's own p99 of publish-to-write (its /metrics'
+#           rill_delivery_latency_seconds, the last 5-10 s, read right after the run): the part
+#           of the harness's latency that is the server's queue.
 #   rate    the same streams at RATE (50) events/s for RATE_SECONDS (20) s — latency from each
 #           event's slot in the schedule to its receipt, so a server that answers publishes late
 #           pays for it (16 publish connections; publishing stops RATE_SECONDS + 20 s after the
@@ -329,12 +332,23 @@ run_load() {
     shift 3
     echo "[$key/$name] rill-load $mode $* --server-pid $PROBE_PID" >&2
     taskset -c 1 "$LOAD" "$mode" "$@" --server-pid "$PROBE_PID" | tee "$WORK/$key-$name.out" || true
-    local connections
+    local connections server_p99
     connections=$(loop_connections)
+    server_p99=$(server_latency_p99)
     stop
     local r
     r=$(grep "^RESULT mode=$mode" "$WORK/$key-$name.out" | tail -1 || true)
-    RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode } loop_connections=$connections")
+    RESULTS+=("RESULT scenario=$key server=$name ${r#RESULT mode=$mode } loop_connections=$connections server_p99_ms=$server_p99")
+}
+
+# server_latency_p99: a Rill server's own publish-to-write p99 over the last 5-10 s
+# (rill_delivery_latency_seconds{quantile="0.99"} of /metrics, in ms), read right after a run;
+# NA for other servers, or a hub without the metric.
+server_latency_p99() {
+    local metrics
+    metrics=$(taskset -c 1 curl -sk --http1.1 --max-time 5 "$SCHEME://127.0.0.1:$PORT/metrics" 2>/dev/null || true)
+    awk '$1 == "rill_delivery_latency_seconds{quantile=\"0.99\"}" { printf "%.1f\n", $2 * 1000; found = 1 }
+         END { if (!found) print "NA" }' <<<"$metrics"
 }
 
 # run_idle NAME [KEY]: KEY idle (plain) or tls-idle.
@@ -672,6 +686,7 @@ for line in "${RESULTS[@]}"; do
         FIG[${key}_rate,$name]=$(field "$line" deliveries_per_s)
         FIG[${key}_p50,$name]=$(field "$line" latency_p50_ms)
         FIG[${key}_p99,$name]=$(field "$line" latency_p99_ms)
+        FIG[${key}_server_p99,$name]=$(field "$line" server_p99_ms)
         FIG[${key}_us,$name]=$(field "$line" server_us_per_delivery)
         FIG[${key}_late,$name]="$(field "$line" acked)/$(field "$line" late)"
         FIG[${key}_busy,$name]="$(field "$line" server_busy_pct)/$(field "$line" harness_busy_pct)$bound"
@@ -731,6 +746,7 @@ fanout_rows() {  # KEY LABEL
     row "$1_rate" "$2: deliveries/s" higher yes
     row "$1_p50" "$2: latency p50 (ms)" lower yes
     row "$1_p99" "$2: latency p99 (ms)" lower yes
+    row "$1_server_p99" "$2: server p99 publish-write (ms)" lower no
     row "$1_us" "$2: server CPU µs per delivery" lower yes
     row "$1_late" "$2: publishes answered/late" - no
     row "$1_busy" "$2: busy % server/harness" - no
