@@ -210,14 +210,16 @@ public enum Hub {
                 withExtendedLifetime(lease) {}
                 var visibility = granted
                 while true {
-                    var sample = await sampler.sample().stats
+                    let taken = await sampler.sample()
+                    var sample = taken.stats
                     if case .allowedBy(let claims) = visibility, claims.expiration <= Date() { visibility = .none }
                     if visibility == .none {
                         sample.channels = nil
                     } else {
+                        let all = sample.channels ?? []
                         var rows: [HubChannelStats] = []
-                        for row in sample.channels ?? [] where rows.count < channelLimit {
-                            guard search.isEmpty || row.name.lowercased().contains(search) else { continue }
+                        for (row, name) in zip(all, taken.searchNames) where rows.count < channelLimit {
+                            guard search.isEmpty || name.contains(search) else { continue }
                             if case .allowedBy(let claims) = visibility, !claims.allows(.subscribe, to: row.name) { continue }
                             rows.append(row)
                         }

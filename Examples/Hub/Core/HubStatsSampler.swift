@@ -18,6 +18,9 @@ final class HubStatsSampler: Sendable {
         var stats: HubStats
         /// Each channel's published count, for the next sample's rates.
         var published: [String: Int]
+        /// The rows' names in lower case, in the rows' order: what `?search=` is matched
+        /// against, made once per sample rather than once per stream.
+        var searchNames: [String]
     }
 
     private let app: Application
@@ -78,7 +81,7 @@ final class HubStatsSampler: Sendable {
             channelCount: channels.count, channels: rows,
             latencyP50Milliseconds: Self.milliseconds(server.deliveryLatency.p50),
             latencyP99Milliseconds: Self.milliseconds(server.deliveryLatency.p99), latencyWrites: server.deliveryLatency.writeCount)
-        return Sample(time: now, stats: stats, published: published)
+        return Sample(time: now, stats: stats, published: published, searchNames: rows.map { $0.name.lowercased() })
     }
 
     /// `duration` in milliseconds.
