@@ -200,7 +200,7 @@ public enum Hub {
         router.get("/stats") { request, context in
             let granted = await Self.statsChannelVisibility(request, options: options)
             let channelLimit = try Self.statsChannelLimit(request)
-            let search = (request.query["search"] ?? "").lowercased()
+            let search = Array((request.query["search"] ?? "").lowercased().utf8)
             guard let lease = statsStreams.lease() else {
                 throw HTTPError(
                     .serviceUnavailable, message: "the hub already serves its maximum of \(statsStreams.maximum) /stats streams",
@@ -218,8 +218,9 @@ public enum Hub {
                     } else {
                         let all = sample.channels ?? []
                         var rows: [HubChannelStats] = []
-                        for (row, name) in zip(all, taken.searchNames) where rows.count < channelLimit {
-                            guard search.isEmpty || name.contains(search) else { continue }
+                        for index in all.indices where rows.count < channelLimit {
+                            if !search.isEmpty && !HubStatsSampler.matches(taken.searchNames[index], search) { continue }
+                            let row = all[index]
                             if case .allowedBy(let claims) = visibility, !claims.allows(.subscribe, to: row.name) { continue }
                             rows.append(row)
                         }

@@ -6,9 +6,10 @@ import Synchronization
 /// channels' previous counts (for their rates) are kept once, not per stream.
 ///
 /// A sample younger than half the interval is handed out again; an older one is replaced by a
-/// new one, whose rates are over the time since the one before. The work runs on the loop of
-/// the stream that asks first: one pass over the channels and one sort (a few ms at 100,000
-/// channels, nothing at 1,000).
+/// new one, whose rates are over the time since the one before. One sample is taken at a time
+/// (streams that ask meanwhile wait for it, so dashboards opened together do not each take
+/// one), off the event loops (a detached task: at 100,000 channels the pass and the sort take
+/// tens of milliseconds, which no loop should stall for).
 final class HubStatsSampler: Sendable {
     /// One sample: the totals, and every channel, busiest first.
     struct Sample: Sendable {
@@ -18,14 +19,20 @@ final class HubStatsSampler: Sendable {
         var stats: HubStats
         /// Each channel's published count, for the next sample's rates.
         var published: [String: Int]
-        /// The rows' names in lower case, in the rows' order: what `?search=` is matched
-        /// against, made once per sample rather than once per stream.
-        var searchNames: [String]
+        /// The rows' names in lower case, as UTF-8, in the rows' order: what `?search=` is
+        /// matched against (a byte search: ~3 ms a stream at 100,000 channels), made once per
+        /// sample rather than once per stream.
+        var searchNames: [[UInt8]]
+    }
+
+    private struct State {
+        var latest: Sample?
+        var taking: Task<Sample, Never>?
     }
 
     private let app: Application
     private let interval: Duration
-    private let latest = Mutex<Sample?>(nil)
+    private let state = Mutex(State())
 
     init(app: Application, interval: Duration) {
         self.app = app
@@ -34,15 +41,41 @@ final class HubStatsSampler: Sendable {
 
     /// Forgets the last sample (every channel's row and count): called when no dashboard is
     /// open, so that a hub with many channels does not keep them for nobody.
-    func forget() { latest.withLock { $0 = nil } }
+    func forget() { state.withLock { $0.latest = nil } }
 
-    /// The current sample: the last one if it is younger than half the interval, else a new one.
+    /// The current sample: the last one if it is younger than half the interval, else the one
+    /// being taken, else a new one.
     func sample() async -> Sample {
-        let previous = latest.withLock { $0 }
-        if let previous, ContinuousClock.now - previous.time < interval / 2 { return previous }
-        let sample = await take(after: previous)
-        latest.withLock { $0 = sample }
-        return sample
+        let task: Task<Sample, Never> = state.withLock { state in
+            if let latest = state.latest, ContinuousClock.now - latest.time < interval / 2 {
+                return Task { latest }
+            }
+            if let taking = state.taking { return taking }
+            let previous = state.latest
+            let taking = Task.detached { [self] in
+                let sample = await take(after: previous)
+                self.state.withLock { current in
+                    current.latest = sample
+                    current.taking = nil
+                }
+                return sample
+            }
+            state.taking = taking
+            return taking
+        }
+        return await task.value
+    }
+
+    /// Whether `name` (lower-case UTF-8) contains `search` (the same).
+    static func matches(_ name: [UInt8], _ search: [UInt8]) -> Bool {
+        guard !search.isEmpty else { return true }
+        guard name.count >= search.count else { return false }
+        for start in 0...(name.count - search.count) where name[start] == search[0] {
+            var index = 1
+            while index < search.count && name[start + index] == search[index] { index += 1 }
+            if index == search.count { return true }
+        }
+        return false
     }
 
     private func take(after previous: Sample?) async -> Sample {
@@ -81,7 +114,8 @@ final class HubStatsSampler: Sendable {
             channelCount: channels.count, channels: rows,
             latencyP50Milliseconds: Self.milliseconds(server.deliveryLatency.p50),
             latencyP99Milliseconds: Self.milliseconds(server.deliveryLatency.p99), latencyWrites: server.deliveryLatency.writeCount)
-        return Sample(time: now, stats: stats, published: published, searchNames: rows.map { $0.name.lowercased() })
+        let searchNames = rows.map { Array($0.name.lowercased().utf8) }
+        return Sample(time: now, stats: stats, published: published, searchNames: searchNames)
     }
 
     /// `duration` in milliseconds.
