@@ -31,6 +31,12 @@ public protocol Broker: AnyObject, Sendable {
     /// Current counters.
     func statistics() async -> BrokerStatistics
 
+    /// Current counters; with `includingChannels` false, without
+    /// ``BrokerStatistics/subscribersPerChannel`` — one entry per subscribed channel, which at
+    /// 100,000 channels is a dictionary built under the broker's lock: periodic metrics reports
+    /// do without it.
+    func statistics(includingChannels: Bool) async -> BrokerStatistics
+
     /// Every channel the broker holds state for (subscribers, history), in no particular order.
     /// Costs one pass over the channels: for dashboards, not for every request.
     func channelStatistics() async -> [ChannelStatistics]
@@ -41,6 +47,9 @@ extension Broker {
     public func subscribe(to channels: [String], lastEventID: String?) async throws -> Subscription {
         try await subscribe(to: channels, matching: [], lastEventID: lastEventID)
     }
+
+    /// Default: ``statistics()``.
+    public func statistics(includingChannels: Bool) async -> BrokerStatistics { await statistics() }
 
     /// Default: the channels with subscribers, from ``statistics()`` (no publish counts, no
     /// history).

@@ -17,7 +17,10 @@ public struct BrokerStatistics: Sendable, Hashable {
     /// What the in-memory history holds now, in bytes as ``BrokerConfiguration/maxHistoryBytes``
     /// counts them.
     public var historyByteCount: Int = 0
-    /// Subscribers per channel, for channels that have any.
+    /// Channels with at least one subscriber (by name).
+    public var subscribedChannelCount: Int = 0
+    /// Subscribers per channel, for channels that have any; empty from
+    /// `statistics(includingChannels: false)`.
     public var subscribersPerChannel: [String: Int] = [:]
 
     /// Creates zeroed counters.

@@ -432,13 +432,18 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         }
     }
 
-    public func statistics() async -> BrokerStatistics {
+    public func statistics() async -> BrokerStatistics { await statistics(includingChannels: true) }
+
+    public func statistics(includingChannels: Bool) async -> BrokerStatistics {
         var statistics = lock.withLock { _ in
             var statistics = counters
             statistics.subscriptionCount = subscriptionCount
             statistics.historyByteCount = historyBytes
-            for (name, channel) in channels where channel.subscriberCount > 0 {
-                statistics.subscribersPerChannel[name] = channel.subscriberCount
+            statistics.subscribedChannelCount = busyChannelCount
+            if includingChannels {
+                for (name, channel) in channels where channel.subscriberCount > 0 {
+                    statistics.subscribersPerChannel[name] = channel.subscriberCount
+                }
             }
             return statistics
         }

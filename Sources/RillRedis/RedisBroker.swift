@@ -462,9 +462,13 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     // MARK: Statistics, closing
 
-    public func statistics() async -> BrokerStatistics {
+    public func statistics() async -> BrokerStatistics { await statistics(includingChannels: true) }
+
+    public func statistics(includingChannels: Bool) async -> BrokerStatistics {
         var statistics = await withUnsafeContinuation { continuation in
-            onLoop({ continuation.resume(returning: self.statisticsOnLoop()) }, refused: { continuation.resume(returning: BrokerStatistics()) })
+            onLoop(
+                { continuation.resume(returning: self.statisticsOnLoop(includingChannels: includingChannels)) },
+                refused: { continuation.resume(returning: BrokerStatistics()) })
         }
         // What each loop delivered, and what its open subscriptions dropped.
         for share in fanOut.shares {
@@ -487,11 +491,12 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         }
     }
 
-    private func statisticsOnLoop() -> BrokerStatistics {
+    private func statisticsOnLoop(includingChannels: Bool) -> BrokerStatistics {
         var statistics = counters
         statistics.subscriptionCount = subscriptionCount
         for (name, channel) in channels where channel.subscriberCount > 0 {
-            statistics.subscribersPerChannel[name] = channel.subscriberCount
+            statistics.subscribedChannelCount += 1
+            if includingChannels { statistics.subscribersPerChannel[name] = channel.subscriberCount }
         }
         return statistics
     }

@@ -27,6 +27,11 @@ import Testing
         // The totals agree with the broker's statistics.
         let totals = await broker.statistics()
         #expect(byName.values.reduce(0) { $0 + ($1.historyByteCount ?? 0) } == totals.historyByteCount)
+        #expect(totals.subscribedChannelCount == 2 && totals.subscribersPerChannel == ["news": 2, "sport": 1])
+        // Without the per-channel dictionary (what periodic metrics reports take): the same counts.
+        let counts = await broker.statistics(includingChannels: false)
+        #expect(counts.subscribersPerChannel.isEmpty && counts.subscribedChannelCount == 2)
+        #expect(counts.subscriptionCount == totals.subscriptionCount && counts.publishedEventCount == totals.publishedEventCount)
         subscription.cancel()
         second.cancel()
         await loop.shutdown()

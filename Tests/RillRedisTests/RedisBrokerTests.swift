@@ -53,6 +53,8 @@ import Testing
         #expect(await a.broker.statistics().publishedEventCount == 3)
         // Per channel: what this process received for it; the history is Redis's (unknown here).
         #expect(await b.broker.channelStatistics() == [ChannelStatistics(name: "news", subscriberCount: 1, publishedEventCount: 3)])
+        let counts = await b.broker.statistics(includingChannels: false)
+        #expect(counts.subscribedChannelCount == 1 && counts.subscribersPerChannel.isEmpty && counts.subscriptionCount == 1)
         await a.shutdown()
         await b.shutdown()
     }

@@ -79,7 +79,7 @@ final class HubStatsSampler: Sendable {
     }
 
     private func take(after previous: Sample?) async -> Sample {
-        let statistics = await app.broker.statistics()
+        let statistics = await app.broker.statistics(includingChannels: false)
         let channels = await app.broker.channelStatistics()
         let server = await app.serverStatistics()
         let now = ContinuousClock.now

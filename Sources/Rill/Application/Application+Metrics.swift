@@ -10,7 +10,7 @@ extension Application {
     /// response starts and need no report. Names and labels: ``MetricName``.
     public func reportMetrics() async {
         let server = await serverStatistics()
-        let broker = await broker.statistics()
+        let broker = await broker.statistics(includingChannels: false)
         metricsReporter.report(server: server, broker: broker)
     }
 

@@ -73,7 +73,7 @@ final class MetricsReporter: Sendable {
         deliveryLatency.p50.record(Self.seconds(server.deliveryLatency.p50))
         deliveryLatency.p99.record(Self.seconds(server.deliveryLatency.p99))
         subscribers.record(broker.subscriptionCount)
-        channels.record(broker.subscribersPerChannel.values.filter { $0 > 0 }.count)
+        channels.record(broker.subscribedChannelCount)
         reported.withLock { last in
             Self.advance(published, from: &last.published, to: broker.publishedEventCount)
             Self.advance(delivered, from: &last.delivered, to: broker.deliveredEventCount)
