@@ -447,8 +447,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             }
             return statistics
         }
+        // Only `dropOldest` drops from open subscriptions: otherwise no walk over the lists.
+        let drops = configuration.overflowPolicy == .dropOldest
         for share in shares {
-            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, share.droppedByLiveSubscriptions) } ?? (0, 0)
+            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, drops ? share.droppedByLiveSubscriptions : 0) } ?? (0, 0)
             statistics.deliveredEventCount += delivered
             statistics.droppedEventCount += dropped
         }

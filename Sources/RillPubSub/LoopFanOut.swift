@@ -284,7 +284,8 @@ package final class LoopFanOut: @unchecked Sendable {
         }
 
         /// Events dropped by the `dropOldest` policy from subscriptions still open (each counted
-        /// once, whatever it subscribes to). Loop thread.
+        /// once, whatever it subscribes to): a walk over every list of the loop, so the brokers
+        /// ask only under that policy. Loop thread.
         package var droppedByLiveSubscriptions: Int {
             // Each subscription counted in the list of its first entry (its first channel, else
             // its first pattern): no set of every subscription per call.

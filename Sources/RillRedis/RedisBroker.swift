@@ -470,9 +470,11 @@ public final class RedisBroker: Broker, @unchecked Sendable {
                 { continuation.resume(returning: self.statisticsOnLoop(includingChannels: includingChannels)) },
                 refused: { continuation.resume(returning: BrokerStatistics()) })
         }
-        // What each loop delivered, and what its open subscriptions dropped.
+        // What each loop delivered, and what its open subscriptions dropped (only `dropOldest`
+        // drops from open subscriptions: otherwise no walk over the lists).
+        let drops = configuration.broker.overflowPolicy == .dropOldest
         for share in fanOut.shares {
-            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, share.droppedByLiveSubscriptions) } ?? (0, 0)
+            let (delivered, dropped) = await share.onLoop { (share.deliveredCount, drops ? share.droppedByLiveSubscriptions : 0) } ?? (0, 0)
             statistics.deliveredEventCount += delivered
             statistics.droppedEventCount += dropped
         }
