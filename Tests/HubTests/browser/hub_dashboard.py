@@ -105,7 +105,13 @@ def main():
         page = wait_for(driver, arguments.channel, deadline, lambda p: p["found"])
         if not page["found"]:
             raise RuntimeError(f"the search did not list {arguments.channel}: {page['hint']}")
-        driver.find_element(By.CSS_SELECTOR, f'#channels tr[data-channel="{arguments.channel}"]').click()
+        # The table is redrawn with every sample: find the row and click it in one step (a
+        # row found first and clicked later may have been replaced meanwhile).
+        clicked = driver.execute_script(
+            "const row = [...document.querySelectorAll('#channels tr')].find(r => r.dataset.channel === arguments[0]);"
+            " if (row) row.click(); return !!row;", arguments.channel)
+        if not clicked:
+            raise RuntimeError(f"the row of {arguments.channel} went away before it could be clicked")
         page = wait_for(driver, arguments.channel, deadline, lambda p: p["tailState"].startswith("following"))
 
         # Publish markup through the form: the tail must show it as text.
