@@ -421,6 +421,9 @@ class Connection {
     this.token = typeof this.options.token === 'string' ? this.options.token : null;
     this.current = null; // {close()} of the open request
     this.generation = 0;
+    // During a token refresh the old stream keeps delivering until the new one is open.
+    this.previous = null; // {close()} of that old stream
+    this.previousGeneration = -1;
     this.lastByte = Date.now();
     this.closed = false;
     this.query = null;
@@ -453,6 +456,43 @@ class Connection {
     clearTimeout(this.refresh);
     this.current?.close();
     this.current = null;
+    this.dropPrevious();
+  }
+
+  /** Closes the stream a token refresh kept open until its successor opened. */
+  dropPrevious() {
+    this.previous?.close();
+    this.previous = null;
+    this.previousGeneration = -1;
+  }
+
+  /**
+   * A new token: make before break. The new stream opens while the old one keeps delivering;
+   * the old one closes once the new one is open (events both carry are dropped by id). Closing
+   * first would lose what is published in between whenever there is no id to resume from yet
+   * (no event has arrived), since the new stream then starts live.
+   */
+  renewToken() {
+    if (this.closed) return;
+    if (this.previous) {
+      // The last renewal's stream has not opened yet: give it up, keep the one that delivers.
+      this.current?.close();
+    } else {
+      this.previous = this.current;
+      this.previousGeneration = this.generation;
+    }
+    this.current = null;
+    this.generation += 1;
+    clearTimeout(this.timer);
+    clearTimeout(this.refresh);
+    this.reason = 'token refresh';
+    this.token = null;
+    this.open(this.generation);
+  }
+
+  /** Whether callbacks of `generation` still count: the open stream's, or the old one of a refresh. */
+  live(generation) {
+    return !this.closed && (generation === this.generation || generation === this.previousGeneration);
   }
 
   reopen(reason, delayMs = 0) {
@@ -496,7 +536,8 @@ class Connection {
       if (!current()) return;
     }
     this.scheduleRefresh(generation);
-    this.subscription.setStatus(this.failures > 0 || this.reason !== 'subscription changed' ? 'reconnecting' : 'connecting');
+    // A refresh keeps the old stream open meanwhile: nothing to report.
+    if (!this.previous) this.subscription.setStatus(this.failures > 0 || this.reason !== 'subscription changed' ? 'reconnecting' : 'connecting');
     const url = this.url();
     this.kick();
     if (this.transport === 'eventsource') this.openEventSource(url, generation);
@@ -530,8 +571,7 @@ class Connection {
     const early = Math.min(60000, Math.max(1000, remaining / 5));
     this.refresh = setTimeout(() => {
       if (generation !== this.generation) return;
-      this.token = null;
-      this.reopen('token refresh');
+      this.renewToken();
     }, Math.max(0, remaining - early));
   }
 
@@ -543,6 +583,7 @@ class Connection {
     if (id) headers['Last-Event-ID'] = id;
     if (this.token) headers.Authorization = 'Bearer ' + this.token;
     const current = () => generation === this.generation && !this.closed;
+    const live = () => this.live(generation);
     (async () => {
       const response = await fetch(url, {
         headers, signal: controller.signal, cache: 'no-store', credentials: this.options.credentials ?? 'same-origin',
@@ -559,16 +600,17 @@ class Connection {
       }
       if (!response.ok || !response.body) return this.retryLater('HTTP ' + response.status);
       this.opened();
-      const parser = this.parser();
+      const parser = this.parser(generation);
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       while (true) {
         const { value, done } = await reader.read();
-        if (!current()) return;
+        if (!live()) return;
         if (done) break;
-        this.kick();
+        if (current()) this.kick();
         parser.push(value);
       }
-      this.ended('the server ended the stream');
+      // An old stream ending during a refresh: its successor is on its way.
+      if (current()) this.ended('the server ended the stream');
     })().catch(() => current() && this.retryLater('network error'));
   }
 
@@ -577,9 +619,9 @@ class Connection {
     this.current = { close: () => source.close() };
     const current = () => generation === this.generation && !this.closed;
     const handler = (event) => {
-      if (!current()) return;
-      this.kick();
-      this.event({ type: event.type, data: event.data, id: event.lastEventId });
+      if (!this.live(generation)) return;
+      if (current()) this.kick();
+      this.event({ type: event.type, data: event.data, id: event.lastEventId }, generation);
     };
     const names = ['message', 'rill-history-gap', 'rill-reconnect', 'rill-token-expired', ...(this.options.events ?? [])];
     for (const name of new Set(names)) source.addEventListener(name, handler);
@@ -594,7 +636,10 @@ class Connection {
     // It does not say why a connection failed: one that never opened backs off (with a fresh
     // token if there is a callback: it may have been a 401).
     source.onerror = () => {
-      if (!current()) return;
+      if (!current()) {
+        if (generation === this.previousGeneration) this.dropPrevious(); // an old stream during a refresh
+        return;
+      }
       source.close();
       if (open) return this.ended('EventSource error');
       if (typeof this.options.token === 'function') this.token = null;
@@ -602,15 +647,16 @@ class Connection {
     };
   }
 
-  parser() {
+  parser(generation) {
     return new EventStreamParser({
-      onEvent: (event) => this.event(event),
+      onEvent: (event) => this.event(event, generation),
       onRetry: (ms) => (this.retryMs = ms),
     });
   }
 
   opened() {
     this.failures = 0;
+    this.dropPrevious(); // a refresh's old stream: the new one carries on from here
     this.subscription.setStatus('open');
   }
 
@@ -625,8 +671,14 @@ class Connection {
     this.reopen(reason, this.retryMs * (0.75 + Math.random() / 2));
   }
 
-  event(event) {
+  event(event, generation = this.generation) {
     const subscription = this.subscription;
+    // The old stream of a refresh only hands over application events; what it says about
+    // itself (it expires, it is told to reconnect) no longer matters.
+    if (generation !== this.generation) {
+      if (!event.type || event.type === 'message' || !event.type.startsWith('rill-')) subscription.leaderEvent(event);
+      return;
+    }
     switch (event.type) {
       case 'rill-history-gap': {
         let lastEventId = '';

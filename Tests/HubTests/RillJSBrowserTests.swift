@@ -56,6 +56,19 @@ struct RillJSBrowserTests {
         #expect(record.tokens >= 3, "24 events over 6 s with 2 s tokens: the callback ran \(record.tokens) times")
     }
 
+    @Test func `a token refresh before any event arrived loses nothing published while the new stream opens`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("refresh-gap", port: try #require(client.port), as: RefreshRecord.self, secret: hubJWTSecret)
+        }
+        #expect(record.events == ["during the refresh", "after the refresh"])
+        let connections = server.connections
+        try #require(connections.count >= 2, "\(connections)")
+        // The refresh had no id to resume from: only the old stream, still open, could carry the event.
+        #expect(connections[1].lastEventID == nil)
+    }
+
     @Test(arguments: ["tabs", "tabs-without-locks"])
     func `two tabs on different channels share one stream of both, and the other tab takes over`(scenario: String) async throws {
         let server = ClientTestServer()
@@ -130,7 +143,7 @@ private final class ClientTestServer: Sendable {
     }
 
     private let start = ContinuousClock.now
-    private let state = Mutex<(stallNext: Bool, connections: [Connection])>((false, []))
+    private let state = Mutex<(stallNext: Bool, slowOpens: Bool, connections: [Connection])>((false, false, []))
 
     var connections: [Connection] { state.withLock { $0.connections } }
 
@@ -142,8 +155,13 @@ private final class ClientTestServer: Sendable {
             self.state.withLock { $0.stallNext = true }
             return HTTPResponse.Status.noContent
         }
+        // Every stream after the first waits 1.5 s before it subscribes (a slow reconnect).
+        router.post("/slow-opens") { _, _ in
+            self.state.withLock { $0.slowOpens = true }
+            return HTTPResponse.Status.noContent
+        }
         router.get("/connections") { _, _ in
-            ["stalled": self.state.withLock { $0.connections.filter(\.stalled).count }]
+            self.state.withLock { ["stalled": $0.connections.filter(\.stalled).count, "count": $0.connections.count] }
         }
         router.post("/publish") { request, context in
             let receipt = try await context.publish(ServerSentEvent(data: request.bodyText), channel: request.query["channel"] ?? "news")
@@ -151,13 +169,14 @@ private final class ClientTestServer: Sendable {
         }
         router.get("/stream") { request, context in
             let elapsed = (ContinuousClock.now - self.start) / .milliseconds(1)
-            let stalled = self.state.withLock { state in
+            let (stalled, slow) = self.state.withLock { state in
                 let stalled = state.stallNext
                 state.stallNext = false
                 state.connections.append(
                     Connection(lastEventID: request.lastEventID, stalled: stalled, openedAfterStartMilliseconds: Int(elapsed)))
-                return stalled
+                return (stalled, state.slowOpens && state.connections.count > 1)
             }
+            if slow { try await context.eventLoop.sleep(for: .milliseconds(1500)) }
             if stalled {
                 return EventStream(configuration: EventStreamConfiguration(heartbeatInterval: .zero)) { stream in
                     try await stream.send(ServerSentEvent(comment: "stalled"))
@@ -209,6 +228,11 @@ private struct TabsRecord: Decodable, Sendable {
 private struct ReloadRecord: Decodable, Sendable {
     var before: [String]
     var after: [String]
+}
+
+private struct RefreshRecord: Decodable, Sendable {
+    var events: [String]
+    var statuses: [String]
 }
 
 private struct TokenRecord: Decodable, Sendable {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|eventsource|parser|tabs|tabs-without-locks|reload BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
+    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|parser|tabs|tabs-without-locks|reload BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
 subscribes to BASE_URL + /stream, recording every event, gap and status in `window.rillLog`.
@@ -11,6 +11,9 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   is silent; the client (heartbeatMs 500) must reopen by itself and receive both.
 - gap: publishes 6 events into a history of 3, subscribes with lastEventId "1": onGap once, the
   3 events the history holds; two reconnects later still one gap.
+- refresh-gap: every stream after the first subscribes 1.5 s late; a token is renewed before
+  any event arrived, and an event published while the new stream is not yet subscribed still
+  arrives (through the old stream, which stays open until the new one is), then one after.
 - token: the page mints HS256 JWTs (crypto.subtle, --secret) that expire 2 s after minting;
   24 events are published over 6 s (POST /publish with the static publisher token): all arrive,
   in order, and the token callback ran several times.
@@ -126,6 +129,28 @@ def gap(driver, base, timeout, _secret):
     request(base + "/publish?channel=news", "POST", b"event 7")
     log = wait_for(driver, lambda log: "event 7" in datas(log), "event 7 arrived", timeout)
     return {"events": datas(log), "gaps": log["gaps"], "statuses": log["statuses"]}
+
+
+def refresh_gap(driver, base, timeout, secret):
+    # Every stream after the first subscribes 1.5 s late; the token (2 s) is renewed ~1 s in.
+    request(base + "/slow-opens", "POST")
+    run_async(driver, SUBSCRIBE, {"channels": ["news"]}, secret)
+    wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
+    deadline = time.monotonic() + timeout
+    while json.loads(request(base + "/connections"))["count"] < 2:
+        if time.monotonic() > deadline:
+            raise Failure("the token was never renewed")
+        time.sleep(0.02)
+    # The renewal's stream is waiting to subscribe, and no event has arrived (no id to resume
+    # from): this event can only come through the old stream.
+    request(base + "/publish?channel=news", "POST", b"during the refresh")
+    wait_for(driver, lambda log: "during the refresh" in datas(log), "the event published during the refresh arrived", timeout)
+    time.sleep(2.0)  # the new stream has subscribed
+    request(base + "/publish?channel=news", "POST", b"after the refresh")
+    log = wait_for(driver, lambda log: "after the refresh" in datas(log), "the event published after the refresh arrived", timeout)
+    time.sleep(0.3)
+    log = driver.execute_script(READ)
+    return {"events": datas(log), "statuses": log["statuses"]}
 
 
 def token(driver, base, timeout, secret):
@@ -252,13 +277,13 @@ def tabs(driver, base, timeout, without_locks):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "eventsource", "parser", "tabs", "tabs-without-locks", "reload"])
+    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "refresh-gap", "eventsource", "parser", "tabs", "tabs-without-locks", "reload"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
-    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "eventsource": eventsource, "parser": parse_stream, "reload": reload,
+    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "refresh-gap": refresh_gap, "eventsource": eventsource, "parser": parse_stream, "reload": reload,
                 "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
                 "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 
