@@ -97,6 +97,15 @@ def datas(log):
     return [event["data"] for event in log["events"]]
 
 
+def wait_for_connections(base, key, at_least, failure, timeout):
+    """Polls the server's /connections until its `key` count reaches `at_least`."""
+    deadline = time.monotonic() + timeout
+    while json.loads(request(base + "/connections"))[key] < at_least:
+        if time.monotonic() > deadline:
+            raise Failure(failure)
+        time.sleep(0.02)
+
+
 def watchdog(driver, base, timeout, _secret):
     run_async(driver, SUBSCRIBE, {"channels": ["news"], "heartbeatMs": 500}, None)
     wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
@@ -104,11 +113,7 @@ def watchdog(driver, base, timeout, _secret):
     wait_for(driver, lambda log: datas(log) == ["before the stall"], "the first event arrived", timeout)
     request(base + "/stall", "POST")
     driver.execute_script("rillStream.reconnect();")
-    deadline = time.monotonic() + timeout
-    while json.loads(request(base + "/connections"))["stalled"] < 1:
-        if time.monotonic() > deadline:
-            raise Failure("the client never opened the stalled stream")
-        time.sleep(0.05)
+    wait_for_connections(base, "stalled", 1, "the client never opened the stalled stream", timeout)
     request(base + "/publish?channel=news", "POST", b"during the stall 1")
     request(base + "/publish?channel=news", "POST", b"during the stall 2")
     log = wait_for(driver, lambda log: len(log["events"]) >= 3, "the events published during the stall arrived", timeout)
@@ -136,11 +141,7 @@ def refresh_gap(driver, base, timeout, secret):
     request(base + "/slow-opens", "POST")
     run_async(driver, SUBSCRIBE, {"channels": ["news"]}, secret)
     wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
-    deadline = time.monotonic() + timeout
-    while json.loads(request(base + "/connections"))["count"] < 2:
-        if time.monotonic() > deadline:
-            raise Failure("the token was never renewed")
-        time.sleep(0.02)
+    wait_for_connections(base, "count", 2, "the token was never renewed", timeout)
     # The renewal's stream is waiting to subscribe, and no event has arrived (no id to resume
     # from): this event can only come through the old stream.
     request(base + "/publish?channel=news", "POST", b"during the refresh")
