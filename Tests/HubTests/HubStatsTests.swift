@@ -101,7 +101,8 @@ import Testing
                 if attempt.status == .ok { reopened = attempt } else { try await Task.sleep(for: .milliseconds(10)) }
             }
             let third = try #require(reopened, "the closed stream's place was not given back")
-            #expect(try await sample(third) { _ in true }.connections >= 2)
+            // It streams samples (shared ones: taken for every open stream at most once per half interval).
+            #expect(try await sample(third) { _ in true }.connections >= 1)
             third.close()
             second.close()
         }
