@@ -1,5 +1,11 @@
-/// The one place a `Duration` becomes a count of milliseconds (timers, timeouts, history ages).
+/// The one place a `Duration` becomes a count of milliseconds (timers, timeouts, history ages),
+/// or a floating-point number of seconds (metrics, jitter, clock leeway).
 extension Duration {
+    /// The duration in seconds, as a `Double` (sub-nanosecond precision is lost).
+    package var secondsAsDouble: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// Whole milliseconds, truncated toward zero; 0 for a negative duration; saturating at
     /// `UInt64.max` for one too long to count (ages "forever").
     package var wholeMilliseconds: UInt64 {

@@ -1,5 +1,6 @@
 import JWTKit
 public import Rill
+import RillCore
 import RillPubSub
 
 #if canImport(FoundationEssentials)
@@ -119,7 +120,7 @@ public final class JWTAuthorizer: Sendable {
         }
         guard let expiration = payload.exp?.value else { throw .missingExpiration }
         let now = Date()
-        let leewaySeconds = Double(leeway.components.seconds) + Double(leeway.components.attoseconds) / 1e18
+        let leewaySeconds = leeway.secondsAsDouble
         guard now.timeIntervalSince(expiration) < leewaySeconds else { throw .expired }
         if let notBefore = payload.nbf?.value, notBefore.timeIntervalSince(now) > leewaySeconds { throw .notYetValid }
         do {

@@ -218,7 +218,8 @@ public enum Hub {
                     } else {
                         let all = sample.channels ?? []
                         var rows: [HubChannelStats] = []
-                        for index in all.indices where rows.count < channelLimit {
+                        for index in all.indices {
+                            if rows.count == channelLimit { break }
                             if !search.isEmpty && !HubStatsSampler.matches(taken.searchNames[index], search) { continue }
                             let row = all[index]
                             if case .allowedBy(let claims) = visibility, !claims.allows(.subscribe, to: row.name) { continue }

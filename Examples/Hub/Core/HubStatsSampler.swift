@@ -1,4 +1,5 @@
 import Rill
+import RillCore
 import Synchronization
 
 /// The samples `GET /stats` sends, taken once per interval for every stream: however many
@@ -46,11 +47,9 @@ final class HubStatsSampler: Sendable {
     /// The current sample: the last one if it is younger than half the interval, else the one
     /// being taken, else a new one.
     func sample() async -> Sample {
-        let task: Task<Sample, Never> = state.withLock { state in
-            if let latest = state.latest, ContinuousClock.now - latest.time < interval / 2 {
-                return Task { latest }
-            }
-            if let taking = state.taking { return taking }
+        let (ready, pending): (Sample?, Task<Sample, Never>?) = state.withLock { state in
+            if let latest = state.latest, ContinuousClock.now - latest.time < interval / 2 { return (latest, nil) }
+            if let taking = state.taking { return (nil, taking) }
             let previous = state.latest
             let taking = Task.detached { [self] in
                 let sample = await take(after: previous)
@@ -61,9 +60,10 @@ final class HubStatsSampler: Sendable {
                 return sample
             }
             state.taking = taking
-            return taking
+            return (nil, taking)
         }
-        return await task.value
+        if let ready { return ready }
+        return await pending!.value
     }
 
     /// Whether `name` (lower-case UTF-8) contains `search` (the same).
@@ -84,7 +84,7 @@ final class HubStatsSampler: Sendable {
         let server = await app.serverStatistics()
         let now = ContinuousClock.now
         var seconds = 0.0
-        if let previous { seconds = Double((now - previous.time) / .milliseconds(1)) / 1000 }
+        if let previous { seconds = (now - previous.time).secondsAsDouble }
         func rate(_ count: Int, since earlier: Int?) -> Double {
             guard seconds > 0, let earlier, count >= earlier else { return 0 }
             return Double(count - earlier) / seconds
@@ -112,14 +112,9 @@ final class HubStatsSampler: Sendable {
             delivered: statistics.deliveredEventCount,
             deliveriesPerSecond: rate(statistics.deliveredEventCount, since: previous?.stats.delivered),
             channelCount: channels.count, channels: rows,
-            latencyP50Milliseconds: Self.milliseconds(server.deliveryLatency.p50),
-            latencyP99Milliseconds: Self.milliseconds(server.deliveryLatency.p99), latencyWrites: server.deliveryLatency.writeCount)
+            latencyP50Milliseconds: server.deliveryLatency.p50.secondsAsDouble * 1000,
+            latencyP99Milliseconds: server.deliveryLatency.p99.secondsAsDouble * 1000, latencyWrites: server.deliveryLatency.writeCount)
         let searchNames = rows.map { Array($0.name.lowercased().utf8) }
         return Sample(time: now, stats: stats, published: published, searchNames: searchNames)
-    }
-
-    /// `duration` in milliseconds.
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 }

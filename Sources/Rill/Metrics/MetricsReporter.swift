@@ -70,8 +70,8 @@ final class MetricsReporter: Sendable {
         connections.record(server.connectionCount)
         for (gauge, count) in zip(loopConnections, server.connectionCountsByLoop) { gauge.record(count) }
         eventStreams.record(server.eventStreamCount)
-        deliveryLatency.p50.record(Self.seconds(server.deliveryLatency.p50))
-        deliveryLatency.p99.record(Self.seconds(server.deliveryLatency.p99))
+        deliveryLatency.p50.record(server.deliveryLatency.p50.secondsAsDouble)
+        deliveryLatency.p99.record(server.deliveryLatency.p99.secondsAsDouble)
         subscribers.record(broker.subscriptionCount)
         channels.record(broker.subscribedChannelCount)
         reported.withLock { last in
@@ -85,11 +85,6 @@ final class MetricsReporter: Sendable {
             Self.advance(refusedConnections, from: &last.refusedConnections, to: server.refusedConnectionCount)
             Self.advance(writeTimeouts, from: &last.writeTimeouts, to: server.writeTimeoutCount)
         }
-    }
-
-    /// `duration` in seconds.
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Increments `counter` by how much its source grew past `last`, and remembers `total`.

@@ -1,3 +1,5 @@
+import RillCore
+
 /// How event streams behave: heartbeats, the reconnection hint, the slow-client cap.
 ///
 /// Server-wide defaults live in ``ServerConfiguration/eventStream``; an ``EventStream`` may
@@ -60,7 +62,7 @@ extension EventStreamConfiguration {
     /// nil when no `retry` is configured.
     package func jitteredRetry<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration? {
         guard let retry else { return nil }
-        let milliseconds = Double(retry.components.seconds) * 1000 + Double(retry.components.attoseconds) / 1e15
+        let milliseconds = retry.secondsAsDouble * 1000
         guard retryJitter > 0 else { return .milliseconds(max(1, Int64(milliseconds.rounded()))) }
         let factor = Double.random(in: (1 - retryJitter)...(1 + retryJitter), using: &generator)
         return .milliseconds(max(1, Int64((milliseconds * factor).rounded())))
