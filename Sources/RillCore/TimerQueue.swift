@@ -19,7 +19,9 @@ final class TimerQueue {
         var target: any TimerTarget
     }
 
-    private var heap: [Entry] = []
+    /// Unchecked exclusivity: loop-confined, and no heap operation calls out while it mutates
+    /// the heap (a target fires only after its entry left it).
+    @exclusivity(unchecked) private var heap: [Entry] = []
     private var nextSequence: UInt64 = 0
     private var armedDeadline: UInt64?
     private let handle: UnsafeMutablePointer<uv_timer_t>
@@ -203,7 +205,7 @@ package protocol TimerTarget: AnyObject {
 public final class ScheduledTimer: TimerTarget, @unchecked Sendable {
     fileprivate(set) var callback: (() -> Void)?
     fileprivate unowned(unsafe) var queue: TimerQueue?
-    package var timerQueueSlot = -1
+    @exclusivity(unchecked) package var timerQueueSlot = -1
 
     init(callback: @escaping () -> Void) { self.callback = callback }
 

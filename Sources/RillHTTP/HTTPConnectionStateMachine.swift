@@ -91,14 +91,17 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     }
 
     /// The read side of the connection while it reads requests: the parser and what it
-    /// produced that is not yet handled.
+    /// produced that is not yet handled. Its properties skip the runtime's dynamic exclusivity
+    /// check (`@exclusivity(unchecked)`): the machine owns the one reference and mutates them only
+    /// from its own methods, never overlapping; the check was the largest single item in a
+    /// request's parse (perf, issue 14).
     @usableFromInline final class RequestInput {
-        @usableFromInline var parser: HTTPRequestParser
+        @exclusivity(unchecked) @usableFromInline var parser: HTTPRequestParser
         /// The head of the request whose body is being received.
-        @usableFromInline var currentHead: HTTPRequestHead?
-        var currentBody: [UInt8] = []
+        @exclusivity(unchecked) @usableFromInline var currentHead: HTTPRequestHead?
+        @exclusivity(unchecked) var currentBody: [UInt8] = []
         /// Complete requests (or a parse error) waiting behind the one being handled.
-        @usableFromInline var queue: [Queued] = []
+        @exclusivity(unchecked) @usableFromInline var queue: [Queued] = []
 
         init(limits: HTTPRequestParser.Limits) { parser = HTTPRequestParser(limits: limits) }
 

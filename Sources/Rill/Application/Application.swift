@@ -133,7 +133,7 @@ public final class Application: Sendable {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
                     isPrimary: index == 0, tlsContext: tlsContext, requestMetrics: RequestMetrics(factory: metricsFactory),
-                    bodyLimit: { router.bodyLimit(for: $0) }, responder: responder)
+                    bodyLimit: { router.bodyLimit(for: $0) }, responder: responder, dispatch: { router.dispatch($0) })
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address
                 let shared = eventLoops.count > 1

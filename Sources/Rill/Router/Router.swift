@@ -43,6 +43,13 @@ public final class Router: RouterMethods, @unchecked Sendable {
         register(Route(method: method, pattern: Self.join("", path), maxBodyBytes: maxBodyBytes, handler: responder, groups: []))
     }
 
+    public func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, synchronousResponder: @escaping SynchronousResponder) {
+        register(
+            Route(
+                method: method, pattern: Self.join("", path), maxBodyBytes: maxBodyBytes, synchronousHandler: synchronousResponder,
+                groups: []))
+    }
+
     func register(_ route: Route) {
         preconditionConfigurable()
         routes.append(route)
@@ -96,12 +103,25 @@ public final class Router: RouterMethods, @unchecked Sendable {
     func makeResponder() -> Responder {
         frozen = true
         // Compose each route's group middleware once, not per request.
-        for route in routes { route.compose() }
+        let hasMiddleware = !middleware.isEmpty
+        for route in routes { route.compose(routerHasMiddleware: hasMiddleware) }
         let endpoint: Responder = { [self] request, context in
             let (responder, routed) = try self.route(request, context: context)
             return try await responder(request, routed)
         }
         return Self.wrap(endpoint, in: middleware)
+    }
+
+    /// How the server runs `request`'s handler: a synchronous route that no middleware wraps
+    /// inline; a route behind no router middleware through its own responder (the router's
+    /// responder would resolve the path again); anything else (router middleware, 404, 405)
+    /// through the router's responder. Read-only after ``makeResponder()``, so any thread may ask.
+    func dispatch(_ request: Request) -> RequestDispatch {
+        guard middleware.isEmpty, case .found(let route, let parameters) = resolve(method: request.method, path: request.path) else {
+            return .responder
+        }
+        if let inline = route.inlineResponder { return .inline(inline, parameters) }
+        return .route(route.responder, parameters)
     }
 
     /// The responder of the route `request` matches and the context with its path parameters,

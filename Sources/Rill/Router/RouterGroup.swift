@@ -42,4 +42,11 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
                 method: method, pattern: Router.join(prefix, path), maxBodyBytes: maxBodyBytes, handler: responder,
                 groups: parents + [self]))
     }
+
+    public func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, synchronousResponder: @escaping SynchronousResponder) {
+        router.register(
+            Route(
+                method: method, pattern: Router.join(prefix, path), maxBodyBytes: maxBodyBytes,
+                synchronousHandler: synchronousResponder, groups: parents + [self]))
+    }
 }

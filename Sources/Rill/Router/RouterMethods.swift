@@ -11,6 +11,19 @@ public protocol RouterMethods {
     ///     default.
     ///   - responder: produces the response, behind the middleware of the router and groups.
     func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, responder: @escaping Responder)
+
+    /// Registers a synchronous `responder` for `method` on `path`. Where no middleware wraps the
+    /// route, the server calls it inline on the connection's loop, without creating a task for
+    /// the request; behind middleware it runs as an asynchronous responder would.
+    ///
+    /// The default implementation registers it through ``on(_:method:maxBodyBytes:responder:)``.
+    func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, synchronousResponder: @escaping SynchronousResponder)
+}
+
+extension RouterMethods {
+    public func on(_ path: String, method: HTTPRequest.Method, maxBodyBytes: Int?, synchronousResponder: @escaping SynchronousResponder) {
+        on(path, method: method, maxBodyBytes: maxBodyBytes) { request, context in try synchronousResponder(request, context) }
+    }
 }
 
 extension RouterMethods {

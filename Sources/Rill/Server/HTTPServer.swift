@@ -21,6 +21,9 @@ final class HTTPServer: @unchecked Sendable {
     let loop: EventLoop
     let configuration: ServerConfiguration
     let responder: Responder
+    /// How a request's handler runs (``Router/dispatch(_:)``); always the responder when the
+    /// server was made without one.
+    let dispatch: @Sendable (Request) -> RequestDispatch
     let bodyLimit: @Sendable (HTTPRequestHead) -> Int?
     let logger: Logger
     /// The application's channels: every request context refers to them, and the server
@@ -120,7 +123,8 @@ final class HTTPServer: @unchecked Sendable {
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
         openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
         requestMetrics: RequestMetrics = RequestMetrics(factory: MetricsSystem.factory),
-        bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder
+        bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder,
+        dispatch: @escaping @Sendable (Request) -> RequestDispatch = { _ in .responder }
     ) {
         self.loop = loop
         self.openConnections = openConnections
@@ -132,6 +136,7 @@ final class HTTPServer: @unchecked Sendable {
         self.pubSub = pubSub
         self.bodyLimit = bodyLimit
         self.responder = responder
+        self.dispatch = dispatch
         machineConfiguration = .init(
             .init(
                 parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),

@@ -29,34 +29,85 @@ struct RequestCycle {
     init(handlerTask: Task<Void, Never>? = nil) { self.handlerTask = handlerTask }
 }
 
+/// A synchronous handler's response, made inline and written once the connection performed the
+/// actions of the pass that started it (kept on the stack, not in the connection).
+struct InlineResponse {
+    let response: Response
+    let head: HTTPRequestHead
+    let requestID: RequestID?
+    /// When the request was complete (`RequestMetrics.nowNanoseconds()`).
+    let startNanoseconds: UInt64
+}
+
 /// The request cycle, task side: runs the handler on the loop's executor, writes the head, then
 /// streams the body — a writer or an event stream through the connection as a
 /// ``ResponseBodySink``, a subscription through an ``EventStreamRelay`` — and hands the
 /// connection back to the loop side when the response is done.
 extension HTTPConnection: ResponseBodySink {
-    func startHandler(head: HTTPRequestHead, body: [UInt8]) {
+    /// Runs the handler of a complete request: a synchronous one that no middleware wraps at
+    /// once, returning its response for the caller to write when its actions are done; any
+    /// other in a task of its own on the loop (nil).
+    func startHandler(head: HTTPRequestHead, body: [UInt8]) -> InlineResponse? {
         let request = Request(head: head, body: body)
         let requestID = server.requestIDs.id(for: head.headerFields)
-        let context = RequestContext(
+        var context = RequestContext(
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub, requestID: requestID)
         cycle = RequestCycle()
         let start = RequestMetrics.nowNanoseconds()
-        cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-            await self.respond(to: request, context: context, startNanoseconds: start)
+        let responder: Responder
+        switch server.dispatch(request) {
+        case .inline(let handler, let parameters):
+            context.parameters = parameters
+            let response: Response
+            do {
+                response = try handler(request, context)
+            } catch {
+                response = Self.response(for: error, of: request, context: context)
+            }
+            return InlineResponse(response: response, head: head, requestID: requestID, startNanoseconds: start)
+        case .route(let routeResponder, let parameters):
+            context.parameters = parameters
+            responder = routeResponder
+        case .responder:
+            responder = server.responder
         }
+        cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            await self.respond(to: request, context: context, using: responder, startNanoseconds: start)
+        }
+        return nil
     }
 
-    /// Runs the handler, then writes its response. The async part is only the handler call
+    /// Writes a synchronous handler's response. Returns true when the response is done and the
+    /// machine queued what follows in `actions` (the caller performs them); false when a task
+    /// or a relay finishes it later, or the connection closed.
+    func finish(_ inline: InlineResponse) -> Bool {
+        guard deliver(inline.response, for: inline.head, requestID: inline.requestID, startNanoseconds: inline.startNanoseconds) else {
+            return false
+        }
+        if mustWaitUntilWritable {
+            // A client that pipelines without reading: as in `respond`, the next request waits
+            // until this response drained below the low mark.
+            cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+                try? await waitUntilWritable()
+                cycle.handlerTask = nil
+                responseFinished()
+            }
+            return false
+        }
+        return responseDone()
+    }
+
+    /// Runs `responder` (the route's, or the router's), then writes its response. The async part is only the handler call
     /// and the wait for a drained socket: everything in between is
     /// ``deliver(_:for:requestID:startNanoseconds:)``, a
     /// synchronous function, so that its locals live on the thread's stack, not in this
     /// task's async frame (measured: inlined here they made a 2,864-byte frame, three
     /// task-allocator slabs — three mallocs — per request).
     /// `startNanoseconds`: when the request was complete (`RequestMetrics.nowNanoseconds()`).
-    func respond(to request: Request, context: RequestContext, startNanoseconds: UInt64) async {
+    func respond(to request: Request, context: RequestContext, using responder: Responder, startNanoseconds: UInt64) async {
         let response: Response
         do {
-            response = try await server.responder(request, context)
+            response = try await responder(request, context)
         } catch {
             response = Self.response(for: error, of: request, context: context)
         }

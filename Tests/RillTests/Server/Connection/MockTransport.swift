@@ -119,7 +119,7 @@ final class ConnectionHarness: Sendable {
         let responder = router.makeResponder()
         server = HTTPServer(
             loop: loop, configuration: configuration, logger: quietLogger, bodyLimit: { router.bodyLimit(for: $0) },
-            responder: responder)
+            responder: responder, dispatch: { router.dispatch($0) })
         transport = MockTransport(loop: loop)
     }
 
