@@ -229,16 +229,9 @@ start() {
         ;;
     nchan)
         local dir="$WORK/nginx"
-        rm -rf "$dir"
-        mkdir -p "$dir/html"
-        printf 'pong' >"$dir/html/ping"
-        # nginx's worker runs as nobody: let it reach the file (mktemp makes WORK 0700).
-        chmod a+rx "$WORK" "$dir" "$dir/html" && chmod a+r "$dir/html/ping"
         # worker_connections at 2 × the streams: with 1 × + 500, nginx logs "worker_connections
         # are not enough, reusing connections" at 10,000 nchan subscribers and ~1 % of them fail.
-        sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$PORT|" \
-            -e "s|@MAX_CONNECTIONS@|$((2 * connections + 500))|" -e "s|@NOFILE@|$NOFILE|" \
-            "$NCHAN_CONF" >"$dir/nginx.conf"
+        nginx_nchan_setup "$dir" "$NCHAN_CONF" "$NCHAN_MODULE" "$PORT" $((2 * connections + 500)) "$NOFILE"
         if [ "$SERVER_TLS" = 1 ]; then
             sed -i -e "s|listen 127.0.0.1:$PORT backlog=4096;|listen 127.0.0.1:$PORT ssl backlog=4096; ssl_certificate $TLS_DIR/cert.pem; ssl_certificate_key $TLS_DIR/key.pem; ssl_protocols TLSv1.2 TLSv1.3;|" \
                 "$dir/nginx.conf"

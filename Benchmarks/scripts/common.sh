@@ -137,3 +137,17 @@ shares() {
         for (i = 1; i <= n; i++) printf "%s%.1f", (i > 1 ? "/" : ""), v[i] * 100 / total
         print "" }'
 }
+
+# Writes an nginx+nchan configuration into DIR (a fresh DIR/html with the 4-byte /ping file
+# nginx serves, DIR/nginx.conf from CONF): nginx_nchan_setup DIR CONF MODULE PORT
+# MAX_CONNECTIONS NOFILE. DIR's parent must be reachable by nginx's worker (it runs as nobody).
+nginx_nchan_setup() {
+    local dir=$1 conf=$2 module=$3 port=$4 max_connections=$5 nofile=$6
+    rm -rf "$dir"
+    mkdir -p "$dir/html"
+    printf 'pong' >"$dir/html/ping"
+    # nginx's worker runs as nobody: let it reach the file (mktemp makes directories 0700).
+    chmod a+rx "$(dirname "$dir")" "$dir" "$dir/html" && chmod a+r "$dir/html/ping"
+    sed -e "s|@MODULE@|$module|" -e "s|@WORK@|$dir|g" -e "s|@PORT@|$port|" \
+        -e "s|@MAX_CONNECTIONS@|$max_connections|" -e "s|@NOFILE@|$nofile|" "$conf" >"$dir/nginx.conf"
+}
