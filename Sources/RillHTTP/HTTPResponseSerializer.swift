@@ -102,6 +102,19 @@ public enum HTTPResponseSerializer {
         buffer.append(HTTPBytes.lf)
     }
 
+    /// Writes the head of a chunk of `size` bytes (size in lowercase hex, CRLF) at the start of
+    /// `buffer`, which must hold at least 18 bytes; returns how many it wrote. `size` must be > 0.
+    public static func writeChunkHeader(size: Int, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let digitCount = (Int.bitWidth - size.leadingZeroBitCount + 3) / 4
+        for index in 0..<digitCount {
+            let nibble = UInt8(truncatingIfNeeded: size >> ((digitCount - 1 - index) * 4)) & 0x0F
+            buffer[index] = nibble < 10 ? nibble + UInt8(ascii: "0") : nibble - 10 + UInt8(ascii: "a")
+        }
+        buffer[digitCount] = HTTPBytes.cr
+        buffer[digitCount + 1] = HTTPBytes.lf
+        return digitCount + 2
+    }
+
     /// What follows a chunk's data: CRLF.
     public static let chunkTrailer: [UInt8] = [HTTPBytes.cr, HTTPBytes.lf]
 

@@ -112,4 +112,15 @@ struct HTTPResponseSerializerTests {
     @Test func `the last chunk is a zero size and an empty trailer section`() {
         #expect(HTTPResponseSerializer.lastChunk == Array("0\r\n\r\n".utf8))
     }
+
+    @Test func `a chunk header written into raw memory is the one written into an array`() {
+        for size in [1, 9, 10, 15, 16, 255, 256, 4_096, 65_535, 1 << 40, Int.max] {
+            var array: [UInt8] = []
+            HTTPResponseSerializer.writeChunkHeader(size: size, into: &array)
+            let raw = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { buffer in
+                Array(buffer[..<HTTPResponseSerializer.writeChunkHeader(size: size, into: buffer)])
+            }
+            #expect(raw == array, "\(size)")
+        }
+    }
 }

@@ -25,8 +25,15 @@ package protocol ResponseBodySink: AnyObject, Sendable {
     func beginEventStream(_ configuration: EventStreamConfiguration)
     /// Writes one or more complete encoded events at once, never waiting.
     func writeEvents(_ bytes: [UInt8])
+    /// ``writeEvents(_:)`` for bytes the caller holds only for the call (a stack buffer); the
+    /// default copies them into an array.
+    func writeEvents(contentsOf bytes: UnsafeRawBufferPointer)
     /// The event stream ended: heartbeats stop.
     func endEventStream()
     /// The slow-client policy's disconnect: close now, dropping what is queued.
     func disconnectSlowClient()
+}
+
+extension ResponseBodySink {
+    package func writeEvents(contentsOf bytes: UnsafeRawBufferPointer) { writeEvents(Array(bytes)) }
 }

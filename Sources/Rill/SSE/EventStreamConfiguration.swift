@@ -61,10 +61,15 @@ extension EventStreamConfiguration {
     /// ``retry`` spread by ``retryJitter`` for one stream (whole milliseconds, at least 1), or
     /// nil when no `retry` is configured.
     package func jitteredRetry<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Duration? {
+        jitteredRetryMilliseconds(using: &generator).map { .milliseconds($0) }
+    }
+
+    /// ``jitteredRetry(using:)`` in whole milliseconds.
+    package func jitteredRetryMilliseconds<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Int64? {
         guard let retry else { return nil }
         let milliseconds = retry.secondsAsDouble * 1000
-        guard retryJitter > 0 else { return .milliseconds(max(1, Int64(milliseconds.rounded()))) }
+        guard retryJitter > 0 else { return max(1, Int64(milliseconds.rounded())) }
         let factor = Double.random(in: (1 - retryJitter)...(1 + retryJitter), using: &generator)
-        return .milliseconds(max(1, Int64((milliseconds * factor).rounded())))
+        return max(1, Int64((milliseconds * factor).rounded()))
     }
 }

@@ -11,10 +11,42 @@ public struct EventStreamWriter: Sendable {
     mutating func open() throws {
         sink.beginEventStream(configuration)
         var generator = JitterRandomNumberGenerator()
-        if let retry = configuration.jitteredRetry(using: &generator) {
-            sink.writeEvents(try ServerSentEvent(retry: retry).encoded())
+        if let milliseconds = configuration.jitteredRetryMilliseconds(using: &generator) {
+            Self.withRetryField(milliseconds: milliseconds) { sink.writeEvents(contentsOf: $0) }
         } else {
             sink.writeEvents(Self.openingComment)
+        }
+    }
+
+    /// Calls `body` with `retry: N` and the blank line that ends the event, formatted on the
+    /// stack: every stream opens with its own jittered value, and building it as an event and
+    /// then a chunk cost two allocations per stream (what `ServerSentEvent(retry:)` encodes, byte
+    /// for byte). `milliseconds` ≥ 0.
+    static func withRetryField<Result>(milliseconds: Int64, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let prefix: StaticString = "retry: "
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var count = 0
+            prefix.withUTF8Buffer { bytes in
+                for byte in bytes {
+                    buffer[count] = byte
+                    count += 1
+                }
+            }
+            var value = UInt64(max(0, milliseconds))
+            var digitCount = 1
+            while value >= 10 {
+                value /= 10
+                digitCount += 1
+            }
+            value = UInt64(max(0, milliseconds))
+            for index in stride(from: count + digitCount - 1, through: count, by: -1) {
+                buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            count += digitCount
+            buffer[count] = UInt8(ascii: "\n")
+            buffer[count + 1] = UInt8(ascii: "\n")
+            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<(count + 2)])))
         }
     }
 

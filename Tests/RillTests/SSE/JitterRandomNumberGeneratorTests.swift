@@ -1,3 +1,4 @@
+import RillSSE
 import Testing
 
 @testable import Rill
@@ -27,5 +28,17 @@ struct JitterRandomNumberGeneratorTests {
         let values = (0..<1_000).compactMap { _ in configuration.jitteredRetry(using: &generator) }
         #expect(values.allSatisfy { $0 >= .milliseconds(2_250) && $0 <= .milliseconds(3_750) })
         #expect(Set(values).count > 500)
+    }
+
+    @Test func `a stream's opening retry field is what the event encoder writes for it`() throws {
+        for milliseconds: Int64 in [0, 1, 9, 10, 999, 1_000, 1_500, 2_005, 60_000, 123_456_789, .max] {
+            let formatted = EventStreamWriter.withRetryField(milliseconds: milliseconds) { Array($0) }
+            let encoded = try ServerSentEvent(retry: .milliseconds(milliseconds)).encoded()
+            #expect(formatted == encoded, "\(milliseconds)")
+        }
+        var generator = JitterRandomNumberGenerator()
+        let configuration = EventStreamConfiguration(retry: .milliseconds(1_500), retryJitter: 0)
+        #expect(configuration.jitteredRetryMilliseconds(using: &generator) == 1_500)
+        #expect(EventStreamConfiguration(retry: nil).jitteredRetryMilliseconds(using: &generator) == nil)
     }
 }

@@ -355,6 +355,23 @@ extension HTTPConnection: ResponseBodySink {
         }
     }
 
+    /// ``writeEvents(_:)`` for borrowed bytes: framed on the stack and handed to the transport,
+    /// which appends them to the coalesced opening of the stream (no allocation) or writes them.
+    func writeEvents(contentsOf bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        noteEventWrite()
+        guard cycle.chunked else { return transport.write(bytes) }
+        let transport = self.transport
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 20) { frame in
+            var count = HTTPResponseSerializer.writeChunkHeader(size: bytes.count, into: frame)
+            UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: frame[count...])).copyMemory(from: bytes)
+            count += bytes.count
+            frame[count] = UInt8(ascii: "\r")
+            frame[count + 1] = UInt8(ascii: "\n")
+            transport.write(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: frame[..<(count + 2)])))
+        }
+    }
+
     /// Writes `bytes` (not empty) as one chunk of a chunked body, or as they are.
     private func writeFramed(_ bytes: [UInt8]) {
         guard cycle.chunked else { return transport.write(bytes) }
