@@ -14,6 +14,12 @@ struct HTTP2Tests {
                 ["/usr/bin/curl", "-s", "--http2-prior-knowledge", "-w", "\n%{http_version} %{response_code}", "http://127.0.0.1:\(port)/hello"],
                 timeout: .seconds(10))
             #expect(hello.standardOutput == "hello\n2 200", "\(hello.summary)")
+            // A synchronous handler runs inline on the loop, an asynchronous one in a task.
+            for (path, expected) in [("/where", "task=false loop=true"), ("/where-async", "task=true loop=true")] {
+                let answer = try await runProcess(
+                    ["/usr/bin/curl", "-s", "--http2-prior-knowledge", "http://127.0.0.1:\(port)\(path)"], timeout: .seconds(10))
+                #expect(answer.standardOutput == expected, "\(answer.summary)")
+            }
 
             let body = String(repeating: "0123456789", count: 20_000)  // 200 KB: several windows' worth
             let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("rill-h2-body-\(UUID().uuidString)")
@@ -182,6 +188,13 @@ private let cancelledHandlers = Atomic<Int>(0)
 private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) throws -> Application {
     let router = Router()
     router.get("/hello") { _, _ in Response(body: .text("hello")) }
+    router.get("/where") { _, context in
+        "task=\(withUnsafeCurrentTask { $0 != nil }) loop=\(context.eventLoop.inEventLoop)"
+    }
+    router.get("/where-async") { _, context in
+        try await context.eventLoop.sleep(for: .milliseconds(1))
+        return "task=\(withUnsafeCurrentTask { $0 != nil }) loop=\(context.eventLoop.inEventLoop)"
+    }
     router.post("/echo", maxBodyBytes: 1024 * 1024) { request, _ in Response(body: .bytes(request.body)) }
     router.post("/small", maxBodyBytes: 64 * 1024) { request, _ in Response(body: .text("\(request.body.count)")) }
     router.get("/events") { request, context in

@@ -7,9 +7,9 @@ public import HTTPTypes
 //
 // Why: where no middleware wraps the route, the server calls a synchronous handler inline on the
 // connection's loop, the moment the request is complete — no task is created, scheduled, run and
-// freed for it (measured on `GET /ping`: Benchmarks/RESULTS.md, session 13). Behind middleware, or
-// over HTTP/2, it runs inside the request's task like any handler. Either way it runs on the
-// connection's loop thread and must not block it.
+// freed for it (measured on `GET /ping`: Benchmarks/RESULTS.md, session 13); over HTTP/2 likewise,
+// per stream. Behind middleware it runs inside the request's task like any handler. Either way it
+// runs on the connection's loop thread and must not block it.
 
 extension RouterMethods {
     /// Registers a synchronous handler that returns any ``ResponseGenerator``.

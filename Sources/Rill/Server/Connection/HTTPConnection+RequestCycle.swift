@@ -55,21 +55,11 @@ extension HTTPConnection: ResponseBodySink {
         cycle = RequestCycle()
         let start = RequestMetrics.nowNanoseconds()
         let responder: Responder
-        switch server.dispatch(request) {
-        case .inline(let handler, let parameters):
-            context.parameters = parameters
-            let response: Response
-            do {
-                response = try handler(request, context)
-            } catch {
-                response = Self.response(for: error, of: request, context: context)
-            }
+        switch server.startHandling(request, context: &context) {
+        case .answered(let response):
             return InlineResponse(response: response, head: head, requestID: requestID, startNanoseconds: start)
-        case .route(let routeResponder, let parameters):
-            context.parameters = parameters
-            responder = routeResponder
-        case .responder:
-            responder = server.responder
+        case .inTask(let taskResponder):
+            responder = taskResponder
         }
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
             await self.respond(to: request, context: context, using: responder, startNanoseconds: start)

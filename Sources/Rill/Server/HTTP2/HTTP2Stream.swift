@@ -134,11 +134,21 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         requestStartNanoseconds = RequestMetrics.nowNanoseconds()
         let requestID = server.requestIDs.id(for: request.head.headerFields)
         self.requestID = requestID
-        let context = RequestContext(
+        var context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: requestID)
+        let responder: Responder
+        switch server.startHandling(request, context: &context) {
+        case .answered(let response):
+            // Inside the session's receive callbacks a response may be submitted (as `reject`
+            // does) but not sent: the connection sends once the received bytes are processed.
+            deliver(response, headOnly: request.method == .head)
+            return
+        case .inTask(let taskResponder):
+            responder = taskResponder
+        }
         task = Task(executorPreference: server.loop.executor) { [self] in
-            await self.respond(to: request, context: context)
+            await self.respond(to: request, context: context, using: responder)
         }
     }
 
@@ -172,10 +182,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     // MARK: Handler and response
 
-    private func respond(to request: Request, context: RequestContext) async {
+    private func respond(to request: Request, context: RequestContext, using responder: Responder) async {
         let response: Response
         do {
-            response = try await server.responder(request, context)
+            response = try await responder(request, context)
         } catch {
             response = HTTPConnection.response(for: error, of: request, context: context)
         }
