@@ -6,14 +6,16 @@
 #
 #   Benchmarks/scripts/cpu-split.sh http  ROUNDS SECONDS NAME=BINARY ... [nginx]
 #   Benchmarks/scripts/cpu-split.sh churn ROUNDS SECONDS NAME=BINARY ... [nginx]
+#   Benchmarks/scripts/cpu-split.sh h2    ROUNDS SECONDS NAME=BINARY ... [nginx]
 #   Benchmarks/scripts/cpu-split.sh http 4 6 rill=.build/release/rill-hub nginx
 #
 # http: `wrk -t1 -c64` on GET /ping (nginx serves a 4-byte static file with open_file_cache, as in
-# bench.sh); churn: `rill-load churn -c 50` on /stream?channel=churn (nginx: nchan). A bare
+# bench.sh); churn: `rill-load churn -c 50` on /stream?channel=churn (nginx: nchan); h2: `h2load
+# -c 64 -m 10 -t 1` on GET /ping over cleartext HTTP/2 (prior knowledge; nginx `listen … http2`). A bare
 # `nginx` argument adds nginx+nchan (Benchmarks/reference/nchan.conf; its worker is measured).
 # Prints one line per round (user, kernel and total µs per operation), then each server's
 # medians. Environment: LOAD (rill-load; default .build/release/rill-load), PORT (18331).
-# Needs wrk (http), taskset, nginx and libnginx-mod-nchan for `nginx`. Loopback only.
+# Needs wrk (http), h2load (h2), taskset, nginx and libnginx-mod-nchan for `nginx`. Loopback only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=common.sh
@@ -25,7 +27,7 @@ MODE=$1
 ROUNDS=$2
 SECONDS_PER_ROUND=$3
 shift 3
-case "$MODE" in http | churn) ;; *) echo "mode must be http or churn" >&2; exit 2 ;; esac
+case "$MODE" in http | churn | h2) ;; *) echo "mode must be http, churn or h2" >&2; exit 2 ;; esac
 HZ=$(getconf CLK_TCK)
 WORK=$(mktemp -d)
 SERVER=
@@ -38,6 +40,7 @@ start() {
     if [ "$spec" = nginx ]; then
         local dir="$WORK/nginx"
         nginx_nchan_setup "$dir" "$ROOT/Benchmarks/reference/nchan.conf" /usr/lib/nginx/modules/ngx_nchan_module.so "$PORT" 4000 20000
+        if [ "$MODE" = h2 ]; then sed -i -e "s|listen 127.0.0.1:$PORT |listen 127.0.0.1:$PORT http2 |" "$dir/nginx.conf"; fi
         taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >/dev/null 2>&1 &
         SERVER=$!
         MEASURED=
@@ -54,7 +57,9 @@ start() {
         SERVER=$!
         MEASURED=$SERVER
     fi
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/ping" && return; sleep 0.1; done
+    local probe=(curl -s -o /dev/null)
+    if [ "$MODE" = h2 ]; then probe+=(--http2-prior-knowledge); fi
+    for _ in $(seq 100); do "${probe[@]}" "http://127.0.0.1:$PORT/ping" && return; sleep 0.1; done
     echo "the server did not start: $spec" >&2
     exit 1
 }
@@ -64,6 +69,9 @@ load() {
     local seconds=$1
     if [ "$MODE" = http ]; then
         taskset -c 1 wrk -t1 -c64 -d"${seconds}s" "http://127.0.0.1:$PORT/ping" | awk '/requests in/ { print $1 }'
+    elif [ "$MODE" = h2 ]; then
+        taskset -c 1 h2load -c 64 -m 10 -t 1 -D "$seconds" "http://127.0.0.1:$PORT/ping" 2>&1 |
+            awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "succeeded,") print $i }'
     else
         taskset -c 1 "$LOAD" churn -c 50 -d "$seconds" "http://127.0.0.1:$PORT/stream?channel=churn" 2>&1 |
             grep '^RESULT' | grep -o ' cycles=[0-9]*' | cut -d= -f2
