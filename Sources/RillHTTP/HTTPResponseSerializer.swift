@@ -97,13 +97,17 @@ public enum HTTPResponseSerializer {
     /// Appends the head of a chunk of `size` bytes (size in lowercase hex, CRLF), for a chunk
     /// whose data is appended in pieces; ``chunkTrailer`` follows the data. `size` must be > 0.
     public static func writeChunkHeader(size: Int, into buffer: inout [UInt8]) {
-        writeHex(size, into: &buffer)
-        buffer.append(HTTPBytes.cr)
-        buffer.append(HTTPBytes.lf)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxChunkHeaderByteCount) { header in
+            buffer.append(contentsOf: header[..<writeChunkHeader(size: size, into: header)])
+        }
     }
 
+    /// The longest chunk head `writeChunkHeader(size:into:)` writes: 16 hex digits and CRLF.
+    public static let maxChunkHeaderByteCount = 18
+
     /// Writes the head of a chunk of `size` bytes (size in lowercase hex, CRLF) at the start of
-    /// `buffer`, which must hold at least 18 bytes; returns how many it wrote. `size` must be > 0.
+    /// `buffer`, which must hold ``maxChunkHeaderByteCount`` bytes; returns how many it wrote.
+    /// `size` must be > 0.
     public static func writeChunkHeader(size: Int, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let digitCount = (Int.bitWidth - size.leadingZeroBitCount + 3) / 4
         for index in 0..<digitCount {
@@ -117,17 +121,6 @@ public enum HTTPResponseSerializer {
 
     /// What follows a chunk's data: CRLF.
     public static let chunkTrailer: [UInt8] = [HTTPBytes.cr, HTTPBytes.lf]
-
-    /// Appends `value` as lowercase hex without leading zeros.
-    private static func writeHex(_ value: Int, into buffer: inout [UInt8]) {
-        let digitCount = (Int.bitWidth - value.leadingZeroBitCount + 3) / 4
-        var shift = (digitCount - 1) * 4
-        while shift >= 0 {
-            let nibble = UInt8(truncatingIfNeeded: value >> shift) & 0x0F
-            buffer.append(nibble < 10 ? nibble + UInt8(ascii: "0") : nibble - 10 + UInt8(ascii: "a"))
-            shift -= 4
-        }
-    }
 
     @inline(__always)
     private static func digit(_ value: Int) -> UInt8 {

@@ -23,30 +23,22 @@ public struct EventStreamWriter: Sendable {
     /// then a chunk cost two allocations per stream (what `ServerSentEvent(retry:)` encodes, byte
     /// for byte). `milliseconds` ≥ 0.
     static func withRetryField<Result>(milliseconds: Int64, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        let prefix: StaticString = "retry: "
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
-            var count = 0
-            prefix.withUTF8Buffer { bytes in
-                for byte in bytes {
-                    buffer[count] = byte
-                    count += 1
-                }
-            }
+        // Written back to front into the end of the buffer: the blank line, the digits, the name.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var start = buffer.count - 2
+            buffer[start] = UInt8(ascii: "\n")
+            buffer[start + 1] = UInt8(ascii: "\n")
             var value = UInt64(max(0, milliseconds))
-            var digitCount = 1
-            while value >= 10 {
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(value % 10)
                 value /= 10
-                digitCount += 1
+            } while value > 0
+            for byte in "retry: ".utf8.reversed() {
+                start -= 1
+                buffer[start] = byte
             }
-            value = UInt64(max(0, milliseconds))
-            for index in stride(from: count + digitCount - 1, through: count, by: -1) {
-                buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            }
-            count += digitCount
-            buffer[count] = UInt8(ascii: "\n")
-            buffer[count + 1] = UInt8(ascii: "\n")
-            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<(count + 2)])))
+            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start...])))
         }
     }
 

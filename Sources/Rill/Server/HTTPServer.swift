@@ -21,8 +21,7 @@ final class HTTPServer: @unchecked Sendable {
     let loop: EventLoop
     let configuration: ServerConfiguration
     let responder: Responder
-    /// How a request's handler runs (``Router/dispatch(_:)``); always the responder when the
-    /// server was made without one.
+    /// How a request's handler runs (``Router/dispatch(_:)``).
     let dispatch: @Sendable (Request) -> RequestDispatch
     let bodyLimit: @Sendable (HTTPRequestHead) -> Int?
     let logger: Logger
@@ -124,7 +123,7 @@ final class HTTPServer: @unchecked Sendable {
         openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
         requestMetrics: RequestMetrics = RequestMetrics(factory: MetricsSystem.factory),
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder,
-        dispatch: @escaping @Sendable (Request) -> RequestDispatch = { _ in .responder }
+        dispatch: @escaping @Sendable (Request) -> RequestDispatch
     ) {
         self.loop = loop
         self.openConnections = openConnections

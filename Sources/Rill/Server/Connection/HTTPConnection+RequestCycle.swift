@@ -70,7 +70,7 @@ extension HTTPConnection: ResponseBodySink {
     /// Writes a synchronous handler's response. Returns true when the response is done and the
     /// machine queued what follows in `actions` (the caller performs them); false when a task
     /// or a relay finishes it later, or the connection closed.
-    func finish(_ inline: InlineResponse) -> Bool {
+    func finishInlineResponse(_ inline: InlineResponse) -> Bool {
         guard deliver(inline.response, for: inline.head, requestID: inline.requestID, startNanoseconds: inline.startNanoseconds) else {
             return false
         }
@@ -352,7 +352,7 @@ extension HTTPConnection: ResponseBodySink {
         noteEventWrite()
         guard cycle.chunked else { return transport.write(bytes) }
         let transport = self.transport
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 20) { frame in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: HTTPResponseSerializer.maxChunkHeaderByteCount + bytes.count + 2) { frame in
             var count = HTTPResponseSerializer.writeChunkHeader(size: bytes.count, into: frame)
             UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: frame[count...])).copyMemory(from: bytes)
             count += bytes.count

@@ -140,7 +140,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             performActions(inline: &inline)
             guard let answered = inline else { break }
             inline = nil
-            guard finish(answered) else { break }
+            guard finishInlineResponse(answered) else { break }
         } while true
         updateTimeout()
     }
