@@ -4,15 +4,17 @@
 # on CPU 0, a warm-up, then the measured load from CPU 1. The split tells what a change can still
 # win: both servers make the same system calls, so the kernel part is a floor under any ratio.
 #
-#   Benchmarks/scripts/cpu-split.sh http  ROUNDS SECONDS NAME=BINARY ... [nginx]
-#   Benchmarks/scripts/cpu-split.sh churn ROUNDS SECONDS NAME=BINARY ... [nginx]
+#   Benchmarks/scripts/cpu-split.sh http  ROUNDS SECONDS NAME=BINARY ... [nginx] [floor]
+#   Benchmarks/scripts/cpu-split.sh churn ROUNDS SECONDS NAME=BINARY ... [nginx] [floor]
 #   Benchmarks/scripts/cpu-split.sh h2    ROUNDS SECONDS NAME=BINARY ... [nginx]
-#   Benchmarks/scripts/cpu-split.sh http 4 6 rill=.build/release/rill-hub nginx
+#   Benchmarks/scripts/cpu-split.sh http 4 6 rill=.build/release/rill-hub nginx floor
 #
 # http: `wrk -t1 -c64` on GET /ping (nginx serves a 4-byte static file with open_file_cache, as in
 # bench.sh); churn: `rill-load churn -c 50` on /stream?channel=churn (nginx: nchan); h2: `h2load
 # -c 64 -m 10 -t 1` on GET /ping over cleartext HTTP/2 (prior knowledge; nginx `listen … http2`). A bare
-# `nginx` argument adds nginx+nchan (Benchmarks/reference/nchan.conf; its worker is measured).
+# `nginx` argument adds nginx+nchan (Benchmarks/reference/nchan.conf; its worker is measured); a
+# bare `floor` adds Benchmarks/reference/floor-server.c (built here with cc): the same system
+# calls and almost no user space, the least any server pays per operation on this machine.
 # Prints one line per round (user, kernel and total µs per operation), then each server's
 # medians. Environment: LOAD (rill-load; default .build/release/rill-load), PORT (18331).
 # Needs wrk (http), h2load (h2), taskset, nginx and libnginx-mod-nchan for `nginx`. Loopback only.
@@ -49,6 +51,12 @@ start() {
             [ -n "$MEASURED" ] && break
             sleep 0.1
         done
+    elif [ "$spec" = floor ]; then
+        [ "$MODE" != h2 ] || { echo "floor-server speaks HTTP/1.1 only" >&2; exit 2; }
+        [ -x "$WORK/floor-server" ] || cc -O2 -o "$WORK/floor-server" "$ROOT/Benchmarks/reference/floor-server.c"
+        taskset -c 0 "$WORK/floor-server" --host 127.0.0.1 --port "$PORT" >/dev/null 2>&1 &
+        SERVER=$!
+        MEASURED=$SERVER
     else
         local binary=${spec#*=} loops=()
         # One loop; an older rill-hub (a before/after run) has one and no --loops.
