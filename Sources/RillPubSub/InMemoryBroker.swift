@@ -167,6 +167,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// The share of the loop whose thread is calling; nil on any other thread.
     func currentShare() -> LoopFanOut.Share? { fanOut.currentShare() }
 
+    /// Whether the calling thread is one of ``eventLoops`` (where ``subscribeOnLoop(to:matching:lastEventID:)``
+    /// and the other `…OnLoop` calls may be made).
+    public var isOnOneOfItsLoops: Bool { currentShare() != nil }
+
     // MARK: Publishing
 
     /// Publishes at once, from any thread (see ``publishOnLoop(_:to:)``).

@@ -226,7 +226,7 @@ public struct TestClient: Sendable {
         let logger = application.logger
         let task = Task(executorPreference: application.eventLoop.executor) { () -> Response in
             do {
-                return try await responder(request, context)
+                return try await responder(request, context).resolvingPending()
             } catch {
                 return Response(handlerError: error, logger: logger, path: request.path)  // what the server answers
             }

@@ -55,7 +55,7 @@ struct HTTP2Tests {
         }
     }
 
-    @Test func `an event stream over HTTP 2 replays after Last-Event-ID, then sends heartbeats`() async throws {
+    @Test func `an event stream over HTTP 2 (subscribed inline) replays after Last-Event-ID, then sends heartbeats`() async throws {
         try await withHTTP2App { app, port in
             for index in 1...5 { _ = try await app.publish(ServerSentEvent(data: "early \(index)"), channel: "replay") }
             let output = try await runProcess(
@@ -203,8 +203,9 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) th
         stream.farewell = ServerSentEvent(data: "{\"reason\":\"shutdown\"}", event: "farewell")
         return stream
     }
+    // Synchronous: the stream subscribes inline, inside the session's receive callbacks.
     router.get("/beating") { request, context in
-        try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(300)))
+        try context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(300)))
     }
     router.post("/publish") { request, context in
         let channel = request.query["channel"] ?? "default"

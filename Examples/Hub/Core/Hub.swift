@@ -147,10 +147,16 @@ public enum Hub {
         // token's expiry with a `rill-token-expired` event.
         let jwt = options.jwt
         if let jwt { app.authorizeChannels(with: jwt) }
-        router.get("/stream") { request, context in
-            var context = context
-            if let jwt { try await jwt.authenticate(request, context: &context) }
-            return try await context.eventStream(for: request)
+        if let jwt {
+            router.get("/stream") { request, context in
+                var context = context
+                try await jwt.authenticate(request, context: &context)
+                return try await context.eventStream(for: request)
+            }
+        } else {
+            // Synchronous (no `await`): with the in-memory broker the stream subscribes inline on
+            // the connection's loop, with no task per connection.
+            router.get("/stream") { request, context in try context.eventStream(for: request) }
         }
         // Who is on a channel: authorized like subscribing to it (401/403 with a JWT key).
         router.get("/presence") { request, context in

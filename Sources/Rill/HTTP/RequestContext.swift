@@ -3,7 +3,7 @@ public import RillCore
 
 /// What a handler knows besides the request: path parameters, the logger, the peer's address,
 /// the event loop it runs on, and its application's channels (``publish(_:channel:authorizing:)``,
-/// ``eventStream(for:channels:patterns:configuration:)``).
+/// `eventStream(for:)`).
 public struct RequestContext: Sendable {
     /// The parameters captured from the route's path pattern (`:id`, `**`).
     public var parameters: Parameters
@@ -41,7 +41,7 @@ public struct RequestContext: Sendable {
 
     /// Creates a context; the server does this for each request. A context made here belongs
     /// to no application: its ``publish(_:channel:authorizing:)`` and
-    /// ``eventStream(for:channels:patterns:configuration:)`` throw.
+    /// `eventStream(for:)` throw.
     public init(parameters: Parameters = Parameters(), logger: Logger, remoteAddress: SocketAddress?, eventLoop: EventLoop) {
         self.init(parameters: parameters, logger: logger, remoteAddress: remoteAddress, eventLoop: eventLoop, pubSub: nil)
     }

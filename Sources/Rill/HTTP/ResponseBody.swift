@@ -19,6 +19,11 @@ public struct ResponseBody: Sendable {
         /// Server-Sent Events relayed from a broker subscription: by the connection itself on
         /// the live server, with no task per stream.
         indirect case subscription(SubscriptionRelay)
+        /// A response that needs a suspension to finish (a synchronous
+        /// `RequestContext.eventStream(for:)` that could not subscribe at once): the framework
+        /// resolves it (``Response/resolvingPending()``) before anything reads its head, so no
+        /// middleware, client or connection ever sees this case.
+        case pending(@Sendable () async throws -> Response)
     }
 
     let storage: Storage
@@ -67,7 +72,7 @@ public struct ResponseBody: Sendable {
         case .empty: 0
         case .bytes(let bytes): bytes.count
         case .stream: streamedByteCount
-        case .eventStream, .subscription: nil
+        case .eventStream, .subscription, .pending: nil
         }
     }
 }
@@ -78,7 +83,7 @@ extension ResponseBody {
         switch storage {
         case .empty: []
         case .bytes(let bytes): bytes
-        case .stream, .eventStream, .subscription: nil
+        case .stream, .eventStream, .subscription, .pending: nil
         }
     }
 
@@ -98,6 +103,9 @@ extension ResponseBody {
             try await produce(sink)
         case .subscription(let relay):
             try await relay.iterate(into: sink)
+        case .pending:
+            // Resolved before the head, always; a head written for it would be the wrong one.
+            throw UnresolvedResponseError()
         }
     }
 }

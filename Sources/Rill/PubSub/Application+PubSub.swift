@@ -61,7 +61,7 @@ extension Application {
     /// matched by the patterns it names with `?pattern=` (both repeatable; ``defaultChannel``
     /// when it names neither), resuming after the client's `Last-Event-ID` (header or
     /// `lastEventId` query parameter). In a handler,
-    /// ``RequestContext/eventStream(for:channels:patterns:configuration:)`` does the same
+    /// `RequestContext.eventStream(for:)` does the same
     /// without capturing the application.
     ///
     /// Patterns (`ChannelPattern`): `*` matches within one `/`-separated segment, `**` any

@@ -15,6 +15,8 @@ import RillPubSub
 /// ``RequestContext``, so routes need not capture the application.
 final class PubSub: Sendable {
     let broker: any Broker
+    /// `broker` when it is the in-memory one, which can subscribe synchronously on its loops.
+    private let inMemoryBroker: InMemoryBroker?
     let logger: Logger
     let defaultStreamConfiguration: EventStreamConfiguration
     /// Who is subscribed where (PubSub+Presence.swift).
@@ -32,6 +34,7 @@ final class PubSub: Sendable {
 
     init(broker: any Broker, logger: Logger, defaultStreamConfiguration: EventStreamConfiguration) {
         self.broker = broker
+        inMemoryBroker = broker as? InMemoryBroker
         self.logger = logger
         self.defaultStreamConfiguration = defaultStreamConfiguration
         presence = Self.presenceStore(for: broker)
@@ -100,6 +103,49 @@ final class PubSub: Sendable {
         for request: Request, context: RequestContext, channels: [String]?, patterns: [ChannelPattern]?,
         configuration: EventStreamConfiguration?
     ) async throws -> EventStream {
+        let asked = try streamRequest(for: request, channels: channels, patterns: patterns, configuration: configuration)
+        return try await subscribe(asked, for: request, context: context)
+    }
+
+    /// The synchronous form, for handlers that do not suspend (they run inline, with no task):
+    /// with no authorization hook, on one of an in-memory broker's loops, the stream subscribes
+    /// at once; otherwise (the hook is async, a remote broker answers later) it is returned
+    /// pending and the framework subscribes in the request's task before the head is written —
+    /// the same response, statuses and errors either way.
+    func eventStreamAtOnce(
+        for request: Request, context: RequestContext, channels: [String]?, patterns: [ChannelPattern]?,
+        configuration: EventStreamConfiguration?
+    ) throws -> EventStream {
+        let asked = try streamRequest(for: request, channels: channels, patterns: patterns, configuration: configuration)
+        if let inMemoryBroker, inMemoryBroker.isOnOneOfItsLoops, authorizer == nil {
+            let subscription: Subscription
+            do {
+                subscription = try inMemoryBroker.subscribeOnLoop(
+                    to: asked.subscribed, matching: asked.patterns, lastEventID: request.lastEventID)
+            } catch let error as BrokerError {
+                throw error.httpError
+            }
+            return stream(of: subscription, asked: asked, for: request, context: context)
+        }
+        var stream = EventStream(pending: { [self] in try await subscribe(asked, for: request, context: context) }, configuration: configuration)
+        stream.deadline = context.eventStreamDeadline
+        return stream
+    }
+
+    /// What a stream request names, checked (the 400s) before any authorization or subscription.
+    struct StreamRequest: Sendable {
+        /// The channels named (distinct, non-empty; the default channel when nothing is named).
+        var names: [String]
+        /// `names` plus their presence-notice channels when the request asks for them.
+        var subscribed: [String]
+        var patterns: [ChannelPattern]
+        var configuration: EventStreamConfiguration?
+    }
+
+    @inline(__always)
+    private func streamRequest(
+        for request: Request, channels: [String]?, patterns: [ChannelPattern]?, configuration: EventStreamConfiguration?
+    ) throws -> StreamRequest {
         // What the handler fixed replaces the query, both channels and patterns.
         let fromQuery = channels == nil && patterns == nil
         var names = channels ?? (fromQuery ? request.query.values(for: "channel") : [])
@@ -115,13 +161,19 @@ final class PubSub: Sendable {
         // Presence: reserved names refused; `presence=1` adds the channels' presence notices.
         try Self.refuseReservedChannels(names)
         let subscribed = try Self.subscribedChannels(names, presenceNotices: Self.wantsPresenceNotices(request))
-        try await authorize(request, context: context, channels: names, access: .subscribe)
-        if !patterns.isEmpty {
-            try await authorize(request, context: context, channels: patterns.map(\.description), access: .subscribeToPattern)
+        return StreamRequest(names: names, subscribed: subscribed, patterns: patterns, configuration: configuration)
+    }
+
+    /// Authorizes and subscribes what `asked` names (the 403s and 503s).
+    @inline(__always)
+    private func subscribe(_ asked: StreamRequest, for request: Request, context: RequestContext) async throws -> EventStream {
+        try await authorize(request, context: context, channels: asked.names, access: .subscribe)
+        if !asked.patterns.isEmpty {
+            try await authorize(request, context: context, channels: asked.patterns.map(\.description), access: .subscribeToPattern)
         }
         let subscription: Subscription
         do {
-            subscription = try await broker.subscribe(to: subscribed, matching: patterns, lastEventID: request.lastEventID)
+            subscription = try await broker.subscribe(to: asked.subscribed, matching: asked.patterns, lastEventID: request.lastEventID)
         } catch let error as BrokerError {
             throw error.httpError
         }
@@ -130,7 +182,14 @@ final class PubSub: Sendable {
             subscription.cancel()
             throw CancellationError()
         }
-        trackPresence(of: subscription, channels: names, identity: context.presenceIdentity, watching: subscribed.count > names.count)
+        return stream(of: subscription, asked: asked, for: request, context: context)
+    }
+
+    /// The event stream of a new subscription: presence tracked, the replay status in the head,
+    /// a gap announced first.
+    private func stream(of subscription: Subscription, asked: StreamRequest, for request: Request, context: RequestContext) -> EventStream {
+        trackPresence(
+            of: subscription, channels: asked.names, identity: context.presenceIdentity, watching: asked.subscribed.count > asked.names.count)
         let status = subscription.replayStatus
         var leading: [ServerSentEvent] = []
         if status == .gap {
@@ -139,7 +198,7 @@ final class PubSub: Sendable {
             payload += "}"
             leading.append(ServerSentEvent(data: payload, event: "rill-history-gap"))
         }
-        var stream = EventStream(subscription, leading: leading, configuration: configuration, headerFields: status.headerFields)
+        var stream = EventStream(subscription, leading: leading, configuration: asked.configuration, headerFields: status.headerFields)
         // The context this call got (a handler may have authenticated into its own copy).
         stream.deadline = context.eventStreamDeadline
         return stream

@@ -61,6 +61,28 @@ extension RequestContext {
             for: request, context: self, channels: channels, patterns: patterns, configuration: configuration)
     }
 
+    /// The same stream from a handler that does not `await` (a synchronous handler, which the
+    /// server calls inline on the connection's loop with no task): Swift picks this form in a
+    /// closure without `await`.
+    ///
+    /// ```swift
+    /// router.get("/events") { request, context in try context.eventStream(for: request) }
+    /// ```
+    ///
+    /// With the in-memory broker and no authorization hook (`Application.authorizeChannels`),
+    /// it subscribes at once, on the loop. Otherwise — the hook is asynchronous, a Redis broker
+    /// answers over the network — it returns the stream pending and the server subscribes in the
+    /// request's task before it writes the head. Either way the response is the same: statuses
+    /// (400 here, 403 and 503 from the pending part), `Rill-Replay`, replay and header fields,
+    /// and route or router middleware sees the subscribed stream's head.
+    public func eventStream(
+        for request: Request, channels: [String]? = nil, patterns: [ChannelPattern]? = nil,
+        configuration: EventStreamConfiguration? = nil
+    ) throws -> EventStream {
+        try applicationPubSub().eventStreamAtOnce(
+            for: request, context: self, channels: channels, patterns: patterns, configuration: configuration)
+    }
+
     private func applicationPubSub() throws -> PubSub {
         guard let pubSub else {
             throw HTTPError(

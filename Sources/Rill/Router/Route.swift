@@ -37,7 +37,9 @@ final class Route: @unchecked Sendable {
     ) {
         self.init(
             method: method, pattern: pattern, maxBodyBytes: maxBodyBytes,
-            handler: { request, context in try synchronousHandler(request, context) }, groups: groups,
+            // Behind middleware it runs in the request's task: what it left pending (a
+            // synchronous `eventStream(for:)`) is resolved here, so middleware sees the real head.
+            handler: { request, context in try await synchronousHandler(request, context).resolvingPending() }, groups: groups,
             synchronousHandler: synchronousHandler)
     }
 

@@ -39,7 +39,10 @@ extension RouterMethods {
         use handler: @escaping @Sendable (Request, RequestContext) async throws -> Output
     ) -> Self {
         on(path, method: method, maxBodyBytes: maxBodyBytes) { request, context in
-            try await handler(request, context).response(from: request, context: context)
+            let response = try await handler(request, context).response(from: request, context: context)
+            // A synchronous `eventStream(for:)` it called may have left the stream pending:
+            // resolved here, so the route's middleware sees the real head.
+            return response.isPending ? try await response.resolvingPending() : response
         }
         return self
     }

@@ -45,6 +45,9 @@ public struct EventStream: ResponseGenerator {
     enum Source: Sendable {
         case producer(@Sendable (inout EventStreamWriter) async throws -> Void)
         case subscription(SubscriptionClaim, leading: [ServerSentEvent])
+        /// A broker subscription still to be made in the request's task (a synchronous
+        /// `RequestContext.eventStream(for:)` that needs the authorization hook or a remote broker).
+        case pending(@Sendable () async throws -> EventStream)
     }
 
     let source: Source
@@ -101,6 +104,14 @@ public struct EventStream: ResponseGenerator {
         self.source = .subscription(SubscriptionClaim(subscription), leading: leading)
     }
 
+    /// A stream that `resolve` makes in the request's task; what the handler sets on this one
+    /// (header fields, configuration, farewell, deadline) is carried over to it.
+    init(pending resolve: @escaping @Sendable () async throws -> EventStream, configuration: EventStreamConfiguration?) {
+        headerFields = [:]
+        self.configuration = configuration
+        source = .pending(resolve)
+    }
+
     public func response(from request: Request, context: RequestContext) throws -> Response {
         let fields = Self.withStandardFields(headerFields)
         let override = configuration
@@ -112,6 +123,8 @@ public struct EventStream: ResponseGenerator {
             let relay = SubscriptionRelay(
                 claim: claim, leading: leading, configuration: override, farewell: farewell, deadline: deadline)
             return Response(status: .ok, headerFields: fields, body: ResponseBody(storage: .subscription(relay)))
+        case .pending(let resolve):
+            return pendingResponse(resolve, from: request, context: context)
         case .producer(let produce):
             return Response(
                 status: .ok, headerFields: fields,
@@ -142,6 +155,25 @@ public struct EventStream: ResponseGenerator {
                         }
                     }))
         }
+    }
+
+    /// A pending stream's response: resolved in the request's task (``Response/resolvingPending()``),
+    /// where what the handler set on this stream is carried over to the one `resolve` makes.
+    private func pendingResponse(
+        _ resolve: @escaping @Sendable () async throws -> EventStream, from request: Request, context: RequestContext
+    ) -> Response {
+        let asSet = self
+        return Response(
+            status: .ok,
+            body: ResponseBody(
+                storage: .pending {
+                    var stream = try await resolve()
+                    for field in asSet.headerFields { stream.headerFields.append(field) }
+                    stream.configuration = asSet.configuration
+                    stream.farewell = asSet.farewell
+                    stream.deadline = asSet.deadline
+                    return try stream.response(from: request, context: context)
+                }))
     }
 
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!

@@ -1,6 +1,6 @@
 /// How a complete request's handling starts (HTTP/1.1 connections and HTTP/2 streams alike).
 enum HandlerStart {
-    /// A synchronous handler that no middleware wraps already answered.
+    /// A synchronous handler that no middleware wraps already answered (never a pending response).
     case answered(Response)
     /// The responder to run in the request's task: the route's (already resolved) or the router's.
     case inTask(Responder)
@@ -15,7 +15,11 @@ extension HTTPServer {
         case .inline(let handler, let parameters):
             context.parameters = parameters
             do {
-                return .answered(try handler(request, context))
+                let response = try handler(request, context)
+                // A synchronous `eventStream(for:)` that needs the authorization hook or a remote
+                // broker finishes in the request's task, before the head.
+                guard case .pending(let resolve) = response.body.storage else { return .answered(response) }
+                return .inTask { _, _ in try await resolve() }
             } catch {
                 return .answered(HTTPConnection.response(for: error, of: request, context: context))
             }

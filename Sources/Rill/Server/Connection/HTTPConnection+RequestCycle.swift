@@ -97,7 +97,9 @@ extension HTTPConnection: ResponseBodySink {
     func respond(to request: Request, context: RequestContext, using responder: Responder, startNanoseconds: UInt64) async {
         let response: Response
         do {
-            response = try await responder(request, context)
+            // An async handler may return what a synchronous `eventStream(for:)` left pending.
+            let answer = try await responder(request, context)
+            response = answer.isPending ? try await answer.resolvingPending() : answer
         } catch {
             response = Self.response(for: error, of: request, context: context)
         }
@@ -245,7 +247,7 @@ extension HTTPConnection: ResponseBodySink {
         case .eventStream:
             responseIsEndless()
             return .produced(response.body)
-        case .empty, .bytes, .stream:
+        case .empty, .bytes, .stream, .pending:
             releaseReadBuffers()
             return .produced(response.body)
         }

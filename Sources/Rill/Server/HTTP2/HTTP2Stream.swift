@@ -185,7 +185,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     private func respond(to request: Request, context: RequestContext, using responder: Responder) async {
         let response: Response
         do {
-            response = try await responder(request, context)
+            // An async handler may return what a synchronous `eventStream(for:)` left pending.
+            let answer = try await responder(request, context)
+            response = answer.isPending ? try await answer.resolvingPending() : answer
         } catch {
             response = HTTPConnection.response(for: error, of: request, context: context)
         }
