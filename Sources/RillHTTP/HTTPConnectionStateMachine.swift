@@ -234,6 +234,17 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         return bytes
     }
 
+    /// Whether the next read would allocate the parser's receive buffer (see ``lendInputBuffer(_:)``).
+    package var wantsInputBuffer: Bool { input?.parser.hasNoBuffer ?? false }
+
+    /// Lends `spare`'s storage to the parser as its receive buffer (a loop's spare one: the
+    /// first read of a connection then allocates nothing).
+    package mutating func lendInputBuffer(_ spare: inout [UInt8]) { input?.parser.adoptBuffer(&spare) }
+
+    /// The parser's receive buffer, emptied, when all of it was consumed: for the caller to
+    /// lend to another connection (``lendInputBuffer(_:)``) instead of freeing it.
+    package mutating func takeConsumedInputBuffer() -> [UInt8]? { input?.parser.takeBufferIfConsumed() }
+
     /// Frees buffers kept for the next request while a long response streams (an idle SSE
     /// connection should hold no read-side memory).
     public mutating func releaseIdleMemory() {

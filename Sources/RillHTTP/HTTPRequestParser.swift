@@ -185,6 +185,32 @@ public struct HTTPRequestParser: Sendable {
         scanIndex = 0
     }
 
+    /// Whether the parser holds no receive buffer yet (or gave it back): a caller with a spare
+    /// one may lend it (``adoptBuffer(_:)``), sparing the allocation of the first read.
+    package var hasNoBuffer: Bool { buffer.capacity == 0 }
+
+    /// Takes `spare`'s storage as the receive buffer (emptied) when the parser has none; leaves
+    /// `spare` empty.
+    package mutating func adoptBuffer(_ spare: inout [UInt8]) {
+        guard buffer.capacity == 0 else { return }
+        spare.removeAll(keepingCapacity: true)
+        swap(&buffer, &spare)
+        readIndex = 0
+        scanIndex = 0
+    }
+
+    /// The receive buffer, emptied, when every byte in it was consumed (as
+    /// ``releaseBufferIfConsumed()``, but handed to the caller for another parser); nil otherwise.
+    package mutating func takeBufferIfConsumed() -> [UInt8]? {
+        guard buffer.capacity > 0, readIndex == buffer.count else { return nil }
+        var taken: [UInt8] = []
+        swap(&taken, &buffer)
+        readIndex = 0
+        scanIndex = 0
+        taken.removeAll(keepingCapacity: true)
+        return taken
+    }
+
     /// Compacts consumed bytes; returns `false` when input must be dropped (failed parser).
     private mutating func prepareForAppend() -> Bool {
         if case .failed = state { return false }

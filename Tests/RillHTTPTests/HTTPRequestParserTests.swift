@@ -450,4 +450,47 @@ struct HTTPRequestParserTests {
         #expect(outcome.error == nil)
         #expect(outcome.bodyString == "hello")
     }
+
+    @Test func `a lent buffer is used as the receive buffer and taken back once consumed, never while bytes wait`() throws {
+        var parser = HTTPRequestParser()
+        #expect(parser.hasNoBuffer)
+        var spare: [UInt8] = Array("left over".utf8)
+        spare.reserveCapacity(512)
+        let spareCapacity = spare.capacity
+        parser.adoptBuffer(&spare)
+        #expect(!parser.hasNoBuffer)
+        #expect(spare.isEmpty && spare.capacity == 0)  // the storage moved, emptied
+        #expect(parser.bufferedByteCount == 0)  // nothing of the spare's old bytes is parsed
+        // A full request and half of the next: the buffer cannot be taken while bytes wait.
+        parser.append(contentsOf: Array("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HT".utf8))
+        guard case .head(let first) = try parser.next() else {
+            Issue.record("expected the first head")
+            return
+        }
+        #expect(first.target == "/a")
+        #expect(try parser.next() == .end)
+        #expect(try parser.next() == nil)
+        #expect(parser.takeBufferIfConsumed() == nil)
+        parser.append(contentsOf: Array("TP/1.1\r\nHost: a\r\n\r\n".utf8))
+        guard case .head(let second) = try parser.next() else {
+            Issue.record("expected the second head")
+            return
+        }
+        #expect(second.target == "/b")
+        #expect(try parser.next() == .end)
+        let taken = parser.takeBufferIfConsumed()
+        #expect(taken?.isEmpty == true && (taken?.capacity ?? 0) >= spareCapacity)
+        #expect(parser.hasNoBuffer)
+        // The parser goes on with a buffer of its own.
+        parser.append(contentsOf: Array("GET /c HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+        guard case .head(let third) = try parser.next() else {
+            Issue.record("expected the third head")
+            return
+        }
+        #expect(third.target == "/c")
+        // A parser that has a buffer keeps it: a second spare is not taken.
+        var another: [UInt8] = [1, 2, 3]
+        parser.adoptBuffer(&another)
+        #expect(another == [1, 2, 3])
+    }
 }

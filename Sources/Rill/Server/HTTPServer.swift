@@ -81,6 +81,43 @@ final class HTTPServer: @unchecked Sendable {
     func returnResponseScratch(_ buffer: [UInt8]) {
         if buffer.capacity <= Self.maxRetainedScratchBytes { responseScratch = buffer }
     }
+
+    // Spare per-connection buffers, lent to a connection while it reads a request and given back
+    // when its response streams or it closes: an SSE connection's first read and its end then
+    // allocate neither its parser's receive buffer nor its actions array (values, so a buffer
+    // is never shared: lending swaps storage). Loop-confined.
+    private var spareInputBuffers: [[UInt8]] = []
+    private var spareActionArrays: [[HTTPConnectionStateMachine.Action]] = []
+    /// Spares kept per kind; connections beyond it allocate their own, as before.
+    private static let maxSpareBuffers = 32
+    /// A parser buffer bigger than this is freed rather than kept (one large request must not
+    /// pin its buffer).
+    private static let maxSpareInputBytes = 16 * 1024
+
+    /// A spare receive buffer (empty), if one is kept.
+    func takeSpareInputBuffer() -> [UInt8]? { spareInputBuffers.popLast() }
+
+    func returnSpareInputBuffer(_ buffer: [UInt8]) {
+        guard buffer.capacity <= Self.maxSpareInputBytes, spareInputBuffers.count < Self.maxSpareBuffers else { return }
+        spareInputBuffers.append(buffer)
+    }
+
+    /// An empty actions array with room for what one event produces at most.
+    func takeSpareActions() -> [HTTPConnectionStateMachine.Action] {
+        if let spare = spareActionArrays.popLast() { return spare }
+        var actions: [HTTPConnectionStateMachine.Action] = []
+        actions.reserveCapacity(4)
+        return actions
+    }
+
+    /// Takes `actions` back (emptied), leaving the connection none.
+    func returnSpareActions(_ actions: inout [HTTPConnectionStateMachine.Action]) {
+        var taken: [HTTPConnectionStateMachine.Action] = []
+        swap(&taken, &actions)
+        guard taken.capacity > 0, taken.capacity <= 16, spareActionArrays.count < Self.maxSpareBuffers else { return }
+        taken.removeAll(keepingCapacity: true)
+        spareActionArrays.append(taken)
+    }
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()
     /// The loop's publish-to-write latency of live events (``ServerStatistics/deliveryLatency``).

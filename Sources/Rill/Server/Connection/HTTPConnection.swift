@@ -88,6 +88,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             if speaksHTTP2(startingWith: bytes) { return startHTTP2(with: bytes) }
         }
         reserveActions()
+        if machine.wantsInputBuffer, var spare = server.takeSpareInputBuffer() { machine.lendInputBuffer(&spare) }
         machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
         perform()
     }
@@ -117,6 +118,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         relay?.subscription.cancel()
         relay = nil
         endedRelay = nil
+        returnReadBuffers()
         flowControl.fail(ConnectionClosedError())
         http2?.transportClosed()
         server.connectionDidClose(self)
@@ -125,10 +127,17 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     // MARK: State machine actions
 
     /// Gives the (released while a stream is open) actions array room for what one event
-    /// produces at most, so that it is allocated once rather than grown on the second action
-    /// (an EOF on a stream cancels it, and the end of the response closes).
+    /// produces at most, so that it is not grown on the second action (an EOF on a stream
+    /// cancels it, and the end of the response closes): a spare of the server's.
     @inline(__always) private func reserveActions() {
-        if actions.capacity == 0 { actions.reserveCapacity(4) }
+        if actions.capacity == 0 { actions = server.takeSpareActions() }
+    }
+
+    /// Gives the read side's buffers back to the server's spares (the parser's only when all
+    /// of it was read).
+    private func returnReadBuffers() {
+        if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
+        server.returnSpareActions(&actions)
     }
 
     private func perform() {
@@ -199,15 +208,16 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// notice the client leaving, and nothing is buffered for requests that could never be
     /// answered in turn.
     func responseIsEndless() {
+        if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
         machine.responseIsEndless(into: &actions)
         if actions.contains(.resumeReading) { transport.startReading() }
-        actions = []
+        server.returnSpareActions(&actions)
     }
 
     /// Nothing more will be read until the body ends: the read-side buffers go back.
     func releaseReadBuffers() {
+        returnReadBuffers()
         machine.releaseIdleMemory()
-        actions = []
     }
 
     /// Graceful shutdown: close now if idle, else after the response in progress.
@@ -275,7 +285,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         server.loop.cancelTimer(of: self)
         let connection = HTTP2Connection(owner: self)
         http2 = connection
-        actions = []
+        returnReadBuffers()
         machine.releaseIdleMemory()
         connection.start(with: bytes)
     }
