@@ -74,7 +74,11 @@ public struct RequestContext: Sendable {
 
         /// The value stored for `key`, or nil.
         public subscript<K: Key>(_ key: K.Type) -> K.Value? {
-            get { values[ObjectIdentifier(key)] as? K.Value }
+            get {
+                // Most contexts store nothing: no hashing, and no dynamic cast of a nil.
+                guard !values.isEmpty, let value = values[ObjectIdentifier(key)] else { return nil }
+                return value as? K.Value
+            }
             set { values[ObjectIdentifier(key)] = newValue }
         }
     }
