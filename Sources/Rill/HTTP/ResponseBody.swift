@@ -12,6 +12,8 @@ public struct ResponseBody: Sendable {
     enum Storage: Sendable {
         case empty
         case bytes([UInt8])
+        /// UTF-8 text, copied straight into the response's write buffer (no array of its own).
+        case text(String)
         case stream(@Sendable (inout ResponseBodyWriter) async throws -> Void)
         /// Server-Sent Events: written through the sink's event-stream support (heartbeats,
         /// slow-client cap, shutdown farewell).
@@ -37,7 +39,7 @@ public struct ResponseBody: Sendable {
     public static func bytes(_ bytes: [UInt8]) -> ResponseBody { ResponseBody(storage: .bytes(bytes)) }
 
     /// A UTF-8 text body.
-    public static func text(_ text: String) -> ResponseBody { ResponseBody(storage: .bytes(Array(text.utf8))) }
+    public static func text(_ text: String) -> ResponseBody { ResponseBody(storage: .text(text)) }
 
     /// A streamed body (chunked encoding) produced by `write`. The closure runs on the event
     /// loop; ``ResponseBodyWriter/write(_:)-([UInt8])`` suspends while the client reads slower than the
@@ -71,6 +73,7 @@ public struct ResponseBody: Sendable {
         switch storage {
         case .empty: 0
         case .bytes(let bytes): bytes.count
+        case .text(let text): text.utf8.count
         case .stream: streamedByteCount
         case .eventStream, .subscription, .pending: nil
         }
@@ -83,7 +86,28 @@ extension ResponseBody {
         switch storage {
         case .empty: []
         case .bytes(let bytes): bytes
+        case .text(let text): Array(text.utf8)
         case .stream, .eventStream, .subscription, .pending: nil
+        }
+    }
+
+    /// The length of a body known in advance (empty, bytes or text); nil for a streamed one.
+    package var knownByteCount: Int? {
+        switch storage {
+        case .empty: 0
+        case .bytes(let bytes): bytes.count
+        case .text(let text): text.utf8.count
+        case .stream, .eventStream, .subscription, .pending: nil
+        }
+    }
+
+    /// Appends a body known in advance to `buffer` (text without an intermediate array);
+    /// nothing for a streamed one.
+    package func appendKnownBytes(to buffer: inout [UInt8]) {
+        switch storage {
+        case .bytes(let bytes): buffer.append(contentsOf: bytes)
+        case .text(let text): buffer.append(contentsOf: text.utf8)
+        case .empty, .stream, .eventStream, .subscription, .pending: break
         }
     }
 
@@ -93,7 +117,7 @@ extension ResponseBody {
     /// a body known in advance.
     package func write(to sink: any ResponseBodySink) async throws {
         switch storage {
-        case .empty, .bytes:
+        case .empty, .bytes, .text:
             return
         case .stream(let produce):
             var writer = ResponseBodyWriter(sink: sink, remainingByteCount: streamedByteCount)

@@ -16,7 +16,7 @@ extension Response: ResponseGenerator {
 extension String: ResponseGenerator {
     /// `text/plain; charset=utf-8`.
     public func response(from request: Request, context: RequestContext) throws -> Response {
-        Response(status: .ok, headerFields: ResponseFields.plainText, body: .bytes(Array(utf8)))
+        Response(status: .ok, headerFields: ResponseFields.plainText, body: .text(self))
     }
 }
 

@@ -19,6 +19,7 @@ import Testing
         router.get("/stream") { _, _ in
             Response(body: ResponseBody { writer in try await writer.write("streamed") })
         }
+        router.get("/text") { _, _ in "grüße 👋" }  // 7 characters, 12 bytes of UTF-8
         router.get("/not-modified") { _, _ in
             Response(status: .notModified, headerFields: [.eTag: "\"v1\""], body: .text("must not be sent"))
         }
@@ -42,6 +43,20 @@ import Testing
             #expect(response.headerFields[.transferEncoding] == nil)
             #expect(response.headerFields[values: .connection].allSatisfy { $0 != "close" })
             #expect(responses[1].bodyText == "after")
+        }
+    }
+
+    @Test func `a text body is framed by its UTF-8 length, and HEAD gets the length without it`() async throws {
+        try await withLiveServer(framingRouter()) { _, port in
+            let responses = try await pipelined(request("/text"), port: port)
+            #expect(responses[0].bodyText == "grüße 👋")
+            #expect(responses[0].body.count == 12)
+            #expect(responses[0].headerFields[values: .contentLength] == ["12"])
+            #expect(responses[1].bodyText == "after")
+            let head = try await pipelined(request("/text", method: "HEAD"), method: .head, port: port)
+            #expect(head[0].headerFields[values: .contentLength] == ["12"])
+            #expect(head[0].body.isEmpty)
+            #expect(head[1].bodyText == "after")
         }
     }
 

@@ -182,9 +182,8 @@ extension HTTPConnection: ResponseBodySink {
         server.requestMetrics.record(
             method: head.method, statusCode: status.code, protocol: .http1, startNanoseconds: startNanoseconds)
         let bodyAllowed = status.permitsBody
-        let knownBytes = response.body.bytes
-        let bytes = knownBytes ?? []
-        let streamsBody = knownBytes == nil && bodyAllowed && !cycle.headOnly
+        let knownByteCount = response.body.knownByteCount
+        let streamsBody = knownByteCount == nil && bodyAllowed && !cycle.headOnly
         if streamsBody {
             // A stream of declared length is framed by Content-Length; otherwise chunked, but
             // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
@@ -203,7 +202,7 @@ extension HTTPConnection: ResponseBodySink {
         // One buffer, the server's reused one: status line, the handler's fields, the server's
         // own lines, a byte body.
         var buffer = server.takeResponseScratch()
-        buffer.reserveCapacity(384 + bytes.count)
+        buffer.reserveCapacity(384 + (knownByteCount ?? 0))
         HTTPResponseSerializer.writeStatusLineAndFields(
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateLine.current())
@@ -225,7 +224,7 @@ extension HTTPConnection: ResponseBodySink {
             buffer.append(contentsOf: "connection: keep-alive\r\n".utf8)
         }
         HTTPResponseSerializer.endHead(into: &buffer)
-        if bodyAllowed && !cycle.headOnly { buffer.append(contentsOf: bytes) }
+        if bodyAllowed && !cycle.headOnly { response.body.appendKnownBytes(to: &buffer) }
         guard streamsBody else {
             // The whole response: the kernel takes it from the reused buffer (only what it
             // cannot take at once is copied).
@@ -247,7 +246,7 @@ extension HTTPConnection: ResponseBodySink {
         case .eventStream:
             responseIsEndless()
             return .produced(response.body)
-        case .empty, .bytes, .stream, .pending:
+        case .empty, .bytes, .text, .stream, .pending:
             releaseReadBuffers()
             return .produced(response.body)
         }
