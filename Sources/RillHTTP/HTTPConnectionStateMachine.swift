@@ -1,3 +1,5 @@
+package import HTTPTypes
+
 /// The server side of one HTTP/1.1 connection as a value type: bytes and events in, actions out.
 ///
 /// It owns the request parser and decides, without any I/O, when a request is complete and
@@ -233,6 +235,10 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         for case .request(_, _, let heldBytes) in input.queue { bytes += heldBytes }
         return bytes
     }
+
+    /// Gives the header fields of a request whose response is done back to the parser, for the
+    /// next head (``HTTPRequestParser/recycleHeaderFields(_:)``).
+    package mutating func recycleHeaderFields(_ fields: HTTPFields) { input?.parser.recycleHeaderFields(fields) }
 
     /// Whether the next read would allocate the parser's receive buffer (see ``lendInputBuffer(_:)``).
     package var wantsInputBuffer: Bool { input?.parser.hasNoBuffer ?? false }

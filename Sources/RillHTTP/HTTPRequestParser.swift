@@ -1,4 +1,4 @@
-internal import HTTPTypes
+package import HTTPTypes
 
 /// An incremental, strict HTTP/1.1 request parser (RFC 9112) working on raw bytes.
 ///
@@ -77,6 +77,10 @@ public struct HTTPRequestParser: Sendable {
     // `@usableFromInline`: read by the inlinable ``hasPartialRequest``.
     @usableFromInline var state: State = .requestLine
     private var builder = HeadBuilder()
+    /// An earlier request's header fields, handed back once its response was written
+    /// (``recycleHeaderFields(_:)``): the next head's fields reuse their storage.
+    private var spareFields = HTTPFields()
+    private var hasSpareFields = false
     /// The body limit of the request in progress (see ``setBodyLimit(forCurrentRequest:)``).
     private var currentBodyLimit: Int
     /// Bytes of the head consumed so far (request line plus complete header lines).
@@ -183,6 +187,25 @@ public struct HTTPRequestParser: Sendable {
         buffer = []
         readIndex = 0
         scanIndex = 0
+    }
+
+    /// Takes back the header fields of a request whose response is done, so that the next
+    /// head's fields reuse their storage instead of allocating their own (a keep-alive
+    /// connection's requests then allocate nothing for their fields). Fields still held
+    /// elsewhere are never changed: the storage is reused only if nothing else refers to it
+    /// when the next head starts (copy-on-write), and is copied otherwise, as without it.
+    package mutating func recycleHeaderFields(_ fields: HTTPFields) {
+        guard fields.count <= HeadBuilder.expectedFieldCount * 4 else { return }
+        spareFields = fields
+        hasSpareFields = true
+    }
+
+    private mutating func adoptSpareFields() {
+        var fields = HTTPFields()
+        swap(&fields, &spareFields)
+        hasSpareFields = false
+        fields.removeAll(keepingCapacity: true)
+        builder.fields = fields
     }
 
     /// Whether the parser holds no receive buffer yet (or gave it back): a caller with a spare
@@ -363,6 +386,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 builder.fieldCount += 1
                 guard builder.fieldCount <= limits.maxHeaderCount else { throw .headersTooLarge }
+                if builder.fieldCount == 1 && hasSpareFields { adoptSpareFields() }
                 let lineStart = readIndex
                 try buffer.withUnsafeBufferPointer { bytes throws(HTTPParserError) in
                     try builder.addField(bytes, lineStart..<lineEnd)

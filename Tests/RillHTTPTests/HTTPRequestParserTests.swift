@@ -493,4 +493,52 @@ struct HTTPRequestParserTests {
         parser.adoptBuffer(&another)
         #expect(another == [1, 2, 3])
     }
+
+    @Test func `recycled header fields serve the next head, and fields still held elsewhere stay as they were`() throws {
+        var parser = HTTPRequestParser()
+        parser.append(contentsOf: Array("GET /a HTTP/1.1\r\nHost: a\r\nX-First: 1\r\nX-Secret: s\r\n\r\n".utf8))
+        guard case .head(let first) = try parser.next() else {
+            Issue.record("expected the first head")
+            return
+        }
+        #expect(try parser.next() == .end)
+        // The caller keeps a copy (as a handler that stored its request would) and recycles.
+        let kept = first.headerFields
+        parser.recycleHeaderFields(first.headerFields)
+        parser.append(contentsOf: Array("GET /b HTTP/1.1\r\nHost: b\r\n\r\n".utf8))
+        guard case .head(let second) = try parser.next() else {
+            Issue.record("expected the second head")
+            return
+        }
+        #expect(second.headerFields.map(\.name.rawName) == ["Host"])
+        #expect(second.headerFields[HTTPField.Name("host")!] == "b")
+        #expect(kept.map(\.value) == ["a", "1", "s"])
+        #expect(first.headerFields.map(\.value) == ["a", "1", "s"])
+        #expect(try parser.next() == .end)
+        // Recycled with no other holder: the third head gets exactly its own fields.
+        parser.recycleHeaderFields(second.headerFields)
+        parser.append(contentsOf: Array("GET /c HTTP/1.1\r\nHost: c\r\nX-Third: 3\r\n\r\n".utf8))
+        guard case .head(let third) = try parser.next() else {
+            Issue.record("expected the third head")
+            return
+        }
+        #expect(third.headerFields.map(\.value) == ["c", "3"])
+        #expect(second.headerFields.map(\.value) == ["b"])
+        // A head without fields (HTTP/1.0) leaves the spare for the next one.
+        parser.recycleHeaderFields(third.headerFields)
+        #expect(try parser.next() == .end)
+        parser.append(contentsOf: Array("GET /d HTTP/1.0\r\n\r\nGET /e HTTP/1.1\r\nHost: e\r\n\r\n".utf8))
+        guard case .head(let fourth) = try parser.next() else {
+            Issue.record("expected the fourth head")
+            return
+        }
+        #expect(fourth.headerFields.isEmpty)
+        #expect(try parser.next() == .end)
+        guard case .head(let fifth) = try parser.next() else {
+            Issue.record("expected the fifth head")
+            return
+        }
+        #expect(fifth.headerFields.map(\.value) == ["e"])
+        #expect(third.headerFields.map(\.value) == ["c", "3"])
+    }
 }

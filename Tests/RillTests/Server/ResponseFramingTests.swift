@@ -1,5 +1,6 @@
 import Rill
 import RillTesting
+import Synchronization
 import Testing
 
 /// The server owns response framing: whatever a handler returns, the bytes on the wire delimit
@@ -57,6 +58,42 @@ import Testing
             #expect(head[0].headerFields[values: .contentLength] == ["12"])
             #expect(head[0].body.isEmpty)
             #expect(head[1].bodyText == "after")
+        }
+    }
+
+    @Test func `requests a handler kept keep their own fields while later ones on the connection are parsed`() async throws {
+        // The server reuses a finished request's field storage for the next head only when
+        // nothing else holds it: what a handler kept must never change.
+        let kept = Mutex<[Request]>([])
+        let router = Router()
+        let tag = HTTPField.Name("x-tag")!
+        router.get("/keep") { request, _ in
+            kept.withLock { $0.append(request) }
+            return request.headerFields[tag] ?? "-"
+        }
+        router.get("/async-keep") { request, context in
+            try await context.eventLoop.sleep(for: .milliseconds(1))
+            kept.withLock { $0.append(request) }
+            return request.headerFields[tag] ?? "-"
+        }
+        try await withLiveServer(router) { _, port in
+            let answers = try await converse(port: port) { connection in
+                var answers: [String] = []
+                for index in 0..<6 {
+                    let path = index % 2 == 0 ? "/keep" : "/async-keep"
+                    try connection.send(request(path, ["X-Tag: tag-\(index)", "X-Filler-\(index): \(index)"]))
+                    answers.append(try connection.readResponse().bodyText)
+                }
+                return answers
+            }
+            #expect(answers == (0..<6).map { "tag-\($0)" })
+        }
+        let requests = kept.withLock { $0 }
+        #expect(requests.count == 6)
+        for (index, request) in requests.enumerated() {
+            #expect(request.headerFields[tag] == "tag-\(index)")
+            #expect(request.headerFields.count == 3)  // Host, X-Tag, X-Filler-n
+            #expect(request.headerFields[HTTPField.Name("x-filler-\(index)")!] == "\(index)")
         }
     }
 

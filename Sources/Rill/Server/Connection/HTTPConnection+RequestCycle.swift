@@ -74,6 +74,8 @@ extension HTTPConnection: ResponseBodySink {
         guard deliver(inline.response, for: inline.head, requestID: inline.requestID, startNanoseconds: inline.startNanoseconds) else {
             return false
         }
+        // The next request's fields may reuse these (only if nothing holds them by then).
+        recycleHeaderFields(of: inline.head)
         if mustWaitUntilWritable {
             // A client that pipelines without reading: as in `respond`, the next request waits
             // until this response drained below the low mark.
@@ -104,6 +106,7 @@ extension HTTPConnection: ResponseBodySink {
             response = Self.response(for: error, of: request, context: context)
         }
         guard deliver(response, for: request.head, requestID: context.requestID, startNanoseconds: startNanoseconds) else { return }
+        recycleHeaderFields(of: request.head)
         // A client that pipelines without reading must not make us queue response after
         // response: the next request waits until this one drained below the low mark.
         if mustWaitUntilWritable { try? await waitUntilWritable() }

@@ -133,6 +133,12 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         if actions.capacity == 0 { actions = server.takeSpareActions() }
     }
 
+    /// The response to `head` was written whole: its header fields' storage may serve the next
+    /// request's (the parser reuses it only if nothing else holds it by then).
+    func recycleHeaderFields(of head: HTTPRequestHead) {
+        machine.recycleHeaderFields(head.headerFields)
+    }
+
     /// Gives the read side's buffers back to the server's spares (the parser's only when all
     /// of it was read).
     private func returnReadBuffers() {
