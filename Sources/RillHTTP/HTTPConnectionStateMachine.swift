@@ -240,6 +240,12 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     /// next head (``HTTPRequestParser/recycleHeaderFields(_:)``).
     package mutating func recycleHeaderFields(_ fields: HTTPFields) { input?.parser.recycleHeaderFields(fields) }
 
+    /// Whether the parser holds fields for its next head (see ``recycleHeaderFields(_:)``).
+    package var hasSpareHeaderFields: Bool { input?.parser.hasSpareHeaderFields ?? false }
+
+    /// The recycled fields no head has used yet, taken back (``HTTPRequestParser/takeSpareHeaderFields()``).
+    package mutating func takeSpareHeaderFields() -> HTTPFields? { input?.parser.takeSpareHeaderFields() }
+
     /// Whether the next read would allocate the parser's receive buffer (see ``lendInputBuffer(_:)``).
     package var wantsInputBuffer: Bool { input?.parser.hasNoBuffer ?? false }
 

@@ -189,9 +189,9 @@ public struct HTTPRequestParser: Sendable {
         scanIndex = 0
     }
 
-    /// Takes back the header fields of a request whose response is done, so that the next
-    /// head's fields reuse their storage instead of allocating their own (a keep-alive
-    /// connection's requests then allocate nothing for their fields). Fields still held
+    /// Takes header fields whose storage the next head may reuse (a request's whose response is
+    /// done, or empty ones a caller kept), so that it does not allocate its own: a keep-alive
+    /// connection's requests then allocate nothing for their fields. Fields still held
     /// elsewhere are never changed: the storage is reused only if nothing else refers to it
     /// when the next head starts (copy-on-write), and is copied otherwise, as without it.
     package mutating func recycleHeaderFields(_ fields: HTTPFields) {
@@ -199,6 +199,19 @@ public struct HTTPRequestParser: Sendable {
         spareFields = fields
         hasSpareFields = true
     }
+
+    /// The fields ``recycleHeaderFields(_:)`` gave and no head has used yet (or nil), so that
+    /// the caller can keep their storage elsewhere while the connection is idle.
+    package mutating func takeSpareHeaderFields() -> HTTPFields? {
+        guard hasSpareFields else { return nil }
+        hasSpareFields = false
+        var fields = HTTPFields()
+        swap(&fields, &spareFields)
+        return fields
+    }
+
+    /// Whether the next head would reuse recycled fields.
+    package var hasSpareHeaderFields: Bool { hasSpareFields }
 
     private mutating func adoptSpareFields() {
         var fields = HTTPFields()

@@ -91,14 +91,11 @@ extension ResponseBody {
         }
     }
 
-    /// The length of a body known in advance (empty, bytes or text); nil for a streamed one.
+    /// The length of a body known in advance (empty, bytes or text); nil for a streamed one,
+    /// even one of declared length.
     package var knownByteCount: Int? {
-        switch storage {
-        case .empty: 0
-        case .bytes(let bytes): bytes.count
-        case .text(let text): text.utf8.count
-        case .stream, .eventStream, .subscription, .pending: nil
-        }
+        if case .stream = storage { return nil }
+        return byteCount
     }
 
     /// Appends a body known in advance to `buffer` (text without an intermediate array);

@@ -83,16 +83,21 @@ final class HTTPServer: @unchecked Sendable {
     }
 
     // Spare per-connection buffers, lent to a connection while it reads a request and given back
-    // when its response streams or it closes: an SSE connection's first read and its end then
-    // allocate neither its parser's receive buffer nor its actions array (values, so a buffer
-    // is never shared: lending swaps storage). Loop-confined.
+    // when its response streams or it closes (or, for header fields, at the end of the read that
+    // answered it): an SSE connection's first read and its end then allocate neither its
+    // parser's receive buffer nor its actions array, and a keep-alive request not its header
+    // fields (values, so a buffer is never shared: lending swaps storage; an idle connection
+    // holds none of them). Loop-confined.
     private var spareInputBuffers: [[UInt8]] = []
     private var spareActionArrays: [[HTTPConnectionStateMachine.Action]] = []
+    private var spareHeaderFields: [HTTPFields] = []
     /// Spares kept per kind; connections beyond it allocate their own, as before.
     private static let maxSpareBuffers = 32
     /// A parser buffer bigger than this is freed rather than kept (one large request must not
     /// pin its buffer).
     private static let maxSpareInputBytes = 16 * 1024
+    /// An actions array grown beyond this many actions is freed rather than kept.
+    private static let maxSpareActionCount = 16
 
     /// A spare receive buffer (empty), if one is kept.
     func takeSpareInputBuffer() -> [UInt8]? { spareInputBuffers.popLast() }
@@ -114,9 +119,18 @@ final class HTTPServer: @unchecked Sendable {
     func returnSpareActions(_ actions: inout [HTTPConnectionStateMachine.Action]) {
         var taken: [HTTPConnectionStateMachine.Action] = []
         swap(&taken, &actions)
-        guard taken.capacity > 0, taken.capacity <= 16, spareActionArrays.count < Self.maxSpareBuffers else { return }
+        guard taken.capacity > 0, taken.capacity <= Self.maxSpareActionCount, spareActionArrays.count < Self.maxSpareBuffers else { return }
         taken.removeAll(keepingCapacity: true)
         spareActionArrays.append(taken)
+    }
+
+    /// Empty header fields with the storage of an earlier request's, if any are kept.
+    func takeSpareHeaderFields() -> HTTPFields? { spareHeaderFields.popLast() }
+
+    /// Keeps the storage of `fields` (emptied by the caller) for a later head.
+    func returnSpareHeaderFields(_ fields: HTTPFields) {
+        guard spareHeaderFields.count < Self.maxSpareBuffers else { return }
+        spareHeaderFields.append(fields)
     }
     /// Relayed event streams waiting to write their pending events.
     let eventStreamFlushQueue = EventStreamFlushQueue()

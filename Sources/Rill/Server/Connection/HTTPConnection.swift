@@ -89,6 +89,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         }
         reserveActions()
         if machine.wantsInputBuffer, var spare = server.takeSpareInputBuffer() { machine.lendInputBuffer(&spare) }
+        if !machine.hasSpareHeaderFields, let spare = server.takeSpareHeaderFields() { machine.recycleHeaderFields(spare) }
         machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
         perform()
     }
@@ -142,8 +143,13 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// Gives the read side's buffers back to the server's spares (the parser's only when all
     /// of it was read).
     private func returnReadBuffers() {
-        if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
+        returnInputBuffer()
         server.returnSpareActions(&actions)
+    }
+
+    /// Gives the parser's receive buffer back to the server's spares when all of it was read.
+    private func returnInputBuffer() {
+        if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
     }
 
     private func perform() {
@@ -157,6 +163,14 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             inline = nil
             guard finishInlineResponse(answered) else { break }
         } while true
+        // Recycled fields go back to the loop's spares, emptied now that the answered request is
+        // gone (in place when nothing else holds them; a fresh storage of the same size, what the
+        // next head would allocate anyway, when a handler kept its request), so an idle
+        // connection holds neither them nor the strings of its last request.
+        if var fields = machine.takeSpareHeaderFields() {
+            fields.removeAll(keepingCapacity: true)
+            server.returnSpareHeaderFields(fields)
+        }
         updateTimeout()
     }
 
@@ -214,7 +228,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// notice the client leaving, and nothing is buffered for requests that could never be
     /// answered in turn.
     func responseIsEndless() {
-        if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
+        returnInputBuffer()
         machine.responseIsEndless(into: &actions)
         if actions.contains(.resumeReading) { transport.startReading() }
         server.returnSpareActions(&actions)
