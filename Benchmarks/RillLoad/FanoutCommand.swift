@@ -209,7 +209,7 @@ struct FanoutRun {
             return line
         }
         let serverCPUStart = probe?.cpuSeconds()
-        let loopCPUStart = probe?.loopThreadCPUSeconds() ?? []
+        let loopStart = probe?.loopThreadSamples() ?? []
         let harnessCPUStart = ownCPUSeconds()
         let systemStart = SystemCPU.now()
         let phaseStart = monotonicMicroseconds()
@@ -250,7 +250,8 @@ struct FanoutRun {
         }
         let phaseEnd = monotonicMicroseconds()
         let serverCPUEnd = probe?.cpuSeconds()
-        let loopCPUEnd = probe?.loopThreadCPUSeconds() ?? []
+        let loopEnd = probe?.loopThreadSamples() ?? []
+        let loopsComparable = loopEnd.count == loopStart.count
         let harnessCPUEnd = ownCPUSeconds()
         let systemEnd = SystemCPU.now()
         var otherCPU: Double?
@@ -291,7 +292,9 @@ struct FanoutRun {
             latencyP99: tracker.delivered > 0 ? ms(99) : 0, latencyP999: tracker.delivered > 0 ? ms(99.9) : 0,
             latencyMax: tracker.delivered > 0 ? Double(latency.max) / 1000 : 0,
             serverCPU: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
-            loopCPU: loopCPUEnd.count == loopCPUStart.count ? zip(loopCPUEnd, loopCPUStart).map { $0 - $1 } : [],
+            loopCPU: loopsComparable ? zip(loopEnd, loopStart).map { $0.cpuSeconds - $1.cpuSeconds } : [],
+            loopWrites: loopsComparable
+                ? zip(loopEnd, loopStart).compactMap { end, start in end.writeCalls.flatMap { e in start.writeCalls.map { e - $0 } } } : [],
             harnessCPUPhase: harnessCPUEnd - harnessCPUStart, harnessCPU: harnessCPUEnd - startCPU,
             otherCPU: otherCPU, stealCPU: steal, timedOut: timedOut)
         driver.progressDetail = nil
@@ -346,6 +349,9 @@ struct FanoutReport: Sendable {
     /// The CPU seconds of each of the server's `rill-loop-N` threads in the publish phase
     /// (empty: a server without such threads).
     var loopCPU: [Double]
+    /// Each loop thread's write system calls in the publish phase (its answers to the
+    /// publisher and the event writes), at index N for `rill-loop-N`; empty for other servers.
+    var loopWrites: [Int]
     var harnessCPUPhase: Double
     var harnessCPU: Double
     /// CPU seconds the machine spent on anything but the server and the harness during the
@@ -358,6 +364,13 @@ struct FanoutReport: Sendable {
     var serverMicrosecondsPerDelivery: Double? {
         guard let serverCPU, delivered > 0 else { return nil }
         return serverCPU * 1_000_000 / Double(delivered)
+    }
+    /// Deliveries per event write of the loop threads in the publish phase (what coalescing
+    /// achieved: several events pending for a stream leave in one write); the publisher's
+    /// answers are not counted as event writes. Nil without the loops' write counts.
+    var deliveriesPerWrite: Double? {
+        let writes = loopWrites.reduce(0, +) - acknowledged - publishFailed
+        return loopWrites.isEmpty || writes <= 0 ? nil : Double(delivered) / Double(writes)
     }
     /// Harness CPU over the publish phase's wall time: near 1, one core's worth, so harness-bound.
     var harnessBusy: Double { phaseSeconds > 0 ? harnessCPUPhase / phaseSeconds : 0 }
@@ -374,6 +387,8 @@ struct FanoutReport: Sendable {
         line += " latency_p99_ms=\(format(latencyP99, 3)) latency_max_ms=\(format(latencyMax, 3))"
         line += " server_cpu_s=\(cpu) server_us_per_delivery=\(perDelivery) harness_cpu_s=\(format(harnessCPUPhase, 2))"
         line += " server_loop_cpu_s=\(loopCPU.isEmpty ? "NA" : loopCPU.map { format($0, 2) }.joined(separator: ","))"
+        line += " server_loop_writes=\(loopWrites.isEmpty ? "NA" : loopWrites.map(String.init).joined(separator: ","))"
+        line += " deliveries_per_write=\(deliveriesPerWrite.map { format($0, 2) } ?? "NA")"
         line += " harness_cpu_total_s=\(format(harnessCPU, 2)) harness_busy_pct=\(format(harnessBusy * 100, 0))"
         line += " server_busy_pct=\(serverBusy.map { format($0 * 100, 0) } ?? "NA") harness_bound=\(harnessBound ? 1 : 0)"
         line += " rate=\(rate.map { format($0, 1) } ?? "max") payload_bytes=\(payloadBytes) sent=\(sent) acked=\(acknowledged)"
@@ -433,6 +448,11 @@ struct FanoutReport: Sendable {
             if !loopCPU.isEmpty {
                 let loops = loopCPU.enumerated().map { "rill-loop-\($0) \(format($1, 2)) s" }.joined(separator: ", ")
                 lines.append("  of which its loop threads: \(loops)")
+            }
+            if let perWrite = deliveriesPerWrite {
+                lines.append(
+                    "  loop threads' writes: \(loopWrites.map(String.init).joined(separator: " + ")), \(format(perWrite, 2)) deliveries per event write"
+                )
             }
         }
         lines.append(

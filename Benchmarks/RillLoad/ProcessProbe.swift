@@ -20,25 +20,47 @@ struct ProcessProbe {
     /// User plus system CPU seconds (`utime` + `stime` of /proc/PID/stat), nil when unreadable.
     func cpuSeconds() -> Double? { Self.cpuSeconds(statPath: "/proc/\(pid)/stat") }
 
+    /// What one of the server's event loop threads has used so far.
+    struct LoopThreadSample {
+        /// `utime` + `stime` of its /proc/PID/task/TID/stat.
+        var cpuSeconds: Double
+        /// Its write system calls (`syscw` of /proc/PID/task/TID/io: write, writev, send…), nil
+        /// when that file is unreadable.
+        var writeCalls: Int?
+    }
+
     /// The CPU seconds of each of the server's event loop threads, the threads named
     /// `rill-loop-N` (/proc/PID/task/TID/comm and stat), at index N; empty when it has none
     /// (another server) or /proc is unreadable. Their sum is part of ``cpuSeconds()``: the rest
     /// is the process's other threads.
-    func loopThreadCPUSeconds() -> [Double] {
+    func loopThreadCPUSeconds() -> [Double] { loopThreadSamples().map(\.cpuSeconds) }
+
+    /// Each event loop thread's CPU seconds and write calls so far, at index N for `rill-loop-N`;
+    /// empty when the server has no such threads or /proc is unreadable.
+    func loopThreadSamples() -> [LoopThreadSample] {
         let tasks = "/proc/\(pid)/task"
         guard let directory = opendir(tasks) else { return [] }
         defer { closedir(directory) }
-        var byLoop: [Int: Double] = [:]
+        var byLoop: [Int: LoopThreadSample] = [:]
         while let entry = readdir(directory) {
             let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let name = readSmallFile("\(tasks)/\(tid)/comm"), name.hasPrefix("rill-loop-"),
                 let index = Int(name.dropFirst("rill-loop-".count).prefix { $0.isNumber }),
                 let seconds = Self.cpuSeconds(statPath: "\(tasks)/\(tid)/stat")
             else { continue }
-            byLoop[index] = seconds
+            byLoop[index] = LoopThreadSample(cpuSeconds: seconds, writeCalls: Self.writeCalls(ioPath: "\(tasks)/\(tid)/io"))
         }
         guard let last = byLoop.keys.max() else { return [] }
-        return (0...last).map { byLoop[$0] ?? 0 }
+        return (0...last).map { byLoop[$0] ?? LoopThreadSample(cpuSeconds: 0, writeCalls: nil) }
+    }
+
+    /// `syscw` of a /proc io file (a process's or one thread's): its write system calls so far.
+    private static func writeCalls(ioPath: String) -> Int? {
+        guard let text = readSmallFile(ioPath) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("syscw:") {
+            return Int(line.dropFirst("syscw:".count).drop { $0 == " " })
+        }
+        return nil
     }
 
     /// `utime` + `stime` of a /proc stat file (a process's or one thread's), in seconds.

@@ -13,13 +13,17 @@
 # figure is single-core; each scenario gets a fresh server and waits for a quiet machine first.
 #
 # The loops column: in the scenarios LOOPS_SCENARIOS (default "fanout http"), Rill also runs as
-# rill-loopsN for each N in LOOPS (default "2"; empty: none): `rill-hub --loops N` on CPUs 0…N-1
+# rill-loopsN for each N in LOOPS (default "2 2c0"; empty: none): `rill-hub --loops N` on CPUs 0…N-1
 # (so on a 2-core machine its second loop shares CPU 1 with the harness), beside `rill` (CPU 0,
 # where the default is one loop; `--loops 1` when the binary knows the flag), with a column of
 # ratios to it. For Rill the rows add each loop's share of the server's CPU (utime+stime of the
 # threads named rill-loop-N, /proc/PID/task; the rest is its other threads), each loop's share
 # of the connections (rill_loop_connections of /metrics once they are all open) and the
-# harness's CPU. rill-loopsN may also be named in SERVERS, for any scenario.
+# harness's CPU. rill-loopsN may also be named in SERVERS, for any scenario. rill-loopsNc0 (in
+# LOOPS as "Nc0") runs the N loops all on CPU 0, so the harness keeps CPU 1 to itself: its ratio
+# to rill is what the loops themselves cost per operation (their coordination and the coalescing
+# they lose), without the harness taking a loop's core — on a 2-core machine the only way to
+# tell the two apart (Benchmarks/RESULTS.md, session 15).
 #
 # churn and http run in rounds, as an independent harness would: each round every server once,
 # the order alternated (round 1: rill nchan, round 2: nchan rill, …), each a fresh server, a
@@ -39,7 +43,10 @@
 #           (/proc/slabinfo, both loopback ends counted; machine-wide, so a quiet machine only).
 #           Rill sends a HEARTBEAT (10) s heartbeat and its run requires one per stream in the
 #           hold; nchan and FastAPI send none.
-#   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back.
+#   fanout  rill-load fanout: FANOUT_CONNECTIONS (10,000) × FANOUT_EVENTS (200) back-to-back,
+#           FANOUT_ROUNDS (3) rounds in alternating order, each a fresh server; every row is
+#           the server's median round (by server CPU per delivery), with the range of that
+#           figure beside it: single runs of one server spread ±15 % on this machine.
 #           Every fan-out row also has Rill's own p99 of publish-to-write (its /metrics'
 #           rill_delivery_latency_seconds, the last 5-10 s, read right after the run): the part
 #           of the harness's latency that is the server's queue.
@@ -79,7 +86,7 @@
 #   it sits the h2 rows out.
 #
 #   Benchmarks/scripts/bench.sh                                  # what `make bench` runs
-#   SCENARIOS="fanout http" LOOPS="2" Benchmarks/scripts/bench.sh  # one loop against two
+#   SCENARIOS="fanout http" LOOPS="2 2c0" Benchmarks/scripts/bench.sh  # one loop against two
 #   SERVERS=rill-loops2 SCENARIOS=idle IDLE_CONNECTIONS=10000 Benchmarks/scripts/bench.sh
 #   SERVERS="rill nchan fastapi" SCENARIOS="idle fanout rate small churn http" Benchmarks/scripts/bench.sh
 #
@@ -97,7 +104,7 @@ HUB=${HUB:-$ROOT/.build/release/rill-hub}
 LOAD=${LOAD:-$ROOT/.build/release/rill-load}
 SERVERS=${SERVERS:-rill}
 SCENARIOS=${SCENARIOS:-idle fanout rate small churn http redis tls-idle tls-fanout h2-idle h2-fanout h2-http}
-LOOPS=${LOOPS-2}
+LOOPS=${LOOPS-2 2c0}
 LOOPS_SCENARIOS=${LOOPS_SCENARIOS:-fanout http}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-19000}
 DURATION=${DURATION:-30}
@@ -124,6 +131,7 @@ H2_HTTP_CLIENTS=${H2_HTTP_CLIENTS:-64}
 H2_HTTP_STREAMS=${H2_HTTP_STREAMS:-10}
 H2_HTTP_SECONDS=${H2_HTTP_SECONDS:-5}
 H2_HTTP_ROUNDS=${H2_HTTP_ROUNDS:-3}
+FANOUT_ROUNDS=${FANOUT_ROUNDS:-3}
 H2_HTTP_WARMUP=${H2_HTTP_WARMUP:-2}
 H2LOAD=${H2LOAD:-h2load}
 PAYLOAD=${PAYLOAD:-64}
@@ -209,13 +217,14 @@ start() {
     rill | rill-loops*)
         local cpus=0 loops=("${HUB_LOOPS[@]}")
         if [ "$name" != rill ]; then
-            local count=${name#rill-loops}
-            [[ $count =~ ^[1-9][0-9]*$ ]] || { echo "unknown server $name (rill-loopsN, N ≥ 1)" >&2; exit 1; }
+            local count=${name#rill-loops} pinned=0
+            if [[ $count == *c0 ]]; then count=${count%c0} pinned=1; fi
+            [[ $count =~ ^[1-9][0-9]*$ ]] || { echo "unknown server $name (rill-loopsN or rill-loopsNc0, N ≥ 1)" >&2; exit 1; }
             [ ${#HUB_LOOPS[@]} -gt 0 ] || { echo "$HUB has no --loops" >&2; exit 1; }
             loops=(--loops "$count")
             local cores=$count
             if [ "$cores" -gt "$(nproc)" ]; then cores=$(nproc); fi
-            if [ "$cores" -gt 1 ]; then
+            if [ "$cores" -gt 1 ] && [ "$pinned" = 0 ]; then
                 cpus=0-$((cores - 1))
                 SERVER_CPU0_ONLY=0
             fi
@@ -368,6 +377,35 @@ run_fanout() {
     run_load "$name" "$key" fanout -c "$connections" --events "$events" "${rate_args[@]}" --payload-bytes "$PAYLOAD" \
         --ramp "$RAMP" --publish "$SCHEME://127.0.0.1:$PORT/publish?channel=bench" "$SCHEME://127.0.0.1:$PORT/stream?channel=bench"
     use_tls 0
+}
+
+# median_fanout_rounds: the fanout scenario ran FANOUT_ROUNDS times per server; keeps each
+# server's median round (by server CPU per delivery; the lower middle of an even count) as its
+# figures, and the range of that figure over the rounds as FIG[fanout_us_range,NAME].
+median_fanout_rounds() {
+    local kept=() line name
+    declare -A rounds=()
+    for line in "${RESULTS[@]}"; do
+        if [ "$(field "$line" scenario)" = fanout ]; then
+            name=$(field "$line" server)
+            rounds[$name]+="$(field "$line" server_us_per_delivery) ${#kept[@]}"$'\n'
+        fi
+        kept+=("$line")
+    done
+    local median=() index count
+    for name in "${!rounds[@]}"; do
+        count=$(grep -c . <<<"${rounds[$name]}")
+        index=$(grep . <<<"${rounds[$name]}" | sort -g | sed -n "$(((count + 1) / 2))p" | cut -d' ' -f2)
+        median+=("$index")
+        FIG[fanout_us_range,$name]=$(grep . <<<"${rounds[$name]}" | cut -d' ' -f1 | sort -g | sed -n '1p;$p' | paste -sd-)
+        FIG[fanout_rounds,$name]=$count
+    done
+    RESULTS=()
+    local i
+    for i in "${!kept[@]}"; do
+        if [ "$(field "${kept[$i]}" scenario)" = fanout ] && [[ " ${median[*]} " != *" $i "* ]]; then continue; fi
+        RESULTS+=("${kept[$i]}")
+    done
 }
 
 # h2_supported NAME: whether the server speaks HTTP/2 (uvicorn does not).
@@ -560,6 +598,14 @@ for scenario in $SCENARIOS; do
         done
         continue
     fi
+    if [ "$scenario" = fanout ]; then
+        for ((round = 1; round <= FANOUT_ROUNDS; round++)); do
+            for name in $(round_order "$round" "$(scenario_servers fanout)"); do
+                run_fanout "$name" fanout "$FANOUT_CONNECTIONS" "$FANOUT_EVENTS" ""
+            done
+        done
+        continue
+    fi
     for name in $(scenario_servers "$scenario"); do
         if [[ $scenario == h2-* ]] && ! h2_supported "$name"; then continue; fi
         case $scenario in
@@ -650,6 +696,7 @@ for name in $COLUMNS_USED; do
 done
 
 ALL_RESULTS=("${RESULTS[@]}")
+median_fanout_rounds
 kept=()
 for line in "${RESULTS[@]}"; do
     case $(field "$line" scenario) in churn | http | h2-http) ;; *) kept+=("$line") ;; esac
@@ -741,6 +788,9 @@ fanout_rows() {  # KEY LABEL
     row "$1_p99" "$2: latency p99 (ms)" lower yes
     row "$1_server_p99" "$2: server p99 publish-write (ms)" lower no
     row "$1_us" "$2: server CPU µs per delivery" lower yes
+    if [ "$1" = fanout ]; then
+        row fanout_us_range "$2: µs per delivery, min-max of $FANOUT_ROUNDS rounds" - no
+    fi
     row "$1_late" "$2: publishes answered/late" - no
     row "$1_busy" "$2: busy % server/harness" - no
     row "$1_harness" "$2: harness CPU in the publish phase (s)" - no
@@ -772,7 +822,8 @@ echo
 echo "Rill$(for ref in "${refs[@]}"; do printf ' vs %s' "$ref"; done): server pinned to CPU 0, harness to CPU 1; payload ${PAYLOAD} B;" \
     "$(nproc) CPUs, $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
 if [ ${#loop_ratios[@]} -gt 0 ] || [[ " $COLUMNS_USED " == *" rill-loops"* ]]; then
-    echo "rill-loopsN: rill-hub --loops N on CPUs 0…N-1 (beyond CPU 0 shared with the harness); loopsN/1: its ratio to rill."
+    echo "rill-loopsN: rill-hub --loops N on CPUs 0…N-1 (beyond CPU 0 shared with the harness); rill-loopsNc0: the N loops on CPU 0" \
+        "(the harness alone on CPU 1); loopsN/1: its ratio to rill."
 fi
 # The h2 rows' transport, in their labels.
 H2_LABEL="h2 (TLS)"
