@@ -85,8 +85,8 @@ docs: deps
 ## Redis), then idle and fan-out over TLS (tls-idle, tls-fanout: a self-signed certificate,
 ## rill-load --tls), then HTTP/2 over TLS (h2-idle: 10,000 streams on 100 connections and the
 ## same over HTTP/1.1; h2-fanout: likewise; h2-http: h2load on GET /ping); prints one table
-## (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also run with `--loops 2` (the loops
-## column: LOOPS, LOOPS_SCENARIOS). About 20 minutes.
+## (Benchmarks/scripts/bench.sh). Fan-out and plain HTTP also run with `--loops 2`, on both
+## cores and with both loops on CPU 0 (the loops column: LOOPS, LOOPS_SCENARIOS). About 30 minutes.
 bench: deps-bench
 	$(SWIFT) build -c release --product rill-hub
 	$(SWIFT) build -c release --product rill-load
@@ -107,8 +107,8 @@ clean:
 ## `make bench`, its TLS rows (nginx `listen … ssl`, uvicorn --ssl-*, on the same certificate)
 ## and its HTTP/2 rows (nginx `listen … ssl http2`; uvicorn has no HTTP/2) with the same
 ## harness in the same run; one table with Rill's ratio to each.
-## Churn and plain HTTP run in rounds, the servers' order alternated each round; the headline
-## is the median server CPU per operation. About 40 minutes.
+## Fan-out, churn and plain HTTP run in rounds, the servers' order alternated each round; the
+## headline is the median server CPU per operation. About 45 minutes.
 APT_COMPARE  := nginx libnginx-mod-nchan util-linux procps python3-pip nghttp2-client
 PIP_COMPARE  := fastapi uvicorn uvloop httptools
 .PHONY: bench-compare
