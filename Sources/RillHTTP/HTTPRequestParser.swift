@@ -213,11 +213,13 @@ public struct HTTPRequestParser: Sendable {
     /// Whether the next head would reuse recycled fields.
     package var hasSpareHeaderFields: Bool { hasSpareFields }
 
+    /// The head's first field line: the recycled fields become the builder's, still holding the
+    /// earlier request's fields, which its own overwrite (``HeadBuilder/staleFieldCount``).
     private mutating func adoptSpareFields() {
         var fields = HTTPFields()
         swap(&fields, &spareFields)
         hasSpareFields = false
-        fields.removeAll(keepingCapacity: true)
+        builder.staleFieldCount = fields.count
         builder.fields = fields
     }
 
@@ -614,6 +616,10 @@ public struct HTTPRequestParser: Sendable {
         let isHTTP11 = builder.version == .http1_1
         guard builder.hostCount > 0 || !isHTTP11 else { throw .missingHost }
 
+        // Recycled fields this head did not overwrite (it has fewer than the earlier one) go.
+        if builder.addedFieldCount < builder.staleFieldCount {
+            builder.fields.removeSubrange(builder.addedFieldCount..<builder.staleFieldCount)
+        }
         let head = HTTPRequestHead(
             method: builder.method,
             target: builder.target,
@@ -784,6 +790,15 @@ private struct HeadBuilder {
     var target = ""
     var version: HTTPVersion = .http1_1
     var fields = HTTPFields()
+    /// How many of `fields` are an earlier request's (recycled storage, not emptied): the
+    /// fields added overwrite them in place, one by one (`HTTPFields`' inlinable subscript
+    /// setter, which does nothing for an equal field: a client repeats most of its fields on
+    /// every request), and the finished head drops those left over. Emptying the storage first
+    /// would cost more: `HTTPFields` removes through its generic `replaceSubrange`, which is not
+    /// inlinable (a runtime generic-metadata lookup and a generic copy per call).
+    var staleFieldCount = 0
+    /// How many fields this head has added so far.
+    var addedFieldCount = 0
     var fieldCount = 0
     var contentLength: Int?
     var sawTransferEncoding = false
@@ -879,6 +894,11 @@ private struct HeadBuilder {
             valueIsASCII
             ? HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self))
             : HTTPField(name: name, value: valueBytes)
+        defer { addedFieldCount += 1 }
+        if addedFieldCount < staleFieldCount {
+            fields[addedFieldCount] = field
+            return
+        }
         if fields.isEmpty {
             // One allocation for a typical browser request instead of growing 1, 2, 4, 8, 16.
             fields.reserveCapacity(Self.expectedFieldCount)

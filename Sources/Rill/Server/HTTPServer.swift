@@ -124,10 +124,13 @@ final class HTTPServer: @unchecked Sendable {
         spareActionArrays.append(taken)
     }
 
-    /// Empty header fields with the storage of an earlier request's, if any are kept.
+    /// The header fields of an earlier request, if any are kept, for their storage: the parser
+    /// that takes them replaces their contents with its next head's.
     func takeSpareHeaderFields() -> HTTPFields? { spareHeaderFields.popLast() }
 
-    /// Keeps the storage of `fields` (emptied by the caller) for a later head.
+    /// Keeps the storage of `fields` for a later head. The loop holds at most
+    /// `maxSpareBuffers` of them, each at most one head's worth (≤ 64 fields within
+    /// `maxHeaderBytes`), the same contents any request holds while it is handled.
     func returnSpareHeaderFields(_ fields: HTTPFields) {
         guard spareHeaderFields.count < Self.maxSpareBuffers else { return }
         spareHeaderFields.append(fields)

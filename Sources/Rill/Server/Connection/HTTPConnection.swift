@@ -163,12 +163,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             inline = nil
             guard finishInlineResponse(answered) else { break }
         } while true
-        // Recycled fields go back to the loop's spares, emptied now that the answered request is
-        // gone (in place when nothing else holds them; a fresh storage of the same size, what the
-        // next head would allocate anyway, when a handler kept its request), so an idle
-        // connection holds neither them nor the strings of its last request.
-        if var fields = machine.takeSpareHeaderFields() {
-            fields.removeAll(keepingCapacity: true)
+        // Recycled fields go back to the loop's spares, so an idle connection holds neither them
+        // nor the strings of its last request. They are not emptied here: the next head that
+        // takes them overwrites them with its own fields (cheaper than emptying HTTPFields).
+        if let fields = machine.takeSpareHeaderFields() {
             server.returnSpareHeaderFields(fields)
         }
         updateTimeout()
