@@ -196,7 +196,8 @@ extension HTTPConnection: ResponseBodySink {
         // Framing is the server's: a handler's Content-Length, Transfer-Encoding or Connection
         // would contradict what is actually sent. A handler asking to close is honoured.
         var fields = response.headerFields
-        if fields[.connection] != nil || fields[.contentLength] != nil || fields[.transferEncoding] != nil {
+        let (hasFramingField, hasRequestID) = Self.scanHandlerFields(fields)
+        if hasFramingField {
             if fields[.connection]?.lowercased().contains("close") == true { cycle.closeAfterResponse = true }
             fields[.connection] = nil
             fields[.contentLength] = nil
@@ -210,7 +211,7 @@ extension HTTPConnection: ResponseBodySink {
             status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateLine.current())
         buffer.append(contentsOf: server.serverLine)
-        if let requestID, fields[RequestID.headerName] == nil {
+        if let requestID, !hasRequestID {
             buffer.append(contentsOf: Self.requestIDPrefix)
             requestID.appendValue(to: &buffer)
             buffer.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
@@ -373,6 +374,24 @@ extension HTTPConnection: ResponseBodySink {
         framed.reserveCapacity(bytes.count + 12)
         HTTPResponseSerializer.writeChunk(bytes, into: &framed)
         transport.write(framed)
+    }
+
+    /// Whether a handler's fields hold a framing field the server replaces (`Connection`,
+    /// `Content-Length`, `Transfer-Encoding`) and its own request ID, in one pass: a
+    /// `fields[name]` lookup is a pass of its own per name (and joins the values into a new
+    /// string), four of them on every response.
+    static func scanHandlerFields(_ fields: HTTPFields) -> (hasFramingField: Bool, hasRequestID: Bool) {
+        var hasFramingField = false
+        var hasRequestID = false
+        for field in fields {
+            let name = field.name
+            if name == .connection || name == .contentLength || name == .transferEncoding {
+                hasFramingField = true
+            } else if name == RequestID.headerName {
+                hasRequestID = true
+            }
+        }
+        return (hasFramingField, hasRequestID)
     }
 
     static let chunkedLine: [UInt8] = Array("transfer-encoding: chunked\r\n".utf8)
