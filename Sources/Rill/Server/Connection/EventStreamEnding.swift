@@ -15,11 +15,17 @@ final class EventStreamEnding {
     /// The loop timer armed for the deadline while the stream runs.
     private var timer: ScheduledTimer?
 
-    /// The ending of a stream with `farewell` and `deadline`; nil when it has neither.
+    /// The ending of a stream with `farewell` and `deadline`; nil when it has neither (checked
+    /// before anything is allocated: a class's failable initializer allocates the object first
+    /// and frees it again when it returns nil, on every stream).
     ///
     /// - Throws: `ServerSentEventError` for an event that cannot be encoded.
-    init?(farewell: ServerSentEvent?, deadline: EventStreamDeadline?) throws {
+    static func make(farewell: ServerSentEvent?, deadline: EventStreamDeadline?) throws -> EventStreamEnding? {
         guard farewell != nil || deadline != nil else { return nil }
+        return try EventStreamEnding(farewell: farewell, deadline: deadline)
+    }
+
+    private init(farewell: ServerSentEvent?, deadline: EventStreamDeadline?) throws {
         self.farewell = try farewell?.encoded()
         self.finalEvent = try deadline?.finalEvent.encoded()
         self.deadline = deadline?.instant

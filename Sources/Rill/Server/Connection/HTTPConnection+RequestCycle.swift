@@ -291,7 +291,7 @@ extension HTTPConnection: ResponseBodySink {
             startRelay(
                 EventStreamRelay(
                     connection: self, subscription: relay.subscription, maxQueuedBytes: configuration.maxQueuedBytes,
-                    chunked: cycle.chunked, ending: try EventStreamEnding(farewell: relay.farewell, deadline: relay.deadline)))
+                    chunked: cycle.chunked, ending: try EventStreamEnding.make(farewell: relay.farewell, deadline: relay.deadline)))
         } catch {
             relay.subscription.cancel()
             endEventStream()

@@ -240,7 +240,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             for event in source.leading { writeEvents(try event.encoded()) }
             let relay = EventStreamRelay(
                 connection: self, subscription: source.subscription, maxQueuedBytes: configuration.maxQueuedBytes, chunked: false,
-                ending: try EventStreamEnding(farewell: source.farewell, deadline: source.deadline))
+                ending: try EventStreamEnding.make(farewell: source.farewell, deadline: source.deadline))
             self.relay = relay
             relay.start()
         } catch {
