@@ -18,7 +18,7 @@ import RillHTTP
 ///
 /// - Important: configure the router before the application starts; it is read-only after.
 public final class Router: RouterMethods, @unchecked Sendable {
-    private var trie = RouterTrie<[HTTPRequest.Method: Route]>()
+    private var trie = RouterTrie<RoutesByMethod>()
     private var middleware: [any Middleware] = []
     private var routes: [Route] = []
     private var frozen = false
@@ -53,7 +53,7 @@ public final class Router: RouterMethods, @unchecked Sendable {
     func register(_ route: Route) {
         preconditionConfigurable()
         routes.append(route)
-        trie.update(route.pattern, default: [:]) { routes in routes[route.method] = route }
+        trie.update(route.pattern, default: RoutesByMethod()) { routes in routes[route.method] = route }
     }
 
     /// Lets go of every route, group and middleware, and so of their handlers, which often
@@ -81,7 +81,7 @@ public final class Router: RouterMethods, @unchecked Sendable {
         if let route = routes[method] ?? (method == .head ? routes[.get] : nil) {
             return .found(route, parameters)
         }
-        var allowed = Set(routes.keys)
+        var allowed = Set(routes.methods)
         if allowed.contains(.get) { allowed.insert(.head) }
         return .methodNotAllowed(allowed.map(\.rawValue).sorted())
     }
