@@ -76,7 +76,8 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "On SIGTERM, end the streams spread evenly over this many seconds (0: all at once).") var drainSeconds = 10.0
     @Option(help: "With --redis, seconds between presence refreshes; a dead hub's entries expire after three.")
     var presenceRefreshSeconds = 5.0
-    @Option(help: "The most /stats streams (open dashboards) at once (503 beyond).") var maxStatsStreams = 64
+    @Option(help: "The most /stats streams (open dashboards) at once (503 beyond); with credentials set, at most half of them without credentials.")
+    var maxStatsStreams = 64
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }

@@ -108,6 +108,36 @@ import Testing
         }
     }
 
+    @Test func `on a hub with credentials, streams without them hold at most half the places`() async throws {
+        let app = try Hub.makeApplication(
+            HubOptions(host: "127.0.0.1", port: 0, token: "s3cret", statsInterval: .milliseconds(100), maxStatsStreams: 4))
+        try await app.test(.live) { client in
+            let anonymous = [try await client.sse("/stats"), try await client.sse("/stats?token=guess")]
+            #expect(anonymous.allSatisfy { $0.status == .ok })
+            let refused = try await client.get("/stats")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headerFields[.retryAfter] == "10")
+            #expect(refused.bodyText.contains("maximum of 2 /stats streams without credentials"))
+            // The token's places are still free, up to the hub's maximum.
+            let operator1 = try await client.sse("/stats?token=s3cret")
+            let operator2 = try await client.sse("/stats", headerFields: [.authorization: "Bearer s3cret"])
+            #expect(operator1.status == .ok && operator2.status == .ok)
+            #expect(try await sample(operator2) { _ in true }.channels != nil)
+            let full = try await client.get("/stats?token=s3cret")
+            #expect(full.status == .serviceUnavailable)
+            #expect(full.bodyText.contains("maximum of 4 /stats streams"))
+            // A place given back by an anonymous stream is anyone's again.
+            anonymous[0].close()
+            var reopened: SSETestStream?
+            for _ in 0..<200 where reopened == nil {
+                let attempt = try await client.sse("/stats")
+                if attempt.status == .ok { reopened = attempt } else { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let again = try #require(reopened, "the anonymous stream's place was not given back")
+            for stream in [again, anonymous[1], operator1, operator2] { stream.close() }
+        }
+    }
+
     @Test func `once no dashboard is open the hub lets go of its last sample`() async throws {
         let app = try hub(statsInterval: .milliseconds(100))
         try await app.test(.live) { client in

@@ -207,10 +207,15 @@ public enum Hub {
             let granted = await Self.statsChannelVisibility(request, options: options)
             let channelLimit = try Self.statsChannelLimit(request)
             let search = Array((request.query["search"] ?? "").lowercased().utf8)
-            guard let lease = statsStreams.lease() else {
-                throw HTTPError(
-                    .serviceUnavailable, message: "the hub already serves its maximum of \(statsStreams.maximum) /stats streams",
-                    headerFields: [.retryAfter: "10"])
+            // `.none`: a hub with credentials, a request without them (totals, no channel names).
+            let anonymous = granted == .none
+            guard let lease = statsStreams.lease(anonymous: anonymous) else {
+                let message =
+                    anonymous && statsStreams.count < statsStreams.maximum
+                    ? "the hub already serves its maximum of \(statsStreams.anonymousMaximum) /stats streams without credentials"
+                        + " (the other places are kept for the publish or metrics token, or a JWT)"
+                    : "the hub already serves its maximum of \(statsStreams.maximum) /stats streams"
+                throw HTTPError(.serviceUnavailable, message: message, headerFields: [.retryAfter: "10"])
             }
             return EventStream { stream in
                 withExtendedLifetime(lease) {}

@@ -29,7 +29,8 @@ public struct HubOptions: Sendable {
     /// How often `GET /stats` sends a sample.
     public var statsInterval: Duration
     /// The most `GET /stats` streams (dashboards) open at once; beyond, 503 with `Retry-After`.
-    /// Default 64.
+    /// Default 64. On a hub with credentials, streams without them may hold at most half of
+    /// these places (rounded down), so that anonymous clients cannot lock the operator out.
     public var maxStatsStreams: Int
     /// How many channels `GET /metrics` names, those with the most subscribers; 0 (the default)
     /// names none, only totals: channel names can be secrets, and each is a time series.
