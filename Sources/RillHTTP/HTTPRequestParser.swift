@@ -896,7 +896,14 @@ private struct HeadBuilder {
             : HTTPField(name: name, value: valueBytes)
         defer { addedFieldCount += 1 }
         if addedFieldCount < staleFieldCount {
-            fields[addedFieldCount] = field
+            let earlier = fields[addedFieldCount].name
+            if earlier != field.name || earlier.rawName == field.name.rawName {
+                fields[addedFieldCount] = field
+            } else {
+                // The same name spelled in another case: `HTTPField`'s `==` ignores case, so the
+                // setter would keep the earlier spelling. Rare enough for the generic path.
+                fields.replaceSubrange(addedFieldCount..<addedFieldCount + 1, with: CollectionOfOne(field))
+            }
             return
         }
         if fields.isEmpty {

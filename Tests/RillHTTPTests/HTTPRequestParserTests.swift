@@ -541,4 +541,24 @@ struct HTTPRequestParserTests {
         #expect(fifth.headerFields.map(\.value) == ["e"])
         #expect(third.headerFields.map(\.value) == ["c", "3"])
     }
+
+    @Test func `a recycled field is replaced by the same name spelled in another case, as sent`() throws {
+        var parser = HTTPRequestParser()
+        // Two requests on one connection; the first one's fields are recycled for the second.
+        var heads: [HTTPRequestHead] = []
+        for request in ["GET /a HTTP/1.1\r\nHOST: a\r\nx-token: t\r\n\r\n", "GET /b HTTP/1.1\r\nHost: a\r\nX-Token: t\r\n\r\n"] {
+            if let earlier = heads.last { parser.recycleHeaderFields(earlier.headerFields) }
+            parser.append(contentsOf: Array(request.utf8))
+            let event = try parser.next()
+            guard case .head(let head) = event else {
+                Issue.record("expected a head, got \(String(describing: event))")
+                return
+            }
+            heads.append(head)
+            #expect(try parser.next() == .end)
+        }
+        #expect(heads[1].headerFields.map(\.name.rawName) == ["Host", "X-Token"])
+        #expect(heads[1].headerFields.map(\.value) == ["a", "t"])
+        #expect(heads[0].headerFields.map(\.name.rawName) == ["HOST", "x-token"])
+    }
 }
