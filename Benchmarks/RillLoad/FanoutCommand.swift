@@ -252,6 +252,8 @@ struct FanoutRun {
         let serverCPUEnd = probe?.cpuSeconds()
         let loopEnd = probe?.loopThreadSamples() ?? []
         let loopsComparable = loopEnd.count == loopStart.count
+        // Each loop's writes, or none at all when one loop's count is missing (no misaligned list).
+        let loopWrites = zip(loopEnd, loopStart).map { $0.writeCalls(since: $1) }
         let harnessCPUEnd = ownCPUSeconds()
         let systemEnd = SystemCPU.now()
         var otherCPU: Double?
@@ -293,8 +295,7 @@ struct FanoutRun {
             latencyMax: tracker.delivered > 0 ? Double(latency.max) / 1000 : 0,
             serverCPU: serverCPUStart.flatMap { start in serverCPUEnd.map { $0 - start } },
             loopCPU: loopsComparable ? zip(loopEnd, loopStart).map { $0.cpuSeconds - $1.cpuSeconds } : [],
-            loopWrites: loopsComparable
-                ? zip(loopEnd, loopStart).compactMap { end, start in end.writeCalls.flatMap { e in start.writeCalls.map { e - $0 } } } : [],
+            loopWrites: loopsComparable && !loopWrites.contains(nil) ? loopWrites.compactMap { $0 } : [],
             harnessCPUPhase: harnessCPUEnd - harnessCPUStart, harnessCPU: harnessCPUEnd - startCPU,
             otherCPU: otherCPU, stealCPU: steal, timedOut: timedOut)
         driver.progressDetail = nil

@@ -27,16 +27,18 @@ struct ProcessProbe {
         /// Its write system calls (`syscw` of /proc/PID/task/TID/io: write, writev, send…), nil
         /// when that file is unreadable.
         var writeCalls: Int?
+
+        /// The write calls made since `start`, nil when either count is missing.
+        func writeCalls(since start: LoopThreadSample) -> Int? {
+            guard let writeCalls, let earlier = start.writeCalls else { return nil }
+            return writeCalls - earlier
+        }
     }
 
-    /// The CPU seconds of each of the server's event loop threads, the threads named
-    /// `rill-loop-N` (/proc/PID/task/TID/comm and stat), at index N; empty when it has none
-    /// (another server) or /proc is unreadable. Their sum is part of ``cpuSeconds()``: the rest
-    /// is the process's other threads.
-    func loopThreadCPUSeconds() -> [Double] { loopThreadSamples().map(\.cpuSeconds) }
-
-    /// Each event loop thread's CPU seconds and write calls so far, at index N for `rill-loop-N`;
-    /// empty when the server has no such threads or /proc is unreadable.
+    /// The CPU seconds and write calls so far of each of the server's event loop threads, the
+    /// threads named `rill-loop-N` (/proc/PID/task/TID/comm, stat and io), at index N; empty
+    /// when it has none (another server) or /proc is unreadable. Their CPU is part of
+    /// ``cpuSeconds()``: the rest is the process's other threads.
     func loopThreadSamples() -> [LoopThreadSample] {
         let tasks = "/proc/\(pid)/task"
         guard let directory = opendir(tasks) else { return [] }

@@ -214,7 +214,7 @@ public struct HTTPRequestParser: Sendable {
     package var hasSpareHeaderFields: Bool { hasSpareFields }
 
     /// The head's first field line: the recycled fields become the builder's, still holding the
-    /// earlier request's fields, which its own overwrite (``HeadBuilder/staleFieldCount``).
+    /// earlier request's fields, which the head's own overwrite (``HeadBuilder/staleFieldCount``).
     private mutating func adoptSpareFields() {
         var fields = HTTPFields()
         swap(&fields, &spareFields)
@@ -617,8 +617,8 @@ public struct HTTPRequestParser: Sendable {
         guard builder.hostCount > 0 || !isHTTP11 else { throw .missingHost }
 
         // Recycled fields this head did not overwrite (it has fewer than the earlier one) go.
-        if builder.addedFieldCount < builder.staleFieldCount {
-            builder.fields.removeSubrange(builder.addedFieldCount..<builder.staleFieldCount)
+        if builder.fieldCount < builder.staleFieldCount {
+            builder.fields.removeSubrange(builder.fieldCount..<builder.staleFieldCount)
         }
         let head = HTTPRequestHead(
             method: builder.method,
@@ -797,8 +797,8 @@ private struct HeadBuilder {
     /// would cost more: `HTTPFields` removes through its generic `replaceSubrange`, which is not
     /// inlinable (a runtime generic-metadata lookup and a generic copy per call).
     var staleFieldCount = 0
-    /// How many fields this head has added so far.
-    var addedFieldCount = 0
+    /// The head's field lines so far, counted before each is added: every one that does not
+    /// fail the head is in `fields`, at `fieldCount - 1`.
     var fieldCount = 0
     var contentLength: Int?
     var sawTransferEncoding = false
@@ -894,15 +894,15 @@ private struct HeadBuilder {
             valueIsASCII
             ? HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self))
             : HTTPField(name: name, value: valueBytes)
-        defer { addedFieldCount += 1 }
-        if addedFieldCount < staleFieldCount {
-            let earlier = fields[addedFieldCount].name
+        let position = fieldCount - 1
+        if position < staleFieldCount {
+            let earlier = fields[position].name
             if earlier != field.name || earlier.rawName == field.name.rawName {
-                fields[addedFieldCount] = field
+                fields[position] = field
             } else {
                 // The same name spelled in another case: `HTTPField`'s `==` ignores case, so the
                 // setter would keep the earlier spelling. Rare enough for the generic path.
-                fields.replaceSubrange(addedFieldCount..<addedFieldCount + 1, with: CollectionOfOne(field))
+                fields.replaceSubrange(position..<position + 1, with: CollectionOfOne(field))
             }
             return
         }
