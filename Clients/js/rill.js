@@ -96,10 +96,20 @@ export class EventStreamParser {
   }
 }
 
-/** Ids Rill's brokers assign, as numbers to compare: `"42"` (in memory) or `"1700000000000-3"` (Redis). */
+/**
+ * Ids Rill's brokers assign, as numbers to compare: `"42"` (in memory) or `"1700000000000-3"`
+ * (Redis), and the positions streams open with, `"~42"` (after event 42) or `"~1700000000000"`
+ * (entry 1700000000000-0).
+ */
 function orderOf(id) {
-  const match = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(id ?? '');
-  return match ? [Number(match[1]), Number(match[2] ?? -1)] : null;
+  const match = /^(~)?(\d{1,15})(?:-(\d{1,15}))?$/.exec(id ?? '');
+  if (!match) return null;
+  return [Number(match[2]), match[3] !== undefined ? Number(match[3]) : match[1] ? 0 : -1];
+}
+
+/** A stream's position: `~`, digits, and for Redis maybe `-` and digits (never a publisher's id). */
+function isPosition(id) {
+  return /^~\d+(?:-\d+)?$/.test(id);
 }
 
 function isAfter(a, b) {
@@ -138,8 +148,9 @@ function randomId() {
  * @param {(status: {state: string, leader: boolean, tabs: number}) => void} [options.onStatus]
  * @param {string | (() => string | null | Promise<string | null>)} [options.token] a JWT, or a
  *   function that returns a fresh one (called before `exp` and on `rill-token-expired`)
- * @param {'fetch' | 'eventsource'} [options.transport] `fetch` (default) sees heartbeats and
- *   sends headers; `eventsource` uses the browser's EventSource
+ * @param {'fetch' | 'eventsource'} [options.transport] `fetch` (default) sees heartbeats and the
+ *   stream's opening position, and sends headers; `eventsource` uses the browser's EventSource
+ *   (which keeps the position to itself: a reconnect before the first event resumes live)
  * @param {string[]} [options.events] with `eventsource`: the event names to listen for
  * @param {number} [options.heartbeatMs] the server's heartbeat interval (15000); the watchdog
  *   reopens a stream silent for twice as long; 0 disables it
@@ -389,6 +400,19 @@ class Subscription {
   /** Called by the leader's connection for each application event. */
   leaderEvent(event) {
     if (this.deliver(event)) this.post({ t: 'event', event });
+  }
+
+  /**
+   * The position a stream opened with (`id: ~N` and no event; the server sends it only when no
+   * replay comes first): where a reconnect resumes while no event has arrived, so that one made
+   * before the first event misses nothing published meanwhile. Never a step back from a later id.
+   */
+  leaderPosition(id) {
+    const last = orderOf(this.lastEventId);
+    if (last && !isAfter(orderOf(id), last)) return;
+    this.lastEventId = id;
+    writeStorage(this.storageKey, id);
+    this.broadcastStatus(); // the other tabs resume from it too if they take over
   }
 
   /** `rill-history-gap`: reported once per resumed id (a reconnect may resume from it again). */
@@ -650,6 +674,8 @@ class Connection {
   parser(generation) {
     return new EventStreamParser({
       onEvent: (event) => this.event(event, generation),
+      // An `id:` with no event: the stream's position, when no replay came first.
+      onId: (id) => generation === this.generation && isPosition(id) && this.subscription.leaderPosition(id),
       onRetry: (ms) => (this.retryMs = ms),
     });
   }

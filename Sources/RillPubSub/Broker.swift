@@ -66,6 +66,14 @@ extension Broker {
 }
 
 extension Broker {
+    /// Refuses a publisher's id of the position form (`PositionID`): reserved for the
+    /// positions event streams open with, so that a `Last-Event-ID` of that form never names
+    /// an event.
+    package static func validate(publisherID id: String?) throws(BrokerError) {
+        guard let id, PositionID.isPosition(id) else { return }
+        throw BrokerError.invalidEvent("the id '\(id)' has the form of a stream position (~ and digits), which is reserved")
+    }
+
     /// Validates a channel name: 1 to 256 bytes, no control characters.
     package static func validate(channel: String) throws(BrokerError) {
         let bytes = channel.utf8

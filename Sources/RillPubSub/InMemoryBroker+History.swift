@@ -16,7 +16,9 @@ extension InMemoryBroker {
         status: ReplayStatus, after: UInt64?
     ) {
         guard let lastEventID else { return (.live, nil) }
-        guard let position = position(of: lastEventID, in: names, matched: matched) else { return (.gap, 0) }
+        guard let position = startPosition(in: lastEventID) ?? position(of: lastEventID, in: names, matched: matched) else {
+            return (.gap, 0)
+        }
         var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
         if hasPatterns {
             lost = lost || matched.contains { $0.trimmedThrough > position } || max(forgottenThrough, emptiedThrough) > position
@@ -28,7 +30,16 @@ extension InMemoryBroker {
     /// decimal id is found at its own sequence number or not at all (see ``position(of:in:matched:)``);
     /// any other id may be anywhere.
     static func floor(for lastEventID: String) -> UInt64 {
-        UInt64(lastEventID).map { $0 - min($0, 1) } ?? 0
+        if let position = PositionID.parse(lastEventID), position.second == 0 { return position.first }
+        return UInt64(lastEventID).map { $0 - min($0, 1) } ?? 0
+    }
+
+    /// The sequence number a position id (`PositionID`, what an event stream opens with)
+    /// stands for: nil for any other id, and for a position this broker has not reached (one
+    /// from an earlier process).
+    func startPosition(in lastEventID: String) -> UInt64? {
+        guard let position = PositionID.parse(lastEventID), position.second == 0, position.first <= sequence else { return nil }
+        return position.first
     }
 
     /// The channels with history that one of `patterns` matches and `excluding` does not name,

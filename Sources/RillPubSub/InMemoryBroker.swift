@@ -34,6 +34,9 @@ public import RillSSE
 /// (a fast path), but counts only if the event there carries exactly that id: a publisher's
 /// own numeric id (`"5"` on the event with sequence 10) is never read as a sequence number.
 /// An id the history does not hold gives ``ReplayStatus/gap``, with what the history holds.
+/// A position id (``Subscription/startPosition``, `~` and a sequence number: what an event
+/// stream opens with) is the client's position in every channel as it stands; one beyond the
+/// broker's sequence (from an earlier process) is a gap.
 ///
 /// Memory: each channel keeps ``BrokerConfiguration/historyCount`` events for at most
 /// ``BrokerConfiguration/historyMaxAge``; all channels together keep at most
@@ -122,7 +125,8 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     var emptiedThrough: UInt64 = 0
     /// The patterns subscribed to, on any loop, found by channel name.
     let patternEntries = ChannelPatternIndex<PatternEntry>()
-    private var sequence: UInt64 = 0
+    /// The sequence number of the last event published (0: none yet).
+    var sequence: UInt64 = 0
     var counters = BrokerStatistics()
     private var subscriptionCount = 0
     /// Channels with at least one subscriber (so that a full broker knows at once whether any
@@ -197,6 +201,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     @discardableResult
     public func publishOnLoop(_ event: ServerSentEvent, to channelName: String) throws -> PublishReceipt {
         try Self.validate(channel: channelName)
+        try Self.validate(publisherID: event.id)
         let here = currentShare()
         let publishedAt = MonotonicClock.nanoseconds()
         let now = here?.loop.nowMilliseconds ?? publishedAt / 1_000_000
@@ -327,6 +332,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         var status = ReplayStatus.live
         var source: HistoryReplay?
         var backlog = LoopFanOut.Share.Backlog()
+        var position: UInt64 = 0
         try lock.withLock { _ throws(BrokerError) in
             guard !isClosed else { throw Self.loopRefused }
             if !patterns.isEmpty {
@@ -352,7 +358,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
                 throw error
             }
-            if let after = replay.after { source = HistoryReplay(broker: self, channels: subscribed + matched, after: after) }
+            // A replay only when the history holds something after the client's position (else the
+            // stream opens with its own position at once).
+            if let after = replay.after, subscribed.contains(where: { ($0.history.last?.sequence ?? 0) > after }) || !matched.isEmpty {
+                source = HistoryReplay(broker: self, channels: subscribed + matched, after: after)
+            }
             for channel in subscribed {
                 if channel.subscriberCount == 0 { busyChannelCount += 1 }
                 channel.subscriberCount += 1
@@ -370,6 +380,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 if shares.count > 1 { entry.subscriberCountsByLoop[share.index] += 1 }
             }
             subscriptionCount += 1
+            position = sequence
             // What was queued for this loop was published before this subscription: it goes
             // to the loop's other subscribers first.
             backlog = share.takeInbox()
@@ -378,7 +389,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         let subscription = Subscription(
             channels: names, patterns: patterns, replayStatus: status, eventLoop: share.loop,
             bufferLimit: configuration.subscriberBufferCount, policy: configuration.overflowPolicy, replay: [], replaySource: source,
-            onEnd: subscriptionEnded)
+            startPosition: PositionID.format(position), onEnd: subscriptionEnded)
         share.attach(subscription)
         return subscription
     }

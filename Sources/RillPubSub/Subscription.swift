@@ -51,6 +51,14 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     package let entries: Entries?
     /// Events dropped by the `dropOldest` policy.
     public private(set) var dropped = 0
+    /// Where the subscription started in its broker's one id order, as an SSE id
+    /// (`~` and a number, such as `~1234`): sent back as `Last-Event-ID`, it resumes after the last event
+    /// published before the subscription (after its replay, if it has one), so a client that
+    /// reconnects before its first event misses nothing. Event streams open with it when no
+    /// replay comes first (`openingPosition`). The in-memory broker gives every subscription
+    /// one; the Redis broker one for subscriptions to channels by name only (not patterns);
+    /// nil from a broker that has no such position.
+    public let startPosition: String?
     /// Whether the client's `Last-Event-ID` could be honoured.
     public let replayStatus: ReplayStatus
     private let policy: BrokerConfiguration.OverflowPolicy
@@ -59,9 +67,10 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     package init(
         channels: [String], patterns: [ChannelPattern] = [], replayStatus: ReplayStatus, eventLoop: EventLoop, bufferLimit: Int,
         policy: BrokerConfiguration.OverflowPolicy, replay: [BrokerEvent], replaySource: (any ReplaySource)? = nil,
-        onEnd: @escaping (Subscription, SubscriptionError?) -> Void
+        startPosition: String? = nil, onEnd: @escaping (Subscription, SubscriptionError?) -> Void
     ) {
         self.channels = channels
+        self.startPosition = startPosition
         self.replayStatus = replayStatus
         self.eventLoop = eventLoop
         self.bufferLimit = Int32(clamping: bufferLimit)
@@ -114,6 +123,11 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
 
     /// Events waiting to be taken (live events and the replay events produced so far).
     public var bufferedCount: Int { (pending?.events.count ?? 0) + buffer.count }
+
+    /// The position an event stream of this subscription opens with: ``startPosition`` unless
+    /// a replay comes first (a client that left during the replay must resume from the last
+    /// replayed event, not from after all of it).
+    package var openingPosition: String? { hasPendingReplay ? nil : startPosition }
 
     /// Whether replay events remain to be taken before the live ones.
     package var hasPendingReplay: Bool { pending.map { !$0.isOver } ?? false }

@@ -192,7 +192,9 @@ extension RedisBroker {
             join.patterns.allSatisfy({ patternStates[keys.glob(for: $0)]?.phase == .live })
         else { return }
         // An entry id gives the millisecond of the client's event; any other id, the whole index.
-        let since = join.lastEventID.flatMap { StreamID(bytes: Array($0.utf8)[...]) }.map { String($0.milliseconds) } ?? "-inf"
+        let since =
+            join.lastEventID.flatMap { StreamID(bytes: Array($0.utf8)[...]) ?? StreamID(positionID: $0) }.map { String($0.milliseconds) }
+            ?? "-inf"
         let command = [
             bytes("ZRANGEBYSCORE"), keys.channelIndex, bytes(since), bytes("+inf"), bytes("LIMIT"), bytes("0"),
             bytes(String(Self.channelIndexScanLimit + 1)),

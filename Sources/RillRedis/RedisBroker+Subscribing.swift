@@ -186,9 +186,13 @@ struct ReplayReader {
     private var unread: [StreamID?] = []
     private var before: [StreamID?] = []
 
-    init(channelCount: Int, limit: Int, historyMaxAgeMilliseconds: UInt64) {
+    /// The position a position id named (nil: an event id, looked up in step 1).
+    private let givenPosition: StreamID?
+
+    init(channelCount: Int, limit: Int, historyMaxAgeMilliseconds: UInt64, position: StreamID? = nil) {
         self.limit = limit
         self.historyMaxAgeMilliseconds = historyMaxAgeMilliseconds
+        givenPosition = position
         lookups = Array(repeating: nil, count: channelCount)
     }
 
@@ -198,7 +202,7 @@ struct ReplayReader {
         lookups[index] = read
         guard lookups.allSatisfy({ $0 != nil }) else { return false }
         let reads = lookups.map { $0! }
-        position = reads.compactMap(\.found).max()
+        position = givenPosition ?? reads.compactMap(\.found).max()
         if let position {
             lost = reads.contains { $0.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) }
         } else {
@@ -396,7 +400,7 @@ extension RedisBroker {
         let subscription = Subscription(
             channels: names, patterns: patterns, replayStatus: status, eventLoop: share.loop,
             bufferLimit: configuration.broker.subscriberBufferCount, policy: configuration.broker.overflowPolicy, replay: replay,
-            onEnd: subscriptionEnded)
+            startPosition: patterns.isEmpty ? startPosition(of: names) : nil, onEnd: subscriptionEnded)
         for name in names {
             guard let channel = channels[name] else { continue }
             channel.subscriberCount += 1
@@ -406,6 +410,24 @@ extension RedisBroker {
         subscriptionCount += 1
         if loop == 0 { share.attach(subscription) } else { fanOut.send(.attach(subscription), to: share) }
         return subscription
+    }
+
+    /// The position of a new subscription to `names` (all live), as an SSE id: the oldest of
+    /// their positions. A live channel delivers every event after its position (its newest
+    /// event here, or Redis's last id when it went live), so the subscription receives only
+    /// events after this one, in every channel, besides its replay (all of it older). When the
+    /// channels' positions differ, a client resuming from it is also given its other channels'
+    /// events between the two, published before it subscribed: more than it needs, never less.
+    /// Patterns have no such position (what a pattern delivers is not one channel's): nil. Nor
+    /// has a channel that went live before Redis held any event (its position is 0-0, which a
+    /// replay could not tell from a channel forgotten long ago): nil until its first event.
+    private func startPosition(of names: [String]) -> String? {
+        var oldest: StreamID?
+        for name in names {
+            guard let position = channels[name]?.position, position != .zero else { return nil }
+            oldest = min(oldest ?? position, position)
+        }
+        return oldest?.positionID
     }
 
     /// A subscription ended (its `onEnd`, ``RedisBroker/subscriptionEnded``), on its loop: it
@@ -487,10 +509,14 @@ extension RedisBroker {
         }
         guard ready else { return }
         join.replaySent = true
-        join.reader = ReplayReader(channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds)
+        // A position id (what a stream opened with) is the position itself: step 1 only checks
+        // what each channel lost after it.
+        let position = StreamID(positionID: lastEventID)
+        join.reader = ReplayReader(
+            channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds, position: position)
         // Step 1: where the id is, every channel at once (no events read).
         for (index, name) in join.channels.enumerated() {
-            let sent = readChannel(name, finding: lastEventID, after: nil, limit: 0) { [weak self, weak join] reply in
+            let sent = readChannel(name, finding: position == nil ? lastEventID : nil, after: position, limit: 0) { [weak self, weak join] reply in
                 guard let self, let join, join.completion != nil, let read = self.replayRead(join, reply) else { return }
                 if join.reader!.looked(read, channel: index) { self.readNextChannel(join) }
             }

@@ -32,8 +32,11 @@ public import RillSSE
 /// counts only when the entry there carries no publisher id (its wire id is that entry id). Any
 /// other id — including a publisher's id that merely looks like an entry id, such as `1-0` — is
 /// compared with the publisher ids stored in the history. An id that names no event there
-/// (unknown, trimmed away, from the future, or merely shaped like a position) is never read as
-/// a position: the replay status is `.gap` and the newest history is replayed.
+/// (unknown, trimmed away, from the future, or merely shaped like an entry id) is never read as
+/// a position: the replay status is `.gap` and the newest history is replayed. The one form
+/// read as a position is a position id (`~` and an entry id, such as `~1700000000000-3`; publishers may not
+/// use it), what an event stream of a subscription to channels by name opens with
+/// (``Subscription/startPosition``): the replay holds each channel's events after it.
 ///
 /// **Receipts.** ``PublishReceipt/subscriberCount`` is the reply of Redis's `PUBLISH`: the number
 /// of subscriber connections (processes) that had a subscriber for the channel, not the number
@@ -407,6 +410,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         do {
             try Self.validate(channel: channel)
+            try Self.validate(publisherID: event.id)
             _ = try event.encoded()  // the id Redis assigns is always valid, so this is the check
         } catch let error as BrokerError {
             completion(.failure(error))

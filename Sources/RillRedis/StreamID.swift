@@ -1,3 +1,5 @@
+internal import RillPubSub
+
 /// A Redis stream entry id, `<milliseconds>-<sequence>`, such as `1700000000000-0`.
 ///
 /// RedisBroker assigns every event such an id from one counter per key prefix (see
@@ -21,25 +23,22 @@ struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     init?(bytes: ArraySlice<UInt8>) {
         guard let dash = bytes.firstIndex(of: UInt8(ascii: "-")),
-            let milliseconds = Self.number(bytes[..<dash]),
-            let sequence = Self.number(bytes[(dash + 1)...])
+            let milliseconds = PositionID.number(bytes[..<dash]),
+            let sequence = PositionID.number(bytes[(dash + 1)...])
         else { return nil }
         self.milliseconds = milliseconds
         self.sequence = sequence
     }
 
-    private static func number(_ digits: ArraySlice<UInt8>) -> UInt64? {
-        guard !digits.isEmpty, digits.count <= 20 else { return nil }
-        var value: UInt64 = 0
-        for digit in digits {
-            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
-            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            value = sum
-        }
-        return value
+    /// The entry id a position id stands for (`PositionID`: `~1700000000000-3`, or
+    /// `~1700000000000` for sequence 0); nil for any other id.
+    init?(positionID id: String) {
+        guard let (milliseconds, sequence) = PositionID.parse(id) else { return nil }
+        self.init(milliseconds: milliseconds, sequence: sequence)
     }
+
+    /// This position as an SSE id (`PositionID`).
+    var positionID: String { PositionID.format(milliseconds, sequence) }
 
     var description: String { "\(milliseconds)-\(sequence)" }
 

@@ -56,7 +56,8 @@ public final class SSETestStream: @unchecked Sendable {
     public var isEnded: Bool { ended && ready.isEmpty }
 
     /// The last event id of the events returned so far (what a browser that processed them
-    /// would send on reconnect).
+    /// would send on reconnect); once every event received was returned, also what blocks with
+    /// an `id:` and no data set (a stream's opening position), as in a browser.
     public private(set) var lastEventID = ""
 
     /// The next event; nil when the stream ended. Blocks up to the connection's timeout.
@@ -66,7 +67,7 @@ public final class SSETestStream: @unchecked Sendable {
         }
         guard !ready.isEmpty else { return nil }
         let event = ready.removeFirst()
-        lastEventID = event.lastEventID
+        lastEventID = ready.isEmpty ? parser.lastEventID : event.lastEventID
         return event
     }
 
@@ -145,6 +146,7 @@ public final class SSETestStream: @unchecked Sendable {
     private func receive(_ payload: [UInt8]) {
         body.append(contentsOf: payload)
         ready.append(contentsOf: parser.parse(payload))
+        if ready.isEmpty { lastEventID = parser.lastEventID }
     }
 
     private func finish() {

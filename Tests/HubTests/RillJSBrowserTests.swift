@@ -42,7 +42,9 @@ struct RillJSBrowserTests {
         #expect(record.gaps.first?.lastEventId == "1")
         #expect(record.events == ["event 4", "event 5", "event 6", "event 7"])
         #expect(server.connections.count == 3, "subscribe and two reconnects")
-        #expect(server.connections.last?.lastEventID == "6", "the reconnects resume after the last id, with no new gap")
+        // The reconnects resume after the last id with no new gap; a stream with nothing to replay
+        // opens with its position (~6: after event 6), which the next reconnect sends.
+        #expect(server.connections.last?.lastEventID == "~6", "the reconnects resume after the last id, with no new gap")
     }
 
     @Test func `a token that expires every 2 s is refreshed and every event arrives in order`() async throws {
@@ -65,8 +67,9 @@ struct RillJSBrowserTests {
         #expect(record.events == ["during the refresh", "after the refresh"])
         let connections = server.connections
         try #require(connections.count >= 2, "\(connections)")
-        // The refresh had no id to resume from: only the old stream, still open, could carry the event.
-        #expect(connections[1].lastEventID == nil)
+        // No event had arrived: the refresh resumes from the first stream's position (the old
+        // stream, still open, carries the event too; it is delivered once).
+        #expect(connections[1].lastEventID == "~0")
     }
 
     @Test(arguments: ["tabs", "tabs-without-locks"])
@@ -103,6 +106,35 @@ struct RillJSBrowserTests {
         try #require(server.connections.count == 2, "\(server.connections)")
         #expect(server.connections[0].lastEventID == nil)
         #expect(server.connections[1].lastEventID == record.ids[1], "a new EventSource sends the last id as ?lastEventId=")
+    }
+
+    @Test func `Chromium's own EventSource keeps a stream's opening position and resumes from it before any event`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("native-position", port: try #require(client.port), as: PositionRecord.self)
+        }
+        #expect(record.events == ["while away"])
+        #expect(record.ids == [record.published], "the replayed event carries its id")
+        let connections = server.connections
+        try #require(connections.count >= 2, "\(connections)")
+        #expect(connections[0].lastEventID == nil)
+        // Nothing was published before the first stream: its position was ~0, and the browser
+        // sent it back although no event had been dispatched (an id with no data sets it).
+        #expect(connections[1].lastEventID == "~0")
+    }
+
+    @Test func `rill.js keeps the opening position, so a reconnect before the first event misses nothing`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient("fetch-position", port: try #require(client.port), as: PositionRecord.self)
+        }
+        #expect(record.position == "~0")
+        #expect(record.events == ["while reconnecting"], "published while the new stream waited to subscribe: replayed from the position")
+        #expect(record.ids == [record.published])
+        try #require(server.connections.count == 2, "\(server.connections)")
+        #expect(server.connections[1].lastEventID == "~0")
     }
 
     @Test func `the fetch transport's parser follows the event-stream spec, in whole and split input`() async throws {
@@ -183,6 +215,14 @@ private final class ClientTestServer: Sendable {
                     try await context.eventLoop.sleep(for: .seconds(60))  // cancelled when the client leaves
                 }
             }
+            // `?endAfterMs=`: the stream ends by itself after that long, and the client reconnects
+            // after `retry: 1000`.
+            if let milliseconds = request.query["endAfterMs"].flatMap(Int.init) {
+                var context = context
+                context.limitEventStreams(to: EventStreamDeadline(.now + .milliseconds(milliseconds), finalEvent: ServerSentEvent(comment: "ends")))
+                return try await context.eventStream(
+                    for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(500), retry: .seconds(1), retryJitter: 0))
+            }
             return try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(500)))
         }
         let app = try Application(
@@ -196,6 +236,13 @@ private final class ClientTestServer: Sendable {
 private struct WatchdogRecord: Decodable, Sendable {
     var events: [String]
     var ids: [String]
+}
+
+private struct PositionRecord: Decodable, Sendable {
+    var events: [String]
+    var ids: [String]
+    var published: String
+    var position: String?
 }
 
 private struct GapRecord: Decodable, Sendable {

@@ -21,7 +21,8 @@ public import RillPubSub
 /// On the wire: status 200, `Content-Type: text/event-stream; charset=utf-8`,
 /// `Cache-Control: no-store`, `X-Accel-Buffering: no`, chunked, never compressed. The head and
 /// an opening comment (or the configured `retry:`) leave at once, so clients reach OPEN before
-/// the first event. Each event is one chunk in one socket write. Heartbeat comments go out only
+/// the first event; a stream of a broker subscription adds its position to that block (`id:`
+/// and `Subscription.startPosition`, unless a replay comes first). Each event is one chunk in one socket write. Heartbeat comments go out only
 /// when the stream has been idle for the configured interval.
 ///
 /// When the client disconnects, the handler task is cancelled: the sequence's `for await` ends

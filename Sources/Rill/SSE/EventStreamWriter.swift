@@ -7,38 +7,63 @@ public struct EventStreamWriter: Sendable {
     public let configuration: EventStreamConfiguration
 
     /// Starts the stream's heartbeats and writes its opening bytes: `retry:` if configured
-    /// (spread by ``EventStreamConfiguration/retryJitter``), else a comment, so the head and a first chunk are flushed and the client reaches OPEN.
-    mutating func open() throws {
+    /// (spread by ``EventStreamConfiguration/retryJitter``), else a comment, so the head and a
+    /// first chunk are flushed and the client reaches OPEN; and the stream's `position`, if
+    /// any, as an `id:` field in the same block, which sets the client's last event id without
+    /// dispatching an event.
+    mutating func open(position: String? = nil) throws {
         sink.beginEventStream(configuration)
         var generator = JitterRandomNumberGenerator()
-        if let milliseconds = configuration.jitteredRetryMilliseconds(using: &generator) {
-            Self.withRetryField(milliseconds: milliseconds) { sink.writeEvents(contentsOf: $0) }
-        } else {
+        let retry = configuration.jitteredRetryMilliseconds(using: &generator)
+        if position == nil && retry == nil {
             sink.writeEvents(Self.openingComment)
+        } else {
+            Self.withOpeningFields(id: position, retryMilliseconds: retry) { sink.writeEvents(contentsOf: $0) }
         }
     }
 
-    /// Calls `body` with `retry: N` and the blank line that ends the event, formatted on the
-    /// stack: every stream opens with its own jittered value, and building it as an event and
-    /// then a chunk cost two allocations per stream (what `ServerSentEvent(retry:)` encodes, byte
-    /// for byte). `milliseconds` ≥ 0.
-    static func withRetryField<Result>(milliseconds: Int64, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        // Written back to front into the end of the buffer: the blank line, the digits, the name.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
-            var start = buffer.count - 2
-            buffer[start] = UInt8(ascii: "\n")
-            buffer[start + 1] = UInt8(ascii: "\n")
-            var value = UInt64(max(0, milliseconds))
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            } while value > 0
-            for byte in "retry: ".utf8.reversed() {
-                start -= 1
-                buffer[start] = byte
+    /// Calls `body` with a stream's opening block — the opening comment (`:ok`) when there is no
+    /// `retryMilliseconds`, `id: …` when there is an `id`, `retry: N` — and the blank line that
+    /// ends it, formatted on the stack: every stream opens with its own position and jittered
+    /// value, and building them as an event and then a chunk cost two allocations per stream.
+    /// After the comment, byte for byte what `ServerSentEvent(id:retry:)` encodes. `id` holds no line
+    /// break (a broker's position id); `retryMilliseconds` ≥ 0.
+    static func withOpeningFields<Result>(id: String?, retryMilliseconds: Int64?, _ body: (UnsafeRawBufferPointer) -> Result)
+        -> Result
+    {
+        let idByteCount = id?.utf8.count ?? 0
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40 + idByteCount) { buffer in
+            var end = 0
+            func append(_ bytes: some Sequence<UInt8>) {
+                for byte in bytes {
+                    buffer[end] = byte
+                    end += 1
+                }
             }
-            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start...])))
+            if retryMilliseconds == nil { append(openingComment.dropLast()) }  // ":ok\n"
+            if let id {
+                append(idByteCount > 0 ? "id: ".utf8 : "id:".utf8)
+                append(id.utf8)
+                append(CollectionOfOne(UInt8(ascii: "\n")))
+            }
+            if let retryMilliseconds {
+                append("retry: ".utf8)
+                var value = UInt64(max(0, retryMilliseconds))
+                var count = 1
+                var rest = value / 10
+                while rest > 0 {
+                    count += 1
+                    rest /= 10
+                }
+                for offset in (0..<count).reversed() {
+                    buffer[end + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                end += count
+                append(CollectionOfOne(UInt8(ascii: "\n")))
+            }
+            append(CollectionOfOne(UInt8(ascii: "\n")))
+            return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<end])))
         }
     }
 

@@ -19,7 +19,7 @@ struct SubscriptionRelay: Sendable {
         claim.claim()
         defer { subscription.cancel() }
         var writer = EventStreamWriter(sink: sink, configuration: configuration ?? sink.eventStreamDefaults)
-        try writer.open()
+        try writer.open(position: subscription.openingPosition)
         defer { sink.endEventStream() }
         for event in leading { try writer.sendNow(event) }
         do {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|parser|tabs|tabs-without-locks|reload BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
+    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|native-position|fetch-position|parser|tabs|tabs-without-locks|reload
+        BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
 subscribes to BASE_URL + /stream, recording every event, gap and status in `window.rillLog`.
@@ -25,6 +26,14 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   leaves the other with the stream (now of sports alone), which gets the next sports event.
 - reload: two events, a reload, an event published while the page is away; the reloaded page
   resumes after the last id (sessionStorage) and gets only that event.
+- native-position: no rill.js: the browser's own EventSource on a stream that ends after 600 ms
+  (`?endAfterMs=`, `retry: 1000`) before any event; while the browser waits to reconnect, an event
+  is published (no stream is subscribed then: checked); the reconnected stream must replay it,
+  which it can only if the browser kept the position the first stream opened with (`id: ~0`, no
+  data) and sent it back as Last-Event-ID.
+- fetch-position: rill.js (fetch transport) keeps the opening position as its last id; after
+  `POST /slow-opens` a reconnect() opens a stream that subscribes 1.5 s late, and an event
+  published meanwhile must arrive (replayed after the position).
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -198,6 +207,51 @@ window.parsed = {whole: run([input]), characters: run(Array.from(input))};
 """
 
 
+NATIVE = """
+window.rillLog = {events: [], opens: 0, errors: 0};
+const source = new EventSource('/stream?channel=news&endAfterMs=600');
+window.nativeSource = source;
+source.onopen = () => { rillLog.opens += 1; };
+source.onerror = () => { rillLog.errors += 1; };
+source.onmessage = (event) => rillLog.events.push({data: event.data, id: event.lastEventId});
+"""
+
+
+def native_position(driver, base, timeout, _secret):
+    driver.execute_script(NATIVE)
+    wait_for(driver, lambda log: log["opens"] >= 1, "the EventSource is open", timeout)
+    wait_for(driver, lambda log: log["errors"] >= 1, "the server ended the stream", timeout)
+    if driver.execute_script(READ)["events"]:
+        raise Failure("an event arrived on the first stream; it must end before any")
+    # The browser reconnects after retry: 1000 ms; publish while no stream is subscribed.
+    published = request(base + "/publish?channel=news", "POST", b"while away")
+    opened = json.loads(request(base + "/connections"))["count"]
+    if opened != 1:
+        raise Failure(f"the browser had reconnected ({opened} streams) before the publish: nothing tested")
+    log = wait_for(driver, lambda log: log["events"], "the event published while away arrived", timeout)
+    driver.execute_script("nativeSource.close();")
+    return {"events": [event["data"] for event in log["events"]], "ids": [event["id"] for event in log["events"]],
+            "published": published}
+
+
+def fetch_position(driver, base, timeout, _secret):
+    run_async(driver, SUBSCRIBE, {"channels": ["news"]}, None)
+    wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
+    deadline = time.monotonic() + timeout
+    while not (position := driver.execute_script("return rillStream.lastEventId;")):
+        if time.monotonic() > deadline:
+            raise Failure("the client never took the stream's position as its last id")
+        time.sleep(0.05)
+    request(base + "/slow-opens", "POST")
+    driver.execute_script("rillStream.reconnect();")
+    wait_for_connections(base, "count", 2, "the client never reconnected", timeout)
+    published = request(base + "/publish?channel=news", "POST", b"while reconnecting")
+    log = wait_for(driver, lambda log: log["events"], "the event published while reconnecting arrived", timeout)
+    time.sleep(0.3)  # nothing more may come
+    log = driver.execute_script(READ)
+    return {"events": datas(log), "ids": [event["id"] for event in log["events"]], "published": published, "position": position}
+
+
 def parse_stream(driver, _base, _timeout, _secret):
     run_async(driver, PARSE)
     parsed = driver.execute_script("return window.parsed;")
@@ -278,13 +332,15 @@ def tabs(driver, base, timeout, without_locks):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "refresh-gap", "eventsource", "parser", "tabs", "tabs-without-locks", "reload"])
+    parser.add_argument("scenario", choices=["watchdog", "gap", "token", "refresh-gap", "eventsource", "native-position", "fetch-position",
+                                             "parser", "tabs", "tabs-without-locks", "reload"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
-    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "refresh-gap": refresh_gap, "eventsource": eventsource, "parser": parse_stream, "reload": reload,
+    scenario = {"watchdog": watchdog, "gap": gap, "token": token, "refresh-gap": refresh_gap, "eventsource": eventsource, "native-position": native_position,
+                "fetch-position": fetch_position, "parser": parse_stream, "reload": reload,
                 "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
                 "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 

@@ -119,6 +119,51 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
+    @Test func `a stream opens with its position, and a client that leaves before its first event resumes from it`() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            _ = try await client.post("/publish?channel=news", text: "before")
+            let first = try await client.sse("/stream?channel=news")
+            #expect(first.headerFields[HTTPField.Name("Rill-Replay")!] == "live")
+            // The opening comment and the position in one block: an id and no data, which sets
+            // the client's last event id without an event (the one published earlier was id 1).
+            try await first.waitForBody(containing: ":ok\nid: ~1\n\n")
+            #expect(first.lastEventID == "~1")
+            first.close()
+            #expect(await eventually { await subscriptions(app) == 0 })
+            for n in 1...2 { _ = try await client.post("/publish?channel=news", text: "missed \(n)") }
+            _ = try await client.post("/publish?channel=other", text: "not for it")
+            let resumed = try await client.sse("/stream?channel=news", headerFields: [HTTPField.Name("Last-Event-ID")!: first.lastEventID])
+            #expect(resumed.headerFields[HTTPField.Name("Rill-Replay")!] == "complete")
+            let replayed = try await resumed.events(2)
+            #expect(replayed.map(\.data) == ["missed 1", "missed 2"])
+            #expect(replayed.map(\.lastEventID) == ["2", "3"])
+            // A replay came first: no position opened that stream (it would skip the replay for
+            // a client that left during it).
+            #expect(!String(decoding: resumed.body, as: UTF8.self).contains("id: ~"))
+            _ = try await client.post("/publish?channel=news", text: "live")
+            #expect(try await resumed.events(1).map(\.data) == ["live"])
+        }
+    }
+
+    @Test func `a gap with nothing to replay opens with the position, so the next reconnect is not a gap again`() async throws {
+        let app = try pubSubApp()
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=quiet&lastEventId=unknown")
+            #expect(stream.headerFields[HTTPField.Name("Rill-Replay")!] == "gap")
+            #expect(try await stream.events(1).map(\.type) == ["rill-history-gap"])
+            try await stream.waitForBody(containing: "id: ~0\n\n")
+            #expect(stream.lastEventID == "~0")
+            stream.close()
+            let again = try await client.sse("/stream?channel=quiet", headerFields: [HTTPField.Name("Last-Event-ID")!: stream.lastEventID])
+            #expect(again.headerFields[HTTPField.Name("Rill-Replay")!] == "complete")
+            _ = try await client.post("/publish?channel=quiet", text: "hello")
+            #expect(try await again.events(1).map(\.data) == ["hello"])
+            // A publisher may not take the position form for its own ids.
+            await #expect(throws: HTTPError.self) { try await app.publish(ServerSentEvent(data: "x", id: "~9"), channel: "quiet") }
+        }
+    }
+
     @Test func `an ID older than the history is announced as a gap`() async throws {
         let app = try pubSubApp(broker: .inMemory(.init(historyCount: 2)))
         try await app.test(.live) { client in

@@ -30,11 +30,18 @@ struct JitterRandomNumberGeneratorTests {
         #expect(Set(values).count > 500)
     }
 
-    @Test func `a stream's opening retry field is what the event encoder writes for it`() throws {
-        for milliseconds: Int64 in [0, 1, 9, 10, 999, 1_000, 1_500, 2_005, 60_000, 123_456_789, .max] {
-            let formatted = EventStreamWriter.withRetryField(milliseconds: milliseconds) { Array($0) }
-            let encoded = try ServerSentEvent(retry: .milliseconds(milliseconds)).encoded()
-            #expect(formatted == encoded, "\(milliseconds)")
+    @Test func `a stream's opening fields are what the event encoder writes for them`() throws {
+        for milliseconds: Int64? in [nil, 0, 1, 9, 10, 999, 1_000, 1_500, 2_005, 60_000, 123_456_789, .max] {
+            for id: String? in [nil, "", "~0", "~1234", "~1700000000000-3", "~18446744073709551615-18446744073709551615"] {
+                guard id != nil || milliseconds != nil else { continue }
+                let formatted = EventStreamWriter.withOpeningFields(id: id, retryMilliseconds: milliseconds) { Array($0) }
+                // Without retry the block starts with the opening comment (the encoder would write
+                // it with a space after the colon).
+                let encoded =
+                    (milliseconds == nil ? Array(":ok\n".utf8) : [])
+                    + (try ServerSentEvent(id: id, retry: milliseconds.map { .milliseconds($0) }).encoded())
+                #expect(formatted == encoded, "\(String(describing: id)) \(String(describing: milliseconds))")
+            }
         }
         var generator = JitterRandomNumberGenerator()
         let configuration = EventStreamConfiguration(retry: .milliseconds(1_500), retryJitter: 0)

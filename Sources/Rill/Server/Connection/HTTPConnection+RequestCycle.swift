@@ -286,7 +286,7 @@ extension HTTPConnection: ResponseBodySink {
         }
         do {
             var writer = EventStreamWriter(sink: self, configuration: configuration)
-            try writer.open()
+            try writer.open(position: relay.subscription.openingPosition)
             for event in relay.leading { writeEvents(try event.encoded()) }
             startRelay(
                 EventStreamRelay(

@@ -236,7 +236,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
         do {
             var writer = EventStreamWriter(sink: self, configuration: configuration)
-            try writer.open()
+            try writer.open(position: source.subscription.openingPosition)
             for event in source.leading { writeEvents(try event.encoded()) }
             let relay = EventStreamRelay(
                 connection: self, subscription: source.subscription, maxQueuedBytes: configuration.maxQueuedBytes, chunked: false,

@@ -1,0 +1,111 @@
+import Dispatch
+import RillCore
+import RillPubSub
+import RillRedis
+import RillSSE
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The Redis broker's start positions (`~` and an entry id): what an event stream of a
+/// subscription to channels opens with, read back as a `Last-Event-ID` by any process.
+@Suite(.timeLimit(.minutes(1))) struct RedisStartPositionTests {
+    @Test func `a client that left before its first event resumes from its position on another process`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        _ = try await a.broker.publish(ServerSentEvent(data: "before"), to: "news")
+        let quiet = try await b.broker.subscribe(to: ["news"], lastEventID: nil)
+        let position = try #require(quiet.startPosition)
+        #expect(PositionID.isPosition(position))
+        quiet.cancel()
+        var receipts: [PublishReceipt] = []
+        for event in [ServerSentEvent(data: "one"), ServerSentEvent(data: "two", id: "mine"), ServerSentEvent(data: "three")] {
+            receipts.append(try await a.broker.publish(event, to: "news"))
+        }
+        _ = try await a.broker.publish(ServerSentEvent(data: "elsewhere"), to: "sports")
+        // Back through process a this time: the position is Redis's, not a process's.
+        let resumed = try await a.broker.subscribe(to: ["news"], lastEventID: position)
+        #expect(resumed.replayStatus == .complete)
+        #expect(resumed.openingPosition == nil)  // the replay comes first
+        let replayed = try await take(3, from: resumed)
+        #expect(dataOf(replayed) == ["one", "two", "three"])
+        #expect(replayed.map(\.id) == receipts.map(\.id))
+        // Nothing to replay: the stream would open with the subscription's own position.
+        let current = try await a.broker.subscribe(to: ["news"], lastEventID: position)
+        _ = try await take(3, from: current)
+        let again = try await a.broker.subscribe(to: ["news"], lastEventID: current.startPosition)
+        #expect(again.replayStatus == .complete && again.bufferedCount == 0)
+        #expect(again.openingPosition == again.startPosition && again.startPosition != nil)
+        for subscription in [resumed, current, again] { subscription.cancel() }
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `resuming from a position while publishes race it has no gap and no duplicate`() async throws {
+        let server = try RedisServer()
+        let roomy = BrokerConfiguration(subscriberBufferCount: 4096)
+        let a = try await Node.start(server, broker: roomy)
+        let b = try await Node.start(server, broker: roomy)
+        // Redis has an event before the subscription goes live: a channel made live on an
+        // empty Redis has no position (below).
+        _ = try await a.broker.publish(ServerSentEvent(data: "0"), to: "left")
+        let total = 300
+        let failures = Atomic<Int>(0)
+        let finished = DispatchSemaphore(value: 0)
+        _ = onPlainThread {
+            for number in 1...total {
+                if case .failure = a.publishBlocking(ServerSentEvent(data: String(number)), to: number % 3 == 0 ? "left" : "right") {
+                    failures.add(1, ordering: .relaxed)
+                }
+                usleep(300)
+            }
+            finished.signal()
+        }
+        // Subscribed while events come: a first event it would have received tells where its
+        // position stands.
+        let first = try await b.broker.subscribe(to: ["left", "right"], lastEventID: nil)
+        let position = try #require(first.startPosition)
+        let head = try await take(1, from: first)
+        first.cancel()
+        let resumed = try await b.broker.subscribe(to: ["left", "right"], lastEventID: position)
+        #expect(resumed.replayStatus == .complete)
+        let start = Int(head[0].event.data!)!
+        let rest = try await take(total - start + 1, from: resumed, within: .seconds(20))
+        await waitWithoutBlocking(for: finished)
+        #expect(failures.load(ordering: .relaxed) == 0)
+        // Every event from the first one the subscription got, once, in order.
+        #expect(dataOf(rest) == (start...total).map(String.init))
+        #expect(resumed.bufferedCount == 0)
+        resumed.cancel()
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `a position the history no longer covers is a gap; patterns and an empty Redis have no position`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 2))
+        // Nothing was ever published: a position 0 could not be told from one long forgotten.
+        let first = try await a.broker.subscribe(to: ["news"], lastEventID: nil)
+        #expect(first.startPosition == nil)
+        first.cancel()
+        _ = try await a.broker.publish(ServerSentEvent(data: "0"), to: "elsewhere")
+        try await eventually("the first subscription ended") { await a.broker.statistics().subscriptionCount == 0 }
+        let quiet = try await a.broker.subscribe(to: ["news"], lastEventID: nil)
+        let position = try #require(quiet.startPosition)
+        quiet.cancel()
+        // Past count + slack (2 + 0): the oldest are trimmed.
+        for number in 1...5 { _ = try await a.broker.publish(ServerSentEvent(data: String(number)), to: "news") }
+        let resumed = try await a.broker.subscribe(to: ["news"], lastEventID: position)
+        #expect(resumed.replayStatus == .gap)
+        #expect(dataOf(try await take(2, from: resumed)) == ["4", "5"])
+        let byPattern = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("news*")], lastEventID: nil)
+        #expect(byPattern.startPosition == nil)
+        await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", id: "~1-2"), to: "news") }
+        for subscription in [resumed, byPattern] { subscription.cancel() }
+        await a.shutdown()
+    }
+}
