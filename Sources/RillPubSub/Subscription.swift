@@ -49,8 +49,6 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// subscription to several channels or to patterns, so that the usual one-channel
     /// subscription carries one pointer for them.
     package let entries: Entries?
-    /// Events dropped by the `dropOldest` policy.
-    public private(set) var dropped = 0
     /// Where the subscription started in its broker's one id order, as an SSE id
     /// (`~` and a number, such as `~1234`): sent back as `Last-Event-ID`, it resumes after the last event
     /// published before the subscription (after its replay, if it has one), so a client that
@@ -59,6 +57,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// one; the Redis broker one for subscriptions to channels by name only (not patterns);
     /// nil from a broker that has no such position.
     public let startPosition: String?
+    /// ``dropped``, in 32 bits beside the one-byte fields (every idle stream carries one
+    /// subscription: a word less keeps it in a smaller allocation).
+    private var droppedCount: UInt32 = 0
     /// Whether the client's `Last-Event-ID` could be honoured.
     public let replayStatus: ReplayStatus
     private let policy: BrokerConfiguration.OverflowPolicy
@@ -121,6 +122,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// Whether the subscription still receives events.
     public var isActive: Bool { ended == nil }
 
+    /// Events dropped by the `dropOldest` policy (counted up to 2³² − 1).
+    public var dropped: Int { Int(droppedCount) }
+
     /// Events waiting to be taken (live events and the replay events produced so far).
     public var bufferedCount: Int { (pending?.events.count ?? 0) + buffer.count }
 
@@ -162,7 +166,7 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
                 return false
             case .dropOldest:
                 buffer.removeFirst()
-                dropped += 1
+                if droppedCount < .max { droppedCount += 1 }
             }
         }
         buffer.append(event)
