@@ -105,6 +105,11 @@ struct ReplayOutcome {
     /// events of the channel up to it are part of the replay (or older than the client's
     /// position); newer ones are not.
     var readThrough: [StreamID]
+    /// Per channel, how far its live events must have come before the subscription is made:
+    /// `readThrough`, but no further than the newest entry its stream held when read — a quiet
+    /// channel whose last event here is older than the client's position has nothing on its
+    /// way, and waiting for the position would wait for an event that may never come.
+    var waitThrough: [StreamID]
 }
 
 /// The reply of the replay script for one channel.
@@ -119,11 +124,15 @@ struct ChannelRead {
     var found: StreamID?
     /// The entries read, oldest first: at most the limit asked for plus one.
     var entries: [(StreamID, EventRecord)]
+    /// The newest entry of the stream when it was read (nil: empty or gone).
+    var newest: StreamID?
 
     init?(_ reply: RedisValue) {
-        guard let parts = reply.elements, parts.count == 5, let now = parts[0].integer, case .bulk(let mark) = parts[1],
-            let exists = parts[2].integer, case .bulk(let found) = parts[3], let entryReplies = parts[4].elements
+        guard let parts = reply.elements, parts.count == 6, let now = parts[0].integer, case .bulk(let mark) = parts[1],
+            let exists = parts[2].integer, case .bulk(let found) = parts[3], let entryReplies = parts[4].elements,
+            case .bulk(let newest) = parts[5]
         else { return nil }
+        self.newest = StreamID(bytes: newest[...])
         nowMilliseconds = UInt64(max(0, now))
         trimmedThrough = StreamID(bytes: mark[...])
         known = exists != 0
@@ -181,6 +190,8 @@ struct ReplayReader {
     /// Per channel, the newest id its reads covered: its live events up to it are part of the
     /// replay, dropped by the limit, or not newer than the position; newer ones are not.
     private(set) var readThrough: [StreamID] = []
+    /// Per channel, the newest entry its stream held at any of its reads.
+    private var newestHeld: [StreamID] = []
     /// Per channel, an upper bound of its newest unread event after the position (nil: none
     /// left), and where its next read ends (exclusive; nil: at the newest).
     private var unread: [StreamID?] = []
@@ -210,6 +221,7 @@ struct ReplayReader {
         }
         let floor = position ?? .zero
         readThrough = reads.map { max(floor, $0.entries.last?.0 ?? .zero) }
+        newestHeld = reads.map { $0.newest ?? .zero }
         unread = reads.map { read in read.entries.last.flatMap { $0.0 > floor ? $0.0 : nil } }
         before = Array(repeating: nil, count: reads.count)
         return true
@@ -238,6 +250,7 @@ struct ReplayReader {
         let floor = position ?? .zero
         let entries = read.entries.filter { $0.0 > floor }
         if let newest = read.entries.last?.0, newest > readThrough[channel] { readThrough[channel] = newest }
+        if let newest = read.newest, newest > newestHeld[channel] { newestHeld[channel] = newest }
         if read.entries.count > Self.batchCount, let oldest = entries.first?.0 {
             unread[channel] = oldest  // more may be left before it
             before[channel] = oldest
@@ -256,7 +269,8 @@ struct ReplayReader {
     /// What to replay, once ``nextRead()`` returned nil.
     func outcome(names: [String]) -> ReplayOutcome {
         ReplayOutcome(
-            status: lost ? .gap : .complete, entries: kept.map { ($0.id, names[$0.channel], $0.record) }, readThrough: readThrough)
+            status: lost ? .gap : .complete, entries: kept.map { ($0.id, names[$0.channel], $0.record) }, readThrough: readThrough,
+            waitThrough: zip(readThrough, newestHeld).map { min($0, $1) })
     }
 }
 
@@ -510,8 +524,9 @@ extension RedisBroker {
         guard ready else { return }
         join.replaySent = true
         // A position id (what a stream opened with) is the position itself: step 1 only checks
-        // what each channel lost after it.
-        let position = StreamID(positionID: lastEventID)
+        // what each channel lost after it. The greatest entry id has nothing after it that Redis
+        // could name (reading after it fails): no position, so an unknown id (a gap).
+        let position = StreamID(positionID: lastEventID).flatMap { $0 < StreamID.greatest ? $0 : nil }
         join.reader = ReplayReader(
             channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds, position: position)
         // Step 1: where the id is, every channel at once (no events read).
@@ -575,7 +590,7 @@ extension RedisBroker {
             // until every channel's live position reached what the replay read, or they would
             // reach the new subscription a second time (each is published to both at once, so
             // they do arrive; the join's timer bounds the wait).
-            for (index, name) in join.channels.enumerated() where (channels[name]?.position ?? .zero) < replay.readThrough[index] {
+            for (index, name) in join.channels.enumerated() where (channels[name]?.position ?? .zero) < replay.waitThrough[index] {
                 return
             }
             status = replay.status

@@ -157,7 +157,7 @@ enum RedisScripts {
 
     /// `EVALSHA replay 3 <stream> <meta> <publisher ids> <wanted id or ""> <after id or ""> <count> <slack>
     /// <age ms> <limit> <before id or "">` → `[<now ms>, <trimmed through or "">, <meta exists>,
-    /// <found id or "">, <entries, newest first>]`, for one channel.
+    /// <found id or "">, <entries, newest first>, <the stream's newest id or "">]`, for one channel.
     ///
     /// With a wanted id (a client's `Last-Event-ID`) it finds the entry whose wire id is
     /// exactly that: an id shaped like an entry id is looked up at that position first, and
@@ -206,6 +206,8 @@ enum RedisScripts {
             local upper = ARGV[7] ~= '' and '(' .. ARGV[7] or '+'
             local lower = found ~= '' and '(' .. found or '-'
             local entries = redis.call('XREVRANGE', KEYS[1], upper, lower, 'COUNT', limit + 1)
-            return {now, trimmed_through(KEYS[1], KEYS[2]) or '', redis.call('EXISTS', KEYS[2]), wanted ~= '' and found or '', entries}
+            local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+            return {now, trimmed_through(KEYS[1], KEYS[2]) or '', redis.call('EXISTS', KEYS[2]), wanted ~= '' and found or '', entries,
+                    #newest > 0 and newest[1][1] or ''}
             """
 }

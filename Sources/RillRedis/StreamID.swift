@@ -10,6 +10,8 @@ struct StreamID: Hashable, Comparable, Sendable, CustomStringConvertible {
     var sequence: UInt64
 
     static let zero = StreamID(milliseconds: 0, sequence: 0)
+    /// The greatest id Redis accepts (no entry can follow it).
+    static let greatest = StreamID(milliseconds: .max, sequence: .max)
 
     init(milliseconds: UInt64, sequence: UInt64) {
         self.milliseconds = milliseconds

@@ -80,13 +80,13 @@ import Testing
 
     /// One channel's reply to the replay script: entries come newest first.
     private func read(
-        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, _ ids: [String]
+        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, newest: String? = nil, _ ids: [String]
     ) -> ChannelRead {
         let entries = ids.reversed().map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
         return ChannelRead(
             .array([
                 .integer(Int64(now)), .bulk(Array((trimmed ?? "").utf8)), .integer(exists ? 1 : 0), .bulk(Array((found ?? "").utf8)),
-                .array(entries),
+                .array(entries), .bulk(Array((newest ?? ids.last ?? "").utf8)),
             ]))!
     }
 
@@ -102,7 +102,9 @@ import Testing
         for index in streams.indices {
             let after = streams[index].filter { id in found[index].map { StreamID(id)! > StreamID($0)! } ?? true }
             ready = reader.looked(
-                read(now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], Array(after.suffix(1))),
+                read(
+                    now: now, trimmed: trimmed?[index], exists: exists?[index] ?? true, found: found[index], newest: streams[index].last,
+                    Array(after.suffix(1))),
                 channel: index)
         }
         #expect(ready)
@@ -115,7 +117,7 @@ import Testing
             let returned = Array(window.suffix(ReplayReader.batchCount + 1))
             reads += 1
             entriesRead += returned.count
-            reader.add(read(returned), channel: index)
+            reader.add(read(newest: streams[index].last, returned), channel: index)
         }
         return (reader.outcome(names: streams.indices.map { String(UnicodeScalar(UInt8(97 + $0))) }), reads, entriesRead)
     }
@@ -127,6 +129,12 @@ import Testing
         #expect(resumed.status == .complete && ids(resumed) == ["20-0", "30-0", "40-0"])
         #expect(resumed.entries.map(\.channel) == ["b", "a", "b"])
         #expect(resumed.readThrough == [StreamID("30-0")!, StreamID("40-0")!])
+        #expect(resumed.waitThrough == resumed.readThrough)
+        // A quiet channel whose newest entry is older than the client's position: its live
+        // events need not reach the position (none is on its way), only its newest entry.
+        let quieter = replay([["10-0", "50-0"], ["20-0"]], found: ["50-0", nil]).outcome
+        #expect(quieter.readThrough == [StreamID("50-0")!, StreamID("50-0")!])
+        #expect(quieter.waitThrough == [StreamID("50-0")!, StreamID("20-0")!])
         // Found, but trimming removed an event of another channel after it.
         let trimmed = replay([["4-0", "10-0", "30-0"], ["20-0", "40-0"]], found: ["4-0", nil], trimmed: [nil, "5-0"]).outcome
         #expect(trimmed.status == .gap && ids(trimmed) == ["10-0", "20-0", "30-0", "40-0"])

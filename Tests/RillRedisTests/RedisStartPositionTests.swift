@@ -102,10 +102,44 @@ import Testing
         let resumed = try await a.broker.subscribe(to: ["news"], lastEventID: position)
         #expect(resumed.replayStatus == .gap)
         #expect(dataOf(try await take(2, from: resumed)) == ["4", "5"])
+        // Positions from nowhere (hostile or from another deployment) subscribe like any unknown
+        // id would, never fail the subscription.
+        for hostile in ["~18446744073709551615-18446744073709551615", "~18446744073709551615", "~0-0", "~0"] {
+            let subscription = try await a.broker.subscribe(to: ["news"], lastEventID: hostile)
+            #expect(subscription.isActive, "\(hostile)")
+            subscription.cancel()
+        }
         let byPattern = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("news*")], lastEventID: nil)
         #expect(byPattern.startPosition == nil)
         await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", id: "~1-2"), to: "news") }
         for subscription in [resumed, byPattern] { subscription.cancel() }
         await a.shutdown()
+    }
+}
+
+/// A resume across channels where the client's position is newer than what a quiet channel
+/// delivered here: nothing of that channel is on its way, so the subscription completes at once.
+@Suite(.timeLimit(.minutes(1))) struct RedisQuietChannelResumeTests {
+    @Test func `an id newer than a quiet channel's last event here does not hold the subscription up`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        // b has both channels live, long before the client's event.
+        let holder = try await b.broker.subscribe(to: ["busy", "quiet"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "quiet 1"), to: "quiet")
+        _ = try await take(1, from: holder)
+        for number in 1...3 { _ = try await a.broker.publish(ServerSentEvent(data: "busy \(number)"), to: "busy") }
+        let seen = try await take(3, from: holder)
+        let started = ContinuousClock.now
+        // An event id of the busy channel, then the position a stream on process a opens with.
+        for lastEventID in [seen[1].id, try #require(try await a.broker.subscribe(to: ["busy", "quiet"], lastEventID: nil).startPosition)] {
+            let resumed = try await b.broker.subscribe(to: ["busy", "quiet"], lastEventID: lastEventID)
+            #expect(resumed.replayStatus == .complete, "\(lastEventID)")
+            resumed.cancel()
+        }
+        #expect(ContinuousClock.now - started < .seconds(4), "a resume waited for the quiet channel")
+        holder.cancel()
+        await a.shutdown()
+        await b.shutdown()
     }
 }
