@@ -336,7 +336,7 @@ public enum HubDashboard {
                   update();
                   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
                   let buffer = '';
-                  let current = { data: [], event: '', id: '' };
+                  let current = { data: [], event: '', id: '', hasID: false };
                   for (;;) {
                     const { value, done } = await reader.read();
                     if (done) break;
@@ -347,13 +347,14 @@ public enum HubDashboard {
                       const line = buffer.slice(0, end);
                       buffer = buffer.slice(end + (buffer.startsWith('\r\n', end) ? 2 : 1));
                       if (line === '') {
+                        // An id sets the last id even with no data (the stream's opening position).
+                        if (current.hasID) lastID = current.id;
                         if (current.data.length > 0) {
-                          if (current.id) lastID = current.id;
                           received++;
                           showTailEvent({ data: current.data.join('\n'), event: current.event, id: current.id });
                           update();
                         }
-                        current = { data: [], event: '', id: '' };
+                        current = { data: [], event: '', id: '', hasID: false };
                         continue;
                       }
                       if (line.startsWith(':')) continue;  // a heartbeat
@@ -363,7 +364,7 @@ public enum HubDashboard {
                       if (text.startsWith(' ')) text = text.slice(1);
                       if (field === 'data') current.data.push(text);
                       else if (field === 'event') current.event = text;
-                      else if (field === 'id') current.id = text;
+                      else if (field === 'id' && !text.includes('\0')) { current.id = text; current.hasID = true; }
                       else if (field === 'retry' && /^\d+$/.test(text)) retry = Number(text);
                     }
                   }

@@ -38,13 +38,21 @@ public struct EventStreamConfiguration: Sendable {
     /// with a JSON error. A pattern is matched against the channel of every publish, so this
     /// bounds what one request adds to every publish. Default 8.
     public var maxPatternsPerStream: Int
+    /// Whether a stream of a broker subscription opens with its position (`id: ~N` in its
+    /// first block, no data: `Subscription.startPosition`), so that a client that reconnects
+    /// before its first event resumes from where the stream started rather than coming back
+    /// live without what was published meanwhile. Conforming clients (`EventSource`,
+    /// sseclient-py, rill.js) dispatch nothing for such a block; turn it off for a client that
+    /// wrongly reports it as an empty event. Default true.
+    public var opensWithPosition: Bool
 
     /// Creates a configuration; defaults: 15 s heartbeats, no `retry` (±25 % when set), 256 KiB
-    /// cap, disconnect, 32 channels and 8 patterns per stream.
+    /// cap, disconnect, 32 channels and 8 patterns per stream, streams that open with their
+    /// position.
     public init(
         heartbeatInterval: Duration = .seconds(15), retry: Duration? = nil, retryJitter: Double = 0.25,
         maxQueuedBytes: Int = 256 * 1024, slowClientPolicy: SlowClientPolicy = .disconnect, maxChannelsPerStream: Int = 32,
-        maxPatternsPerStream: Int = 8
+        maxPatternsPerStream: Int = 8, opensWithPosition: Bool = true
     ) {
         precondition((0...1).contains(retryJitter), "retryJitter is a fraction from 0 to 1")
         self.heartbeatInterval = heartbeatInterval
@@ -54,6 +62,7 @@ public struct EventStreamConfiguration: Sendable {
         self.slowClientPolicy = slowClientPolicy
         self.maxChannelsPerStream = maxChannelsPerStream
         self.maxPatternsPerStream = maxPatternsPerStream
+        self.opensWithPosition = opensWithPosition
     }
 }
 

@@ -9,9 +9,10 @@ public struct EventStreamWriter: Sendable {
     /// Starts the stream's heartbeats and writes its opening bytes: `retry:` if configured
     /// (spread by ``EventStreamConfiguration/retryJitter``), else a comment, so the head and a
     /// first chunk are flushed and the client reaches OPEN; and the stream's `position`, if
-    /// any, as an `id:` field in the same block, which sets the client's last event id without
-    /// dispatching an event.
+    /// any (unless ``EventStreamConfiguration/opensWithPosition`` is off), as an `id:` field in
+    /// the same block, which sets the client's last event id without dispatching an event.
     mutating func open(position: String? = nil) throws {
+        let position = configuration.opensWithPosition ? position : nil
         sink.beginEventStream(configuration)
         var generator = JitterRandomNumberGenerator()
         let retry = configuration.jitteredRetryMilliseconds(using: &generator)

@@ -146,6 +146,18 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
         }
     }
 
+    @Test func `with opensWithPosition off a stream opens with the comment alone`() async throws {
+        let app = try pubSubApp(eventStream: EventStreamConfiguration(opensWithPosition: false))
+        try await app.test(.live) { client in
+            let stream = try await client.sse("/stream?channel=news")
+            try await stream.waitForBody(containing: ":ok\n\n")
+            #expect(await eventually { await subscriptions(app) == 1 })
+            _ = try await client.post("/publish?channel=news", text: "hello")
+            #expect(try await stream.events(1).map(\.data) == ["hello"])
+            #expect(String(decoding: stream.body, as: UTF8.self) == ":ok\n\nid: 1\ndata: hello\n\n")
+        }
+    }
+
     @Test func `a gap with nothing to replay opens with the position, so the next reconnect is not a gap again`() async throws {
         let app = try pubSubApp()
         try await app.test(.live) { client in
