@@ -1,6 +1,7 @@
 import RillCore
 import RillPubSub
 import RillSSE
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -60,6 +61,42 @@ import Testing
             first.cancel()
             second.cancel()
             #expect(await eventually { await broker.statistics().subscriptionCount == 0 })
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func `a position taken on one loop while the other publishes resumes on either loop with no gap and no duplicate`() async throws {
+        try await withLoops(configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000)) { loops, broker in
+            // Loop 0 publishes without a pause until 500 events after loop 1 subscribed.
+            let subscribed = Atomic<Bool>(false)
+            let publisher = Task(executorPreference: loops[0].executor) { () -> Int in
+                var number = 0
+                var after = 0
+                while after < 500 && number < 90_000 {
+                    number += 1
+                    try broker.publishOnLoop(ServerSentEvent(data: String(number)), to: number.isMultiple(of: 2) ? "even" : "odd")
+                    if subscribed.load(ordering: .relaxed) { after += 1 }
+                    if number.isMultiple(of: 50) { await Task.yield() }  // lets loop 0 run its other work
+                }
+                return number
+            }
+            let first = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["even", "odd"], lastEventID: nil) }
+            subscribed.store(true, ordering: .relaxed)
+            let position = try #require(first.startPosition)
+            let head = try await take(1, from: first)
+            first.cancel()
+            let total = try await publisher.value
+            try #require(total < 90_000, "the publisher never saw the subscription")
+            let start = Int(head[0].event.data!)!
+            // Resumed on the publisher's loop and on the other: all the events after the
+            // position, from the first the subscription got, once each, in order.
+            for loop in loops {
+                let resumed = try await onLoop(loop) { try broker.subscribeOnLoop(to: ["even", "odd"], lastEventID: position) }
+                #expect(resumed.replayStatus == .complete)
+                let events = try await onLoop(loop) { resumed.takeBuffered() }
+                #expect(data(events) == (start...total).map(String.init))
+                resumed.cancel()
+            }
         }
     }
 
