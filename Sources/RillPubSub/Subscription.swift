@@ -54,7 +54,8 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// published before the subscription (after its replay, if it has one), so a client that
     /// reconnects before its first event misses nothing. Event streams open with it when no
     /// replay comes first (`openingPosition`). The in-memory broker gives every subscription
-    /// one; the Redis broker one for subscriptions to channels by name only (not patterns);
+    /// one; the Redis broker one whenever its channels have one (not on a Redis that never held
+    /// an event; with patterns, only when its subscriber connection received an event recently);
     /// nil from a broker that has no such position.
     public let startPosition: String?
     /// ``dropped``, in 32 bits beside the one-byte fields (every idle stream carries one

@@ -155,6 +155,7 @@ extension RedisBroker {
             logger.warning("skipping a malformed message on channel \(channel) (through a pattern)")
             return
         }
+        received(id)
         guard id > lastPatternEventID else { return }  // another glob's copy
         lastPatternEventID = id
         let segments = ChannelPattern.segments(of: channel)

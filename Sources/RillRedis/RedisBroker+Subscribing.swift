@@ -414,7 +414,7 @@ extension RedisBroker {
         let subscription = Subscription(
             channels: names, patterns: patterns, replayStatus: status, eventLoop: share.loop,
             bufferLimit: configuration.broker.subscriberBufferCount, policy: configuration.broker.overflowPolicy, replay: replay,
-            startPosition: patterns.isEmpty ? startPosition(of: names) : nil, onEnd: subscriptionEnded)
+            startPosition: startPosition(of: names, patterns: !patterns.isEmpty), onEnd: subscriptionEnded)
         for name in names {
             guard let channel = channels[name] else { continue }
             channel.subscriberCount += 1
@@ -432,16 +432,31 @@ extension RedisBroker {
     /// events after this one, in every channel, besides its replay (all of it older). When the
     /// channels' positions differ, a client resuming from it is also given its other channels'
     /// events between the two, published before it subscribed: more than it needs, never less.
-    /// Patterns have no such position (what a pattern delivers is not one channel's): nil. Nor
-    /// has a channel that went live before Redis held any event (its position is 0-0, which a
-    /// replay could not tell from a channel forgotten long ago): nil until its first event.
-    private func startPosition(of names: [String]) -> String? {
+    /// A channel that went live before Redis held any event has none (its position is 0-0, which
+    /// a replay could not tell from a channel forgotten long ago): nil until its first event.
+    ///
+    /// With `patterns` (all live): no older than the newest event the subscriber connection
+    /// received (``newestPush``), since every event a pattern delivers later arrives after it —
+    /// but only if that event came within half the history's age: on a quiet connection it can
+    /// be hours old, and a position older than the history's age reads as a gap on a channel
+    /// Redis forgot. Then, and before the connection received anything: nil.
+    private func startPosition(of names: [String], patterns: Bool) -> String? {
         var oldest: StreamID?
+        if patterns {
+            let freshness = historyMaxAgeMilliseconds / 2 * 1_000_000
+            guard let push = newestPush, MonotonicClock.nanoseconds() - push.atNanoseconds <= freshness else { return nil }
+            oldest = push.id
+        }
         for name in names {
             guard let position = channels[name]?.position, position != .zero else { return nil }
             oldest = min(oldest ?? position, position)
         }
         return oldest?.positionID
+    }
+
+    /// Notes an event the subscriber connection received (see ``newestPush``).
+    func received(_ id: StreamID) {
+        if id > newestPush?.id ?? .zero { newestPush = (id, MonotonicClock.nanoseconds()) }
     }
 
     /// A subscription ended (its `onEnd`, ``RedisBroker/subscriptionEnded``), on its loop: it
@@ -672,6 +687,7 @@ extension RedisBroker {
         }
         failAllJoins(error)
         patternsLostTheirConnection()
+        newestPush = nil
         for (name, channel) in channels where channel.isUnused { channels[name] = nil }
         catchingUp = Set(channels.values.filter { $0.position != nil }.map(\.name))
     }
@@ -695,6 +711,7 @@ extension RedisBroker {
                 logger.warning("skipping a malformed message on \(String(decoding: pubsubName, as: UTF8.self))")
                 return
             }
+            received(id)
             switch channel.phase {
             case .live: deliver(channel, id: id, record: record)
             case .syncing:

@@ -35,8 +35,8 @@ public import RillSSE
 /// (unknown, trimmed away, from the future, or merely shaped like an entry id) is never read as
 /// a position: the replay status is `.gap` and the newest history is replayed. The one form
 /// read as a position is a position id (`~` and an entry id, such as `~1700000000000-3`; publishers may not
-/// use it), what an event stream of a subscription to channels by name opens with
-/// (``Subscription/startPosition``): the replay holds each channel's events after it.
+/// use it), what an event stream opens with (``Subscription/startPosition``): the replay holds
+/// each channel's events after it.
 ///
 /// **Receipts.** ``PublishReceipt/subscriberCount`` is the reply of Redis's `PUBLISH`: the number
 /// of subscriber connections (processes) that had a subscriber for the channel, not the number
@@ -132,6 +132,10 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// The newest event handed to pattern subscribers: every glob that matches an event gets
     /// its own copy from Redis, one right after the other, in id order.
     var lastPatternEventID = StreamID.zero
+    /// The newest event the subscriber connection received since it last connected, and when
+    /// (monotonic ns): every event received later is newer, whatever its channel, so it is the
+    /// start position of a subscription with patterns (see `startPosition(of:patterns:)`).
+    var newestPush: (id: StreamID, atNanoseconds: UInt64)?
     /// The most events one replay delivers (``Configuration/maximumReplayEventCount``).
     let replayLimit: Int
     /// The most events a catch-up reads: the most the history holds (count + slack).

@@ -1,10 +1,11 @@
 import Dispatch
 import RillCore
 import RillPubSub
-import RillRedis
 import RillSSE
 import Synchronization
 import Testing
+
+@testable import RillRedis
 
 #if canImport(Glibc)
     import Glibc
@@ -85,7 +86,7 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func `a position the history no longer covers is a gap; patterns and an empty Redis have no position`() async throws {
+    @Test func `a position the history no longer covers is a gap; an empty Redis and a quiet connection give none`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 2))
         // Nothing was ever published: a position 0 could not be told from one long forgotten.
@@ -109,11 +110,47 @@ import Testing
             #expect(subscription.isActive, "\(hostile)")
             subscription.cancel()
         }
+        // Its subscriber connection has received nothing since news was unsubscribed.
         let byPattern = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("news*")], lastEventID: nil)
         #expect(byPattern.startPosition == nil)
         await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", id: "~1-2"), to: "news") }
         for subscription in [resumed, byPattern] { subscription.cancel() }
         await a.shutdown()
+    }
+}
+
+/// Subscriptions with patterns: their position is the newest event their process's subscriber
+/// connection received, while that is recent.
+@Suite(.timeLimit(.minutes(1))) struct RedisPatternStartPositionTests {
+    @Test func `a pattern subscription resumes from its position, on another process too`() async throws {
+        let server = try RedisServer()
+        let short = BrokerConfiguration(historyMaxAge: .seconds(4))
+        let a = try await Node.start(server, broker: short)
+        let b = try await Node.start(server, broker: short)
+        let rooms = try ChannelPattern("rooms/*")
+        let holder = try await b.broker.subscribe(to: [], matching: [rooms], lastEventID: nil)
+        let before = try await a.broker.publish(ServerSentEvent(data: "before"), to: "rooms/1")
+        _ = try await take(1, from: holder)
+        let quiet = try await b.broker.subscribe(to: ["lobby"], matching: [rooms], lastEventID: nil)
+        let position = try #require(quiet.startPosition)
+        // The newest event b received, or older (lobby's own position), never newer.
+        #expect(StreamID(positionID: position)! <= StreamID(before.id)!)
+        quiet.cancel()
+        _ = try await a.broker.publish(ServerSentEvent(data: "room 2"), to: "rooms/2")
+        _ = try await a.broker.publish(ServerSentEvent(data: "elsewhere"), to: "halls/1")
+        _ = try await a.broker.publish(ServerSentEvent(data: "lobby"), to: "lobby")
+        let resumed = try await a.broker.subscribe(to: ["lobby"], matching: [rooms], lastEventID: position)
+        #expect(resumed.replayStatus == .complete)
+        #expect(dataOf(try await take(2, from: resumed)) == ["room 2", "lobby"])
+        resumed.cancel()
+        // Nothing received for more than half the history's age: no position (an old one could
+        // read as a gap on a channel Redis forgot).
+        try await Task.sleep(for: .milliseconds(2_300))
+        let late = try await b.broker.subscribe(to: [], matching: [rooms], lastEventID: nil)
+        #expect(late.startPosition == nil)
+        for subscription in [holder, late] { subscription.cancel() }
+        await a.shutdown()
+        await b.shutdown()
     }
 }
 
