@@ -96,15 +96,10 @@ export class EventStreamParser {
   }
 }
 
-/**
- * Ids Rill's brokers assign, as numbers to compare: `"42"` (in memory) or `"1700000000000-3"`
- * (Redis), and the positions streams open with, `"~42"` (after event 42) or `"~1700000000000"`
- * (entry 1700000000000-0).
- */
+/** Ids Rill's brokers assign, as numbers to compare: `"42"` (in memory) or `"1700000000000-3"` (Redis). */
 function orderOf(id) {
-  const match = /^(~)?(\d{1,15})(?:-(\d{1,15}))?$/.exec(id ?? '');
-  if (!match) return null;
-  return [Number(match[2]), match[3] !== undefined ? Number(match[3]) : match[1] ? 0 : -1];
+  const match = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(id ?? '');
+  return match ? [Number(match[1]), Number(match[2] ?? -1)] : null;
 }
 
 /** A stream's position: `~`, digits, and for Redis maybe `-` and digits (never a publisher's id). */
@@ -175,6 +170,9 @@ class Subscription {
     this.tabs = 1;
     this.state = 'connecting';
     this.lastEventId = options.lastEventId ?? readStorage(this.storageKey) ?? '';
+    // The last event delivered, for dropping repeats; `lastEventId` (where to resume) may be a
+    // stream's position instead, which is in the broker's order, not in a publisher's own ids.
+    this.lastDeliveredId = isPosition(this.lastEventId) ? '' : this.lastEventId;
     this.seen = new Set();
     this.seenOrder = [];
     this.gapReportedFor = null;
@@ -373,7 +371,7 @@ class Subscription {
     if (!id) return true;
     if (this.seen.has(id)) return false;
     const order = orderOf(id);
-    const last = this.afterGap ? null : orderOf(this.lastEventId);
+    const last = this.afterGap ? null : orderOf(this.lastDeliveredId);
     if (order && last && !isAfter(order, last)) return false;
     this.afterGap = false;
     this.seen.add(id);
@@ -387,6 +385,7 @@ class Subscription {
     if (!this.isNew(event.id)) return false;
     if (event.id) {
       this.lastEventId = event.id;
+      this.lastDeliveredId = event.id;
       writeStorage(this.storageKey, event.id);
     }
     try {
@@ -403,13 +402,13 @@ class Subscription {
   }
 
   /**
-   * The position a stream opened with (`id: ~N` and no event; the server sends it only when no
-   * replay comes first): where a reconnect resumes while no event has arrived, so that one made
-   * before the first event misses nothing published meanwhile. Never a step back from a later id.
+   * The position a stream opened with (`id: ~N` and no event): where a reconnect resumes while no
+   * event has arrived, so that one made before the first event misses nothing published
+   * meanwhile. The server sends it only when no replay comes first, before any event of its
+   * stream (a refresh's old stream is closed by then), so it is never behind an event this tab
+   * has. Not used to drop repeats: a publisher's own numeric ids are in another order.
    */
   leaderPosition(id) {
-    const last = orderOf(this.lastEventId);
-    if (last && !isAfter(orderOf(id), last)) return;
     this.lastEventId = id;
     writeStorage(this.storageKey, id);
     this.broadcastStatus(); // the other tabs resume from it too if they take over

@@ -31,9 +31,10 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   is published (no stream is subscribed then: checked); the reconnected stream must replay it,
   which it can only if the browser kept the position the first stream opened with (`id: ~0`, no
   data) and sent it back as Last-Event-ID.
-- fetch-position: rill.js (fetch transport) keeps the opening position as its last id; after
+- fetch-position: rill.js (fetch transport) keeps the opening position (~3) as its last id; after
   `POST /slow-opens` a reconnect() opens a stream that subscribes 1.5 s late, and an event
-  published meanwhile must arrive (replayed after the position).
+  published meanwhile must arrive (replayed after the position), then a live one; both carry the
+  publisher's own ids 1 and 2, below the position, which must not drop them as repeats.
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -235,6 +236,8 @@ def native_position(driver, base, timeout, _secret):
 
 
 def fetch_position(driver, base, timeout, _secret):
+    for number in range(1, 4):  # before anyone subscribed: the position will be ~3
+        request(base + "/publish?channel=other", "POST", f"before {number}".encode())
     run_async(driver, SUBSCRIBE, {"channels": ["news"]}, None)
     wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
     deadline = time.monotonic() + timeout
@@ -245,8 +248,12 @@ def fetch_position(driver, base, timeout, _secret):
     request(base + "/slow-opens", "POST")
     driver.execute_script("rillStream.reconnect();")
     wait_for_connections(base, "count", 2, "the client never reconnected", timeout)
-    published = request(base + "/publish?channel=news", "POST", b"while reconnecting")
-    log = wait_for(driver, lambda log: log["events"], "the event published while reconnecting arrived", timeout)
+    # The publisher's own ids, numbers far below the broker's position: the position must not
+    # count as an id they are compared with (they would be dropped as repeats).
+    published = request(base + "/publish?channel=news&id=1", "POST", b"while reconnecting")
+    wait_for(driver, lambda log: log["events"], "the event published while reconnecting arrived", timeout)
+    request(base + "/publish?channel=news&id=2", "POST", b"after")
+    log = wait_for(driver, lambda log: len(log["events"]) >= 2, "the next event arrived", timeout)
     time.sleep(0.3)  # nothing more may come
     log = driver.execute_script(READ)
     return {"events": datas(log), "ids": [event["id"] for event in log["events"]], "published": published, "position": position}
