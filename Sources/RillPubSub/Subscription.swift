@@ -54,9 +54,9 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// published before the subscription (after its replay, if it has one), so a client that
     /// reconnects before its first event misses nothing. Event streams open with it when no
     /// replay comes first (`openingPosition`). The in-memory broker gives every subscription
-    /// one; the Redis broker one whenever its channels have one (not on a Redis that never held
-    /// an event; with patterns, only when its subscriber connection received an event recently);
-    /// nil from a broker that has no such position.
+    /// one; the Redis broker one once it has a recent position in Redis's id order (a moment
+    /// after it connects, even to an empty Redis; not while Redis has been unreachable for a
+    /// while); nil from a broker that has no such position.
     public let startPosition: String?
     /// ``dropped``, in 32 bits beside the one-byte fields (every idle stream carries one
     /// subscription: a word less keeps it in a smaller allocation).

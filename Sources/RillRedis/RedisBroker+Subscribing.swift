@@ -435,20 +435,24 @@ extension RedisBroker {
     /// A channel that went live before Redis held any event has none (its position is 0-0, which
     /// a replay could not tell from a channel forgotten long ago): nil until its first event.
     ///
-    /// With `patterns` (all live): no older than the newest event the subscriber connection
-    /// received (``newestPush``), since every event a pattern delivers later arrives after it —
-    /// but only if that event came within half the history's age: on a quiet connection it can
-    /// be hours old, and a position older than the history's age reads as a gap on a channel
-    /// Redis forgot. Then, and before the connection received anything: nil.
+    /// Every event received later is newer than the newest the subscriber connection received
+    /// (``newestPush``, kept recent by the clock even on a quiet connection), so each channel's
+    /// position is at least that. With `patterns` (all live) the position is that newest event,
+    /// if it came within half the history's age (a position older than the history's age reads
+    /// as a gap on a channel Redis forgot); otherwise (the clock could not tick: Redis
+    /// unreachable) nil.
     private func startPosition(of names: [String], patterns: Bool) -> String? {
+        let fresh = newestPush.flatMap { push in
+            MonotonicClock.nanoseconds() - push.atNanoseconds <= historyMaxAgeMilliseconds / 2 * 1_000_000 ? push.id : nil
+        }
         var oldest: StreamID?
         if patterns {
-            let freshness = historyMaxAgeMilliseconds / 2 * 1_000_000
-            guard let push = newestPush, MonotonicClock.nanoseconds() - push.atNanoseconds <= freshness else { return nil }
-            oldest = push.id
+            guard let fresh else { return nil }
+            oldest = fresh
         }
         for name in names {
-            guard let position = channels[name]?.position, position != .zero else { return nil }
+            guard var position = channels[name]?.position, position != .zero else { return nil }
+            if let fresh, fresh > position { position = fresh }
             oldest = min(oldest ?? position, position)
         }
         return oldest?.positionID
@@ -701,9 +705,17 @@ extension RedisBroker {
 
     func handlePush(_ value: RedisValue) {
         if handlePatternPush(value) { return }
-        guard let parts = value.elements, parts.count == 3, case .bulk(let kind) = parts[0], case .bulk(let pubsubName) = parts[1],
-            let name = keys.channel(fromPubSub: pubsubName), let channel = channels[name]
+        guard let parts = value.elements, parts.count == 3, case .bulk(let kind) = parts[0], case .bulk(let pubsubName) = parts[1]
         else { return }
+        if pubsubName == keys.anchor {
+            if kind == Self.messageKind, case .bulk(let payload) = parts[2] {
+                clockTicked(payload)
+            } else if kind == Self.subscribeKind {
+                tickClock()  // the first tick that can reach this connection
+            }
+            return
+        }
+        guard let name = keys.channel(fromPubSub: pubsubName), let channel = channels[name] else { return }
         if kind == Self.messageKind, case .bulk(let payload) = parts[2] {
             guard let space = payload.firstIndex(of: UInt8(ascii: " ")), let id = StreamID(bytes: payload[..<space]),
                 let record = EventRecord(messageFields: payload[(space + 1)...])

@@ -113,6 +113,8 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     private var commandDelay: Duration
     private var subscriberDelay: Duration
     private var commandRetry: ScheduledTimer?
+    /// The clock's next tick (RedisBroker+Clock.swift).
+    var clockTimer: ScheduledTimer?
     private var subscriberRetry: ScheduledTimer?
     private var lastFailure = "not connected yet"
 
@@ -290,6 +292,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         case .success:
             lifecycle = .running
             logger.debug("connected to \(configuration.url)")
+            tickClock()
         case .failure:
             closeOnLoop()
         }
@@ -345,7 +348,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
             if command.isReady { finishStartup(.success(())) }
         case .running:
             logger.info("subscriber connection to \(configuration.url) is back; resubscribing \(channels.count) channels")
-            resubscribe()
+            resubscribe()  // the anchor's confirmation starts the clock again (RedisBroker+Clock.swift)
         case .closed:
             break
         }
@@ -538,6 +541,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         channels.removeAll()
         commandRetry?.cancel()
         subscriberRetry?.cancel()
+        clockTimer?.cancel()
         command.close()
         subscriber.close()
     }

@@ -155,6 +155,26 @@ enum RedisScripts {
             return {id, receivers}
             """
 
+    /// `EVAL clock 1 <last id> <anchor channel>` → the number of receivers: moves the last-id key
+    /// up to Redis's current millisecond (`<now>-0`) when it is behind, and publishes the result
+    /// to the process's own anchor channel. An entry published later gets an id above it (ids
+    /// are `max(now, last + 1)`), one published earlier is below it and, on that process's
+    /// subscriber connection, arrives before the message: so the message's id is a position that
+    /// process has reached, with a recent millisecond even when nothing was published for hours
+    /// (a position older than the history's age reads as a gap on a channel Redis forgot). No
+    /// entry gets the id itself: ids need not be dense.
+    static let clock =
+        helpers + """
+            local now = now_ms()
+            local last = redis.call('GET', KEYS[1])
+            local floor = format(now, 0)
+            if not last or less(last, floor) then
+              redis.call('SET', KEYS[1], floor)
+              last = floor
+            end
+            return redis.call('PUBLISH', ARGV[1], last)
+            """
+
     /// `EVALSHA replay 3 <stream> <meta> <publisher ids> <wanted id or ""> <after id or ""> <count> <slack>
     /// <age ms> <limit> <before id or "">` → `[<now ms>, <trimmed through or "">, <meta exists>,
     /// <found id or "">, <entries, newest first>, <the stream's newest id or "">]`, for one channel.

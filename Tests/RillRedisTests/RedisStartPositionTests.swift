@@ -66,11 +66,14 @@ import Testing
             }
             finished.signal()
         }
-        // Subscribed while events come: a first event it would have received tells where its
-        // position stands.
+        // Subscribed while events come: its first event after its position tells where the
+        // position stands (events that came while its channels went live come first, as its
+        // replay, and the position is after them).
         let first = try await b.broker.subscribe(to: ["left", "right"], lastEventID: nil)
         let position = try #require(first.startPosition)
-        let head = try await take(1, from: first)
+        let after = try #require(StreamID(positionID: position))
+        var head = try await take(1, from: first)
+        while StreamID(head[0].id)! <= after { head = try await take(1, from: first) }
         first.cancel()
         let resumed = try await b.broker.subscribe(to: ["left", "right"], lastEventID: position)
         #expect(resumed.replayStatus == .complete)
@@ -78,7 +81,7 @@ import Testing
         let rest = try await take(total - start + 1, from: resumed, within: .seconds(20))
         await waitWithoutBlocking(for: finished)
         #expect(failures.load(ordering: .relaxed) == 0)
-        // Every event from the first one the subscription got, once, in order.
+        // Every event after the position, once, in order.
         #expect(dataOf(rest) == (start...total).map(String.init))
         #expect(resumed.bufferedCount == 0)
         resumed.cancel()
@@ -86,12 +89,13 @@ import Testing
         await b.shutdown()
     }
 
-    @Test func `a position the history no longer covers is a gap; an empty Redis and a quiet connection give none`() async throws {
+    @Test func `a position the history no longer covers is a gap; hostile positions subscribe like unknown ids`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server, broker: BrokerConfiguration(historyCount: 2))
-        // Nothing was ever published: a position 0 could not be told from one long forgotten.
+        // Nothing was ever published, but the broker's clock gave Redis a last id when it
+        // started: a position (a 0-0 one could not be told from one long forgotten).
         let first = try await a.broker.subscribe(to: ["news"], lastEventID: nil)
-        #expect(first.startPosition == nil)
+        #expect(first.startPosition.map(PositionID.isPosition) == true)
         first.cancel()
         _ = try await a.broker.publish(ServerSentEvent(data: "0"), to: "elsewhere")
         try await eventually("the first subscription ended") { await a.broker.statistics().subscriptionCount == 0 }
@@ -110,9 +114,9 @@ import Testing
             #expect(subscription.isActive, "\(hostile)")
             subscription.cancel()
         }
-        // Its subscriber connection has received nothing since news was unsubscribed.
+        // Patterns: the clock's position (it ticked when the broker started).
         let byPattern = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("news*")], lastEventID: nil)
-        #expect(byPattern.startPosition == nil)
+        #expect(byPattern.startPosition.map(PositionID.isPosition) == true)
         await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", id: "~1-2"), to: "news") }
         for subscription in [resumed, byPattern] { subscription.cancel() }
         await a.shutdown()
@@ -143,14 +147,37 @@ import Testing
         #expect(resumed.replayStatus == .complete)
         #expect(dataOf(try await take(2, from: resumed)) == ["room 2", "lobby"])
         resumed.cancel()
-        // Nothing received for more than half the history's age: no position (an old one could
-        // read as a gap on a channel Redis forgot).
+        // No event for more than half the history's age: the clock (a tick every second here)
+        // still gives a recent position, never an older one.
         try await Task.sleep(for: .milliseconds(2_300))
         let late = try await b.broker.subscribe(to: [], matching: [rooms], lastEventID: nil)
-        #expect(late.startPosition == nil)
+        let latePosition = try #require(late.startPosition)
+        #expect(StreamID(positionID: latePosition)! >= StreamID(before.id)!)
         for subscription in [holder, late] { subscription.cancel() }
         await a.shutdown()
         await b.shutdown()
+    }
+}
+
+/// A channel quiet for longer than the history's age, subscribed here all along: its own position
+/// dates from when it went live, which a replay on a channel Redis never held takes for a gap;
+/// the clock keeps the position recent.
+@Suite(.timeLimit(.minutes(1))) struct RedisQuietChannelPositionTests {
+    @Test func `a resume on a channel quiet for longer than the history's age is complete, not a gap`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(historyMaxAge: .seconds(2)))
+        _ = try await a.broker.publish(ServerSentEvent(data: "elsewhere"), to: "other")
+        let holder = try await a.broker.subscribe(to: ["quiet"], lastEventID: nil)
+        try await Task.sleep(for: .milliseconds(2_600))
+        let quiet = try await a.broker.subscribe(to: ["quiet"], lastEventID: nil)
+        let position = try #require(quiet.startPosition)
+        quiet.cancel()
+        let resumed = try await a.broker.subscribe(to: ["quiet"], lastEventID: position)
+        #expect(resumed.replayStatus == .complete, "\(position) read as a gap")
+        _ = try await a.broker.publish(ServerSentEvent(data: "now"), to: "quiet")
+        #expect(dataOf(try await take(1, from: resumed)) == ["now"])
+        for subscription in [holder, resumed] { subscription.cancel() }
+        await a.shutdown()
     }
 }
 
