@@ -19,6 +19,9 @@ public import RillSSE
 /// (publishing, replay) and one subscriber connection that `SUBSCRIBE`s to a channel when its
 /// first local subscriber arrives and `UNSUBSCRIBE`s when the last one leaves. A live event is
 /// received once per process, encoded once, and the same bytes go to every local subscription.
+/// Every quarter of the history's age (1 to 60 s) the broker also runs one small script, its
+/// clock, so that the start positions it gives stay recent on quiet channels (see
+/// ``Subscription/startPosition``).
 ///
 /// **Ids.** An event published without an id gets a stream entry id such as `1700000000000-0`;
 /// a publisher's own id is kept (and stored with the event). Entry ids increase across all
