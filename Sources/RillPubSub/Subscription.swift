@@ -49,8 +49,8 @@ public final class Subscription: AsyncSequence, @unchecked Sendable {
     /// subscription to several channels or to patterns, so that the usual one-channel
     /// subscription carries one pointer for them.
     package let entries: Entries?
-    /// Where the subscription started in its broker's one id order, as an SSE id
-    /// (`~` and a number, such as `~1234`): sent back as `Last-Event-ID`, it resumes after the last event
+    /// Where the subscription started in its broker's one id order, as an SSE id (`~` and a
+    /// number, such as `~1234`): sent back as `Last-Event-ID`, it resumes after the last event
     /// published before the subscription (after its replay, if it has one), so a client that
     /// reconnects before its first event misses nothing. Event streams open with it when no
     /// replay comes first (`openingPosition`). The in-memory broker gives every subscription

@@ -37,9 +37,9 @@ public import RillSSE
 /// compared with the publisher ids stored in the history. An id that names no event there
 /// (unknown, trimmed away, from the future, or merely shaped like an entry id) is never read as
 /// a position: the replay status is `.gap` and the newest history is replayed. The one form
-/// read as a position is a position id (`~` and an entry id, such as `~1700000000000-3`; publishers may not
-/// use it), what an event stream opens with (``Subscription/startPosition``): the replay holds
-/// each channel's events after it.
+/// read as a position is a position id (`~` and an entry id, such as `~1700000000000-3`;
+/// publishers may not use it), what an event stream opens with
+/// (``Subscription/startPosition``): the replay holds each channel's events after it.
 ///
 /// **Receipts.** ``PublishReceipt/subscriberCount`` is the reply of Redis's `PUBLISH`: the number
 /// of subscriber connections (processes) that had a subscriber for the channel, not the number

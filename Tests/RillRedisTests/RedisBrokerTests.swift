@@ -84,25 +84,15 @@ import Testing
         // Two channels: the replay merges them in publish order.
         let first = try await b.broker.subscribe(to: ["left", "right"], lastEventID: nil)
         let total = 400
-        let failures = Atomic<Int>(0)
-        let finished = DispatchSemaphore(value: 0)
-        _ = onPlainThread {
-            for number in 1...total {
-                if case .failure = a.publishBlocking(ServerSentEvent(data: String(number)), to: number % 2 == 0 ? "left" : "right") {
-                    failures.add(1, ordering: .relaxed)
-                }
-                usleep(500)
-            }
-            finished.signal()
-        }
+        let publisher = a.publishInBackground(total, pauseMicroseconds: 500) { $0 % 2 == 0 ? "left" : "right" }
         let before = try await take(50, from: first)
         first.cancel()
         // Reconnect with the last id received while the publisher keeps going.
         let resumed = try await b.broker.subscribe(to: ["left", "right"], lastEventID: before.last!.id)
         #expect(resumed.replayStatus == .complete)
         let after = try await take(total - 50, from: resumed, within: .seconds(20))
-        await waitWithoutBlocking(for: finished)
-        #expect(failures.load(ordering: .relaxed) == 0)
+        await waitWithoutBlocking(for: publisher.finished)
+        #expect(publisher.failures.load(ordering: .relaxed) == 0)
         #expect(dataOf(before + after) == (1...total).map(String.init))
         #expect(Set((before + after).map(\.id)).count == total)
         // Nothing more: no duplicate arrives after the last one.

@@ -22,8 +22,9 @@ public import RillPubSub
 /// `Cache-Control: no-store`, `X-Accel-Buffering: no`, chunked, never compressed. The head and
 /// an opening comment (or the configured `retry:`) leave at once, so clients reach OPEN before
 /// the first event; a stream of a broker subscription adds its position to that block (`id:`
-/// and `Subscription.startPosition`, unless a replay comes first). Each event is one chunk in one socket write. Heartbeat comments go out only
-/// when the stream has been idle for the configured interval.
+/// and `Subscription.startPosition`, unless a replay comes first). Each event is one chunk in
+/// one socket write. Heartbeat comments go out only when the stream has been idle for the
+/// configured interval.
 ///
 /// When the client disconnects, the handler task is cancelled: the sequence's `for await` ends
 /// (sequences must honour cancellation, as `AsyncStream` and broker subscriptions do). When the

@@ -27,8 +27,8 @@ public struct EventStreamWriter: Sendable {
     /// `retryMilliseconds`, `id: …` when there is an `id`, `retry: N` — and the blank line that
     /// ends it, formatted on the stack: every stream opens with its own position and jittered
     /// value, and building them as an event and then a chunk cost two allocations per stream.
-    /// After the comment, byte for byte what `ServerSentEvent(id:retry:)` encodes. `id` holds no line
-    /// break (a broker's position id); `retryMilliseconds` ≥ 0.
+    /// After the comment, byte for byte what `ServerSentEvent(id:retry:)` encodes. `id` holds
+    /// no line break (a broker's position id); `retryMilliseconds` ≥ 0.
     static func withOpeningFields<Result>(id: String?, retryMilliseconds: Int64?, _ body: (UnsafeRawBufferPointer) -> Result)
         -> Result
     {

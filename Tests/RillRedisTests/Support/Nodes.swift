@@ -5,6 +5,7 @@ import RillCore
 import RillPubSub
 import RillRedis
 import RillSSE
+import Synchronization
 import Testing
 
 /// One "process" of a multi-process deployment: its own event loop and its own RedisBroker.
@@ -36,6 +37,25 @@ struct Node: Sendable {
     }
 
     /// Publishes and waits for the receipt, blocking the calling (plain) thread.
+    /// Publishes events with data "1" … "`total`" from a plain thread, one at a time (each after
+    /// the previous reply), `pauseMicroseconds` apart, to the channel `channel(number)` names.
+    /// Returns at once.
+    func publishInBackground(
+        _ total: Int, pauseMicroseconds: UInt32, to channel: @escaping @Sendable (Int) -> String
+    ) -> BackgroundPublisher {
+        let publisher = BackgroundPublisher()
+        _ = onPlainThread {
+            for number in 1...total {
+                if case .failure = publishBlocking(ServerSentEvent(data: String(number)), to: channel(number)) {
+                    publisher.failures.add(1, ordering: .relaxed)
+                }
+                usleep(pauseMicroseconds)
+            }
+            publisher.finished.signal()
+        }
+        return publisher
+    }
+
     func publishBlocking(_ event: ServerSentEvent, to channel: String) -> Result<PublishReceipt, BrokerError> {
         let done = DispatchSemaphore(value: 0)
         let outcome = Outcome()
@@ -81,6 +101,14 @@ let quietLogger: Logger = {
     logger.logLevel = .error
     return logger
 }()
+
+/// ``Node/publishInBackground(_:pauseMicroseconds:to:)``'s progress.
+final class BackgroundPublisher: Sendable {
+    /// Publishes that failed.
+    let failures = Atomic<Int>(0)
+    /// Signalled after the last publish.
+    let finished = DispatchSemaphore(value: 0)
+}
 
 struct Timeout: Error, CustomStringConvertible {
     let description: String
