@@ -19,17 +19,17 @@ public final class TCPStream: Transport, @unchecked Sendable {
     // ones packed at the end — every open connection carries one of these.
     private let handle: UnsafeMutablePointer<uv_tcp_t>
     private var lingerTimer: ScheduledTimer?
-    private var coalesced: [UInt8] = []
     /// Watches queued writes for progress while any are queued (see ``writeTimeout``); nil
     /// while nothing is queued, so a connection whose writes the kernel takes at once carries
     /// one pointer for it.
     private var writeWatch: WriteProgressWatch?
     /// The queued bytes at which the delegate wants a drain notice; -1: none wanted.
     private var drainThreshold = -1
+    /// Writes gathered between ``beginCoalescingWrites()`` and ``endCoalescingWrites()``.
+    private var coalescer = WriteCoalescer()
     /// ``writeTimeout`` in milliseconds; 0: none (4 bytes rather than a 17-byte optional
     /// `Duration` in every connection).
     private var writeTimeoutMilliseconds: UInt32 = 0
-    private var coalescingDepth: Int32 = 0
     /// The first write error's code (0: none) — what ``writeError`` says, in 4 bytes.
     private var writeErrorCode: Int32 = 0
     /// The first write error was the write timeout's.
@@ -156,34 +156,29 @@ public final class TCPStream: Transport, @unchecked Sendable {
     /// Collects the writes that follow, until ``endCoalescingWrites()``, into one socket write —
     /// say a response head and the first bytes of its body. Closing flushes them first.
     public func beginCoalescingWrites() {
-        coalescingDepth += 1
+        coalescer.begin()
     }
 
     /// Ends ``beginCoalescingWrites()``; the outermost end writes what was collected.
     public func endCoalescingWrites() {
-        precondition(coalescingDepth > 0, "endCoalescingWrites without beginCoalescingWrites")
-        coalescingDepth -= 1
-        if coalescingDepth == 0 { flushCoalescedWrites() }
-    }
-
-    private func flushCoalescedWrites() {
-        guard !coalesced.isEmpty else { return }
-        let bytes = coalesced
-        coalesced = []
-        let depth = coalescingDepth
-        coalescingDepth = 0
-        write(bytes)
-        coalescingDepth = depth
+        if let bytes = coalescer.end() { write(bytes) }
     }
 
     /// Writes `bytes` after everything written before. Never blocks; what the kernel does not
     /// take now is copied and queued. A failed write closes the stream.
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        guard !isClosing, !bytes.isEmpty else { return }
-        if coalescingDepth > 0 {
-            coalesced.append(contentsOf: bytes)
-            return
-        }
+        guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
+        send(bytes)
+    }
+
+    /// Writes `bytes` after everything written before. See ``write(_:)-(UnsafeRawBufferPointer)``.
+    public func write(_ bytes: [UInt8]) {
+        guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    /// Writes `bytes` now: what the kernel takes at once, the rest queued.
+    private func send(_ bytes: UnsafeRawBufferPointer) {
         var buffer = uv_buf_t(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self), len: bytes.count)
         let written = uv_try_write(rill_tcp_as_stream(handle), &buffer, 1)
         if written == Int32(bytes.count) { return }
@@ -193,15 +188,6 @@ public final class TCPStream: Transport, @unchecked Sendable {
         }
         let offset = max(0, Int(written))
         queueWrite(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-    }
-
-    /// Writes `bytes` after everything written before. See ``write(_:)-(UnsafeRawBufferPointer)``.
-    public func write(_ bytes: [UInt8]) {
-        if coalescingDepth > 0 && coalesced.isEmpty && !isClosing {
-            coalesced = bytes  // shared, not copied, while it is the only one
-            return
-        }
-        bytes.withUnsafeBytes { write($0) }
     }
 
     /// One allocation holds the request and the unsent bytes; freed in the write callback.
@@ -320,7 +306,7 @@ public final class TCPStream: Transport, @unchecked Sendable {
     /// which can destroy a response (a 400 or 413) before the client has read it.
     public func closeAfterFlush(lingering: Duration = .seconds(2)) {
         guard !isClosing, !discardingInput else { return }
-        flushCoalescedWrites()
+        if let bytes = coalescer.takeGathered() { bytes.withUnsafeBytes { send($0) } }
         // The peer already closed its side and nothing waits to be sent: no unread input can
         // cause a reset, so close now (no shutdown call, no linger).
         if receivedEOF && queuedBytes == 0 {

@@ -47,13 +47,12 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
     private let context: TLSContext
     /// Plaintext written before the handshake completed; empty (no storage) after it.
     private var pendingPlaintext: [UInt8] = []
-    /// Plaintext gathered between ``beginCoalescingWrites()`` and ``endCoalescingWrites()``.
-    private var coalesced: [UInt8] = []
     /// Closes a handshake that has not completed in time; nil once it did.
     private var handshakeTimer: ScheduledTimer?
     /// Why the TLS layer failed (a protocol error, an alert), for ``writeError``.
     private var failure: UVError?
-    private var coalescingDepth: Int32 = 0
+    /// Plaintext gathered between ``beginCoalescingWrites()`` and ``endCoalescingWrites()``.
+    private var coalescer = WriteCoalescer()
     private let isServer: Bool
     private var handshakeStarted = false
     private var handshakeCompleted = false
@@ -130,7 +129,7 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
 
     /// Plaintext not encrypted yet (waiting for the handshake, or gathered) plus the inner
     /// transport's queued ciphertext.
-    public var queuedBytes: Int { inner.queuedBytes + pendingPlaintext.count + coalesced.count }
+    public var queuedBytes: Int { inner.queuedBytes + pendingPlaintext.count + coalescer.gatheredByteCount }
 
     /// Whether ``close()`` or ``closeAfterFlush(lingering:)`` was called, or the inner transport
     /// is closing.
@@ -154,57 +153,45 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
 
     /// Encrypts and sends `bytes` after everything written before.
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        guard !isClosing, !bytes.isEmpty else { return }
-        if coalescingDepth > 0 {
-            coalesced.append(contentsOf: bytes)
-        } else if !handshakeCompleted {
-            pendingPlaintext.append(contentsOf: bytes)
-            if !isServer { startClientHandshake() }
-        } else {
-            encrypt(bytes)
-        }
+        guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
+        send(bytes)
     }
 
     /// Encrypts and sends `bytes` after everything written before.
     public func write(_ bytes: [UInt8]) {
-        if coalescingDepth > 0 && coalesced.isEmpty && !isClosing {
-            coalesced = bytes  // shared, not copied, while it is the only one
-            return
-        }
-        bytes.withUnsafeBytes { write($0) }
+        guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
+        bytes.withUnsafeBytes { send($0) }
     }
 
     /// Gathers the writes that follow, until ``endCoalescingWrites()``, into one `SSL_write`.
-    public func beginCoalescingWrites() { coalescingDepth += 1 }
+    public func beginCoalescingWrites() { coalescer.begin() }
 
     /// Ends ``beginCoalescingWrites()``; the outermost end encrypts and sends what was gathered.
     public func endCoalescingWrites() {
-        precondition(coalescingDepth > 0, "endCoalescingWrites without beginCoalescingWrites")
-        coalescingDepth -= 1
-        if coalescingDepth == 0 { flushCoalescedWrites() }
+        if let bytes = coalescer.end() { write(bytes) }
     }
 
-    private func flushCoalescedWrites() {
-        guard !coalesced.isEmpty else { return }
-        let bytes = coalesced
-        coalesced = []
-        let depth = coalescingDepth
-        coalescingDepth = 0
-        write(bytes)
-        coalescingDepth = depth
+    /// Encrypts and sends `bytes` now, or keeps them until the handshake completed.
+    private func send(_ bytes: UnsafeRawBufferPointer) {
+        if handshakeCompleted {
+            encrypt(bytes)
+        } else {
+            pendingPlaintext.append(contentsOf: bytes)
+            if !isServer { startClientHandshake() }
+        }
     }
 
     /// Asks the inner transport for a drain notice, passed on to the delegate.
     public func notifyWhenQueuedBytes(atMost threshold: Int) {
         guard !isClosing else { return }
-        inner.notifyWhenQueuedBytes(atMost: max(0, threshold - pendingPlaintext.count - coalesced.count))
+        inner.notifyWhenQueuedBytes(atMost: max(0, threshold - pendingPlaintext.count - coalescer.gatheredByteCount))
     }
 
     /// Sends what is gathered, then close_notify, then the inner transport flushes, shuts its
     /// write side down, lingers and closes.
     public func closeAfterFlush(lingering: Duration) {
         guard !isClosing else { return }
-        flushCoalescedWrites()
+        if let bytes = coalescer.takeGathered() { bytes.withUnsafeBytes { send($0) } }
         // No close_notify after a fatal error: OpenSSL forbids SSL_shutdown then.
         if handshakeCompleted && failure == nil {
             ERR_clear_error()

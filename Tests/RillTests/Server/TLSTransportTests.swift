@@ -14,8 +14,7 @@ private final class PipeEnd: Transport, @unchecked Sendable {
     private(set) var isClosing = false
     let writeError: UVError? = nil
     private var drainThreshold: Int?
-    private var coalescing = 0
-    private var coalesced: [UInt8] = []
+    private var coalescer = WriteCoalescer()
     /// Writes handed to the pipe (a coalesced group counts once).
     private(set) var writeCount = 0
 
@@ -34,11 +33,7 @@ private final class PipeEnd: Transport, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) { write(Array(bytes)) }
 
     func write(_ bytes: [UInt8]) {
-        guard !isClosing, !bytes.isEmpty else { return }
-        if coalescing > 0 {
-            coalesced += bytes
-            return
-        }
+        guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
         writeCount += 1
         queuedBytes += bytes.count
         _ = loop.execute { [self] in
@@ -53,15 +48,10 @@ private final class PipeEnd: Transport, @unchecked Sendable {
         }
     }
 
-    func beginCoalescingWrites() { coalescing += 1 }
+    func beginCoalescingWrites() { coalescer.begin() }
 
     func endCoalescingWrites() {
-        coalescing -= 1
-        if coalescing == 0, !coalesced.isEmpty {
-            let bytes = coalesced
-            coalesced = []
-            write(bytes)
-        }
+        if let bytes = coalescer.end() { write(bytes) }
     }
 
     func notifyWhenQueuedBytes(atMost threshold: Int) { drainThreshold = threshold }

@@ -22,8 +22,7 @@ final class MockTransport: Transport, @unchecked Sendable {
     private(set) var closedAfterFlush = false
     private(set) var writeError: UVError?
     private var drainThreshold: Int?
-    private var coalescingDepth = 0
-    private var coalesced: [UInt8] = []
+    private var coalescer = WriteCoalescer()
 
     init(loop: EventLoop) { self.loop = loop }
 
@@ -35,24 +34,16 @@ final class MockTransport: Transport, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) { write(Array(bytes)) }
 
     func write(_ bytes: [UInt8]) {
-        guard !isClosing else { return }
-        if coalescingDepth > 0 {
-            coalesced.append(contentsOf: bytes)
-            return
-        }
+        guard !isClosing, !coalescer.gather(bytes) else { return }
         writeCount += 1
         written.append(contentsOf: bytes)
         if holdsWrites { queuedBytes += bytes.count }
     }
 
-    func beginCoalescingWrites() { coalescingDepth += 1 }
+    func beginCoalescingWrites() { coalescer.begin() }
 
     func endCoalescingWrites() {
-        coalescingDepth -= 1
-        guard coalescingDepth == 0, !coalesced.isEmpty else { return }
-        let bytes = coalesced
-        coalesced = []
-        write(bytes)
+        if let bytes = coalescer.end() { write(bytes) }
     }
 
     func notifyWhenQueuedBytes(atMost threshold: Int) {
