@@ -229,6 +229,19 @@ package final class HTTP2Session {
         partial.headerBytes += nameLength + valueLength + 32
         if partial.headerBytes > session.limits.maxHeaderListBytes {
             partial.tooLarge = true
+            // An HPACK bomb: a few bytes on the wire naming a large dynamic-table entry again
+            // and again. nghttp2 checks every decoded value before this callback, so each
+            // reference costs the loop a pass over the entry; past the bound the connection
+            // ends instead of decoding on (a client that sends this much is not honest).
+            if partial.headerBytes > HTTP2SessionLimits.headerListBombFactor * session.limits.maxHeaderListBytes {
+                session.partialHeads[streamID] = nil
+                if session.failure == nil {
+                    session.failure = .flood(
+                        "a header list decoding to more than \(HTTP2SessionLimits.headerListBombFactor) × \(session.limits.maxHeaderListBytes) bytes")
+                }
+                nghttp2_session_terminate_session(session.session, HTTP2ErrorCode.enhanceYourCalm.rawValue)
+                return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+            }
         } else if !partial.tooLarge {
             partial.head.add(
                 name: UnsafeRawBufferPointer(start: name, count: nameLength),

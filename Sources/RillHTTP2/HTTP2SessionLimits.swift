@@ -5,8 +5,13 @@ package struct HTTP2SessionLimits: Sendable {
     package var maxConcurrentStreams: Int
     /// `SETTINGS_INITIAL_WINDOW_SIZE`: request body bytes in flight per stream.
     package var initialStreamWindowBytes: Int
-    /// `SETTINGS_MAX_HEADER_LIST_SIZE`, and the bound on a received header block (431 beyond).
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`, and the bound on a received header block (431 beyond;
+    /// `GOAWAY` `ENHANCE_YOUR_CALM` beyond ``headerListBombFactor`` times it).
     package var maxHeaderListBytes: Int
+    /// A header block decoding to more than this many times ``maxHeaderListBytes`` ends the
+    /// connection (`ENHANCE_YOUR_CALM`) rather than being decoded to its end for a 431: HPACK
+    /// lets a few wire bytes repeat a large dynamic-table entry thousands of times.
+    package static let headerListBombFactor = 4
     /// Rapid reset: `RST_STREAM` frames allowed in a burst…
     package var maxResetStreamBurst: Int
     /// …and per second after it; beyond, `GOAWAY` `ENHANCE_YOUR_CALM`.

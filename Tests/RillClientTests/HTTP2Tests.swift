@@ -136,6 +136,28 @@ struct HTTP2Tests {
         #expect(result["status"] as? String == "431", "\(result)")
     }
 
+    @Test func `an HPACK bomb (one large entry referenced thousands of times) ends the connection without decoding it all`() async throws {
+        // 5,000 one-byte references to a 4,000-byte entry: 20 MB decoded from 9 KB. Past 4 ×
+        // maxHeaderBytes decoded the connection ends (it used to decode on, a pass over the
+        // entry per reference, and answer 431).
+        let result = try await withHTTP2App { _, port in try await probe(port, "hpack-bomb", "5000") }
+        #expect(result["goaway"] as? Int == 11, "ENHANCE_YOUR_CALM: \(result)")
+        #expect(result["closed"] as? Bool == true, "\(result)")
+    }
+
+    @Test func `a request answered before its body ended is reset with NO_ERROR, and the connection goes on`() async throws {
+        // 413 on the declared length while the body is still coming; the client sends 1,000
+        // bytes and stops. After the linger (2 s) the stream is reset: without it the client
+        // could upload forever, and a stalled upload would hold its stream slot until the
+        // connection ends (the same after a 408). curl's upload in the test above, which ends
+        // within the linger, still gets its 413.
+        let result = try await withHTTP2App { _, port in try await probe(port, "rejected-upload", "/small") }
+        #expect(result["status"] as? String == "413", "\(result)")
+        #expect(result["reset"] as? Int == 0, "RST_STREAM NO_ERROR: \(result)")
+        #expect(result["after"] as? String == "200", "\(result)")
+        #expect(result["goaway"] == nil || result["goaway"] is NSNull, "\(result)")
+    }
+
     @Test func `heads of requests waiting for their bodies stay within maxQueuedRequestBytes per connection`() async throws {
         // 10 KB heads: six fit in 64 KiB, the other four are refused.
         let result = try await withHTTP2App { _, port in try await probe(port, "held-heads", "10", "10000") }

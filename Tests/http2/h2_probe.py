@@ -14,6 +14,9 @@ itself could not run.
     h2_probe.py PORT ping-flood N           N PINGs as fast as possible
     h2_probe.py PORT settings-flood N       N SETTINGS frames as fast as possible
     h2_probe.py PORT big-headers BYTES      a request with a header of BYTES bytes
+    h2_probe.py PORT hpack-bomb N           a 4000-byte header indexed, then referenced N times
+    h2_probe.py PORT rejected-upload PATH   a POST whose Content-Length is over PATH's limit,
+                                            its body still coming; then a GET on the connection
     h2_probe.py PORT held-heads N BYTES     N requests with a BYTES header, bodies never sent
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
@@ -290,6 +293,48 @@ def probe_big_headers(port, size):
     print(json.dumps({"status": status, "goaway": client.goaway()}))
 
 
+def probe_hpack_bomb(port, count):
+    """One HEADERS frame: a 4000-byte field entered in the dynamic table, then `count` one-byte
+    references to it (index 62, the newest entry), decoding to ~4 KB each."""
+    client = RawClient(port)
+    block = client.encoder.encode(get_headers("/hello") + [("x-bomb", "a" * 4000)]) + b"\xbe" * count
+    client.send(hf.HeadersFrame(1, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+    closed = client.wait_closed(5)
+    statuses = [frame.stream_id for frame in client.of_type(hf.HeadersFrame)]
+    print(json.dumps({"goaway": client.goaway(), "closed": closed, "answeredStreams": statuses}))
+
+
+def probe_rejected_upload(port, path):
+    """A POST declaring a body over the route's limit, sending some of it and never ending the
+    stream: the 413 must come with RST_STREAM NO_ERROR (the client stops, the stream closes);
+    the connection then serves a GET."""
+    client = RawClient(port)
+    head = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "127.0.0.1"), ("content-length", "10000000")]
+    client.send(hf.HeadersFrame(1, data=client.encoder.encode(head), flags=["END_HEADERS"]).serialize())
+    client.send(hf.DataFrame(1, data=b"x" * 1000).serialize())
+    deadline = time.time() + 5
+    reset = None
+    while time.time() < deadline and reset is None and not client.closed:
+        for frame in client.of_type(hf.RstStreamFrame):
+            if frame.stream_id == 1:
+                reset = frame.error_code
+        time.sleep(0.05)
+    decoder = hpack.Decoder()
+    status = None
+    for frame in client.of_type(hf.HeadersFrame):
+        if frame.stream_id == 1:
+            status = dict(decoder.decode(frame.data)).get(":status")
+    client.send(client.headers(3, "/hello"))
+    deadline = time.time() + 5
+    after = None
+    while time.time() < deadline and after is None and not client.closed:
+        for frame in client.of_type(hf.HeadersFrame):
+            if frame.stream_id == 3:
+                after = dict(decoder.decode(frame.data)).get(":status")
+        time.sleep(0.05)
+    print(json.dumps({"status": status, "reset": reset, "after": after, "goaway": client.goaway()}))
+
+
 def probe_held_heads(port, count, field_bytes):
     """`count` requests with a `field_bytes` header each whose bodies never come."""
     client = RawClient(port)
@@ -378,6 +423,8 @@ def main():
         "ping-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
         "settings-flood": lambda: probe_flood(port, int(args[0]), lambda i: hf.SettingsFrame(0, settings={4: 65535})),
         "big-headers": lambda: probe_big_headers(port, int(args[0])),
+        "hpack-bomb": lambda: probe_hpack_bomb(port, int(args[0])),
+        "rejected-upload": lambda: probe_rejected_upload(port, args[0]),
         "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
         "window": lambda: probe_window(port, args[0]),

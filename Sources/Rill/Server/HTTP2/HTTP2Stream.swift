@@ -36,12 +36,16 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     var flowControl = WriteFlowControl()
     /// The stream's place in its loop's timer queue.
     var timerQueueSlot = -1
+    /// When the request must be complete (408 then); after an answer sent while the client was
+    /// still sending, when the stream stops lingering (``earlyAnswerLingerMilliseconds``).
     private var requestDeadline: UInt64 = 0
     private var heartbeatDeadline: UInt64 = 0
     private var heartbeatIntervalMilliseconds: UInt64 = 0
     private var stallDeadline: UInt64 = 0
     private var eventStreamMaxQueuedBytes = 0
     private var requestComplete = false
+    /// The client ended its side of the stream (`END_STREAM`): it sends nothing more.
+    private var clientEndedStream = false
     private var responseStarted = false
     /// The response body is complete once ``pending`` is sent.
     private var responseEnds = false
@@ -60,6 +64,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// Whether this stream is an open event stream.
     var isStreamingEvents: Bool { streamingEvents && !isClosed }
 
+    /// How long a stream answered before its request ended goes on taking (and dropping) the
+    /// client's bytes before `RST_STREAM` `NO_ERROR` stops them: HTTP/1.1's linger after an
+    /// error response.
+    static let earlyAnswerLingerMilliseconds: UInt64 = 2_000
+
     init(connection: HTTP2Connection, id: Int32) {
         self.connection = connection
         self.id = id
@@ -71,6 +80,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     /// The request head arrived.
     func received(_ h2Head: HTTP2RequestHead, endStream: Bool, heldHeadBytes: Int) {
+        clientEndedStream = endStream
         guard let method = HTTPRequest.Method(h2Head.method), !h2Head.path.isEmpty || h2Head.method == "OPTIONS" else {
             reject(.badRequest, message: "the request needs :method and :path")
             return
@@ -117,6 +127,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     /// The request body is complete: the handler runs.
     func requestEnded() {
+        clientEndedStream = true
+        if responseDone {
+            requestDeadline = 0  // its upload ended while the stream lingered
+            updateTimer()
+        }
         guard let assembly, !requestComplete else { return }
         let request = Request(head: assembly.head, body: assembly.body)
         assembly.body = []
@@ -320,8 +335,15 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// The last frame of the response was sent.
     func responseSent() {
         responseDone = true
-        // The client is still sending a request nobody will read (a 413): stop it.
-        if !requestComplete || assembly != nil { connection.reset(self, error: .noError) }
+        // The client is still sending a request nobody will read (a 413, a 408). Its bytes are
+        // taken and dropped for a while, as HTTP/1.1 lingers after an error response (a client
+        // that reads its response only once its upload is done, such as curl 7.88, would fail
+        // on an immediate reset); then it is told to stop (`RST_STREAM` `NO_ERROR`, RFC 9113
+        // §8.1), so that an endless upload or a stalled one does not hold the stream.
+        if !clientEndedStream {
+            requestDeadline = server.loop.nowMilliseconds + Self.earlyAnswerLingerMilliseconds
+            updateTimer()
+        }
     }
 
     // MARK: ResponseBodySink
@@ -490,6 +512,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         let now = server.loop.nowMilliseconds
         if requestDeadline != 0 && now >= requestDeadline {
             requestDeadline = 0
+            if responseDone {
+                connection.reset(self, error: .noError)  // the linger after an early answer
+                return
+            }
             reject(.requestTimeout, message: "the request was not received in time")
         }
         if stallDeadline != 0 && now >= stallDeadline {
