@@ -24,7 +24,7 @@ extension RedisBroker {
         clockTimer?.cancel()
         guard lifecycle != .closed else { return }
         if command.isReady && subscriber.isReady {
-            _ = command.send([bytes("EVAL"), bytes(RedisScripts.clock), bytes("1"), keys.lastID, keys.anchor]) { _ in }
+            _ = command.send([bytes("EVAL"), bytes(RedisScripts.clock), bytes("2"), keys.lastID, keys.historyStart, keys.anchor]) { _ in }
         }
         clockTimer = eventLoop.schedule(after: clockInterval) { [weak self] in self?.tickClock() }
     }

@@ -193,22 +193,30 @@ extension RedisBroker {
             join.patterns.allSatisfy({ patternStates[keys.glob(for: $0)]?.phase == .live })
         else { return }
         // An entry id gives the millisecond of the client's event; any other id, the whole index.
-        let since =
-            join.lastEventID.flatMap { StreamID(bytes: Array($0.utf8)[...]) ?? StreamID(positionID: $0) }.map { String($0.milliseconds) }
-            ?? "-inf"
+        let position = join.lastEventID.flatMap { StreamID(bytes: Array($0.utf8)[...]) ?? StreamID(positionID: $0) }
         let command = [
-            bytes("ZRANGEBYSCORE"), keys.channelIndex, bytes(since), bytes("+inf"), bytes("LIMIT"), bytes("0"),
-            bytes(String(Self.channelIndexScanLimit + 1)),
+            bytes("EVAL"), bytes(RedisScripts.channelsSince), bytes("3"), keys.channelIndex, keys.historyStart, keys.lastID,
+            bytes(position.map { String($0.milliseconds) } ?? "-inf"), bytes(String(Self.channelIndexScanLimit + 1)),
         ]
         let sent = self.command.send(command) { [weak self, weak join] reply in
             guard let self, let join, join.completion != nil else { return }
-            guard let members = reply?.elements else {
+            guard let parts = reply?.elements, parts.count == 3, let now = parts[0].integer, case .bulk(let start) = parts[1],
+                let historyStart = StreamID(bytes: start[...]), let members = parts[2].elements
+            else {
                 self.fail(
                     join,
                     reply == nil
                         ? self.unavailable
                         : .backend("\(self.configuration.url) could not list channels: \(reply?.errorMessage ?? "unexpected reply")"))
                 return
+            }
+            // The index answers only for what it can remember: channels published to within
+            // the history's age, since the history began. A client from before either may have
+            // missed events on channels it no longer names: a gap.
+            if let position,
+                position < historyStart || position.milliseconds + self.historyMaxAgeMilliseconds <= UInt64(max(0, now))
+            {
+                join.expansionIsIncomplete = true
             }
             self.expand(join, members: members)
         }

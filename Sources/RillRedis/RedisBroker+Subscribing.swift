@@ -126,13 +126,17 @@ struct ChannelRead {
     var entries: [(StreamID, EventRecord)]
     /// The newest entry of the stream when it was read (nil: empty or gone).
     var newest: StreamID?
+    /// Where the history Redis holds begins (`<prefix>since`): after a position before it,
+    /// events may have been lost with Redis's data (a restart without persistence, a flush).
+    var historyStart: StreamID
 
     init?(_ reply: RedisValue) {
-        guard let parts = reply.elements, parts.count == 6, let now = parts[0].integer, case .bulk(let mark) = parts[1],
+        guard let parts = reply.elements, parts.count == 7, let now = parts[0].integer, case .bulk(let mark) = parts[1],
             let exists = parts[2].integer, case .bulk(let found) = parts[3], let entryReplies = parts[4].elements,
-            case .bulk(let newest) = parts[5]
+            case .bulk(let newest) = parts[5], case .bulk(let start) = parts[6], let historyStart = StreamID(bytes: start[...])
         else { return nil }
         self.newest = StreamID(bytes: newest[...])
+        self.historyStart = historyStart
         nowMilliseconds = UInt64(max(0, now))
         trimmedThrough = StreamID(bytes: mark[...])
         known = exists != 0
@@ -148,8 +152,10 @@ struct ChannelRead {
     }
 
     /// Whether events after `position` were lost: trimmed, or expired with the whole stream
-    /// (Redis forgot the channel and the position is older than the age bound).
+    /// (Redis forgot the channel and the position is older than the age bound), or gone with
+    /// Redis's data (the position is older than where its history begins).
     func lostEvents(after position: StreamID, historyMaxAgeMilliseconds: UInt64) -> Bool {
+        if position < historyStart { return true }
         if let trimmedThrough { return trimmedThrough > position }
         // Forgotten entirely (or never published to): events after a position older than the
         // age bound may have existed and expired; after a recent one they would be known.
@@ -212,6 +218,14 @@ struct ReplayReader {
     mutating func looked(_ read: ChannelRead, channel index: Int) -> Bool {
         lookups[index] = read
         guard lookups.allSatisfy({ $0 != nil }) else { return false }
+        endLookups()
+        return true
+    }
+
+    /// Ends step 1 once every channel replied — at once for a replay of no channel (a pattern
+    /// that matched none since the client's id): then a position has nothing after it, and
+    /// an event id is not found (a gap).
+    mutating func endLookups() {
         let reads = lookups.map { $0! }
         position = givenPosition ?? reads.compactMap(\.found).max()
         if let position {
@@ -224,7 +238,6 @@ struct ReplayReader {
         newestHeld = reads.map { $0.newest ?? .zero }
         unread = reads.map { read in read.entries.last.flatMap { $0.0 > floor ? $0.0 : nil } }
         before = Array(repeating: nil, count: reads.count)
-        return true
     }
 
     /// The next read of step 2: a channel and the id its read ends before (nil: at the
@@ -458,6 +471,18 @@ extension RedisBroker {
         return oldest?.positionID
     }
 
+    /// Both connections were lost within this long of each other: Redis went away (a crash, a
+    /// restart), rather than the subscriber connection alone.
+    static let togetherNanoseconds: UInt64 = 100_000_000
+
+    /// Whether the subscriber connection's last loss came with the command connection's (see
+    /// ``togetherNanoseconds``).
+    var subscriberWentDownWithRedis: Bool {
+        guard let subscriberLost = subscriberLostAtNanoseconds, let commandLost = commandLostAtNanoseconds else { return false }
+        let apart = subscriberLost > commandLost ? subscriberLost - commandLost : commandLost - subscriberLost
+        return apart <= Self.togetherNanoseconds
+    }
+
     /// Notes an event the subscriber connection received (see ``newestPush``).
     func received(_ id: StreamID) {
         if id > newestPush?.id ?? .zero { newestPush = (id, MonotonicClock.nanoseconds()) }
@@ -548,6 +573,11 @@ extension RedisBroker {
         let position = StreamID(positionID: lastEventID).flatMap { $0 < StreamID.greatest ? $0 : nil }
         join.reader = ReplayReader(
             channelCount: join.channels.count, limit: replayLimit, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds, position: position)
+        if join.channels.isEmpty {
+            join.reader!.endLookups()
+            readNextChannel(join)
+            return
+        }
         // Step 1: where the id is, every channel at once (no events read).
         for (index, name) in join.channels.enumerated() {
             let sent = readChannel(name, finding: position == nil ? lastEventID : nil, after: position, limit: 0) { [weak self, weak join] reply in
@@ -772,9 +802,17 @@ extension RedisBroker {
             return
         }
         if let position = channel.position {
-            guard let read = ChannelRead(reply) else {
+            guard var read = ChannelRead(reply) else {
                 syncFailed(channel, reply)
                 return
+            }
+            if position < read.historyStart && subscriberWentDownWithRedis {
+                // Redis lost its data, but this process received until Redis itself went away
+                // (both connections at once), so nothing it delivered is missing but what was on
+                // its way at that instant: the streams go on, their history begins anew. Only
+                // a subscriber connection that was down while Redis still took publishes
+                // (events this process never saw, gone with the data) ends them.
+                read.historyStart = .zero
             }
             if read.lostEvents(after: position, historyMaxAgeMilliseconds: historyMaxAgeMilliseconds) || read.entries.count > catchUpLimit {
                 historyLost(channel, after: position, read: read)
@@ -941,10 +979,9 @@ extension RedisBroker {
         _ handler: @escaping (RedisValue?) -> Void
     ) -> Bool {
         let arguments = [
-            keys.stream(name), keys.meta(name), keys.publisherIDs(name), bytes(lastEventID ?? ""), bytes(after?.description ?? ""), historyCountBytes,
-            slackBytes,
-            ageBytes, bytes(String(limit)), bytes(before?.description ?? ""),
+            keys.stream(name), keys.meta(name), keys.publisherIDs(name), keys.historyStart, keys.lastID, bytes(lastEventID ?? ""),
+            bytes(after?.description ?? ""), historyCountBytes, slackBytes, ageBytes, bytes(String(limit)), bytes(before?.description ?? ""),
         ]
-        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 3, arguments, handler)
+        return evaluate(replayScriptSHA, RedisScripts.replay, keyCount: 5, arguments, handler)
     }
 }

@@ -54,7 +54,13 @@ public import RillSSE
 /// default) follow it — then the newest ones are replayed. The newest trimmed event of a
 /// channel still locates a client that had it. A position older than the age bound on a
 /// channel Redis has forgotten entirely (no publish for 7 days, or twice the age bound if
-/// longer) also counts as a gap: nothing is left to prove otherwise. Each channel's history is
+/// longer) also counts as a gap: nothing is left to prove otherwise. So does a position from
+/// before Redis lost its data (restarted without persistence, flushed, a lagging replica
+/// promoted): the first script that finds no `<prefix>since` key records where the history
+/// begins anew, and a position before it may have missed events that went with the data. A
+/// pattern's replay finds its channels in an index of those published to within the age bound:
+/// a position older than that, or than the history's beginning, is a gap too, and a pattern
+/// that matched no channel since the position replays nothing (`.complete`). Each channel's history is
 /// read with its own bounded calls (an O(1) lookup of the id, then batches of
 /// `XREVRANGE … COUNT`, newest first), never one script over every channel, so a replay of many
 /// channels neither holds Redis up for other clients nor reads more than it replays.
@@ -73,7 +79,12 @@ public import RillSSE
 /// live again, so a subscription to several channels never receives an id older than one it
 /// already has. When the history lost events of a channel meanwhile (trimmed by count or age
 /// during the outage), its subscriptions end with ``SubscriptionError/historyLost`` instead of
-/// skipping them silently: their clients reconnect with their last id and are told `.gap`.
+/// skipping them silently: their clients reconnect with their last id and are told `.gap`. The
+/// same when Redis came back without its data after this process's subscriber connection had
+/// been down while Redis still took publishes (events it never saw went with the data). When
+/// Redis itself went away (both connections lost within 100 ms: a crash or restart), the
+/// process had received everything until then, and its streams go on even if Redis restarted
+/// empty; only what was on its way at that instant could be missing.
 /// While Redis cannot be reached, `publish` and `subscribe` fail at once with
 /// ``BrokerError/backend(_:)``; a command that gets no reply within
 /// ``Configuration/replyTimeout`` resets the connection instead of hanging.
@@ -141,6 +152,11 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     /// (monotonic ns): every event received later is newer, whatever its channel, so it is the
     /// start position of a subscription with patterns (see `startPosition(of:patterns:)`).
     var newestPush: (id: StreamID, atNanoseconds: UInt64)?
+    /// When each connection was last lost (monotonic ns; the first failure, not the retries):
+    /// both within ``togetherNanoseconds`` means Redis itself went away, not only the
+    /// subscriber connection (see `subscriberWentDownWithRedis`).
+    var subscriberLostAtNanoseconds: UInt64?
+    var commandLostAtNanoseconds: UInt64?
     /// The most events one replay delivers (``Configuration/maximumReplayEventCount``).
     let replayLimit: Int
     /// The most events a catch-up reads: the most the history holds (count + slack).
@@ -332,6 +348,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         case .running:
             // A lost connection is a warning; each failed attempt to get it back, a debug note.
             if commandDelay == configuration.reconnectInitialDelay {
+                commandLostAtNanoseconds = MonotonicClock.nanoseconds()
                 logger.warning("command connection to \(configuration.url) lost: \(reason)")
             } else {
                 logger.debug("command connection to \(configuration.url): reconnecting failed: \(reason)")
@@ -364,6 +381,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
             finishStartup(.failure(.backend("cannot connect to \(configuration.url): \(reason)")))
         case .running:
             if subscriberDelay == configuration.reconnectInitialDelay {
+                subscriberLostAtNanoseconds = MonotonicClock.nanoseconds()
                 logger.warning("subscriber connection to \(configuration.url) lost: \(reason)")
             } else {
                 logger.debug("subscriber connection to \(configuration.url): reconnecting failed: \(reason)")
@@ -437,10 +455,10 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let arguments: [[UInt8]] =
             [
                 keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.channelIndex,
-                keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes, record.messageFields,
+                keys.historyStart, keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes, record.messageFields,
             ]
             + record.streamArguments
-        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 5, arguments) { [weak self] reply in
+        let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 6, arguments) { [weak self] reply in
             guard let self else { return }
             guard let reply else {
                 completion(

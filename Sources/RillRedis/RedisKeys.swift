@@ -4,6 +4,10 @@ import RillPubSub
 struct RedisKeys {
     /// `<prefix>lastid`: the last event id assigned (one counter for every channel).
     let lastID: [UInt8]
+    /// `<prefix>since`: the id where the history Redis holds begins (see
+    /// `RedisScripts.history_start`): a position before it was given out by a Redis that has
+    /// since lost its data.
+    let historyStart: [UInt8]
     /// `<prefix>anchor:<random>`: a channel only this process subscribes to, so that the
     /// subscriber connection never drops out of subscribed mode when the last real channel is
     /// unsubscribed while another SUBSCRIBE is still in flight (older hiredis releases assert
@@ -15,6 +19,7 @@ struct RedisKeys {
     init(prefix: String, database: Int) {
         self.prefix = Array(prefix.utf8)
         lastID = self.prefix + Array("lastid".utf8)
+        historyStart = self.prefix + Array("since".utf8)
         // Pub/sub is shared by all databases; the number keeps brokers on different databases
         // (whose streams differ) apart.
         pubsubPrefix = self.prefix + Array((database == 0 ? "channel:" : "db\(database):channel:").utf8)

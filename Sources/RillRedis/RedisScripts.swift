@@ -63,6 +63,19 @@ enum RedisScripts {
           end
           return trimmed
         end
+        -- Where this Redis's history begins (`<prefix>since`): set by the first script that runs
+        -- on a Redis without it, before anything is added. A Redis that already has a last id
+        -- (it served a Rill without this key) vouches for all of its history ('0-0'); one
+        -- without (new, or restarted empty, or flushed) for what comes from now on, so that a
+        -- position from before it reads as a gap instead of as nothing missed.
+        local function history_start(since_key, last_key, now)
+          local since = redis.call('GET', since_key)
+          if not since then
+            since = redis.call('EXISTS', last_key) == 1 and '0-0' or format(now, 0)
+            redis.call('SET', since_key, since)
+          end
+          return since
+        end
         -- The publisher-id index (`pids`: publisher id -> entry id) forgets trimmed entries,
         -- unless a newer entry reuses the id.
         local function unindex(pids, entries)
@@ -98,9 +111,9 @@ enum RedisScripts {
 
         """
 
-    /// `EVALSHA publish 5 <stream> <meta> <last id> <publisher ids> <channel index> <pub/sub
-    /// channel> <count> <slack> <age ms> <message fields> <field> <value> …` → `[<entry id>,
-    /// <PUBLISH receivers>]`. The channel index (`<prefix>channels`) scores each stream key by
+    /// `EVALSHA publish 6 <stream> <meta> <last id> <publisher ids> <channel index> <history
+    /// start> <pub/sub channel> <count> <slack> <age ms> <message fields> <field> <value> …` →
+    /// `[<entry id>, <PUBLISH receivers>]`. The channel index (`<prefix>channels`) scores each stream key by
     /// its last publish, so that a pattern's replay finds the channels published since a
     /// client's event without scanning the keyspace.
     /// An event with a publisher id is indexed in the hash `<publisher ids>` (publisher id →
@@ -108,6 +121,7 @@ enum RedisScripts {
     static let publish =
         helpers + """
             local now = now_ms()
+            history_start(KEYS[6], KEYS[3], now)
             local ms, seq = now, 0
             local last = redis.call('GET', KEYS[3])
             if last then
@@ -155,7 +169,8 @@ enum RedisScripts {
             return {id, receivers}
             """
 
-    /// `EVAL clock 1 <last id> <anchor channel>` → the number of receivers: moves the last-id key
+    /// `EVAL clock 2 <last id> <history start> <anchor channel>` → the number of receivers: moves
+    /// the last-id key
     /// up to Redis's current millisecond (`<now>-0`) when it is behind, and publishes the result
     /// to the process's own anchor channel. An entry published later gets an id above it (ids
     /// are `max(now, last + 1)`), one published earlier is below it and, on that process's
@@ -166,6 +181,7 @@ enum RedisScripts {
     static let clock =
         helpers + """
             local now = now_ms()
+            history_start(KEYS[2], KEYS[1], now)
             local last = redis.call('GET', KEYS[1])
             local floor = format(now, 0)
             if not last or less(last, floor) then
@@ -175,9 +191,10 @@ enum RedisScripts {
             return redis.call('PUBLISH', ARGV[1], last)
             """
 
-    /// `EVALSHA replay 3 <stream> <meta> <publisher ids> <wanted id or ""> <after id or ""> <count> <slack>
-    /// <age ms> <limit> <before id or "">` → `[<now ms>, <trimmed through or "">, <meta exists>,
-    /// <found id or "">, <entries, newest first>, <the stream's newest id or "">]`, for one channel.
+    /// `EVALSHA replay 5 <stream> <meta> <publisher ids> <history start> <last id> <wanted id or
+    /// ""> <after id or ""> <count> <slack> <age ms> <limit> <before id or "">` → `[<now ms>,
+    /// <trimmed through or "">, <meta exists>, <found id or "">, <entries, newest first>, <the
+    /// stream's newest id or "">, <history start>]`, for one channel.
     ///
     /// With a wanted id (a client's `Last-Event-ID`) it finds the entry whose wire id is
     /// exactly that: an id shaped like an entry id is looked up at that position first, and
@@ -228,6 +245,18 @@ enum RedisScripts {
             local entries = redis.call('XREVRANGE', KEYS[1], upper, lower, 'COUNT', limit + 1)
             local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
             return {now, trimmed_through(KEYS[1], KEYS[2]) or '', redis.call('EXISTS', KEYS[2]), wanted ~= '' and found or '', entries,
-                    #newest > 0 and newest[1][1] or ''}
+                    #newest > 0 and newest[1][1] or '', history_start(KEYS[4], KEYS[5], now)}
+            """
+
+    /// `EVAL channelsSince 3 <channel index> <history start> <last id> <since ms or "-inf">
+    /// <count>` → `[<now ms>, <history start>, <stream keys published to since, oldest first (at
+    /// most count)>]`: the channels a pattern's replay reads, with what tells whether the index
+    /// can answer for the client's position at all (Redis's clock against the history's age,
+    /// and where the history begins).
+    static let channelsSince =
+        helpers + """
+            local now = now_ms()
+            local since = history_start(KEYS[2], KEYS[3], now)
+            return {now, since, redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))}
             """
 }

@@ -80,13 +80,14 @@ import Testing
 
     /// One channel's reply to the replay script: entries come newest first.
     private func read(
-        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, newest: String? = nil, _ ids: [String]
+        now: UInt64 = 10_000, trimmed: String? = nil, exists: Bool = true, found: String? = nil, newest: String? = nil,
+        historyStart: String = "0-0", _ ids: [String]
     ) -> ChannelRead {
         let entries = ids.reversed().map { id in RedisValue.array([.bulk(Array(id.utf8)), .array([.bulk([100]), .bulk(Array(id.utf8))])]) }
         return ChannelRead(
             .array([
                 .integer(Int64(now)), .bulk(Array((trimmed ?? "").utf8)), .integer(exists ? 1 : 0), .bulk(Array((found ?? "").utf8)),
-                .array(entries), .bulk(Array((newest ?? ids.last ?? "").utf8)),
+                .array(entries), .bulk(Array((newest ?? ids.last ?? "").utf8)), .bulk(Array(historyStart.utf8)),
             ]))!
     }
 
@@ -148,6 +149,21 @@ import Testing
         // An expired stream: an old position may have missed events, a recent one cannot have.
         #expect(replay([[], []], found: ["1000-0", nil], exists: [true, false], age: 5000).outcome.status == .gap)
         #expect(replay([[], []], found: ["8000-0", nil], exists: [true, false], age: 5000).outcome.status == .complete)
+        // A position from before Redis's history began (it lost its data): a gap, even a recent
+        // one on a channel Redis does not know.
+        let lostWithData = read(exists: false, historyStart: "9000-0", [])
+        #expect(lostWithData.lostEvents(after: StreamID("8000-0")!, historyMaxAgeMilliseconds: 5000))
+        #expect(!lostWithData.lostEvents(after: StreamID("9000-0")!, historyMaxAgeMilliseconds: 5000))
+        // No channel to read (a pattern that matched none since the id): after a position
+        // nothing is missing; an event id is not found, a gap.
+        var noChannel = ReplayReader(channelCount: 0, limit: 10, historyMaxAgeMilliseconds: 5000, position: StreamID("8000-0"))
+        noChannel.endLookups()
+        let noChannelRead = noChannel.nextRead().map(\.channel)
+        #expect(noChannelRead == nil && noChannel.outcome(names: []).status == .complete)
+        var noChannelUnknown = ReplayReader(channelCount: 0, limit: 10, historyMaxAgeMilliseconds: 5000)
+        noChannelUnknown.endLookups()
+        let noChannelUnknownRead = noChannelUnknown.nextRead().map(\.channel)
+        #expect(noChannelUnknownRead == nil && noChannelUnknown.outcome(names: []).status == .gap)
     }
 
     @Test func `a replay is capped to the newest events and reads no more than it needs`() {

@@ -1,0 +1,101 @@
+import RillCore
+import RillPubSub
+import RillSSE
+import Testing
+
+@testable import RillRedis
+
+/// A Redis that lost its data (restarted without persistence, flushed, failed over to a
+/// replica that lagged): positions and catch-ups from before it read as gaps, never as
+/// "nothing missed". Found by an independent chaos audit, which resumed from a position after a
+/// restart of an empty Redis and was told `complete` with the events gone.
+@Suite(.timeLimit(.minutes(1))) struct RedisLostDataTests {
+    @Test func `a position from before Redis lost its data is a gap, on channels and on patterns`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let b = try await Node.start(server)
+        _ = try await a.broker.publish(ServerSentEvent(data: "before"), to: "news/x")
+        let quiet = try await b.broker.subscribe(to: ["news/x"], lastEventID: nil)
+        let position = try #require(quiet.startPosition)
+        quiet.cancel()
+        let byPattern = try await b.broker.subscribe(to: [], matching: [try ChannelPattern("news/*")], lastEventID: nil)
+        let patternPosition = try #require(byPattern.startPosition)
+        byPattern.cancel()
+        // Published, then lost with Redis's data before the clients came back.
+        _ = try await a.broker.publish(ServerSentEvent(data: "missed"), to: "news/x")
+        _ = try await a.broker.runCommand(["FLUSHALL"])
+        _ = try await a.broker.publish(ServerSentEvent(data: "after"), to: "news/x")
+
+        let resumed = try await b.broker.subscribe(to: ["news/x"], lastEventID: position)
+        #expect(resumed.replayStatus == .gap)
+        #expect(dataOf(try await take(1, from: resumed)) == ["after"])
+        let resumedByPattern = try await b.broker.subscribe(to: [], matching: [try ChannelPattern("news/*")], lastEventID: patternPosition)
+        #expect(resumedByPattern.replayStatus == .gap)
+        #expect(dataOf(try await take(1, from: resumedByPattern)) == ["after"])
+
+        // Positions given out after the loss resume completely again.
+        let now = try await b.broker.subscribe(to: ["news/x"], lastEventID: nil)
+        let newPosition = try #require(now.startPosition)
+        now.cancel()
+        _ = try await a.broker.publish(ServerSentEvent(data: "next"), to: "news/x")
+        let again = try await b.broker.subscribe(to: ["news/x"], lastEventID: newPosition)
+        #expect(again.replayStatus == .complete)
+        #expect(dataOf(try await take(1, from: again)) == ["next"])
+        for subscription in [resumed, resumedByPattern, again] { subscription.cancel() }
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `a live stream whose catch-up reaches back before the loss ends with historyLost`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        let subscription = try await a.broker.subscribe(to: ["live"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "1"), to: "live")
+        #expect(dataOf(try await take(1, from: subscription)) == ["1"])
+        // The data goes, then the subscriber connection: its catch-up after "1" cannot tell
+        // what was published in between, so the stream ends and its client resumes with a gap.
+        _ = try await a.broker.runCommand(["FLUSHALL"])
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        await #expect(throws: SubscriptionError.historyLost) { _ = try await take(1, from: subscription) }
+        await a.shutdown()
+    }
+
+    @Test func `events missed while only the subscriber connection was down, then lost with Redis's data, end the stream`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        // B's subscriber connection stays away for 3 s; its command connection stays up.
+        let b = try await Node.start(server) { $0.reconnectInitialDelay = .seconds(3) }
+        let subscription = try await b.broker.subscribe(to: ["feed"], lastEventID: nil)
+        _ = try await a.broker.publish(ServerSentEvent(data: "1"), to: "feed")
+        #expect(dataOf(try await take(1, from: subscription)) == ["1"])
+        _ = try await a.broker.runCommand(["CLIENT", "KILL", "TYPE", "pubsub"])
+        // Published while B does not listen, then gone: Redis restarts without its data.
+        _ = try await a.broker.publish(ServerSentEvent(data: "missed"), to: "feed")
+        try await Task.sleep(for: .milliseconds(500))
+        server.kill()
+        try server.start()
+        await #expect(throws: SubscriptionError.historyLost) { _ = try await take(1, from: subscription, within: .seconds(15)) }
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `a pattern resume that no channel matches completes at once instead of timing out`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server)
+        _ = try await a.broker.publish(ServerSentEvent(data: "elsewhere"), to: "other")
+        let first = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("quiet/*")], lastEventID: nil)
+        let position = try #require(first.startPosition)
+        first.cancel()
+        // Nothing matched since the position: complete, and live from here.
+        let resumed = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("quiet/*")], lastEventID: position)
+        #expect(resumed.replayStatus == .complete)
+        // An event id no channel of the pattern holds: a gap (it waited 5 s and failed).
+        let unknown = try await a.broker.subscribe(to: [], matching: [try ChannelPattern("quiet/*")], lastEventID: "1-0")
+        #expect(unknown.replayStatus == .gap)
+        _ = try await a.broker.publish(ServerSentEvent(data: "now"), to: "quiet/a")
+        #expect(dataOf(try await take(1, from: resumed)) == ["now"])
+        #expect(dataOf(try await take(1, from: unknown)) == ["now"])
+        for subscription in [resumed, unknown] { subscription.cancel() }
+        await a.shutdown()
+    }
+}
