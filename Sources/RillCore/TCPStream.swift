@@ -278,25 +278,45 @@ public final class TCPStream: Transport, @unchecked Sendable {
             writeErrorCode = code
             writeTimedOut = timedOut
         }
-        close()
+        // The peer is gone or stopped reading: nothing the kernel still holds will be wanted.
+        abort()
     }
 
-    /// Closes the connection now; queued writes are cancelled.
+    /// Closes the connection now; queued writes are cancelled. What the kernel already took is
+    /// still delivered (see ``abort()``).
     public func close() {
-        guard !isClosing else { return }
+        guard prepareClose() else { return }
+        uv_close(rill_tcp_as_handle(handle), Self.didClose)
+    }
+
+    /// Closes the connection now and resets it (`SO_LINGER` 0, an RST): neither libuv's queue
+    /// nor the kernel's send buffer is delivered, and the kernel frees that buffer at once (up
+    /// to `net.ipv4.tcp_wmem`'s maximum, 4 MiB by default, per connection, which a plain close
+    /// would keep sending to a peer that stopped reading).
+    public func abort() {
+        guard prepareClose() else { return }
+        // Fails only while a shutdown is in progress (closeAfterFlush): then a plain close.
+        if uv_tcp_close_reset(handle, Self.didClose) != 0 { uv_close(rill_tcp_as_handle(handle), Self.didClose) }
+    }
+
+    /// Marks the stream closing and stops its timers; false if it already was.
+    private func prepareClose() -> Bool {
+        guard !isClosing else { return false }
         isClosing = true
         lingerTimer?.cancel()
         lingerTimer = nil
         writeWatch?.timer?.cancel()
         writeWatch = nil
-        uv_close(rill_tcp_as_handle(handle)) { handle in
-            let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
-            let stream = Unmanaged<TCPStream>.fromOpaque(pointer.pointee.data!).takeRetainedValue()
-            pointer.deallocate()
-            let delegate = stream.delegate
-            stream.delegate = nil
-            delegate?.transportDidClose(stream)
-        }
+        return true
+    }
+
+    private static let didClose: uv_close_cb = { handle in
+        let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)
+        let stream = Unmanaged<TCPStream>.fromOpaque(pointer.pointee.data!).takeRetainedValue()
+        pointer.deallocate()
+        let delegate = stream.delegate
+        stream.delegate = nil
+        delegate?.transportDidClose(stream)
     }
 
     /// Sends what is queued, half-closes the write side, then reads and discards the peer's

@@ -44,6 +44,10 @@ public protocol Transport: AnyObject {
     /// Closes now; queued writes are dropped. ``TransportDelegate/transportDidClose(_:)``
     /// follows once the transport is gone.
     func close()
+    /// Closes now and resets the connection: nothing queued anywhere is delivered, and what the
+    /// kernel holds for the peer is freed at once (TCP: an RST). For a peer that stopped
+    /// reading (a slow client cut off, a write that timed out).
+    func abort()
 }
 
 extension Transport {

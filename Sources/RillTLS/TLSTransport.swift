@@ -204,11 +204,23 @@ public final class TLSTransport: Transport, TransportDelegate, @unchecked Sendab
 
     /// Closes now; what is queued is dropped (no close_notify).
     public func close() {
-        guard !isClosing else { return }
+        guard prepareClose() else { return }
+        inner.close()
+    }
+
+    /// Closes now and resets the inner transport (no close_notify; see ``Transport/abort()``).
+    public func abort() {
+        guard prepareClose() else { return }
+        inner.abort()
+    }
+
+    /// Marks the transport closing and stops the handshake timer; false if it already was.
+    private func prepareClose() -> Bool {
+        guard !isClosing else { return false }
         closing = true
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        inner.close()
+        return true
     }
 
     // MARK: The inner transport's events

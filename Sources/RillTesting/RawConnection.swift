@@ -84,6 +84,16 @@ public final class RawConnection: @unchecked Sendable {
     /// Whether ``close()`` was called.
     public var isClosed: Bool { fd < 0 }
 
+    /// The connection's own port (the one the server sees as the client's), nil once closed.
+    public var localPort: Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return rc == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
+
     /// Closes the socket (idempotent).
     public func close() {
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)

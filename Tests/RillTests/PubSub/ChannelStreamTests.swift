@@ -1,3 +1,4 @@
+import Foundation
 import Rill
 import RillCore
 import RillHTTP
@@ -260,9 +261,32 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
             }
             #expect(received == 1000)
             #expect(await eventually { await subscriptions(app) == 1 })
+            // Cut off with a reset: the server's socket is gone at once, with the megabytes its
+            // send buffer held for the client (a plain close keeps it in FIN-WAIT-1 with that
+            // buffer, still delivering stale events, for as long as the client does not read).
+            let stalledPort = try #require(stalled.localPort)
+            #expect(
+                await eventually { serverSocket(port: port, peerPort: stalledPort) == nil },
+                "left: \(String(describing: serverSocket(port: port, peerPort: stalledPort)))")
             stalled.close()
         }
     }
+}
+
+/// The server's end of a loopback TCP connection in `/proc/net/tcp`: its state (hex, as the
+/// kernel writes it: 01 established, 04 FIN-WAIT-1…) and its send queue in bytes; nil when
+/// the kernel has no such socket.
+func serverSocket(port: Int, peerPort: Int) -> (state: String, sendQueueBytes: Int)? {
+    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+    let local = String(format: ":%04X", port)
+    let remote = String(format: ":%04X", peerPort)
+    for line in table.split(separator: "\n").dropFirst() {
+        let columns = line.split(separator: " ")
+        guard columns.count > 4, columns[1].hasSuffix(local), columns[2].hasSuffix(remote) else { continue }
+        let queues = columns[4].split(separator: ":")
+        return (String(columns[3]), Int(queues.first ?? "", radix: 16) ?? 0)
+    }
+    return nil
 }
 
 /// A plain POSIX thread, to publish from outside any Swift executor.

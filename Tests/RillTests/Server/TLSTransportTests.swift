@@ -62,6 +62,8 @@ private final class PipeEnd: Transport, @unchecked Sendable {
         _ = loop.execute { [self] in self.close() }
     }
 
+    func abort() { close() }
+
     func close() {
         guard !isClosing else { return }
         isClosing = true

@@ -251,9 +251,12 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         perform()
     }
 
-    /// The slow-client policy's disconnect: close now, dropping what is queued.
+    /// The slow-client policy's disconnect: close now, dropping what is queued here and in the
+    /// kernel (a reset: the client stopped reading, and its send buffer would otherwise stay
+    /// allocated, still delivering stale events, after the close).
     func disconnectSlowClient() {
         server.noteSlowClientDisconnect()
+        if http2 == nil { transport.abort() }
         forceClose()
     }
 

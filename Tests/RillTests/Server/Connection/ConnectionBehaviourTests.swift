@@ -149,9 +149,11 @@ private func responseCount(_ text: String) -> Int { text.components(separatedBy:
         await harness.connect()
         await harness.onLoop { $0.receive(get("/events")) }
         #expect(await harness.waitUntilWritten { $0.components(separatedBy: "3\r\n:\n\n\r\n").count >= 3 })
-        // The client stops reading: heartbeats pile up past the stream's limit, and it goes.
+        // The client stops reading: heartbeats pile up past the stream's limit, and it goes —
+        // reset, so that the kernel does not keep delivering what it holds for it.
         await harness.onLoop { $0.holdsWrites = true }
         #expect(await eventually { await harness.connectionCount == 0 })
+        #expect(await harness.onLoop { $0.aborted })
         await harness.shutdown()
     }
 }

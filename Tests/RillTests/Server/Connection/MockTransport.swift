@@ -63,6 +63,15 @@ final class MockTransport: Transport, @unchecked Sendable {
         close()
     }
 
+    /// The connection reset the connection (``abort()``) rather than closing it.
+    private(set) var aborted = false
+
+    func abort() {
+        guard !isClosing else { return }
+        aborted = true
+        close()
+    }
+
     func close() {
         guard !isClosing else { return }
         isClosing = true
