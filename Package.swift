@@ -278,6 +278,7 @@ let package = Package(
             dependencies: [
                 "RillJWT", "Rill", "RillPubSub", "RillTesting", "RillTestSupport", "CRillTestHooks",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

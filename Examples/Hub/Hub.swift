@@ -79,11 +79,15 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "The most /stats streams (open dashboards) at once (503 beyond); with credentials set, at most half of them without credentials.")
     var maxStatsStreams = 64
 
+    /// The most any option in seconds may be (a year): beyond, its milliseconds would not fit
+    /// the timers' 64-bit counts (an exit with an error, not a trap).
+    static let maximumSeconds = 31_536_000.0
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         if let loops { guard loops >= 1 else { throw ValidationError("--loops must be ≥ 1 (got \(loops))") } }
         guard history >= 0 else { throw ValidationError("--history must be ≥ 0") }
-        guard heartbeat >= 0, heartbeat.isFinite else { throw ValidationError("--heartbeat must be ≥ 0") }
+        guard (0...Self.maximumSeconds).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0…\(Self.maximumSeconds)") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
         guard maxQueuedBytes >= 1 else { throw ValidationError("--max-queued-bytes must be ≥ 1") }
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
@@ -93,14 +97,16 @@ struct RillHub: AsyncParsableCommand {
         if let jwtSecret, jwtSecret.utf8.count < JWTKeySource.minimumSecretBytes {
             throw ValidationError("--jwt-secret needs at least \(JWTKeySource.minimumSecretBytes) bytes (HS256, RFC 7518)")
         }
-        guard jwtLeeway >= 0, jwtLeeway.isFinite else { throw ValidationError("--jwt-leeway must be ≥ 0") }
+        guard (0...Self.maximumSeconds).contains(jwtLeeway) else { throw ValidationError("--jwt-leeway must be 0…\(Self.maximumSeconds)") }
         guard !jwtCookie.isEmpty else { throw ValidationError("--jwt-cookie must not be empty") }
         guard retryMs >= 0 else { throw ValidationError("--retry-ms must be ≥ 0") }
-        guard maxConnectionAge >= 0, maxConnectionAge.isFinite else { throw ValidationError("--max-connection-age must be ≥ 0") }
-        guard drainSeconds >= 0, drainSeconds.isFinite else { throw ValidationError("--drain-seconds must be ≥ 0") }
+        guard (0...Self.maximumSeconds).contains(maxConnectionAge) else {
+            throw ValidationError("--max-connection-age must be 0…\(Self.maximumSeconds)")
+        }
+        guard (0...Self.maximumSeconds).contains(drainSeconds) else { throw ValidationError("--drain-seconds must be 0…\(Self.maximumSeconds)") }
         guard maxStatsStreams >= 1 else { throw ValidationError("--max-stats-streams must be ≥ 1") }
-        guard presenceRefreshSeconds >= 0.1, presenceRefreshSeconds.isFinite else {
-            throw ValidationError("--presence-refresh-seconds must be ≥ 0.1")
+        guard (0.1...Self.maximumSeconds).contains(presenceRefreshSeconds) else {
+            throw ValidationError("--presence-refresh-seconds must be 0.1…\(Self.maximumSeconds)")
         }
     }
 

@@ -39,7 +39,12 @@ public final class JWTAuthorizer: Sendable {
     /// How far past `exp` (and before `nbf`) a token is still accepted: the clocks of the
     /// token's issuer and of this server may disagree a little.
     public let leeway: Duration
-    private let keys: JWTKeyCollection
+    /// The keys by the one algorithm each verifies: a token is checked only with the keys of the
+    /// `alg` its header names, so that `alg` must match the key.
+    private let keysByAlgorithm: [String: JWTKeyCollection]
+
+    /// The algorithms a key may verify.
+    static let supportedAlgorithms = ["HS256", "RS256", "ES256"]
 
     /// An authorizer that accepts tokens signed with any of `keys`.
     ///
@@ -50,7 +55,13 @@ public final class JWTAuthorizer: Sendable {
     /// - Throws: ``JWTKeyError`` for an unusable key.
     public init(keys: [JWTKeySource], cookieName: String = defaultCookieName, leeway: Duration = .zero) async throws {
         guard !keys.isEmpty else { throw JWTKeyError.noKeys }
-        let collection = JWTKeyCollection()
+        var collections: [String: JWTKeyCollection] = [:]
+        func collection(for algorithm: String) -> JWTKeyCollection {
+            if let existing = collections[algorithm] { return existing }
+            let created = JWTKeyCollection()
+            collections[algorithm] = created
+            return created
+        }
         for (index, key) in keys.enumerated() {
             // A kid per key, so that a token without one is tried against every key.
             let kid = JWKIdentifier(string: "rill-key-\(index)")
@@ -59,24 +70,37 @@ public final class JWTAuthorizer: Sendable {
                 guard secret.utf8.count >= JWTKeySource.minimumSecretBytes else {
                     throw JWTKeyError.secretTooShort(bytes: secret.utf8.count)
                 }
-                await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid)
+                await collection(for: "HS256").add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid)
             case .publicKeyPEM(let pem):
                 if let rsa = try? Insecure.RSA.PublicKey(pem: pem) {
-                    await collection.add(rsa: rsa, digestAlgorithm: .sha256, kid: kid)
+                    await collection(for: "RS256").add(rsa: rsa, digestAlgorithm: .sha256, kid: kid)
                 } else if let ecdsa = try? ES256PublicKey(pem: pem) {
-                    await collection.add(ecdsa: ecdsa, kid: kid)
+                    await collection(for: "ES256").add(ecdsa: ecdsa, kid: kid)
                 } else {
                     throw JWTKeyError.unsupportedPublicKey
                 }
             case .jwks(let json):
+                let jwks: JWKS
                 do {
-                    try await collection.add(jwksJSON: json)
+                    jwks = try JSONDecoder().decode(JWKS.self, from: Data(json.utf8))
                 } catch {
                     throw JWTKeyError.invalidJWKS("\(error)")
                 }
+                for var jwk in jwks.keys {
+                    // Each key's algorithm is fixed here, from its `alg` or its type: a key
+                    // without one would otherwise take the first token's `alg`, unverified, for
+                    // good (jwt-kit builds such a key's verifier on first use).
+                    let algorithm = try Self.algorithm(of: jwk)
+                    jwk.algorithm = JWK.Algorithm(rawValue: algorithm)
+                    do {
+                        try await collection(for: algorithm).add(jwk: jwk)
+                    } catch {
+                        throw JWTKeyError.invalidJWKS("\(error)")
+                    }
+                }
             }
         }
-        self.keys = collection
+        keysByAlgorithm = collections
         self.cookieName = cookieName
         self.leeway = leeway
     }
@@ -106,10 +130,13 @@ public final class JWTAuthorizer: Sendable {
         return nil
     }
 
-    /// Verifies `token`'s signature, `exp` (required) and `nbf`, and reads its claims.
+    /// Verifies `token`'s signature (with the keys of the algorithm its header names), `exp`
+    /// (required) and `nbf`, and reads its claims.
     ///
     /// - Throws: ``JWTVerificationError`` saying why the token is refused.
     public func verify(_ token: String) async throws(JWTVerificationError) -> RillClaims {
+        guard let algorithm = Self.headerAlgorithm(of: token) else { throw .malformed }
+        guard let keys = keysByAlgorithm[algorithm] else { throw .unacceptedAlgorithm }
         let payload: RillTokenPayload
         do {
             payload = try await keys.verify(token, as: RillTokenPayload.self, iteratingKeys: true)
@@ -185,11 +212,44 @@ public final class JWTAuthorizer: Sendable {
     /// stops being accepted, so the client's reconnect with the same token gets 401, not a
     /// stream that ends at once — with the `rill-token-expired` event.
     public func deadline(for claims: RillClaims) -> EventStreamDeadline {
-        let remainingSeconds = claims.expiration.timeIntervalSinceNow
+        // An `exp` decades away (or written in nanoseconds by mistake) is a stream without end
+        // for any purpose: the deadline is capped, never converted past what 64 bits hold.
+        let remainingSeconds = min(claims.expiration.timeIntervalSinceNow, Self.maximumStreamSeconds)
         let remaining = Duration.milliseconds(Int64((remainingSeconds * 1000).rounded(.up))) + leeway
-        let expiry = Int64(claims.expiration.timeIntervalSince1970.rounded(.down))
+        let expirySeconds = claims.expiration.timeIntervalSince1970.rounded(.down)
+        let expiry = expirySeconds < 9.0e18 ? Int64(expirySeconds) : Int64.max
         let event = ServerSentEvent(data: #"{"reason":"token expired","exp":\#(expiry)}"#, event: Self.expiredEventName)
         return EventStreamDeadline(.now + remaining, finalEvent: event)
+    }
+
+    /// The longest a token's stream deadline lies ahead (ten years).
+    static let maximumStreamSeconds = 10 * 365 * 86_400.0
+
+    /// The `alg` of `token`'s header; nil when the header is not base64url JSON with one.
+    static func headerAlgorithm(of token: String) -> String? {
+        guard let dot = token.utf8.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+        var base64 = String(token[..<dot]).replacing("-", with: "+").replacing("_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let bytes = Data(base64Encoded: base64) else { return nil }
+        struct Header: Decodable { var alg: String }
+        return try? JSONDecoder().decode(Header.self, from: bytes).alg
+    }
+
+    /// The one algorithm a JWKS key verifies: its `alg`, else the one its type implies (RSA:
+    /// RS256, EC P-256: ES256).
+    static func algorithm(of jwk: JWK) throws -> String {
+        let name = jwk.keyIdentifier.map { "key '\($0.string)'" } ?? "a key without 'kid'"
+        if let algorithm = jwk.algorithm?.rawValue {
+            guard supportedAlgorithms.contains(algorithm) else {
+                throw JWTKeyError.invalidJWKS("\(name) has 'alg' \(algorithm); supported: RS256, ES256")
+            }
+            return algorithm
+        }
+        switch (jwk.keyType, jwk.curve) {
+        case (.rsa, _): return "RS256"
+        case (.ecdsa, .some(.ecdsa(.p256))): return "ES256"
+        default: throw JWTKeyError.invalidJWKS("\(name) has no 'alg' and is neither RSA nor EC P-256: give its 'alg' (RS256, ES256)")
+        }
     }
 
     /// The 401 for `error`: a JSON body with the reason, and the `WWW-Authenticate` challenge

@@ -6,6 +6,9 @@ public enum JWTVerificationError: Error, Sendable, Equatable, CustomStringConver
     case malformed
     /// No configured key verifies the token's signature.
     case invalidSignature
+    /// The token's header names an algorithm (`alg`) no configured key uses: `none`, HS384, or
+    /// RS256 where only a secret is configured.
+    case unacceptedAlgorithm
     /// The token has no `exp` claim: Rill accepts only tokens that expire.
     case missingExpiration
     /// The token's `exp` has passed (beyond the leeway).
@@ -21,6 +24,7 @@ public enum JWTVerificationError: Error, Sendable, Equatable, CustomStringConver
         case .missingToken: "missing token"
         case .malformed: "malformed token"
         case .invalidSignature: "invalid token signature"
+        case .unacceptedAlgorithm: "the token's 'alg' is not that of any key (HS256, RS256 or ES256, as the key)"
         case .missingExpiration: "the token has no 'exp' claim"
         case .expired: "token expired"
         case .notYetValid: "token not yet valid ('nbf')"

@@ -55,10 +55,14 @@ import Testing
     @Test(arguments: [
         ["--port", "70000"], ["--history", "-1"], ["--max-connections", "0"], ["--token", ""], ["--bogus"],
         ["--metrics-channels", "-1"], ["--metrics-token", ""], ["--loops", "0"], ["--loops", "-2"], ["--max-stats-streams", "0"],
+        // Seconds whose milliseconds would not fit 64 bits (they trapped at start).
+        ["--jwt-leeway", "1e16"], ["--heartbeat", "1e300"], ["--max-connection-age", "1e17"], ["--drain-seconds", "nan"],
     ])
     func `invalid options are refused`(arguments: [String]) async throws {
         let outcome = try await runRefusing("rill-hub", arguments: arguments)
         #expect(outcome.refused, "\(arguments): \(outcome.ended ?? "still running")\n\(outcome.standardError)")
+        // With a message and an exit status, not a trap's signal.
+        #expect(outcome.ended?.hasPrefix("exit status") == true, "\(arguments): \(outcome.ended ?? "still running")")
     }
 
     // `make test` installs what this needs; it never skips (a missing tool is a failure).

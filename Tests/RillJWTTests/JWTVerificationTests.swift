@@ -62,12 +62,61 @@ struct JWTVerificationTests {
         #expect(try await authorizer.verify(try await keys.rs256(.expiring(subscribe: ["y"]))).allows(ChannelAccess.subscribe, to: "y"))
     }
 
+    @Test func `the header's alg must be its key's: none, HS384, RS256 over an HS256 signature are refused`() async throws {
+        let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
+        let exp = Int(Date().timeIntervalSince1970) + 300
+        let payload = #"{"exp":\#(exp),"sub":"mallory","rill":{"subscribe":["x"]}}"#
+        let honest = TestKeys.handMade(header: #"{"alg":"HS256","typ":"JWT"}"#, payload: payload)
+        #expect(try await authorizer.verify(honest).subject == "mallory")
+        for header in [#"{"alg":"HS384"}"#, #"{"alg":"none"}"#, #"{"alg":"RS256"}"#, #"{"alg":"ES256"}"#, #"{"alg":"garbage"}"#] {
+            await #expect(throws: JWTVerificationError.unacceptedAlgorithm, "\(header)") {
+                try await authorizer.verify(TestKeys.handMade(header: header, payload: payload))
+            }
+        }
+        await #expect(throws: JWTVerificationError.malformed) {
+            try await authorizer.verify(TestKeys.handMade(header: #"{"typ":"JWT"}"#, payload: payload))
+        }
+    }
+
+    @Test func `a JWKS key without alg takes its type's algorithm: a first token naming another cannot pin it`() async throws {
+        let authorizer = try await JWTAuthorizer(keys: [.jwks(try keys.rsaJWKSWithoutAlgorithm(kid: "rotating"))])
+        // Sent first, unsigned by anything real: jwt-kit would have built the key's verifier
+        // for PS512 from it and refused every RS256 token after.
+        await #expect(throws: JWTVerificationError.unacceptedAlgorithm) {
+            try await authorizer.verify(TestKeys.handMade(header: #"{"alg":"PS512","kid":"rotating"}"#, payload: #"{"exp":1}"#))
+        }
+        await #expect(throws: JWTVerificationError.unacceptedAlgorithm) {
+            try await authorizer.verify(TestKeys.handMade(header: #"{"alg":"PS512"}"#, payload: #"{"exp":1}"#))
+        }
+        let claims = try await authorizer.verify(try await keys.rs256(.expiring(subscribe: ["y"])))
+        #expect(claims.allows(.subscribe, to: "y"))
+        // A key whose algorithm cannot be told, or is not supported, is refused at start.
+        await #expect(throws: JWTKeyError.self) {
+            let edwards = #"{"kty":"OKP","crv":"Ed25519","kid":"e","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#
+            return try await JWTAuthorizer(keys: [.jwks(#"{"keys":[\#(edwards)]}"#)])
+        }
+        await #expect(throws: JWTKeyError.self) {
+            try await JWTAuthorizer(keys: [.jwks(try keys.rsaJWKSWithoutAlgorithm(kid: "k").replacing(#""use""#, with: #""alg":"PS512","use""#))])
+        }
+    }
+
+    @Test func `an exp centuries away, or in nanoseconds by mistake, gives a capped stream deadline, not a trap`() async throws {
+        let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
+        for exp in ["10000000000000000", "1e300", "9223372036854775807"] {
+            let token = TestKeys.handMade(header: #"{"alg":"HS256"}"#, payload: #"{"exp":\#(exp),"rill":{"subscribe":["x"]}}"#)
+            let claims = try await authorizer.verify(token)
+            let deadline = authorizer.deadline(for: claims)
+            #expect(deadline.instant > .now + .seconds(365 * 86_400), "\(exp)")
+        }
+    }
+
     @Test func `a token signed with another key, an expired one, one without exp are refused`() async throws {
         let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
         await #expect(throws: JWTVerificationError.invalidSignature) {
             try await authorizer.verify(try await TestKeys.hs256(.expiring(), secret: String(repeating: "x", count: 40)))
         }
-        await #expect(throws: JWTVerificationError.invalidSignature) {
+        // ES256 where only a secret is configured: no key of that algorithm.
+        await #expect(throws: JWTVerificationError.unacceptedAlgorithm) {
             try await authorizer.verify(try await keys.es256(.expiring()))
         }
         await #expect(throws: JWTVerificationError.expired) {

@@ -1,3 +1,4 @@
+import Crypto
 import CryptoExtras
 import Foundation
 import JWTKit
@@ -46,6 +47,28 @@ struct TestKeys: Sendable {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(payload)
+    }
+
+    /// A JWS made by hand, signed with HMAC-SHA256 and `secret` whatever `header` says (its
+    /// `alg` is not checked here): what an attacker who knows the secret, or a confused
+    /// issuer, may send.
+    static func handMade(header: String, payload: String, secret: String = TestKeys.secret) -> String {
+        func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+            Data(bytes).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        }
+        let input = base64URL(Array(header.utf8)) + "." + base64URL(Array(payload.utf8))
+        let signature = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        return input + "." + base64URL(signature)
+    }
+
+    /// A JWKS holding the RSA public key under `kid`, without `alg` (RFC 7517 makes it
+    /// optional).
+    func rsaJWKSWithoutAlgorithm(kid: String) throws -> String {
+        let (modulus, exponent) = try rsa.publicKey.getKeyPrimitives()
+        func base64URL(_ data: Data) -> String {
+            data.base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        }
+        return #"{"keys":[{"kty":"RSA","use":"sig","kid":"\#(kid)","n":"\#(base64URL(modulus))","e":"\#(base64URL(exponent))"}]}"#
     }
 
     /// `payload` signed with RS256.
