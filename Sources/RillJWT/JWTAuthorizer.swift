@@ -21,7 +21,8 @@ import RillPubSub
 /// ```
 ///
 /// The token is read from, in order: `Authorization: Bearer …`, the cookie ``cookieName``
-/// (so a browser `EventSource` with `withCredentials` sends it), then the `token` query
+/// on `GET` and `HEAD` (so a browser `EventSource` with `withCredentials` sends it; never on a
+/// `POST`, which a cross-site form can make with the user's cookies), then the `token` query
 /// parameter (accepted, but ``LogRequestsMiddleware`` logs it as `REDACTED`).
 ///
 /// A stream opened with a token ends when the token does: at `exp` (plus ``leeway``) it sends
@@ -107,8 +108,13 @@ public final class JWTAuthorizer: Sendable {
 
     // MARK: Reading and verifying
 
-    /// The request's token: `Authorization: Bearer`, else the cookie, else `?token=`; nil if
-    /// none.
+    /// The request's token: `Authorization: Bearer`, else the cookie (on `GET` and `HEAD`
+    /// only), else `?token=`; nil if none.
+    ///
+    /// The cookie is for what a browser's `EventSource` cannot otherwise send. It is not read on
+    /// other methods: a browser attaches cookies to a cross-site form `POST` as well, so a
+    /// cookie on `POST /publish` would let any page publish with the user's rights (CSRF).
+    /// Publish with `Authorization`.
     public func token(in request: Request) -> String? {
         if let authorization = request.headerFields[.authorization] {
             let scheme = "bearer "
@@ -117,7 +123,8 @@ public final class JWTAuthorizer: Sendable {
                 if !token.isEmpty { return String(token) }
             }
         }
-        for header in request.headerFields[values: .cookie] {
+        let readsCookie = request.method == .get || request.method == .head
+        for header in request.headerFields[values: .cookie] where readsCookie {
             for pair in header.split(separator: ";") {
                 let pair = pair.drop { $0 == " " }
                 guard let equals = pair.firstIndex(of: "="), pair[..<equals] == cookieName[...] else { continue }

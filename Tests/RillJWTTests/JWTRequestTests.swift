@@ -69,6 +69,11 @@ struct JWTRequestTests {
 
             let published = try await client.post("/publish?channel=chat/lobby", text: "hi", headerFields: [.authorization: "Bearer \(token)"])
             #expect(published.status == .ok)
+            // The cookie alone does not publish: a cross-site form could send it (CSRF).
+            let bycookie = try await client.post(
+                "/publish?channel=chat/lobby", text: "forged",
+                headerFields: [.cookie: "rill_token=\(token)", HTTPField.Name("Origin")!: "https://evil.example"])
+            #expect(bycookie.status == .unauthorized)
             let refused = try await client.post("/publish?channel=chat/other", text: "hi", headerFields: [.authorization: "Bearer \(token)"])
             #expect(refused.status == .forbidden)
             #expect(
