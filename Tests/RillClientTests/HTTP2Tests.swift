@@ -158,6 +158,14 @@ struct HTTP2Tests {
         #expect(result["goaway"] == nil || result["goaway"] is NSNull, "\(result)")
     }
 
+    @Test(arguments: [1, 2, 3, 5])
+    func `a preface split after its first bytes is still HTTP 2`(firstSegmentBytes: Int) async throws {
+        // 1–3 bytes cannot tell HTTP/2 from an HTTP/1.1 method yet; they used to be taken for
+        // HTTP/1.1 and the rest answered with 505.
+        let result = try await withHTTP2App { _, port in try await probe(port, "split-preface", String(firstSegmentBytes)) }
+        #expect(result["status"] as? String == "200", "\(result)")
+    }
+
     @Test func `heads of requests waiting for their bodies stay within maxQueuedRequestBytes per connection`() async throws {
         // 10 KB heads: six fit in 64 KiB, the other four are refused.
         let result = try await withHTTP2App { _, port in try await probe(port, "held-heads", "10", "10000") }

@@ -17,6 +17,7 @@ itself could not run.
     h2_probe.py PORT hpack-bomb N           a 4000-byte header indexed, then referenced N times
     h2_probe.py PORT rejected-upload PATH   a POST whose Content-Length is over PATH's limit,
                                             its body still coming; then a GET on the connection
+    h2_probe.py PORT split-preface N        the preface's first N bytes alone, the rest 100 ms later
     h2_probe.py PORT held-heads N BYTES     N requests with a BYTES header, bodies never sent
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
@@ -335,6 +336,44 @@ def probe_rejected_upload(port, path):
     print(json.dumps({"status": status, "reset": reset, "after": after, "goaway": client.goaway()}))
 
 
+def probe_split_preface(port, first):
+    """A client whose first TCP segment holds only `first` bytes of the preface (TCP may split
+    anywhere); then the rest, SETTINGS and a GET /hello."""
+    sock = connect(port)
+    sock.sendall(PREFACE[:first])
+    time.sleep(0.1)
+    encoder = hpack.Encoder()
+    rest = PREFACE[first:] + hf.SettingsFrame(0).serialize()
+    rest += hf.HeadersFrame(1, data=encoder.encode(get_headers("/hello")), flags=["END_HEADERS", "END_STREAM"]).serialize()
+    sock.sendall(rest)
+    buffer = b""
+    deadline = time.time() + 5
+    sock.settimeout(0.2)
+    status = None
+    decoder = hpack.Decoder()
+    while time.time() < deadline and status is None:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buffer += data
+        if buffer.startswith(b"HTTP/1.1"):
+            status = "http/1.1 " + buffer.split(b" ")[1].decode()
+            break
+        while len(buffer) >= 9:
+            frame, length = hf.Frame.parse_frame_header(memoryview(buffer[:9]))
+            if len(buffer) < 9 + length:
+                break
+            frame.parse_body(memoryview(buffer[9:9 + length]))
+            buffer = buffer[9 + length:]
+            if isinstance(frame, hf.HeadersFrame) and frame.stream_id == 1:
+                status = dict(decoder.decode(frame.data)).get(":status")
+    sock.close()
+    print(json.dumps({"status": status}))
+
+
 def probe_held_heads(port, count, field_bytes):
     """`count` requests with a `field_bytes` header each whose bodies never come."""
     client = RawClient(port)
@@ -425,6 +464,7 @@ def main():
         "big-headers": lambda: probe_big_headers(port, int(args[0])),
         "hpack-bomb": lambda: probe_hpack_bomb(port, int(args[0])),
         "rejected-upload": lambda: probe_rejected_upload(port, args[0]),
+        "split-preface": lambda: probe_split_preface(port, int(args[0])),
         "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
         "window": lambda: probe_window(port, args[0]),

@@ -59,8 +59,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         return cycle.streamingEvents ? 1 : 0
     }
     private(set) var isClosed = false
-    /// The first bytes were read (they decide between HTTP/1.1 and HTTP/2).
-    private var readFirstBytes = false
+    /// Until the first bytes decided between HTTP/1.1 and HTTP/2: how many bytes of the HTTP/2
+    /// preface arrived so far (a first segment may be shorter than what decides: `P`, `PR`,
+    /// `PRI`); -1 once decided.
+    private var prefaceBytesSeen: Int8 = 0
 
     init(server: HTTPServer, transport: any Transport) {
         self.server = server
@@ -83,10 +85,12 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
 
     func transport(_ transport: any Transport, didRead bytes: UnsafeRawBufferPointer) {
         if let http2 { return http2.receive(bytes) }
-        if !readFirstBytes {
-            readFirstBytes = true
-            if speaksHTTP2(startingWith: bytes) { return startHTTP2(with: bytes) }
-        }
+        if prefaceBytesSeen >= 0 { return receiveFirstBytes(bytes) }
+        receiveHTTP1(bytes)
+    }
+
+    /// Bytes for the HTTP/1.1 state machine.
+    private func receiveHTTP1(_ bytes: UnsafeRawBufferPointer) {
         reserveActions()
         if machine.wantsInputBuffer, var spare = server.takeSpareInputBuffer() { machine.lendInputBuffer(&spare) }
         if !machine.hasSpareHeaderFields, let spare = server.takeSpareHeaderFields() { machine.recycleHeaderFields(spare) }
@@ -289,15 +293,34 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
 
     // MARK: HTTP/2
 
-    /// Whether the connection speaks HTTP/2: TLS negotiated `h2`, or a cleartext connection
-    /// opens with the HTTP/2 preface (prior knowledge) and the server accepts that.
-    private func speaksHTTP2(startingWith bytes: UnsafeRawBufferPointer) -> Bool {
+    /// The connection's first bytes decide whether it speaks HTTP/2: TLS negotiated `h2`, or a
+    /// cleartext connection opens with the HTTP/2 preface (prior knowledge; its first 4 bytes
+    /// decide, as no HTTP/1.1 request starts with `PRI `) and the server accepts that. Fewer
+    /// bytes that begin the preface are held (as a count: they are the preface's) until more
+    /// come, since TCP may split anywhere.
+    private func receiveFirstBytes(_ bytes: UnsafeRawBufferPointer) {
         let configuration = server.configuration.http2
-        if let negotiated = transport.applicationProtocol { return negotiated == "h2" && configuration.isEnabledOverTLS }
-        guard configuration.acceptsPriorKnowledge, bytes.count >= 4 else { return false }
+        let seen = Int(prefaceBytesSeen)
+        if let negotiated = transport.applicationProtocol {
+            prefaceBytesSeen = -1
+            return negotiated == "h2" && configuration.isEnabledOverTLS ? startHTTP2(with: bytes) : receiveHTTP1(bytes)
+        }
         let preface = Self.http2Preface
-        let count = min(bytes.count, preface.count)
-        return preface.withUnsafeBytes { $0.prefix(count).elementsEqual(bytes.prefix(count)) }
+        let compared = min(bytes.count, preface.count - seen)
+        let continuesPreface =
+            configuration.acceptsPriorKnowledge && preface.withUnsafeBytes { $0[seen..<(seen + compared)].elementsEqual(bytes.prefix(compared)) }
+        if continuesPreface && seen + bytes.count < 4 {
+            prefaceBytesSeen = Int8(seen + bytes.count)
+            return
+        }
+        prefaceBytesSeen = -1
+        if continuesPreface {
+            guard seen > 0 else { return startHTTP2(with: bytes) }
+            let joined = preface[..<seen] + Array(bytes)
+            return joined.withUnsafeBytes { startHTTP2(with: $0) }
+        }
+        if seen > 0 { preface.withUnsafeBytes { receiveHTTP1(UnsafeRawBufferPointer(rebasing: $0[..<seen])) } }
+        if !isClosed { receiveHTTP1(bytes) }
     }
 
     /// Hands the transport over to an ``HTTP2Connection``, which takes `bytes` (the preface and
