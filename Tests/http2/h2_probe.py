@@ -172,6 +172,19 @@ def probe_close_with_open(port, path, count):
 
 # --- raw frames (attacks) ------------------------------------------------------------------
 
+def split_frames(buffer):
+    """The complete frames at the start of `buffer`, and what is left of it."""
+    frames = []
+    while len(buffer) >= 9:
+        frame, length = hf.Frame.parse_frame_header(memoryview(buffer[:9]))
+        if len(buffer) < 9 + length:
+            break
+        frame.parse_body(memoryview(buffer[9:9 + length]))
+        buffer = buffer[9 + length:]
+        frames.append(frame)
+    return frames, buffer
+
+
 class RawClient:
     """Writes frames as given; a thread collects what the server sends."""
 
@@ -193,13 +206,8 @@ class RawClient:
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                buffer += data
-                while len(buffer) >= 9:
-                    frame, length = hf.Frame.parse_frame_header(memoryview(buffer[:9]))
-                    if len(buffer) < 9 + length:
-                        break
-                    frame.parse_body(memoryview(buffer[9:9 + length]))
-                    buffer = buffer[9 + length:]
+                frames, buffer = split_frames(buffer + data)
+                for frame in frames:
                     with self.lock:
                         self.frames.append(frame)
                     if isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
@@ -362,12 +370,8 @@ def probe_split_preface(port, first):
         if buffer.startswith(b"HTTP/1.1"):
             status = "http/1.1 " + buffer.split(b" ")[1].decode()
             break
-        while len(buffer) >= 9:
-            frame, length = hf.Frame.parse_frame_header(memoryview(buffer[:9]))
-            if len(buffer) < 9 + length:
-                break
-            frame.parse_body(memoryview(buffer[9:9 + length]))
-            buffer = buffer[9 + length:]
+        frames, buffer = split_frames(buffer)
+        for frame in frames:
             if isinstance(frame, hf.HeadersFrame) and frame.stream_id == 1:
                 status = dict(decoder.decode(frame.data)).get(":status")
     sock.close()
