@@ -27,8 +27,10 @@ static void rill_tls_make_alpn_index(void) {
     rill_tls_alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, rill_tls_free_alpn);
 }
 
-/// Picks the server's most preferred protocol among the client's; none in common: no ALPN
-/// extension in the answer (the client decides whether to go on), rather than a fatal alert.
+/// Picks the server's most preferred protocol among the client's. None in common: the fatal
+/// `no_application_protocol` alert RFC 7301 §3.2 requires (as nginx since 1.21.4), rather
+/// than an answer without ALPN that serves the client a protocol it did not ask for. A client
+/// that offers no ALPN at all is not asked here and gets HTTP/1.1.
 static int rill_tls_select_alpn(
     SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in, unsigned int inlen, void *arg) {
     (void)arg;
@@ -39,7 +41,7 @@ static int rill_tls_select_alpn(
     unsigned char *selected = NULL;
     unsigned char selectedLength = 0;
     if (SSL_select_next_proto(&selected, &selectedLength, stored + sizeof(length), length, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_NOACK;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     *out = selected;
     *outlen = selectedLength;
     return SSL_TLSEXT_ERR_OK;

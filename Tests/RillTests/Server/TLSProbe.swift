@@ -127,6 +127,63 @@ struct TLSProbe {
         print(json.dumps(report), flush=True)
         """#
 
+    /// Whether the server answers a client's close_notify with its own (RFC 8446 §6.1): after
+    /// one request (`h2`: the preface and SETTINGS) the client sends close_notify and reads on.
+    /// Over memory BIOs, because `SSLSocket.unwrap` of some Python releases takes a bare EOF
+    /// for the server's close_notify. Prints `close_notify` or `no close_notify: …`.
+    static func answersCloseNotify(port: Int, alpn: String) async throws -> String {
+        let process = try ChildProcess([python, "-c", closeNotifyScript, String(port), alpn], logPrefix: "tls-close-notify")
+        let outcome = try await withDeadline(.seconds(20), "close_notify probe") { process.waitForExit(timeout: .seconds(15)) }
+        guard outcome != nil else { throw HarnessError("the close_notify probe did not finish\n\(process.standardError)") }
+        return process.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) + process.standardError
+    }
+
+    static let closeNotifyScript = #"""
+        import socket, ssl, sys
+        port, alpn = int(sys.argv[1]), sys.argv[2]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols([alpn])
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        def flush():
+            data = outgoing.read()
+            if data:
+                sock.sendall(data)
+        def pump():
+            data = sock.recv(65536)
+            if not data:
+                raise EOFError("the server closed without close_notify")
+            incoming.write(data)
+        def run(operation):
+            while True:
+                try:
+                    result = operation()
+                    flush()
+                    return result
+                except ssl.SSLWantReadError:
+                    flush()
+                    pump()
+        run(tls.do_handshake)
+        tls.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0" if alpn == "h2" else b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        flush()
+        run(lambda: tls.read(65536))
+        try:
+            tls.unwrap()  # sends the client's close_notify
+        except ssl.SSLWantReadError:
+            pass
+        flush()
+        try:
+            while True:
+                run(lambda: tls.read(65536))
+        except ssl.SSLZeroReturnError:
+            print("close_notify")
+        except (ssl.SSLError, EOFError) as error:
+            print("no close_notify:", type(error).__name__)
+        """#
+
     /// The interpreter: `RILL_TEST_PYTHON` (the Makefile's), else `python3` on the PATH.
     static var python: String {
         if let python = ProcessInfo.processInfo.environment["RILL_TEST_PYTHON"], !python.isEmpty { return python }

@@ -77,9 +77,22 @@ private let pingRequest = request("/ping")
             let report = try await TLSProbe.run(.init(port: port, steps: [.init(send: pingRequest, until: "pong")], alpn: ["h2", "http/1.1"]))
             #expect(report.alpn == "http/1.1", "\(report.error ?? "")")
             #expect(report.ok)
+            // No protocol in common: the handshake fails with no_application_protocol (RFC 7301).
             let unknown = try await TLSProbe.run(.init(port: port, steps: [.init(send: pingRequest, until: "pong")], alpn: ["spdy/3"]))
-            #expect(unknown.ok, "no protocol in common: no ALPN, the handshake goes on")
-            #expect(unknown.alpn == nil)
+            #expect(!unknown.ok)
+            #expect(unknown.error?.lowercased().contains("application") == true, "\(unknown.error ?? "")")
+            // No ALPN offered at all: HTTP/1.1.
+            let none = try await TLSProbe.run(.init(port: port, steps: [.init(send: pingRequest, until: "pong")], alpn: []))
+            #expect(none.ok, "\(none.error ?? "")")
+        }
+    }
+
+    @Test(arguments: ["http/1.1", "h2"])
+    func `a client's close_notify is answered with the server's`(protocolName: String) async throws {
+        try await withTLSServer(pingRouter()) { _, port, _ in
+            // HTTP/2 used to close with a bare TCP close.
+            let answer = try await TLSProbe.answersCloseNotify(port: port, alpn: protocolName)
+            #expect(answer == "close_notify", "\(protocolName): \(answer)")
         }
     }
 

@@ -98,9 +98,13 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     }
 
     func inputEnded() {
-        // The client sent its FIN: its streams are over (a half-closed TCP connection can not
-        // carry HTTP/2's acknowledgements).
-        closeNow()
+        // The client finished sending (TCP's FIN, TLS's close_notify): its streams are over (a
+        // half-closed connection can not carry HTTP/2's acknowledgements). Closed at once, but
+        // through the transport's orderly close, so that TLS answers with its own close_notify
+        // (RFC 8446 §6.1).
+        guard !isClosed else { return }
+        isClosed = true
+        transport.closeAfterFlush(lingering: .zero)
     }
 
     func transportDrained() {
