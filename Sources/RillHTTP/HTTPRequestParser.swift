@@ -9,7 +9,8 @@ package import HTTPTypes
 /// The parser is strict wherever leniency enables request smuggling or resource exhaustion:
 /// - whitespace between a field name and its colon, obs-fold, bare CR and control bytes → 400;
 /// - `Content-Length` together with `Transfer-Encoding`, or disagreeing lengths → 400;
-/// - any transfer coding other than a single `chunked` → 501 (we do not decode `gzip` etc.);
+/// - `Transfer-Encoding` not ending with `chunked` → 400 (the body's length is unknown);
+///   codings before a final `chunked` → 501 (we do not decode `gzip` etc.);
 /// - chunked framing requires CRLF everywhere (no bare LF), bounded size digits and extensions.
 ///
 /// It is lenient only where RFC 9112 explicitly allows it and no framing ambiguity results:
@@ -601,12 +602,14 @@ public struct HTTPRequestParser: Sendable {
             guard builder.version != .http1_0 else {
                 throw .malformedHeader(reason: "Transfer-Encoding in an HTTP/1.0 request")
             }
-            // Exactly one coding, "chunked". Anything else (gzip, chunked; chunked, chunked;
-            // gzip alone) is 501: we decode no other codings, and refusing them is also the safe
-            // answer where RFC 9112 §6.3 asks for 400 (chunked not final) since both close.
-            guard builder.transferCodingCount == 1, builder.lastTransferCodingIsChunked else {
-                throw .unsupportedTransferEncoding
+            // Exactly one coding, "chunked". Chunked not the final one (gzip alone; chunked,
+            // gzip; identity): the body's length cannot be known, 400 (RFC 9112 §6.3). Chunked
+            // last after others (gzip, chunked; chunked, chunked): 501, we decode no other
+            // coding. Both close the connection.
+            guard builder.lastTransferCodingIsChunked else {
+                throw .malformedHeader(reason: "Transfer-Encoding must end with chunked")
             }
+            guard builder.transferCodingCount == 1 else { throw .unsupportedTransferEncoding }
             bodyFraming = .chunked
         } else if let length = builder.contentLength {
             bodyFraming = .contentLength(length)

@@ -32,11 +32,14 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `pattern`.
     ///
-    /// - Throws: ``ChannelPatternError`` for an empty or over-long pattern, a `**` that is not a
-    ///   whole segment or appears twice, or a segment with more than one `*`.
+    /// - Throws: ``ChannelPatternError`` for an empty or over-long pattern, one with a control
+    ///   character, a `**` that is not a whole segment or appears twice, or a segment with more
+    ///   than one `*`.
     public init(_ pattern: String) throws(ChannelPatternError) {
         guard !pattern.isEmpty else { throw .empty }
         guard pattern.utf8.count <= Self.maxBytes else { throw .tooLong(pattern) }
+        // A channel name has none (Broker.validate(channel:)): such a pattern could match nothing.
+        guard !pattern.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .controlCharacter }
         var head: [Segment] = []
         var tail: [Segment]?
         for part in pattern.split(separator: "/", omittingEmptySubsequences: false) {
@@ -194,6 +197,8 @@ public enum ChannelPatternError: Error, Sendable, Equatable, CustomStringConvert
     case doubleStarWithinSegment(String)
     /// A segment has more than one `*`.
     case tooManyStars(String)
+    /// The pattern holds a control character (no channel name does).
+    case controlCharacter
 
     /// What is wrong with the pattern, for an error message.
     public var description: String {
@@ -203,6 +208,7 @@ public enum ChannelPatternError: Error, Sendable, Equatable, CustomStringConvert
         case .repeatedDoubleStar(let pattern): "'\(pattern)': '**' may appear only once in a channel pattern"
         case .doubleStarWithinSegment(let pattern): "'\(pattern)': '**' must be a whole segment ('a/**/b')"
         case .tooManyStars(let pattern): "'\(pattern)': a segment may hold at most one '*'"
+        case .controlCharacter: "a channel pattern must not contain control characters"
         }
     }
 }

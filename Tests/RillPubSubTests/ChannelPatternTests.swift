@@ -20,6 +20,9 @@ struct ChannelPatternTests {
 
     @Test func `invalid patterns are refused with a reason`() {
         #expect(throws: ChannelPatternError.empty) { try ChannelPattern("") }
+        for hostile in ["a/\u{0}", "news/\n*", "\u{7F}", "a\tb/*"] {
+            #expect(throws: ChannelPatternError.controlCharacter) { try ChannelPattern(hostile) }
+        }
         #expect(throws: ChannelPatternError.repeatedDoubleStar("a/**/b/**")) { try ChannelPattern("a/**/b/**") }
         #expect(throws: ChannelPatternError.doubleStarWithinSegment("a/b**")) { try ChannelPattern("a/b**") }
         #expect(throws: ChannelPatternError.tooManyStars("a/*x*")) { try ChannelPattern("a/*x*") }

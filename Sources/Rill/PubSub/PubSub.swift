@@ -146,6 +146,11 @@ final class PubSub: Sendable {
     private func streamRequest(
         for request: Request, channels: [String]?, patterns: [ChannelPattern]?, configuration: EventStreamConfiguration?
     ) throws -> StreamRequest {
+        // One event id, or none: two fields would be read as the joined "a, b", an id no
+        // event has (a gap and a replay of everything).
+        if request.headerFields[EventStream.lastEventIDField] != nil, request.headerFields[values: EventStream.lastEventIDField].count > 1 {
+            throw HTTPError(.badRequest, message: "a request may carry one Last-Event-ID field")
+        }
         // What the handler fixed replaces the query, both channels and patterns.
         let fromQuery = channels == nil && patterns == nil
         var names = channels ?? (fromQuery ? request.query.values(for: "channel") : [])

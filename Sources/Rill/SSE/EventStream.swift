@@ -220,10 +220,13 @@ public struct EventStream: ResponseGenerator {
 
 extension Request {
     /// The id of the last event the client received: the `Last-Event-ID` header, or the
-    /// `lastEventId` query parameter for clients that cannot set headers. Nil when absent.
+    /// `lastEventId` query parameter for clients that cannot set headers. Nil when absent or
+    /// empty (a browser whose last event id is empty sends no header: an empty one names
+    /// nothing).
     public var lastEventID: String? {
-        if let header = headerFields[EventStream.lastEventIDField] { return header }
-        return query["lastEventId"]
+        if let header = headerFields[EventStream.lastEventIDField], !header.isEmpty { return header }
+        if let query = query["lastEventId"], !query.isEmpty { return query }
+        return nil
     }
 }
 

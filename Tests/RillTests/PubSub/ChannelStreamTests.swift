@@ -117,6 +117,19 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
             #expect(try await resumed.events(3).map(\.data) == ["n3", "n4", "n5"])
             _ = try await client.post("/publish?channel=news", text: "n6")
             #expect(try await resumed.events(1).map(\.data) == ["n6"])
+
+            // An empty Last-Event-ID names nothing: live, not a gap replaying everything.
+            let empty = try await client.sse("/stream?channel=news", headerFields: [HTTPField.Name("Last-Event-ID")!: ""])
+            #expect(empty.status == .ok)
+            #expect(empty.headerFields[HTTPField.Name("Rill-Replay")!] == "live")
+            empty.close()
+            // Two Last-Event-ID fields: 400, not the joined "a, b" read as an unknown id.
+            var two = HTTPFields()
+            two.append(HTTPField(name: HTTPField.Name("Last-Event-ID")!, value: "1"))
+            two.append(HTTPField(name: HTTPField.Name("Last-Event-ID")!, value: "2"))
+            #expect(try await client.get("/stream?channel=news", headerFields: two).status == .badRequest)
+            // A pattern with a control character is refused like such a channel name.
+            #expect(try await client.get("/stream?pattern=news%2F%0A*").status == .badRequest)
         }
     }
 

@@ -161,8 +161,9 @@ private struct Rejection: Sendable {
         try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", status: 400)
     }
 
-    @Test func `Transfer-Encoding gzip is a 501`() async throws {
-        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", status: 501)
+    @Test func `Transfer-Encoding gzip is a 400 (chunked not final), gzip then chunked a 501`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", status: 400)
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", status: 501)
     }
 
     @Test func `the HTTP 2 connection preface is a 505 when prior knowledge is switched off`() async throws {
