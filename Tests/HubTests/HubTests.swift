@@ -354,6 +354,12 @@ import Testing
             let response = try await client.get("/")
             #expect(response.status == .ok)
             #expect(response.headerFields[.contentType] == "text/html; charset=utf-8")
+            // No other site may frame it (its publish form), and the browser keeps it to this
+            // origin (the Chromium test runs the page under this policy).
+            let policy = try #require(response.headerFields[HTTPField.Name("Content-Security-Policy")!])
+            #expect(policy.contains("frame-ancestors 'none'") && policy.contains("connect-src 'self'"))
+            #expect(response.headerFields[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            #expect(response.headerFields[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
             let page = response.bodyText
             #expect(page.contains("<canvas id=\"chart\""))
             #expect(page.contains("new EventSource('/stats?' + query)"))

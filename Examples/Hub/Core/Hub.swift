@@ -133,7 +133,7 @@ public enum Hub {
         if let age = options.maxConnectionAge { router.add(middleware: MaxStreamAgeMiddleware(maxAge: age)) }
 
         router.get("/") { _, _ in
-            Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(HubDashboard.html))
+            Response(headerFields: HubDashboard.headerFields, body: .text(HubDashboard.html))
         }
         router.get("/health") { _, _ in
             Response(headerFields: [.contentType: "application/json; charset=utf-8"], body: .text(#"{"status":"ok"}"#))

@@ -1,3 +1,5 @@
+import Rill
+
 /// The page `GET /` serves: one self-contained HTML page (no CDN, nothing fetched but the hub's
 /// own endpoints), fed by **one** `EventSource` on `GET /stats` (no polling):
 ///
@@ -16,6 +18,19 @@ public enum HubDashboard {
     static let windowSamples = 120
     /// The events the tail keeps.
     static let tailEvents = 100
+
+    /// The page's fields: HTML, and a policy that keeps other sites from framing it (its
+    /// publish form could otherwise be clicked through from a disguised page) and the page to
+    /// its own origin; the page is self-contained (inline script and style, no other source).
+    static let headerFields: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        HTTPField.Name("Content-Security-Policy")!:
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+            + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+    ]
 
     public static let html = #"""
         <!doctype html>
