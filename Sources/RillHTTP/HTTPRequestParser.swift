@@ -509,8 +509,9 @@ public struct HTTPRequestParser: Sendable {
         }
         let major = Int(bytes[5] - zero)
         let minor = Int(bytes[7] - zero)
-        guard major == 1, minor <= 1 else { throw .unsupportedVersion }
-        return HTTPVersion(major: major, minor: minor)
+        guard major == 1 else { throw .unsupportedVersion }
+        // A later HTTP/1.x is read as the highest this server conforms to (RFC 9110 §2.5).
+        return HTTPVersion(major: 1, minor: min(minor, 1))
     }
 
     /// Returns the method, using prebuilt values for the common ones to avoid a `String`.

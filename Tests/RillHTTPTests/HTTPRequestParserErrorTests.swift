@@ -249,7 +249,7 @@ struct HTTPRequestParserErrorTests {
         #expect(trickled.error?.status.code == 505)
     }
 
-    @Test(arguments: ["HTTP/1.2", "HTTP/3.0", "HTTP/2.0", "HTTP/0.9", "HTTP/9.9"])
+    @Test(arguments: ["HTTP/3.0", "HTTP/2.0", "HTTP/0.9", "HTTP/9.9"])
     func `versions other than 1_0 and 1_1 are rejected with 505`(version: String) {
         expectFailure("GET / \(version)\r\nHost: a\r\n\r\n", .unsupportedVersion)
     }

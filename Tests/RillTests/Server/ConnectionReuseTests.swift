@@ -66,7 +66,7 @@ private func patternBytes(_ count: Int) -> [UInt8] {
                 try connection.send("GET /n/10 HTTP/1.0\r\n\r\n")
                 return (try connection.readResponse(), connection.isClosedByPeer(within: .seconds(2)))
             }
-            #expect(response.version == .http1_0)
+            #expect(response.version == .http1_1)  // the server's own version (RFC 9110 §2.5), as nginx
             #expect(response.bodyText == "10")
             #expect(response.headerFields[.connection] == "close")
             #expect(closed)
@@ -83,7 +83,7 @@ private func patternBytes(_ count: Int) -> [UInt8] {
                 return ([first, second], connection.isClosedByPeer(within: .milliseconds(100)))
             }
             #expect(responses.map(\.bodyText) == ["1", "2"])
-            #expect(responses.map(\.version) == [.http1_0, .http1_0])
+            #expect(responses.map(\.version) == [.http1_1, .http1_1])
             #expect(responses.map { $0.headerFields[.connection] } == ["keep-alive", "keep-alive"])
             #expect(closed == false)
         }

@@ -188,8 +188,24 @@ private struct Rejection: Sendable {
         }
     }
 
-    @Test func `HTTP 1.2 is a 505`() async throws {
-        try await expectRejected("GET / HTTP/1.2\r\nHost: x\r\n\r\n", status: 505)
+    @Test func `HTTP 1.2 is served as HTTP 1.1, HTTP 3.0 is a 505`() async throws {
+        // RFC 9110 §6.2: a later minor version of a major one the server speaks is read as the
+        // highest it conforms to.
+        try await withLiveServer(hostileRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            defer { connection.close() }
+            try connection.send("GET / HTTP/1.2\r\nHost: x\r\n\r\n")
+            let response = try connection.readResponse()
+            #expect(response.status == .ok && response.bodyText == "ok")
+            #expect(response.version == .http1_1)
+            // An HTTP/1.0 request is answered as HTTP/1.1 too (RFC 9110 §2.5), and closed.
+            let old = try RawConnection(port: port)
+            defer { old.close() }
+            try old.send("GET / HTTP/1.0\r\n\r\n")
+            let answer = try old.readResponse()
+            #expect(answer.version == .http1_1 && answer.headerFields[.connection] == "close")
+        }
+        try await expectRejected("GET / HTTP/3.0\r\nHost: x\r\n\r\n", status: 505)
     }
 
     @Test func `malformed chunked framing is a 400`() async throws {

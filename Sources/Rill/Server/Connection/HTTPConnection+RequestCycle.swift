@@ -207,8 +207,9 @@ extension HTTPConnection: ResponseBodySink {
         // own lines, a byte body.
         var buffer = server.takeResponseScratch()
         buffer.reserveCapacity(384 + (knownByteCount ?? 0))
-        HTTPResponseSerializer.writeStatusLineAndFields(
-            status: status, headerFields: fields, version: head.version == .http1_0 ? .http1_0 : .http1_1, into: &buffer)
+        // HTTP/1.1 whatever the request's minor version (RFC 9110 §2.5: the highest this server
+        // conforms to); an HTTP/1.0 client learns the connection's fate from `connection:`.
+        HTTPResponseSerializer.writeStatusLineAndFields(status: status, headerFields: fields, version: .http1_1, into: &buffer)
         buffer.append(contentsOf: server.dateLine.current())
         buffer.append(contentsOf: server.serverLine)
         if let requestID, !hasRequestID {
