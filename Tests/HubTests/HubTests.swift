@@ -154,7 +154,10 @@ import Testing
             #expect(byHeader.status == .ok)
             let byQuery = try await client.post("/publish?channel=t&token=s3cret", text: "by query")
             #expect(byQuery.status == .ok)
-            #expect(try await stream.events(2).map(\.data) == ["by header", "by query"])
+            // Several spaces after the scheme are one separator (as for a JWT).
+            let spaced = try await client.post("/publish?channel=t", text: "spaced", headerFields: [.authorization: "bearer   s3cret"])
+            #expect(spaced.status == .ok)
+            #expect(try await stream.events(3).map(\.data) == ["by header", "by query", "spaced"])
             stream.close()
         }
     }

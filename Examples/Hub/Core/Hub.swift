@@ -324,7 +324,10 @@ public enum Hub {
     static func hasBearer(_ request: Request, token: String) -> Bool {
         guard let header = request.headerFields[.authorization] else { return false }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        return parts.count == 2 && parts[0].lowercased() == "bearer" && constantTimeEqual(Array(parts[1].utf8), Array(token.utf8))
+        // Spaces after the scheme are one separator however many (RFC 9110 §11.4's 1*SP), as
+        // the JWT reader takes them.
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        return constantTimeEqual(Array(parts[1].drop { $0 == " " }.utf8), Array(token.utf8))
     }
 
     /// Compares without stopping at the first difference, so timing does not reveal a prefix.
