@@ -125,7 +125,13 @@ extension BrokerError {
     var httpError: HTTPError {
         switch self {
         case .invalidEvent, .invalidChannel: HTTPError(.badRequest, message: description)
-        case .closed, .backend, .channelLimitReached, .patternLimitReached: HTTPError(.serviceUnavailable, message: description)
+        case .closed, .backend, .channelLimitReached, .patternLimitReached:
+            // Passing: the broker reconnects (backoff up to 5 s by default), another process
+            // takes over, channels and patterns are released as streams end.
+            HTTPError(.serviceUnavailable, message: description, headerFields: [.retryAfter: Self.retryAfterSeconds])
         }
     }
+
+    /// What a 503 for a broker that cannot serve now suggests (`Retry-After`, seconds).
+    static let retryAfterSeconds = "2"
 }

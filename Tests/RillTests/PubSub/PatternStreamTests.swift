@@ -86,6 +86,7 @@ import Testing
             #expect(same.status == .ok)
             let refused = try await client.get("/stream?pattern=b/*&channel=news")
             #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headerFields[.retryAfter] == "2")  // as for an unreachable broker
             #expect(refused.bodyText.contains("maximum of 1 distinct patterns"))
             #expect(await subscriptions(app) == 2)
             first.close()
