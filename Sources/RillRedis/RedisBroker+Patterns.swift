@@ -194,11 +194,11 @@ extension RedisBroker {
         else { return }
         // An entry id gives the millisecond of the client's event; any other id, the whole index.
         let position = join.lastEventID.flatMap { StreamID(bytes: Array($0.utf8)[...]) ?? StreamID(positionID: $0) }
-        let command = [
-            bytes("EVAL"), bytes(RedisScripts.channelsSince), bytes("3"), keys.channelIndex, keys.historyStart, keys.lastID,
-            bytes(position.map { String($0.milliseconds) } ?? "-inf"), bytes(String(Self.channelIndexScanLimit + 1)),
+        let arguments = [
+            keys.channelIndex, keys.historyStart, keys.lastID, bytes(position.map { String($0.milliseconds) } ?? "-inf"),
+            bytes(String(Self.channelIndexScanLimit + 1)),
         ]
-        let sent = self.command.send(command) { [weak self, weak join] reply in
+        let sent = evaluate(channelsSinceSHA, RedisScripts.channelsSince, keyCount: 3, arguments) { [weak self, weak join] reply in
             guard let self, let join, join.completion != nil else { return }
             guard let parts = reply?.elements, parts.count == 3, let now = parts[0].integer, case .bulk(let start) = parts[1],
                 let historyStart = StreamID(bytes: start[...]), let members = parts[2].elements

@@ -122,6 +122,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
 
     private var publishSHA: [UInt8] = []
     var replayScriptSHA: [UInt8] = []
+    var channelsSinceSHA: [UInt8] = []
     var lifecycle = Lifecycle.starting
     private var startupCompletion: ((Result<Void, BrokerError>) -> Void)?
     private var commandDelay: Duration
@@ -292,6 +293,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         commandHandshake.append(["CLIENT", "SETNAME", "rill-command"].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.publish].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.replay].map(bytes))
+        commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.channelsSince].map(bytes))
         command.handshake = commandHandshake
         subscriber.handshake = login + [["CLIENT", "SETNAME", "rill-subscriber"].map(bytes)]
 
@@ -321,13 +323,15 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     // MARK: Connection events
 
     private func commandReady(_ replies: [RedisValue]) {
-        guard replies.count >= 2, case .bulk(let publish) = replies[replies.count - 2], case .bulk(let replay) = replies[replies.count - 1]
+        guard replies.count >= 3, case .bulk(let publish) = replies[replies.count - 3], case .bulk(let replay) = replies[replies.count - 2],
+            case .bulk(let channelsSince) = replies[replies.count - 1]
         else {
             command.reset(reason: "unexpected reply to SCRIPT LOAD")
             return
         }
         publishSHA = publish
         replayScriptSHA = replay
+        channelsSinceSHA = channelsSince
         commandDelay = configuration.reconnectInitialDelay
         switch lifecycle {
         case .starting:

@@ -1,5 +1,6 @@
-/// The two Lua scripts RedisBroker runs on Redis (loaded once per connection with `SCRIPT LOAD`,
-/// called with `EVALSHA`). Scripts run atomically, which gives three properties at once:
+/// The Lua scripts RedisBroker runs on Redis (publish, replay and channelsSince loaded once per
+/// connection with `SCRIPT LOAD` and called with `EVALSHA`; the clock, once per interval, with
+/// `EVAL`). Scripts run atomically, which gives three properties at once:
 ///
 /// - **One id order for all channels.** The entry id comes from one `<prefix>lastid` key, not
 ///   from `XADD *` per stream: `max(server time, last id + 1)`. Ids therefore increase across
@@ -248,7 +249,7 @@ enum RedisScripts {
                     #newest > 0 and newest[1][1] or '', history_start(KEYS[4], KEYS[5], now)}
             """
 
-    /// `EVAL channelsSince 3 <channel index> <history start> <last id> <since ms or "-inf">
+    /// `EVALSHA channelsSince 3 <channel index> <history start> <last id> <since ms or "-inf">
     /// <count>` → `[<now ms>, <history start>, <stream keys published to since, oldest first (at
     /// most count)>]`: the channels a pattern's replay reads, with what tells whether the index
     /// can answer for the client's position at all (Redis's clock against the history's age,
