@@ -77,19 +77,36 @@ public final class Router: RouterMethods, @unchecked Sendable {
 
     /// The route for `method` and `path`, with its captured parameters.
     func resolve(method: HTTPRequest.Method, path: Substring) -> RouteMatch {
+        if path == "*" {
+            // `OPTIONS *` (the parser takes the asterisk-form for OPTIONS only) asks about the
+            // server as a whole (RFC 9110 §9.3.7): every method some route answers. Never
+            // matched against the routes: `*` is no path, and a `/:name` route would take it.
+            return .options(Self.allowedMethods(routes.map(\.method)))
+        }
         guard let (routes, parameters) = trie.resolve(path) else { return .notFound }
         if let route = routes[method] ?? (method == .head ? routes[.get] : nil) {
             return .found(route, parameters)
         }
-        var allowed = Set(routes.methods)
+        let allowed = Self.allowedMethods(routes.methods)
+        return method == .options ? .options(allowed) : .methodNotAllowed(allowed)
+    }
+
+    /// What an `Allow` field lists for a resource with routes for `methods`: those, `HEAD`
+    /// where `GET` is routed, and `OPTIONS`, which the router answers itself; sorted.
+    static func allowedMethods(_ methods: some Sequence<HTTPRequest.Method>) -> [String] {
+        var allowed = Set(methods)
         if allowed.contains(.get) { allowed.insert(.head) }
-        return .methodNotAllowed(allowed.map(\.rawValue).sorted())
+        allowed.insert(.options)
+        return allowed.map(\.rawValue).sorted()
     }
 
     enum RouteMatch {
         case found(Route, Parameters)
         case notFound
         case methodNotAllowed([String])
+        /// An `OPTIONS` request for a resource with routes but no `OPTIONS` route of its own:
+        /// answered `204` with the `Allow` field (RFC 9110 §9.3.7).
+        case options([String])
     }
 
     /// The body limit of the route a request head targets (nil: the server default).
@@ -141,7 +158,17 @@ public final class Router: RouterMethods, @unchecked Sendable {
             var fields = HTTPFields()
             fields[.allow] = allowed.joined(separator: ", ")
             throw HTTPError(.methodNotAllowed, message: "\(request.method) is not allowed here", headerFields: fields)
+        case .options(let allowed):
+            return (Self.optionsResponder(allowing: allowed), context)
         }
+    }
+
+    /// A responder that answers `204 No Content` with an `Allow` field listing `allowed`.
+    private static func optionsResponder(allowing allowed: [String]) -> Responder {
+        var fields = HTTPFields()
+        fields[.allow] = allowed.joined(separator: ", ")
+        let response = Response(status: .noContent, headerFields: fields)
+        return { _, _ in response }
     }
 
     /// `responder` behind `middleware` (the first one outermost). A plain loop, not `reduce`:

@@ -127,13 +127,55 @@ private func routingRouter() -> Router {
         try await withClient(mode) { client async throws in
             let text = try await client.post("/text", text: "x")
             #expect(text.status == .methodNotAllowed)
-            #expect(text.headerFields[.allow] == "GET, HEAD")
+            #expect(text.headerFields[.allow] == "GET, HEAD, OPTIONS")
             #expect(try text.decode(ErrorBody.self).error.status == 405)
             let items = try await client.execute("/items", method: .put)
             #expect(items.status == .methodNotAllowed)
-            #expect(items.headerFields[.allow] == "DELETE, GET, HEAD")
+            #expect(items.headerFields[.allow] == "DELETE, GET, HEAD, OPTIONS")
             let payload = try await client.get("/payload")
-            #expect(payload.headerFields[.allow] == "POST")
+            #expect(payload.headerFields[.allow] == "OPTIONS, POST")
+        }
+    }
+
+    @Test(arguments: [TestMode.router, .live])
+    func `OPTIONS on a known path is a 204 listing its methods; on an unknown path a 404`(mode: TestMode) async throws {
+        try await withClient(mode) { client async throws in
+            let items = try await client.execute("/items", method: .options)
+            #expect(items.status == .noContent)
+            #expect(items.headerFields[.allow] == "DELETE, GET, HEAD, OPTIONS")
+            #expect(items.body.isEmpty)
+            let user = try await client.execute("/users/7/posts/9", method: .options)
+            #expect(user.status == .noContent)
+            #expect(user.headerFields[.allow] == "GET, HEAD, OPTIONS")
+            let missing = try await client.execute("/no/such/thing", method: .options)
+            #expect(missing.status == .notFound)
+        }
+    }
+
+    @Test func `an OPTIONS route of its own answers OPTIONS`() async throws {
+        let router = routingRouter()
+        router.on("/text", method: .options) { _, _ in "own options" }
+        let app = try Application(router: router, configuration: testConfiguration(), logger: quietLogger)
+        try await app.test(.router) { client async throws in
+            #expect(try await client.execute("/text", method: .options).bodyText == "own options")
+            #expect(try await client.post("/text", text: "x").headerFields[.allow] == "GET, HEAD, OPTIONS")
+        }
+    }
+
+    @Test func `OPTIONS * is a 204 listing every method a route answers, never a route's match`() async throws {
+        let router = routingRouter()
+        router.get("/:anything") { _, context in "matched \(try context.parameter("anything"))" }
+        try await withLiveServer(router) { _, port in
+            let (star, next) = try await converse(port: port) { connection in
+                try connection.send("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+                let star = try connection.readResponse()
+                try connection.send("GET /text HTTP/1.1\r\nHost: x\r\n\r\n")
+                return (star, try connection.readResponse())
+            }
+            #expect(star.status == .noContent)
+            #expect(star.headerFields[.allow] == "DELETE, GET, HEAD, OPTIONS, POST")
+            #expect(star.body.isEmpty)
+            #expect(next.bodyText == "plain text")
         }
     }
 

@@ -211,7 +211,7 @@ private final class Fixture: Sendable {
             }
             let post = try await get(port, "/static/index.html", method: .post)
             #expect(post.status == .methodNotAllowed)
-            #expect(post.headerFields[.allow] == "GET, HEAD")
+            #expect(post.headerFields[.allow] == "GET, HEAD, OPTIONS")
             // None of it took the server down or blocked it.
             #expect(try await get(port, "/ping").bodyText == "pong")
         }
