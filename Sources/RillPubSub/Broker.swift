@@ -74,11 +74,21 @@ extension Broker {
         throw BrokerError.invalidEvent("the id '\(id)' has the form of a stream position (~ and digits), which is reserved")
     }
 
-    /// Validates a channel name: 1 to 256 bytes, no control characters.
+    /// Validates a channel name: 1 to 256 bytes, no control characters, in Unicode
+    /// Normalization Form C (``Swift/StringProtocol/isInNormalizationFormC``).
     package static func validate(channel: String) throws(BrokerError) {
         let bytes = channel.utf8
-        guard !bytes.isEmpty, bytes.count <= 256, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+        guard !bytes.isEmpty, bytes.count <= 256, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }),
+            channel.isInNormalizationFormC
+        else {
             throw BrokerError.invalidChannel(channel)
         }
+    }
+
+    /// Validates a subscribed pattern: in Unicode Normalization Form C like a channel name (a
+    /// pattern in another form would match a name by canonical equivalence in memory but not
+    /// byte by byte on Redis). ``ChannelPattern/init(_:)`` checks the rest.
+    package static func validate(pattern: ChannelPattern) throws(BrokerError) {
+        guard pattern.description.isInNormalizationFormC else { throw BrokerError.invalidChannel(pattern.description) }
     }
 }

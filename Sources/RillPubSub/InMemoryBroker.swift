@@ -323,6 +323,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             names = names.filter { seen.insert($0).inserted }
         }
         for name in names { try Self.validate(channel: name) }
+        for pattern in patterns { try Self.validate(pattern: pattern) }
         var patterns = patterns
         if patterns.count > 1 {
             var seen = Set<ChannelPattern>()

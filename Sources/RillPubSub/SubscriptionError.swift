@@ -22,7 +22,8 @@ public enum SubscriptionError: Error, Sendable, Hashable, CustomStringConvertibl
 public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The event is invalid (an `event` or `id` containing a line break, …).
     case invalidEvent(String)
-    /// A channel name is empty or longer than 256 bytes.
+    /// A channel name is empty, longer than 256 bytes, holds a control character or is not
+    /// in Unicode Normalization Form C (NFC); or a subscribed pattern is not in NFC.
     case invalidChannel(String)
     /// The broker is closed.
     case closed
@@ -38,7 +39,8 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidEvent(let reason): "invalid event: \(reason)"
-        case .invalidChannel(let name): "invalid channel name '\(name)'"
+        case .invalidChannel(let name):
+            "invalid channel name or pattern '\(name)': 1 to 256 bytes of text in Unicode Normalization Form C (NFC), without control characters"
         case .closed: "the broker is closed"
         case .backend(let reason): "broker backend failed: \(reason)"
         case .channelLimitReached(let limit): "the broker already holds its maximum of \(limit) channels"

@@ -371,6 +371,7 @@ extension RedisBroker {
                 try Self.validate(channel: name)
                 names.append(name)
             }
+            for pattern in patternList { try Self.validate(pattern: pattern) }
         } catch {
             completion(.failure(error))
             return nil

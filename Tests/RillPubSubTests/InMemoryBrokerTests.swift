@@ -96,6 +96,37 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
         await loop.shutdown()
     }
 
+    @Test func `names and patterns outside Unicode NFC are refused, so that memory and Redis agree on what one channel is`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop)
+        let decomposed = "cafe\u{301}"
+        let composed = "caf\u{E9}"
+        #expect(decomposed == composed)  // one string to Swift, two byte sequences to Redis
+        await #expect(throws: BrokerError.invalidChannel(decomposed)) { try await broker.publish(ServerSentEvent(data: "x"), to: decomposed) }
+        await #expect(throws: BrokerError.invalidChannel(decomposed)) { try await broker.subscribe(to: [decomposed], lastEventID: nil) }
+        let decomposedPattern = try ChannelPattern("\(decomposed)/*")
+        await #expect(throws: BrokerError.invalidChannel(decomposedPattern.description)) {
+            try await broker.subscribe(to: [], matching: [decomposedPattern], lastEventID: nil)
+        }
+        // The composed forms, and marks that have no composed form (q + U+0301), are NFC.
+        let pattern = try ChannelPattern("\(composed)/*")
+        let received = try await onLoop(loop) { () -> [String] in
+            let subscription = try broker.subscribeOnLoop(to: [composed, "q\u{301}"], matching: [pattern], lastEventID: nil)
+            try broker.publishOnLoop(ServerSentEvent(data: "in NFC"), to: composed)
+            try broker.publishOnLoop(ServerSentEvent(data: "below"), to: "\(composed)/x")
+            try broker.publishOnLoop(ServerSentEvent(data: "no composed form"), to: "q\u{301}")
+            var received: [String] = []
+            for try await event in subscription {
+                received.append(event.event.data ?? "")
+                if received.count == 3 { break }
+            }
+            subscription.cancel()
+            return received
+        }
+        #expect(received == ["in NFC", "below", "no composed form"])
+        await loop.shutdown()
+    }
+
     @Test func `reconnect with last event ID replays exactly what was missed, in order`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop)

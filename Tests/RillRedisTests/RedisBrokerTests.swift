@@ -593,6 +593,12 @@ import Testing
         await #expect(throws: BrokerError.self) { try await a.broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
         await #expect(throws: BrokerError.invalidChannel("")) { try await a.broker.publish(ServerSentEvent(data: "x"), to: "") }
         await #expect(throws: BrokerError.self) { try await a.broker.subscribe(to: ["bad\u{0}"], lastEventID: nil) }
+        // Outside Unicode NFC: Swift would take "cafe\u{301}" for "caf\u{E9}", Redis would not.
+        await #expect(throws: BrokerError.invalidChannel("cafe\u{301}")) { try await a.broker.publish(ServerSentEvent(data: "x"), to: "cafe\u{301}") }
+        await #expect(throws: BrokerError.invalidChannel("cafe\u{301}")) { try await a.broker.subscribe(to: ["cafe\u{301}"], lastEventID: nil) }
+        await #expect(throws: BrokerError.invalidChannel("cafe\u{301}/*")) {
+            try await a.broker.subscribe(to: [], matching: [try ChannelPattern("cafe\u{301}/*")], lastEventID: nil)
+        }
         await a.shutdown()
     }
 

@@ -130,6 +130,14 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
             #expect(try await client.get("/stream?channel=news", headerFields: two).status == .badRequest)
             // A pattern with a control character is refused like such a channel name.
             #expect(try await client.get("/stream?pattern=news%2F%0A*").status == .badRequest)
+            // A name or pattern outside Unicode NFC: 400 saying so, on a stream and a publish.
+            for target in ["/stream?channel=cafe%CC%81", "/stream?pattern=cafe%CC%81%2F*"] {
+                let decomposed = try await client.get(target)
+                #expect(decomposed.status == .badRequest, "\(target)")
+                #expect(decomposed.bodyText.contains("Normalization Form C"), "\(target)")
+            }
+            #expect(try await client.post("/publish?channel=cafe%CC%81", text: "x").status == .badRequest)
+            #expect(try await client.post("/publish?channel=caf%C3%A9", text: "x").status == .ok)
         }
     }
 
