@@ -110,8 +110,9 @@ public final class TCPStream: Transport, @unchecked Sendable {
     /// (`SIOCOUTQ`); 0 if the socket cannot tell.
     private var kernelQueuedBytes: Int { Int(rill_tcp_unacknowledged_bytes(handle)) }
 
-    /// Bytes handed to libuv that the kernel has not taken yet.
-    public var queuedBytes: Int { uv_stream_get_write_queue_size(rill_tcp_as_stream(handle)) }
+    /// Bytes written that the kernel has not taken yet: handed to libuv, or gathered while
+    /// writes coalesce.
+    public var queuedBytes: Int { uv_stream_get_write_queue_size(rill_tcp_as_stream(handle)) + coalescer.gatheredByteCount }
 
     /// Starts delivering received bytes to the delegate.
     public func startReading() {

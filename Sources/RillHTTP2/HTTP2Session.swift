@@ -206,8 +206,10 @@ package final class HTTP2Session {
 
     private static let sendCallback: nghttp2_send_callback = { _, data, length, _, userData in
         let session = HTTP2Session.session(userData)
-        session.delegate?.session(session, write: UnsafeRawBufferPointer(start: data, count: length))
-        return length
+        guard let delegate = session.delegate else { return length }
+        // Would block: nghttp2 keeps the frame, stops producing and returns from send().
+        return delegate.session(session, write: UnsafeRawBufferPointer(start: data, count: length))
+            ? length : Int(NGHTTP2_ERR_WOULDBLOCK.rawValue)
     }
 
     private static let beginHeadersCallback: nghttp2_on_begin_headers_callback = { _, frame, userData in

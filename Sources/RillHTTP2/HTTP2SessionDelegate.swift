@@ -3,8 +3,12 @@ package import HTTPTypes
 /// What an ``HTTP2Session`` tells the connection that owns it. Every call comes from inside
 /// ``HTTP2Session/receive(_:)`` or ``HTTP2Session/send()``, on the loop thread.
 package protocol HTTP2SessionDelegate: AnyObject {
-    /// Frames to send, in order: write them to the transport (copy what cannot go at once).
-    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer)
+    /// Frames to send, in order: write them to the transport (copy what cannot go at once) and
+    /// return true, or return false, writing nothing, while the transport already holds as much
+    /// as it should (its high-water mark). The session then keeps the bytes, produces no more
+    /// (so response data stays with its stream, where the stream's own limits see it) and
+    /// offers them again at the next ``HTTP2Session/send()``.
+    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) -> Bool
     /// A request's head arrived on a new stream; with `endStream` it has no body.
     func session(_ session: HTTP2Session, didReceive head: HTTP2RequestHead, on streamID: Int32, endStream: Bool)
     /// A request's header list was larger than ``HTTP2SessionLimits/maxHeaderListBytes``; the

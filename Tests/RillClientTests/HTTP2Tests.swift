@@ -189,6 +189,33 @@ struct HTTP2Tests {
         #expect(result["dataBytes"] as? Int == 0)
     }
 
+    @Test func `a client that opens its windows wide and stops reading holds back the body's writer, not the server's memory`() async throws {
+        let result = try await withHTTP2App { _, port in
+            hugeBytesWritten.store(0, ordering: .relaxed)
+            return try await probe(port, "wide-open", "/huge", "1.5")
+        }
+        #expect(result["head"] as? Bool == true, "\(result)")
+        // The kernel's buffers and a few high-water marks, not the 64 MiB the handler would
+        // write (it did, into the transport's queue, before the session stopped at the
+        // transport's high-water mark).
+        let written = hugeBytesWritten.load(ordering: .relaxed)
+        #expect(written < 24 * 1024 * 1024, "\(written) bytes written while the client read nothing: \(result)")
+    }
+
+    @Test func `an event stream whose client opens its windows wide and stops reading is reset as a slow client`() async throws {
+        let result = try await withHTTP2App { app, port in
+            let before = await app.serverStatistics().slowClientDisconnectCount
+            let result = try await probe(port, "wide-open-events", "wide", "96", "65536")  // 6 MiB
+            // Once: the stream takes nothing more after its reset, which may wait behind the
+            // full transport.
+            #expect(await app.serverStatistics().slowClientDisconnectCount == before + 1)
+            return result
+        }
+        #expect(result["head"] as? Bool == true, "\(result)")
+        #expect(result["reset"] as? Int == 8, "CANCEL: \(result)")
+        #expect((result["dataBytes"] as? Int ?? .max) < 96 * 65536, "\(result)")
+    }
+
     @Test func `prior knowledge can be switched off: the preface gets HTTP/1.1's 505`() async throws {
         var http2 = HTTP2Configuration()
         http2.acceptsPriorKnowledge = false
@@ -216,6 +243,8 @@ struct HTTP2Tests {
 
 /// Handlers of `/slow` that saw their cancellation.
 private let cancelledHandlers = Atomic<Int>(0)
+/// Bytes `/huge` handed to its writer.
+private let hugeBytesWritten = Atomic<Int>(0)
 
 private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) throws -> Application {
     let router = Router()
@@ -249,6 +278,16 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) th
             body: ResponseBody { writer in
                 let chunk = [UInt8](repeating: 0x61, count: 16 * 1024)
                 for _ in 0..<256 { try await writer.write(chunk) }  // 4 MiB
+            })
+    }
+    router.get("/huge") { _, _ in
+        Response(
+            body: ResponseBody { writer in
+                let chunk = [UInt8](repeating: 0x62, count: 64 * 1024)
+                for _ in 0..<1024 {  // 64 MiB
+                    try await writer.write(chunk)
+                    hugeBytesWritten.add(chunk.count, ordering: .relaxed)
+                }
             })
     }
     router.get("/slow") { _, _ in

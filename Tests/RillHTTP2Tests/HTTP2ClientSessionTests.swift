@@ -184,7 +184,10 @@ final class ServerEnd: HTTP2SessionDelegate {
         session.resumeData(of: streamID)
     }
 
-    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) { outbox.append(contentsOf: bytes) }
+    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) -> Bool {
+        outbox.append(contentsOf: bytes)
+        return true
+    }
 
     func session(_ session: HTTP2Session, didReceive head: HTTP2RequestHead, on streamID: Int32, endStream: Bool) {
         requests.append(head)

@@ -22,6 +22,10 @@ itself could not run.
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
     h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
+    h2_probe.py PORT wide-open PATH SECONDS windows opened wide, PATH requested, not read, closed
+    h2_probe.py PORT wide-open-events CHANNEL COUNT BYTES
+                                            the same on an event stream, then COUNT events of
+                                            BYTES published before the client reads again
 """
 
 import json
@@ -41,8 +45,12 @@ import hyperframe.frame as hf
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-def connect(port):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def connect(port, receive_buffer=None):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -188,19 +196,47 @@ def split_frames(buffer):
 class RawClient:
     """Writes frames as given; a thread collects what the server sends."""
 
-    def __init__(self, port, settings=None):
-        self.sock = connect(port)
+    def __init__(self, port, settings=None, reading=True, receive_buffer=None):
+        self.sock = connect(port, receive_buffer)
         self.frames = []
         self.closed = False
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()  # the reader thread sends ACKs: frames must not interleave
         self.encoder = hpack.Encoder()
+        self.buffer = b""
         self.send(PREFACE + hf.SettingsFrame(0, settings=settings or {}).serialize())
+        if reading:
+            self.start_reading()
+
+    def start_reading(self):
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
+    def read_until(self, predicate, seconds):
+        """Reads on this thread (no reader thread yet) until `predicate(frame)` or `seconds`."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.time()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            if not data:
+                self.closed = True
+                return False
+            frames, self.buffer = split_frames(self.buffer + data)
+            found = False
+            for frame in frames:
+                self.frames.append(frame)
+                if isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
+                    self.send(hf.SettingsFrame(0, flags=["ACK"]).serialize())
+                found = found or predicate(frame)
+            if found:
+                return True
+        return False
+
     def _read(self):
-        buffer = b""
+        buffer = self.buffer
         try:
             while True:
                 data = self.sock.recv(65536)
@@ -245,6 +281,17 @@ class RawClient:
     def of_type(self, kind):
         with self.lock:
             return [frame for frame in self.frames if isinstance(frame, kind)]
+
+    def wait_for_reset(self, stream_id, seconds):
+        """The error code of the first RST_STREAM on `stream_id`, waiting up to `seconds`
+        (None: none came, or the connection closed first)."""
+        deadline = time.time() + seconds
+        while time.time() < deadline and not self.closed:
+            for frame in self.of_type(hf.RstStreamFrame):
+                if frame.stream_id == stream_id:
+                    return frame.error_code
+            time.sleep(0.05)
+        return None
 
 
 def report_attack(client, sent):
@@ -321,13 +368,7 @@ def probe_rejected_upload(port, path):
     head = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "127.0.0.1"), ("content-length", "10000000")]
     client.send(hf.HeadersFrame(1, data=client.encoder.encode(head), flags=["END_HEADERS"]).serialize())
     client.send(hf.DataFrame(1, data=b"x" * 1000).serialize())
-    deadline = time.time() + 5
-    reset = None
-    while time.time() < deadline and reset is None and not client.closed:
-        for frame in client.of_type(hf.RstStreamFrame):
-            if frame.stream_id == 1:
-                reset = frame.error_code
-        time.sleep(0.05)
+    reset = client.wait_for_reset(1, 5)
     decoder = hpack.Decoder()
     status = None
     for frame in client.of_type(hf.HeadersFrame):
@@ -453,6 +494,46 @@ def probe_zero_window(port, channel):
     print(json.dumps({"reset": reset, "dataBytes": data, "closed": client.closed}))
 
 
+def open_wide(port, path):
+    """A client with the largest windows HTTP/2 allows and a small socket receive buffer that
+    requests `path`, reads up to the response head, then stops reading."""
+    client = RawClient(port, settings={4: 2**31 - 1}, reading=False, receive_buffer=16384)
+    client.send(hf.WindowUpdateFrame(0, window_increment=2**31 - 1 - 65535).serialize())
+    client.send(client.headers(1, path))
+    head = client.read_until(lambda frame: isinstance(frame, hf.HeadersFrame) and frame.stream_id == 1, 5)
+    return client, head
+
+
+def finish_wide(client, started):
+    """Reads what the server had sent while the client did not read, for up to 5 s."""
+    client.start_reading()
+    reset = client.wait_for_reset(1, 5)
+    data = sum(len(f.data) for f in client.of_type(hf.DataFrame) if f.stream_id == 1)
+    return {"head": started, "reset": reset, "dataBytes": data}
+
+
+def probe_wide_open(port, path, seconds):
+    """A streamed body the client stops reading for `seconds`, then the connection closes
+    without reading (the test asks the handler how far it got)."""
+    client, head = open_wide(port, path)
+    time.sleep(seconds)
+    client.sock.close()
+    print(json.dumps({"head": head}))
+
+
+def probe_wide_open_events(port, channel, count, size):
+    """An event stream the client stops reading while `count` events of `size` bytes are
+    published: a slow client, reset once its stream holds more than its limit."""
+    client, head = open_wide(port, f"/events?channel={channel}")
+    payload = "x" * size
+    for index in range(count):
+        publish(port, channel, f"{index} {payload}")
+    result = finish_wide(client, head)
+    result["published"] = count * size
+    client.sock.close()
+    print(json.dumps(result))
+
+
 def main():
     port = int(sys.argv[1])
     mode = sys.argv[2]
@@ -473,6 +554,8 @@ def main():
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
         "window": lambda: probe_window(port, args[0]),
         "zero-window": lambda: probe_zero_window(port, args[0]),
+        "wide-open": lambda: probe_wide_open(port, args[0], float(args[1])),
+        "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2])),
     }
     probes[mode]()
 

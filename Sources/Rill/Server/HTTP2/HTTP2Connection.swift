@@ -54,6 +54,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     private var isQueuedForSend = false
     /// The transport holds more than the high-water mark: sending waits for its drain notice.
     private var waitsForTransportDrain = false
+    /// The last ``sendPending()`` pass stopped at the transport's high-water mark with frames
+    /// left in the session.
+    private var sendWouldBlock = false
     /// Closes the connection after ``ServerConfiguration/idleTimeout`` without a stream.
     private var idleTimer: ScheduledTimer?
     private(set) var isClosed = false
@@ -145,10 +148,20 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     func sendPending() {
         guard !isClosed, !waitsForTransportDrain else { return }
         let highWater = server.configuration.writeHighWaterMarkBytes
-        transport.beginCoalescingWrites()
-        session.send()
-        transport.endCoalescingWrites()
-        if transport.queuedBytes > highWater && session.wantsToWrite {
+        // A pass stops once the transport holds its high-water mark (gathered for one write);
+        // when the kernel then takes those bytes at once, the next pass goes on. A few passes
+        // at most, then the other connections' turn (the flush queue's next pass).
+        var passes = 0
+        repeat {
+            sendWouldBlock = false
+            transport.beginCoalescingWrites()
+            session.send()
+            transport.endCoalescingWrites()
+            passes += 1
+        } while sendWouldBlock && !isClosed && transport.queuedBytes <= highWater && passes < Self.sendPassesPerTurn
+        if sendWouldBlock && !isClosed && transport.queuedBytes <= highWater {
+            scheduleSend()
+        } else if transport.queuedBytes > highWater && session.wantsToWrite {
             waitsForTransportDrain = true
             transport.notifyWhenQueuedBytes(atMost: server.configuration.writeLowWaterMarkBytes)
         }
@@ -158,10 +171,22 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         }
     }
 
-    /// Writes frames the session produced.
-    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) {
+    /// Writes frames the session produced, while the transport holds at most its high-water
+    /// mark: past it the session keeps them and produces no more until the transport drained
+    /// (``sendPending()``), so that a client that opens its windows wide and stops reading
+    /// leaves the response bytes with their streams (whose writers wait and whose event
+    /// streams meet their slow-client limit) instead of in the transport's unbounded queue.
+    func session(_ session: HTTP2Session, write bytes: UnsafeRawBufferPointer) -> Bool {
+        guard transport.queuedBytes <= server.configuration.writeHighWaterMarkBytes else {
+            sendWouldBlock = true
+            return false
+        }
         transport.write(bytes)
+        return true
     }
+
+    /// How many high-water marks' worth one connection sends per turn of the flush queue.
+    static var sendPassesPerTurn: Int { 16 }
 
     // MARK: Requests
 
@@ -303,6 +328,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     /// A stream's slow-client disconnect: that stream is reset, the others go on.
     func reset(_ stream: HTTP2Stream, error: HTTP2ErrorCode) {
         session.resetStream(stream.id, error: error)
+        // Over for the server now, not once the `RST_STREAM` leaves (behind a full transport
+        // it waits): the stream takes no more bytes, its handler and subscription end.
+        stream.closed(resetByClient: false)
         scheduleSend()
     }
 }
