@@ -162,7 +162,11 @@ public final class TCPStream: Transport, @unchecked Sendable {
 
     /// Ends ``beginCoalescingWrites()``; the outermost end writes what was collected.
     public func endCoalescingWrites() {
-        if let bytes = coalescer.end() { write(bytes) }
+        guard let bytes = coalescer.end() else { return }
+        write(bytes)
+        // A drain notice asked for while these bytes were gathered (they count as queued):
+        // when the kernel took them all at once, no write callback will come to give it.
+        if drainThreshold >= 0, queuedBytes <= drainThreshold { notifyDrainOnNextIteration() }
     }
 
     /// Writes `bytes` after everything written before. Never blocks; what the kernel does not
@@ -263,14 +267,19 @@ public final class TCPStream: Transport, @unchecked Sendable {
     public func notifyWhenQueuedBytes(atMost threshold: Int) {
         guard !isClosing else { return }
         if queuedBytes <= threshold {
-            drainThreshold = -1
-            loop.execute(
-                UncheckedBox { [self] in
-                    if !self.isClosing { self.delegate?.transportDidDrain(self) }
-                }.call)
+            notifyDrainOnNextIteration()
             return
         }
         drainThreshold = max(0, threshold)
+    }
+
+    /// The drain notice, on the loop's next iteration (never inside the caller's write).
+    private func notifyDrainOnNextIteration() {
+        drainThreshold = -1
+        loop.execute(
+            UncheckedBox { [self] in
+                if !self.isClosing { self.delegate?.transportDidDrain(self) }
+            }.call)
     }
 
     /// A write failed with libuv's `code`: the first failure is kept, and the stream closes.
