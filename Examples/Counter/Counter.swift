@@ -75,7 +75,8 @@ struct Counter: AsyncParsableCommand {
         let router = Router()
         router.get("/") { _, _ in "Counter: curl -N <this address>/stream\n" }
         router.get("/stream") { request, context in
-            let start = Int(request.lastEventID ?? "") ?? 0
+            // An id this server never sent (not a number, negative, beyond UInt32) starts over.
+            let start = UInt32(request.lastEventID ?? "").map(Int.init) ?? 0
             let milliseconds = Int(request.query["interval_ms"] ?? "") ?? 1000
             guard (10...60_000).contains(milliseconds) else {
                 throw HTTPError(.badRequest, message: "interval_ms must be between 10 and 60000")

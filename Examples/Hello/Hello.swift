@@ -50,7 +50,8 @@ struct Hello: AsyncParsableCommand {
 
         router.get("/events") { request, context in
             // Resumes after the client's Last-Event-ID, one event every 500 ms.
-            let start = Int(request.lastEventID ?? "") ?? 0
+            // An id this server never sent (not a number, negative, beyond UInt32) starts over.
+            let start = UInt32(request.lastEventID ?? "").map(Int.init) ?? 0
             return EventStream(configuration: .init(heartbeatInterval: .seconds(2), retry: .seconds(1))) { stream in
                 for number in (start + 1)... {
                     try await stream.send(ServerSentEvent(data: "tick \(number)\nsecond line", event: "tick", id: "\(number)"))

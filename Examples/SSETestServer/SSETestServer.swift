@@ -90,7 +90,8 @@ struct SSETestServer: AsyncParsableCommand {
             // EventSource reconnects (after the `retry: 500` hint) and must send Last-Event-ID.
             let lastEventID = request.lastEventID
             let index = log.opened(lastEventID: lastEventID)
-            let start = Int(lastEventID ?? "") ?? 0
+            // An id this server never sent (not a number, negative, beyond UInt32) starts over.
+            let start = UInt32(lastEventID ?? "").map(Int.init) ?? 0
             return EventStream(configuration: .init(retry: .milliseconds(500), retryJitter: 0)) { stream in
                 defer { log.ended(index) }
                 for number in (start + 1)...(start + eventsPerConnection) {

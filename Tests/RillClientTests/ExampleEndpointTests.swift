@@ -74,6 +74,20 @@ import Testing
         }
     }
 
+    @Test(arguments: [("Counter", "/stream?interval_ms=50"), ("Hello", "/events"), ("SSETestServer", "/events")])
+    func `a Last-Event-ID the example never sent starts over instead of overflowing`(example: String, path: String) async throws {
+        try await withExampleServer(example) { server in
+            let client = TestClient(port: server.port)
+            for id in ["9223372036854775807", "-9223372036854775808", "4294967296", "x"] {
+                let stream = try await client.sse(path, headerFields: [HTTPField.Name("Last-Event-ID")!: id])
+                #expect(stream.status == .ok, "\(example) \(id)")
+                #expect(try await stream.events(1).map(\.lastEventID) == ["1"], "\(example) \(id)")
+                stream.close()
+            }
+            #expect(try await client.get("/").status == .ok)  // still up
+        }
+    }
+
     @Test func `counter logs when a client leaves and the sequence stops`() async throws {
         try await withExampleServer("Counter") { server in
             let client = TestClient(port: server.port)

@@ -19,7 +19,8 @@ enum ServerSentEventsSnippets {
     // ServerSentEvents.md: the writer form — begin
     static func theWriterForm(router: Router) {
         router.get("/countdown") { request, context in
-            let last = Int(request.lastEventID ?? "") ?? 11  // resume after the last id the client saw
+            // Resume after the last id the client saw; anything else (not one of ours) starts over.
+            let last = Int(request.lastEventID ?? "").flatMap { (1...11).contains($0) ? $0 : nil } ?? 11
             return EventStream { stream in
                 for n in stride(from: last - 1, through: 0, by: -1) {
                     try await stream.send(ServerSentEvent(data: "\(n)", event: "countdown", id: "\(n)"))
