@@ -216,6 +216,21 @@ struct HTTP2Tests {
         #expect((result["dataBytes"] as? Int ?? .max) < 96 * 65536, "\(result)")
     }
 
+    @Test func `event streams each within their own limit but together over the connection's are cut off until the rest fits`() async throws {
+        let result = try await withHTTP2App { app, port in
+            let before = await app.serverStatistics().slowClientDisconnectCount
+            // 48 streams × 3 events of 64 KiB: 192 KiB each, under the 256 KiB per stream; 9 MiB
+            // together, over the connection's 1 MiB and what the kernel's buffers take.
+            let result = try await probe(port, "wide-open-events", "together", "3", "65536", "48")
+            let cut = await app.serverStatistics().slowClientDisconnectCount - before
+            #expect(cut == result["resets"] as? Int, "\(result)")
+            return result
+        }
+        #expect(result["head"] as? Bool == true, "\(result)")
+        #expect((1...47).contains(result["resets"] as? Int ?? 0), "some streams, not all: \(result)")
+        #expect(result["goaway"] is NSNull, "the connection goes on: \(result)")
+    }
+
     @Test func `prior knowledge can be switched off: the preface gets HTTP/1.1's 505`() async throws {
         var http2 = HTTP2Configuration()
         http2.acceptsPriorKnowledge = false

@@ -23,9 +23,9 @@ itself could not run.
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
     h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
     h2_probe.py PORT wide-open PATH SECONDS windows opened wide, PATH requested, not read, closed
-    h2_probe.py PORT wide-open-events CHANNEL COUNT BYTES
-                                            the same on an event stream, then COUNT events of
-                                            BYTES published before the client reads again
+    h2_probe.py PORT wide-open-events CHANNEL COUNT BYTES [STREAMS]
+                                            the same on STREAMS event streams (1), then COUNT
+                                            events of BYTES published before the client reads
 """
 
 import json
@@ -494,13 +494,21 @@ def probe_zero_window(port, channel):
     print(json.dumps({"reset": reset, "dataBytes": data, "closed": client.closed}))
 
 
-def open_wide(port, path):
+def open_wide(port, path, streams=1):
     """A client with the largest windows HTTP/2 allows and a small socket receive buffer that
-    requests `path`, reads up to the response head, then stops reading."""
+    requests `path` on `streams` streams, reads up to their response heads, then stops reading."""
     client = RawClient(port, settings={4: 2**31 - 1}, reading=False, receive_buffer=16384)
     client.send(hf.WindowUpdateFrame(0, window_increment=2**31 - 1 - 65535).serialize())
-    client.send(client.headers(1, path))
-    head = client.read_until(lambda frame: isinstance(frame, hf.HeadersFrame) and frame.stream_id == 1, 5)
+    for index in range(streams):
+        client.send(client.headers(1 + 2 * index, path))
+    answered = set()
+
+    def is_last_head(frame):
+        if isinstance(frame, hf.HeadersFrame):
+            answered.add(frame.stream_id)
+        return len(answered) == streams
+
+    head = client.read_until(is_last_head, 5)
     return client, head
 
 
@@ -521,15 +529,18 @@ def probe_wide_open(port, path, seconds):
     print(json.dumps({"head": head}))
 
 
-def probe_wide_open_events(port, channel, count, size):
-    """An event stream the client stops reading while `count` events of `size` bytes are
-    published: a slow client, reset once its stream holds more than its limit."""
-    client, head = open_wide(port, f"/events?channel={channel}")
+def probe_wide_open_events(port, channel, count, size, streams):
+    """`streams` event streams the client stops reading while `count` events of `size` bytes
+    are published: slow clients, reset once a stream holds more than its limit or the
+    connection's streams more than theirs."""
+    client, head = open_wide(port, f"/events?channel={channel}", streams)
     payload = "x" * size
     for index in range(count):
         publish(port, channel, f"{index} {payload}")
     result = finish_wide(client, head)
     result["published"] = count * size
+    result["resets"] = len({f.stream_id for f in client.of_type(hf.RstStreamFrame) if f.error_code == 8})
+    result["goaway"] = client.goaway()
     client.sock.close()
     print(json.dumps(result))
 
@@ -555,7 +566,7 @@ def main():
         "window": lambda: probe_window(port, args[0]),
         "zero-window": lambda: probe_zero_window(port, args[0]),
         "wide-open": lambda: probe_wide_open(port, args[0], float(args[1])),
-        "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2])),
+        "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 1),
     }
     probes[mode]()
 

@@ -35,6 +35,14 @@ public struct HTTP2Configuration: Sendable {
     /// stream before the server acknowledges them (the window reopens as the body is taken).
     /// Default 65,535.
     public var initialStreamWindowBytes: Int
+    /// The most response bytes the streams of one connection may hold back together (waiting
+    /// for the client's flow-control windows or for the transport to drain). Past it, once the
+    /// connection has sent what it could, the event streams holding the most are cut off as slow
+    /// clients (`RST_STREAM` `CANCEL`; they reconnect and replay) and new streams are refused
+    /// (`REFUSED_STREAM`) until it fits again. Each event stream is also held to
+    /// ``EventStreamConfiguration/maxQueuedBytes`` on its own; without this bound one
+    /// connection's 128 streams could hold 128 times that. Default 1 MiB.
+    public var maxQueuedResponseBytes: Int
 
     /// Creates a configuration; every value has a production default.
     public init(
@@ -46,7 +54,8 @@ public struct HTTP2Configuration: Sendable {
         maxContinuationFrames: Int = 8,
         maxPingAndSettingsFramesPerSecond: Int = 100,
         maxQueuedControlFrames: Int = 1000,
-        initialStreamWindowBytes: Int = 65_535
+        initialStreamWindowBytes: Int = 65_535,
+        maxQueuedResponseBytes: Int = 1024 * 1024
     ) {
         self.isEnabledOverTLS = isEnabledOverTLS
         self.acceptsPriorKnowledge = acceptsPriorKnowledge
@@ -57,5 +66,6 @@ public struct HTTP2Configuration: Sendable {
         self.maxPingAndSettingsFramesPerSecond = maxPingAndSettingsFramesPerSecond
         self.maxQueuedControlFrames = maxQueuedControlFrames
         self.initialStreamWindowBytes = initialStreamWindowBytes
+        self.maxQueuedResponseBytes = maxQueuedResponseBytes
     }
 }

@@ -57,6 +57,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     /// The last ``sendPending()`` pass stopped at the transport's high-water mark with frames
     /// left in the session.
     private var sendWouldBlock = false
+    /// The streams held more than ``HTTP2Configuration/maxQueuedResponseBytes`` after the last
+    /// send, event streams cut off included: new streams are refused.
+    private var isOverResponseBudget = false
     /// Closes the connection after ``ServerConfiguration/idleTimeout`` without a stream.
     private var idleTimer: ScheduledTimer?
     private(set) var isClosed = false
@@ -159,6 +162,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
             transport.endCoalescingWrites()
             passes += 1
         } while sendWouldBlock && !isClosed && transport.queuedBytes <= highWater && passes < Self.sendPassesPerTurn
+        enforceResponseBudget()
         if sendWouldBlock && !isClosed && transport.queuedBytes <= highWater {
             scheduleSend()
         } else if transport.queuedBytes > highWater && session.wantsToWrite {
@@ -169,6 +173,25 @@ final class HTTP2Connection: HTTP2SessionDelegate {
             isClosed = true
             transport.closeAfterFlush()
         }
+    }
+
+    /// What the streams still hold once the session took what the windows and the transport
+    /// allowed, against ``HTTP2Configuration/maxQueuedResponseBytes``: past it the event streams
+    /// holding the most are cut off as slow clients until the rest fits. A burst the client
+    /// takes as it comes never counts: only what is left after a send. O(streams), at most
+    /// `maxConcurrentStreams`.
+    private func enforceResponseBudget() {
+        let budget = server.configuration.http2.maxQueuedResponseBytes
+        var held = 0
+        for stream in streams.values { held += stream.queuedBytes }
+        if held > budget {
+            let holders = streams.values.filter { $0.isStreamingEvents && $0.queuedBytes > 0 }.sorted { $0.queuedBytes > $1.queuedBytes }
+            for stream in holders where held > budget {
+                held -= stream.queuedBytes
+                stream.disconnectSlowClient()
+            }
+        }
+        isOverResponseBudget = held > budget
     }
 
     /// Writes frames the session produced, while the transport holds at most its high-water
@@ -192,10 +215,11 @@ final class HTTP2Connection: HTTP2SessionDelegate {
 
     func session(_ session: HTTP2Session, didReceive head: HTTP2RequestHead, on streamID: Int32, endStream: Bool) {
         // A request that waits for its body holds its head: those heads together stay within
-        // maxQueuedRequestBytes, as HTTP/1.1's pipelined requests do (a refused stream may be
-        // retried by the client).
+        // maxQueuedRequestBytes, as HTTP/1.1's pipelined requests do; and while the streams
+        // hold more response bytes than their budget, no new one starts (a refused stream may
+        // be retried by the client).
         let heldHeadBytes = endStream ? 0 : head.byteCount
-        guard !isDraining, heldRequestHeadBytes + heldHeadBytes <= server.configuration.maxQueuedRequestBytes else {
+        guard !isDraining, !isOverResponseBudget, heldRequestHeadBytes + heldHeadBytes <= server.configuration.maxQueuedRequestBytes else {
             session.resetStream(streamID, error: .refusedStream)
             return
         }
