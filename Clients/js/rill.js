@@ -96,19 +96,9 @@ export class EventStreamParser {
   }
 }
 
-/** Ids Rill's brokers assign, as numbers to compare: `"42"` (in memory) or `"1700000000000-3"` (Redis). */
-function orderOf(id) {
-  const match = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(id ?? '');
-  return match ? [Number(match[1]), Number(match[2] ?? -1)] : null;
-}
-
 /** A stream's position: `~`, digits, and for Redis maybe `-` and digits (never a publisher's id). */
 function isPosition(id) {
   return /^~\d+(?:-\d+)?$/.test(id);
-}
-
-function isAfter(a, b) {
-  return a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1];
 }
 
 /** The `exp` of a JWT in milliseconds, or null when `token` is not a JWT with one. */
@@ -170,9 +160,6 @@ class Subscription {
     this.tabs = 1;
     this.state = 'connecting';
     this.lastEventId = options.lastEventId ?? readStorage(this.storageKey) ?? '';
-    // The last event delivered, for dropping repeats; `lastEventId` (where to resume) may be a
-    // stream's position instead, which is in the broker's order, not in a publisher's own ids.
-    this.lastDeliveredId = isPosition(this.lastEventId) ? '' : this.lastEventId;
     this.seen = new Set();
     this.seenOrder = [];
     this.gapReportedFor = null;
@@ -363,17 +350,13 @@ class Subscription {
   // Events ------------------------------------------------------------------------------------
 
   /**
-   * Whether `event` is new to this tab. Rill's ids are monotonic per stream: in-memory
-   * sequence numbers and Redis `ms-seq` ids are compared as numbers, so nothing at or before
-   * the last id passes; any id (a publisher's opaque ones too) passes once among the last 1000.
+   * Whether `event` is new to this tab: any id passes once among the last 1000. Ids are not
+   * compared by order: a publisher's own ids (`20240601`, `7`) look like a broker's sequence
+   * numbers and need not follow them.
    */
   isNew(id) {
     if (!id) return true;
     if (this.seen.has(id)) return false;
-    const order = orderOf(id);
-    const last = this.afterGap ? null : orderOf(this.lastDeliveredId);
-    if (order && last && !isAfter(order, last)) return false;
-    this.afterGap = false;
     this.seen.add(id);
     this.seenOrder.push(id);
     if (this.seenOrder.length > SEEN_IDS_KEPT) this.seen.delete(this.seenOrder.shift());
@@ -385,7 +368,6 @@ class Subscription {
     if (!this.isNew(event.id)) return false;
     if (event.id) {
       this.lastEventId = event.id;
-      this.lastDeliveredId = event.id;
       writeStorage(this.storageKey, event.id);
     }
     try {
@@ -426,7 +408,6 @@ class Subscription {
     // What follows may have any id (a restarted in-memory broker starts again at 1).
     this.seen.clear();
     this.seenOrder = [];
-    this.afterGap = true;
     this.options.onGap?.(gap);
   }
 }
@@ -704,7 +685,9 @@ class Connection {
       if (!event.type || event.type === 'message' || !event.type.startsWith('rill-')) subscription.leaderEvent(event);
       return;
     }
-    switch (event.type) {
+    // The server's own notices about the stream never carry an id; an event with one came from
+    // a publisher (the server refuses such names, an older one may not) and is only data.
+    switch (event.id ? 'message' : event.type) {
       case 'rill-history-gap': {
         let lastEventId = '';
         try { lastEventId = JSON.parse(event.data).lastEventId ?? ''; } catch { /* not JSON */ }

@@ -138,6 +138,21 @@ struct RillJSBrowserTests {
         #expect(server.connections[1].lastEventID == "~3")
     }
 
+    @Test func `publishers' own ids are never taken for repeats, and a server notice that carries an id is only data`() async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            // The server refuses its own event names from publishers.
+            let refused = try await client.post("/publish?channel=news&event=rill-reconnect", text: "{}")
+            #expect(refused.status == .badRequest)
+            #expect(refused.bodyText.contains("reserved"))
+            return try await runClient("publisher-ids", port: try #require(client.port), as: PublisherIDsRecord.self)
+        }
+        #expect(record.events == ["big id", "after the big id", "seven", "after seven", "{}", "last"])
+        #expect(record.types[4] == "rill-reconnect")
+        #expect(record.connections == 1, "the stream was not reopened")
+    }
+
     @Test func `the fetch transport's parser follows the event-stream spec, in whole and split input`() async throws {
         let app = try ClientTestServer().application(historyCount: 1)
         let record = try await app.test(.live) { client in
@@ -198,7 +213,8 @@ private final class ClientTestServer: Sendable {
         }
         router.post("/publish") { request, context in
             let receipt = try await context.publish(
-                ServerSentEvent(data: request.bodyText, id: request.query["id"]), channel: request.query["channel"] ?? "news")
+                ServerSentEvent(data: request.bodyText, event: request.query["event"], id: request.query["id"]),
+                channel: request.query["channel"] ?? "news")
             return receipt.id
         }
         router.get("/stream") { request, context in
@@ -231,8 +247,20 @@ private final class ClientTestServer: Sendable {
             router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0),
             broker: .inMemory(BrokerConfiguration(historyCount: historyCount)))
         router.get("/presence") { request, _ in try await app.presence(of: request.query["channel"] ?? "news") }
+        // Straight to the broker, past the server's refusal of its own event names (what an
+        // older server or another publisher on a shared broker could store).
+        router.post("/publish-unchecked") { request, _ in
+            let event = ServerSentEvent(data: request.bodyText, event: request.query["event"])
+            return try await app.broker.publish(event, to: request.query["channel"] ?? "news").id
+        }
         return app
     }
+}
+
+private struct PublisherIDsRecord: Decodable, Sendable {
+    var events: [String]
+    var types: [String]
+    var connections: Int
 }
 
 private struct WatchdogRecord: Decodable, Sendable {

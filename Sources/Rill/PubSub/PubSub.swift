@@ -67,11 +67,25 @@ final class PubSub: Sendable {
         return try await publish(ServerSentEvent(data: text, event: event, id: id, retry: retry), channel: channel, authorizing: request)
     }
 
+    /// The prefix of the event names the server itself sends: presence notices (`rill-join`,
+    /// `rill-leave`, `rill-presence`) and what a stream says about itself (`rill-history-gap`,
+    /// `rill-reconnect`, `rill-token-expired`), which clients such as rill.js obey.
+    static let reservedEventNamePrefix = "rill-"
+
+    /// 400 when a publisher's event has a name of the server's own: a published
+    /// `rill-reconnect` stored in the history would send every rill.js client of the channel
+    /// reconnecting, replaying it and reconnecting again.
+    static func refuseReservedEventName(_ event: ServerSentEvent) throws {
+        guard let name = event.event, name.utf8.starts(with: reservedEventNamePrefix.utf8) else { return }
+        throw HTTPError(.badRequest, message: "event names starting with '\(reservedEventNamePrefix)' are reserved for the server's own events")
+    }
+
     /// Inlined into its callers (`Application`'s and `RequestContext`'s): one async frame less
     /// per publish, which the task allocator would otherwise have to grow a slab for.
     @inline(__always)
     func publish(_ event: ServerSentEvent, channel: String, authorizing request: (Request, RequestContext)?) async throws -> PublishReceipt {
         try Self.refuseReservedChannels([channel])  // presence notices are the server's own
+        try Self.refuseReservedEventName(event)
         if let (request, context) = request {
             try await authorize(request, context: context, channels: [channel], access: .publish)
         }
@@ -91,6 +105,13 @@ final class PubSub: Sendable {
 
     func post(_ event: ServerSentEvent, channel: String) {
         let logger = self.logger
+        do {
+            try Self.refuseReservedChannels([channel])
+            try Self.refuseReservedEventName(event)
+        } catch {
+            logger.error("publishing to channel refused", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            return
+        }
         broker.post(event, to: channel) { error in
             logger.error("publishing to channel failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|native-position|fetch-position|parser|tabs|tabs-without-locks|reload
+    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|native-position|fetch-position|parser|tabs|tabs-without-locks|reload|publisher-ids
         BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
@@ -35,6 +35,9 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
   `POST /slow-opens` a reconnect() opens a stream that subscribes 1.5 s late, and an event
   published meanwhile must arrive (replayed after the position), then a live one; both carry the
   publisher's own ids 1 and 2, below the position, which must not drop them as repeats.
+- publisher-ids: events with the publisher's own numeric ids (20240601123000, 7) between the
+  broker's, and a `rill-reconnect` that carries an id (`POST /publish-unchecked`): all six are
+  delivered as events and the stream stays the one it was.
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -259,6 +262,25 @@ def fetch_position(driver, base, timeout, _secret):
     return {"events": datas(log), "ids": [event["id"] for event in log["events"]], "published": published, "position": position}
 
 
+def publisher_ids(driver, base, timeout, _secret):
+    run_async(driver, SUBSCRIBE, {"channels": ["news"]}, None)
+    wait_for(driver, lambda log: "open" in log["statuses"], "the stream is open", timeout)
+    # A publisher's own ids that look like the broker's sequence numbers without following it,
+    # and a `rill-reconnect` that carries an id (published past the server's refusal, as an
+    # older server or another publisher on the broker would): all of them are data.
+    request(base + "/publish?channel=news&id=20240601123000", "POST", b"big id")
+    request(base + "/publish?channel=news", "POST", b"after the big id")
+    request(base + "/publish?channel=news&id=7", "POST", b"seven")
+    request(base + "/publish?channel=news", "POST", b"after seven")
+    request(base + "/publish-unchecked?channel=news&event=rill-reconnect", "POST", b"{}")
+    request(base + "/publish?channel=news", "POST", b"last")
+    log = wait_for(driver, lambda log: len(log["events"]) >= 6, "six events arrived", timeout)
+    time.sleep(1.5)  # a reconnect (obeying the rill-reconnect) would open a second stream by now
+    log = driver.execute_script(READ)
+    connections = json.loads(request(base + "/connections"))["count"]
+    return {"events": datas(log), "types": [event["type"] for event in log["events"]], "connections": connections}
+
+
 def parse_stream(driver, _base, _timeout, _secret):
     run_async(driver, PARSE)
     parsed = driver.execute_script("return window.parsed;")
@@ -340,14 +362,14 @@ def tabs(driver, base, timeout, without_locks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["watchdog", "gap", "token", "refresh-gap", "eventsource", "native-position", "fetch-position",
-                                             "parser", "tabs", "tabs-without-locks", "reload"])
+                                             "parser", "tabs", "tabs-without-locks", "reload", "publisher-ids"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--secret")
     arguments = parser.parse_args()
     scenario = {"watchdog": watchdog, "gap": gap, "token": token, "refresh-gap": refresh_gap, "eventsource": eventsource, "native-position": native_position,
-                "fetch-position": fetch_position, "parser": parse_stream, "reload": reload,
+                "fetch-position": fetch_position, "parser": parse_stream, "reload": reload, "publisher-ids": publisher_ids,
                 "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
                 "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 
