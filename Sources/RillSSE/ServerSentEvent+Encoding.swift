@@ -117,10 +117,17 @@ extension ServerSentEvent {
             if id.utf8.contains(ASCII.null) {
                 throw .idContainsNull(id)
             }
+            if let first = id.utf8.first, let last = id.utf8.last, Self.isBlank(first) || Self.isBlank(last) {
+                throw .idHasSurroundingWhitespace(id)
+            }
         }
         if let retry, retry < .zero {
             throw .negativeRetry(retry)
         }
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 
     private static func isLineBreak(_ byte: UInt8) -> Bool {

@@ -11,6 +11,9 @@ public enum ServerSentEventError: Error, Sendable, Hashable, CustomStringConvert
     /// The `id` contains U+0000; clients ignore such an `id` field entirely, so it would silently
     /// not take effect.
     case idContainsNull(String)
+    /// The `id` begins or ends with a space or a tab: a client sends it back as `Last-Event-ID`,
+    /// an HTTP field whose value loses them (RFC 9110 §5.5), so the server could never find it.
+    case idHasSurroundingWhitespace(String)
     /// The `retry` duration is negative; the wire format only has unsigned decimal digits.
     case negativeRetry(Duration)
 
@@ -23,6 +26,8 @@ public enum ServerSentEventError: Error, Sendable, Hashable, CustomStringConvert
             "SSE id must not contain CR or LF: \(value.debugDescription)"
         case .idContainsNull(let value):
             "SSE id must not contain NUL (clients ignore such an id): \(value.debugDescription)"
+        case .idHasSurroundingWhitespace(let value):
+            "SSE id must not begin or end with a space or tab (Last-Event-ID loses them): \(value.debugDescription)"
         case .negativeRetry(let duration):
             "SSE retry must not be negative: \(duration)"
         }

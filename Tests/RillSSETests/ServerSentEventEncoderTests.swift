@@ -38,7 +38,7 @@ struct ServerSentEventEncoderTests {
 
     @Test func `a value starting with a space keeps it behind the one separator space`() throws {
         #expect(try wire(ServerSentEvent(data: " x")) == "data:  x\n\n")
-        #expect(try wire(ServerSentEvent(data: "x", event: " t", id: " 1")) == "event:  t\nid:  1\ndata: x\n\n")
+        #expect(try wire(ServerSentEvent(data: "x", event: " t", id: "1")) == "event:  t\nid: 1\ndata: x\n\n")
     }
 
     @Test func `NUL in data is written as is`() throws {
@@ -134,6 +134,8 @@ struct ServerSentEventEncoderTests {
             (ServerSentEvent(data: "x", id: "1\n2"), .idContainsLineBreak("1\n2")),
             (ServerSentEvent(data: "x", id: "\r"), .idContainsLineBreak("\r")),
             (ServerSentEvent(data: "x", id: "1\u{0}2"), .idContainsNull("1\u{0}2")),
+            (ServerSentEvent(data: "x", id: " 7"), .idHasSurroundingWhitespace(" 7")),
+            (ServerSentEvent(data: "x", id: "7\t"), .idHasSurroundingWhitespace("7\t")),
             (ServerSentEvent(data: "x", retry: .milliseconds(-1)), .negativeRetry(.milliseconds(-1))),
             (ServerSentEvent(data: "x", retry: .nanoseconds(-1)), .negativeRetry(.nanoseconds(-1))),
         ])

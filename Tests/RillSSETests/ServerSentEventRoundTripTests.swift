@@ -27,7 +27,7 @@ struct ServerSentEventRoundTripTests {
         ServerSentEvent(id: "0"),
         ServerSentEvent(data: "after id-only block"),
         ServerSentEvent(data: "y", event: " spaced type"),
-        ServerSentEvent(data: "z", id: " spaced id"),
+        ServerSentEvent(data: "z", id: "an id with spaces"),
         ServerSentEvent(data: "reset", id: ""),
         ServerSentEvent(data: "after comment", comment: "multi\nline\r\ncomment"),
         ServerSentEvent(data: "r", retry: .seconds(2)),
