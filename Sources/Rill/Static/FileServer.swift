@@ -80,7 +80,7 @@ public struct FileServer: Sendable {
         guard let components = StaticFilePath.components(ofRelativePath: file, servesHiddenFiles: configuration.servesHiddenFiles) else {
             throw Self.notFound
         }
-        return try await response(to: request, context: context, components: components, directoryRedirect: nil)
+        return try await response(to: request, context: context, components: components, directoryRedirect: nil, namesDirectory: false)
     }
 
     /// The response for a request to a file route whose pattern has `prefixSegmentCount`
@@ -90,20 +90,23 @@ public struct FileServer: Sendable {
             let components = StaticFilePath.components(
                 of: request.path, droppingPrefixSegments: prefixSegmentCount, servesHiddenFiles: configuration.servesHiddenFiles)
         else { throw Self.notFound }
-        // A directory asked for without its trailing slash is redirected to it.
-        let redirect = request.path.hasSuffix("/") ? nil : Self.directoryLocation(of: request)
-        return try await response(to: request, context: context, components: components, directoryRedirect: redirect)
+        // A directory asked for without its trailing slash is redirected to it; a file asked for
+        // with one is not found (as nginx answers: `/a.txt/` names a directory).
+        let namesDirectory = request.path.hasSuffix("/")
+        let redirect = namesDirectory ? nil : Self.directoryLocation(of: request)
+        return try await response(
+            to: request, context: context, components: components, directoryRedirect: redirect, namesDirectory: namesDirectory)
     }
 
     private func response(
-        to request: Request, context: RequestContext, components: [String], directoryRedirect: String?
+        to request: Request, context: RequestContext, components: [String], directoryRedirect: String?, namesDirectory: Bool
     ) async throws -> Response {
         let loop = context.eventLoop
         guard let root = try await canonicalPath(of: directory, on: loop) else { throw Self.notFound }
         let requested = components.isEmpty ? root : root + "/" + components.joined(separator: "/")
         guard let found = try await locate(requested, under: root, on: loop) else { throw Self.notFound }
         guard found.status.kind == .directory else {
-            guard found.status.kind == .regular else { throw Self.notFound }
+            guard found.status.kind == .regular, !namesDirectory else { throw Self.notFound }
             return try fileResponse(path: found.path, status: found.status, request: request, loop: loop)
         }
         guard let indexFileName = configuration.indexFileName else { throw Self.notFound }

@@ -2,6 +2,10 @@ import HTTPTypes
 import RillCore
 import RillHTTP
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The validators of one version of a file — its entity tag and modification time — and the
 /// conditional requests (RFC 9110 §13) decided with them.
 ///
@@ -10,13 +14,15 @@ import RillHTTP
 struct FileValidators: Equatable {
     /// The `ETag` value, quotes included.
     let entityTag: String
-    /// The modification time, whole seconds since 1970 (what `Last-Modified` can say).
+    /// The modification time, whole seconds since 1970 (what `Last-Modified` can say), at most
+    /// `now`: a file dated in the future is sent as modified now (RFC 9110 §8.8.2.1), or a
+    /// client that revalidates by date would keep its copy when the file changes before then.
     let lastModifiedSecondsSince1970: Int64
 
-    init(_ status: FileStatus) {
+    init(_ status: FileStatus, nowSecondsSince1970: Int64 = Int64(time(nil))) {
         entityTag =
             "\"\(String(status.modificationSecondsSince1970, radix: 16))-\(String(status.modificationNanoseconds, radix: 16))-\(String(status.byteCount, radix: 16))\""
-        lastModifiedSecondsSince1970 = status.modificationSecondsSince1970
+        lastModifiedSecondsSince1970 = min(status.modificationSecondsSince1970, nowSecondsSince1970)
     }
 
     /// The `Last-Modified` value.

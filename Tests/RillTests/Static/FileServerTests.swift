@@ -203,7 +203,7 @@ private final class Fixture: Sendable {
                 "/static/../private/secret.txt", "/static/%2e%2e/private/secret.txt", "/static/%2E%2E%2Fprivate%2Fsecret.txt",
                 "/static/docs%2Findex.html", "/static/docs%5Cindex.html", "/static/index.html%00.js", "/static/./index.html",
                 "/static/.env", "/static/%2eenv", "/static/.git/config", "/static/leak.txt", "/static/leak-dir/secret.txt",
-                "/static/env-link", "/static/pipe", "/static/missing.txt", "/static/index.html/x", "/static/%zz",
+                "/static/env-link", "/static/pipe", "/static/missing.txt", "/static/index.html/x", "/static/%zz", "/static/index.html/",
             ] {
                 let response = try await get(port, target)
                 #expect(response.status == .notFound, "\(target): \(response.status)")

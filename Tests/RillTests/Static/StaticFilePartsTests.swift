@@ -68,6 +68,15 @@ import Testing
         #expect(FileValidators(touched).entityTag != validators.entityTag)
     }
 
+    @Test func `a modification time in the future is sent as now, and dates are compared with it`() {
+        let now = status.modificationSecondsSince1970 - 3600  // the file claims to change in an hour
+        let validators = FileValidators(status, nowSecondsSince1970: now)
+        #expect(validators.lastModifiedSecondsSince1970 == now)
+        #expect(validators.lastModified == HTTPDate.string(fromSecondsSince1970: Int(now)))
+        #expect(validators.entityTag == FileValidators(status).entityTag)  // the tag keeps the file's own time
+        #expect(validators.evaluate(fields((.ifModifiedSince, validators.lastModified))) == .notModified)
+    }
+
     @Test func `If-None-Match answers 304 for a matching tag, weakly compared`() {
         let validators = FileValidators(status)
         let tag = validators.entityTag
