@@ -82,6 +82,8 @@ struct RillHub: AsyncParsableCommand {
     /// The most any option in seconds may be (a year): beyond, its milliseconds would not fit
     /// the timers' 64-bit counts (an exit with an error, not a trap).
     static let maximumSeconds = 31_536_000.0
+    /// The largest `--max-queued-bytes`: 1 GiB per client is already more than any use of it.
+    static let maximumQueuedBytes = 1 << 30
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -89,7 +91,9 @@ struct RillHub: AsyncParsableCommand {
         guard history >= 0 else { throw ValidationError("--history must be ≥ 0") }
         guard (0...Self.maximumSeconds).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0…\(Self.maximumSeconds)") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
-        guard maxQueuedBytes >= 1 else { throw ValidationError("--max-queued-bytes must be ≥ 1") }
+        guard (1...Self.maximumQueuedBytes).contains(maxQueuedBytes) else {
+            throw ValidationError("--max-queued-bytes must be 1…\(Self.maximumQueuedBytes)")
+        }
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
         guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
         if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
@@ -99,9 +103,11 @@ struct RillHub: AsyncParsableCommand {
         }
         guard (0...Self.maximumSeconds).contains(jwtLeeway) else { throw ValidationError("--jwt-leeway must be 0…\(Self.maximumSeconds)") }
         guard !jwtCookie.isEmpty else { throw ValidationError("--jwt-cookie must not be empty") }
-        guard retryMs >= 0 else { throw ValidationError("--retry-ms must be ≥ 0") }
-        guard (0...Self.maximumSeconds).contains(maxConnectionAge) else {
-            throw ValidationError("--max-connection-age must be 0…\(Self.maximumSeconds)")
+        guard (0...Int(Self.maximumSeconds) * 1000).contains(retryMs) else {
+            throw ValidationError("--retry-ms must be 0…\(Int(Self.maximumSeconds) * 1000)")
+        }
+        guard maxConnectionAge == 0 || (0.001...Self.maximumSeconds).contains(maxConnectionAge) else {
+            throw ValidationError("--max-connection-age must be 0 (never) or 0.001…\(Self.maximumSeconds)")
         }
         guard (0...Self.maximumSeconds).contains(drainSeconds) else { throw ValidationError("--drain-seconds must be 0…\(Self.maximumSeconds)") }
         guard maxStatsStreams >= 1 else { throw ValidationError("--max-stats-streams must be ≥ 1") }

@@ -13,7 +13,9 @@ import Testing
 /// `listening on` line, a graceful SIGTERM, and two processes sharing one real `redis-server`.
 @Suite struct HubProcessTests {
     @Test func `the executable serves with its options and stops on SIGTERM`() async throws {
-        let hub = try await HubProcess(["--token", "s3cret", "--cors-origin", "https://app.example.com", "--heartbeat", "0.1"])
+        let hub = try await HubProcess([
+            "--token", "s3cret", "--cors-origin", "https://app.example.com", "--heartbeat", "0.1", "--drain-seconds", "0.5",
+        ])
         let client = hub.client
         let stream = try await client.sse("/stream?channel=news", headerFields: [.origin: "https://app.example.com"])
         #expect(stream.status == .ok)
@@ -25,8 +27,11 @@ import Testing
         #expect(published.bodyText == #"{"id":"1","subscribers":1}"#)
         #expect(try await stream.events(1) == [MessageEvent(type: "headline", data: "line one\nline two", lastEventID: "1")])
         #expect(try await client.get("/health").bodyText == #"{"status":"ok"}"#)
+        // SIGTERM: the stream ends with its farewell, which sends rill.js elsewhere at once.
+        async let ended = hub.terminate()
+        try await stream.waitForBody(containing: "event: rill-reconnect\ndata: {\"reason\":\"shutdown\"}\n\n")
         stream.close()
-        #expect(try await hub.terminate() == "exit status 0")
+        #expect(try await ended == "exit status 0")
     }
 
     /// The hub runs in a swift-service-lifecycle `ServiceGroup`, which handles the first SIGTERM
@@ -57,6 +62,8 @@ import Testing
         ["--metrics-channels", "-1"], ["--metrics-token", ""], ["--loops", "0"], ["--loops", "-2"], ["--max-stats-streams", "0"],
         // Seconds whose milliseconds would not fit 64 bits (they trapped at start).
         ["--jwt-leeway", "1e16"], ["--heartbeat", "1e300"], ["--max-connection-age", "1e17"], ["--drain-seconds", "nan"],
+        // A positive age under a millisecond, and values that overflowed once streams opened.
+        ["--max-connection-age", "0.0001"], ["--retry-ms", "9223372036854775807"], ["--max-queued-bytes", "9223372036854775807"],
     ])
     func `invalid options are refused`(arguments: [String]) async throws {
         let outcome = try await runRefusing("rill-hub", arguments: arguments)

@@ -119,6 +119,11 @@ import Testing
         "/publish?channel=x&event=a%0Ab",  // an event name with a line feed
         "/publish?channel=a%01b",  // a channel with a control character
         "/publish?channel=" + String(repeating: "c", count: 257),  // a channel that is too long
+        "/publish?channel=x&id=%207",  // an id with a leading space (Last-Event-ID would lose it)
+        "/publish?channel=x&event=rill-reconnect",  // an event name of the server's own
+        "/publish?channel=a&channel=b",  // two channels (one would have been ignored)
+        "/publish?channel=x&id=1&id=2",  // two ids
+        "/publish?channel=cafe%CC%81",  // a channel outside Unicode NFC
     ])
     func `invalid events and channels are 400`(path: String) async throws {
         let app = try hub()

@@ -67,6 +67,11 @@ struct ShutdownDrainTests {
         let exact = EventStreamConfiguration(retry: .milliseconds(1_234), retryJitter: 0)
         #expect(exact.jitteredRetry(using: &generator) == .milliseconds(1_234))
         #expect(EventStreamConfiguration().jitteredRetry(using: &generator) == nil)
+        // Centuries do not fit 64-bit milliseconds: the hint saturates instead of trapping.
+        for jitter in [0, 0.25] {
+            let huge = EventStreamConfiguration(retry: .seconds(Int64.max / 2), retryJitter: jitter)
+            #expect(huge.jitteredRetry(using: &generator) == .milliseconds(Int64.max))
+        }
     }
 }
 

@@ -151,12 +151,18 @@ public enum Hub {
             router.get("/stream") { request, context in
                 var context = context
                 try await jwt.authenticate(request, context: &context)
-                return try await context.eventStream(for: request)
+                var stream = try await context.eventStream(for: request)
+                stream.farewell = Self.shutdownFarewell
+                return stream
             }
         } else {
             // Synchronous (no `await`): with the in-memory broker the stream subscribes inline on
             // the connection's loop, with no task per connection.
-            router.get("/stream") { request, context in try context.eventStream(for: request) }
+            router.get("/stream") { request, context in
+                var stream = try context.eventStream(for: request)
+                stream.farewell = Self.shutdownFarewell
+                return stream
+            }
         }
         // Who is on a channel: authorized like subscribing to it (401/403 with a JWT key).
         router.get("/presence") { request, context in
@@ -182,10 +188,9 @@ public enum Hub {
                         headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
                 }
             }
-            let channel = request.query["channel"].flatMap { $0.isEmpty ? nil : $0 } ?? Application.defaultChannel
+            let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
             let event = ServerSentEvent(
-                data: request.bodyText, event: request.query["event"].flatMap { $0.isEmpty ? nil : $0 },
-                id: request.query["id"].flatMap { $0.isEmpty ? nil : $0 })
+                data: request.bodyText, event: try Self.singleParameter("event", of: request), id: try Self.singleParameter("id", of: request))
             let receipt = try await context.publish(event, channel: channel, authorizing: hasStaticToken ? nil : request)
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }
@@ -294,6 +299,21 @@ public enum Hub {
     public static let defaultPresenceMemberLimit = 100
     /// The most members `GET /presence` lists (`?limit=` above it gets 400).
     public static let maxPresenceMemberLimit = 1000
+
+    /// The last event of every stream the hub ends when it shuts down: `rill-reconnect` (as at
+    /// the maximum connection age), which rill.js obeys at once and an `EventSource` after its
+    /// `retry:`; no id, so the client's `Last-Event-ID` still names its last real event.
+    static let shutdownFarewell = ServerSentEvent(data: #"{"reason":"shutdown"}"#, event: "rill-reconnect")
+
+    /// The query parameter `name` of a publish (nil when absent or empty); 400 when it is given
+    /// more than once: one publish names one channel, one type and one id.
+    static func singleParameter(_ name: String, of request: Request) throws -> String? {
+        let values = request.query.values(for: name)
+        guard values.count <= 1 else {
+            throw HTTPError(.badRequest, message: "'\(name)' may appear once in a publish; this one names \(values.count)")
+        }
+        return values.first.flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// `?limit=` of `GET /presence`: 0 to ``maxPresenceMemberLimit``, default
     /// ``defaultPresenceMemberLimit``.

@@ -77,8 +77,9 @@ extension EventStreamConfiguration {
     package func jitteredRetryMilliseconds<Generator: RandomNumberGenerator>(using generator: inout Generator) -> Int64? {
         guard let retry else { return nil }
         let milliseconds = retry.secondsAsDouble * 1000
-        guard retryJitter > 0 else { return max(1, Int64(milliseconds.rounded())) }
-        let factor = Double.random(in: (1 - retryJitter)...(1 + retryJitter), using: &generator)
-        return max(1, Int64((milliseconds * factor).rounded()))
+        let factor = retryJitter > 0 ? Double.random(in: (1 - retryJitter)...(1 + retryJitter), using: &generator) : 1
+        // Saturating: a retry of centuries must not trap converting to 64 bits.
+        let jittered = (milliseconds * factor).rounded()
+        return jittered < Double(Int64.max) ? max(1, Int64(jittered)) : .max
     }
 }

@@ -152,7 +152,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// and a published event costs no look at the transport.
     private func updateCheckBytes() {
         guard maxQueuedBytes > 0 else { return }
-        checkBytes = Int32(truncatingIfNeeded: min(Self.earlyWriteBytes, max(1, maxQueuedBytes - transport.queuedBytes + 1)))
+        checkBytes = Int32(truncatingIfNeeded: min(Self.earlyWriteBytes - 1, max(0, maxQueuedBytes - transport.queuedBytes)) + 1)
     }
 
     /// Pending bytes written without waiting for the flush queue: batching gains nothing
