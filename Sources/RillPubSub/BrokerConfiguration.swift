@@ -25,11 +25,12 @@ public struct BrokerConfiguration: Sendable {
     /// events of the least recently published channels leave the history; a client that later
     /// replays from them is told `gap`.
     public var maxHistoryBytes: Int
-    /// The most channels the in-memory broker holds state for (subscribers or history). A new
-    /// channel past it evicts the least recently published channel without subscribers (its
-    /// history is forgotten: later replays from it report `gap`); when every channel has
-    /// subscribers, publishing or subscribing to a new channel fails with
-    /// ``BrokerError/channelLimitReached(_:)`` (HTTP 503).
+    /// The most channels the in-memory broker holds history for. A publish that gives one more
+    /// channel history forgets the history of the least recently published server channel
+    /// (presence notices), else of the least recently published channel without subscribers
+    /// (later replays from it report `gap`); when every channel with history has subscribers,
+    /// it fails with ``BrokerError/channelLimitReached(_:)`` (HTTP 503). Subscribing never
+    /// does: a channel with subscribers and no history is bounded by the subscriptions.
     public var maxChannels: Int
     /// The most events the in-memory broker queues for one event loop that has not yet taken
     /// them (a loop stalled by a handler that blocks it, while others publish). Past it, that

@@ -49,7 +49,7 @@ extension InMemoryBroker {
         -> [Channel]
     {
         var matched: [Channel] = []
-        var next = newestChannel
+        var next = newestChannels[0]  // no pattern matches the server's own channels
         while let channel = next, let last = channel.history.last, last.sequence > sequence {
             next = channel.previous
             guard !names.contains(channel.name) else { continue }
@@ -155,47 +155,58 @@ extension InMemoryBroker {
 
     // MARK: History and housekeeping
 
-    /// The channel named `name`, made if needed; past ``BrokerConfiguration/maxChannels`` the
-    /// least recently published channel without subscribers is forgotten to make room.
-    /// The channels named in `keeping` are not forgotten (a subscription is being made to them).
-    func channelNamed(_ name: String, keeping: [String] = []) throws(BrokerError) -> Channel {
+    /// The channel named `name`, made if needed. A channel without history (subscribers only)
+    /// counts toward no limit: subscriptions bound those (`maxChannelsPerStream` per stream).
+    func channelNamed(_ name: String) -> Channel {
         if let channel = channels[name] { return channel }
-        if channels.count >= configuration.maxChannels { try forgetLeastRecentlyPublishedChannel(keeping: keeping) }
         let channel = Channel(name: name, trimmedThrough: forgottenThrough, loopCount: shares.count)
         channels[name] = channel
         return channel
     }
 
-    /// Forgets the least recently published channel that has no subscribers (channels with
-    /// subscribers met on the way count as recently used). Throws if every channel has some.
+    /// Makes room for one more channel with history (``BrokerConfiguration/maxChannels``): the
+    /// least recently published of the server's own channels loses its history, subscribers or
+    /// not (presence notices are for the moment); else the least recently published channel
+    /// without subscribers (publishers' channels with subscribers met on the way count as
+    /// recently used). Throws if every channel with history has subscribers.
     ///
-    /// When no channel can go, it throws at once rather than walking every channel (with all
-    /// channels busy, each refused subscribe would otherwise cost a walk of `maxChannels`).
+    /// When none can go, it throws at once rather than walking every channel (with all of them
+    /// busy, each refused publish would otherwise cost a walk of `maxChannels`).
     func forgetLeastRecentlyPublishedChannel(keeping: [String]) throws(BrokerError) {
-        let idleKept = keeping.reduce(0) { count, name in count + (channels[name]?.subscriberCount == 0 ? 1 : 0) }
-        guard channels.count - busyChannelCount > idleKept else { throw .channelLimitReached(configuration.maxChannels) }
-        var remaining = channels.count
-        while remaining > 0, let channel = oldestChannel {
+        if let channel = oldestChannels[1] {
+            forgetHistory(of: channel)
+            return
+        }
+        let idleKept = keeping.reduce(0) { count, name in count + (channels[name].map { $0.isListed && $0.subscriberCount == 0 } == true ? 1 : 0) }
+        guard listedChannelCounts[0] - busyListedChannelCount > idleKept else { throw .channelLimitReached(configuration.maxChannels) }
+        var remaining = listedChannelCounts[0]
+        while remaining > 0, let channel = oldestChannels[0] {
             remaining -= 1
             guard channel.subscriberCount == 0, !keeping.contains(channel.name) else {
                 markRecentlyPublished(channel)
                 continue
             }
-            counters.evictedEventCount += channel.history.count
-            while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
-            historyBytes -= channel.historyBytes
-            channel.historyBytes = 0
-            unlist(channel)
-            removeIfUnused(channel.name, channel)
+            forgetHistory(of: channel)
             return
         }
         throw .channelLimitReached(configuration.maxChannels)
     }
 
+    /// Drops all of `channel`'s history (a later replay from it reports `gap`), and the
+    /// channel itself unless it has subscribers.
+    private func forgetHistory(of channel: Channel) {
+        counters.evictedEventCount += channel.history.count
+        while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
+        historyBytes -= channel.historyBytes
+        channel.historyBytes = 0
+        unlist(channel)
+        removeIfUnused(channel.name, channel)
+    }
+
     /// Drops the oldest events of the least recently published channels until the histories fit
-    /// ``BrokerConfiguration/maxHistoryBytes``.
+    /// ``BrokerConfiguration/maxHistoryBytes``: the server's own channels first.
     func evictOldestHistory() {
-        while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannel {
+        while historyBytes > configuration.maxHistoryBytes, let channel = oldestChannels[1] ?? oldestChannels[0] {
             while historyBytes > configuration.maxHistoryBytes, let first = channel.history.popFirst() {
                 dropped(first, from: channel)
                 counters.evictedEventCount += 1
@@ -215,24 +226,30 @@ extension InMemoryBroker {
         if channel.history.isEmpty { emptiedThrough = max(emptiedThrough, event.sequence) }
     }
 
-    /// Moves `channel` to the recent end of the eviction order.
+    /// Moves `channel` to the recent end of its eviction order.
     func markRecentlyPublished(_ channel: Channel) {
+        let list = channel.isServerChannel ? 1 : 0
         if channel.isListed {
-            guard newestChannel !== channel else { return }
+            guard newestChannels[list] !== channel else { return }
             unlist(channel)
         }
         channel.isListed = true
-        channel.previous = newestChannel
-        if let newest = newestChannel { newest.next = channel } else { oldestChannel = channel }
-        newestChannel = channel
+        listedChannelCounts[list] += 1
+        if channel.subscriberCount > 0 && list == 0 { busyListedChannelCount += 1 }
+        channel.previous = newestChannels[list]
+        if let newest = newestChannels[list] { newest.next = channel } else { oldestChannels[list] = channel }
+        newestChannels[list] = channel
     }
 
     func unlist(_ channel: Channel) {
         guard channel.isListed else { return }
+        let list = channel.isServerChannel ? 1 : 0
         channel.isListed = false
+        listedChannelCounts[list] -= 1
+        if channel.subscriberCount > 0 && list == 0 { busyListedChannelCount -= 1 }
         let next = channel.next
-        if let previous = channel.previous { previous.next = next } else { oldestChannel = next }
-        if let next { next.previous = channel.previous } else { newestChannel = channel.previous }
+        if let previous = channel.previous { previous.next = next } else { oldestChannels[list] = next }
+        if let next { next.previous = channel.previous } else { newestChannels[list] = channel.previous }
         channel.previous = nil
         channel.next = nil
     }

@@ -41,7 +41,8 @@ public import RillSSE
 /// Memory: each channel keeps ``BrokerConfiguration/historyCount`` events for at most
 /// ``BrokerConfiguration/historyMaxAge``; all channels together keep at most
 /// ``BrokerConfiguration/maxHistoryBytes`` (the oldest events of the least recently published
-/// channels go first) in at most ``BrokerConfiguration/maxChannels`` channels. Whatever leaves
+/// channels go first, the server's own presence-notice channels before publishers' channels)
+/// in at most ``BrokerConfiguration/maxChannels`` channels with history. Whatever leaves
 /// the history is remembered as a gap, so a client replaying from it is told `gap`, never
 /// silently given less. A channel with no subscribers and no history is forgotten; if it comes
 /// back, it starts from what the broker forgot (a replay across the forgotten part is a gap).
@@ -79,10 +80,15 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         unowned(unsafe) var previous: Channel?
         var next: Channel?
         var isListed = false
+        /// One of the server's own channels (presence notices, `rill-presence/…`): listed apart
+        /// and the first to lose its history, so that notices clients cause cannot push
+        /// publishers' events out.
+        let isServerChannel: Bool
 
         init(name: String, trimmedThrough: UInt64, loopCount: Int) {
             self.name = name
             self.trimmedThrough = trimmedThrough
+            isServerChannel = name.utf8.starts(with: ChannelPattern.serverChannelPrefix.utf8)
             subscriberCountsByLoop = loopCount > 1 ? Array(repeating: 0, count: loopCount) : []
         }
 
@@ -113,9 +119,15 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// held while a subscriber is handed an event.
     var lock: SanitizerVisibleMutex<Void> { _read { yield fanOut.lock } }
     var channels: [String: Channel] = [:]
-    /// Channels with history, least recently published first (evicted in that order).
-    var oldestChannel: Channel?
-    var newestChannel: Channel?
+    /// Channels with history, least recently published first (evicted in that order): index 0
+    /// the publishers' channels, 1 the server's own (``Channel/isServerChannel``), evicted first.
+    var oldestChannels: [Channel?] = [nil, nil]
+    var newestChannels: [Channel?] = [nil, nil]
+    /// How many channels each list holds: the channels with history, which
+    /// ``BrokerConfiguration/maxChannels`` bounds.
+    var listedChannelCounts = [0, 0]
+    /// Publishers' channels with history that have subscribers (which cannot be forgotten).
+    var busyListedChannelCount = 0
     /// What all histories count toward ``BrokerConfiguration/maxHistoryBytes``.
     var historyBytes = 0
     /// The highest sequence number dropped from a channel that was forgotten since.
@@ -223,7 +235,15 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 event.id = String(next)
                 encoded = awaitingID!.encoded(withID: next)
             }
-            let channel = try channelNamed(channelName)
+            let channel = channelNamed(channelName)
+            if configuration.historyCount > 0 && !channel.isListed && listedChannelCounts[0] + listedChannelCounts[1] >= configuration.maxChannels {
+                do throws(BrokerError) {
+                    try forgetLeastRecentlyPublishedChannel(keeping: [channelName])
+                } catch {
+                    removeIfUnused(channelName, channel)
+                    throw error
+                }
+            }
             sequence = next
             let published = BrokerEvent(
                 event: event, channel: channelName, sequence: next, encoded: encoded!, publishedAtNanoseconds: publishedAt)
@@ -353,19 +373,17 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             status = replay.status
             var subscribed: [Channel] = []
             subscribed.reserveCapacity(names.count)
-            do throws(BrokerError) {
-                for name in names { subscribed.append(try channelNamed(name, keeping: names)) }
-            } catch {
-                for (name, channel) in zip(names, subscribed) { removeIfUnused(name, channel) }
-                throw error
-            }
+            for name in names { subscribed.append(channelNamed(name)) }
             // A replay only when the history holds something after the client's position (else the
             // stream opens with its own position at once).
             if let after = replay.after, subscribed.contains(where: { ($0.history.last?.sequence ?? 0) > after }) || !matched.isEmpty {
                 source = HistoryReplay(broker: self, channels: subscribed + matched, after: after)
             }
             for channel in subscribed {
-                if channel.subscriberCount == 0 { busyChannelCount += 1 }
+                if channel.subscriberCount == 0 {
+                    busyChannelCount += 1
+                    if channel.isListed && !channel.isServerChannel { busyListedChannelCount += 1 }
+                }
                 channel.subscriberCount += 1
                 if shares.count > 1 { channel.subscriberCountsByLoop[share.index] += 1 }
             }
@@ -415,7 +433,10 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 guard share.remove(subscription, from: name, at: position), let channel = channels[name] else { continue }
                 channel.subscriberCount -= 1
                 if shares.count > 1 { channel.subscriberCountsByLoop[index] -= 1 }
-                if channel.subscriberCount == 0 { busyChannelCount -= 1 }
+                if channel.subscriberCount == 0 {
+                    busyChannelCount -= 1
+                    if channel.isListed && !channel.isServerChannel { busyListedChannelCount -= 1 }
+                }
                 removeIfUnused(name, channel)
             }
             for (position, pattern) in subscription.patterns.enumerated() {

@@ -29,8 +29,9 @@ public enum BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
     case closed
     /// The backend (Redis) failed.
     case backend(String)
-    /// The broker holds state for its maximum number of channels (the associated value), all
-    /// in use: a new channel is refused (``BrokerConfiguration/maxChannels``).
+    /// The broker holds history for its maximum number of channels (the associated value), all
+    /// with subscribers: a publish to a channel without history is refused
+    /// (``BrokerConfiguration/maxChannels``).
     case channelLimitReached(Int)
     /// The process's subscriptions use the maximum number of distinct patterns (the associated
     /// value): a subscription adding another is refused (``BrokerConfiguration/maxPatterns``).

@@ -118,43 +118,73 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
-    @Test func `when every channel has subscribers, a new channel is refused`() async throws {
+    @Test func `when every channel with history has subscribers a publish to a new one is refused; subscribing never is`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
         try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "a1"), to: "a")
+            try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")
             let held = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
             #expect(throws: BrokerError.channelLimitReached(2)) { try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c") }
-            #expect(throws: BrokerError.channelLimitReached(2)) { try broker.subscribeOnLoop(to: ["a", "c"], lastEventID: nil) }
-            #expect(broker.channelCount == 2)
+            // Channels that only have subscribers hold no history and count toward no limit.
+            let more = try broker.subscribeOnLoop(to: ["a", "c", "d"], lastEventID: nil)
+            #expect(broker.channelCount == 4)
+            more.cancel()
             held.cancel()
-            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")  // a, idle now, goes
+            #expect(broker.channelCount == 2)
         }
         await loop.shutdown()
     }
 
-    @Test func `the count of channels with subscribers follows subscribes and cancels exactly`() async throws {
+    @Test func `the count of busy channels with history follows subscribes, publishes and cancels exactly`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 3))
         try await onLoop(loop) {
             let first = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
             let second = try broker.subscribeOnLoop(to: ["b"], lastEventID: nil)  // b counted once
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "a")
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "b")
             try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "c")  // a, b busy; c idle
             try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "d")  // c goes
-            #expect(throws: BrokerError.channelLimitReached(3)) {
-                // d is the only idle channel and this subscription keeps it: refused, not walked.
-                try broker.subscribeOnLoop(to: ["d", "e"], lastEventID: nil)
-            }
+            let third = try broker.subscribeOnLoop(to: ["d"], lastEventID: nil)  // all three busy
+            #expect(throws: BrokerError.channelLimitReached(3)) { try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "e") }
             first.cancel()  // a idle; b still has `second`
-            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "e")  // a goes (d is newer)
-            #expect(broker.channelCount == 3)
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "e")  // a goes
+            #expect(broker.channelCount == 3)  // b, d, e
             #expect(throws: BrokerError.channelLimitReached(3)) {
-                _ = try broker.subscribeOnLoop(to: ["d", "e", "f"], lastEventID: nil)
+                let fourth = try broker.subscribeOnLoop(to: ["e"], lastEventID: nil)
+                defer { fourth.cancel() }
+                try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "f")
             }
-            second.cancel()  // b idle now: the next new channel can take its place
-            let third = try broker.subscribeOnLoop(to: ["d", "e", "g"], lastEventID: nil)
-            #expect(broker.channelCount == 3)
+            second.cancel()  // b idle now: the next new channel takes its place
+            try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "f")
+            #expect(broker.channelCount == 3)  // d, e, f
             third.cancel()
         }
+        await loop.shutdown()
+    }
+
+    @Test func `presence-notice channels lose their history first, subscribers or not`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let (notices, news) = try await onLoop(loop) {
+            let watcher = try broker.subscribeOnLoop(to: ["rill-presence/room"], lastEventID: nil)
+            try broker.publishOnLoop(ServerSentEvent(data: "joined"), to: "rill-presence/room")  // 1
+            try broker.publishOnLoop(ServerSentEvent(data: "older news"), to: "news")  // 2, idle
+            try broker.publishOnLoop(ServerSentEvent(data: "other"), to: "other")  // 3: the notices go
+            watcher.cancel()
+            let notices = try broker.subscribeOnLoop(to: ["rill-presence/room"], lastEventID: "~0")
+            let news = try broker.subscribeOnLoop(to: ["news"], lastEventID: "~0")
+            defer {
+                notices.cancel()
+                news.cancel()
+            }
+            return (notices.replayStatus, (news.replayStatus, data(news.takeBuffered())))
+        }
+        #expect(notices == .gap)
+        #expect(news.0 == .complete)
+        #expect(news.1 == ["older news"])
         await loop.shutdown()
     }
 }
