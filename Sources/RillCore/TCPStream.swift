@@ -49,6 +49,8 @@ public final class TCPStream: Transport, @unchecked Sendable {
         var queuedBytes = 0
         /// ``kernelQueuedBytes`` at the last check.
         var kernelQueuedBytes = 0
+        /// When a check last saw progress (the loop's clock, ms): the timeout runs from there.
+        var progressAtMilliseconds: UInt64 = 0
     }
 
     /// How long queued writes may make no progress at all (no write completes and neither
@@ -216,22 +218,25 @@ public final class TCPStream: Transport, @unchecked Sendable {
         if writeWatch == nil, writeTimeoutMilliseconds > 0 {
             let watch = WriteProgressWatch()
             writeWatch = watch
-            snapshotWriteProgress(into: watch)
+            snapshotWriteProgress(into: watch, progressed: true)
         }
     }
 
-    /// Notes where the queues stand and checks again after the write timeout.
-    private func snapshotWriteProgress(into watch: WriteProgressWatch) {
+    /// Notes where the queues stand (and, after progress, when) and checks again after a
+    /// quarter of the write timeout: a stall is caught within 1.25 times the timeout, not two
+    /// (checking once per timeout, progress early in one period hid a stall for most of the next).
+    private func snapshotWriteProgress(into watch: WriteProgressWatch, progressed: Bool) {
         watch.completedWrite = false
         watch.queuedBytes = queuedBytes
         watch.kernelQueuedBytes = kernelQueuedBytes
-        watch.timer = loop.schedule(after: .milliseconds(writeTimeoutMilliseconds)) { [unowned self] in
+        if progressed { watch.progressAtMilliseconds = loop.nowMilliseconds }
+        watch.timer = loop.schedule(after: .milliseconds(max(1, writeTimeoutMilliseconds / 4))) { [unowned self] in
             self.checkWriteProgress()
         }
     }
 
-    /// The write timeout passed with bytes queued: the peer stalled unless a write completed or
-    /// a queue shrank meanwhile.
+    /// A quarter of the write timeout passed with bytes queued: the peer stalled unless a write
+    /// completed or a queue shrank meanwhile; past the whole timeout without progress it gives up.
     private func checkWriteProgress() {
         guard let watch = writeWatch else { return }
         watch.timer = nil
@@ -242,12 +247,13 @@ public final class TCPStream: Transport, @unchecked Sendable {
         // Progress: a write completed, libuv's queue shrank, or the kernel's send queue did. The
         // last one matters: the kernel wakes libuv only once a third of a large send buffer is
         // free, so a peer that reads steadily can drain megabytes before libuv sees a change.
-        guard watch.completedWrite || queuedBytes < watch.queuedBytes || kernelQueuedBytes < watch.kernelQueuedBytes else {
+        let progressed = watch.completedWrite || queuedBytes < watch.queuedBytes || kernelQueuedBytes < watch.kernelQueuedBytes
+        if !progressed && loop.nowMilliseconds - watch.progressAtMilliseconds >= UInt64(writeTimeoutMilliseconds) {
             writeWatch = nil
             fail(Int32(UV_ETIMEDOUT.rawValue), timedOut: true)
             return
         }
-        snapshotWriteProgress(into: watch)
+        snapshotWriteProgress(into: watch, progressed: progressed)
     }
 
     private func didWrite(status: Int32) {
