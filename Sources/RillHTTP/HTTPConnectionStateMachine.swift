@@ -223,6 +223,9 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         }
     }
 
+    /// The bytes of the body being received (the request whose head came and whose end did not).
+    public var receivingBodyByteCount: Int { input?.currentBody.count ?? 0 }
+
     /// Bytes held for requests not yet handled: complete ones queued (heads and bodies), the
     /// body of the one being received, and unparsed input. While a response is in progress it
     /// stays within ``Configuration/maxQueuedRequestBytes`` plus one read (and the header lines

@@ -6,10 +6,12 @@ import RillHTTP
 import RillTLS
 import Synchronization
 
-/// The open connections of all the servers of one application (one per loop), which
-/// ``ServerConfiguration/maxConnections`` bounds together.
+/// What all the servers of one application (one per loop) count together: their open
+/// connections (``ServerConfiguration/maxConnections``) and the request-body bytes still
+/// arriving on them (``ServerConfiguration/maxReceivingRequestBodyBytes``).
 final class OpenConnectionCounter: Sendable {
     let value = Atomic<Int>(0)
+    let receivingRequestBodyBytes = Atomic<Int>(0)
 }
 
 /// The HTTP/1.1 server on one event loop: accepts connections, owns them, and shuts down

@@ -21,6 +21,13 @@ public struct ServerConfiguration: Sendable {
     public var maxHeaderBytes: Int
     /// The default maximum request body (413 beyond); routes may set their own.
     public var maxRequestBodyBytes: Int
+    /// The most request-body bytes all HTTP/1.1 connections of the process hold together for
+    /// requests whose bodies are still arriving (each connection one at most: pipelined ones
+    /// wait within ``maxQueuedRequestBytes``). A body that would take the total past it gets
+    /// `503` with `Retry-After` and its connection closes, so that slow uploads cannot each
+    /// hold ``maxRequestBodyBytes`` on every connection the process allows. Default 256 MiB
+    /// (256 uploads of the default 1 MiB at once); set it in place.
+    public var maxReceivingRequestBodyBytes: Int
     /// The most open client connections; further clients get a `503` and are closed.
     public var maxConnections: Int
     /// How long a client may take to send a complete request once it started one (408 after).
@@ -113,6 +120,7 @@ public struct ServerConfiguration: Sendable {
         self.port = port
         self.maxHeaderBytes = maxHeaderBytes
         self.maxRequestBodyBytes = maxRequestBodyBytes
+        maxReceivingRequestBodyBytes = 256 * 1024 * 1024
         self.maxConnections = maxConnections
         self.requestTimeout = requestTimeout
         self.idleTimeout = idleTimeout

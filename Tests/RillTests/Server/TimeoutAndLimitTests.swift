@@ -65,6 +65,45 @@ private func okRouter() -> Router {
         }
     }
 
+    @Test func `request bodies still arriving stay within the process's budget: the one past it gets 503 and the others go on`() async throws {
+        let router = okRouter()
+        router.post("/upload") { request, _ in "\(request.body.count)" }
+        let configuration = testConfiguration { $0.maxReceivingRequestBodyBytes = 100_000 }
+        try await withLiveServer(router, configuration: configuration) { _, port in
+            let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 80000\r\n\r\n"
+            let chunk = String(repeating: "a", count: 10_000)
+            let (first, refused, afterwards) = try await onDedicatedThread {
+                let first = try RawConnection(port: port, timeout: .seconds(5))
+                let second = try RawConnection(port: port, timeout: .seconds(5))
+                defer {
+                    first.close()
+                    second.close()
+                }
+                // 60,000 bytes of the first body arrive and it waits for the rest...
+                try first.send(head)
+                for _ in 0..<6 { try first.send(chunk) }
+                blockingSleep(milliseconds: 100)
+                // ...so the second body's 50,000 would take the total past 100,000.
+                try second.send(head)
+                for _ in 0..<5 { try second.send(chunk) }
+                let refused = try second.readResponse(forRequestMethod: .post)
+                let closed = try second.receive(atLeast: 1).isEmpty
+                // The first goes on; once it is done its bytes leave the count.
+                for _ in 0..<2 { try first.send(chunk) }
+                let answered = try first.readResponse(forRequestMethod: .post)
+                let third = try RawConnection(port: port, timeout: .seconds(5))
+                defer { third.close() }
+                try third.send(head + String(repeating: "b", count: 80_000))
+                return (answered, (refused, closed), try third.readResponse(forRequestMethod: .post))
+            }
+            #expect(first.status == .ok && first.bodyText == "80000")
+            #expect(refused.0.status == .serviceUnavailable)
+            #expect(refused.0.headerFields[.retryAfter] == "2")
+            #expect(refused.1, "the refused connection closes")
+            #expect(afterwards.status == .ok && afterwards.bodyText == "80000")
+        }
+    }
+
     @Test func `a body that stalls gets a 408 as well`() async throws {
         let configuration = testConfiguration { $0.requestTimeout = .milliseconds(300) }
         try await withLiveServer(okRouter(), configuration: configuration) { _, port in

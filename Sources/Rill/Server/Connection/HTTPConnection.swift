@@ -3,6 +3,7 @@ import Logging
 import RillCore
 import RillHTTP
 import RillPubSub
+import Synchronization
 
 /// One client connection, loop side: bytes from the transport go into the HTTP state machine,
 /// whose actions it performs; it owns the connection's timeouts and its lifetime. Never awaits.
@@ -63,6 +64,9 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// preface arrived so far (a first segment may be shorter than what decides: `P`, `PR`,
     /// `PRI`); -1 once decided.
     private var prefaceBytesSeen: Int8 = 0
+    /// What this connection adds to the process's count of request-body bytes still arriving
+    /// (``ServerConfiguration/maxReceivingRequestBodyBytes``).
+    private var countedBodyBytes: Int32 = 0
 
     init(server: HTTPServer, transport: any Transport) {
         self.server = server
@@ -91,11 +95,38 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
 
     /// Bytes for the HTTP/1.1 state machine.
     private func receiveHTTP1(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed else { return }
         reserveActions()
         if machine.wantsInputBuffer, var spare = server.takeSpareInputBuffer() { machine.lendInputBuffer(&spare) }
         if !machine.hasSpareHeaderFields, let spare = server.takeSpareHeaderFields() { machine.recycleHeaderFields(spare) }
         machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
+        guard countReceivingBody() else { return }
         perform()
+    }
+
+    /// Brings the process's count of request-body bytes still arriving up to date with this
+    /// connection's. False when its growth took the count past
+    /// ``ServerConfiguration/maxReceivingRequestBodyBytes``: the connection then answered 503
+    /// and closes, and the actions of this read are dropped. While a response is in progress
+    /// nothing is refused: what arrives behind it stays within `maxQueuedRequestBytes`.
+    private func countReceivingBody() -> Bool {
+        let receiving = Int32(clamping: machine.receivingBodyByteCount)
+        guard receiving != countedBodyBytes else { return true }
+        let grew = receiving > countedBodyBytes
+        let total = server.openConnections.receivingRequestBodyBytes.add(Int(receiving) - Int(countedBodyBytes), ordering: .relaxed).newValue
+        countedBodyBytes = receiving
+        guard grew, total > server.configuration.maxReceivingRequestBodyBytes, !machine.isHandling else { return true }
+        // Refused: its bytes leave the count now, not when the connection's linger ends.
+        server.openConnections.receivingRequestBodyBytes.subtract(Int(countedBodyBytes), ordering: .relaxed)
+        countedBodyBytes = 0
+        actions.removeAll(keepingCapacity: true)
+        writeSimple(
+            status: .serviceUnavailable, message: "the server receives as many request bodies as it can hold; retry later",
+            headerFields: [.retryAfter: "2"])
+        server.requestMetrics.recordRejected(statusCode: 503, protocol: .http1)
+        transport.closeAfterFlush()
+        isClosed = true  // nothing more is read or written here (no handler runs)
+        return false
     }
 
     func transport(_ transport: any Transport, didEndReadingWith error: UVError?) {
@@ -117,6 +148,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
 
     func transportDidClose(_ transport: any Transport) {
         isClosed = true
+        if countedBodyBytes != 0 {
+            server.openConnections.receivingRequestBodyBytes.subtract(Int(countedBodyBytes), ordering: .relaxed)
+            countedBodyBytes = 0
+        }
         if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
         server.loop.cancelTimer(of: self)
         cycle.handlerTask?.cancel()
@@ -434,8 +469,8 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     }
 
     /// A complete error response with `Connection: close`, written directly from the loop side.
-    private func writeSimple(status: HTTPResponse.Status, message: String) {
-        let response = HTTPError(status, message: message).response
+    private func writeSimple(status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:]) {
+        let response = HTTPError(status, message: message, headerFields: headerFields).response
         guard let body = response.body.bytes else { return }
         var extra = server.dateLine.current()
         extra.append(contentsOf: server.serverLine)
