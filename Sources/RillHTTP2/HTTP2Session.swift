@@ -155,6 +155,17 @@ package final class HTTP2Session {
         }
     }
 
+    /// Queues an informational (1xx) response head on `streamID`, before its final response:
+    /// `100` for a client that waits for `100 Continue` before sending its body.
+    package func submitInformationalResponse(streamID: Int32, status: Int) {
+        guard let session else { return }
+        var block = HTTP2HeaderBlock(reservingCapacity: 1)
+        block.add(":status".utf8, String(status).utf8)
+        block.withEntries { fields, count in
+            _ = nghttp2_submit_headers(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, nil, fields, count, nil)
+        }
+    }
+
     /// New bytes wait for `streamID`: DATA frames resume (after the delegate had none).
     package func resumeData(of streamID: Int32) {
         guard let session else { return }

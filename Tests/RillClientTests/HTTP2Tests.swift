@@ -231,6 +231,31 @@ struct HTTP2Tests {
         #expect(result["goaway"] is NSNull, "the connection goes on: \(result)")
     }
 
+    @Test func `a :path HTTP/1.1 would refuse is refused over HTTP/2 too`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "paths") }
+        // /hello, #, raw UTF-8, < (a printable character HTTP/1.1 takes too: no route), 0xFF; then
+        // what nghttp2 itself resets (PROTOCOL_ERROR): not origin-form, * for GET, a space.
+        let statuses = try #require(result["statuses"] as? [Any], "\(result)")
+        let expected = ["200", "400", "400", "404", "400"]
+        #expect(statuses.prefix(5).compactMap { $0 as? String } == expected, "\(result)")
+        for status in statuses.dropFirst(5) {
+            #expect(status as? String == "400" || (status as? String)?.hasPrefix("reset") == true, "\(result)")
+        }
+        #expect(result["goaway"] is NSNull, "\(result)")
+    }
+
+    @Test func `a client waiting for 100 Continue over HTTP/2 gets it and sends its body`() async throws {
+        try await withHTTP2App { _, port in
+            // Without the interim answer curl would wait its whole --expect100-timeout (30 s).
+            let answer = try await runProcess(
+                [
+                    "/usr/bin/curl", "-s", "--http2-prior-knowledge", "--expect100-timeout", "30", "-H", "Expect: 100-continue",
+                    "--data-binary", "continued", "http://127.0.0.1:\(port)/echo",
+                ], timeout: .seconds(15))
+            #expect(answer.standardOutput == "continued", "\(answer.summary)")
+        }
+    }
+
     @Test func `prior knowledge can be switched off: the preface gets HTTP/1.1's 505`() async throws {
         var http2 = HTTP2Configuration()
         http2.acceptsPriorKnowledge = false

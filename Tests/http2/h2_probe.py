@@ -22,6 +22,7 @@ itself could not run.
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
     h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
+    h2_probe.py PORT paths                  GETs with :paths HTTP/1.1 refuses (#, non-ASCII, not /) or takes (<)
     h2_probe.py PORT wide-open PATH SECONDS windows opened wide, PATH requested, not read, closed
     h2_probe.py PORT wide-open-events CHANNEL COUNT BYTES [STREAMS]
                                             the same on STREAMS event streams (1), then COUNT
@@ -494,6 +495,31 @@ def probe_zero_window(port, channel):
     print(json.dumps({"reset": reset, "dataBytes": data, "closed": client.closed}))
 
 
+def probe_paths(port):
+    """One GET per `:path`, raw bytes as sent (what HTTP/1.1 refuses must be refused here too):
+    the :status of each, in order (None: no answer within 5 s)."""
+    paths = [b"/hello", b"/a#b", b"/\xe2\x9c\x93", b"/a<b", b"/a\xffb", b"hello", b"*", b"/a b"]
+    client = RawClient(port)
+    encoder = hpack.Encoder()
+    for index, path in enumerate(paths):
+        head = [(b":method", b"GET"), (b":path", path), (b":scheme", b"http"), (b":authority", b"127.0.0.1")]
+        client.send(hf.HeadersFrame(1 + 2 * index, data=encoder.encode(head), flags=["END_HEADERS", "END_STREAM"]).serialize())
+    deadline = time.time() + 5
+    while time.time() < deadline and not client.closed:
+        answered = {frame.stream_id for frame in client.of_type(hf.HeadersFrame)}
+        reset = {frame.stream_id for frame in client.of_type(hf.RstStreamFrame)}
+        if len(answered | reset) == len(paths):
+            break
+        time.sleep(0.05)
+    decoder = hpack.Decoder()
+    statuses = {}
+    for frame in client.of_type(hf.HeadersFrame):
+        statuses[frame.stream_id] = dict(decoder.decode(frame.data)).get(":status")
+    resets = {frame.stream_id: frame.error_code for frame in client.of_type(hf.RstStreamFrame)}
+    result = [statuses.get(1 + 2 * i) or (f"reset {resets[1 + 2 * i]}" if 1 + 2 * i in resets else None) for i in range(len(paths))]
+    print(json.dumps({"statuses": result, "goaway": client.goaway()}))
+
+
 def open_wide(port, path, streams=1):
     """A client with the largest windows HTTP/2 allows and a small socket receive buffer that
     requests `path` on `streams` streams, reads up to their response heads, then stops reading."""
@@ -566,6 +592,7 @@ def main():
         "window": lambda: probe_window(port, args[0]),
         "zero-window": lambda: probe_zero_window(port, args[0]),
         "wide-open": lambda: probe_wide_open(port, args[0], float(args[1])),
+        "paths": lambda: probe_paths(port),
         "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 1),
     }
     probes[mode]()

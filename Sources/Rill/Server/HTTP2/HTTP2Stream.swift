@@ -76,6 +76,16 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     var server: HTTPServer { connection.server }
 
+    /// Whether `path` is a request-target HTTP/1.1 would take too: origin-form (`/…`) in
+    /// printable ASCII without `#`, or `*` (or empty) for `OPTIONS`. nghttp2 lets bytes above
+    /// 0x7F, `#` and `<` through; a route, a log line or a middleware must see the same paths
+    /// whichever protocol carried them.
+    static func isValidPath(_ path: String, method: String) -> Bool {
+        if path.isEmpty || path == "*" { return method == "OPTIONS" }
+        guard path.utf8.first == UInt8(ascii: "/") else { return false }
+        return path.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }
+    }
+
     // MARK: Request
 
     /// The request head arrived.
@@ -83,6 +93,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         clientEndedStream = endStream
         guard let method = HTTPRequest.Method(h2Head.method), !h2Head.path.isEmpty || h2Head.method == "OPTIONS" else {
             reject(.badRequest, message: "the request needs :method and :path")
+            return
+        }
+        guard Self.isValidPath(h2Head.path, method: h2Head.method) else {
+            reject(.badRequest, message: "invalid character in :path, or a :path that is not origin-form")
             return
         }
         var fields = HTTPFields()
@@ -109,6 +123,12 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
         assembly = HTTP2RequestAssembly(head: head, bodyLimit: bodyLimit, heldHeadBytes: heldHeadBytes)
         connection.holdRequestHead(heldHeadBytes)
+        // A client that waits for `100 Continue` before its body (curl over HTTP/2 waits a
+        // second otherwise, RFC 9110 §10.1.1).
+        if fields[.expect]?.lowercased() == "100-continue" {
+            connection.session.submitInformationalResponse(streamID: id, status: 100)
+            connection.scheduleSend()
+        }
         requestDeadline = server.loop.nowMilliseconds + UInt64(server.configuration.requestTimeout.millisecondsRoundingUp)
         updateTimer()
     }
