@@ -19,7 +19,7 @@ extension InMemoryBroker {
         guard let position = startPosition(in: lastEventID) ?? position(of: lastEventID, in: names, matched: matched) else {
             return (.gap, 0)
         }
-        var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenThrough) > position }
+        var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenLoss(of: $0)) > position }
         if hasPatterns {
             lost = lost || matched.contains { $0.trimmedThrough > position } || max(forgottenThrough, emptiedThrough) > position
         }
@@ -159,7 +159,7 @@ extension InMemoryBroker {
     /// counts toward no limit: subscriptions bound those (`maxChannelsPerStream` per stream).
     func channelNamed(_ name: String) -> Channel {
         if let channel = channels[name] { return channel }
-        let channel = Channel(name: name, trimmedThrough: forgottenThrough, loopCount: shares.count)
+        let channel = Channel(name: name, trimmedThrough: forgottenChannels.removeValue(forKey: name) ?? forgottenOverflowThrough, loopCount: shares.count)
         channels[name] = channel
         return channel
     }
@@ -272,8 +272,35 @@ extension InMemoryBroker {
     func removeIfUnused(_ name: String, _ channel: Channel) {
         guard channel.subscriberCount == 0 && channel.history.isEmpty else { return }
         forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
+        if channel.trimmedThrough > forgottenOverflowThrough { rememberForgotten(name, through: channel.trimmedThrough) }
         unlist(channel)
         if channels[name] === channel { channels[name] = nil }
+    }
+
+    /// What the channel named `name`, not held now, may have lost: its own loss when it was
+    /// forgotten, else what any channel whose name was let go lost.
+    func forgottenLoss(of name: String) -> UInt64 {
+        forgottenChannels[name] ?? forgottenOverflowThrough
+    }
+
+    /// Keeps what a forgotten channel had lost, within ``BrokerConfiguration/maxChannels``
+    /// names: past it the oldest name goes and its loss becomes everyone's floor.
+    private func rememberForgotten(_ name: String, through: UInt64) {
+        forgottenChannels[name] = through
+        forgottenOrder.append((name, through))
+        while forgottenChannels.count > configuration.maxChannels, let (oldest, loss) = forgottenOrder.popFirst() {
+            // An entry superseded (forgotten again later, or the channel made again) is skipped.
+            guard forgottenChannels[oldest] == loss else { continue }
+            forgottenChannels[oldest] = nil
+            forgottenOverflowThrough = max(forgottenOverflowThrough, loss)
+        }
+        // The order may hold entries of names made again since: bounded all the same.
+        while forgottenOrder.count > 2 * configuration.maxChannels, let (oldest, loss) = forgottenOrder.popFirst() {
+            if forgottenChannels[oldest] == loss {
+                forgottenChannels[oldest] = nil
+                forgottenOverflowThrough = max(forgottenOverflowThrough, loss)
+            }
+        }
     }
 
     /// Ages out history of channels nobody publishes to any more. On the first loop.

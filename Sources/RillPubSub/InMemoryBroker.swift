@@ -130,8 +130,19 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     var busyListedChannelCount = 0
     /// What all histories count toward ``BrokerConfiguration/maxHistoryBytes``.
     var historyBytes = 0
-    /// The highest sequence number dropped from a channel that was forgotten since.
+    /// The highest sequence number dropped from a channel that was forgotten since (what a
+    /// pattern's replay, which cannot name its channels, must assume any of them lost).
     var forgottenThrough: UInt64 = 0
+    /// Forgotten channels that had lost events, by name: what each had dropped, so that a
+    /// channel made again starts from its own loss, not from every other channel's (a quiet
+    /// channel, which never lost anything, must not report a gap because others aged out).
+    /// At most ``BrokerConfiguration/maxChannels`` names, oldest out first into
+    /// ``forgottenOverflowThrough``.
+    var forgottenChannels: [String: UInt64] = [:]
+    var forgottenOrder = Deque<(name: String, through: UInt64)>()
+    /// The highest loss of a forgotten channel whose name was let go: a channel not among
+    /// ``forgottenChannels`` may have been it.
+    var forgottenOverflowThrough: UInt64 = 0
     /// The highest sequence number whose dropping left its channel's history empty: such a
     /// channel is no longer among those with history, where a pattern's replay looks.
     var emptiedThrough: UInt64 = 0

@@ -104,6 +104,29 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
+    @Test func `a quiet channel made again starts from its own loss, not from what other channels lost`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let (quiet, lossy) = try await onLoop(loop) {
+            let first = try broker.subscribeOnLoop(to: ["quiet"], lastEventID: nil)
+            let position = try #require(first.startPosition)
+            first.cancel()  // "quiet" had nothing: it is forgotten at once, having lost nothing
+            try broker.publishOnLoop(ServerSentEvent(data: "a1"), to: "a")
+            try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")
+            try broker.publishOnLoop(ServerSentEvent(data: "c1"), to: "c")  // a is forgotten with a1
+            let quiet = try broker.subscribeOnLoop(to: ["quiet"], lastEventID: position)
+            let lossy = try broker.subscribeOnLoop(to: ["a"], lastEventID: position)
+            defer {
+                quiet.cancel()
+                lossy.cancel()
+            }
+            return (quiet.replayStatus, lossy.replayStatus)
+        }
+        #expect(quiet == .complete, "nothing was ever published to it")
+        #expect(lossy == .gap, "a1 is gone")
+        await loop.shutdown()
+    }
+
     @Test func `making a channel for a subscription never forgets another of its channels`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
