@@ -159,7 +159,8 @@ extension InMemoryBroker {
     /// counts toward no limit: subscriptions bound those (`maxChannelsPerStream` per stream).
     func channelNamed(_ name: String) -> Channel {
         if let channel = channels[name] { return channel }
-        let channel = Channel(name: name, trimmedThrough: forgottenChannels.removeValue(forKey: name) ?? forgottenOverflowThrough, loopCount: shares.count)
+        let loss = forgottenChannels.removeValue(forKey: name) ?? forgottenOverflowThrough
+        let channel = Channel(name: name, trimmedThrough: loss, loopCount: shares.count)
         channels[name] = channel
         return channel
     }
