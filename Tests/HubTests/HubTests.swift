@@ -135,6 +135,15 @@ import Testing
         }
     }
 
+    @Test func `a compressed publish body is a 415, not an event of compressed bytes`() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let response = try await client.post("/publish?channel=x", body: [0x1F, 0x8B, 0x08, 0x00], headerFields: [.contentEncoding: "gzip"])
+            #expect(response.status == .unsupportedMediaType)
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+        }
+    }
+
     @Test func `with a token, publishing needs it as bearer or query`() async throws {
         let app = try hub(token: "s3cret")
         try await app.test(.live) { client in

@@ -188,6 +188,7 @@ public enum Hub {
                         headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
                 }
             }
+            try request.refuseContentCoding()  // the event's data is the body as sent
             let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
             let event = ServerSentEvent(
                 data: request.bodyText, event: try Self.singleParameter("event", of: request), id: try Self.singleParameter("id", of: request))

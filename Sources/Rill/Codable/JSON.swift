@@ -45,8 +45,11 @@ extension Request {
     /// Decodes the JSON body.
     ///
     /// - Throws: `HTTPError` 415 when the body is not declared as JSON (`application/json` or a
-    ///   `+json` type), 400 with the decoder's reason when it is not valid JSON for `type`.
+    ///   `+json` type) or comes with a content coding (`Content-Encoding: gzip`: Rill does not
+    ///   decompress request bodies), 400 with the decoder's reason when it is not valid JSON for
+    ///   `type`.
     public func decode<T: Decodable>(_ type: T.Type = T.self, decoder: JSONDecoder = JSONDecoder()) throws -> T {
+        try refuseContentCoding()
         let contentType = headerFields[.contentType]?.lowercased() ?? ""
         let mediaType =
             contentType.split(separator: ";", maxSplits: 1).first.map {
@@ -62,6 +65,13 @@ extension Request {
         } catch {
             throw HTTPError(.badRequest, message: "invalid JSON body")
         }
+    }
+
+    /// 415 when the body comes with a content coding other than `identity` (RFC 9110 §8.4.1:
+    /// a coding the server does not apply is `415`, not a body read as if plain).
+    public func refuseContentCoding() throws {
+        guard let coding = headerFields[.contentEncoding], !coding.isEmpty, coding.lowercased() != "identity" else { return }
+        throw HTTPError(.unsupportedMediaType, message: "request bodies with Content-Encoding '\(coding)' are not accepted; send it plain")
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -266,6 +266,15 @@ private func routingRouter() -> Router {
             #expect(try response.decode(ErrorBody.self).error.status == 415)
             let untyped = try await client.post("/payload", body: Array(#"{"name":"x","tags":[]}"#.utf8))
             #expect(untyped.status == .unsupportedMediaType)
+            // A content coding Rill does not undo: 415, not "invalid JSON" from compressed bytes.
+            let gzipped = try await client.post(
+                "/payload", body: [0x1F, 0x8B, 0x08, 0x00], headerFields: [.contentType: "application/json", .contentEncoding: "gzip"])
+            #expect(gzipped.status == .unsupportedMediaType)
+            #expect(gzipped.bodyText.contains("Content-Encoding"))
+            let identity = try await client.post(
+                "/payload", body: Array(#"{"name":"x","tags":[]}"#.utf8),
+                headerFields: [.contentType: "application/json", .contentEncoding: "identity"])
+            #expect(identity.status == .ok)
         }
     }
 
