@@ -1,11 +1,14 @@
 import RillCore
 import RillSSE
+import Synchronization
 
 /// How a relayed stream ends besides its subscription: the farewell sent at shutdown and a
 /// deadline (``EventStreamDeadline``) with its final event. One optional object per relay,
-/// made only for the few streams that have either: an idle relay without them carries one nil
-/// pointer, as it did for the farewell alone.
-final class EventStreamEnding {
+/// made only for the streams that have either: an idle relay without them carries one nil
+/// pointer. An ending with a farewell and no deadline holds nothing of its own stream, so the
+/// streams with the same farewell share one (a server that gives every stream its farewell,
+/// as rill-hub does, pays no object and no encoding per stream); only a deadline's is per stream.
+final class EventStreamEnding: @unchecked Sendable {
     /// The encoded farewell event, sent when the server shuts down.
     let farewell: [UInt8]?
     /// The deadline's encoded final event; nil without a deadline.
@@ -22,8 +25,16 @@ final class EventStreamEnding {
     /// - Throws: `ServerSentEventError` for an event that cannot be encoded.
     static func make(farewell: ServerSentEvent?, deadline: EventStreamDeadline?) throws -> EventStreamEnding? {
         guard farewell != nil || deadline != nil else { return nil }
-        return try EventStreamEnding(farewell: farewell, deadline: deadline)
+        guard deadline == nil, let farewell else { return try EventStreamEnding(farewell: farewell, deadline: deadline) }
+        if let shared = lastFarewellOnly.withLock({ $0?.farewell == farewell ? $0?.ending : nil }) { return shared }
+        let ending = try EventStreamEnding(farewell: farewell, deadline: nil)
+        lastFarewellOnly.withLock { $0 = (farewell, ending) }
+        return ending
     }
+
+    /// The farewell-only ending made last, shared by the streams with the same farewell (it is
+    /// immutable: ``arm(on:_:)`` and ``disarm()`` touch nothing without a deadline).
+    private static let lastFarewellOnly = Mutex<(farewell: ServerSentEvent, ending: EventStreamEnding)?>(nil)
 
     private init(farewell: ServerSentEvent?, deadline: EventStreamDeadline?) throws {
         self.farewell = try farewell?.encoded()
@@ -39,7 +50,8 @@ final class EventStreamEnding {
 
     /// The stream ended first: the timer goes (it would hold its closure until the deadline).
     func disarm() {
-        timer?.cancel()
-        timer = nil
+        guard let timer else { return }  // a shared farewell-only ending is never written to
+        timer.cancel()
+        self.timer = nil
     }
 }
