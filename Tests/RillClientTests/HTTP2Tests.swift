@@ -231,6 +231,21 @@ struct HTTP2Tests {
         #expect(result["goaway"] is NSNull, "the connection goes on: \(result)")
     }
 
+    @Test func `event streams whose windows stay shut are cut off once together over the connection's budget`() async throws {
+        let result = try await withHTTP2App { app, port in
+            let before = await app.serverStatistics().slowClientDisconnectCount
+            // 20 streams × 60 events of 4,000 bytes: 240 KB each, under the 256 KiB per stream
+            // (their relays may end as slow consumers, their last events still held); 4.8 MB
+            // together, over the connection's 1 MiB.
+            let result = try await probe(port, "shut-window-events", "shut", "60", "4000", "20")
+            let cut = await app.serverStatistics().slowClientDisconnectCount - before
+            #expect(cut >= 1 && cut == result["resets"] as? Int, "\(result)")
+            return result
+        }
+        #expect(result["head"] as? Bool == true, "\(result)")
+        #expect(result["goaway"] is NSNull, "\(result)")
+    }
+
     @Test func `a :path HTTP/1.1 would refuse is refused over HTTP/2 too`() async throws {
         let result = try await withHTTP2App { _, port in try await probe(port, "paths") }
         // /hello, #, raw UTF-8, < (a printable character HTTP/1.1 takes too: no route), 0xFF; then

@@ -22,6 +22,8 @@ itself could not run.
     h2_probe.py PORT max-streams N EXTRA    N event streams, then EXTRA more beyond the limit
     h2_probe.py PORT window CHANNEL         one stream's window exhausted, another's events flow
     h2_probe.py PORT zero-window CHANNEL    an event stream on a connection whose window is 0
+    h2_probe.py PORT shut-window-events CHANNEL COUNT BYTES STREAMS
+                                            the same with stream windows held at 0
     h2_probe.py PORT paths                  GETs with :paths HTTP/1.1 refuses (#, non-ASCII, not /) or takes (<)
     h2_probe.py PORT wide-open PATH SECONDS windows opened wide, PATH requested, not read, closed
     h2_probe.py PORT wide-open-events CHANNEL COUNT BYTES [STREAMS]
@@ -520,10 +522,11 @@ def probe_paths(port):
     print(json.dumps({"statuses": result, "goaway": client.goaway()}))
 
 
-def open_wide(port, path, streams=1):
-    """A client with the largest windows HTTP/2 allows and a small socket receive buffer that
-    requests `path` on `streams` streams, reads up to their response heads, then stops reading."""
-    client = RawClient(port, settings={4: 2**31 - 1}, reading=False, receive_buffer=16384)
+def open_wide(port, path, streams=1, shut=False):
+    """A client with the largest windows HTTP/2 allows (`shut`: stream windows of 0) and a small
+    socket receive buffer that requests `path` on `streams` streams, reads up to their response
+    heads, then stops reading."""
+    client = RawClient(port, settings={4: 0 if shut else 2**31 - 1}, reading=False, receive_buffer=16384)
     client.send(hf.WindowUpdateFrame(0, window_increment=2**31 - 1 - 65535).serialize())
     for index in range(streams):
         client.send(client.headers(1 + 2 * index, path))
@@ -555,11 +558,11 @@ def probe_wide_open(port, path, seconds):
     print(json.dumps({"head": head}))
 
 
-def probe_wide_open_events(port, channel, count, size, streams):
-    """`streams` event streams the client stops reading while `count` events of `size` bytes
-    are published: slow clients, reset once a stream holds more than its limit or the
-    connection's streams more than theirs."""
-    client, head = open_wide(port, f"/events?channel={channel}", streams)
+def probe_wide_open_events(port, channel, count, size, streams, shut=False):
+    """`streams` event streams the client stops reading (`shut`: whose windows stay at 0) while
+    `count` events of `size` bytes are published: slow clients, reset once a stream holds more
+    than its limit or the connection's streams more than theirs."""
+    client, head = open_wide(port, f"/events?channel={channel}", streams, shut)
     payload = "x" * size
     for index in range(count):
         publish(port, channel, f"{index} {payload}")
@@ -593,6 +596,7 @@ def main():
         "zero-window": lambda: probe_zero_window(port, args[0]),
         "wide-open": lambda: probe_wide_open(port, args[0], float(args[1])),
         "paths": lambda: probe_paths(port),
+        "shut-window-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]), shut=True),
         "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 1),
     }
     probes[mode]()

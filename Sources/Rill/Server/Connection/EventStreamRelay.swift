@@ -32,6 +32,8 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// Events not yet written: they leave together, in one write, when the flush queue reaches
     /// the connection or, if the transport has a backlog, when it drained.
     private var backlog: [UInt8] = []
+    /// Encoded events waiting for the transport to take them.
+    var backlogByteCount: Int { backlog.count }
     /// When the oldest event in ``backlog`` was published (``BrokerEvent/publishedAtNanoseconds``):
     /// its write records the server's publish-to-write latency.
     private var backlogPublishedAtNanoseconds: UInt64 = 0
@@ -144,6 +146,7 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
             connection.disconnectSlowClient()
         } else {
             updateCheckBytes()
+            connection.relayHoldsMore()
         }
     }
 

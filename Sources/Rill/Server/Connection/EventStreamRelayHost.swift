@@ -21,10 +21,18 @@ protocol EventStreamRelayHost: AnyObject {
     func noteEventWrite()
     /// The slow-client policy's disconnect.
     func disconnectSlowClient()
+    /// The relay holds more than before and stays within its own limit: an HTTP/2 stream has
+    /// its connection weigh what all its streams hold (``HTTP2Configuration/maxQueuedResponseBytes``).
+    func relayHoldsMore()
     /// The relayed subscription ended.
     func relayEnded(_ relay: EventStreamRelay<Self>, error: SubscriptionError?)
     /// Writes encoded events (the farewell).
     func writeEvents(_ bytes: [UInt8])
+}
+
+extension EventStreamRelayHost {
+    /// An HTTP/1.1 connection holds one stream: its own limit is all there is.
+    func relayHoldsMore() {}
 }
 
 /// The writing side a relay needs of its host's transport.

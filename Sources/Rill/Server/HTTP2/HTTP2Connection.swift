@@ -177,17 +177,19 @@ final class HTTP2Connection: HTTP2SessionDelegate {
 
     /// What the streams still hold once the session took what the windows and the transport
     /// allowed, against ``HTTP2Configuration/maxQueuedResponseBytes``: past it the event streams
-    /// holding the most are cut off as slow clients until the rest fits. A burst the client
+    /// holding the most (open ones, and ended ones still holding their last events) are cut off
+    /// as slow clients until the rest fits. A burst the client
     /// takes as it comes never counts: only what is left after a send. O(streams), at most
     /// `maxConcurrentStreams`.
     private func enforceResponseBudget() {
         let budget = server.configuration.http2.maxQueuedResponseBytes
         var held = 0
-        for stream in streams.values { held += stream.queuedBytes }
+        for stream in streams.values { held += stream.heldResponseBytes }
         if held > budget {
-            let holders = streams.values.filter { $0.isStreamingEvents && $0.queuedBytes > 0 }.sorted { $0.queuedBytes > $1.queuedBytes }
+            let holders = streams.values.filter { $0.carriesEvents && !$0.isClosed && $0.heldResponseBytes > 0 }
+                .sorted { $0.heldResponseBytes > $1.heldResponseBytes }
             for stream in holders where held > budget {
-                held -= stream.queuedBytes
+                held -= stream.heldResponseBytes
                 stream.disconnectSlowClient()
             }
         }

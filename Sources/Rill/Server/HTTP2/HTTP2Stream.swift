@@ -63,6 +63,12 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     /// Whether this stream is an open event stream.
     var isStreamingEvents: Bool { streamingEvents && !isClosed }
+    /// Whether the response is or was an event stream: one whose relay ended (a slow consumer,
+    /// shutdown) may still hold its last events for a client that reads nothing.
+    private(set) var carriesEvents = false
+    /// The response bytes this stream holds back: its own, and its relay's events not yet
+    /// handed over (a relay waits while the stream holds bytes its window keeps back).
+    var heldResponseBytes: Int { queuedBytes + (relay?.backlogByteCount ?? 0) }
 
     /// How long a stream answered before its request ended goes on taking (and dropping) the
     /// client's bytes before `RST_STREAM` `NO_ERROR` stops them: HTTP/1.1's linger after an
@@ -390,6 +396,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     func beginEventStream(_ configuration: EventStreamConfiguration) {
         streamingEvents = true
+        carriesEvents = true
         eventStreamMaxQueuedBytes = configuration.maxQueuedBytes
         let interval = UInt64(configuration.heartbeatInterval.millisecondsRoundingUp)
         heartbeatIntervalMilliseconds = interval
@@ -450,6 +457,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         heartbeatDeadline = 0
         updateTimer()
     }
+
+    /// The connection weighs its streams' bytes at its next send.
+    func relayHoldsMore() { connection.scheduleSend() }
 
     func disconnectSlowClient() {
         guard !isClosed else { return }
