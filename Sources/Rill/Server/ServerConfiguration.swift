@@ -25,8 +25,9 @@ public struct ServerConfiguration: Sendable {
     /// requests whose bodies are still arriving (each connection one at most: pipelined ones
     /// wait within ``maxQueuedRequestBytes``). A body that would take the total past it gets
     /// `503` with `Retry-After` and its connection closes, so that slow uploads cannot each
-    /// hold ``maxRequestBodyBytes`` on every connection the process allows. Default 256 MiB
-    /// (256 uploads of the default 1 MiB at once); set it in place.
+    /// hold ``maxRequestBodyBytes`` on every connection the process allows. Default 64 MiB
+    /// (64 uploads of the default 1 MiB at once; the memory they take is up to about twice
+    /// that, arrays growing by doubling); set it in place.
     public var maxReceivingRequestBodyBytes: Int
     /// The most open client connections; further clients get a `503` and are closed.
     public var maxConnections: Int
@@ -120,7 +121,7 @@ public struct ServerConfiguration: Sendable {
         self.port = port
         self.maxHeaderBytes = maxHeaderBytes
         self.maxRequestBodyBytes = maxRequestBodyBytes
-        maxReceivingRequestBodyBytes = 256 * 1024 * 1024
+        maxReceivingRequestBodyBytes = 64 * 1024 * 1024
         self.maxConnections = maxConnections
         self.requestTimeout = requestTimeout
         self.idleTimeout = idleTimeout

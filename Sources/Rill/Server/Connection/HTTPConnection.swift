@@ -126,6 +126,9 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         server.requestMetrics.recordRejected(statusCode: 503, protocol: .http1)
         transport.closeAfterFlush()
         isClosed = true  // nothing more is read or written here (no handler runs)
+        // The partial body and the input buffers go now, not when the linger ends.
+        machine.connectionFailed(into: &actions)
+        actions.removeAll(keepingCapacity: true)
         return false
     }
 
