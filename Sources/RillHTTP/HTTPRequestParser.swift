@@ -542,6 +542,12 @@ public struct HTTPRequestParser: Sendable {
         return (method, false)
     }
 
+    /// Whether `byte` may appear in a request-target: printable ASCII other than `#` (a target is
+    /// a URI, RFC 3986, and `#` starts a fragment, never sent). HTTP/2's `:path` is held to it too.
+    package static func isRequestTargetByte(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "#")
+    }
+
     /// Accepts origin-form (`/path?query`), asterisk-form (`*`, OPTIONS only) and absolute-form
     /// (`http://host/path`). Authority-form (CONNECT) is rejected: Rill is not a proxy.
     private static func parseTarget(
@@ -551,7 +557,7 @@ public struct HTTPRequestParser: Sendable {
         // Only printable ASCII: a target is a URI (RFC 3986), and restricting it means `target`
         // is byte-identical to the wire (no UTF-8 repair). "#" starts a fragment, which is never
         // sent in a request-target.
-        for byte in bytes where byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "#") {
+        for byte in bytes where !Self.isRequestTargetByte(byte) {
             throw .malformedRequestLine(reason: "invalid character in request-target")
         }
         switch bytes[0] {

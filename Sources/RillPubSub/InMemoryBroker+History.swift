@@ -289,18 +289,14 @@ extension InMemoryBroker {
     private func rememberForgotten(_ name: String, through: UInt64) {
         forgottenChannels[name] = through
         forgottenOrder.append((name, through))
-        while forgottenChannels.count > configuration.maxChannels, let (oldest, loss) = forgottenOrder.popFirst() {
-            // An entry superseded (forgotten again later, or the channel made again) is skipped.
+        // The order may also hold entries superseded since (the name forgotten again, or its
+        // channel made again): skipped, and bounded all the same.
+        while forgottenChannels.count > configuration.maxChannels || forgottenOrder.count > 2 * configuration.maxChannels,
+            let (oldest, loss) = forgottenOrder.popFirst()
+        {
             guard forgottenChannels[oldest] == loss else { continue }
             forgottenChannels[oldest] = nil
             forgottenOverflowThrough = max(forgottenOverflowThrough, loss)
-        }
-        // The order may hold entries of names made again since: bounded all the same.
-        while forgottenOrder.count > 2 * configuration.maxChannels, let (oldest, loss) = forgottenOrder.popFirst() {
-            if forgottenChannels[oldest] == loss {
-                forgottenChannels[oldest] = nil
-                forgottenOverflowThrough = max(forgottenOverflowThrough, loss)
-            }
         }
     }
 

@@ -125,13 +125,13 @@ public final class Application: Sendable {
         state.withLock { $0.tlsContext = tlsContext }
         let responder = router.makeResponder()
         let router = self.router
-        let openConnections = OpenConnectionCounter()
+        let counters = SharedServerCounters()
         var servers: [HTTPServer] = []
         var address: SocketAddress?
         do {
             for (index, loop) in eventLoops.enumerated() {
                 let server = HTTPServer(
-                    loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, openConnections: openConnections,
+                    loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, counters: counters,
                     isPrimary: index == 0, tlsContext: tlsContext, requestMetrics: RequestMetrics(factory: metricsFactory),
                     bodyLimit: { router.bodyLimit(for: $0) }, responder: responder, dispatch: { router.dispatch($0) })
                 // The first binds the configured address (port 0: a free one); the others join it.

@@ -9,8 +9,8 @@ import Synchronization
 /// What all the servers of one application (one per loop) count together: their open
 /// connections (``ServerConfiguration/maxConnections``) and the request-body bytes still
 /// arriving on them (``ServerConfiguration/maxReceivingRequestBodyBytes``).
-final class OpenConnectionCounter: Sendable {
-    let value = Atomic<Int>(0)
+final class SharedServerCounters: Sendable {
+    let openConnections = Atomic<Int>(0)
     let receivingRequestBodyBytes = Atomic<Int>(0)
 }
 
@@ -36,7 +36,8 @@ final class HTTPServer: @unchecked Sendable {
     let timeoutLimits: ConnectionTimeouts.Limits
     let serverLine: [UInt8]
     /// Open connections of all the application's servers, for ``maxConnections``.
-    let openConnections: OpenConnectionCounter
+    /// What the application's servers count together.
+    let counters: SharedServerCounters
     /// Whether this is the application's first server (loop 0's), which does what one server
     /// per process does: give freed memory back to the kernel, warn about the open-file limit.
     let isPrimary: Bool
@@ -176,13 +177,13 @@ final class HTTPServer: @unchecked Sendable {
 
     init(
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
-        openConnections: OpenConnectionCounter = OpenConnectionCounter(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
+        counters: SharedServerCounters = SharedServerCounters(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
         requestMetrics: RequestMetrics = RequestMetrics(factory: MetricsSystem.factory),
         bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder,
         dispatch: @escaping @Sendable (Request) -> RequestDispatch
     ) {
         self.loop = loop
-        self.openConnections = openConnections
+        self.counters = counters
         self.isPrimary = isPrimary
         self.tlsContext = tlsContext
         self.requestMetrics = requestMetrics
@@ -254,7 +255,7 @@ final class HTTPServer: @unchecked Sendable {
     }
 
     private func accept(_ stream: TCPStream) {
-        if shuttingDown || openConnections.value.load(ordering: .relaxed) >= maxConnections {
+        if shuttingDown || counters.openConnections.load(ordering: .relaxed) >= maxConnections {
             refuse(stream)
             return
         }
@@ -280,7 +281,7 @@ final class HTTPServer: @unchecked Sendable {
         let connection = HTTPConnection(server: self, transport: transport)
         connection.registryIndex = connectionObjects.count
         connectionObjects.append(connection)
-        openConnections.value.add(1, ordering: .relaxed)
+        counters.openConnections.add(1, ordering: .relaxed)
         connection.start()
     }
 
@@ -355,7 +356,7 @@ final class HTTPServer: @unchecked Sendable {
         let index = connection.registryIndex
         if index >= 0, index < connectionObjects.count, connectionObjects[index] === connection {
             connection.registryIndex = -1
-            openConnections.value.subtract(1, ordering: .relaxed)
+            counters.openConnections.subtract(1, ordering: .relaxed)
             let last = connectionObjects.removeLast()
             if last !== connection {
                 connectionObjects[index] = last

@@ -113,12 +113,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         let receiving = Int32(clamping: machine.receivingBodyByteCount)
         guard receiving != countedBodyBytes else { return true }
         let grew = receiving > countedBodyBytes
-        let total = server.openConnections.receivingRequestBodyBytes.add(Int(receiving) - Int(countedBodyBytes), ordering: .relaxed).newValue
+        let total = server.counters.receivingRequestBodyBytes.add(Int(receiving) - Int(countedBodyBytes), ordering: .relaxed).newValue
         countedBodyBytes = receiving
         guard grew, total > server.configuration.maxReceivingRequestBodyBytes, !machine.isHandling else { return true }
-        // Refused: its bytes leave the count now, not when the connection's linger ends.
-        server.openConnections.receivingRequestBodyBytes.subtract(Int(countedBodyBytes), ordering: .relaxed)
-        countedBodyBytes = 0
+        releaseCountedBody()  // refused: its bytes leave the count now, not when the linger ends
         actions.removeAll(keepingCapacity: true)
         writeSimple(
             status: .serviceUnavailable, message: "the server receives as many request bodies as it can hold; retry later",
@@ -130,6 +128,13 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         machine.connectionFailed(into: &actions)
         actions.removeAll(keepingCapacity: true)
         return false
+    }
+
+    /// Takes this connection's bytes out of the process's count of request bodies arriving.
+    private func releaseCountedBody() {
+        guard countedBodyBytes != 0 else { return }
+        server.counters.receivingRequestBodyBytes.subtract(Int(countedBodyBytes), ordering: .relaxed)
+        countedBodyBytes = 0
     }
 
     func transport(_ transport: any Transport, didEndReadingWith error: UVError?) {
@@ -151,10 +156,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
 
     func transportDidClose(_ transport: any Transport) {
         isClosed = true
-        if countedBodyBytes != 0 {
-            server.openConnections.receivingRequestBodyBytes.subtract(Int(countedBodyBytes), ordering: .relaxed)
-            countedBodyBytes = 0
-        }
+        releaseCountedBody()
         if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
         server.loop.cancelTimer(of: self)
         cycle.handlerTask?.cancel()

@@ -178,9 +178,8 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     /// What the streams still hold once the session took what the windows and the transport
     /// allowed, against ``HTTP2Configuration/maxQueuedResponseBytes``: past it the event streams
     /// holding the most (open ones, and ended ones still holding their last events) are cut off
-    /// as slow clients until the rest fits. A burst the client
-    /// takes as it comes never counts: only what is left after a send. O(streams), at most
-    /// `maxConcurrentStreams`.
+    /// as slow clients until the rest fits. A burst the client takes as it comes never counts:
+    /// only what is left after a send. O(streams), at most `maxConcurrentStreams`.
     private func enforceResponseBudget() {
         let budget = server.configuration.http2.maxQueuedResponseBytes
         var held = 0

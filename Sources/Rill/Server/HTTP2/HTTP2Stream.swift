@@ -89,7 +89,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     static func isValidPath(_ path: String, method: String) -> Bool {
         if path.isEmpty || path == "*" { return method == "OPTIONS" }
         guard path.utf8.first == UInt8(ascii: "/") else { return false }
-        return path.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }
+        return path.utf8.allSatisfy(HTTPRequestParser.isRequestTargetByte)
     }
 
     // MARK: Request
