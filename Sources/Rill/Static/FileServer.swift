@@ -107,7 +107,7 @@ public struct FileServer: Sendable {
         guard let found = try await locate(requested, under: root, on: loop) else { throw Self.notFound }
         guard found.status.kind == .directory else {
             guard found.status.kind == .regular, !namesDirectory else { throw Self.notFound }
-            return try fileResponse(path: found.path, status: found.status, request: request, loop: loop)
+            return try await fileResponse(path: found.path, status: found.status, request: request, loop: loop)
         }
         guard let indexFileName = configuration.indexFileName else { throw Self.notFound }
         if let directoryRedirect {
@@ -118,7 +118,7 @@ public struct FileServer: Sendable {
         guard let index = try await locate(found.path + "/" + indexFileName, under: root, on: loop), index.status.kind == .regular else {
             throw Self.notFound
         }
-        return try fileResponse(path: index.path, status: index.status, request: request, loop: loop)
+        return try await fileResponse(path: index.path, status: index.status, request: request, loop: loop)
     }
 
     /// The canonical form of `path`, or nil when it leads to no file this process may read.
@@ -145,7 +145,45 @@ public struct FileServer: Sendable {
         }
     }
 
-    private func fileResponse(path: String, status: FileStatus, request: Request, loop: EventLoop) throws -> Response {
+    /// The response for the regular file at `path`, whose status by path is `pathStatus`. A
+    /// response that will carry the file's bytes opens it first and describes the file it
+    /// opened (`fstat`), so that a file replaced by a rename between the `stat` and the body
+    /// (an atomic deploy) is sent whole, old or new, never a head of one and the bytes of the
+    /// other. `HEAD` describes the path's status without opening.
+    private func fileResponse(path: String, status pathStatus: FileStatus, request: Request, loop: EventLoop) async throws -> Response {
+        var status = pathStatus
+        var file: OpenFile?
+        if request.method != .head {
+            do {
+                // The canonical path has no link left; one swapped in since is refused (ELOOP).
+                let opened = try await loop.openFile(atPath: path, followingSymlinks: false)
+                file = opened
+                status = try await opened.status()
+            } catch {
+                await file?.close()
+                if error.isFileUnreachable { throw Self.notFound }
+                throw error
+            }
+            guard status.kind == .regular else {
+                await file?.close()
+                throw Self.notFound
+            }
+        }
+        do {
+            let (response, sendsFile) = try fileResponse(path: path, status: status, file: file, request: request, loop: loop)
+            if !sendsFile { await file?.close() }
+            return response
+        } catch {
+            await file?.close()
+            throw error
+        }
+    }
+
+    /// The response for `status`, and whether its body sends from `file` (nil for `HEAD`).
+    /// Closes nothing: the body closes `file` when it runs, the caller otherwise.
+    private func fileResponse(path: String, status: FileStatus, file: OpenFile?, request: Request, loop: EventLoop) throws -> (
+        Response, sendsFile: Bool
+    ) {
         let validators = FileValidators(status)
         var fields = HTTPFields()
         fields[.eTag] = validators.entityTag
@@ -153,7 +191,7 @@ public struct FileServer: Sendable {
         if let cacheControl = configuration.cacheControl { fields[.cacheControl] = cacheControl }
         switch validators.evaluate(request.headerFields) {
         case .proceed: break
-        case .notModified: return Response(status: .notModified, headerFields: fields)
+        case .notModified: return (Response(status: .notModified, headerFields: fields), false)
         case .preconditionFailed: throw HTTPError(.preconditionFailed, message: "the file does not meet the request's preconditions")
         }
         let fileName = path.split(separator: "/").last ?? ""
@@ -165,7 +203,7 @@ public struct FileServer: Sendable {
         let bytes: ClosedRange<Int64>
         switch range {
         case .whole:
-            guard size > 0 else { return Response(status: .ok, headerFields: fields, body: .empty) }
+            guard size > 0 else { return (Response(status: .ok, headerFields: fields, body: .empty), false) }
             bytes = 0...(size - 1)
         case .partial(let partial):
             bytes = partial
@@ -175,17 +213,21 @@ public struct FileServer: Sendable {
             rangeFields[.contentRange] = "bytes */\(size)"
             throw HTTPError(.rangeNotSatisfiable, message: "the range lies outside the file's \(size) bytes", headerFields: rangeFields)
         }
-        let body = Self.body(path: path, version: status, bytes: bytes, readChunkBytes: configuration.readChunkBytes, loop: loop)
-        return Response(status: range == .whole ? .ok : .partialContent, headerFields: fields, body: body)
+        let body = Self.body(of: file, path: path, version: status, bytes: bytes, readChunkBytes: configuration.readChunkBytes, loop: loop)
+        return (Response(status: range == .whole ? .ok : .partialContent, headerFields: fields, body: body), true)
     }
 
-    /// A body that opens the file when the client is to receive it (never for `HEAD` or a
-    /// response dropped before its body), checks that it is still the version the head
-    /// describes, and sends `bytes` of it one chunk at a time under the writer's backpressure.
-    static func body(path: String, version: FileStatus, bytes: ClosedRange<Int64>, readChunkBytes: Int, loop: EventLoop) -> ResponseBody {
+    /// A body that sends `bytes` of `file` (opened before the head was made; nil for `HEAD`,
+    /// whose body is never run: then the file is opened here), one chunk at a time under the
+    /// writer's backpressure, after checking that the file is still the version the head
+    /// describes (rewritten in place since, it is not: the connection is closed). A response
+    /// dropped before its body releases the file with its last reference.
+    static func body(
+        of openedFile: OpenFile?, path: String, version: FileStatus, bytes: ClosedRange<Int64>, readChunkBytes: Int, loop: EventLoop
+    ) -> ResponseBody {
         ResponseBody(byteCount: bytes.count) { writer in
-            // The canonical path has no link left; one swapped in since is refused (ELOOP).
-            let file = try await loop.openFile(atPath: path, followingSymlinks: false)
+            let file: OpenFile
+            if let openedFile { file = openedFile } else { file = try await loop.openFile(atPath: path, followingSymlinks: false) }
             do {
                 guard try await file.status().isSameVersion(as: version) else { throw FileChangedError(path: path) }
                 var offset = bytes.lowerBound

@@ -270,4 +270,29 @@ private final class Fixture: Sendable {
             #expect(raw.count < 100_000, "the connection closed before the promised length")
         }
     }
+
+    @Test func `a file replaced by a rename after its head was made is sent whole, as the head describes`() async throws {
+        let fixture = try Fixture()
+        try fixture.writePattern("deployed.bin", byteCount: 100_000)
+        let pages = try FileServer(directory: fixture.root)
+        let router = Router()
+        router.get("/deployed") { request, context in
+            let response = try await pages.response(to: request, context: context, file: "deployed.bin")
+            // An atomic deploy: the new version written aside, then renamed over the old one.
+            try Data(repeating: 7, count: 50_000).write(to: URL(fileURLWithPath: fixture.root + "/deployed.new"))
+            #expect(rename(fixture.root + "/deployed.new", fixture.root + "/deployed.bin") == 0)
+            return response
+        }
+        try await withLiveServer(router) { _, port in
+            let old = try await get(port, "/deployed")
+            #expect(old.status == .ok)
+            #expect(old.headerFields[.contentLength] == "100000")
+            #expect(old.body == (0..<100_000).map { UInt8($0 % 251) })
+            // The next request gets the new version, whole.
+            let new = try await get(port, "/deployed")
+            #expect(new.headerFields[.contentLength] == "50000")
+            #expect(new.body == [UInt8](repeating: 7, count: 50_000))
+        }
+    }
+
 }
