@@ -45,21 +45,37 @@ public struct BrokerConfiguration: Sendable {
     /// published message against every subscribed glob of every client, so each one costs all
     /// publishers on that Redis. Default 10,000.
     public var maxPatterns = 10_000
+    /// The in-memory broker's first sequence number: the id of its first event published
+    /// without one (each later event takes the next number, across all channels). nil, the
+    /// default, takes the wall clock when the broker is made, in microseconds since 1970
+    /// (`1764864000000000` and up, exact as a JavaScript number until the year 2255): ids then
+    /// keep increasing across restarts, so a client that reconnects to a new process with an
+    /// id of the old one is told `gap` — the old process's later events are gone, and the new
+    /// process's `7` is not the old one's — rather than resuming silently past events it never
+    /// had. That holds while the process published fewer than a million events per second on
+    /// average over its life and the clock did not step back across the restart. A fixed number
+    /// (such as 1) gives short ids that start over with each process: for tests, and for
+    /// services whose clients never outlive the process. Never 0 (an id's position before the
+    /// first event).
+    public var firstSequenceNumber: UInt64?
     /// How presence notices are coalesced and how long shared presence entries live (see
     /// ``PresenceConfiguration``; its defaults unless set).
     public var presence = PresenceConfiguration()
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
     /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,
-    /// 100,000 channels, 65,536 events queued per loop, 10,000 distinct patterns.
+    /// 100,000 channels, 65,536 events queued per loop, 10,000 distinct patterns, sequence
+    /// numbers from the clock.
     public init(
         historyCount: Int = 1000, historyMaxAge: Duration = .seconds(3600), subscriberBufferCount: Int = 256,
         overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000,
-        maxPendingCrossLoopEvents: Int = 65_536
+        maxPendingCrossLoopEvents: Int = 65_536, firstSequenceNumber: UInt64? = nil
     ) {
         precondition(historyCount >= 0 && subscriberBufferCount >= 1, "history count ≥ 0 and buffer count ≥ 1")
         precondition(maxHistoryBytes >= 0 && maxChannels >= 1, "history bytes ≥ 0 and channels ≥ 1")
         precondition(maxPendingCrossLoopEvents >= 1, "at least one event may wait for a loop")
+        precondition(firstSequenceNumber != 0, "sequence numbers start at 1 or later")
+        self.firstSequenceNumber = firstSequenceNumber
         self.maxPendingCrossLoopEvents = maxPendingCrossLoopEvents
         self.historyCount = historyCount
         self.historyMaxAge = historyMaxAge

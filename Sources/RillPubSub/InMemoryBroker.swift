@@ -27,8 +27,10 @@ public import RillSSE
 /// the subscriptions whose events it could not queue as slow consumers: their clients
 /// reconnect and replay the rest from the history.
 ///
-/// Ids: when the publisher gives none, the broker assigns its sequence number (`"1"`, `"2"`, …,
-/// increasing across all channels). A `Last-Event-ID` identifies the event whose id equals it
+/// Ids: when the publisher gives none, the broker assigns its sequence number, increasing by
+/// one across all channels from ``BrokerConfiguration/firstSequenceNumber`` (by default the
+/// clock at start in microseconds, `"1764864000000000"`, so that ids keep increasing across
+/// restarts). A `Last-Event-ID` identifies the event whose id equals it
 /// exactly, in the history of the channels subscribed to; that event is the client's position
 /// in every one of them. An id that parses as a number is looked up by sequence number first
 /// (a fast path), but counts only if the event there carries exactly that id: a publisher's
@@ -36,7 +38,8 @@ public import RillSSE
 /// An id the history does not hold gives ``ReplayStatus/gap``, with what the history holds.
 /// A position id (``Subscription/startPosition``, `~` and a sequence number: what an event
 /// stream opens with) is the client's position in every channel as it stands; one beyond the
-/// broker's sequence (from an earlier process) is a gap.
+/// broker's sequence, or before its first event (from an earlier process), is a gap, and so is
+/// any id the history does not hold: what an earlier process published is gone.
 ///
 /// Memory: each channel keeps ``BrokerConfiguration/historyCount`` events for at most
 /// ``BrokerConfiguration/historyMaxAge``; all channels together keep at most
@@ -148,8 +151,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     var emptiedThrough: UInt64 = 0
     /// The patterns subscribed to, on any loop, found by channel name.
     let patternEntries = ChannelPatternIndex<PatternEntry>()
-    /// The sequence number of the last event published (0: none yet).
+    /// The sequence number of the last event published (``startSequence``: none yet).
     var sequence: UInt64 = 0
+    /// The sequence number before this broker's first event: everything up to it (an earlier
+    /// process's events) counts as forgotten, so a replay from there is a gap.
+    let startSequence: UInt64
     var counters = BrokerStatistics()
     private var subscriptionCount = 0
     /// Channels with at least one subscriber (so that a full broker knows at once whether any
@@ -178,6 +184,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         self.eventLoops = eventLoops
         self.configuration = configuration
         historyMaxAgeMilliseconds = configuration.historyMaxAge.wholeMilliseconds
+        startSequence = max(configuration.firstSequenceNumber ?? Self.clockMicroseconds(), 1) - 1
+        sequence = startSequence
+        forgottenThrough = startSequence
+        forgottenOverflowThrough = startSequence
+        emptiedThrough = startSequence
         fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.maxPendingCrossLoopEvents)
         subscriptionEnded = { [weak self] subscription, error in self?.unsubscribe(subscription, error: error) }
         eventLoop.executeBypassingLimit { [weak self] in
@@ -189,6 +200,14 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         for share in shares {
             share.loop.executeBypassingLimit { share.loop.onShutdown { share.endAll(with: .brokerClosed) } }
         }
+    }
+
+    /// Microseconds since 1970 (UTC), from the system's real-time clock: the default first
+    /// sequence number.
+    static func clockMicroseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(max(now.tv_sec, 0)) * 1_000_000 + UInt64(max(now.tv_nsec, 0)) / 1000
     }
 
     /// The share of the loop whose thread is calling; nil on any other thread.

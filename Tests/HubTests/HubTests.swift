@@ -20,8 +20,9 @@ import Testing
             let response = try await client.post("/publish?channel=room", text: body)
             #expect(response.status == .ok)
             #expect(response.headerFields[.contentType]?.hasPrefix("application/json") == true)
-            #expect(response.bodyText == #"{"id":"1","subscribers":1}"#)
-            #expect(try await stream.events(1) == [MessageEvent(type: "message", data: body, lastEventID: "1")])
+            let answer = try response.decode(PublishAnswer.self)
+            #expect(response.bodyText == #"{"id":"\#(answer.id)","subscribers":1}"#)
+            #expect(try await stream.events(1) == [MessageEvent(type: "message", data: body, lastEventID: answer.id)])
             stream.close()
         }
     }
@@ -73,19 +74,20 @@ import Testing
     @Test func `Last-Event-ID replays what was missed, then continues live`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
-            for n in 1...3 { _ = try await client.post("/publish?channel=news", text: "n\(n)") }
-            let resumed = try await client.sse("/stream?channel=news", headerFields: [lastEventIDField: "1"])
+            var ids: [String] = []
+            for n in 1...3 { ids.append(try await client.post("/publish?channel=news", text: "n\(n)").decode(PublishAnswer.self).id) }
+            let resumed = try await client.sse("/stream?channel=news", headerFields: [lastEventIDField: ids[0]])
             #expect(resumed.headerFields[replayField] == "complete")
             #expect(
                 try await resumed.events(2) == [
-                    MessageEvent(data: "n2", lastEventID: "2"), MessageEvent(data: "n3", lastEventID: "3"),
+                    MessageEvent(data: "n2", lastEventID: ids[1]), MessageEvent(data: "n3", lastEventID: ids[2]),
                 ])
             #expect(await eventually { await subscriptions(app) == 1 })
             _ = try await client.post("/publish?channel=news", text: "n4")
             #expect(try await resumed.events(1).map(\.data) == ["n4"])
             resumed.close()
             // The query parameter, for clients that cannot set headers.
-            let byQuery = try await client.sse("/stream?channel=news&lastEventId=3")
+            let byQuery = try await client.sse("/stream?channel=news&lastEventId=\(ids[2])")
             #expect(try await byQuery.events(1).map(\.data) == ["n4"])
             byQuery.close()
         }

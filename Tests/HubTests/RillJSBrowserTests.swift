@@ -245,7 +245,7 @@ private final class ClientTestServer: Sendable {
         }
         let app = try Application(
             router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0),
-            broker: .inMemory(BrokerConfiguration(historyCount: historyCount)))
+            broker: .inMemory(BrokerConfiguration(historyCount: historyCount, firstSequenceNumber: 1)))
         router.get("/presence") { request, _ in try await app.presence(of: request.query["channel"] ?? "news") }
         // Straight to the broker, past the server's refusal of its own event names (what an
         // older server or another publisher on a shared broker could store).

@@ -59,15 +59,18 @@ struct HTTP2Tests {
 
     @Test func `an event stream over HTTP 2 (subscribed inline) replays after Last-Event-ID, then sends heartbeats`() async throws {
         try await withHTTP2App { app, port in
-            for index in 1...5 { _ = try await app.publish(ServerSentEvent(data: "early \(index)"), channel: "replay") }
+            var ids: [String] = []
+            for index in 1...5 { ids.append(try await app.publish(ServerSentEvent(data: "early \(index)"), channel: "replay").id) }
             let output = try await runProcess(
                 [
-                    "/usr/bin/curl", "-s", "-N", "--http2-prior-knowledge", "-m", "2", "-H", "Last-Event-ID: 2",
+                    "/usr/bin/curl", "-s", "-N", "--http2-prior-knowledge", "-m", "2", "-H", "Last-Event-ID: \(ids[1])",
                     "http://127.0.0.1:\(port)/beating?channel=replay",
                 ], timeout: .seconds(10))
             let text = output.standardOutput
             #expect(!text.contains("early 2"))
-            #expect(text.contains("id: 3\ndata: early 3\n\nid: 4\ndata: early 4\n\nid: 5\ndata: early 5\n\n"), "\(output.summary)")
+            #expect(
+                text.contains("id: \(ids[2])\ndata: early 3\n\nid: \(ids[3])\ndata: early 4\n\nid: \(ids[4])\ndata: early 5\n\n"),
+                "\(output.summary)")
             // 300 ms heartbeats for about 2 s.
             let heartbeats = text.components(separatedBy: "\n:\n\n").count - 1
             #expect(heartbeats >= 3, "\(output.summary)")

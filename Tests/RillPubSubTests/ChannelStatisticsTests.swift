@@ -7,7 +7,7 @@ import Testing
 @Suite struct ChannelStatisticsTests {
     @Test func `each channel held reports its subscribers, publishes and history`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2, firstSequenceNumber: 1))
         let subscription = try await broker.subscribe(to: ["news", "sport"], lastEventID: nil)
         let second = try await broker.subscribe(to: ["news"], lastEventID: nil)
         for n in 1...3 { try await broker.publish(ServerSentEvent(data: "news \(n)"), to: "news") }
@@ -39,7 +39,7 @@ import Testing
 
     @Test func `a channel with neither subscribers nor history is not listed`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0, firstSequenceNumber: 1))
         let subscription = try await broker.subscribe(to: ["news"], lastEventID: nil)
         try await broker.publish(ServerSentEvent(data: "nobody"), to: "empty")
         #expect(await broker.channelStatistics().map(\.name) == ["news"])

@@ -11,7 +11,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 @Suite struct LastEventIDRuleTests {
     @Test func `an ID no event carries is a gap, even when it parses as a sequence number`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (status, replayed) = try await onLoop(loop) {
             for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)", id: "p\(n)"), to: "a") }
             // "3" is sequence number 3, but that event's id is "p3": "3" names no event.
@@ -25,7 +25,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `a publisher's numeric ID is matched exactly, not read as a sequence number`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (status, replayed) = try await onLoop(loop) {
             for n in 1...9 { try broker.publishOnLoop(ServerSentEvent(data: "other \(n)"), to: "other") }
             try broker.publishOnLoop(ServerSentEvent(data: "tenth", id: "5"), to: "a")  // sequence 10
@@ -41,7 +41,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `the sequence fast path checks the ID of the event it finds`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (status, replayed) = try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: "one", id: "2"), to: "a")  // sequence 1
             try broker.publishOnLoop(ServerSentEvent(data: "two", id: "x"), to: "a")  // sequence 2
@@ -59,7 +59,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
     @Test func `the history byte budget evicts the oldest events of the least recently published channel and records the gap`() async throws {
         let loop = try EventLoop()
         // Room for about three 1,000-byte events in all.
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxHistoryBytes: 3 * 1200))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxHistoryBytes: 3 * 1200, firstSequenceNumber: 1))
         let (fromEvicted, fromKept, onB) = try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "a")  // 1
             try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "a")  // 2
@@ -84,7 +84,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `past maxChannels an idle channel is forgotten and comes back from what the broker forgot`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2, firstSequenceNumber: 1))
         let (count, status, replayed) = try await onLoop(loop) {
             let holdB = try broker.subscribeOnLoop(to: ["b"], lastEventID: nil)
             try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")  // 1: the client's last event
@@ -106,7 +106,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `a quiet channel made again starts from its own loss, not from what other channels lost`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2, firstSequenceNumber: 1))
         let (quiet, lossy) = try await onLoop(loop) {
             let first = try broker.subscribeOnLoop(to: ["quiet"], lastEventID: nil)
             let position = try #require(first.startPosition)
@@ -129,7 +129,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `making a channel for a subscription never forgets another of its channels`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2, firstSequenceNumber: 1))
         let received = try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")
             try broker.publishOnLoop(ServerSentEvent(data: "c1"), to: "c")
@@ -143,7 +143,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `when every channel with history has subscribers a publish to a new one is refused; subscribing never is`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2, firstSequenceNumber: 1))
         try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: "a1"), to: "a")
             try broker.publishOnLoop(ServerSentEvent(data: "b1"), to: "b")
@@ -162,7 +162,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `the count of busy channels with history follows subscribes, publishes and cancels exactly`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 3))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 3, firstSequenceNumber: 1))
         try await onLoop(loop) {
             let first = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
             let second = try broker.subscribeOnLoop(to: ["b"], lastEventID: nil)  // b counted once
@@ -190,7 +190,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `presence-notice channels lose their history first, subscribers or not`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 2, firstSequenceNumber: 1))
         let (notices, news) = try await onLoop(loop) {
             let watcher = try broker.subscribeOnLoop(to: ["rill-presence/room"], lastEventID: nil)
             try broker.publishOnLoop(ServerSentEvent(data: "joined"), to: "rill-presence/room")  // 1
@@ -215,7 +215,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 @Suite struct StoredEventTests {
     @Test func `an event is stored once and decoded from its wire bytes`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let original = ServerSentEvent(data: "line 1\nline 2\n", event: "notify", id: "custom", retry: .milliseconds(1500))
         let stored = try await onLoop(loop) {
             let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil)
@@ -232,7 +232,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 @Suite struct LazyHistoryReplayTests {
     @Test func `a replay is produced in pieces as the subscriber takes it`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let pieces = try await onLoop(loop) { () -> [[String]] in
             for n in 1...6 { try broker.publishOnLoop(ServerSentEvent(data: payload(100) + "\(n)"), to: n.isMultiple(of: 2) ? "b" : "a") }
             let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "1")
@@ -249,7 +249,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 
     @Test func `history trimmed past a replay in progress ends the subscription as a slow consumer`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10, firstSequenceNumber: 1))
         let (first, rest, active) = try await onLoop(loop) {
             // 20 KB events: the subscription reads the history 64 KB at a time (2 to 5 first).
             for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: payload(20_000) + "\(n)"), to: "a") }
@@ -272,7 +272,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
 @Suite struct HeldLiveEventTests {
     @Test func `in push mode, live events wait behind the replay within their byte bound`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (pushedDuringReplay, pushed, overflowed) = try await onLoop(loop) { () -> ([String], [String], Bool) in
             for n in 1...3 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "a") }
             let subscription = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")

@@ -66,7 +66,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(1)))
     func `a position taken on one loop while the other publishes resumes on either loop with no gap and no duplicate`() async throws {
-        try await withLoops(configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000)) { loops, broker in
+        try await withLoops(configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000, firstSequenceNumber: 1)) { loops, broker in
             // Loop 0 publishes without a pause until 500 events after loop 1 subscribed.
             let subscribed = Atomic<Bool>(false)
             let publisher = Task(executorPreference: loops[0].executor) { () -> Int in
@@ -114,7 +114,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func `concurrent publishers on every loop and on threads give every loop the same id order`() async throws {
         let perPublisher = 400
-        try await withLoops(configuration: .init(historyCount: 10_000, subscriberBufferCount: 10_000)) { loops, broker in
+        try await withLoops(configuration: .init(historyCount: 10_000, subscriberBufferCount: 10_000, firstSequenceNumber: 1)) { loops, broker in
             let subscriptions = try await loops.asyncMap { loop in
                 try await onLoop(loop) { try broker.subscribeOnLoop(to: ["c"], lastEventID: nil) }
             }
@@ -154,7 +154,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func `a reconnect with Last-Event-ID resumes on another loop with no gap and no duplicate while publishes race it`() async throws {
         let total = 6_000
-        try await withLoops(configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000)) { loops, broker in
+        try await withLoops(configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000, firstSequenceNumber: 1)) { loops, broker in
             // Loop 0 publishes steadily; the client subscribes, takes some, leaves, and comes back
             // with its last id — alternately on loop 1 and loop 0.
             let publisher = Task(executorPreference: loops[0].executor) {
@@ -197,7 +197,9 @@ import Testing
 
     @Test(.timeLimit(.minutes(1)))
     func `a loop that falls too far behind ends its subscriptions as slow consumers and the others carry on`() async throws {
-        try await withLoops(configuration: .init(historyCount: 1000, subscriberBufferCount: 1000, maxPendingCrossLoopEvents: 50)) {
+        try await withLoops(
+            configuration: .init(historyCount: 1000, subscriberBufferCount: 1000, maxPendingCrossLoopEvents: 50, firstSequenceNumber: 1)
+        ) {
             loops, broker in
             let onFirst = try await onLoop(loops[0]) { try broker.subscribeOnLoop(to: ["c"], lastEventID: nil) }
             let onSecond = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["c"], lastEventID: nil) }
@@ -242,7 +244,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func `a stopping loop ends its subscriptions and the broker forgets them`() async throws {
         let loops = try (0..<2).map { try EventLoop(name: "test-loop-\($0)") }
-        let broker = InMemoryBroker(eventLoops: loops)
+        let broker = InMemoryBroker(eventLoops: loops, configuration: .init(firstSequenceNumber: 1))
         _ = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["c"], lastEventID: nil) }
         let kept = try await onLoop(loops[0]) { try broker.subscribeOnLoop(to: ["c"], lastEventID: nil) }
         #expect(await broker.statistics().subscriptionCount == 2)

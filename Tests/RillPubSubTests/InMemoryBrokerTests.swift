@@ -19,7 +19,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
     @Test(.timeLimit(.minutes(1)))
     func `after its loop stopped, every call from another thread returns instead of waiting forever`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let subscription = try await broker.subscribe(to: ["news"], lastEventID: nil)
         await loop.shutdown()
         // The loop refuses work now: a call waiting for a closure that never runs would hang.
@@ -37,7 +37,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `publish fans out to every subscriber with the same encoded bytes`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (first, second, receipt) = try await onLoop(loop) {
             let a = try broker.subscribeOnLoop(to: ["news"], lastEventID: nil)
             let b = try broker.subscribeOnLoop(to: ["news", "other"], lastEventID: nil)
@@ -56,7 +56,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `a channel named twice is subscribed once and delivers once`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         // A short list (scanned) and a long one (hashed) with repeats.
         let long = (0..<40).map { "c\($0 % 20)" }
         let (short, longChannels, delivered) = try await onLoop(loop) {
@@ -74,7 +74,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `ids are assigned monotonically across channels and publisher ids are kept`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let ids = try await onLoop(loop) {
             [
                 try broker.publishOnLoop(ServerSentEvent(data: "a"), to: "x").id,
@@ -89,7 +89,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `invalid events and channels are refused`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "x", event: "a\nb"), to: "c") }
         await #expect(throws: BrokerError.invalidChannel("")) { try await broker.publish(ServerSentEvent(data: "x"), to: "") }
         await #expect(throws: BrokerError.self) { try await broker.subscribe(to: ["bad\u{0}"], lastEventID: nil) }
@@ -98,7 +98,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `names and patterns outside Unicode NFC are refused, so that memory and Redis agree on what one channel is`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let decomposed = "cafe\u{301}"
         let composed = "caf\u{E9}"
         #expect(decomposed == composed)  // one string to Swift, two byte sequences to Redis
@@ -129,7 +129,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `reconnect with last event ID replays exactly what was missed, in order`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (status, replayed) = try await onLoop(loop) {
             for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)"), to: n.isMultiple(of: 2) ? "b" : "a") }
             let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "2")
@@ -143,7 +143,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `an ID older than the history is reported as a gap`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3, firstSequenceNumber: 1))
         let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
             for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: "n\(n)"), to: "a") }
             let old = try broker.subscribeOnLoop(to: ["a"], lastEventID: "2")
@@ -163,7 +163,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `history expires by age`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyMaxAge: .milliseconds(50)))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyMaxAge: .milliseconds(50), firstSequenceNumber: 1))
         let (status, replayed) = try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: "old"), to: "a")
             try await loop.sleep(for: .milliseconds(80))
@@ -178,7 +178,8 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `replay under concurrent publishing has no gap and no duplicate`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000))
+        let broker = InMemoryBroker(
+            eventLoop: loop, configuration: .init(historyCount: 100_000, subscriberBufferCount: 100_000, firstSequenceNumber: 1))
         // A plain thread publishes steadily while the client disconnects and reconnects.
         let publisher = Thread {
             for n in 1...20_000 {
@@ -218,7 +219,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `a slow subscriber is disconnected without delaying others`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 4))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 4, firstSequenceNumber: 1))
         let outcome = try await onLoop(loop) { () -> (Bool, Int, SubscriptionError?) in
             let slow = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
             let fast = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
@@ -242,7 +243,8 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `dropOldest keeps the newest events and counts drops`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 3, overflowPolicy: .dropOldest))
+        let broker = InMemoryBroker(
+            eventLoop: loop, configuration: .init(subscriberBufferCount: 3, overflowPolicy: .dropOldest, firstSequenceNumber: 1))
         let kept = try await onLoop(loop) {
             let subscription = try broker.subscribeOnLoop(to: ["c"], lastEventID: nil)
             for n in 1...10 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
@@ -255,7 +257,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `cancelling the consuming task unsubscribes and forgets quiet channels`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0, firstSequenceNumber: 1))
         let consumer = Task(executorPreference: loop.executor) { () -> Int in
             let subscription = try await broker.subscribe(to: ["quiet"], lastEventID: nil)
             var count = 0
@@ -275,7 +277,7 @@ func data(_ events: [BrokerEvent]) -> [String] { events.map { $0.event.data ?? "
 
     @Test func `publishing from a plain thread reaches subscribers`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let consumer = Task(executorPreference: loop.executor) { () -> [String] in
             let subscription = try await broker.subscribe(to: ["t"], lastEventID: nil)
             var received: [String] = []
@@ -320,7 +322,7 @@ final class Thread: @unchecked Sendable {
 @Suite struct ReplayBufferTests {
     @Test func `a replay longer than the live buffer is not cut off as a slow consumer`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100, subscriberBufferCount: 4))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 100, subscriberBufferCount: 4, firstSequenceNumber: 1))
         let received = try await Task(executorPreference: loop.executor) { () -> [String] in
             for n in 1...50 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
             let subscription = try broker.subscribeOnLoop(to: ["c"], lastEventID: "10")
@@ -343,7 +345,7 @@ final class Thread: @unchecked Sendable {
     @Test func `a client back on a forgotten channel still hears of the gap`() async throws {
         let loop = try EventLoop()
         // No history: every event leaves at once, and the idle channel is forgotten.
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 0, firstSequenceNumber: 1))
         let status = try await Task(executorPreference: loop.executor) { () -> ReplayStatus in
             let first = try broker.publishOnLoop(ServerSentEvent(data: "1"), to: "quiet")
             try broker.publishOnLoop(ServerSentEvent(data: "2"), to: "quiet")

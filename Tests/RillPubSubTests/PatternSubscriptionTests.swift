@@ -10,7 +10,7 @@ import Testing
 
     @Test func `a pattern receives the events of every channel it matches and no other`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let chat = try patterns("chat/*")
         let received = try await onLoop(loop) {
             let subscription = try broker.subscribeOnLoop(to: [], matching: chat, lastEventID: nil)
@@ -28,6 +28,7 @@ import Testing
     @Test func `distinct patterns are bounded per broker, shared ones are free`() async throws {
         let loop = try EventLoop()
         var configuration = BrokerConfiguration()
+        configuration.firstSequenceNumber = 1
         configuration.maxPatterns = 2
         let broker = InMemoryBroker(eventLoop: loop, configuration: configuration)
         let first = try await broker.subscribe(to: [], matching: try patterns("a/*", "b/*"), lastEventID: nil)
@@ -51,7 +52,7 @@ import Testing
 
     @Test func `a subscription matched by a channel and several patterns takes each event once`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let overlapping = try patterns("chat/*", "chat/**", "**")
         let (received, other, receipt) = try await onLoop(loop) {
             let subscription = try broker.subscribeOnLoop(to: ["chat/lobby"], matching: overlapping, lastEventID: nil)
@@ -73,7 +74,7 @@ import Testing
 
     @Test func `a replay covers every matching channel's history in id order`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let users = try patterns("users/42/**")
         let (status, replayed, live) = try await onLoop(loop) {
             for (n, channel) in ["users/42", "users/42/inbox", "users/43", "users/42/a/b", "users/42/inbox", "other"].enumerated() {
@@ -94,7 +95,7 @@ import Testing
 
     @Test func `a replay through a pattern reports a gap when a matching channel lost events`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2, firstSequenceNumber: 1))
         let chat = try patterns("chat/*")
         let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
             for n in 1...3 { try broker.publishOnLoop(ServerSentEvent(data: "q\(n)"), to: "chat/quiet") }
@@ -115,7 +116,7 @@ import Testing
 
     @Test func `replay and live meet without gap or duplicate while a publisher races the subscribe`() async throws {
         let loops = try (0..<2).map { try EventLoop(name: "pattern-loop-\($0)") }
-        let broker = InMemoryBroker(eventLoops: loops, configuration: .init(subscriberBufferCount: 1000))
+        let broker = InMemoryBroker(eventLoops: loops, configuration: .init(subscriberBufferCount: 1000, firstSequenceNumber: 1))
         let rooms = try patterns("room/*")
         _ = try await onLoop(loops[0]) { try broker.publishOnLoop(ServerSentEvent(data: "start"), to: "room/0") }
         let publisher = Task.detached {
@@ -144,7 +145,7 @@ import Testing
 
     @Test func `a pattern subscriber on another loop gets each event once`() async throws {
         let loops = try (0..<2).map { try EventLoop(name: "pattern-loop-\($0)") }
-        let broker = InMemoryBroker(eventLoops: loops)
+        let broker = InMemoryBroker(eventLoops: loops, configuration: .init(firstSequenceNumber: 1))
         let everything = try patterns("**")
         let remote = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["a"], matching: everything, lastEventID: nil) }
         let receipt = try await onLoop(loops[0]) { try broker.publishOnLoop(ServerSentEvent(data: "x"), to: "a") }
@@ -167,7 +168,7 @@ import Testing
 
     @Test func `a pattern subscription that ends leaves nothing behind`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let chat = try patterns("chat/*", "chat/**")
         try await onLoop(loop) {
             let first = try broker.subscribeOnLoop(to: ["chat/x"], matching: chat, lastEventID: nil)
@@ -187,7 +188,7 @@ import Testing
 
     @Test func `no pattern receives the server's own presence channels`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let everything = try patterns("**", "rill-presence/*", "*/chat")
         #expect(try !ChannelPattern("**").matches("rill-presence/chat"))
         #expect(try ChannelPattern("**").matches("rill-presence"))

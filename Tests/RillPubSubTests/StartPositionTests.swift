@@ -21,7 +21,7 @@ import Testing
 
     @Test func `a publisher's id of the position form is refused, other ids with a tilde are not`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "x", id: "~5"), to: "a") }
         await #expect(throws: BrokerError.self) { try await broker.publish(ServerSentEvent(data: "x", id: "~5-1"), to: "a") }
         let receipt = try await broker.publish(ServerSentEvent(data: "x", id: "~five"), to: "a")
@@ -31,7 +31,7 @@ import Testing
 
     @Test func `a subscription starts at the last sequence number, and resuming from it replays what it missed`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (first, status, replayed) = try await onLoop(loop) { () -> (String?, ReplayStatus, [BrokerEvent]) in
             for n in 1...3 { try broker.publishOnLoop(ServerSentEvent(data: "before \(n)"), to: n == 2 ? "b" : "a") }
             let quiet = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: nil)
@@ -52,7 +52,7 @@ import Testing
 
     @Test func `resuming from a position with nothing published since is complete and empty`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let (fresh, status, replayed, again) = try await onLoop(loop) { () -> (String?, ReplayStatus, [BrokerEvent], String?) in
             let fresh = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil)
             let back = try broker.subscribeOnLoop(to: ["a"], lastEventID: fresh.startPosition)
@@ -67,7 +67,7 @@ import Testing
 
     @Test func `a position whose events left the history, or that the broker never reached, is a gap`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2))
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2, firstSequenceNumber: 1))
         let results = try await onLoop(loop) { () -> [(ReplayStatus, [String], String?)] in
             try broker.publishOnLoop(ServerSentEvent(data: "n1"), to: "a")
             let early = try broker.subscribeOnLoop(to: ["a"], lastEventID: nil).startPosition
@@ -90,7 +90,7 @@ import Testing
 
     @Test func `a pattern subscription resumes from its position too`() async throws {
         let loop = try EventLoop()
-        let broker = InMemoryBroker(eventLoop: loop)
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
         let replayed = try await onLoop(loop) { () -> [String] in
             try broker.publishOnLoop(ServerSentEvent(data: "old"), to: "rooms.1")
             let quiet = try broker.subscribeOnLoop(to: [], matching: [try ChannelPattern("rooms.*")], lastEventID: nil)

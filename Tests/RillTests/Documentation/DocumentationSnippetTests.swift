@@ -10,6 +10,11 @@ import Testing
     static let catalog = root.appendingPathComponent("Sources/Rill/Rill.docc")
     static let snippetFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
+    /// The reconnect the Testing article shows does what it says (ids from the clock included).
+    @Test func theTestingArticlesReconnectRuns() async throws {
+        try await TestingSnippets.aReconnect()
+    }
+
     /// Each article's Swift blocks, in order, equal its compiled snippets, in order; imports a
     /// block shows are imports of the file that compiles it.
     @Test func everySwiftBlockOfTheCatalogIsCodeThatCompilesHere() throws {

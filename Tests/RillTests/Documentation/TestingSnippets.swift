@@ -67,10 +67,11 @@ enum TestingSnippets {
         router.post("/send") { request, context in try await context.publish(request.bodyText) }
         let app = try Application(router: router, configuration: .init(host: "127.0.0.1", port: 0))
         try await app.test(.live) { client in
-            for text in ["a", "b", "c"] {
+            let first = try await client.post("/send", text: "a").decode(PublishReceipt.self)
+            for text in ["b", "c"] {
                 #expect(try await client.post("/send", text: text).status == .ok)
             }
-            let resumed = try await client.sse("/stream?lastEventId=1")
+            let resumed = try await client.sse("/stream?lastEventId=\(first.id)")
             #expect(resumed.headerFields[HTTPField.Name("Rill-Replay")!] == "complete")
             #expect(try await resumed.events(2).map(\.data) == ["b", "c"])
             resumed.close()

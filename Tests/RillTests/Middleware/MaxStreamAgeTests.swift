@@ -15,18 +15,18 @@ struct MaxStreamAgeTests {
         try await app.test(.live) { client in
             do {
                 let stream = try await client.sse("/events")
-                _ = try await app.publish(ServerSentEvent(data: "first"), channel: "age")
+                let first = try await app.publish(ServerSentEvent(data: "first"), channel: "age").id
                 try await stream.waitForBody(containing: "data: first")
                 try await stream.waitForBody(containing: "event: rill-reconnect\ndata: {\"reason\":\"max connection age\"}\n\n")
                 let events = try await stream.remainingEvents()
                 #expect(stream.isEnded, "the response ended after the final event")
                 #expect(events.last?.type == "rill-reconnect")
-                #expect(events.last?.lastEventID == "1", "the final event carries no id of its own")
+                #expect(events.last?.lastEventID == first, "the final event carries no id of its own")
 
                 // Published while the client was away: the resume replays it.
-                _ = try await app.publish(ServerSentEvent(data: "while away"), channel: "age")
-                let resumed = try await client.sse("/events", headerFields: [HTTPField.Name("Last-Event-ID")!: "1"])
-                try await resumed.waitForBody(containing: "id: 2\ndata: while away\n\n")
+                let away = try await app.publish(ServerSentEvent(data: "while away"), channel: "age").id
+                let resumed = try await client.sse("/events", headerFields: [HTTPField.Name("Last-Event-ID")!: first])
+                try await resumed.waitForBody(containing: "id: \(away)\ndata: while away\n\n")
                 resumed.close()
             }
         }

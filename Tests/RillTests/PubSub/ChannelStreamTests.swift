@@ -13,7 +13,7 @@ import Testing
 /// The flask-sse pattern: `/stream?channel=…` subscribes, `POST /publish?channel=…` publishes.
 /// The routes use their context's channels, so the router is built before the application.
 private func pubSubApp(
-    broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init(),
+    broker: BrokerFactory = .inMemory(.init(firstSequenceNumber: 1)), eventStream: EventStreamConfiguration = .init(),
     eventLoopCount: Int = EventLoop.availableCoreCount
 ) throws -> Application {
     let router = Router()
@@ -199,7 +199,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
     }
 
     @Test func `an ID older than the history is announced as a gap`() async throws {
-        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 2)))
+        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 2, firstSequenceNumber: 1)))
         try await app.test(.live) { client in
             for n in 1...5 { _ = try await client.post("/publish?channel=c", text: "n\(n)") }
             let stream = try await client.sse("/stream?channel=c&lastEventId=1")
@@ -241,7 +241,7 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
     }
 
     @Test func `clients leaving a quiet channel leave nothing behind`() async throws {
-        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 0)))
+        let app = try pubSubApp(broker: .inMemory(.init(historyCount: 0, firstSequenceNumber: 1)))
         try await app.test(.live) { client in
             var streams: [SSETestStream] = []
             for n in 0..<100 { streams.append(try await client.sse("/stream?channel=quiet\(n % 10)")) }

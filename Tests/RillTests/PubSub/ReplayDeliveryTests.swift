@@ -9,7 +9,9 @@ import Testing
 #endif
 
 /// An app with `/stream` (``Application/eventStream(for:context:channels:configuration:)``).
-private func streamApp(broker: BrokerFactory = .inMemory(), eventStream: EventStreamConfiguration = .init()) throws -> Application {
+private func streamApp(broker: BrokerFactory = .inMemory(.init(firstSequenceNumber: 1)), eventStream: EventStreamConfiguration = .init()) throws
+    -> Application
+{
     let router = Router()
     let app = try Application(
         router: router, configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventStream: eventStream), broker: broker)
@@ -75,7 +77,7 @@ private func readEvents(_ connection: RawConnection, count: Int) -> [MessageEven
     /// Heartbeats every 50 ms check the bytes queued for a stalled reader against the limit.
     private func appWithLongHistory(maxQueuedBytes: Int) async throws -> Application {
         let app = try streamApp(
-            broker: .inMemory(.init(historyCount: 2000)),
+            broker: .inMemory(.init(historyCount: 2000, firstSequenceNumber: 1)),
             eventStream: .init(heartbeatInterval: .milliseconds(50), maxQueuedBytes: maxQueuedBytes))
         return app
     }

@@ -109,11 +109,11 @@ private let pingRequest = request("/ping")
                         .init(until: "3\r\n:\n\n\r\n"),
                     ]))
             try await TLSProbe.waitForStep(0, of: probe)
-            try await app.publish(ServerSentEvent(data: "over TLS", event: "note"), channel: "news")
+            let id = try await app.publish(ServerSentEvent(data: "over TLS", event: "note"), channel: "news").id
             let report = try await TLSProbe.finish(probe, timeout: .seconds(20))
             #expect(report.ok, "\(report.error ?? "")")
             #expect(report.responses.first?.contains("Content-Type: text/event-stream") == true, "\(report.responses)")
-            #expect(report.responses.dropFirst().first?.contains("event: note\nid: 1\ndata: over TLS") == true)
+            #expect(report.responses.dropFirst().first?.contains("event: note\nid: \(id)\ndata: over TLS") == true)
         }
     }
 
