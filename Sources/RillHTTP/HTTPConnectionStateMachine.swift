@@ -122,6 +122,9 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     private var inputEnded = false
     private var parseStopped = false
     @usableFromInline var closed = false
+    /// Whether the request a ``Action/reject(_:)`` answers is a `HEAD` (its error response
+    /// then has no body).
+    package private(set) var rejectedRequestIsHEAD = false
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
@@ -318,6 +321,7 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
             actions.append(.handle(head, body: body))
         case .error(let error):
             closed = true
+            rejectedRequestIsHEAD = input.parser.headInProgressIsHEAD
             self.input = nil
             actions.append(.reject(error))
         }

@@ -142,6 +142,10 @@ public struct HTTPRequestParser: Sendable {
     /// The bytes of the request line and header section of the last head returned (or being
     /// parsed), for accounting what a queued request holds.
     public var lastHeadByteCount: Int { headByteCount }
+    /// Whether the head being read (or the one that failed) is a `HEAD` request's: known once
+    /// its request line parsed, false before. An error response to it carries no body
+    /// (RFC 9110 §9.3.2).
+    package var headInProgressIsHEAD: Bool { builder.method == .head }
 
     /// Whether part of a request has been received and not yet returned in full: a request line
     /// or header lines consumed, a body in progress, or unparsed bytes buffered.

@@ -75,6 +75,27 @@ private struct Rejection: Sendable {
         }
     }
 
+    @Test func `an error answering a HEAD request declares its length and sends no body`() async throws {
+        let heads = [
+            ("HEAD / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+            ("HEAD / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
+            ("HEAD / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 17 * 1024))\r\n\r\n", 431),
+        ]
+        try await withLiveServer(hostileRouter()) { _, port in
+            for (input, status) in heads {
+                let (response, rest) = try await converse(port: port) { connection in
+                    try connection.send(Array(input.utf8))
+                    let response = try connection.readResponse(forRequestMethod: .head)
+                    return (response, try connection.receiveUntilClose())
+                }
+                #expect(response.status.code == status)
+                #expect(response.headerFields[.connection] == "close")
+                #expect(Int(response.headerFields[.contentLength] ?? "") ?? 0 > 0, "the length a GET's error would have")
+                #expect(rest.isEmpty, "no body after the head: \(String(decoding: rest, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test func `a malformed request line is a 400`() async throws {
         try await expectRejected("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", status: 400)
     }

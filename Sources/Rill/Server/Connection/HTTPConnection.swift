@@ -469,12 +469,13 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         case .unsupportedVersion: message = "only HTTP/1.0 and HTTP/1.1 are supported"
         case .missingHost: message = "HTTP/1.1 requests need a Host header"
         }
-        writeSimple(status: error.status, message: message)
+        writeSimple(status: error.status, message: message, withoutBody: machine.rejectedRequestIsHEAD)
         server.requestMetrics.recordRejected(statusCode: error.status.code, protocol: .http1)
     }
 
-    /// A complete error response with `Connection: close`, written directly from the loop side.
-    private func writeSimple(status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:]) {
+    /// A complete error response with `Connection: close`, written directly from the loop side;
+    /// `withoutBody` for a `HEAD` request (its length is still declared, as for a `GET`).
+    private func writeSimple(status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:], withoutBody: Bool = false) {
         let response = HTTPError(status, message: message, headerFields: headerFields).response
         guard let body = response.body.bytes else { return }
         var extra = server.dateLine.current()
@@ -484,7 +485,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         var buffer: [UInt8] = []
         HTTPResponseSerializer.writeHead(
             HTTPResponse(status: status, headerFields: response.headerFields), extraFieldLines: extra, into: &buffer)
-        buffer.append(contentsOf: body)
+        if !withoutBody { buffer.append(contentsOf: body) }
         transport.write(buffer)
     }
 
