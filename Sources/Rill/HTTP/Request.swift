@@ -28,7 +28,7 @@ public struct Request: Sendable {
     /// (`//a/` is `/a`), joined with `/` after a leading `/`; a `/` or `%` that a segment
     /// decodes to is written `%2F` or `%25`, so the text splits back into the same segments.
     /// nil when a segment cannot be decoded strictly (a bad escape, `%00`, invalid UTF-8): the
-    /// router answers such a path with 404.
+    /// router answers such a path with 400.
     ///
     /// ```swift
     /// struct AdminOnly: Middleware {

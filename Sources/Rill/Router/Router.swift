@@ -153,6 +153,10 @@ public final class Router: RouterMethods, @unchecked Sendable {
             context.parameters = parameters
             return (route.responder, context)
         case .notFound:
+            // A path no route could take because it cannot be decoded is the client's error.
+            guard request.routingPath != nil else {
+                throw HTTPError(.badRequest, message: "the path has a malformed percent-escape, an encoded NUL or bytes that are not UTF-8")
+            }
             throw HTTPError(.notFound, message: "no route for \(request.path)")
         case .methodNotAllowed(let allowed):
             var fields = HTTPFields()

@@ -26,7 +26,7 @@
 ///
 /// Request segments are percent-decoded strictly (see `PercentDecoding.decodePathSegment`): a
 /// path containing a malformed escape, an escape that decodes to invalid UTF-8, or `%00` matches
-/// nothing, so the router answers 404 rather than guessing. `.` and `..` are ordinary segments
+/// nothing, so the router answers 400 rather than guessing. `.` and `..` are ordinary segments
 /// here; path traversal is the static-file layer's business.
 ///
 /// Nodes live in one flat array and refer to each other by index, which keeps the trie a plain
@@ -146,7 +146,7 @@ struct RouterTrie<Value> {
     /// - Parameter path: The request path, without query string or fragment. A leading slash is
     ///   optional, trailing and repeated slashes are ignored.
     /// - Returns: `nil` when no pattern matches, including when the path contains a segment that
-    ///   is not strictly percent-decodable (the router turns that into 404).
+    ///   is not strictly percent-decodable (the router turns that into 400).
     func resolve(_ path: Substring) -> (value: Value, parameters: Parameters)? {
         // Matching runs on the path's UTF-8 bytes with integer offsets: no `Substring` slicing
         // (whose index validation showed up in profiles) and no `String` per segment.

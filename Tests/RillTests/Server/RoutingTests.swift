@@ -123,6 +123,21 @@ private func routingRouter() -> Router {
     }
 
     @Test(arguments: [TestMode.router, .live])
+    func `a path that cannot be percent-decoded is a 400, on a route or not`(mode: TestMode) async throws {
+        let router = Router()
+        router.get("/users/:name") { _, context in context.parameters["name"] ?? "" }
+        let app = try Application(router: router, configuration: testConfiguration())
+        try await app.test(mode) { client in
+            for target in ["/users/%zz", "/users/a%0", "/users/%00", "/users/%FF", "/nowhere/%e2%82"] {
+                let response = try await client.get(target)
+                #expect(response.status == .badRequest, "\(target)")
+                #expect(try response.decode(ErrorBody.self).error.status == 400)
+            }
+            #expect(try await client.get("/users/%41da").bodyText == "Ada")
+            #expect(try await client.get("/nowhere/%41").status == .notFound)
+        }
+    }
+    @Test(arguments: [TestMode.router, .live])
     func `a known path with another method is a 405 listing the allowed methods with HEAD`(mode: TestMode) async throws {
         try await withClient(mode) { client async throws in
             let text = try await client.post("/text", text: "x")
