@@ -161,6 +161,17 @@ struct HTTP2Tests {
         #expect(result["goaway"] == nil || result["goaway"] is NSNull, "\(result)")
     }
 
+    @Test func `request bodies arriving over HTTP 2 count in the process's budget: the one past it gets 503, the others go on`() async throws {
+        // 60,000 bytes of one upload wait; a whole 50,000-byte one would take the process past
+        // 100,000 (503, Retry-After); once the first connection is gone, the same upload fits.
+        let result = try await withHTTP2App(maxReceivingRequestBodyBytes: 100_000) { _, port in
+            try await probe(port, "body-budget", "/echo", "60000", "50000")
+        }
+        #expect(result["refused"] as? String == "503", "\(result)")
+        #expect(result["retryAfter"] as? String == "2", "\(result)")
+        #expect(result["accepted"] as? String == "200", "\(result)")
+    }
+
     @Test(arguments: [1, 2, 3, 5])
     func `a preface split after its first bytes is still HTTP 2`(firstSegmentBytes: Int) async throws {
         // 1–3 bytes cannot tell HTTP/2 from an HTTP/1.1 method yet; they used to be taken for
@@ -286,7 +297,7 @@ struct HTTP2Tests {
     }
 
     @Test func `graceful shutdown sends GOAWAY and the event stream's farewell`() async throws {
-        let app = try makeHTTP2App(http2: HTTP2Configuration(), writeTimeout: nil)
+        let app = try makeHTTP2App(http2: HTTP2Configuration(), writeTimeout: nil, maxReceivingRequestBodyBytes: nil)
         let address = try await app.start()
         async let stream = runProcess(
             ["/usr/bin/curl", "-s", "-N", "--http2-prior-knowledge", "-m", "8", "http://127.0.0.1:\(address.port)/events?channel=bye"],
@@ -304,7 +315,7 @@ private let cancelledHandlers = Atomic<Int>(0)
 /// Bytes `/huge` handed to its writer.
 private let hugeBytesWritten = Atomic<Int>(0)
 
-private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) throws -> Application {
+private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?, maxReceivingRequestBodyBytes: Int?) throws -> Application {
     let router = Router()
     router.get("/hello") { _, _ in Response(body: .text("hello")) }
     router.get("/where") { _, context in
@@ -359,15 +370,16 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?) th
     }
     var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0, http2: http2)
     configuration.writeTimeout = writeTimeout
+    if let maxReceivingRequestBodyBytes { configuration.maxReceivingRequestBodyBytes = maxReceivingRequestBodyBytes }
     return try Application(router: router, configuration: configuration)
 }
 
 /// Starts the application on an ephemeral port, runs `body`, shuts it down.
 private func withHTTP2App<T>(
-    http2: HTTP2Configuration = HTTP2Configuration(), writeTimeout: Duration? = .seconds(60),
+    http2: HTTP2Configuration = HTTP2Configuration(), writeTimeout: Duration? = .seconds(60), maxReceivingRequestBodyBytes: Int? = nil,
     _ body: (Application, Int) async throws -> T
 ) async throws -> T {
-    let app = try makeHTTP2App(http2: http2, writeTimeout: writeTimeout)
+    let app = try makeHTTP2App(http2: http2, writeTimeout: writeTimeout, maxReceivingRequestBodyBytes: maxReceivingRequestBodyBytes)
     let address = try await app.start()
     do {
         let result = try await body(app, address.port)

@@ -388,6 +388,46 @@ def probe_rejected_upload(port, path):
     print(json.dumps({"status": status, "reset": reset, "after": after, "goaway": client.goaway()}))
 
 
+def probe_body_budget(port, path, first_bytes, second_bytes):
+    """Uploads on three connections against a process-wide body budget: the first sends
+    `first_bytes` of a longer body and waits; the second a whole body of `second_bytes` that
+    takes the process past the budget (503 expected); once the first connection is gone, a third
+    sends the same whole body (200 expected: the first's bytes left the count)."""
+    def post(client, length, data, end):
+        head = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "127.0.0.1"),
+                ("content-length", str(length))]
+        client.send(hf.HeadersFrame(1, data=client.encoder.encode(head), flags=["END_HEADERS"]).serialize())
+        for offset in range(0, len(data), 16384):
+            last = end and offset + 16384 >= len(data)
+            client.send(hf.DataFrame(1, data=data[offset:offset + 16384], flags=["END_STREAM"] if last else []).serialize())
+
+    def answer(client, seconds):
+        decoder = hpack.Decoder()  # each connection has its own header table
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            for frame in client.of_type(hf.HeadersFrame):
+                if frame.stream_id == 1:
+                    return dict((k.decode() if isinstance(k, bytes) else k, v.decode() if isinstance(v, bytes) else v)
+                                for k, v in decoder.decode(frame.data))
+            time.sleep(0.02)
+        return None
+
+    first = RawClient(port)
+    post(first, first_bytes + 10000, b"a" * first_bytes, end=False)
+    time.sleep(0.3)
+    second = RawClient(port)
+    post(second, second_bytes, b"b" * second_bytes, end=True)
+    refused = answer(second, 5) or {}
+    first.sock.shutdown(socket.SHUT_RDWR)  # a close alone waits for the reader thread's recv
+    first.sock.close()
+    time.sleep(0.3)
+    third = RawClient(port)
+    post(third, second_bytes, b"c" * second_bytes, end=True)
+    accepted = answer(third, 5) or {}
+    print(json.dumps({"refused": refused.get(":status"), "retryAfter": refused.get("retry-after"),
+                      "accepted": accepted.get(":status")}))
+
+
 def probe_split_preface(port, first):
     """A client whose first TCP segment holds only `first` bytes of the preface (TCP may split
     anywhere); then the rest, SETTINGS and a GET /hello."""
@@ -590,6 +630,7 @@ def main():
         "hpack-bomb": lambda: probe_hpack_bomb(port, int(args[0])),
         "rejected-upload": lambda: probe_rejected_upload(port, args[0]),
         "split-preface": lambda: probe_split_preface(port, int(args[0])),
+        "body-budget": lambda: probe_body_budget(port, args[0], int(args[1]), int(args[2])),
         "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),
         "window": lambda: probe_window(port, args[0]),

@@ -21,11 +21,12 @@ public struct ServerConfiguration: Sendable {
     public var maxHeaderBytes: Int
     /// The default maximum request body (413 beyond); routes may set their own.
     public var maxRequestBodyBytes: Int
-    /// The most request-body bytes all HTTP/1.1 connections of the process hold together for
-    /// requests whose bodies are still arriving (each connection one at most: pipelined ones
-    /// wait within ``maxQueuedRequestBytes``). A body that would take the total past it gets
-    /// `503` with `Retry-After` and its connection closes, so that slow uploads cannot each
-    /// hold ``maxRequestBodyBytes`` on every connection the process allows. Default 64 MiB
+    /// The most request-body bytes all connections of the process hold together for requests
+    /// whose bodies are still arriving (HTTP/1.1: one per connection at most, pipelined ones
+    /// wait within ``maxQueuedRequestBytes``; HTTP/2: every stream's). A body that would take
+    /// the total past it gets `503` with `Retry-After` (HTTP/1.1 then closes the connection;
+    /// HTTP/2 answers that stream alone), so that slow uploads cannot each hold
+    /// ``maxRequestBodyBytes`` on every connection the process allows. Default 64 MiB
     /// (64 uploads of the default 1 MiB at once; the memory they take is up to about twice
     /// that, arrays growing by doubling); set it in place.
     public var maxReceivingRequestBodyBytes: Int

@@ -3,6 +3,7 @@ import Logging
 import RillCore
 import RillHTTP
 import RillHTTP2
+import Synchronization
 
 /// One HTTP/2 connection, loop side: an ``HTTP2Session`` (nghttp2) on the transport, and its
 /// streams — each a request with its own handler task, response and flow control
@@ -42,7 +43,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         for stream in streams.values where stream.isStreamingEvents { count += 1 }
         return count
     }
-    /// Request body bytes held by streams whose request is not complete yet.
+    /// Request body bytes held by streams whose request is not complete yet; they count in
+    /// the process's ``ServerConfiguration/maxReceivingRequestBodyBytes`` as HTTP/1.1's do
+    /// (``countHeldRequestBody(_:)``).
     private var heldRequestBodyBytes = 0
     /// Header list bytes of requests that wait for their body (counted by ``holdRequestHead(_:)``,
     /// released by ``releaseHeldRequest(of:)``).
@@ -126,6 +129,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         let open = streams.values
         streams.removeAll()
         unacknowledgedStreams.removeAll()
+        countHeldRequestBody(-heldRequestBodyBytes)
         for stream in open { stream.connectionClosed() }
     }
 
@@ -249,7 +253,16 @@ final class HTTP2Connection: HTTP2SessionDelegate {
             session.consume(bytes.count, on: streamID)
             return
         }
-        heldRequestBodyBytes += bytes.count
+        if countHeldRequestBody(bytes.count) > server.configuration.maxReceivingRequestBodyBytes {
+            // The process holds as many arriving bodies as it allows: this one is refused (its
+            // bytes leave the counts at once), as an HTTP/1.1 upload would be.
+            stream.reject(
+                .serviceUnavailable, message: "the server receives as many request bodies as it can hold; retry later",
+                headerFields: [.retryAfter: "2"])
+            session.consume(bytes.count, on: streamID)
+            server.requestMetrics.recordRejected(statusCode: 503, protocol: .h2)
+            return
+        }
         if heldRequestBodyBytes <= requestBodyBudget && stream.unacknowledgedBodyBytes == 0 {
             session.consume(bytes.count, on: streamID)
         } else {
@@ -292,17 +305,29 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         server.configuration.maxRequestBodyBytes + server.configuration.maxQueuedRequestBytes
     }
 
+    /// Adds `delta` to the connection's held request-body bytes and to the process's count of
+    /// bodies arriving; returns the process's new total.
+    @discardableResult
+    private func countHeldRequestBody(_ delta: Int) -> Int {
+        guard delta != 0 else { return server.counters.receivingRequestBodyBytes.load(ordering: .relaxed) }
+        heldRequestBodyBytes += delta
+        return server.counters.receivingRequestBodyBytes.add(delta, ordering: .relaxed).newValue
+    }
+
     /// A request waits for its body: its head counts in the budget until it is complete.
     func holdRequestHead(_ byteCount: Int) { heldRequestHeadBytes += byteCount }
 
     /// `stream`'s request is complete (its body goes to the handler) or gone: its head and body
     /// bytes leave the budgets, and bytes other streams hold unacknowledged are acknowledged as it allows.
     func releaseHeldRequest(of stream: HTTP2Stream) {
-        heldRequestBodyBytes -= stream.heldBodyBytes
+        countHeldRequestBody(-stream.heldBodyBytes)
         stream.heldBodyBytes = 0
         heldRequestHeadBytes -= stream.heldHeadBytes
         stream.heldHeadBytes = 0
         if stream.unacknowledgedBodyBytes > 0 {
+            // Taken by the handler or dropped: either way consumed, or the connection's window
+            // would stay that much smaller for good.
+            session.consume(stream.unacknowledgedBodyBytes, on: stream.id)
             stream.unacknowledgedBodyBytes = 0
             unacknowledgedStreams.removeAll { $0 === stream }
         }

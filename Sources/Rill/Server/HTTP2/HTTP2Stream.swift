@@ -210,14 +210,14 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     /// Answers with an error now, from the loop side (a bad head, a body over the limit, a
     /// request timeout).
-    func reject(_ status: HTTPResponse.Status, message: String) {
+    func reject(_ status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:]) {
         guard !responseStarted, !isClosed else { return }
         requestComplete = true
         requestDeadline = 0
         updateTimer()
         connection.releaseHeldRequest(of: self)
         assembly = nil
-        let response = HTTPError(status, message: message).response
+        let response = HTTPError(status, message: message, headerFields: headerFields).response
         writeHead(of: response, headOnly: false)
     }
 
