@@ -262,8 +262,11 @@ import Testing
                 "rill_events_delivered_total", "rill_events_dropped_total", "rill_slow_client_disconnects_total",
                 "rill_accept_errors_total",
             ]
-            // swift-prometheus's registry writes no HELP line for metrics made through swift-metrics.
             for family in families { #expect(empty.types[family] != nil, "TYPE \(family)") }
+            // Every family has its HELP line (swift-prometheus's own factory writes none for
+            // metrics made through swift-metrics; the hub's factory adds the framework's).
+            for family in empty.types.keys { #expect(empty.helps[family]?.isEmpty == false, "HELP \(family)") }
+            #expect(empty.helps["rill_connections"] == "Open client connections, all event loops.")
             #expect(empty.types["rill_connections"] == "gauge")
             #expect(empty.types["rill_subscribers"] == "gauge")
             #expect(empty.types["rill_channels"] == "gauge")

@@ -27,15 +27,16 @@ public final class HubMetrics: Sendable {
     }
 
     /// The swift-metrics backend over `registry`, with request-duration buckets from 100 µs
-    /// (the default ones start at 5 ms, slower than a whole request here).
-    public static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+    /// (the default ones start at 5 ms, slower than a whole request here) and a `# HELP` line
+    /// for each of the framework's metrics.
+    public static func factory(registry: PrometheusCollectorRegistry) -> HubMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[MetricName.requestDuration] = [
             .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
         ]
-        return factory
+        return HubMetricsFactory(base: factory)
     }
 
     /// Serves `registry`, naming up to `maxChannelLabels` channels.

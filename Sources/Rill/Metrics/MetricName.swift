@@ -39,4 +39,30 @@ public enum MetricName {
     /// event streams over the last 5 to 10 seconds (``ServerStatistics/deliveryLatency``); 0
     /// when nothing was written.
     public static let deliveryLatency = "rill_delivery_latency_seconds"
+
+    /// A one-line description of each metric above, for a backend that shows one (Prometheus's
+    /// `# HELP` line); nil for any other name.
+    ///
+    /// ```swift
+    /// MetricName.helpText(for: MetricName.connections)  // "Open client connections, all event loops."
+    /// ```
+    public static func helpText(for name: String) -> String? { helpTexts[name] }
+
+    private static let helpTexts: [String: String] = [
+        httpRequests: "Responses by method, status code and protocol (http1, h2).",
+        requestDuration: "Seconds from a complete request to its response head written, by protocol.",
+        connections: "Open client connections, all event loops.",
+        loopConnections: "Open client connections of each event loop.",
+        eventStreams: "Open event streams (HTTP/1.1 responses and HTTP/2 streams).",
+        subscribers: "Open broker subscriptions over all channels.",
+        channels: "Channels with at least one subscriber.",
+        eventsPublished: "Events published.",
+        eventsDelivered: "Events handed to subscribers (one per subscriber per event).",
+        eventsDropped: "Events dropped from full subscriber buffers.",
+        slowClientDisconnects: "Subscribers disconnected for falling behind.",
+        acceptErrors: "Connections the listener failed to accept (out of file descriptors and similar).",
+        refusedConnections: "Connections refused with 503 over the connection limit.",
+        writeTimeouts: "Connections closed because their queued bytes made no progress within the write timeout.",
+        deliveryLatency: "Publish-to-write latency of live events over the last 5 to 10 seconds, by quantile (0.5, 0.99).",
+    ]
 }

@@ -27,10 +27,14 @@ func subscriptions(_ app: Application) async -> Int { await app.broker.statistic
 struct Exposition {
     var samples: [String: Double] = [:]
     var types: [String: String] = [:]
+    var helps: [String: String] = [:]
 
     init(_ text: String) {
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("# TYPE ") {
+            if line.hasPrefix("# HELP ") {
+                let parts = line.split(separator: " ", maxSplits: 3)
+                if parts.count == 4 { helps[String(parts[2])] = String(parts[3]) }
+            } else if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
                 if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
             } else if !line.hasPrefix("#"), let space = line.lastIndex(of: " ") {
