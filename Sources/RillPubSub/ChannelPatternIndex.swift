@@ -7,23 +7,26 @@
 /// (`room-*`, `*-log`) are checked one by one while they are few, and past that found by hash
 /// lookups of the name segment's own prefixes and suffixes (at most (n + 1)(n + 2) / 2 for a
 /// segment of n characters, whatever the number of wildcards); the patterns with `**` are kept
-/// at the node of their head, each checked against the end of the name. 10,000 patterns
-/// `users/<id>/**` cost a publish to `users/42/inbox` two lookups and one check.
+/// at the node of their head in a second tree of their tails, read from the end of the name the
+/// same way. 10,000 patterns `users/<id>/**` cost a publish to `users/42/inbox` two lookups and
+/// one check; 10,000 patterns `**/<id>/x` cost a publish to `a/b/42/x` three lookups.
 ///
 /// Not thread-safe: the in-memory broker keeps one under its lock, and each loop one of its own.
 package final class ChannelPatternIndex<Value: AnyObject> {
-    /// One node per distinct head prefix.
+    /// One node per distinct head prefix (in a tails tree: per distinct tail suffix).
     private final class Node {
         /// Children by literal segment.
         var literals: [Substring: Node] = [:]
         /// Children by wildcard segment.
         var wildcards: [Wildcard: Node] = [:]
-        /// The value of the pattern without `**` whose head ends here.
+        /// The value of the pattern without `**` whose head ends here (in a tails tree: of the
+        /// pattern whose tail, read from its end, ends here).
         var value: Value?
-        /// The patterns whose `**` follows the head that ends here, by pattern, with their tails.
-        var doubleStars: [String: (tail: [ChannelPattern.Segment], value: Value)] = [:]
+        /// The patterns whose `**` follows the head that ends here: a tree of their tails, each
+        /// read from its last segment (`**/a/b` is `b`, then `a`).
+        var tails: Node?
 
-        var isEmpty: Bool { literals.isEmpty && wildcards.isEmpty && value == nil && doubleStars.isEmpty }
+        var isEmpty: Bool { literals.isEmpty && wildcards.isEmpty && value == nil && tails == nil }
     }
 
     /// A wildcard segment: what it needs before and after its `*`.
@@ -47,12 +50,14 @@ package final class ChannelPatternIndex<Value: AnyObject> {
 
     /// The value of `pattern`; setting nil removes the pattern.
     package subscript(pattern: ChannelPattern) -> Value? {
-        get { Self.find(pattern, from: root, at: 0) }
+        get { Self.endNode(of: pattern, from: root, creating: false)?.value }
         set {
             if let newValue {
-                insert(newValue, for: pattern)
-            } else {
-                _ = remove(pattern, from: root, at: 0)
+                let node = Self.endNode(of: pattern, from: root, creating: true)!
+                if node.value == nil { count += 1 }
+                node.value = newValue
+            } else if Self.remove(pattern, from: root) {
+                count -= 1
             }
         }
     }
@@ -73,35 +78,40 @@ package final class ChannelPatternIndex<Value: AnyObject> {
     // MARK: The tree
 
     private static func walk(_ node: Node, segments: [Substring], at index: Int, _ body: (Value) -> Void) {
-        for (_, entry) in node.doubleStars
-        where segments.count - index >= entry.tail.count
-            && zip(entry.tail, segments.suffix(entry.tail.count)).allSatisfy({ ChannelPattern.matches($0, $1) })
-        {
-            body(entry.value)
-        }
+        if let tails = node.tails { walkTails(tails, segments: segments, matched: 0, available: segments.count - index, body) }
         guard index < segments.count else {
             if let value = node.value { body(value) }
             return
         }
-        let segment = segments[index]
-        if let child = node.literals[segment] { walk(child, segments: segments, at: index + 1, body) }
+        forEachChild(of: node, matching: segments[index]) { walk($0, segments: segments, at: index + 1, body) }
+    }
+
+    /// The tails tree below a head that took `segments.count - available` segments: each node
+    /// reached matched the last `matched` segments, and its pattern's `**` takes the rest.
+    private static func walkTails(_ node: Node, segments: [Substring], matched: Int, available: Int, _ body: (Value) -> Void) {
+        if let value = node.value { body(value) }
+        guard matched < available else { return }
+        forEachChild(of: node, matching: segments[segments.count - 1 - matched]) {
+            walkTails($0, segments: segments, matched: matched + 1, available: available, body)
+        }
+    }
+
+    /// Calls `body` with every child of `node` whose segment matches `segment`: the literal one,
+    /// and the wildcards — checked one by one while they are few, else found by looking up every
+    /// way to split `segment` into a prefix and a suffix that do not overlap.
+    private static func forEachChild(of node: Node, matching segment: Substring, _ body: (Node) -> Void) {
+        if let child = node.literals[segment] { body(child) }
         guard !node.wildcards.isEmpty else { return }
         let length = segment.count
         if node.wildcards.count <= (length + 1) * (length + 2) / 2 {
-            for (wildcard, child) in node.wildcards where wildcard.matches(segment) {
-                walk(child, segments: segments, at: index + 1, body)
-            }
+            for (wildcard, child) in node.wildcards where wildcard.matches(segment) { body(child) }
             return
         }
-        // Many wildcards: look up every way to split the segment into a prefix and a suffix that
-        // do not overlap (each wildcard is one such split).
         var prefixEnd = segment.startIndex
         while true {
             var suffixStart = prefixEnd
             while true {
-                if let child = node.wildcards[Wildcard(prefix: segment[..<prefixEnd], suffix: segment[suffixStart...])] {
-                    walk(child, segments: segments, at: index + 1, body)
-                }
+                if let child = node.wildcards[Wildcard(prefix: segment[..<prefixEnd], suffix: segment[suffixStart...])] { body(child) }
                 guard suffixStart < segment.endIndex else { break }
                 suffixStart = segment.index(after: suffixStart)
             }
@@ -110,35 +120,35 @@ package final class ChannelPatternIndex<Value: AnyObject> {
         }
     }
 
-    private func insert(_ value: Value, for pattern: ChannelPattern) {
-        var node = root
-        for segment in pattern.head {
-            switch segment {
-            case .literal(let literal):
-                if let child = node.literals[literal] {
-                    node = child
-                } else {
-                    let child = Node()
-                    node.literals[literal] = child
-                    node = child
-                }
-            case .wildcard(let prefix, let suffix):
-                let key = Wildcard(prefix: prefix, suffix: suffix)
-                if let child = node.wildcards[key] {
-                    node = child
-                } else {
-                    let child = Node()
-                    node.wildcards[key] = child
-                    node = child
-                }
+    /// The node whose `value` is `pattern`'s: its head's, or in that head's tails tree its
+    /// tail's (read from its end). Made on the way when `creating`, else nil where missing.
+    private static func endNode(of pattern: ChannelPattern, from root: Node, creating: Bool) -> Node? {
+        guard var node = descend(from: root, along: pattern.head, creating: creating) else { return nil }
+        guard let tail = pattern.tail else { return node }
+        if node.tails == nil {
+            guard creating else { return nil }
+            node.tails = Node()
+        }
+        node = node.tails!
+        return descend(from: node, along: tail.reversed(), creating: creating)
+    }
+
+    private static func descend(from node: Node, along segments: some Sequence<ChannelPattern.Segment>, creating: Bool) -> Node? {
+        var node = node
+        for segment in segments {
+            if let child = child(of: node, for: segment) {
+                node = child
+                continue
             }
+            guard creating else { return nil }
+            let child = Node()
+            switch segment {
+            case .literal(let literal): node.literals[literal] = child
+            case .wildcard(let prefix, let suffix): node.wildcards[Wildcard(prefix: prefix, suffix: suffix)] = child
+            }
+            node = child
         }
-        if let tail = pattern.tail {
-            if node.doubleStars.updateValue((tail, value), forKey: pattern.description) == nil { count += 1 }
-        } else {
-            if node.value == nil { count += 1 }
-            node.value = value
-        }
+        return node
     }
 
     private static func child(of node: Node, for segment: ChannelPattern.Segment) -> Node? {
@@ -148,28 +158,34 @@ package final class ChannelPatternIndex<Value: AnyObject> {
         }
     }
 
-    private static func find(_ pattern: ChannelPattern, from node: Node, at index: Int) -> Value? {
-        guard index < pattern.head.count else {
-            return pattern.tail == nil ? node.value : node.doubleStars[pattern.description]?.value
+    /// Removes `pattern`'s value and prunes the nodes left empty; returns whether it was held.
+    private static func remove(_ pattern: ChannelPattern, from root: Node) -> Bool {
+        var removed = false
+        _ = prune(root, along: pattern.head[...]) { headEnd in
+            guard let tail = pattern.tail else {
+                removed = headEnd.value != nil
+                headEnd.value = nil
+                return
+            }
+            guard let tails = headEnd.tails else { return }
+            let tailsEmpty = prune(tails, along: Array(tail.reversed())[...]) { tailEnd in
+                removed = tailEnd.value != nil
+                tailEnd.value = nil
+            }
+            if tailsEmpty { headEnd.tails = nil }
         }
-        return child(of: node, for: pattern.head[index]).flatMap { find(pattern, from: $0, at: index + 1) }
+        return removed
     }
 
-    /// Removes `pattern` below `node` and prunes the nodes left empty; returns whether `node`
-    /// is empty now.
-    private func remove(_ pattern: ChannelPattern, from node: Node, at index: Int) -> Bool {
-        if index == pattern.head.count {
-            if pattern.tail == nil {
-                if node.value != nil { count -= 1 }
-                node.value = nil
-            } else if node.doubleStars.removeValue(forKey: pattern.description) != nil {
-                count -= 1
-            }
+    /// Follows `segments` below `node`, calls `atEnd` with the node they lead to, and drops the
+    /// children left empty on the way back; returns whether `node` is empty now.
+    private static func prune(_ node: Node, along segments: ArraySlice<ChannelPattern.Segment>, atEnd: (Node) -> Void) -> Bool {
+        guard let segment = segments.first else {
+            atEnd(node)
             return node.isEmpty
         }
-        let segment = pattern.head[index]
-        guard let child = Self.child(of: node, for: segment) else { return node.isEmpty }
-        if remove(pattern, from: child, at: index + 1) {
+        guard let child = child(of: node, for: segment) else { return node.isEmpty }
+        if prune(child, along: segments.dropFirst(), atEnd: atEnd) {
             switch segment {
             case .literal(let literal): node.literals[literal] = nil
             case .wildcard(let prefix, let suffix): node.wildcards[Wildcard(prefix: prefix, suffix: suffix)] = nil

@@ -105,4 +105,42 @@ struct ChannelPatternTests {
             #expect(found.sorted() == expected.sorted(), "\(channel)")
         }
     }
+
+    @Test func `patterns with a double star are found from both ends, agreeing with matching one by one`() throws {
+        final class Box {
+            let name: String
+            init(_ name: String) { self.name = name }
+        }
+        let index = ChannelPatternIndex<Box>()
+        // Many tails under one head (the root's and `a`'s): each found by lookups from the end.
+        var texts = (0..<200).map { "**/u\($0)/inbox" } + (0..<200).map { "a/**/t\($0)" }
+        texts += ["**", "**/inbox", "**/*x", "**/u7/*", "a/**", "a/*/**/inbox", "**/a", "*/**/u7/inbox", "a/**/t7/x"]
+        texts += (0..<40).map { "**/w\($0)*" }
+        for text in texts { index[try ChannelPattern(text)] = Box(text) }
+        #expect(index.count == texts.count)
+        func found(_ channel: String) -> [String] {
+            var names: [String] = []
+            index.forEachMatch(of: channel) { names.append($0.name) }
+            return names.sorted()
+        }
+        let channels = [
+            "u7/inbox", "x/u7/inbox", "a/u7/inbox", "a/t7", "a/b/t7", "a/t7/x", "a", "inbox", "box", "a/b/w12q", "w3", "u7", "a/b/c/u199/inbox",
+        ]
+        for channel in channels {
+            let expected = try texts.filter { try ChannelPattern($0).matches(channel) }.sorted()
+            #expect(found(channel) == expected, "\(channel)")
+        }
+        // Removing prunes: what is left still agrees, and nothing is left at the end.
+        for text in texts where text.hasSuffix("7/inbox") || text.hasPrefix("a/") { index[try ChannelPattern(text)] = nil }
+        let left = texts.filter { !($0.hasSuffix("7/inbox") || $0.hasPrefix("a/")) }
+        #expect(index.count == left.count)
+        for channel in channels {
+            let expected = try left.filter { try ChannelPattern($0).matches(channel) }.sorted()
+            #expect(found(channel) == expected, "\(channel)")
+        }
+        for text in left { index[try ChannelPattern(text)] = nil }
+        #expect(index.isEmpty)
+        #expect(index[try ChannelPattern("**/u1/inbox")] == nil)
+    }
+
 }

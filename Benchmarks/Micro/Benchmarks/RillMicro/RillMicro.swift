@@ -113,10 +113,15 @@ let benchmarks: @Sendable () -> Void = {
 
     for (count, shape) in [
         (0, PatternPublishWorkload.Shape.distinctPrefixes), (100, .distinctPrefixes), (10_000, .distinctPrefixes),
-        (100, .wildcardsSideBySide), (10_000, .wildcardsSideBySide),
+        (100, .wildcardsSideBySide), (10_000, .wildcardsSideBySide), (10_000, .leadingDoubleStars),
     ] {
         let workload = Holder<PatternPublishWorkload>()
-        let shapeName = shape == .distinctPrefixes ? "users/<i>/**" : "users/*-<i>/**"
+        let shapeName =
+            switch shape {
+            case .distinctPrefixes: "users/<i>/**"
+            case .wildcardsSideBySide: "users/*-<i>/**"
+            case .leadingDoubleStars: "**/<i>/inbox"
+            }
         Benchmark("Pattern publish: \(count) patterns \(shapeName), publish to users/42/inbox", configuration: perThousand) {
             benchmark in
             blackHole(try await workload.value!.publish(count: benchmark.scaledIterations.count))

@@ -15,6 +15,9 @@ public final class PatternPublishWorkload: @unchecked Sendable {
         /// `users/*-<i>/**`: wildcards side by side under one literal, every one of them checked
         /// against the channel's second segment (the worst case the index has); none match.
         case wildcardsSideBySide
+        /// `**/<i>/inbox`: `**` first, distinct tails under the root; a publish to
+        /// `users/42/inbox` matches one (the tails are found from the end of the name).
+        case leadingDoubleStars
     }
 
     public static let channel = "users/42/inbox"
@@ -35,7 +38,7 @@ public final class PatternPublishWorkload: @unchecked Sendable {
     public static func start(patternCount: Int, shape: Shape) async throws -> PatternPublishWorkload {
         let loop = try EventLoop(name: "rill-micro-patterns")
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(subscriberBufferCount: 1, overflowPolicy: .dropOldest))
-        let matching = shape == .distinctPrefixes && patternCount > 42 ? 1 : 0
+        let matching = shape != .wildcardsSideBySide && patternCount > 42 ? 1 : 0
         let workload = PatternPublishWorkload(eventLoop: loop, broker: broker, expectedSubscribers: matching)
         try await Task(executorPreference: loop.executor) {
             for index in 0..<patternCount {
@@ -43,6 +46,7 @@ public final class PatternPublishWorkload: @unchecked Sendable {
                     switch shape {
                     case .distinctPrefixes: "users/\(index)/**"
                     case .wildcardsSideBySide: "users/*-\(index)/**"
+                    case .leadingDoubleStars: "**/\(index)/inbox"
                     }
                 workload.subscriptions.append(
                     try broker.subscribeOnLoop(to: [], matching: [try ChannelPattern(text)], lastEventID: nil))
