@@ -58,6 +58,13 @@ public struct BrokerConfiguration: Sendable {
     /// services whose clients never outlive the process. Never 0 (an id's position before the
     /// first event).
     public var firstSequenceNumber: UInt64?
+    /// The most channels with history the in-memory broker looks at to replay a pattern
+    /// subscription from a `Last-Event-ID` (newest first, those published since the client's
+    /// event; under the broker's lock, which every publish takes). A replay that would need
+    /// more replays the channels looked at and reports `gap`, so that a client resuming a `**`
+    /// pattern from long ago cannot hold every publish back while it reads 100,000 channels.
+    /// Default 4,096 (about 2 ms at most).
+    public var maxPatternReplayScannedChannels = 4096
     /// How presence notices are coalesced and how long shared presence entries live (see
     /// ``PresenceConfiguration``; its defaults unless set).
     public var presence = PresenceConfiguration()

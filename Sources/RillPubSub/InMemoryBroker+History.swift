@@ -11,17 +11,18 @@ extension InMemoryBroker {
     ///
     /// A pattern also matches channels the broker no longer holds history for: one that lost
     /// its events after the client's (trimmed empty, or forgotten) may have been one of them, so
-    /// it counts as a gap — conservatively, never a silent loss.
-    func replayStatus(after lastEventID: String?, in names: [String], matched: [Channel] = [], hasPatterns: Bool = false) -> (
-        status: ReplayStatus, after: UInt64?
-    ) {
+    /// it counts as a gap — conservatively, never a silent loss; so does a scan of the channels
+    /// that stopped at its bound (`matchedAll` false).
+    func replayStatus(
+        after lastEventID: String?, in names: [String], matched: [Channel] = [], hasPatterns: Bool = false, matchedAll: Bool = true
+    ) -> (status: ReplayStatus, after: UInt64?) {
         guard let lastEventID else { return (.live, nil) }
         guard let position = startPosition(in: lastEventID) ?? position(of: lastEventID, in: names, matched: matched) else {
             return (.gap, 0)
         }
         var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenLoss(of: $0)) > position }
         if hasPatterns {
-            lost = lost || matched.contains { $0.trimmedThrough > position } || max(forgottenThrough, emptiedThrough) > position
+            lost = lost || !matchedAll || matched.contains { $0.trimmedThrough > position } || max(forgottenThrough, emptiedThrough) > position
         }
         return (lost ? .gap : .complete, position)
     }
@@ -44,19 +45,24 @@ extension InMemoryBroker {
 
     /// The channels with history that one of `patterns` matches and `excluding` does not name,
     /// among those whose last event is newer than `sequence`: the newest end of the list of
-    /// channels with history, which is ordered by last publish.
+    /// channels with history, which is ordered by last publish. At most
+    /// ``BrokerConfiguration/maxPatternReplayScannedChannels`` are looked at; `isComplete` is
+    /// false when older ones were left (they may hold what the client missed: a gap).
     func channelsWithHistory(matching patterns: [ChannelPattern], excluding names: [String], publishedAfter sequence: UInt64)
-        -> [Channel]
+        -> (channels: [Channel], isComplete: Bool)
     {
         var matched: [Channel] = []
         var next = newestChannels[0]  // no pattern matches the server's own channels
+        var budget = configuration.maxPatternReplayScannedChannels
         while let channel = next, let last = channel.history.last, last.sequence > sequence {
+            guard budget > 0 else { return (matched, false) }
+            budget -= 1
             next = channel.previous
             guard !names.contains(channel.name) else { continue }
             let segments = ChannelPattern.segments(of: channel.name)
             if patterns.contains(where: { $0.matches(segments: segments) }) { matched.append(channel) }
         }
-        return matched
+        return (matched, true)
     }
 
     /// The sequence number of the event whose id is exactly `id` in these channels' history

@@ -395,11 +395,12 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
             for name in names { if let channel = channels[name] { trim(channel, now: now) } }
             // The channels the patterns match that may hold what the client missed.
             var matched: [Channel] = []
+            var matchedAll = true
             if let lastEventID, !patterns.isEmpty {
-                matched = channelsWithHistory(matching: patterns, excluding: names, publishedAfter: Self.floor(for: lastEventID))
+                (matched, matchedAll) = channelsWithHistory(matching: patterns, excluding: names, publishedAfter: Self.floor(for: lastEventID))
                 for channel in matched { trim(channel, now: now) }
             }
-            let replay = replayStatus(after: lastEventID, in: names, matched: matched, hasPatterns: !patterns.isEmpty)
+            let replay = replayStatus(after: lastEventID, in: names, matched: matched, hasPatterns: !patterns.isEmpty, matchedAll: matchedAll)
             status = replay.status
             var subscribed: [Channel] = []
             subscribed.reserveCapacity(names.count)

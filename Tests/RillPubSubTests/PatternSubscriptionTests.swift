@@ -93,6 +93,26 @@ import Testing
         await loop.shutdown()
     }
 
+    @Test func `a pattern replay looks at a bounded number of channels, newest first, and reports a gap past it`() async throws {
+        for (scanned, expected) in [(3, ReplayStatus.gap), (6, .complete)] {
+            let loop = try EventLoop()
+            var configuration = BrokerConfiguration(firstSequenceNumber: 1)
+            configuration.maxPatternReplayScannedChannels = scanned
+            let broker = InMemoryBroker(eventLoop: loop, configuration: configuration)
+            let (status, replayed) = try await onLoop(loop) {
+                // Six channels with history; "other" is newest and matches nothing, but is looked at.
+                for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "a\(n)"), to: "a/\(n)") }
+                try broker.publishOnLoop(ServerSentEvent(data: "other"), to: "other")
+                let subscription = try broker.subscribeOnLoop(to: [], matching: try patterns("a/*"), lastEventID: "~0")
+                defer { subscription.cancel() }
+                return (subscription.replayStatus, data(subscription.takeBuffered()))
+            }
+            #expect(status == expected, "\(scanned)")
+            #expect(replayed == (scanned == 3 ? ["a4", "a5"] : ["a1", "a2", "a3", "a4", "a5"]), "\(scanned)")
+            await loop.shutdown()
+        }
+    }
+
     @Test func `a replay through a pattern reports a gap when a matching channel lost events`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 2, firstSequenceNumber: 1))
