@@ -8,9 +8,9 @@ MAIN_EXAMPLE ?= Notifications
 # What building and testing need on a fresh Debian machine.
 APT_BUILD    := libuv1-dev pkg-config libhiredis-dev libssl-dev libnghttp2-dev
 # What `make test` needs on top: headless Chromium and its driver (browser tests), pip,
-# redis-server (RillRedisTests start their own on a free port), curl (HTTP/2 checks) and openssl
-# (test certificates).
-APT_TEST     := chromium chromium-driver python3-pip redis-server curl openssl
+# redis-server (RillRedisTests start their own on a free port), curl (HTTP/2 checks), openssl
+# (test certificates) and iproute2 (`ss`: the kernel's view of the server's sockets).
+APT_TEST     := chromium chromium-driver python3-pip redis-server curl openssl iproute2
 # PyPI packages of the client tests (Tests/RillClientTests, Tests/browser), and their modules.
 PIP_TEST     := selenium sseclient-py requests h2
 PIP_MODULES  := selenium, sseclient, requests, h2

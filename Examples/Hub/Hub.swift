@@ -58,6 +58,12 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "Seconds of silence before a stream gets a heartbeat comment (0 disables).") var heartbeat = 15.0
     @Option(help: "The most open client connections (503 beyond).") var maxConnections = 19_000
     @Option(help: "The most bytes queued for one slow SSE client before it is disconnected.") var maxQueuedBytes = 256 * 1024
+    @Option(
+        help: """
+            The kernel send buffer of each client socket in bytes (SO_SNDBUF, doubled by the kernel; \
+            default: the kernel's autotuning, up to tcp_wmem's maximum).
+            """)
+    var socketSendBuffer: Int?
     @Option(help: "The browser origin allowed to call the hub cross-origin ('*' for any, without credentials).") var corsOrigin: String?
     @Option(help: "Require 'Authorization: Bearer TOKEN' (or ?token=TOKEN) to publish.") var token: String?
     @Option(help: "Name this many channels, those with the most subscribers, in /metrics (0: totals only).") var metricsChannels = 0
@@ -91,6 +97,9 @@ struct RillHub: AsyncParsableCommand {
         guard history >= 0 else { throw ValidationError("--history must be ≥ 0") }
         guard (0...Self.maximumSeconds).contains(heartbeat) else { throw ValidationError("--heartbeat must be 0…\(Self.maximumSeconds)") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
+        if let socketSendBuffer, !(1...Self.maximumQueuedBytes).contains(socketSendBuffer) {
+            throw ValidationError("--socket-send-buffer must be 1…\(Self.maximumQueuedBytes)")
+        }
         guard (1...Self.maximumQueuedBytes).contains(maxQueuedBytes) else {
             throw ValidationError("--max-queued-bytes must be 1…\(Self.maximumQueuedBytes)")
         }
@@ -133,7 +142,8 @@ struct RillHub: AsyncParsableCommand {
             retry: retryMs == 0 ? nil : .milliseconds(retryMs),
             maxConnectionAge: maxConnectionAge == 0 ? nil : .milliseconds(Int64((maxConnectionAge * 1000).rounded())),
             drain: .milliseconds(Int64((drainSeconds * 1000).rounded())),
-            presenceRefreshInterval: .milliseconds(Int64((presenceRefreshSeconds * 1000).rounded())), maxStatsStreams: maxStatsStreams)
+            presenceRefreshInterval: .milliseconds(Int64((presenceRefreshSeconds * 1000).rounded())), maxStatsStreams: maxStatsStreams,
+            socketSendBufferBytes: socketSendBuffer)
         // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
         // any library's the hub links.
         let registry = PrometheusCollectorRegistry()

@@ -56,11 +56,15 @@ public final class TCPListener: @unchecked Sendable {
     ///   - acceptDeferral: on Linux, sets `TCP_DEFER_ACCEPT` (whole seconds, rounded up): a
     ///     connection is handed over once its first bytes arrived, or after about this long
     ///     of silence. nil (the default) hands every connection over at once.
+    ///   - sendBufferBytes: sets `SO_SNDBUF` on the listening socket, which accepted sockets
+    ///     inherit (the kernel doubles it); nil keeps the kernel's autotuning.
     ///   - onConnection: called on the loop thread for each accepted connection.
-    /// - Throws: `UVError` when the address cannot be resolved or bound.
+    /// - Throws: `UVError` when the address cannot be resolved or bound, or the send buffer
+    ///   cannot be set.
     public init(
         loop: EventLoop, host: String, port: Int, backlog: Int32 = 4096, reusePort: Bool = false,
-        joiningListeners: Bool = false, acceptDeferral: Duration? = nil, onConnection: @escaping (TCPStream) -> Void
+        joiningListeners: Bool = false, acceptDeferral: Duration? = nil, sendBufferBytes: Int? = nil,
+        onConnection: @escaping (TCPStream) -> Void
     ) throws(UVError) {
         loop.preconditionInEventLoop()
         self.loop = loop
@@ -85,6 +89,14 @@ public final class TCPListener: @unchecked Sendable {
         // accepted sockets inherit on Linux.
         uv_tcp_nodelay(handle, 1)
         if let acceptDeferral { Self.deferAccept(handle, for: acceptDeferral) }
+        if let sendBufferBytes {
+            var value = Int32(clamping: max(1, sendBufferBytes))
+            let set = uv_send_buffer_size(rill_tcp_as_handle(handle), &value)
+            guard set == 0 else {
+                Self.close(handle)
+                throw UVError(set, "setting SO_SNDBUF on \(bound)")
+            }
+        }
         let rc = uv_listen(rill_tcp_as_stream(handle), backlog) { server, status in
             let listener = Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue()
             listener.accept(status: status)

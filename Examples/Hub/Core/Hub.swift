@@ -126,6 +126,7 @@ public enum Hub {
             eventStream: EventStreamConfiguration(
                 heartbeatInterval: options.heartbeat, retry: options.retry, maxQueuedBytes: options.maxQueuedBytes))
         if let loops = options.eventLoopCount { configuration.eventLoopCount = loops }
+        configuration.socketSendBufferBytes = options.socketSendBufferBytes
         configuration.tls = options.tls
         let app = try Application(
             router: router, configuration: configuration, broker: broker, metricsFactory: HubMetrics.factory(registry: registry))

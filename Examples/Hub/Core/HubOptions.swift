@@ -21,6 +21,9 @@ public struct HubOptions: Sendable {
     public var maxConnections: Int
     /// The most bytes queued for one slow SSE client before it is disconnected.
     public var maxQueuedBytes: Int
+    /// The kernel send buffer of each client socket in bytes (`SO_SNDBUF`); nil keeps the
+    /// kernel's autotuning (see `ServerConfiguration.socketSendBufferBytes`).
+    public var socketSendBufferBytes: Int?
     /// The one browser origin allowed to call the hub cross-origin (`*` for any, without
     /// credentials); nil sends no CORS headers.
     public var corsOrigin: String?
@@ -62,9 +65,11 @@ public struct HubOptions: Sendable {
         corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
         metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
         maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10),
-        presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval, maxStatsStreams: Int = 64
+        presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval, maxStatsStreams: Int = 64,
+        socketSendBufferBytes: Int? = nil
     ) {
         self.maxStatsStreams = maxStatsStreams
+        self.socketSendBufferBytes = socketSendBufferBytes
         self.host = host
         self.port = port
         self.eventLoopCount = eventLoopCount

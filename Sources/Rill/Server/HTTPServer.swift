@@ -223,7 +223,8 @@ final class HTTPServer: @unchecked Sendable {
         }
         let listener = try TCPListener(
             loop: loop, host: host ?? configuration.host, port: port ?? configuration.port, reusePort: reusePort,
-            joiningListeners: joiningListeners, acceptDeferral: configuration.acceptDeferral
+            joiningListeners: joiningListeners, acceptDeferral: configuration.acceptDeferral,
+            sendBufferBytes: configuration.socketSendBufferBytes
         ) { [unowned self] stream in
             self.accept(stream)
         }

@@ -51,6 +51,15 @@ public struct ServerConfiguration: Sendable {
     /// always speak first, so only silent sockets (port scanners, idle floods, speculative
     /// preconnects) notice. nil accepts every connection at once (and elsewhere than Linux).
     public var acceptDeferral: Duration?
+    /// The kernel send buffer of every client socket (`SO_SNDBUF`, nginx's `listen … sndbuf=`),
+    /// in bytes; the kernel doubles it for its bookkeeping. nil (the default) leaves the
+    /// kernel's autotuning, which lets each connection's buffer grow to `tcp_wmem`'s maximum
+    /// (4 MiB on Debian): bytes a slow client has not taken sit there before anything counts
+    /// against ``EventStreamConfiguration/maxQueuedBytes``. A small value (64 KiB) bounds what
+    /// 19,000 stalled streams hold in the kernel, and a slow client is cut off sooner, at the
+    /// cost of throughput to distant clients with a large bandwidth-delay product. Set on the
+    /// listening socket, which accepted sockets inherit (no cost per connection).
+    public var socketSendBufferBytes: Int?
     /// A streaming response suspends its writer while more than this many bytes are queued for
     /// the client…
     public var writeHighWaterMarkBytes: Int
