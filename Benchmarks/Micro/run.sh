@@ -85,6 +85,8 @@ workloads=(
     "fanout-broker           4     8  Fan-out: 1 publish to 10k subscriptions, broker only"
     "fanout-tasks            2     4  Fan-out: 1 publish to 10k subscriptions, consumer tasks"
     "publish-1-loop       2000  4000  Publish: 1 loop, no subscribers, history on"
+    "patterns-prefix-10k   200   400  Publish: 10k patterns users/<i>/**, one matches"
+    "patterns-leading-10k  200   400  Publish: 10k patterns **/<i>/inbox, one matches"
     "roundtrip             100   200  Loop round trip: Task onto the loop and back"
 )
 printf '%-58s %16s %12s\n' "operation" "instructions/op" "mallocs/op"

@@ -29,7 +29,8 @@ func runBlocking(_ body: @escaping @Sendable () async throws -> Void) {
 
 let workloads = [
     "http-get", "http-post", "http-get-bytewise", "sse-small", "sse-small-encoded", "sse-multiline",
-    "route-50", "route-1", "request-path", "fanout-tasks", "fanout-broker", "publish-1-loop", "roundtrip",
+    "route-50", "route-1", "request-path", "fanout-tasks", "fanout-broker", "publish-1-loop", "patterns-leading-10k",
+    "patterns-prefix-10k", "roundtrip",
 ]
 let arguments = CommandLine.arguments
 guard arguments.count == 3, workloads.contains(arguments[1]), let count = Int(arguments[2]), count >= 0 else {
@@ -73,6 +74,13 @@ case "publish-1-loop":
     runBlocking {
         let workload = try await PublishContentionWorkload.start(threads: 1, channels: .own)
         consume(try await workload.publishFromFirstLoop(count: count))
+        await workload.shutdown()
+    }
+case "patterns-leading-10k", "patterns-prefix-10k":
+    let shape: PatternPublishWorkload.Shape = arguments[1] == "patterns-leading-10k" ? .leadingDoubleStars : .distinctPrefixes
+    runBlocking {
+        let workload = try await PatternPublishWorkload.start(patternCount: 10_000, shape: shape)
+        consume(try await workload.publish(count: count))
         await workload.shutdown()
     }
 case "roundtrip":
