@@ -405,7 +405,7 @@ class Subscription {
   }
 
   gap(gap) {
-    // What follows may have any id (a restarted in-memory broker starts again at 1).
+    // What follows may have any id (a publisher's own, or another broker's after a move).
     this.seen.clear();
     this.seenOrder = [];
     this.options.onGap?.(gap);
@@ -619,6 +619,7 @@ class Connection {
   }
 
   openEventSource(url, generation) {
+    this.streamId = ''; // a new EventSource's last event id starts empty
     const source = new EventSource(url, { withCredentials: this.options.credentials === 'include' });
     this.current = { close: () => source.close() };
     const current = () => generation === this.generation && !this.closed;
@@ -652,6 +653,7 @@ class Connection {
   }
 
   parser(generation) {
+    this.streamId = ''; // a new stream's last event id starts empty
     return new EventStreamParser({
       onEvent: (event) => this.event(event, generation),
       // An `id:` with no event: the stream's position, when no replay came first.
@@ -685,9 +687,15 @@ class Connection {
       if (!event.type || event.type === 'message' || !event.type.startsWith('rill-')) subscription.leaderEvent(event);
       return;
     }
-    // The server's own notices about the stream never carry an id; an event with one came from
-    // a publisher (the server refuses such names, an older one may not) and is only data.
-    switch (event.id ? 'message' : event.type) {
+    // The server's own notices about the stream never carry an id of their own; an event with
+    // one came from a publisher (the server refuses such names, an older one may not) and is
+    // only data. An event without an `id:` field still reports the stream's last id (WHATWG:
+    // the last one any block of this stream set, such as its opening position `~N`), so "its
+    // own" is an id that is not a position (publishers may not use those) and differs from
+    // the one this stream reported before.
+    const ownId = Boolean(event.id) && !isPosition(event.id) && event.id !== this.streamId;
+    if (event.id) this.streamId = event.id;
+    switch (ownId ? 'message' : event.type) {
       case 'rill-history-gap': {
         let lastEventId = '';
         try { lastEventId = JSON.parse(event.data).lastEventId ?? ''; } catch { /* not JSON */ }

@@ -153,6 +153,22 @@ struct RillJSBrowserTests {
         #expect(record.connections == 1, "the stream was not reopened")
     }
 
+    @Test(arguments: ["notices", "notices-eventsource"])
+    func `the server's own events are obeyed after a block that set an id, which they inherit`(scenario: String) async throws {
+        let server = ClientTestServer()
+        let app = try server.application(historyCount: 100)
+        let record = try await app.test(.live) { client in
+            try await runClient(scenario, port: try #require(client.port), as: NoticesRecord.self)
+        }
+        // `rill-history-gap` after the opening position: onGap, not an event for the app.
+        #expect(record.gaps.map(\.lastEventId) == ["from-an-earlier-process"])
+        #expect(record.events == ["first", "second"])
+        #expect(record.types.allSatisfy { !$0.hasPrefix("rill-") }, "\(record.types)")
+        // `rill-reconnect` after an event: a new stream, resuming after that event.
+        #expect(record.connections == 2)
+        #expect(record.resumedFrom == record.first)
+    }
+
     @Test func `the fetch transport's parser follows the event-stream spec, in whole and split input`() async throws {
         let app = try ClientTestServer().application(historyCount: 1)
         let record = try await app.test(.live) { client in
@@ -209,7 +225,11 @@ private final class ClientTestServer: Sendable {
             return HTTPResponse.Status.noContent
         }
         router.get("/connections") { _, _ in
-            self.state.withLock { ["stalled": $0.connections.filter(\.stalled).count, "count": $0.connections.count] }
+            self.state.withLock { state in
+                ConnectionsAnswer(
+                    stalled: state.connections.filter(\.stalled).count, count: state.connections.count,
+                    lastEventIDs: state.connections.map { $0.lastEventID ?? "" })
+            }
         }
         router.post("/publish") { request, context in
             let receipt = try await context.publish(
@@ -219,12 +239,12 @@ private final class ClientTestServer: Sendable {
         }
         router.get("/stream") { request, context in
             let elapsed = (ContinuousClock.now - self.start) / .milliseconds(1)
-            let (stalled, slow) = self.state.withLock { state in
+            let (stalled, slow, first) = self.state.withLock { state in
                 let stalled = state.stallNext
                 state.stallNext = false
                 state.connections.append(
                     Connection(lastEventID: request.lastEventID, stalled: stalled, openedAfterStartMilliseconds: Int(elapsed)))
-                return (stalled, state.slowOpens && state.connections.count > 1)
+                return (stalled, state.slowOpens && state.connections.count > 1, state.connections.count == 1)
             }
             if slow { try await context.eventLoop.sleep(for: .milliseconds(1500)) }
             if stalled {
@@ -232,6 +252,14 @@ private final class ClientTestServer: Sendable {
                     try await stream.send(ServerSentEvent(comment: "stalled"))
                     try await context.eventLoop.sleep(for: .seconds(60))  // cancelled when the client leaves
                 }
+            }
+            // `?farewellAfterMs=`: the first stream ends after that long with the server's
+            // `rill-reconnect` (as MaxStreamAgeMiddleware ends one), which rill.js obeys at once.
+            if first, let milliseconds = request.query["farewellAfterMs"].flatMap(Int.init) {
+                var context = context
+                let farewell = ServerSentEvent(data: #"{"reason":"max connection age"}"#, event: "rill-reconnect")
+                context.limitEventStreams(to: EventStreamDeadline(.now + .milliseconds(milliseconds), finalEvent: farewell))
+                return try await context.eventStream(for: request, configuration: EventStreamConfiguration(heartbeatInterval: .milliseconds(500)))
             }
             // `?endAfterMs=`: the stream ends by itself after that long, and the client reconnects
             // after `retry: 1000`.
@@ -255,6 +283,22 @@ private final class ClientTestServer: Sendable {
         }
         return app
     }
+}
+
+private struct ConnectionsAnswer: Codable, Sendable {
+    var stalled: Int
+    var count: Int
+    var lastEventIDs: [String]
+}
+
+private struct NoticesRecord: Decodable, Sendable {
+    struct Gap: Decodable, Sendable { var lastEventId: String }
+    var events: [String]
+    var types: [String]
+    var gaps: [Gap]
+    var first: String
+    var resumedFrom: String
+    var connections: Int
 }
 
 private struct PublisherIDsRecord: Decodable, Sendable {

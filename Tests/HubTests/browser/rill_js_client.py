@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives Clients/js/rill.js in headless Chromium against a server the Swift test started:
 
-    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|native-position|fetch-position|parser|tabs|tabs-without-locks|reload|publisher-ids
+    rill_js_client.py watchdog|gap|token|refresh-gap|eventsource|native-position|fetch-position|parser|tabs|tabs-without-locks|reload|publisher-ids|
+        notices|notices-eventsource
         BASE_URL SCREENSHOT [--timeout SECONDS] [--secret S]
 
 The page is BASE_URL + /ping (any page of the origin); the script imports /rill.js into it and
@@ -38,6 +39,9 @@ subscribes to BASE_URL + /stream, recording every event, gap and status in `wind
 - publisher-ids: events with the publisher's own numeric ids (20240601123000, 7) between the
   broker's, and a `rill-reconnect` that carries an id (`POST /publish-unchecked`): all six are
   delivered as events and the stream stays the one it was.
+- notices, notices-eventsource: the server's own events after a block that set an id (which
+  they inherit, per WHATWG): `rill-history-gap` after the opening position calls onGap and is no
+  app event; `rill-reconnect` after an event reconnects at once, resuming after that event.
 - parser: EventStreamParser (the fetch transport's) fed a stream one character at a time and
   whole: BOM, CR/LF/CRLF, joined data lines, comments, `id` with NUL, `retry`, an empty id.
 
@@ -69,7 +73,7 @@ async function mint() {
   rillLog.tokens += 1;
   return head + '.' + body + '.' + b64(signature);
 }
-window.rillStream = subscribe('/stream', {
+window.rillStream = subscribe(options.path ?? '/stream', {
   ...options,
   ...(secret ? {token: mint} : {}),
   onEvent: (event) => rillLog.events.push(event),
@@ -281,6 +285,26 @@ def publisher_ids(driver, base, timeout, _secret):
     return {"events": datas(log), "types": [event["type"] for event in log["events"]], "connections": connections}
 
 
+def notices(driver, base, timeout, transport):
+    # Resuming from an id the server never had, on a channel with no history: the stream opens
+    # with its position (`id: ~N`, no data), then `rill-history-gap`, which inherits that id.
+    run_async(driver, SUBSCRIBE, {"channels": ["quiet"], "lastEventId": "from-an-earlier-process", "transport": transport,
+                                  "path": "/stream?farewellAfterMs=1500"}, None)
+    wait_for(driver, lambda log: log["gaps"], "onGap was called", timeout)
+    # An event with its own id, then the stream's farewell `rill-reconnect` (no id field: it
+    # inherits the event's): the client must reconnect at once, resuming after the event.
+    first = request(base + "/publish?channel=quiet", "POST", b"first")
+    wait_for(driver, lambda log: log["events"], "the event arrived", timeout)
+    wait_for_connections(base, "count", 2, "the client never reconnected after rill-reconnect", timeout)
+    request(base + "/publish?channel=quiet", "POST", b"second")
+    log = wait_for(driver, lambda log: len(log["events"]) >= 2, "the event after the reconnect arrived", timeout)
+    time.sleep(0.3)
+    log = driver.execute_script(READ)
+    connections = json.loads(request(base + "/connections"))
+    return {"events": datas(log), "types": [event["type"] for event in log["events"]], "gaps": log["gaps"],
+            "first": first, "resumedFrom": connections["lastEventIDs"][-1], "connections": connections["count"]}
+
+
 def parse_stream(driver, _base, _timeout, _secret):
     run_async(driver, PARSE)
     parsed = driver.execute_script("return window.parsed;")
@@ -362,7 +386,7 @@ def tabs(driver, base, timeout, without_locks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["watchdog", "gap", "token", "refresh-gap", "eventsource", "native-position", "fetch-position",
-                                             "parser", "tabs", "tabs-without-locks", "reload", "publisher-ids"])
+                                             "parser", "tabs", "tabs-without-locks", "reload", "publisher-ids", "notices", "notices-eventsource"])
     parser.add_argument("base")
     parser.add_argument("screenshot")
     parser.add_argument("--timeout", type=float, default=15.0)
@@ -370,6 +394,8 @@ def main():
     arguments = parser.parse_args()
     scenario = {"watchdog": watchdog, "gap": gap, "token": token, "refresh-gap": refresh_gap, "eventsource": eventsource, "native-position": native_position,
                 "fetch-position": fetch_position, "parser": parse_stream, "reload": reload, "publisher-ids": publisher_ids,
+                "notices": lambda driver, base, timeout, _: notices(driver, base, timeout, "fetch"),
+                "notices-eventsource": lambda driver, base, timeout, _: notices(driver, base, timeout, "eventsource"),
                 "tabs": lambda driver, base, timeout, _: tabs(driver, base, timeout, False),
                 "tabs-without-locks": lambda driver, base, timeout, _: tabs(driver, base, timeout, True)}[arguments.scenario]
 
