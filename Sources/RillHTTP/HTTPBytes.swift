@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Byte constants and character-class checks shared by the parser and serializer.
 ///
 /// Everything here works on raw bytes because building `String`s or `Character`s per byte would
@@ -51,7 +55,7 @@ enum HTTPBytes {
                 guard isUnreservedOrSubDelimiter(byte) || byte == colon else { return false }
                 index += 1
             }
-            guard index < bytes.count, index > 1 else { return false }
+            guard index < bytes.count, index > 1, isIPLiteral(UnsafeBufferPointer(rebasing: bytes[1..<index])) else { return false }
             index += 1
         } else {
             while index < bytes.count, bytes[index] != colon {
@@ -76,6 +80,21 @@ enum HTTPBytes {
             index += 1
         }
         return true
+    }
+
+    /// Whether `bytes` (between the brackets) is an IPv6 address or an IPvFuture (`v` hex digits
+    /// `.` then unreserved, sub-delims or `:`), RFC 3986 §3.2.2.
+    static func isIPLiteral(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if bytes.first == UInt8(ascii: "v") || bytes.first == UInt8(ascii: "V") {
+            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")), dot > 1, dot + 1 < bytes.count else { return false }
+            return bytes[1..<dot].allSatisfy(isHexDigit) && bytes[(dot + 1)...].allSatisfy { isUnreservedOrSubDelimiter($0) || $0 == colon }
+        }
+        // At most 45 characters (`ffff:…:255.255.255.255`); inet_pton wants a C string.
+        guard bytes.count <= 45 else { return false }
+        var text = [CChar](repeating: 0, count: bytes.count + 1)
+        for (offset, byte) in bytes.enumerated() { text[offset] = CChar(bitPattern: byte) }
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
     }
 
     /// RFC 3986 unreserved (`ALPHA DIGIT - . _ ~`) or sub-delims (`! $ & ' ( ) * + , ; =`).

@@ -145,7 +145,11 @@ public struct HTTPRequestParser: Sendable {
     /// Whether the head being read (or the one that failed) is a `HEAD` request's: known once
     /// its request line parsed, false before. An error response to it carries no body
     /// (RFC 9110 §9.3.2).
-    package var headInProgressIsHEAD: Bool { builder.method == .head }
+    package var headInProgressIsHEAD: Bool { requestLineIsHEAD }
+    /// Whether the method of the request line being read (or last read) is `HEAD`: set as soon
+    /// as the space after the method is seen, before any other check of the line, and kept
+    /// through the head and body, so that every error of that request (414, 505, 413…) knows.
+    private var requestLineIsHEAD = false
 
     /// Whether part of a request has been received and not yet returned in full: a request line
     /// or header lines consumed, a body in progress, or unparsed bytes buffered.
@@ -450,6 +454,12 @@ public struct HTTPRequestParser: Sendable {
             }
             return nil
         }
+        if firstSpaceOffset < 0 {
+            // A new request line: its method decides whether its errors may carry a body.
+            requestLineIsHEAD =
+                firstSpace == 4 && buffer[lineStart] == UInt8(ascii: "H") && buffer[lineStart + 1] == UInt8(ascii: "E")
+                && buffer[lineStart + 2] == UInt8(ascii: "A") && buffer[lineStart + 3] == UInt8(ascii: "D")
+        }
         firstSpaceOffset = firstSpace
         secondSpaceOffset = secondSpace
         if let found { return found }
@@ -544,6 +554,13 @@ public struct HTTPRequestParser: Sendable {
             throw .malformedRequestLine(reason: "invalid method")
         }
         return (method, false)
+    }
+
+    /// Whether `value` is a `Host` this parser takes (`uri-host [":" port]`, no userinfo, an IP
+    /// literal that is one): HTTP/2's `:authority` and `host` are held to it too.
+    package static func isValidHost(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { HTTPBytes.isValidHost($0) }
     }
 
     /// Whether `byte` may appear in a request-target: printable ASCII other than `#` (a target is

@@ -260,6 +260,26 @@ struct HTTP2Tests {
         #expect(result["goaway"] is NSNull, "\(result)")
     }
 
+    @Test func `heads HTTP/1.1 would refuse are refused over HTTP/2 too, and a HEAD's error has no body`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "heads") }
+        let cases = try #require(result["cases"] as? [String: [String: Any]], "\(result)")
+        let expected: [String: String] = [
+            "userinfo": "400", "port of six digits": "400", "host differs": "400", "host with userinfo": "400",
+            "bad IP literal": "400", "host equal but for case": "200", "host without authority": "200", "IPv6 literal": "200",
+            "path of 8192 bytes": "404", "path of 8193 bytes": "414", "100 fields": "200", "101 fields": "431",
+            "HEAD over the body limit": "413",
+        ]
+        for (name, status) in expected {
+            #expect(cases[name]?["status"] as? String == status, "\(name): \(String(describing: cases[name]))")
+        }
+        // Two `host` fields: nghttp2 resets the stream itself (PROTOCOL_ERROR), or the server answers 400.
+        let twoHosts = cases["two hosts"]?["status"] as? String
+        #expect(twoHosts == "400" || twoHosts == "reset 1", "\(String(describing: twoHosts))")
+        #expect(cases["HEAD over the body limit"]?["data"] as? Bool == false, "a HEAD's 413 has no body")
+        #expect(cases["path of 8193 bytes"]?["data"] as? Bool == true, "a GET's 414 has its body")
+        #expect(result["goaway"] is NSNull, "\(result)")
+    }
+
     @Test func `a :path HTTP/1.1 would refuse is refused over HTTP/2 too`() async throws {
         let result = try await withHTTP2App { _, port in try await probe(port, "paths") }
         // /hello, #, raw UTF-8, < (a printable character HTTP/1.1 takes too: no route), 0xFF; then

@@ -318,13 +318,17 @@ struct HTTPRequestParserErrorTests {
     }
 
     @Test(arguments: [
-        "a b", "user@host", "host/path", "a\\b", "host:port", "host:80:80", "[::1", "[]", "[::1]x", "a%zz", "host:123456",
+        "a b", "user@host", "host/path", "a\\b", "host:port", "host:80:80", "[::1", "[]", "[::1]x", "[zz]", "[::1::2]", "[v.x]", "[1.2.3.4]", "a%zz",
+        "host:123456",
     ])
     func `a Host that is not host[:port] is rejected with 400`(host: String) {
         expectFailure("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n", .malformedHeader(reason: "invalid Host"))
     }
 
-    @Test(arguments: ["", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "a%41b", "x-y_z~!$&'()*+,;=", "host:"])
+    @Test(arguments: [
+        "", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "[2001:db8::7]", "[::ffff:1.2.3.4]", "a%41b",
+        "x-y_z~!$&'()*+,;=", "host:",
+    ])
     func `a Host of host[:port] is accepted`(host: String) {
         let outcome = parseAllWays("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
         #expect(outcome.error == nil)

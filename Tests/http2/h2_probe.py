@@ -562,6 +562,58 @@ def probe_paths(port):
     print(json.dumps({"statuses": result, "goaway": client.goaway()}))
 
 
+def probe_heads(port):
+    """Request heads HTTP/1.1 would refuse (a bad or second Host, one that differs from
+    :authority, userinfo, a bad IP literal or port, a :path over 8 KiB, more than 100 fields)
+    and a HEAD answered 413: per case its :status and whether a DATA frame followed."""
+    base = [(b":scheme", b"http")]
+
+    def get(path=b"/hello", authority=b"127.0.0.1", extra=(), method=b"GET"):
+        head = [(b":method", method), (b":path", path)] + base
+        if authority is not None:
+            head.append((b":authority", authority))
+        return head + list(extra)
+
+    cases = [
+        ("userinfo", get(authority=b"u@a"), True),
+        ("port of six digits", get(authority=b"a:123456"), True),
+        ("host differs", get(authority=b"a.example", extra=[(b"host", b"b.example")]), True),
+        ("host with userinfo", get(authority=b"a.example", extra=[(b"host", b"u@a.example")]), True),
+        ("two hosts", get(authority=None, extra=[(b"host", b"a.example"), (b"host", b"a.example")]), True),
+        ("bad IP literal", get(authority=b"[zz]"), True),
+        ("host equal but for case", get(authority=b"A.example:8080", extra=[(b"host", b"a.EXAMPLE:8080")]), True),
+        ("host without authority", get(authority=None, extra=[(b"host", b"ok.example")]), True),
+        ("IPv6 literal", get(authority=b"[::1]:8080"), True),
+        ("path of 8192 bytes", get(path=b"/" + b"a" * 8191), True),
+        ("path of 8193 bytes", get(path=b"/" + b"a" * 8192), True),
+        ("100 fields", get(extra=[(f"x-f{i}".encode(), b"v") for i in range(99)]), True),  # :authority counts as Host
+        ("101 fields", get(extra=[(f"x-f{i}".encode(), b"v") for i in range(100)]), True),
+        ("HEAD over the body limit", get(path=b"/echo", method=b"HEAD", extra=[(b"content-length", b"99999999")]), False),
+    ]
+    client = RawClient(port)
+    encoder = hpack.Encoder()
+    for index, (_, head, end) in enumerate(cases):
+        flags = ["END_HEADERS"] + (["END_STREAM"] if end else [])
+        client.send(hf.HeadersFrame(1 + 2 * index, data=encoder.encode(head), flags=flags).serialize())
+        time.sleep(0.02)
+    deadline = time.time() + 5
+    while time.time() < deadline and not client.closed:
+        answered = {frame.stream_id for frame in client.of_type(hf.HeadersFrame)}
+        if len(answered) == len(cases):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # a DATA frame after the last head would be here by now
+    decoder = hpack.Decoder()
+    statuses = {}
+    for frame in client.of_type(hf.HeadersFrame):
+        statuses.setdefault(frame.stream_id, dict(decoder.decode(frame.data)).get(":status"))
+    data = {frame.stream_id for frame in client.of_type(hf.DataFrame) if frame.data}
+    resets = {frame.stream_id: f"reset {frame.error_code}" for frame in client.of_type(hf.RstStreamFrame)}
+    result = {name: {"status": statuses.get(1 + 2 * i) or resets.get(1 + 2 * i), "data": (1 + 2 * i) in data}
+              for i, (name, _, _) in enumerate(cases)}
+    print(json.dumps({"cases": result, "goaway": client.goaway()}))
+
+
 def open_wide(port, path, streams=1, shut=False):
     """A client with the largest windows HTTP/2 allows (`shut`: stream windows of 0) and a small
     socket receive buffer that requests `path` on `streams` streams, reads up to their response
@@ -630,6 +682,7 @@ def main():
         "hpack-bomb": lambda: probe_hpack_bomb(port, int(args[0])),
         "rejected-upload": lambda: probe_rejected_upload(port, args[0]),
         "split-preface": lambda: probe_split_preface(port, int(args[0])),
+        "heads": lambda: probe_heads(port),
         "body-budget": lambda: probe_body_budget(port, args[0], int(args[1]), int(args[2])),
         "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),

@@ -195,7 +195,9 @@ final class HTTPServer: @unchecked Sendable {
         self.dispatch = dispatch
         machineConfiguration = .init(
             .init(
-                parserLimits: .init(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes),
+                parserLimits: .init(
+                    maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBodyBytes,
+                    maxHeaderCount: configuration.maxHeaderFieldCount),
                 maxQueuedRequests: configuration.maxQueuedRequests, maxQueuedRequestBytes: configuration.maxQueuedRequestBytes))
         timeoutLimits = ConnectionTimeouts.Limits(idle: configuration.idleTimeout, request: configuration.requestTimeout)
         serverLine = configuration.serverName.map { Array("server: \($0)\r\n".utf8) } ?? []

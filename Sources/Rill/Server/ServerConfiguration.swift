@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The most bytes of request line plus headers (431 beyond).
     public var maxHeaderBytes: Int
+    /// The most header fields of one request, HTTP/1.1 and HTTP/2 alike (431 beyond). Default
+    /// 100 (browsers send 10–20).
+    public var maxHeaderFieldCount = 100
     /// The default maximum request body (413 beyond); routes may set their own.
     public var maxRequestBodyBytes: Int
     /// The most request-body bytes all connections of the process hold together for requests

@@ -80,6 +80,10 @@ private struct Rejection: Sendable {
             ("HEAD / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
             ("HEAD / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
             ("HEAD / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 17 * 1024))\r\n\r\n", 431),
+            ("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413),
+            ("HEAD /\(String(repeating: "t", count: 9 * 1024)) HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            ("HEAD / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+            ("HEAD / HTTP/1.x\r\nHost: x\r\n\r\n", 400),
         ]
         try await withLiveServer(hostileRouter()) { _, port in
             for (input, status) in heads {

@@ -460,7 +460,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         switch error {
         case .malformedRequestLine(let reason), .malformedHeader(let reason), .malformedChunk(let reason):
             message = reason
-        case .headersTooLarge: message = "the request head is larger than \(server.configuration.maxHeaderBytes) bytes"
+        case .headersTooLarge:
+            message =
+                "the request head is larger than \(server.configuration.maxHeaderBytes) bytes "
+                + "or has more than \(server.configuration.maxHeaderFieldCount) fields"
         case .uriTooLong: message = "the request target is too long"
         case .bodyTooLarge: message = "the request body is larger than allowed"
         case .conflictingFraming: message = "conflicting Content-Length / Transfer-Encoding"

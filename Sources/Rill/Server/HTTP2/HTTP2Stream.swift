@@ -61,6 +61,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// The request's id, echoed in the response head.
     private var requestID: RequestID?
 
+    /// The request is a `HEAD`: its error responses have no body.
+    private var answersHEAD = false
+
     /// Whether this stream is an open event stream.
     var isStreamingEvents: Bool { streamingEvents && !isClosed }
     /// Whether the response is or was an event stream: one whose relay ended (a slow consumer,
@@ -97,8 +100,15 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// The request head arrived.
     func received(_ h2Head: HTTP2RequestHead, endStream: Bool, heldHeadBytes: Int) {
         clientEndedStream = endStream
+        answersHEAD = h2Head.method == "HEAD"
         guard let method = HTTPRequest.Method(h2Head.method), !h2Head.path.isEmpty || h2Head.method == "OPTIONS" else {
             reject(.badRequest, message: "the request needs :method and :path")
+            return
+        }
+        // The limits and checks of an HTTP/1.1 head, so that a route sees the same requests
+        // whichever protocol carried them.
+        guard h2Head.path.utf8.count <= server.machineConfiguration.configuration.parserLimits.maxTargetBytes else {
+            reject(.uriTooLong, message: "the request target is too long")
             return
         }
         guard Self.isValidPath(h2Head.path, method: h2Head.method) else {
@@ -107,16 +117,35 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
         var fields = HTTPFields()
         fields.reserveCapacity(h2Head.fields.count + 1)
-        var hasHost = false
+        var host: String?
         var contentLength: Int?
         for field in h2Head.fields {
             guard let name = HTTPField.Name(field.name) else { continue }
             if name == .contentLength { contentLength = Int(field.value) }
-            if field.name == "host" { hasHost = true }
+            if field.name == "host" {
+                // One, a valid host, and the same as `:authority` when both are sent (RFC 9113
+                // §8.3.1): `request.host` must not be one while TLS and routing saw the other.
+                guard host == nil, HTTPRequestParser.isValidHost(field.value),
+                    h2Head.authority.isEmpty || field.value.lowercased() == h2Head.authority.lowercased()
+                else {
+                    reject(.badRequest, message: "invalid Host, a second Host, or a Host that differs from :authority")
+                    return
+                }
+                host = field.value
+            }
             fields.append(HTTPField(name: name, value: field.value))
         }
-        if !hasHost, !h2Head.authority.isEmpty, let host = HTTPField.Name("Host") {
-            fields.append(HTTPField(name: host, value: h2Head.authority))
+        if !h2Head.authority.isEmpty {
+            guard HTTPRequestParser.isValidHost(h2Head.authority) else {
+                reject(.badRequest, message: "invalid :authority")
+                return
+            }
+            if host == nil, let name = HTTPField.Name("Host") { fields.append(HTTPField(name: name, value: h2Head.authority)) }
+        }
+        // Counted as HTTP/1.1 counts them: `:authority` is its Host.
+        guard fields.count <= server.configuration.maxHeaderFieldCount else {
+            reject(.requestHeaderFieldsTooLarge, message: "the request has more than \(server.configuration.maxHeaderFieldCount) fields")
+            return
         }
         let head = HTTPRequestHead(
             method: method, target: h2Head.path.isEmpty ? "*" : h2Head.path, version: .http2, headerFields: fields,
@@ -218,7 +247,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         connection.releaseHeldRequest(of: self)
         assembly = nil
         let response = HTTPError(status, message: message, headerFields: headerFields).response
-        writeHead(of: response, headOnly: false)
+        writeHead(of: response, headOnly: answersHEAD)
     }
 
     // MARK: Handler and response
