@@ -126,6 +126,8 @@ import Testing
         "/publish?channel=a&channel=b",  // two channels (one would have been ignored)
         "/publish?channel=x&id=1&id=2",  // two ids
         "/publish?channel=cafe%CC%81",  // a channel outside Unicode NFC
+        "/publish?channel=",  // an empty channel (was taken for the default channel)
+        "/publish?channel=&event=x",
     ])
     func `invalid events and channels are 400`(path: String) async throws {
         let app = try hub()

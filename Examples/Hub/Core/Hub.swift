@@ -190,6 +190,10 @@ public enum Hub {
                 }
             }
             try request.refuseContentCoding()  // the event's data is the body as sent
+            // `?channel=` (empty) names no channel: 400, not the default channel.
+            guard request.query.values(for: "channel").allSatisfy({ !$0.isEmpty }) else {
+                throw HTTPError(.badRequest, message: "an empty channel name")
+            }
             let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
             let event = ServerSentEvent(
                 data: request.bodyText, event: try Self.singleParameter("event", of: request), id: try Self.singleParameter("id", of: request))

@@ -175,7 +175,9 @@ final class PubSub: Sendable {
         // What the handler fixed replaces the query, both channels and patterns.
         let fromQuery = channels == nil && patterns == nil
         var names = channels ?? (fromQuery ? request.query.values(for: "channel") : [])
-        names.removeAll { $0.isEmpty }
+        // `?channel=` names no channel: a client whose variable was empty must hear so, not be
+        // given the default channel's events.
+        guard !names.contains(where: \.isEmpty) else { throw HTTPError(.badRequest, message: "an empty channel name") }
         names = Self.distinct(names)
         let streamConfiguration = configuration ?? defaultStreamConfiguration
         let patterns = try patterns ?? (fromQuery ? Self.patterns(in: request, limit: streamConfiguration.maxPatternsPerStream) : [])

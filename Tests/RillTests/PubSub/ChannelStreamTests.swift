@@ -130,6 +130,9 @@ private func subscriptions(_ app: Application) async -> Int { await app.broker.s
             #expect(try await client.get("/stream?channel=news", headerFields: two).status == .badRequest)
             // A pattern with a control character is refused like such a channel name.
             #expect(try await client.get("/stream?pattern=news%2F%0A*").status == .badRequest)
+            // An empty channel names none: 400, not the default channel.
+            #expect(try await client.get("/stream?channel=").status == .badRequest)
+            #expect(try await client.get("/stream?channel=news&channel=").status == .badRequest)
             // A name or pattern outside Unicode NFC: 400 saying so, on a stream and a publish.
             for target in ["/stream?channel=cafe%CC%81", "/stream?pattern=cafe%CC%81%2F*"] {
                 let decomposed = try await client.get(target)
