@@ -4,8 +4,8 @@ extension HTTPDate {
     /// `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994` —, or nil for
     /// anything else (a recipient ignores an invalid date in a conditional header).
     ///
-    /// The weekday is not checked against the date; a two-digit RFC 850 year is read as
-    /// 1970–2069.
+    /// The day must exist in its month (`30 Feb` is nil); the weekday is not checked against
+    /// the date; a two-digit RFC 850 year is read as 1970–2069.
     public static func secondsSince1970(parsing text: some StringProtocol) -> Int? {
         let words = String(text).split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
         var day: Int?
@@ -29,13 +29,22 @@ extension HTTPDate {
         default:
             return nil
         }
-        guard let day, let month, let year, let time, (1...31).contains(day), year >= 0 else { return nil }
+        guard let day, let month, let year, let time, year >= 0, (1...daysIn(month: month, year: year)).contains(day) else { return nil }
         let clock = time.split(separator: ":", omittingEmptySubsequences: false)
         guard clock.count == 3, clock.allSatisfy({ $0.count == 2 }),
             let hour = digits(clock[0]), let minute = digits(clock[1]), let second = digits(clock[2]),
             (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         return days(fromCivilYear: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+    }
+
+    /// The days of `month` (1–12) in `year` of the Gregorian calendar: 30 February is no date.
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     /// The value of a run of ASCII digits (no sign, no spaces), or nil.

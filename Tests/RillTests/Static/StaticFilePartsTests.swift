@@ -127,6 +127,8 @@ import Testing
         #expect(HTTPDate.secondsSince1970(parsing: "Sun Nov  6 08:49:37 1994") == 784_111_777)
         #expect(HTTPDate.secondsSince1970(parsing: "Thu, 01 Jan 1970 00:00:00 GMT") == 0)
         #expect(HTTPDate.secondsSince1970(parsing: "Tue, 29 Feb 2028 23:59:59 GMT") == 1_835_481_599)
+        #expect(HTTPDate.secondsSince1970(parsing: "Tue, 29 Feb 2000 00:00:00 GMT") == 951_782_400)  // 2000 is a leap year
+        #expect(HTTPDate.secondsSince1970(parsing: "Sat, 30 Apr 2100 00:00:00 GMT") != nil)
         for seconds in [0, 951_782_400, 1_700_000_000, 4_102_444_800] {
             #expect(HTTPDate.secondsSince1970(parsing: HTTPDate.string(fromSecondsSince1970: seconds)) == seconds)
         }
@@ -136,7 +138,8 @@ import Testing
         for text in [
             "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:49 GMT", "Sun, +6 Nov 1994 08:49:37 GMT", "1994-11-06T08:49:37Z",
-            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT", "Fri, 30 Feb 2100 00:00:00 GMT", "Fri, 29 Feb 2100 00:00:00 GMT",
+            "Sat, 31 Apr 2100 00:00:00 GMT", "Sun, 29 Feb 2099 00:00:00 GMT", "Sunday, 31-Jun-94 08:49:37 GMT", "Sun Sep 31 08:49:37 1994",
         ] {
             #expect(HTTPDate.secondsSince1970(parsing: text) == nil, "\(text)")
         }
