@@ -333,6 +333,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         replayScriptSHA = replay
         channelsSinceSHA = channelsSince
         commandDelay = configuration.reconnectInitialDelay
+        checkEvictionPolicy()
         switch lifecycle {
         case .starting:
             if subscriber.isReady { finishStartup(.success(())) }
@@ -341,6 +342,26 @@ public final class RedisBroker: Broker, @unchecked Sendable {
             resumeSyncs()
         case .closed:
             break
+        }
+    }
+
+    /// Warns when Redis may evict the broker's keys: every key the broker writes has a time to
+    /// live, so any `maxmemory-policy` but `noeviction` may drop a channel's history and its
+    /// record of what it had, and a client resuming there cannot be told it missed events.
+    /// Redis answering nothing (`CONFIG` renamed or refused, as managed services do) is only a
+    /// debug note: the operator must then check the policy.
+    private func checkEvictionPolicy() {
+        _ = command.send([Array("CONFIG".utf8), Array("GET".utf8), Array("maxmemory-policy".utf8)]) { [weak self] reply in
+            guard let self else { return }
+            guard case .array(let values) = reply, values.count == 2, case .bulk(let policy) = values[1] else {
+                self.logger.debug("could not read Redis's maxmemory-policy (CONFIG GET refused?): make sure it is noeviction")
+                return
+            }
+            let name = String(decoding: policy, as: UTF8.self)
+            guard name != "noeviction" else { return }
+            self.logger.warning(
+                "Redis at \(self.configuration.url) may evict the broker's keys (maxmemory-policy \(name)): a client resuming on an evicted channel cannot be told it missed events; set maxmemory-policy noeviction"
+            )
         }
     }
 
