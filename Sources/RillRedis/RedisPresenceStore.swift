@@ -195,6 +195,40 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
         if !sent { completion(.failure(failure)) }
     }
 
+    /// The channels whose notice channel some process subscribes to (`PUBSUB NUMSUB`, at most
+    /// ``maxChannelsPerWatchQuery`` per command): a stream with `presence=1` on any hub
+    /// subscribes there; no other subscribes to a server channel (patterns never match them).
+    /// None when Redis cannot answer (a notice could not be published either).
+    func watchedChannels(among channels: [String], _ completion: @escaping @Sendable (Set<String>) -> Void) {
+        broker.onLoop(
+            { [self] in
+                guard broker.command.isReady, !channels.isEmpty else { return completion([]) }
+                let batches = stride(from: 0, to: channels.count, by: Self.maxChannelsPerWatchQuery).map {
+                    Array(channels[$0..<min($0 + Self.maxChannelsPerWatchQuery, channels.count)])
+                }
+                var watched = Set<String>()
+                var waiting = batches.count
+                for batch in batches {
+                    let arguments =
+                        [Array("PUBSUB".utf8), Array("NUMSUB".utf8)] + batch.map { broker.keys.pubsub(ChannelPattern.serverChannelPrefix + $0) }
+                    let sent = broker.command.send(arguments) { reply in
+                        if let elements = reply?.elements, elements.count == 2 * batch.count {
+                            for (index, name) in batch.enumerated() where (elements[2 * index + 1].integer ?? 0) > 0 { watched.insert(name) }
+                        }
+                        waiting -= 1
+                        if waiting == 0 { completion(watched) }
+                    }
+                    if !sent {
+                        waiting -= 1
+                        if waiting == 0 { completion(watched) }
+                    }
+                }
+            }, refused: { completion([]) })
+    }
+
+    /// The most channels one `PUBSUB NUMSUB` asks about.
+    static let maxChannelsPerWatchQuery = 1000
+
     func shutdown() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             broker.onLoop(

@@ -70,6 +70,33 @@ struct HubPresenceProcessTests {
         #expect(try await b.terminate() == "exit status 0")
     }
 
+    @Test func `a channel no stream watches gets no presence notices in Redis, one watched on another hub does`() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        let a = try await presenceHub(redis, refreshSeconds: 0.2)
+        let b = try await presenceHub(redis, refreshSeconds: 0.2)
+        let dave = try await hubToken(subscribe: ["quiet", "watched"], sub: "dave")
+        let watcher = try await b.client.sse("/stream?channel=watched&presence=1", headerFields: [.authorization: "Bearer \(dave)"])
+        #expect(try await watcher.events(1).map(\.type) == ["rill-join"])  // its own join
+        // Streams on A: one on a channel nobody watches, one on the channel B's stream watches.
+        let quiet = try await a.client.sse("/stream?channel=quiet", headerFields: [.authorization: "Bearer \(dave)"])
+        let watched = try await a.client.sse("/stream?channel=watched", headerFields: [.authorization: "Bearer \(dave)"])
+        #expect(quiet.status == .ok && watched.status == .ok)
+        // A's join on `watched` crosses to B (dave is already there: the count changes, the
+        // member does not, so it may come as nothing; a leave of a second identity would).
+        try await Task.sleep(for: .milliseconds(2500))  // past the 1 s coalescing window, twice
+        func exists(_ key: String) -> Bool? {
+            redis.exchange("*2\r\n$6\r\nEXISTS\r\n$\(key.utf8.count)\r\n\(key)\r\n", expecting: 4).map { $0.hasPrefix(":1") }
+        }
+        #expect(exists("rill:stream:rill-presence/quiet") == false, "notices of a channel nobody watches were written")
+        #expect(exists("rill:stream:rill-presence/watched") == true)
+        quiet.close()
+        watched.close()
+        watcher.close()
+        #expect(try await a.terminate() == "exit status 0")
+        #expect(try await b.terminate() == "exit status 0")
+    }
+
     @Test func `a hub that shuts down cleanly removes its entries at once`() async throws {
         let redis = try RedisServer()
         defer { redis.kill() }

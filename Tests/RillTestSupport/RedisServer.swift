@@ -60,8 +60,14 @@ package final class RedisServer: @unchecked Sendable {
 
     /// Whether a `PING` on a fresh connection gets `+PONG`.
     private func ping() -> Bool {
+        exchange("PING\r\n", expecting: 7)?.hasPrefix("+PONG") == true
+    }
+
+    /// Sends raw RESP on a fresh connection and reads up to `expecting` bytes (1 s at most); nil
+    /// when the server cannot be reached.
+    package func exchange(_ request: String, expecting: Int) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -69,12 +75,12 @@ package final class RedisServer: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { return false }
-        let request = Array("PING\r\n".utf8)
-        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
-        var buffer = [UInt8](repeating: 0, count: 7)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, 7, Int32(MSG_WAITALL)) }
-        return count == 7 && buffer.starts(with: Array("+PONG".utf8))
+        guard connected == 0 else { return nil }
+        let bytes = Array(request.utf8)
+        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return nil }
+        var buffer = [UInt8](repeating: 0, count: expecting)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, expecting, Int32(MSG_WAITALL)) }
+        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
     }
 
     private static var executable: String? { redisServerExecutable }

@@ -1,5 +1,6 @@
 import RillCore
 import RillPubSub
+import Synchronization
 
 /// Presence: every stream joins its channels' presence when it subscribes and leaves when its
 /// subscription ends; `?presence=1` adds each channel's reserved presence channel, on which
@@ -23,18 +24,38 @@ extension PubSub {
     }
 
     /// Starts publishing the coalesced presence notices, with the window's timer on `loop`.
+    /// Only the channels some stream watches get notices (a shared store asks which, once per
+    /// window): anonymous streams on thousands of invented channels must not make every process
+    /// write thousands of notice histories nobody reads. A failed notice is logged at most once
+    /// per ``presenceFailureLogIntervalMilliseconds``.
     func announcePresence(on loop: EventLoop) {
         let broker = self.broker
         let logger = self.logger
+        let store = presence
+        let failureLog = LogThrottle(intervalMilliseconds: Self.presenceFailureLogIntervalMilliseconds)
         presence.registry.announce(on: loop) { announcements in
-            for announcement in announcements where announcement.channel.utf8.count <= Self.maxChannelBytesWithPresenceNotices {
-                let channel = Self.presenceChannel(of: announcement.channel)
-                broker.post(Self.event(for: announcement), to: channel) { error in
-                    logger.warning("publishing a presence notice failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            let eligible = announcements.filter { $0.channel.utf8.count <= Self.maxChannelBytesWithPresenceNotices }
+            guard !eligible.isEmpty else { return }
+            var names: [String] = []
+            var seen = Set<String>()
+            for announcement in eligible where seen.insert(announcement.channel).inserted { names.append(announcement.channel) }
+            store.watchedChannels(among: names) { watched in
+                for announcement in eligible where watched.contains(announcement.channel) {
+                    let channel = Self.presenceChannel(of: announcement.channel)
+                    broker.post(Self.event(for: announcement), to: channel) { error in
+                        guard failureLog.allows() else { return }
+                        logger.warning(
+                            "publishing a presence notice failed (further failures within 10 s are not logged)",
+                            metadata: ["channel": "\(channel)", "error": "\(error)"])
+                    }
                 }
             }
         }
     }
+
+    /// At most one warning per this many milliseconds for failed presence notices (a Redis
+    /// outage fails every one of them).
+    static let presenceFailureLogIntervalMilliseconds: Int64 = 10_000
 
     /// The event of `announcement`: JSON data, as every event the server emits on its own.
     static func event(for announcement: PresenceAnnouncement) -> ServerSentEvent {

@@ -19,6 +19,18 @@ public protocol PresenceStore: AnyObject, Sendable {
     /// Removes this process's entries from a shared store (a clean shutdown, once the streams
     /// ended); later joins are not shared any more. Nothing to do in memory.
     func shutdown() async
+
+    /// Calls `completion` with those of `channels` whose presence notices some stream watches
+    /// (`presence=1`), in any process sharing the store: the only ones worth announcing. A store
+    /// of one process announces only watched channels already and passes them all through (the
+    /// default).
+    func watchedChannels(among channels: [String], _ completion: @escaping @Sendable (Set<String>) -> Void)
+}
+
+extension PresenceStore {
+    public func watchedChannels(among channels: [String], _ completion: @escaping @Sendable (Set<String>) -> Void) {
+        completion(Set(channels))
+    }
 }
 
 /// A broker that brings its own ``PresenceStore`` (the Redis broker shares presence across
