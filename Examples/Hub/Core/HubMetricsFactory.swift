@@ -1,6 +1,6 @@
 public import CoreMetrics
 public import Prometheus
-public import Rill
+import Rill
 
 /// swift-prometheus's metrics factory, with a `# HELP` line for every metric Rill names
 /// (``Rill/MetricName/helpText(for:)``): swift-prometheus's own factory registers every
@@ -13,7 +13,8 @@ public struct HubMetricsFactory: MetricsFactory {
     public init(base: PrometheusMetricsFactory) { self.base = base }
 
     private func descriptor(_ label: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: label, helpText: MetricName.helpText(for: label))
+        // The label is the whole name: no unit is appended (empty components are skipped).
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: MetricName.helpText(for: label) ?? "")
     }
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
