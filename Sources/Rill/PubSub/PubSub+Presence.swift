@@ -1,6 +1,5 @@
 import RillCore
 import RillPubSub
-import Synchronization
 
 /// Presence: every stream joins its channels' presence when it subscribes and leaves when its
 /// subscription ends; `?presence=1` adds each channel's reserved presence channel, on which
