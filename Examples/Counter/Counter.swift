@@ -77,7 +77,9 @@ struct Counter: AsyncParsableCommand {
         router.get("/stream") { request, context in
             // An id this server never sent (not a number, negative, beyond UInt32) starts over.
             let start = UInt32(request.lastEventID ?? "").map(Int.init) ?? 0
-            let milliseconds = Int(request.query["interval_ms"] ?? "") ?? 1000
+            // Absent: a second. Present, it must be a whole number in range (`1e3`, or one past
+            // Int, is a 400, not a silent default).
+            let milliseconds = request.query["interval_ms"].map { Int($0) ?? -1 } ?? 1000
             guard (10...60_000).contains(milliseconds) else {
                 throw HTTPError(.badRequest, message: "interval_ms must be between 10 and 60000")
             }
