@@ -142,14 +142,11 @@ public struct HTTPRequestParser: Sendable {
     /// The bytes of the request line and header section of the last head returned (or being
     /// parsed), for accounting what a queued request holds.
     public var lastHeadByteCount: Int { headByteCount }
-    /// Whether the head being read (or the one that failed) is a `HEAD` request's: known once
-    /// its request line parsed, false before. An error response to it carries no body
-    /// (RFC 9110 §9.3.2).
-    package var headInProgressIsHEAD: Bool { requestLineIsHEAD }
-    /// Whether the method of the request line being read (or last read) is `HEAD`: set as soon
-    /// as the space after the method is seen, before any other check of the line, and kept
-    /// through the head and body, so that every error of that request (414, 505, 413…) knows.
-    private var requestLineIsHEAD = false
+    /// Whether the request being read (or the one that failed) is a `HEAD`: set as soon as the
+    /// space after its method is seen, before any other check of the line, and kept through
+    /// its head and body, so that every error of that request (414, 505, 413…) knows. An error
+    /// response to it carries no body (RFC 9110 §9.3.2).
+    package private(set) var headInProgressIsHEAD = false
 
     /// Whether part of a request has been received and not yet returned in full: a request line
     /// or header lines consumed, a body in progress, or unparsed bytes buffered.
@@ -456,7 +453,7 @@ public struct HTTPRequestParser: Sendable {
         }
         if firstSpaceOffset < 0 {
             // A new request line: its method decides whether its errors may carry a body.
-            requestLineIsHEAD =
+            headInProgressIsHEAD =
                 firstSpace == 4 && buffer[lineStart] == UInt8(ascii: "H") && buffer[lineStart + 1] == UInt8(ascii: "E")
                 && buffer[lineStart + 2] == UInt8(ascii: "A") && buffer[lineStart + 3] == UInt8(ascii: "D")
         }

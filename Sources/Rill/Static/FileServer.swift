@@ -149,11 +149,12 @@ public struct FileServer: Sendable {
     /// response that will carry the file's bytes opens it first and describes the file it
     /// opened (`fstat`), so that a file replaced by a rename between the `stat` and the body
     /// (an atomic deploy) is sent whole, old or new, never a head of one and the bytes of the
-    /// other. `HEAD` describes the path's status without opening.
+    /// other. A response without the file's bytes — `HEAD`, or a 304 or 412 the path's status
+    /// already decides — describes that status without opening.
     private func fileResponse(path: String, status pathStatus: FileStatus, request: Request, loop: EventLoop) async throws -> Response {
         var status = pathStatus
         var file: OpenFile?
-        if request.method != .head {
+        if request.method != .head, FileValidators(pathStatus).evaluate(request.headerFields) == .proceed {
             do {
                 // The canonical path has no link left; one swapped in since is refused (ELOOP).
                 let opened = try await loop.openFile(atPath: path, followingSymlinks: false)
