@@ -65,8 +65,12 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     private func refresh() {
         defer { scheduleRefresh(after: refreshInterval) }
         var changed = registry.takeChangedChannels()
-        for name in pendingRewrites where !changed.contains(where: { $0.name == name }) {
-            changed.append((name, registry.local(name).connections > 0 ? registry.local(name) : nil))
+        // A set, not a search of `changed` per name: after a reset every channel is pending and
+        // changed, and 200,000 of each searched linearly kept this loop busy for minutes.
+        let changedNames = Set(changed.lazy.map(\.name))
+        for name in pendingRewrites where !changedNames.contains(name) {
+            let local = registry.local(name)
+            changed.append((name, local.connections > 0 ? local : nil))
         }
         pendingRewrites = []
         guard broker.command.isReady else {
