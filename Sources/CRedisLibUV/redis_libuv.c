@@ -8,10 +8,12 @@
 // forever and a reset connection never gets its disconnect callback. Here hiredis is asked to
 // read and write as it wanted to, which makes it find the socket error itself and run its
 // connect or disconnect callbacks.
-// Minor fixes: (2) uv_poll_init_socket, (3) no leak when uv_poll_init_socket fails.
+// Minor fixes: (2) uv_poll_init_socket, (3) no leak when uv_poll_init_socket fails, (4) libuv is
+// told only when the events hiredis wants change.
 
 #include "redis_libuv.h"
 
+#include <hiredis/sds.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -23,13 +25,23 @@ typedef struct rill_redis_libuv_events {
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
     rill_redis_libuv_events *p = handle->data;
-    int ready = status != 0 ? p->events : events;  // (1)
+    int ready = events;
+    if (status != 0) {  // (1)
+        ready = p->events;
+        p->events = 0;  // libuv stopped the handle: a request for the same events must restart it
+    }
     // hiredis may free the context inside either call; cleanup() then clears p->context.
     if (p->context != NULL && (ready & UV_READABLE)) redisAsyncHandleRead(p->context);
     if (p->context != NULL && (ready & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
 }
 
-static void update(rill_redis_libuv_events *p) {
+// (4) Only when the mask changes: libuv's uv_poll_start begins with a uv_poll_stop, which takes
+// the fd out of epoll at once (a syscall, failing with ENOENT when the fd was not in yet), and
+// the next poll puts it back. hiredis asks for writes once per command, so the stock adapter paid
+// two epoll_ctl calls per command: 36,000 per 5 s, nearly all failing, under a presence flood.
+static void set_events(rill_redis_libuv_events *p, int events) {
+    if (events == p->events) return;
+    p->events = events;
     if (p->events != 0) {
         uv_poll_start(&p->handle, p->events, on_poll);
     } else {
@@ -39,26 +51,22 @@ static void update(rill_redis_libuv_events *p) {
 
 static void add_read(void *privdata) {
     rill_redis_libuv_events *p = privdata;
-    p->events |= UV_READABLE;
-    update(p);
+    set_events(p, p->events | UV_READABLE);
 }
 
 static void del_read(void *privdata) {
     rill_redis_libuv_events *p = privdata;
-    p->events &= ~UV_READABLE;
-    update(p);
+    set_events(p, p->events & ~UV_READABLE);
 }
 
 static void add_write(void *privdata) {
     rill_redis_libuv_events *p = privdata;
-    p->events |= UV_WRITABLE;
-    update(p);
+    set_events(p, p->events | UV_WRITABLE);
 }
 
 static void del_write(void *privdata) {
     rill_redis_libuv_events *p = privdata;
-    p->events &= ~UV_WRITABLE;
-    update(p);
+    set_events(p, p->events & ~UV_WRITABLE);
 }
 
 static void on_close(uv_handle_t *handle) {
@@ -90,4 +98,8 @@ int rill_redis_libuv_attach(redisAsyncContext *ac, void *uv_loop) {
     ac->ev.cleanup = cleanup;
     ac->ev.data = p;
     return REDIS_OK;
+}
+
+size_t rill_redis_pending_output_bytes(const redisAsyncContext *ac) {
+    return ac->c.obuf != NULL ? sdslen(ac->c.obuf) : 0;
 }

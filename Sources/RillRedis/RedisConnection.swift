@@ -46,6 +46,10 @@ final class RedisConnection {
     /// Loop milliseconds at which each outstanding reply was asked for (oldest first).
     private var sentAt = Deque<UInt64>()
     private var watchdog: ScheduledTimer?
+    /// Replies received on this connection so far: the watchdog's measure of progress.
+    private var repliesReceived = 0
+    /// Loop milliseconds of the last reply (or of bytes the watchdog itself got written).
+    private var lastProgressMilliseconds: UInt64 = 0
     private let replyTimeoutMilliseconds: UInt64
 
     init(eventLoop: EventLoop, host: String, port: Int, connectTimeout: Duration, replyTimeout: Duration) {
@@ -236,7 +240,11 @@ final class RedisConnection {
         let current = attempt
         let box = Unmanaged.passRetained(
             ReplyHandler { [weak self] reply in
-                if let self, self.attempt == current { _ = self.sentAt.popFirst() }
+                if let self, self.attempt == current {
+                    _ = self.sentAt.popFirst()
+                    self.repliesReceived &+= 1
+                    self.lastProgressMilliseconds = self.eventLoop.nowMilliseconds
+                }
                 handler(reply)
             })
         guard Self.submit(context, arguments, replyCallback, box.toOpaque()) else {
@@ -312,18 +320,40 @@ final class RedisConnection {
 
     // MARK: Reply deadline
 
+    /// When the connection counts as lost: ``replyTimeout`` after the oldest command still
+    /// waiting was sent, or after the last progress if that came later (a long pipeline whose
+    /// replies keep coming is not lost because its oldest command was sent long ago).
+    private var deadlineMilliseconds: UInt64? {
+        sentAt.first.map { max($0, lastProgressMilliseconds) + replyTimeoutMilliseconds }
+    }
+
+    private var isOverdue: Bool { deadlineMilliseconds.map { eventLoop.nowMilliseconds >= $0 } ?? false }
+
     private func armWatchdog() {
-        guard watchdog?.isPending != true, let oldest = sentAt.first else { return }
-        let deadline = oldest + replyTimeoutMilliseconds
+        guard watchdog?.isPending != true, let deadline = deadlineMilliseconds else { return }
         let now = eventLoop.nowMilliseconds
         watchdog = eventLoop.schedule(after: .milliseconds(Int64(deadline > now ? deadline - now : 0))) { [weak self] in
             guard let self else { return }
             self.watchdog = nil
-            guard let oldest = self.sentAt.first else { return }
-            if self.eventLoop.nowMilliseconds >= oldest + self.replyTimeoutMilliseconds {
-                self.teardown(reason: "no reply within \(self.replyTimeout)")
-            } else {
+            guard self.isOverdue else { return self.armWatchdog() }
+            // Timers run before the loop writes and reads its sockets: after a turn that kept
+            // this loop busy past the deadline, the command may still be unsent or its reply
+            // unread. Do that I/O now (non-blocking); a connection that takes bytes or answers
+            // is slow, not lost.
+            let (current, received) = (self.attempt, self.repliesReceived)
+            var wrote = false
+            if let context = self.context, case let pending = rill_redis_pending_output_bytes(context), pending > 0 {
+                redisAsyncHandleWrite(context)
+                guard self.attempt == current, let context = self.context else { return }  // lost while writing
+                wrote = rill_redis_pending_output_bytes(context) < pending
+            }
+            if let context = self.context { redisAsyncHandleRead(context) }
+            guard self.attempt == current, self.context != nil else { return }  // lost while reading
+            if wrote || self.repliesReceived != received {
+                self.lastProgressMilliseconds = self.eventLoop.nowMilliseconds
                 self.armWatchdog()
+            } else {
+                self.teardown(reason: "no reply within \(self.replyTimeout)")
             }
         }
     }

@@ -11,4 +11,7 @@
 /// libuv refuses the socket; the context is then untouched and the caller frees it.
 int rill_redis_libuv_attach(redisAsyncContext *ac, void *uv_loop);
 
+/// The bytes of commands hiredis holds for `ac` that have not been written to its socket yet.
+size_t rill_redis_pending_output_bytes(const redisAsyncContext *ac);
+
 #endif

@@ -75,6 +75,16 @@ final class RedisServer: @unchecked Sendable {
         waitpid(pid, &status, 0)
     }
 
+    /// SIGSTOPs the server: its connections stay open, nothing is read or answered.
+    func suspend() {
+        if let pid { Glibc.kill(pid, SIGSTOP) }
+    }
+
+    /// SIGCONTs a server that ``suspend()`` stopped.
+    func resume() {
+        if let pid { Glibc.kill(pid, SIGCONT) }
+    }
+
     /// Whether a `PING` on a fresh connection gets `+PONG`.
     private func ping() -> Bool {
         guard let response = try? exchange("PING\r\n", expecting: 7) else { return false }
