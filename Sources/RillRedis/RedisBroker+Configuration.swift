@@ -56,8 +56,12 @@ extension RedisBroker {
         public var keyPrefix: String
         /// How long connecting (TCP, `AUTH`, `SELECT`, loading the scripts) may take.
         public var connectTimeout: Duration
-        /// How long a command may wait for its reply before the connection is considered dead
-        /// and is reset (hiredis 0.14 has no timeouts of its own).
+        /// How long a connection with commands waiting may go without a reply before it is
+        /// considered dead and is reset (hiredis 0.14 has no timeouts of its own). Counted from
+        /// the oldest waiting command or the last reply, whichever came later, so a long
+        /// pipeline whose replies keep coming is not reset; a loop that was busy past it first
+        /// writes and reads what it could not, and resets only a connection that takes and
+        /// answers nothing. Default 5 s.
         public var replyTimeout: Duration
         /// The first delay before reconnecting after a connection is lost; doubled after every
         /// failed attempt up to ``reconnectMaxDelay``.
