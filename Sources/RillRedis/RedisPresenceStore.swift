@@ -1,3 +1,4 @@
+import DequeModule
 import RillCore
 import RillPubSub
 
@@ -6,19 +7,29 @@ import RillPubSub
 /// every live process.
 ///
 /// Keys (under the broker's ``RedisBroker/Configuration/keyPrefix``):
+/// - `presence-processes` — a sorted set of the processes, each scored with the time (ms since
+///   1970, the process's clock) until which it counts as alive: renewed at every refresh, the
+///   one thing a refresh must touch;
 /// - `presence:<channel>` — a sorted set of the ids of the processes with subscribers on the
-///   channel, each scored with the time (ms since 1970, the process's clock) its entries expire;
+///   channel (scored with the time of the write);
 /// - `presence-members:<process>:<channel>` — that process's hash for the channel: field `n`
 ///   holds its subscriptions, field `m:<sub>` holds `<connections>:<since ms>` per identity.
 ///
-/// Every ``PresenceConfiguration/refreshInterval`` a process rewrites the hashes of the
-/// channels that changed since its previous refresh (`MULTI`/`EXEC`: `DEL`, `HSET`, `PEXPIRE`)
-/// and renews the others (`PEXPIRE` and `ZADD`: O(1) per channel; a hash Redis lost is
-/// rewritten at once). A process that dies without a goodbye stops renewing: its hashes
-/// expire ``PresenceConfiguration/entryTimeToLive`` after its last refresh, and a query
-/// ignores (and removes) its sorted-set entries from then on. A clean shutdown deletes them.
-/// A query reads the sorted set and one hash per other live process: O(processes + members).
-/// Per channel Redis holds one entry per process and one field per identity.
+/// Every ``PresenceConfiguration/refreshInterval`` a process renews its own liveness
+/// (`ZADD presence-processes`) and rewrites the hashes of the channels that changed since its
+/// previous refresh (`MULTI`/`EXEC`: `DEL`, `HSET`, `PEXPIRE`, `ZADD`). A refresh costs the
+/// channels that changed, not every channel: a channel's keys live ``keyLifetime`` (40 times
+/// ``PresenceConfiguration/entryTimeToLive``, at least 1 s: 10 minutes by default) and are renewed once a
+/// third of it passed since they were written (`PEXPIRE`; a hash Redis lost is rewritten at
+/// once), so 200,000 quiet channels cost about 1,700 commands per refresh instead of 600,000.
+///
+/// A process that dies without a goodbye stops renewing its liveness: ``PresenceConfiguration/
+/// entryTimeToLive`` after its last refresh, queries ignore its entries (and remove those of
+/// the channel they read), and its keys expire within ``keyLifetime``. A clean shutdown deletes
+/// them at once. A query reads the channel's set, the liveness of the processes in it
+/// (`ZMSCORE`) and one hash per other live process: O(processes + members). If Redis loses the
+/// liveness set (a restart, a flush), each process finds its own entry missing at its next
+/// refresh and rewrites every channel.
 final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     let registry: PresenceRegistry
     private let broker: RedisBroker
@@ -26,14 +37,26 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     private let processID: String
     private let prefix: [UInt8]
     private let refreshInterval: Duration
-    private let timeToLiveBytes: [UInt8]
     private let timeToLiveMilliseconds: Int64
+    /// How long a channel's keys live in Redis after they were written or renewed.
+    let keyLifetime: Duration
+    private let keyLifetimeBytes: [UInt8]
     // Loop state (the broker's loop).
     private var timer: ScheduledTimer?
     private var stopped = false
+    /// Whether Redis already answered a liveness renewal: a later answer that the entry was
+    /// new means Redis lost the set.
+    private var registeredLiveness = false
     /// Channels whose hash must be rewritten at the next refresh although they did not change
     /// (a command that could not be sent, a hash Redis lost).
     private var pendingRewrites = Set<String>()
+    /// The channels whose keys this process wrote, each with the loop time of the last write or
+    /// renewal and its entry in ``renewals``.
+    private var written: [String: (milliseconds: UInt64, entry: UInt64)] = [:]
+    /// One entry per channel of ``written``, in the order they are due for a look; an entry
+    /// whose number no longer matches is dropped when it comes up.
+    private var renewals = Deque<(name: String, queuedMilliseconds: UInt64, entry: UInt64)>()
+    private var nextEntry: UInt64 = 0
 
     init(broker: RedisBroker) {
         let configuration = broker.configuration.broker.presence
@@ -44,9 +67,12 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
         prefix = Array(broker.configuration.keyPrefix.utf8)
         refreshInterval = configuration.refreshInterval
         timeToLiveMilliseconds = Int64(configuration.entryTimeToLive.wholeMilliseconds)
-        timeToLiveBytes = Array(String(timeToLiveMilliseconds).utf8)
+        keyLifetime = max(configuration.entryTimeToLive * 40, .seconds(1))
+        keyLifetimeBytes = Array(String(keyLifetime.wholeMilliseconds).utf8)
         broker.onLoop { self.scheduleRefresh(after: .zero) }
     }
+
+    private var processesKey: [UInt8] { prefix + Array("presence-processes".utf8) }
 
     private func setKey(_ channel: String) -> [UInt8] { prefix + Array("presence:".utf8) + Array(channel.utf8) }
 
@@ -61,7 +87,8 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
         timer = broker.eventLoop.schedule(after: delay) { [weak self] in self?.refresh() }
     }
 
-    /// Writes what changed, renews the rest. Loop thread.
+    /// Renews this process's liveness, writes what changed, renews the keys that are due.
+    /// Loop thread.
     private func refresh() {
         defer { scheduleRefresh(after: refreshInterval) }
         var changed = registry.takeChangedChannels()
@@ -73,20 +100,38 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
             changed.append((name, local.connections > 0 ? local : nil))
         }
         pendingRewrites = []
-        guard broker.command.isReady else {
+        guard broker.command.isReady, renewLiveness() else {
             for (name, _) in changed { pendingRewrites.insert(name) }
             return
         }
-        let expiry = Array(String(PresenceRegistry.unixMilliseconds() + timeToLiveMilliseconds).utf8)
-        var rewritten = Set<String>()
+        let now = broker.eventLoop.nowMilliseconds
+        let score = Array(String(PresenceRegistry.unixMilliseconds()).utf8)
         for (name, channel) in changed {
-            rewritten.insert(name)
-            if let channel { write(name, channel, expiry: expiry) } else { remove(name) }
+            if let channel { write(name, channel, score: score, now: now) } else { remove(name) }
         }
-        for name in registry.channelNames() where !rewritten.contains(name) { renew(name, expiry: expiry) }
+        renewDueKeys(now: now)
     }
 
-    private func write(_ name: String, _ channel: PresenceRegistry.Channel, expiry: [UInt8]) {
+    /// `ZADD` of this process's liveness; false if the connection cannot take it.
+    private func renewLiveness() -> Bool {
+        let unixNow = PresenceRegistry.unixMilliseconds()
+        let expiry = Array(String(unixNow + timeToLiveMilliseconds).utf8)
+        let sent = broker.command.send([Array("ZADD".utf8), processesKey, expiry, Array(processID.utf8)]) { [weak self] reply in
+            guard let self, !self.stopped, let added = reply?.integer else { return }
+            // Added anew after a first answer: Redis lost the set, and with it (restart, flush)
+            // this process's channel keys. Write them all again.
+            if added == 1, self.registeredLiveness { self.pendingRewrites.formUnion(self.registry.channelNames()) }
+            self.registeredLiveness = true
+        }
+        guard sent else { return false }
+        broker.command.send([Array("PEXPIRE".utf8), processesKey, keyLifetimeBytes]) { _ in }
+        // Processes dead for longer than any of their keys can live.
+        let forgotten = Array(String(unixNow - Int64(keyLifetime.wholeMilliseconds)).utf8)
+        broker.command.send([Array("ZREMRANGEBYSCORE".utf8), processesKey, Array("-inf".utf8), forgotten]) { _ in }
+        return true
+    }
+
+    private func write(_ name: String, _ channel: PresenceRegistry.Channel, score: [UInt8], now: UInt64) {
         let hash = hashKey(name, process: processID)
         var fields: [[UInt8]] = [Array("HSET".utf8), hash, Array("n".utf8), Array(String(channel.connections).utf8)]
         for member in channel.members.values {
@@ -94,40 +139,71 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
             fields.append(Array("\(member.connections):\(member.sinceUnixMilliseconds)".utf8))
         }
         let commands: [[[UInt8]]] = [
-            [Array("MULTI".utf8)], [Array("DEL".utf8), hash], fields, [Array("PEXPIRE".utf8), hash, timeToLiveBytes],
-            [Array("ZADD".utf8), setKey(name), expiry, Array(processID.utf8)],
-            [Array("PEXPIRE".utf8), setKey(name), timeToLiveBytes], [Array("EXEC".utf8)],
+            [Array("MULTI".utf8)], [Array("DEL".utf8), hash], fields, [Array("PEXPIRE".utf8), hash, keyLifetimeBytes],
+            [Array("ZADD".utf8), setKey(name), score, Array(processID.utf8)],
+            [Array("PEXPIRE".utf8), setKey(name), keyLifetimeBytes], [Array("EXEC".utf8)],
         ]
-        send(commands, rewriting: name)
+        guard send(commands, rewriting: name) else { return }
+        if let previous = written[name] {
+            written[name] = (now, previous.entry)  // its place in the queue stays
+        } else {
+            written[name] = (now, nextEntry)
+            renewals.append((name, now, nextEntry))
+            nextEntry &+= 1
+        }
     }
 
     private func remove(_ name: String) {
+        written[name] = nil
         let commands: [[[UInt8]]] = [
             [Array("DEL".utf8), hashKey(name, process: processID)], [Array("ZREM".utf8), setKey(name), Array(processID.utf8)],
         ]
         send(commands, rewriting: name)
     }
 
-    private func renew(_ name: String, expiry: [UInt8]) {
-        let sent = broker.command.send([Array("PEXPIRE".utf8), hashKey(name, process: processID), timeToLiveBytes]) { [weak self] reply in
-            // 0: Redis no longer has the hash (restarted, flushed): write it again now.
+    /// Renews the keys of the channels written or renewed a third of ``keyLifetime`` ago or
+    /// more; a channel written since goes back in the queue.
+    private func renewDueKeys(now: UInt64) {
+        let third = UInt64(keyLifetime.wholeMilliseconds / 3)
+        guard now >= third else { return }
+        let due = now - third
+        // Each entry looked at once: one put back now is not due again before `third`.
+        for _ in 0..<renewals.count {
+            guard let first = renewals.first, first.queuedMilliseconds <= due else { break }
+            renewals.removeFirst()
+            guard let state = written[first.name], state.entry == first.entry else { continue }  // removed
+            if state.milliseconds <= due {
+                guard renew(first.name) else { continue }  // rewritten at the next refresh
+                written[first.name] = (now, state.entry)
+            }
+            renewals.append((first.name, now, state.entry))
+        }
+    }
+
+    /// `PEXPIRE` of a channel's keys; false if the connection cannot take it.
+    private func renew(_ name: String) -> Bool {
+        let sent = broker.command.send([Array("PEXPIRE".utf8), hashKey(name, process: processID), keyLifetimeBytes]) { [weak self] reply in
+            // 0: Redis no longer has the hash (restarted, flushed, evicted): write it again now.
             if let self, reply?.integer == 0, !self.stopped { self.pendingRewrites.insert(name) }
         }
         guard sent else {
+            written[name] = nil
             pendingRewrites.insert(name)
-            return
+            return false
         }
-        broker.command.send([Array("ZADD".utf8), setKey(name), expiry, Array(processID.utf8)]) { _ in }
-        broker.command.send([Array("PEXPIRE".utf8), setKey(name), timeToLiveBytes]) { _ in }
+        broker.command.send([Array("PEXPIRE".utf8), setKey(name), keyLifetimeBytes]) { _ in }
+        return true
     }
 
     /// Sends `commands` in order; if the connection cannot take them, `name` is rewritten at
-    /// the next refresh.
-    private func send(_ commands: [[[UInt8]]], rewriting name: String) {
+    /// the next refresh. Returns whether all were sent.
+    @discardableResult
+    private func send(_ commands: [[[UInt8]]], rewriting name: String) -> Bool {
         for command in commands where !broker.command.send(command, { _ in }) {
             pendingRewrites.insert(name)
-            return
+            return false
         }
+        return true
     }
 
     // MARK: PresenceStore
@@ -169,34 +245,55 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
 
     /// The hashes of every other live process with subscribers on `channel`. Loop thread.
     private func readOthers(_ channel: String, completion: @escaping (Result<[RedisValue], any Error>) -> Void) {
-        let now = Array(String(PresenceRegistry.unixMilliseconds()).utf8)
         let set = setKey(channel)
         let failure = BrokerError.backend("cannot read presence from \(broker.configuration.url)")
-        // Entries of processes that stopped refreshing go first.
-        broker.command.send([Array("ZREMRANGEBYSCORE".utf8), set, Array("-inf".utf8), now]) { _ in }
-        let sent = broker.command.send([Array("ZRANGE".utf8), set, now, Array("+inf".utf8), Array("BYSCORE".utf8)]) { [self] reply in
+        let sent = broker.command.send([Array("ZRANGE".utf8), set, Array("0".utf8), Array("-1".utf8)]) { [self] reply in
             guard let ids = reply?.elements else { return completion(.failure(failure)) }
             let processes = ids.compactMap(\.text).filter { $0 != self.processID }
             if processes.isEmpty { return completion(.success([])) }
-            var hashes: [RedisValue] = []
-            var failed = false
-            for process in processes {
-                let sent = broker.command.send([Array("HGETALL".utf8), hashKey(channel, process: process)]) { reply in
-                    guard !failed else { return }
-                    guard let reply else {
-                        failed = true
-                        return completion(.failure(failure))
+            let sent = broker.command.send([Array("ZMSCORE".utf8), processesKey] + processes.map { Array($0.utf8) }) { [self] reply in
+                guard let scores = reply?.elements, scores.count == processes.count else { return completion(.failure(failure)) }
+                let now = PresenceRegistry.unixMilliseconds()
+                var live: [String] = []
+                var dead: [[UInt8]] = []
+                for (process, score) in zip(processes, scores) {
+                    if let expiry = score.text.flatMap(Double.init), expiry > Double(now) {
+                        live.append(process)
+                    } else {
+                        dead.append(Array(process.utf8))
                     }
-                    hashes.append(reply)
-                    if hashes.count == processes.count { completion(.success(hashes)) }
                 }
-                if !sent {
+                // Entries of processes that stopped renewing their liveness go first.
+                if !dead.isEmpty { broker.command.send([Array("ZREM".utf8), set] + dead) { _ in } }
+                readHashes(of: live, channel, failure: failure, completion: completion)
+            }
+            if !sent { completion(.failure(failure)) }
+        }
+        if !sent { completion(.failure(failure)) }
+    }
+
+    /// `HGETALL` of each process's hash of `channel`. Loop thread.
+    private func readHashes(
+        of processes: [String], _ channel: String, failure: BrokerError, completion: @escaping (Result<[RedisValue], any Error>) -> Void
+    ) {
+        if processes.isEmpty { return completion(.success([])) }
+        var hashes: [RedisValue] = []
+        var failed = false
+        for process in processes {
+            let sent = broker.command.send([Array("HGETALL".utf8), hashKey(channel, process: process)]) { reply in
+                guard !failed else { return }
+                guard let reply else {
                     failed = true
                     return completion(.failure(failure))
                 }
+                hashes.append(reply)
+                if hashes.count == processes.count { completion(.success(hashes)) }
+            }
+            if !sent {
+                failed = true
+                return completion(.failure(failure))
             }
         }
-        if !sent { completion(.failure(failure)) }
     }
 
     /// The channels whose notice channel some process subscribes to (`PUBSUB NUMSUB`, at most
@@ -247,13 +344,14 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
         stopped = true
         timer?.cancel()
         timer = nil
-        let names = Set(registry.channelNames()).union(registry.takeChangedChannels().map(\.name))
-        guard broker.command.isReady, !names.isEmpty else { return done() }
+        let names = Set(registry.channelNames()).union(registry.takeChangedChannels().map(\.name)).union(written.keys)
+        guard broker.command.isReady else { return done() }
         var waiting = 0
         let confirmed: (RedisValue?) -> Void = { _ in
             waiting -= 1
             if waiting == 0 { done() }
         }
+        if broker.command.send([Array("ZREM".utf8), processesKey, Array(processID.utf8)], confirmed) { waiting += 1 }
         for name in names {
             if broker.command.send([Array("DEL".utf8), hashKey(name, process: processID)], confirmed) { waiting += 1 }
             if broker.command.send([Array("ZREM".utf8), setKey(name), Array(processID.utf8)], confirmed) { waiting += 1 }

@@ -14,11 +14,13 @@ public struct PresenceConfiguration: Sendable, Equatable {
     /// The most individual `rill-join`/`rill-leave` events a channel's subscribers receive per
     /// window from one process; past it they receive one `rill-presence` summary instead.
     public var maxIndividualEventsPerWindow: Int
-    /// A shared store (Redis): how often each process rewrites its changed entries and renews
-    /// the expiry of the others.
+    /// A shared store (Redis): how often each process renews its liveness and rewrites the
+    /// entries that changed.
     public var refreshInterval: Duration
-    /// A shared store (Redis): how long a process's entries outlive its last refresh, so those of
-    /// a process that died without saying goodbye disappear. At least twice ``refreshInterval``.
+    /// A shared store (Redis): how long a process counts as alive after its last refresh, so
+    /// the entries of a process that died without saying goodbye disappear from queries. At
+    /// least twice ``refreshInterval``. The entries themselves stay in Redis 40 times as long
+    /// (at least 1 s; renewed while the process runs) and then expire.
     public var entryTimeToLive: Duration
 
     /// The default window: one second.

@@ -1,0 +1,112 @@
+import Foundation
+import RillCore
+import RillPubSub
+import RillRedis
+import Testing
+
+/// How a process mirrors its presence into Redis: a refresh renews one liveness entry and writes
+/// what changed; quiet channels' keys are renewed rarely, yet outlive many refreshes; a process
+/// that stops renewing drops out of queries at once; a flushed Redis gets every channel back.
+@Suite(.timeLimit(.minutes(1)))
+struct RedisPresenceMirrorTests {
+    /// A node whose presence refreshes every `refresh` and whose liveness lasts `timeToLive`
+    /// (its channels' keys live 40 times that).
+    private func node(_ server: RedisServer, refresh: Duration, timeToLive: Duration) async throws -> Node {
+        var broker = BrokerConfiguration()
+        broker.presence = PresenceConfiguration(refreshInterval: refresh, entryTimeToLive: timeToLive)
+        return try await Node.start(server, broker: broker)
+    }
+
+    /// `redis-cli` against `server`; its output.
+    private func cli(_ server: RedisServer, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        process.arguments = ["-p", String(server.port)] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Calls of `command` so far (`INFO commandstats`).
+    private func calls(_ server: RedisServer, _ command: String) throws -> Int {
+        let line = try cli(server, "info", "commandstats").split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_\(command):") }
+        return line.flatMap { $0.split(separator: "=")[1].split(separator: ",").first.flatMap { Int($0) } } ?? 0
+    }
+
+    @Test func `quiet channels cost their renewals rarely, and their keys outlive many refreshes`() async throws {
+        let server = try RedisServer()
+        // Refreshed every 50 ms, alive 100 ms past the last: keys live 4 s, renewed after 1.33 s.
+        let a = try await node(server, refresh: .milliseconds(50), timeToLive: .milliseconds(100))
+        let b = try await node(server, refresh: .milliseconds(50), timeToLive: .milliseconds(100))
+        let storeA = a.broker.makePresenceStore()
+        let storeB = b.broker.makePresenceStore()
+        let channels = (0..<200).map { "quiet-\($0)" }
+        let lease = storeA.registry.join("alice", channels: channels)
+        try await eventually("A's channels in Redis") { (try? await storeB.presence(of: "quiet-199", limit: 10).count) == 1 }
+
+        // Idle: each refresh renews A's liveness; a channel's keys are renewed once per 1.33 s,
+        // not at each of the ~20 refreshes per second (which would be 8,000 PEXPIREs a second).
+        let before = try calls(server, "pexpire")
+        try await Task.sleep(for: .seconds(1))
+        let renewals = try calls(server, "pexpire") - before
+        #expect(renewals < 2_000, "\(renewals) PEXPIRE in an idle second for 200 channels")
+
+        // Past the keys' 4 s lifetime, renewed, every channel is still there.
+        try await Task.sleep(for: .seconds(5))
+        for channel in ["quiet-0", "quiet-100", "quiet-199"] {
+            let presence = try await storeB.presence(of: channel, limit: 10)
+            #expect(presence.count == 1 && presence.members.map(\.sub) == ["alice"], "\(channel)")
+        }
+        lease.release()
+        await storeA.shutdown()
+        await storeB.shutdown()
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `a process that stops renewing drops out once its liveness ends, before its keys expire`() async throws {
+        let server = try RedisServer()
+        // Keys live 40 × 300 ms = 12 s: the liveness, not the keys, ends A's presence.
+        let a = try await node(server, refresh: .milliseconds(100), timeToLive: .milliseconds(300))
+        let b = try await node(server, refresh: .milliseconds(100), timeToLive: .milliseconds(300))
+        let storeA = a.broker.makePresenceStore()
+        let storeB = b.broker.makePresenceStore()
+        let lease = storeA.registry.join("alice", channels: ["room"])
+        try await eventually("A in Redis") { (try? await storeB.presence(of: "room", limit: 10).count) == 1 }
+
+        await a.shutdown()  // no goodbye: A's loop is gone, its keys stay
+        try await eventually(within: .seconds(5), "A dropped out") { (try? await storeB.presence(of: "room", limit: 10).count) == 0 }
+        #expect(try cli(server, "--scan", "--pattern", "rill:presence-members:*:room").contains("room"), "A's hash still in Redis")
+        #expect(try cli(server, "zrange", "rill:presence:room", "0", "-1").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        lease.release()
+        await storeB.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func `after Redis lost everything, each process writes every channel again at its next refresh`() async throws {
+        let server = try RedisServer()
+        // Keys live 40 s, renewed after 13 s: only the lost liveness entry can bring them back soon.
+        let a = try await node(server, refresh: .milliseconds(100), timeToLive: .seconds(1))
+        let b = try await node(server, refresh: .milliseconds(100), timeToLive: .seconds(1))
+        let storeA = a.broker.makePresenceStore()
+        let storeB = b.broker.makePresenceStore()
+        let lease = storeA.registry.join("alice", channels: ["one", "two", "three"])
+        try await eventually("A in Redis") { (try? await storeB.presence(of: "three", limit: 10).count) == 1 }
+
+        #expect(try cli(server, "flushall").hasPrefix("OK"))
+        #expect(try await storeB.presence(of: "one", limit: 10).count == 0)
+        try await eventually(within: .seconds(5), "A's channels written again") {
+            var counts: [Int] = []
+            for channel in ["one", "two", "three"] { counts.append((try? await storeB.presence(of: channel, limit: 10).count) ?? -1) }
+            return counts == [1, 1, 1]
+        }
+        lease.release()
+        await storeA.shutdown()
+        await storeB.shutdown()
+        await a.shutdown()
+        await b.shutdown()
+    }
+}
