@@ -94,6 +94,9 @@ public struct PublishReceipt: Sendable, Hashable, Codable {
     /// The id the event was published with (assigned by the broker when the publisher gave none).
     public let id: String
     /// How many subscriptions of this process received it (for Redis: this process's share).
+    /// Exact for the publishing loop's subscriptions; on the process's other loops, counted
+    /// before they deliver: a subscription matched more than one way there (by the channel and
+    /// a pattern, or by two patterns) counts once per way, though it takes the event once.
     public let subscriberCount: Int
 
     package init(id: String, subscriberCount: Int) {
