@@ -60,8 +60,9 @@ extension RedisBroker {
         /// considered dead and is reset (hiredis 0.14 has no timeouts of its own). Counted from
         /// the oldest waiting command or the last reply, whichever came later, so a long
         /// pipeline whose replies keep coming is not reset; a loop that was busy past it first
-        /// writes and reads what it could not, and resets only a connection that takes and
-        /// answers nothing. Default 5 s.
+        /// writes and reads what it could not, and gives commands it only now could send half
+        /// of it more (once until a reply comes): a Redis that stopped answering is given up
+        /// within 1.5 times this. Default 5 s.
         public var replyTimeout: Duration
         /// The first delay before reconnecting after a connection is lost; doubled after every
         /// failed attempt up to ``reconnectMaxDelay``.

@@ -48,8 +48,10 @@ final class RedisConnection {
     private var watchdog: ScheduledTimer?
     /// Replies received on this connection so far: the watchdog's measure of progress.
     private var repliesReceived = 0
-    /// Loop milliseconds of the last reply (or of bytes the watchdog itself got written).
+    /// Loop milliseconds of the last reply (or, once, of bytes the watchdog itself got written).
     private var lastProgressMilliseconds: UInt64 = 0
+    /// The watchdog gave bytes it wrote itself time for their reply since the last reply.
+    private var usedWriteGrace = false
     private let replyTimeoutMilliseconds: UInt64
 
     init(eventLoop: EventLoop, host: String, port: Int, connectTimeout: Duration, replyTimeout: Duration) {
@@ -244,6 +246,7 @@ final class RedisConnection {
                     _ = self.sentAt.popFirst()
                     self.repliesReceived &+= 1
                     self.lastProgressMilliseconds = self.eventLoop.nowMilliseconds
+                    self.usedWriteGrace = false
                 }
                 handler(reply)
             })
@@ -349,8 +352,16 @@ final class RedisConnection {
             }
             if let context = self.context { redisAsyncHandleRead(context) }
             guard self.attempt == current, self.context != nil else { return }  // lost while reading
-            if wrote || self.repliesReceived != received {
-                self.lastProgressMilliseconds = self.eventLoop.nowMilliseconds
+            let now = self.eventLoop.nowMilliseconds
+            if self.repliesReceived != received {
+                self.lastProgressMilliseconds = now
+                self.armWatchdog()
+            } else if wrote && !self.usedWriteGrace {
+                // Bytes the busy loop could not send went out just now: their reply gets half
+                // the timeout, once until a reply comes (a Redis that takes bytes but never
+                // answers is given up within 1.5 times the timeout, however much is sent).
+                self.usedWriteGrace = true
+                self.lastProgressMilliseconds = now - min(now, self.replyTimeoutMilliseconds / 2)
                 self.armWatchdog()
             } else {
                 self.teardown(reason: "no reply within \(self.replyTimeout)")

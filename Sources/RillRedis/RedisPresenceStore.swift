@@ -19,17 +19,19 @@ import RillPubSub
 /// (`ZADD presence-processes`) and rewrites the hashes of the channels that changed since its
 /// previous refresh (`MULTI`/`EXEC`: `DEL`, `HSET`, `PEXPIRE`, `ZADD`). A refresh costs the
 /// channels that changed, not every channel: a channel's keys live ``keyLifetime`` (40 times
-/// ``PresenceConfiguration/entryTimeToLive``, at least 1 s: 10 minutes by default) and are renewed once a
-/// third of it passed since they were written (`PEXPIRE`; a hash Redis lost is rewritten at
-/// once), so 200,000 quiet channels cost about 1,700 commands per refresh instead of 600,000.
+/// ``PresenceConfiguration/entryTimeToLive``, at least 1 s: 10 minutes by default) and are
+/// renewed once a third of it passed since they were written (`PEXPIRE`; a hash Redis lost is
+/// rewritten at once). 200,000 quiet channels cost two commands each per 200 s, in the bursts
+/// they were written in, instead of three each at every refresh.
 ///
-/// A process that dies without a goodbye stops renewing its liveness: ``PresenceConfiguration/
-/// entryTimeToLive`` after its last refresh, queries ignore its entries (and remove those of
-/// the channel they read), and its keys expire within ``keyLifetime``. A clean shutdown deletes
-/// them at once. A query reads the channel's set, the liveness of the processes in it
-/// (`ZMSCORE`) and one hash per other live process: O(processes + members). If Redis loses the
-/// liveness set (a restart, a flush), each process finds its own entry missing at its next
-/// refresh and rewrites every channel.
+/// A process that dies without a goodbye stops renewing its liveness. From
+/// ``PresenceConfiguration/entryTimeToLive`` after its last refresh, queries ignore its entries
+/// (a process that was only stalled counts again at its next refresh); its keys expire within
+/// ``keyLifetime``, and then queries remove its id from the channels' sets. A clean shutdown
+/// deletes its entries at once. A query reads the channel's set, the liveness of the processes
+/// in it (`ZMSCORE`) and one hash per other live process: O(processes + members). If Redis
+/// loses the liveness set (a restart, a flush), each process finds its own entry missing at its
+/// next refresh and rewrites every channel.
 final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     let registry: PresenceRegistry
     private let broker: RedisBroker
@@ -253,18 +255,22 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
             if processes.isEmpty { return completion(.success([])) }
             let sent = broker.command.send([Array("ZMSCORE".utf8), processesKey] + processes.map { Array($0.utf8) }) { [self] reply in
                 guard let scores = reply?.elements, scores.count == processes.count else { return completion(.failure(failure)) }
-                let now = PresenceRegistry.unixMilliseconds()
+                let now = Double(PresenceRegistry.unixMilliseconds())
+                let forgotten = now - Double(keyLifetime.wholeMilliseconds)
                 var live: [String] = []
-                var dead: [[UInt8]] = []
+                var gone: [[UInt8]] = []
                 for (process, score) in zip(processes, scores) {
-                    if let expiry = score.text.flatMap(Double.init), expiry > Double(now) {
+                    let expiry = score.text.flatMap(Double.init)
+                    if let expiry, expiry > now {
                         live.append(process)
-                    } else {
-                        dead.append(Array(process.utf8))
+                    } else if (expiry ?? -.infinity) < forgotten {
+                        gone.append(Array(process.utf8))
                     }
                 }
-                // Entries of processes that stopped renewing their liveness go first.
-                if !dead.isEmpty { broker.command.send([Array("ZREM".utf8), set] + dead) { _ in } }
+                // A process whose liveness lapsed may only be stalled (a busy loop, a paused
+                // Redis): its entry stays, ignored, and counts again at its next refresh. One
+                // gone for longer than its keys live goes (were it back, it writes every channel).
+                if !gone.isEmpty { broker.command.send([Array("ZREM".utf8), set] + gone) { _ in } }
                 readHashes(of: live, channel, failure: failure, completion: completion)
             }
             if !sent { completion(.failure(failure)) }

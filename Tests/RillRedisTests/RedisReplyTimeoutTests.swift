@@ -39,6 +39,26 @@ struct RedisReplyTimeoutTests {
         await node.shutdown()
     }
 
+    @Test func `a Redis that takes commands but answers none is given up however much is sent`() async throws {
+        let server = try RedisServer()
+        let node = try await Node.start(server) { $0.replyTimeout = .milliseconds(300) }
+        server.suspend()
+        // Publishes keep coming, each a few bytes the kernel takes: progress in writing alone
+        // must not keep the connection (it would, until the socket's buffers filled: megabytes).
+        let publishing = Task {
+            while !Task.isCancelled {
+                node.loop.execute { node.broker.publishOnLoop(ServerSentEvent(data: "into the void"), to: "hung") { _ in } }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        try await eventually(within: .seconds(5), "the command connection given up") {
+            await node.broker.connectionStatus().command == false
+        }
+        publishing.cancel()
+        server.resume()
+        await node.shutdown()
+    }
+
     @Test func `a Redis that stops answering is given up after the reply timeout, and found again`() async throws {
         let server = try RedisServer()
         let node = try await Node.start(server) {
