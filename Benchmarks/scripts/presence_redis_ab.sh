@@ -10,16 +10,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 redis_port=${REDIS_PORT:-24379}
 hub_port=${HUB_PORT:-24005}
 work=$(mktemp -d)
+# shellcheck source=redis_hub.sh
+source "$here/redis_hub.sh"
 for spec in "$@"; do
     name=${spec%%=*}
     binary=${spec#*=}
-    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning \
-        >"$work/redis-$name.log" 2>&1 &
-    redis_pid=$!
-    sleep 0.5
-    "$binary" --port "$hub_port" --redis "redis://127.0.0.1:$redis_port/0" --loops 1 >"$work/hub-$name.log" 2>&1 &
-    hub_pid=$!
-    sleep 1.5
+    start_redis_and_hub "$name" "$binary" --loops 1
     before=$(awk '{print $14 + $15}' "/proc/$hub_pid/stat")
     python3 "$here/presence_flood.py" "$hub_port" 2000 12 >"$work/flood-$name.txt" 2>&1
     sleep 3
@@ -27,9 +23,6 @@ for spec in "$@"; do
     keys=$(redis-cli -p "$redis_port" dbsize)
     memory=$(redis-cli -p "$redis_port" info memory | tr -d '\r' | sed -n 's/^used_memory://p')
     echo "$name: $(tr '\n' ' ' <"$work/flood-$name.txt")| Redis keys $keys, used_memory $memory B, hub CPU $((after - before)) ticks"
-    kill "$hub_pid"
-    wait "$hub_pid" 2>/dev/null
-    kill "$redis_pid"
-    wait "$redis_pid" 2>/dev/null
+    stop_redis_and_hub
 done
 rm -rf "$work"
