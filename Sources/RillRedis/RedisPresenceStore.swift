@@ -112,7 +112,20 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
             if let channel { write(name, channel, score: score, now: now) } else { remove(name) }
         }
         renewDueKeys(now: now)
+        compactRenewals()
     }
+
+    /// Drops the queue's entries of channels removed since they were queued once they are most
+    /// of it: channels that come and go (a flood of invented names) would otherwise keep an
+    /// entry each, and their names, for a third of ``keyLifetime``. O(queue), at most once per
+    /// refresh, amortized by the halving.
+    private func compactRenewals() {
+        guard renewals.count > 2 * written.count + 1024 else { return }
+        renewals = Deque(renewals.filter { written[$0.name]?.entry == $0.entry })
+    }
+
+    /// Entries in the renewal queue (tests). Loop thread.
+    var renewalQueueCount: Int { renewals.count }
 
     /// `ZADD` of this process's liveness; false if the connection cannot take it.
     private func renewLiveness() -> Bool {

@@ -1,8 +1,9 @@
 import Foundation
 import RillCore
 import RillPubSub
-import RillRedis
 import Testing
+
+@testable import RillRedis
 
 /// How a process mirrors its presence into Redis: a refresh renews one liveness entry and writes
 /// what changed; quiet channels' keys are renewed rarely, yet outlive many refreshes; a process
@@ -111,6 +112,26 @@ struct RedisPresenceMirrorTests {
         await storeB.shutdown()
         await a.shutdown()
         await b.shutdown()
+    }
+
+    @Test func `channels that come and go leave nothing queued for renewal behind`() async throws {
+        let server = try RedisServer()
+        let node = try await node(server, refresh: .milliseconds(50), timeToLive: .seconds(10))
+        let store = try #require(node.broker.makePresenceStore() as? RedisPresenceStore)
+        // Three floods of 2,000 invented channels, each written at a refresh and then removed.
+        for round in 0..<3 {
+            let lease = store.registry.join(nil, channels: (0..<2_000).map { "flood-\(round)-\($0)" })
+            try await Task.sleep(for: .milliseconds(300))
+            lease.release()
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let queued = await withCheckedContinuation { continuation in
+            node.loop.execute { continuation.resume(returning: store.renewalQueueCount) }
+        }
+        // Their keys are renewed after 133 s: without compaction all 6,000 would still wait.
+        #expect(queued <= 1_024, "\(queued) entries queued for 0 channels")
+        await store.shutdown()
+        await node.shutdown()
     }
 
     @Test func `after Redis lost everything, each process writes every channel again at its next refresh`() async throws {
