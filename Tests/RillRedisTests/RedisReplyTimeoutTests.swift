@@ -27,10 +27,11 @@ struct RedisReplyTimeoutTests {
 
     @Test func `a loop kept busy past the reply timeout keeps a connection that answers`() async throws {
         let server = try RedisServer()
-        let node = try await Node.start(server) { $0.replyTimeout = .milliseconds(200) }
+        // The reply of a command sent late gets half the timeout: 250 ms, ample on a loaded machine.
+        let node = try await Node.start(server) { $0.replyTimeout = .milliseconds(500) }
         let subscription = try await node.broker.subscribe(to: ["busy"], lastEventID: nil)
         for round in 1...3 {
-            let result = await publishThenBlock(node, "\(round)", busy: .milliseconds(600))
+            let result = await publishThenBlock(node, "\(round)", busy: .milliseconds(1200))
             if case .failure(let error) = result { Issue.record("round \(round): \(error)") }
         }
         #expect(dataOf(try await take(3, from: subscription)) == ["1", "2", "3"])
