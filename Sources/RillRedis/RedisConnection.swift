@@ -341,8 +341,8 @@ final class RedisConnection {
             guard self.isOverdue else { return self.armWatchdog() }
             // Timers run before the loop writes and reads its sockets: after a turn that kept
             // this loop busy past the deadline, the command may still be unsent or its reply
-            // unread. Do that I/O now (non-blocking); a connection that takes bytes or answers
-            // is slow, not lost.
+            // unread. Do that I/O now (non-blocking); a connection that answers is slow, not
+            // lost, and one that only took the bytes gets the grace below once.
             let (current, received) = (self.attempt, self.repliesReceived)
             var wrote = false
             if let context = self.context, case let pending = rill_redis_pending_output_bytes(context), pending > 0 {
