@@ -2,9 +2,9 @@ internal import CLibUV
 
 /// One accepted TCP connection. Loop-confined: use it only on its loop's thread.
 ///
-/// Writes go out with `uv_try_write` first; whatever the kernel does not take at once is copied
-/// into a `uv_write_t` request, which libuv keeps in order. ``queuedBytes`` is the backpressure
-/// signal.
+/// Writes go out with `uv_try_write` first; whatever the kernel does not take at once goes into a
+/// `uv_write_t` request, which libuv keeps in order: arrays by reference (shared, not copied),
+/// borrowed bytes as a copy. ``queuedBytes`` is the backpressure signal.
 ///
 /// - Important: lifetime follows libuv's rules. The stream stays alive until libuv's close
 ///   callback has run, even if its owner lets go of it; call ``close()`` (or
@@ -178,31 +178,89 @@ public final class TCPStream: Transport, @unchecked Sendable {
         send(bytes)
     }
 
-    /// Writes `bytes` after everything written before. See ``write(_:)-(UnsafeRawBufferPointer)``.
+    /// Writes `bytes` after everything written before. Never blocks; what the kernel does not
+    /// take now stays queued in the array itself (kept, not copied: an event shared by many
+    /// streams is held once however many of them lag).
     public func write(_ bytes: [UInt8]) {
         guard !isClosing, !bytes.isEmpty, !coalescer.gather(bytes) else { return }
-        bytes.withUnsafeBytes { send($0) }
-    }
-
-    /// Writes `bytes` now: what the kernel takes at once, the rest queued.
-    private func send(_ bytes: UnsafeRawBufferPointer) {
-        var buffer = uv_buf_t(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self), len: bytes.count)
-        let written = uv_try_write(rill_tcp_as_stream(handle), &buffer, 1)
-        if written == Int32(bytes.count) { return }
-        if written < 0 && written != Int32(UV_EAGAIN.rawValue) {
-            fail(written)
+        let written = bytes.withUnsafeBytes { tryWrite($0) }
+        if written == bytes.count { return }
+        if written < 0 && written != Int(UV_EAGAIN.rawValue) {
+            fail(Int32(written))
             return
         }
-        let offset = max(0, Int(written))
-        queueWrite(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        queueWrite(keeping: [bytes], from: 0, offset: max(0, written))
     }
 
-    /// One allocation holds the request and the unsent bytes; freed in the write callback.
-    private func queueWrite(_ bytes: UnsafeRawBufferPointer) {
-        let requestSize = (MemoryLayout<uv_write_t>.size + 15) & ~15
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: requestSize + bytes.count, alignment: 16)
+    /// Writes `chunks`, one after the other, after everything written before: one `writev`,
+    /// and what the kernel does not take now stays queued in the arrays themselves (see
+    /// ``write(_:)-([UInt8])``).
+    public func write(contentsOf chunks: [[UInt8]]) {
+        guard !isClosing else { return }
+        if coalescer.isGathering {
+            for chunk in chunks { _ = coalescer.gather(chunk) }
+            return
+        }
+        if chunks.count == 1 { return write(chunks[0]) }
+        var total = 0
+        let written = withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: chunks.count) { buffers -> Int in
+            var used = 0
+            for chunk in chunks where !chunk.isEmpty {
+                // The arrays outlive the call: `chunks` holds them.
+                buffers[used] = chunk.withUnsafeBytes { Self.buffer(of: $0) }
+                total += chunk.count
+                used += 1
+            }
+            guard used > 0 else { return 0 }
+            return Int(uv_try_write(rill_tcp_as_stream(handle), buffers.baseAddress, UInt32(used)))
+        }
+        if written == total { return }
+        if written < 0 && written != Int(UV_EAGAIN.rawValue) {
+            fail(Int32(written))
+            return
+        }
+        // The first chunk the kernel did not take whole, and how much of it it took.
+        var first = 0
+        var offset = max(0, written)
+        while offset >= chunks[first].count {
+            offset -= chunks[first].count
+            first += 1
+        }
+        queueWrite(keeping: chunks, from: first, offset: offset)
+    }
+
+    /// `bytes` as a libuv buffer (libuv does not write through it).
+    private static func buffer(of bytes: UnsafeRawBufferPointer) -> uv_buf_t {
+        uv_buf_t(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self), len: bytes.count)
+    }
+
+    /// `uv_try_write`: the bytes the kernel took, or a (negative) libuv error.
+    private func tryWrite(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var buffer = Self.buffer(of: bytes)
+        return Int(uv_try_write(rill_tcp_as_stream(handle), &buffer, 1))
+    }
+
+    /// Writes `bytes` now: what the kernel takes at once, the rest copied and queued.
+    private func send(_ bytes: UnsafeRawBufferPointer) {
+        let written = tryWrite(bytes)
+        if written == bytes.count { return }
+        if written < 0 && written != Int(UV_EAGAIN.rawValue) {
+            fail(Int32(written))
+            return
+        }
+        queueCopy(of: UnsafeRawBufferPointer(rebasing: bytes[max(0, written)...]))
+    }
+
+    /// The size of a queued write's `uv_write_t`, rounded up so that what follows it in the
+    /// same allocation is aligned.
+    private static var requestByteCount: Int { (MemoryLayout<uv_write_t>.size + 15) & ~15 }
+
+    /// One allocation holds the request and a copy of the unsent bytes; freed in the write
+    /// callback.
+    private func queueCopy(of bytes: UnsafeRawBufferPointer) {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: Self.requestByteCount + bytes.count, alignment: 16)
         let request = memory.bindMemory(to: uv_write_t.self, capacity: 1)
-        let payload = memory + requestSize
+        let payload = memory + Self.requestByteCount
         payload.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         var buffer = uv_buf_t(base: payload.assumingMemoryBound(to: CChar.self), len: bytes.count)
         let rc = uv_write(request, rill_tcp_as_stream(handle), &buffer, 1) { request, status in
@@ -210,11 +268,47 @@ public final class TCPStream: Transport, @unchecked Sendable {
             UnsafeMutableRawPointer(request!).deallocate()
             stream.didWrite(status: status)
         }
-        if rc < 0 {
+        guard rc >= 0 else {
             memory.deallocate()
-            fail(rc)
-            return
+            return fail(rc)
         }
+        didQueueWrite()
+    }
+
+    /// Queues `chunks` from byte `offset` of chunk `first` on. The request's allocation keeps
+    /// the arrays (so their storage stays where libuv's buffers point) until the write callback.
+    private func queueWrite(keeping chunks: [[UInt8]], from first: Int, offset: Int) {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: Self.requestByteCount + MemoryLayout<[[UInt8]]>.stride, alignment: 16)
+        let request = memory.bindMemory(to: uv_write_t.self, capacity: 1)
+        let kept = (memory + Self.requestByteCount).bindMemory(to: [[UInt8]].self, capacity: 1)
+        kept.initialize(to: chunks)
+        let rc = withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: chunks.count - first) { buffers -> Int32 in
+            var used = 0
+            for index in first..<chunks.count where !chunks[index].isEmpty {
+                // An array's storage does not move while it is alive and unchanged, and `kept`
+                // holds each one unchanged until the callback.
+                let skipped = index == first ? offset : 0
+                buffers[used] = kept.pointee[index].withUnsafeBytes { Self.buffer(of: UnsafeRawBufferPointer(rebasing: $0[skipped...])) }
+                used += 1
+            }
+            return uv_write(request, rill_tcp_as_stream(handle), buffers.baseAddress, UInt32(used)) { request, status in
+                let stream = TCPStream.from(request!.pointee.handle.pointee.data)
+                let memory = UnsafeMutableRawPointer(request!)
+                (memory + TCPStream.requestByteCount).assumingMemoryBound(to: [[UInt8]].self).deinitialize(count: 1)
+                memory.deallocate()
+                stream.didWrite(status: status)
+            }
+        }
+        guard rc >= 0 else {
+            kept.deinitialize(count: 1)
+            memory.deallocate()
+            return fail(rc)
+        }
+        didQueueWrite()
+    }
+
+    /// A write was queued: the write timeout starts watching, if it was not already.
+    private func didQueueWrite() {
         if writeWatch == nil, writeTimeoutMilliseconds > 0 {
             let watch = WriteProgressWatch()
             writeWatch = watch

@@ -31,6 +31,12 @@ public protocol Transport: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer)
     /// Sends `bytes`, in order after everything written before.
     func write(_ bytes: [UInt8])
+    /// Sends `chunks` one after the other, as if they were one array, in order after
+    /// everything written before. A transport may keep the arrays themselves rather than copies
+    /// of what it cannot send at once (arrays are values: what the caller does with its own
+    /// copies later changes nothing), so bytes shared by many connections — an event fanned out
+    /// to every subscriber — are held once however many peers lag.
+    func write(contentsOf chunks: [[UInt8]])
     /// Until the matching ``endCoalescingWrites()``, writes are gathered and leave in one.
     func beginCoalescingWrites()
     /// Sends what was gathered since ``beginCoalescingWrites()``.
@@ -53,6 +59,16 @@ public protocol Transport: AnyObject {
 extension Transport {
     /// None: a plain byte stream negotiates no application protocol.
     public var applicationProtocol: String? { nil }
+
+    /// ``write(contentsOf:)`` as one write of the chunks joined (a transport that must copy
+    /// anyway, such as TLS, loses nothing by it).
+    public func write(contentsOf chunks: [[UInt8]]) {
+        switch chunks.count {
+        case 0: return
+        case 1: write(chunks[0])
+        default: write(Array(chunks.joined()))
+        }
+    }
 
     /// ``closeAfterFlush(lingering:)`` with the default linger, 2 seconds.
     public func closeAfterFlush() { closeAfterFlush(lingering: .seconds(2)) }

@@ -30,10 +30,12 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// The farewell sent at shutdown and the deadline, if the stream has either.
     let ending: EventStreamEnding?
     /// Events not yet written: they leave together, in one write, when the flush queue reaches
-    /// the connection or, if the transport has a backlog, when it drained.
-    private var backlog: [UInt8] = []
+    /// the connection or, if the transport has a backlog, when it drained. Each is the array
+    /// every stream of the fan-out shares (its chunk, or its encoding), not a copy: a thousand
+    /// slow readers of a channel hold its events once.
+    private var backlog = ByteChunkQueue()
     /// Encoded events waiting for the transport to take them.
-    var backlogByteCount: Int { backlog.count }
+    var backlogByteCount: Int { backlog.byteCount }
     /// When the oldest event in ``backlog`` was published (``BrokerEvent/publishedAtNanoseconds``):
     /// its write records the server's publish-to-write latency.
     private var backlogPublishedAtNanoseconds: UInt64 = 0
@@ -76,16 +78,17 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
 
     // MARK: Live events
 
-    /// A published event: appended to the pending bytes (its chunk, framed once per fan-out and
-    /// shared, not copied, when it is the only one), written by the server's flush queue — or once the
-    /// transport drained, if it still holds a backlog.
+    /// A published event: appended to the pending events (its chunk, framed once per fan-out and
+    /// shared, not copied), written by the server's flush queue — or once the transport drained,
+    /// if it still holds a backlog.
     func receive(_ event: BrokerEvent) {
         guard !connection.isClosed else { return }
         // Once per event per stream: the (unowned) server is loaded once, not once per use.
         let server = self.server
         server.relayedEventCount += 1
-        if backlog.isEmpty {
-            backlog = chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes
+        let wasEmpty = backlog.isEmpty
+        backlog.append(chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes)
+        if wasEmpty {
             backlogPublishedAtNanoseconds = event.publishedAtNanoseconds
             if !isQueuedForFlush {
                 if transport.queuedBytes > 0 {
@@ -95,10 +98,8 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
                     connection.enqueueForFlush()
                 }
             }
-        } else {
-            backlog.append(contentsOf: chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes)
         }
-        if backlog.count >= Int(checkBytes) { checkQueue() }
+        if backlog.byteCount >= Int(checkBytes) { checkQueue() }
     }
 
     /// The subscription ended (see ``HTTPConnection/relayEnded(_:error:)``).
@@ -124,11 +125,13 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
             if subscription.hasPendingReplay { pumpReplay() }
             return
         }
-        let pending = backlog
-        backlog = []
         server.relayedWriteCount += 1
         connection.noteEventWrite()
-        transport.write(pending)
+        switch backlog.removeAll() {
+        case .none: break
+        case .one(let bytes): transport.write(bytes)
+        case .many(let chunks): transport.write(contentsOf: chunks)
+        }
         server.deliveryLatency.record(publishedAtNanoseconds: backlogPublishedAtNanoseconds)
         updateCheckBytes()
     }
@@ -138,11 +141,11 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     /// past the stream's limit: a burst is not a slow client. What is still held then, in the
     /// transport and pending, beyond ``maxQueuedBytes`` is a slow client.
     private func checkQueue() {
-        let pending = backlog.count
+        let pending = backlog.byteCount
         if isQueuedForFlush && transport.queuedBytes == 0 && (pending >= Self.earlyWriteBytes || pending > maxQueuedBytes) {
             flush()
         }
-        if transport.queuedBytes + backlog.count > maxQueuedBytes {
+        if transport.queuedBytes + backlog.byteCount > maxQueuedBytes {
             connection.disconnectSlowClient()
         } else {
             updateCheckBytes()
@@ -194,7 +197,8 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         }
     }
 
-    /// Writes `events` in one write, as one chunk (a lone event's shared chunk).
+    /// Writes `events` in one write, as one chunk (a lone event's shared chunk): the history's
+    /// own arrays, not a copy of them, behind a chunk header of its own.
     private func writeReplayPiece(_ events: [BrokerEvent]) {
         server.relayedEventCount += events.count
         server.relayedWriteCount += 1
@@ -204,12 +208,16 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         } else {
             var size = 0
             for event in events { size += event.encodedBytes.count }
-            var piece: [UInt8] = []
-            piece.reserveCapacity(size + 12)
-            if chunked { HTTPResponseSerializer.writeChunkHeader(size: size, into: &piece) }
-            for event in events { piece.append(contentsOf: event.encodedBytes) }
-            if chunked { piece.append(contentsOf: HTTPResponseSerializer.chunkTrailer) }
-            transport.write(piece)
+            var piece: [[UInt8]] = []
+            piece.reserveCapacity(events.count + 2)
+            if chunked {
+                var header: [UInt8] = []
+                HTTPResponseSerializer.writeChunkHeader(size: size, into: &header)
+                piece.append(header)
+            }
+            for event in events { piece.append(event.encodedBytes) }
+            if chunked { piece.append(HTTPResponseSerializer.chunkTrailer) }
+            transport.write(contentsOf: piece)
         }
         updateCheckBytes()
     }

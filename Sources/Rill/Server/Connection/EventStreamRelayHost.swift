@@ -41,6 +41,9 @@ protocol RelayWritable: AnyObject {
     var queuedBytes: Int { get }
     /// Sends `bytes`, in order after everything written before.
     func write(_ bytes: [UInt8])
+    /// Sends `chunks` one after the other, in order after everything written before, keeping
+    /// the arrays rather than copies of them (events shared by every stream they go to).
+    func write(contentsOf chunks: [[UInt8]])
     /// Asks for one drain notice (the relay's `transportDrained()`) once at most `threshold`
     /// bytes are queued.
     func notifyWhenQueuedBytes(atMost threshold: Int)

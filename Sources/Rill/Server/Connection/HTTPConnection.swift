@@ -322,6 +322,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     var relayTransport: HTTPConnection { self }
 
     func write(_ bytes: [UInt8]) { transport.write(bytes) }
+    func write(contentsOf chunks: [[UInt8]]) { transport.write(contentsOf: chunks) }
 
     func notifyWhenQueuedBytes(atMost threshold: Int) { transport.notifyWhenQueuedBytes(atMost: threshold) }
 

@@ -19,9 +19,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// The request while its body arrives; nil before the head, for a request without a body,
     /// and once the handler has it (an idle event stream carries none of it).
     private var assembly: HTTP2RequestAssembly?
-    /// Response bytes not yet taken by the session, from ``pendingOffset``.
-    private var pending: [UInt8] = []
-    private var pendingOffset = 0
+    /// Response bytes not yet taken by the session: the arrays written, kept rather than
+    /// copied (an event fanned out to many streams is held once, however many of them lag).
+    private var pending = ByteChunkQueue()
     /// Response bytes the session took in all (the write timeout's progress measure).
     private var sentBytes = 0
     private var sentBytesAtLastCheck = 0
@@ -349,7 +349,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             responseDone = true
             if case .subscription(let relay) = response.body.storage { relay.subscription.cancel() }
         } else if let bytes {
-            pending = bytes
+            pending.append(bytes)
             responseEnds = true
         }
         connection.scheduleSend()
@@ -366,19 +366,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     /// The session asks for DATA: what is pending, up to `buffer.count` bytes.
     func fill(_ buffer: UnsafeMutableRawBufferPointer) -> HTTP2DataFill {
-        let available = pending.count - pendingOffset
-        guard available > 0 else { return responseEnds ? .bytes(count: 0, isLast: true) : .deferred }
-        let count = min(available, buffer.count)
-        pending.withUnsafeBytes { source in
-            buffer.baseAddress!.copyMemory(from: source.baseAddress! + pendingOffset, byteCount: count)
-        }
-        pendingOffset += count
+        guard !pending.isEmpty else { return responseEnds ? .bytes(count: 0, isLast: true) : .deferred }
+        // Each array goes once read, so that an idle stream holds none.
+        let count = pending.read(into: buffer)
         sentBytes += count
-        if pendingOffset == pending.count {
-            // Emptied: the buffer goes, so that an idle stream holds none.
-            pending = []
-            pendingOffset = 0
-        }
         if queuedBytes <= server.configuration.writeLowWaterMarkBytes { flowControl.drained() }
         if drainThreshold >= 0 && queuedBytes <= drainThreshold {
             drainThreshold = -1
@@ -403,7 +394,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
 
     // MARK: ResponseBodySink
 
-    var queuedBytes: Int { pending.count - pendingOffset }
+    var queuedBytes: Int { pending.byteCount }
     var isShuttingDown: Bool { server.isShuttingDown }
     var eventStreamDefaults: EventStreamConfiguration { server.configuration.eventStream }
 
@@ -469,6 +460,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         append(bytes)
     }
 
+    func write(contentsOf chunks: [[UInt8]]) {
+        guard !isClosed else { return }
+        for chunk in chunks where !chunk.isEmpty { append(chunk) }
+    }
+
     func notifyWhenQueuedBytes(atMost threshold: Int) {
         drainThreshold = threshold
         guard queuedBytes <= threshold else { return }
@@ -500,18 +496,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// Response bytes for the session to take.
     private func append(_ bytes: [UInt8]) {
         let wasEmpty = queuedBytes == 0
-        if pending.isEmpty {
-            pending = bytes
-        } else {
-            // A client that always lags a little never empties the buffer: drop the bytes the
-            // session already took once they are at least half of it, so the buffer stays within
-            // twice what is queued instead of keeping everything ever sent.
-            if pendingOffset > 0 && pendingOffset >= pending.count / 2 {
-                pending.removeFirst(pendingOffset)
-                pendingOffset = 0
-            }
-            pending.append(contentsOf: bytes)
-        }
+        pending.append(bytes)
         if wasEmpty {
             connection.session.resumeData(of: id)
             if stallDeadline == 0, let timeout = server.configuration.writeTimeout {
@@ -534,7 +519,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         endedRelay = nil
         if resetByClient || !responseDone { cancel() }
         flowControl.fail(ConnectionClosedError())
-        pending = []
+        pending = ByteChunkQueue()
     }
 
     /// The connection closed.

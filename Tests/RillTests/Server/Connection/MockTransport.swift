@@ -36,7 +36,26 @@ final class MockTransport: Transport, @unchecked Sendable {
     func write(_ bytes: [UInt8]) {
         guard !isClosing, !coalescer.gather(bytes) else { return }
         writeCount += 1
+        record(bytes)
+    }
+
+    func write(contentsOf chunks: [[UInt8]]) {
+        guard !isClosing else { return }
+        if coalescer.isGathering {
+            for chunk in chunks { _ = coalescer.gather(chunk) }
+            return
+        }
+        writeCount += 1
+        for chunk in chunks { record(chunk) }
+    }
+
+    /// The arrays handed over, as handed over (a coalesced group as one): whether two
+    /// connections were given the same storage or copies of it.
+    private(set) var writtenArrays: [[UInt8]] = []
+
+    private func record(_ bytes: [UInt8]) {
         written.append(contentsOf: bytes)
+        writtenArrays.append(bytes)
         if holdsWrites { queuedBytes += bytes.count }
     }
 
@@ -143,6 +162,28 @@ final class ConnectionHarness: Sendable {
             server.adopt($0)
             $0.receive(text)
         }
+    }
+
+    /// Relayed event streams write their pending events at the end of the loop's drains, as a
+    /// listening server's do (a harness has no listener, which is what installs that).
+    func flushEventStreams() async {
+        let server = self.server
+        let loop = self.loop
+        await onLoop { _ in
+            let queue = server.eventStreamFlushQueue
+            _ = loop.addDrainObserver { queue.flush() }
+        }
+    }
+
+    /// The server serves one more transport (another client), which it returns.
+    func connectAnother() async -> MockTransport {
+        let server = self.server
+        let loop = self.loop
+        return await Task(executorPreference: loop.executor) {
+            let transport = MockTransport(loop: loop)
+            server.adopt(transport)
+            return transport
+        }.value
     }
 
     /// Open connections.
