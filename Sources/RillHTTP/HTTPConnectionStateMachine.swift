@@ -56,6 +56,10 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     public enum Action: Sendable, Equatable {
         /// Write the interim `HTTP/1.1 100 Continue` response.
         case sendContinue
+        /// Screen this head before its body is read (its ``BodyAdmission`` asked for it): admit
+        /// or refuse it with ``headScreened(admitted:admission:into:)``. Reading is paused
+        /// meanwhile, so the body waits in the kernel.
+        case screenHead(HTTPRequestHead)
         /// Start handling this complete request; call ``responseFinished(keepAlive:)`` when its
         /// response is fully written.
         case handle(HTTPRequestHead, body: [UInt8])
@@ -128,6 +132,8 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
+    /// The current head is being screened (``Action/screenHead(_:)``): nothing more is parsed.
+    private var screening = false
     /// An endless response (an event stream) is in progress: input is read only to notice the
     /// end of it, and dropped.
     private var discardingInput = false
@@ -167,13 +173,48 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     public mutating func receive(
         _ bytes: UnsafeRawBufferPointer, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
     ) {
+        receive(bytes, admission: { BodyAdmission(maxBytes: bodyLimit($0)) }, into: &actions)
+    }
+
+    /// Feeds bytes read from the socket.
+    ///
+    /// - Parameters:
+    ///   - bytes: what was read.
+    ///   - admission: what a request with this head may send as its body (per-route limits,
+    ///     screening); asked for heads that announce a body.
+    ///   - actions: receives the actions to perform, in order.
+    public mutating func receive(
+        _ bytes: UnsafeRawBufferPointer, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]
+    ) {
         guard !closed, !parseStopped else { return }
         guard let input, !discardingInput else {
             if bytes.count > 0 { discardedInput = true }
             return
         }
         input.parser.append(bytes)
-        parse(input, bodyLimit: bodyLimit, into: &actions)
+        parse(input, admission: admission, into: &actions)
+    }
+
+    /// The connection screened the head it was given with ``Action/screenHead(_:)``. Admitted,
+    /// the body is read (after `100 Continue`, if the client waits for it); refused, the
+    /// connection has written its answer, and closes once it left: the body is never read.
+    public mutating func headScreened(
+        admitted: Bool, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]
+    ) {
+        guard screening, !closed, let input else { return }
+        screening = false
+        guard admitted else {
+            close(flushing: true, into: &actions)
+            return
+        }
+        // Screening happens only while no response is in progress, so the interim response
+        // cannot land inside one.
+        if input.currentHead?.expectsContinue == true { actions.append(.sendContinue) }
+        if readingPaused {
+            readingPaused = false
+            actions.append(.resumeReading)
+        }
+        parse(input, admission: admission, into: &actions)
     }
 
     /// The response of the request being handled is completely written.
@@ -182,6 +223,19 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     ///   handler failed after the head was sent).
     public mutating func responseFinished(
         keepAlive: Bool, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]
+    ) {
+        responseFinished(keepAlive: keepAlive, admission: { BodyAdmission(maxBytes: bodyLimit($0)) }, into: &actions)
+    }
+
+    /// The response of the request being handled is completely written.
+    ///
+    /// - Parameters:
+    ///   - keepAlive: false when the response itself requires closing (for example a handler
+    ///     failed after the head was sent).
+    ///   - admission: see ``receive(_:admission:into:)``.
+    ///   - actions: receives the actions to perform, in order.
+    public mutating func responseFinished(
+        keepAlive: Bool, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]
     ) {
         guard handling else { return }
         handling = false
@@ -201,7 +255,7 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         let input = self.input ?? RequestInput(limits: configuration.parserLimits)
         self.input = input
         // Parse what was held back while the response was in progress.
-        parse(input, bodyLimit: bodyLimit, into: &actions)
+        parse(input, admission: admission, into: &actions)
         if !closed && readingPaused && input.queue.count < configuration.maxQueuedRequests
             && heldRequestBytes < configuration.maxQueuedRequestBytes
         {
@@ -328,8 +382,16 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         return true
     }
 
-    private mutating func parse(_ input: RequestInput, bodyLimit: (HTTPRequestHead) -> Int?, into actions: inout [Action]) {
+    private mutating func parse(_ input: RequestInput, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]) {
         while !closed {
+            if screening {
+                // The body waits for the screening's verdict, in the kernel.
+                if !readingPaused {
+                    readingPaused = true
+                    actions.append(.pauseReading)
+                }
+                return
+            }
             let full =
                 handling
                 && (input.queue.count >= configuration.maxQueuedRequests
@@ -359,7 +421,8 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
             guard let event else { return }
             switch event {
             case .head(let head):
-                let limit = bodyLimit(head) ?? configuration.parserLimits.maxBodyBytes
+                let admitted = head.bodyFraming == .none ? BodyAdmission(maxBytes: nil) : admission(head)
+                let limit = admitted.maxBytes ?? configuration.parserLimits.maxBodyBytes
                 input.parser.setBodyLimit(forCurrentRequest: limit)
                 input.currentHead = head
                 input.currentBody = []
@@ -367,6 +430,14 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
                 // parser raises next is the answer the client is waiting for.
                 var bodyFits = true
                 if case .contentLength(let length) = head.bodyFraming { bodyFits = length <= limit }
+                // A head to screen waits for its verdict before any of its body is read (and
+                // before `100 Continue`). Behind a response in progress it is not screened: its
+                // answer could not be written yet, and what it may send is bounded anyway.
+                if admitted.isScreened && head.bodyFraming != .none && bodyFits && !handling && input.queue.isEmpty {
+                    screening = true
+                    actions.append(.screenHead(head))
+                    continue
+                }
                 if head.expectsContinue && head.bodyFraming != .none && bodyFits {
                     if handling || !input.queue.isEmpty {
                         continuePending = true

@@ -139,6 +139,17 @@ import Testing
         }
     }
 
+    @Test func `a publish body that is not UTF-8 is a 400, not an event of replacement characters`() async throws {
+        let app = try hub()
+        try await app.test(.live) { client in
+            let answer = try await client.post("/publish?channel=t", body: [0x61, 0xFF, 0xFE, 0x62])
+            #expect(answer.status == .badRequest)
+            #expect(answer.bodyText.contains("not UTF-8"))
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+            #expect(try await client.post("/publish?channel=t", body: Array("añb".utf8)).status == .ok)
+        }
+    }
+
     @Test func `a compressed publish body is a 415, not an event of compressed bytes`() async throws {
         let app = try hub()
         try await app.test(.live) { client in
@@ -420,6 +431,37 @@ import Testing
         }
     }
 
+    @Test func `an anonymous publisher waiting for 100 Continue is refused before its body, with the allowed origin`() async throws {
+        let app = try hub(token: "t", corsOrigin: Self.origin)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let head = try await onDedicatedThread { () -> String in
+                let connection = try RawConnection(port: port)
+                defer { connection.close() }
+                try connection.send(
+                    "POST /publish?channel=x HTTP/1.1\r\nHost: x\r\nOrigin: \(Self.origin)\r\nContent-Length: 500000\r\n"
+                        + "Expect: 100-continue\r\n\r\n")
+                // Everything until the server closes: no `100 Continue` before the refusal.
+                return String(decoding: try connection.receiveUntilClose(), as: UTF8.self)
+            }
+            #expect(head.hasPrefix("HTTP/1.1 401 "), "\(head.prefix(80))")
+            #expect(head.lowercased().contains("access-control-allow-origin: \(Self.origin)"))
+            #expect(await app.broker.statistics().publishedEventCount == 0)
+            // With the token the same upload is invited.
+            let invited = try await onDedicatedThread { () -> String in
+                let connection = try RawConnection(port: port)
+                defer { connection.close() }
+                try connection.send(
+                    "POST /publish?channel=x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Length: 5\r\n"
+                        + "Expect: 100-continue\r\n\r\n")
+                let interim = String(decoding: try connection.receive(atLeast: 25), as: UTF8.self)
+                try connection.send("hello")
+                return interim + "|" + "\(try connection.readResponse(forRequestMethod: .post).status.code)"
+            }
+            #expect(invited == "HTTP/1.1 100 Continue\r\n\r\n|200")
+        }
+    }
+
     @Test func `a preflight is answered with methods and headers`() async throws {
         let app = try hub(corsOrigin: Self.origin)
         try await app.test(.live) { client in
@@ -434,6 +476,15 @@ import Testing
             #expect(response.headerFields[.accessControlAllowMethods] == "GET, POST")
             #expect(response.headerFields[.accessControlAllowHeaders] == "Authorization, Content-Type, Last-Event-ID")
             #expect(await app.broker.statistics().publishedEventCount == 0)
+            // A plain OPTIONS is the router's: `Allow` for a route, 404 for no route (with the
+            // origin's fields all the same).
+            let plain = try await client.execute("/publish", method: .options, headerFields: [.origin: Self.origin])
+            #expect(plain.status == .noContent)
+            #expect(plain.headerFields[.allow] == "OPTIONS, POST")
+            #expect(plain.headerFields[.accessControlAllowMethods] == nil)
+            let nowhere = try await client.execute("/nowhere", method: .options)
+            #expect(nowhere.status == .notFound)
+            expectCORS(nowhere.headerFields, "404")
         }
     }
 

@@ -161,6 +161,12 @@ struct HTTP2Tests {
         #expect(result["goaway"] == nil || result["goaway"] is NSNull, "\(result)")
     }
 
+    @Test func `a route that checks heads before bodies refuses over HTTP 2 without 100 Continue, and invites the authorized`() async throws {
+        let result = try await withHTTP2App { _, port in try await probe(port, "screened-upload", "/guarded", "good") }
+        #expect(result["anonymous"] as? [String] == ["401"], "\(result)")
+        #expect(result["authorized"] as? [String] == ["100", "200"], "\(result)")
+    }
+
     @Test func `request bodies arriving over HTTP 2 count in the process's budget: the one past it gets 503, the others go on`() async throws {
         // 60,000 bytes of one upload wait; a whole 50,000-byte one would take the process past
         // 100,000 (503, Retry-After); once the first connection is gone, the same upload fits.
@@ -347,6 +353,11 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?, ma
     }
     router.post("/echo", maxBodyBytes: 1024 * 1024) { request, _ in Response(body: .bytes(request.body)) }
     router.post("/small", maxBodyBytes: 64 * 1024) { request, _ in Response(body: .text("\(request.body.count)")) }
+    let guarded = router.group("/guarded")
+    guarded.checkBeforeBody { request, _ in
+        guard request.headerFields[.authorization] == "Bearer good" else { throw HTTPError(.unauthorized) }
+    }
+    guarded.post("/") { request, _ in Response(body: .text("\(request.body.count)")) }
     router.get("/events") { request, context in
         var stream = try await context.eventStream(
             for: request, configuration: EventStreamConfiguration(heartbeatInterval: .seconds(30)))

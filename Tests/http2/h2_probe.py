@@ -388,6 +388,36 @@ def probe_rejected_upload(port, path):
     print(json.dumps({"status": status, "reset": reset, "after": after, "goaway": client.goaway()}))
 
 
+def probe_screened_upload(port, path, token):
+    """A POST to a route that checks heads before bodies, waiting for 100 Continue: without
+    `token` the refusal must come with no 100 before it; with it, 100 and then, once the body
+    is sent, 200. Prints each stream's statuses in order."""
+    def statuses(client, decoder, stream, count, seconds):
+        found = []
+        deadline = time.time() + seconds
+        while time.time() < deadline and len(found) < count:
+            found = [dict(decoder.decode(frame.data)).get(":status") for frame in client.of_type(hf.HeadersFrame)
+                     if frame.stream_id == stream]
+            time.sleep(0.02)
+        return [status.decode() if isinstance(status, bytes) else status for status in found]
+
+    result = {}
+    for name, extra in (("anonymous", []), ("authorized", [("authorization", "Bearer " + token)])):
+        client = RawClient(port)
+        decoder = hpack.Decoder()
+        head = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "127.0.0.1"),
+                ("content-length", "5"), ("expect", "100-continue")] + extra
+        client.send(hf.HeadersFrame(1, data=client.encoder.encode(head), flags=["END_HEADERS"]).serialize())
+        first = statuses(client, decoder, 1, 1, 5)
+        if first == ["100"]:
+            client.send(hf.DataFrame(1, data=b"hello", flags=["END_STREAM"]).serialize())
+            first = statuses(client, decoder, 1, 2, 5)
+        result[name] = first
+        client.sock.shutdown(socket.SHUT_RDWR)
+        client.sock.close()
+    print(json.dumps(result))
+
+
 def probe_body_budget(port, path, first_bytes, second_bytes):
     """Uploads on three connections against a process-wide body budget: the first sends
     `first_bytes` of a longer body and waits; the second a whole body of `second_bytes` that
@@ -683,6 +713,7 @@ def main():
         "rejected-upload": lambda: probe_rejected_upload(port, args[0]),
         "split-preface": lambda: probe_split_preface(port, int(args[0])),
         "heads": lambda: probe_heads(port),
+        "screened-upload": lambda: probe_screened_upload(port, args[0], args[1]),
         "body-budget": lambda: probe_body_budget(port, args[0], int(args[1]), int(args[2])),
         "held-heads": lambda: probe_held_heads(port, int(args[0]), int(args[1])),
         "max-streams": lambda: probe_max_streams(port, int(args[0]), int(args[1])),

@@ -176,8 +176,9 @@ public enum Hub {
             return try Self.json(try await app.presence(of: channel, limit: limit, authorizing: (request, context)))
         }
         let token = options.token
-        router.post("/publish") { request, context in
-            var context = context
+        /// Whether `request` carries the static publish token; throws 401 when it carries
+        /// neither that nor (with JWTs) a valid token, which then sets the claims in `context`.
+        @Sendable func authenticatePublisher(_ request: Request, context: inout RequestContext) async throws -> Bool {
             // The static publish token allows every channel; without it, a JWT's claims decide.
             let hasStaticToken = token.map { Self.isAuthorized(request, token: $0) } ?? false
             if !hasStaticToken {
@@ -189,14 +190,32 @@ public enum Hub {
                         headerFields: [.wwwAuthenticate: #"Bearer realm="rill-hub""#])
                 }
             }
+            return hasStaticToken
+        }
+        // An anonymous publisher is refused before its body is read: it cannot fill the
+        // server's budget for bodies in flight (nor, with `Expect: 100-continue`, upload at all).
+        let publishing = router.group("/")
+        if token != nil || jwt != nil {
+            publishing.checkBeforeBody { request, context in
+                var context = context
+                _ = try await authenticatePublisher(request, context: &context)
+            }
+        }
+        publishing.post("/publish") { request, context in
+            var context = context
+            let hasStaticToken = try await authenticatePublisher(request, context: &context)
             try request.refuseContentCoding()  // the event's data is the body as sent
             // `?channel=` (empty) names no channel: 400, not the default channel.
             guard request.query.values(for: "channel").allSatisfy({ !$0.isEmpty }) else {
                 throw HTTPError(.badRequest, message: "an empty channel name")
             }
             let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
+            // An event stream is UTF-8 text: other bytes would reach subscribers as U+FFFD.
+            guard let data = String(validating: request.body, as: UTF8.self) else {
+                throw HTTPError(.badRequest, message: "the event's data is not UTF-8 (an event stream carries UTF-8 text)")
+            }
             let event = ServerSentEvent(
-                data: request.bodyText, event: try Self.singleParameter("event", of: request), id: try Self.singleParameter("id", of: request))
+                data: data, event: try Self.singleParameter("event", of: request), id: try Self.singleParameter("id", of: request))
             let receipt = try await context.publish(event, channel: channel, authorizing: hasStaticToken ? nil : request)
             return try Self.json(PublishAnswer(id: receipt.id, subscribers: receipt.subscriberCount))
         }

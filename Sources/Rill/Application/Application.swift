@@ -133,7 +133,8 @@ public final class Application: Sendable {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, counters: counters,
                     isPrimary: index == 0, tlsContext: tlsContext, requestMetrics: RequestMetrics(factory: metricsFactory),
-                    bodyLimit: { router.bodyLimit(for: $0) }, responder: responder, dispatch: { router.dispatch($0) })
+                    bodyAdmission: { router.bodyAdmission(for: $0) }, screen: { router.screen($0, context: $1) },
+                    responder: responder, dispatch: { router.dispatch($0) })
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address
                 let shared = eventLoops.count > 1

@@ -16,6 +16,9 @@ final class Route: @unchecked Sendable {
     /// The synchronous handler when no middleware wraps it (set by ``compose(routerHasMiddleware:)``):
     /// the server calls it inline, with no task.
     private(set) var inlineResponder: SynchronousResponder?
+    /// Its groups' checks before a body (``RouterGroup/checkBeforeBody(_:)``), outermost first,
+    /// as one; nil without any (set by ``compose(routerHasMiddleware:)``).
+    private(set) var bodyCheck: BodyCheck?
 
     init(
         method: HTTPRequest.Method, pattern: String, maxBodyBytes: Int?, handler: @escaping Responder, groups: [RouterGroup],
@@ -50,6 +53,14 @@ final class Route: @unchecked Sendable {
         responder = composed
         let wrapped = routerHasMiddleware || groups.contains { !$0.middleware.isEmpty }
         inlineResponder = wrapped ? nil : synchronousHandler
+        let checks = groups.flatMap(\.bodyChecks)
+        if checks.count == 1 {
+            bodyCheck = checks[0]
+        } else if !checks.isEmpty {
+            bodyCheck = { request, context in
+                for check in checks { try await check(request, context) }
+            }
+        }
     }
 }
 

@@ -109,11 +109,54 @@ public final class Router: RouterMethods, @unchecked Sendable {
         case options([String])
     }
 
-    /// The body limit of the route a request head targets (nil: the server default).
-    func bodyLimit(for head: HTTPRequestHead) -> Int? {
-        guard head.bodyFraming != .none else { return nil }
-        if case .found(let route, _) = resolve(method: head.method, path: head.path) { return route.maxBodyBytes }
-        return nil
+    /// What a request with this head may send as its body: its route's limit (nil: the
+    /// server's default). Screened first (``screen(_:context:)``) when its route checks heads
+    /// before bodies, and when no route takes it and the client waits for `100 Continue`:
+    /// the 404 or 405 is the answer it waits for, not an invitation to send the body.
+    func bodyAdmission(for head: HTTPRequestHead) -> BodyAdmission {
+        guard head.bodyFraming != .none else { return BodyAdmission(maxBytes: nil) }
+        switch resolve(method: head.method, path: head.path) {
+        case .found(let route, _): return BodyAdmission(maxBytes: route.maxBodyBytes, isScreened: route.bodyCheck != nil)
+        case .notFound, .methodNotAllowed: return BodyAdmission(maxBytes: nil, isScreened: head.expectsContinue)
+        case .options: return BodyAdmission(maxBytes: nil)
+        }
+    }
+
+    /// The verdict on a request whose head arrived and whose body waits (its admission was
+    /// screened): its route's checks to run, or the 404 or 405 that answers it.
+    func screen(_ request: Request, context: RequestContext) -> HeadScreening {
+        switch resolve(method: request.method, path: request.path) {
+        case .found(let route, let parameters):
+            guard let check = route.bodyCheck else { return .admit }
+            var context = context
+            context.parameters = parameters
+            return .screen(check, context, refusal: refusal(through: route.groups))
+        case .options:
+            return .admit
+        case .notFound, .methodNotAllowed:
+            do {
+                _ = try route(request, context: context)
+                return .admit
+            } catch {
+                return .screen({ _, _ in throw error }, context, refusal: refusal(through: []))
+            }
+        }
+    }
+
+    /// The response that refuses a request unread: the error, thrown where the handler would
+    /// have run, behind the router's middleware and `groups`'.
+    private func refusal(through groups: [RouterGroup]) -> HeadScreening.Refusal {
+        let routerMiddleware = middleware
+        return { error, request, context in
+            var responder: Responder = { _, _ in throw error }
+            for group in groups.reversed() { responder = Self.wrap(responder, in: group.middleware) }
+            responder = Self.wrap(responder, in: routerMiddleware)
+            do {
+                return try await responder(request, context)
+            } catch {
+                return HTTPConnection.response(for: error, of: request, context: context)
+            }
+        }
     }
 
     /// Freezes the router and composes middleware and handlers into one responder.

@@ -16,6 +16,7 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
     private let router: Router
     private let parents: [RouterGroup]
     private(set) var middleware: [any Middleware] = []
+    private(set) var bodyChecks: [BodyCheck] = []
 
     init(prefix: String, router: Router, parents: [RouterGroup]) {
         self.prefix = prefix
@@ -28,6 +29,37 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
     public func add(middleware: any Middleware) -> Self {
         router.preconditionConfigurable()
         self.middleware.append(middleware)
+        return self
+    }
+
+    /// Adds a check that runs on the head of every request to this group's routes (and its
+    /// subgroups') that announces a body, before any of that body is received: throw — an
+    /// ``HTTPError``, typically 401 or 403 — to refuse the request unread. The refusal is sent
+    /// with `Connection: close` (the body is never read), and a client that sent
+    /// `Expect: 100-continue` gets it instead of `100 Continue`.
+    ///
+    /// ```swift
+    /// let uploads = router.group("/uploads")
+    /// uploads.checkBeforeBody { request, _ in
+    ///     guard request.headerFields[.authorization] == "Bearer \(token)" else { throw HTTPError(.unauthorized) }
+    /// }
+    /// uploads.post("/", maxBodyBytes: 64 << 20) { request, context in … }
+    /// ```
+    ///
+    /// Without it, every request body is received whole before middleware or the handler runs,
+    /// so unauthenticated clients can fill the server's budget for bodies in flight
+    /// (``ServerConfiguration/maxReceivingRequestBodyBytes``) and have authorized uploads
+    /// refused with 503. The check keeps them out; it does not replace the route's own
+    /// authorization: requests without a body skip it, and its refusal is the server's answer,
+    /// not the middleware's (no middleware runs for it, as for a 413). The request it sees
+    /// has an empty body and the route's path parameters. Checks of outer groups run first.
+    /// Applies to HTTP/1.1 and HTTP/2 requests alike; pipelined HTTP/1.1 requests queued
+    /// behind a response in progress are read without it (their bytes are bounded by
+    /// ``ServerConfiguration/maxQueuedRequestBytes``).
+    @discardableResult
+    public func checkBeforeBody(_ check: @escaping BodyCheck) -> Self {
+        router.preconditionConfigurable()
+        bodyChecks.append(check)
         return self
     }
 

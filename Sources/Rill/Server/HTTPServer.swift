@@ -25,7 +25,9 @@ final class HTTPServer: @unchecked Sendable {
     let responder: Responder
     /// How a request's handler runs (``Router/dispatch(_:)``).
     let dispatch: @Sendable (Request) -> RequestDispatch
-    let bodyLimit: @Sendable (HTTPRequestHead) -> Int?
+    let bodyAdmission: @Sendable (HTTPRequestHead) -> BodyAdmission
+    /// The verdict on a head whose body waits for screening (the router's).
+    let screen: @Sendable (Request, RequestContext) -> HeadScreening
     let logger: Logger
     /// The application's channels: every request context refers to them, and the server
     /// registers its publish backpressure there while it runs.
@@ -179,7 +181,8 @@ final class HTTPServer: @unchecked Sendable {
         loop: EventLoop, configuration: ServerConfiguration, logger: Logger, pubSub: PubSub? = nil,
         counters: SharedServerCounters = SharedServerCounters(), isPrimary: Bool = true, tlsContext: TLSContext? = nil,
         requestMetrics: RequestMetrics = RequestMetrics(factory: MetricsSystem.factory),
-        bodyLimit: @escaping @Sendable (HTTPRequestHead) -> Int?, responder: @escaping Responder,
+        bodyAdmission: @escaping @Sendable (HTTPRequestHead) -> BodyAdmission,
+        screen: @escaping @Sendable (Request, RequestContext) -> HeadScreening, responder: @escaping Responder,
         dispatch: @escaping @Sendable (Request) -> RequestDispatch
     ) {
         self.loop = loop
@@ -190,7 +193,8 @@ final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.pubSub = pubSub
-        self.bodyLimit = bodyLimit
+        self.bodyAdmission = bodyAdmission
+        self.screen = screen
         self.responder = responder
         self.dispatch = dispatch
         machineConfiguration = .init(

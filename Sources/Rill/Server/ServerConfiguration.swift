@@ -31,7 +31,9 @@ public struct ServerConfiguration: Sendable {
     /// HTTP/2 answers that stream alone), so that slow uploads cannot each hold
     /// ``maxRequestBodyBytes`` on every connection the process allows. Default 64 MiB
     /// (64 uploads of the default 1 MiB at once; the memory they take is up to about twice
-    /// that, arrays growing by doubling); set it in place.
+    /// that, arrays growing by doubling); set it in place. Routes that take uploads only from
+    /// authenticated clients keep anonymous ones out of it with
+    /// ``RouterGroup/checkBeforeBody(_:)``.
     public var maxReceivingRequestBodyBytes: Int
     /// The most open client connections; further clients get a `503` and are closed.
     public var maxConnections: Int
@@ -70,7 +72,10 @@ public struct ServerConfiguration: Sendable {
     public var writeLowWaterMarkBytes: Int
     /// How long bytes queued for a client may make no progress at all before the connection is
     /// closed (a client that stopped reading; nginx's `send_timeout`). Applies to every
-    /// response, event streams included; nil never gives up.
+    /// response, event streams included; nil never gives up. Progress is checked every quarter
+    /// of it, so the connection closes between 1 and 1.25 times this after the last progress —
+    /// which includes the kernel's send buffer draining into the client's receive buffer after
+    /// the client stopped reading (a stalled download of a large file measured 76 s with 60 s).
     public var writeTimeout: Duration?
     /// How often the server checks whether memory a burst freed is still resident, and gives it
     /// back to the kernel (glibc's `malloc_trim`; Linux only). Without it the process keeps its

@@ -220,9 +220,11 @@ public struct FileServer: Sendable {
 
     /// A body that sends `bytes` of `file` (opened before the head was made; nil for `HEAD`,
     /// whose body is never run: then the file is opened here), one chunk at a time under the
-    /// writer's backpressure, after checking that the file is still the version the head
-    /// describes (rewritten in place since, it is not: the connection is closed). A response
-    /// dropped before its body releases the file with its last reference.
+    /// writer's backpressure, checking before the first chunk and after reading each one that
+    /// the file is still the version the head describes: one rewritten in place (or truncated)
+    /// meanwhile is not, and the connection is closed rather than a mix of two versions sent
+    /// under the first one's strong ETag. A response dropped before its body releases the file
+    /// with its last reference.
     static func body(
         of openedFile: OpenFile?, path: String, version: FileStatus, bytes: ClosedRange<Int64>, readChunkBytes: Int, loop: EventLoop
     ) -> ResponseBody {
@@ -237,7 +239,10 @@ public struct FileServer: Sendable {
                 while offset < end {
                     try Task.checkCancellation()
                     let chunk = try await file.read(byteCount: Int(min(Int64(readChunkBytes), end - offset)), at: offset)
-                    guard !chunk.isEmpty else { throw FileChangedError(path: path) }
+                    // Checked after it was read: a write that could have reached these bytes
+                    // happened before the check, which sees it (the modification time moved),
+                    // so no byte of a newer version is sent.
+                    guard !chunk.isEmpty, try await file.status().isSameVersion(as: version) else { throw FileChangedError(path: path) }
                     try await writer.write(chunk)
                     offset += Int64(chunk.count)
                 }

@@ -276,6 +276,34 @@ private final class Fixture: Sendable {
         }
     }
 
+    @Test func `a file rewritten in place while it is sent closes the connection before any rewritten byte`() async throws {
+        // 16 MiB of "a" to a reader that takes 64 KB and pauses: most of the file is still to
+        // be read when 100 bytes near its end become "Z" (same size, a new modification time).
+        let fixture = try Fixture()
+        let path = fixture.root + "/growing.log"
+        try Data(repeating: 0x61, count: 16 << 20).write(to: URL(fileURLWithPath: path))
+        let pages = try FileServer(directory: fixture.root, configuration: .init(readChunkBytes: 64 * 1024))
+        let router = Router()
+        router.get("/log") { request, context in try await pages.response(to: request, context: context, file: "growing.log") }
+        try await withLiveServer(router) { _, port in
+            let raw = try await onDedicatedThread { () -> [UInt8] in
+                let connection = try RawConnection(port: port, timeout: .seconds(20), receiveBufferBytes: 65536)
+                defer { connection.close() }
+                try connection.send(request("/log"))
+                var received = try connection.receive(atLeast: 64 * 1024)
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                try handle.seek(toOffset: 15 << 20)
+                try handle.write(contentsOf: Data(repeating: 0x5A, count: 100))
+                try handle.close()
+                received += try connection.receiveUntilClose()
+                return received
+            }
+            #expect(String(decoding: raw.prefix(200), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+            #expect(raw.count < 16 << 20, "the connection closed before the promised length")
+            #expect(!raw.contains(0x5A), "no byte of the rewritten version was sent")
+        }
+    }
+
     @Test func `a file replaced by a rename after its head was made is sent whole, as the head describes`() async throws {
         let fixture = try Fixture()
         try fixture.writePattern("deployed.bin", byteCount: 100_000)

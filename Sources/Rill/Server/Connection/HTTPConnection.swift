@@ -99,7 +99,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         reserveActions()
         if machine.wantsInputBuffer, var spare = server.takeSpareInputBuffer() { machine.lendInputBuffer(&spare) }
         if !machine.hasSpareHeaderFields, let spare = server.takeSpareHeaderFields() { machine.recycleHeaderFields(spare) }
-        machine.receive(bytes, bodyLimit: server.bodyLimit, into: &actions)
+        machine.receive(bytes, admission: server.bodyAdmission, into: &actions)
         guard countReceivingBody() else { return }
         perform()
     }
@@ -174,7 +174,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// Gives the (released while a stream is open) actions array room for what one event
     /// produces at most, so that it is not grown on the second action (an EOF on a stream
     /// cancels it, and the end of the response closes): a spare of the server's.
-    @inline(__always) private func reserveActions() {
+    @inline(__always) func reserveActions() {
         if actions.capacity == 0 { actions = server.takeSpareActions() }
     }
 
@@ -196,7 +196,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         if let buffer = machine.takeConsumedInputBuffer() { server.returnSpareInputBuffer(buffer) }
     }
 
-    private func perform() {
+    func perform() {
         // A synchronous handler answers inside `startHandler`; its response is written once the
         // actions of this pass are done (writing it can change `actions`), and what the machine
         // does next (the next pipelined request, a close) is one more pass.
@@ -224,6 +224,8 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             switch action {
             case .sendContinue:
                 transport.write(Self.continueResponse)
+            case .screenHead(let head):
+                screenHead(head)
             case .handle(let head, let body):
                 endedRelay = nil
                 inline = startHandler(head: head, body: body)
@@ -262,7 +264,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     func responseDone() -> Bool {
         guard !isClosed else { return false }
         machine.responseFinished(
-            keepAlive: !cycle.closeAfterResponse && !server.isShuttingDown, bodyLimit: server.bodyLimit, into: &actions)
+            keepAlive: !cycle.closeAfterResponse && !server.isShuttingDown, admission: server.bodyAdmission, into: &actions)
         return true
     }
 
@@ -454,6 +456,41 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         timeouts.noteEventWrite(now: server.loop.nowMilliseconds)
     }
 
+    // MARK: Screening a head before its body
+
+    /// The machine holds a head's body until the router's verdict (``Router/screen(_:context:)``):
+    /// admitted, the body is read (after `100 Continue` if the client waits for it); refused,
+    /// the refusal is written with `Connection: close` and the body is never read. The check
+    /// runs in a task on the loop (the connection's handler task: none runs meanwhile),
+    /// cancelled if the connection closes first; the request timeout goes on running.
+    private func screenHead(_ head: HTTPRequestHead) {
+        let request = Request(head: head, body: [])
+        let context = RequestContext(
+            logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
+            requestID: server.requestIDs.id(for: head.headerFields))
+        guard case .screen(let check, let routed, let refusal) = server.screen(request, context) else {
+            machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
+            return
+        }
+        cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
+            var refused: Response?
+            do {
+                try await check(request, routed)
+            } catch {
+                refused = await refusal(error, request, routed)
+            }
+            cycle.handlerTask = nil
+            guard !isClosed else { return }
+            reserveActions()
+            if let refused {
+                writeClosing(refused, withoutBody: request.method == .head)
+                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1)
+            }
+            machine.headScreened(admitted: refused == nil, admission: server.bodyAdmission, into: &actions)
+            perform()
+        }
+    }
+
     // MARK: Errors written from the loop side
 
     private func writeError(_ error: HTTPParserError) {
@@ -480,8 +517,15 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// A complete error response with `Connection: close`, written directly from the loop side;
     /// `withoutBody` for a `HEAD` request (its length is still declared, as for a `GET`).
     private func writeSimple(status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:], withoutBody: Bool = false) {
-        let response = HTTPError(status, message: message, headerFields: headerFields).response
-        guard let body = response.body.bytes else { return }
+        writeClosing(HTTPError(status, message: message, headerFields: headerFields).response, withoutBody: withoutBody)
+    }
+
+    /// A complete response with a byte body and `Connection: close`, written directly from the
+    /// loop side (see ``writeSimple(status:message:headerFields:withoutBody:)``).
+    func writeClosing(_ response: Response, withoutBody: Bool) {
+        // A streamed body (a middleware's doing) is not sent from here: the head alone.
+        let body = response.body.bytes ?? []
+        let status = response.status
         var extra = server.dateLine.current()
         extra.append(contentsOf: server.serverLine)
         Self.appendContentLength(body.count, to: &extra)

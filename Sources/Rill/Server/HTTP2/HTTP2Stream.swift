@@ -44,6 +44,8 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     private var stallDeadline: UInt64 = 0
     private var eventStreamMaxQueuedBytes = 0
     private var requestComplete = false
+    /// The head is being screened (``screenHead(_:)``): the handler waits for the verdict.
+    private var screening = false
     /// The client ended its side of the stream (`END_STREAM`): it sends nothing more.
     private var clientEndedStream = false
     private var responseStarted = false
@@ -151,21 +153,65 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             method: method, target: h2Head.path.isEmpty ? "*" : h2Head.path, version: .http2, headerFields: fields,
             bodyFraming: contentLength.map { .contentLength($0) } ?? (endStream ? .none : .chunked), keepAlive: true)
         if endStream { return startHandler(Request(head: head)) }
-        let bodyLimit = server.bodyLimit(head) ?? server.configuration.maxRequestBodyBytes
+        let admission = server.bodyAdmission(head)
+        let bodyLimit = admission.maxBytes ?? server.configuration.maxRequestBodyBytes
         if let contentLength, contentLength > bodyLimit {
             reject(.contentTooLarge, message: "the request body is larger than allowed")
             return
         }
         assembly = HTTP2RequestAssembly(head: head, bodyLimit: bodyLimit, heldHeadBytes: heldHeadBytes)
         connection.holdRequestHead(heldHeadBytes)
-        // A client that waits for `100 Continue` before its body (curl over HTTP/2 waits a
-        // second otherwise, RFC 9110 §10.1.1).
-        if fields[.expect]?.lowercased() == "100-continue" {
-            connection.session.submitInformationalResponse(streamID: id, status: 100)
-            connection.scheduleSend()
-        }
         requestDeadline = server.loop.nowMilliseconds + UInt64(server.configuration.requestTimeout.millisecondsRoundingUp)
         updateTimer()
+        if admission.isScreened {
+            screenHead(head)
+        } else {
+            sendContinueIfExpected(head)
+        }
+    }
+
+    /// A client that waits for `100 Continue` before its body gets it (curl over HTTP/2 waits a
+    /// second otherwise, RFC 9110 §10.1.1).
+    private func sendContinueIfExpected(_ head: HTTPRequestHead) {
+        guard !clientEndedStream, head.headerFields[.expect]?.lowercased() == "100-continue" else { return }
+        connection.session.submitInformationalResponse(streamID: id, status: 100)
+        connection.scheduleSend()
+    }
+
+    /// The router's verdict on a head whose body waits (see ``HTTPConnection``'s screening):
+    /// admitted, `100 Continue` follows if the client waits for it, and the request is handled
+    /// once its body is complete; refused, the refusal is the answer (the body is never handed
+    /// to anyone, and what the client still sends is dropped and then stopped, as after a 413).
+    /// Body bytes that arrive during the check are kept, within the stream's flow-control window.
+    private func screenHead(_ head: HTTPRequestHead) {
+        let request = Request(head: head)
+        let context = RequestContext(
+            logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
+            requestID: server.requestIDs.id(for: head.headerFields))
+        guard case .screen(let check, let routed, let refusal) = server.screen(request, context) else {
+            sendContinueIfExpected(head)
+            return
+        }
+        screening = true
+        task = Task(executorPreference: server.loop.executor) { [self] in
+            var refused: Response?
+            do {
+                try await check(request, routed)
+            } catch {
+                refused = await refusal(error, request, routed)
+            }
+            task = nil
+            screening = false
+            guard !isClosed, !requestComplete else { return }
+            if let refused {
+                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .h2)
+                answer(with: refused)
+            } else {
+                sendContinueIfExpected(head)
+                if clientEndedStream { finishRequest() }
+            }
+            connection.scheduleSend()
+        }
     }
 
     /// Body bytes arrived; returns whether they are kept (false: the request was answered).
@@ -187,6 +233,13 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             requestDeadline = 0  // its upload ended while the stream lingered
             updateTimer()
         }
+        // A head still being screened: the handler waits for its verdict.
+        guard !screening else { return }
+        finishRequest()
+    }
+
+    /// The body is complete and admitted: the handler runs.
+    private func finishRequest() {
         guard let assembly, !requestComplete else { return }
         let request = Request(head: assembly.head, body: assembly.body)
         assembly.body = []
@@ -240,13 +293,17 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// Answers with an error now, from the loop side (a bad head, a body over the limit, a
     /// request timeout).
     func reject(_ status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:]) {
+        answer(with: HTTPError(status, message: message, headerFields: headerFields).response)
+    }
+
+    /// Answers with `response` now, from the loop side, whatever of the request is still to come.
+    private func answer(with response: Response) {
         guard !responseStarted, !isClosed else { return }
         requestComplete = true
         requestDeadline = 0
         updateTimer()
         connection.releaseHeldRequest(of: self)
         assembly = nil
-        let response = HTTPError(status, message: message, headerFields: headerFields).response
         writeHead(of: response, headOnly: answersHEAD)
     }
 

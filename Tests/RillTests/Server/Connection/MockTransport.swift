@@ -137,7 +137,8 @@ final class ConnectionHarness: Sendable {
         loop = try EventLoop(name: "mock-connection")
         let responder = router.makeResponder()
         server = HTTPServer(
-            loop: loop, configuration: configuration, logger: quietLogger, bodyLimit: { router.bodyLimit(for: $0) },
+            loop: loop, configuration: configuration, logger: quietLogger, bodyAdmission: { router.bodyAdmission(for: $0) },
+            screen: { router.screen($0, context: $1) },
             responder: responder, dispatch: { router.dispatch($0) })
         transport = MockTransport(loop: loop)
     }

@@ -1,0 +1,108 @@
+import HTTPTypes
+import Rill
+import RillTesting
+import Testing
+
+/// `checkBeforeBody`: a request the route refuses is answered from its head, its body never
+/// received — so anonymous uploads cannot fill the server's budget for bodies in flight, and a
+/// client waiting for `100 Continue` gets the refusal instead.
+@Suite struct BodyCheckTests {
+    /// `/up/:name` needs `Authorization: Bearer good` before its body; every response passes
+    /// through a middleware that marks it. The check records what it saw.
+    private func router(seen: Shared<[String]> = Shared([])) -> Router {
+        let router = Router()
+        router.add(
+            middleware: ClosureMiddleware { request, context, next in
+                do {
+                    var response = try await next(request, context)
+                    response.headerFields[HTTPField.Name("x-middleware")!] = "yes"
+                    return response
+                } catch let error as HTTPError {
+                    var response = error.response
+                    response.headerFields[HTTPField.Name("x-middleware")!] = "yes"
+                    return response
+                }
+            })
+        let uploads = router.group("/up")
+        uploads.checkBeforeBody { request, context in
+            seen.update { $0.append("\(context.parameters["name"] ?? "-") body=\(request.body.count)") }
+            guard request.headerFields[.authorization] == "Bearer good" else {
+                throw HTTPError(.unauthorized, message: "no", headerFields: [.wwwAuthenticate: "Bearer"])
+            }
+        }
+        uploads.post("/:name", maxBodyBytes: 1 << 20) { request, _ in "\(request.body.count)" }
+        return router
+    }
+
+    private func upload(_ path: String, bytes: Int, _ lines: [String]) -> String {
+        (["POST \(path) HTTP/1.1", "Host: x", "Content-Length: \(bytes)"] + lines).joined(separator: "\r\n") + "\r\n\r\n"
+    }
+
+    @Test func `an unauthorized client waiting for 100 Continue gets the refusal, through the middleware, and the connection closes`() async throws {
+        let seen = Shared<[String]>([])
+        try await withLiveServer(router(seen: seen)) { _, port in
+            let (text, closed) = try await converse(port: port) { connection in
+                try connection.send(upload("/up/photo", bytes: 500_000, ["Expect: 100-continue"]))
+                let response = try connection.readResponse(forRequestMethod: .post)
+                let marked = response.headerFields[HTTPField.Name("x-middleware")!] ?? ""
+                let summary = "\(response.status.code) \(response.headerFields[.wwwAuthenticate] ?? "") \(marked)"
+                return (summary, connection.isClosedByPeer(within: .seconds(3)))
+            }
+            #expect(text == "401 Bearer yes")
+            #expect(closed)
+            #expect(seen.current == ["photo body=0"], "the check saw the path parameter and no body")
+        }
+    }
+
+    @Test func `an authorized client is invited and its upload handled`() async throws {
+        try await withLiveServer(router()) { _, port in
+            let (interim, answer) = try await converse(port: port) { connection in
+                try connection.send(upload("/up/photo", bytes: 300_000, ["Expect: 100-continue", "Authorization: Bearer good"]))
+                let interim = try connection.receive(atLeast: 25)
+                try connection.send([UInt8](repeating: 0x61, count: 300_000))
+                return (String(decoding: interim, as: UTF8.self), try connection.readResponse(forRequestMethod: .post))
+            }
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+            #expect(answer.status == .ok)
+            #expect(String(decoding: answer.body, as: UTF8.self) == "300000")
+        }
+    }
+
+    @Test func `anonymous uploads in flight do not take the budget from an authorized one`() async throws {
+        // A budget of 100,000 bytes in flight: without the check, the first anonymous upload's
+        // 60,000 bytes count and the authorized 90,000 would be refused with 503.
+        let configuration = testConfiguration { $0.maxReceivingRequestBodyBytes = 100_000 }
+        try await withLiveServer(router(), configuration: configuration) { _, port in
+            let refused = try await onDedicatedThread { () -> [String] in
+                var statuses: [String] = []
+                var held: [RawConnection] = []
+                for _ in 0..<4 {
+                    let connection = try RawConnection(port: port)
+                    // Head and 60,000 bytes of a 90,000-byte body, sent without waiting.
+                    try connection.send(upload("/up/anon", bytes: 90_000, []) + String(repeating: "b", count: 60_000))
+                    held.append(connection)
+                }
+                for connection in held {
+                    statuses.append("\(try connection.readResponse(forRequestMethod: .post).status.code)")
+                }
+                let authorized = try RawConnection(port: port)
+                try authorized.send(upload("/up/real", bytes: 90_000, ["Authorization: Bearer good"]) + String(repeating: "c", count: 90_000))
+                statuses.append("\(try authorized.readResponse(forRequestMethod: .post).status.code)")
+                for connection in held { connection.close() }
+                return statuses
+            }
+            #expect(refused == ["401", "401", "401", "401", "200"])
+        }
+    }
+
+    @Test func `a client waiting for 100 Continue on a path no route takes gets the 404, not an invitation`() async throws {
+        try await withLiveServer(router()) { _, port in
+            let answer = try await converse(port: port) { connection in
+                try connection.send(upload("/nowhere", bytes: 1_000, ["Expect: 100-continue"]))
+                return try connection.readResponse(forRequestMethod: .post)
+            }
+            #expect(answer.status == .notFound)
+            #expect(answer.headerFields[HTTPField.Name("x-middleware")!] == "yes", "the router's middleware saw the 404")
+        }
+    }
+}
