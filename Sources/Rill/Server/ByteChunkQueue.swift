@@ -62,19 +62,11 @@ struct ByteChunkQueue {
     }
 
     /// Queues `bytes` after what waits, keeping the array (no copy). Empty arrays are ignored.
-    ///
-    /// - Parameter joining: while the queue holds a single array, append the bytes to it — a
-    ///   copy — rather than keep them beside it: cheaper for bytes that leave within the
-    ///   moment (one array to write, no list), wasteful for bytes that wait on a slow reader.
-    mutating func append(_ bytes: [UInt8], joining: Bool = false) {
+    mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         switch storage {
         case .empty:
             storage = .one(bytes)
-        case .one(var first) where joining:
-            storage = .empty  // so that `first` is the only reference, if it was
-            first.append(contentsOf: bytes)
-            storage = .one(first)
         case .one(let first):
             storage = .many(Chunks([first, bytes], byteCount: first.count + bytes.count))
         case .many(var chunks):

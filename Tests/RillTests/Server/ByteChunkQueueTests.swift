@@ -59,22 +59,6 @@ import Testing
         #expect(readAll(&queue, size: 100) == [3, 4, 5, 6, 7])
     }
 
-    @Test func `joining appends to a lone array; past a list it keeps arrays beside each other`() {
-        var queue = ByteChunkQueue()
-        let shared: [UInt8] = [1, 2]
-        queue.append(shared, joining: true)
-        queue.append([3], joining: true)
-        queue.append([4], joining: true)
-        guard case .one(let joined) = queue.removeAll() else { Issue.record("joined bytes are one array"); return }
-        #expect(joined == [1, 2, 3, 4])
-        #expect(shared == [1, 2], "the array it was given is not changed")
-        queue.append(shared)
-        queue.append([3])
-        queue.append([4], joining: true)
-        guard case .many(let list) = queue.removeAll() else { Issue.record("a list stays a list"); return }
-        #expect(list == [[1, 2], [3], [4]])
-    }
-
     @Test func `a copy does not see what the original appends or reads afterwards`() {
         var original = ByteChunkQueue()
         original.append([1, 2])

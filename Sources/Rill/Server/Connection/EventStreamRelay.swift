@@ -29,10 +29,10 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
     let maxQueuedBytes: Int
     /// The farewell sent at shutdown and the deadline, if the stream has either.
     let ending: EventStreamEnding?
-    /// Events not yet written: they leave together, in one write, when the flush queue reaches
-    /// the connection (joined into one array meanwhile) or, if the transport has a backlog, when
-    /// it drained — each then kept as the array every stream of the fan-out shares (its chunk,
-    /// or its encoding), not a copy: a thousand slow readers of a channel hold its events once.
+    /// Events not yet written: they leave together, in one write (a `writev`), when the flush
+    /// queue reaches the connection or, if the transport has a backlog, when it drained. Each is
+    /// the array every stream of the fan-out shares (its chunk, or its encoding), not a copy: a
+    /// thousand slow readers of a channel hold its events once.
     private var backlog = ByteChunkQueue()
     /// Encoded events waiting for the transport to take them.
     var backlogByteCount: Int { backlog.byteCount }
@@ -87,10 +87,10 @@ final class EventStreamRelay<Host: EventStreamRelayHost>: SubscriptionSink {
         let server = self.server
         server.relayedEventCount += 1
         let wasEmpty = backlog.isEmpty
-        // Waiting for the flush queue, the events leave at the end of this pass: joined into one
-        // array (one write, no list). Waiting for a slow reader, each stays the array every
-        // stream of the fan-out shares.
-        backlog.append(chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes, joining: isQueuedForFlush)
+        // The array every stream of the fan-out shares, not a copy (joining the events of one
+        // flush into one array measured no cheaper: 2.98 against 3.07 µs per delivery, within
+        // the noise, while a slow reader then held 9.5 KB of copies instead of 2 KB).
+        backlog.append(chunked ? server.chunkFramer.chunk(of: event.encodedBytes) : event.encodedBytes)
         if wasEmpty {
             backlogPublishedAtNanoseconds = event.publishedAtNanoseconds
             if !isQueuedForFlush {
