@@ -10,7 +10,7 @@ package import HTTPTypes
 /// - whitespace between a field name and its colon, obs-fold, bare CR and control bytes → 400;
 /// - `Content-Length` together with `Transfer-Encoding`, or disagreeing lengths → 400;
 /// - `Transfer-Encoding` not ending with `chunked` → 400 (the body's length is unknown);
-///   codings before a final `chunked` → 501 (we do not decode `gzip` etc.);
+///   codings before a final `chunked` → 501 (we do not decode `gzip` etc.), `chunked` twice → 400;
 /// - chunked framing requires CRLF everywhere (no bare LF), bounded size digits and extensions.
 ///
 /// It is lenient only where RFC 9112 explicitly allows it and no framing ambiguity results:
@@ -629,10 +629,13 @@ public struct HTTPRequestParser: Sendable {
             }
             // Exactly one coding, "chunked". Chunked not the final one (gzip alone; chunked,
             // gzip; identity): the body's length cannot be known, 400 (RFC 9112 §6.3). Chunked
-            // last after others (gzip, chunked; chunked, chunked): 501, we decode no other
-            // coding. Both close the connection.
+            // twice: a framing no sender may produce (§6.1), 400. Chunked last after other
+            // codings (gzip, chunked): 501, we decode no other coding. All close the connection.
             guard builder.lastTransferCodingIsChunked else {
                 throw .malformedHeader(reason: "Transfer-Encoding must end with chunked")
+            }
+            guard builder.chunkedCodingCount == 1 else {
+                throw .malformedHeader(reason: "Transfer-Encoding applies chunked more than once")
             }
             guard builder.transferCodingCount == 1 else { throw .unsupportedTransferEncoding }
             bodyFraming = .chunked
@@ -831,6 +834,8 @@ private struct HeadBuilder {
     var contentLength: Int?
     var sawTransferEncoding = false
     var transferCodingCount = 0
+    /// How many of the codings are `chunked`.
+    var chunkedCodingCount = 0
     var lastTransferCodingIsChunked = false
     var hostCount = 0
     var connectionClose = false
@@ -892,6 +897,7 @@ private struct HeadBuilder {
             Self.forEachListElement(valueBytes) { element in
                 transferCodingCount += 1
                 lastTransferCodingIsChunked = HTTPBytes.equalsCaseInsensitive(element, "chunked")
+                if lastTransferCodingIsChunked { chunkedCodingCount += 1 }
             }
         case .connection:
             Self.forEachListElement(valueBytes) { element in

@@ -216,7 +216,16 @@ struct HTTPRequestParserErrorTests {
         expectFailure("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(value)\r\n\r\n", .invalidContentLength)
     }
 
-    @Test(arguments: ["gzip, chunked", "chunked, chunked"])
+    @Test(arguments: ["chunked, chunked", "gzip, chunked, chunked", "chunked, gzip, chunked"])
+    func `chunked applied more than once is rejected with 400`(value: String) {
+        // RFC 9112 §6.1: no sender may apply it twice; this is faulty framing, not a coding we lack.
+        expectFailure(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \(value)\r\n\r\n",
+            .malformedHeader(reason: "Transfer-Encoding applies chunked more than once"))
+        #expect(statusCode(of: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \(value)\r\n\r\n") == 400)
+    }
+
+    @Test(arguments: ["gzip, chunked", "deflate, gzip, chunked"])
     func `codings before a final chunked are rejected with 501`(value: String) {
         expectFailure("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \(value)\r\n\r\n", .unsupportedTransferEncoding)
         #expect(statusCode(of: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \(value)\r\n\r\n") == 501)

@@ -22,6 +22,9 @@ public final class Router: RouterMethods, @unchecked Sendable {
     private var middleware: [any Middleware] = []
     private var routes: [Route] = []
     private var frozen = false
+    /// The methods some route answers, set when the router freezes: with the standard ones, the
+    /// methods it recognizes (any other is a 501).
+    private var routedMethods: Set<HTTPRequest.Method> = []
 
     /// Creates an empty router.
     public init() {}
@@ -162,6 +165,7 @@ public final class Router: RouterMethods, @unchecked Sendable {
     /// Freezes the router and composes middleware and handlers into one responder.
     func makeResponder() -> Responder {
         frozen = true
+        routedMethods = Set(routes.map(\.method))
         // Compose each route's group middleware once, not per request.
         let hasMiddleware = !middleware.isEmpty
         for route in routes { route.compose(routerHasMiddleware: hasMiddleware) }
@@ -196,18 +200,33 @@ public final class Router: RouterMethods, @unchecked Sendable {
             context.parameters = parameters
             return (route.responder, context)
         case .notFound:
+            try refuseUnrecognizedMethod(request.method)
             // A path no route could take because it cannot be decoded is the client's error.
             guard request.routingPath != nil else {
                 throw HTTPError(.badRequest, message: "the path has a malformed percent-escape, an encoded NUL or bytes that are not UTF-8")
             }
             throw HTTPError(.notFound, message: "no route for \(request.path)")
         case .methodNotAllowed(let allowed):
+            try refuseUnrecognizedMethod(request.method)
             var fields = HTTPFields()
             fields[.allow] = allowed.joined(separator: ", ")
             throw HTTPError(.methodNotAllowed, message: "\(request.method) is not allowed here", headerFields: fields)
         case .options(let allowed):
             return (Self.optionsResponder(allowing: allowed), context)
         }
+    }
+
+    /// The methods of RFC 9110 (§9) and PATCH (RFC 5789): what a server recognizes whether or
+    /// not it serves them.
+    private static let standardMethods: Set<HTTPRequest.Method> = [
+        .get, .head, .post, .put, .delete, .connect, .options, .trace, .patch,
+    ]
+
+    /// A method neither standard nor answered by any route is not recognized: 501 (RFC 9110
+    /// §15.6.2), not 405 (a method the resource does not allow).
+    private func refuseUnrecognizedMethod(_ method: HTTPRequest.Method) throws {
+        guard !Self.standardMethods.contains(method), !routedMethods.contains(method) else { return }
+        throw HTTPError(.notImplemented, message: "the method \(method) is not implemented by this server")
     }
 
     /// A responder that answers `204 No Content` with an `Allow` field listing `allowed`.

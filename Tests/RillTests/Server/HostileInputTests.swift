@@ -138,8 +138,9 @@ private struct Rejection: Sendable {
         try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", status: 400)
     }
 
-    @Test func `Transfer-Encoding chunked twice is a 501`() async throws {
-        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", status: 501)
+    @Test func `Transfer-Encoding chunked twice is a 400, another coding before chunked a 501`() async throws {
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", status: 400)
+        try await expectRejected("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", status: 501)
     }
 
     @Test func `a body larger than the 1 MiB default is a 413`() async throws {

@@ -153,6 +153,19 @@ private func routingRouter() -> Router {
     }
 
     @Test(arguments: [TestMode.router, .live])
+    func `a method the server does not recognize is a 501 wherever it goes; a standard one a 405 or 404`(mode: TestMode) async throws {
+        try await withClient(mode) { client async throws in
+            for target in ["/text", "/nowhere"] {
+                let unknown = try await client.execute(target, method: HTTPRequest.Method("FROB")!)
+                #expect(unknown.status == .notImplemented, "\(target)")
+                #expect(try unknown.decode(ErrorBody.self).error.status == 501)
+            }
+            #expect(try await client.execute("/text", method: .patch).status == .methodNotAllowed)
+            #expect(try await client.execute("/nowhere", method: .trace).status == .notFound)
+        }
+    }
+
+    @Test(arguments: [TestMode.router, .live])
     func `OPTIONS on a known path is a 204 listing its methods; on an unknown path a 404`(mode: TestMode) async throws {
         try await withClient(mode) { client async throws in
             let items = try await client.execute("/items", method: .options)
