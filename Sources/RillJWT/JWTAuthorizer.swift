@@ -123,8 +123,7 @@ public final class JWTAuthorizer: Sendable {
                 if !token.isEmpty { return String(token) }
             }
         }
-        let readsCookie = request.method == .get || request.method == .head
-        for header in request.headerFields[values: .cookie] where readsCookie {
+        for header in request.headerFields[values: .cookie] where readsCookie(of: request) {
             for pair in header.split(separator: ";") {
                 let pair = pair.drop { $0 == " " }
                 guard let equals = pair.firstIndex(of: "="), pair[..<equals] == cookieName[...] else { continue }
@@ -192,7 +191,9 @@ public final class JWTAuthorizer: Sendable {
     ///
     /// - Throws: ``HTTPError`` 401 (see ``authenticate(_:context:)``).
     public func claims(for request: Request) async throws -> RillClaims {
-        guard let token = token(in: request) else { throw Self.unauthorized(.missingToken, cookieName: cookieName) }
+        guard let token = token(in: request) else {
+            throw Self.unauthorized(.missingToken, cookieName: readsCookie(of: request) ? cookieName : nil)
+        }
         do {
             return try await verify(token)
         } catch {
@@ -259,14 +260,23 @@ public final class JWTAuthorizer: Sendable {
         }
     }
 
+    /// Whether the cookie may carry `request`'s token: for `GET` and `HEAD` only (a cross-site
+    /// form can `POST` with the user's cookies).
+    private func readsCookie(of request: Request) -> Bool { request.method == .get || request.method == .head }
+
     /// The 401 for `error`: a JSON body with the reason, and the `WWW-Authenticate` challenge
-    /// (RFC 6750).
-    static func unauthorized(_ error: JWTVerificationError, cookieName: String) -> HTTPError {
+    /// (RFC 6750). `cookieName`: the cookie to name among the ways to send a token, nil where
+    /// the cookie is not read (a `POST`).
+    static func unauthorized(_ error: JWTVerificationError, cookieName: String?) -> HTTPError {
         let message: String
         let challenge: String
         switch error {
         case .missingToken:
-            message = "missing token: send 'Authorization: Bearer <JWT>', the '\(cookieName)' cookie or '?token=<JWT>'"
+            if let cookieName {
+                message = "missing token: send 'Authorization: Bearer <JWT>', the '\(cookieName)' cookie or '?token=<JWT>'"
+            } else {
+                message = "missing token: send 'Authorization: Bearer <JWT>' or '?token=<JWT>' (a cookie is read for GET and HEAD only)"
+            }
             challenge = #"Bearer realm="rill""#
         default:
             message = error.description

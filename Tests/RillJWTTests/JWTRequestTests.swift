@@ -48,6 +48,10 @@ struct JWTRequestTests {
                 missing.bodyText
                     == #"{"error":{"status":401,"reason":"Unauthorized","message":"missing token: send 'Authorization: Bearer <JWT>', the 'rill_token' cookie or '?token=<JWT>'"}}"#
             )
+            // A POST reads no cookie (a cross-site form could send it): the message does not offer it.
+            let unsigned = try await client.post("/publish?channel=chat/lobby", text: "x", headerFields: [.cookie: "rill_token=\(token)"])
+            #expect(unsigned.status == .unauthorized)
+            #expect(unsigned.bodyText.contains("send 'Authorization: Bearer <JWT>' or '?token=<JWT>' (a cookie is read for GET and HEAD only)"))
 
             let bad = try await client.get("/stream?channel=chat/lobby", headerFields: [.authorization: "Bearer \(forged)"])
             #expect(bad.status == .unauthorized)
