@@ -57,7 +57,12 @@ struct RillHub: AsyncParsableCommand {
     @Option(help: "Events kept per channel for Last-Event-ID replay.") var history = 1000
     @Option(help: "Seconds of silence before a stream gets a heartbeat comment (0 disables).") var heartbeat = 15.0
     @Option(help: "The most open client connections (503 beyond).") var maxConnections = 19_000
-    @Option(help: "The most bytes queued for one slow SSE client before it is disconnected.") var maxQueuedBytes = 256 * 1024
+    @Option(
+        help: """
+            The most bytes queued for one slow SSE client before it is disconnected (over HTTP/2 \
+            the streams of one connection also share 1 MiB: beyond, those holding the most are reset).
+            """)
+    var maxQueuedBytes = 256 * 1024
     @Option(
         help: """
             The kernel send buffer of each client socket in bytes (SO_SNDBUF, doubled by the kernel; \

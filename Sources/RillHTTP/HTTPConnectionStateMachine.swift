@@ -132,8 +132,11 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     /// A head with `Expect: 100-continue` whose interim response waits until no response is in
     /// progress (an interim response must not land inside another response).
     private var continuePending = false
-    /// The current head is being screened (``Action/screenHead(_:)``): nothing more is parsed.
+    /// The current head waits for screening (``Action/screenHead(_:)``): nothing more is parsed.
     private var screening = false
+    /// The screening was asked for (it waits until no response is in progress and no request
+    /// is queued before it: its answer must not land inside another response).
+    private var screenAsked = false
     /// An endless response (an event stream) is in progress: input is read only to notice the
     /// end of it, and dropped.
     private var discardingInput = false
@@ -201,8 +204,9 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     public mutating func headScreened(
         admitted: Bool, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]
     ) {
-        guard screening, !closed, let input else { return }
+        guard screening, screenAsked, !closed, let input else { return }
         screening = false
+        screenAsked = false
         guard admitted else {
             close(flushing: true, into: &actions)
             return
@@ -215,6 +219,9 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
             actions.append(.resumeReading)
         }
         parse(input, admission: admission, into: &actions)
+        // The client finished sending during the screening and its request is not complete:
+        // nothing more will come.
+        if inputEnded && !handling && !closed { close(flushing: true, into: &actions) }
     }
 
     /// The response of the request being handled is completely written.
@@ -256,7 +263,8 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         self.input = input
         // Parse what was held back while the response was in progress.
         parse(input, admission: admission, into: &actions)
-        if !closed && readingPaused && input.queue.count < configuration.maxQueuedRequests
+        // A head waiting for its screening keeps reading paused (its body waits in the kernel).
+        if !closed && readingPaused && !screening && input.queue.count < configuration.maxQueuedRequests
             && heldRequestBytes < configuration.maxQueuedRequestBytes
         {
             readingPaused = false
@@ -274,6 +282,8 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
         if let input, input.holdsRequest { discardedInput = true }
         input = nil
         continuePending = false
+        screening = false
+        screenAsked = false
         if readingPaused {
             readingPaused = false
             actions.append(.resumeReading)
@@ -335,6 +345,9 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
             actions.append(.cancelHandling)
             return
         }
+        // A head being screened: its verdict decides (an admitted request whose body arrived
+        // before the end is still answered; the connection closes after it).
+        if screening { return }
         if dispatchNext(into: &actions) { return }
         close(flushing: true, into: &actions)
     }
@@ -385,6 +398,11 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     private mutating func parse(_ input: RequestInput, admission: (HTTPRequestHead) -> BodyAdmission, into actions: inout [Action]) {
         while !closed {
             if screening {
+                // Asked once no response is in progress and nothing is queued before it.
+                if !screenAsked && !handling && input.queue.isEmpty, let head = input.currentHead {
+                    screenAsked = true
+                    actions.append(.screenHead(head))
+                }
                 // The body waits for the screening's verdict, in the kernel.
                 if !readingPaused {
                     readingPaused = true
@@ -431,11 +449,10 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
                 var bodyFits = true
                 if case .contentLength(let length) = head.bodyFraming { bodyFits = length <= limit }
                 // A head to screen waits for its verdict before any of its body is read (and
-                // before `100 Continue`). Behind a response in progress it is not screened: its
-                // answer could not be written yet, and what it may send is bounded anyway.
-                if admitted.isScreened && head.bodyFraming != .none && bodyFits && !handling && input.queue.isEmpty {
+                // before `100 Continue`) — pipelined behind a response in progress too, then
+                // screened once that response and those queued before it are done.
+                if admitted.isScreened && head.bodyFraming != .none && bodyFits {
                     screening = true
-                    actions.append(.screenHead(head))
                     continue
                 }
                 if head.expectsContinue && head.bodyFraming != .none && bodyFits {

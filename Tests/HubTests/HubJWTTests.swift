@@ -116,6 +116,27 @@ struct HubJWTTests {
         }
     }
 
+    @Test func `a JWT that may not publish to the channel is refused before the upload, without 100 Continue`() async throws {
+        let app = try await Self.jwtHub()
+        let subscriber = try await hubToken(subscribe: ["**"])
+        let elsewhere = try await hubToken(publish: ["news/*"])
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for token in [subscriber, elsewhere] {
+                let answer = try await onDedicatedThread { () -> String in
+                    let connection = try RawConnection(port: port)
+                    defer { connection.close() }
+                    try connection.send(
+                        "POST /publish?channel=sports/today HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                            + "Content-Length: 900000\r\nExpect: 100-continue\r\n\r\n")
+                    return String(decoding: try connection.receiveUntilClose(), as: UTF8.self)
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 403 "), "\(answer.prefix(60))")
+                #expect(answer.contains("publishing to channel 'sports/today' is not allowed"))
+            }
+        }
+    }
+
     @Test func `at exp the stream ends with rill-token-expired; the reconnect replays what was missed`() async throws {
         let app = try await Self.jwtHub()
         try await app.test(.live) { client in

@@ -67,21 +67,47 @@ import Testing
         #expect(receive("POST /open HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", into: &other) == [.sendContinue])
     }
 
-    @Test func `a head pipelined behind a response in progress is read unscreened`() {
+    @Test func `a head pipelined behind a response in progress is screened once that response is done`() {
         var machine = HTTPConnectionStateMachine()
-        let first = receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /guarded HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", into: &machine)
-        #expect(first.count == 1)
+        let first = receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /guarded HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", into: &machine)
         guard case .handle(let head, _) = first.first else {
             Issue.record("\(first)")
             return
         }
         #expect(head.path == "/a")
-        var actions: [HTTPConnectionStateMachine.Action] = []
-        machine.responseFinished(keepAlive: true, admission: Self.admission, into: &actions)
-        guard case .handle(let next, let body) = actions.first else {
-            Issue.record("\(actions)")
+        #expect(first.dropFirst().elementsEqual([.pauseReading]), "not screened yet, and its body waits: \(first)")
+        #expect(machine.receivingBodyByteCount == 0, "nothing of its body counts as received")
+        var finished: [HTTPConnectionStateMachine.Action] = []
+        machine.responseFinished(keepAlive: true, admission: Self.admission, into: &finished)
+        guard case .screenHead(let pending) = finished.first, finished.count == 1 else {
+            Issue.record("\(finished)")
             return
         }
-        #expect(next.path == "/guarded" && body == Array("hi".utf8))
+        #expect(pending.path == "/guarded")
+        let admitted = screened(true, &machine)
+        guard case .handle(let next, let body) = admitted.last else {
+            Issue.record("\(admitted)")
+            return
+        }
+        #expect(next.path == "/guarded" && body == Array("hello".utf8))
+    }
+
+    @Test func `a client that finishes sending during the screening is answered if admitted, closed if refused`() {
+        var admittedMachine = HTTPConnectionStateMachine()
+        _ = receive("POST /guarded HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", into: &admittedMachine)
+        var ended: [HTTPConnectionStateMachine.Action] = []
+        admittedMachine.inputEnded(into: &ended)
+        #expect(ended.isEmpty, "the verdict decides")
+        let admitted = screened(true, &admittedMachine)
+        guard case .handle(_, let body) = admitted.last else {
+            Issue.record("\(admitted)")
+            return
+        }
+        #expect(body == Array("hello".utf8))
+        var refusedMachine = HTTPConnectionStateMachine()
+        _ = receive("POST /guarded HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel", into: &refusedMachine)
+        var endedToo: [HTTPConnectionStateMachine.Action] = []
+        refusedMachine.inputEnded(into: &endedToo)
+        #expect(screened(true, &refusedMachine).last == .closeAfterFlush, "incomplete, and nothing more will come")
     }
 }

@@ -192,13 +192,16 @@ public enum Hub {
             }
             return hasStaticToken
         }
-        // An anonymous publisher is refused before its body is read: it cannot fill the
+        // A publisher without the right to publish to the channel — anonymous, or with a JWT
+        // that does not allow it — is refused before its body is read: it cannot fill the
         // server's budget for bodies in flight (nor, with `Expect: 100-continue`, upload at all).
         let publishing = router.group("/")
         if token != nil || jwt != nil {
             publishing.checkBeforeBody { request, context in
                 var context = context
-                _ = try await authenticatePublisher(request, context: &context)
+                guard try await !authenticatePublisher(request, context: &context) else { return }
+                let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
+                try await context.authorizePublish(to: channel, for: request)
             }
         }
         publishing.post("/publish") { request, context in

@@ -37,6 +37,16 @@ extension RequestContext {
             data, event: event, id: id, retry: retry, channel: channel, authorizing: request.map { ($0, self) })
     }
 
+    /// Checks, without publishing, that the channel authorization hook allows `request` to
+    /// publish to `channel` — say in ``RouterGroup/checkBeforeBody(_:)``, so that a publisher
+    /// the hook refuses is answered before its body is read.
+    ///
+    /// - Throws: ``HTTPError`` 403 when not allowed (as ``publish(_:channel:authorizing:)``
+    ///   would); 500 for a context that belongs to no application.
+    public func authorizePublish(to channel: String, for request: Request) async throws {
+        try await applicationPubSub().authorize(request, context: self, channels: [channel], access: .publish)
+    }
+
     /// Publishes a complete event to `channel` (see ``publish(_:event:id:retry:channel:authorizing:)``).
     @discardableResult
     public func publish(

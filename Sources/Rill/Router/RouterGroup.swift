@@ -53,9 +53,10 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
     /// authorization: requests without a body skip it, and its refusal is the server's answer,
     /// not the middleware's (no middleware runs for it, as for a 413). The request it sees
     /// has an empty body and the route's path parameters. Checks of outer groups run first.
-    /// Applies to HTTP/1.1 and HTTP/2 requests alike; pipelined HTTP/1.1 requests queued
-    /// behind a response in progress are read without it (their bytes are bounded by
-    /// ``ServerConfiguration/maxQueuedRequestBytes``).
+    /// Applies to HTTP/1.1 and HTTP/2 requests alike; an HTTP/1.1 request pipelined behind
+    /// another is checked once the responses before it are written (its body waits meanwhile).
+    /// To refuse a publisher the channel authorization hook would refuse, call
+    /// ``RequestContext/authorizePublish(to:for:)`` here.
     @discardableResult
     public func checkBeforeBody(_ check: @escaping BodyCheck) -> Self {
         router.preconditionConfigurable()

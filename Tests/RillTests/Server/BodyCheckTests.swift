@@ -31,6 +31,7 @@ import Testing
             }
         }
         uploads.post("/:name", maxBodyBytes: 1 << 20) { request, _ in "\(request.body.count)" }
+        router.get("/ping") { _, _ in "pong" }
         return router
     }
 
@@ -92,6 +93,36 @@ import Testing
                 return statuses
             }
             #expect(refused == ["401", "401", "401", "401", "200"])
+        }
+    }
+
+    @Test func `an upload pipelined behind another request is checked too, before its body counts`() async throws {
+        // As above, but each anonymous upload follows a GET in the same write: it is checked
+        // once the GET is answered, and its bytes never count.
+        let configuration = testConfiguration { $0.maxReceivingRequestBodyBytes = 100_000 }
+        try await withLiveServer(router(), configuration: configuration) { _, port in
+            let statuses = try await onDedicatedThread { () -> [String] in
+                var statuses: [String] = []
+                var held: [RawConnection] = []
+                for _ in 0..<4 {
+                    let connection = try RawConnection(port: port)
+                    try connection.send(
+                        "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n" + upload("/up/anon", bytes: 90_000, ["X-Request-ID: anon-7"])
+                            + String(repeating: "b", count: 60_000))
+                    held.append(connection)
+                }
+                for connection in held {
+                    let answers = try connection.readResponses(2, forRequestMethod: .post)
+                    statuses.append(answers.map { "\($0.status.code)" }.joined(separator: "+"))
+                    statuses.append(answers[1].headerFields[HTTPField.Name("x-request-id")!] ?? "no id")
+                }
+                let authorized = try RawConnection(port: port)
+                try authorized.send(upload("/up/real", bytes: 90_000, ["Authorization: Bearer good"]) + String(repeating: "c", count: 90_000))
+                statuses.append("\(try authorized.readResponse(forRequestMethod: .post).status.code)")
+                for connection in held { connection.close() }
+                return statuses
+            }
+            #expect(statuses == Array(repeating: ["200+401", "anon-7"], count: 4).flatMap { $0 } + ["200"])
         }
     }
 

@@ -482,7 +482,11 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             cycle.handlerTask = nil
             guard !isClosed else { return }
             reserveActions()
-            if let refused {
+            if var refused {
+                // The request's id, as every response carries it (the client's, or the server's).
+                if let id = routed.requestID, refused.headerFields[RequestID.headerName] == nil {
+                    refused.headerFields[RequestID.headerName] = id.description
+                }
                 writeClosing(refused, withoutBody: request.method == .head)
                 server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1)
             }

@@ -185,9 +185,12 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
     /// Body bytes that arrive during the check are kept, within the stream's flow-control window.
     private func screenHead(_ head: HTTPRequestHead) {
         let request = Request(head: head)
+        // A refusal carries the request's id as every response does (the handler's answer
+        // sets it again).
+        requestID = server.requestIDs.id(for: head.headerFields)
         let context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
-            requestID: server.requestIDs.id(for: head.headerFields))
+            requestID: requestID)
         guard case .screen(let check, let routed, let refusal) = server.screen(request, context) else {
             sendContinueIfExpected(head)
             return
@@ -255,7 +258,8 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         updateTimer()
         measuredMethod = request.head.method
         requestStartNanoseconds = RequestMetrics.nowNanoseconds()
-        let requestID = server.requestIDs.id(for: request.head.headerFields)
+        // The id a screening of the head gave it, if it was screened.
+        let requestID = self.requestID ?? server.requestIDs.id(for: request.head.headerFields)
         self.requestID = requestID
         var context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
