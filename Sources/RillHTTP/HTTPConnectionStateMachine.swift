@@ -365,6 +365,13 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
     /// shutdown, idle timeout). Returns whether it closed right away.
     public mutating func closeWhenIdle(into actions: inout [Action]) {
         guard !closed else { return }
+        // A request whose body is arriving (or whose head is being screened) is not idle: it
+        // is received and answered, and that response, made while the server shuts down,
+        // closes the connection (the shutdown's deadline bounds the wait).
+        if !handling, let input, input.currentHead != nil {
+            input.queue.removeAll()
+            return
+        }
         inputEnded = true
         input?.queue.removeAll()
         if !handling { close(flushing: true, into: &actions) }

@@ -126,6 +126,27 @@ import Testing
         }
     }
 
+    @Test func `an upload whose body is arriving when shutdown begins is received and answered, then the connection closes`() async throws {
+        let app = try Application(router: router(), configuration: testConfiguration(), logger: quietLogger)
+        let port = try await app.start().port
+        let connection = try RawConnection(port: port)
+        defer { connection.close() }
+        try await onDedicatedThread {
+            try connection.send(upload("/up/late", bytes: 100_000, ["Authorization: Bearer good"]) + String(repeating: "d", count: 50_000))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let stopping = Task { await app.shutdown() }
+        try await Task.sleep(for: .milliseconds(200))
+        let answer = try await onDedicatedThread { () -> TestResponse in
+            try connection.send(String(repeating: "d", count: 50_000))
+            return try connection.readResponse(forRequestMethod: .post)
+        }
+        #expect(answer.status == .ok)
+        #expect(String(decoding: answer.body, as: UTF8.self) == "100000")
+        #expect(answer.headerFields[.connection] == "close")
+        await stopping.value
+    }
+
     @Test func `a client waiting for 100 Continue on a path no route takes gets the 404, not an invitation`() async throws {
         try await withLiveServer(router()) { _, port in
             let answer = try await converse(port: port) { connection in
