@@ -7,11 +7,11 @@ public typealias BodyCheck = @Sendable (Request, RequestContext) async throws ->
 enum HeadScreening {
     /// Read the body.
     case admit
-    /// Run `check` (with the route's path parameters in `context`) before reading the body; if
-    /// it throws, `refusal` makes the answer: the error's response, through the middleware the
-    /// route's handler would have run behind (so a CORS middleware still adds its fields).
-    case screen(BodyCheck, RequestContext, refusal: Refusal)
+    /// Run `verdict` before reading the body: nil admits it; a response refuses the request —
+    /// the check's error, answered through the middleware the route's handler would have run
+    /// behind (so a CORS middleware still adds its fields).
+    case screen(Verdict)
 
-    /// Turns a check's error into the response that refuses the request.
-    typealias Refusal = @Sendable (any Error, Request, RequestContext) async -> Response
+    /// The route's checks on the request, and the refusal they make, if any.
+    typealias Verdict = @Sendable () async -> Response?
 }

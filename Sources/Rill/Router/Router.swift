@@ -133,7 +133,7 @@ public final class Router: RouterMethods, @unchecked Sendable {
             guard let check = route.bodyCheck else { return .admit }
             var context = context
             context.parameters = parameters
-            return .screen(check, context, refusal: refusal(through: route.groups))
+            return verdict(of: check, on: request, context: context, behind: route.groups)
         case .options:
             return .admit
         case .notFound, .methodNotAllowed:
@@ -141,23 +141,30 @@ public final class Router: RouterMethods, @unchecked Sendable {
                 _ = try route(request, context: context)
                 return .admit
             } catch {
-                return .screen({ _, _ in throw error }, context, refusal: refusal(through: []))
+                return verdict(of: { _, _ in throw error }, on: request, context: context, behind: [])
             }
         }
     }
 
-    /// The response that refuses a request unread: the error, thrown where the handler would
-    /// have run, behind the router's middleware and `groups`'.
-    private func refusal(through groups: [RouterGroup]) -> HeadScreening.Refusal {
+    /// Runs `check` on `request`; what it throws is answered as if the handler had thrown it,
+    /// behind the router's middleware and `groups'`.
+    private func verdict(
+        of check: @escaping BodyCheck, on request: Request, context: RequestContext, behind groups: [RouterGroup]
+    ) -> HeadScreening {
         let routerMiddleware = middleware
-        return { error, request, context in
-            var responder: Responder = { _, _ in throw error }
-            for group in groups.reversed() { responder = Self.wrap(responder, in: group.middleware) }
-            responder = Self.wrap(responder, in: routerMiddleware)
+        return .screen {
             do {
-                return try await responder(request, context)
+                try await check(request, context)
+                return nil
             } catch {
-                return HTTPConnection.response(for: error, of: request, context: context)
+                var responder: Responder = { _, _ in throw error }
+                for group in groups.reversed() { responder = Self.wrap(responder, in: group.middleware) }
+                responder = Self.wrap(responder, in: routerMiddleware)
+                do {
+                    return try await responder(request, context)
+                } catch {
+                    return HTTPConnection.response(for: error, of: request, context: context)
+                }
             }
         }
     }

@@ -50,9 +50,10 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
     /// so unauthenticated clients can fill the server's budget for bodies in flight
     /// (``ServerConfiguration/maxReceivingRequestBodyBytes``) and have authorized uploads
     /// refused with 503. The check keeps them out; it does not replace the route's own
-    /// authorization: requests without a body skip it, and its refusal is the server's answer,
-    /// not the middleware's (no middleware runs for it, as for a 413). The request it sees
-    /// has an empty body and the route's path parameters. Checks of outer groups run first.
+    /// authorization: requests without a body skip it. What it throws is answered as the
+    /// handler's error would be, through the router's and the groups' middleware (a CORS
+    /// middleware still adds its fields). The request it sees has an empty body and the
+    /// route's path parameters. Checks of outer groups run first.
     /// Applies to HTTP/1.1 and HTTP/2 requests alike; an HTTP/1.1 request pipelined behind
     /// another is checked once the responses before it are written (its body waits meanwhile).
     /// To refuse a publisher the channel authorization hook would refuse, call

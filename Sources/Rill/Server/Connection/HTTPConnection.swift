@@ -468,23 +468,18 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         let context = RequestContext(
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: server.requestIDs.id(for: head.headerFields))
-        guard case .screen(let check, let routed, let refusal) = server.screen(request, context) else {
+        guard case .screen(let verdict) = server.screen(request, context) else {
             machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
             return
         }
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-            var refused: Response?
-            do {
-                try await check(request, routed)
-            } catch {
-                refused = await refusal(error, request, routed)
-            }
+            let refused = await verdict()
             cycle.handlerTask = nil
             guard !isClosed else { return }
             reserveActions()
             if var refused {
                 // The request's id, as every response carries it (the client's, or the server's).
-                if let id = routed.requestID, refused.headerFields[RequestID.headerName] == nil {
+                if let id = context.requestID, refused.headerFields[RequestID.headerName] == nil {
                     refused.headerFields[RequestID.headerName] = id.description
                 }
                 writeClosing(refused, withoutBody: request.method == .head)

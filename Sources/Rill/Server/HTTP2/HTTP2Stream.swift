@@ -191,18 +191,13 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         let context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: requestID)
-        guard case .screen(let check, let routed, let refusal) = server.screen(request, context) else {
+        guard case .screen(let verdict) = server.screen(request, context) else {
             sendContinueIfExpected(head)
             return
         }
         screening = true
         task = Task(executorPreference: server.loop.executor) { [self] in
-            var refused: Response?
-            do {
-                try await check(request, routed)
-            } catch {
-                refused = await refusal(error, request, routed)
-            }
+            let refused = await verdict()
             task = nil
             screening = false
             guard !isClosed, !requestComplete else { return }
