@@ -69,7 +69,12 @@ struct RillHub: AsyncParsableCommand {
             default: the kernel's autotuning, up to tcp_wmem's maximum).
             """)
     var socketSendBuffer: Int?
-    @Option(help: "The browser origin allowed to call the hub cross-origin ('*' for any, without credentials).") var corsOrigin: String?
+    @Option(
+        help: """
+            A browser origin (scheme://host[:port]) whose pages may call the hub, with credentials; repeat for more, \
+            or '*' for any origin, without credentials.
+            """)
+    var corsOrigin: [String] = []
     @Option(help: "Require 'Authorization: Bearer TOKEN' (or ?token=TOKEN) to publish.") var token: String?
     @Option(help: "Name this many channels, those with the most subscribers, in /metrics (0: totals only).") var metricsChannels = 0
     @Option(help: "Require 'Authorization: Bearer TOKEN' for /metrics.") var metricsToken: String?
@@ -109,6 +114,11 @@ struct RillHub: AsyncParsableCommand {
             throw ValidationError("--max-queued-bytes must be 1…\(Self.maximumQueuedBytes)")
         }
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
+        if corsOrigin.contains("*") {
+            guard corsOrigin.count == 1 else { throw ValidationError("--cors-origin '*' allows any origin: list no other") }
+        } else if let bad = corsOrigin.first(where: { !CORSMiddleware.isOrigin($0) }) {
+            throw ValidationError("--cors-origin \(bad) is no origin: scheme://host[:port] in lowercase, with no path or trailing slash")
+        }
         guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
         if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -141,7 +151,7 @@ struct RillHub: AsyncParsableCommand {
         let options = HubOptions(
             host: host, port: port, eventLoopCount: loops, redis: redis, history: history,
             heartbeat: .milliseconds(Int64((heartbeat * 1000).rounded())),
-            maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigin: corsOrigin, token: token,
+            maxConnections: maxConnections, maxQueuedBytes: maxQueuedBytes, corsOrigins: corsOrigin.isEmpty ? nil : corsOrigin, token: token,
             maxMetricsChannels: metricsChannels, metricsToken: metricsToken,
             tls: tlsCert.map { TLSConfiguration(certificateChainPath: $0, privateKeyPath: tlsKey ?? "") }, jwt: jwt,
             retry: retryMs == 0 ? nil : .milliseconds(retryMs),

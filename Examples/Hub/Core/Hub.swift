@@ -130,7 +130,7 @@ public enum Hub {
         configuration.tls = options.tls
         let app = try Application(
             router: router, configuration: configuration, broker: broker, metricsFactory: HubMetrics.factory(registry: registry))
-        if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(origin: origin)) }
+        if let origins = options.corsOrigins { router.add(middleware: Self.corsMiddleware(allowing: origins)) }
         if let age = options.maxConnectionAge { router.add(middleware: MaxStreamAgeMiddleware(maxAge: age)) }
 
         router.get("/") { _, _ in
@@ -277,6 +277,14 @@ public enum Hub {
             }
         }
         return app
+    }
+
+    /// The hub's CORS: `["*"]` any origin without credentials, else the origins listed, with
+    /// credentials (cookies and JWTs); `GET` and `POST`.
+    static func corsMiddleware(allowing origins: [String]) -> CORSMiddleware {
+        origins == ["*"]
+            ? CORSMiddleware(allowedOrigins: .any, allowedMethods: [.get, .post])
+            : CORSMiddleware(allowedOrigins: .exactly(Set(origins)), allowedMethods: [.get, .post], allowsCredentials: true)
     }
 
     /// The channels a `GET /stats` sample lists unless `?channels=` says otherwise.

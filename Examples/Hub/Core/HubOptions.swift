@@ -24,9 +24,9 @@ public struct HubOptions: Sendable {
     /// The kernel send buffer of each client socket in bytes (`SO_SNDBUF`); nil keeps the
     /// kernel's autotuning (see `ServerConfiguration.socketSendBufferBytes`).
     public var socketSendBufferBytes: Int?
-    /// The one browser origin allowed to call the hub cross-origin (`*` for any, without
-    /// credentials); nil sends no CORS headers.
-    public var corsOrigin: String?
+    /// The browser origins allowed to call the hub cross-origin, with credentials (`["*"]` for
+    /// any, without credentials); nil sends no CORS headers.
+    public var corsOrigins: [String]?
     /// When set, `POST /publish` requires `Authorization: Bearer <token>` or `?token=<token>`.
     public var token: String?
     /// How often `GET /stats` sends a sample.
@@ -62,7 +62,7 @@ public struct HubOptions: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, eventLoopCount: Int? = nil, redis: String? = nil, history: Int = 1000,
         heartbeat: Duration = .seconds(15), maxConnections: Int = 19_000, maxQueuedBytes: Int = 256 * 1024,
-        corsOrigin: String? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
+        corsOrigins: [String]? = nil, token: String? = nil, statsInterval: Duration = .seconds(1), maxMetricsChannels: Int = 0,
         metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
         maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10),
         presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval, maxStatsStreams: Int = 64,
@@ -78,7 +78,7 @@ public struct HubOptions: Sendable {
         self.heartbeat = heartbeat
         self.maxConnections = maxConnections
         self.maxQueuedBytes = maxQueuedBytes
-        self.corsOrigin = corsOrigin
+        self.corsOrigins = corsOrigins
         self.token = token
         self.statsInterval = statsInterval
         self.maxMetricsChannels = maxMetricsChannels

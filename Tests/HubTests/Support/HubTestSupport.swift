@@ -7,7 +7,7 @@ func hub(
     token: String? = nil, corsOrigin: String? = nil, history: Int = 1000, statsInterval: Duration = .milliseconds(100)
 ) throws -> Application {
     try Hub.makeApplication(
-        HubOptions(host: "127.0.0.1", port: 0, history: history, corsOrigin: corsOrigin, token: token, statsInterval: statsInterval))
+        HubOptions(host: "127.0.0.1", port: 0, history: history, corsOrigins: corsOrigin.map { [$0] }, token: token, statsInterval: statsInterval))
 }
 
 /// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
