@@ -9,7 +9,7 @@ import Testing
 @Suite struct BodyCheckTests {
     /// `/up/:name` needs `Authorization: Bearer good` before its body; every response passes
     /// through a middleware that marks it. The check records what it saw.
-    private func router(seen: Shared<[String]> = Shared([])) -> Router {
+    private func router(seen: Shared<[String]> = Shared([]), checkedIDs: Shared<[String]> = Shared([])) -> Router {
         let router = Router()
         router.add(
             middleware: ClosureMiddleware { request, context, next in
@@ -26,6 +26,7 @@ import Testing
         let uploads = router.group("/up")
         uploads.checkBeforeBody { request, context in
             seen.update { $0.append("\(context.parameters["name"] ?? "-") body=\(request.body.count)") }
+            checkedIDs.update { $0.append(context.requestID?.description ?? "none") }
             guard request.headerFields[.authorization] == "Bearer good" else {
                 throw HTTPError(.unauthorized, message: "no", headerFields: [.wwwAuthenticate: "Bearer"])
             }
@@ -66,6 +67,28 @@ import Testing
             #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
             #expect(answer.status == .ok)
             #expect(String(decoding: answer.body, as: UTF8.self) == "300000")
+        }
+    }
+
+    @Test func `the check and the handler see one request id, the response's`() async throws {
+        let checkedIDs = Shared<[String]>([])
+        try await withLiveServer(router(checkedIDs: checkedIDs)) { _, port in
+            let answered = try await converse(port: port) { connection in
+                var ids: [String] = []
+                for size in [10, 20] {
+                    try connection.send(upload("/up/photo", bytes: size, ["Authorization: Bearer good"]))
+                    try connection.send([UInt8](repeating: 0x61, count: size))
+                    let response = try connection.readResponse(forRequestMethod: .post)
+                    ids.append(response.headerFields[RequestID.headerName] ?? "missing")
+                    try connection.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                    ids.append(try connection.readResponse(forRequestMethod: .get).headerFields[RequestID.headerName] ?? "missing")
+                }
+                return ids
+            }
+            let checked = checkedIDs.current
+            #expect(checked.count == 2)
+            #expect(answered.count == 4 && [answered[0], answered[2]] == checked, "\(answered) against \(checked)")
+            #expect(Set(answered).count == 4, "every request its own id: \(answered)")
         }
     }
 

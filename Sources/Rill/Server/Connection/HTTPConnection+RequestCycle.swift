@@ -49,7 +49,7 @@ extension HTTPConnection: ResponseBodySink {
     /// other in a task of its own on the loop (nil).
     func startHandler(head: HTTPRequestHead, body: [UInt8]) -> InlineResponse? {
         let request = Request(head: head, body: body)
-        let requestID = server.requestIDs.id(for: head.headerFields)
+        let requestID = takeScreenedRequestID() ?? server.requestIDs.id(for: head.headerFields)
         var context = RequestContext(
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub, requestID: requestID)
         cycle = RequestCycle()

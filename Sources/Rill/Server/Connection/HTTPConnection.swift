@@ -157,6 +157,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     func transportDidClose(_ transport: any Transport) {
         isClosed = true
         releaseCountedBody()
+        _ = takeScreenedRequestID()  // admitted, but the body never completed
         if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
         server.loop.cancelTimer(of: self)
         cycle.handlerTask?.cancel()
@@ -469,7 +470,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: server.requestIDs.id(for: head.headerFields))
         guard case .screen(let verdict) = server.screen(request, context) else {
-            machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
+            admitScreened(id: context.requestID)
             return
         }
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
@@ -485,9 +486,25 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
                 writeClosing(refused, withoutBody: request.method == .head)
                 server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1)
             }
-            machine.headScreened(admitted: refused == nil, admission: server.bodyAdmission, into: &actions)
+            if refused == nil {
+                admitScreened(id: context.requestID)
+            } else {
+                machine.headScreened(admitted: false, admission: server.bodyAdmission, into: &actions)
+            }
             perform()
         }
+    }
+
+    /// Lets the screened request's body in; its handler will run under the id its check saw.
+    private func admitScreened(id: RequestID?) {
+        if let id { server.screenedRequestIDs[ObjectIdentifier(self)] = id }
+        machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
+    }
+
+    /// The id of this connection's screened request, taken (nil when none was screened).
+    func takeScreenedRequestID() -> RequestID? {
+        guard !server.screenedRequestIDs.isEmpty else { return nil }
+        return server.screenedRequestIDs.removeValue(forKey: ObjectIdentifier(self))
     }
 
     // MARK: Errors written from the loop side
