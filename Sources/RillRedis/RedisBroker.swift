@@ -123,6 +123,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     private var publishSHA: [UInt8] = []
     var replayScriptSHA: [UInt8] = []
     var channelsSinceSHA: [UInt8] = []
+    var presenceWriteSHA: [UInt8] = []
     var lifecycle = Lifecycle.starting
     private var startupCompletion: ((Result<Void, BrokerError>) -> Void)?
     private var commandDelay: Duration
@@ -294,6 +295,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.publish].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.replay].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.channelsSince].map(bytes))
+        commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.presenceWrite].map(bytes))
         command.handshake = commandHandshake
         subscriber.handshake = login + [["CLIENT", "SETNAME", "rill-subscriber"].map(bytes)]
 
@@ -323,8 +325,8 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     // MARK: Connection events
 
     private func commandReady(_ replies: [RedisValue]) {
-        guard replies.count >= 3, case .bulk(let publish) = replies[replies.count - 3], case .bulk(let replay) = replies[replies.count - 2],
-            case .bulk(let channelsSince) = replies[replies.count - 1]
+        guard replies.count >= 4, case .bulk(let publish) = replies[replies.count - 4], case .bulk(let replay) = replies[replies.count - 3],
+            case .bulk(let channelsSince) = replies[replies.count - 2], case .bulk(let presenceWrite) = replies[replies.count - 1]
         else {
             command.reset(reason: "unexpected reply to SCRIPT LOAD")
             return
@@ -332,6 +334,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         publishSHA = publish
         replayScriptSHA = replay
         channelsSinceSHA = channelsSince
+        presenceWriteSHA = presenceWrite
         commandDelay = configuration.reconnectInitialDelay
         checkEvictionPolicy()
         switch lifecycle {

@@ -17,7 +17,7 @@ import RillPubSub
 ///
 /// Every ``PresenceConfiguration/refreshInterval`` a process renews its own liveness
 /// (`ZADD presence-processes`) and rewrites the hashes of the channels that changed since its
-/// previous refresh (`MULTI`/`EXEC`: `DEL`, `HSET`, `PEXPIRE`, `ZADD`). A refresh costs the
+/// previous refresh (one script per channel: `DEL`, `HSET`, `PEXPIRE`, `ZADD`). A refresh costs the
 /// channels that changed, not every channel: a channel's keys live ``keyLifetime`` (40 times
 /// ``PresenceConfiguration/entryTimeToLive``, at least 1 s: 10 minutes by default) and are
 /// renewed once a third of it passed since they were written (`PEXPIRE`; a hash Redis lost is
@@ -147,18 +147,20 @@ final class RedisPresenceStore: PresenceStore, @unchecked Sendable {
     }
 
     private func write(_ name: String, _ channel: PresenceRegistry.Channel, score: [UInt8], now: UInt64) {
-        let hash = hashKey(name, process: processID)
-        var fields: [[UInt8]] = [Array("HSET".utf8), hash, Array("n".utf8), Array(String(channel.connections).utf8)]
-        for member in channel.members.values {
-            fields.append(Array("m:".utf8) + Array(member.sub.utf8))
-            fields.append(Array("\(member.connections):\(member.sinceUnixMilliseconds)".utf8))
-        }
-        let commands: [[[UInt8]]] = [
-            [Array("MULTI".utf8)], [Array("DEL".utf8), hash], fields, [Array("PEXPIRE".utf8), hash, keyLifetimeBytes],
-            [Array("ZADD".utf8), setKey(name), score, Array(processID.utf8)],
-            [Array("PEXPIRE".utf8), setKey(name), keyLifetimeBytes], [Array("EXEC".utf8)],
+        var arguments: [[UInt8]] = [
+            hashKey(name, process: processID), setKey(name), keyLifetimeBytes, score, Array(processID.utf8),
+            Array("n".utf8), Array(String(channel.connections).utf8),
         ]
-        guard send(commands, rewriting: name) else { return }
+        arguments.reserveCapacity(arguments.count + 2 * channel.members.count)
+        for member in channel.members.values {
+            arguments.append(Array("m:".utf8) + Array(member.sub.utf8))
+            arguments.append(Array("\(member.connections):\(member.sinceUnixMilliseconds)".utf8))
+        }
+        let sent = broker.evaluate(broker.presenceWriteSHA, RedisScripts.presenceWrite, keyCount: 2, arguments) { _ in }
+        guard sent else {
+            pendingRewrites.insert(name)
+            return
+        }
         if let previous = written[name] {
             written[name] = (now, previous.entry)  // its place in the queue stays
         } else {

@@ -249,6 +249,25 @@ enum RedisScripts {
                     #newest > 0 and newest[1][1] or '', history_start(KEYS[4], KEYS[5], now)}
             """
 
+    /// `EVALSHA presenceWrite 2 <this process's hash of the channel> <the channel's set of
+    /// processes> <key lifetime ms> <score> <process id> <field> <value> …` → 1: one process's
+    /// presence in one channel rewritten at once (the hash replaced, both keys' lifetimes
+    /// renewed, the process in the set) — what was `MULTI`, `DEL`, `HSET`, `PEXPIRE`, `ZADD`,
+    /// `PEXPIRE`, `EXEC`: one command and one reply per channel instead of seven. The fields go
+    /// to `HSET` in slices, so that a channel with many members never unpacks more values than
+    /// Lua's stack takes.
+    static let presenceWrite = """
+        redis.call('DEL', KEYS[1])
+        local slice = 400
+        for first = 4, #ARGV, slice do
+          redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + slice - 1, #ARGV)))
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return 1
+        """
+
     /// `EVALSHA channelsSince 3 <channel index> <history start> <last id> <since ms or "-inf">
     /// <count>` → `[<now ms>, <history start>, <stream keys published to since, oldest first (at
     /// most count)>]`: the channels a pattern's replay reads, with what tells whether the index

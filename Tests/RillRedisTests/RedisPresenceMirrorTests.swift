@@ -75,6 +75,28 @@ struct RedisPresenceMirrorTests {
         await b.shutdown()
     }
 
+    @Test func `a channel is written with one script per refresh, a crowd beyond one HSET slice whole`() async throws {
+        let server = try RedisServer()
+        let (a, b, storeA, storeB) = try await twoNodes(server, refresh: .milliseconds(50), timeToLive: .milliseconds(500))
+        let scriptsBefore = try calls(server, "evalsha")
+        // 500 identities: 1,002 hash values, three of the script's HSET slices.
+        let leases = (0..<500).map { storeA.registry.join("user-\($0)", channels: ["crowd"]) }
+        let lonely = storeA.registry.join("alice", channels: (0..<100).map { "lonely-\($0)" })
+        try await eventually("the crowd in Redis") { (try? await storeB.presence(of: "crowd", limit: 1000).count) == 500 }
+        try await eventually("the lonely channels in Redis") { (try? await storeB.presence(of: "lonely-99", limit: 10).count) == 1 }
+        let crowd = try await storeB.presence(of: "crowd", limit: 1000)
+        let whole = Set(crowd.members.map(\.sub)) == Set((0..<500).map { "user-\($0)" })
+        #expect(whole, "\(Set(crowd.members.map(\.sub)).count) of 500 identities listed")
+        #expect(try calls(server, "multi") == 0 && calls(server, "exec") == 0, "no transaction: one script per channel")
+        #expect(try calls(server, "evalsha") - scriptsBefore >= 101)
+        for lease in leases { lease.release() }
+        lonely.release()
+        await storeA.shutdown()
+        await storeB.shutdown()
+        await a.shutdown()
+        await b.shutdown()
+    }
+
     @Test func `a process that stops renewing drops out once its liveness ends, before its keys expire`() async throws {
         let server = try RedisServer()
         // Keys live 40 × 300 ms = 12 s: the liveness, not the keys, ends A's presence.
