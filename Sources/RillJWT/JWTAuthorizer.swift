@@ -123,14 +123,8 @@ public final class JWTAuthorizer: Sendable {
                 if !token.isEmpty { return String(token) }
             }
         }
-        for header in request.headerFields[values: .cookie] where readsCookie(of: request) {
-            for pair in header.split(separator: ";") {
-                let pair = pair.drop { $0 == " " }
-                guard let equals = pair.firstIndex(of: "="), pair[..<equals] == cookieName[...] else { continue }
-                var value = pair[pair.index(after: equals)...]
-                if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-                if !value.isEmpty { return String(value) }
-            }
+        if readsCookie(of: request) {
+            for (name, value) in request.cookies where name == cookieName && !value.isEmpty { return value }
         }
         if let query = request.query["token"], !query.isEmpty { return query }
         return nil

@@ -6,7 +6,7 @@ import Testing
 
 /// A real browser across origins: headless Chromium loads a page from `http://127.0.0.1:PORT`
 /// that calls the same server as `http://localhost:PORT` — another origin — through
-/// `CORSMiddleware` (Tests/browser/cross_origin.py). An `EventSource` with credentials receives
+/// `CORSMiddleware` (Tests/browser/page_record.py). An `EventSource` with credentials receives
 /// an event that a `fetch` with a JSON body and `Authorization` published (a preflight first,
 /// answered before the authentication behind the middleware); a 401 is readable by the page; a
 /// request with a field the middleware does not allow fails at its preflight and never reaches
@@ -49,12 +49,12 @@ struct ChromiumCORSTests {
         try? FileManager.default.removeItem(at: screenshot)
         let output = try await runProcess(
             Paths.python + [
-                Paths.browserScript("cross_origin.py").path, "http://127.0.0.1:\(address.port)/?api=http://localhost:\(address.port)",
+                Paths.browserScript("page_record.py").path, "http://127.0.0.1:\(address.port)/?api=http://localhost:\(address.port)",
                 screenshot.path,
             ],
             timeout: .seconds(60))
         await app.shutdown()
-        try #require(output.status == 0 && !output.timedOut, "cross_origin.py: \(output.summary)")
+        try #require(output.status == 0 && !output.timedOut, "page_record.py: \(output.summary)")
         let line = try #require(output.standardOutput.split(separator: "\n").last)
         let record = try JSONDecoder().decode(CrossOriginRecord.self, from: Data(line.utf8))
 

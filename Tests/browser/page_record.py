@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Headless Chromium opens a page that calls an API on another origin, and reports what the page
-recorded.
+"""Headless Chromium opens a page that runs its own steps, and reports what the page recorded.
 
-    cross_origin.py PAGE_URL SCREENSHOT [--timeout 20]
+    page_record.py PAGE_URL SCREENSHOT [--timeout 20]
 
 The page (served by the test, see ChromiumCORSTests.swift) runs its steps by itself and keeps
 `window.record`, with `done: true` once it finished (or `error` when a step failed). This script
