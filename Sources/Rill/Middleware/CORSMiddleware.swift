@@ -45,7 +45,8 @@ public struct CORSMiddleware: Middleware {
         /// `http://localhost:5173`). `null` (a sandboxed frame, a `file:` page) only when listed.
         case exactly(Set<String>)
         /// Origins for which the closure returns true (every subdomain of a site, say). The
-        /// closure sees the `Origin` field as sent; it runs on every cross-origin request.
+        /// closure sees the `Origin` field as sent, once it is one well-formed origin (see
+        /// ``CORSMiddleware/isOrigin(_:)``) or `null`; it runs on every cross-origin request.
         case matching(@Sendable (String) -> Bool)
 
         /// The origins listed.
@@ -190,7 +191,11 @@ public struct CORSMiddleware: Middleware {
             if variesByOrigin { Self.addVaryOrigin(to: &response.headerFields) }
             return response
         }
-        let isAllowed = allowedOrigins.allows(origin)
+        // What a browser sends: one field, one origin (or `null`). Anything else — two fields,
+        // a list, a path — is no browser's, and allowed nothing (a `.matching` predicate never
+        // sees it: `https://evil.example/.example.com` does not end a host in `.example.com`).
+        let isWellFormed = request.headerFields[values: .origin].count == 1 && (origin == "null" || Self.isOrigin(origin))
+        let isAllowed = isWellFormed && allowedOrigins.allows(origin)
         if request.method == .options, let method = request.headerFields[.accessControlRequestMethod] {
             return preflightResponse(origin: origin, isAllowed: isAllowed, method: method, request: request)
         }
