@@ -12,7 +12,8 @@
 //   curl -N localhost:8080/stream              # terminal 1: listen (default channel "sse")
 //   curl -X POST localhost:8080/send_notification \
 //        -H 'content-type: application/json' -d '{"message":"Hello!"}'      # terminal 2
-//   curl -N 'localhost:8080/stream?channel=sse' -H 'Last-Event-ID: 1'     # replay after id 1
+//   curl -N 'localhost:8080/stream?channel=sse' -H 'Last-Event-ID: <id>'  # replay after an id you received
+//                                                                        # (an unknown id such as 1: Rill-Replay: gap)
 //   curl -i -X POST localhost:8080/send_notification -H 'content-type: application/json' -d '{}'   # 400
 //   open http://localhost:8080/ in two browser tabs and send from one: the page uses rill.js
 //   (GET /rill.js), so the tabs share one stream ("shared with 2 tabs")

@@ -18,6 +18,10 @@
 //   curl -i -X POST localhost:8080/webhook/github -H 'X-GitHub-Event: ping' \
 //        -H "X-Hub-Signature-256: sha256=$(printf '{}' | openssl dgst -sha256 -hmac s3cret | sed 's/^.*= //')" -d '{}'   # 200 pong
 //
+// Sending the same signed body twice (within an hour) answers 200 {"status":"duplicate"} and
+// publishes nothing: GitHub signs only the body, so a captured delivery must not be replayable
+// (RecentDeliveries). Change the body (or the pusher's name) to try the push again.
+//
 // On GitHub: Settings → Webhooks → Payload URL http://HOST:PORT/webhook/github, content type
 // application/json, the same secret.
 import ArgumentParser

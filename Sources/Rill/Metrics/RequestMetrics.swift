@@ -60,11 +60,13 @@ final class RequestMetrics {
     }
 
     /// Counts a response the server wrote before any handler could run — a malformed or
-    /// over-long request (400, 413, 414, 431, 505…), or a connection over the cap (503) — as
-    /// `method="other"` (the method is unknown or was never read). No duration: nothing was
-    /// handled. Loop thread only.
-    func recordRejected(statusCode: Int, protocol: HTTPProtocolLabel) {
-        count(methodIndex: Self.methodLabels.count, statusCode: statusCode, protocol: `protocol`)
+    /// over-long request (400, 413, 414, 431, 505…) or a connection over the cap (503), as
+    /// `method="other"` (the method is unknown or was never read); a head its route refused
+    /// before the body (`checkBeforeBody`), by its `method`. No duration: nothing was handled.
+    /// Loop thread only.
+    func recordRejected(statusCode: Int, protocol: HTTPProtocolLabel, method: HTTPRequest.Method? = nil) {
+        let methodIndex = method.flatMap { Self.methodLabels.firstIndex(of: $0) } ?? Self.methodLabels.count
+        count(methodIndex: methodIndex, statusCode: statusCode, protocol: `protocol`)
     }
 
     /// Increments the counter of a label combination, made on first use.

@@ -20,7 +20,7 @@ enum GettingStartedSnippets {
     static func handlersReturnValues() {
         struct Todo: Codable, Sendable {
             var title: String
-            var done = false
+            var done: Bool?  // optional: a body without it decodes (a default value alone would not)
         }
 
         let router = Router()
@@ -74,7 +74,7 @@ enum GettingStartedSnippets {
         }
 
         let router = Router()
-        router.add(middleware: LogRequestsMiddleware(.info))  // every request, 404s and 405s included
+        router.add(middleware: LogRequestsMiddleware(.info))  // every request routing saw, 404s and 405s included (not a 413 or 400 the server answered before)
         let api = router.group("/api")
         api.add(middleware: BearerToken())
         api.get("/me") { request, context in "You are \(context.storage[UserKey.self] ?? "nobody")" }

@@ -67,7 +67,8 @@ enum PublishSubscribeSnippets {
     // PublishSubscribe.md: authorization — end
 
     // PublishSubscribe.md: presence — begin
-    static func presence(router: Router, app: Application, userField: HTTPField.Name) {
+    static func presence(router: Router, userField: HTTPField.Name) throws {
+        let app = try Application(router: router)  // before the routes that use it
         router.get("/stream") { request, context in
             var context = context
             context.presenceIdentity = request.headerFields[userField]  // whatever authenticated the client

@@ -46,6 +46,9 @@ import Testing
         let metrics = TestMetrics()
         let router = Router()
         router.get("/ok") { _, _ in "ok" }
+        let guarded = router.group("/up")
+        guarded.checkBeforeBody { _, _ in throw HTTPError(.unauthorized) }
+        guarded.post("/file") { _, _ in "stored" }
         var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0, maxConnections: 1)
         configuration.metricsReportingInterval = nil
         let app = try Application(router: router, configuration: configuration, metricsFactory: metrics)
@@ -63,6 +66,12 @@ import Testing
         #expect(try invalidLength.readResponse(forRequestMethod: .post).status == .badRequest)
         invalidLength.close()
         #expect(await eventually { await app.serverStatistics().connectionCount == 0 })
+        // Refused from its head by the route's check: by its method.
+        let unauthorized = try RawConnection(port: port)
+        try unauthorized.send("POST /up/file HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        #expect(try unauthorized.readResponse(forRequestMethod: .post).status == .unauthorized)
+        unauthorized.close()
+        #expect(await eventually { await app.serverStatistics().connectionCount == 0 })
         // Over the connection cap (1): 503.
         let holder = try RawConnection(port: port)
         try holder.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -77,6 +86,7 @@ import Testing
         let requests = "rill_http_requests_total"
         #expect(metrics.counterTotal(label: requests, dimensions: [("method", "other"), ("status", "400"), ("protocol", "http1")]) == 2)
         #expect(metrics.counterTotal(label: requests, dimensions: [("method", "other"), ("status", "503"), ("protocol", "http1")]) == 1)
+        #expect(metrics.counterTotal(label: requests, dimensions: [("method", "POST"), ("status", "401"), ("protocol", "http1")]) == 1)
         #expect(metrics.counterTotal(label: requests, dimensions: [("method", "GET"), ("status", "200"), ("protocol", "http1")]) == 1)
         // No duration for what no handler took.
         #expect(try metrics.expectTimer("rill_request_duration_seconds", [("protocol", "http1")]).values.count == 1)

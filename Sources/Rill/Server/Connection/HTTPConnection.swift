@@ -484,7 +484,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
                     refused.headerFields[RequestID.headerName] = id.description
                 }
                 writeClosing(refused, withoutBody: request.method == .head)
-                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1)
+                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1, method: request.method)
             }
             if refused == nil {
                 admitScreened(id: context.requestID)

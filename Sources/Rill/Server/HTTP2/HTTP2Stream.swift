@@ -202,7 +202,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
             screening = false
             guard !isClosed, !requestComplete else { return }
             if let refused {
-                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .h2)
+                server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .h2, method: head.method)
                 answer(with: refused)
             } else {
                 sendContinueIfExpected(head)
