@@ -74,7 +74,7 @@ enum GettingStartedSnippets {
         }
 
         let router = Router()
-        router.add(middleware: LogRequestsMiddleware(.info))  // every request routing saw, 404s and 405s included (not a 413 or 400 the server answered before)
+        router.add(middleware: LogRequestsMiddleware(.info))  // every request the router saw, 404s and 405s included
         let api = router.group("/api")
         api.add(middleware: BearerToken())
         api.get("/me") { request, context in "You are \(context.storage[UserKey.self] ?? "nobody")" }
