@@ -177,13 +177,14 @@ public enum Hub {
         }
         let token = options.token
         /// Whether `request` carries the static publish token; throws 401 when it carries
-        /// neither that nor (with JWTs) a valid token, which then sets the claims in `context`.
+        /// neither that nor (with JWTs) a valid token, which then sets the claims in `context`
+        /// (verified once: the handler finds the claims the head's check stored).
         @Sendable func authenticatePublisher(_ request: Request, context: inout RequestContext) async throws -> Bool {
             // The static publish token allows every channel; without it, a JWT's claims decide.
             let hasStaticToken = token.map { Self.isAuthorized(request, token: $0) } ?? false
             if !hasStaticToken {
                 if let jwt {
-                    try await jwt.authenticate(request, context: &context)
+                    if context.rillClaims == nil { try await jwt.authenticate(request, context: &context) }
                 } else if token != nil {
                     throw HTTPError(
                         .unauthorized, message: "publishing needs 'Authorization: Bearer <token>' or '?token=<token>'",
@@ -198,7 +199,6 @@ public enum Hub {
         let publishing = router.group("/")
         if token != nil || jwt != nil {
             publishing.checkBeforeBody { request, context in
-                var context = context
                 guard try await !authenticatePublisher(request, context: &context) else { return }
                 let channel = try Self.singleParameter("channel", of: request) ?? Application.defaultChannel
                 try await context.authorizePublish(to: channel, for: request)

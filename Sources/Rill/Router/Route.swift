@@ -58,7 +58,7 @@ final class Route: @unchecked Sendable {
             bodyCheck = checks[0]
         } else if !checks.isEmpty {
             bodyCheck = { request, context in
-                for check in checks { try await check(request, context) }
+                for check in checks { try await check(request, &context) }
             }
         }
     }

@@ -153,17 +153,18 @@ public final class Router: RouterMethods, @unchecked Sendable {
     ) -> HeadScreening {
         let routerMiddleware = middleware
         return .screen {
+            var checked = context
             do {
-                try await check(request, context)
-                return nil
+                try await check(request, &checked)
+                return .admitted(checked.storage)
             } catch {
                 var responder: Responder = { _, _ in throw error }
                 for group in groups.reversed() { responder = Self.wrap(responder, in: group.middleware) }
                 responder = Self.wrap(responder, in: routerMiddleware)
                 do {
-                    return try await responder(request, context)
+                    return .refused(try await responder(request, context))
                 } catch {
-                    return HTTPConnection.response(for: error, of: request, context: context)
+                    return .refused(HTTPConnection.response(for: error, of: request, context: context))
                 }
             }
         }

@@ -40,11 +40,19 @@ public final class RouterGroup: RouterMethods, @unchecked Sendable {
     ///
     /// ```swift
     /// let uploads = router.group("/uploads")
-    /// uploads.checkBeforeBody { request, _ in
-    ///     guard request.headerFields[.authorization] == "Bearer \(token)" else { throw HTTPError(.unauthorized) }
+    /// uploads.checkBeforeBody { request, context in
+    ///     guard let user = try await sessions.user(for: request) else { throw HTTPError(.unauthorized) }
+    ///     context.storage[UserKey.self] = user  // the handler finds it
     /// }
-    /// uploads.post("/", maxBodyBytes: 64 << 20) { request, context in … }
+    /// uploads.post("/", maxBodyBytes: 64 << 20) { request, context in
+    ///     let user = try context.storage[UserKey.self] ?? sessions.requireUser(for: request)  // bodyless: not checked
+    ///     …
+    /// }
     /// ```
+    ///
+    /// What the check stores in the context's ``RequestContext/storage`` — a user, a JWT's
+    /// claims (RillJWT's `authenticate(_:context:)` keeps them there) — reaches the handler, so
+    /// a credential is verified once; the request id it sees is the handler's.
     ///
     /// Without it, every request body is received whole before middleware or the handler runs,
     /// so unauthenticated clients can fill the server's budget for bodies in flight

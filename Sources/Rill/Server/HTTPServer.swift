@@ -58,10 +58,17 @@ final class HTTPServer: @unchecked Sendable {
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     /// The ids of this loop's requests (``RequestID``).
     var requestIDs = RequestIDGenerator()
-    /// The ids of HTTP/1.1 requests whose heads were screened and admitted, by connection,
-    /// until their handler starts (or the connection closes): the check and the handler see one
-    /// id. Out of the connection so that it costs an idle connection nothing; usually empty.
-    var screenedRequestIDs: [ObjectIdentifier: RequestID] = [:]
+    /// What the checks of HTTP/1.1 requests whose heads were screened and admitted leave for
+    /// their handlers, by connection, until the handler starts (or the connection closes): the
+    /// id the check saw, and what it stored in the context. Out of the connection so that it
+    /// costs an idle connection nothing; usually empty.
+    var screenedRequests: [ObjectIdentifier: ScreenedRequest] = [:]
+
+    /// What a check of a request's head leaves for its handler.
+    struct ScreenedRequest {
+        var id: RequestID?
+        var storage: RequestContext.Storage
+    }
     /// The `date` line of every response head, formatted once per second.
     var dateLine = HTTPDateLine()
     /// The buffer every response head (and a byte body with it) is serialized into, reused:

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Rill
 import RillTesting
@@ -30,11 +31,18 @@ import Testing
             guard request.headerFields[.authorization] == "Bearer good" else {
                 throw HTTPError(.unauthorized, message: "no", headerFields: [.wwwAuthenticate: "Bearer"])
             }
+            context.storage[CheckedBy.self] = "the check of \(context.parameters["name"] ?? "-")"
         }
         uploads.post("/:name", maxBodyBytes: 1 << 20) { request, _ in "\(request.body.count)" }
+        uploads.post("/:name/stored") { request, context in
+            "\(context.storage[CheckedBy.self] ?? "nothing"), \(request.body.count) bytes"
+        }
         router.get("/ping") { _, _ in "pong" }
         return router
     }
+
+    /// What the check stores for the handler.
+    private enum CheckedBy: RequestContext.Storage.Key { typealias Value = String }
 
     private func upload(_ path: String, bytes: Int, _ lines: [String]) -> String {
         (["POST \(path) HTTP/1.1", "Host: x", "Content-Length: \(bytes)"] + lines).joined(separator: "\r\n") + "\r\n\r\n"
@@ -89,6 +97,35 @@ import Testing
             #expect(checked.count == 2)
             #expect(answered.count == 4 && [answered[0], answered[2]] == checked, "\(answered) against \(checked)")
             #expect(Set(answered).count == 4, "every request its own id: \(answered)")
+        }
+    }
+
+    @Test func `what the check stores reaches the handler, over HTTP 1 1 and HTTP 2`() async throws {
+        try await withLiveServer(router()) { _, port in
+            let overHTTP1 = try await converse(port: port) { connection in
+                try connection.send(upload("/up/photo/stored", bytes: 5, ["Authorization: Bearer good"]) + "hello")
+                let first = String(decoding: try connection.readResponse(forRequestMethod: .post).body, as: UTF8.self)
+                // The next request on the connection starts with nothing stored.
+                try connection.send("POST /up/other/stored HTTP/1.1\r\nHost: x\r\n\r\n")
+                let second = String(decoding: try connection.readResponse(forRequestMethod: .post).body, as: UTF8.self)
+                return [first, second]
+            }
+            #expect(overHTTP1 == ["the check of photo, 5 bytes", "nothing, 0 bytes"], "a bodyless request skips the check")
+            let overHTTP2 = try await onDedicatedThread { () -> String in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = [
+                    "-s", "--http2-prior-knowledge", "-H", "Authorization: Bearer good", "--data-binary", "hello!",
+                    "http://127.0.0.1:\(port)/up/photo/stored",
+                ]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            #expect(overHTTP2 == "the check of photo, 6 bytes")
         }
     }
 

@@ -49,9 +49,11 @@ extension HTTPConnection: ResponseBodySink {
     /// other in a task of its own on the loop (nil).
     func startHandler(head: HTTPRequestHead, body: [UInt8]) -> InlineResponse? {
         let request = Request(head: head, body: body)
-        let requestID = takeScreenedRequestID() ?? server.requestIDs.id(for: head.headerFields)
+        let screened = takeScreenedRequest()
+        let requestID = screened?.id ?? server.requestIDs.id(for: head.headerFields)
         var context = RequestContext(
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub, requestID: requestID)
+        if let screened { context.storage = screened.storage }
         cycle = RequestCycle()
         let start = RequestMetrics.nowNanoseconds()
         let responder: Responder

@@ -157,7 +157,7 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     func transportDidClose(_ transport: any Transport) {
         isClosed = true
         releaseCountedBody()
-        _ = takeScreenedRequestID()  // admitted, but the body never completed
+        _ = takeScreenedRequest()  // admitted, but the body never completed
         if transport.writeError?.isTimeout == true { server.noteWriteTimeout() }
         server.loop.cancelTimer(of: self)
         cycle.handlerTask?.cancel()
@@ -470,41 +470,37 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
             logger: server.logger, remoteAddress: remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: server.requestIDs.id(for: head.headerFields))
         guard case .screen(let verdict) = server.screen(request, context) else {
-            admitScreened(id: context.requestID)
+            machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
             return
         }
         cycle.handlerTask = Task(executorPreference: server.loop.executor) { [self] in
-            let refused = await verdict()
+            let outcome = await verdict()
             cycle.handlerTask = nil
             guard !isClosed else { return }
             reserveActions()
-            if var refused {
+            switch outcome {
+            case .refused(var refused):
                 // The request's id, as every response carries it (the client's, or the server's).
                 if let id = context.requestID, refused.headerFields[RequestID.headerName] == nil {
                     refused.headerFields[RequestID.headerName] = id.description
                 }
                 writeClosing(refused, withoutBody: request.method == .head)
                 server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .http1, method: request.method)
-            }
-            if refused == nil {
-                admitScreened(id: context.requestID)
-            } else {
                 machine.headScreened(admitted: false, admission: server.bodyAdmission, into: &actions)
+            case .admitted(let storage):
+                // The handler runs under the id the check saw, with what it stored.
+                server.screenedRequests[ObjectIdentifier(self)] = HTTPServer.ScreenedRequest(id: context.requestID, storage: storage)
+                machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
             }
             perform()
         }
     }
 
-    /// Lets the screened request's body in; its handler will run under the id its check saw.
-    private func admitScreened(id: RequestID?) {
-        if let id { server.screenedRequestIDs[ObjectIdentifier(self)] = id }
-        machine.headScreened(admitted: true, admission: server.bodyAdmission, into: &actions)
-    }
-
-    /// The id of this connection's screened request, taken (nil when none was screened).
-    func takeScreenedRequestID() -> RequestID? {
-        guard !server.screenedRequestIDs.isEmpty else { return nil }
-        return server.screenedRequestIDs.removeValue(forKey: ObjectIdentifier(self))
+    /// What the check of this connection's screened request left for its handler, taken (nil
+    /// when none was screened).
+    func takeScreenedRequest() -> HTTPServer.ScreenedRequest? {
+        guard !server.screenedRequests.isEmpty else { return nil }
+        return server.screenedRequests.removeValue(forKey: ObjectIdentifier(self))
     }
 
     // MARK: Errors written from the loop side

@@ -9,6 +9,8 @@ final class HTTP2RequestAssembly {
     let bodyLimit: Int
     /// The body received so far.
     var body: [UInt8] = []
+    /// What the checks of the head stored for the handler (``RouterGroup/checkBeforeBody(_:)``).
+    var checkedStorage: RequestContext.Storage?
     /// Body bytes the connection's budget counts.
     var heldBodyBytes = 0
     /// Header list bytes the connection's budget counts.

@@ -197,14 +197,16 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
         screening = true
         task = Task(executorPreference: server.loop.executor) { [self] in
-            let refused = await verdict()
+            let outcome = await verdict()
             task = nil
             screening = false
             guard !isClosed, !requestComplete else { return }
-            if let refused {
+            switch outcome {
+            case .refused(let refused):
                 server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .h2, method: head.method)
                 answer(with: refused)
-            } else {
+            case .admitted(let storage):
+                assembly?.checkedStorage = storage
                 sendContinueIfExpected(head)
                 if clientEndedStream { finishRequest() }
             }
@@ -243,11 +245,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         assembly.body = []
         connection.releaseHeldRequest(of: self)
         self.assembly = nil
-        startHandler(request)
+        startHandler(request, storage: assembly.checkedStorage)
     }
 
-    /// The request is complete: its handler runs.
-    private func startHandler(_ request: Request) {
+    /// The request is complete: its handler runs, with what a check of its head stored.
+    private func startHandler(_ request: Request, storage: RequestContext.Storage? = nil) {
         requestComplete = true
         requestDeadline = 0
         updateTimer()
@@ -259,6 +261,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         var context = RequestContext(
             logger: server.logger, remoteAddress: connection.remoteAddress, eventLoop: server.loop, pubSub: server.pubSub,
             requestID: requestID)
+        if let storage { context.storage = storage }
         let responder: Responder
         switch server.startHandling(request, context: &context) {
         case .answered(let response):
