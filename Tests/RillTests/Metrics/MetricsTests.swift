@@ -97,18 +97,14 @@ import Testing
         let app = try app(metrics) { router in router.get("/ok") { _, _ in "ok" } }
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            // curl over h2c (prior knowledge), its output read to the end on a thread of its own.
-            let output = try await onDedicatedThread { () -> String in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-                process.arguments = ["-s", "-i", "--http2-prior-knowledge", "-H", "X-Request-Id: over-h2", "http://127.0.0.1:\(port)/ok"]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return String(decoding: data, as: UTF8.self)
-            }
+            // curl over h2c (prior knowledge).
+            let output = try await runCommand(
+                [
+                    "/usr/bin/curl", "-s", "-i", "--max-time", "10", "--http2-prior-knowledge", "-H", "X-Request-Id: over-h2",
+                    "http://127.0.0.1:\(port)/ok",
+                ],
+                timeout: .seconds(15)
+            ).standardOutput
             #expect(output.hasPrefix("HTTP/2 200"), "\(output)")
             #expect(output.contains("x-request-id: over-h2\r\n"), "\(output)")
         }
