@@ -1,6 +1,7 @@
 import RillCore
 import RillPubSub
 import RillSSE
+import RillTestSupport
 import Testing
 
 @testable import RillRedis

@@ -1,6 +1,7 @@
 import Foundation
 import RillCore
 import RillPubSub
+import RillTestSupport
 import Testing
 
 @testable import RillRedis

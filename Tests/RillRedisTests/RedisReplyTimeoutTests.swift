@@ -3,6 +3,7 @@ import RillCore
 import RillPubSub
 import RillRedis
 import RillSSE
+import RillTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import Dispatch
 import RillCore
 import RillPubSub
 import RillSSE
+import RillTestSupport
 import Synchronization
 import Testing
 

@@ -4,16 +4,27 @@ import Foundation
     import Glibc
 #endif
 
-/// A real `redis-server` on a free loopback port with no persistence; ``kill()`` SIGKILLs it and
-/// ``start()`` brings it back on the same port.
+/// A real `redis-server` for one test: started on a free loopback port with no persistence and
+/// a directory of its own, killed when released. Tests never rely on a Redis that is already
+/// running. ``kill()`` SIGKILLs it and ``start()`` brings it back on the same port;
+/// ``suspend()`` and ``resume()`` stop and continue it.
+///
+/// A watcher started next to the server SIGKILLs it as soon as the test process is gone, so a
+/// crashed or killed test run leaves no server behind. The server is spawned with an empty
+/// signal mask: a thread of the concurrency pool blocks most signals, and a child would inherit
+/// that.
 package final class RedisServer: @unchecked Sendable {
     package private(set) var port: Int
-    private var process: ChildProcess?
+    private let directory: String
+    private var pid: pid_t?
 
     /// Starts a server and waits until it answers PING. A port picked by binding port 0 can be
-    /// taken by someone else before the server binds it; then another is tried.
+    /// taken by someone else's outgoing connection before the server binds it; then another is
+    /// tried.
     package init() throws {
         port = try freeLoopbackPort()
+        directory = "/tmp/rill-redis-\(getpid())-\(port)"
+        mkdir(directory, 0o700)
         for attempt in 1...5 {
             do {
                 try start()
@@ -24,41 +35,56 @@ package final class RedisServer: @unchecked Sendable {
         }
     }
 
+    deinit {
+        kill()
+        rmdir(directory)
+    }
+
     package var url: String { "redis://127.0.0.1:\(port)/0" }
 
     /// Starts the server on ``port`` (again, after ``kill()``), waiting at most 10 s for PING.
     package func start() throws {
-        guard let executable = Self.executable else {
-            throw HarnessError("redis-server is not installed (apt-get install redis-server)")
+        guard let executable = redisServerExecutable else {
+            throw HarnessError("redis-server is not installed (make test installs it: apt-get install redis-server)")
         }
-        let process = try ChildProcess(
-            [
-                executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--daemonize", "no", "--dir", "/tmp", "--loglevel", "warning",
-            ], logPrefix: "redis")
-        self.process = process
+        let pid = try spawnWatched([
+            executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--daemonize", "no", "--dir", directory, "--loglevel", "warning",
+        ])
+        self.pid = pid
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if ping() { return }
-            if process.hasExited {
-                self.process = nil
-                throw HarnessError("redis-server exited at start on port \(port) (taken?): \(process.standardOutput)")
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                self.pid = nil
+                throw HarnessError("redis-server exited at start on port \(port) (taken?)")
             }
             usleep(20_000)
         }
-        kill()
         throw HarnessError("redis-server did not answer PING on port \(port) within 10 s")
     }
 
-    /// SIGKILLs the server (no goodbye to its clients) and reaps it; its port is free then.
+    /// SIGKILLs the server and waits for it.
     package func kill() {
-        guard let process else { return }
-        self.process = nil
-        process.kill(SIGKILL)
-        _ = process.waitForExit(timeout: .seconds(10))
+        guard let pid else { return }
+        self.pid = nil
+        Glibc.kill(pid, SIGCONT)  // a suspended server must run to die
+        Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 
-    /// Whether a `PING` on a fresh connection gets `+PONG`.
+    /// SIGSTOPs the server: its connections stay open, nothing is read or answered.
+    package func suspend() {
+        if let pid { Glibc.kill(pid, SIGSTOP) }
+    }
+
+    /// SIGCONTs a server that ``suspend()`` stopped.
+    package func resume() {
+        if let pid { Glibc.kill(pid, SIGCONT) }
+    }
+
     private func ping() -> Bool {
         exchange("PING\r\n", expecting: 7)?.hasPrefix("+PONG") == true
     }
@@ -83,7 +109,6 @@ package final class RedisServer: @unchecked Sendable {
         return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
     }
 
-    private static var executable: String? { redisServerExecutable }
 }
 
 /// The `redis-server` binary on `PATH` (or in the usual directories), nil when not installed.

@@ -5,6 +5,7 @@ import RillCore
 import RillPubSub
 import RillRedis
 import RillSSE
+import RillTestSupport
 import Synchronization
 import Testing
 
