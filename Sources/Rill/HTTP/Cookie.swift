@@ -24,7 +24,7 @@ public struct Cookie: Sendable, Equatable {
         case none = "None"
     }
 
-    /// The cookie's name: an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``).
+    /// The cookie's name: an HTTP token (letters, digits, the backtick and `! # $ % & ' * + - . ^ _ | ~`).
     public let name: String
     /// The cookie's value: printable ASCII without spaces, double quotes, commas, semicolons or
     /// backslashes (RFC 6265's cookie-octets), such as a token; encode anything else first
