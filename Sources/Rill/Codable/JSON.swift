@@ -50,11 +50,7 @@ extension Request {
     ///   `type`.
     public func decode<T: Decodable>(_ type: T.Type = T.self, decoder: JSONDecoder = JSONDecoder()) throws -> T {
         try refuseContentCoding()
-        let contentType = headerFields[.contentType]?.lowercased() ?? ""
-        let mediaType =
-            contentType.split(separator: ";", maxSplits: 1).first.map {
-                String($0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-            } ?? ""
+        let mediaType = self.mediaType
         guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
             throw HTTPError(.unsupportedMediaType, message: "expected a JSON body (Content-Type: application/json)")
         }
@@ -65,6 +61,15 @@ extension Request {
         } catch {
             throw HTTPError(.badRequest, message: "invalid JSON body")
         }
+    }
+
+    /// The body's media type: `Content-Type` without its parameters, in lowercase (empty when
+    /// absent).
+    var mediaType: String {
+        let contentType = headerFields[.contentType]?.lowercased() ?? ""
+        return contentType.split(separator: ";", maxSplits: 1).first.map {
+            String($0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        } ?? ""
     }
 
     /// 415 when the body comes with a content coding other than `identity` (RFC 9110 §8.4.1:
