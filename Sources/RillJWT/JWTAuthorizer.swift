@@ -23,13 +23,21 @@ import RillPubSub
 /// The token is read from, in order: `Authorization: Bearer …`, the cookie ``cookieName``
 /// on `GET` and `HEAD` (so a browser `EventSource` with `withCredentials` sends it; never on a
 /// `POST`, which a cross-site form can make with the user's cookies), then the `token` query
-/// parameter (accepted, but ``LogRequestsMiddleware`` logs it as `REDACTED`).
+/// parameter (accepted, but ``LogRequestsMiddleware`` logs it as `REDACTED`). Several cookies
+/// of that name (one planted by another site of the same domain, with a longer path, comes
+/// first) are tried in order, up to four. Over HTTPS, name the cookie `__Host-rill_token`
+/// (`cookieName:`, rill-hub's `--jwt-cookie`) and set it with `Secure` and `Path=/`: the browser
+/// then accepts it only from this host, so no sibling site can plant one.
 ///
 /// A stream opened with a token ends when the token does: at `exp` (plus ``leeway``) it sends
 /// a final `event: rill-token-expired` with `data: {"reason":"token expired","exp":…}`
 /// and the response ends; the client gets a fresh token and reconnects with its
 /// `Last-Event-ID`, and the broker's history replays what it missed.
 public final class JWTAuthorizer: Sendable {
+    /// The most cookies named ``cookieName`` one request has verified (a request may carry
+    /// many; each costs a signature check).
+    static let maxCookieTokensTried = 4
+
     /// The cookie a browser sends the token in, unless configured otherwise.
     public static let defaultCookieName = "rill_token"
     /// The event type of the event that ends a stream whose token expired.
@@ -116,18 +124,27 @@ public final class JWTAuthorizer: Sendable {
     /// cookie on `POST /publish` would let any page publish with the user's rights (CSRF).
     /// Publish with `Authorization`.
     public func token(in request: Request) -> String? {
+        candidateTokens(in: request).first
+    }
+
+    /// The tokens to try, in order: the bearer token, else every cookie named ``cookieName``
+    /// (a browser sends the one with the most specific path first, and another site of the same
+    /// domain can plant one with a longer path: each is tried until one verifies), else
+    /// `?token=`.
+    func candidateTokens(in request: Request) -> [String] {
         if let authorization = request.headerFields[.authorization] {
             let scheme = "bearer "
             if authorization.count > scheme.count, authorization.prefix(scheme.count).lowercased() == scheme {
                 let token = authorization.dropFirst(scheme.count).drop { $0 == " " }
-                if !token.isEmpty { return String(token) }
+                if !token.isEmpty { return [String(token)] }
             }
         }
         if readsCookie(of: request) {
-            for (name, value) in request.cookies where name == cookieName && !value.isEmpty { return value }
+            let cookies = request.cookies.filter { $0.name == cookieName && !$0.value.isEmpty }.map(\.value)
+            if !cookies.isEmpty { return cookies }
         }
-        if let query = request.query["token"], !query.isEmpty { return query }
-        return nil
+        if let query = request.query["token"], !query.isEmpty { return [query] }
+        return []
     }
 
     /// Verifies `token`'s signature (with the keys of the algorithm its header names), `exp`
@@ -185,14 +202,19 @@ public final class JWTAuthorizer: Sendable {
     ///
     /// - Throws: ``HTTPError`` 401 (see ``authenticate(_:context:)``).
     public func claims(for request: Request) async throws -> RillClaims {
-        guard let token = token(in: request) else {
+        let tokens = candidateTokens(in: request)
+        guard !tokens.isEmpty else {
             throw Self.unauthorized(.missingToken, cookieName: readsCookie(of: request) ? cookieName : nil)
         }
-        do {
-            return try await verify(token)
-        } catch {
-            throw Self.unauthorized(error, cookieName: cookieName)
+        var firstError: JWTVerificationError?
+        for token in tokens.prefix(Self.maxCookieTokensTried) {
+            do {
+                return try await verify(token)
+            } catch {
+                firstError = firstError ?? error
+            }
         }
+        throw Self.unauthorized(firstError ?? .malformed, cookieName: cookieName)
     }
 
     /// The channel authorization hook (``ChannelAuthorizer``): whether the token's claims allow

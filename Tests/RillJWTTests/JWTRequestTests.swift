@@ -33,6 +33,23 @@ struct JWTRequestTests {
         }
     }
 
+    @Test func `a planted cookie of the same name before the user's does not lock the user out`() async throws {
+        let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
+        let app = try jwtApplication(authorizer)
+        let token = try await TestKeys.hs256(.expiring(subscribe: ["chat/*"]))
+        let forged = try await TestKeys.hs256(.expiring(subscribe: ["**"]), secret: String(repeating: "f", count: 32))
+        try await app.test(.live) { client in
+            // A browser sends the cookie with the longer path first: the planted one.
+            let planted = try await client.sse(
+                "/stream?channel=chat/lobby", headerFields: [.cookie: "rill_token=garbage; rill_token=\(forged); rill_token=\(token)"])
+            #expect(planted.status == .ok)
+            planted.close()
+            let onlyBad = try await client.get("/stream?channel=chat/lobby", headerFields: [.cookie: "rill_token=garbage; rill_token=\(forged)"])
+            #expect(onlyBad.status == .unauthorized)
+            #expect(onlyBad.bodyText.contains("malformed"), "the first cookie's reason: \(onlyBad.bodyText)")
+        }
+    }
+
     @Test func `no token or an invalid one gets 401 with a JSON body; a channel off the claims gets 403`() async throws {
         let authorizer = try await JWTAuthorizer(keys: [.hmac(secret: TestKeys.secret)])
         let app = try jwtApplication(authorizer)

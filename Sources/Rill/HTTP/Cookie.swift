@@ -49,13 +49,14 @@ public struct Cookie: Sendable, Equatable {
     ///
     /// - Precondition: `name` is a token and `value` consists of cookie-octets (optionally in
     ///   double quotes); `path` and `domain` have no `;` or control characters; ``SameSite/none``
-    ///   comes with `isSecure` (browsers drop it otherwise). Use ``isValidValue(_:)`` to check
+    ///   and a `__Secure-` name come with `isSecure`, a `__Host-` name with `isSecure`, `path`
+    ///   `/` and no `domain` (browsers drop them otherwise). Use ``isValidValue(_:)`` to check
     ///   a value that comes from outside.
     public init(
         name: String, value: String, maxAge: Duration? = nil, path: String? = "/", domain: String? = nil, isSecure: Bool = false,
         isHTTPOnly: Bool = true, sameSite: SameSite? = .lax
     ) {
-        precondition(!name.isEmpty && name.utf8.allSatisfy(Self.isTokenByte), "a cookie name is an HTTP token: \"\(name)\" is not")
+        precondition(!name.isEmpty && name.utf8.allSatisfy(HTTPToken.isTokenByte), "a cookie name is an HTTP token: \"\(name)\" is not")
         precondition(Self.isValidValue(value), "a cookie value is cookie-octets (no space, quote, comma, semicolon or backslash)")
         for attribute in [path, domain].compactMap({ $0 }) {
             precondition(
@@ -63,6 +64,10 @@ public struct Cookie: Sendable, Equatable {
                 "a cookie's path or domain has no ';' or control characters: \"\(attribute)\"")
         }
         precondition(sameSite != SameSite.none || isSecure, "SameSite=None needs Secure: browsers drop the cookie otherwise")
+        // The name prefixes browsers enforce (RFC 6265bis §4.1.3): they drop such a cookie otherwise.
+        precondition(!name.hasPrefix("__Secure-") || isSecure, "a __Secure- cookie needs Secure")
+        precondition(
+            !name.hasPrefix("__Host-") || (isSecure && path == "/" && domain == nil), "a __Host- cookie needs Secure, Path=/ and no Domain")
         self.name = name
         self.value = value
         self.maxAge = maxAge
@@ -95,20 +100,18 @@ public struct Cookie: Sendable, Equatable {
     /// The `Set-Cookie` field's value: `name=value` and the attributes.
     public var setCookieValue: String {
         var text = "\(name)=\(value)"
-        if let maxAge { text += "; Max-Age=\(max(0, maxAge.components.seconds))" }
+        if let maxAge {
+            // Whole seconds, rounded up: a positive age under a second must not read as 0,
+            // which deletes the cookie.
+            let (seconds, attoseconds) = maxAge.components
+            text += "; Max-Age=\(maxAge <= .zero ? 0 : seconds + (attoseconds > 0 ? 1 : 0))"
+        }
         if let path { text += "; Path=\(path)" }
         if let domain { text += "; Domain=\(domain)" }
         if isSecure { text += "; Secure" }
         if isHTTPOnly { text += "; HttpOnly" }
         if let sameSite { text += "; SameSite=\(sameSite.rawValue)" }
         return text
-    }
-
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
     }
 }
 

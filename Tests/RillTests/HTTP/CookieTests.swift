@@ -25,6 +25,15 @@ import Testing
         #expect(self.request(cookies: []).cookies["session"] == nil)
     }
 
+    @Test func `a character that combines with a separator cannot hide the next cookie`() {
+        // U+0600 before `;` and U+0301 after `=` form one Swift Character with it.
+        let request = request(cookies: ["evil=x\u{0600}; session=abc; other=\u{0301}v"])
+        #expect(request.cookies["session"] == "abc")
+        #expect(request.cookies["evil"] == "x\u{0600}")
+        #expect(request.cookies["other"] == "\u{0301}v")
+        #expect(request.cookies.map(\.name) == ["evil", "session", "other"])
+    }
+
     @Test func `a Set-Cookie field with safe defaults, every attribute, and one to delete`() {
         var response = Response()
         response.setCookie(Cookie(name: "session", value: "abc.def-123"))
@@ -33,11 +42,13 @@ import Testing
                 name: "pref", value: "\"quoted\"", maxAge: .seconds(90), path: "/app", domain: "example.com", isSecure: true,
                 isHTTPOnly: false, sameSite: Cookie.SameSite.none))
         response.setCookie(.expired(name: "old"))
+        response.setCookie(Cookie(name: "__Host-brief", value: "x", maxAge: .milliseconds(500), isSecure: true, sameSite: nil))
         #expect(
             response.headerFields[values: .setCookie] == [
                 "session=abc.def-123; Path=/; HttpOnly; SameSite=Lax",
                 "pref=\"quoted\"; Max-Age=90; Path=/app; Domain=example.com; Secure; SameSite=None",
                 "old=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+                "__Host-brief=x; Max-Age=1; Path=/; Secure; HttpOnly",
             ])
     }
 
