@@ -28,12 +28,19 @@ public import HTTPTypes
 ///   browser keeps the response from the page. (CORS protects a browser's user; it is no
 ///   access control against other clients.)
 /// - A response whose fields depend on the request's `Origin` carries `Vary: Origin`, so a
-///   shared cache keeps one copy per origin.
+///   shared cache keeps one copy per origin; with ``AllowedOrigins/any`` every response, with an
+///   `Origin` or not, carries `Access-Control-Allow-Origin: *` instead (Fetch §3.2.5).
 ///
-/// Add it to the router, not to a group: a preflight is an `OPTIONS` request, which reaches a
-/// group's middleware only when the group has an `OPTIONS` route for that path. Preflights are
-/// answered for any path; the request that follows gets the route's answer (a 404 included,
-/// with the fields).
+/// Add it to the router first, before any middleware that authenticates: a preflight skips only
+/// the middleware added after it. Not to a group: a preflight is an `OPTIONS` request, which
+/// reaches a group's middleware only when the group has an `OPTIONS` route for that path.
+/// Preflights are answered for any path; the request that follows gets the route's answer (a
+/// 404 included, with the fields).
+///
+/// Responses the server writes before routing pass through no middleware and carry no fields,
+/// so a page sees a network error instead of their status: 400 for a malformed request, 408,
+/// 413 for a body over the route's limit, 431, and 503 when the server is full. A refusal from
+/// ``RouterGroup/checkBeforeBody(_:)`` does carry them.
 public struct CORSMiddleware: Middleware {
     /// The origins whose pages may read responses.
     public enum AllowedOrigins: Sendable, ExpressibleByArrayLiteral {
@@ -44,9 +51,12 @@ public struct CORSMiddleware: Middleware {
         /// port, with no path and no trailing slash (`https://app.example.com`,
         /// `http://localhost:5173`). `null` (a sandboxed frame, a `file:` page) only when listed.
         case exactly(Set<String>)
-        /// Origins for which the closure returns true (every subdomain of a site, say). The
+        /// Origins for which the closure returns true (every subdomain of a site over HTTPS,
+        /// say: `.matching { $0.hasPrefix("https://") && $0.hasSuffix(".example.com") }`). The
         /// closure sees the `Origin` field as sent, once it is one well-formed origin (see
-        /// ``CORSMiddleware/isOrigin(_:)``) or `null`; it runs on every cross-origin request.
+        /// ``CORSMiddleware/isOrigin(_:)``), never `null`; it runs on every cross-origin request.
+        /// Keep it strict: with ``CORSMiddleware/allowsCredentials``, every origin it allows
+        /// reads your users' authenticated responses.
         case matching(@Sendable (String) -> Bool)
 
         /// The origins listed.
@@ -56,7 +66,7 @@ public struct CORSMiddleware: Middleware {
             switch self {
             case .any: true
             case .exactly(let origins): origins.contains(origin)
-            case .matching(let isAllowed): isAllowed(origin)
+            case .matching(let isAllowed): origin != "null" && isAllowed(origin)
             }
         }
     }
@@ -106,7 +116,8 @@ public struct CORSMiddleware: Middleware {
         if case .any = allowedOrigins {
             precondition(
                 !allowsCredentials,
-                "browsers send no credentials to any origin (`*`): list the origins, or allow them with .matching")
+                "browsers send no credentials to any origin (`*`): list the origins (a predicate that allows any origin "
+                    + "with credentials would let every site read your users' responses)")
         }
         if case .exactly(let origins) = allowedOrigins {
             for origin in origins {
@@ -158,11 +169,23 @@ public struct CORSMiddleware: Middleware {
                 isLowercaseLetter($0) || isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
             }
             guard !host.isEmpty, isHost else { return false }
+            // Labels as a browser writes them: none empty (`a..b`, a leading or trailing dot),
+            // none starting or ending with a hyphen.
+            let labels = host.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+            guard labels.allSatisfy({ !$0.isEmpty && $0.first != UInt8(ascii: "-") && $0.last != UInt8(ascii: "-") }) else {
+                return false
+            }
             rest = rest[host.endIndex...]
         }
         guard let colon = rest.first else { return true }
+        // A port as a browser writes it: 1 to 65535, no leading zero, never the scheme's default
+        // (`https://a.example:443` is sent as `https://a.example`).
         let port = rest.dropFirst()
-        return colon == UInt8(ascii: ":") && (1...5).contains(port.count) && port.allSatisfy(isDigit)
+        guard colon == UInt8(ascii: ":"), (1...5).contains(port.count), port.allSatisfy(isDigit), port.first != UInt8(ascii: "0"),
+            let number = Int(String(decoding: port, as: UTF8.self)), number <= 65535
+        else { return false }
+        let defaultPorts: [String: Int] = ["http": 80, "https": 443, "ws": 80, "wss": 443]
+        return defaultPorts[String(decoding: scheme, as: UTF8.self)] != number
     }
 
     private static func isLowercaseLetter(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) }
@@ -188,7 +211,11 @@ public struct CORSMiddleware: Middleware {
             // Same-origin, or no browser: nothing to allow; a cache still learns the answer
             // differs for requests with an origin.
             var response = try await respond(to: request, context: context, next: next)
-            if variesByOrigin { Self.addVaryOrigin(to: &response.headerFields) }
+            if variesByOrigin {
+                Self.addVaryOrigin(to: &response.headerFields)
+            } else {
+                addOriginFields(origin: nil, to: &response.headerFields)
+            }
             return response
         }
         // What a browser sends: one field, one origin (or `null`). Anything else — two fields,
@@ -200,7 +227,7 @@ public struct CORSMiddleware: Middleware {
             return preflightResponse(origin: origin, isAllowed: isAllowed, method: method, request: request)
         }
         var response = try await respond(to: request, context: context, next: next)
-        if isAllowed { addOriginFields(origin, to: &response.headerFields) }
+        if isAllowed || !variesByOrigin { addOriginFields(origin: origin, to: &response.headerFields) }
         if variesByOrigin { Self.addVaryOrigin(to: &response.headerFields) }
         return response
     }
@@ -236,12 +263,14 @@ public struct CORSMiddleware: Middleware {
             return response
         }
         var fields = HTTPFields()
-        addOriginFields(origin, to: &fields)
+        addOriginFields(origin: origin, to: &fields)
         fields[.accessControlAllowMethods] = allowedMethodsValue
         if let allowedHeadersValue {
             if !allowedHeadersValue.isEmpty { fields[.accessControlAllowHeaders] = allowedHeadersValue }
-        } else if !requestedHeaders.isEmpty {
-            fields[.accessControlAllowHeaders] = requestedHeaders.joined(separator: ", ")
+        } else {
+            // Any field asked for, echoed: only names that are tokens (a browser sends nothing else).
+            let names = requestedHeaders.filter { !$0.isEmpty && $0.utf8.allSatisfy(HTTPToken.isTokenByte) }
+            if !names.isEmpty { fields[.accessControlAllowHeaders] = names.joined(separator: ", ") }
         }
         if let maxAgeValue { fields[.accessControlMaxAge] = maxAgeValue }
         // The answer depends on what was asked, not only on the origin.
@@ -252,7 +281,9 @@ public struct CORSMiddleware: Middleware {
         return Response(status: .noContent, headerFields: fields)
     }
 
-    private func addOriginFields(_ origin: String, to fields: inout HTTPFields) {
+    /// The fields of an allowed origin's response (`origin` nil: a request without one, which
+    /// only ``AllowedOrigins/any`` answers with them).
+    private func addOriginFields(origin: String?, to fields: inout HTTPFields) {
         fields[.accessControlAllowOrigin] = variesByOrigin ? origin : "*"
         if allowsCredentials { fields[.accessControlAllowCredentials] = "true" }
         if let exposedHeadersValue { fields[.accessControlExposeHeaders] = exposedHeadersValue }

@@ -156,13 +156,27 @@ struct CORSMiddlewareTests {
             #expect(response.headerFields[.accessControlAllowOrigin] == "*")
             #expect(response.headerFields[.accessControlAllowCredentials] == nil)
             #expect(!Self.varyTokens(response.headerFields).contains("Origin"))
+            // The same answer for every request (Fetch §3.2.5): without an Origin too, so that a
+            // shared cache never hands a cross-origin caller a copy without the field.
+            let withoutOrigin = try await client.get("/items", headerFields: [.authorization: "Bearer t"])
+            #expect(withoutOrigin.headerFields[.accessControlAllowOrigin] == "*")
             // Any field a preflight asks for is allowed (allowedHeaders nil): echoed.
             let preflight = try await client.execute(
                 "/items", method: .options,
-                headerFields: [.origin: "null", .accessControlRequestMethod: "GET", .accessControlRequestHeaders: "x-one, x-two"])
+                headerFields: [.origin: "null", .accessControlRequestMethod: "GET", .accessControlRequestHeaders: "x-one, a b, x-two"])
             #expect(preflight.status == .noContent)
             #expect(preflight.headerFields[.accessControlAllowOrigin] == "*")
-            #expect(preflight.headerFields[.accessControlAllowHeaders] == "x-one, x-two")
+            #expect(preflight.headerFields[.accessControlAllowHeaders] == "x-one, x-two", "only tokens are echoed")
+        }
+    }
+
+    @Test func `a predicate never sees null`() async throws {
+        let app = try application(CORSMiddleware(allowedOrigins: .matching { _ in true }))
+        try await app.test(.live) { client in
+            let page = try await client.get("/items", headerFields: [.origin: "https://any.example", .authorization: "Bearer t"])
+            #expect(page.headerFields[.accessControlAllowOrigin] == "https://any.example")
+            let sandboxed = try await client.get("/items", headerFields: [.origin: "null", .authorization: "Bearer t"])
+            #expect(sandboxed.headerFields[.accessControlAllowOrigin] == nil)
         }
     }
 
@@ -185,11 +199,18 @@ struct CORSMiddlewareTests {
     }
 
     @Test func `what counts as an origin`() {
-        let origins = ["https://app.example.com", "http://localhost:5173", "http://127.0.0.1:8080", "http://[::1]:8080", "chrome-extension://abc"]
+        let origins = [
+            "https://app.example.com", "http://localhost:5173", "http://127.0.0.1:8080", "http://[::1]:8080", "chrome-extension://abc",
+            "http://a.example:443", "https://a.example:8443", "http://a:65535",
+        ]
         let notOrigins = [
             "https://app.example.com/", "https://app.example.com/path", "app.example.com", "HTTPS://app.example.com",
             "https://App.example.com", "https://user@app.example.com", "https://app.example.com:", "https://app.example.com:123456",
             "https://", "https://[::1", "https://[zz]", "*", "", "https://a b",
+            // What a browser never sends: a default port, port 0 or past 65535, a leading zero,
+            // an empty label, a label that starts or ends with a hyphen.
+            "https://a.example:443", "http://a.example:80", "http://a:0", "http://a:65536", "http://a:0080", "https://a..b",
+            "https://.a", "https://a.", "https://-a.example", "https://a-.example",
         ]
         #expect(origins.filter { !CORSMiddleware.isOrigin($0) } == [])
         #expect(notOrigins.filter { CORSMiddleware.isOrigin($0) } == [])
