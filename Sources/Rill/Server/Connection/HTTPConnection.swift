@@ -524,6 +524,9 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
         }
         writeSimple(status: error.status, message: message, withoutBody: machine.rejectedRequestIsHEAD)
         server.requestMetrics.recordRejected(statusCode: error.status.code, protocol: .http1)
+        // A request admitted by its check whose body failed never reaches a handler: what the
+        // check left must not reach another request's (the connection closes anyway).
+        _ = takeScreenedRequest()
     }
 
     /// A complete error response with `Connection: close`, written directly from the loop side;
