@@ -451,14 +451,17 @@ public struct HTTPConnectionStateMachine: ~Copyable, @unchecked Sendable {
                 input.parser.setBodyLimit(forCurrentRequest: limit)
                 input.currentHead = head
                 input.currentBody = []
-                // No `100 Continue` for a body already known to be too large: the 413 that the
-                // parser raises next is the answer the client is waiting for.
+                // No `100 Continue` for a body already known to be too large: the 413 (the
+                // screening's, else the one the parser raises next) is the answer the client is
+                // waiting for.
                 var bodyFits = true
                 if case .contentLength(let length) = head.bodyFraming { bodyFits = length <= limit }
                 // A head to screen waits for its verdict before any of its body is read (and
                 // before `100 Continue`) — pipelined behind a response in progress too, then
-                // screened once that response and those queued before it are done.
-                if admitted.isScreened && head.bodyFraming != .none && bodyFits {
+                // screened once that response and those queued before it are done. A head that
+                // declares too large a body is screened too when asked: its 413 then comes from
+                // the screening (through the application's middleware).
+                if admitted.isScreened && head.bodyFraming != .none {
                     screening = true
                     continue
                 }

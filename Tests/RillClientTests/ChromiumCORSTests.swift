@@ -36,7 +36,7 @@ struct ChromiumCORSTests {
             })
         router.get("/") { _, _ in Response(headerFields: [.contentType: "text/html; charset=utf-8"], body: .text(crossOriginPage)) }
         router.get("/events") { request, context in try await context.eventStream(for: request, channels: ["across"]) }
-        router.post("/publish") { request, context in
+        router.post("/publish", maxBodyBytes: 64 * 1024) { request, context in
             counts.publishes.withLock { $0 += 1 }
             struct Message: Decodable { var text: String }
             let message = try request.decode(Message.self)
@@ -66,6 +66,7 @@ struct ChromiumCORSTests {
         #expect(record.requestID?.isEmpty == false, "an exposed field is readable by the page")
         #expect(record.deniedStatus == 401, "an error's status is readable by the page")
         #expect(record.refused == true, "a field the middleware does not allow fails the preflight")
+        #expect(record.tooLargeStatus == 413, "a body over the route's limit: the 413 is readable by the page")
         #expect(counts.preflights.withLock { $0 } >= 2, "the JSON publish and the refused request were preflighted")
         #expect(counts.preflightsBehind.withLock { $0 } == 0, "no preflight reached the authentication")
         #expect(counts.publishes.withLock { $0 } == 1, "the refused request never reached the handler")
@@ -89,6 +90,7 @@ private struct CrossOriginRecord: Decodable {
     var received: String?
     var deniedStatus: Int?
     var refused: Bool?
+    var tooLargeStatus: Int?
 }
 
 /// Runs its steps against `?api=` (another origin) and keeps `window.record`.
@@ -143,6 +145,13 @@ private let crossOriginPage = """
         window.record.refused = true;
       }
       log("with X-Secret refused: " + window.record.refused);
+
+      const tooLarge = await fetch(api + "/publish", {
+        method: "POST", headers: { "Content-Type": "application/json", "Authorization": "Bearer t" },
+        body: JSON.stringify({ text: "x".repeat(256 * 1024) }),
+      });
+      window.record.tooLargeStatus = tooLarge.status;
+      log("over the limit: " + tooLarge.status);
       source.close();
       window.record.done = true;
     }

@@ -125,6 +125,7 @@ public final class Application: Sendable {
         state.withLock { $0.tlsContext = tlsContext }
         let responder = router.makeResponder()
         let router = self.router
+        let defaultLimit = configuration.maxRequestBodyBytes
         let counters = SharedServerCounters()
         var servers: [HTTPServer] = []
         var address: SocketAddress?
@@ -133,7 +134,8 @@ public final class Application: Sendable {
                 let server = HTTPServer(
                     loop: loop, configuration: configuration, logger: logger, pubSub: pubSub, counters: counters,
                     isPrimary: index == 0, tlsContext: tlsContext, requestMetrics: RequestMetrics(factory: metricsFactory),
-                    bodyAdmission: { router.bodyAdmission(for: $0) }, screen: { router.screen($0, context: $1) },
+                    bodyAdmission: { router.bodyAdmission(for: $0, defaultMaxBodyBytes: defaultLimit) },
+                    screen: { router.screen($0, context: $1, defaultMaxBodyBytes: defaultLimit) },
                     responder: responder, dispatch: { router.dispatch($0) })
                 // The first binds the configured address (port 0: a free one); the others join it.
                 let listenAt = address

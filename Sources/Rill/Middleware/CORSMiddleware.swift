@@ -39,8 +39,10 @@ public import HTTPTypes
 ///
 /// Responses the server writes before routing pass through no middleware and carry no fields,
 /// so a page sees a network error instead of their status: 400 for a malformed request, 408,
-/// 413 for a body over the route's limit, 431, and 503 when the server is full. A refusal from
-/// ``RouterGroup/checkBeforeBody(_:)`` does carry them.
+/// 431, 503 when the server is full, and 413 for a chunked body that grows past the limit. A
+/// refusal from ``RouterGroup/checkBeforeBody(_:)`` does carry them, and so does the 413 for a
+/// body whose `Content-Length` is over the route's limit (refused from its head, through the
+/// middleware; where no route takes it, its 404 or 405).
 public struct CORSMiddleware: Middleware {
     /// The origins whose pages may read responses.
     public enum AllowedOrigins: Sendable, ExpressibleByArrayLiteral {

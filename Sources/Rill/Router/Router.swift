@@ -113,26 +113,42 @@ public final class Router: RouterMethods, @unchecked Sendable {
     }
 
     /// What a request with this head may send as its body: its route's limit (nil: the
-    /// server's default). Screened first (``screen(_:context:)``) when its route checks heads
-    /// before bodies, and when no route takes it and the client waits for `100 Continue`:
-    /// the 404 or 405 is the answer it waits for, not an invitation to send the body.
-    func bodyAdmission(for head: HTTPRequestHead) -> BodyAdmission {
+    /// server's default, `defaultMaxBodyBytes`). Screened first (``screen(_:context:defaultMaxBodyBytes:)``)
+    /// when its route checks heads before bodies; when its `Content-Length` is over the limit
+    /// (the 413 then goes through the middleware, so that a CORS middleware adds its fields);
+    /// and when no route takes it and the client waits for `100 Continue` or declares too
+    /// large a body: the 404 or 405 is the answer it waits for, not an invitation to send the
+    /// body.
+    func bodyAdmission(for head: HTTPRequestHead, defaultMaxBodyBytes: Int? = nil) -> BodyAdmission {
         guard head.bodyFraming != .none else { return BodyAdmission(maxBytes: nil) }
         switch resolve(method: head.method, path: head.path) {
-        case .found(let route, _): return BodyAdmission(maxBytes: route.maxBodyBytes, isScreened: route.bodyCheck != nil)
-        case .notFound, .methodNotAllowed: return BodyAdmission(maxBytes: nil, isScreened: head.expectsContinue)
+        case .found(let route, _):
+            let tooLarge = Self.declaresMore(head, than: route.maxBodyBytes ?? defaultMaxBodyBytes)
+            return BodyAdmission(maxBytes: route.maxBodyBytes, isScreened: route.bodyCheck != nil || tooLarge)
+        case .notFound, .methodNotAllowed:
+            return BodyAdmission(maxBytes: nil, isScreened: head.expectsContinue || Self.declaresMore(head, than: defaultMaxBodyBytes))
         case .options: return BodyAdmission(maxBytes: nil)
         }
     }
 
+    /// Whether `head`'s `Content-Length` is over `limit` (nil: no limit known here).
+    private static func declaresMore(_ head: HTTPRequestHead, than limit: Int?) -> Bool {
+        guard let limit, case .contentLength(let length) = head.bodyFraming else { return false }
+        return length > limit
+    }
+
     /// The verdict on a request whose head arrived and whose body waits (its admission was
-    /// screened): its route's checks to run, or the 404 or 405 that answers it.
-    func screen(_ request: Request, context: RequestContext) -> HeadScreening {
+    /// screened): its route's checks to run, or the 413, 404 or 405 that answers it.
+    func screen(_ request: Request, context: RequestContext, defaultMaxBodyBytes: Int? = nil) -> HeadScreening {
         switch resolve(method: request.method, path: request.path) {
         case .found(let route, let parameters):
-            guard let check = route.bodyCheck else { return .admit }
             var context = context
             context.parameters = parameters
+            if Self.declaresMore(request.head, than: route.maxBodyBytes ?? defaultMaxBodyBytes) {
+                let tooLarge = HTTPError(.contentTooLarge, message: "the request body is larger than allowed")
+                return verdict(of: { _, _ in throw tooLarge }, on: request, context: context, behind: route.groups)
+            }
+            guard let check = route.bodyCheck else { return .admit }
             return verdict(of: check, on: request, context: context, behind: route.groups)
         case .options:
             return .admit

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Rill
+import RillTestSupport
 import RillTesting
 import Synchronization
 import Testing
@@ -29,6 +30,7 @@ struct CORSMiddlewareTests {
         router.delete("/items") { _, _ in "deleted" }
         router.get("/fail") { _, _ -> String in throw FailedOnPurpose() }
         router.get("/events") { request, context in try await context.eventStream(for: request, channels: ["cors"]) }
+        router.post("/upload", maxBodyBytes: 10) { request, _ in "\(request.body.count)" }
         return try Application(router: router, configuration: testConfiguration())
     }
 
@@ -66,6 +68,36 @@ struct CORSMiddlewareTests {
             _ = try await app.publish(ServerSentEvent(data: "hello"), channel: "cors")
             try await stream.waitForBody(containing: "data: hello\n\n")
             stream.close()
+        }
+    }
+
+    @Test func `a body declared over the limit is refused with the fields, over HTTP 1 1 and HTTP 2`() async throws {
+        let app = try application(CORSMiddleware(allowedOrigins: [Self.page]))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let headers = try await onDedicatedThread { () -> [String] in
+                var heads: [String] = []
+                // Over the route's 10 bytes; over the server's 1 MiB where no route takes it.
+                for (path, length) in [("/upload", 100), ("/nowhere", 2_000_000)] {
+                    let connection = try RawConnection(port: port)
+                    defer { connection.close() }
+                    try connection.send(
+                        "POST \(path) HTTP/1.1\r\nHost: x\r\nOrigin: \(Self.page)\r\nAuthorization: Bearer t\r\nContent-Length: \(length)\r\n\r\n")
+                    heads.append(String(decoding: try connection.receiveUntilClose(), as: UTF8.self).lowercased())
+                }
+                return heads
+            }
+            #expect(headers[0].hasPrefix("http/1.1 413 "), "\(headers[0].prefix(60))")
+            #expect(headers[1].hasPrefix("http/1.1 404 "), "no route: its 404, not 413; \(headers[1].prefix(60))")
+            for head in headers { #expect(head.contains("access-control-allow-origin: \(Self.page)"), "\(head.prefix(200))") }
+            let overHTTP2 = try await runCommand(
+                [
+                    "/usr/bin/curl", "-s", "-i", "--max-time", "10", "--http2-prior-knowledge", "-H", "Origin: \(Self.page)",
+                    "-H", "Authorization: Bearer t", "--data-binary", String(repeating: "x", count: 100), "http://127.0.0.1:\(port)/upload",
+                ],
+                timeout: .seconds(15))
+            #expect(overHTTP2.standardOutput.hasPrefix("HTTP/2 413"), "\(overHTTP2)")
+            #expect(overHTTP2.standardOutput.contains("access-control-allow-origin: \(Self.page)"), "\(overHTTP2)")
         }
     }
 

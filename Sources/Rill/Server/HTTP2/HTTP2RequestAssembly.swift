@@ -11,6 +11,9 @@ final class HTTP2RequestAssembly {
     var body: [UInt8] = []
     /// What the checks of the head stored for the handler (``RouterGroup/checkBeforeBody(_:)``).
     var checkedStorage: RequestContext.Storage?
+    /// More than ``bodyLimit`` arrived while the head was screened: the bytes were dropped,
+    /// and the request is refused whatever the verdict.
+    var overflowed = false
     /// Body bytes the connection's budget counts.
     var heldBodyBytes = 0
     /// Header list bytes the connection's budget counts.

@@ -155,7 +155,9 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         if endStream { return startHandler(Request(head: head)) }
         let admission = server.bodyAdmission(head)
         let bodyLimit = admission.maxBytes ?? server.configuration.maxRequestBodyBytes
-        if let contentLength, contentLength > bodyLimit {
+        // Too large a body, declared: the screening answers it through the middleware when the
+        // router asks for one (its 413, 404 or 405), else this.
+        if let contentLength, contentLength > bodyLimit, !admission.isScreened {
             reject(.contentTooLarge, message: "the request body is larger than allowed")
             return
         }
@@ -206,6 +208,11 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
                 server.requestMetrics.recordRejected(statusCode: refused.status.code, protocol: .h2, method: head.method)
                 answer(with: refused)
             case .admitted(let storage):
+                if assembly?.overflowed == true {
+                    reject(.contentTooLarge, message: "the request body is larger than allowed")
+                    connection.scheduleSend()
+                    return
+                }
                 assembly?.checkedStorage = storage
                 sendContinueIfExpected(head)
                 if clientEndedStream { finishRequest() }
@@ -214,11 +221,18 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         }
     }
 
-    /// Body bytes arrived; returns whether they are kept (false: the request was answered).
+    /// Body bytes arrived; returns whether they are kept (false: dropped, the request answered
+    /// or to be).
     func receivedBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let assembly, !requestComplete else { return false }
+        guard let assembly, !requestComplete, !assembly.overflowed else { return false }
         guard assembly.body.count + bytes.count <= assembly.bodyLimit else {
-            reject(.contentTooLarge, message: "the request body is larger than allowed")
+            if screening {
+                // The verdict on the head answers (a head that declared too large a body is
+                // refused through the middleware); until then the bytes are dropped.
+                assembly.overflowed = true
+            } else {
+                reject(.contentTooLarge, message: "the request body is larger than allowed")
+            }
             return false
         }
         assembly.body.append(contentsOf: bytes)
