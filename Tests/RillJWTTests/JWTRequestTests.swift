@@ -47,6 +47,15 @@ struct JWTRequestTests {
             let onlyBad = try await client.get("/stream?channel=chat/lobby", headerFields: [.cookie: "rill_token=garbage; rill_token=\(forged)"])
             #expect(onlyBad.status == .unauthorized)
             #expect(onlyBad.bodyText.contains("malformed"), "the first cookie's reason: \(onlyBad.bodyText)")
+            // At most four are verified (each costs a signature check): a fifth is not tried.
+            let garbage = Array(repeating: "rill_token=garbage", count: 4).joined(separator: "; ")
+            let fifth = try await client.get("/stream?channel=chat/lobby", headerFields: [.cookie: "\(garbage); rill_token=\(token)"])
+            #expect(fifth.status == .unauthorized)
+            let fourth = try await client.sse(
+                "/stream?channel=chat/lobby",
+                headerFields: [.cookie: Array(repeating: "rill_token=garbage", count: 3).joined(separator: "; ") + "; rill_token=\(token)"])
+            #expect(fourth.status == .ok)
+            fourth.close()
         }
     }
 
