@@ -93,6 +93,11 @@ public struct CORSMiddleware: Middleware {
     /// seconds; browsers cap it: Chromium at 2 hours); nil sends none (Chromium then caches
     /// it for 5 seconds).
     public let maxAge: Duration?
+    /// Whether pages served from the public internet may call this server on a private or
+    /// local address (a hub on a LAN or `localhost`): a preflight that asks with
+    /// `Access-Control-Request-Private-Network: true` is answered
+    /// `Access-Control-Allow-Private-Network: true` (Chromium's Private Network Access).
+    public let allowsPrivateNetwork: Bool
 
     /// Allows pages of `allowedOrigins` to call the application.
     ///
@@ -107,13 +112,16 @@ public struct CORSMiddleware: Middleware {
     ///   - allowsCredentials: whether pages may send cookies or HTTP authentication; default
     ///     false. Not with ``AllowedOrigins/any``.
     ///   - maxAge: how long a browser may cache a preflight's answer; default 10 minutes.
+    ///   - allowsPrivateNetwork: whether public pages may reach this server on a private
+    ///     address; default false.
     public init(
         allowedOrigins: AllowedOrigins,
         allowedMethods: [HTTPRequest.Method] = [.get, .head, .post],
         allowedHeaders: [HTTPField.Name]? = [.authorization, .contentType, Self.lastEventID],
         exposedHeaders: [HTTPField.Name] = [],
         allowsCredentials: Bool = false,
-        maxAge: Duration? = .seconds(600)
+        maxAge: Duration? = .seconds(600),
+        allowsPrivateNetwork: Bool = false
     ) {
         if case .any = allowedOrigins {
             precondition(
@@ -135,6 +143,7 @@ public struct CORSMiddleware: Middleware {
         self.exposedHeaders = exposedHeaders
         self.allowsCredentials = allowsCredentials
         self.maxAge = maxAge
+        self.allowsPrivateNetwork = allowsPrivateNetwork
         self.allowedMethodsValue = allowedMethods.map(\.rawValue).joined(separator: ", ")
         self.allowedHeadersValue = allowedHeaders?.map(\.rawName).joined(separator: ", ")
         self.allowedHeaderNames = Set((allowedHeaders ?? []).map(\.canonicalName))
@@ -275,6 +284,9 @@ public struct CORSMiddleware: Middleware {
             if !names.isEmpty { fields[.accessControlAllowHeaders] = names.joined(separator: ", ") }
         }
         if let maxAgeValue { fields[.accessControlMaxAge] = maxAgeValue }
+        if allowsPrivateNetwork, request.headerFields[Self.requestPrivateNetwork]?.lowercased() == "true" {
+            fields[Self.allowPrivateNetwork] = "true"
+        }
         // The answer depends on what was asked, not only on the origin.
         fields[.vary] =
             variesByOrigin
@@ -301,6 +313,9 @@ public struct CORSMiddleware: Middleware {
         }
         if !listed { fields.append(HTTPField(name: .vary, value: "Origin")) }
     }
+
+    private static let requestPrivateNetwork = HTTPField.Name("Access-Control-Request-Private-Network")!
+    private static let allowPrivateNetwork = HTTPField.Name("Access-Control-Allow-Private-Network")!
 
     /// The methods that need no preflight (Fetch's CORS-safelisted methods).
     private static let safelistedMethods: Set<String> = ["GET", "HEAD", "POST"]

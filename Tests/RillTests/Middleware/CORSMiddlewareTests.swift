@@ -202,6 +202,25 @@ struct CORSMiddlewareTests {
         }
     }
 
+    @Test func `a private-network preflight is allowed only when asked for`() async throws {
+        let asking: HTTPFields = [
+            .origin: Self.page, .accessControlRequestMethod: "GET",
+            HTTPField.Name("Access-Control-Request-Private-Network")!: "true",
+        ]
+        let allowed = HTTPField.Name("Access-Control-Allow-Private-Network")!
+        for allowsPrivateNetwork in [false, true] {
+            let app = try application(CORSMiddleware(allowedOrigins: [Self.page], allowsPrivateNetwork: allowsPrivateNetwork))
+            try await app.test(.live) { client in
+                let preflight = try await client.execute("/items", method: .options, headerFields: asking)
+                #expect(preflight.status == .noContent)
+                #expect((preflight.headerFields[allowed] == "true") == allowsPrivateNetwork, "\(allowsPrivateNetwork)")
+                let plain = try await client.execute(
+                    "/items", method: .options, headerFields: [.origin: Self.page, .accessControlRequestMethod: "GET"])
+                #expect(plain.headerFields[allowed] == nil, "only when the preflight asks")
+            }
+        }
+    }
+
     @Test func `a predicate never sees null`() async throws {
         let app = try application(CORSMiddleware(allowedOrigins: .matching { _ in true }))
         try await app.test(.live) { client in
