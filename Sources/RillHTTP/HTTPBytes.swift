@@ -6,7 +6,7 @@
 ///
 /// Everything here works on raw bytes because building `String`s or `Character`s per byte would
 /// dominate the cost of parsing a request.
-enum HTTPBytes {
+package enum HTTPBytes {
     static let cr = UInt8(ascii: "\r")
     static let lf = UInt8(ascii: "\n")
     static let space = UInt8(ascii: " ")
@@ -25,7 +25,7 @@ enum HTTPBytes {
     /// Two 64-bit masks instead of a `switch` or table: branch-light, no array bounds checks and
     /// no lazy global initialisation on the hot path.
     @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
         if byte < 64 {
             return tokenMaskLow & (1 &<< UInt64(byte)) != 0
         } else if byte < 128 {

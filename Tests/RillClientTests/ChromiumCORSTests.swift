@@ -43,20 +43,9 @@ struct ChromiumCORSTests {
             let receipt = try await context.publish(ServerSentEvent(data: message.text), channel: "across")
             return "\(receipt.subscriberCount)"
         }
-        let app = try Application(router: router, configuration: ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0))
-        let address = try await app.start()
-        let screenshot = Paths.scratchDirectory().appendingPathComponent("screenshots/cross-origin.png")
-        try? FileManager.default.removeItem(at: screenshot)
-        let output = try await runProcess(
-            Paths.python + [
-                Paths.browserScript("page_record.py").path, "http://127.0.0.1:\(address.port)/?api=http://localhost:\(address.port)",
-                screenshot.path,
-            ],
-            timeout: .seconds(60))
-        await app.shutdown()
-        try #require(output.status == 0 && !output.timedOut, "page_record.py: \(output.summary)")
-        let line = try #require(output.standardOutput.split(separator: "\n").last)
-        let record = try JSONDecoder().decode(CrossOriginRecord.self, from: Data(line.utf8))
+        let record = try await pageRecord(
+            of: router, at: { "http://127.0.0.1:\($0)/?api=http://localhost:\($0)" }, screenshot: "cross-origin.png",
+            as: CrossOriginRecord.self)
 
         #expect(record.error == nil)
         #expect(record.streamOpened == true)

@@ -32,17 +32,8 @@ struct ChromiumCookieTests {
             let receipt = try await context.publish(ServerSentEvent(data: request.bodyText), channel: "private")
             return "\(receipt.subscriberCount)"
         }
-        let app = try Application(router: router, configuration: ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0))
-        let address = try await app.start()
-        let screenshot = Paths.scratchDirectory().appendingPathComponent("screenshots/cookie-eventsource.png")
-        try? FileManager.default.removeItem(at: screenshot)
-        let output = try await runProcess(
-            Paths.python + [Paths.browserScript("page_record.py").path, "http://127.0.0.1:\(address.port)/", screenshot.path],
-            timeout: .seconds(60))
-        await app.shutdown()
-        try #require(output.status == 0 && !output.timedOut, "page_record.py: \(output.summary)")
-        let line = try #require(output.standardOutput.split(separator: "\n").last)
-        let record = try JSONDecoder().decode(CookieRecord.self, from: Data(line.utf8))
+        let record = try await pageRecord(
+            of: router, at: { "http://127.0.0.1:\($0)/" }, screenshot: "cookie-eventsource.png", as: CookieRecord.self)
 
         #expect(record.error == nil)
         #expect(record.beforeSignIn == "closed", "refused with 401: the EventSource gave up")

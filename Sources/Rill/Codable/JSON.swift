@@ -67,9 +67,7 @@ extension Request {
     /// absent).
     var mediaType: String {
         let contentType = headerFields[.contentType]?.lowercased() ?? ""
-        return contentType.split(separator: ";", maxSplits: 1).first.map {
-            String($0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-        } ?? ""
+        return contentType.split(separator: ";", maxSplits: 1).first.map { String($0.trimmingSpaces()) } ?? ""
     }
 
     /// 415 when the body comes with a content coding other than `identity` (RFC 9110 §8.4.1:

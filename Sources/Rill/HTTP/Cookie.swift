@@ -1,4 +1,5 @@
 import HTTPTypes
+import RillHTTP
 
 /// A cookie to set in the browser: one `Set-Cookie` field (RFC 6265 §4.1), with safe defaults
 /// (`HttpOnly`, `SameSite=Lax`, `Path=/`).
@@ -56,7 +57,7 @@ public struct Cookie: Sendable, Equatable {
         name: String, value: String, maxAge: Duration? = nil, path: String? = "/", domain: String? = nil, isSecure: Bool = false,
         isHTTPOnly: Bool = true, sameSite: SameSite? = .lax
     ) {
-        precondition(!name.isEmpty && name.utf8.allSatisfy(HTTPToken.isTokenByte), "a cookie name is an HTTP token: \"\(name)\" is not")
+        precondition(!name.isEmpty && name.utf8.allSatisfy(HTTPBytes.isTokenByte), "a cookie name is an HTTP token: \"\(name)\" is not")
         precondition(Self.isValidValue(value), "a cookie value is cookie-octets (no space, quote, comma, semicolon or backslash)")
         for attribute in [path, domain].compactMap({ $0 }) {
             precondition(

@@ -1,4 +1,5 @@
 public import HTTPTypes
+import RillHTTP
 
 /// Lets pages of other origins call the application from a browser: cross-origin resource
 /// sharing as the Fetch standard defines it, for `fetch`, `XMLHttpRequest` and `EventSource`
@@ -218,26 +219,23 @@ public struct CORSMiddleware: Middleware {
     }
 
     public func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
-        guard let origin = request.headerFields[.origin] else {
-            // Same-origin, or no browser: nothing to allow; a cache still learns the answer
-            // differs for requests with an origin.
-            var response = try await respond(to: request, context: context, next: next)
-            if variesByOrigin {
-                Self.addVaryOrigin(to: &response.headerFields)
-            } else {
-                addOriginFields(origin: nil, to: &response.headerFields)
+        // No `Origin`: same-origin, or no browser — nothing to allow.
+        let origin = request.headerFields[.origin]
+        var isAllowed = false
+        if let origin {
+            // What a browser sends: one field, one origin (or `null`). Anything else — two
+            // fields, a list, a path — is no browser's, and allowed nothing (a `.matching`
+            // predicate never sees it: `https://evil.example/.example.com` does not end a host
+            // in `.example.com`).
+            let isWellFormed = request.headerFields[values: .origin].count == 1 && (origin == "null" || Self.isOrigin(origin))
+            isAllowed = isWellFormed && allowedOrigins.allows(origin)
+            if request.method == .options, let method = request.headerFields[.accessControlRequestMethod] {
+                return preflightResponse(origin: origin, isAllowed: isAllowed, method: method, request: request)
             }
-            return response
-        }
-        // What a browser sends: one field, one origin (or `null`). Anything else — two fields,
-        // a list, a path — is no browser's, and allowed nothing (a `.matching` predicate never
-        // sees it: `https://evil.example/.example.com` does not end a host in `.example.com`).
-        let isWellFormed = request.headerFields[values: .origin].count == 1 && (origin == "null" || Self.isOrigin(origin))
-        let isAllowed = isWellFormed && allowedOrigins.allows(origin)
-        if request.method == .options, let method = request.headerFields[.accessControlRequestMethod] {
-            return preflightResponse(origin: origin, isAllowed: isAllowed, method: method, request: request)
         }
         var response = try await respond(to: request, context: context, next: next)
+        // `*` answers every request alike; anything else depends on the origin, which a cache
+        // must learn (also from a request without one).
         if isAllowed || !variesByOrigin { addOriginFields(origin: origin, to: &response.headerFields) }
         if variesByOrigin { Self.addVaryOrigin(to: &response.headerFields) }
         return response
@@ -256,7 +254,7 @@ public struct CORSMiddleware: Middleware {
     private func preflightResponse(origin: String, isAllowed: Bool, method: String, request: Request) -> Response {
         let requestedHeaders = request.headerFields[values: .accessControlRequestHeaders]
             .flatMap { $0.split(separator: ",") }
-            .map { $0.trimming(while: { $0 == " " || $0 == "\t" }) }
+            .map { $0.trimmingSpaces() }
             .filter { !$0.isEmpty }
         var refusal: String?
         if !isAllowed {
@@ -280,7 +278,7 @@ public struct CORSMiddleware: Middleware {
             if !allowedHeadersValue.isEmpty { fields[.accessControlAllowHeaders] = allowedHeadersValue }
         } else {
             // Any field asked for, echoed: only names that are tokens (a browser sends nothing else).
-            let names = requestedHeaders.filter { !$0.isEmpty && $0.utf8.allSatisfy(HTTPToken.isTokenByte) }
+            let names = requestedHeaders.filter { !$0.isEmpty && $0.utf8.allSatisfy(HTTPBytes.isTokenByte) }
             if !names.isEmpty { fields[.accessControlAllowHeaders] = names.joined(separator: ", ") }
         }
         if let maxAgeValue { fields[.accessControlMaxAge] = maxAgeValue }
@@ -307,7 +305,7 @@ public struct CORSMiddleware: Middleware {
     private static func addVaryOrigin(to fields: inout HTTPFields) {
         let listed = fields[values: .vary].contains { value in
             value.split(separator: ",").contains { token in
-                let name = token.trimming(while: { $0 == " " || $0 == "\t" })
+                let name = token.trimmingSpaces()
                 return name == "*" || name.lowercased() == "origin"
             }
         }
@@ -319,14 +317,4 @@ public struct CORSMiddleware: Middleware {
 
     /// The methods that need no preflight (Fetch's CORS-safelisted methods).
     private static let safelistedMethods: Set<String> = ["GET", "HEAD", "POST"]
-}
-
-extension Substring {
-    /// The substring without the leading and trailing elements that `isTrimmed` accepts.
-    fileprivate func trimming(while isTrimmed: (Character) -> Bool) -> Substring {
-        var result = self
-        while let first = result.first, isTrimmed(first) { result = result.dropFirst() }
-        while let last = result.last, isTrimmed(last) { result = result.dropLast() }
-        return result
-    }
 }
