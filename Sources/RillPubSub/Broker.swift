@@ -40,6 +40,12 @@ public protocol Broker: AnyObject, Sendable {
     /// Every channel the broker holds state for (subscribers, history), in no particular order.
     /// Costs one pass over the channels: for dashboards, not for every request.
     func channelStatistics() async -> [ChannelStatistics]
+
+    /// Records that `channels` missed events after everything published to them so far, from
+    /// any thread, without waiting: a client that later resumes from one of their events is
+    /// told ``ReplayStatus/gap``. Presence calls it for the notice channels whose changes it did
+    /// not publish while no stream watched them. A channel that never had events is left alone.
+    func markEventsLost(in channels: [String])
 }
 
 extension Broker {
@@ -56,6 +62,10 @@ extension Broker {
     public func channelStatistics() async -> [ChannelStatistics] {
         await statistics().subscribersPerChannel.map { ChannelStatistics(name: $0.key, subscriberCount: $0.value, publishedEventCount: 0) }
     }
+
+    /// Default: nothing (a client that resumes after such a loss is told what the history
+    /// holds).
+    public func markEventsLost(in channels: [String]) {}
 
     /// Default: a task that publishes and reports failures.
     public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)?) {

@@ -203,7 +203,7 @@ extension InMemoryBroker {
     /// channel itself unless it has subscribers.
     private func forgetHistory(of channel: Channel) {
         counters.evictedEventCount += channel.history.count
-        while let first = channel.history.popFirst() { channel.trimmedThrough = first.sequence }
+        while let first = channel.history.popFirst() { channel.trimmedThrough = max(channel.trimmedThrough, first.sequence) }
         historyBytes -= channel.historyBytes
         channel.historyBytes = 0
         unlist(channel)
@@ -229,8 +229,27 @@ extension InMemoryBroker {
         let cost = event.storedByteCount
         channel.historyBytes -= cost
         historyBytes -= cost
-        channel.trimmedThrough = event.sequence
+        // Never lowered: a mark of ``markEventsLost(in:)`` is above every event it holds.
+        channel.trimmedThrough = max(channel.trimmedThrough, event.sequence)
         if channel.history.isEmpty { emptiedThrough = max(emptiedThrough, event.sequence) }
+    }
+
+    /// Records that `names` missed events after everything published so far: each channel the
+    /// broker holds (or remembers as forgotten) gets a loss at a new sequence number, which no
+    /// event will have, so that every client resuming from an earlier event of it is told `gap`.
+    /// A channel the broker never held is left alone.
+    public func markEventsLost(in names: [String]) {
+        lock.withLock { _ in
+            for name in names {
+                if let channel = channels[name] {
+                    sequence += 1
+                    channel.trimmedThrough = sequence
+                } else if forgottenChannels[name] != nil {
+                    sequence += 1
+                    rememberForgotten(name, through: sequence)
+                }
+            }
+        }
     }
 
     /// Moves `channel` to the recent end of its eviction order.

@@ -124,6 +124,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     var replayScriptSHA: [UInt8] = []
     var channelsSinceSHA: [UInt8] = []
     var presenceWriteSHA: [UInt8] = []
+    private var markLostSHA: [UInt8] = []
     var lifecycle = Lifecycle.starting
     private var startupCompletion: ((Result<Void, BrokerError>) -> Void)?
     private var commandDelay: Duration
@@ -296,6 +297,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.replay].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.channelsSince].map(bytes))
         commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.presenceWrite].map(bytes))
+        commandHandshake.append(["SCRIPT", "LOAD", RedisScripts.markLost].map(bytes))
         command.handshake = commandHandshake
         subscriber.handshake = login + [["CLIENT", "SETNAME", "rill-subscriber"].map(bytes)]
 
@@ -325,8 +327,9 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     // MARK: Connection events
 
     private func commandReady(_ replies: [RedisValue]) {
-        guard replies.count >= 4, case .bulk(let publish) = replies[replies.count - 4], case .bulk(let replay) = replies[replies.count - 3],
-            case .bulk(let channelsSince) = replies[replies.count - 2], case .bulk(let presenceWrite) = replies[replies.count - 1]
+        guard replies.count >= 5, case .bulk(let publish) = replies[replies.count - 5], case .bulk(let replay) = replies[replies.count - 4],
+            case .bulk(let channelsSince) = replies[replies.count - 3], case .bulk(let presenceWrite) = replies[replies.count - 2],
+            case .bulk(let markLost) = replies[replies.count - 1]
         else {
             command.reset(reason: "unexpected reply to SCRIPT LOAD")
             return
@@ -335,6 +338,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         replayScriptSHA = replay
         channelsSinceSHA = channelsSince
         presenceWriteSHA = presenceWrite
+        markLostSHA = markLost
         commandDelay = configuration.reconnectInitialDelay
         checkEvictionPolicy()
         switch lifecycle {
@@ -504,6 +508,26 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         }
         if !sent { completion(.failure(unavailable)) }
     }
+
+    /// Marks `channels` as having lost events after their newest, with one `EVALSHA markLost`
+    /// per ``maxChannelsPerLossMark`` channels (see ``RedisScripts/markLost``); from any
+    /// thread, without waiting. Nothing happens while Redis is unreachable: a client that
+    /// resumes then is told what the history holds.
+    public func markEventsLost(in channels: [String]) {
+        guard !channels.isEmpty else { return }
+        onLoop({ [self] in
+            guard lifecycle == .running, command.isReady else { return }
+            for first in stride(from: 0, to: channels.count, by: Self.maxChannelsPerLossMark) {
+                let batch = channels[first..<min(first + Self.maxChannelsPerLossMark, channels.count)]
+                let metaKeys = [keys.lastID, keys.historyStart] + batch.map { keys.meta($0) }
+                _ = evaluate(markLostSHA, RedisScripts.markLost, keyCount: metaKeys.count, metaKeys + [ageBytes]) { _ in }
+            }
+        })
+    }
+
+    /// The most channels one `markLost` script marks (it runs atomically: Redis serves nothing
+    /// else meanwhile).
+    static let maxChannelsPerLossMark = 500
 
     /// Runs a script by its SHA; if Redis lost its script cache (`NOSCRIPT`, after a restart or
     /// `SCRIPT FLUSH`), sends the script itself once, which also caches it again.

@@ -89,10 +89,47 @@ struct HubPresenceProcessTests {
             redis.exchange("*2\r\n$6\r\nEXISTS\r\n$\(key.utf8.count)\r\n\(key)\r\n", expecting: 4).map { $0.hasPrefix(":1") }
         }
         #expect(exists("rill:stream:rill-presence/quiet") == false, "notices of a channel nobody watches were written")
+        #expect(exists("rill:meta:rill-presence/quiet") == false, "a channel never watched was marked as having lost notices")
         #expect(exists("rill:stream:rill-presence/watched") == true)
         quiet.close()
         watched.close()
         watcher.close()
+        #expect(try await a.terminate() == "exit status 0")
+        #expect(try await b.terminate() == "exit status 0")
+    }
+
+    @Test func `a watcher back after a change on another hub that nobody watched is told gap`() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        let a = try await presenceHub(redis, refreshSeconds: 0.2)
+        let b = try await presenceHub(redis, refreshSeconds: 0.2)
+        func token(_ sub: String) async throws -> HTTPFields {
+            [.authorization: "Bearer \(try await hubToken(subscribe: ["room", "tick"], publish: ["room"], sub: sub))"]
+        }
+        // X watches `tick`: once it hears of a join on `tick`, the hub that made the join has
+        // ended the window of everything it recorded before (and marked what nobody watched).
+        let clock = try await a.client.sse("/stream?channel=tick&presence=1", headerFields: try await token("x"))
+        #expect(try await clock.events(1).map(\.data) == [#"{"channel":"tick","sub":"x"}"#])
+        var watcher = try await a.client.sse("/stream?channel=room&presence=1", headerFields: try await token("w"))
+        #expect(try await watcher.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])
+        watcher.close()
+        let dave = try await a.client.sse("/stream?channel=tick", headerFields: try await token("dave"))
+        #expect(try await clock.events(1).map(\.data) == [#"{"channel":"tick","sub":"dave"}"#])
+        // A position after the watcher left (and after A marked its own leave, unheard).
+        let published = try await a.client.post("/publish?channel=room", text: "after", headerFields: try await token("publisher"))
+        #expect(published.status == .ok)
+        struct Receipt: Decodable { let id: String }
+        let position = try published.decode(Receipt.self).id
+        // Carol joins on B, where nobody watches `room` (nor on A); then erin on `tick`.
+        let carol = try await b.client.sse("/stream?channel=room", headerFields: try await token("carol"))
+        let erin = try await b.client.sse("/stream?channel=tick", headerFields: try await token("erin"))
+        #expect(try await clock.events(1).map(\.data) == [#"{"channel":"tick","sub":"erin"}"#])
+
+        watcher = try await a.client.sse(
+            "/stream?channel=room&presence=1", headerFields: try await token("w") + [HTTPField.Name("Last-Event-ID")!: position])
+        #expect(watcher.headerFields[HTTPField.Name("Rill-Replay")!] == "gap")
+        #expect(try await watcher.events(1).map(\.type) == ["rill-history-gap"])
+        for stream in [watcher, carol, erin, dave, clock] { stream.close() }
         #expect(try await a.terminate() == "exit status 0")
         #expect(try await b.terminate() == "exit status 0")
     }

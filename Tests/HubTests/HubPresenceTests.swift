@@ -103,6 +103,55 @@ struct HubPresenceTests {
         }
     }
 
+    @Test func `a watcher back after nobody watched is told gap; back while another watched, it replays what it missed`() async throws {
+        let app = try await HubJWTTests.jwtHub()
+        func token(_ sub: String) async throws -> HTTPFields {
+            [.authorization: "Bearer \(try await hubToken(subscribe: ["room", "tick"], sub: sub))"]
+        }
+        try await app.test(.live) { client in
+            // Another watcher stays: what happens meanwhile is announced, and replayed.
+            let staying = try await client.sse("/stream?channel=room&presence=1", headerFields: try await token("v"))
+            #expect(try await staying.events(1).map(\.data) == [#"{"channel":"room","sub":"v"}"#])
+            var watcher = try await client.sse("/stream?channel=room&presence=1", headerFields: try await token("w"))
+            #expect(try await watcher.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])
+            #expect(try await staying.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])
+            var position = watcher.lastEventID
+            watcher.close()
+            let carol = try await client.sse("/stream?channel=room", headerFields: try await token("carol"))
+            var seen: [String] = []
+            while seen.count < 2, let event = try await staying.events(1).first { seen.append("\(event.type) \(event.data)") }
+            #expect(seen == [#"rill-leave {"channel":"room","sub":"w"}"#, #"rill-join {"channel":"room","sub":"carol"}"#])
+            let resumed = try await client.sse(
+                "/stream?channel=room&presence=1", headerFields: try await token("w") + [lastEventIDField: position])
+            #expect(resumed.headerFields[replayField] == "complete")
+            #expect(try await resumed.events(2).map(\.type) == ["rill-leave", "rill-join"])
+            #expect(try await resumed.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])  // back, live
+            position = resumed.lastEventID
+
+            // Both watchers go: from then on nothing is announced, so the history of notices
+            // must say that it missed something.
+            staying.close()
+            resumed.close()
+            #expect(await eventually { await subscriptions(app) == 1 })
+            // A watcher of another channel hears of a join once a window ends, and the window
+            // that announces it has ended the ones with every change recorded before.
+            let clock = try await client.sse("/stream?channel=tick&presence=1", headerFields: try await token("x"))
+            #expect(try await clock.events(1).map(\.type) == ["rill-join"])
+            // A position after the watchers left: their own leaves are not what it missed.
+            let published = try await client.post("/publish?channel=room&token=static-publisher", text: "after")
+            struct Receipt: Decodable { let id: String }
+            position = try published.decode(Receipt.self).id
+            carol.close()  // a leave nobody hears of
+            let dave = try await client.sse("/stream?channel=tick", headerFields: try await token("dave"))
+            #expect(try await clock.events(1).map(\.data) == [#"{"channel":"tick","sub":"dave"}"#])
+            watcher = try await client.sse(
+                "/stream?channel=room&presence=1", headerFields: try await token("w") + [lastEventIDField: position])
+            #expect(watcher.headerFields[replayField] == "gap")
+            #expect(try await watcher.events(1).map(\.type) == ["rill-history-gap"])
+            for stream in [watcher, clock, dave] { stream.close() }
+        }
+    }
+
     @Test func `many joins in one window reach a watcher as a few events, with a summary past the limit`() async throws {
         let app = try hub()
         try await app.test(.live) { client in

@@ -55,6 +55,31 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
     }
 }
 
+/// ``InMemoryBroker/markEventsLost(in:)``: presence marks the notices it did not publish.
+@Suite struct MarkedLossTests {
+    @Test func `a channel marked lost is a gap from any earlier event, and trimming never lowers the mark`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3, firstSequenceNumber: 1))
+        let (beforeMark, afterMark, replayed) = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "one"), to: "a")  // 1
+            try broker.publishOnLoop(ServerSentEvent(data: "two"), to: "a")  // 2
+            broker.markEventsLost(in: ["a", "never-held"])  // 3: no event has it
+            try broker.publishOnLoop(ServerSentEvent(data: "four"), to: "a")  // 4
+            // A fourth event trims "one" (sequence 1): the loss stays at 3, not 1.
+            try broker.publishOnLoop(ServerSentEvent(data: "five"), to: "a")  // 5
+            let fromTwo = try broker.subscribeOnLoop(to: ["a"], lastEventID: "2")
+            let fromFour = try broker.subscribeOnLoop(to: ["a"], lastEventID: "4")
+            return (fromTwo.replayStatus, fromFour.replayStatus, fromTwo.takeBuffered())
+        }
+        #expect(beforeMark == .gap)
+        #expect(data(replayed) == ["four", "five"])
+        #expect(afterMark == .complete)
+        // A channel the broker never held is left alone (not made).
+        #expect(await broker.channelStatistics().map(\.name) == ["a"])
+        await loop.shutdown()
+    }
+}
+
 @Suite struct HistoryBudgetTests {
     @Test func `the history byte budget evicts the oldest events of the least recently published channel and records the gap`() async throws {
         let loop = try EventLoop()

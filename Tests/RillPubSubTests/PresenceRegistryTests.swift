@@ -43,7 +43,11 @@ import Testing
         let registry = PresenceRegistry(
             configuration: PresenceConfiguration(coalescingWindow: .milliseconds(50)), announcesUnwatchedChannels: true)
         let received = Mutex<[[PresenceAnnouncement]]>([])
-        registry.announce(on: loop) { batch in received.withLock { $0.append(batch) } }
+        let unannounced = Mutex<[String]>([])
+        registry.announce(on: loop) { batch, quiet in
+            received.withLock { $0.append(batch) }
+            unannounced.withLock { $0 += quiet }
+        }
         let alice = registry.join("alice", channels: ["chat"])
         let bob = registry.join("bob", channels: ["chat"])
         bob.release()  // cancels bob's join
@@ -58,6 +62,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(received.withLock { $0.last } == [.leave(channel: "chat", sub: "alice")])
+        #expect(unannounced.withLock { $0 }.isEmpty)  // every channel is announced
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -66,7 +71,11 @@ import Testing
         defer { loop.shutdownAndWait() }
         let registry = PresenceRegistry(configuration: PresenceConfiguration(coalescingWindow: .milliseconds(20)))
         let received = Mutex<[PresenceAnnouncement]>([])
-        registry.announce(on: loop) { batch in received.withLock { $0.append(contentsOf: batch) } }
+        let unannounced = Mutex<[String]>([])
+        registry.announce(on: loop) { batch, quiet in
+            received.withLock { $0.append(contentsOf: batch) }
+            unannounced.withLock { $0 += quiet }
+        }
         let unwatched = registry.join("alice", channels: ["quiet"])
         let watcher = registry.join("watcher", channels: ["busy"], watching: true)
         let bob = registry.join("bob", channels: ["busy", "quiet"])
@@ -76,6 +85,19 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(100))  // one more window: nothing else comes
         #expect(received.withLock { $0 } == [.join(channel: "busy", sub: "watcher"), .join(channel: "busy", sub: "bob")])
-        for lease in [unwatched, watcher, bob] { lease.release() }
+        // The unwatched channel's two joins are reported once, as a channel whose changes
+        // went unannounced.
+        #expect(unannounced.withLock { $0 } == ["quiet"])
+        // The watcher's leave is announced to nobody: `busy` is unannounced from then on,
+        // once per window however many changes it has.
+        watcher.release()
+        bob.release()
+        unwatched.release()
+        for _ in 0..<500 {
+            if unannounced.withLock({ Set($0.dropFirst()) == ["busy", "quiet"] }) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(unannounced.withLock { Set($0.dropFirst()) } == ["busy", "quiet"])
+        #expect(received.withLock { $0.count } == 2)
     }
 }

@@ -14,6 +14,9 @@ extension PubSub {
     /// channel name has at most 256 bytes, and the reserved channel adds its prefix.
     static let maxChannelBytesWithPresenceNotices = 256 - presenceChannelPrefix.utf8.count
 
+    /// Whether `channel`'s name is short enough for a reserved channel of its presence notices.
+    static func hasPresenceNotices(_ channel: String) -> Bool { channel.utf8.count <= maxChannelBytesWithPresenceNotices }
+
     /// The reserved channel of `channel`'s presence notices.
     static func presenceChannel(of channel: String) -> String { presenceChannelPrefix + channel }
 
@@ -25,20 +28,26 @@ extension PubSub {
     /// Starts publishing the coalesced presence notices, with the window's timer on `loop`.
     /// Only the channels some stream watches get notices (a shared store asks which, once per
     /// window): anonymous streams on thousands of invented channels must not make every process
-    /// write thousands of notice histories nobody reads. A failed notice is logged at most once
-    /// per ``presenceFailureLogIntervalMilliseconds``.
+    /// write thousands of notice histories nobody reads. The notice channels of the others are
+    /// marked as having lost events (``Broker/markEventsLost(in:)``; nothing for a channel
+    /// never watched), so that a watcher that comes back with `Last-Event-ID` after nobody
+    /// watched is told `gap` and reads the presence again, instead of `complete`. A failed
+    /// notice is logged at most once per ``presenceFailureLogIntervalMilliseconds``.
     func announcePresence(on loop: EventLoop) {
         let broker = self.broker
         let logger = self.logger
         let store = presence
         let failureLog = LogThrottle(intervalMilliseconds: Self.presenceFailureLogIntervalMilliseconds)
-        presence.registry.announce(on: loop) { announcements in
-            let eligible = announcements.filter { $0.channel.utf8.count <= Self.maxChannelBytesWithPresenceNotices }
+        presence.registry.announce(on: loop) { announcements, unannounced in
+            let lost = unannounced.filter(Self.hasPresenceNotices(_:)).map(Self.presenceChannel(of:))
+            if !lost.isEmpty { broker.markEventsLost(in: lost) }
+            let eligible = announcements.filter { Self.hasPresenceNotices($0.channel) }
             guard !eligible.isEmpty else { return }
-            var names: [String] = []
             var seen = Set<String>()
-            for announcement in eligible where seen.insert(announcement.channel).inserted { names.append(announcement.channel) }
+            let names = eligible.map(\.channel).filter { seen.insert($0).inserted }
             store.watchedChannels(among: names) { watched in
+                let unwatched = names.filter { !watched.contains($0) }.map(Self.presenceChannel(of:))
+                if !unwatched.isEmpty { broker.markEventsLost(in: unwatched) }
                 for announcement in eligible where watched.contains(announcement.channel) {
                     let channel = Self.presenceChannel(of: announcement.channel)
                     broker.post(Self.event(for: announcement), to: channel) { error in

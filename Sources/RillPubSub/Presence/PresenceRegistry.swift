@@ -15,7 +15,9 @@ public import RillCore
 /// Which changes are announced: with ``announcesUnwatchedChannels`` (a store shared by several
 /// processes, where a stream elsewhere may watch), every channel's; otherwise only those of
 /// channels that a stream of this process watches (`presence=1`), so that an application that
-/// never asks for notices publishes none.
+/// never asks for notices publishes none. The channels whose changes went unannounced that way
+/// are reported once per window too: their notice history must say that it missed something,
+/// so that a watcher coming back with `Last-Event-ID` is told `gap`, not `complete`.
 ///
 /// Memory: one entry per channel with subscribers and one per identity on it; a channel with
 /// no subscribers left is forgotten.
@@ -36,6 +38,9 @@ public final class PresenceRegistry: Sendable {
         package var members: [String: Presence.Member] = [:]
         /// Its subscriptions that receive its presence notices.
         package var watchers = 0
+        /// Whether a change went unannounced (no watcher) and the channel waits in
+        /// `State.unannounced` for the window's end.
+        var hasUnannouncedChange = false
     }
 
     private struct State {
@@ -43,7 +48,9 @@ public final class PresenceRegistry: Sendable {
         var coalescer: PresenceCoalescer
         /// Channels changed since ``takeChangedChannels()`` last ran.
         var changed: Set<String> = []
-        var announcer: (@Sendable ([PresenceAnnouncement]) -> Void)?
+        /// Channels whose changes went unannounced in this window (no stream watched them).
+        var unannounced: Set<String> = []
+        var announcer: (@Sendable ([PresenceAnnouncement], [String]) -> Void)?
         var announcingLoop: EventLoop?
         var flushScheduled = false
     }
@@ -68,8 +75,12 @@ public final class PresenceRegistry: Sendable {
     }
 
     /// Starts announcing: from now on changes are coalesced, and once per window with changes,
-    /// `announce` gets them on `loop` (its timer runs there).
-    public func announce(on loop: EventLoop, _ announce: @escaping @Sendable ([PresenceAnnouncement]) -> Void) {
+    /// `announce` gets them on `loop` (its timer runs there), with the channels whose changes
+    /// were not announced because no stream of this process watched them (always empty with
+    /// ``announcesUnwatchedChannels``).
+    public func announce(
+        on loop: EventLoop, _ announce: @escaping @Sendable (_ announcements: [PresenceAnnouncement], _ unannouncedChannels: [String]) -> Void
+    ) {
         state.withLock {
             $0.announcingLoop = loop
             $0.announcer = announce
@@ -112,9 +123,9 @@ public final class PresenceRegistry: Sendable {
                         announce = true
                     }
                 }
+                if announce { Self.coalesce(join: true, sub: sub, channel: name, &channel, &state, announcesUnwatchedChannels) }
                 state.channels[name] = channel
                 if tracksChangedChannels { state.changed.insert(name) }
-                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: true, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
         }
@@ -138,23 +149,33 @@ public final class PresenceRegistry: Sendable {
                         channel.members[sub] = member
                     }
                 }
+                if announce { Self.coalesce(join: false, sub: sub, channel: name, &channel, &state, announcesUnwatchedChannels) }
                 state.channels[name] = channel.connections > 0 ? channel : nil
                 if tracksChangedChannels { state.changed.insert(name) }
-                if announce, announces(channel, hasAnnouncer: state.announcer != nil) { state.coalescer.record(join: false, sub: sub, channel: name) }
             }
             return Self.flushToSchedule(&state)
         }
         if let schedule { scheduleFlush(on: schedule) }
     }
 
-    /// Whether a change of `channel` is announced.
-    private func announces(_ channel: Channel, hasAnnouncer: Bool) -> Bool {
-        hasAnnouncer && (announcesUnwatchedChannels || channel.watchers > 0)
+    /// Records a change of `channel` for the window's announcements if it is announced (an
+    /// announcer is set, and the channel is watched or every channel is announced), else as an
+    /// unannounced change of the channel (once per window). Under the lock.
+    private static func coalesce(
+        join: Bool, sub: String?, channel name: String, _ channel: inout Channel, _ state: inout State, _ announcesUnwatchedChannels: Bool
+    ) {
+        guard state.announcer != nil else { return }
+        if announcesUnwatchedChannels || channel.watchers > 0 {
+            state.coalescer.record(join: join, sub: sub, channel: name)
+        } else if !channel.hasUnannouncedChange {
+            channel.hasUnannouncedChange = true
+            state.unannounced.insert(name)
+        }
     }
 
     /// The loop to schedule a flush on, when changes wait and none is scheduled yet.
     private static func flushToSchedule(_ state: inout State) -> EventLoop? {
-        guard !state.flushScheduled, !state.coalescer.isEmpty, let loop = state.announcingLoop else { return nil }
+        guard !state.flushScheduled, !state.coalescer.isEmpty || !state.unannounced.isEmpty, let loop = state.announcingLoop else { return nil }
         state.flushScheduled = true
         return loop
     }
@@ -174,11 +195,14 @@ public final class PresenceRegistry: Sendable {
 
     /// Announces the window's changes.
     private func flush() {
-        let (announcements, announcer) = state.withLock { state in
+        let (announcements, unannounced, announcer) = state.withLock { state in
             state.flushScheduled = false
-            return (state.coalescer.drain(), state.announcer)
+            let unannounced = Array(state.unannounced)
+            state.unannounced = []
+            for name in unannounced { state.channels[name]?.hasUnannouncedChange = false }
+            return (state.coalescer.drain(), unannounced, state.announcer)
         }
-        if let announcer, !announcements.isEmpty { announcer(announcements) }
+        if let announcer, !announcements.isEmpty || !unannounced.isEmpty { announcer(announcements, unannounced) }
     }
 
     /// This process's presence of `channel`: its subscriptions and every identified member.
