@@ -1,6 +1,7 @@
 import Foundation
 import Rill
 import RillTestSupport
+import RillTesting
 import Testing
 
 /// A calm shutdown: with ``ServerConfiguration/shutdownDrainPeriod`` the event streams end
@@ -49,6 +50,69 @@ struct ShutdownDrainTests {
             let gaps = zip(record.endsMs.dropFirst(), record.endsMs).map { $0 - $1 }
             #expect(gaps.allSatisfy { $0 >= 250 }, "gaps between ends: \(gaps)")
         }
+    }
+
+    /// A proxy's pooled keep-alive connection has not heard of the shutdown: a request it sends
+    /// during the drain is answered (with `connection: close`) instead of meeting a closed
+    /// socket, which nginx cannot retry for a `POST` (audit 9 saw 502s at SIGTERM); a stream it
+    /// opens then ends at once with its farewell, relayed or written by a task. With no stream
+    /// to drain, the connections stay open for the first second.
+    @Test(arguments: [true, false])
+    func `during the drain, a kept-alive connection's next request is answered and a stream it opens ends at once`(
+        withStream: Bool
+    ) async throws {
+        let router = Router()
+        router.get("/events") { request, context in
+            var stream = try await context.eventStream(for: request, channels: ["drain"])
+            stream.farewell = ServerSentEvent(data: "relayed", event: "farewell")
+            return stream
+        }
+        router.get("/ticks") { _, context in
+            var stream = EventStream { stream in
+                while true { try await context.eventLoop.sleep(for: .seconds(1)) }
+            }
+            stream.farewell = ServerSentEvent(data: "written", event: "farewell")
+            return stream
+        }
+        router.get("/ping") { _, _ in "pong" }
+        router.post("/publish") { _, _ in "published" }
+        let configuration = ServerConfiguration(
+            eventLoopCount: 1, host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(5), shutdownDrainPeriod: .seconds(2))
+        let app = try Application(router: router, configuration: configuration)
+        let port = try await app.start().port
+        // One stream keeps the drain going; three connections wait in a "pool" after a request.
+        let draining = try RawConnection(port: port)
+        if withStream {
+            try draining.send("GET /events HTTP/1.1\r\nHost: rill\r\n\r\n")
+            _ = try draining.receive(atLeast: 1)
+        }
+        let pooled = try (0..<3).map { _ in try RawConnection(port: port) }
+        for connection in pooled {
+            try connection.send("GET /ping HTTP/1.1\r\nHost: rill\r\n\r\n")
+            #expect(try connection.readResponse().status == .ok)
+        }
+        let shutdown = Task { await app.shutdown() }
+        var refused = false
+        for _ in 0..<500 where !refused {
+            refused = (try? RawConnection(port: port)) == nil
+            if !refused { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(refused, "the listener closes when the shutdown begins")
+
+        try pooled[0].send("POST /publish HTTP/1.1\r\nHost: rill\r\nContent-Length: 2\r\n\r\nhi")
+        let published = try pooled[0].readResponse(forRequestMethod: .post)
+        #expect(published.status == .ok && String(decoding: published.body, as: UTF8.self) == "published")
+        #expect(published.headerFields[.connection] == "close")
+        #expect(pooled[0].isClosedByPeer(within: .seconds(2)))
+        for (connection, path, farewell) in [(pooled[1], "/events", "relayed"), (pooled[2], "/ticks", "written")] {
+            try connection.send("GET \(path) HTTP/1.1\r\nHost: rill\r\n\r\n")
+            let stream = try connection.readResponse()
+            #expect(stream.status == .ok, "\(path)")
+            #expect(String(decoding: stream.body, as: UTF8.self).hasSuffix("event: farewell\ndata: \(farewell)\n\n"), "\(path)")
+            #expect(stream.headerFields[.connection] == "close", "\(path)")
+        }
+        await shutdown.value
+        for connection in pooled + [draining] { connection.close() }
     }
 
     @Test func `each stream's retry is spread around the configured value`() throws {

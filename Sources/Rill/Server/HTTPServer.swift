@@ -56,6 +56,19 @@ final class HTTPServer: @unchecked Sendable {
     private var connectionObjects: [HTTPConnection] = []
     private var shuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    /// During a shutdown's drain, the connections whose event streams it ends: once the last of
+    /// them has closed (and ``keptOpenShutdownMinimum`` has passed), the HTTP/1.1 connections
+    /// kept open for late requests close too.
+    private var drainingConnections: Set<ObjectIdentifier> = []
+    /// Whether HTTP/1.1 connections are kept open for late requests: from a shutdown with a
+    /// drain period until ``keptOpenShutdownMinimum`` has passed and no stream drains.
+    private var keepingConnectionsOpen = false
+    private var keptOpenMinimumPassed = false
+
+    /// How long a shutdown with a drain period keeps idle HTTP/1.1 connections open at least
+    /// (the drain period if shorter): a proxy's pooled connection in use meanwhile gets its
+    /// next answer with `connection: close`; one unused for this long is closed.
+    static let keptOpenShutdownMinimum: Duration = .seconds(1)
     /// The ids of this loop's requests (``RequestID``).
     var requestIDs = RequestIDGenerator()
     /// What the checks of HTTP/1.1 requests whose heads were screened and admitted leave for
@@ -381,6 +394,9 @@ final class HTTPServer: @unchecked Sendable {
                 last.registryIndex = index
             }
         }
+        if !drainingConnections.isEmpty, drainingConnections.remove(ObjectIdentifier(connection)) != nil, drainingConnections.isEmpty {
+            closeKeptConnectionsIfDrained()
+        }
         if shuttingDown && connectionObjects.isEmpty {
             removeFlushObserver()
             let waiters = shutdownWaiters
@@ -391,6 +407,14 @@ final class HTTPServer: @unchecked Sendable {
 
     /// Graceful shutdown: stop accepting, close idle connections, let in-flight responses
     /// finish within the grace period, then cancel what is left and close everything.
+    ///
+    /// With a drain period (``ServerConfiguration/shutdownDrainPeriod``), HTTP/1.1 connections
+    /// without a stream stay open until the last draining stream's connection has closed, and
+    /// at least ``keptOpenShutdownMinimum`` (the drain period if shorter): a request
+    /// that arrives on one meanwhile — a proxy's pooled connection that has not heard of the
+    /// shutdown — is answered (with `connection: close`) instead of meeting a closed socket,
+    /// which a proxy cannot retry for a `POST`. A stream opened that way ends at once with its
+    /// farewell.
     func shutdown() async {
         if !shuttingDown {
             shuttingDown = true
@@ -398,15 +422,24 @@ final class HTTPServer: @unchecked Sendable {
             listener = nil
             freedMemoryReturner?.stop()
             let drain = configuration.shutdownDrainPeriod
-            var streaming: [HTTPConnection] = []
-            for connection in Array(connectionObjects) {
-                if drain > .zero && connection.isStreamingEvents {
-                    streaming.append(connection)
-                } else {
-                    connection.serverIsShuttingDown()
+            let connections = Array(connectionObjects)
+            keepingConnectionsOpen = drain > .zero
+            let streaming = keepingConnectionsOpen ? connections.filter(\.isStreamingEvents) : []
+            // HTTP/2 connections without a stream say GOAWAY at once (their clients open no new
+            // stream on them); HTTP/1.1 ones may be kept open for late requests.
+            for connection in connections where !keepingConnectionsOpen || (connection.isHTTP2 && !connection.isStreamingEvents) {
+                connection.serverIsShuttingDown()
+            }
+            if !streaming.isEmpty {
+                drainingConnections = Set(streaming.map(ObjectIdentifier.init))
+                drainEventStreams(streaming.shuffled(), over: drain)
+            }
+            if keepingConnectionsOpen {
+                loop.schedule(after: min(drain, Self.keptOpenShutdownMinimum)) { [self] in
+                    keptOpenMinimumPassed = true
+                    closeKeptConnectionsIfDrained()
                 }
             }
-            if !streaming.isEmpty { drainEventStreams(streaming.shuffled(), over: drain) }
             if !connectionObjects.isEmpty {
                 let deadline = streaming.isEmpty ? configuration.shutdownGracePeriod : max(configuration.shutdownGracePeriod, drain + .seconds(1))
                 loop.schedule(after: deadline) { [self] in
@@ -419,6 +452,14 @@ final class HTTPServer: @unchecked Sendable {
             return
         }
         await withCheckedContinuation { shutdownWaiters.append($0) }
+    }
+
+    /// Closes the HTTP/1.1 connections a shutdown kept open for late requests (once idle) when
+    /// no stream drains any more and they were kept ``keptOpenShutdownMinimum``.
+    private func closeKeptConnectionsIfDrained() {
+        guard keepingConnectionsOpen, keptOpenMinimumPassed, drainingConnections.isEmpty else { return }
+        keepingConnectionsOpen = false
+        for connection in Array(connectionObjects) where !connection.isStreamingEvents { connection.serverIsShuttingDown() }
     }
 
     /// Ends `connections`' event streams (with their farewells) spread evenly over `period`: by

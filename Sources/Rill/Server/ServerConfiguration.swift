@@ -93,6 +93,13 @@ public struct ServerConfiguration: Sendable {
     /// get ``shutdownGracePeriod`` as before; what is still open after the later of the two
     /// (plus one second for the last farewells) is closed. `.zero` (the default) ends every
     /// stream at once.
+    ///
+    /// With a drain period, idle HTTP/1.1 keep-alive connections stay open until the last
+    /// draining stream's connection has closed, and for at least one second (the drain period if
+    /// shorter): a request that arrives on one — from a proxy's pool that has not heard of the
+    /// shutdown — is answered with `connection: close` instead of meeting a closed socket (which
+    /// a proxy cannot retry for a `POST`), and an event stream opened that way ends at once with
+    /// its farewell.
     public var shutdownDrainPeriod: Duration
     /// How often a running application brings its swift-metrics gauges and counters up to the
     /// loops' counters (`Application.reportMetrics()`); nil only when asked. Per-request

@@ -147,7 +147,9 @@ extension HTTPConnection: ResponseBodySink {
         case .subscription(let relay):
             // A broker that lives on another loop (a single-loop broker such as Redis, on the
             // application's first loop): the stream's task iterates the subscription, which
-            // hops to that loop per event.
+            // hops to that loop per event. Opened while the server shuts down: it starts
+            // cancelled (see writeHead's event streams).
+            if server.isShuttingDown { cycle.isCancelled = true }
             startBodyTask(ResponseBody(storage: .subscription(relay)))
         case .produced(let body):
             startBodyTask(body)
@@ -252,6 +254,10 @@ extension HTTPConnection: ResponseBodySink {
             return .subscription(relay)
         case .eventStream:
             responseIsEndless()
+            // Opened while the server shuts down (a request on a connection kept open during the
+            // drain): its task starts cancelled, so it ends at once with its farewell and the
+            // client reconnects elsewhere — as a stream does when the shutdown begins.
+            if server.isShuttingDown { cycle.isCancelled = true }
             return .produced(response.body)
         case .empty, .bytes, .text, .stream, .pending:
             releaseReadBuffers()
@@ -295,6 +301,7 @@ extension HTTPConnection: ResponseBodySink {
                 EventStreamRelay(
                     connection: self, subscription: relay.subscription, maxQueuedBytes: configuration.maxQueuedBytes,
                     chunked: cycle.chunked, ending: try EventStreamEnding.make(farewell: relay.farewell, deadline: relay.deadline)))
+            if server.isShuttingDown { serverIsShuttingDown() }  // ends at once, as above
         } catch {
             relay.subscription.cancel()
             endEventStream()

@@ -52,6 +52,8 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// The HTTP/2 connection this one handed over to (ALPN `h2`, or the cleartext preface);
     /// from then on transport events go there.
     private(set) var http2: HTTP2Connection?
+    /// Whether the connection speaks HTTP/2.
+    var isHTTP2: Bool { http2 != nil }
 
     /// The event streams open on this connection: its HTTP/2 streams that stream events, or
     /// its HTTP/1.1 response if that is one.
