@@ -75,6 +75,12 @@ struct RillHub: AsyncParsableCommand {
             or '*' for any origin, without credentials.
             """)
     var corsOrigin: [String] = []
+    @Flag(
+        help: """
+            With --cors-origin: answer Private Network Access preflights, so that public pages may call a hub on a \
+            private address or localhost.
+            """)
+    var corsPrivateNetwork = false
     @Option(help: "Require 'Authorization: Bearer TOKEN' (or ?token=TOKEN) to publish.") var token: String?
     @Option(help: "Name this many channels, those with the most subscribers, in /metrics (0: totals only).") var metricsChannels = 0
     @Option(help: "Require 'Authorization: Bearer TOKEN' for /metrics.") var metricsToken: String?
@@ -119,6 +125,7 @@ struct RillHub: AsyncParsableCommand {
         } else if let bad = corsOrigin.first(where: { !CORSMiddleware.isOrigin($0) }) {
             throw ValidationError("--cors-origin \(bad) is no origin: scheme://host[:port] in lowercase, with no path or trailing slash")
         }
+        if corsPrivateNetwork && corsOrigin.isEmpty { throw ValidationError("--cors-private-network needs --cors-origin") }
         guard metricsChannels >= 0 else { throw ValidationError("--metrics-channels must be ≥ 0") }
         if let metricsToken, metricsToken.isEmpty { throw ValidationError("--metrics-token must not be empty") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -158,7 +165,7 @@ struct RillHub: AsyncParsableCommand {
             maxConnectionAge: maxConnectionAge == 0 ? nil : .milliseconds(Int64((maxConnectionAge * 1000).rounded())),
             drain: .milliseconds(Int64((drainSeconds * 1000).rounded())),
             presenceRefreshInterval: .milliseconds(Int64((presenceRefreshSeconds * 1000).rounded())), maxStatsStreams: maxStatsStreams,
-            socketSendBufferBytes: socketSendBuffer)
+            socketSendBufferBytes: socketSendBuffer, corsAllowsPrivateNetwork: corsPrivateNetwork)
         // swift-metrics reports to the registry /metrics serves: the framework's metrics, and
         // any library's the hub links.
         let registry = PrometheusCollectorRegistry()

@@ -67,6 +67,7 @@ import Testing
         ["--jwt-leeway", "1e16"], ["--heartbeat", "1e300"], ["--max-connection-age", "1e17"], ["--drain-seconds", "nan"],
         // A positive age under a millisecond, and values that overflowed once streams opened.
         ["--max-connection-age", "0.0001"], ["--retry-ms", "9223372036854775807"], ["--max-queued-bytes", "9223372036854775807"],
+        ["--cors-private-network"], ["--cors-origin", "https://App.example.com"],
     ])
     func `invalid options are refused`(arguments: [String]) async throws {
         let outcome = try await runRefusing("rill-hub", arguments: arguments)

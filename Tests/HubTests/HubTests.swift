@@ -489,6 +489,21 @@ import Testing
         }
     }
 
+    @Test(arguments: [false, true])
+    func `a Private Network Access preflight is answered only with --cors-private-network`(allowed: Bool) async throws {
+        let app = try hub(corsOrigin: Self.origin, corsPrivateNetwork: allowed)
+        try await app.test(.live) { client in
+            let response = try await client.execute(
+                "/stream?channel=x", method: .options,
+                headerFields: [
+                    .origin: Self.origin, .accessControlRequestMethod: "GET",
+                    HTTPField.Name("Access-Control-Request-Private-Network")!: "true",
+                ])
+            #expect(response.status == .noContent)
+            #expect(response.headerFields[HTTPField.Name("Access-Control-Allow-Private-Network")!] == (allowed ? "true" : nil))
+        }
+    }
+
     @Test func `any origin is allowed without credentials`() async throws {
         let app = try hub(corsOrigin: "*")
         try await app.test(.live) { client in

@@ -130,7 +130,9 @@ public enum Hub {
         configuration.tls = options.tls
         let app = try Application(
             router: router, configuration: configuration, broker: broker, metricsFactory: HubMetrics.factory(registry: registry))
-        if let origins = options.corsOrigins { router.add(middleware: Self.corsMiddleware(allowing: origins)) }
+        if let origins = options.corsOrigins {
+            router.add(middleware: Self.corsMiddleware(allowing: origins, privateNetwork: options.corsAllowsPrivateNetwork))
+        }
         if let age = options.maxConnectionAge { router.add(middleware: MaxStreamAgeMiddleware(maxAge: age)) }
 
         router.get("/") { _, _ in
@@ -280,11 +282,13 @@ public enum Hub {
     }
 
     /// The hub's CORS: `["*"]` any origin without credentials, else the origins listed, with
-    /// credentials (cookies and JWTs); `GET` and `POST`.
-    static func corsMiddleware(allowing origins: [String]) -> CORSMiddleware {
+    /// credentials (cookies and JWTs); `GET` and `POST`; Private Network Access preflights
+    /// answered when `privateNetwork`.
+    static func corsMiddleware(allowing origins: [String], privateNetwork: Bool) -> CORSMiddleware {
         origins == ["*"]
-            ? CORSMiddleware(allowedOrigins: .any, allowedMethods: [.get, .post])
-            : CORSMiddleware(allowedOrigins: .exactly(Set(origins)), allowedMethods: [.get, .post], allowsCredentials: true)
+            ? CORSMiddleware(allowedOrigins: .any, allowedMethods: [.get, .post], allowsPrivateNetwork: privateNetwork)
+            : CORSMiddleware(
+                allowedOrigins: .exactly(Set(origins)), allowedMethods: [.get, .post], allowsCredentials: true, allowsPrivateNetwork: privateNetwork)
     }
 
     /// The channels a `GET /stats` sample lists unless `?channels=` says otherwise.

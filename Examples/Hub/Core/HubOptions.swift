@@ -27,6 +27,9 @@ public struct HubOptions: Sendable {
     /// The browser origins allowed to call the hub cross-origin, with credentials (`["*"]` for
     /// any, without credentials); nil sends no CORS headers.
     public var corsOrigins: [String]?
+    /// Whether the CORS middleware answers Private Network Access preflights: public pages may
+    /// then call a hub on a private address or localhost (Chromium asks first).
+    public var corsAllowsPrivateNetwork: Bool
     /// When set, `POST /publish` requires `Authorization: Bearer <token>` or `?token=<token>`.
     public var token: String?
     /// How often `GET /stats` sends a sample.
@@ -66,7 +69,7 @@ public struct HubOptions: Sendable {
         metricsToken: String? = nil, tls: TLSConfiguration? = nil, jwt: JWTAuthorizer? = nil, retry: Duration? = .seconds(3),
         maxConnectionAge: Duration? = nil, drain: Duration = .seconds(10),
         presenceRefreshInterval: Duration = PresenceConfiguration.defaultRefreshInterval, maxStatsStreams: Int = 64,
-        socketSendBufferBytes: Int? = nil
+        socketSendBufferBytes: Int? = nil, corsAllowsPrivateNetwork: Bool = false
     ) {
         self.maxStatsStreams = maxStatsStreams
         self.socketSendBufferBytes = socketSendBufferBytes
@@ -79,6 +82,7 @@ public struct HubOptions: Sendable {
         self.maxConnections = maxConnections
         self.maxQueuedBytes = maxQueuedBytes
         self.corsOrigins = corsOrigins
+        self.corsAllowsPrivateNetwork = corsAllowsPrivateNetwork
         self.token = token
         self.statsInterval = statsInterval
         self.maxMetricsChannels = maxMetricsChannels

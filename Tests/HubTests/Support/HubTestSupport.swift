@@ -4,10 +4,13 @@ import RillTesting
 
 /// A hub on 127.0.0.1 with a free port, for `app.test(.live)`.
 func hub(
-    token: String? = nil, corsOrigin: String? = nil, history: Int = 1000, statsInterval: Duration = .milliseconds(100)
+    token: String? = nil, corsOrigin: String? = nil, corsPrivateNetwork: Bool = false, history: Int = 1000,
+    statsInterval: Duration = .milliseconds(100)
 ) throws -> Application {
     try Hub.makeApplication(
-        HubOptions(host: "127.0.0.1", port: 0, history: history, corsOrigins: corsOrigin.map { [$0] }, token: token, statsInterval: statsInterval))
+        HubOptions(
+            host: "127.0.0.1", port: 0, history: history, corsOrigins: corsOrigin.map { [$0] }, token: token, statsInterval: statsInterval,
+            corsAllowsPrivateNetwork: corsPrivateNetwork))
 }
 
 /// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
