@@ -115,6 +115,43 @@ struct ShutdownDrainTests {
         for connection in pooled + [draining] { connection.close() }
     }
 
+    /// A restart's successor need not wait for the drain: the listeners close when the shutdown
+    /// begins, so a new server binds the port while the old one's streams still drain (two
+    /// loops: `SO_REUSEPORT` listeners, which check that nothing else listens).
+    @Test func `a new server binds the port while the old one drains`() async throws {
+        let router = Router()
+        router.get("/events") { request, context in try await context.eventStream(for: request, channels: ["drain"]) }
+        router.get("/ping") { _, _ in "pong" }
+        let old = try Application(
+            router: router,
+            configuration: ServerConfiguration(eventLoopCount: 2, host: "127.0.0.1", port: 0, shutdownDrainPeriod: .seconds(3)))
+        let port = try await old.start().port
+        // Three streams: the drain ends them 1 s apart, the first at once.
+        let streams = try (0..<3).map { _ in try RawConnection(port: port) }
+        for stream in streams {
+            try stream.send("GET /events HTTP/1.1\r\nHost: rill\r\n\r\n")
+            _ = try stream.receive(atLeast: 1)
+        }
+        let stopping = Task { await old.shutdown() }
+        var refused = false
+        for _ in 0..<500 where !refused {
+            refused = (try? RawConnection(port: port)) == nil
+            if !refused { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(refused)
+        let successor = try Application(
+            router: router, configuration: ServerConfiguration(eventLoopCount: 2, host: "127.0.0.1", port: port))
+        #expect(try await successor.start().port == port)
+        let probe = try RawConnection(port: port)
+        try probe.send("GET /ping HTTP/1.1\r\nHost: rill\r\n\r\n")
+        #expect(try probe.readResponse().status == .ok)
+        #expect(await old.connectionCount() > 0, "the old server still drains")
+        probe.close()
+        for stream in streams { stream.close() }
+        await successor.shutdown()
+        await stopping.value
+    }
+
     @Test func `each stream's retry is spread around the configured value`() throws {
         var generator = SeededRandomNumberGenerator(seed: 42)
         let configuration = EventStreamConfiguration(retry: .seconds(4))
