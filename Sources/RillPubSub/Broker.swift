@@ -41,11 +41,12 @@ public protocol Broker: AnyObject, Sendable {
     /// Costs one pass over the channels: for dashboards, not for every request.
     func channelStatistics() async -> [ChannelStatistics]
 
-    /// Records that `channels` missed events after everything published to them so far, from
-    /// any thread, without waiting: a client that later resumes from one of their events is
-    /// told ``ReplayStatus/gap``. Presence calls it for the notice channels whose changes it did
-    /// not publish while no stream watched them. A channel that never had events is left alone.
-    func markEventsLost(in channels: [String])
+    /// Records that `channels` missed events after every position handed out so far, from any
+    /// thread, without waiting: a client that later resumes from one of those positions is told
+    /// ``ReplayStatus/gap``. Presence calls it for the notice channels of changes that no stream
+    /// heard. A channel that never had events is left alone unless `includingUnpublished` (one
+    /// whose watchers may have gone before any notice was published).
+    func markEventsLost(in channels: [String], includingUnpublished: Bool)
 }
 
 extension Broker {
@@ -65,7 +66,7 @@ extension Broker {
 
     /// Default: nothing (a client that resumes after such a loss is told what the history
     /// holds).
-    public func markEventsLost(in channels: [String]) {}
+    public func markEventsLost(in channels: [String], includingUnpublished: Bool) {}
 
     /// Default: a task that publishes and reports failures.
     public func post(_ event: ServerSentEvent, to channel: String, onError: (@Sendable (any Error) -> Void)?) {

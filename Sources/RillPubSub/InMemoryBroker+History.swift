@@ -229,22 +229,24 @@ extension InMemoryBroker {
         let cost = event.storedByteCount
         channel.historyBytes -= cost
         historyBytes -= cost
-        // Never lowered: a mark of ``markEventsLost(in:)`` is above every event it holds.
+        // Never lowered: a mark of ``markEventsLost(in:includingUnpublished:)`` is above every event it holds.
         channel.trimmedThrough = max(channel.trimmedThrough, event.sequence)
         if channel.history.isEmpty { emptiedThrough = max(emptiedThrough, event.sequence) }
     }
 
-    /// Records that `names` missed events after everything published so far: each channel the
-    /// broker holds (or remembers as forgotten) gets a loss at a new sequence number, which no
-    /// event will have, so that every client resuming from an earlier event of it is told `gap`.
-    /// A channel the broker never held is left alone.
-    public func markEventsLost(in names: [String]) {
+    /// Records that `names` missed events after every position handed out so far: each channel
+    /// the broker holds or remembers as forgotten (with `includingUnpublished`, any) gets a
+    /// loss at a new sequence number, which no event and no position will have, so that a
+    /// client resuming from an earlier position is told `gap`. A channel not held is
+    /// remembered as forgotten with that loss (within ``BrokerConfiguration/maxChannels``
+    /// names).
+    public func markEventsLost(in names: [String], includingUnpublished: Bool) {
         lock.withLock { _ in
             for name in names {
                 if let channel = channels[name] {
                     sequence += 1
                     channel.trimmedThrough = sequence
-                } else if forgottenChannels[name] != nil {
+                } else if includingUnpublished || forgottenChannels[name] != nil {
                     sequence += 1
                     rememberForgotten(name, through: sequence)
                 }
@@ -297,7 +299,9 @@ extension InMemoryBroker {
     /// it may hear of one it did not have).
     func removeIfUnused(_ name: String, _ channel: Channel) {
         guard channel.subscriberCount == 0 && channel.history.isEmpty else { return }
-        forgottenThrough = max(forgottenThrough, channel.trimmedThrough)
+        // No pattern matches a server channel: its losses (presence's marks among them) are no
+        // pattern subscriber's concern.
+        if !channel.isServerChannel { forgottenThrough = max(forgottenThrough, channel.trimmedThrough) }
         if channel.trimmedThrough > forgottenOverflowThrough { rememberForgotten(name, through: channel.trimmedThrough) }
         unlist(channel)
         if channels[name] === channel { channels[name] = nil }

@@ -509,18 +509,19 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         if !sent { completion(.failure(unavailable)) }
     }
 
-    /// Marks `channels` as having lost events after their newest, with one `EVALSHA markLost`
-    /// per ``maxChannelsPerLossMark`` channels (see ``RedisScripts/markLost``); from any
-    /// thread, without waiting. Nothing happens while Redis is unreachable: a client that
-    /// resumes then is told what the history holds.
-    public func markEventsLost(in channels: [String]) {
+    /// Marks `channels` as having lost events after every position handed out so far, with one
+    /// `EVALSHA markLost` per ``maxChannelsPerLossMark`` channels (see ``RedisScripts/markLost``);
+    /// from any thread, without waiting. Nothing happens while Redis is unreachable: a client
+    /// that resumes then is told what the history holds.
+    public func markEventsLost(in channels: [String], includingUnpublished: Bool) {
         guard !channels.isEmpty else { return }
         onLoop({ [self] in
             guard lifecycle == .running, command.isReady else { return }
             for first in stride(from: 0, to: channels.count, by: Self.maxChannelsPerLossMark) {
                 let batch = channels[first..<min(first + Self.maxChannelsPerLossMark, channels.count)]
                 let metaKeys = [keys.lastID, keys.historyStart] + batch.map { keys.meta($0) }
-                _ = evaluate(markLostSHA, RedisScripts.markLost, keyCount: metaKeys.count, metaKeys + [ageBytes]) { _ in }
+                let include = bytes(includingUnpublished ? "1" : "0")
+                _ = evaluate(markLostSHA, RedisScripts.markLost, keyCount: metaKeys.count, metaKeys + [ageBytes, include]) { _ in }
             }
         })
     }

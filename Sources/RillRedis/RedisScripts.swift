@@ -268,26 +268,26 @@ enum RedisScripts {
         return 1
         """
 
-    /// `EVALSHA markLost <2 + n> <last id> <history start> <meta> … <age ms>` → the
-    /// number of channels marked: each channel that has had events (its meta hash has `newest`)
-    /// gets `trimmed` at a new id, taken from the last-id key like a publish's and given to no
-    /// event, so that a client resuming from any position so far — of this channel or of any
-    /// other, since ids are one order — is told `gap`. `trimmedwire` is cleared (no event has
-    /// that id). One id for the whole call; a channel whose mark is still the last id (nothing
-    /// published, no clock tick since) is left as it is.
+    /// `EVALSHA markLost <2 + n> <last id> <history start> <meta> … <age ms> <"1": including
+    /// unpublished>` → the number of channels marked: each channel that has had events (its
+    /// meta hash has `newest`), or any with "1", gets `trimmed` at a new id, taken from the
+    /// last-id key like a publish's and given to no event, so that a client resuming from any
+    /// position handed out so far — of this channel or of any other, since ids are one order —
+    /// is told `gap`. `trimmedwire` is cleared (no event has that id). One id for the whole
+    /// call; the meta hash lives as long as a publish's would.
     static let markLost =
         helpers + """
             local now = now_ms()
             history_start(KEYS[2], KEYS[1], now)
-            local last = redis.call('GET', KEYS[1])
+            local include = ARGV[2] == '1'
             local id = nil
             local marked = 0
             for i = 3, #KEYS do
               local meta = KEYS[i]
-              local state = redis.call('HMGET', meta, 'newest', 'trimmed')
-              if state[1] and (not last or state[2] ~= last) then
+              if include or redis.call('HEXISTS', meta, 'newest') == 1 then
                 if not id then
                   local ms, seq = now, 0
+                  local last = redis.call('GET', KEYS[1])
                   if last then
                     local lms, lseq = parse(last)
                     if lms >= now then ms, seq = lms, lseq + 1 end
@@ -295,7 +295,7 @@ enum RedisScripts {
                   id = format(ms, seq)
                   redis.call('SET', KEYS[1], id)
                 end
-                redis.call('HSET', meta, 'trimmed', id, 'trimmedwire', '')
+                mark(meta, id, '')
                 redis.call('PEXPIRE', meta, math.max(2 * tonumber(ARGV[1]), 604800000))
                 marked = marked + 1
               end

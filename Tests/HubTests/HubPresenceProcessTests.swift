@@ -134,6 +134,37 @@ struct HubPresenceProcessTests {
         #expect(try await b.terminate() == "exit status 0")
     }
 
+    /// Audit 10 M2 on Redis: a watcher whose join and leave fell in one window published no
+    /// notice, so a mark needing one skipped the channel and the watcher was told `complete`.
+    @Test func `a watcher gone before its channel's first notice is told gap after a change on another hub`() async throws {
+        let redis = try RedisServer()
+        defer { redis.kill() }
+        let a = try await presenceHub(redis, refreshSeconds: 0.2)
+        let b = try await presenceHub(redis, refreshSeconds: 0.2)
+        func token(_ sub: String) async throws -> HTTPFields {
+            [.authorization: "Bearer \(try await hubToken(subscribe: ["fresh", "tick"], sub: sub))"]
+        }
+        let clock = try await a.client.sse("/stream?channel=tick&presence=1", headerFields: try await token("x"))
+        #expect(try await clock.events(1).map(\.type) == ["rill-join"])
+        let watcher = try await a.client.sse("/stream?channel=fresh&presence=1", headerFields: try await token("w"))
+        try await watcher.waitForBody(containing: "id: ~")
+        let position = watcher.lastEventID
+        watcher.close()
+        let carol = try await b.client.sse("/stream?channel=fresh", headerFields: try await token("carol"))
+        // Both hubs ended a window after those changes once X hears of dave (A) and erin (B).
+        let dave = try await a.client.sse("/stream?channel=tick", headerFields: try await token("dave"))
+        let erin = try await b.client.sse("/stream?channel=tick", headerFields: try await token("erin"))
+        var heard = Set<String>()
+        while heard.count < 2, let event = try await clock.events(1).first { heard.insert(event.data) }
+        #expect(heard == [#"{"channel":"tick","sub":"dave"}"#, #"{"channel":"tick","sub":"erin"}"#])
+        let resumed = try await a.client.sse(
+            "/stream?channel=fresh&presence=1", headerFields: try await token("w") + [HTTPField.Name("Last-Event-ID")!: position])
+        #expect(resumed.headerFields[HTTPField.Name("Rill-Replay")!] == "gap")
+        for stream in [resumed, carol, dave, erin, clock] { stream.close() }
+        #expect(try await a.terminate() == "exit status 0")
+        #expect(try await b.terminate() == "exit status 0")
+    }
+
     @Test func `a hub that shuts down cleanly removes its entries at once`() async throws {
         let redis = try RedisServer()
         defer { redis.kill() }

@@ -117,6 +117,7 @@ struct HubPresenceTests {
             #expect(try await staying.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])
             var position = watcher.lastEventID
             watcher.close()
+            #expect(await eventually { await subscriptions(app) == 1 })  // w's leave first, then carol's join
             let carol = try await client.sse("/stream?channel=room", headerFields: try await token("carol"))
             var seen: [String] = []
             while seen.count < 2, let event = try await staying.events(1).first { seen.append("\(event.type) \(event.data)") }
@@ -149,6 +150,44 @@ struct HubPresenceTests {
             #expect(watcher.headerFields[replayField] == "gap")
             #expect(try await watcher.events(1).map(\.type) == ["rill-history-gap"])
             for stream in [watcher, clock, dave] { stream.close() }
+        }
+    }
+
+    /// Audit 10 M1 and M2: a watcher back within the coalescing window (before the window's end
+    /// could mark anything), and one whose stream ended before its channel's first notice was
+    /// published, were told `complete` after a change nobody heard.
+    @Test func `a watcher back at once, or after a stream that published no notice, is told gap after an unheard change`() async throws {
+        let app = try await HubJWTTests.jwtHub()
+        func token(_ sub: String) async throws -> HTTPFields {
+            [.authorization: "Bearer \(try await hubToken(subscribe: ["room", "fresh", "tick"], sub: sub))"]
+        }
+        try await app.test(.live) { client in
+            var watcher = try await client.sse("/stream?channel=room&presence=1", headerFields: try await token("w"))
+            #expect(try await watcher.events(1).map(\.data) == [#"{"channel":"room","sub":"w"}"#])
+            var position = watcher.lastEventID
+            watcher.close()
+            let bob = try await client.sse("/stream?channel=room", headerFields: try await token("bob"))
+            #expect(await eventually { await subscriptions(app) == 1 })  // w gone, bob in: well within the window
+            watcher = try await client.sse(
+                "/stream?channel=room&presence=1", headerFields: try await token("w") + [lastEventIDField: position])
+            #expect(watcher.headerFields[replayField] == "gap")
+            watcher.close()
+
+            // A watcher whose stream ends before the window publishes its own join.
+            let fresh = try await client.sse("/stream?channel=fresh&presence=1", headerFields: try await token("w"))
+            try await fresh.waitForBody(containing: "id: ~")
+            position = fresh.lastEventID
+            fresh.close()
+            let carol = try await client.sse("/stream?channel=fresh", headerFields: try await token("carol"))
+            // Once a window announces dave's join, w's own join on `fresh` was published too.
+            let clock = try await client.sse("/stream?channel=tick&presence=1", headerFields: try await token("x"))
+            #expect(try await clock.events(1).map(\.type) == ["rill-join"])
+            let dave = try await client.sse("/stream?channel=tick", headerFields: try await token("dave"))
+            #expect(try await clock.events(1).map(\.data) == [#"{"channel":"tick","sub":"dave"}"#])
+            watcher = try await client.sse(
+                "/stream?channel=fresh&presence=1", headerFields: try await token("w") + [lastEventIDField: position])
+            #expect(watcher.headerFields[replayField] == "gap")
+            for stream in [watcher, bob, carol, clock, dave] { stream.close() }
         }
     }
 

@@ -55,7 +55,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
     }
 }
 
-/// ``InMemoryBroker/markEventsLost(in:)``: presence marks the notices it did not publish.
+/// ``InMemoryBroker/markEventsLost(in:includingUnpublished:)``: presence marks the notices it did not publish.
 @Suite struct MarkedLossTests {
     @Test func `a channel marked lost is a gap from any earlier event, and trimming never lowers the mark`() async throws {
         let loop = try EventLoop()
@@ -63,7 +63,7 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         let (beforeMark, afterMark, replayed) = try await onLoop(loop) {
             try broker.publishOnLoop(ServerSentEvent(data: "one"), to: "a")  // 1
             try broker.publishOnLoop(ServerSentEvent(data: "two"), to: "a")  // 2
-            broker.markEventsLost(in: ["a", "never-held"])  // 3: no event has it
+            broker.markEventsLost(in: ["a", "never-held"], includingUnpublished: false)  // 3: no event has it
             try broker.publishOnLoop(ServerSentEvent(data: "four"), to: "a")  // 4
             // A fourth event trims "one" (sequence 1): the loss stays at 3, not 1.
             try broker.publishOnLoop(ServerSentEvent(data: "five"), to: "a")  // 5
@@ -76,6 +76,26 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         #expect(afterMark == .complete)
         // A channel the broker never held is left alone (not made).
         #expect(await broker.channelStatistics().map(\.name) == ["a"])
+        await loop.shutdown()
+    }
+}
+
+extension MarkedLossTests {
+    /// Audit 10 L2: a marked notice channel that is forgotten raised the floor of every
+    /// pattern's resume to its fresh mark — a false gap for subscribers no pattern could have
+    /// given a notice.
+    @Test func `a forgotten notice channel's mark is no pattern subscriber's gap`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 10, maxChannels: 2, firstSequenceNumber: 1))
+        let status = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "joined"), to: "rill-presence/room")
+            let position = try broker.publishOnLoop(ServerSentEvent(data: "d1"), to: "data/x").id
+            broker.markEventsLost(in: ["rill-presence/room"], includingUnpublished: false)
+            // A third channel with history: the notice channel's history is forgotten first.
+            try broker.publishOnLoop(ServerSentEvent(data: "elsewhere"), to: "other")
+            return try broker.subscribeOnLoop(to: [], matching: [try ChannelPattern("data/*")], lastEventID: position).replayStatus
+        }
+        #expect(status == .complete)
         await loop.shutdown()
     }
 }

@@ -37,17 +37,14 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func `changes are announced once per window, coalesced`() async throws {
+    func `changes are announced once per window, coalesced, with the channels their last watcher left`() async throws {
         let loop = try EventLoop(name: "presence-announcer")
         defer { loop.shutdownAndWait() }
         let registry = PresenceRegistry(
             configuration: PresenceConfiguration(coalescingWindow: .milliseconds(50)), announcesUnwatchedChannels: true)
-        let received = Mutex<[[PresenceAnnouncement]]>([])
-        let unannounced = Mutex<[String]>([])
-        registry.announce(on: loop) { batch, quiet in
-            received.withLock { $0.append(batch) }
-            unannounced.withLock { $0 += quiet }
-        }
+        let received = Mutex<[PresenceWindow]>([])
+        registry.announce(on: loop) { window in received.withLock { $0.append(window) } }
+        registry.onUnheardChange { _, _ in Issue.record("a registry that announces every channel hears every change") }
         let alice = registry.join("alice", channels: ["chat"])
         let bob = registry.join("bob", channels: ["chat"])
         bob.release()  // cancels bob's join
@@ -55,49 +52,49 @@ import Testing
             if received.withLock({ !$0.isEmpty }) { break }
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(received.withLock { $0 } == [[.join(channel: "chat", sub: "alice")]])
+        #expect(received.withLock { $0 } == [PresenceWindow(announcements: [.join(channel: "chat", sub: "alice")])])
         alice.release()
+        let watcher = registry.join("watcher", channels: ["chat", "news"], watching: true)
+        watcher.release()  // its join and leave cancel; the channels lost their last watcher here
         for _ in 0..<500 {
             if received.withLock({ $0.count == 2 }) { break }
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(received.withLock { $0.last } == [.leave(channel: "chat", sub: "alice")])
-        #expect(unannounced.withLock { $0 }.isEmpty)  // every channel is announced
+        let last = received.withLock { $0.last }
+        #expect(last?.announcements == [.leave(channel: "chat", sub: "alice")])
+        #expect(last?.abandonedChannels.sorted() == ["chat", "news"])
+        #expect(last?.unheardChannels == [])
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func `in memory, only channels a stream watches are announced`() async throws {
+    func `in memory, only watched channels are announced, and an unheard change is reported at once`() async throws {
         let loop = try EventLoop(name: "presence-watchers")
         defer { loop.shutdownAndWait() }
-        let registry = PresenceRegistry(configuration: PresenceConfiguration(coalescingWindow: .milliseconds(20)))
-        let received = Mutex<[PresenceAnnouncement]>([])
-        let unannounced = Mutex<[String]>([])
-        registry.announce(on: loop) { batch, quiet in
-            received.withLock { $0.append(contentsOf: batch) }
-            unannounced.withLock { $0 += quiet }
-        }
+        let registry = PresenceRegistry(configuration: PresenceConfiguration(coalescingWindow: .milliseconds(300)))
+        let received = Mutex<[PresenceWindow]>([])
+        let reports = Mutex<[String]>([])
+        registry.announce(on: loop) { window in received.withLock { $0.append(window) } }
+        registry.onUnheardChange { channels, watcherLeft in reports.withLock { $0.append("\(channels) \(watcherLeft)") } }
         let unwatched = registry.join("alice", channels: ["quiet"])
+        // Reported before join returns: a watcher resuming in this window already sees the loss.
+        #expect(reports.withLock { $0 } == [#"["quiet"] false"#])
         let watcher = registry.join("watcher", channels: ["busy"], watching: true)
-        let bob = registry.join("bob", channels: ["busy", "quiet"])
+        let bob = registry.join("bob", channels: ["busy", "quiet"])  // a second unheard change of `quiet`
+        watcher.release()  // `busy` loses its watcher: reported at once
+        #expect(reports.withLock { $0 } == [#"["quiet"] false"#, #"["busy"] true"#])
         for _ in 0..<500 {
-            if received.withLock({ $0.count >= 2 }) { break }
+            if received.withLock({ !$0.isEmpty }) { break }
             try await Task.sleep(for: .milliseconds(10))
         }
-        try await Task.sleep(for: .milliseconds(100))  // one more window: nothing else comes
-        #expect(received.withLock { $0 } == [.join(channel: "busy", sub: "watcher"), .join(channel: "busy", sub: "bob")])
-        // The unwatched channel's two joins are reported once, as a channel whose changes
-        // went unannounced.
-        #expect(unannounced.withLock { $0 } == ["quiet"])
-        // The watcher's leave is announced to nobody: `busy` is unannounced from then on,
-        // once per window however many changes it has.
-        watcher.release()
+        // The window: the watched channel's joins, and `quiet`'s later unheard change.
+        #expect(
+            received.withLock { $0.first }
+                == PresenceWindow(
+                    announcements: [.join(channel: "busy", sub: "watcher"), .join(channel: "busy", sub: "bob")], unheardChannels: ["quiet"]))
+        // A new window: the first unheard change of each channel is reported at once again.
         bob.release()
+        #expect(reports.withLock { Array($0.dropFirst(2)) } == [#"["busy", "quiet"] false"#])
         unwatched.release()
-        for _ in 0..<500 {
-            if unannounced.withLock({ Set($0.dropFirst()) == ["busy", "quiet"] }) { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(unannounced.withLock { Set($0.dropFirst()) } == ["busy", "quiet"])
-        #expect(received.withLock { $0.count } == 2)
+        #expect(reports.withLock { $0.count } == 3)
     }
 }

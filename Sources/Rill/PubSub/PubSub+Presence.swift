@@ -28,26 +28,31 @@ extension PubSub {
     /// Starts publishing the coalesced presence notices, with the window's timer on `loop`.
     /// Only the channels some stream watches get notices (a shared store asks which, once per
     /// window): anonymous streams on thousands of invented channels must not make every process
-    /// write thousands of notice histories nobody reads. The notice channels of the others are
-    /// marked as having lost events (``Broker/markEventsLost(in:)``; nothing for a channel
-    /// never watched), so that a watcher that comes back with `Last-Event-ID` after nobody
-    /// watched is told `gap` and reads the presence again, instead of `complete`. A failed
-    /// notice is logged at most once per ``presenceFailureLogIntervalMilliseconds``.
+    /// write thousands of notice histories nobody reads. A change nobody heard marks its notice
+    /// channel as having lost events (``Broker/markEventsLost(in:includingUnpublished:)``), so
+    /// that a watcher that comes back with `Last-Event-ID` is told `gap` and reads the presence
+    /// again, instead of `complete`: in one process at once (the first such change of a window;
+    /// later ones once the window's notices are published), over a shared store once the
+    /// window's notices are published (the channels no stream anywhere watches). A channel whose
+    /// notices were never published is marked only when its last watcher left. A failed notice
+    /// is logged at most once per ``presenceFailureLogIntervalMilliseconds``.
     func announcePresence(on loop: EventLoop) {
         let broker = self.broker
         let logger = self.logger
         let store = presence
         let failureLog = LogThrottle(intervalMilliseconds: Self.presenceFailureLogIntervalMilliseconds)
-        presence.registry.announce(on: loop) { announcements, unannounced in
-            let lost = unannounced.filter(Self.hasPresenceNotices(_:)).map(Self.presenceChannel(of:))
-            if !lost.isEmpty { broker.markEventsLost(in: lost) }
-            let eligible = announcements.filter { Self.hasPresenceNotices($0.channel) }
-            guard !eligible.isEmpty else { return }
+        let markLost: @Sendable ([String], Bool) -> Void = { names, includingUnpublished in
+            let channels = names.filter(Self.hasPresenceNotices(_:)).map(Self.presenceChannel(of:))
+            if !channels.isEmpty { broker.markEventsLost(in: channels, includingUnpublished: includingUnpublished) }
+        }
+        presence.registry.onUnheardChange(markLost)
+        presence.registry.announce(on: loop) { window in
+            let eligible = window.announcements.filter { Self.hasPresenceNotices($0.channel) }
             var seen = Set<String>()
             let names = eligible.map(\.channel).filter { seen.insert($0).inserted }
-            store.watchedChannels(among: names) { watched in
-                let unwatched = names.filter { !watched.contains($0) }.map(Self.presenceChannel(of:))
-                if !unwatched.isEmpty { broker.markEventsLost(in: unwatched) }
+            let asked = names + window.abandonedChannels.filter { seen.insert($0).inserted }
+            guard !asked.isEmpty else { return markLost(window.unheardChannels, false) }
+            store.watchedChannels(among: asked) { watched in
                 for announcement in eligible where watched.contains(announcement.channel) {
                     let channel = Self.presenceChannel(of: announcement.channel)
                     broker.post(Self.event(for: announcement), to: channel) { error in
@@ -57,6 +62,9 @@ extension PubSub {
                             metadata: ["channel": "\(channel)", "error": "\(error)"])
                     }
                 }
+                // After the notices: a notice channel they made is marked too.
+                markLost(window.unheardChannels + names.filter { !watched.contains($0) }, false)
+                markLost(window.abandonedChannels.filter { !watched.contains($0) }, true)
             }
         }
     }

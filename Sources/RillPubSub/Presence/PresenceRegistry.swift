@@ -15,9 +15,12 @@ public import RillCore
 /// Which changes are announced: with ``announcesUnwatchedChannels`` (a store shared by several
 /// processes, where a stream elsewhere may watch), every channel's; otherwise only those of
 /// channels that a stream of this process watches (`presence=1`), so that an application that
-/// never asks for notices publishes none. The channels whose changes went unannounced that way
-/// are reported once per window too: their notice history must say that it missed something,
-/// so that a watcher coming back with `Last-Event-ID` is told `gap`, not `complete`.
+/// never asks for notices publishes none. A change nobody heard must still reach the notice
+/// history as a loss, so that a watcher coming back with `Last-Event-ID` is told `gap`, not
+/// `complete`: such a registry reports a channel's first unheard change of a window at once
+/// (``onUnheardChange(_:)``, and whether the last watcher just left), and the later ones at the
+/// window's end (``PresenceWindow/unheardChannels``); one that announces every channel reports
+/// the channels its last watcher left (``PresenceWindow/abandonedChannels``).
 ///
 /// Memory: one entry per channel with subscribers and one per identity on it; a channel with
 /// no subscribers left is forgotten.
@@ -38,9 +41,10 @@ public final class PresenceRegistry: Sendable {
         package var members: [String: Presence.Member] = [:]
         /// Its subscriptions that receive its presence notices.
         package var watchers = 0
-        /// Whether a change went unannounced (no watcher) and the channel waits in
-        /// `State.unannounced` for the window's end.
-        var hasUnannouncedChange = false
+        /// Whether a change nobody heard was reported in this window (at once).
+        var hasUnheardChange = false
+        /// Whether a later unheard change waits in `State.unheard` for the window's end.
+        var hasLaterUnheardChange = false
     }
 
     private struct State {
@@ -48,9 +52,17 @@ public final class PresenceRegistry: Sendable {
         var coalescer: PresenceCoalescer
         /// Channels changed since ``takeChangedChannels()`` last ran.
         var changed: Set<String> = []
-        /// Channels whose changes went unannounced in this window (no stream watched them).
-        var unannounced: Set<String> = []
-        var announcer: (@Sendable ([PresenceAnnouncement], [String]) -> Void)?
+        /// Channels with unheard changes after the first of this window (reported at once).
+        var unheard: Set<String> = []
+        /// Channels whose last watching stream ended in this window (a registry that announces
+        /// every channel).
+        var abandoned: Set<String> = []
+        /// Channels whose first unheard change of this window was reported (their flags are
+        /// reset when the window ends).
+        var reported: Set<String> = []
+        var hasReported: Bool { !reported.isEmpty }
+        var announcer: (@Sendable (PresenceWindow) -> Void)?
+        var unheardChangeHandler: (@Sendable ([String], Bool) -> Void)?
         var announcingLoop: EventLoop?
         var flushScheduled = false
     }
@@ -75,16 +87,21 @@ public final class PresenceRegistry: Sendable {
     }
 
     /// Starts announcing: from now on changes are coalesced, and once per window with changes,
-    /// `announce` gets them on `loop` (its timer runs there), with the channels whose changes
-    /// were not announced because no stream of this process watched them (always empty with
-    /// ``announcesUnwatchedChannels``).
-    public func announce(
-        on loop: EventLoop, _ announce: @escaping @Sendable (_ announcements: [PresenceAnnouncement], _ unannouncedChannels: [String]) -> Void
-    ) {
+    /// `announce` gets the window's ``PresenceWindow`` on `loop` (its timer runs there).
+    public func announce(on loop: EventLoop, _ announce: @escaping @Sendable (PresenceWindow) -> Void) {
         state.withLock {
             $0.announcingLoop = loop
             $0.announcer = announce
         }
+    }
+
+    /// In a registry that announces only watched channels: `body` gets, at once and on the
+    /// thread of the change (outside the registry's lock), the channels whose change no stream
+    /// of this process heard — the first such change of each channel in a window — and whether
+    /// it was the end of the channel's last watching stream (its notices may never have been
+    /// published). Never called with ``announcesUnwatchedChannels``.
+    public func onUnheardChange(_ body: @escaping @Sendable (_ channels: [String], _ watcherLeft: Bool) -> Void) {
+        state.withLock { $0.unheardChangeHandler = body }
     }
 
     /// Records that a subscription of `sub` (nil: anonymous) to `channels` began, `watching`
@@ -108,6 +125,7 @@ public final class PresenceRegistry: Sendable {
 
     private func record(_ sub: String?, channels: [String], watching: Bool) {
         let now = Self.unixMilliseconds()
+        var unheard = UnheardChanges()
         let schedule = state.withLock { state -> EventLoop? in
             for name in channels {
                 var channel = state.channels[name] ?? Channel()
@@ -123,17 +141,19 @@ public final class PresenceRegistry: Sendable {
                         announce = true
                     }
                 }
-                if announce { Self.coalesce(join: true, sub: sub, channel: name, &channel, &state, announcesUnwatchedChannels) }
+                if announce { coalesce(join: true, sub: sub, channel: name, &channel, &state, watcherLeft: false, &unheard) }
                 state.channels[name] = channel
                 if tracksChangedChannels { state.changed.insert(name) }
             }
             return Self.flushToSchedule(&state)
         }
+        unheard.report()
         if let schedule { scheduleFlush(on: schedule) }
     }
 
     /// Records the end of a subscription that ``join(_:channels:watching:)`` recorded.
     func leave(_ sub: String?, channels: [String], watching: Bool) {
+        var unheard = UnheardChanges()
         let schedule = state.withLock { state -> EventLoop? in
             for name in channels {
                 guard var channel = state.channels[name] else { continue }
@@ -149,33 +169,63 @@ public final class PresenceRegistry: Sendable {
                         channel.members[sub] = member
                     }
                 }
-                if announce { Self.coalesce(join: false, sub: sub, channel: name, &channel, &state, announcesUnwatchedChannels) }
+                let watcherLeft = watching && channel.watchers == 0
+                if watcherLeft && announcesUnwatchedChannels && state.announcer != nil { state.abandoned.insert(name) }
+                if announce || watcherLeft {
+                    coalesce(
+                        join: false, sub: announce ? sub : nil, channel: name, &channel, &state, watcherLeft: watcherLeft, &unheard,
+                        announce: announce)
+                }
                 state.channels[name] = channel.connections > 0 ? channel : nil
                 if tracksChangedChannels { state.changed.insert(name) }
             }
             return Self.flushToSchedule(&state)
         }
+        unheard.report()
         if let schedule { scheduleFlush(on: schedule) }
     }
 
-    /// Records a change of `channel` for the window's announcements if it is announced (an
-    /// announcer is set, and the channel is watched or every channel is announced), else as an
-    /// unannounced change of the channel (once per window). Under the lock.
-    private static func coalesce(
-        join: Bool, sub: String?, channel name: String, _ channel: inout Channel, _ state: inout State, _ announcesUnwatchedChannels: Bool
+    /// The unheard changes of one join or leave, reported once the lock is released.
+    private struct UnheardChanges {
+        var handler: (@Sendable ([String], Bool) -> Void)?
+        var first: [String] = []
+        var watcherLeft: [String] = []
+
+        func report() {
+            guard let handler else { return }
+            if !first.isEmpty { handler(first, false) }
+            if !watcherLeft.isEmpty { handler(watcherLeft, true) }
+        }
+    }
+
+    /// Records a change of `channel` (`announce` false: only its last watcher's end) for the
+    /// window's announcements if it is announced (an announcer is set, and the channel is
+    /// watched or every channel is announced), else as a change nobody heard: the first of
+    /// the window (or a watcher's end) to report at once, a later one at the window's end.
+    /// Under the lock.
+    private func coalesce(
+        join: Bool, sub: String?, channel name: String, _ channel: inout Channel, _ state: inout State, watcherLeft: Bool,
+        _ unheard: inout UnheardChanges, announce: Bool = true
     ) {
         guard state.announcer != nil else { return }
         if announcesUnwatchedChannels || channel.watchers > 0 {
-            state.coalescer.record(join: join, sub: sub, channel: name)
-        } else if !channel.hasUnannouncedChange {
-            channel.hasUnannouncedChange = true
-            state.unannounced.insert(name)
+            if announce { state.coalescer.record(join: join, sub: sub, channel: name) }
+        } else if watcherLeft || !channel.hasUnheardChange {
+            channel.hasUnheardChange = true
+            state.reported.insert(name)
+            unheard.handler = state.unheardChangeHandler
+            if watcherLeft { unheard.watcherLeft.append(name) } else { unheard.first.append(name) }
+        } else if !channel.hasLaterUnheardChange {
+            channel.hasLaterUnheardChange = true
+            state.unheard.insert(name)
         }
     }
 
     /// The loop to schedule a flush on, when changes wait and none is scheduled yet.
     private static func flushToSchedule(_ state: inout State) -> EventLoop? {
-        guard !state.flushScheduled, !state.coalescer.isEmpty || !state.unannounced.isEmpty, let loop = state.announcingLoop else { return nil }
+        guard !state.flushScheduled, !state.coalescer.isEmpty || !state.unheard.isEmpty || !state.abandoned.isEmpty || state.hasReported,
+            let loop = state.announcingLoop
+        else { return nil }
         state.flushScheduled = true
         return loop
     }
@@ -195,14 +245,20 @@ public final class PresenceRegistry: Sendable {
 
     /// Announces the window's changes.
     private func flush() {
-        let (announcements, unannounced, announcer) = state.withLock { state in
+        let (window, announcer) = state.withLock { state in
             state.flushScheduled = false
-            let unannounced = Array(state.unannounced)
-            state.unannounced = []
-            for name in unannounced { state.channels[name]?.hasUnannouncedChange = false }
-            return (state.coalescer.drain(), unannounced, state.announcer)
+            let window = PresenceWindow(
+                announcements: state.coalescer.drain(), unheardChannels: Array(state.unheard), abandonedChannels: Array(state.abandoned))
+            state.unheard = []
+            state.abandoned = []
+            for name in state.reported {
+                state.channels[name]?.hasUnheardChange = false
+                state.channels[name]?.hasLaterUnheardChange = false
+            }
+            state.reported = []
+            return (window, state.announcer)
         }
-        if let announcer, !announcements.isEmpty || !unannounced.isEmpty { announcer(announcements, unannounced) }
+        if let announcer, !window.isEmpty { announcer(window) }
     }
 
     /// This process's presence of `channel`: its subscriptions and every identified member.
