@@ -195,6 +195,14 @@ package final class HTTP2Session {
             HTTP2ErrorCode.noError.rawValue, nil, 0)
     }
 
+    /// The first step of a graceful shutdown (RFC 9113 §6.8): a `GOAWAY` with the largest
+    /// stream id, telling the client to open no new stream while the open ones go on; a
+    /// ``goAway()`` follows.
+    package func noticeShutdown() {
+        guard let session else { return }
+        nghttp2_submit_shutdown_notice(session)
+    }
+
     /// Ends the session with `GOAWAY` carrying `error` (sent by the next ``send()``).
     package func terminate(_ error: HTTP2ErrorCode) {
         guard let session else { return }

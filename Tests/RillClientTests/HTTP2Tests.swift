@@ -85,6 +85,31 @@ struct HTTP2Tests {
         }
     }
 
+    /// RFC 9113 §6.8: with a drain period a connection's event streams may end seconds after
+    /// the shutdown began, so its client is told at once to open no new stream (a GOAWAY with
+    /// the largest stream id), and an event stream opened anyway ends at once with its farewell,
+    /// as over HTTP/1.1 (audit 10 I3: one opened then was served live until the connection's turn).
+    @Test func `a drain tells HTTP 2 clients at once to open no new stream, and a stream opened anyway ends at once`() async throws {
+        let app = try makeHTTP2App(
+            http2: HTTP2Configuration(), writeTimeout: .seconds(60), maxReceivingRequestBodyBytes: nil, shutdownDrainPeriod: .seconds(2))
+        let port = try await app.start().port
+        async let report = probe(port, "drain", "2", "draining", "/events?channel=late", "/ticking")
+        try await waitUntil { await app.broker.statistics().subscribersPerChannel["draining", default: 0] == 2 }
+        await app.shutdown()
+        let connections = try #require(try await report["connections"] as? [[String: Any]])
+        #expect(connections.count == 2)
+        #expect(connections.allSatisfy { $0["first"] as? Int == 2_147_483_647 }, "\(connections)")
+        // The drain ends the first connection's streams at once, the other's about a second
+        // later: that one's stream opened after the notice ended long before its turn.
+        // Relayed from a subscription and written by a task.
+        let late = connections.compactMap { $0["late"] as? [String: [String: Any]] }.filter { !$0.isEmpty }
+        #expect(late.count == 1 && late.allSatisfy { Set($0.keys) == ["/events?channel=late", "/ticking"] }, "\(connections)")
+        #expect(
+            late.allSatisfy { $0.values.allSatisfy { $0["farewell"] as? Bool == true && ($0["seconds"] as? Double ?? 9) < 0.5 } },
+            "\(connections)")
+        #expect(connections.contains { ($0["secondAfter"] as? Double ?? 0) >= 0.5 }, "\(connections)")
+    }
+
     @Test func `twenty event streams on one connection all receive the event`() async throws {
         let result = try await withHTTP2App { _, port in try await probe(port, "streams", "20", "twenty") }
         #expect(result["opened"] as? Int == 20)
@@ -341,7 +366,9 @@ private let cancelledHandlers = Atomic<Int>(0)
 /// Bytes `/huge` handed to its writer.
 private let hugeBytesWritten = Atomic<Int>(0)
 
-private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?, maxReceivingRequestBodyBytes: Int?) throws -> Application {
+private func makeHTTP2App(
+    http2: HTTP2Configuration, writeTimeout: Duration?, maxReceivingRequestBodyBytes: Int?, shutdownDrainPeriod: Duration = .zero
+) throws -> Application {
     let router = Router()
     router.get("/hello") { _, _ in Response(body: .text("hello")) }
     router.get("/where") { _, context in
@@ -361,6 +388,13 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?, ma
     router.get("/events") { request, context in
         var stream = try await context.eventStream(
             for: request, configuration: EventStreamConfiguration(heartbeatInterval: .seconds(30)))
+        stream.farewell = ServerSentEvent(data: "{\"reason\":\"shutdown\"}", event: "farewell")
+        return stream
+    }
+    router.get("/ticking") { _, context in
+        var stream = EventStream { writer in
+            while true { try await context.eventLoop.sleep(for: .seconds(1)) }
+        }
         stream.farewell = ServerSentEvent(data: "{\"reason\":\"shutdown\"}", event: "farewell")
         return stream
     }
@@ -402,6 +436,7 @@ private func makeHTTP2App(http2: HTTP2Configuration, writeTimeout: Duration?, ma
     var configuration = ServerConfiguration(eventLoopCount: 1, host: "127.0.0.1", port: 0, http2: http2)
     configuration.writeTimeout = writeTimeout
     if let maxReceivingRequestBodyBytes { configuration.maxReceivingRequestBodyBytes = maxReceivingRequestBodyBytes }
+    configuration.shutdownDrainPeriod = shutdownDrainPeriod
     return try Application(router: router, configuration: configuration)
 }
 

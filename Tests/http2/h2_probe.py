@@ -696,6 +696,48 @@ def probe_wide_open_events(port, channel, count, size, streams, shut=False):
     print(json.dumps(result))
 
 
+def probe_drain(port, count, channel, late_paths):
+    """`count` connections each hold an event stream while the test shuts the server down with
+    a drain period. Per connection: the first GOAWAY's last stream id, the seconds from it to a
+    second GOAWAY, and — on a connection whose first GOAWAY came alone, only announcing the
+    shutdown — what the streams then opened on `late_paths` got: whether their farewell and
+    their end came, and how long after the first GOAWAY."""
+    clients = [RawClient(port) for _ in range(count)]
+    for client in clients:
+        client.send(client.headers(1, f"/events?channel={channel}", extra=[("accept", "text/event-stream")]))
+    records = [{"first": None, "firstAt": None, "secondAfter": None, "lateAt": None, "late": {}} for _ in clients]
+    late_ids = {3 + 2 * index: path for index, path in enumerate(late_paths)}
+
+    def update():
+        for client, record in zip(clients, records):
+            goaways = client.of_type(hf.GoAwayFrame)
+            if goaways and record["first"] is None:
+                record["first"], record["firstAt"] = goaways[0].last_stream_id, time.time()
+                if goaways[0].last_stream_id == 2**31 - 1 and len(goaways) == 1:
+                    record["lateAt"] = time.time()
+                    for stream_id, path in late_ids.items():
+                        client.send(client.headers(stream_id, path, extra=[("accept", "text/event-stream")]))
+            if len(goaways) > 1 and record["secondAfter"] is None:
+                record["secondAfter"] = round(time.time() - record["firstAt"], 3)
+            if record["lateAt"] is None:
+                continue
+            for stream_id, path in late_ids.items():
+                if path in record["late"]:
+                    continue
+                with client.lock:
+                    frames = [frame for frame in client.frames if frame.stream_id == stream_id]
+                body = b"".join(frame.data for frame in frames if isinstance(frame, hf.DataFrame))
+                if any("END_STREAM" in frame.flags for frame in frames):
+                    record["late"][path] = {"farewell": b"event: farewell" in body, "seconds": round(time.time() - record["lateAt"], 3)}
+
+    deadline = time.time() + 20
+    while time.time() < deadline and not all(client.closed for client in clients):
+        update()
+        time.sleep(0.01)
+    update()  # what arrived with the last close
+    print(json.dumps({"connections": [{key: record[key] for key in ("first", "secondAfter", "late")} for record in records]}))
+
+
 def main():
     port = int(sys.argv[1])
     mode = sys.argv[2]
@@ -721,6 +763,7 @@ def main():
         "zero-window": lambda: probe_zero_window(port, args[0]),
         "wide-open": lambda: probe_wide_open(port, args[0], float(args[1])),
         "paths": lambda: probe_paths(port),
+        "drain": lambda: probe_drain(port, int(args[0]), args[1], args[2:]),
         "shut-window-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]), shut=True),
         "wide-open-events": lambda: probe_wide_open_events(port, args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 1),
     }

@@ -78,6 +78,14 @@ public struct ResponseBody: Sendable {
         case .eventStream, .subscription, .pending: nil
         }
     }
+
+    /// Whether the body is an event stream (written by a task or relayed from a subscription).
+    var isEndless: Bool {
+        switch storage {
+        case .eventStream, .subscription: true
+        case .empty, .bytes, .text, .stream, .pending: false
+        }
+    }
 }
 
 extension ResponseBody {

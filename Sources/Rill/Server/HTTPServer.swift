@@ -431,6 +431,7 @@ final class HTTPServer: @unchecked Sendable {
                 connection.serverIsShuttingDown()
             }
             if !streaming.isEmpty {
+                for connection in streaming { connection.noticeShutdown() }
                 drainingConnections = Set(streaming.map(ObjectIdentifier.init))
                 drainEventStreams(streaming.shuffled(), over: drain)
             }

@@ -99,7 +99,9 @@ public struct ServerConfiguration: Sendable {
     /// shorter): a request that arrives on one — from a proxy's pool that has not heard of the
     /// shutdown — is answered with `connection: close` instead of meeting a closed socket (which
     /// a proxy cannot retry for a `POST`), and an event stream opened that way ends at once with
-    /// its farewell.
+    /// its farewell. An HTTP/2 connection whose streams drain later is told at once to open no
+    /// new stream (a `GOAWAY` with the largest stream id, RFC 9113 §6.8); a stream opened on it
+    /// anyway ends at once too.
     public var shutdownDrainPeriod: Duration
     /// How often a running application brings its swift-metrics gauges and counters up to the
     /// loops' counters (`Application.reportMetrics()`); nil only when asked. Per-request

@@ -55,6 +55,10 @@ final class HTTPConnection: TransportDelegate, TimerTarget, FlowControlledSink, 
     /// Whether the connection speaks HTTP/2.
     var isHTTP2: Bool { http2 != nil }
 
+    /// Shutdown began and the connection's streams drain later: an HTTP/2 client is told at
+    /// once to open no new stream on it (nothing to say over HTTP/1.1).
+    func noticeShutdown() { http2?.noticeShutdown() }
+
     /// The event streams open on this connection: its HTTP/2 streams that stream events, or
     /// its HTTP/1.1 response if that is one.
     var openEventStreamCount: Int {

@@ -358,6 +358,14 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         sendPending()
     }
 
+    /// Shutdown began and this connection's event streams will end later (a drain): the
+    /// client is told at once to open no new stream here (``beginDraining()`` follows).
+    func noticeShutdown() {
+        guard !isDraining, !isClosed else { return }
+        session.noticeShutdown()
+        sendPending()
+    }
+
     /// Whether any stream serves an event stream.
     var hasEventStreams: Bool { streams.values.contains { $0.isStreamingEvents } }
 

@@ -350,7 +350,10 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
         if case .subscription(let source) = streamed.storage, source.subscription.eventLoop === server.loop {
             return relaySubscription(source)
         }
-        let cancelled = isCancelled
+        // An event stream opened while the server shuts down (on a connection whose turn in the
+        // drain has not come) ends at once with its farewell, as over HTTP/1.1: its task starts
+        // cancelled.
+        let cancelled = isCancelled || (server.isShuttingDown && streamed.isEndless)
         task = Task(executorPreference: server.loop.executor) { [self] in
             do {
                 try await streamed.write(to: self)
@@ -386,6 +389,7 @@ final class HTTP2Stream: ResponseBodySink, TimerTarget, FlowControlledSink, Even
                 ending: try EventStreamEnding.make(farewell: source.farewell, deadline: source.deadline))
             self.relay = relay
             relay.start()
+            if server.isShuttingDown { relay.serverIsShuttingDown() }  // as in deliver
         } catch {
             source.subscription.cancel()
             endEventStream()
