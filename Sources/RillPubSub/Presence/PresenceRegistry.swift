@@ -20,7 +20,10 @@ public import RillCore
 /// `complete`: such a registry reports a channel's first unheard change of a window at once
 /// (``onUnheardChange(_:)``, and whether the last watcher just left), and the later ones at the
 /// window's end (``PresenceWindow/unheardChannels``); one that announces every channel reports
-/// the channels its last watcher left (``PresenceWindow/abandonedChannels``).
+/// the channels its last watcher left (``PresenceWindow/abandonedChannels``). A watcher's own
+/// position always precedes the first mark; a client that resumes from a position taken
+/// elsewhere (another channel's event, a non-watching stream's opening) after that mark may miss
+/// a later change of the same window, until the window's end marks it.
 ///
 /// Memory: one entry per channel with subscribers and one per identity on it; a channel with
 /// no subscribers left is forgotten.
