@@ -56,6 +56,21 @@ enum RedisScripts {
           local trimmed = redis.call('HGET', meta, 'trimmed')
           if not trimmed or less(trimmed, id) then redis.call('HSET', meta, 'trimmed', id, 'trimmedwire', wire or '') end
         end
+        -- The id after every one handed out: max(server time, last id + 1).
+        local function next_id(last_key, now)
+          local ms, seq = now, 0
+          local last = redis.call('GET', last_key)
+          if last then
+            local lms, lseq = parse(last)
+            if lms >= now then ms, seq = lms, lseq + 1 end
+          end
+          return format(ms, seq)
+        end
+        -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
+        -- after a long quiet period must still learn that the history it missed expired.
+        local function keep_meta(meta, age)
+          redis.call('PEXPIRE', meta, math.max(2 * age, 604800000))
+        end
         local function trimmed_through(stream, meta)
           local trimmed = redis.call('HGET', meta, 'trimmed')
           if redis.call('EXISTS', stream) == 0 then
@@ -123,13 +138,7 @@ enum RedisScripts {
         helpers + """
             local now = now_ms()
             history_start(KEYS[6], KEYS[3], now)
-            local ms, seq = now, 0
-            local last = redis.call('GET', KEYS[3])
-            if last then
-              local lms, lseq = parse(last)
-              if lms >= now then ms, seq = lms, lseq + 1 end
-            end
-            local id = format(ms, seq)
+            local id = next_id(KEYS[3], now)
             if redis.call('EXISTS', KEYS[1]) == 0 then
               -- The stream expired (or never existed): whatever it held is gone.
               local newest = redis.call('HMGET', KEYS[2], 'newest', 'newestwire')
@@ -158,9 +167,7 @@ enum RedisScripts {
             trim(KEYS[1], KEYS[2], KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
             redis.call('PEXPIRE', KEYS[4], age)
             redis.call('PEXPIRE', KEYS[1], age)
-            -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
-            -- after a long quiet period must still learn that the history it missed expired.
-            redis.call('PEXPIRE', KEYS[2], math.max(2 * age, 604800000))
+            keep_meta(KEYS[2], age)
             -- The channel index (stream keys by last publish), for pattern replays; what is
             -- older than the history's age has nothing left to replay.
             redis.call('ZADD', KEYS[5], now, KEYS[1])
@@ -286,17 +293,11 @@ enum RedisScripts {
               local meta = KEYS[i]
               if include or redis.call('HEXISTS', meta, 'newest') == 1 then
                 if not id then
-                  local ms, seq = now, 0
-                  local last = redis.call('GET', KEYS[1])
-                  if last then
-                    local lms, lseq = parse(last)
-                    if lms >= now then ms, seq = lms, lseq + 1 end
-                  end
-                  id = format(ms, seq)
+                  id = next_id(KEYS[1], now)
                   redis.call('SET', KEYS[1], id)
                 end
                 mark(meta, id, '')
-                redis.call('PEXPIRE', meta, math.max(2 * tonumber(ARGV[1]), 604800000))
+                keep_meta(meta, tonumber(ARGV[1]))
                 marked = marked + 1
               end
             end
