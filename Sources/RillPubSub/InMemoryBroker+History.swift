@@ -17,7 +17,10 @@ extension InMemoryBroker {
         after lastEventID: String?, in names: [String], matched: [Channel] = [], hasPatterns: Bool = false, matchedAll: Bool = true
     ) -> (status: ReplayStatus, after: UInt64?) {
         guard let lastEventID else { return (.live, nil) }
-        guard let position = startPosition(in: lastEventID) ?? position(of: lastEventID, in: names, matched: matched) else {
+        guard
+            let position = startPosition(in: lastEventID) ?? position(of: lastEventID, in: names, matched: matched)
+                ?? formerPosition(of: lastEventID, in: names, matched: matched)
+        else {
             return (.gap, 0)
         }
         var lost = names.contains { (channels[$0]?.trimmedThrough ?? forgottenLoss(of: $0)) > position }
@@ -85,6 +88,25 @@ extension InMemoryBroker {
             }
         }
         return position
+    }
+
+    /// The sequence number a broker-assigned id names once its event has left the history (by
+    /// count, age or budget, or with its whole channel): the id is the decimal of a sequence
+    /// number this broker handed out (after ``startSequence``, at most ``sequence``), no
+    /// publisher has used an id that reads as such a number (``publisherIDsReadAsSequences``;
+    /// then ids are matched exactly), and no event still held in these channels sits at that
+    /// sequence number with another id (then the id names no event). Ids are one order across
+    /// channels, so the client's position is known: the replay starts after it (never with
+    /// events the client had), and it is a gap only if a channel lost events after it.
+    func formerPosition(of id: String, in names: [String], matched: [Channel]) -> UInt64? {
+        guard !publisherIDsReadAsSequences, let number = UInt64(id), number > startSequence, number <= sequence,
+            String(number) == id
+        else { return nil }
+        for channel in names.compactMap({ channels[$0] }) + matched {
+            let index = channel.firstIndex(after: number - 1)
+            if index < channel.history.endIndex, channel.history[index].sequence == number { return nil }
+        }
+        return number
     }
 
     /// A replay read from the history of a subscription's channels as its subscriber takes it:

@@ -35,7 +35,12 @@ public import RillSSE
 /// in every one of them. An id that parses as a number is looked up by sequence number first
 /// (a fast path), but counts only if the event there carries exactly that id: a publisher's
 /// own numeric id (`"5"` on the event with sequence 10) is never read as a sequence number.
-/// An id the history does not hold gives ``ReplayStatus/gap``, with what the history holds.
+/// An id the broker assigned stays the client's position after its event left the history
+/// (ids are one order), so a replay never repeats what the client had and is a gap only if
+/// events after it were lost — unless a publisher has used ids that read as this broker's
+/// sequence numbers (by default, numbers from the clock in microseconds): then, and for any
+/// other id, an id the history does not hold gives ``ReplayStatus/gap``, with what the
+/// history holds.
 /// A position id (``Subscription/startPosition``, `~` and a sequence number: what an event
 /// stream opens with) is the client's position in every channel as it stands; one beyond the
 /// broker's sequence, or before its first event (from an earlier process), is a gap, and so is
@@ -156,6 +161,11 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
     /// The sequence number before this broker's first event: everything up to it (an earlier
     /// process's events) counts as forgotten, so a replay from there is a gap.
     let startSequence: UInt64
+    /// Whether a publisher has given an event an id that reads as a sequence number after
+    /// ``startSequence`` (now or later): from then on an id no event in the history carries is
+    /// never taken for a position (``formerPosition(of:in:matched:)``), since it may have been
+    /// that publisher's.
+    var publisherIDsReadAsSequences = false
     var counters = BrokerStatistics()
     private var subscriptionCount = 0
     /// Channels with at least one subscriber (so that a full broker knows at once whether any
@@ -253,6 +263,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         var encoded: [UInt8]?
         var awaitingID: EventAwaitingID?
         if event.id != nil { encoded = try Self.encode(event) } else { awaitingID = try EventAwaitingID(event) }
+        let idReadsAsSequence = event.id.flatMap { UInt64($0) }.map { $0 > startSequence } ?? false
         var delivered: BrokerEvent?
         var deliverHere = false
         var remoteSubscribers = 0
@@ -275,6 +286,7 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
                 }
             }
             sequence = next
+            if idReadsAsSequence { publisherIDsReadAsSequences = true }
             let published = BrokerEvent(
                 event: event, channel: channelName, sequence: next, encoded: encoded!, publishedAtNanoseconds: publishedAt)
             delivered = published

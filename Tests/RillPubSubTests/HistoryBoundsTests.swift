@@ -39,6 +39,63 @@ private func payload(_ size: Int) -> String { String(repeating: "x", count: size
         await loop.shutdown()
     }
 
+    @Test func `a broker-assigned ID stays the client's position after its event left the history`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3))
+        let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
+            for n in 1...2 { try broker.publishOnLoop(ServerSentEvent(data: "b\(n)"), to: "b") }
+            let ids = try (1...5).map { try broker.publishOnLoop(ServerSentEvent(data: "a\($0)"), to: "a").id }
+            // a2 left a's history (a3, a4 and a5 are held): nothing after it was lost, and b1 and
+            // b2 came before it.
+            let justTrimmed = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: ids[1])
+            // After a1, a2 was lost: a gap, and still nothing from before a1.
+            let lostAfter = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: ids[0])
+            // The same id on a channel that never lost anything.
+            let otherChannel = try broker.subscribeOnLoop(to: ["b"], lastEventID: ids[1])
+            // Not a number this broker handed out: the one past its last, and a leading zero.
+            let beyond = try broker.subscribeOnLoop(to: ["a"], lastEventID: String(UInt64(ids[4])! + 1))
+            let padded = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "0" + ids[1])
+            return [justTrimmed, lostAfter, otherChannel, beyond, padded].map { ($0.replayStatus, data($0.takeBuffered())) }
+        }
+        #expect(results[0].0 == .complete && results[0].1 == ["a3", "a4", "a5"])
+        #expect(results[1].0 == .gap && results[1].1 == ["a3", "a4", "a5"])
+        #expect(results[2].0 == .complete && results[2].1.isEmpty)
+        #expect(results[3].0 == .gap && results[3].1 == ["a3", "a4", "a5"])
+        #expect(results[4].0 == .gap && results[4].1 == ["b1", "b2", "a3", "a4", "a5"])
+        await loop.shutdown()
+    }
+
+    @Test func `once a publisher used IDs that read as sequence numbers, a trimmed ID is a gap again`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(historyCount: 3, firstSequenceNumber: 1))
+        let (status, replayed) = try await onLoop(loop) {
+            try broker.publishOnLoop(ServerSentEvent(data: "b1", id: "900"), to: "b")  // sequence 1
+            for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "a\(n)"), to: "a") }  // 2...6
+            // "3" (a2's) left the history; a publisher's "3" might have been meant.
+            let subscription = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "3")
+            return (subscription.replayStatus, data(subscription.takeBuffered()))
+        }
+        #expect(status == .gap)
+        #expect(replayed == ["b1", "a3", "a4", "a5"])
+        await loop.shutdown()
+    }
+
+    @Test func `a forgotten channel's last ID is a position: complete if it lost nothing after it`() async throws {
+        let loop = try EventLoop()
+        let broker = InMemoryBroker(eventLoop: loop, configuration: .init(maxChannels: 1))
+        let results = try await onLoop(loop) { () -> [(ReplayStatus, [String])] in
+            let first = try broker.publishOnLoop(ServerSentEvent(data: "a1"), to: "a").id
+            let last = try broker.publishOnLoop(ServerSentEvent(data: "a2"), to: "a").id
+            try broker.publishOnLoop(ServerSentEvent(data: "c1"), to: "c")  // forgets a
+            let fromLast = try broker.subscribeOnLoop(to: ["a"], lastEventID: last)
+            let fromFirst = try broker.subscribeOnLoop(to: ["a"], lastEventID: first)
+            return [fromLast, fromFirst].map { ($0.replayStatus, data($0.takeBuffered())) }
+        }
+        #expect(results[0].0 == .complete && results[0].1.isEmpty)
+        #expect(results[1].0 == .gap && results[1].1.isEmpty)
+        await loop.shutdown()
+    }
+
     @Test func `the sequence fast path checks the ID of the event it finds`() async throws {
         let loop = try EventLoop()
         let broker = InMemoryBroker(eventLoop: loop, configuration: .init(firstSequenceNumber: 1))
@@ -110,9 +167,12 @@ extension MarkedLossTests {
             try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "a")  // 2
             try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "b")  // 3
             try broker.publishOnLoop(ServerSentEvent(data: payload(1000)), to: "b")  // 4: evicts 1, a's oldest
-            let evicted = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
+            // From before event 1 (a stream opened then), and from event 1 itself.
+            let evicted = try broker.subscribeOnLoop(to: ["a"], lastEventID: PositionID.format(0))
+            let fromOne = try broker.subscribeOnLoop(to: ["a"], lastEventID: "1")
             let kept = try broker.subscribeOnLoop(to: ["a", "b"], lastEventID: "2")
             let onB = try broker.subscribeOnLoop(to: ["b"], lastEventID: "3")
+            #expect(fromOne.replayStatus == .complete && fromOne.takeBuffered().map(\.id) == ["2"])
             return (
                 (evicted.replayStatus, evicted.takeBuffered().map(\.id)), (kept.replayStatus, kept.takeBuffered().map(\.id)),
                 (onB.replayStatus, onB.takeBuffered().map(\.id))
