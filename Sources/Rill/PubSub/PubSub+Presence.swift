@@ -46,7 +46,10 @@ extension PubSub {
             if !channels.isEmpty { broker.markEventsLost(in: channels, includingUnpublished: includingUnpublished) }
         }
         presence.registry.onUnheardChange(markLost)
-        presence.registry.announce(on: loop) { window in
+        // The store owns the registry, which keeps this closure: weak, or the three (and the
+        // broker and its loops) would keep each other alive after the application is gone.
+        presence.registry.announce(on: loop) { [weak store] window in
+            guard let store else { return }
             let eligible = window.announcements.filter { Self.hasPresenceNotices($0.channel) }
             var seen = Set<String>()
             let names = eligible.map(\.channel).filter { seen.insert($0).inserted }

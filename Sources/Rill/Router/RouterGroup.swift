@@ -13,7 +13,10 @@ public import HTTPTypes
 public final class RouterGroup: RouterMethods, @unchecked Sendable {
     /// The full prefix of the group, such as `/api/v1`.
     public let prefix: String
-    private let router: Router
+    /// Unowned: the router's routes keep their groups (their middleware is read when the
+    /// application starts), so a strong reference back would keep both alive for ever. A group
+    /// is used while its router's application is.
+    private unowned let router: Router
     private let parents: [RouterGroup]
     private(set) var middleware: [any Middleware] = []
     private(set) var bodyChecks: [BodyCheck] = []
