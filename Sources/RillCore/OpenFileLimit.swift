@@ -25,16 +25,29 @@ public enum OpenFileLimit {
         return limits.rlim_cur == rlim_t.max ? nil : Int(clamping: limits.rlim_cur)
     }
 
-    /// Descriptors a server keeps out of its connections' share of the limit: the listener, the
-    /// loop's own, a broker's connections, log files (64).
-    public static let reservedDescriptorCount = 64
+    /// Descriptors a server keeps out of its connections' share of the limit for the process's
+    /// own: standard streams, signal and timer descriptors, a broker's connections, log files
+    /// (16).
+    public static let reservedDescriptorCount = 16
+    /// Descriptors each event loop holds (8; 7 measured: its epoll and eventfd descriptors, a
+    /// signal pipe's two ends, its listener, and two spare descriptors for running out).
+    public static let descriptorsPerLoop = 8
+    /// Refused connections that may linger at once for their 503 to be read, all loops
+    /// together: 64, or 2 per loop past 32 loops (each loop may start at least one per linger
+    /// period).
+    public static func lingeringRefusalCount(loopCount: Int) -> Int { max(64, 2 * loopCount) }
+
+    /// What a server of `loopCount` loops keeps out of its connections' share of the limit:
+    /// ``reservedDescriptorCount``, ``descriptorsPerLoop`` per loop, and the refused
+    /// connections that may linger (80 + 8 per loop up to 32 loops).
+    public static func reservedDescriptors(loopCount: Int) -> Int {
+        reservedDescriptorCount + descriptorsPerLoop * loopCount + lingeringRefusalCount(loopCount: loopCount)
+    }
 
     /// The most connections that fit under `openFileLimit` next to `reservedDescriptors`: the
     /// smaller of `configured` and the limit less the reserve, at least 1; `configured` when
     /// the limit is unknown or unlimited (nil).
-    public static func connectionCap(
-        configured: Int, openFileLimit: Int?, reservedDescriptors: Int = reservedDescriptorCount
-    ) -> Int {
+    public static func connectionCap(configured: Int, openFileLimit: Int?, reservedDescriptors: Int) -> Int {
         guard let openFileLimit else { return configured }
         return min(configured, max(1, openFileLimit - reservedDescriptors))
     }

@@ -17,7 +17,15 @@ public final class TCPListener: @unchecked Sendable {
     /// The address the socket is bound to, with the real port when port 0 was asked for.
     public let localAddress: SocketAddress
 
-    private let handle: UnsafeMutablePointer<uv_tcp_t>
+    /// The listening socket's handle; replaced when accepting resumes after a suspension.
+    private var handle: UnsafeMutablePointer<uv_tcp_t>
+    /// What listening again after a suspension needs: the bound address (the real port) and the
+    /// options the first socket was given.
+    private let boundAddress: sockaddr_storage
+    private let backlog: Int32
+    private let reusePort: Bool
+    private let acceptDeferral: Duration?
+    private let sendBufferBytes: Int?
     private let onConnection: (TCPStream) -> Void
     private var isClosed = false
     /// Whether accepted sockets inherit the listener's `TCP_NODELAY` (Linux: yes), checked on
@@ -30,10 +38,23 @@ public final class TCPListener: @unchecked Sendable {
     /// connections, and reopens it — silently. It reports EMFILE and ENFILE only when that spare
     /// is gone, and then calls again at once for as long as a connection waits, which would
     /// spin the loop; the listener then sheds the waiting connection with a spare of its own
-    /// (see ``shedConnectionCount``).
+    /// (see ``shedConnectionCount``), and when even that fails (another thread of the process
+    /// took the descriptor the spare freed: other loops, file opens) it stops listening for
+    /// ``acceptSuspensionMilliseconds`` (see ``suspensionCount``).
     public private(set) var acceptErrorCount = 0
     /// Waiting connections closed unanswered because no file descriptor was left for them.
     public private(set) var shedConnectionCount = 0
+    /// How often the listener stopped listening because it was out of descriptors with a
+    /// connection waiting and could not shed it: libuv would call again at once, for as long
+    /// as that lasts (a spinning loop that serves nothing else). The socket is closed (its
+    /// waiting connections are reset; with `SO_REUSEPORT`, new ones go to the other loops'
+    /// listeners) and bound again on the same address after ``acceptSuspensionMilliseconds``.
+    public private(set) var suspensionCount = 0
+    /// How long a suspended listener waits before it listens again (tried again after as long
+    /// while no descriptor is free).
+    public static let acceptSuspensionMilliseconds: Int64 = 250
+    /// Whether the listener is suspended (no socket open) until ``resumeAccepting()``.
+    public private(set) var isSuspended = false
     /// Called on the loop thread for each accept error, after it was counted.
     public var onAcceptError: ((UVError) -> Void)?
     /// A descriptor held in reserve (`/dev/null`), released to accept and close one connection
@@ -71,7 +92,7 @@ public final class TCPListener: @unchecked Sendable {
         self.onConnection = onConnection
         let addresses = try SocketAddress.resolve(host: host, port: port)
         var lastError = UVError(Int32(UV_EADDRNOTAVAIL.rawValue), "binding \(host):\(port)")
-        var result: (UnsafeMutablePointer<uv_tcp_t>, SocketAddress)?
+        var result: (UnsafeMutablePointer<uv_tcp_t>, SocketAddress, sockaddr_storage)?
         for address in addresses {
             do {
                 if reusePort && !joiningListeners && port != 0 { try Self.checkNothingListens(on: address) }
@@ -81,9 +102,23 @@ public final class TCPListener: @unchecked Sendable {
                 lastError = UVError(error.code, "binding \(host):\(port)")
             }
         }
-        guard let (handle, bound) = result else { throw lastError }
+        guard let (handle, bound, boundAddress) = result else { throw lastError }
         self.handle = handle
         localAddress = bound
+        self.boundAddress = boundAddress
+        self.backlog = backlog
+        self.reusePort = reusePort
+        self.acceptDeferral = acceptDeferral
+        self.sendBufferBytes = sendBufferBytes
+        try listen(on: handle)
+        spareDescriptor = Self.openSpareDescriptor()
+        // The uv handle points back at this object until it is closed (a suspension hands the
+        // reference on to the next handle).
+        _ = Unmanaged.passRetained(self)
+    }
+
+    /// Applies the listener's options to a bound `handle` and listens; closes it on failure.
+    private func listen(on handle: UnsafeMutablePointer<uv_tcp_t>) throws(UVError) {
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         // Small writes (events, heartbeats) must not wait for an ACK: set on the listener, which
         // accepted sockets inherit on Linux.
@@ -94,7 +129,7 @@ public final class TCPListener: @unchecked Sendable {
             let set = uv_send_buffer_size(rill_tcp_as_handle(handle), &value)
             guard set == 0 else {
                 Self.close(handle)
-                throw UVError(set, "setting SO_SNDBUF on \(bound)")
+                throw UVError(set, "setting SO_SNDBUF on \(localAddress)")
             }
         }
         let rc = uv_listen(rill_tcp_as_stream(handle), backlog) { server, status in
@@ -103,11 +138,8 @@ public final class TCPListener: @unchecked Sendable {
         }
         if rc < 0 {
             Self.close(handle)
-            throw UVError(rc, "listening on \(bound)")
+            throw UVError(rc, "listening on \(localAddress)")
         }
-        spareDescriptor = Self.openSpareDescriptor()
-        // The uv handle points back at this object until it is closed.
-        _ = Unmanaged.passRetained(self)
     }
 
     private static func openSpareDescriptor() -> Int32 {
@@ -125,10 +157,10 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     /// Creates a socket of the address's family, applies options that must precede `bind`,
-    /// binds, and reads back the real address.
+    /// binds, and reads back the real address (also as a `sockaddr_storage`).
     private static func bind(
         loop: EventLoop, address: sockaddr_storage, reusePort: Bool
-    ) throws(UVError) -> (UnsafeMutablePointer<uv_tcp_t>, SocketAddress) {
+    ) throws(UVError) -> (UnsafeMutablePointer<uv_tcp_t>, SocketAddress, sockaddr_storage) {
         var address = address
         let family = Int32(address.ss_family)
         let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
@@ -156,7 +188,7 @@ public final class TCPListener: @unchecked Sendable {
             guard let bound = withUnsafePointer(to: &name, { SocketAddress($0) }) else {
                 throw UVError(Int32(UV_EINVAL.rawValue), "reading the bound address")
             }
-            return (handle, bound)
+            return (handle, bound, name)
         } catch {
             close(handle)
             throw error
@@ -181,7 +213,7 @@ public final class TCPListener: @unchecked Sendable {
     package var acceptDeferralSeconds: Int32 {
         #if os(Linux)
             var fd: uv_os_fd_t = -1
-            guard uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return 0 }
+            guard !isSuspended, uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 else { return 0 }
             var value: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &value, &length) == 0 else { return 0 }
@@ -195,7 +227,9 @@ public final class TCPListener: @unchecked Sendable {
         guard !isClosed else { return }
         guard status == 0 else {
             acceptErrorCount += 1
-            if status == Int32(UV_EMFILE.rawValue) || status == Int32(UV_ENFILE.rawValue) { shedWaitingConnection() }
+            if status == Int32(UV_EMFILE.rawValue) || status == Int32(UV_ENFILE.rawValue), !shedWaitingConnection() {
+                suspendAccepting()
+            }
             onAcceptError?(UVError(status, "accepting a connection on \(localAddress)"))
             return
         }
@@ -216,27 +250,69 @@ public final class TCPListener: @unchecked Sendable {
 
     /// Out of descriptors with a connection waiting: libuv calls again at once until the backlog
     /// is empty, so release the spare, accept the connection into it and close it (the client
-    /// sees the connection closed and may retry), then take the spare back.
-    private func shedWaitingConnection() {
+    /// sees the connection closed and may retry), then take the spare back. Returns whether a
+    /// connection was shed (false: the descriptor went to another thread, or there was none).
+    private func shedWaitingConnection() -> Bool {
         if spareDescriptor >= 0 {
             Glibc.close(spareDescriptor)
             spareDescriptor = -1
         }
+        var shed = false
         var fd: uv_os_fd_t = -1
         if uv_fileno(rill_tcp_as_handle(handle), &fd) == 0 {
             let client = Glibc.accept(fd, nil, nil)
             if client >= 0 {
                 Glibc.close(client)
                 shedConnectionCount += 1
+                shed = true
+            } else if errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED {
+                shed = true  // nothing waits any more: libuv's next accept ends its loop
             }
         }
         spareDescriptor = Self.openSpareDescriptor()
+        return shed
+    }
+
+    /// Stops listening: closes the socket (libuv's accept loop ends with it) and listens again
+    /// on the same address after ``acceptSuspensionMilliseconds``.
+    private func suspendAccepting() {
+        guard !isSuspended, !isClosed else { return }
+        isSuspended = true
+        suspensionCount += 1
+        Self.close(handle)
+        scheduleResumption()
+    }
+
+    private func scheduleResumption() {
+        loop.schedule(after: .milliseconds(Self.acceptSuspensionMilliseconds)) { [weak self] in self?.resumeAccepting() }
+    }
+
+    /// Binds a new socket to the suspended listener's address and listens; tried again after
+    /// ``acceptSuspensionMilliseconds`` when that fails (no descriptor free yet). Loop thread.
+    package func resumeAccepting() {
+        guard isSuspended, !isClosed else { return }
+        if spareDescriptor < 0 { spareDescriptor = Self.openSpareDescriptor() }
+        do {
+            let (next, _, _) = try Self.bind(loop: loop, address: boundAddress, reusePort: reusePort)
+            try listen(on: next)
+            handle = next
+            isSuspended = false
+        } catch {
+            onAcceptError?(UVError(error.code, "listening again on \(localAddress)"))
+            scheduleResumption()
+        }
     }
 
     /// Reports `status` as libuv would when `accept(2)` failed (EMFILE, ENFILE, …). For tests.
     package func simulateAcceptError(_ status: Int32) {
         loop.preconditionInEventLoop()
         accept(status: status)
+    }
+
+    /// Stops listening as when out of descriptors with nothing to shed. For tests.
+    package func simulateSuspension() {
+        loop.preconditionInEventLoop()
+        suspendAccepting()
     }
 
     /// Stops listening and frees the socket. Idempotent.
@@ -247,6 +323,11 @@ public final class TCPListener: @unchecked Sendable {
         if spareDescriptor >= 0 {
             Glibc.close(spareDescriptor)
             spareDescriptor = -1
+        }
+        guard !isSuspended else {
+            // The socket is closed already; the reference its handle held is this object's.
+            Unmanaged.passUnretained(self).release()
+            return
         }
         uv_close(rill_tcp_as_handle(handle)) { handle in
             let pointer = UnsafeMutableRawPointer(handle!).assumingMemoryBound(to: uv_tcp_t.self)

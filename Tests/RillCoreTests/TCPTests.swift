@@ -170,11 +170,48 @@ private final class EchoDelegate: TransportDelegate, @unchecked Sendable {
         #expect(loop.leakedHandleCount == 0)
     }
 
-    @Test func `the connection cap fits the open file limit`() {
-        #expect(OpenFileLimit.connectionCap(configured: 19_000, openFileLimit: 1024) == 1024 - OpenFileLimit.reservedDescriptorCount)
-        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 1024) == 100)
-        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: nil) == 100)
-        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 10) == 1)
+    @Test func `a listener out of descriptors with nothing to shed stops listening, then listens again on its port`() async throws {
+        let loop = try EventLoop()
+        let listener = try await Task(executorPreference: loop.executor) {
+            try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { stream in stream.close() }
+        }.value
+        let port = listener.localAddress.port
+        let suspended = await Task(executorPreference: loop.executor) { () -> (Bool, Int) in
+            listener.simulateSuspension()
+            return (listener.isSuspended, listener.suspensionCount)
+        }.value
+        #expect(suspended == (true, 1))
+        // Nothing listens on the port meanwhile: a connection is refused (libuv's accept loop
+        // has nothing left to spin on).
+        #expect(throws: (any Error).self) { try BlockingClient(port: port) }
+        // It listens again by itself, on the same port, after acceptSuspensionMilliseconds.
+        var resumed = false
+        for _ in 0..<200 where !resumed {
+            try await Task.sleep(for: .milliseconds(25))
+            resumed = await Task(executorPreference: loop.executor) { !listener.isSuspended }.value
+        }
+        #expect(resumed)
+        let client = try BlockingClient(port: port)
+        var byte: UInt8 = 0
+        #expect(recv(client.fd, &byte, 1, 0) <= 0, "accepted, and closed by the test's handler")
+        // Closed while suspended: nothing of it is left open.
+        await Task(executorPreference: loop.executor) {
+            listener.simulateSuspension()
+            listener.close()
+        }.value
+        await loop.shutdown()
+        #expect(loop.leakedHandleCount == 0)
+    }
+
+    @Test func `the connection cap fits the open file limit next to every loop's descriptors`() {
+        let one = OpenFileLimit.reservedDescriptors(loopCount: 1)
+        #expect(one == 16 + 8 + 64)
+        #expect(OpenFileLimit.reservedDescriptors(loopCount: 16) == 16 + 8 * 16 + 64)
+        #expect(OpenFileLimit.reservedDescriptors(loopCount: 64) == 16 + 8 * 64 + 2 * 64)
+        #expect(OpenFileLimit.connectionCap(configured: 19_000, openFileLimit: 1024, reservedDescriptors: one) == 1024 - one)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 1024, reservedDescriptors: one) == 100)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: nil, reservedDescriptors: one) == 100)
+        #expect(OpenFileLimit.connectionCap(configured: 100, openFileLimit: 10, reservedDescriptors: one) == 1)
         #expect(OpenFileLimit.connectionCap(configured: 500, openFileLimit: 564, reservedDescriptors: 64) == 500)
     }
 

@@ -15,12 +15,14 @@ package final class ExampleProcess: Sendable {
     package let process: ChildProcess
 
     /// Starts `PRODUCT --host 127.0.0.1 --port 0 ARGUMENTS` and waits (at most 20 s) for its
-    /// `listening on` line.
-    package init(_ product: String, arguments: [String] = []) async throws {
+    /// `listening on` line; with `openFileLimit`, under that `RLIMIT_NOFILE` (soft and hard,
+    /// set by `/bin/sh`'s `ulimit -n` before it execs the product).
+    package init(_ product: String, arguments: [String] = [], openFileLimit: Int? = nil) async throws {
         self.product = product
         let executable = try productExecutable(product)
-        let process = try ChildProcess(
-            [executable, "--host", "127.0.0.1", "--port", "0"] + arguments, logPrefix: product.lowercased())
+        var command = [executable, "--host", "127.0.0.1", "--port", "0"] + arguments
+        if let openFileLimit { command = ["/bin/sh", "-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\""] + command }
+        let process = try ChildProcess(command, logPrefix: product.lowercased())
         self.process = process
         let prefix = "listening on http://"
         let line = try await withDeadline(.seconds(20), "\(product) startup") { () -> String? in

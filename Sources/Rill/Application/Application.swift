@@ -142,7 +142,8 @@ public final class Application: Sendable {
                 let shared = eventLoops.count > 1
                 let bound = try await onLoop(loop) {
                     try server.start(
-                        host: listenAt?.host, port: listenAt?.port, reusePort: shared, joiningListeners: listenAt != nil)
+                        host: listenAt?.host, port: listenAt?.port, reusePort: shared, joiningListeners: listenAt != nil,
+                        loopCount: self.eventLoops.count)
                 }
                 servers.append(server)
                 if address == nil { address = bound }

@@ -12,6 +12,11 @@ import Synchronization
 final class SharedServerCounters: Sendable {
     let openConnections = Atomic<Int>(0)
     let receivingRequestBodyBytes = Atomic<Int>(0)
+    /// Accept errors of all loops, for the log.
+    let acceptErrors = Atomic<Int>(0)
+    /// Accept errors since the last log line, all loops together; -1 while no summary is
+    /// pending (the next error logs at once and schedules one).
+    let unloggedAcceptErrors = Atomic<Int>(-1)
 }
 
 /// The HTTP/1.1 server on one event loop: accepts connections, owns them, and shuts down
@@ -181,9 +186,6 @@ final class HTTPServer: @unchecked Sendable {
 
     /// `accept(2)` failures libuv reported (EMFILE, ENFILE, …).
     private(set) var acceptErrorCount = 0
-    /// Accept errors since the last log line, while a summary line is due; nil when the next
-    /// error is logged at once.
-    private var unloggedAcceptErrors: Int?
     /// At most one accept-error line per this many milliseconds (10 s).
     static let acceptErrorLogIntervalMilliseconds = 10_000
     /// The connection cap in force: ``ServerConfiguration/maxConnections``, lowered at start
@@ -236,13 +238,18 @@ final class HTTPServer: @unchecked Sendable {
     /// bound address, joined with `SO_REUSEPORT`), else on the configured ones. Loop thread only.
     ///
     /// First raises the soft open-file limit to the hard one; when even that cannot hold
-    /// ``ServerConfiguration/maxConnections`` connections plus
-    /// `OpenFileLimit.reservedDescriptorCount`, the cap is lowered to fit, with a warning (a connection over the cap gets a 503, which is better than an accept failure).
+    /// ``ServerConfiguration/maxConnections`` connections plus what the process and its
+    /// `loopCount` loops need besides (`OpenFileLimit.reservedDescriptors(loopCount:)`), the
+    /// cap is lowered to fit, with a warning (a connection over the cap gets a 503, which is
+    /// better than an accept failure).
     func start(
-        host: String? = nil, port: Int? = nil, reusePort: Bool = false, joiningListeners: Bool = false
+        host: String? = nil, port: Int? = nil, reusePort: Bool = false, joiningListeners: Bool = false, loopCount: Int = 1
     ) throws(UVError) -> SocketAddress {
         let openFileLimit = OpenFileLimit.raiseSoftLimitToHardLimit()
-        maxConnections = OpenFileLimit.connectionCap(configured: configuration.maxConnections, openFileLimit: openFileLimit)
+        maxConnections = OpenFileLimit.connectionCap(
+            configured: configuration.maxConnections, openFileLimit: openFileLimit,
+            reservedDescriptors: OpenFileLimit.reservedDescriptors(loopCount: loopCount))
+        maxLingeringRefusals = max(1, Self.lingeringRefusalsPerPeriod / max(1, loopCount))
         if isPrimary && maxConnections < configuration.maxConnections {
             logger.warning(
                 "maxConnections lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE=) to serve more",
@@ -334,7 +341,7 @@ final class HTTPServer: @unchecked Sendable {
             refusalWindowStart = now
             lingeringRefusalsInWindow = 0
         }
-        guard lingeringRefusalsInWindow < Self.maxLingeringRefusals else {
+        guard lingeringRefusalsInWindow < maxLingeringRefusals else {
             stream.close()
             return
         }
@@ -344,41 +351,50 @@ final class HTTPServer: @unchecked Sendable {
 
     /// How long a refused connection may linger for its 503 to be read (500 ms).
     static let refusalLingerMilliseconds = 500
-    /// Refused connections that may start lingering per linger period (32): since each
-    /// lingers at most one period, at most 64 linger at once, the descriptors
-    /// `OpenFileLimit.reservedDescriptorCount` keeps in reserve above the connection cap.
-    static let maxLingeringRefusals = 32
+    /// Refused connections that may start lingering per linger period, all loops together
+    /// (32; each loop at least 1). Since each lingers at most one period, at most
+    /// `OpenFileLimit.lingeringRefusalCount(loopCount:)` linger at once in the process, which
+    /// the connection cap keeps in reserve.
+    static let lingeringRefusalsPerPeriod = 32
+    /// This loop's share of ``lingeringRefusalsPerPeriod``.
+    private(set) var maxLingeringRefusals = lingeringRefusalsPerPeriod
     private var refusalWindowStart: UInt64 = 0
     private var lingeringRefusalsInWindow = 0
 
     /// Counts an accept error and logs it: the first at once, the rest in one line per
-    /// ``acceptErrorLogIntervalMilliseconds``, so a descriptor shortage cannot flood the log.
+    /// ``acceptErrorLogIntervalMilliseconds`` for all loops together, so a descriptor shortage
+    /// cannot flood the log.
     func noteAcceptError(_ error: UVError) {
         acceptErrorCount += 1
-        if let unlogged = unloggedAcceptErrors {
-            unloggedAcceptErrors = unlogged + 1
+        let total = counters.acceptErrors.add(1, ordering: .relaxed).newValue
+        // One line for the process, whichever loop the error is on: the first at once, the
+        // rest counted for the summary its loop logs.
+        guard counters.unloggedAcceptErrors.compareExchange(expected: -1, desired: 0, ordering: .relaxed).exchanged else {
+            counters.unloggedAcceptErrors.add(1, ordering: .relaxed)
             return
         }
-        logger.error(
-            "accepting a connection failed", metadata: ["error": "\(error)", "accept_errors_total": "\(acceptErrorCount)"])
-        unloggedAcceptErrors = 0
+        logger.error("accepting a connection failed", metadata: ["error": "\(error)", "accept_errors_total": "\(total)"])
         scheduleAcceptErrorSummary(lastError: error)
     }
 
     private func scheduleAcceptErrorSummary(lastError: UVError) {
         loop.schedule(after: .milliseconds(Self.acceptErrorLogIntervalMilliseconds)) { [weak self] in
-            guard let self, let unlogged = self.unloggedAcceptErrors else { return }
+            guard let self else { return }
+            let counters = self.counters
+            let unlogged = counters.unloggedAcceptErrors.exchange(0, ordering: .relaxed)
             guard unlogged > 0 else {
-                self.unloggedAcceptErrors = nil
+                // Quiet for a whole interval: the next error logs at once (unless one came just now).
+                if !counters.unloggedAcceptErrors.compareExchange(expected: 0, desired: -1, ordering: .relaxed).exchanged {
+                    self.scheduleAcceptErrorSummary(lastError: lastError)
+                }
                 return
             }
             self.logger.error(
                 "accepting connections keeps failing",
                 metadata: [
-                    "errors_in_interval": "\(unlogged)", "accept_errors_total": "\(self.acceptErrorCount)",
+                    "errors_in_interval": "\(unlogged)", "accept_errors_total": "\(counters.acceptErrors.load(ordering: .relaxed))",
                     "last_error": "\(lastError)",
                 ])
-            self.unloggedAcceptErrors = 0
             self.scheduleAcceptErrorSummary(lastError: lastError)
         }
     }

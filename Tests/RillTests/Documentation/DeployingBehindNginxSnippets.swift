@@ -8,7 +8,7 @@ enum DeployingBehindNginxSnippets {
         let configuration = ServerConfiguration(
             host: "127.0.0.1",  // only nginx reaches Rill
             port: 8080,
-            maxConnections: 60_000,  // needs an open-file limit of at least 60,064
+            maxConnections: 60_000,  // needs an open-file limit of 60,080 + 8 per loop
             shutdownGracePeriod: .seconds(20))
         let app = try Application(router: router, configuration: configuration)
         try await app.run()
