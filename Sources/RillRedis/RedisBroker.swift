@@ -118,6 +118,21 @@ public final class RedisBroker: Broker, @unchecked Sendable {
     let historyCountBytes: [UInt8]
     let slackBytes: [UInt8]
     let ageBytes: [UInt8]
+    /// How long a channel's meta hash (what its history lost) lives after its last publish or
+    /// mark: twice the history's age, and at least ``minimumMetaLifetimeMilliseconds``, so that
+    /// a client back after a long quiet period on a quiet channel is told `complete` rather than
+    /// a false gap. The server's presence-notice channels, which anyone who may subscribe can
+    /// name, keep theirs twice the age only: a client back later on one is told `gap` (a channel
+    /// Redis forgot, after a position older than the age), which costs it one presence read.
+    private let metaLifetimeBytes: [UInt8]
+    private let serverChannelMetaLifetimeBytes: [UInt8]
+    /// 7 days.
+    static let minimumMetaLifetimeMilliseconds: Int64 = 604_800_000
+
+    /// The meta hash lifetime for `channel` (see ``metaLifetimeBytes``).
+    func metaLifetime(of channel: String) -> [UInt8] {
+        channel.utf8.starts(with: ChannelPattern.serverChannelPrefix.utf8) ? serverChannelMetaLifetimeBytes : metaLifetimeBytes
+    }
     let historyMaxAgeMilliseconds: UInt64
 
     private var publishSHA: [UInt8] = []
@@ -201,6 +216,8 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let age = min(max(Int64(clamping: configuration.broker.historyMaxAge.wholeMilliseconds), 1), 315_360_000_000)
         historyMaxAgeMilliseconds = UInt64(age)
         ageBytes = Array(String(age).utf8)
+        serverChannelMetaLifetimeBytes = Array(String(2 * age).utf8)
+        metaLifetimeBytes = Array(String(max(2 * age, Self.minimumMetaLifetimeMilliseconds)).utf8)
         commandDelay = configuration.reconnectInitialDelay
         subscriberDelay = configuration.reconnectInitialDelay
         command = RedisConnection(
@@ -488,6 +505,7 @@ public final class RedisBroker: Broker, @unchecked Sendable {
             [
                 keys.stream(channel), keys.meta(channel), keys.lastID, keys.publisherIDs(channel), keys.channelIndex,
                 keys.historyStart, keys.pubsub(channel), historyCountBytes, slackBytes, ageBytes, record.messageFields,
+                metaLifetime(of: channel),
             ]
             + record.streamArguments
         let sent = evaluate(publishSHA, RedisScripts.publish, keyCount: 6, arguments) { [weak self] reply in
@@ -517,11 +535,14 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         guard !channels.isEmpty else { return }
         onLoop({ [self] in
             guard lifecycle == .running, command.isReady else { return }
-            for first in stride(from: 0, to: channels.count, by: Self.maxChannelsPerLossMark) {
-                let batch = channels[first..<min(first + Self.maxChannelsPerLossMark, channels.count)]
-                let metaKeys = [keys.lastID, keys.historyStart] + batch.map { keys.meta($0) }
-                let include = bytes(includingUnpublished ? "1" : "0")
-                _ = evaluate(markLostSHA, RedisScripts.markLost, keyCount: metaKeys.count, metaKeys + [ageBytes, include]) { _ in }
+            let include = bytes(includingUnpublished ? "1" : "0")
+            // One script per lifetime (in practice all are presence-notice channels).
+            for (lifetime, named) in Dictionary(grouping: channels, by: { metaLifetime(of: $0) }) {
+                for first in stride(from: 0, to: named.count, by: Self.maxChannelsPerLossMark) {
+                    let batch = named[first..<min(first + Self.maxChannelsPerLossMark, named.count)]
+                    let metaKeys = [keys.lastID, keys.historyStart] + batch.map { keys.meta($0) }
+                    _ = evaluate(markLostSHA, RedisScripts.markLost, keyCount: metaKeys.count, metaKeys + [lifetime, include]) { _ in }
+                }
             }
         })
     }

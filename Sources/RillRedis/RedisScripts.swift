@@ -22,8 +22,12 @@
 /// The age bound removes entries at least `age` old (by the millisecond part of their id, which
 /// is Redis's clock) on every publish and every replay; the stream expires `age` after the
 /// channel's last publish, its meta hash twice as late but at least 7 days (so a client back after
-/// a long quiet period still learns that what it missed expired). Needs Redis 6.2 or newer (`XTRIM MINID`,
-/// exclusive ranges).
+/// a long quiet period on a quiet channel is told `complete`, not a false gap), except for the
+/// server's own presence-notice channels (`rill-presence/…`), which anyone who may subscribe can
+/// name: theirs lives twice the age, no more, so that invented channels cost Redis nothing after
+/// that. A channel Redis forgot is a gap after any position older than the age
+/// (`ChannelRead.lostEvents`), so a mark is never lost by expiring. Needs Redis 6.2 or newer
+/// (`XTRIM MINID`, exclusive ranges).
 enum RedisScripts {
     /// Shared helpers: id parsing, formatting, comparison, and trimming one stream.
     private static let helpers = """
@@ -66,10 +70,10 @@ enum RedisScripts {
           end
           return format(ms, seq)
         end
-        -- The meta hash (what was trimmed) must outlive the stream by far: a client coming back
-        -- after a long quiet period must still learn that the history it missed expired.
-        local function keep_meta(meta, age)
-          redis.call('PEXPIRE', meta, math.max(2 * age, 604800000))
+        -- The meta hash (what was trimmed) outlives the stream: `lifetime` is at least twice
+        -- the history's age (the caller's choice, see RedisBroker.metaLifetime(of:)).
+        local function keep_meta(meta, lifetime)
+          redis.call('PEXPIRE', meta, lifetime)
         end
         local function trimmed_through(stream, meta)
           local trimmed = redis.call('HGET', meta, 'trimmed')
@@ -128,7 +132,8 @@ enum RedisScripts {
         """
 
     /// `EVALSHA publish 6 <stream> <meta> <last id> <publisher ids> <channel index> <history
-    /// start> <pub/sub channel> <count> <slack> <age ms> <message fields> <field> <value> …` →
+    /// start> <pub/sub channel> <count> <slack> <age ms> <message fields> <meta lifetime ms>
+    /// <field> <value> …` →
     /// `[<entry id>, <PUBLISH receivers>]`. The channel index (`<prefix>channels`) scores each stream key by
     /// its last publish, so that a pattern's replay finds the channels published since a
     /// client's event without scanning the keyspace.
@@ -144,7 +149,7 @@ enum RedisScripts {
               local newest = redis.call('HMGET', KEYS[2], 'newest', 'newestwire')
               if newest[1] then mark(KEYS[2], newest[1], newest[2]) end
             end
-            local added = redis.pcall('XADD', KEYS[1], id, unpack(ARGV, 6))
+            local added = redis.pcall('XADD', KEYS[1], id, unpack(ARGV, 7))
             if type(added) == 'table' and added.err then
               -- The stream is ahead of the last-id key (the key was deleted): continue after it.
               local info = redis.call('XINFO', 'STREAM', KEYS[1])
@@ -154,11 +159,11 @@ enum RedisScripts {
                   id = format(sms, sseq + 1)
                 end
               end
-              redis.call('XADD', KEYS[1], id, unpack(ARGV, 6))
+              redis.call('XADD', KEYS[1], id, unpack(ARGV, 7))
             end
             redis.call('SET', KEYS[3], id)
             local wire = id
-            for i = 6, #ARGV - 1, 2 do
+            for i = 7, #ARGV - 1, 2 do
               if ARGV[i] == 'i' then wire = ARGV[i + 1] end
             end
             redis.call('HSET', KEYS[2], 'newest', id, 'newestwire', wire)
@@ -167,7 +172,7 @@ enum RedisScripts {
             trim(KEYS[1], KEYS[2], KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), age, now)
             redis.call('PEXPIRE', KEYS[4], age)
             redis.call('PEXPIRE', KEYS[1], age)
-            keep_meta(KEYS[2], age)
+            keep_meta(KEYS[2], tonumber(ARGV[6]))
             -- The channel index (stream keys by last publish), for pattern replays; what is
             -- older than the history's age has nothing left to replay.
             redis.call('ZADD', KEYS[5], now, KEYS[1])
@@ -275,13 +280,13 @@ enum RedisScripts {
         return 1
         """
 
-    /// `EVALSHA markLost <2 + n> <last id> <history start> <meta> … <age ms> <"1": including
+    /// `EVALSHA markLost <2 + n> <last id> <history start> <meta> … <meta lifetime ms> <"1": including
     /// unpublished>` → the number of channels marked: each channel that has had events (its
     /// meta hash has `newest`), or any with "1", gets `trimmed` at a new id, taken from the
     /// last-id key like a publish's and given to no event, so that a client resuming from any
     /// position handed out so far — of this channel or of any other, since ids are one order —
     /// is told `gap`. `trimmedwire` is cleared (no event has that id). One id for the whole
-    /// call; the meta hash lives as long as a publish's would.
+    /// call; the meta hash lives as long as a publish's would (all channels of one call alike).
     static let markLost =
         helpers + """
             local now = now_ms()

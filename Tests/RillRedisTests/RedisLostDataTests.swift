@@ -81,6 +81,32 @@ import Testing
         await a.shutdown()
     }
 
+    @Test func `presence-notice channels keep what they lost twice the history's age, not a week, and stay a gap after`() async throws {
+        let server = try RedisServer()
+        let a = try await Node.start(server, broker: BrokerConfiguration(historyMaxAge: .seconds(1)))
+        let notice = try await a.broker.publish(ServerSentEvent(data: "alice joined"), to: "rill-presence/room").id
+        _ = try await a.broker.publish(ServerSentEvent(data: "news"), to: "data")
+        a.broker.markEventsLost(in: ["rill-presence/room", "rill-presence/gone"], includingUnpublished: true)
+        // Answered after the mark (same connection).
+        var lifetimes: [Int64] = []
+        for key in ["rill:meta:rill-presence/room", "rill:meta:rill-presence/gone", "rill:meta:data"] {
+            lifetimes.append(try await a.broker.runCommand(["PTTL", key]).integer ?? -2)
+        }
+        // Anyone who may subscribe can name notice channels: theirs go after 2 s here; a
+        // publisher's channel keeps its own a week (a long-quiet channel resumes `complete`).
+        #expect(lifetimes[0] > 0 && lifetimes[0] <= 2_000, "\(lifetimes)")
+        #expect(lifetimes[1] > 0 && lifetimes[1] <= 2_000, "\(lifetimes)")
+        #expect(lifetimes[2] > 604_000_000, "\(lifetimes)")
+        // Once Redis forgot the notice channel, a watcher back from before the mark is still
+        // told gap: its position is older than the history's age.
+        try await Task.sleep(for: .milliseconds(2_300))
+        #expect(try await a.broker.runCommand(["EXISTS", "rill:meta:rill-presence/room"]).integer == 0)
+        let back = try await a.broker.subscribe(to: ["rill-presence/room"], lastEventID: notice)
+        #expect(back.replayStatus == .gap)
+        back.cancel()
+        await a.shutdown()
+    }
+
     @Test func `a live stream whose catch-up reaches back before the loss ends with historyLost`() async throws {
         let server = try RedisServer()
         let a = try await Node.start(server)
