@@ -37,6 +37,12 @@ public struct BrokerConfiguration: Sendable {
     /// loop's subscriptions to the channels whose events did not fit end as slow consumers (their
     /// clients reconnect and replay from the history) rather than the queue growing without bound.
     public var maxPendingCrossLoopEvents: Int
+    /// The most bytes of events (their encoded bytes + 96 each, as the history counts them) the
+    /// broker queues for one event loop that has not yet taken them: past it, as past
+    /// ``maxPendingCrossLoopEvents``, that loop's subscriptions to the channels whose events did
+    /// not fit end as slow consumers. Large events would otherwise keep a stalled loop's queue
+    /// growing with every byte published (65,536 events of 1 MiB are 64 GiB).
+    public var maxPendingCrossLoopBytes: Int
     /// The most distinct patterns (`?pattern=`, ``ChannelPattern``) subscribed to at once in this
     /// process, over all subscriptions. A subscription that adds a pattern past it fails with
     /// ``BrokerError/patternLimitReached(_:)`` (HTTP 503); patterns already in use are shared
@@ -71,19 +77,20 @@ public struct BrokerConfiguration: Sendable {
 
     /// Creates a configuration; defaults: 1,000 events or 1 hour of history per channel, 256
     /// buffered events per subscriber, disconnect on overflow, 64 MiB of history in all,
-    /// 100,000 channels, 65,536 events queued per loop, 10,000 distinct patterns, sequence
-    /// numbers from the clock.
+    /// 100,000 channels, 65,536 events and 64 MiB queued per loop, 10,000 distinct patterns,
+    /// sequence numbers from the clock.
     public init(
         historyCount: Int = 1000, historyMaxAge: Duration = .seconds(3600), subscriberBufferCount: Int = 256,
         overflowPolicy: OverflowPolicy = .disconnect, maxHistoryBytes: Int = 64 * 1024 * 1024, maxChannels: Int = 100_000,
-        maxPendingCrossLoopEvents: Int = 65_536, firstSequenceNumber: UInt64? = nil
+        maxPendingCrossLoopEvents: Int = 65_536, maxPendingCrossLoopBytes: Int = 64 * 1024 * 1024, firstSequenceNumber: UInt64? = nil
     ) {
         precondition(historyCount >= 0 && subscriberBufferCount >= 1, "history count ≥ 0 and buffer count ≥ 1")
         precondition(maxHistoryBytes >= 0 && maxChannels >= 1, "history bytes ≥ 0 and channels ≥ 1")
-        precondition(maxPendingCrossLoopEvents >= 1, "at least one event may wait for a loop")
+        precondition(maxPendingCrossLoopEvents >= 1 && maxPendingCrossLoopBytes >= 1, "at least one event may wait for a loop")
         precondition(firstSequenceNumber != 0, "sequence numbers start at 1 or later")
         self.firstSequenceNumber = firstSequenceNumber
         self.maxPendingCrossLoopEvents = maxPendingCrossLoopEvents
+        self.maxPendingCrossLoopBytes = maxPendingCrossLoopBytes
         self.historyCount = historyCount
         self.historyMaxAge = historyMaxAge
         self.subscriberBufferCount = subscriberBufferCount

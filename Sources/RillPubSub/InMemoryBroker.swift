@@ -199,7 +199,9 @@ public final class InMemoryBroker: Broker, @unchecked Sendable {
         forgottenThrough = startSequence
         forgottenOverflowThrough = startSequence
         emptiedThrough = startSequence
-        fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.maxPendingCrossLoopEvents)
+        fanOut = LoopFanOut(
+            loops: eventLoops, maxPendingEvents: configuration.maxPendingCrossLoopEvents,
+            maxPendingBytes: configuration.maxPendingCrossLoopBytes)
         subscriptionEnded = { [weak self] subscription, error in self?.unsubscribe(subscription, error: error) }
         eventLoop.executeBypassingLimit { [weak self] in
             guard let self else { return }

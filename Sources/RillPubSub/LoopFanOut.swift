@@ -47,11 +47,14 @@ package final class LoopFanOut: @unchecked Sendable {
     private let shareIndexByLoop: [ObjectIdentifier: Int]
     /// ``BrokerConfiguration/maxPendingCrossLoopEvents``.
     private let maxPendingEvents: Int
+    /// ``BrokerConfiguration/maxPendingCrossLoopBytes``.
+    private let maxPendingBytes: Int
 
-    package init(loops: [EventLoop], maxPendingEvents: Int) {
+    package init(loops: [EventLoop], maxPendingEvents: Int, maxPendingBytes: Int = .max) {
         precondition(!loops.isEmpty, "a broker needs at least one event loop")
         self.loops = loops
         self.maxPendingEvents = maxPendingEvents
+        self.maxPendingBytes = maxPendingBytes
         shares = loops.enumerated().map { Share(loop: $1, index: $0) }
         shareIndexByLoop = Dictionary(loops.enumerated().map { (ObjectIdentifier($1), $0) }) { first, _ in first }
     }
@@ -71,13 +74,20 @@ package final class LoopFanOut: @unchecked Sendable {
 
     /// Queues `message` for `share`'s loop; returns whether a drain must be scheduled (with
     /// ``scheduleDrain(of:)``, outside the lock). Under ``lock``. Past
-    /// ``BrokerConfiguration/maxPendingCrossLoopEvents`` an event is not queued, and the loop's
-    /// subscribers of its channel end as slow consumers at the next drain.
+    /// ``BrokerConfiguration/maxPendingCrossLoopEvents`` events or
+    /// ``BrokerConfiguration/maxPendingCrossLoopBytes`` bytes an event is not queued, and the
+    /// loop's subscribers of its channel end as slow consumers at the next drain.
     package func queue(_ message: Message, for share: Share) -> Bool {
-        if case .event(let event, _) = message, share.pendingEventCount >= maxPendingEvents {
-            share.overflowedChannels.insert(event.channel)
+        if case .event(let event, _) = message {
+            let cost = event.storedByteCount
+            if share.pendingEventCount >= maxPendingEvents || cost > maxPendingBytes - share.pendingEventBytes {
+                share.overflowedChannels.insert(event.channel)
+            } else {
+                share.pendingEventCount += 1
+                share.pendingEventBytes += cost
+                share.inbox.append(message)
+            }
         } else {
-            if case .event = message { share.pendingEventCount += 1 }
             share.inbox.append(message)
         }
         guard !share.drainIsScheduled else { return false }
@@ -121,6 +131,7 @@ package final class LoopFanOut: @unchecked Sendable {
         /// What was queued for this loop, in order. Under the lock.
         fileprivate var inbox: [Message] = []
         fileprivate var pendingEventCount = 0
+        fileprivate var pendingEventBytes = 0
         /// Channels whose events did not fit in the inbox. Under the lock.
         fileprivate var overflowedChannels: Set<String> = []
         /// Whether a drain is queued on the loop. Under the lock.
@@ -155,6 +166,7 @@ package final class LoopFanOut: @unchecked Sendable {
             var backlog = Backlog()
             if !inbox.isEmpty { swap(&backlog.messages, &inbox) }
             pendingEventCount = 0
+            pendingEventBytes = 0
             if !overflowedChannels.isEmpty { swap(&backlog.overflowedChannels, &overflowedChannels) }
             return backlog
         }

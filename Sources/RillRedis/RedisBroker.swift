@@ -201,7 +201,9 @@ public final class RedisBroker: Broker, @unchecked Sendable {
         let eventLoop = eventLoops[0]
         self.eventLoop = eventLoop
         self.eventLoops = eventLoops
-        fanOut = LoopFanOut(loops: eventLoops, maxPendingEvents: configuration.broker.maxPendingCrossLoopEvents)
+        fanOut = LoopFanOut(
+            loops: eventLoops, maxPendingEvents: configuration.broker.maxPendingCrossLoopEvents,
+            maxPendingBytes: configuration.broker.maxPendingCrossLoopBytes)
         patternSubscriberCounts = Array(repeating: 0, count: eventLoops.count)
         self.configuration = configuration
         self.logger = logger

@@ -27,6 +27,18 @@ import Testing
         }
     }
 
+    /// Blocks `loop` (a handler that never yields) until the returned flag is set.
+    private func block(_ loop: EventLoop) async -> Shared<Bool> {
+        let blocked = Shared(false)
+        let release = Shared(false)
+        loop.execute {
+            blocked.set(true)
+            while !release.current { usleep(1000) }
+        }
+        #expect(await eventually { blocked.current })
+        return release
+    }
+
     /// Takes `count` events from `subscription` on its loop (bounded: the test's time limit).
     private func take(_ count: Int, from subscription: Subscription) async throws -> [BrokerEvent] {
         try await onLoop(subscription.eventLoop) {
@@ -196,6 +208,42 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func `a stalled loop's queue is bounded in bytes too: large events end its subscriptions, small ones still fit`() async throws {
+        // 64 KiB per loop; events of 10,000 bytes count about 10,100 each.
+        try await withLoops(
+            configuration: .init(
+                historyCount: 1000, subscriberBufferCount: 1000, maxPendingCrossLoopBytes: 64 * 1024, firstSequenceNumber: 1)
+        ) {
+            loops, broker in
+            let large = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["large"], lastEventID: nil) }
+            let small = try await onLoop(loops[1]) { try broker.subscribeOnLoop(to: ["small"], lastEventID: nil) }
+            let release = await block(loops[1])
+            try await onLoop(loops[0]) {
+                for n in 1...5 { try broker.publishOnLoop(ServerSentEvent(data: "s\(n)"), to: "small") }
+                // Twenty events of 10,000 bytes: six fit, the rest would grow the queue.
+                for _ in 1...20 { try broker.publishOnLoop(ServerSentEvent(data: String(repeating: "x", count: 10_000)), to: "large") }
+            }
+            release.set(true)
+            #expect(data(try await take(5, from: small)) == (1...5).map { "s\($0)" })
+            let outcome = try await onLoop(loops[1]) { () -> (Int, SubscriptionError?) in
+                var count = 0
+                do {
+                    for try await _ in large {
+                        count += 1
+                        if count == 20 { break }  // all of them queued: the bound did not hold
+                    }
+                } catch {
+                    return (count, error as? SubscriptionError)
+                }
+                return (count, nil)
+            }
+            #expect(outcome.1 == .slowConsumer)
+            #expect(outcome.0 < 20)
+            small.cancel()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func `a loop that falls too far behind ends its subscriptions as slow consumers and the others carry on`() async throws {
         try await withLoops(
             configuration: .init(historyCount: 1000, subscriberBufferCount: 1000, maxPendingCrossLoopEvents: 50, firstSequenceNumber: 1)
@@ -206,13 +254,7 @@ import Testing
             _ = try await onLoop(loops[0]) { try broker.publishOnLoop(ServerSentEvent(data: "0", id: "zero"), to: "c") }
             #expect(data(try await take(1, from: onSecond)) == ["0"])
             // Loop 1 is blocked (a handler that never yields) while loop 0 publishes 200 events.
-            let blocked = Shared(false)
-            let release = Shared(false)
-            loops[1].execute {
-                blocked.set(true)
-                while !release.current { usleep(1000) }
-            }
-            #expect(await eventually { blocked.current })
+            let release = await block(loops[1])
             try await onLoop(loops[0]) {
                 for n in 1...200 { try broker.publishOnLoop(ServerSentEvent(data: "\(n)"), to: "c") }
             }
