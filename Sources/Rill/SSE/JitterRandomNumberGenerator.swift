@@ -6,6 +6,10 @@ import Synchronization
 /// Jitter needs spread, not secrecy: the system generator costs a `getrandom` system call per
 /// number, paid by every new event stream; this costs one atomic add, from any loop.
 struct JitterRandomNumberGenerator: RandomNumberGenerator {
+    /// Unused: a stored byte, so that the generator is not zero-sized. Passed `inout` (as
+    /// `RandomNumberGenerator`s are), a zero-sized value's placeholder address made
+    /// ThreadSanitizer's runtime fault in its access check (`make test-tsan` aborted here).
+    private var nonZeroSize: UInt8 = 0
     /// SplitMix64's state, shared by every loop: each number takes the next step.
     private static let state: Atomic<UInt64> = {
         var system = SystemRandomNumberGenerator()
