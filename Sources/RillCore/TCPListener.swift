@@ -251,7 +251,7 @@ public final class TCPListener: @unchecked Sendable {
     /// Out of descriptors with a connection waiting: libuv calls again at once until the backlog
     /// is empty, so release the spare, accept the connection into it and close it (the client
     /// sees the connection closed and may retry), then take the spare back. Returns whether a
-    /// connection was shed (false: the descriptor went to another thread, or there was none).
+    /// connection was shed (false: the descriptor went to another thread, or none waited).
     private func shedWaitingConnection() -> Bool {
         if spareDescriptor >= 0 {
             Glibc.close(spareDescriptor)
@@ -265,9 +265,10 @@ public final class TCPListener: @unchecked Sendable {
                 Glibc.close(client)
                 shedConnectionCount += 1
                 shed = true
-            } else if errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED {
-                shed = true  // nothing waits any more: libuv's next accept ends its loop
             }
+            // Nothing accepted (another thread took the descriptor, or nothing waits any more):
+            // not progress. Out of descriptors, libuv's own accept fails with EMFILE before it
+            // looks at the queue, so it would call again at once even with the queue empty.
         }
         spareDescriptor = Self.openSpareDescriptor()
         return shed
