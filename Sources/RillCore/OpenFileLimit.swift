@@ -32,10 +32,15 @@ public enum OpenFileLimit {
     /// Descriptors each event loop holds (8; 7 measured: its epoll and eventfd descriptors, a
     /// signal pipe's two ends, its listener, and two spare descriptors for running out).
     public static let descriptorsPerLoop = 8
-    /// Refused connections that may linger at once for their 503 to be read, all loops
-    /// together: 64, or 2 per loop past 32 loops (each loop may start at least one per linger
-    /// period).
-    public static func lingeringRefusalCount(loopCount: Int) -> Int { max(64, 2 * loopCount) }
+    /// Refused connections that may start lingering (for their 503 to be read) per linger
+    /// period, all loops together (32).
+    public static let lingeringRefusalsPerPeriod = 32
+    /// One loop's share of ``lingeringRefusalsPerPeriod``: at least 1.
+    public static func lingeringRefusalsPerPeriod(loopCount: Int) -> Int { max(1, lingeringRefusalsPerPeriod / max(1, loopCount)) }
+    /// Refused connections that may linger at once, all loops together: each lingers at most one
+    /// period, so two periods' worth — 64, or 2 per loop past 32 loops (each loop's share is at
+    /// least one).
+    public static func lingeringRefusalCount(loopCount: Int) -> Int { max(2 * lingeringRefusalsPerPeriod, 2 * loopCount) }
 
     /// What a server of `loopCount` loops keeps out of its connections' share of the limit:
     /// ``reservedDescriptorCount``, ``descriptorsPerLoop`` per loop, and the refused

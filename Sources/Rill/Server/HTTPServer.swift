@@ -249,7 +249,7 @@ final class HTTPServer: @unchecked Sendable {
         maxConnections = OpenFileLimit.connectionCap(
             configured: configuration.maxConnections, openFileLimit: openFileLimit,
             reservedDescriptors: OpenFileLimit.reservedDescriptors(loopCount: loopCount))
-        maxLingeringRefusals = max(1, Self.lingeringRefusalsPerPeriod / max(1, loopCount))
+        maxLingeringRefusals = OpenFileLimit.lingeringRefusalsPerPeriod(loopCount: loopCount)
         if isPrimary && maxConnections < configuration.maxConnections {
             logger.warning(
                 "maxConnections lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE=) to serve more",
@@ -351,13 +351,11 @@ final class HTTPServer: @unchecked Sendable {
 
     /// How long a refused connection may linger for its 503 to be read (500 ms).
     static let refusalLingerMilliseconds = 500
-    /// Refused connections that may start lingering per linger period, all loops together
-    /// (32; each loop at least 1). Since each lingers at most one period, at most
+    /// Refused connections that may start lingering per linger period on this loop: its share
+    /// of `OpenFileLimit.lingeringRefusalsPerPeriod`, so that at most
     /// `OpenFileLimit.lingeringRefusalCount(loopCount:)` linger at once in the process, which
     /// the connection cap keeps in reserve.
-    static let lingeringRefusalsPerPeriod = 32
-    /// This loop's share of ``lingeringRefusalsPerPeriod``.
-    private(set) var maxLingeringRefusals = lingeringRefusalsPerPeriod
+    private(set) var maxLingeringRefusals = OpenFileLimit.lingeringRefusalsPerPeriod
     private var refusalWindowStart: UInt64 = 0
     private var lingeringRefusalsInWindow = 0
 
